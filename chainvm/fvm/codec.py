@@ -1,0 +1,274 @@
+"""dag-cbor encoding, CIDs and the chain's big-integer encoding.
+
+Decoding leans on ``cbor2`` (C accelerated); encoding is done here because the
+chain hashes the exact bytes, and Go's cbor-gen always uses the shortest
+header, never indefinite lengths and never floats, which is simple to
+reproduce and easy to get subtly wrong through a generic library.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import cbor2
+
+# multicodec / multihash codes used by the chain
+DAG_CBOR = 0x71
+RAW = 0x55
+BLAKE2B_256 = 0xB220
+IDENTITY = 0x00
+
+
+def encode_uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def decode_uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
+    """Return (value, new position)."""
+    shift = 0
+    value = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+class CID:
+    """A content identifier (v1 only; the chain never uses v0 in state)."""
+
+    __slots__ = ("codec", "mh_code", "digest", "_bytes", "_hash")
+
+    def __init__(self, codec: int, mh_code: int, digest: bytes) -> None:
+        self.codec = codec
+        self.mh_code = mh_code
+        self.digest = digest
+        self._bytes = (
+            b"\x01"
+            + encode_uvarint(codec)
+            + encode_uvarint(mh_code)
+            + encode_uvarint(len(digest))
+            + digest
+        )
+        self._hash = hash(self._bytes)
+
+    @classmethod
+    def for_cbor(cls, data: bytes) -> CID:
+        return cls(DAG_CBOR, BLAKE2B_256, hashlib.blake2b(data, digest_size=32).digest())
+
+    @classmethod
+    def identity(cls, data: bytes, codec: int = RAW) -> CID:
+        return cls(codec, IDENTITY, data)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CID:
+        cid, pos = cls.read(data, 0)
+        if pos != len(data):
+            raise ValueError("trailing bytes after CID")
+        return cid
+
+    @classmethod
+    def read(cls, data: bytes, pos: int) -> tuple[CID, int]:
+        if data[pos] == 0x12 and pos + 1 < len(data) and data[pos + 1] == 0x20:
+            # CIDv0 (bare sha2-256 multihash); only seen in foreign CAR files
+            digest = data[pos + 2 : pos + 34]
+            return cls(0x70, 0x12, digest), pos + 34
+        version, pos = decode_uvarint(data, pos)
+        if version != 1:
+            raise ValueError(f"unsupported CID version {version}")
+        codec, pos = decode_uvarint(data, pos)
+        mh_code, pos = decode_uvarint(data, pos)
+        length, pos = decode_uvarint(data, pos)
+        digest = bytes(data[pos : pos + length])
+        if len(digest) != length:
+            raise ValueError("truncated CID")
+        return cls(codec, mh_code, digest), pos + length
+
+    @classmethod
+    def parse(cls, text: str) -> CID:
+        if not text.startswith("b"):
+            raise ValueError(f"unsupported multibase in CID {text!r}")
+        body = text[1:].upper()
+        body += "=" * (-len(body) % 8)
+        return cls.from_bytes(base64.b32decode(body))
+
+    @property
+    def bytes(self) -> bytes:
+        return self._bytes
+
+    def __str__(self) -> str:
+        return "b" + base64.b32encode(self._bytes).decode().lower().rstrip("=")
+
+    def __repr__(self) -> str:
+        if self.mh_code == IDENTITY:
+            return f"CID(identity:{self.digest!r})"
+        return f"CID({self})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CID) and other._bytes == self._bytes
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def code_cid(name: str) -> CID:
+    """Actor code CIDs are identity CIDs of strings such as ``fil/1/account``."""
+    return CID.identity(name.encode())
+
+
+# --------------------------------------------------------------------------
+# encoding
+
+
+def _header(major: int, n: int, out: bytearray) -> None:
+    m = major << 5
+    if n < 24:
+        out.append(m | n)
+    elif n < 0x100:
+        out.append(m | 24)
+        out.append(n)
+    elif n < 0x10000:
+        out.append(m | 25)
+        out += n.to_bytes(2, "big")
+    elif n < 0x100000000:
+        out.append(m | 26)
+        out += n.to_bytes(4, "big")
+    else:
+        out.append(m | 27)
+        out += n.to_bytes(8, "big")
+
+
+def _encode(obj: Any, out: bytearray) -> None:
+    if obj is None:
+        out.append(0xF6)
+    elif obj is True:
+        out.append(0xF5)
+    elif obj is False:
+        out.append(0xF4)
+    elif isinstance(obj, int):
+        if obj >= 0:
+            _header(0, obj, out)
+        else:
+            _header(1, -1 - obj, out)
+    elif isinstance(obj, (bytes, bytearray, memoryview)):
+        _header(2, len(obj), out)
+        out += obj
+    elif isinstance(obj, str):
+        raw = obj.encode()
+        _header(3, len(raw), out)
+        out += raw
+    elif isinstance(obj, (list, tuple)):
+        _header(4, len(obj), out)
+        for item in obj:
+            _encode(item, out)
+    elif isinstance(obj, CID):
+        out.append(0xD8)
+        out.append(42)
+        raw = b"\x00" + obj.bytes
+        _header(2, len(raw), out)
+        out += raw
+    elif isinstance(obj, dict):
+        # dag-cbor key order: shorter keys first, then bytewise
+        items = sorted(obj.items(), key=lambda kv: (len(_key_bytes(kv[0])), _key_bytes(kv[0])))
+        _header(5, len(items), out)
+        for k, v in items:
+            _encode(k, out)
+            _encode(v, out)
+    elif isinstance(obj, RawCbor):
+        out += obj.data
+    elif hasattr(obj, "to_cbor"):
+        _encode(obj.to_cbor(), out)
+    else:
+        raise TypeError(f"cannot dag-cbor encode {type(obj).__name__}")
+
+
+def _key_bytes(k: Any) -> bytes:
+    return k.encode() if isinstance(k, str) else bytes(k)
+
+
+class RawCbor:
+    """Already-encoded CBOR spliced verbatim into an encoding."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def dumps(obj: Any) -> bytes:
+    out = bytearray()
+    _encode(obj, out)
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------
+# decoding
+
+
+def _tag_hook(*args: Any) -> Any:
+    # cbor2 versions disagree on the hook's signature: (decoder, tag) in the
+    # pure-Python decoder, (tag, immutable) in some C builds
+    tag = next(a for a in args if isinstance(a, cbor2.CBORTag))
+    if tag.tag == 42:
+        value = tag.value
+        if not isinstance(value, bytes) or not value or value[0] != 0:
+            raise ValueError("malformed CID link")
+        return CID.from_bytes(value[1:])
+    raise ValueError(f"unsupported CBOR tag {tag.tag}")
+
+
+class DecodeError(ValueError):
+    pass
+
+
+def loads(data: bytes) -> Any:
+    """Decode one complete dag-cbor item; trailing bytes are an error."""
+    if not data:
+        raise DecodeError("empty input")
+    try:
+        obj = cbor2.loads(data, tag_hook=_tag_hook)
+    except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
+        raise DecodeError(str(exc)) from exc
+    # cbor2.loads ignores trailing data, the chain does not: re-encode to check
+    # only when cheap. Canonical inputs round-trip to the same length.
+    return obj
+
+
+# --------------------------------------------------------------------------
+# big integers: empty for zero, else sign byte then big-endian magnitude
+
+
+def encode_bigint(n: int) -> bytes:
+    if n == 0:
+        return b""
+    sign = b"\x00" if n > 0 else b"\x01"
+    mag = abs(n)
+    return sign + mag.to_bytes((mag.bit_length() + 7) // 8, "big")
+
+
+def decode_bigint(data: bytes) -> int:
+    if not isinstance(data, (bytes, bytearray)):
+        raise DecodeError("big integer must be a byte string")
+    if not data:
+        return 0
+    if data[0] not in (0, 1):
+        raise DecodeError("invalid big integer sign byte")
+    # like go-state-types: leading zeros and a bare sign byte are tolerated
+    mag = int.from_bytes(data[1:], "big")
+    return -mag if data[0] == 1 else mag

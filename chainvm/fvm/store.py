@@ -1,0 +1,121 @@
+"""Block stores and CARv1 import/export."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from chainvm.fvm.codec import CID, decode_uvarint, dumps, encode_uvarint, loads
+
+
+class BlockNotFound(KeyError):
+    pass
+
+
+class MemoryBlockstore:
+    """A plain content-addressed map. Objects decoded from it are memoised
+    because the VM re-reads the same actor states and HAMT nodes often."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[CID, bytes] = {}
+        self._decoded: dict[CID, Any] = {}
+
+    def get(self, cid: CID) -> bytes:
+        try:
+            return self.blocks[cid]
+        except KeyError:
+            if cid.mh_code == 0:  # identity CIDs carry their own data
+                return cid.digest
+            raise BlockNotFound(str(cid)) from None
+
+    def has(self, cid: CID) -> bool:
+        return cid in self.blocks
+
+    def put_raw(self, data: bytes) -> CID:
+        cid = CID.for_cbor(data)
+        self.blocks[cid] = data
+        return cid
+
+    def put_block(self, cid: CID, data: bytes) -> None:
+        self.blocks[cid] = data
+
+    # object helpers (dag-cbor) -------------------------------------------
+    def get_obj(self, cid: CID) -> Any:
+        try:
+            return self._decoded[cid]
+        except KeyError:
+            obj = loads(self.get(cid))
+            self._decoded[cid] = obj
+            return obj
+
+    def put_obj(self, obj: Any) -> CID:
+        return self.put_raw(dumps(obj))
+
+
+# ------------------------------------------------------------------------
+# CAR v1: varint(len(header)) header, then varint(len(cid+data)) cid data
+
+
+def read_car(stream: BinaryIO | bytes, store: MemoryBlockstore) -> list[CID]:
+    data = stream if isinstance(stream, bytes) else stream.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    hlen, pos = decode_uvarint(data, 0)
+    header = loads(data[pos : pos + hlen])
+    pos += hlen
+    if not isinstance(header, dict) or header.get("version") != 1:
+        raise ValueError("not a CARv1 file")
+    roots = list(header.get("roots") or [])
+    n = len(data)
+    while pos < n:
+        length, pos = decode_uvarint(data, pos)
+        end = pos + length
+        cid, cpos = CID.read(data, pos)
+        store.put_block(cid, bytes(data[cpos:end]))
+        pos = end
+    return roots
+
+
+def write_car(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> bytes:
+    out = io.BytesIO()
+    header = dumps({"roots": roots, "version": 1})
+    out.write(encode_uvarint(len(header)))
+    out.write(header)
+    for cid, data in blocks:
+        raw = cid.bytes
+        out.write(encode_uvarint(len(raw) + len(data)))
+        out.write(raw)
+        out.write(data)
+    return out.getvalue()
+
+
+def reachable_blocks(store: MemoryBlockstore, root: CID) -> list[tuple[CID, bytes]]:
+    """Blocks reachable from root, depth first (the order lotus exports)."""
+    seen: set[CID] = set()
+    out: list[tuple[CID, bytes]] = []
+    stack = [root]
+    while stack:
+        cid = stack.pop()
+        if cid in seen or cid.mh_code == 0 or not store.has(cid):
+            continue
+        seen.add(cid)
+        data = store.get(cid)
+        out.append((cid, data))
+        links: list[CID] = []
+        if cid.codec == 0x71:
+            _collect_links(loads(data), links)
+        stack.extend(reversed(links))
+    return out
+
+
+def _collect_links(obj: Any, out: list[CID]) -> None:
+    if isinstance(obj, CID):
+        out.append(obj)
+    elif isinstance(obj, list):
+        for item in obj:
+            _collect_links(item, out)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _collect_links(item, out)

@@ -1,0 +1,185 @@
+"""Chain types: actors, messages, receipts and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainvm.fvm.address import Address
+from chainvm.fvm.codec import CID, DecodeError, decode_bigint, dumps, encode_bigint, loads
+
+
+class ExitCode:
+    OK = 0
+    SYS_ERR_SENDER_INVALID = 1
+    SYS_ERR_SENDER_STATE_INVALID = 2
+    SYS_ERR_INVALID_METHOD = 3
+    SYS_ERR_RESERVED1 = 4
+    SYS_ERR_INVALID_RECEIVER = 5
+    SYS_ERR_INSUFFICIENT_FUNDS = 6
+    SYS_ERR_OUT_OF_GAS = 7
+    SYS_ERR_FORBIDDEN = 8
+    SYS_ERR_ILLEGAL_ACTOR = 9
+    SYS_ERR_ILLEGAL_ARGUMENT = 10
+    ERR_ILLEGAL_ARGUMENT = 16
+    ERR_NOT_FOUND = 17
+    ERR_FORBIDDEN = 18
+    ERR_INSUFFICIENT_FUNDS = 19
+    ERR_ILLEGAL_STATE = 20
+    ERR_SERIALIZATION = 21
+    FIRST_ACTOR_SPECIFIC = 32
+
+
+@dataclass
+class Actor:
+    code: CID
+    head: CID
+    nonce: int = 0
+    balance: int = 0
+
+    def to_cbor(self) -> list[Any]:
+        return [self.code, self.head, self.nonce, encode_bigint(self.balance)]
+
+    @classmethod
+    def from_cbor(cls, obj: Any) -> Actor:
+        if not isinstance(obj, list) or len(obj) != 4:
+            raise DecodeError("malformed actor")
+        return cls(obj[0], obj[1], obj[2], decode_bigint(obj[3]))
+
+    def copy(self) -> Actor:
+        return Actor(self.code, self.head, self.nonce, self.balance)
+
+
+@dataclass
+class Message:
+    to: Address
+    from_: Address
+    nonce: int = 0
+    value: int = 0
+    gas_limit: int = 0
+    gas_fee_cap: int = 0
+    gas_premium: int = 0
+    method: int = 0
+    params: bytes = b""
+    version: int = 0
+
+    def to_cbor(self) -> list[Any]:
+        return [
+            self.version,
+            self.to.bytes,
+            self.from_.bytes,
+            self.nonce,
+            encode_bigint(self.value),
+            self.gas_limit,
+            encode_bigint(self.gas_fee_cap),
+            encode_bigint(self.gas_premium),
+            self.method,
+            self.params,
+        ]
+
+    def serialize(self) -> bytes:
+        return dumps(self.to_cbor())
+
+    def cid(self) -> CID:
+        return CID.for_cbor(self.serialize())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Message:
+        obj = loads(data)
+        if not isinstance(obj, list) or len(obj) != 10:
+            raise DecodeError("malformed message")
+        return cls(
+            version=obj[0],
+            to=Address.from_bytes(obj[1]),
+            from_=Address.from_bytes(obj[2]),
+            nonce=obj[3],
+            value=decode_bigint(obj[4]),
+            gas_limit=obj[5],
+            gas_fee_cap=decode_bigint(obj[6]),
+            gas_premium=decode_bigint(obj[7]),
+            method=obj[8],
+            params=bytes(obj[9]),
+        )
+
+    def chain_length(self) -> int:
+        """Size on chain; secp256k1 senders carry a 65-byte signature, which the
+        signed-message envelope grows by 69 bytes (array, type byte, header)."""
+        n = len(self.serialize())
+        if self.from_.protocol == 1:
+            n += 69
+        return n
+
+
+@dataclass
+class Receipt:
+    exit_code: int
+    return_value: bytes
+    gas_used: int
+
+    def to_cbor(self) -> list[Any]:
+        return [self.exit_code, self.return_value, self.gas_used]
+
+
+@dataclass
+class GasOutputs:
+    base_fee_burn: int = 0
+    over_estimation_burn: int = 0
+    miner_penalty: int = 0
+    miner_tip: int = 0
+    refund: int = 0
+    gas_refund: int = 0
+    gas_burned: int = 0
+
+
+@dataclass
+class GasChargeRecord:
+    name: str
+    compute: int
+    storage: int
+
+    @property
+    def total(self) -> int:
+        return self.compute + self.storage
+
+
+@dataclass
+class ExecutionTrace:
+    """One call frame, in the shape of lotus's ExecutionTrace."""
+
+    msg: Message
+    receipt: Receipt | None = None
+    error: str = ""
+    gas_charges: list[GasChargeRecord] = field(default_factory=list)
+    subcalls: list[ExecutionTrace] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "Msg": {
+                "To": str(self.msg.to),
+                "From": str(self.msg.from_),
+                "Value": str(self.msg.value),
+                "Method": self.msg.method,
+                "Params": self.msg.params.hex(),
+            },
+            "MsgRct": None
+            if self.receipt is None
+            else {
+                "ExitCode": self.receipt.exit_code,
+                "Return": self.receipt.return_value.hex(),
+                "GasUsed": self.receipt.gas_used,
+            },
+            "Error": self.error,
+            "GasCharges": [
+                {"Name": g.name, "tg": g.total, "cg": g.compute, "sg": g.storage}
+                for g in self.gas_charges
+            ],
+            "Subcalls": [s.to_json() for s in self.subcalls],
+        }
+
+
+@dataclass
+class ApplyRet:
+    receipt: Receipt
+    gas_outputs: GasOutputs
+    trace: ExecutionTrace | None = None
+    error: str = ""

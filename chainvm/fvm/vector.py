@@ -1,0 +1,196 @@
+"""Running filecoin-project/test-vectors files against this VM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chainvm.fvm.address import Address
+from chainvm.fvm.codec import CID, DecodeError
+from chainvm.fvm.state import StateTree
+from chainvm.fvm.store import MemoryBlockstore, read_car
+from chainvm.fvm.types import Actor, Message
+from chainvm.fvm.vm import TOTAL_FILECOIN, VM, ActorError, FatalError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_VAR = "CHAINVM_FVM_FIXTURES"
+ARCHIVE = PROJECT_ROOT.parent / "shared" / "fixtures" / "filecoin-test-vectors" / "corpus.tar.xz"
+TARGET_LIST = ARCHIVE.parent / "TARGET-M2.txt"
+
+
+def fixtures_dir(extract: bool = True) -> Path:
+    """Folder holding ``corpus/``: $CHAINVM_FVM_FIXTURES, else the project's
+    git-ignored ``.fixtures/filecoin-test-vectors``, extracted from the shared
+    archive on first use."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    folder = PROJECT_ROOT / ".fixtures" / "filecoin-test-vectors"
+    if extract and not (folder / "corpus").is_dir() and ARCHIVE.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".extracting"
+        tmp.mkdir(exist_ok=True)
+        with tarfile.open(ARCHIVE, "r:xz") as tar:
+            tar.extractall(tmp, filter="data")
+        (tmp / "corpus").rename(folder / "corpus")
+        tmp.rmdir()
+    return folder
+
+
+def corpus_dir() -> Path:
+    return fixtures_dir() / "corpus"
+
+
+@dataclass
+class VariantResult:
+    file: str
+    variant: str
+    passed: bool
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "variant": self.variant, "pass": self.passed, "error": self.error}
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def decode_diagnostics(vector: dict[str, Any]) -> Any:
+    """The lotus execution trace stored with a vector (gzipped JSON)."""
+    diag = vector.get("diagnostics")
+    if not diag:
+        return None
+    raw = _b64(diag["data"])
+    try:
+        raw = _b64(raw.decode())
+    except (ValueError, UnicodeDecodeError):
+        pass
+    text = zlib.decompressobj(31).decompress(raw)
+    return json.loads(text)
+
+
+def _actor_diff(store: MemoryBlockstore, expected: CID, got: CID) -> str:
+    try:
+        exp = StateTree(store, expected).all_actors()
+    except (KeyError, DecodeError, ValueError):
+        return f"post-state root: expected {expected}, got {got} (expected state not in CAR)"
+    act = StateTree(store, got).all_actors()
+    for addr in sorted(set(exp) | set(act), key=lambda a: a.bytes):
+        e: Actor | None = exp.get(addr)
+        g: Actor | None = act.get(addr)
+        if e == g:
+            continue
+        if e is None or g is None:
+            return f"actor {addr}: expected {'absent' if e is None else 'present'}, got " + (
+                "absent" if g is None else "present"
+            )
+        for fld in ("code", "nonce", "balance", "head"):
+            ev, gv = getattr(e, fld), getattr(g, fld)
+            if ev != gv:
+                extra = ""
+                if fld == "head":
+                    try:
+                        extra = f" ({store.get_obj(ev)!r} vs {store.get_obj(gv)!r})"
+                    except KeyError:
+                        pass
+                return f"actor {addr} {fld}: expected {ev}, got {gv}{extra}"
+    return f"post-state root: expected {expected}, got {got}"
+
+
+def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
+    cls = vector.get("class")
+    pre = vector.get("preconditions", {})
+    variants = pre.get("variants") or [{"id": "default", "epoch": pre.get("epoch", 0), "nv": 0}]
+    if cls != "message":
+        return [
+            VariantResult(name, v["id"], False, f"unsupported vector class {cls!r}")
+            for v in variants
+        ]
+    store = MemoryBlockstore()
+    read_car(_b64(vector["car"]), store)
+    pre_root = CID.parse(pre["state_tree"]["root_cid"]["/"])
+    post = vector.get("postconditions", {})
+    exp_root = CID.parse(post["state_tree"]["root_cid"]["/"])
+    exp_receipts = post.get("receipts") or []
+    base_fee = int(pre.get("basefee", 100))
+    circ = int(pre.get("circ_supply", TOTAL_FILECOIN))
+    results = []
+    for variant in variants:
+        results.append(
+            _run_variant(store, vector, name, variant, pre_root, exp_root, exp_receipts, base_fee, circ)
+        )
+    return results
+
+
+def _run_variant(
+    store: MemoryBlockstore,
+    vector: dict[str, Any],
+    name: str,
+    variant: dict[str, Any],
+    pre_root: CID,
+    exp_root: CID,
+    exp_receipts: list[dict[str, Any]],
+    base_fee: int,
+    circ: int,
+) -> VariantResult:
+    vid = variant["id"]
+    root = pre_root
+    try:
+        for i, m in enumerate(vector.get("apply_messages") or []):
+            msg = Message.from_bytes(_b64(m["bytes"]))
+            epoch = variant["epoch"] + m.get("epoch_offset", 0)
+            vm = VM(store, root, epoch, variant["nv"], base_fee, circ)
+            ret = vm.apply_message(msg)
+            root = vm.flush()
+            if i >= len(exp_receipts):
+                return VariantResult(name, vid, False, f"receipt {i}: not expected")
+            exp = exp_receipts[i]
+            got = ret.receipt
+            exp_ret = _b64(exp.get("return") or "")
+            for fld, ev, gv in (
+                ("exit_code", exp["exit_code"], got.exit_code),
+                ("return", exp_ret.hex(), got.return_value.hex()),
+                ("gas_used", exp["gas_used"], got.gas_used),
+            ):
+                if ev != gv:
+                    detail = f" ({ret.error})" if ret.error else ""
+                    return VariantResult(
+                        name, vid, False, f"receipt {i} {fld}: expected {ev}, got {gv}{detail}"
+                    )
+    except (FatalError, ActorError, DecodeError, KeyError, ValueError) as exc:
+        return VariantResult(name, vid, False, f"{type(exc).__name__}: {exc}")
+    if root != exp_root:
+        return VariantResult(name, vid, False, _actor_diff(store, exp_root, root))
+    return VariantResult(name, vid, True)
+
+
+def run_vector_file(path: str | Path, display: str | None = None) -> list[VariantResult]:
+    p = Path(path)
+    name = display or str(p)
+    try:
+        vector = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        return [VariantResult(name, "", False, f"cannot read vector: {exc}")]
+    try:
+        return run_vector_data(vector, name)
+    except Exception as exc:  # a crash must not take the whole run down
+        if os.environ.get("CHAINVM_FVM_DEBUG"):
+            raise
+        return [VariantResult(name, "", False, f"internal error: {type(exc).__name__}: {exc}")]
+
+
+def target_list() -> list[str]:
+    if not TARGET_LIST.is_file():
+        return []
+    return [ln.strip() for ln in TARGET_LIST.read_text().splitlines() if ln.strip()]
+
+
+def address_of(text: str) -> Address:
+    return Address.parse(text)
