@@ -378,7 +378,9 @@ class Runtime:
         if not sig:
             return False
         self.charge(self.prices.on_verify_signature(sig[0]))
-        key_addr = self.vm.resolve_to_key_addr(signer)
+        # the reference syscall reads the signer's account state through the
+        # gas-charged store
+        key_addr = self.vm.resolve_to_key_addr(signer, self.store)
         from chainvm.fvm.crypto import verify_signature
 
         return verify_signature(sig, key_addr, data)
@@ -412,7 +414,7 @@ class VM:
         return self.state.flush()
 
     # helpers --------------------------------------------------------------
-    def resolve_to_key_addr(self, addr: Address) -> Address:
+    def resolve_to_key_addr(self, addr: Address, store: Any = None) -> Address:
         if addr.protocol in (SECP256K1, BLS):
             return addr
         act = self.state.get_actor(addr)
@@ -420,7 +422,7 @@ class VM:
             raise ActorError(0, f"failed to find actor: {addr}", fatal=True)
         if code_name(act.code) != "account":
             raise ActorError(0, f"address {addr} was not for an account actor", fatal=True)
-        st = self.store.get_obj(act.head)
+        st = (store or self.store).get_obj(act.head)
         return Address.from_bytes(st[0])
 
     def transfer(self, from_: Address, to: Address, amount: int) -> None:

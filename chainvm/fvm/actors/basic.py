@@ -18,7 +18,6 @@ from chainvm.fvm.actors.common import (
 from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.network import code_name
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import SYSTEM_ADDR, ActorImpl, Runtime
 
@@ -84,11 +83,11 @@ def _decode_exec(data: bytes) -> tuple[CID, bytes]:
     return as_cid(code), as_bytes(params)
 
 
-def _can_exec(caller_code: CID, exec_code: CID) -> bool:
-    target = code_name(exec_code)
-    if target == "storageminer":
-        return code_name(caller_code) == "storagepower"
-    return target in ("paymentchannel", "multisig")
+def _can_exec(rt: Runtime, caller_code: CID, exec_code: CID) -> bool:
+    # only the code CIDs of the actors version in force are creatable
+    if exec_code == rt.profile.code("storageminer"):
+        return caller_code == rt.profile.code("storagepower")
+    return exec_code in (rt.profile.code("paymentchannel"), rt.profile.code("multisig"))
 
 
 def init_exec(rt: Runtime, params: tuple[CID, bytes]) -> bytes:
@@ -97,7 +96,7 @@ def init_exec(rt: Runtime, params: tuple[CID, bytes]) -> bytes:
     caller_code = rt.get_actor_code(rt.caller)
     if caller_code is None:
         raise RuntimeError("no code for caller")
-    if not _can_exec(caller_code, code):
+    if not _can_exec(rt, caller_code, code):
         rt.abort(ExitCode.ERR_FORBIDDEN, "caller type cannot exec actor type")
     # a re-org-stable address for outside users, then a fresh ID
     robust = rt.new_actor_address()
