@@ -1,0 +1,1179 @@
+"""alt_bn128 (BN254) arithmetic for the precompiles ECADD (0x06), ECMUL (0x07), ECPAIRING (0x08).
+
+EIP-196 defines the two G1 operations, EIP-197 the pairing check.  Everything here
+is plain Python integers; the aim is speed without native code:
+
+* G1 (y^2 = x^3 + 3 over Fp): Jacobian coordinates, scalar multiplication through
+  the GLV endomorphism (x, y) -> (beta*x, y) and an interleaved width-5 NAF, one
+  field inversion at the end.
+* G2 (the sextic D-type twist y^2 = x^3 + 3/xi over Fp2 = Fp[i]/(i^2 + 1), xi = 9 + i):
+  subgroup membership by the endomorphism psi (untwist-Frobenius-twist), checking
+  [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q), which only needs a 63-bit
+  scalar multiplication.
+* Pairing: optimal ate, Miller loop over 6u+2 in signed binary, all pairs sharing
+  one accumulator (one Fp12 squaring per step), homogeneous projective coordinates
+  on the twist (no inversions), sparse line multiplication, then one final
+  exponentiation: easy part with one Fp12 inversion and Frobenius maps, hard part
+  through the addition chain of Scott et al. ("On the final exponentiation for
+  calculating pairings on ordinary elliptic curves", 2009) with Granger-Scott
+  cyclotomic squarings.
+
+Fp12 is flattened to 12-tuples of ints: six Fp2 coefficients of w^0..w^5 with
+w^6 = xi (equivalently Fp6[w]/(w^2 - v), Fp6 = Fp2[v]/(v^3 - xi)).  The hot tower
+functions (_f12_mul, _f12_sqr, _f12_cyc_sqr, _f12_mul_line, _dbl_step, _add_step)
+are straight-line code produced by tracing the textbook Karatsuba formulas over
+symbolic integers: every product is accumulated unreduced and reduced once (lazy
+reduction).  Any factor from a proper subfield (Fp2, Fp6) that the lines pick up is
+wiped out by the final exponentiation, so lines are scaled freely.
+"""
+
+from __future__ import annotations
+
+P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+U = 4965661367192848881  # BN parameter: P = 36u^4 + 36u^3 + 24u^2 + 6u + 1
+ATE = 6 * U + 2
+
+F2 = tuple[int, int]
+F12 = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+J1 = tuple[int, int, int]  # Jacobian G1 point, Z == 0 is infinity
+J2 = tuple[F2, F2, F2]  # Jacobian G2 point, Z == 0 is infinity
+
+
+class BN254Error(Exception):
+    """Invalid input to an alt_bn128 precompile."""
+
+
+# --------------------------------------------------------------------------- Fp2
+# Elements are (real, imaginary); i^2 = -1.
+
+
+def _f2_mul(a: F2, b: F2) -> F2:
+    a0, a1 = a
+    b0, b1 = b
+    t0 = a0 * b0
+    t1 = a1 * b1
+    return (t0 - t1) % P, ((a0 + a1) * (b0 + b1) - t0 - t1) % P
+
+
+def _f2_sqr(a: F2) -> F2:
+    a0, a1 = a
+    return (a0 + a1) * (a0 - a1) % P, 2 * a0 * a1 % P
+
+
+def _f2_add(a: F2, b: F2) -> F2:
+    return (a[0] + b[0]) % P, (a[1] + b[1]) % P
+
+
+def _f2_sub(a: F2, b: F2) -> F2:
+    return (a[0] - b[0]) % P, (a[1] - b[1]) % P
+
+
+def _f2_neg(a: F2) -> F2:
+    return -a[0] % P, -a[1] % P
+
+
+def _f2_conj(a: F2) -> F2:
+    return a[0], -a[1] % P
+
+
+def _f2_inv(a: F2) -> F2:
+    a0, a1 = a
+    n = pow(a0 * a0 + a1 * a1, -1, P)
+    return a0 * n % P, -a1 * n % P
+
+
+def _f2_xi(a: F2) -> F2:
+    """Multiply by xi = 9 + i."""
+    a0, a1 = a
+    return (9 * a0 - a1) % P, (a0 + 9 * a1) % P
+
+
+def _f2_pow(a: F2, e: int) -> F2:
+    r: F2 = (1, 0)
+    for bit in bin(e)[2:]:
+        r = _f2_sqr(r)
+        if bit == "1":
+            r = _f2_mul(r, a)
+    return r
+
+
+_XI: F2 = (9, 1)
+_B2: F2 = _f2_mul((3, 0), _f2_inv(_XI))  # twist coefficient b' = 3 / xi
+_B3R, _B3I = _f2_mul((3, 0), _B2)  # 3 * b', used by the doubling step
+
+# Frobenius constants: w^(p^k) = gamma_k(j) * w^j with gamma = xi^(j (p^k - 1) / 6).
+_FROB1: tuple[F2, ...] = tuple(_f2_pow(_XI, j * (P - 1) // 6) for j in range(6))
+_FROB2: tuple[int, ...] = tuple(_f2_pow(_XI, j * (P * P - 1) // 6)[0] for j in range(6))
+_FROB3: tuple[F2, ...] = tuple(_f2_pow(_XI, j * (P**3 - 1) // 6) for j in range(6))
+# psi on the twist: (x, y) -> (conj(x) * xi^((p-1)/3), conj(y) * xi^((p-1)/2))
+_PSI_X: F2 = _FROB1[2]
+_PSI_Y: F2 = _FROB1[3]
+
+_ONE12: F12 = (1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _naf(k: int) -> list[int]:
+    """Signed digits of k (non-adjacent form), most significant first."""
+    out: list[int] = []
+    while k:
+        if k & 1:
+            d = 2 - (k & 3)
+            k -= d
+        else:
+            d = 0
+        out.append(d)
+        k >>= 1
+    out.reverse()
+    return out
+
+
+_ATE_NAF = _naf(ATE)
+_U_NAF = _naf(U)
+
+
+# --------------------------------------------------------------------------- generated hot code
+# (straight-line output of the symbolic tracer described in the module docstring)
+
+
+def _f12_mul(x: F12, y: F12) -> F12:
+    a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
+    b0r, b0i, b1r, b1i, b2r, b2i, b3r, b3i, b4r, b4i, b5r, b5i = y
+    t0 = a1r + a5r
+    t1 = b1r + b5r
+    t2 = t0 * t1
+    t3 = a1i + a5i
+    t4 = b1i + b5i
+    t5 = t3 * t4
+    t6 = a1r * b1r
+    t7 = a1i * b1i
+    t8 = t6 - t7
+    t9 = a5r * b5r
+    t10 = a5i * b5i
+    t11 = t9 - t10
+    t12 = a3r * b3r
+    t13 = a3i * b3i
+    t14 = t12 - t13
+    t15 = t2 - t5 - (t8 + t11) + t14
+    t16 = (a1r + a1i) * (b1r + b1i) - (t6 + t7)
+    t17 = (a5r + a5i) * (b5r + b5i) - (t9 + t10)
+    t18 = (a3r + a3i) * (b3r + b3i) - (t12 + t13)
+    t19 = (t0 + t3) * (t1 + t4) - (t2 + t5) - (t16 + t17) + t18
+    t20 = a0r * b0r
+    t21 = a0i * b0i
+    t22 = t20 - t21
+    t23 = a2r + a4r
+    t24 = b2r + b4r
+    t25 = t23 * t24
+    t26 = a2i + a4i
+    t27 = b2i + b4i
+    t28 = t26 * t27
+    t29 = a2r * b2r
+    t30 = a2i * b2i
+    t31 = t29 - t30
+    t32 = a4r * b4r
+    t33 = a4i * b4i
+    t34 = t32 - t33
+    t35 = t25 - t28 - (t31 + t34)
+    t36 = (a2r + a2i) * (b2r + b2i) - (t29 + t30)
+    t37 = (a4r + a4i) * (b4r + b4i) - (t32 + t33)
+    t38 = (t23 + t26) * (t24 + t27) - (t25 + t28) - (t36 + t37)
+    t39 = t22 + (9 * t35 - t38)
+    t40 = (a0r + a0i) * (b0r + b0i) - (t20 + t21)
+    t41 = t40 + (t35 + 9 * t38)
+    t42 = a0r + a1r
+    t43 = b0r + b1r
+    t44 = t42 * t43
+    t45 = a0i + a1i
+    t46 = b0i + b1i
+    t47 = t45 * t46
+    t48 = t44 - t47
+    t49 = a2r + a3r
+    t50 = a4r + a5r
+    t51 = t49 + t50
+    t52 = b2r + b3r
+    t53 = b4r + b5r
+    t54 = t52 + t53
+    t55 = t51 * t54
+    t56 = a2i + a3i
+    t57 = a4i + a5i
+    t58 = t56 + t57
+    t59 = b2i + b3i
+    t60 = b4i + b5i
+    t61 = t59 + t60
+    t62 = t58 * t61
+    t63 = t49 * t52
+    t64 = t56 * t59
+    t65 = t63 - t64
+    t66 = t50 * t53
+    t67 = t57 * t60
+    t68 = t66 - t67
+    t69 = t55 - t62 - (t65 + t68)
+    t70 = (t49 + t56) * (t52 + t59) - (t63 + t64)
+    t71 = (t50 + t57) * (t53 + t60) - (t66 + t67)
+    t72 = (t51 + t58) * (t54 + t61) - (t55 + t62) - (t70 + t71)
+    t73 = a3r + a5r
+    t74 = b3r + b5r
+    t75 = t73 * t74
+    t76 = a3i + a5i
+    t77 = b3i + b5i
+    t78 = t76 * t77
+    t79 = t75 - t78 - (t14 + t11)
+    t80 = (t73 + t76) * (t74 + t77) - (t75 + t78) - (t18 + t17)
+    t81 = 9 * t79 - t80 + t8
+    t82 = (t42 + t45) * (t43 + t46) - (t44 + t47)
+    t83 = t79 + 9 * t80 + t16
+    t84 = a0r + a2r
+    t85 = b0r + b2r
+    t86 = t84 * t85
+    t87 = a0i + a2i
+    t88 = b0i + b2i
+    t89 = t87 * t88
+    t90 = t86 - t89 - (t22 + t31) + (9 * t34 - t37)
+    t91 = (t84 + t87) * (t85 + t88) - (t86 + t89) - (t40 + t36) + (t34 + 9 * t37)
+    t92 = t42 + t49
+    t93 = t43 + t52
+    t94 = t92 * t93
+    t95 = t45 + t56
+    t96 = t46 + t59
+    t97 = t95 * t96
+    t98 = a1r + a3r
+    t99 = b1r + b3r
+    t100 = t98 * t99
+    t101 = a1i + a3i
+    t102 = b1i + b3i
+    t103 = t101 * t102
+    t104 = t100 - t103 - (t8 + t14) + (9 * t11 - t17)
+    t105 = (t98 + t101) * (t99 + t102) - (t100 + t103) - (t16 + t18) + (9 * t17 + t11)
+    t106 = a0r + a4r
+    t107 = b0r + b4r
+    t108 = t106 * t107
+    t109 = a0i + a4i
+    t110 = b0i + b4i
+    t111 = t109 * t110
+    t112 = t31 + (t108 - t111 - (t22 + t34))
+    t113 = t36 + ((t106 + t109) * (t107 + t110) - (t108 + t111) - (t40 + t37))
+    t114 = t42 + t50
+    t115 = t43 + t53
+    t116 = t114 * t115
+    t117 = t45 + t57
+    t118 = t46 + t60
+    t119 = t117 * t118
+    return (
+        (9 * t15 - t19 + t39) % P,
+        (t15 + 9 * t19 + t41) % P,
+        (t48 + (9 * t69 - t72) - (t81 + t39)) % P,
+        (t82 + (t69 + 9 * t72) - (t83 + t41)) % P,
+        (t81 + t90) % P,
+        (t83 + t91) % P,
+        (t94 - t97 - (t48 + t65) + (9 * t68 - t71) - (t104 + t90)) % P,
+        ((t92 + t95) * (t93 + t96) - (t94 + t97) - (t82 + t70) + (t68 + 9 * t71) - (t105 + t91)) % P,
+        (t104 + t112) % P,
+        (t105 + t113) % P,
+        (t65 + (t116 - t119 - (t48 + t68)) - (t15 + t112)) % P,
+        (t70 + ((t114 + t117) * (t115 + t118) - (t116 + t119) - (t82 + t71)) - (t19 + t113)) % P,
+    )
+
+
+def _f12_sqr(x: F12) -> F12:
+    a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
+    t0 = a2r + a3r
+    t1 = a4r + a5r
+    t2 = t0 + t1
+    t3 = a1r + a2r
+    t4 = a3r + a4r
+    t5 = t3 + t4
+    t6 = t2 * t5
+    t7 = a3i + a2i
+    t8 = a4i + a5i
+    t9 = t7 + t8
+    t10 = a1i + a2i
+    t11 = a3i + a4i
+    t12 = t10 + t11
+    t13 = t9 * t12
+    t14 = t0 * t3
+    t15 = t7 * t10
+    t16 = t14 - t15
+    t17 = t1 * t4
+    t18 = t8 * t11
+    t19 = t17 - t18
+    t20 = t6 - t13 - (t16 + t19)
+    t21 = (t0 + t7) * (t3 + t10) - (t14 + t15)
+    t22 = (t1 + t8) * (t4 + t11) - (t17 + t18)
+    t23 = (t2 + t9) * (t5 + t12) - (t6 + t13) - (t21 + t22)
+    t24 = a1r + a0r
+    t25 = a0r + (9 * a5r - a5i)
+    t26 = t24 * t25
+    t27 = a1i + a0i
+    t28 = a0i + (a5r + 9 * a5i)
+    t29 = t27 * t28
+    t30 = t26 - t29
+    t31 = a2r * a3r
+    t32 = a3i * a2i
+    t33 = t31 - t32
+    t34 = a0r + a4r
+    t35 = a1r + a5r
+    t36 = t34 * t35
+    t37 = a4i + a0i
+    t38 = a1i + a5i
+    t39 = t37 * t38
+    t40 = a1r * a0r
+    t41 = a1i * a0i
+    t42 = t40 - t41
+    t43 = a4r * a5r
+    t44 = a4i * a5i
+    t45 = t43 - t44
+    t46 = t33 + (t36 - t39 - (t42 + t45))
+    t47 = (a2r + a2i) * (a3i + a3r) - (t31 + t32)
+    t48 = (a0r + a0i) * (a1r + a1i) - (t40 + t41)
+    t49 = (a4i + a4r) * (a5r + a5i) - (t43 + t44)
+    t50 = t47 + ((t34 + t37) * (t35 + t38) - (t36 + t39) - (t48 + t49))
+    t51 = a2r + a4r
+    t52 = a3r + a5r
+    t53 = t51 * t52
+    t54 = a2i + a4i
+    t55 = a3i + a5i
+    t56 = t54 * t55
+    t57 = t53 - t56 - (t33 + t45)
+    t58 = (t51 + t54) * (t52 + t55) - (t53 + t56) - (t47 + t49)
+    t59 = t42 + (9 * t57 - t58)
+    t60 = (t24 + t27) * (t25 + t28) - (t26 + t29)
+    t61 = t48 + (t57 + 9 * t58)
+    t62 = t24 + t0
+    t63 = t25 + t3
+    t64 = t62 * t63
+    t65 = t27 + t7
+    t66 = t28 + t10
+    t67 = t65 * t66
+    t68 = a2r + a0r
+    t69 = a1r + a3r
+    t70 = t68 * t69
+    t71 = a2i + a0i
+    t72 = a1i + a3i
+    t73 = t71 * t72
+    t74 = t70 - t73 - (t42 + t33) + (9 * t45 - t49)
+    t75 = (t68 + t71) * (t69 + t72) - (t70 + t73) - (t48 + t47) + (t45 + 9 * t49)
+    t76 = t24 + t1
+    t77 = t25 + t4
+    t78 = t76 * t77
+    t79 = t27 + t8
+    t80 = t28 + t11
+    t81 = t79 * t80
+    return (
+        (9 * t20 - t23 + t30 - (9 * t46 - t50 + t59)) % P,
+        (9 * t23 + t20 + t60 - (9 * t50 + t46 + t61)) % P,
+        (t59 + t59) % P,
+        (t61 + t61) % P,
+        (t64 - t67 - (t30 + t16) + (9 * t19 - t22) - (t59 + t74)) % P,
+        ((t62 + t65) * (t63 + t66) - (t64 + t67) - (t60 + t21) + (9 * t22 + t19) - (t61 + t75)) % P,
+        (t74 + t74) % P,
+        (t75 + t75) % P,
+        (t78 - t81 - (t30 + t19) + t16 - (t74 + t46)) % P,
+        ((t76 + t79) * (t77 + t80) - (t78 + t81) - (t60 + t22) + t21 - (t75 + t50)) % P,
+        (t46 + t46) % P,
+        (t50 + t50) % P,
+    )
+
+
+def _f12_cyc_sqr(x: F12) -> F12:
+    a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
+    t0 = (a0r + a0i) * (a0r - a0i)
+    t1 = (a3r + a3i) * (a3r - a3i)
+    t2 = 2 * (a3r * a3i)
+    t3 = 2 * (a0r * a0i)
+    t4 = a2r + a5r
+    t5 = a2i + a5i
+    t6 = (a2r + a2i) * (a2r - a2i)
+    t7 = (a5r + a5i) * (a5r - a5i)
+    t8 = (t4 + t5) * (t4 - t5) - (t6 + t7)
+    t9 = 2 * (a2r * a2i)
+    t10 = 2 * (a5r * a5i)
+    t11 = 2 * (t4 * t5) - (t9 + t10)
+    t12 = (a1r + a1i) * (a1r - a1i)
+    t13 = (a4r + a4i) * (a4r - a4i)
+    t14 = 2 * (a4r * a4i)
+    t15 = 2 * (a1r * a1i)
+    t16 = a0r + a3r
+    t17 = a0i + a3i
+    t18 = a1r + a4r
+    t19 = a1i + a4i
+    return (
+        (3 * (t0 + (9 * t1 - t2)) - 2 * a0r) % P,
+        (3 * (t3 + (t1 + 9 * t2)) - 2 * a0i) % P,
+        (3 * (9 * t8 - t11) + 2 * a1r) % P,
+        (3 * (t8 + 9 * t11) + 2 * a1i) % P,
+        (3 * (t12 + (9 * t13 - t14)) - 2 * a2r) % P,
+        (3 * (t15 + (t13 + 9 * t14)) - 2 * a2i) % P,
+        (3 * ((t16 + t17) * (t16 - t17) - (t0 + t1)) + 2 * a3r) % P,
+        (3 * (2 * (t16 * t17) - (t3 + t2)) + 2 * a3i) % P,
+        (3 * (t6 + (9 * t7 - t10)) - 2 * a4r) % P,
+        (3 * (t9 + (t7 + 9 * t10)) - 2 * a4i) % P,
+        (3 * ((t18 + t19) * (t18 - t19) - (t12 + t13)) + 2 * a5r) % P,
+        (3 * (2 * (t18 * t19) - (t15 + t14)) + 2 * a5i) % P,
+    )
+
+
+def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i: int) -> F12:
+    a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
+    t0 = c0r * a0r
+    t1 = c0i * a0i
+    t2 = t0 - t1
+    t3 = a3r * c3r
+    t4 = a3i * c3i
+    t5 = t3 - t4
+    t6 = a5r + a1r
+    t7 = c1r * t6
+    t8 = a5i + a1i
+    t9 = c1i * t8
+    t10 = c1r * a1r
+    t11 = a1i * c1i
+    t12 = t10 - t11
+    t13 = t5 + (t7 - t9 - t12)
+    t14 = c3r + c3i
+    t15 = (a3r + a3i) * t14 - (t3 + t4)
+    t16 = c1r + c1i
+    t17 = (a1i + a1r) * t16 - (t10 + t11)
+    t18 = t15 + (t16 * (t6 + t8) - (t7 + t9) - t17)
+    t19 = c0r + c0i
+    t20 = (a0r + a0i) * t19 - (t0 + t1)
+    t21 = a0r + a1r
+    t22 = c0r + c1r
+    t23 = t21 * t22
+    t24 = a1i + a0i
+    t25 = c0i + c1i
+    t26 = t24 * t25
+    t27 = t23 - t26
+    t28 = a2r + a3r
+    t29 = a4r + a5r
+    t30 = t28 + t29
+    t31 = c3r * t30
+    t32 = a2i + a3i
+    t33 = a4i + a5i
+    t34 = t32 + t33
+    t35 = c3i * t34
+    t36 = c3r * t28
+    t37 = c3i * t32
+    t38 = t36 - t37
+    t39 = t31 - t35 - t38
+    t40 = t14 * (t28 + t32) - (t36 + t37)
+    t41 = t14 * (t30 + t34) - (t31 + t35) - t40
+    t42 = a5r + a3r
+    t43 = c3r * t42
+    t44 = a5i + a3i
+    t45 = c3i * t44
+    t46 = t43 - t45 - t5
+    t47 = t14 * (t42 + t44) - (t43 + t45) - t15
+    t48 = t12 + (9 * t46 - t47)
+    t49 = t22 + t25
+    t50 = (t21 + t24) * t49 - (t23 + t26)
+    t51 = t17 + (t46 + 9 * t47)
+    t52 = a0r + a2r
+    t53 = c0r * t52
+    t54 = a0i + a2i
+    t55 = c0i * t54
+    t56 = t53 - t55 - t2
+    t57 = t19 * (t52 + t54) - (t53 + t55) - t20
+    t58 = t21 + t28
+    t59 = c3r + t22
+    t60 = t58 * t59
+    t61 = t24 + t32
+    t62 = c3i + t25
+    t63 = t61 * t62
+    t64 = a1r + a3r
+    t65 = c1r + c3r
+    t66 = t64 * t65
+    t67 = a1i + a3i
+    t68 = c1i + c3i
+    t69 = t67 * t68
+    t70 = t66 - t69 - (t12 + t5)
+    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t17 + t15)
+    t72 = a4r + a0r
+    t73 = c0r * t72
+    t74 = a4i + a0i
+    t75 = c0i * t74
+    t76 = t73 - t75 - t2
+    t77 = t19 * (t72 + t74) - (t73 + t75) - t20
+    t78 = t21 + t29
+    t79 = t22 * t78
+    t80 = t24 + t33
+    t81 = t25 * t80
+    return (
+        (t2 + (9 * t13 - t18)) % P,
+        (t20 + (t13 + 9 * t18)) % P,
+        (t27 + (9 * t39 - t41) - (t2 + t48)) % P,
+        (t50 + (t39 + 9 * t41) - (t20 + t51)) % P,
+        (t56 + t48) % P,
+        (t57 + t51) % P,
+        (t60 - t63 - (t27 + t38) - (t56 + t70)) % P,
+        ((t58 + t61) * (t59 + t62) - (t60 + t63) - (t50 + t40) - (t57 + t71)) % P,
+        (t76 + t70) % P,
+        (t77 + t71) % P,
+        (t38 + (t79 - t81 - t27) - (t76 + t13)) % P,
+        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t77 + t18)) % P,
+    )
+
+
+def _dbl_step(
+    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int, px: int, py: int
+) -> tuple[int, ...]:
+    t0 = xr * yr
+    t1 = yi * xi
+    t2 = 2 * ((t0 - t1) % P)
+    t3 = yi + yr
+    t4 = t3 * (yr - yi) % P
+    t5 = zr + zi
+    t6 = t5 * (zr - zi) % P
+    t7 = _B3R * t6
+    t8 = 2 * (zr * zi) % P
+    t9 = _B3I * t8
+    t10 = (t7 - t9) % P
+    t11 = 3 * t10
+    t12 = t4 - t11
+    t13 = t2 * t12
+    t14 = xr + xi
+    t15 = 2 * ((t14 * t3 - (t0 + t1)) % P)
+    t16 = 2 * (yi * yr) % P
+    t17 = ((_B3R + _B3I) * (t6 + t8) - (t7 + t9)) % P
+    t18 = 3 * t17
+    t19 = t16 - t18
+    t20 = t15 * t19
+    t21 = t4 + t11
+    t22 = t16 + t18
+    t23 = zr * yr
+    t24 = zi * yi
+    t25 = (t23 - t24) % P
+    t26 = 8 * t4
+    t27 = t25 * t26
+    t28 = (t3 * t5 - (t23 + t24)) % P
+    t29 = 8 * t16
+    t30 = t28 * t29
+    return (
+        (t13 - t20) % P,
+        ((t2 + t15) * (t12 + t19) - (t13 + t20)) % P,
+        ((t21 + t22) * (t21 - t22) - 12 * ((t10 + t17) * (t10 - t17))) % P,
+        (2 * (t21 * t22) - 12 * (2 * (t10 * t17))) % P,
+        (t27 - t30) % P,
+        ((t26 + t29) * (t25 + t28) - (t27 + t30)) % P,
+        py * t25 % P,
+        py * t28 % P,
+        px * (t14 * (xr - xi) % P) % P,
+        px * (2 * (xr * xi) % P) % P,
+        t4 - t10,
+        t16 - t17,
+    )
+
+
+def _add_step(
+    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int,
+    qxr: int, qxi: int, qyr: int, qyi: int, px: int, py: int
+) -> tuple[int, ...]:
+    t0 = zr * qxr
+    t1 = zi * qxi
+    t2 = (xr - (t0 - t1)) % P
+    t3 = zr + zi
+    t4 = qxr + qxi
+    t5 = (xi - (t3 * t4 - (t0 + t1))) % P
+    t6 = t2 + t5
+    t7 = t6 * (t2 - t5) % P
+    t8 = t2 * t7
+    t9 = 2 * (t2 * t5) % P
+    t10 = t5 * t9
+    t11 = (t8 - t10) % P
+    t12 = zr * qyr
+    t13 = zi * qyi
+    t14 = (yr - (t12 - t13)) % P
+    t15 = qyr + qyi
+    t16 = (yi - (t15 * t3 - (t12 + t13))) % P
+    t17 = t14 + t16
+    t18 = t17 * (t14 - t16) % P
+    t19 = zr * t18
+    t20 = 2 * (t14 * t16) % P
+    t21 = zi * t20
+    t22 = xr * t7
+    t23 = xi * t9
+    t24 = (t22 - t23) % P
+    t25 = t11 + (t19 - t21) % P - 2 * t24
+    t26 = t2 * t25
+    t27 = t7 + t9
+    t28 = (t6 * t27 - (t8 + t10)) % P
+    t29 = (t27 * (xr + xi) - (t22 + t23)) % P
+    t30 = t28 + (t3 * (t18 + t20) - (t19 + t21)) % P - 2 * t29
+    t31 = t5 * t30
+    t32 = t24 - t25
+    t33 = t14 * t32
+    t34 = t29 - t30
+    t35 = t16 * t34
+    t36 = yr * t11
+    t37 = yi * t28
+    t38 = t11 + t28
+    t39 = zr * t11
+    t40 = zi * t28
+    t41 = qxr * t14
+    t42 = qxi * t16
+    t43 = qyr * t2
+    t44 = qyi * t5
+    return (
+        (t26 - t31) % P,
+        (t6 * (t25 + t30) - (t26 + t31)) % P,
+        (t33 - t35 - (t36 - t37)) % P,
+        (t17 * (t32 + t34) - (t33 + t35) - ((yi + yr) * t38 - (t36 + t37))) % P,
+        (t39 - t40) % P,
+        (t3 * t38 - (t39 + t40)) % P,
+        py * t2 % P,
+        py * t5 % P,
+        px * t14 % P,
+        px * t16 % P,
+        (t41 - t42 - (t43 - t44)) % P,
+        (t4 * t17 - (t41 + t42) - (t15 * t6 - (t43 + t44))) % P,
+    )
+
+
+
+# --------------------------------------------------------------------------- Fp12, cold parts
+
+
+def _f12_conj(x: F12) -> F12:
+    """x^(p^6): negate the odd powers of w."""
+    a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
+    return (a0r, a0i, -a1r % P, -a1i % P, a2r, a2i, -a3r % P, -a3i % P, a4r, a4i, -a5r % P,
+            -a5i % P)
+
+
+def _f12_frob(x: F12) -> F12:
+    """x^p."""
+    out: list[int] = []
+    for j in range(6):
+        cr, ci = _FROB1[j]
+        ar = x[2 * j]
+        ai = -x[2 * j + 1]
+        t0 = ar * cr
+        t1 = ai * ci
+        out.append((t0 - t1) % P)
+        out.append(((ar + ai) * (cr + ci) - t0 - t1) % P)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _f12_frob2(x: F12) -> F12:
+    """x^(p^2): the constants lie in Fp."""
+    f = _FROB2
+    return (x[0], x[1], x[2] * f[1] % P, x[3] * f[1] % P, x[4] * f[2] % P, x[5] * f[2] % P,
+            x[6] * f[3] % P, x[7] * f[3] % P, x[8] * f[4] % P, x[9] * f[4] % P,
+            x[10] * f[5] % P, x[11] * f[5] % P)
+
+
+def _f12_frob3(x: F12) -> F12:
+    """x^(p^3)."""
+    out: list[int] = []
+    for j in range(6):
+        cr, ci = _FROB3[j]
+        ar = x[2 * j]
+        ai = -x[2 * j + 1]
+        t0 = ar * cr
+        t1 = ai * ci
+        out.append((t0 - t1) % P)
+        out.append(((ar + ai) * (cr + ci) - t0 - t1) % P)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _f6_mul(a: tuple[F2, F2, F2], b: tuple[F2, F2, F2]) -> tuple[F2, F2, F2]:
+    a0, a1, a2 = a
+    b0, b1, b2 = b
+    c0 = _f2_add(_f2_mul(a0, b0), _f2_xi(_f2_add(_f2_mul(a1, b2), _f2_mul(a2, b1))))
+    c1 = _f2_add(_f2_add(_f2_mul(a0, b1), _f2_mul(a1, b0)), _f2_xi(_f2_mul(a2, b2)))
+    c2 = _f2_add(_f2_add(_f2_mul(a0, b2), _f2_mul(a1, b1)), _f2_mul(a2, b0))
+    return c0, c1, c2
+
+
+def _f6_inv(a: tuple[F2, F2, F2]) -> tuple[F2, F2, F2]:
+    a0, a1, a2 = a
+    c0 = _f2_sub(_f2_sqr(a0), _f2_xi(_f2_mul(a1, a2)))
+    c1 = _f2_sub(_f2_xi(_f2_sqr(a2)), _f2_mul(a0, a1))
+    c2 = _f2_sub(_f2_sqr(a1), _f2_mul(a0, a2))
+    n = _f2_add(_f2_mul(a0, c0), _f2_xi(_f2_add(_f2_mul(a2, c1), _f2_mul(a1, c2))))
+    ni = _f2_inv(n)
+    return _f2_mul(c0, ni), _f2_mul(c1, ni), _f2_mul(c2, ni)
+
+
+def _f12_inv(x: F12) -> F12:
+    """Inverse through Fp12 = Fp6[w]/(w^2 - v): 1/(e + o w) = (e - o w) / (e^2 - v o^2)."""
+    c = [(x[2 * j], x[2 * j + 1]) for j in range(6)]
+    e = (c[0], c[2], c[4])
+    o = (c[1], c[3], c[5])
+    ee = _f6_mul(e, e)
+    oo = _f6_mul(o, o)
+    d = (_f2_sub(ee[0], _f2_xi(oo[2])), _f2_sub(ee[1], oo[0]), _f2_sub(ee[2], oo[1]))
+    di = _f6_inv(d)
+    ne = _f6_mul(e, di)
+    no = _f6_mul(o, di)
+    no = (_f2_neg(no[0]), _f2_neg(no[1]), _f2_neg(no[2]))
+    return (*ne[0], *no[0], *ne[1], *no[1], *ne[2], *no[2])  # type: ignore[return-value]
+
+
+def _f12_pow_u(x: F12) -> F12:
+    """x^u for x in the cyclotomic subgroup (inverse = conjugate)."""
+    xc = _f12_conj(x)
+    r = x  # leading NAF digit is 1
+    for d in _U_NAF[1:]:
+        r = _f12_cyc_sqr(r)
+        if d == 1:
+            r = _f12_mul(r, x)
+        elif d == -1:
+            r = _f12_mul(r, xc)
+    return r
+
+
+def _final_exp(f: F12) -> F12:
+    """f^((p^12 - 1) / r)."""
+    # easy part: f^((p^6 - 1)(p^2 + 1))
+    f = _f12_mul(_f12_conj(f), _f12_inv(f))
+    f = _f12_mul(_f12_frob2(f), f)
+    # hard part: f^((p^4 - p^2 + 1) / r), Scott et al. vectorial addition chain
+    fu = _f12_pow_u(f)
+    fu2 = _f12_pow_u(fu)
+    fu3 = _f12_pow_u(fu2)
+    y0 = _f12_mul(_f12_mul(_f12_frob(f), _f12_frob2(f)), _f12_frob3(f))
+    y1 = _f12_conj(f)
+    y2 = _f12_frob2(fu2)
+    y3 = _f12_conj(_f12_frob(fu))
+    y4 = _f12_conj(_f12_mul(fu, _f12_frob(fu2)))
+    y5 = _f12_conj(fu2)
+    y6 = _f12_conj(_f12_mul(fu3, _f12_frob(fu3)))
+    t0 = _f12_mul(_f12_mul(_f12_cyc_sqr(y6), y4), y5)
+    t1 = _f12_mul(_f12_mul(y3, y5), t0)
+    t0 = _f12_mul(t0, y2)
+    t1 = _f12_cyc_sqr(_f12_mul(_f12_cyc_sqr(t1), t0))
+    t0 = _f12_mul(t1, y1)
+    t1 = _f12_mul(t1, y0)
+    return _f12_mul(_f12_cyc_sqr(t0), t1)
+
+
+# --------------------------------------------------------------------------- Miller loop
+
+
+def _psi_affine(q: tuple[F2, F2]) -> tuple[F2, F2]:
+    x, y = q
+    return _f2_mul(_f2_conj(x), _PSI_X), _f2_mul(_f2_conj(y), _PSI_Y)
+
+
+def _miller_loop(pairs: list[tuple[tuple[int, int], tuple[F2, F2]]]) -> F12:
+    """Product of the optimal ate Miller functions f_{6u+2,Q}(P) * lines, for all pairs.
+
+    Points are affine, non-infinity, validated.
+    """
+    # per pair: T (projective), Q, -Q, and the scalars the line formulas want
+    ts: list[tuple[int, ...]] = []
+    qs: list[tuple[int, int, int, int]] = []
+    nqs: list[tuple[int, int, int, int]] = []
+    pd: list[tuple[int, int]] = []  # (-3 xP, 2 yP) for doubling lines
+    pa: list[tuple[int, int]] = []  # (-xP, yP) for addition lines
+    for (px, py), ((qxr, qxi), (qyr, qyi)) in pairs:
+        ts.append((qxr, qxi, qyr, qyi, 1, 0))
+        qs.append((qxr, qxi, qyr, qyi))
+        nqs.append((qxr, qxi, -qyr % P, -qyi % P))
+        pd.append((-3 * px % P, 2 * py % P))
+        pa.append((-px % P, py))
+    n = len(pairs)
+    rng = range(n)
+    f = _ONE12
+    first = True
+    mul_line = _f12_mul_line
+    dbl = _dbl_step
+    addst = _add_step
+    for d in _ATE_NAF[1:]:
+        if not first:
+            f = _f12_sqr(f)
+        first = False
+        for k in rng:
+            xr, xi, yr, yi, zr, zi = ts[k]
+            s = dbl(xr, xi, yr, yi, zr, zi, *pd[k])
+            ts[k] = s[:6]
+            f = mul_line(f, *s[6:])
+        if d:
+            qq = qs if d == 1 else nqs
+            for k in rng:
+                xr, xi, yr, yi, zr, zi = ts[k]
+                s = addst(xr, xi, yr, yi, zr, zi, *qq[k], *pa[k])
+                ts[k] = s[:6]
+                f = mul_line(f, *s[6:])
+    for k in rng:
+        q = pairs[k][1]
+        q1 = _psi_affine(q)
+        q2x, q2y = _psi_affine(q1)
+        q2 = (q2x, _f2_neg(q2y))
+        xr, xi, yr, yi, zr, zi = ts[k]
+        s = addst(xr, xi, yr, yi, zr, zi, *q1[0], *q1[1], *pa[k])
+        f = mul_line(f, *s[6:])
+        xr, xi, yr, yi, zr, zi = s[:6]
+        s = addst(xr, xi, yr, yi, zr, zi, *q2[0], *q2[1], *pa[k])
+        f = mul_line(f, *s[6:])
+    return f
+
+
+# --------------------------------------------------------------------------- G1
+
+
+def _g1_on_curve(x: int, y: int) -> bool:
+    return (y * y - x * x * x - 3) % P == 0
+
+
+def _j1_dbl(p: J1) -> J1:
+    x, y, z = p
+    if not z or not y:
+        return (1, 1, 0)
+    a = x * x % P
+    b = y * y % P
+    c = b * b % P
+    d = 2 * ((x + b) * (x + b) - a - c) % P
+    e = 3 * a
+    x3 = (e * e - 2 * d) % P
+    return x3, (e * (d - x3) - 8 * c) % P, 2 * y * z % P
+
+
+def _j1_add_affine(p: J1, qx: int, qy: int) -> J1:
+    """Jacobian + affine (q not infinity)."""
+    x1, y1, z1 = p
+    if not z1:
+        return qx, qy, 1
+    zz = z1 * z1 % P
+    u2 = qx * zz % P
+    s2 = qy * zz % P * z1 % P
+    h = (u2 - x1) % P
+    r = (s2 - y1) % P
+    if not h:
+        if not r:
+            return _j1_dbl(p)
+        return (1, 1, 0)
+    hh = h * h % P
+    hhh = h * hh % P
+    v = x1 * hh % P
+    x3 = (r * r - hhh - 2 * v) % P
+    return x3, (r * (v - x3) - y1 * hhh) % P, z1 * h % P
+
+
+def _j1_add(p: J1, q: J1) -> J1:
+    x1, y1, z1 = p
+    x2, y2, z2 = q
+    if not z1:
+        return q
+    if not z2:
+        return p
+    z1z1 = z1 * z1 % P
+    z2z2 = z2 * z2 % P
+    u1 = x1 * z2z2 % P
+    u2 = x2 * z1z1 % P
+    s1 = y1 * z2z2 % P * z2 % P
+    s2 = y2 * z1z1 % P * z1 % P
+    h = (u2 - u1) % P
+    r = (s2 - s1) % P
+    if not h:
+        if not r:
+            return _j1_dbl(p)
+        return (1, 1, 0)
+    hh = h * h % P
+    hhh = h * hh % P
+    v = u1 * hh % P
+    x3 = (r * r - hhh - 2 * v) % P
+    return x3, (r * (v - x3) - s1 * hhh) % P, z1 * z2 % P * h % P
+
+
+def _j1_to_affine(p: J1) -> tuple[int, int]:
+    x, y, z = p
+    if not z:
+        return 0, 0
+    zi = pow(z, -1, P)
+    zz = zi * zi % P
+    return x * zz % P, y * zz % P * zi % P
+
+
+# GLV: phi(x, y) = (BETA x, y) acts on G1 as multiplication by LAMBDA (both cube roots of 1).
+_BETA = 21888242871839275220042445260109153167277707414472061641714758635765020556616
+_LAMBDA = 21888242871839275217838484774961031246154997185409878258781734729429964517155
+
+
+def _glv_basis() -> tuple[tuple[int, int], tuple[int, int]]:
+    """Two short vectors (a, b) with a + b*LAMBDA = 0 mod R (extended Euclid, GLV paper)."""
+    r0, r1 = R, _LAMBDA
+    t0, t1 = 0, 1
+    bound = 1 << 127  # ~ sqrt(R)
+    while r1 >= bound:
+        q = r0 // r1
+        r0, r1 = r1, r0 - q * r1
+        t0, t1 = t1, t0 - q * t1
+    # now r1 < sqrt(R) <= r0; candidates (r1, -t1) and the shorter of (r0, -t0), (r2, -t2)
+    q = r0 // r1
+    r2, t2 = r0 - q * r1, t0 - q * t1
+    v1 = (r1, -t1)
+    if r0 * r0 + t0 * t0 <= r2 * r2 + t2 * t2:
+        v2 = (r0, -t0)
+    else:
+        v2 = (r2, -t2)
+    return v1, v2
+
+
+(_A1, _B1), (_A2, _B2G) = _glv_basis()
+if _A1 * _B2G - _A2 * _B1 < 0:
+    _A2, _B2G = -_A2, -_B2G
+_GLV_DET = _A1 * _B2G - _A2 * _B1
+
+
+def _glv_split(k: int) -> tuple[int, int]:
+    """k = k1 + k2 * LAMBDA (mod R) with |k1|, |k2| about sqrt(R)."""
+    c1 = (_B2G * k + _GLV_DET // 2) // _GLV_DET
+    c2 = (-_B1 * k + _GLV_DET // 2) // _GLV_DET
+    return k - c1 * _A1 - c2 * _A2, -c1 * _B1 - c2 * _B2G
+
+
+def _wnaf(k: int, w: int) -> list[int]:
+    """Width-w NAF digits of k >= 0, least significant first."""
+    out: list[int] = []
+    full = 1 << w
+    half = full >> 1
+    while k:
+        if k & 1:
+            d = k & (full - 1)
+            if d >= half:
+                d -= full
+            k -= d
+        else:
+            d = 0
+        out.append(d)
+        k >>= 1
+    return out
+
+
+def _g1_mul(x: int, y: int, k: int) -> tuple[int, int]:
+    """[k](x, y) for a point of G1 (not infinity), any k >= 0."""
+    k %= R
+    if not k:
+        return 0, 0
+    k1, k2 = _glv_split(k)
+    y1 = y
+    if k1 < 0:
+        k1, y1 = -k1, -y % P
+    y2 = y
+    if k2 < 0:
+        k2, y2 = -k2, -y % P
+    # odd multiples 1P..15P of (x, y1), normalised to affine with one inversion
+    base: J1 = (x, y1, 1)
+    two = _j1_dbl(base)
+    jac = [base]
+    for _ in range(7):
+        jac.append(_j1_add(jac[-1], two))
+    # batch inversion of the Z's
+    zs = [p[2] for p in jac]
+    prefix = [1] * (len(zs) + 1)
+    for i, z in enumerate(zs):
+        prefix[i + 1] = prefix[i] * z % P
+    inv = pow(prefix[-1], -1, P)
+    aff: list[tuple[int, int]] = [(0, 0)] * len(zs)
+    for i in range(len(zs) - 1, -1, -1):
+        zi = inv * prefix[i] % P
+        inv = inv * zs[i] % P
+        zz = zi * zi % P
+        aff[i] = (jac[i][0] * zz % P, jac[i][1] * zz % P * zi % P)
+    # table for phi(P') where P' = (x, y2): same x scaled by beta, y's sign flipped if needed
+    flip = y1 != y2
+    aff2 = [(_BETA * ax % P, (P - ay) % P if flip else ay) for ax, ay in aff]
+    d1 = _wnaf(k1, 5)
+    d2 = _wnaf(k2, 5)
+    n = max(len(d1), len(d2))
+    d1 += [0] * (n - len(d1))
+    d2 += [0] * (n - len(d2))
+    acc: J1 = (1, 1, 0)
+    for i in range(n - 1, -1, -1):
+        acc = _j1_dbl(acc)
+        d = d1[i]
+        if d:
+            ax, ay = aff[abs(d) >> 1]
+            acc = _j1_add_affine(acc, ax, ay if d > 0 else P - ay)
+        d = d2[i]
+        if d:
+            ax, ay = aff2[abs(d) >> 1]
+            acc = _j1_add_affine(acc, ax, ay if d > 0 else P - ay)
+    return _j1_to_affine(acc)
+
+
+def _read_g1(data: bytes, off: int) -> tuple[int, int]:
+    x = int.from_bytes(data[off:off + 32], "big")
+    y = int.from_bytes(data[off + 32:off + 64], "big")
+    if x >= P or y >= P:
+        raise BN254Error("G1 coordinate not below the field modulus")
+    if (x or y) and not _g1_on_curve(x, y):
+        raise BN254Error("G1 point not on curve")
+    return x, y
+
+
+def _enc_g1(x: int, y: int) -> bytes:
+    return x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+# --------------------------------------------------------------------------- G2
+
+
+def _g2_on_curve(x: F2, y: F2) -> bool:
+    return _f2_sqr(y) == _f2_add(_f2_mul(_f2_sqr(x), x), _B2)
+
+
+def _j2_dbl(p: J2) -> J2:
+    x, y, z = p
+    if z == (0, 0) or y == (0, 0):
+        return ((1, 0), (1, 0), (0, 0))
+    a = _f2_sqr(x)
+    b = _f2_sqr(y)
+    c = _f2_sqr(b)
+    xb = _f2_add(x, b)
+    d = _f2_sub(_f2_sub(_f2_sqr(xb), a), c)
+    d = _f2_add(d, d)
+    e = (3 * a[0] % P, 3 * a[1] % P)
+    x3 = _f2_sub(_f2_sqr(e), _f2_add(d, d))
+    c8 = (8 * c[0] % P, 8 * c[1] % P)
+    y3 = _f2_sub(_f2_mul(e, _f2_sub(d, x3)), c8)
+    yz = _f2_mul(y, z)
+    return x3, y3, _f2_add(yz, yz)
+
+
+def _j2_add(p: J2, q: J2) -> J2:
+    x1, y1, z1 = p
+    x2, y2, z2 = q
+    if z1 == (0, 0):
+        return q
+    if z2 == (0, 0):
+        return p
+    z1z1 = _f2_sqr(z1)
+    z2z2 = _f2_sqr(z2)
+    u1 = _f2_mul(x1, z2z2)
+    u2 = _f2_mul(x2, z1z1)
+    s1 = _f2_mul(_f2_mul(y1, z2), z2z2)
+    s2 = _f2_mul(_f2_mul(y2, z1), z1z1)
+    h = _f2_sub(u2, u1)
+    r = _f2_sub(s2, s1)
+    if h == (0, 0):
+        if r == (0, 0):
+            return _j2_dbl(p)
+        return ((1, 0), (1, 0), (0, 0))
+    hh = _f2_sqr(h)
+    hhh = _f2_mul(h, hh)
+    v = _f2_mul(u1, hh)
+    x3 = _f2_sub(_f2_sub(_f2_sqr(r), hhh), _f2_add(v, v))
+    y3 = _f2_sub(_f2_mul(r, _f2_sub(v, x3)), _f2_mul(s1, hhh))
+    return x3, y3, _f2_mul(_f2_mul(z1, z2), h)
+
+
+def _j2_mul(p: J2, k: int) -> J2:
+    """[k]p by signed binary (k >= 0)."""
+    x, y, z = p
+    neg: J2 = (x, _f2_neg(y), z)
+    acc: J2 = ((1, 0), (1, 0), (0, 0))
+    for d in _naf(k):
+        acc = _j2_dbl(acc)
+        if d == 1:
+            acc = _j2_add(acc, p)
+        elif d == -1:
+            acc = _j2_add(acc, neg)
+    return acc
+
+
+def _j2_psi(p: J2) -> J2:
+    x, y, z = p
+    return _f2_mul(_f2_conj(x), _PSI_X), _f2_mul(_f2_conj(y), _PSI_Y), _f2_conj(z)
+
+
+def _j2_eq(p: J2, q: J2) -> bool:
+    x1, y1, z1 = p
+    x2, y2, z2 = q
+    inf1 = z1 == (0, 0)
+    inf2 = z2 == (0, 0)
+    if inf1 or inf2:
+        return inf1 and inf2
+    z1z1 = _f2_sqr(z1)
+    z2z2 = _f2_sqr(z2)
+    if _f2_mul(x1, z2z2) != _f2_mul(x2, z1z1):
+        return False
+    return _f2_mul(_f2_mul(y1, z2), z2z2) == _f2_mul(_f2_mul(y2, z1), z1z1)
+
+
+def _g2_in_subgroup(x: F2, y: F2) -> bool:
+    """Q in G2 iff [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q).
+
+    psi satisfies psi^2 - t psi + p = 0 on the twist; the polynomial
+    (u+1) + u X + u X^2 - 2u X^3 vanishes at X = p mod r, and reduced modulo
+    X^2 - tX + p it gives an endomorphism whose degree shares only the factor r with
+    #E'(Fp2) = r (2p - r), so its kernel on E'(Fp2) is exactly G2.
+    """
+    q: J2 = (x, y, (1, 0))
+    a = _j2_mul(q, U)
+    lhs = _j2_add(_j2_add(_j2_add(a, q), _j2_psi(a)), _j2_psi(_j2_psi(a)))
+    rhs = _j2_psi(_j2_psi(_j2_psi(_j2_dbl(a))))
+    return _j2_eq(lhs, rhs)
+
+
+def _read_g2(data: bytes, off: int) -> tuple[F2, F2] | None:
+    """Decode an EIP-197 G2 point (imaginary part first); None for infinity."""
+    xi = int.from_bytes(data[off:off + 32], "big")
+    xr = int.from_bytes(data[off + 32:off + 64], "big")
+    yi = int.from_bytes(data[off + 64:off + 96], "big")
+    yr = int.from_bytes(data[off + 96:off + 128], "big")
+    if xi >= P or xr >= P or yi >= P or yr >= P:
+        raise BN254Error("G2 coordinate not below the field modulus")
+    if not (xi or xr or yi or yr):
+        return None
+    x = (xr, xi)
+    y = (yr, yi)
+    if not _g2_on_curve(x, y):
+        raise BN254Error("G2 point not on the twist")
+    if not _g2_in_subgroup(x, y):
+        raise BN254Error("G2 point not in the r-order subgroup")
+    return x, y
+
+
+# --------------------------------------------------------------------------- precompiles
+
+
+def _pad(data: bytes, n: int) -> bytes:
+    if len(data) >= n:
+        return data[:n]
+    return data + bytes(n - len(data))
+
+
+def ec_add(data: bytes) -> bytes:
+    """ECADD (0x06): sum of two G1 points, 64-byte result."""
+    data = _pad(data, 128)
+    x1, y1 = _read_g1(data, 0)
+    x2, y2 = _read_g1(data, 64)
+    if not (x1 or y1):
+        return _enc_g1(x2, y2)
+    if not (x2 or y2):
+        return _enc_g1(x1, y1)
+    if x1 == x2:
+        if y1 != y2:
+            return bytes(64)
+        lam = 3 * x1 * x1 * pow(2 * y1, -1, P) % P
+    else:
+        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
+    x3 = (lam * lam - x1 - x2) % P
+    return _enc_g1(x3, (lam * (x1 - x3) - y1) % P)
+
+
+def ec_mul(data: bytes) -> bytes:
+    """ECMUL (0x07): scalar multiple of a G1 point, 64-byte result."""
+    data = _pad(data, 96)
+    x, y = _read_g1(data, 0)
+    k = int.from_bytes(data[64:96], "big")
+    if not (x or y):
+        return bytes(64)
+    return _enc_g1(*_g1_mul(x, y, k))
+
+
+def ec_pairing(data: bytes) -> bytes:
+    """ECPAIRING (0x08): 32-byte 1 if the product of e(P_i, Q_i) is 1, else 0."""
+    if len(data) % 192:
+        raise BN254Error("pairing input length not a multiple of 192")
+    pairs: list[tuple[tuple[int, int], tuple[F2, F2]]] = []
+    for off in range(0, len(data), 192):
+        p1 = _read_g1(data, off)
+        q = _read_g2(data, off + 64)
+        if q is None or not (p1[0] or p1[1]):
+            continue
+        pairs.append((p1, q))
+    ok = not pairs or _final_exp(_miller_loop(pairs)) == _ONE12
+    return (1 if ok else 0).to_bytes(32, "big")
