@@ -1,4 +1,315 @@
-"""Placeholder replaced below."""
-from chainvm.fvm.actors.stubs import stub_named
+"""The reward actor (actors v0 and v2) and its Q.128 fixed-point maths.
 
-REWARD = stub_named("reward", 4)
+State v0: ``[cumsum baseline, cumsum realized, effective network time,
+effective baseline power, this epoch reward, smoothed reward [position,
+velocity], this epoch baseline power, epoch, total mined]``; v2 replaces the
+last field by ``total storage power reward, simple total, baseline total``.
+
+The maths follows the specification: baseline power grows by a fixed Q.128
+exponent per epoch, the minted supply is a simple exponential decay plus a
+baseline part driven by the effective network time, and e^-x is the
+rational polynomial approximation of the actors' math package. The smoothed
+reward is an alpha-beta filter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainvm.fvm.actors.common import (
+    as_address,
+    as_int,
+    decode_bigint,
+    decode_empty,
+    decode_tuple,
+    dumps,
+    loads,
+)
+from chainvm.fvm.codec import DecodeError, encode_bigint
+from chainvm.fvm.types import ExitCode
+from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, SYSTEM_ADDR, ActorImpl, Runtime
+
+PRECISION = 128
+EXPECTED_LEADERS_PER_EPOCH = 5
+MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method
+
+BASELINE_EXPONENT = 340282591298641078465964189926313473653  # Q.128
+BASELINE_INITIAL_VALUE = 2_888_888_880_000_000_000  # Q.0
+LAMBDA = 37396271439864487274534522888786  # Q.128, ln(2) / (6 years of epochs)
+EXP_LAM_SUB_ONE = 37396273494747879394193016954629  # Q.128, e^lambda - 1
+SIMPLE_TOTAL = 330_000_000 * 10**18
+BASELINE_TOTAL = 770_000_000 * 10**18
+
+EXP_NUM_COEF = [
+    -648770010757830093818553637600,
+    67469480939593786226847644286976,
+    -3197587544499098424029388939001856,
+    89244641121992890118377641805348864,
+    -1579656163641440567800982336819953664,
+    17685496037279256458459817590917169152,
+    -115682590513835356866803355398940131328,
+    340282366920938463463374607431768211456,
+]
+EXP_DENO_COEF = [
+    1225524182432722209606361,
+    114095592300906098243859450,
+    5665570424063336070530214243,
+    194450132448609991765137938448,
+    5068267641632683791026134915072,
+    104716890604972796896895427629056,
+    1748338658439454459487681798864896,
+    23704654329841312470660182937960448,
+    259380097567996910282699886670381056,
+    2250336698853390384720606936038375424,
+    14978272436876548034486263159246028800,
+    72144088983913131323343765784380833792,
+    224599776407103106596571252037123047424,
+    340282366920938463463374607431768211456,
+]
+
+
+def _from_decimal(text: str) -> int:
+    whole, _, frac = text.partition(".")
+    num = int(whole + frac)
+    return (num << PRECISION) // 10 ** len(frac)
+
+
+DEFAULT_ALPHA = _from_decimal("0.000277777777777777777777777777777777777777777777777777")
+DEFAULT_BETA = _from_decimal("0.000000038580246913580246913580246913580246913580246913")
+
+
+def quo(a: int, b: int) -> int:
+    """Go's big.Int Quo: division truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def polyval(coefs: list[int], x: int) -> int:
+    res = coefs[0]
+    for c in coefs[1:]:
+        res = ((res * x) >> PRECISION) + c
+    return res
+
+
+def expneg(x: int) -> int:
+    """e^-x for x in Q.128, result in Q.128."""
+    return (polyval(EXP_NUM_COEF, x) << PRECISION) // polyval(EXP_DENO_COEF, x)
+
+
+def init_baseline_power() -> int:
+    return ((BASELINE_INITIAL_VALUE << (2 * PRECISION)) // BASELINE_EXPONENT) >> PRECISION
+
+
+def baseline_power_from_prev(prev: int) -> int:
+    return (prev * BASELINE_EXPONENT) >> PRECISION
+
+
+def compute_r_theta(ent: int, baseline_at_ent: int, cum_realized: int, cum_baseline: int) -> int:
+    if ent == 0:
+        return 0
+    diff = quo((cum_baseline - cum_realized) << PRECISION, baseline_at_ent)
+    return (ent << PRECISION) - diff
+
+
+def compute_baseline_supply(theta: int, baseline_total: int) -> int:
+    theta_lam = (theta * LAMBDA) >> PRECISION
+    return baseline_total * ((1 << PRECISION) - expneg(theta_lam))
+
+
+def compute_reward(
+    epoch: int, prev_theta: int, curr_theta: int, simple_total: int, baseline_total: int
+) -> int:
+    simple = simple_total * EXP_LAM_SUB_ONE
+    epoch_lam = epoch * LAMBDA
+    simple = (simple * expneg(epoch_lam)) >> PRECISION
+    baseline = compute_baseline_supply(curr_theta, baseline_total) - compute_baseline_supply(
+        prev_theta, baseline_total
+    )
+    return (simple + baseline) >> PRECISION
+
+
+def filter_next(position: int, velocity: int, obs: int, delta: int) -> tuple[int, int]:
+    """One step of the alpha-beta filter (all Q.128 except obs and delta)."""
+    delta_t = delta << PRECISION
+    position = position + ((delta_t * velocity) >> PRECISION)
+    residual = (obs << PRECISION) - position
+    position = position + ((DEFAULT_ALPHA * residual) >> PRECISION)
+    velocity = velocity + quo(DEFAULT_BETA * residual, delta_t)
+    return position, velocity
+
+
+# state helpers ----------------------------------------------------------------
+
+
+class _State:
+    def __init__(self, raw: list[Any], v2: bool) -> None:
+        self.raw = raw
+        self.v2 = v2
+
+    def big(self, i: int) -> int:
+        return decode_bigint(self.raw[i])
+
+    def set_big(self, i: int, v: int) -> None:
+        self.raw[i] = encode_bigint(v)
+
+    @property
+    def simple_total(self) -> int:
+        return self.big(9) if self.v2 else SIMPLE_TOTAL
+
+    @property
+    def baseline_total(self) -> int:
+        return self.big(10) if self.v2 else BASELINE_TOTAL
+
+    def update_to_next_epoch(self, realized: int) -> None:
+        r = self.raw
+        r[7] += 1
+        self.set_big(6, baseline_power_from_prev(self.big(6)))
+        capped = min(self.big(6), realized)
+        self.set_big(1, self.big(1) + capped)
+        while self.big(1) > self.big(0):
+            r[2] += 1
+            self.set_big(3, baseline_power_from_prev(self.big(3)))
+            self.set_big(0, self.big(0) + self.big(3))
+
+    def theta(self) -> int:
+        return compute_r_theta(self.raw[2], self.big(3), self.big(1), self.big(0))
+
+    def update_with_reward(self, realized: int) -> None:
+        prev = self.theta()
+        self.update_to_next_epoch(realized)
+        curr = self.theta()
+        self.set_big(
+            4, compute_reward(self.raw[7], prev, curr, self.simple_total, self.baseline_total)
+        )
+
+    def update_smoothed(self, delta: int) -> None:
+        pos, vel = (decode_bigint(x) for x in self.raw[5])
+        pos, vel = filter_next(pos, vel, self.big(4), delta)
+        self.raw[5] = [encode_bigint(pos), encode_bigint(vel)]
+
+
+def new_state(realized_power: int, v2: bool) -> list[Any]:
+    init = init_baseline_power()
+    raw: list[Any] = [
+        b"",
+        b"",
+        0,
+        encode_bigint(init),
+        b"",
+        [b"", b""],
+        encode_bigint(init),
+        -1,
+    ]
+    raw += [b"", encode_bigint(SIMPLE_TOTAL), encode_bigint(BASELINE_TOTAL)] if v2 else [b""]
+    st = _State(raw, v2)
+    st.update_with_reward(realized_power)
+    pos = st.big(4) << PRECISION
+    st.raw[5] = [encode_bigint(pos), b""]
+    return raw
+
+
+# methods ------------------------------------------------------------------------
+
+
+def _decode_power(data: bytes) -> int:
+    obj = loads(data)
+    if obj is None:
+        return -1
+    return decode_bigint(obj)
+
+
+def constructor(rt: Runtime, power: int) -> None:
+    rt.validate_caller_is(SYSTEM_ADDR)
+    rt.state_create(new_state(max(power, 0), rt.profile.actors_version >= 2))
+
+
+def _decode_award(data: bytes) -> tuple[Any, int, int, int]:
+    miner, penalty, gas_reward, wins = decode_tuple(data, 4)
+    return as_address(miner), decode_bigint(penalty), decode_bigint(gas_reward), as_int(wins)
+
+
+def award_block_reward(rt: Runtime, params: tuple[Any, int, int, int]) -> None:
+    miner, penalty, gas_reward, wins = params
+    rt.validate_caller_is(SYSTEM_ADDR)
+    prior = rt.current_balance()
+    if penalty < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "negative penalty")
+    if gas_reward < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "negative gas reward")
+    if prior < gas_reward:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, "actor balance insufficient to pay gas reward")
+    if wins <= 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "invalid win count")
+    miner_id = rt.resolve_address(miner)
+    if miner_id is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, "failed to resolve given owner address")
+    assert miner_id is not None
+    v2 = rt.profile.actors_version >= 2
+
+    def pay(raw: list[Any]) -> int:
+        st = _State(raw, v2)
+        block_reward = quo(st.big(4) * wins, EXPECTED_LEADERS_PER_EPOCH)
+        total = block_reward + gas_reward
+        balance = rt.current_balance()
+        if total > balance:
+            total = balance
+            block_reward = total - gas_reward
+        st.set_big(8, st.big(8) + block_reward)
+        return total
+
+    total = rt.state_transaction(pay)
+    penalty = min(penalty, total)
+    payable = total - penalty
+    _, code = rt.send(miner_id, MINER_ADD_LOCKED_FUND, dumps(encode_bigint(payable)), payable)
+    if code != 0:
+        # the miner is at fault; burn the reward instead of failing the block
+        _, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", payable)
+        if code != 0:
+            rt.abort(code, "failed to send unsent reward to the burnt funds actor")
+    if penalty > 0:
+        _, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", penalty)
+        if code != 0:
+            rt.abort(code, "failed to send penalty to burnt funds actor")
+
+
+def this_epoch_reward(rt: Runtime, _: None) -> bytes:
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    if rt.profile.actors_version >= 2:
+        return dumps([st[5], st[6]])
+    return dumps([st[4], st[5], st[6]])
+
+
+def update_network_kpi(rt: Runtime, power: int) -> None:
+    rt.validate_caller_is(POWER_ADDR)
+    if power < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "argument should not be nil")
+    v2 = rt.profile.actors_version >= 2
+
+    def update(raw: list[Any]) -> None:
+        st = _State(raw, v2)
+        prev = raw[7]
+        while raw[7] < rt.curr_epoch:
+            st.update_to_next_epoch(power)
+        st.update_with_reward(power)
+        st.update_smoothed(raw[7] - prev)
+
+    rt.state_transaction(update)
+
+
+def _decode_power_strict(data: bytes) -> int:
+    try:
+        return _decode_power(data)
+    except DecodeError:
+        raise
+
+
+REWARD = ActorImpl(
+    "reward",
+    {
+        1: (constructor, _decode_power_strict),
+        2: (award_block_reward, _decode_award),
+        3: (this_epoch_reward, decode_empty),
+        4: (update_network_kpi, _decode_power_strict),
+    },
+)
