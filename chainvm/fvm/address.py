@@ -32,7 +32,7 @@ def _blake2b(data: bytes, size: int) -> bytes:
 
 
 class Address:
-    __slots__ = ("protocol", "payload", "_bytes", "_hash")
+    __slots__ = ("_bytes", "_hash", "payload", "protocol")
 
     def __init__(self, protocol: int, payload: bytes) -> None:
         if protocol == ID:

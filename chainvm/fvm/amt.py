@@ -24,7 +24,7 @@ class AmtError(ValueError):
 
 
 class _Node:
-    __slots__ = ("links", "values", "cache")
+    __slots__ = ("cache", "links", "values")
 
     def __init__(self) -> None:
         self.links: dict[int, CID] = {}

@@ -35,7 +35,7 @@ def _parse_vector_args(argv: list[str]) -> tuple[re.Pattern[str] | None, int, li
                 raise UsageError(f"{arg} needs a value")
             value = argv[i + 1]
             i += 2
-        elif arg.startswith("--run=") or arg.startswith("--workers="):
+        elif arg.startswith(("--run=", "--workers=")):
             arg, value = arg.split("=", 1)
             i += 1
         elif arg == "--":
@@ -118,8 +118,7 @@ def cmd_vector(argv: list[str]) -> int:
     for r in failed:
         print(f"FAIL {r['file']} [{r['variant']}]: {r['error']}", file=sys.stderr)
     print(
-        f"{len(results) - len(failed)}/{len(results)} vector variants passed "
-        f"({len(files)} files)",
+        f"{len(results) - len(failed)}/{len(results)} vector variants passed ({len(files)} files)",
         file=sys.stderr,
     )
     return 1 if failed else 0

@@ -53,7 +53,7 @@ def decode_uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
 class CID:
     """A content identifier (v1 only; the chain never uses v0 in state)."""
 
-    __slots__ = ("codec", "mh_code", "digest", "_bytes", "_hash")
+    __slots__ = ("_bytes", "_hash", "codec", "digest", "mh_code")
 
     def __init__(self, codec: int, mh_code: int, digest: bytes) -> None:
         self.codec = codec

@@ -21,11 +21,11 @@ def secp256k1_recover(sig65: bytes, digest: bytes) -> bytes | None:
     """Uncompressed public key (65 bytes) that produced sig65 over digest."""
     if len(sig65) != 65 or sig65[64] > 3:
         return None
-    try:
-        from coincurve import PublicKey
+    from coincurve import PublicKey
 
+    try:
         pub = PublicKey.from_signature_and_message(sig65, digest, hasher=None)
-    except Exception:
+    except ValueError:  # coincurve reports unrecoverable signatures this way
         return None
     return pub.format(compressed=False)
 

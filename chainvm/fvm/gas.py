@@ -101,8 +101,7 @@ def compute_over_estimation_burn(gas_used: int, gas_limit: int) -> tuple[int, in
     over = gas_limit - (GAS_OVERUSE_NUM * gas_used) // GAS_OVERUSE_DENOM
     if over < 0:
         return gas_limit - gas_used, 0
-    if over > gas_used:
-        over = gas_used
+    over = min(over, gas_used)
     # Go's big.Div truncates toward zero; every operand here is non-negative
     to_burn = (gas_limit - gas_used) * over // gas_used
     return gas_limit - gas_used - to_burn, to_burn

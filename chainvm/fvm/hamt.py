@@ -34,7 +34,7 @@ class HamtError(ValueError):
 
 
 class _Pointer:
-    __slots__ = ("link", "cache", "kvs", "dirty")
+    __slots__ = ("cache", "dirty", "kvs", "link")
 
     def __init__(
         self,
@@ -88,11 +88,11 @@ class _Node:
         return [bits, ptrs]
 
     def index_for(self, bit: int) -> int:
-        return bin(self.bitfield & ((1 << bit) - 1)).count("1")
+        return (self.bitfield & ((1 << bit) - 1)).bit_count()
 
 
 class _HashBits:
-    __slots__ = ("value", "consumed")
+    __slots__ = ("consumed", "value")
 
     def __init__(self, key: bytes, consumed: int = 0) -> None:
         self.value = int.from_bytes(hashlib.sha256(key).digest(), "big")
@@ -110,9 +110,7 @@ class Hamt:
     """A HAMT bound to a store. ``version`` 0 re-puts every loaded child on
     flush (go-hamt-ipld v1, used by actors v0); higher versions track dirtiness."""
 
-    def __init__(
-        self, store: ObjStore, root: _Node, bit_width: int = 5, version: int = 0
-    ) -> None:
+    def __init__(self, store: ObjStore, root: _Node, bit_width: int = 5, version: int = 0) -> None:
         self.store = store
         self.root = root
         self.bit_width = bit_width
@@ -255,5 +253,4 @@ class Hamt:
                 yield from self._walk(self._load_child(p))
             else:
                 assert p.kvs is not None
-                for k, v in p.kvs:
-                    yield k, v
+                yield from p.kvs

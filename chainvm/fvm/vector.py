@@ -55,7 +55,12 @@ class VariantResult:
     error: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "variant": self.variant, "pass": self.passed, "error": self.error}
+        return {
+            "file": self.file,
+            "variant": self.variant,
+            "pass": self.passed,
+            "error": self.error,
+        }
 
 
 def _b64(text: str) -> bytes:
@@ -124,7 +129,9 @@ def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
     results = []
     for variant in variants:
         results.append(
-            _run_variant(store, vector, name, variant, pre_root, exp_root, exp_receipts, base_fee, circ)
+            _run_variant(
+                store, vector, name, variant, pre_root, exp_root, exp_receipts, base_fee, circ
+            )
         )
     return results
 

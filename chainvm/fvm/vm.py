@@ -130,7 +130,7 @@ def default_registry() -> Registry:
 class _CallContext:
     """State shared by every frame of one top-level message."""
 
-    __slots__ = ("gas_used", "gas_available", "origin", "origin_nonce", "actors_created")
+    __slots__ = ("actors_created", "gas_available", "gas_used", "origin", "origin_nonce")
 
     def __init__(self, gas_limit: int, origin: Address, origin_nonce: int) -> None:
         self.gas_used = 0
@@ -221,7 +221,9 @@ class Runtime:
     # caller validation -----------------------------------------------------
     def _validate_once(self) -> None:
         if self.caller_validated:
-            self.abort(ExitCode.SYS_ERR_ILLEGAL_ACTOR, "Method must validate caller identity exactly once")
+            self.abort(
+                ExitCode.SYS_ERR_ILLEGAL_ACTOR, "Method must validate caller identity exactly once"
+            )
         self.caller_validated = True
 
     def validate_caller_any(self) -> None:
@@ -330,7 +332,9 @@ class Runtime:
             try:
                 self.vm.transfer(self.receiver, beneficiary, act.balance)
             except ActorError as exc:
-                raise ActorError(0, f"failed to transfer balance to beneficiary: {exc}", True) from exc
+                raise ActorError(
+                    0, f"failed to transfer balance to beneficiary: {exc}", True
+                ) from exc
         self.vm.state.delete_actor(self.receiver)
 
     # sends ---------------------------------------------------------------------
@@ -607,7 +611,9 @@ class VM:
         pay(msg.from_, out.refund)
         if holder != 0:
             raise FatalError("gas handling math is wrong")
-        return ApplyRet(Receipt(code, ret, gas_used), out, rt.trace, "" if err is None else str(err))
+        return ApplyRet(
+            Receipt(code, ret, gas_used), out, rt.trace, "" if err is None else str(err)
+        )
 
     def _early_fail(self, code: int, penalty: int, why: str) -> ApplyRet:
         return ApplyRet(Receipt(code, b"", 0), GasOutputs(miner_penalty=penalty), error=why)
@@ -619,4 +625,6 @@ class VM:
         if err is not None and err.fatal:
             raise FatalError(f"fatal error in implicit message: {err}")
         code = 0 if err is None else err.code
-        return ApplyRet(Receipt(code, ret, 0), GasOutputs(), rt.trace, "" if err is None else str(err))
+        return ApplyRet(
+            Receipt(code, ret, 0), GasOutputs(), rt.trace, "" if err is None else str(err)
+        )

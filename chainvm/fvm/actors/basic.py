@@ -142,4 +142,6 @@ def cron_epoch_tick(rt: Runtime, _: None) -> None:
         rt.send(Address.from_bytes(receiver), method, b"", 0)
 
 
-CRON = ActorImpl("cron", {1: (cron_constructor, _decode_cron_ctor), 2: (cron_epoch_tick, decode_empty)})
+CRON = ActorImpl(
+    "cron", {1: (cron_constructor, _decode_cron_ctor), 2: (cron_epoch_tick, decode_empty)}
+)

@@ -9,9 +9,9 @@ from chainvm.fvm.codec import CID, DecodeError, decode_bigint, dumps, loads
 from chainvm.fvm.vm import ActorError, Runtime
 
 __all__ = [
+    "CID",
     "ActorError",
     "Address",
-    "CID",
     "DecodeError",
     "Runtime",
     "as_address",
@@ -33,7 +33,7 @@ __all__ = [
 def decode_empty(data: bytes) -> None:
     """Methods without parameters accept (and ignore) any input, like
     abi.EmptyValue's no-op unmarshaller."""
-    return None
+    return
 
 
 def decode_tuple(data: bytes, n: int) -> list[Any]:

@@ -111,7 +111,15 @@ def constructor(rt: Runtime, params: tuple[list[Address], int, int, int]) -> Non
         initial = rt.value_received
         start = start_epoch if v2 else rt.curr_epoch
     rt.state_create(
-        [[a.bytes for a in resolved], threshold, 0, encode_bigint(initial), start, duration, pending]
+        [
+            [a.bytes for a in resolved],
+            threshold,
+            0,
+            encode_bigint(initial),
+            start,
+            duration,
+            pending,
+        ]
     )
 
 

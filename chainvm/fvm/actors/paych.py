@@ -110,9 +110,8 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
     amount = decode_bigint(sv[V_AMOUNT])
     if amount < 0:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "voucher amount must be non-negative")
-    if sv[V_SECRET]:
-        if rt.hash_blake2b(secret) != sv[V_SECRET]:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "incorrect secret!")
+    if sv[V_SECRET] and rt.hash_blake2b(secret) != sv[V_SECRET]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "incorrect secret!")
     extra = sv[V_EXTRA]
     if extra is not None:
         _, code = rt.send(as_address(extra[0]), as_uint(extra[1]), as_bytes(extra[2]), 0)
@@ -135,7 +134,9 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
         for merge in sv[V_MERGES] or []:
             m_lane, m_nonce = merge
             if m_lane == lane_id:
-                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "voucher cannot merge lanes into its own lane")
+                rt.abort(
+                    ExitCode.ERR_ILLEGAL_ARGUMENT, "voucher cannot merge lanes into its own lane"
+                )
             other_raw = lanes.get(m_lane)
             if other_raw is None:
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "voucher specifies invalid merge lane")
@@ -158,8 +159,7 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
         if msh != 0:
             if s[S_SETTLING_AT] != 0 and s[S_SETTLING_AT] < msh:
                 s[S_SETTLING_AT] = msh
-            if s[S_MIN_SETTLE] < msh:
-                s[S_MIN_SETTLE] = msh
+            s[S_MIN_SETTLE] = max(s[S_MIN_SETTLE], msh)
         lanes.set(lane_id, lane)
         s[S_LANES] = lanes.flush()
 

@@ -25,7 +25,7 @@ from chainvm.fvm.actors.common import (
     dumps,
     loads,
 )
-from chainvm.fvm.codec import DecodeError, encode_bigint
+from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, SYSTEM_ADDR, ActorImpl, Runtime
 
@@ -297,19 +297,12 @@ def update_network_kpi(rt: Runtime, power: int) -> None:
     rt.state_transaction(update)
 
 
-def _decode_power_strict(data: bytes) -> int:
-    try:
-        return _decode_power(data)
-    except DecodeError:
-        raise
-
-
 REWARD = ActorImpl(
     "reward",
     {
-        1: (constructor, _decode_power_strict),
+        1: (constructor, _decode_power),
         2: (award_block_reward, _decode_award),
         3: (this_epoch_reward, decode_empty),
-        4: (update_network_kpi, _decode_power_strict),
+        4: (update_network_kpi, _decode_power),
     },
 )

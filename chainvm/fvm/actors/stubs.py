@@ -18,9 +18,7 @@ def stub(name: str) -> ActorImpl:
     def unimplemented(rt: Runtime, _: Any) -> None:
         raise FatalError(f"{name} actor methods are not implemented")
 
-    methods = {
-        n: (unimplemented, lambda data: None) for n in range(1, _METHOD_COUNTS[name] + 1)
-    }
+    methods = {n: (unimplemented, lambda data: None) for n in range(1, _METHOD_COUNTS[name] + 1)}
     return ActorImpl(name, methods)
 
 
