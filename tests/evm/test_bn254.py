@@ -140,7 +140,7 @@ def test_gt_value_matches_py_ecc() -> None:
     q = ob.normalize(ob.multiply(ob.G2, a))
     x, y = q
     qi = ((int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1])))
-    f = m._final_exp(m._miller_loop([((1, 2), qi)]))
+    f = m._final_exp(m._miller_loop([((1, 2), qi)])[0])
     # py_ecc: Fp12 = Fp[w]/(w^12 - 18 w^6 + 82) with i = w^6 - 9
     coeffs = [0] * 12
     for k in range(6):
@@ -301,6 +301,8 @@ def test_g2_subgroup_check() -> None:
         assert m._j2_mul(m._j2_mul(jq, cofactor), R)[2] == (0, 0)
         assert m._j2_mul(jq, R)[2] != (0, 0)  # not in G2
         assert not m._g2_in_subgroup(x, y)
+        _, (t,) = m._miller_loop([((1, 2), (x, y))])
+        assert not m._g2_check_with_ate((x, y), t)
         with pytest.raises(BN254Error):
             ec_pairing(enc1(b.G1) + raw2(x, y))
         with pytest.raises(BN254Error):  # also next to an infinite G1 point
@@ -311,7 +313,28 @@ def test_g2_subgroup_check() -> None:
         zi2 = m._f2_sqr(zi)
         ax, ay = m._f2_mul(cx, zi2), m._f2_mul(m._f2_mul(cy, zi2), zi)
         assert m._g2_in_subgroup(ax, ay)
+        _, (t,) = m._miller_loop([((1, 2), (ax, ay))])
+        assert m._g2_check_with_ate((ax, ay), t)
         assert ec_pairing(enc1(b.G1) + raw2(ax, ay) + enc1(b.neg(b.G1)) + raw2(ax, ay)) == TRUE
+
+
+def test_g2_small_order_point_rejected() -> None:
+    # the twist cofactor 2p - r = 10069 * (a 241-bit prime): a point of order 10069
+    # drives the scalar multiplications through their exceptional cases
+    cofactor = 2 * P - R
+    assert cofactor % 10069 == 0
+    while True:
+        jq = m._j2_mul((*random_twist_point(), (1, 0)), R * cofactor // 10069)
+        if jq[2] != (0, 0):
+            break
+    assert m._j2_mul(jq, 10069)[2] == (0, 0)
+    zi = m._f2_inv(jq[2])
+    zi2 = m._f2_sqr(zi)
+    x, y = m._f2_mul(jq[0], zi2), m._f2_mul(m._f2_mul(jq[1], zi2), zi)
+    assert m._g2_on_curve(x, y) and not m._g2_in_subgroup(x, y)
+    for g1 in (enc1(b.G1), bytes(64)):
+        with pytest.raises(BN254Error):
+            ec_pairing(g1 + raw2(x, y))
 
 
 def test_psi_characteristic_polynomial() -> None:

@@ -415,29 +415,29 @@ def _f12_cyc_sqr(x: F12) -> F12:
 
 def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i: int) -> F12:
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
-    t0 = c0r * a0r
-    t1 = c0i * a0i
+    t0 = a3r * c3r
+    t1 = a3i * c3i
     t2 = t0 - t1
-    t3 = a3r * c3r
-    t4 = a3i * c3i
-    t5 = t3 - t4
-    t6 = a5r + a1r
-    t7 = c1r * t6
-    t8 = a5i + a1i
-    t9 = c1i * t8
-    t10 = c1r * a1r
-    t11 = a1i * c1i
-    t12 = t10 - t11
-    t13 = t5 + (t7 - t9 - t12)
-    t14 = c3r + c3i
-    t15 = (a3r + a3i) * t14 - (t3 + t4)
-    t16 = c1r + c1i
-    t17 = (a1i + a1r) * t16 - (t10 + t11)
-    t18 = t15 + (t16 * (t6 + t8) - (t7 + t9) - t17)
+    t3 = a5r + a1r
+    t4 = c1r * t3
+    t5 = a5i + a1i
+    t6 = c1i * t5
+    t7 = c1r * a1r
+    t8 = a1i * c1i
+    t9 = t7 - t8
+    t10 = t2 + (t4 - t6 - t9)
+    t11 = c3r + c3i
+    t12 = (a3r + a3i) * t11 - (t0 + t1)
+    t13 = c1r + c1i
+    t14 = (a1i + a1r) * t13 - (t7 + t8)
+    t15 = t12 + (t13 * (t3 + t5) - (t4 + t6) - t14)
+    t16 = c0r * a0r
+    t17 = c0i * a0i
+    t18 = t16 - t17
     t19 = c0r + c0i
-    t20 = (a0r + a0i) * t19 - (t0 + t1)
-    t21 = a0r + a1r
-    t22 = c0r + c1r
+    t20 = (a0r + a0i) * t19 - (t16 + t17)
+    t21 = c0r + c1r
+    t22 = a0r + a1r
     t23 = t21 * t22
     t24 = a1i + a0i
     t25 = c0i + c1i
@@ -446,38 +446,38 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
     t28 = a2r + a3r
     t29 = a4r + a5r
     t30 = t28 + t29
-    t31 = c3r * t30
+    t31 = t30 * c3r
     t32 = a2i + a3i
     t33 = a4i + a5i
     t34 = t32 + t33
-    t35 = c3i * t34
-    t36 = c3r * t28
-    t37 = c3i * t32
+    t35 = t34 * c3i
+    t36 = t28 * c3r
+    t37 = t32 * c3i
     t38 = t36 - t37
     t39 = t31 - t35 - t38
-    t40 = t14 * (t28 + t32) - (t36 + t37)
-    t41 = t14 * (t30 + t34) - (t31 + t35) - t40
+    t40 = (t28 + t32) * t11 - (t36 + t37)
+    t41 = (t30 + t34) * t11 - (t31 + t35) - t40
     t42 = a5r + a3r
     t43 = c3r * t42
     t44 = a5i + a3i
     t45 = c3i * t44
-    t46 = t43 - t45 - t5
-    t47 = t14 * (t42 + t44) - (t43 + t45) - t15
-    t48 = t12 + (9 * t46 - t47)
-    t49 = t22 + t25
-    t50 = (t21 + t24) * t49 - (t23 + t26)
-    t51 = t17 + (t46 + 9 * t47)
+    t46 = t43 - t45 - t2
+    t47 = t11 * (t42 + t44) - (t43 + t45) - t12
+    t48 = t9 + (9 * t46 - t47)
+    t49 = t21 + t25
+    t50 = (t24 + t22) * t49 - (t23 + t26)
+    t51 = t14 + (t46 + 9 * t47)
     t52 = a0r + a2r
     t53 = c0r * t52
     t54 = a0i + a2i
     t55 = c0i * t54
-    t56 = t53 - t55 - t2
+    t56 = t53 - t55 - t18
     t57 = t19 * (t52 + t54) - (t53 + t55) - t20
-    t58 = t21 + t28
-    t59 = c3r + t22
+    t58 = t28 + t22
+    t59 = t21 + c3r
     t60 = t58 * t59
     t61 = t24 + t32
-    t62 = c3i + t25
+    t62 = t25 + c3i
     t63 = t61 * t62
     t64 = a1r + a3r
     t65 = c1r + c3r
@@ -485,22 +485,22 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
     t67 = a1i + a3i
     t68 = c1i + c3i
     t69 = t67 * t68
-    t70 = t66 - t69 - (t12 + t5)
-    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t17 + t15)
+    t70 = t66 - t69 - (t9 + t2)
+    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t14 + t12)
     t72 = a4r + a0r
     t73 = c0r * t72
     t74 = a4i + a0i
     t75 = c0i * t74
-    t76 = t73 - t75 - t2
+    t76 = t73 - t75 - t18
     t77 = t19 * (t72 + t74) - (t73 + t75) - t20
-    t78 = t21 + t29
-    t79 = t22 * t78
+    t78 = t29 + t22
+    t79 = t21 * t78
     t80 = t24 + t33
     t81 = t25 * t80
     return (
-        (t2 + (9 * t13 - t18)) % P,
-        (t20 + (t13 + 9 * t18)) % P,
-        (t27 + (9 * t39 - t41) - (t2 + t48)) % P,
+        (9 * t10 - t15 + t18) % P,
+        (9 * t15 + t10 + t20) % P,
+        (t27 + (9 * t39 - t41) - (t18 + t48)) % P,
         (t50 + (t39 + 9 * t41) - (t20 + t51)) % P,
         (t56 + t48) % P,
         (t57 + t51) % P,
@@ -508,8 +508,8 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
         ((t58 + t61) * (t59 + t62) - (t60 + t63) - (t50 + t40) - (t57 + t71)) % P,
         (t76 + t70) % P,
         (t77 + t71) % P,
-        (t38 + (t79 - t81 - t27) - (t76 + t13)) % P,
-        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t77 + t18)) % P,
+        (t38 + (t79 - t81 - t27) - (t76 + t10)) % P,
+        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t77 + t15)) % P,
     )
 
 
@@ -625,6 +625,94 @@ def _add_step(
         px * t16 % P,
         (t41 - t42 - (t43 - t44)) % P,
         (t4 * t17 - (t41 + t42) - (t15 * t6 - (t43 + t44))) % P,
+    )
+
+
+def _j2_dbl_raw(
+    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int
+) -> tuple[int, int, int, int, int, int]:
+    t0 = (xi + xr) * (xr - xi) % P
+    t1 = 3 * t0
+    t2 = 2 * (xi * xr) % P
+    t3 = 3 * t2
+    t4 = t1 + t3
+    t5 = yr + yi
+    t6 = t5 * (yr - yi) % P
+    t7 = xr + t6
+    t8 = 2 * (yr * yi) % P
+    t9 = xi + t8
+    t10 = (t6 + t8) * (t6 - t8) % P
+    t11 = 2 * ((t7 + t9) * (t7 - t9) - (t0 + t10)) % P
+    t12 = (t4 * (t1 - t3) % P - 2 * t11) % P
+    t13 = 2 * (t6 * t8) % P
+    t14 = 2 * (2 * (t7 * t9) - (t2 + t13)) % P
+    t15 = (2 * (t1 * t3) % P - 2 * t14) % P
+    t16 = t11 - t12
+    t17 = t1 * t16
+    t18 = t14 - t15
+    t19 = t3 * t18
+    t20 = yr * zr
+    t21 = yi * zi
+    return (
+        t12,
+        t15,
+        (t17 - t19 - 8 * t10) % P,
+        (t4 * (t16 + t18) - (t17 + t19) - 8 * t13) % P,
+        2 * (t20 - t21) % P,
+        2 * (t5 * (zr + zi) - (t20 + t21)) % P,
+    )
+
+
+def _j2_madd_raw(
+    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int,
+    qxr: int, qxi: int, qyr: int, qyi: int
+) -> tuple[int, int, int, int, int, int]:
+    t0 = zr + zi
+    t1 = t0 * (zr - zi) % P
+    t2 = zr * t1
+    t3 = 2 * (zr * zi) % P
+    t4 = zi * t3
+    t5 = (t2 - t4) % P
+    t6 = t1 + t3
+    t7 = (t0 * t6 - (t2 + t4)) % P
+    t8 = qyr * t5
+    t9 = qyi * t7
+    t10 = 2 * ((qyr + qyi) * (t5 + t7) - (t8 + t9) - yi) % P
+    t11 = 2 * (t8 - t9 - yr) % P
+    t12 = t10 + t11
+    t13 = qxr * t1
+    t14 = qxi * t3
+    t15 = (t13 - t14 - xr) % P
+    t16 = ((qxr + qxi) * t6 - (t13 + t14) - xi) % P
+    t17 = t15 + t16
+    t18 = 4 * (t17 * (t15 - t16) % P)
+    t19 = t15 * t18
+    t20 = 4 * (2 * (t15 * t16) % P)
+    t21 = t16 * t20
+    t22 = (t19 - t21) % P
+    t23 = xr * t18
+    t24 = xi * t20
+    t25 = (t23 - t24) % P
+    t26 = (t12 * (t11 - t10) - t22 - 2 * t25) % P
+    t27 = t18 + t20
+    t28 = (t17 * t27 - (t19 + t21)) % P
+    t29 = ((xi + xr) * t27 - (t23 + t24)) % P
+    t30 = (2 * (t10 * t11) - t28 - 2 * t29) % P
+    t31 = t25 - t26
+    t32 = t31 * t11
+    t33 = t29 - t30
+    t34 = t10 * t33
+    t35 = yr * t22
+    t36 = yi * t28
+    t37 = zr * t15
+    t38 = zi * t16
+    return (
+        t26,
+        t30,
+        (t32 - t34 - 2 * (t35 - t36)) % P,
+        (t12 * (t31 + t33) - (t32 + t34) - 2 * ((yr + yi) * (t22 + t28) - (t35 + t36))) % P,
+        2 * (t37 - t38) % P,
+        2 * (t0 * t17 - (t37 + t38)) % P,
     )
 
 
@@ -755,10 +843,15 @@ def _psi_affine(q: tuple[F2, F2]) -> tuple[F2, F2]:
     return _f2_mul(_f2_conj(x), _PSI_X), _f2_mul(_f2_conj(y), _PSI_Y)
 
 
-def _miller_loop(pairs: list[tuple[tuple[int, int], tuple[F2, F2]]]) -> F12:
+def _miller_loop(
+    pairs: list[tuple[tuple[int, int], tuple[F2, F2]]],
+) -> tuple[F12, list[tuple[int, ...]]]:
     """Product of the optimal ate Miller functions f_{6u+2,Q}(P) * lines, for all pairs.
 
-    Points are affine, non-infinity, validated.
+    Points are affine and not infinity; P on the curve, Q on the twist (Q's subgroup
+    is checked afterwards with the returned [6u+2]Q, see _g2_check_with_ate).
+    Also returns, per pair, [6u+2]Q in homogeneous projective coordinates, or a
+    point with Z == 0 if an exceptional case came up (impossible for Q in G2).
     """
     # per pair: T (projective), Q, -Q, and the scalars the line formulas want
     ts: list[tuple[int, ...]] = []
@@ -795,6 +888,7 @@ def _miller_loop(pairs: list[tuple[tuple[int, int], tuple[F2, F2]]]) -> F12:
                 s = addst(xr, xi, yr, yi, zr, zi, *qq[k], *pa[k])
                 ts[k] = s[:6]
                 f = mul_line(f, *s[6:])
+    ate_multiples = list(ts)
     for k in rng:
         q = pairs[k][1]
         q1 = _psi_affine(q)
@@ -806,7 +900,7 @@ def _miller_loop(pairs: list[tuple[tuple[int, int], tuple[F2, F2]]]) -> F12:
         xr, xi, yr, yi, zr, zi = s[:6]
         s = addst(xr, xi, yr, yi, zr, zi, *q2[0], *q2[1], *pa[k])
         f = mul_line(f, *s[6:])
-    return f
+    return f, ate_multiples
 
 
 # --------------------------------------------------------------------------- G1
@@ -1092,6 +1186,33 @@ def _j2_eq(p: J2, q: J2) -> bool:
     return _f2_mul(_f2_mul(y1, z2), z2z2) == _f2_mul(_f2_mul(y2, z1), z1z1)
 
 
+def _j2_mul_u(x: F2, y: F2) -> J2:
+    """[u](x, y) for an affine twist point, straight-line formulas on raw ints.
+
+    A mixed addition returning Z == 0 means T was O or +-Q (possible for points
+    of small order outside G2); such a step is redone with the generic formulas.
+    """
+    qxr, qxi = x
+    qyr, qyi = y
+    nqyr, nqyi = -qyr % P, -qyi % P
+    t = (qxr, qxi, qyr, qyi, 1, 0)
+    for d in _U_NAF[1:]:
+        t = _j2_dbl_raw(*t)
+        if d:
+            prev = t
+            if d == 1:
+                t = _j2_madd_raw(*t, qxr, qxi, qyr, qyi)
+            else:
+                t = _j2_madd_raw(*t, qxr, qxi, nqyr, nqyi)
+            if not (t[4] or t[5]):
+                s = _j2_add(
+                    ((prev[0], prev[1]), (prev[2], prev[3]), (prev[4], prev[5])),
+                    (x, y if d == 1 else (nqyr, nqyi), (1, 0)),
+                )
+                t = (*s[0], *s[1], *s[2])
+    return (t[0], t[1]), (t[2], t[3]), (t[4], t[5])
+
+
 def _g2_in_subgroup(x: F2, y: F2) -> bool:
     """Q in G2 iff [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q).
 
@@ -1101,14 +1222,48 @@ def _g2_in_subgroup(x: F2, y: F2) -> bool:
     #E'(Fp2) = r (2p - r), so its kernel on E'(Fp2) is exactly G2.
     """
     q: J2 = (x, y, (1, 0))
-    a = _j2_mul(q, U)
-    lhs = _j2_add(_j2_add(_j2_add(a, q), _j2_psi(a)), _j2_psi(_j2_psi(a)))
+    a = _j2_mul_u(x, y)
+    pa = _j2_psi(a)
+    lhs = _j2_add(_j2_add(_j2_add(a, q), pa), _j2_psi(pa))
     rhs = _j2_psi(_j2_psi(_j2_psi(_j2_dbl(a))))
     return _j2_eq(lhs, rhs)
 
 
+def _g2_check_with_ate(q: tuple[F2, F2], t: tuple[int, ...]) -> bool:
+    """Q in G2 iff [6u+2]Q + psi(Q) - psi^2(Q) + psi^3(Q) == O, given T = [6u+2]Q.
+
+    Same argument as _g2_in_subgroup: 6u+2 + X - X^2 + X^3 vanishes at X = p mod r
+    and the endomorphism it defines has a degree whose gcd with #E'(Fp2) is r.
+    T comes from the Miller loop (homogeneous coordinates X/Z, Y/Z).  Its formulas
+    only fail (leaving Z == 0) when some multiple [k]Q, 1 <= k <= 6u+2, is O, +-Q
+    or of order 2, which cannot happen in G2, so Z == 0 means "not in G2".
+    """
+    xr, xi, yr, yi, zr, zi = t
+    z = (zr, zi)
+    if z == (0, 0):
+        return False
+    q1 = _psi_affine(q)
+    q2 = _psi_affine(q1)
+    q3 = _psi_affine(q2)
+    one = (1, 0)
+    # S = psi^2(Q) - psi(Q) - psi^3(Q) must equal T
+    sx, sy, sz = _j2_add(
+        _j2_add((q2[0], q2[1], one), (q1[0], _f2_neg(q1[1]), one)),
+        (q3[0], _f2_neg(q3[1]), one),
+    )
+    if sz == (0, 0):
+        return False
+    szz = _f2_sqr(sz)
+    if _f2_mul((xr, xi), szz) != _f2_mul(sx, z):
+        return False
+    return _f2_mul((yr, yi), _f2_mul(szz, sz)) == _f2_mul(sy, z)
+
+
 def _read_g2(data: bytes, off: int) -> tuple[F2, F2] | None:
-    """Decode an EIP-197 G2 point (imaginary part first); None for infinity."""
+    """Decode an EIP-197 G2 point (imaginary part first); None for infinity.
+
+    Checks the coordinates and the twist equation; the subgroup is the caller's.
+    """
     xi = int.from_bytes(data[off:off + 32], "big")
     xr = int.from_bytes(data[off + 32:off + 64], "big")
     yi = int.from_bytes(data[off + 64:off + 96], "big")
@@ -1121,8 +1276,6 @@ def _read_g2(data: bytes, off: int) -> tuple[F2, F2] | None:
     y = (yr, yi)
     if not _g2_on_curve(x, y):
         raise BN254Error("G2 point not on the twist")
-    if not _g2_in_subgroup(x, y):
-        raise BN254Error("G2 point not in the r-order subgroup")
     return x, y
 
 
@@ -1172,8 +1325,18 @@ def ec_pairing(data: bytes) -> bytes:
     for off in range(0, len(data), 192):
         p1 = _read_g1(data, off)
         q = _read_g2(data, off + 64)
-        if q is None or not (p1[0] or p1[1]):
+        if q is None:
+            continue
+        if not (p1[0] or p1[1]):
+            # the pair contributes 1, but Q must still be in G2
+            if not _g2_in_subgroup(*q):
+                raise BN254Error("G2 point not in the r-order subgroup")
             continue
         pairs.append((p1, q))
-    ok = not pairs or _final_exp(_miller_loop(pairs)) == _ONE12
-    return (1 if ok else 0).to_bytes(32, "big")
+    if not pairs:
+        return (1).to_bytes(32, "big")
+    f, ate_multiples = _miller_loop(pairs)
+    for (_, q), t in zip(pairs, ate_multiples):
+        if not _g2_check_with_ate(q, t):
+            raise BN254Error("G2 point not in the r-order subgroup")
+    return (1 if _final_exp(f) == _ONE12 else 0).to_bytes(32, "big")
