@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainvm.fvm.address import Address
+from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car
@@ -113,7 +113,7 @@ def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
     cls = vector.get("class")
     pre = vector.get("preconditions", {})
     variants = pre.get("variants") or [{"id": "default", "epoch": pre.get("epoch", 0), "nv": 0}]
-    if cls != "message":
+    if cls not in ("message", "tipset"):
         return [
             VariantResult(name, v["id"], False, f"unsupported vector class {cls!r}")
             for v in variants
@@ -126,14 +126,86 @@ def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
     exp_receipts = post.get("receipts") or []
     base_fee = int(pre.get("basefee", 100))
     circ = int(pre.get("circ_supply", TOTAL_FILECOIN))
-    results = []
-    for variant in variants:
-        results.append(
-            _run_variant(
-                store, vector, name, variant, pre_root, exp_root, exp_receipts, base_fee, circ
+    run = _run_variant if cls == "message" else _run_tipset_variant
+    return [
+        run(store, vector, name, v, pre_root, exp_root, exp_receipts, base_fee, circ)
+        for v in variants
+    ]
+
+
+def _compare_receipt(i: int, exp: dict[str, Any], got: Any, why: str) -> str:
+    exp_ret = _b64(exp.get("return") or "")
+    for fld, ev, gv in (
+        ("exit_code", exp["exit_code"], got.exit_code),
+        ("return", exp_ret.hex(), got.return_value.hex()),
+        ("gas_used", exp["gas_used"], got.gas_used),
+    ):
+        if ev != gv:
+            detail = f" ({why})" if why else ""
+            return f"receipt {i} {fld}: expected {ev}, got {gv}{detail}"
+    return ""
+
+
+def _run_tipset_variant(
+    store: MemoryBlockstore,
+    vector: dict[str, Any],
+    name: str,
+    variant: dict[str, Any],
+    pre_root: CID,
+    exp_root: CID,
+    exp_receipts: list[dict[str, Any]],
+    base_fee: int,
+    circ: int,
+) -> VariantResult:
+    from chainvm.fvm.chain import Block, apply_tipset
+
+    vid = variant["id"]
+    root = pre_root
+    prev_epoch = variant["epoch"]
+    exp_roots = vector.get("postconditions", {}).get("receipts_roots") or []
+    n = 0
+    try:
+        for t, ts in enumerate(vector.get("apply_tipsets") or []):
+            epoch = variant["epoch"] + ts.get("epoch_offset", 0)
+            blocks = []
+            for b in ts.get("blocks") or []:
+                msgs = [Message.from_bytes(_b64(m)) for m in b.get("messages") or []]
+                # lotus applies a block's BLS messages before its secp256k1 ones;
+                # other senders appear in both lists and are de-duplicated
+                bls = [m for m in msgs if m.from_.protocol != SECP256K1]
+                secp = [m for m in msgs if m.from_.protocol != BLS]
+                blocks.append(
+                    Block(Address.parse(b["miner_addr"]), bls + secp, b.get("win_count", 1))
+                )
+            res = apply_tipset(
+                store,
+                root,
+                prev_epoch,
+                epoch,
+                variant["nv"],
+                blocks,
+                int(ts.get("basefee", base_fee)),
+                circ,
             )
-        )
-    return results
+            prev_epoch = epoch
+            root = res.state_root
+            for got, ret in zip(res.receipts, res.applied, strict=True):
+                if n >= len(exp_receipts):
+                    return VariantResult(name, vid, False, f"receipt {n}: not expected")
+                err = _compare_receipt(n, exp_receipts[n], got, ret.error)
+                if err:
+                    return VariantResult(name, vid, False, err)
+                n += 1
+            if t < len(exp_roots):
+                want = CID.parse(exp_roots[t]["/"])
+                if want != res.receipts_root:
+                    msg = f"tipset {t} receipts root: expected {want}, got {res.receipts_root}"
+                    return VariantResult(name, vid, False, msg)
+    except (FatalError, ActorError, DecodeError, KeyError, ValueError) as exc:
+        return VariantResult(name, vid, False, f"{type(exc).__name__}: {exc}")
+    if root != exp_root:
+        return VariantResult(name, vid, False, _actor_diff(store, exp_root, root))
+    return VariantResult(name, vid, True)
 
 
 def _run_variant(
@@ -158,19 +230,9 @@ def _run_variant(
             root = vm.flush()
             if i >= len(exp_receipts):
                 return VariantResult(name, vid, False, f"receipt {i}: not expected")
-            exp = exp_receipts[i]
-            got = ret.receipt
-            exp_ret = _b64(exp.get("return") or "")
-            for fld, ev, gv in (
-                ("exit_code", exp["exit_code"], got.exit_code),
-                ("return", exp_ret.hex(), got.return_value.hex()),
-                ("gas_used", exp["gas_used"], got.gas_used),
-            ):
-                if ev != gv:
-                    detail = f" ({ret.error})" if ret.error else ""
-                    return VariantResult(
-                        name, vid, False, f"receipt {i} {fld}: expected {ev}, got {gv}{detail}"
-                    )
+            err = _compare_receipt(i, exp_receipts[i], ret.receipt, ret.error)
+            if err:
+                return VariantResult(name, vid, False, err)
     except (FatalError, ActorError, DecodeError, KeyError, ValueError) as exc:
         return VariantResult(name, vid, False, f"{type(exc).__name__}: {exc}")
     if root != exp_root:
