@@ -44,11 +44,12 @@ def main() -> None:
     p2 = bn128.multiply(bn128.G1, c)
     q = bn128.multiply(bn128.G2, c)
     k = 2**256 - 0xBEEF
+    neg = bn128.neg(bn128.multiply(bn128.G1, a * c % r))
+    assert p1 is not None and p2 is not None and q is not None and neg is not None
     enc_p1 = w(p1[0]) + w(p1[1])
     enc_p2 = w(p2[0]) + w(p2[1])
     x, y = q
     enc_q = w(x.coeffs[1]) + w(x.coeffs[0]) + w(y.coeffs[1]) + w(y.coeffs[0])
-    neg = bn128.neg(bn128.multiply(bn128.G1, a * c % r))
     x2, y2 = bn128.G2
     enc_g2 = w(x2.coeffs[1]) + w(x2.coeffs[0]) + w(y2.coeffs[1]) + w(y2.coeffs[0])
     pairing_input = enc_p1 + enc_q + w(neg[0]) + w(neg[1]) + enc_g2

@@ -798,15 +798,22 @@ def _f12_inv(x: F12) -> F12:
 
 
 def _f12_pow_u(x: F12) -> F12:
-    """x^u for x in the cyclotomic subgroup (inverse = conjugate)."""
-    xc = _f12_conj(x)
-    r = x  # leading NAF digit is 1
-    for d in _U_NAF[1:]:
+    """x^u for x in the cyclotomic subgroup (inverse = conjugate), width-4 NAF of u."""
+    x2 = _f12_cyc_sqr(x)
+    x3 = _f12_mul(x, x2)
+    x5 = _f12_mul(x3, x2)
+    x7 = _f12_mul(x5, x2)
+    pos = (x, x3, x5, x7)
+    neg = tuple(_f12_conj(v) for v in pos)
+    digits = _U_DIGITS
+    d = digits[0]
+    r = pos[d >> 1] if d > 0 else neg[-d >> 1]
+    for d in digits[1:]:
         r = _f12_cyc_sqr(r)
-        if d == 1:
-            r = _f12_mul(r, x)
-        elif d == -1:
-            r = _f12_mul(r, xc)
+        if d > 0:
+            r = _f12_mul(r, pos[d >> 1])
+        elif d < 0:
+            r = _f12_mul(r, neg[-d >> 1])
     return r
 
 
@@ -1035,6 +1042,9 @@ def _wnaf(k: int, w: int) -> list[int]:
     return out
 
 
+_U_DIGITS: tuple[int, ...] = tuple(reversed(_wnaf(U, 4)))  # most significant first
+
+
 def _g1_mul(x: int, y: int, k: int) -> tuple[int, int]:
     """[k](x, y) for a point of G1 (not infinity), any k >= 0."""
     k %= R
@@ -1071,20 +1081,46 @@ def _g1_mul(x: int, y: int, k: int) -> tuple[int, int]:
     d1 = _wnaf(k1, 5)
     d2 = _wnaf(k2, 5)
     n = max(len(d1), len(d2))
-    d1 += [0] * (n - len(d1))
-    d2 += [0] * (n - len(d2))
-    acc: J1 = (1, 1, 0)
+    # adds[i]: the affine points (sign applied) to add after the doubling at bit i
+    adds: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for digits, table in ((d1, aff), (d2, aff2)):
+        for i, d in enumerate(digits):
+            if d:
+                ax, ay = table[abs(d) >> 1]
+                adds[i].append((ax, ay if d > 0 else P - ay))
+    # accumulator in Jacobian coordinates, inlined formulas (dbl-2009-l, madd)
+    x3, y3, z3 = 1, 1, 0
     for i in range(n - 1, -1, -1):
-        acc = _j1_dbl(acc)
-        d = d1[i]
-        if d:
-            ax, ay = aff[abs(d) >> 1]
-            acc = _j1_add_affine(acc, ax, ay if d > 0 else P - ay)
-        d = d2[i]
-        if d:
-            ax, ay = aff2[abs(d) >> 1]
-            acc = _j1_add_affine(acc, ax, ay if d > 0 else P - ay)
-    return _j1_to_affine(acc)
+        if z3:
+            a = x3 * x3 % P
+            b = y3 * y3 % P
+            dd = 4 * x3 * b % P
+            e = 3 * a
+            nx = (e * e - 2 * dd) % P
+            z3 = 2 * y3 * z3 % P
+            y3 = (e * (dd - nx) - 8 * b * b) % P
+            x3 = nx
+        for ax, ay in adds[i]:
+            if not z3:
+                x3, y3, z3 = ax, ay, 1
+                continue
+            zz = z3 * z3 % P
+            h = ax * zz % P - x3
+            r = ay * (zz * z3 % P) % P - y3
+            if not h:
+                if r:
+                    x3, y3, z3 = 1, 1, 0
+                else:
+                    x3, y3, z3 = _j1_dbl((x3, y3, z3))
+                continue
+            hh = h * h % P
+            hhh = h * hh % P
+            v = x3 * hh % P
+            nx = (r * r - hhh - 2 * v) % P
+            y3 = (r * (v - nx) - y3 * hhh) % P
+            z3 = z3 * h % P
+            x3 = nx
+    return _j1_to_affine((x3, y3, z3))
 
 
 def _read_g1(data: bytes, off: int) -> tuple[int, int]:
