@@ -36,7 +36,10 @@ class Address:
 
     def __init__(self, protocol: int, payload: bytes) -> None:
         if protocol == ID:
-            value, pos = decode_uvarint(payload)
+            try:
+                value, pos = decode_uvarint(payload)
+            except ValueError as exc:
+                raise AddressError(f"invalid ID address payload: {exc}") from None
             if pos != len(payload) or value > MAX_ID:
                 raise AddressError("invalid ID address payload")
         elif protocol in (SECP256K1, ACTOR):

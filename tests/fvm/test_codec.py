@@ -1,0 +1,101 @@
+"""dag-cbor, CIDs, varints and big integers."""
+
+from __future__ import annotations
+
+import pytest
+
+from chainvm.fvm.codec import (
+    CID,
+    DecodeError,
+    code_cid,
+    decode_bigint,
+    decode_uvarint,
+    dumps,
+    encode_bigint,
+    encode_uvarint,
+    loads,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        (0, "00"),
+        (23, "17"),
+        (24, "1818"),
+        (255, "18ff"),
+        (256, "190100"),
+        (65536, "1a00010000"),
+        (2**32, "1b0000000100000000"),
+        (-1, "20"),
+        (-25, "3818"),
+        (b"", "40"),
+        (b"\x01\x02", "420102"),
+        ("a", "6161"),
+        ([], "80"),
+        ([1, [2]], "82018102"),
+        (None, "f6"),
+        (True, "f5"),
+        (False, "f4"),
+    ],
+)
+def test_canonical_encoding(value: object, encoded: str) -> None:
+    assert dumps(value).hex() == encoded
+    assert loads(bytes.fromhex(encoded)) == value
+
+
+def test_map_keys_sorted_length_first() -> None:
+    # dag-cbor orders keys by length, then bytes
+    assert dumps({"bb": 1, "a": 2, "c": 3}) == bytes.fromhex("a361610261630362626201")
+
+
+def test_cid_roundtrip_and_links() -> None:
+    data = dumps([1, 2, 3])
+    cid = CID.for_cbor(data)
+    text = str(cid)
+    assert text.startswith("bafy2bzace")
+    assert CID.parse(text) == cid
+    assert CID.from_bytes(cid.bytes) == cid
+    # a link is tag 42 over a zero byte and the binary CID
+    enc = dumps([cid])
+    assert enc[:3] == bytes([0x81, 0xD8, 0x2A])
+    assert loads(enc) == [cid]
+
+
+def test_known_cid_of_empty_array() -> None:
+    # lotus's EmptyObjectCid: the CID of an empty CBOR array
+    assert str(CID.for_cbor(b"\x80")) == (
+        "bafy2bzacebc3bt6cedhoyw34drrmjvazhu4oj25er2ebk4u445pzycvq4ta4a"
+    )
+
+
+def test_code_cid_is_identity() -> None:
+    c = code_cid("fil/1/account")
+    assert c.bytes == b"\x01\x55\x00\x0dfil/1/account"
+    assert CID.from_bytes(c.bytes) == c
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 2**63 - 1])
+def test_uvarint_roundtrip(n: int) -> None:
+    enc = encode_uvarint(n)
+    assert decode_uvarint(enc) == (n, len(enc))
+
+
+@pytest.mark.parametrize(
+    ("n", "encoded"), [(0, ""), (1, "0001"), (256, "000100"), (-1, "0101"), (-258, "010102")]
+)
+def test_bigint(n: int, encoded: str) -> None:
+    assert encode_bigint(n).hex() == encoded
+    assert decode_bigint(bytes.fromhex(encoded)) == n
+
+
+def test_bigint_rejects_bad_sign() -> None:
+    with pytest.raises(DecodeError):
+        decode_bigint(b"\x02\x01")
+
+
+def test_loads_rejects_garbage() -> None:
+    with pytest.raises(DecodeError):
+        loads(b"")
+    with pytest.raises(DecodeError):
+        loads(b"\x82\x01")
