@@ -8,6 +8,7 @@ the decimal ID or base32(payload || blake2b-32 checksum).
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 
 from chainvm.fvm.codec import decode_uvarint, encode_uvarint
@@ -117,7 +118,7 @@ class Address:
             raise AddressError("not an ID address")
         return decode_uvarint(self.payload)[0]
 
-    def checksum(self) -> bytes:
+    def checksum(self) -> builtins.bytes:
         return _blake2b(self._bytes, CHECKSUM_LEN)
 
     def to_string(self, network: str = "f") -> str:
@@ -129,7 +130,7 @@ class Address:
     def is_pubkey(self) -> bool:
         return self.protocol in (SECP256K1, BLS)
 
-    def to_cbor(self) -> bytes:
+    def to_cbor(self) -> builtins.bytes:
         return self._bytes
 
     def __str__(self) -> str:

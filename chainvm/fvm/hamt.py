@@ -253,4 +253,4 @@ class Hamt:
                 yield from self._walk(self._load_child(p))
             else:
                 assert p.kvs is not None
-                yield from p.kvs
+                yield from ((k, v) for k, v in p.kvs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from chainvm.fvm.address import BLS, ID, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError, dumps, loads
@@ -215,7 +215,7 @@ class Runtime:
         act = self.vm.state.get_actor(self.receiver)
         return 0 if act is None else act.balance
 
-    def abort(self, code: int, message: str = "") -> None:
+    def abort(self, code: int, message: str = "") -> NoReturn:
         raise ActorError(code, message)
 
     # caller validation -----------------------------------------------------

@@ -111,7 +111,7 @@ def init_exec(rt: Runtime, params: tuple[CID, bytes]) -> bytes:
 
     id_addr: Address = rt.state_transaction(allocate)
     rt.create_actor(code, id_addr)
-    _, exit_code = rt.send(id_addr, 1, ctor_params, rt.value_received)
+    _ret, exit_code = rt.send(id_addr, 1, ctor_params, rt.value_received)
     if exit_code != 0:
         rt.abort(exit_code, "constructor failed")
     return dumps([id_addr.bytes, robust.bytes])

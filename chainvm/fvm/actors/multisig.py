@@ -47,7 +47,7 @@ def resolve_to_id(rt: Runtime, addr: Address) -> Address:
     resolved = rt.resolve_address(addr)
     if resolved is not None:
         return resolved
-    _, code = rt.send(addr, 0, b"", 0)
+    _ret, code = rt.send(addr, 0, b"", 0)
     if code != 0:
         rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"failed to resolve address {addr}")
     resolved = rt.resolve_address(addr)
@@ -348,11 +348,11 @@ def _purge_approvals(rt: Runtime, st: list[Any], signer: bytes) -> None:
         if len(kept) != len(txn[4]):
             txn[4] = kept
             changes.append((key, txn if kept else None))
-    for key, txn in changes:
-        if txn is None:
+    for key, updated in changes:
+        if updated is None:
             ptx.delete(key)
         else:
-            ptx.set(key, txn)
+            ptx.set(key, updated)
     st[S_PENDING] = ptx.flush()
 
 

@@ -114,7 +114,7 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "incorrect secret!")
     extra = sv[V_EXTRA]
     if extra is not None:
-        _, code = rt.send(as_address(extra[0]), as_uint(extra[1]), as_bytes(extra[2]), 0)
+        _ret, code = rt.send(as_address(extra[0]), as_uint(extra[1]), as_bytes(extra[2]), 0)
         if code != 0:
             rt.abort(code, "spend voucher verification failed")
 
@@ -124,6 +124,7 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
         if lane_id > MAX_LANE:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "lane ID out of range")
         raw = lanes.get(lane_id)
+        lane: list[Any]
         if raw is None:
             lane = [b"", 0]
         else:
@@ -185,7 +186,7 @@ def collect(rt: Runtime, _: None) -> None:
         rt.abort(ExitCode.ERR_FORBIDDEN, "payment channel not settling or settled")
     to_send = decode_bigint(st[S_TO_SEND])
     # the remaining balance goes back to From when the actor is deleted
-    _, code = rt.send(st_to, 0, b"", to_send)
+    _ret, code = rt.send(st_to, 0, b"", to_send)
     if code != 0:
         rt.abort(code, "Failed to send funds to `To`")
     rt.delete_actor(st_from)

@@ -260,14 +260,14 @@ def award_block_reward(rt: Runtime, params: tuple[Any, int, int, int]) -> None:
     total = rt.state_transaction(pay)
     penalty = min(penalty, total)
     payable = total - penalty
-    _, code = rt.send(miner_id, MINER_ADD_LOCKED_FUND, dumps(encode_bigint(payable)), payable)
+    _ret, code = rt.send(miner_id, MINER_ADD_LOCKED_FUND, dumps(encode_bigint(payable)), payable)
     if code != 0:
         # the miner is at fault; burn the reward instead of failing the block
-        _, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", payable)
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", payable)
         if code != 0:
             rt.abort(code, "failed to send unsent reward to the burnt funds actor")
     if penalty > 0:
-        _, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", penalty)
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", penalty)
         if code != 0:
             rt.abort(code, "failed to send penalty to burnt funds actor")
 

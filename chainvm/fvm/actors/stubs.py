@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.fvm.vm import ActorImpl, FatalError, Runtime
+from chainvm.fvm.vm import ActorImpl, Decoder, FatalError, MethodFn, Runtime
 
 _METHOD_COUNTS = {"storagepower": 9, "storagemarket": 9, "storageminer": 24}
 
@@ -18,7 +18,10 @@ def stub(name: str) -> ActorImpl:
     def unimplemented(rt: Runtime, _: Any) -> None:
         raise FatalError(f"{name} actor methods are not implemented")
 
-    methods = {n: (unimplemented, lambda data: None) for n in range(1, _METHOD_COUNTS[name] + 1)}
+    count = _METHOD_COUNTS[name]
+    methods: dict[int, tuple[MethodFn, Decoder]] = {
+        n: (unimplemented, lambda data: None) for n in range(1, count + 1)
+    }
     return ActorImpl(name, methods)
 
 
