@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -257,9 +258,12 @@ def test_pairing_three_pairs() -> None:
     a, c, d = (rng.randrange(1, R) for _ in range(3))
     # e(aP, Q) e(cP, Q) e(-(a+c)P, Q) == 1 and with a different third G2 point
     data = (
-        enc1(b.multiply(b.G1, a)) + G2_GEN
-        + enc1(b.multiply(b.G1, c)) + G2_GEN
-        + enc1(b.neg(b.multiply(b.G1, (a + c) * d % R))) + enc2(b.multiply(b.G2, pow(d, -1, R)))
+        enc1(b.multiply(b.G1, a))
+        + G2_GEN
+        + enc1(b.multiply(b.G1, c))
+        + G2_GEN
+        + enc1(b.neg(b.multiply(b.G1, (a + c) * d % R)))
+        + enc2(b.multiply(b.G2, pow(d, -1, R)))
     )
     assert ec_pairing(data) == TRUE
 
@@ -276,7 +280,7 @@ def test_pairing_invalid_g2_coordinates_and_curve() -> None:
     g = enc1(b.G1)
     for i in range(4):
         bad = bytearray(G2_GEN)
-        bad[32 * i:32 * i + 32] = w(P + 1)
+        bad[32 * i : 32 * i + 32] = w(P + 1)
         with pytest.raises(BN254Error):
             ec_pairing(g + bytes(bad))
     bad = bytearray(G2_GEN)
@@ -337,6 +341,23 @@ def test_g2_small_order_point_rejected() -> None:
             ec_pairing(g1 + raw2(x, y))
 
 
+def test_subgroup_test_polynomials() -> None:
+    """The number theory behind _g2_in_subgroup and _g2_check_with_ate."""
+    u = m.U
+    t = 6 * u * u + 1
+    order = R * (2 * P - R)
+    for poly in ([u + 1, u, u, -2 * u], [6 * u + 2, 1, -1, 1]):
+        assert sum(c * pow(P, i, R) for i, c in enumerate(poly)) % R == 0
+        a = list(poly)
+        while len(a) > 2:  # reduce modulo X^2 - t X + p
+            c = a.pop()
+            a[-1] += c * t
+            a[-2] -= c * P
+        alpha, beta = a
+        degree = alpha * alpha + t * alpha * beta + P * beta * beta
+        assert math.gcd(degree, order) == R
+
+
 def test_psi_characteristic_polynomial() -> None:
     # psi^2 - t psi + p == 0 on the whole twist group, not only on G2
     t = 6 * m.U * m.U + 1
@@ -372,30 +393,24 @@ _JEFF1_HEAD = (
 VECTORS = [
     (
         "jeff1",
-        _JEFF1_HEAD
-        + "2032c61a830e3c17286de9462bf242fca2883585b93870a73853face6a6bf411"
-        + _G2STD,
+        _JEFF1_HEAD + "2032c61a830e3c17286de9462bf242fca2883585b93870a73853face6a6bf411" + _G2STD,
         1,
     ),
     (
         "jeff6",
-        _JEFF1_HEAD
-        + "103188585e2364128fe25c70558f1560f4f9350baf3959e603cc91486e110936"
-        + _G2STD,
+        _JEFF1_HEAD + "103188585e2364128fe25c70558f1560f4f9350baf3959e603cc91486e110936" + _G2STD,
         0,
     ),
     ("one_point", _ONE_G1 + _G2STD, 0),
     ("two_point_match_2", _ONE_G1 + _G2STD + _ONE_G1 + _G2NEG, 1),
     (
         "two_point_match_3",
-        _ONE_G1
-        + "203e205db4f19b37b60121b83a7333706db86431c6d835849957ed8c3928ad79"
+        _ONE_G1 + "203e205db4f19b37b60121b83a7333706db86431c6d835849957ed8c3928ad79"
         "27dc7234fd11d3e8c36c59277c3e6f149d5cd3cfa9a62aee49f8130962b4b3b9"
         "195e8aa5b7827463722b8c153931579d3505566b4edf48d498e185f0509de152"
         "04bb53b8977e5f92a0bc372742c4830944a59b4fe6b1c0466e2a6dad122b5d2e"
         "030644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd3"
-        "1a76dae6d3272396d0cbe61fced2bc532edac647851e3ac53ce1cc9c7e645a83"
-        + _G2STD,
+        "1a76dae6d3272396d0cbe61fced2bc532edac647851e3ac53ce1cc9c7e645a83" + _G2STD,
         1,
     ),
     (

@@ -7,23 +7,27 @@ is plain Python integers; the aim is speed without native code:
   the GLV endomorphism (x, y) -> (beta*x, y) and an interleaved width-5 NAF, one
   field inversion at the end.
 * G2 (the sextic D-type twist y^2 = x^3 + 3/xi over Fp2 = Fp[i]/(i^2 + 1), xi = 9 + i):
-  subgroup membership by the endomorphism psi (untwist-Frobenius-twist), checking
-  [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q), which only needs a 63-bit
-  scalar multiplication.
+  subgroup membership through the endomorphism psi (untwist-Frobenius-twist), which
+  acts on G2 as multiplication by p.  Inside a pairing the Miller loop computes
+  T = [6u+2]Q anyway, so the test T + psi(Q) - psi^2(Q) + psi^3(Q) == O costs a
+  few point additions; on its own (a G2 point paired with the G1 infinity) the
+  test is [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q), a 63-bit scalar
+  multiplication.  Why these tests are exact is in _g2_in_subgroup.
 * Pairing: optimal ate, Miller loop over 6u+2 in signed binary, all pairs sharing
   one accumulator (one Fp12 squaring per step), homogeneous projective coordinates
   on the twist (no inversions), sparse line multiplication, then one final
   exponentiation: easy part with one Fp12 inversion and Frobenius maps, hard part
   through the addition chain of Scott et al. ("On the final exponentiation for
   calculating pairings on ordinary elliptic curves", 2009) with Granger-Scott
-  cyclotomic squarings.
+  cyclotomic squarings and width-4 NAF exponentiations by u.
 
 Fp12 is flattened to 12-tuples of ints: six Fp2 coefficients of w^0..w^5 with
 w^6 = xi (equivalently Fp6[w]/(w^2 - v), Fp6 = Fp2[v]/(v^3 - xi)).  The hot tower
-functions (_f12_mul, _f12_sqr, _f12_cyc_sqr, _f12_mul_line, _dbl_step, _add_step)
-are straight-line code produced by tracing the textbook Karatsuba formulas over
-symbolic integers: every product is accumulated unreduced and reduced once (lazy
-reduction).  Any factor from a proper subfield (Fp2, Fp6) that the lines pick up is
+functions (_f12_mul, _f12_sqr, _f12_cyc_sqr, _f12_mul_line, _dbl_step, _add_step,
+_j2_dbl_raw, _j2_madd_raw) are straight-line code produced by tracing the textbook
+Karatsuba formulas over symbolic integers: products are accumulated unreduced and
+reduced once per output (lazy reduction), with a reduction only where a value
+feeds another product.  Any factor from a proper subfield (Fp2, Fp6) that the lines pick up is
 wiped out by the final exponentiation, so lines are scaled freely.
 """
 
@@ -139,49 +143,49 @@ _U_NAF = _naf(U)
 def _f12_mul(x: F12, y: F12) -> F12:
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
     b0r, b0i, b1r, b1i, b2r, b2i, b3r, b3i, b4r, b4i, b5r, b5i = y
-    t0 = a1r + a5r
-    t1 = b1r + b5r
-    t2 = t0 * t1
-    t3 = a1i + a5i
-    t4 = b1i + b5i
+    t0 = a0r * b0r
+    t1 = a0i * b0i
+    t2 = t0 - t1
+    t3 = a2r + a4r
+    t4 = b2r + b4r
     t5 = t3 * t4
-    t6 = a1r * b1r
-    t7 = a1i * b1i
-    t8 = t6 - t7
-    t9 = a5r * b5r
-    t10 = a5i * b5i
+    t6 = a2i + a4i
+    t7 = b2i + b4i
+    t8 = t6 * t7
+    t9 = a2r * b2r
+    t10 = a2i * b2i
     t11 = t9 - t10
-    t12 = a3r * b3r
-    t13 = a3i * b3i
+    t12 = a4r * b4r
+    t13 = a4i * b4i
     t14 = t12 - t13
-    t15 = t2 - t5 - (t8 + t11) + t14
-    t16 = (a1r + a1i) * (b1r + b1i) - (t6 + t7)
-    t17 = (a5r + a5i) * (b5r + b5i) - (t9 + t10)
-    t18 = (a3r + a3i) * (b3r + b3i) - (t12 + t13)
-    t19 = (t0 + t3) * (t1 + t4) - (t2 + t5) - (t16 + t17) + t18
-    t20 = a0r * b0r
-    t21 = a0i * b0i
+    t15 = t5 - t8 - (t11 + t14)
+    t16 = (a2r + a2i) * (b2r + b2i) - (t9 + t10)
+    t17 = (a4r + a4i) * (b4r + b4i) - (t12 + t13)
+    t18 = (t3 + t6) * (t4 + t7) - (t5 + t8) - (t16 + t17)
+    t19 = t2 + (9 * t15 - t18)
+    t20 = a3r * b3r
+    t21 = a3i * b3i
     t22 = t20 - t21
-    t23 = a2r + a4r
-    t24 = b2r + b4r
+    t23 = a1r + a5r
+    t24 = b1r + b5r
     t25 = t23 * t24
-    t26 = a2i + a4i
-    t27 = b2i + b4i
+    t26 = a1i + a5i
+    t27 = b1i + b5i
     t28 = t26 * t27
-    t29 = a2r * b2r
-    t30 = a2i * b2i
+    t29 = a1r * b1r
+    t30 = a1i * b1i
     t31 = t29 - t30
-    t32 = a4r * b4r
-    t33 = a4i * b4i
+    t32 = a5r * b5r
+    t33 = a5i * b5i
     t34 = t32 - t33
-    t35 = t25 - t28 - (t31 + t34)
-    t36 = (a2r + a2i) * (b2r + b2i) - (t29 + t30)
-    t37 = (a4r + a4i) * (b4r + b4i) - (t32 + t33)
-    t38 = (t23 + t26) * (t24 + t27) - (t25 + t28) - (t36 + t37)
-    t39 = t22 + (9 * t35 - t38)
-    t40 = (a0r + a0i) * (b0r + b0i) - (t20 + t21)
-    t41 = t40 + (t35 + 9 * t38)
-    t42 = a0r + a1r
+    t35 = t22 + (t25 - t28 - (t31 + t34))
+    t36 = (a3r + a3i) * (b3r + b3i) - (t20 + t21)
+    t37 = (a1r + a1i) * (b1r + b1i) - (t29 + t30)
+    t38 = (a5r + a5i) * (b5r + b5i) - (t32 + t33)
+    t39 = t36 + ((t23 + t26) * (t24 + t27) - (t25 + t28) - (t37 + t38))
+    t40 = (a0i + a0r) * (b0r + b0i) - (t0 + t1)
+    t41 = t40 + (t15 + 9 * t18)
+    t42 = a1r + a0r
     t43 = b0r + b1r
     t44 = t42 * t43
     t45 = a0i + a1i
@@ -218,19 +222,19 @@ def _f12_mul(x: F12, y: F12) -> F12:
     t76 = a3i + a5i
     t77 = b3i + b5i
     t78 = t76 * t77
-    t79 = t75 - t78 - (t14 + t11)
-    t80 = (t73 + t76) * (t74 + t77) - (t75 + t78) - (t18 + t17)
-    t81 = 9 * t79 - t80 + t8
+    t79 = t75 - t78 - (t22 + t34)
+    t80 = (t73 + t76) * (t74 + t77) - (t75 + t78) - (t36 + t38)
+    t81 = t31 + (9 * t79 - t80)
     t82 = (t42 + t45) * (t43 + t46) - (t44 + t47)
-    t83 = t79 + 9 * t80 + t16
+    t83 = t37 + (t79 + 9 * t80)
     t84 = a0r + a2r
     t85 = b0r + b2r
     t86 = t84 * t85
     t87 = a0i + a2i
     t88 = b0i + b2i
     t89 = t87 * t88
-    t90 = t86 - t89 - (t22 + t31) + (9 * t34 - t37)
-    t91 = (t84 + t87) * (t85 + t88) - (t86 + t89) - (t40 + t36) + (t34 + 9 * t37)
+    t90 = t86 - t89 - (t2 + t11) + (9 * t14 - t17)
+    t91 = (t84 + t87) * (t85 + t88) - (t86 + t89) - (t40 + t16) + (t14 + 9 * t17)
     t92 = t42 + t49
     t93 = t43 + t52
     t94 = t92 * t93
@@ -243,16 +247,16 @@ def _f12_mul(x: F12, y: F12) -> F12:
     t101 = a1i + a3i
     t102 = b1i + b3i
     t103 = t101 * t102
-    t104 = t100 - t103 - (t8 + t14) + (9 * t11 - t17)
-    t105 = (t98 + t101) * (t99 + t102) - (t100 + t103) - (t16 + t18) + (9 * t17 + t11)
+    t104 = t100 - t103 - (t31 + t22) + (9 * t34 - t38)
+    t105 = (t98 + t101) * (t99 + t102) - (t100 + t103) - (t37 + t36) + (t34 + 9 * t38)
     t106 = a0r + a4r
     t107 = b0r + b4r
     t108 = t106 * t107
     t109 = a0i + a4i
     t110 = b0i + b4i
     t111 = t109 * t110
-    t112 = t31 + (t108 - t111 - (t22 + t34))
-    t113 = t36 + ((t106 + t109) * (t107 + t110) - (t108 + t111) - (t40 + t37))
+    t112 = t11 + (t108 - t111 - (t2 + t14))
+    t113 = t16 + ((t106 + t109) * (t107 + t110) - (t108 + t111) - (t40 + t17))
     t114 = t42 + t50
     t115 = t43 + t53
     t116 = t114 * t115
@@ -260,18 +264,19 @@ def _f12_mul(x: F12, y: F12) -> F12:
     t118 = t46 + t60
     t119 = t117 * t118
     return (
-        (9 * t15 - t19 + t39) % P,
-        (t15 + 9 * t19 + t41) % P,
-        (t48 + (9 * t69 - t72) - (t81 + t39)) % P,
-        (t82 + (t69 + 9 * t72) - (t83 + t41)) % P,
-        (t81 + t90) % P,
-        (t83 + t91) % P,
-        (t94 - t97 - (t48 + t65) + (9 * t68 - t71) - (t104 + t90)) % P,
-        ((t92 + t95) * (t93 + t96) - (t94 + t97) - (t82 + t70) + (t68 + 9 * t71) - (t105 + t91)) % P,
-        (t104 + t112) % P,
-        (t105 + t113) % P,
-        (t65 + (t116 - t119 - (t48 + t68)) - (t15 + t112)) % P,
-        (t70 + ((t114 + t117) * (t115 + t118) - (t116 + t119) - (t82 + t71)) - (t19 + t113)) % P,
+        (t19 + (9 * t35 - t39)) % P,
+        (t41 + (t35 + 9 * t39)) % P,
+        (t48 + (9 * t69 - t72) - (t19 + t81)) % P,
+        (t82 + (t69 + 9 * t72) - (t41 + t83)) % P,
+        (t90 + t81) % P,
+        (t91 + t83) % P,
+        (t94 - t97 - (t48 + t65) + (9 * t68 - t71) - (t90 + t104)) % P,
+        ((t92 + t95) * (t93 + t96) - (t94 + t97) - (t82 + t70) + (t68 + 9 * t71) - (t91 + t105))
+        % P,
+        (t112 + t104) % P,
+        (t113 + t105) % P,
+        (t65 + (t116 - t119 - (t48 + t68)) - (t112 + t35)) % P,
+        (t70 + ((t114 + t117) * (t115 + t118) - (t116 + t119) - (t82 + t71)) - (t113 + t39)) % P,
     )
 
 
@@ -284,7 +289,7 @@ def _f12_sqr(x: F12) -> F12:
     t4 = a3r + a4r
     t5 = t3 + t4
     t6 = t2 * t5
-    t7 = a3i + a2i
+    t7 = a2i + a3i
     t8 = a4i + a5i
     t9 = t7 + t8
     t10 = a1i + a2i
@@ -309,12 +314,12 @@ def _f12_sqr(x: F12) -> F12:
     t29 = t27 * t28
     t30 = t26 - t29
     t31 = a2r * a3r
-    t32 = a3i * a2i
+    t32 = a2i * a3i
     t33 = t31 - t32
-    t34 = a0r + a4r
+    t34 = a4r + a0r
     t35 = a1r + a5r
     t36 = t34 * t35
-    t37 = a4i + a0i
+    t37 = a0i + a4i
     t38 = a1i + a5i
     t39 = t37 * t38
     t40 = a1r * a0r
@@ -324,9 +329,9 @@ def _f12_sqr(x: F12) -> F12:
     t44 = a4i * a5i
     t45 = t43 - t44
     t46 = t33 + (t36 - t39 - (t42 + t45))
-    t47 = (a2r + a2i) * (a3i + a3r) - (t31 + t32)
+    t47 = (a2r + a2i) * (a3r + a3i) - (t31 + t32)
     t48 = (a0r + a0i) * (a1r + a1i) - (t40 + t41)
-    t49 = (a4i + a4r) * (a5r + a5i) - (t43 + t44)
+    t49 = (a4r + a4i) * (a5r + a5i) - (t43 + t44)
     t50 = t47 + ((t34 + t37) * (t35 + t38) - (t36 + t39) - (t48 + t49))
     t51 = a2r + a4r
     t52 = a3r + a5r
@@ -361,7 +366,7 @@ def _f12_sqr(x: F12) -> F12:
     t81 = t79 * t80
     return (
         (9 * t20 - t23 + t30 - (9 * t46 - t50 + t59)) % P,
-        (9 * t23 + t20 + t60 - (9 * t50 + t46 + t61)) % P,
+        (t20 + 9 * t23 + t60 - (9 * t50 + t46 + t61)) % P,
         (t59 + t59) % P,
         (t61 + t61) % P,
         (t64 - t67 - (t30 + t16) + (9 * t19 - t22) - (t59 + t74)) % P,
@@ -415,29 +420,29 @@ def _f12_cyc_sqr(x: F12) -> F12:
 
 def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i: int) -> F12:
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
-    t0 = a3r * c3r
-    t1 = a3i * c3i
-    t2 = t0 - t1
-    t3 = a5r + a1r
-    t4 = c1r * t3
-    t5 = a5i + a1i
-    t6 = c1i * t5
-    t7 = c1r * a1r
-    t8 = a1i * c1i
+    t0 = a5r + a1r
+    t1 = c1r * t0
+    t2 = a5i + a1i
+    t3 = c1i * t2
+    t4 = c1r * a1r
+    t5 = a1i * c1i
+    t6 = t4 - t5
+    t7 = a3r * c3r
+    t8 = a3i * c3i
     t9 = t7 - t8
-    t10 = t2 + (t4 - t6 - t9)
-    t11 = c3r + c3i
-    t12 = (a3r + a3i) * t11 - (t0 + t1)
-    t13 = c1r + c1i
-    t14 = (a1i + a1r) * t13 - (t7 + t8)
-    t15 = t12 + (t13 * (t3 + t5) - (t4 + t6) - t14)
+    t10 = t1 - t3 - t6 + t9
+    t11 = c1r + c1i
+    t12 = (a1i + a1r) * t11 - (t4 + t5)
+    t13 = c3r + c3i
+    t14 = (a3r + a3i) * t13 - (t7 + t8)
+    t15 = t11 * (t0 + t2) - (t1 + t3) - t12 + t14
     t16 = c0r * a0r
     t17 = c0i * a0i
     t18 = t16 - t17
     t19 = c0r + c0i
     t20 = (a0r + a0i) * t19 - (t16 + t17)
-    t21 = c0r + c1r
-    t22 = a0r + a1r
+    t21 = a0r + a1r
+    t22 = c0r + c1r
     t23 = t21 * t22
     t24 = a1i + a0i
     t25 = c0i + c1i
@@ -455,26 +460,26 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
     t37 = t32 * c3i
     t38 = t36 - t37
     t39 = t31 - t35 - t38
-    t40 = (t28 + t32) * t11 - (t36 + t37)
-    t41 = (t30 + t34) * t11 - (t31 + t35) - t40
+    t40 = (t28 + t32) * t13 - (t36 + t37)
+    t41 = (t30 + t34) * t13 - (t31 + t35) - t40
     t42 = a5r + a3r
     t43 = c3r * t42
     t44 = a5i + a3i
     t45 = c3i * t44
-    t46 = t43 - t45 - t2
-    t47 = t11 * (t42 + t44) - (t43 + t45) - t12
-    t48 = t9 + (9 * t46 - t47)
-    t49 = t21 + t25
-    t50 = (t24 + t22) * t49 - (t23 + t26)
-    t51 = t14 + (t46 + 9 * t47)
+    t46 = t43 - t45 - t9
+    t47 = t13 * (t42 + t44) - (t43 + t45) - t14
+    t48 = t6 + (9 * t46 - t47)
+    t49 = t22 + t25
+    t50 = (t21 + t24) * t49 - (t23 + t26)
+    t51 = t12 + (t46 + 9 * t47)
     t52 = a0r + a2r
     t53 = c0r * t52
     t54 = a0i + a2i
     t55 = c0i * t54
     t56 = t53 - t55 - t18
     t57 = t19 * (t52 + t54) - (t53 + t55) - t20
-    t58 = t28 + t22
-    t59 = t21 + c3r
+    t58 = t21 + t28
+    t59 = t22 + c3r
     t60 = t58 * t59
     t61 = t24 + t32
     t62 = t25 + c3i
@@ -485,21 +490,21 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
     t67 = a1i + a3i
     t68 = c1i + c3i
     t69 = t67 * t68
-    t70 = t66 - t69 - (t9 + t2)
-    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t14 + t12)
+    t70 = t66 - t69 - (t6 + t9)
+    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t12 + t14)
     t72 = a4r + a0r
     t73 = c0r * t72
     t74 = a4i + a0i
     t75 = c0i * t74
     t76 = t73 - t75 - t18
     t77 = t19 * (t72 + t74) - (t73 + t75) - t20
-    t78 = t29 + t22
-    t79 = t21 * t78
+    t78 = t21 + t29
+    t79 = t22 * t78
     t80 = t24 + t33
     t81 = t25 * t80
     return (
         (9 * t10 - t15 + t18) % P,
-        (9 * t15 + t10 + t20) % P,
+        (t10 + 9 * t15 + t20) % P,
         (t27 + (9 * t39 - t41) - (t18 + t48)) % P,
         (t50 + (t39 + 9 * t41) - (t20 + t51)) % P,
         (t56 + t48) % P,
@@ -508,8 +513,8 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
         ((t58 + t61) * (t59 + t62) - (t60 + t63) - (t50 + t40) - (t57 + t71)) % P,
         (t76 + t70) % P,
         (t77 + t71) % P,
-        (t38 + (t79 - t81 - t27) - (t76 + t10)) % P,
-        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t77 + t15)) % P,
+        (t38 + (t79 - t81 - t27) - (t10 + t76)) % P,
+        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t15 + t77)) % P,
     )
 
 
@@ -564,8 +569,18 @@ def _dbl_step(
 
 
 def _add_step(
-    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int,
-    qxr: int, qxi: int, qyr: int, qyi: int, px: int, py: int
+    xr: int,
+    xi: int,
+    yr: int,
+    yi: int,
+    zr: int,
+    zi: int,
+    qxr: int,
+    qxi: int,
+    qyr: int,
+    qyi: int,
+    px: int,
+    py: int,
 ) -> tuple[int, ...]:
     t0 = zr * qxr
     t1 = zi * qxi
@@ -664,8 +679,7 @@ def _j2_dbl_raw(
 
 
 def _j2_madd_raw(
-    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int,
-    qxr: int, qxi: int, qyr: int, qyi: int
+    xr: int, xi: int, yr: int, yi: int, zr: int, zi: int, qxr: int, qxi: int, qyr: int, qyi: int
 ) -> tuple[int, int, int, int, int, int]:
     t0 = zr + zi
     t1 = t0 * (zr - zi) % P
@@ -673,17 +687,17 @@ def _j2_madd_raw(
     t3 = 2 * (zr * zi) % P
     t4 = zi * t3
     t5 = (t2 - t4) % P
-    t6 = t1 + t3
-    t7 = (t0 * t6 - (t2 + t4)) % P
-    t8 = qyr * t5
-    t9 = qyi * t7
-    t10 = 2 * ((qyr + qyi) * (t5 + t7) - (t8 + t9) - yi) % P
-    t11 = 2 * (t8 - t9 - yr) % P
+    t6 = qyr * t5
+    t7 = t1 + t3
+    t8 = (t0 * t7 - (t2 + t4)) % P
+    t9 = qyi * t8
+    t10 = 2 * (t6 - t9 - yr) % P
+    t11 = 2 * ((qyr + qyi) * (t5 + t8) - (t6 + t9) - yi) % P
     t12 = t10 + t11
     t13 = qxr * t1
     t14 = qxi * t3
     t15 = (t13 - t14 - xr) % P
-    t16 = ((qxr + qxi) * t6 - (t13 + t14) - xi) % P
+    t16 = ((qxr + qxi) * t7 - (t13 + t14) - xi) % P
     t17 = t15 + t16
     t18 = 4 * (t17 * (t15 - t16) % P)
     t19 = t15 * t18
@@ -693,15 +707,15 @@ def _j2_madd_raw(
     t23 = xr * t18
     t24 = xi * t20
     t25 = (t23 - t24) % P
-    t26 = (t12 * (t11 - t10) - t22 - 2 * t25) % P
+    t26 = (t12 * (t10 - t11) - t22 - 2 * t25) % P
     t27 = t18 + t20
     t28 = (t17 * t27 - (t19 + t21)) % P
-    t29 = ((xi + xr) * t27 - (t23 + t24)) % P
+    t29 = (t27 * (xi + xr) - (t23 + t24)) % P
     t30 = (2 * (t10 * t11) - t28 - 2 * t29) % P
     t31 = t25 - t26
-    t32 = t31 * t11
+    t32 = t10 * t31
     t33 = t29 - t30
-    t34 = t10 * t33
+    t34 = t11 * t33
     t35 = yr * t22
     t36 = yi * t28
     t37 = zr * t15
@@ -716,15 +730,26 @@ def _j2_madd_raw(
     )
 
 
-
 # --------------------------------------------------------------------------- Fp12, cold parts
 
 
 def _f12_conj(x: F12) -> F12:
     """x^(p^6): negate the odd powers of w."""
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
-    return (a0r, a0i, -a1r % P, -a1i % P, a2r, a2i, -a3r % P, -a3i % P, a4r, a4i, -a5r % P,
-            -a5i % P)
+    return (
+        a0r,
+        a0i,
+        -a1r % P,
+        -a1i % P,
+        a2r,
+        a2i,
+        -a3r % P,
+        -a3i % P,
+        a4r,
+        a4i,
+        -a5r % P,
+        -a5i % P,
+    )
 
 
 def _f12_frob(x: F12) -> F12:
@@ -744,9 +769,20 @@ def _f12_frob(x: F12) -> F12:
 def _f12_frob2(x: F12) -> F12:
     """x^(p^2): the constants lie in Fp."""
     f = _FROB2
-    return (x[0], x[1], x[2] * f[1] % P, x[3] * f[1] % P, x[4] * f[2] % P, x[5] * f[2] % P,
-            x[6] * f[3] % P, x[7] * f[3] % P, x[8] * f[4] % P, x[9] * f[4] % P,
-            x[10] * f[5] % P, x[11] * f[5] % P)
+    return (
+        x[0],
+        x[1],
+        x[2] * f[1] % P,
+        x[3] * f[1] % P,
+        x[4] * f[2] % P,
+        x[5] * f[2] % P,
+        x[6] * f[3] % P,
+        x[7] * f[3] % P,
+        x[8] * f[4] % P,
+        x[9] * f[4] % P,
+        x[10] * f[5] % P,
+        x[11] * f[5] % P,
+    )
 
 
 def _f12_frob3(x: F12) -> F12:
@@ -1124,8 +1160,8 @@ def _g1_mul(x: int, y: int, k: int) -> tuple[int, int]:
 
 
 def _read_g1(data: bytes, off: int) -> tuple[int, int]:
-    x = int.from_bytes(data[off:off + 32], "big")
-    y = int.from_bytes(data[off + 32:off + 64], "big")
+    x = int.from_bytes(data[off : off + 32], "big")
+    y = int.from_bytes(data[off + 32 : off + 64], "big")
     if x >= P or y >= P:
         raise BN254Error("G1 coordinate not below the field modulus")
     if (x or y) and not _g1_on_curve(x, y):
@@ -1252,10 +1288,15 @@ def _j2_mul_u(x: F2, y: F2) -> J2:
 def _g2_in_subgroup(x: F2, y: F2) -> bool:
     """Q in G2 iff [u+1]Q + psi([u]Q) + psi^2([u]Q) == psi^3([2u]Q).
 
-    psi satisfies psi^2 - t psi + p = 0 on the twist; the polynomial
-    (u+1) + u X + u X^2 - 2u X^3 vanishes at X = p mod r, and reduced modulo
-    X^2 - tX + p it gives an endomorphism whose degree shares only the factor r with
-    #E'(Fp2) = r (2p - r), so its kernel on E'(Fp2) is exactly G2.
+    Why such a test is exact: psi satisfies psi^2 - t psi + p = 0 (t = 6u^2 + 1).
+    An integer polynomial a(X), reduced modulo X^2 - tX + p to alpha + beta X, gives
+    the endomorphism a(psi) = alpha + beta psi of degree
+    N = alpha^2 + t alpha beta + p beta^2; its kernel on E'(Fp2) is a group whose
+    order divides gcd(N, #E'(Fp2)) with #E'(Fp2) = r (2p - r).  For
+    a(X) = (u+1) + u X + u X^2 - 2u X^3 (and for 6u+2 + X - X^2 + X^3, used by
+    _g2_check_with_ate) that gcd is r, and a(p) = 0 mod r puts G2, on which psi is
+    multiplication by p, inside the kernel: the kernel on E'(Fp2) is exactly G2.
+    (tests/evm/test_bn254.py recomputes these numbers.)
     """
     q: J2 = (x, y, (1, 0))
     a = _j2_mul_u(x, y)
@@ -1300,10 +1341,10 @@ def _read_g2(data: bytes, off: int) -> tuple[F2, F2] | None:
 
     Checks the coordinates and the twist equation; the subgroup is the caller's.
     """
-    xi = int.from_bytes(data[off:off + 32], "big")
-    xr = int.from_bytes(data[off + 32:off + 64], "big")
-    yi = int.from_bytes(data[off + 64:off + 96], "big")
-    yr = int.from_bytes(data[off + 96:off + 128], "big")
+    xi = int.from_bytes(data[off : off + 32], "big")
+    xr = int.from_bytes(data[off + 32 : off + 64], "big")
+    yi = int.from_bytes(data[off + 64 : off + 96], "big")
+    yr = int.from_bytes(data[off + 96 : off + 128], "big")
     if xi >= P or xr >= P or yi >= P or yr >= P:
         raise BN254Error("G2 coordinate not below the field modulus")
     if not (xi or xr or yi or yr):
