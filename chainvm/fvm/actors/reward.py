@@ -31,7 +31,9 @@ from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, SYSTEM_ADDR, ActorImpl,
 
 PRECISION = 128
 EXPECTED_LEADERS_PER_EPOCH = 5
-MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method
+MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method (v0)
+MINER_APPLY_REWARDS = 14  # ... renamed ApplyRewards in v2, with a penalty
+PENALTY_MULTIPLIER = 3  # v2 scales the gas penalty up
 
 BASELINE_EXPONENT = 340282591298641078465964189926313473653  # Q.128
 BASELINE_INITIAL_VALUE = 2_888_888_880_000_000_000  # Q.0
@@ -258,6 +260,14 @@ def award_block_reward(rt: Runtime, params: tuple[Any, int, int, int]) -> None:
         return total
 
     total = rt.state_transaction(pay)
+    if v2:
+        # v2 hands reward and (tripled) penalty to the miner's ApplyRewards,
+        # which settles the penalty itself
+        params = dumps([encode_bigint(total), encode_bigint(PENALTY_MULTIPLIER * penalty)])
+        _ret, code = rt.send(miner_id, MINER_APPLY_REWARDS, params, total)
+        if code != 0:
+            rt.send(BURNT_FUNDS_ADDR, 0, b"", total)
+        return
     penalty = min(penalty, total)
     payable = total - penalty
     _ret, code = rt.send(miner_id, MINER_ADD_LOCKED_FUND, dumps(encode_bigint(payable)), payable)
