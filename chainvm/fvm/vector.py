@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import tarfile
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +36,19 @@ def fixtures_dir(extract: bool = True) -> Path:
     folder = PROJECT_ROOT / ".fixtures" / "filecoin-test-vectors"
     if extract and not (folder / "corpus").is_dir() and ARCHIVE.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".extracting"
-        tmp.mkdir(exist_ok=True)
-        with tarfile.open(ARCHIVE, "r:xz") as tar:
-            tar.extractall(tmp, filter="data")
-        (tmp / "corpus").rename(folder / "corpus")
-        tmp.rmdir()
+        # extract beside the target and rename, so that concurrent runs never
+        # see a half-extracted corpus
+        tmp = Path(tempfile.mkdtemp(prefix=".extracting-", dir=folder))
+        try:
+            with tarfile.open(ARCHIVE, "r:xz") as tar:
+                tar.extractall(tmp, filter="data")
+            try:
+                (tmp / "corpus").rename(folder / "corpus")
+            except OSError:
+                if not (folder / "corpus").is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
