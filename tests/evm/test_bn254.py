@@ -199,7 +199,9 @@ def test_mul_random() -> None:
 
 
 @pytest.mark.parametrize(
-    "k", [0, 1, 2, 3, 15, 16, 17, R - 1, R, R + 1, 2 * R, 2**256 - 1, 2**255, 2**128 - 1]
+    "k",
+    [0, 1, 2, 3, 15, 16, 17, R - 1, R, R + 1, 2 * R, 2**256 - 1, 2**255, 2**128 - 1]
+    + [m._LAMBDA, R - m._LAMBDA, m._LAMBDA + 1, m._LAMBDA * 3 % R, 31 * m._LAMBDA % R],
 )
 def test_mul_edge_scalars(k: int) -> None:
     pt = b.multiply(b.G1, 0x1234567)

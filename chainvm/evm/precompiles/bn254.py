@@ -183,9 +183,9 @@ def _f12_mul(x: F12, y: F12) -> F12:
     t37 = (a1r + a1i) * (b1r + b1i) - (t29 + t30)
     t38 = (a5r + a5i) * (b5r + b5i) - (t32 + t33)
     t39 = t36 + ((t23 + t26) * (t24 + t27) - (t25 + t28) - (t37 + t38))
-    t40 = (a0i + a0r) * (b0r + b0i) - (t0 + t1)
+    t40 = (a0r + a0i) * (b0r + b0i) - (t0 + t1)
     t41 = t40 + (t15 + 9 * t18)
-    t42 = a1r + a0r
+    t42 = a0r + a1r
     t43 = b0r + b1r
     t44 = t42 * t43
     t45 = a0i + a1i
@@ -282,101 +282,101 @@ def _f12_mul(x: F12, y: F12) -> F12:
 
 def _f12_sqr(x: F12) -> F12:
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
-    t0 = a2r + a3r
-    t1 = a4r + a5r
-    t2 = t0 + t1
-    t3 = a1r + a2r
-    t4 = a3r + a4r
-    t5 = t3 + t4
-    t6 = t2 * t5
-    t7 = a2i + a3i
-    t8 = a4i + a5i
+    t0 = a0r + a1r
+    t1 = a0r + (9 * a5r - a5i)
+    t2 = t0 * t1
+    t3 = a0i + a1i
+    t4 = a0i + (a5r + 9 * a5i)
+    t5 = t3 * t4
+    t6 = t2 - t5
+    t7 = a2r + a3r
+    t8 = a4r + a5r
     t9 = t7 + t8
-    t10 = a1i + a2i
-    t11 = a3i + a4i
+    t10 = a1r + a2r
+    t11 = a3r + a4r
     t12 = t10 + t11
     t13 = t9 * t12
-    t14 = t0 * t3
-    t15 = t7 * t10
-    t16 = t14 - t15
-    t17 = t1 * t4
-    t18 = t8 * t11
-    t19 = t17 - t18
-    t20 = t6 - t13 - (t16 + t19)
-    t21 = (t0 + t7) * (t3 + t10) - (t14 + t15)
-    t22 = (t1 + t8) * (t4 + t11) - (t17 + t18)
-    t23 = (t2 + t9) * (t5 + t12) - (t6 + t13) - (t21 + t22)
-    t24 = a1r + a0r
-    t25 = a0r + (9 * a5r - a5i)
-    t26 = t24 * t25
-    t27 = a1i + a0i
-    t28 = a0i + (a5r + 9 * a5i)
-    t29 = t27 * t28
-    t30 = t26 - t29
-    t31 = a2r * a3r
-    t32 = a2i * a3i
+    t14 = a2i + a3i
+    t15 = a4i + a5i
+    t16 = t14 + t15
+    t17 = a1i + a2i
+    t18 = a3i + a4i
+    t19 = t17 + t18
+    t20 = t16 * t19
+    t21 = t7 * t10
+    t22 = t14 * t17
+    t23 = t21 - t22
+    t24 = t8 * t11
+    t25 = t15 * t18
+    t26 = t24 - t25
+    t27 = t13 - t20 - (t23 + t26)
+    t28 = (t7 + t14) * (t10 + t17) - (t21 + t22)
+    t29 = (t8 + t15) * (t11 + t18) - (t24 + t25)
+    t30 = (t9 + t16) * (t12 + t19) - (t13 + t20) - (t28 + t29)
+    t31 = a0r * a1r
+    t32 = a0i * a1i
     t33 = t31 - t32
-    t34 = a4r + a0r
-    t35 = a1r + a5r
+    t34 = a2r + a4r
+    t35 = a3r + a5r
     t36 = t34 * t35
-    t37 = a0i + a4i
-    t38 = a1i + a5i
+    t37 = a2i + a4i
+    t38 = a3i + a5i
     t39 = t37 * t38
-    t40 = a1r * a0r
-    t41 = a1i * a0i
+    t40 = a2r * a3r
+    t41 = a2i * a3i
     t42 = t40 - t41
     t43 = a4r * a5r
     t44 = a4i * a5i
     t45 = t43 - t44
-    t46 = t33 + (t36 - t39 - (t42 + t45))
-    t47 = (a2r + a2i) * (a3r + a3i) - (t31 + t32)
-    t48 = (a0r + a0i) * (a1r + a1i) - (t40 + t41)
-    t49 = (a4r + a4i) * (a5r + a5i) - (t43 + t44)
-    t50 = t47 + ((t34 + t37) * (t35 + t38) - (t36 + t39) - (t48 + t49))
-    t51 = a2r + a4r
-    t52 = a3r + a5r
+    t46 = t36 - t39 - (t42 + t45)
+    t47 = (a2r + a2i) * (a3r + a3i) - (t40 + t41)
+    t48 = (a4r + a4i) * (a5r + a5i) - (t43 + t44)
+    t49 = (t34 + t37) * (t35 + t38) - (t36 + t39) - (t47 + t48)
+    t50 = t33 + (9 * t46 - t49)
+    t51 = a0r + a4r
+    t52 = a1r + a5r
     t53 = t51 * t52
-    t54 = a2i + a4i
-    t55 = a3i + a5i
+    t54 = a0i + a4i
+    t55 = a1i + a5i
     t56 = t54 * t55
-    t57 = t53 - t56 - (t33 + t45)
-    t58 = (t51 + t54) * (t52 + t55) - (t53 + t56) - (t47 + t49)
-    t59 = t42 + (9 * t57 - t58)
-    t60 = (t24 + t27) * (t25 + t28) - (t26 + t29)
-    t61 = t48 + (t57 + 9 * t58)
-    t62 = t24 + t0
-    t63 = t25 + t3
+    t57 = t42 + (t53 - t56 - (t33 + t45))
+    t58 = (a0r + a0i) * (a1r + a1i) - (t31 + t32)
+    t59 = t47 + ((t51 + t54) * (t52 + t55) - (t53 + t56) - (t58 + t48))
+    t60 = (t0 + t3) * (t1 + t4) - (t2 + t5)
+    t61 = t58 + (t46 + 9 * t49)
+    t62 = t0 + t7
+    t63 = t1 + t10
     t64 = t62 * t63
-    t65 = t27 + t7
-    t66 = t28 + t10
+    t65 = t3 + t14
+    t66 = t4 + t17
     t67 = t65 * t66
-    t68 = a2r + a0r
+    t68 = a0r + a2r
     t69 = a1r + a3r
     t70 = t68 * t69
-    t71 = a2i + a0i
+    t71 = a0i + a2i
     t72 = a1i + a3i
     t73 = t71 * t72
-    t74 = t70 - t73 - (t42 + t33) + (9 * t45 - t49)
-    t75 = (t68 + t71) * (t69 + t72) - (t70 + t73) - (t48 + t47) + (t45 + 9 * t49)
-    t76 = t24 + t1
-    t77 = t25 + t4
+    t74 = t70 - t73 - (t33 + t42) + (9 * t45 - t48)
+    t75 = (t68 + t71) * (t69 + t72) - (t70 + t73) - (t58 + t47) + (t45 + 9 * t48)
+    t76 = t0 + t8
+    t77 = t1 + t11
     t78 = t76 * t77
-    t79 = t27 + t8
-    t80 = t28 + t11
+    t79 = t3 + t15
+    t80 = t4 + t18
     t81 = t79 * t80
     return (
-        (9 * t20 - t23 + t30 - (9 * t46 - t50 + t59)) % P,
-        (t20 + 9 * t23 + t60 - (9 * t50 + t46 + t61)) % P,
-        (t59 + t59) % P,
+        (t6 + (9 * t27 - t30) - (t50 + (9 * t57 - t59))) % P,
+        (t60 + (t27 + 9 * t30) - (t61 + (t57 + 9 * t59))) % P,
+        (t50 + t50) % P,
         (t61 + t61) % P,
-        (t64 - t67 - (t30 + t16) + (9 * t19 - t22) - (t59 + t74)) % P,
-        ((t62 + t65) * (t63 + t66) - (t64 + t67) - (t60 + t21) + (9 * t22 + t19) - (t61 + t75)) % P,
+        (t64 - t67 - (t6 + t23) + (9 * t26 - t29) - (t50 + t74)) % P,
+        ((t62 + t65) * (t63 + t66) - (t64 + t67) - (t60 + t28) + (t26 + 9 * t29) - (t61 + t75)) % P,
         (t74 + t74) % P,
         (t75 + t75) % P,
-        (t78 - t81 - (t30 + t19) + t16 - (t74 + t46)) % P,
-        ((t76 + t79) * (t77 + t80) - (t78 + t81) - (t60 + t22) + t21 - (t75 + t50)) % P,
-        (t46 + t46) % P,
-        (t50 + t50) % P,
+        (t23 + (t78 - t81 - (t6 + t26)) - (t74 + t57)) % P,
+        (t28 + ((t76 + t79) * (t77 + t80) - (t78 + t81) - (t60 + t29)) - (t75 + t59)) % P,
+        (t57 + t57) % P,
+        (t59 + t59) % P,
     )
 
 
@@ -420,69 +420,69 @@ def _f12_cyc_sqr(x: F12) -> F12:
 
 def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i: int) -> F12:
     a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, a4r, a4i, a5r, a5i = x
-    t0 = a5r + a1r
-    t1 = c1r * t0
-    t2 = a5i + a1i
-    t3 = c1i * t2
-    t4 = c1r * a1r
-    t5 = a1i * c1i
-    t6 = t4 - t5
-    t7 = a3r * c3r
-    t8 = a3i * c3i
-    t9 = t7 - t8
-    t10 = t1 - t3 - t6 + t9
-    t11 = c1r + c1i
-    t12 = (a1i + a1r) * t11 - (t4 + t5)
-    t13 = c3r + c3i
-    t14 = (a3r + a3i) * t13 - (t7 + t8)
-    t15 = t11 * (t0 + t2) - (t1 + t3) - t12 + t14
-    t16 = c0r * a0r
-    t17 = c0i * a0i
-    t18 = t16 - t17
+    t0 = a0r * c0r
+    t1 = a0i * c0i
+    t2 = t0 - t1
+    t3 = a3r * c3r
+    t4 = a3i * c3i
+    t5 = t3 - t4
+    t6 = a1r + a5r
+    t7 = c1r * t6
+    t8 = a1i + a5i
+    t9 = c1i * t8
+    t10 = a1r * c1r
+    t11 = a1i * c1i
+    t12 = t10 - t11
+    t13 = t5 + (t7 - t9 - t12)
+    t14 = c3r + c3i
+    t15 = (a3r + a3i) * t14 - (t3 + t4)
+    t16 = c1r + c1i
+    t17 = (a1r + a1i) * t16 - (t10 + t11)
+    t18 = t15 + (t16 * (t6 + t8) - (t7 + t9) - t17)
     t19 = c0r + c0i
-    t20 = (a0r + a0i) * t19 - (t16 + t17)
+    t20 = (a0r + a0i) * t19 - (t0 + t1)
     t21 = a0r + a1r
     t22 = c0r + c1r
     t23 = t21 * t22
-    t24 = a1i + a0i
+    t24 = a0i + a1i
     t25 = c0i + c1i
     t26 = t24 * t25
     t27 = t23 - t26
     t28 = a2r + a3r
     t29 = a4r + a5r
     t30 = t28 + t29
-    t31 = t30 * c3r
+    t31 = c3r * t30
     t32 = a2i + a3i
     t33 = a4i + a5i
     t34 = t32 + t33
-    t35 = t34 * c3i
-    t36 = t28 * c3r
-    t37 = t32 * c3i
+    t35 = c3i * t34
+    t36 = c3r * t28
+    t37 = c3i * t32
     t38 = t36 - t37
     t39 = t31 - t35 - t38
-    t40 = (t28 + t32) * t13 - (t36 + t37)
-    t41 = (t30 + t34) * t13 - (t31 + t35) - t40
-    t42 = a5r + a3r
+    t40 = t14 * (t28 + t32) - (t36 + t37)
+    t41 = t14 * (t30 + t34) - (t31 + t35) - t40
+    t42 = a3r + a5r
     t43 = c3r * t42
-    t44 = a5i + a3i
+    t44 = a3i + a5i
     t45 = c3i * t44
-    t46 = t43 - t45 - t9
-    t47 = t13 * (t42 + t44) - (t43 + t45) - t14
-    t48 = t6 + (9 * t46 - t47)
+    t46 = t43 - t45 - t5
+    t47 = t14 * (t42 + t44) - (t43 + t45) - t15
+    t48 = t12 + (9 * t46 - t47)
     t49 = t22 + t25
     t50 = (t21 + t24) * t49 - (t23 + t26)
-    t51 = t12 + (t46 + 9 * t47)
+    t51 = t17 + (t46 + 9 * t47)
     t52 = a0r + a2r
     t53 = c0r * t52
     t54 = a0i + a2i
     t55 = c0i * t54
-    t56 = t53 - t55 - t18
+    t56 = t53 - t55 - t2
     t57 = t19 * (t52 + t54) - (t53 + t55) - t20
     t58 = t21 + t28
-    t59 = t22 + c3r
+    t59 = c3r + t22
     t60 = t58 * t59
     t61 = t24 + t32
-    t62 = t25 + c3i
+    t62 = c3i + t25
     t63 = t61 * t62
     t64 = a1r + a3r
     t65 = c1r + c3r
@@ -490,22 +490,22 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
     t67 = a1i + a3i
     t68 = c1i + c3i
     t69 = t67 * t68
-    t70 = t66 - t69 - (t6 + t9)
-    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t12 + t14)
-    t72 = a4r + a0r
+    t70 = t66 - t69 - (t12 + t5)
+    t71 = (t64 + t67) * (t65 + t68) - (t66 + t69) - (t17 + t15)
+    t72 = a0r + a4r
     t73 = c0r * t72
-    t74 = a4i + a0i
+    t74 = a0i + a4i
     t75 = c0i * t74
-    t76 = t73 - t75 - t18
+    t76 = t73 - t75 - t2
     t77 = t19 * (t72 + t74) - (t73 + t75) - t20
     t78 = t21 + t29
     t79 = t22 * t78
     t80 = t24 + t33
     t81 = t25 * t80
     return (
-        (9 * t10 - t15 + t18) % P,
-        (t10 + 9 * t15 + t20) % P,
-        (t27 + (9 * t39 - t41) - (t18 + t48)) % P,
+        (t2 + (9 * t13 - t18)) % P,
+        (t20 + (t13 + 9 * t18)) % P,
+        (t27 + (9 * t39 - t41) - (t2 + t48)) % P,
         (t50 + (t39 + 9 * t41) - (t20 + t51)) % P,
         (t56 + t48) % P,
         (t57 + t51) % P,
@@ -513,8 +513,8 @@ def _f12_mul_line(x: F12, c0r: int, c0i: int, c1r: int, c1i: int, c3r: int, c3i:
         ((t58 + t61) * (t59 + t62) - (t60 + t63) - (t50 + t40) - (t57 + t71)) % P,
         (t76 + t70) % P,
         (t77 + t71) % P,
-        (t38 + (t79 - t81 - t27) - (t10 + t76)) % P,
-        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t15 + t77)) % P,
+        (t38 + (t79 - t81 - t27) - (t76 + t13)) % P,
+        (t40 + (t49 * (t78 + t80) - (t79 + t81) - t50) - (t77 + t18)) % P,
     )
 
 
@@ -522,9 +522,9 @@ def _dbl_step(
     xr: int, xi: int, yr: int, yi: int, zr: int, zi: int, px: int, py: int
 ) -> tuple[int, ...]:
     t0 = xr * yr
-    t1 = yi * xi
+    t1 = xi * yi
     t2 = 2 * ((t0 - t1) % P)
-    t3 = yi + yr
+    t3 = yr + yi
     t4 = t3 * (yr - yi) % P
     t5 = zr + zi
     t6 = t5 * (zr - zi) % P
@@ -537,15 +537,15 @@ def _dbl_step(
     t13 = t2 * t12
     t14 = xr + xi
     t15 = 2 * ((t14 * t3 - (t0 + t1)) % P)
-    t16 = 2 * (yi * yr) % P
+    t16 = 2 * (yr * yi) % P
     t17 = ((_B3R + _B3I) * (t6 + t8) - (t7 + t9)) % P
     t18 = 3 * t17
     t19 = t16 - t18
     t20 = t15 * t19
     t21 = t4 + t11
     t22 = t16 + t18
-    t23 = zr * yr
-    t24 = zi * yi
+    t23 = yr * zr
+    t24 = yi * zi
     t25 = (t23 - t24) % P
     t26 = 8 * t4
     t27 = t25 * t26
@@ -631,7 +631,7 @@ def _add_step(
         (t26 - t31) % P,
         (t6 * (t25 + t30) - (t26 + t31)) % P,
         (t33 - t35 - (t36 - t37)) % P,
-        (t17 * (t32 + t34) - (t33 + t35) - ((yi + yr) * t38 - (t36 + t37))) % P,
+        (t17 * (t32 + t34) - (t33 + t35) - ((yr + yi) * t38 - (t36 + t37))) % P,
         (t39 - t40) % P,
         (t3 * t38 - (t39 + t40)) % P,
         py * t2 % P,
@@ -646,9 +646,9 @@ def _add_step(
 def _j2_dbl_raw(
     xr: int, xi: int, yr: int, yi: int, zr: int, zi: int
 ) -> tuple[int, int, int, int, int, int]:
-    t0 = (xi + xr) * (xr - xi) % P
+    t0 = (xr + xi) * (xr - xi) % P
     t1 = 3 * t0
-    t2 = 2 * (xi * xr) % P
+    t2 = 2 * (xr * xi) % P
     t3 = 3 * t2
     t4 = t1 + t3
     t5 = yr + yi
@@ -710,7 +710,7 @@ def _j2_madd_raw(
     t26 = (t12 * (t10 - t11) - t22 - 2 * t25) % P
     t27 = t18 + t20
     t28 = (t17 * t27 - (t19 + t21)) % P
-    t29 = (t27 * (xi + xr) - (t23 + t24)) % P
+    t29 = (t27 * (xr + xi) - (t23 + t24)) % P
     t30 = (2 * (t10 * t11) - t28 - 2 * t29) % P
     t31 = t25 - t26
     t32 = t10 * t31
