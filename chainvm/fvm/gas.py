@@ -89,9 +89,9 @@ class PriceList:
 
 
 GENESIS_PRICES = PriceList()
-# Calico raised the storage multiplier (and repriced many operations; only the
-# multiplier is needed for the vectors this project targets)
-CALICO_STORAGE_PRICES = PriceList(storage_gas_multi=1300)
+# Calico (network version 7) raised the storage multiplier and repriced
+# block reads and writes; no vector of the archive runs at those epochs
+CALICO_PRICES = PriceList(storage_gas_multi=1300, ipld_get_base=114617, ipld_put_base=353640)
 
 
 def compute_over_estimation_burn(gas_used: int, gas_limit: int) -> tuple[int, int]:

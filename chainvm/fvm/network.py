@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chainvm.fvm.codec import CID, code_cid
-from chainvm.fvm.gas import CALICO_STORAGE_PRICES, GENESIS_PRICES, PriceList
+from chainvm.fvm.gas import CALICO_PRICES, GENESIS_PRICES, PriceList
 
 ACTOR_NAMES = (
     "system",
@@ -74,21 +74,19 @@ class NetworkProfile:
         return actor_code(self.actors_version, name)
 
 
-def profile_for(nv: int, calico: bool = False) -> NetworkProfile:
-    if nv < 0 or nv > 16:
-        raise ValueError(f"unsupported network version {nv}")
-    if nv <= 3:
-        actors = 0
-    elif nv <= 9:
-        actors = 2
-    else:
-        actors = 3 if nv <= 11 else 4
-    prices = CALICO_STORAGE_PRICES if (calico or nv >= 14) else GENESIS_PRICES
+MAX_NETWORK_VERSION = 9  # actors v2 end here; v3 changed the HAMT/AMT encodings
+
+
+def profile_for(nv: int) -> NetworkProfile:
+    if nv < 0 or nv > MAX_NETWORK_VERSION:
+        raise ValueError(
+            f"unsupported network version {nv} (0..{MAX_NETWORK_VERSION}: actors v0 and v2)"
+        )
     return NetworkProfile(
         version=nv,
-        actors_version=actors,
-        state_tree_version=0 if nv <= 3 else (1 if nv <= 9 else 2 if nv <= 11 else 3),
-        prices=prices,
+        actors_version=0 if nv <= 3 else 2,
+        state_tree_version=0 if nv <= 3 else 1,
+        prices=CALICO_PRICES if nv >= 7 else GENESIS_PRICES,
         resolve_receiver_in_runtime=nv > 3,
         param_decode_exit_code=1 if nv < 7 else 21,
         panic_exit_code=1 if nv <= 3 else 4,
