@@ -263,8 +263,8 @@ def award_block_reward(rt: Runtime, params: tuple[Any, int, int, int]) -> None:
     if v2:
         # v2 hands reward and (tripled) penalty to the miner's ApplyRewards,
         # which settles the penalty itself
-        params = dumps([encode_bigint(total), encode_bigint(PENALTY_MULTIPLIER * penalty)])
-        _ret, code = rt.send(miner_id, MINER_APPLY_REWARDS, params, total)
+        apply_params = dumps([encode_bigint(total), encode_bigint(PENALTY_MULTIPLIER * penalty)])
+        _ret, code = rt.send(miner_id, MINER_APPLY_REWARDS, apply_params, total)
         if code != 0:
             rt.send(BURNT_FUNDS_ADDR, 0, b"", total)
         return
