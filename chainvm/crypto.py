@@ -1,0 +1,45 @@
+"""Hashing and signature helpers shared by the EVM and the chain code."""
+
+from __future__ import annotations
+
+import hashlib
+
+import sha3  # safe-pysha3: native keccak-256 (hashlib's sha3_256 is NIST SHA-3, a different hash)
+from coincurve import PrivateKey, PublicKey
+
+_keccak = sha3.keccak_256
+
+
+def keccak256(data: bytes | bytearray | memoryview) -> bytes:
+    return _keccak(data).digest()
+
+
+EMPTY_KECCAK = keccak256(b"")
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def private_key_to_address(secret: bytes) -> bytes:
+    pub = PrivateKey(secret).public_key.format(compressed=False)
+    return keccak256(pub[1:])[12:]
+
+
+def ecrecover_address(msg_hash: bytes, v: int, r: int, s: int) -> bytes | None:
+    """Recover the signer address; v is the recovery id (0 or 1). None when invalid."""
+    if not (0 < r < SECP256K1_N and 0 < s < SECP256K1_N) or v not in (0, 1):
+        return None
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+    try:
+        pub = PublicKey.from_signature_and_message(sig, msg_hash, hasher=None)
+    except Exception:  # coincurve raises a bare Exception on unrecoverable signatures
+        return None
+    return keccak256(pub.format(compressed=False)[1:])[12:]
+
+
+def sign_hash(msg_hash: bytes, secret: bytes) -> tuple[int, int, int]:
+    """Sign a 32-byte hash; returns (recovery id, r, s) with low s."""
+    sig = PrivateKey(secret).sign_recoverable(msg_hash, hasher=None)
+    return sig[64], int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")

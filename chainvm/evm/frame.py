@@ -1,0 +1,59 @@
+"""A call frame: one activation of EVM code (a message call or a contract creation)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chainvm.evm.analysis import analyse
+
+if TYPE_CHECKING:
+    from chainvm.evm.vm import EVM
+
+# What kind of result the parent expects from the frame.
+KIND_CALL = 0
+KIND_CREATE = 1
+
+
+class Frame:
+    __slots__ = (
+        "evm", "state", "code", "jumpdests", "push_values", "stack", "memory", "gas", "pc",
+        "address", "caller", "value", "calldata", "is_static", "depth", "return_data",
+        "output", "error", "kind", "snapshot", "ret_offset", "ret_size", "code_address",
+    )
+
+    def __init__(self, evm: EVM, code: bytes, gas: int, address: bytes, caller: bytes,
+                 value: int, calldata: bytes, is_static: bool, depth: int, kind: int,
+                 snapshot: int, code_address: bytes) -> None:
+        self.evm = evm
+        self.state = evm.state
+        analysis = analyse(code)
+        self.code = analysis.padded
+        self.jumpdests = analysis.jumpdests
+        self.push_values = analysis.push_values
+        self.stack: list[int] = []
+        self.memory = bytearray()
+        self.gas = gas
+        self.pc = 0
+        self.address = address
+        self.caller = caller
+        self.value = value
+        self.calldata = calldata
+        self.is_static = is_static
+        self.depth = depth
+        self.return_data = b""
+        self.output = b""
+        self.error: BaseException | None = None
+        self.kind = kind
+        self.snapshot = snapshot
+        self.ret_offset = 0
+        self.ret_size = 0
+        self.code_address = code_address
+
+
+class CallRequest(Exception):
+    """Raised by CALL/CREATE opcodes to hand a new frame to the driver loop (no recursion)."""
+
+    __slots__ = ("child",)
+
+    def __init__(self, child: Frame) -> None:
+        self.child = child

@@ -1,0 +1,66 @@
+"""Helpers the opcode bodies share: word masks, signed views, memory expansion."""
+
+from __future__ import annotations
+
+from chainvm.evm.errors import OutOfGas
+from chainvm.evm.frame import Frame
+
+UINT256_MASK = (1 << 256) - 1
+SIGN_BIT = 1 << 255
+TWO_256 = 1 << 256
+ADDRESS_MASK = (1 << 160) - 1
+# No real gas budget can pay for memory beyond this, so larger sizes are out of gas.
+MAX_MEMORY = 1 << 32
+
+
+def to_signed(x: int) -> int:
+    return x - TWO_256 if x & SIGN_BIT else x
+
+
+def to_address(x: int) -> bytes:
+    return (x & ADDRESS_MASK).to_bytes(20, "big")
+
+
+def charge(f: Frame, amount: int) -> None:
+    gas = f.gas - amount
+    if gas < 0:
+        raise OutOfGas
+    f.gas = gas
+
+
+def expand_memory(f: Frame, offset: int, size: int) -> None:
+    """Grow memory to cover [offset, offset+size) and charge for it; size 0 touches nothing."""
+    if size == 0:
+        return
+    end = offset + size
+    mem = f.memory
+    old = len(mem)
+    if end <= old:
+        return
+    if end > MAX_MEMORY:
+        raise OutOfGas
+    new_words = (end + 31) >> 5
+    old_words = old >> 5
+    cost = (3 * new_words + new_words * new_words // 512) - (3 * old_words + old_words * old_words // 512)
+    gas = f.gas - cost
+    if gas < 0:
+        raise OutOfGas
+    f.gas = gas
+    mem.extend(bytes((new_words << 5) - old))
+
+
+def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
+    """Memory expansion plus G_COPY (3) per word for the *COPY opcodes."""
+    if size:
+        expand_memory(f, mem_offset, size)
+        charge(f, 3 * ((size + 31) >> 5))
+
+
+def padded_slice(data: bytes, start: int, size: int) -> bytes:
+    """data[start:start+size], zero-padded on the right (reads past the end give zeros)."""
+    if start >= len(data):
+        return bytes(size)
+    chunk = data[start:start + size]
+    if len(chunk) < size:
+        chunk += bytes(size - len(chunk))
+    return chunk

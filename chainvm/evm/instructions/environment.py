@@ -1,0 +1,245 @@
+"""KECCAK256 (0x20), environment (0x30-0x3f) and block information (0x40-0x4a) opcodes."""
+
+from __future__ import annotations
+
+from chainvm.crypto import keccak256
+from chainvm.evm.errors import ReturnDataOutOfBounds
+from chainvm.evm.frame import Frame
+from chainvm.evm.instructions.common import (
+    charge,
+    copy_cost_and_expand,
+    expand_memory,
+    padded_slice,
+    to_address,
+)
+
+G_COLD_EXTRA = 2600 - 100  # EIP-2929: cold account access minus the warm cost in the table
+
+
+def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    size = s[-1]
+    if size:
+        expand_memory(f, offset, size)
+        charge(f, 6 * ((size + 31) >> 5))
+        s[-1] = int.from_bytes(keccak256(f.memory[offset:offset + size]), "big")
+    else:
+        s[-1] = 0xC5D2460186F7233C927E7DB2DCC703C0E500B653CA82273B7BFAD8045D85A470
+    return pc + 1
+
+
+def op_address(f: Frame, s: list[int], pc: int) -> int:
+    s.append(int.from_bytes(f.address, "big"))
+    return pc + 1
+
+
+def op_balance(f: Frame, s: list[int], pc: int) -> int:
+    s[-1] = f.state.balance(to_address(s[-1]))
+    return pc + 1
+
+
+def op_balance_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    addr = to_address(s[-1])
+    if f.state.warm_address(addr):
+        charge(f, G_COLD_EXTRA)
+    s[-1] = f.state.balance(addr)
+    return pc + 1
+
+
+def op_origin(f: Frame, s: list[int], pc: int) -> int:
+    s.append(int.from_bytes(f.evm.origin, "big"))
+    return pc + 1
+
+
+def op_caller(f: Frame, s: list[int], pc: int) -> int:
+    s.append(int.from_bytes(f.caller, "big"))
+    return pc + 1
+
+
+def op_callvalue(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.value)
+    return pc + 1
+
+
+def op_calldataload(f: Frame, s: list[int], pc: int) -> int:
+    offset = s[-1]
+    data = f.calldata
+    if offset >= len(data):
+        s[-1] = 0
+    else:
+        s[-1] = int.from_bytes(padded_slice(data, offset, 32), "big")
+    return pc + 1
+
+
+def op_calldatasize(f: Frame, s: list[int], pc: int) -> int:
+    s.append(len(f.calldata))
+    return pc + 1
+
+
+def op_calldatacopy(f: Frame, s: list[int], pc: int) -> int:
+    mem_offset = s.pop()
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        copy_cost_and_expand(f, mem_offset, size)
+        f.memory[mem_offset:mem_offset + size] = padded_slice(f.calldata, offset, size)
+    return pc + 1
+
+
+def op_codesize(f: Frame, s: list[int], pc: int) -> int:
+    s.append(len(f.code) - 33)
+    return pc + 1
+
+
+def op_codecopy(f: Frame, s: list[int], pc: int) -> int:
+    mem_offset = s.pop()
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        copy_cost_and_expand(f, mem_offset, size)
+        f.memory[mem_offset:mem_offset + size] = padded_slice(f.code[:-33], offset, size)
+    return pc + 1
+
+
+def op_gasprice(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.evm.gas_price)
+    return pc + 1
+
+
+def op_extcodesize(f: Frame, s: list[int], pc: int) -> int:
+    s[-1] = len(f.evm.code_for_ext(to_address(s[-1])))
+    return pc + 1
+
+
+def op_extcodesize_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    addr = to_address(s[-1])
+    if f.state.warm_address(addr):
+        charge(f, G_COLD_EXTRA)
+    s[-1] = len(f.evm.code_for_ext(addr))
+    return pc + 1
+
+
+def _extcodecopy(f: Frame, s: list[int], cold_check: bool) -> None:
+    addr = to_address(s.pop())
+    mem_offset = s.pop()
+    offset = s.pop()
+    size = s.pop()
+    if cold_check and f.state.warm_address(addr):
+        charge(f, G_COLD_EXTRA)
+    if size:
+        copy_cost_and_expand(f, mem_offset, size)
+        f.memory[mem_offset:mem_offset + size] = padded_slice(f.evm.code_for_ext(addr), offset, size)
+
+
+def op_extcodecopy(f: Frame, s: list[int], pc: int) -> int:
+    _extcodecopy(f, s, False)
+    return pc + 1
+
+
+def op_extcodecopy_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    _extcodecopy(f, s, True)
+    return pc + 1
+
+
+def op_returndatasize(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
+    s.append(len(f.return_data))
+    return pc + 1
+
+
+def op_returndatacopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
+    mem_offset = s.pop()
+    offset = s.pop()
+    size = s.pop()
+    data = f.return_data
+    if offset + size > len(data):
+        raise ReturnDataOutOfBounds
+    if size:
+        copy_cost_and_expand(f, mem_offset, size)
+        f.memory[mem_offset:mem_offset + size] = data[offset:offset + size]
+    return pc + 1
+
+
+def _extcodehash(f: Frame, addr: bytes) -> int:
+    if f.state.is_empty(addr):  # EIP-1052: 0 for non-existent (and, after EIP-161, empty) accounts
+        return 0
+    return int.from_bytes(f.evm.code_hash_for_ext(addr), "big")
+
+
+def op_extcodehash(f: Frame, s: list[int], pc: int) -> int:  # EIP-1052
+    s[-1] = _extcodehash(f, to_address(s[-1]))
+    return pc + 1
+
+
+def op_extcodehash_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    addr = to_address(s[-1])
+    if f.state.warm_address(addr):
+        charge(f, G_COLD_EXTRA)
+    s[-1] = _extcodehash(f, addr)
+    return pc + 1
+
+
+def op_blockhash(f: Frame, s: list[int], pc: int) -> int:
+    number = s[-1]
+    current = f.evm.block.number
+    if current - 256 <= number < current:
+        s[-1] = int.from_bytes(f.evm.block.block_hash(number), "big")
+    else:
+        s[-1] = 0
+    return pc + 1
+
+
+def op_coinbase(f: Frame, s: list[int], pc: int) -> int:
+    s.append(int.from_bytes(f.evm.block.coinbase, "big"))
+    return pc + 1
+
+
+def op_timestamp(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.evm.block.timestamp)
+    return pc + 1
+
+
+def op_number(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.evm.block.number)
+    return pc + 1
+
+
+def op_difficulty(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.evm.block.difficulty)
+    return pc + 1
+
+
+def op_prevrandao(f: Frame, s: list[int], pc: int) -> int:  # EIP-4399
+    s.append(int.from_bytes(f.evm.block.prev_randao, "big"))
+    return pc + 1
+
+
+def op_gaslimit(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.evm.block.gas_limit)
+    return pc + 1
+
+
+def op_chainid(f: Frame, s: list[int], pc: int) -> int:  # EIP-1344
+    s.append(f.evm.block.chain_id)
+    return pc + 1
+
+
+def op_selfbalance(f: Frame, s: list[int], pc: int) -> int:  # EIP-1884
+    s.append(f.state.balance(f.address))
+    return pc + 1
+
+
+def op_basefee(f: Frame, s: list[int], pc: int) -> int:  # EIP-3198
+    s.append(f.evm.block.base_fee)
+    return pc + 1
+
+
+def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
+    index = s[-1]
+    hashes = f.evm.blob_hashes
+    s[-1] = int.from_bytes(hashes[index], "big") if index < len(hashes) else 0
+    return pc + 1
+
+
+def op_blobbasefee(f: Frame, s: list[int], pc: int) -> int:  # EIP-7516
+    s.append(f.evm.blob_base_fee)
+    return pc + 1

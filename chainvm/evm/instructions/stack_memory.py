@@ -1,0 +1,274 @@
+"""Stack, memory, storage and control-flow opcodes (0x50-0x9f)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
+from chainvm.evm.frame import Frame
+from chainvm.evm.instructions.common import charge, expand_memory
+from chainvm.state.state import Log
+
+Op = Callable[[Frame, list[int], int], int]
+
+
+def op_stop(f: Frame, s: list[int], pc: int) -> int:
+    raise Stop
+
+
+def op_pop(f: Frame, s: list[int], pc: int) -> int:
+    s.pop()
+    return pc + 1
+
+
+def op_mload(f: Frame, s: list[int], pc: int) -> int:
+    offset = s[-1]
+    expand_memory(f, offset, 32)
+    s[-1] = int.from_bytes(f.memory[offset:offset + 32], "big")
+    return pc + 1
+
+
+def op_mstore(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    value = s.pop()
+    expand_memory(f, offset, 32)
+    f.memory[offset:offset + 32] = value.to_bytes(32, "big")
+    return pc + 1
+
+
+def op_mstore8(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    value = s.pop()
+    expand_memory(f, offset, 1)
+    f.memory[offset] = value & 0xFF
+    return pc + 1
+
+
+def op_sload(f: Frame, s: list[int], pc: int) -> int:
+    s[-1] = f.state.get_storage(f.address, s[-1])
+    return pc + 1
+
+
+def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    key = s[-1]
+    if f.state.warm_slot(f.address, key):
+        charge(f, 2100 - 100)
+    s[-1] = f.state.get_storage(f.address, key)
+    return pc + 1
+
+
+def op_sstore_frontier(f: Frame, s: list[int], pc: int) -> int:
+    if f.is_static:
+        raise WriteProtection
+    key = s.pop()
+    value = s.pop()
+    state = f.state
+    current = state.get_storage(f.address, key)
+    if value and not current:
+        charge(f, 20000)
+    else:
+        charge(f, 5000)
+        if current and not value:
+            state.add_refund(15000)
+    state.set_storage(f.address, key, value)
+    return pc + 1
+
+
+def _make_net_sstore(name: str, noop_gas: int, sentry: bool, cold_gas: int, clear_refund: int,
+                     reset_gas: int) -> Op:
+    """Net gas metering: EIP-1283 (Constantinople), EIP-2200, EIP-2929, EIP-3529.
+
+    noop_gas is the cost of a write that changes nothing or hits a dirty slot;
+    reset_gas the cost of changing a clean non-zero slot.
+    """
+    set_gas = 20000
+
+    def op_sstore(f: Frame, s: list[int], pc: int) -> int:
+        if f.is_static:
+            raise WriteProtection
+        if sentry and f.gas <= 2300:  # EIP-2200: never while only the call stipend is left
+            raise OutOfGas
+        key = s.pop()
+        value = s.pop()
+        state = f.state
+        address = f.address
+        cost = 0
+        if cold_gas and state.warm_slot(address, key):
+            cost = cold_gas
+        current = state.get_storage(address, key)
+        if current == value:
+            cost += noop_gas
+        else:
+            original = state.original_storage(address, key)
+            if original == current:
+                if original == 0:
+                    cost += set_gas
+                else:
+                    cost += reset_gas
+                    if value == 0:
+                        state.add_refund(clear_refund)
+            else:
+                cost += noop_gas
+                if original != 0:
+                    if current == 0:
+                        state.add_refund(-clear_refund)
+                    elif value == 0:
+                        state.add_refund(clear_refund)
+                if original == value:
+                    if original == 0:
+                        state.add_refund(set_gas - noop_gas)
+                    else:
+                        state.add_refund(reset_gas - noop_gas)
+        charge(f, cost)
+        state.set_storage(address, key, value)
+        return pc + 1
+
+    op_sstore.__name__ = name
+    return op_sstore
+
+
+op_sstore_eip1283 = _make_net_sstore("op_sstore_eip1283", 200, False, 0, 15000, 5000)
+op_sstore_eip2200 = _make_net_sstore("op_sstore_eip2200", 800, True, 0, 15000, 5000)
+op_sstore_eip2929 = _make_net_sstore("op_sstore_eip2929", 100, True, 2100, 15000, 5000 - 2100)
+op_sstore_eip3529 = _make_net_sstore("op_sstore_eip3529", 100, True, 2100, 4800, 5000 - 2100)
+
+
+def op_jump(f: Frame, s: list[int], pc: int) -> int:
+    dest = s.pop()
+    if dest not in f.jumpdests:
+        raise InvalidJump
+    return dest
+
+
+def op_jumpi(f: Frame, s: list[int], pc: int) -> int:
+    dest = s.pop()
+    if s.pop():
+        if dest not in f.jumpdests:
+            raise InvalidJump
+        return dest
+    return pc + 1
+
+
+def op_pc(f: Frame, s: list[int], pc: int) -> int:
+    s.append(pc)
+    return pc + 1
+
+
+def op_msize(f: Frame, s: list[int], pc: int) -> int:
+    s.append(len(f.memory))
+    return pc + 1
+
+
+def op_gas(f: Frame, s: list[int], pc: int) -> int:
+    s.append(f.gas)
+    return pc + 1
+
+
+def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
+    return pc + 1
+
+
+def op_tload(f: Frame, s: list[int], pc: int) -> int:  # EIP-1153
+    s[-1] = f.state.transient.get((f.address, s[-1]), 0)
+    return pc + 1
+
+
+def op_tstore(f: Frame, s: list[int], pc: int) -> int:  # EIP-1153
+    if f.is_static:
+        raise WriteProtection
+    key = s.pop()
+    f.state.set_transient(f.address, key, s.pop())
+    return pc + 1
+
+
+def op_mcopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-5656
+    dest = s.pop()
+    src = s.pop()
+    size = s.pop()
+    if size:
+        expand_memory(f, max(dest, src), size)
+        charge(f, 3 * ((size + 31) >> 5))
+        mem = f.memory
+        mem[dest:dest + size] = mem[src:src + size]
+    return pc + 1
+
+
+def op_push0(f: Frame, s: list[int], pc: int) -> int:  # EIP-3855
+    s.append(0)
+    return pc + 1
+
+
+def _make_push(width: int) -> Op:
+    step = width + 1
+
+    def op_push(f: Frame, s: list[int], pc: int) -> int:
+        s.append(f.push_values[pc])
+        return pc + step
+
+    op_push.__name__ = f"op_push{width}"
+    return op_push
+
+
+def _make_dup(n: int) -> Op:
+    index = -n
+
+    def op_dup(f: Frame, s: list[int], pc: int) -> int:
+        s.append(s[index])
+        return pc + 1
+
+    op_dup.__name__ = f"op_dup{n}"
+    return op_dup
+
+
+def _make_swap(n: int) -> Op:
+    index = -n - 1
+
+    def op_swap(f: Frame, s: list[int], pc: int) -> int:
+        s[-1], s[index] = s[index], s[-1]
+        return pc + 1
+
+    op_swap.__name__ = f"op_swap{n}"
+    return op_swap
+
+
+PUSH_OPS = [_make_push(w) for w in range(1, 33)]
+DUP_OPS = [_make_dup(n) for n in range(1, 17)]
+SWAP_OPS = [_make_swap(n) for n in range(1, 17)]
+
+
+def _make_log(topics: int) -> Op:
+    def op_log(f: Frame, s: list[int], pc: int) -> int:
+        if f.is_static:
+            raise WriteProtection
+        offset = s.pop()
+        size = s.pop()
+        topic_values = tuple(s.pop() for _ in range(topics))
+        if size:
+            expand_memory(f, offset, size)
+            charge(f, 8 * size)
+        f.state.add_log(Log(f.address, topic_values, bytes(f.memory[offset:offset + size])))
+        return pc + 1
+
+    op_log.__name__ = f"op_log{topics}"
+    return op_log
+
+
+LOG_OPS = [_make_log(n) for n in range(5)]
+
+
+def op_return(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        expand_memory(f, offset, size)
+        f.output = bytes(f.memory[offset:offset + size])
+    raise Stop
+
+
+def op_revert(f: Frame, s: list[int], pc: int) -> int:  # EIP-140
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        expand_memory(f, offset, size)
+        f.output = bytes(f.memory[offset:offset + size])
+    raise Revert

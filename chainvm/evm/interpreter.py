@@ -1,0 +1,168 @@
+"""The interpreter loop and the frame driver.
+
+`execute` runs one frame until it halts or asks for a child frame; `run`
+drives a stack of frames without Python recursion, so call depth 1024 needs
+no deep interpreter stack.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, TYPE_CHECKING
+
+from chainvm.evm.errors import (
+    ExceptionalHalt,
+    OutOfGas,
+    Revert,
+    StackOverflow,
+    StackUnderflow,
+    Stop,
+)
+from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame
+
+if TYPE_CHECKING:
+    from chainvm.evm.vm import EVM
+
+
+def execute(f: Frame) -> Frame | None:
+    """Run `f` until it halts (returns None; f.error says how) or calls (returns the child)."""
+    table = f.evm.fork
+    fns = table.fns
+    static_gas = table.static_gas
+    stack_ranges = table.stack_ranges
+    code = f.code
+    stack = f.stack
+    pc = f.pc
+    try:
+        while True:
+            op = code[pc]
+            gas = f.gas - static_gas[op]
+            if gas < 0:
+                raise OutOfGas
+            f.gas = gas
+            if len(stack) not in stack_ranges[op]:
+                if len(stack) < stack_ranges[op].start:
+                    raise StackUnderflow
+                raise StackOverflow
+            pc = fns[op](f, stack, pc)
+    except CallRequest as request:
+        return request.child
+    except Stop:
+        f.error = None
+    except Revert as e:
+        f.error = e
+    except ExceptionalHalt as e:
+        f.error = e
+        f.gas = 0
+    return None
+
+
+class Tracer:
+    """EIP-3155 structured traces, one JSON object per line, in geth's field formats."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out if out is not None else sys.stderr
+
+    def step(self, f: Frame, pc: int, op: int, gas: int, cost: int, stack: list[int],
+             mem_size: int, refund: int, name: str, error: str | None) -> None:
+        record: dict[str, object] = {
+            "pc": pc,
+            "op": op,
+            "gas": hex(gas),
+            "gasCost": hex(cost),
+            "memSize": mem_size,
+            "stack": [hex(x) for x in stack],
+            "depth": f.depth + 1,
+            "refund": refund,
+            "opName": name,
+        }
+        if error:
+            record["error"] = error
+        self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        record: dict[str, object] = {"output": output.hex(), "gasUsed": hex(gas_used)}
+        if error:
+            record["error"] = error
+        self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def execute_traced(f: Frame) -> Frame | None:
+    """Like `execute`, reporting each step to the EVM's tracer before its effects are lost."""
+    table = f.evm.fork
+    tracer = f.evm.tracer
+    assert tracer is not None
+    fns = table.fns
+    static_gas = table.static_gas
+    stack_ranges = table.stack_ranges
+    names = table.names
+    code = f.code
+    stack = f.stack
+    pc = f.pc
+    state = f.state
+    while True:
+        op = code[pc]
+        gas_before = f.gas
+        stack_before = list(stack)
+        mem_before = len(f.memory)
+        refund_before = state.refund
+        try:
+            gas = f.gas - static_gas[op]
+            if gas < 0:
+                raise OutOfGas
+            f.gas = gas
+            if len(stack) not in stack_ranges[op]:
+                if len(stack) < stack_ranges[op].start:
+                    raise StackUnderflow
+                raise StackOverflow
+            new_pc = fns[op](f, stack, pc)
+        except CallRequest as request:
+            cost = gas_before - f.gas
+            tracer.step(f, pc, op, gas_before, cost, stack_before, mem_before, refund_before,
+                        names[op], None)
+            return request.child
+        except Stop:
+            tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
+                        refund_before, names[op], None)
+            f.error = None
+            return None
+        except Revert as e:
+            tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
+                        refund_before, names[op], None)
+            f.error = e
+            return None
+        except ExceptionalHalt as e:
+            tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
+                        refund_before, names[op], str(e))
+            f.error = e
+            f.gas = 0
+            return None
+        tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
+                    refund_before, names[op], None)
+        pc = new_pc
+
+
+def run(evm: EVM, root: Frame) -> Frame:
+    """Drive `root` and every frame it spawns to completion; returns the finished root."""
+    from chainvm.evm.vm import finish_frame, resume_parent
+
+    step = execute_traced if evm.tracer is not None else execute
+    frames = [root]
+    f = root
+    while True:
+        child = step(f)
+        if child is not None:
+            frames.append(child)
+            f = child
+            continue
+        finish_frame(evm, f)
+        frames.pop()
+        if not frames:
+            return f
+        parent = frames[-1]
+        resume_parent(parent, f)
+        f = parent
+
+
+__all__ = ["execute", "execute_traced", "run", "Tracer", "KIND_CREATE"]

@@ -1,0 +1,57 @@
+"""MODEXP (0x05): EIP-198 pricing, EIP-2565 repricing from Berlin."""
+
+from __future__ import annotations
+
+
+def _field(data: bytes, start: int, size: int) -> int:
+    """Big-endian integer of data[start:start+size], zero-padded past the end."""
+    if start >= len(data) or size == 0:
+        return 0
+    chunk = data[start:start + size]
+    return int.from_bytes(chunk, "big") << (8 * (size - len(chunk)))
+
+
+def _lengths(data: bytes) -> tuple[int, int, int]:
+    return _field(data, 0, 32), _field(data, 32, 32), _field(data, 64, 32)
+
+
+def _adjusted_exponent_length(data: bytes, base_len: int, exp_len: int) -> int:
+    head_len = min(exp_len, 32)
+    head = _field(data, 96 + base_len, head_len) if base_len < (1 << 64) else 0
+    if exp_len <= 32:
+        return head.bit_length() - 1 if head else 0
+    return 8 * (exp_len - 32) + (head.bit_length() - 1 if head else 0)
+
+
+def gas_eip198(data: bytes) -> int:
+    base_len, exp_len, mod_len = _lengths(data)
+    x = max(base_len, mod_len)
+    if x <= 64:
+        complexity = x * x
+    elif x <= 1024:
+        complexity = x * x // 4 + 96 * x - 3072
+    else:
+        complexity = x * x // 16 + 480 * x - 199680
+    adjusted = _adjusted_exponent_length(data, base_len, exp_len)
+    return complexity * max(adjusted, 1) // 20
+
+
+def gas_eip2565(data: bytes) -> int:
+    base_len, exp_len, mod_len = _lengths(data)
+    words = (max(base_len, mod_len) + 7) >> 3
+    complexity = words * words
+    adjusted = _adjusted_exponent_length(data, base_len, exp_len)
+    return max(200, complexity * max(adjusted, 1) // 3)
+
+
+def run(data: bytes) -> bytes:
+    base_len, exp_len, mod_len = _lengths(data)
+    if base_len == 0 and mod_len == 0:
+        return b""
+    # Gas has already been charged, so these lengths are affordable.
+    base = _field(data, 96, base_len)
+    exponent = _field(data, 96 + base_len, exp_len)
+    modulus = _field(data, 96 + base_len + exp_len, mod_len)
+    if modulus == 0:
+        return bytes(mod_len)
+    return pow(base, exponent, modulus).to_bytes(mod_len, "big")

@@ -1,0 +1,216 @@
+"""The state transition: validate a transaction, buy gas, execute, refund, pay the coinbase.
+
+Follows geth's core/state_transition.go. An invalid transaction raises
+InvalidTransaction before any state is touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chainvm.evm import forks as F
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.errors import InvalidTransaction, Revert
+from chainvm.evm.forks import Fork
+from chainvm.evm.gas import (
+    BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN,
+    G_ACCESS_LIST_ADDRESS,
+    G_ACCESS_LIST_STORAGE_KEY,
+    G_INITCODE_WORD,
+    G_TRANSACTION,
+    G_TXCREATE,
+    G_TXDATANONZERO_EIP2028,
+    G_TXDATANONZERO_FRONTIER,
+    G_TXDATAZERO,
+    GAS_PER_BLOB,
+    MAX_INITCODE_SIZE,
+    MIN_BLOB_BASE_FEE,
+    fake_exponential,
+)
+from chainvm.evm.interpreter import Tracer, run
+from chainvm.evm.vm import CALL, EVM, Immediate, contract_creation, create_address, message_call
+from chainvm.state.state import Log, State
+
+MAX_BLOBS_PER_BLOCK_CANCUN = 6
+MAX_NONCE = (1 << 64) - 1
+UINT256_MAX = (1 << 256) - 1
+
+
+@dataclass
+class Transaction:
+    sender: bytes
+    to: bytes | None
+    nonce: int = 0
+    gas_limit: int = 21000
+    value: int = 0
+    data: bytes = b""
+    tx_type: int = 0
+    gas_price: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    access_list: list[tuple[bytes, list[int]]] = field(default_factory=list)
+    blob_versioned_hashes: list[bytes] = field(default_factory=list)
+    max_fee_per_blob_gas: int | None = None
+
+
+@dataclass
+class TxResult:
+    gas_used: int
+    success: bool
+    output: bytes
+    logs: list[Log]
+    error: str | None = None
+    contract_address: bytes | None = None
+    blob_gas_used: int = 0
+
+
+def blob_base_fee(excess_blob_gas: int) -> int:
+    return fake_exponential(MIN_BLOB_BASE_FEE, excess_blob_gas,
+                            BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN)
+
+
+def intrinsic_gas(tx: Transaction, fork: Fork) -> int:
+    ordinal = fork.ordinal
+    nonzero_cost = G_TXDATANONZERO_EIP2028 if ordinal >= F.ISTANBUL else G_TXDATANONZERO_FRONTIER
+    zeros = tx.data.count(0)
+    gas = G_TRANSACTION + zeros * G_TXDATAZERO + (len(tx.data) - zeros) * nonzero_cost
+    if tx.to is None:
+        if ordinal >= F.HOMESTEAD:
+            gas += G_TXCREATE
+        if ordinal >= F.SHANGHAI:
+            gas += G_INITCODE_WORD * ((len(tx.data) + 31) >> 5)  # EIP-3860
+    for _address, keys in tx.access_list:
+        gas += G_ACCESS_LIST_ADDRESS + G_ACCESS_LIST_STORAGE_KEY * len(keys)
+    return gas
+
+
+def _check_type(tx: Transaction, fork: Fork) -> None:
+    needed = {0: F.FRONTIER, 1: F.BERLIN, 2: F.LONDON, 3: F.CANCUN, 4: F.PRAGUE}.get(tx.tx_type)
+    if needed is None or fork.ordinal < needed:
+        raise InvalidTransaction(f"transaction type {tx.tx_type} not supported by {fork.name}")
+
+
+def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tuple[int, int]:
+    """Check the transaction against the state; returns (effective gas price, intrinsic gas)."""
+    _check_type(tx, fork)
+    ordinal = fork.ordinal
+    sender = state.get(tx.sender)
+    sender_nonce = sender.nonce if sender is not None else 0
+    if tx.nonce >= MAX_NONCE:  # EIP-2681
+        raise InvalidTransaction("nonce has max value")
+    if tx.nonce != sender_nonce:
+        raise InvalidTransaction(
+            f"nonce too {'high' if tx.nonce > sender_nonce else 'low'}: "
+            f"tx {tx.nonce}, state {sender_nonce}")
+    if sender is not None and sender.code:  # EIP-3607
+        raise InvalidTransaction("sender not an EOA")
+    if tx.gas_limit > block.gas_limit:
+        raise InvalidTransaction("gas limit reached: transaction gas exceeds block gas limit")
+    for value in (tx.gas_price, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.value):
+        if value is not None and value > UINT256_MAX:
+            raise InvalidTransaction("fee or value exceeds 256 bits")
+    if tx.tx_type >= 2:
+        max_fee = tx.max_fee_per_gas or 0
+        priority = tx.max_priority_fee_per_gas or 0
+        if priority > max_fee:
+            raise InvalidTransaction("max priority fee per gas higher than max fee per gas")
+        if max_fee < block.base_fee:
+            raise InvalidTransaction("max fee per gas less than block base fee")
+        effective_price = min(max_fee, block.base_fee + priority)
+        fee_cap = max_fee
+    else:
+        gas_price = tx.gas_price or 0
+        if ordinal >= F.LONDON and gas_price < block.base_fee:
+            raise InvalidTransaction("max fee per gas less than block base fee")
+        effective_price = gas_price
+        fee_cap = gas_price
+    if fee_cap * tx.gas_limit > UINT256_MAX:
+        raise InvalidTransaction("gas limit times fee cap overflows 256 bits")
+    max_cost = tx.gas_limit * fee_cap + tx.value
+    if tx.tx_type == 3:
+        if tx.to is None:
+            raise InvalidTransaction("blob transaction must not create a contract")
+        count = len(tx.blob_versioned_hashes)
+        if count == 0:
+            raise InvalidTransaction("blob transaction without blobs")
+        if count > MAX_BLOBS_PER_BLOCK_CANCUN:
+            raise InvalidTransaction("too many blobs in transaction")
+        for h in tx.blob_versioned_hashes:
+            if h[:1] != b"\x01":
+                raise InvalidTransaction("blob versioned hash with unsupported version")
+        fee_per_blob_gas = blob_base_fee(block.excess_blob_gas)
+        if (tx.max_fee_per_blob_gas or 0) < fee_per_blob_gas:
+            raise InvalidTransaction("max fee per blob gas less than block blob gas fee")
+        max_cost += count * GAS_PER_BLOB * (tx.max_fee_per_blob_gas or 0)
+    balance = sender.balance if sender is not None else 0
+    if balance < max_cost:
+        raise InvalidTransaction(
+            f"insufficient funds for gas * price + value: have {balance}, want {max_cost}")
+    intrinsic = intrinsic_gas(tx, fork)
+    if intrinsic > tx.gas_limit:
+        raise InvalidTransaction(
+            f"intrinsic gas too low: have {tx.gas_limit}, want {intrinsic}")
+    if ordinal >= F.SHANGHAI and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
+        raise InvalidTransaction("max initcode size exceeded")
+    return effective_price, intrinsic
+
+
+def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction,
+                      tracer: Tracer | None = None) -> TxResult:
+    """Execute `tx` on `state`. Raises InvalidTransaction (leaving state untouched)."""
+    effective_price, intrinsic = validate(state, fork, block, tx)
+    ordinal = fork.ordinal
+    state.begin_transaction()
+    blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
+    blob_fee_per_gas = blob_base_fee(block.excess_blob_gas) if ordinal >= F.CANCUN else 0
+    # Buy gas (and blob gas, which is burned).
+    state.sub_balance(tx.sender, tx.gas_limit * effective_price + blob_gas * blob_fee_per_gas)
+    evm = EVM(state, fork, block, tx.sender, effective_price,
+              tuple(tx.blob_versioned_hashes), blob_fee_per_gas, tracer)
+    if ordinal >= F.BERLIN:  # EIP-2929/2930 warm set
+        warm = state.warm_addresses
+        warm.add(tx.sender)
+        warm.update(evm.precompiles)
+        if tx.to is not None:
+            warm.add(tx.to)
+        if ordinal >= F.SHANGHAI:  # EIP-3651
+            warm.add(block.coinbase)
+        for address, keys in tx.access_list:
+            warm.add(address)
+            for key in keys:
+                state.warm_slots.add((address, key))
+    gas = tx.gas_limit - intrinsic
+    contract_address = None
+    if tx.to is None:
+        nonce = state.nonce(tx.sender)
+        state.set_nonce(tx.sender, nonce + 1)
+        contract_address = create_address(tx.sender, nonce)
+        result = contract_creation(evm, tx.sender, contract_address, tx.value, tx.data, gas, 0)
+    else:
+        state.set_nonce(tx.sender, tx.nonce + 1)
+        result = message_call(evm, CALL, tx.sender, tx.to, tx.to, tx.value, tx.data, gas, 0, False)
+    if isinstance(result, Immediate):
+        success, gas_left, output, error = result.success, result.gas_left, result.output, None
+        if not success:
+            error = "execution failed"
+    else:
+        frame = run(evm, result)
+        success = frame.error is None
+        gas_left = frame.gas
+        output = frame.output if (success and tx.to is not None) or isinstance(frame.error, Revert) else b""
+        error = None if success else ("execution reverted" if isinstance(frame.error, Revert)
+                                      else str(frame.error))
+    gas_used = tx.gas_limit - gas_left
+    refund_quotient = 5 if ordinal >= F.LONDON else 2  # EIP-3529
+    refund = min(state.refund, gas_used // refund_quotient)
+    gas_left += refund
+    gas_used -= refund
+    state.add_balance(tx.sender, gas_left * effective_price)
+    priority = effective_price - block.base_fee if ordinal >= F.LONDON else effective_price
+    state.add_balance(block.coinbase, gas_used * priority)
+    logs = list(state.logs) if success else []
+    state.finalize_transaction(delete_empty=ordinal >= F.SPURIOUS_DRAGON)
+    if tracer is not None:
+        tracer.summary(output, gas_used, error)
+    return TxResult(gas_used, success, output, logs, error,
+                    contract_address if (success and tx.to is None) else None, blob_gas)
