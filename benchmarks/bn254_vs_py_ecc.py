@@ -3,7 +3,9 @@
 Run: .venv/bin/python benchmarks/bn254_vs_py_ecc.py [--quick]
 
 Our side is timed through the precompile entry points (decoding, validation
-including the G2 subgroup check, encoding).  py_ecc is timed on already decoded
+including the G2 subgroup check, encoding).  The pairing row clears the memo of
+prepared G2 points before every call; the row below it shows the repeated-G2 case
+(verifying keys), where the Q-only half of the Miller loop is reused.  py_ecc is timed on already decoded
 points, so its numbers leave out that work.  bn128 is the plain reference module
 (its pairing check is two full pairings); optimized_bn128 (projective coordinates)
 is shown too, its pairing check done the way py-evm does it: Miller loops
@@ -18,6 +20,7 @@ from collections.abc import Callable
 
 from py_ecc import bn128, optimized_bn128
 
+from chainvm.evm.precompiles import bn254
 from chainvm.evm.precompiles.bn254 import ec_add, ec_mul, ec_pairing
 
 
@@ -87,9 +90,17 @@ def main() -> None:
             best(lambda: optimized_bn128.normalize(optimized_bn128.multiply(o1, k)), 2.0, 20),
         )
     )
-    ours = best(lambda: ec_pairing(pairing_input), 2.0)
+
+    def cold_pairing() -> bytes:
+        bn254._g2_prepare.cache_clear()  # G2 points not seen before
+        return ec_pairing(pairing_input)
+
+    ours = best(cold_pairing, 2.0)
+    warm = best(lambda: ec_pairing(pairing_input), 2.0)
     theirs = float("nan") if quick else best(pyecc_pair, 0.0, 1)
-    rows.append(("ECPAIRING (2 pairs)", ours, theirs, best(opt_pair, 0.0, 2)))
+    opt = best(opt_pair, 0.0, 2)
+    rows.append(("ECPAIRING (2 pairs)", ours, theirs, opt))
+    rows.append(("  same, G2 memoised", warm, theirs, opt))
 
     print(
         f"{'operation':24} {'chainvm':>11} {'py_ecc':>11} {'ratio':>8} "

@@ -135,7 +135,6 @@ def _naf(k: int) -> list[int]:
 
 
 _ATE_NAF = _naf(ATE)
-_U_NAF = _naf(U)
 
 
 # --------------------------------------------------------------------------- generated hot code
@@ -559,12 +558,12 @@ def _dbl_prep(xr: int, xi: int, yr: int, yi: int, zr: int, zi: int) -> tuple[int
         (2 * (t21 * t22) - 12 * (2 * (t10 * t17))) % P,
         (t27 - t30) % P,
         ((t26 + t29) * (t25 + t28) - (t27 + t30)) % P,
-        2 * t25 % P,
-        2 * t28 % P,
-        -3 * (t14 * (xr - xi) % P) % P,
-        -3 * (2 * (xr * xi) % P) % P,
-        (t4 - t10) % P,
-        (t16 - t17) % P,
+        2 * t25,
+        2 * t28,
+        -3 * (t14 * (xr - xi) % P),
+        -3 * (2 * (xr * xi) % P),
+        t4 - t10,
+        t16 - t17,
     )
 
 
@@ -623,10 +622,10 @@ def _add_prep(
         (t17 * (t32 + t34) - (t33 + t35) - ((yr + yi) * t38 - (t36 + t37))) % P,
         (t39 - t40) % P,
         (t3 * t38 - (t39 + t40)) % P,
-        t2 % P,
-        t5 % P,
-        -t14 % P,
-        -t16 % P,
+        t2,
+        t5,
+        -t14,
+        -t16,
         (t41 - t42 - (t43 - t44)) % P,
         (t4 * t17 - (t41 + t42) - (t15 * t6 - (t43 + t44))) % P,
     )
@@ -819,27 +818,28 @@ def _g2_prepare(x: F2, y: F2) -> tuple[Line, ...]:
     qxr, qxi = x
     qyr, qyi = y
     nqyr, nqyi = -qyr % P, -qyi % P
-    t: tuple[int, ...] = (qxr, qxi, qyr, qyi, 1, 0)
+    xr, xi, yr, yi, zr, zi = qxr, qxi, qyr, qyi, 1, 0
     lines: list[Line] = []
     for d in _ATE_NAF[1:]:
-        s = _dbl_prep(*t)
-        t = s[:6]
-        lines.append(s[6:])  # type: ignore[arg-type]
+        s = _dbl_prep(xr, xi, yr, yi, zr, zi)
+        xr, xi, yr, yi, zr, zi = s[:6]
+        lines.append((s[6], s[7], s[8], s[9], s[10], s[11]))
         if d:
             if d == 1:
-                s = _add_prep(*t, qxr, qxi, qyr, qyi)
+                s = _add_prep(xr, xi, yr, yi, zr, zi, qxr, qxi, qyr, qyi)
             else:
-                s = _add_prep(*t, qxr, qxi, nqyr, nqyi)
-            t = s[:6]
-            lines.append(s[6:])  # type: ignore[arg-type]
-    if not _g2_check_with_ate((x, y), t):
+                s = _add_prep(xr, xi, yr, yi, zr, zi, qxr, qxi, nqyr, nqyi)
+            xr, xi, yr, yi, zr, zi = s[:6]
+            lines.append((s[6], s[7], s[8], s[9], s[10], s[11]))
+    if not _g2_check_with_ate((x, y), (xr, xi, yr, yi, zr, zi)):
         raise BN254Error("G2 point not in the r-order subgroup")
-    q1 = _psi_affine((x, y))
-    q2x, q2y = _psi_affine(q1)
-    s = _add_prep(*t, *q1[0], *q1[1])
-    lines.append(s[6:])  # type: ignore[arg-type]
-    s = _add_prep(*s[:6], *q2x, *_f2_neg(q2y))
-    lines.append(s[6:])  # type: ignore[arg-type]
+    (q1xr, q1xi), (q1yr, q1yi) = _psi_affine((x, y))
+    (q2xr, q2xi), (q2yr, q2yi) = _psi_affine(((q1xr, q1xi), (q1yr, q1yi)))
+    s = _add_prep(xr, xi, yr, yi, zr, zi, q1xr, q1xi, q1yr, q1yi)
+    lines.append((s[6], s[7], s[8], s[9], s[10], s[11]))
+    xr, xi, yr, yi, zr, zi = s[:6]
+    s = _add_prep(xr, xi, yr, yi, zr, zi, q2xr, q2xi, -q2yr % P, -q2yi % P)
+    lines.append((s[6], s[7], s[8], s[9], s[10], s[11]))
     return tuple(lines)
 
 
