@@ -255,7 +255,7 @@ PATCHES: dict[str, list[Patch]] = {
     ],
     "Berlin": [
         _patch("EIP-2929 cold/warm access",
-               _gas({0x31: 100, 0x3B: 100, 0x3C: 100, 0x3F: 100, 0x54: 0, 0x55: 0,
+               _gas({0x31: 100, 0x3B: 100, 0x3C: 100, 0x3F: 100, 0x54: 100, 0x55: 0,
                      0xF1: 100, 0xF2: 100, 0xF4: 100, 0xFA: 100}, _BERLIN_BODIES)),
     ],
     "London": [

@@ -808,7 +808,7 @@ def _square_schedule() -> tuple[bool, ...]:
 _SQUARE_BEFORE = _square_schedule()
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=64)
 def _g2_prepare(x: F2, y: F2) -> tuple[Line, ...]:
     """The Q-dependent lines of the optimal ate Miller loop for Q = (x, y).
 

@@ -7,7 +7,17 @@ from chainvm.fvm.vm import ActorImpl, Registry
 
 
 def build_registry() -> Registry:
-    from chainvm.fvm.actors import basic, chaos, multisig, paych, reward, stubs, verifreg
+    from chainvm.fvm.actors import (
+        basic,
+        chaos,
+        market,
+        miner,
+        multisig,
+        paych,
+        power,
+        reward,
+        verifreg,
+    )
 
     reg = Registry()
     both = (0, 2)
@@ -19,8 +29,9 @@ def build_registry() -> Registry:
     reg.register("multisig", both, multisig.MULTISIG)
     reg.register("paymentchannel", both, paych.PAYCH)
     reg.register("verifiedregistry", both, verifreg.VERIFREG)
-    for name in ("storagepower", "storagemarket", "storageminer"):
-        reg.register(name, both, stubs.stub(name))
+    reg.register("storagepower", both, power.POWER)
+    reg.register("storagemarket", both, market.MARKET)
+    reg.register("storageminer", both, miner.MINER)
     reg.register_code(CHAOS_CODE, chaos.CHAOS)
     return reg
 

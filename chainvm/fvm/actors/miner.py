@@ -1,0 +1,256 @@
+"""The storage miner actor: only reward locking and its vesting table.
+
+State v0: ``[info, precommit deposits, locked funds, vesting funds, initial
+pledge requirement, precommitted sectors, precommit expiry, allocated
+sectors, sectors, proving period start, current deadline, deadlines, early
+terminations]``; v2 inserts the fee debt after the vesting funds. The
+vesting table is ``[[[epoch, amount], ...]]`` sorted by epoch. Sector and
+proof methods need the proof systems and are not implemented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chainvm.fvm.actors.common import (
+    as_address,
+    decode_bigint,
+    decode_tuple,
+    dumps,
+    loads,
+)
+from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.types import ExitCode
+from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, REWARD_ADDR, ActorImpl, Runtime
+
+EPOCHS_IN_HOUR = 120
+EPOCHS_IN_DAY = 2880
+POWER_UPDATE_PLEDGE_TOTAL = 6
+
+
+@dataclass(frozen=True)
+class VestSpec:
+    initial_delay: int
+    vest_period: int
+    step_duration: int
+    quantization: int
+
+
+REWARD_VESTING_V0 = VestSpec(
+    20 * EPOCHS_IN_DAY, 180 * EPOCHS_IN_DAY, EPOCHS_IN_DAY, 12 * EPOCHS_IN_HOUR
+)
+REWARD_VESTING_V2 = VestSpec(0, 180 * EPOCHS_IN_DAY, EPOCHS_IN_DAY, 12 * EPOCHS_IN_HOUR)
+
+
+def _go_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _go_mod(a: int, b: int) -> int:
+    return a - b * _go_div(a, b)
+
+
+def quantize_up(e: int, unit: int, offset: int) -> int:
+    """Round e up to the next epoch congruent to offset modulo unit (Go semantics)."""
+    off = _go_mod(offset, unit)
+    rem = _go_mod(e - off, unit)
+    quot = _go_div(e - off, unit)
+    if rem == 0 or e - off < 0:
+        return unit * quot + off
+    return unit * (quot + 1) + off
+
+
+class _Fields:
+    def __init__(self, v2: bool) -> None:
+        self.info = 0
+        self.precommit_deposits = 1
+        self.locked = 2
+        self.vesting = 3
+        self.fee_debt = 4 if v2 else None
+        self.initial_pledge = 5 if v2 else 4
+        self.proving_period_start = 10 if v2 else 9
+
+
+def _big(st: list[Any], i: int) -> int:
+    return decode_bigint(st[i])
+
+
+def unlock_vested(funds: list[list[Any]], epoch: int) -> tuple[list[list[Any]], int]:
+    unlocked = 0
+    keep_from = 0
+    for i, (e, amount) in enumerate(funds):
+        if e >= epoch:
+            break
+        unlocked += decode_bigint(amount)
+        keep_from = i + 1
+    return funds[keep_from:], unlocked
+
+
+def add_vesting(
+    funds: list[list[Any]], epoch: int, total: int, pps: int, spec: VestSpec
+) -> list[list[Any]]:
+    by_epoch = {e: i for i, (e, _) in enumerate(funds)}
+    funds = [list(f) for f in funds]
+    begin = epoch + spec.initial_delay
+    vested = 0
+    e = begin + spec.step_duration
+    while vested < total:
+        vest_epoch = quantize_up(e, spec.quantization, pps)
+        elapsed = vest_epoch - begin
+        target = _go_div(total * elapsed, spec.vest_period) if elapsed < spec.vest_period else total
+        this_time = target - vested
+        vested = target
+        if vest_epoch in by_epoch:
+            i = by_epoch[vest_epoch]
+            funds[i][1] = encode_bigint(decode_bigint(funds[i][1]) + this_time)
+        else:
+            funds.append([vest_epoch, encode_bigint(this_time)])
+            by_epoch[vest_epoch] = len(funds) - 1
+        e += spec.step_duration
+    funds.sort(key=lambda f: f[0])
+    return funds
+
+
+def unlock_unvested(funds: list[list[Any]], epoch: int, target: int) -> tuple[list[list[Any]], int]:
+    unlocked = 0
+    last_remove = -1
+    start_remove = 0
+    funds = [list(f) for f in funds]
+    for i, (e, amount) in enumerate(funds):
+        if unlocked >= target:
+            break
+        if e >= epoch:
+            amt = decode_bigint(amount)
+            take = min(target - unlocked, amt)
+            unlocked += take
+            if amt - take == 0:
+                last_remove = i
+            else:
+                funds[i][1] = encode_bigint(amt - take)
+        else:
+            start_remove = i + 1
+    if last_remove != -1:
+        funds = funds[:start_remove] + funds[last_remove + 1 :]
+    return funds, unlocked
+
+
+def _add_locked_funds(rt: Runtime, st: list[Any], f: _Fields, amount: int, spec: VestSpec) -> int:
+    """Lock ``amount`` in the vesting table; returns what vested meanwhile."""
+    funds = rt.store_get(st[f.vesting])[0]
+    funds, unlocked = unlock_vested(funds, rt.curr_epoch)
+    locked = _big(st, f.locked) - unlocked
+    funds = add_vesting(funds, rt.curr_epoch, amount, st[f.proving_period_start], spec)
+    st[f.locked] = encode_bigint(locked + amount)
+    st[f.vesting] = rt.store_put([funds])
+    return unlocked
+
+
+def _notify_pledge(rt: Runtime, delta: int) -> None:
+    if delta != 0:
+        _ret, code = rt.send(POWER_ADDR, POWER_UPDATE_PLEDGE_TOTAL, dumps(encode_bigint(delta)), 0)
+        if code != 0:
+            rt.abort(code, "failed to update total pledge")
+
+
+def _decode_amount(data: bytes) -> int:
+    return decode_bigint(loads(data))
+
+
+def add_locked_fund(rt: Runtime, amount: int) -> None:
+    """v0: lock (part of) a block reward, callable by the reward actor and the
+    miner's own addresses."""
+    if amount < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot lock up a negative amount of funds")
+    f = _Fields(False)
+
+    def lock(st: list[Any]) -> int:
+        info = rt.store_get(st[f.info])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        allowed += [as_address(info[0]), as_address(info[1]), REWARD_ADDR]
+        rt.validate_caller_is(*allowed)
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        if unlocked < amount:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds to lock")
+        return _add_locked_funds(rt, st, f, amount, REWARD_VESTING_V0)
+
+    newly_vested = rt.state_transaction(lock)
+    _notify_pledge(rt, amount - newly_vested)
+
+
+def _decode_apply_rewards(data: bytes) -> tuple[int, int]:
+    reward, penalty = decode_tuple(data, 2)
+    return decode_bigint(reward), decode_bigint(penalty)
+
+
+def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
+    """v2: lock the block reward and charge the (tripled) gas penalty as fee debt."""
+    reward, penalty = params
+    if reward < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot lock up a negative amount of funds")
+    if penalty < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot penalize a negative amount of funds")
+    f = _Fields(True)
+    assert f.fee_debt is not None
+
+    def apply(st: list[Any]) -> tuple[int, int]:
+        rt.validate_caller_is(REWARD_ADDR)
+
+        def unlocked_balance() -> int:
+            return (
+                rt.current_balance()
+                - _big(st, f.locked)
+                - _big(st, f.precommit_deposits)
+                - _big(st, f.initial_pledge)
+            )
+
+        if unlocked_balance() < reward:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds to lock")
+        newly_vested = _add_locked_funds(rt, st, f, reward, REWARD_VESTING_V2)
+        pledge_delta = reward - newly_vested
+        debt = _big(st, f.fee_debt) + penalty
+        # repay the debt from unvested funds first, then from the balance
+        from_vesting = 0
+        if debt != 0 and _big(st, f.locked) != 0:
+            funds = rt.store_get(st[f.vesting])[0]
+            funds, from_vesting = unlock_unvested(funds, rt.curr_epoch, debt)
+            st[f.locked] = encode_bigint(_big(st, f.locked) - from_vesting)
+            st[f.vesting] = rt.store_put([funds])
+        debt -= from_vesting
+        from_balance = min(unlocked_balance(), debt)
+        debt -= from_balance
+        st[f.fee_debt] = encode_bigint(debt)
+        return pledge_delta - from_vesting, from_vesting + from_balance
+
+    pledge_delta, to_burn = rt.state_transaction(apply)
+    _notify_pledge(rt, pledge_delta)
+    if to_burn > 0:
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", to_burn)
+        if code != 0:
+            rt.abort(code, "failed to burn funds")
+
+
+def _reward_method(rt: Runtime, params: Any) -> None:
+    if rt.profile.actors_version >= 2:
+        apply_rewards(rt, params)
+    else:
+        add_locked_fund(rt, params)
+
+
+def _decode_reward_params(data: bytes) -> Any:
+    # v0 takes a bare amount, v2 a [reward, penalty] pair
+    obj = loads(data)
+    if isinstance(obj, list):
+        return _decode_apply_rewards(data)
+    return decode_bigint(obj)
+
+
+def _build() -> ActorImpl:
+    impl = stub("storageminer")
+    impl.methods[14] = (_reward_method, _decode_reward_params)
+    return impl
+
+
+MINER = _build()

@@ -1,0 +1,149 @@
+"""The storage power actor: only its cron and pledge bookkeeping.
+
+State v0: ``[total raw power, total bytes committed, total QA power, total QA
+bytes committed, total pledge, this epoch raw power, this epoch QA power,
+this epoch pledge, QA power smoothed [position, velocity], miner count,
+miners above min power, cron event queue, first cron epoch, last processed
+cron epoch, claims, proof validation batch]``; v2 drops the last processed
+cron epoch. Miner creation and power claims need the proof systems and are
+not implemented (those methods report so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainvm.fvm.actors.common import decode_bigint, decode_empty, dumps, loads
+from chainvm.fvm.actors.reward import filter_next
+from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.types import ExitCode
+from chainvm.fvm.vm import CRON_ADDR, REWARD_ADDR, ActorImpl, FatalError, Runtime
+
+CONSENSUS_MINER_MIN_MINERS = 3
+REWARD_UPDATE_NETWORK_KPI = 4
+
+
+class _Layout:
+    """Field positions, which moved between v0 and v2."""
+
+    def __init__(self, v2: bool) -> None:
+        self.cron_queue = 11
+        self.first_cron = 12
+        self.claims = 13 if v2 else 14
+        self.batch = 14 if v2 else 15
+
+
+def _hamt_version(rt: Runtime) -> int:
+    return 0 if rt.profile.actors_version == 0 else 2
+
+
+def _big(st: list[Any], i: int) -> int:
+    return decode_bigint(st[i])
+
+
+def _current_total_power(st: list[Any]) -> tuple[int, int]:
+    if st[10] < CONSENSUS_MINER_MIN_MINERS:
+        return _big(st, 1), _big(st, 3)
+    return _big(st, 0), _big(st, 2)
+
+
+def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
+    now = rt.curr_epoch
+
+    def take(st: list[Any]) -> None:
+        events = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
+        if v2:
+            Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        # an empty queue has nothing at any epoch: no need to walk the range
+        if events.root.pointers:
+            for epoch in range(st[lay.first_cron], now + 1):
+                if events.get(_epoch_key(epoch)) is not None:
+                    raise FatalError("deferred miner cron events are not implemented")
+        st[lay.first_cron] = now + 1
+        st[lay.cron_queue] = events.flush()
+
+    rt.state_transaction(take)
+    if not v2:
+        # v0 always rewrote the claims table after the (here empty) list of
+        # failed miner crons
+        def claims(st: list[Any]) -> None:
+            table = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+            st[lay.claims] = table.flush()
+
+        rt.state_transaction(claims)
+
+
+def _epoch_key(epoch: int) -> bytes:
+    from chainvm.fvm.actors.common import int_key
+
+    return int_key(epoch)
+
+
+def _process_batch_verifies(rt: Runtime, lay: _Layout) -> None:
+    def take(st: list[Any]) -> None:
+        if st[lay.batch] is not None:
+            raise FatalError("batched seal verification is not implemented")
+
+    rt.state_transaction(take)
+
+
+def on_epoch_tick_end(rt: Runtime, _: None) -> None:
+    rt.validate_caller_is(CRON_ADDR)
+    v2 = rt.profile.actors_version >= 2
+    lay = _Layout(v2)
+    if v2:
+        _process_batch_verifies(rt, lay)
+        _process_deferred_cron(rt, lay, v2)
+    else:
+        _process_deferred_cron(rt, lay, v2)
+        _process_batch_verifies(rt, lay)
+
+    def update(st: list[Any]) -> list[Any]:
+        raw, qa = _current_total_power(st)
+        st[7] = st[4]
+        st[6] = encode_bigint(qa)
+        st[5] = encode_bigint(raw)
+        pos, vel = (decode_bigint(x) for x in st[8])
+        pos, vel = filter_next(pos, vel, qa, 1)
+        st[8] = [encode_bigint(pos), encode_bigint(vel)]
+        return st
+
+    st = rt.state_transaction(update)
+    _ret, code = rt.send(REWARD_ADDR, REWARD_UPDATE_NETWORK_KPI, dumps(st[5]), 0)
+    if code != 0:
+        rt.abort(code, "failed to update network KPI with Reward Actor")
+
+
+def _decode_amount(data: bytes) -> int:
+    return decode_bigint(loads(data))
+
+
+def update_pledge_total(rt: Runtime, delta: int) -> None:
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    v2 = rt.profile.actors_version >= 2
+    lay = _Layout(v2)
+    caller = rt.caller
+
+    def add(st: list[Any]) -> None:
+        if v2:
+            claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+            if claims.get(caller.bytes) is None:
+                rt.abort(ExitCode.ERR_FORBIDDEN, f"unknown miner {caller} forbidden")
+        total = _big(st, 4) + delta
+        if v2 and total < 0:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "negative total pledge collateral")
+        st[4] = encode_bigint(total)
+
+    rt.state_transaction(add)
+
+
+def _build() -> ActorImpl:
+    impl = stub("storagepower")
+    impl.methods[5] = (on_epoch_tick_end, decode_empty)
+    impl.methods[6] = (update_pledge_total, _decode_amount)
+    return impl
+
+
+POWER = _build()
