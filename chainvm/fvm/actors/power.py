@@ -106,8 +106,12 @@ def on_epoch_tick_end(rt: Runtime, _: None) -> None:
         st[6] = encode_bigint(qa)
         st[5] = encode_bigint(raw)
         pos, vel = (decode_bigint(x) for x in st[8])
-        pos, vel = filter_next(pos, vel, qa, 1)
+        # v2 runs every epoch by construction; v0 measured the gap
+        delta = 1 if v2 else rt.curr_epoch - st[13]
+        pos, vel = filter_next(pos, vel, qa, delta)
         st[8] = [encode_bigint(pos), encode_bigint(vel)]
+        if not v2:
+            st[13] = rt.curr_epoch
         return st
 
     st = rt.state_transaction(update)

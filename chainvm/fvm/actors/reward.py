@@ -35,7 +35,8 @@ MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method (v0)
 MINER_APPLY_REWARDS = 14  # ... renamed ApplyRewards in v2, with a penalty
 PENALTY_MULTIPLIER = 3  # v2 scales the gas penalty up
 
-BASELINE_EXPONENT = 340282591298641078465964189926313473653  # Q.128
+# Q.128 floor(e^(ln 3 / epochs in a year) * 2^128): the baseline triples yearly
+BASELINE_EXPONENT = 340282722551251692435795578557183609728
 BASELINE_INITIAL_VALUE = 2_888_888_880_000_000_000  # Q.0
 LAMBDA = 37396271439864487274534522888786  # Q.128, ln(2) / (6 years of epochs)
 EXP_LAM_SUB_ONE = 37396273494747879394193016954629  # Q.128, e^lambda - 1
@@ -70,20 +71,15 @@ EXP_DENO_COEF = [
 ]
 
 
-def _from_decimal(text: str) -> int:
-    whole, _, frac = text.partition(".")
-    num = int(whole + frac)
-    return (num << PRECISION) // 10 ** len(frac)
-
-
-DEFAULT_ALPHA = _from_decimal("0.000277777777777777777777777777777777777777777777777777")
-DEFAULT_BETA = _from_decimal("0.000000038580246913580246913580246913580246913580246913")
+# alpha-beta filter gains, already in Q.128 (about 9.25e-4 and 2.84e-7)
+DEFAULT_ALPHA = 314760000000000000000000000000000000
+DEFAULT_BETA = 96640100000000000000000000000000
 
 
 def quo(a: int, b: int) -> int:
-    """Go's big.Int Quo: division truncated toward zero."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b >= 0) else -q
+    """go-state-types big.Div: Euclidean division, i.e. floor for the
+    positive divisors used here."""
+    return a // b
 
 
 def polyval(coefs: list[int], x: int) -> int:
