@@ -1115,8 +1115,8 @@ def _j2_add(p: J2, q: J2) -> J2:
     return x3, y3, _f2_mul(_f2_mul(z1, z2), h)
 
 
-def _g2_check_with_ate(q: tuple[F2, F2], t: tuple[int, ...]) -> bool:
-    """Q in G2 iff [6u+2]Q + psi(Q) - psi^2(Q) + psi^3(Q) == O, given T = [6u+2]Q.
+def _g2_check_with_ate(q: tuple[F2, F2], ate_q: tuple[int, ...]) -> bool:
+    """Q in G2 iff [6u+2]Q + psi(Q) - psi^2(Q) + psi^3(Q) == O, given ate_q = [6u+2]Q.
 
     Why the test is exact: psi satisfies psi^2 - t psi + p = 0 (t = 6u^2 + 1).  The
     polynomial a(X) = 6u+2 + X - X^2 + X^3, reduced modulo X^2 - tX + p to
@@ -1127,12 +1127,12 @@ def _g2_check_with_ate(q: tuple[F2, F2], t: tuple[int, ...]) -> bool:
     kernel, which on E'(Fp2) is therefore exactly G2.  (tests/evm/test_bn254.py
     recomputes these numbers.)
 
-    T comes from the Miller loop (homogeneous coordinates X/Z, Y/Z).  Its formulas
+    ate_q comes from the Miller loop (homogeneous X/Z, Y/Z).  Its formulas
     only fail, leaving Z == 0 from then on, when some multiple [k]Q with
     1 <= k <= 6u+2 is O, +-Q or of order 2; that cannot happen in G2, so Z == 0
     means "not in G2".
     """
-    xr, xi, yr, yi, zr, zi = t
+    xr, xi, yr, yi, zr, zi = ate_q
     z = (zr, zi)
     if z == (0, 0):
         return False
@@ -1140,7 +1140,7 @@ def _g2_check_with_ate(q: tuple[F2, F2], t: tuple[int, ...]) -> bool:
     q2 = _psi_affine(q1)
     q3 = _psi_affine(q2)
     one = (1, 0)
-    # S = psi^2(Q) - psi(Q) - psi^3(Q) must equal T
+    # S = psi^2(Q) - psi(Q) - psi^3(Q) must equal [6u+2]Q
     sx, sy, sz = _j2_add(
         _j2_add((q2[0], q2[1], one), (q1[0], _f2_neg(q1[1]), one)),
         (q3[0], _f2_neg(q3[1]), one),
