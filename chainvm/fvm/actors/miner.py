@@ -41,7 +41,9 @@ class VestSpec:
 REWARD_VESTING_V0 = VestSpec(
     20 * EPOCHS_IN_DAY, 180 * EPOCHS_IN_DAY, EPOCHS_IN_DAY, 12 * EPOCHS_IN_HOUR
 )
-REWARD_VESTING_V2 = VestSpec(0, 180 * EPOCHS_IN_DAY, EPOCHS_IN_DAY, 12 * EPOCHS_IN_HOUR)
+# from network version 1 (Breeze) rewards start vesting at once
+REWARD_VESTING_V1 = VestSpec(0, 180 * EPOCHS_IN_DAY, EPOCHS_IN_DAY, 12 * EPOCHS_IN_HOUR)
+REWARD_VESTING_V2 = REWARD_VESTING_V1
 
 
 def _go_div(a: int, b: int) -> int:
@@ -174,7 +176,8 @@ def add_locked_fund(rt: Runtime, amount: int) -> None:
         unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
         if unlocked < amount:
             rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds to lock")
-        return _add_locked_funds(rt, st, f, amount, REWARD_VESTING_V0)
+        spec = REWARD_VESTING_V0 if rt.network_version < 1 else REWARD_VESTING_V1
+        return _add_locked_funds(rt, st, f, amount, spec)
 
     newly_vested = rt.state_transaction(lock)
     _notify_pledge(rt, amount - newly_vested)
