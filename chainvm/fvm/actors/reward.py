@@ -35,8 +35,16 @@ MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method (v0)
 MINER_APPLY_REWARDS = 14  # ... renamed ApplyRewards in v2, with a penalty
 PENALTY_MULTIPLIER = 3  # v2 scales the gas penalty up
 
-# Q.128 floor(e^(ln 3 / epochs in a year) * 2^128): the baseline triples yearly
-BASELINE_EXPONENT = 340282722551251692435795578557183609728
+# Q.128 floor(e^(ln g / epochs in a year) * 2^128): until the Ignition upgrade
+# (network version 3) the baseline tripled yearly, afterwards it doubles
+BASELINE_EXPONENT_V0 = 340282722551251692435795578557183609728
+BASELINE_EXPONENT = 340282591298641078465964189926313473653
+
+
+def baseline_exponent(network_version: int) -> int:
+    return BASELINE_EXPONENT_V0 if network_version < 3 else BASELINE_EXPONENT
+
+
 BASELINE_INITIAL_VALUE = 2_888_888_880_000_000_000  # Q.0
 LAMBDA = 37396271439864487274534522888786  # Q.128, ln(2) / (6 years of epochs)
 EXP_LAM_SUB_ONE = 37396273494747879394193016954629  # Q.128, e^lambda - 1
@@ -94,12 +102,12 @@ def expneg(x: int) -> int:
     return (polyval(EXP_NUM_COEF, x) << PRECISION) // polyval(EXP_DENO_COEF, x)
 
 
-def init_baseline_power() -> int:
-    return ((BASELINE_INITIAL_VALUE << (2 * PRECISION)) // BASELINE_EXPONENT) >> PRECISION
+def init_baseline_power(exponent: int = BASELINE_EXPONENT) -> int:
+    return ((BASELINE_INITIAL_VALUE << (2 * PRECISION)) // exponent) >> PRECISION
 
 
-def baseline_power_from_prev(prev: int) -> int:
-    return (prev * BASELINE_EXPONENT) >> PRECISION
+def baseline_power_from_prev(prev: int, exponent: int = BASELINE_EXPONENT) -> int:
+    return (prev * exponent) >> PRECISION
 
 
 def compute_r_theta(ent: int, baseline_at_ent: int, cum_realized: int, cum_baseline: int) -> int:
@@ -140,9 +148,10 @@ def filter_next(position: int, velocity: int, obs: int, delta: int) -> tuple[int
 
 
 class _State:
-    def __init__(self, raw: list[Any], v2: bool) -> None:
+    def __init__(self, raw: list[Any], v2: bool, exponent: int = BASELINE_EXPONENT) -> None:
         self.raw = raw
         self.v2 = v2
+        self.exponent = exponent
 
     def big(self, i: int) -> int:
         return decode_bigint(self.raw[i])
@@ -161,12 +170,12 @@ class _State:
     def update_to_next_epoch(self, realized: int) -> None:
         r = self.raw
         r[7] += 1
-        self.set_big(6, baseline_power_from_prev(self.big(6)))
+        self.set_big(6, baseline_power_from_prev(self.big(6), self.exponent))
         capped = min(self.big(6), realized)
         self.set_big(1, self.big(1) + capped)
         while self.big(1) > self.big(0):
             r[2] += 1
-            self.set_big(3, baseline_power_from_prev(self.big(3)))
+            self.set_big(3, baseline_power_from_prev(self.big(3), self.exponent))
             self.set_big(0, self.big(0) + self.big(3))
 
     def theta(self) -> int:
@@ -293,7 +302,7 @@ def update_network_kpi(rt: Runtime, power: int) -> None:
     v2 = rt.profile.actors_version >= 2
 
     def update(raw: list[Any]) -> None:
-        st = _State(raw, v2)
+        st = _State(raw, v2, baseline_exponent(rt.network_version))
         prev = raw[7]
         while raw[7] < rt.curr_epoch:
             st.update_to_next_epoch(power)
