@@ -16,6 +16,7 @@ from typing import Any
 from chainvm.fvm.actors.common import (
     as_address,
     decode_bigint,
+    decode_empty,
     decode_tuple,
     dumps,
     loads,
@@ -250,8 +251,16 @@ def _decode_reward_params(data: bytes) -> Any:
     return decode_bigint(obj)
 
 
+def control_addresses(rt: Runtime, _: None) -> bytes:
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    info = rt.store_get(st[0])
+    return dumps([info[0], info[1], info[2] or []])
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[2] = (control_addresses, decode_empty)
     impl.methods[14] = (_reward_method, _decode_reward_params)
     return impl
 
