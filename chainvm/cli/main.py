@@ -1,0 +1,80 @@
+"""The `chainvm` command: dispatches to statetest, run and fvm."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from chainvm.cli.common import UsageError
+
+USAGE = """usage: chainvm COMMAND [ARGS]
+
+commands:
+  statetest   run state-test fixtures (JSON results on stdout)
+  run         execute bytecode in an empty state
+  fixtures    extract the shared fixture archives into the cache; print their paths
+  fvm         the Filecoin VM (fvm vector PATH...)
+"""
+
+
+def _command(name: str) -> Callable[[list[str]], int] | None:
+    if name == "statetest":
+        from chainvm.cli.statetest import main as statetest_main
+
+        return statetest_main
+    if name == "run":
+        from chainvm.cli.run import main as run_main
+
+        return run_main
+    if name == "fixtures":
+        return _fixtures_main
+    if name == "fvm":
+        try:
+            from chainvm.fvm.cli import main as fvm_main
+        except ImportError:
+            return None
+        return fvm_main
+    return None
+
+
+def _fixtures_main(argv: list[str]) -> int:
+    import json
+
+    from chainvm.testing.fixtures import ethereum_tests
+
+    names = argv or ["state-legacy-constantinople", "state-legacy-cancun", "state-2024",
+                     "state-osaka-devnet"]
+    paths: dict[str, str] = {}
+    for name in names:
+        path = ethereum_tests(name)
+        if path is None:
+            raise UsageError(f"fixture archive {name!r} not found")
+        paths[name] = str(path)
+    json.dump(paths, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else 2
+    handler = _command(args[0])
+    if handler is None:
+        sys.stderr.write(f"chainvm: unknown command {args[0]!r}\n{USAGE}")
+        return 2
+    try:
+        return handler(args[1:])
+    except UsageError as exc:
+        sys.stderr.write(f"chainvm: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("chainvm: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

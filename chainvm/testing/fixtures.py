@@ -1,0 +1,60 @@
+"""Locating the shared conformance fixtures and extracting their archives once.
+
+The archives live in ../shared/fixtures (relative to the project root) and
+are never copied into the project; they are unpacked into a git-ignored
+cache, `.fixtures/` at the project root, reused on later runs.
+Override the locations with CHAINVM_FIXTURES (the folder holding
+`ethereum-tests/`, `evm-benchmarks/`, ...) and CHAINVM_FIXTURE_CACHE.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_fixtures() -> Path:
+    env = os.environ.get("CHAINVM_FIXTURES")
+    if env:
+        return Path(env)
+    return PROJECT_ROOT.parent / "shared" / "fixtures"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("CHAINVM_FIXTURE_CACHE")
+    return Path(env) if env else PROJECT_ROOT / ".fixtures"
+
+
+def ethereum_tests(name: str) -> Path | None:
+    """Folder of the extracted `ethereum-tests/<name>.tar.xz` archive, or None if absent."""
+    target = cache_dir() / name
+    marker = cache_dir() / f".{name}.complete"
+    if marker.exists() and target.is_dir():
+        return target
+    archive = shared_fixtures() / "ethereum-tests" / f"{name}.tar.xz"
+    if not archive.exists():
+        return target if target.is_dir() and any(target.iterdir()) else None
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    # Extract into a temporary folder, then rename: an interrupted run leaves no half tree.
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        extracted = Path(tmp) / name
+        if not extracted.is_dir():
+            raise RuntimeError(f"{archive} does not unpack to a folder named {name}")
+        if target.exists():
+            import shutil
+
+            shutil.rmtree(target)
+        extracted.rename(target)
+    marker.touch()
+    return target
+
+
+def benchmarks_dir() -> Path | None:
+    path = shared_fixtures() / "evm-benchmarks"
+    return path if path.is_dir() else None

@@ -1,0 +1,146 @@
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ret_top, run_code
+
+M = 2**256 - 1
+
+
+def word(x: int) -> str:
+    return "7f" + (x & M).to_bytes(32, "big").hex()  # PUSH32 x
+
+
+def binop(op: str, a: int, b: int) -> int:
+    out = run_code(word(b) + word(a) + op + ret_top())
+    assert out.success, out.error
+    return int.from_bytes(out.output, "big")
+
+
+@pytest.mark.parametrize("op,a,b,expected", [
+    ("01", M, 1, 0),                       # ADD wraps
+    ("02", 2**255, 2, 0),                  # MUL wraps
+    ("03", 0, 1, M),                       # SUB wraps
+    ("04", 7, 0, 0),                       # DIV by zero
+    ("05", M, 1, M),                       # SDIV -1/1
+    ("05", 2**255, M, 2**255),             # SDIV overflow case
+    ("07", (-7) & M, 3, (-1) & M),         # SMOD keeps the dividend's sign
+    ("0b", 0, 0x80, M - 0x7F),             # SIGNEXTEND of byte 0x80
+    ("12", M, 0, 1),                       # SLT -1 < 0
+    ("1a", 31, 0xAB, 0xAB),                # BYTE 31
+    ("1b", 256, 1, 0),                     # SHL by 256
+    ("1d", 4, (-16) & M, (-1) & M),        # SAR keeps the sign
+    ("0a", 2, 256, 0),                     # EXP wraps
+])
+def test_binary_operations(op: str, a: int, b: int, expected: int) -> None:
+    assert binop(op, a, b) == expected
+
+
+def test_addmod_mulmod_use_full_precision() -> None:
+    code = word(7) + word(M) + word(M) + "08" + ret_top()  # (M + M) % 7
+    assert int.from_bytes(run_code(code).output, "big") == (2 * M) % 7
+    code = word(12) + word(M) + word(M) + "09" + ret_top()
+    assert int.from_bytes(run_code(code).output, "big") == (M * M) % 12
+
+
+def test_static_gas_is_charged_per_instruction() -> None:
+    out = run_code("600160020100")  # PUSH1 PUSH1 ADD STOP
+    assert out.gas_used == 3 + 3 + 3
+
+
+def test_memory_expansion_cost() -> None:
+    # MSTORE at offset 0 then at 1000: words 1 -> 33, cost 3*w + w*w//512.
+    out = run_code("60015f52" + "60016103e85200")
+    first = 3 + 2 + 3 + 3
+    second = 3 + 3 + 3 + (3 * 33 + 33 * 33 // 512 - 3)
+    assert out.gas_used == first + second
+
+
+def test_stack_underflow_burns_all_gas() -> None:
+    out = run_code("01", gas=50_000)
+    assert not out.success and out.error == "StackUnderflow"
+    assert out.gas_used == 50_000
+
+
+def test_stack_overflow_at_1025_items() -> None:
+    ok = run_code("5f" * 1024 + "00")
+    assert ok.success
+    over = run_code("5f" * 1025 + "00")
+    assert over.error == "StackOverflow"
+
+
+def test_invalid_jump_and_push_data_jumpdest() -> None:
+    # Jump into PUSH data that looks like a JUMPDEST must fail.
+    out = run_code("6003565b00")  # PUSH1 3 JUMP (byte 3 is 0x5b, but it is code) -> valid
+    assert out.success
+    out = run_code("600456605b00")  # jump to 4, inside PUSH1 0x5b
+    assert out.error == "InvalidJump"
+
+
+def test_revert_keeps_gas_and_returns_data() -> None:
+    out = run_code("602a5f5260205ffd", gas=100_000)  # mstore 42, revert 32 bytes
+    assert not out.success and out.error == "Revert"
+    assert int.from_bytes(out.output, "big") == 42
+    assert out.gas_used < 100
+
+
+def test_push0_only_from_shanghai() -> None:
+    assert run_code("5f00", fork="Shanghai").success
+    assert run_code("5f00", fork="Paris").error == "InvalidOpcode"
+
+
+def test_transient_storage_is_cleared_by_revert_of_the_frame() -> None:
+    # TSTORE(1, 7); TLOAD(1) returned.
+    out = run_code("600760015d60015c" + ret_top(), fork="Cancun")
+    assert int.from_bytes(out.output, "big") == 7
+
+
+def test_mcopy_overlapping() -> None:
+    # mem[0..32] = 0x0102..; MCOPY(dest=1, src=0, size=4); return word 0
+    code = word(int.from_bytes(bytes(range(1, 33)), "big")) + "5f52" + "60045f60015e" + "5f51" \
+        + ret_top()
+    out = run_code(code)
+    assert out.output[:6] == bytes([1, 1, 2, 3, 4, 6])
+
+
+DEPTH_PROGRAM = (
+    # CALL(gas, address, 0, 0, 0, 0, 32): call self, result word into mem[0:32]
+    "6020" "5f" "5f" "5f" "5f" "30" "5a" "f1" "50"
+    # return mem[0] + 1
+    "5f51" "600101" "5f52" "60205ff3"
+)
+
+
+def test_call_depth_limit_is_1024_without_python_recursion() -> None:
+    # Run in a fresh plain interpreter to prove no deep Python stack is needed.
+    script = (
+        "from tests.helpers import run_code\n"
+        f"out = run_code({DEPTH_PROGRAM!r}, gas=10**12)\n"
+        "print(int.from_bytes(out.output, 'big'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    # Frames at depths 0..1024 each add one; the call from depth 1024 fails.
+    assert int(result.stdout) == 1025
+
+
+CREATE_DEPTH_PROGRAM = (
+    # init code: copy own code to memory and CREATE it again; the deepest CREATE fails.
+    "38" "5f" "5f" "39"        # CODECOPY(0, 0, CODESIZE)
+    "38" "5f" "5f" "f0" "00"   # CREATE(0, 0, CODESIZE); STOP
+)
+
+
+def test_create_depth_limit_is_1024_without_python_recursion() -> None:
+    script = (
+        "from tests.helpers import run_code, TARGET, SENDER\n"
+        "from chainvm.state.state import Account\n"
+        f"out = run_code({CREATE_DEPTH_PROGRAM!r}, gas=10**15)\n"
+        "created = [a for a, acct in out.state.accounts.items() if a not in (TARGET, SENDER)]\n"
+        "print(len(created))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    # The call frame is depth 0; creations succeed at depths 1..1024.
+    assert int(result.stdout) == 1024
