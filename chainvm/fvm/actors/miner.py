@@ -197,7 +197,8 @@ def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
     if penalty < 0:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot penalize a negative amount of funds")
     f = _Fields(True)
-    assert f.fee_debt is not None
+    fee_debt_at = f.fee_debt
+    assert fee_debt_at is not None
 
     def apply(st: list[Any]) -> tuple[int, int]:
         rt.validate_caller_is(REWARD_ADDR)
@@ -214,7 +215,7 @@ def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
             rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds to lock")
         newly_vested = _add_locked_funds(rt, st, f, reward, REWARD_VESTING_V2)
         pledge_delta = reward - newly_vested
-        debt = _big(st, f.fee_debt) + penalty
+        debt = _big(st, fee_debt_at) + penalty
         # repay the debt from unvested funds first, then from the balance
         from_vesting = 0
         if debt != 0 and _big(st, f.locked) != 0:
@@ -225,7 +226,7 @@ def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
         debt -= from_vesting
         from_balance = min(unlocked_balance(), debt)
         debt -= from_balance
-        st[f.fee_debt] = encode_bigint(debt)
+        st[fee_debt_at] = encode_bigint(debt)
         return pledge_delta - from_vesting, from_vesting + from_balance
 
     pledge_delta, to_burn = rt.state_transaction(apply)
