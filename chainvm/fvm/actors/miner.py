@@ -259,8 +259,75 @@ def control_addresses(rt: Runtime, _: None) -> bytes:
     return dumps([info[0], info[1], info[2] or []])
 
 
+def _decode_one(data: bytes) -> Any:
+    (value,) = decode_tuple(data, 1)
+    return value
+
+
+def _update_info(rt: Runtime, field: int, value: Any) -> None:
+    """Set one MinerInfo field; the owner, worker or a control address may."""
+
+    def update(st: list[Any]) -> None:
+        info = rt.store_get(st[0])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
+        info[field] = value
+        st[0] = rt.store_put(info)
+
+    rt.state_transaction(update)
+
+
+def change_peer_id(rt: Runtime, peer_id: Any) -> None:
+    if not isinstance(peer_id, bytes):
+        rt.abort(ExitCode.ERR_SERIALIZATION, "peer ID must be bytes")
+    _update_info(rt, 4, peer_id)
+
+
+def change_multiaddrs(rt: Runtime, addrs: Any) -> None:
+    if not isinstance(addrs, list) or not all(isinstance(a, bytes) for a in addrs):
+        rt.abort(ExitCode.ERR_SERIALIZATION, "multiaddrs must be a list of bytes")
+    _update_info(rt, 5, addrs)
+
+
+def withdraw_balance(rt: Runtime, requested: int) -> None:
+    if requested < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "negative fund requested for withdrawal")
+    v2 = rt.profile.actors_version >= 2
+    f = _Fields(v2)
+
+    def vest(st: list[Any]) -> tuple[int, list[Any], Any]:
+        info = rt.store_get(st[f.info])
+        rt.validate_caller_is(as_address(info[0]))
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, unlocked = unlock_vested(funds, rt.curr_epoch)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - unlocked)
+        st[f.vesting] = rt.store_put([funds])
+        return unlocked, st, info[0]
+
+    newly_vested, st, owner = rt.state_transaction(vest)
+    available = (
+        rt.current_balance()
+        - _big(st, f.locked)
+        - _big(st, f.precommit_deposits)
+        - _big(st, f.initial_pledge)
+    )
+    amount = min(available, requested)
+    _ret, code = rt.send(as_address(owner), 0, b"", amount)
+    if code != 0:
+        rt.abort(code, "failed to withdraw balance")
+    _notify_pledge(rt, -newly_vested)
+
+
+def _decode_withdraw(data: bytes) -> int:
+    (amount,) = decode_tuple(data, 1)
+    return decode_bigint(amount)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[4] = (change_peer_id, _decode_one)
+    impl.methods[16] = (withdraw_balance, _decode_withdraw)
+    impl.methods[18] = (change_multiaddrs, _decode_one)
     impl.methods[2] = (control_addresses, decode_empty)
     impl.methods[14] = (_reward_method, _decode_reward_params)
     return impl
