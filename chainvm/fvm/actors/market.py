@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.fvm.actors.common import decode_empty, int_key
+from chainvm.fvm.actors.common import decode_address, decode_bigint, decode_empty, int_key
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
+from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import CRON_ADDR, ActorImpl, FatalError, Runtime
 
 
@@ -47,8 +50,51 @@ def cron_tick(rt: Runtime, _: None) -> None:
     rt.state_transaction(tick)
 
 
+def _escrow_address(rt: Runtime, addr: Address) -> Address:
+    nominal = rt.resolve_address(addr)
+    if nominal is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"failed to resolve address {addr}")
+    code = rt.get_actor_code(nominal)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {nominal}")
+    if code == rt.profile.code("storageminer"):
+        # the miner's control addresses are asked for (and charged) even
+        # though only the nominal address is needed here
+        ret, exit_code = rt.send(nominal, 2, b"", 0)
+        if exit_code != 0:
+            rt.abort(exit_code, "failed fetching control addresses")
+    return nominal
+
+
+def _table_add(table: Hamt, key: Address, amount: int) -> None:
+    prev = table.get(key.bytes)
+    total = (0 if prev is None else decode_bigint(prev)) + amount
+    table.set(key.bytes, encode_bigint(total))
+
+
+def add_balance(rt: Runtime, addr: Address) -> None:
+    value = rt.value_received
+    if value <= 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "balance to add must be greater than zero")
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    nominal = _escrow_address(rt, addr)
+    hv = 0 if rt.profile.actors_version == 0 else 2
+
+    def add(st: list[Any]) -> None:
+        # both balance tables are opened for writing and committed, though
+        # only the escrow table changes
+        escrow = Hamt.load(rt.store, st[3], version=hv)
+        locked = Hamt.load(rt.store, st[4], version=hv)
+        _table_add(escrow, nominal, value)
+        st[3] = escrow.flush()
+        st[4] = locked.flush()
+
+    rt.state_transaction(add)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
+    impl.methods[2] = (add_balance, decode_address)
     impl.methods[9] = (cron_tick, decode_empty)
     return impl
 
