@@ -49,7 +49,7 @@ def build_genesis(
     put(SYSTEM_ADDR, "system", [])
     empty_map = Hamt.new(store, version=hamt_v).flush()
     put(INIT_ADDR, "init", [empty_map, FIRST_NON_SINGLETON_ID, network_name])
-    put(REWARD_ADDR, "reward", new_reward_state(0, v2), reward_balance)
+    put(REWARD_ADDR, "reward", new_reward_state(0, v2, network_version), reward_balance)
     put(CRON_ADDR, "cron", [[]])
     root_key = (verifreg_root or Address.new_id(80)).bytes
     put(VERIFREG_ADDR, "verifiedregistry", [root_key, empty_map, empty_map])

@@ -344,3 +344,38 @@ def test_vm_direct_use() -> None:
     vm = VM(store, root, epoch=10, network_version=4)
     assert vm.state.get_actor(INIT_ADDR) is not None
     assert vm.flush() == root
+
+
+# storage miner helpers (vesting) ----------------------------------------------
+
+
+def test_quantize_up_uses_go_semantics() -> None:
+    from chainvm.fvm.actors.miner import quantize_up
+
+    assert quantize_up(1000, 1440, 1000) == 1000
+    assert quantize_up(1001, 1440, 1000) == 2440
+    assert quantize_up(-5, 1440, 1000) == 1000  # truncating division rounds up
+    assert quantize_up(0, 10, 3) == 3
+
+
+def test_vesting_table_adds_and_unlocks() -> None:
+    from chainvm.fvm.actors.miner import (
+        REWARD_VESTING_V1,
+        add_vesting,
+        unlock_unvested,
+        unlock_vested,
+    )
+    from chainvm.fvm.codec import decode_bigint
+
+    funds = add_vesting([], 100, 10**6, 0, REWARD_VESTING_V1)
+    assert len(funds) == 180
+    assert sum(decode_bigint(a) for _, a in funds) == 10**6
+    assert [e for e, _ in funds] == sorted(e for e, _ in funds)
+    # adding again on the same schedule merges into existing epochs
+    both = add_vesting(funds, 100, 10**6, 0, REWARD_VESTING_V1)
+    assert len(both) == 180 and sum(decode_bigint(a) for _, a in both) == 2 * 10**6
+    rest, unlocked = unlock_vested(both, funds[2][0] + 1)
+    assert len(rest) == 177 and unlocked == sum(decode_bigint(a) for _, a in both[:3])
+    rest2, taken = unlock_unvested(rest, 0, 12345)
+    assert taken == 12345
+    assert sum(decode_bigint(a) for _, a in rest2) == sum(decode_bigint(a) for _, a in rest) - 12345

@@ -60,7 +60,7 @@ def _escrow_address(rt: Runtime, addr: Address) -> Address:
     if code == rt.profile.code("storageminer"):
         # the miner's control addresses are asked for (and charged) even
         # though only the nominal address is needed here
-        ret, exit_code = rt.send(nominal, 2, b"", 0)
+        _ret, exit_code = rt.send(nominal, 2, b"", 0)
         if exit_code != 0:
             rt.abort(exit_code, "failed fetching control addresses")
     return nominal

@@ -195,8 +195,9 @@ class _State:
         self.raw[5] = [encode_bigint(pos), encode_bigint(vel)]
 
 
-def new_state(realized_power: int, v2: bool) -> list[Any]:
-    init = init_baseline_power()
+def new_state(realized_power: int, v2: bool, network_version: int = 4) -> list[Any]:
+    exponent = baseline_exponent(network_version)
+    init = init_baseline_power(exponent)
     raw: list[Any] = [
         b"",
         b"",
@@ -208,7 +209,7 @@ def new_state(realized_power: int, v2: bool) -> list[Any]:
         -1,
     ]
     raw += [b"", encode_bigint(SIMPLE_TOTAL), encode_bigint(BASELINE_TOTAL)] if v2 else [b""]
-    st = _State(raw, v2)
+    st = _State(raw, v2, exponent)
     st.update_with_reward(realized_power)
     pos = st.big(4) << PRECISION
     st.raw[5] = [encode_bigint(pos), b""]
@@ -227,7 +228,8 @@ def _decode_power(data: bytes) -> int:
 
 def constructor(rt: Runtime, power: int) -> None:
     rt.validate_caller_is(SYSTEM_ADDR)
-    rt.state_create(new_state(max(power, 0), rt.profile.actors_version >= 2))
+    v2 = rt.profile.actors_version >= 2
+    rt.state_create(new_state(max(power, 0), v2, rt.network_version))
 
 
 def _decode_award(data: bytes) -> tuple[Any, int, int, int]:

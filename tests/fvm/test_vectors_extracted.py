@@ -1,0 +1,51 @@
+"""Extracted mainnet vectors for every method this VM implements.
+
+Vectors live under ``extracted/<batch>/<actor>/<method>/<outcome>/``; every
+vector of an implemented method must pass in every variant. Methods that
+need the proof systems (sector commitment, window PoSt, faults, deals,
+miner creation) are outside the scope and not selected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chainvm.fvm.vector import corpus_dir, run_vector_file
+
+IMPLEMENTED = {
+    "Send",
+    "Exec",
+    "AddBalance",
+    "AddLockedFund",
+    "ChangeMultiaddrs",
+    "ChangePeerID",
+    "WithdrawBalance",
+}
+
+
+def _names() -> list[str]:
+    root = corpus_dir() / "extracted"
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.rglob("*.json")):
+        method = p.relative_to(root).parts[2]
+        if method in IMPLEMENTED:
+            out.append(str(p.relative_to(corpus_dir())))
+    return out
+
+
+NAMES = _names()
+
+
+@pytest.mark.parametrize("name", NAMES or ["<corpus not found>"])
+def test_extracted_vector(name: str) -> None:
+    path: Path = corpus_dir() / name
+    if not path.is_file():
+        pytest.skip(f"Filecoin test vectors not found at {corpus_dir()}")
+    results = run_vector_file(path, name)
+    failures = [r for r in results if not r.passed]
+    assert results
+    assert not failures, "; ".join(f"[{r.variant}] {r.error}" for r in failures)
