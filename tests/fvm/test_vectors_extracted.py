@@ -21,6 +21,7 @@ IMPLEMENTED = {
     "AddLockedFund",
     "ChangeMultiaddrs",
     "ChangePeerID",
+    "ChangeWorkerAddress",
     "WithdrawBalance",
 }
 

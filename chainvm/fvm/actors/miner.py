@@ -22,6 +22,7 @@ from chainvm.fvm.actors.common import (
     loads,
 )
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, REWARD_ADDR, ActorImpl, Runtime
@@ -323,8 +324,77 @@ def _decode_withdraw(data: bytes) -> int:
     return decode_bigint(amount)
 
 
+WORKER_KEY_CHANGE_DELAY = 900  # chain finality
+CRON_EVENT_WORKER_KEY_CHANGE = 0
+POWER_ENROLL_CRON_EVENT = 4
+
+
+def _resolve_worker(rt: Runtime, raw: Address) -> Address:
+    resolved = rt.resolve_address(raw)
+    if resolved is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"unable to resolve address {raw}")
+    code = rt.get_actor_code(resolved)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {resolved}")
+    if code != rt.profile.code("account"):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "worker actor type must be an account")
+    if raw.protocol != BLS:
+        # the worker must hold a BLS key: ask the account for it
+        ret, code_ = rt.send(resolved, 2, b"", 0)
+        if code_ != 0:
+            rt.abort(code_, f"failed to fetch account pubkey from {resolved}")
+        if as_address(loads(ret)).protocol != BLS:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "worker account must have a BLS pubkey")
+    return resolved
+
+
+def _resolve_control(rt: Runtime, raw: Address) -> Address:
+    resolved = rt.resolve_address(raw)
+    if resolved is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"unable to resolve address {raw}")
+    code = rt.get_actor_code(resolved)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {resolved}")
+    if code not in (rt.profile.code("account"), rt.profile.code("multisig")):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "control address must be a principal")
+    return resolved
+
+
+def _decode_change_worker(data: bytes) -> tuple[Address, list[Address]]:
+    worker, controls = decode_tuple(data, 2)
+    return as_address(worker), [as_address(a) for a in (controls or [])]
+
+
+def change_worker_address(rt: Runtime, params: tuple[Address, list[Address]]) -> None:
+    new_worker, new_controls = params
+
+    # addresses are resolved (possibly sending to the worker's account)
+    # before the transaction, which forbids sends; the owner check follows
+    worker = _resolve_worker(rt, new_worker)
+    controls = [_resolve_control(rt, a) for a in new_controls]
+    effective = 0
+
+    def update(s: list[Any]) -> None:
+        nonlocal effective
+        inf = rt.store_get(s[0])
+        rt.validate_caller_is(as_address(inf[0]))
+        inf[2] = [c.bytes for c in controls]
+        if worker.bytes != inf[1]:
+            effective = rt.curr_epoch + WORKER_KEY_CHANGE_DELAY
+            inf[3] = [worker.bytes, effective]
+        s[0] = rt.store_put(inf)
+
+    rt.state_transaction(update)
+    if effective != 0:
+        payload = dumps([CRON_EVENT_WORKER_KEY_CHANGE])
+        _ret, code = rt.send(POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([effective, payload]), 0)
+        if code != 0:
+            rt.abort(code, "failed to enroll cron event")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)
     impl.methods[16] = (withdraw_balance, _decode_withdraw)
     impl.methods[18] = (change_multiaddrs, _decode_one)

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.fvm.actors.common import decode_bigint, decode_empty, dumps, loads
+from chainvm.fvm.actors.common import (
+    DecodeError,
+    as_int,
+    decode_bigint,
+    decode_empty,
+    decode_tuple,
+    dumps,
+    loads,
+)
 from chainvm.fvm.actors.reward import filter_next
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
@@ -143,8 +152,38 @@ def update_pledge_total(rt: Runtime, delta: int) -> None:
     rt.state_transaction(add)
 
 
+def _decode_enroll(data: bytes) -> tuple[int, bytes]:
+    epoch, payload = decode_tuple(data, 2)
+    if not isinstance(payload, bytes):
+        raise DecodeError("payload must be bytes")
+    return as_int(epoch), payload
+
+
+def enroll_cron_event(rt: Runtime, params: tuple[int, bytes]) -> None:
+    epoch, payload = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    if epoch < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cron event epoch cannot be less than zero")
+    lay = _Layout(rt.profile.actors_version >= 2)
+
+    def append(st: list[Any]) -> None:
+        # the queue is a multimap: HAMT from epoch key to an AMT of events
+        queue = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
+        st[lay.first_cron] = min(st[lay.first_cron], epoch)
+        key = _epoch_key(epoch)
+        root = queue.get(key)
+        events = Amt.new(rt.store) if root is None else Amt.load(rt.store, root)
+        events.set(events.count, [miner.bytes, payload])
+        queue.set(key, events.flush())
+        st[lay.cron_queue] = queue.flush()
+
+    rt.state_transaction(append)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagepower")
+    impl.methods[4] = (enroll_cron_event, _decode_enroll)
     impl.methods[5] = (on_epoch_tick_end, decode_empty)
     impl.methods[6] = (update_pledge_total, _decode_amount)
     return impl
