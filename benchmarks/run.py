@@ -768,12 +768,15 @@ def render_table(cases: list[Case], results: dict[str, dict[str, Result]], impls
 
 def chainvm_revision() -> dict[str, Any]:
     """The commit chainvm was measured at, and whether its sources had local changes."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = str(Path(__file__).resolve().parents[1])
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", repo, *args], check=False, capture_output=True,
+                              text=True, timeout=30).stdout
+
     try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "chainvm"],
-                               capture_output=True, text=True, timeout=30).stdout.split("\n")
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        dirty = git("status", "--porcelain", "--", "chainvm").split("\n")
     except (OSError, subprocess.TimeoutExpired):
         return {"commit": None, "modified": []}
     return {"commit": commit or None,
