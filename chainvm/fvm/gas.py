@@ -45,7 +45,7 @@ class PriceList:
 
     def _charge(self, name: str, compute: int, storage: int) -> GasChargeRecord:
         return GasChargeRecord(
-            name, compute * self.compute_gas_multi, storage * self.storage_gas_multi
+            name, compute * self.compute_gas_multi, storage * self.storage_gas_multi, storage
         )
 
     def on_chain_message(self, size: int) -> GasChargeRecord:

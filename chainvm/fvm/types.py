@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +137,8 @@ class GasChargeRecord:
     name: str
     compute: int
     storage: int
+    # storage units before the price list's multiplier (lotus reports these)
+    storage_units: int = 0
 
     @property
     def total(self) -> int:
@@ -153,27 +156,36 @@ class ExecutionTrace:
     subcalls: list[ExecutionTrace] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The frame in the shape of lotus's ExecutionTrace JSON."""
+        m = self.msg
+        rct = self.receipt
         return {
             "Msg": {
-                "To": str(self.msg.to),
-                "From": str(self.msg.from_),
-                "Value": str(self.msg.value),
-                "Method": self.msg.method,
-                "Params": self.msg.params.hex(),
+                "Version": m.version,
+                "To": str(m.to),
+                "From": str(m.from_),
+                "Nonce": m.nonce,
+                "Value": str(m.value),
+                "GasLimit": m.gas_limit,
+                "GasFeeCap": str(m.gas_fee_cap),
+                "GasPremium": str(m.gas_premium),
+                "Method": m.method,
+                "Params": base64.b64encode(m.params).decode() if m.params else None,
+                "CID": {"/": str(m.cid())},
             },
             "MsgRct": None
-            if self.receipt is None
+            if rct is None
             else {
-                "ExitCode": self.receipt.exit_code,
-                "Return": self.receipt.return_value.hex(),
-                "GasUsed": self.receipt.gas_used,
+                "ExitCode": rct.exit_code,
+                "Return": base64.b64encode(rct.return_value).decode() if rct.return_value else None,
+                "GasUsed": rct.gas_used,
             },
             "Error": self.error,
             "GasCharges": [
-                {"Name": g.name, "tg": g.total, "cg": g.compute, "sg": g.storage}
+                {"Name": g.name, "tg": g.total, "cg": g.compute, "sg": g.storage_units}
                 for g in self.gas_charges
             ],
-            "Subcalls": [s.to_json() for s in self.subcalls],
+            "Subcalls": [s.to_json() for s in self.subcalls] or None,
         }
 
 
