@@ -22,6 +22,7 @@ IMPLEMENTED = {
     "ChangeMultiaddrs",
     "ChangePeerID",
     "ChangeWorkerAddress",
+    "CreateMiner",
     "WithdrawBalance",
 }
 

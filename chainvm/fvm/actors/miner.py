@@ -10,6 +10,7 @@ proof methods need the proof systems and are not implemented.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,11 @@ from chainvm.fvm.actors.common import (
 )
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
+from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
-from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, REWARD_ADDR, ActorImpl, Runtime
+from chainvm.fvm.vm import BURNT_FUNDS_ADDR, INIT_ADDR, POWER_ADDR, REWARD_ADDR, ActorImpl, Runtime
 
 EPOCHS_IN_HOUR = 120
 EPOCHS_IN_DAY = 2880
@@ -392,8 +395,90 @@ def change_worker_address(rt: Runtime, params: tuple[Address, list[Address]]) ->
             rt.abort(code, "failed to enroll cron event")
 
 
+# seal proof types allowed for new miners (32 GiB and 64 GiB, V1) and the
+# sector size / window PoSt partition size each implies
+SEAL_PROOF_INFO = {3: (32 << 30, 2349), 4: (64 << 30, 2300)}
+WPOST_PROVING_PERIOD = EPOCHS_IN_DAY
+WPOST_PERIOD_DEADLINES = 48
+CRON_EVENT_PROVING_DEADLINE = 1
+
+
+def _decode_ctor(data: bytes) -> list[Any]:
+    owner, worker, controls, proof, peer, addrs = decode_tuple(data, 6)
+    return [
+        as_address(owner),
+        as_address(worker),
+        [as_address(a) for a in (controls or [])],
+        proof,
+        peer,
+        addrs or [],
+    ]
+
+
+def next_proving_period_start(epoch: int, offset: int) -> int:
+    modulus = epoch % WPOST_PROVING_PERIOD
+    progress = modulus - offset if modulus >= offset else WPOST_PROVING_PERIOD - (offset - modulus)
+    return epoch - progress + WPOST_PROVING_PERIOD
+
+
+def constructor(rt: Runtime, params: list[Any]) -> None:
+    owner_raw, worker_raw, controls_raw, proof, peer, addrs = params
+    rt.validate_caller_is(INIT_ADDR)
+    if proof not in SEAL_PROOF_INFO:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"proof type {proof} not allowed for new miners")
+    owner = _resolve_control(rt, owner_raw)
+    worker = _resolve_worker(rt, worker_raw)
+    controls = [_resolve_control(rt, a) for a in controls_raw]
+    empty_map = Hamt.new(rt.store, version=0 if rt.profile.actors_version == 0 else 2).flush()
+    empty_array = Amt.new(rt.store).flush()
+    empty_bitfield = rt.store_put(b"")  # the empty RLE+ bitfield
+    deadline = rt.store_put([empty_array, empty_array, b"", b"", 0, 0, [b"", b""]])
+    deadlines = rt.store_put([[deadline] * WPOST_PERIOD_DEADLINES])
+    vesting = rt.store_put([[]])
+    # a pseudo-random proving period offset derived from the miner's address
+    seed = dumps(rt.receiver.bytes) + struct.pack(">q", rt.curr_epoch)
+    offset = int.from_bytes(rt.hash_blake2b(seed)[:8], "big") % WPOST_PROVING_PERIOD
+    period_start = next_proving_period_start(rt.curr_epoch, offset)
+    sector_size, partition_sectors = SEAL_PROOF_INFO[proof]
+    info = rt.store_put(
+        [
+            owner.bytes,
+            worker.bytes,
+            [c.bytes for c in controls],
+            None,
+            peer,
+            addrs,
+            proof,
+            sector_size,
+            partition_sectors,
+        ]
+    )
+    rt.state_create(
+        [
+            info,
+            b"",
+            b"",
+            vesting,
+            b"",
+            empty_map,
+            empty_array,
+            empty_bitfield,
+            empty_array,
+            period_start,
+            0,
+            deadlines,
+            b"",
+        ]
+    )
+    payload = dumps([CRON_EVENT_PROVING_DEADLINE])
+    _ret, code = rt.send(POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([period_start - 1, payload]), 0)
+    if code != 0:
+        rt.abort(code, "failed to enroll cron event")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)
     impl.methods[16] = (withdraw_balance, _decode_withdraw)

@@ -15,6 +15,7 @@ from typing import Any
 
 from chainvm.fvm.actors.common import (
     DecodeError,
+    as_address,
     as_int,
     decode_bigint,
     decode_empty,
@@ -28,7 +29,7 @@ from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
-from chainvm.fvm.vm import CRON_ADDR, REWARD_ADDR, ActorImpl, FatalError, Runtime
+from chainvm.fvm.vm import CRON_ADDR, INIT_ADDR, REWARD_ADDR, ActorImpl, FatalError, Runtime
 
 CONSENSUS_MINER_MIN_MINERS = 3
 REWARD_UPDATE_NETWORK_KPI = 4
@@ -181,8 +182,36 @@ def enroll_cron_event(rt: Runtime, params: tuple[int, bytes]) -> None:
     rt.state_transaction(append)
 
 
+def _decode_create_miner(data: bytes) -> list[Any]:
+    owner, worker, proof, peer, addrs = decode_tuple(data, 5)
+    return [as_address(owner), as_address(worker), as_int(proof), peer, addrs or []]
+
+
+def create_miner(rt: Runtime, params: list[Any]) -> bytes:
+    owner, worker, proof, peer, addrs = params
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    ctor = dumps([owner.bytes, worker.bytes, [], proof, peer, addrs])
+    exec_params = dumps([rt.profile.code("storageminer"), ctor])
+    ret, code = rt.send(INIT_ADDR, 2, exec_params, rt.value_received)
+    if code != 0:
+        rt.abort(code, "failed to init new actor")
+    id_addr, robust = loads(ret)
+    v2 = rt.profile.actors_version >= 2
+    lay = _Layout(v2)
+
+    def register(st: list[Any]) -> None:
+        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claims.set(id_addr, [proof, b"", b""] if v2 else [b"", b""])
+        st[9] += 1
+        st[lay.claims] = claims.flush()
+
+    rt.state_transaction(register)
+    return dumps([id_addr, robust])
+
+
 def _build() -> ActorImpl:
     impl = stub("storagepower")
+    impl.methods[2] = (create_miner, _decode_create_miner)
     impl.methods[4] = (enroll_cron_event, _decode_enroll)
     impl.methods[5] = (on_epoch_tick_end, decode_empty)
     impl.methods[6] = (update_pledge_total, _decode_amount)
