@@ -30,7 +30,7 @@ from chainvm.fvm.network import profile_for
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, reachable_blocks, write_car
 from chainvm.fvm.types import Actor, ApplyRet, Message
-from chainvm.fvm.vm import INIT_ADDR, VM
+from chainvm.fvm.vm import INIT_ADDR, POWER_ADDR, VM
 
 FIL = 10**18
 FAUCET_BALANCE = 10**9 * FIL
@@ -244,6 +244,29 @@ class Network:
 
     def multisig_cancel(self, sender: Wallet, msig: Address, txn_id: int) -> ApplyRet:
         return self.send(sender, msig, 0, 4, dumps([txn_id, b""]))
+
+    # storage miners ----------------------------------------------------------------
+    def create_bls_account(self, balance: int = 0) -> Address:
+        """An account behind a BLS address (a miner worker key). BLS keys
+        cannot sign here, so it can be used as a worker but not as a sender."""
+        self._keys += 1
+        payload = hashlib.sha512(self.seed + b"bls" + self._keys.to_bytes(8, "big")).digest()
+        addr = Address.new_bls(payload[:48])
+        ret = self.send(self.faucet, addr, balance)
+        if ret.receipt.exit_code != 0:
+            raise RuntimeError(f"account creation failed: {ret.error}")
+        return addr
+
+    def create_miner(self, owner: Wallet, seal_proof: int = 3) -> tuple[Address, Address]:
+        """A storage miner through the power actor (32 GiB sectors by default),
+        with a fresh BLS worker; returns (ID, robust) addresses."""
+        worker = self.create_bls_account()
+        params = dumps([owner.address.bytes, worker.bytes, seal_proof, b"chainvm", []])
+        ret = self.send(owner, POWER_ADDR, 0, 2, params)
+        if ret.receipt.exit_code != 0:
+            raise RuntimeError(f"creating miner failed ({ret.receipt.exit_code}): {ret.error}")
+        id_b, robust_b = loads(ret.receipt.return_value)
+        return Address.from_bytes(id_b), Address.from_bytes(robust_b)
 
     # payment channels --------------------------------------------------------------
     def create_paych(self, sender: Wallet, to: Target, value: int) -> tuple[Address, Address]:

@@ -379,3 +379,42 @@ def test_vesting_table_adds_and_unlocks() -> None:
     rest2, taken = unlock_unvested(rest, 0, 12345)
     assert taken == 12345
     assert sum(decode_bigint(a) for _, a in rest2) == sum(decode_bigint(a) for _, a in rest) - 12345
+
+
+# storage miners through the power actor, rewarded by blocks ---------------------
+
+
+@pytest.mark.parametrize("nv", [0, 2, 4])
+def test_miner_creation_and_block_rewards(nv: int) -> None:
+    from chainvm.fvm.vm import POWER_ADDR
+
+    net = Network(network_version=nv)
+    alice = net.create_account(balance=100 * FIL)
+    miner, robust = net.create_miner(alice)
+    assert net.id_of(robust) == miner
+    assert net.actor(miner).code == net.profile.code("storageminer")  # type: ignore[union-attr]
+    power = net.actor_state(POWER_ADDR)
+    assert power[9] == 1  # miner count
+    # the constructor enrolled the first proving-deadline cron event
+    assert net.actor_state(POWER_ADDR)[11] != net.actor_state(POWER_ADDR)[-2]
+    net.submit(alice, net.create_account(), FIL)
+    net.apply_block(miner=miner)
+    st = net.actor_state(miner)
+    locked = decode_bigint_local(st[2])
+    # the block reward went to the miner and was locked in its vesting table
+    assert locked > 0 and net.balance(miner) >= locked
+    assert decode_bigint_local(net.actor_state(POWER_ADDR)[4]) == locked  # total pledge
+    # a second block vests nothing yet but adds to the lock
+    net.apply_block(miner=miner)
+    assert decode_bigint_local(net.actor_state(miner)[2]) > locked
+    # the owner can still see the miner's addresses
+    ret = net.send(alice, miner, 0, 2)
+    owner, worker, controls = loads(ret.receipt.return_value)
+    assert worker != owner  # a separate BLS worker key
+    assert owner == net.id_of(alice).bytes and controls == []  # type: ignore[union-attr]
+
+
+def decode_bigint_local(b: bytes) -> int:
+    from chainvm.fvm.codec import decode_bigint
+
+    return decode_bigint(b)

@@ -440,35 +440,26 @@ def constructor(rt: Runtime, params: list[Any]) -> None:
     offset = int.from_bytes(rt.hash_blake2b(seed)[:8], "big") % WPOST_PROVING_PERIOD
     period_start = next_proving_period_start(rt.curr_epoch, offset)
     sector_size, partition_sectors = SEAL_PROOF_INFO[proof]
-    info = rt.store_put(
-        [
-            owner.bytes,
-            worker.bytes,
-            [c.bytes for c in controls],
-            None,
-            peer,
-            addrs,
-            proof,
-            sector_size,
-            partition_sectors,
-        ]
-    )
+    v2 = rt.profile.actors_version >= 2
+    info_fields: list[Any] = [
+        owner.bytes,
+        worker.bytes,
+        [c.bytes for c in controls],
+        None,
+        peer,
+        addrs,
+        proof,
+        sector_size,
+        partition_sectors,
+    ]
+    if v2:
+        info_fields.append(-1)  # consensus fault elapsed
+    info = rt.store_put(info_fields)
+    # v2 adds the fee debt after the vesting funds
+    debt: list[Any] = [b""] if v2 else []
     rt.state_create(
-        [
-            info,
-            b"",
-            b"",
-            vesting,
-            b"",
-            empty_map,
-            empty_array,
-            empty_bitfield,
-            empty_array,
-            period_start,
-            0,
-            deadlines,
-            b"",
-        ]
+        [info, b"", b"", vesting, *debt, b"", empty_map, empty_array, empty_bitfield]
+        + [empty_array, period_start, 0, deadlines, b""]
     )
     payload = dumps([CRON_EVENT_PROVING_DEADLINE])
     _ret, code = rt.send(POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([period_start - 1, payload]), 0)
