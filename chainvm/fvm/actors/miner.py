@@ -28,7 +28,15 @@ from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
-from chainvm.fvm.vm import BURNT_FUNDS_ADDR, INIT_ADDR, POWER_ADDR, REWARD_ADDR, ActorImpl, Runtime
+from chainvm.fvm.vm import (
+    BURNT_FUNDS_ADDR,
+    INIT_ADDR,
+    POWER_ADDR,
+    REWARD_ADDR,
+    ActorImpl,
+    FatalError,
+    Runtime,
+)
 
 EPOCHS_IN_HOUR = 120
 EPOCHS_IN_DAY = 2880
@@ -467,8 +475,45 @@ def constructor(rt: Runtime, params: list[Any]) -> None:
         rt.abort(code, "failed to enroll cron event")
 
 
+MAX_SECTOR_NUMBER = (1 << 63) - 1
+
+
+def uint_key(n: int) -> bytes:
+    """HAMT key of an unsigned integer (Go's binary.PutUvarint)."""
+    from chainvm.fvm.codec import encode_uvarint
+
+    return encode_uvarint(n)
+
+
+def _decode_prove_commit(data: bytes) -> tuple[int, bytes]:
+    number, proof = decode_tuple(data, 2)
+    if not isinstance(number, int) or number < 0 or not isinstance(proof, bytes):
+        raise ValueError("malformed ProveCommitSector parameters")
+    return number, proof
+
+
+def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
+    """Only the checks before proof verification: a miner whose unlocked
+    balance does not cover its initial pledge, or a sector that was never
+    pre-committed, is refused."""
+    number, _proof = params
+    rt.validate_caller_any()
+    if number > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector number greater than maximum")
+    f = _Fields(rt.profile.actors_version >= 2)
+    st = rt.state_readonly()
+    unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+    if unlocked < _big(st, f.initial_pledge):
+        rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "unlocked balance does not cover pledge")
+    precommits = Hamt.load(rt.store, st[f.initial_pledge + 1], version=0 if not f.fee_debt else 2)
+    if precommits.get(uint_key(number)) is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no pre-committed sector {number}")
+    raise FatalError("sector proof verification is not implemented")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)
