@@ -56,6 +56,12 @@ def code_version(code: CID) -> int | None:
     return entry[0] if entry else None
 
 
+# Q.128 per-epoch growth of the reward actor's baseline power: tripling
+# yearly until Ignition (network version 3), doubling afterwards
+BASELINE_EXPONENT_TRIPLING = 340282722551251692435795578557183609728
+BASELINE_EXPONENT_DOUBLING = 340282591298641078465964189926313473653
+
+
 @dataclass(frozen=True)
 class NetworkProfile:
     version: int
@@ -69,6 +75,10 @@ class NetworkProfile:
     param_decode_exit_code: int
     # exit code of an unexpected actor panic
     panic_exit_code: int
+    # behaviours inside actor code that the network upgrades changed
+    baseline_exponent: int = BASELINE_EXPONENT_DOUBLING
+    # block rewards start vesting after 20 days at genesis, at once from Breeze
+    reward_vesting_delay: int = 0
 
     def code(self, name: str) -> CID:
         return actor_code(self.actors_version, name)
@@ -90,4 +100,6 @@ def profile_for(nv: int) -> NetworkProfile:
         resolve_receiver_in_runtime=nv > 3,
         param_decode_exit_code=1 if nv < 7 else 21,
         panic_exit_code=1 if nv <= 3 else 4,
+        baseline_exponent=BASELINE_EXPONENT_TRIPLING if nv < 3 else BASELINE_EXPONENT_DOUBLING,
+        reward_vesting_delay=20 * 2880 if nv < 1 else 0,
     )

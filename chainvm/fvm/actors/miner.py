@@ -11,7 +11,7 @@ proof methods need the proof systems and are not implemented.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainvm.fvm.actors.common import (
@@ -189,7 +189,7 @@ def add_locked_fund(rt: Runtime, amount: int) -> None:
         unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
         if unlocked < amount:
             rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds to lock")
-        spec = REWARD_VESTING_V0 if rt.network_version < 1 else REWARD_VESTING_V1
+        spec = replace(REWARD_VESTING_V1, initial_delay=rt.profile.reward_vesting_delay)
         return _add_locked_funds(rt, st, f, amount, spec)
 
     newly_vested = rt.state_transaction(lock)

@@ -26,6 +26,7 @@ from chainvm.fvm.actors.common import (
     loads,
 )
 from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.network import BASELINE_EXPONENT_DOUBLING, profile_for
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, SYSTEM_ADDR, ActorImpl, Runtime
 
@@ -35,14 +36,13 @@ MINER_ADD_LOCKED_FUND = 14  # the miner actor's AddLockedFund method (v0)
 MINER_APPLY_REWARDS = 14  # ... renamed ApplyRewards in v2, with a penalty
 PENALTY_MULTIPLIER = 3  # v2 scales the gas penalty up
 
-# Q.128 floor(e^(ln g / epochs in a year) * 2^128): until the Ignition upgrade
-# (network version 3) the baseline tripled yearly, afterwards it doubles
-BASELINE_EXPONENT_V0 = 340282722551251692435795578557183609728
-BASELINE_EXPONENT = 340282591298641078465964189926313473653
+# Q.128 floor(e^(ln g / epochs in a year) * 2^128); which one applies is
+# part of the network profile
+BASELINE_EXPONENT = BASELINE_EXPONENT_DOUBLING
 
 
 def baseline_exponent(network_version: int) -> int:
-    return BASELINE_EXPONENT_V0 if network_version < 3 else BASELINE_EXPONENT
+    return profile_for(network_version).baseline_exponent
 
 
 BASELINE_INITIAL_VALUE = 2_888_888_880_000_000_000  # Q.0
@@ -304,7 +304,7 @@ def update_network_kpi(rt: Runtime, power: int) -> None:
     v2 = rt.profile.actors_version >= 2
 
     def update(raw: list[Any]) -> None:
-        st = _State(raw, v2, baseline_exponent(rt.network_version))
+        st = _State(raw, v2, rt.profile.baseline_exponent)
         prev = raw[7]
         while raw[7] < rt.curr_epoch:
             st.update_to_next_epoch(power)
