@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chainvm.fvm.address import Address
+from chainvm.fvm.address import SECP256K1, Address
 from chainvm.fvm.codec import CID
+from chainvm.fvm.crypto import verify_signature
 from chainvm.fvm.types import Message
 
 BLOCK_GAS_LIMIT = 10_000_000_000
@@ -71,6 +72,14 @@ class MessagePool:
             raise MpoolError("negative gas price")
         if msg.gas_fee_cap < msg.gas_premium:
             raise MpoolError("gas fee cap below gas premium")
+        # lotus signs the message CID; a secp256k1 sender's signature can be
+        # checked without state (BLS cannot be checked here)
+        if (
+            signature is not None
+            and msg.from_.protocol == SECP256K1
+            and not verify_signature(signature, msg.from_, msg.cid().bytes)
+        ):
+            raise MpoolError("invalid signature")
         sender = self.resolve(msg.from_)
         if msg.nonce < self.state_nonce(sender):
             raise MpoolError("nonce already used")

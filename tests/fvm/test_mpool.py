@@ -97,3 +97,16 @@ def test_remove_included_prunes_stale() -> None:
     nonces[A] = 2
     p.remove_included(chosen[:2])
     assert [m.nonce for m in p.pending_for(A)] == [2]
+
+
+def test_signatures_are_checked_for_secp_senders() -> None:
+    from chainvm.fvm.crypto import secp256k1_address, secp256k1_sign
+
+    key = bytes(range(1, 33))
+    sender = secp256k1_address(key)
+    p = pool()
+    m = msg(sender, 0)
+    p.add(m, secp256k1_sign(key, m.cid().bytes))
+    forged = msg(sender, 1)
+    with pytest.raises(MpoolError):
+        p.add(forged, secp256k1_sign(bytes(range(2, 34)), forged.cid().bytes))
