@@ -167,16 +167,29 @@ class _State:
     def baseline_total(self) -> int:
         return self.big(10) if self.v2 else BASELINE_TOTAL
 
-    def update_to_next_epoch(self, realized: int) -> None:
+    def update_to_next_epoch(self, realized: int, epochs: int = 1) -> None:
+        """Advance ``epochs`` epochs without minting (null rounds catch-up);
+        works on plain integers since the catch-up can span many epochs."""
         r = self.raw
-        r[7] += 1
-        self.set_big(6, baseline_power_from_prev(self.big(6), self.exponent))
-        capped = min(self.big(6), realized)
-        self.set_big(1, self.big(1) + capped)
-        while self.big(1) > self.big(0):
-            r[2] += 1
-            self.set_big(3, baseline_power_from_prev(self.big(3), self.exponent))
-            self.set_big(0, self.big(0) + self.big(3))
+        exp = self.exponent
+        baseline = self.big(6)
+        cum_realized = self.big(1)
+        cum_baseline = self.big(0)
+        eff_baseline = self.big(3)
+        ent = r[2]
+        for _ in range(epochs):
+            baseline = (baseline * exp) >> PRECISION
+            cum_realized += min(baseline, realized)
+            while cum_realized > cum_baseline:
+                ent += 1
+                eff_baseline = (eff_baseline * exp) >> PRECISION
+                cum_baseline += eff_baseline
+        r[7] += epochs
+        r[2] = ent
+        self.set_big(6, baseline)
+        self.set_big(1, cum_realized)
+        self.set_big(0, cum_baseline)
+        self.set_big(3, eff_baseline)
 
     def theta(self) -> int:
         return compute_r_theta(self.raw[2], self.big(3), self.big(1), self.big(0))
@@ -306,8 +319,8 @@ def update_network_kpi(rt: Runtime, power: int) -> None:
     def update(raw: list[Any]) -> None:
         st = _State(raw, v2, rt.profile.baseline_exponent)
         prev = raw[7]
-        while raw[7] < rt.curr_epoch:
-            st.update_to_next_epoch(power)
+        if raw[7] < rt.curr_epoch:
+            st.update_to_next_epoch(power, rt.curr_epoch - raw[7])
         st.update_with_reward(power)
         st.update_smoothed(raw[7] - prev)
 
