@@ -9,8 +9,6 @@ on flush, like lotus.
 
 from __future__ import annotations
 
-from typing import Any
-
 from chainvm.fvm.address import ID, Address
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
@@ -156,7 +154,3 @@ class StateTree:
 def _hamt_version(code: CID) -> int:
     v = code_version(code)
     return 0 if v in (None, 0) else 2
-
-
-def read_init_state(store: MemoryBlockstore, head: CID) -> Any:
-    return store.get_obj(head)

@@ -274,7 +274,3 @@ def target_list() -> list[str]:
     if not TARGET_LIST.is_file():
         return []
     return [ln.strip() for ln in TARGET_LIST.read_text().splitlines() if ln.strip()]
-
-
-def address_of(text: str) -> Address:
-    return Address.parse(text)

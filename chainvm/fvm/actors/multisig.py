@@ -65,7 +65,7 @@ def _signer_bytes(st: list[Any]) -> list[bytes]:
 
 
 def _decode_ctor(data: bytes) -> tuple[list[Address], int, int, int]:
-    obj = _peek_len(data)
+    obj = _load_array(data)
     if len(obj) not in (3, 4):
         raise DecodeError("cbor input had wrong number of fields")
     signers = [as_address(a) for a in (obj[0] or [])]
@@ -73,7 +73,7 @@ def _decode_ctor(data: bytes) -> tuple[list[Address], int, int, int]:
     return signers, as_uint(obj[1]), as_int(obj[2]), start
 
 
-def _peek_len(data: bytes) -> list[Any]:
+def _load_array(data: bytes) -> list[Any]:
     from chainvm.fvm.codec import loads
 
     obj = loads(data)
