@@ -216,7 +216,9 @@ class Runtime:
         return 0 if act is None else act.balance
 
     def abort(self, code: int, message: str = "") -> NoReturn:
-        raise ActorError(code, message)
+        # aborting with "success" is a programming error the reference VM
+        # treats as fatal to the whole block
+        raise ActorError(code, message, fatal=code == 0)
 
     # caller validation -----------------------------------------------------
     def _validate_once(self) -> None:
