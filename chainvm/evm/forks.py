@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chainvm.evm.errors import StackOverflow
 from chainvm.evm.instructions import arithmetic as A
 from chainvm.evm.instructions import environment as E
 from chainvm.evm.instructions import stack_memory as S
@@ -66,6 +67,7 @@ class Fork:
     parent: Fork | None
     # Flat lists the interpreter loop indexes by opcode.
     fns: list[Body] = field(default_factory=list)
+    fast_fns: list[Body] = field(default_factory=list)
     static_gas: list[int] = field(default_factory=list)
     stack_ranges: list[range] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
@@ -73,6 +75,7 @@ class Fork:
 
     def __post_init__(self) -> None:
         self.fns = []
+        self.fast_fns = []
         self.static_gas = []
         self.stack_ranges = []
         self.names = []
@@ -80,11 +83,16 @@ class Fork:
             spec = self.table.get(opcode)
             if spec is None:
                 self.fns.append(Y.op_invalid)
+                self.fast_fns.append(Y.op_invalid)
                 self.static_gas.append(0)
                 self.stack_ranges.append(range(0, 1 << 20))
                 self.names.append(f"opcode 0x{opcode:02x} not defined")
             else:
                 self.fns.append(spec.body)
+                if spec.pushes > spec.pops:
+                    self.fast_fns.append(_overflow_checked(spec.body, 1024 + spec.pops - spec.pushes))
+                else:
+                    self.fast_fns.append(spec.body)
                 self.static_gas.append(spec.gas)
                 # Legal heights h: h >= pops and h - pops + pushes <= 1024.
                 self.stack_ranges.append(range(spec.pops, 1024 + spec.pops - spec.pushes + 1))
@@ -95,6 +103,18 @@ class Fork:
 
     def __repr__(self) -> str:
         return f"Fork({self.name})"
+
+
+def _overflow_checked(body: Body, max_height: int) -> Body:
+    """Wrap an op that grows the stack with the 1024-item check the fast loop leaves out."""
+
+    def checked(f, s, pc):  # type: ignore[no-untyped-def]
+        if len(s) > max_height:
+            raise StackOverflow
+        return body(f, s, pc)
+
+    checked.__name__ = f"{body.__name__}_checked"
+    return checked
 
 
 def _frontier_table() -> Table:

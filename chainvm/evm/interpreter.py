@@ -26,26 +26,51 @@ if TYPE_CHECKING:
 
 
 def execute(f: Frame) -> Frame | None:
-    """Run `f` until it halts (returns None; f.error says how) or calls (returns the child)."""
+    """Run `f` until it halts (returns None; f.error says how) or calls (returns the child).
+
+    PUSH, DUP and SWAP (about half of all executed instructions) run inline;
+    every other opcode is a call through the fork's table. Gas lives in a
+    local and is synced to the frame only around those calls.
+
+    Stack bounds: a body that finds too few items raises IndexError before it
+    has any effect, which is a stack underflow; the only ops that grow the
+    stack (PUSH, DUP here, and zero-input ops wrapped by the fork table) check
+    the 1024 limit first. This keeps the happy path free of per-step checks.
+    """
     table = f.evm.fork
-    fns = table.fns
+    fns = table.fast_fns
     static_gas = table.static_gas
-    stack_ranges = table.stack_ranges
     code = f.code
+    push_values = f.push_values
     stack = f.stack
+    append = stack.append
     pc = f.pc
+    gas = f.gas
     try:
         while True:
             op = code[pc]
-            gas = f.gas - static_gas[op]
+            gas -= static_gas[op]
             if gas < 0:
                 raise OutOfGas
+            if 0x60 <= op <= 0x9F:
+                if op < 0x80:  # PUSH1..PUSH32
+                    if len(stack) > 1023:
+                        raise StackOverflow
+                    append(push_values[pc])
+                    pc += op - 0x5E
+                elif op < 0x90:  # DUP1..DUP16
+                    if len(stack) > 1023:
+                        raise StackOverflow
+                    append(stack[0x7F - op])
+                    pc += 1
+                else:  # SWAP1..SWAP16
+                    i = 0x8E - op
+                    stack[-1], stack[i] = stack[i], stack[-1]
+                    pc += 1
+                continue
             f.gas = gas
-            if len(stack) not in stack_ranges[op]:
-                if len(stack) < stack_ranges[op].start:
-                    raise StackUnderflow
-                raise StackOverflow
             pc = fns[op](f, stack, pc)
+            gas = f.gas
     except CallRequest as request:
         return request.child
     except Stop:
@@ -54,6 +79,9 @@ def execute(f: Frame) -> Frame | None:
         f.error = e
     except ExceptionalHalt as e:
         f.error = e
+        f.gas = 0
+    except IndexError:
+        f.error = StackUnderflow()
         f.gas = 0
     return None
 

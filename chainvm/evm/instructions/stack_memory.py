@@ -23,24 +23,30 @@ def op_pop(f: Frame, s: list[int], pc: int) -> int:
 
 def op_mload(f: Frame, s: list[int], pc: int) -> int:
     offset = s[-1]
-    expand_memory(f, offset, 32)
-    s[-1] = int.from_bytes(f.memory[offset:offset + 32], "big")
+    mem = f.memory
+    if offset + 32 > len(mem):
+        expand_memory(f, offset, 32)
+    s[-1] = int.from_bytes(mem[offset:offset + 32], "big")
     return pc + 1
 
 
 def op_mstore(f: Frame, s: list[int], pc: int) -> int:
     offset = s.pop()
     value = s.pop()
-    expand_memory(f, offset, 32)
-    f.memory[offset:offset + 32] = value.to_bytes(32, "big")
+    mem = f.memory
+    if offset + 32 > len(mem):
+        expand_memory(f, offset, 32)
+    mem[offset:offset + 32] = value.to_bytes(32, "big")
     return pc + 1
 
 
 def op_mstore8(f: Frame, s: list[int], pc: int) -> int:
     offset = s.pop()
     value = s.pop()
-    expand_memory(f, offset, 1)
-    f.memory[offset] = value & 0xFF
+    mem = f.memory
+    if offset >= len(mem):
+        expand_memory(f, offset, 1)
+    mem[offset] = value & 0xFF
     return pc + 1
 
 
