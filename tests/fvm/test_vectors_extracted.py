@@ -28,6 +28,9 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "WithdrawBalance": ALL,
     # the checks before proof verification: no such pre-commit, pledge short
     "ProveCommitSector": {"17", "19"},
+    # declarations after the deadline's fault cutoff
+    "DeclareFaults": {"16"},
+    "DeclareFaultsRecovered": {"16"},
 }
 
 

@@ -14,8 +14,11 @@ import struct
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chainvm.fvm import bitfield
 from chainvm.fvm.actors.common import (
+    DecodeError,
     as_address,
+    as_uint,
     decode_bigint,
     decode_empty,
     decode_tuple,
@@ -511,8 +514,74 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
     raise FatalError("sector proof verification is not implemented")
 
 
+WPOST_CHALLENGE_WINDOW = 60
+WPOST_CHALLENGE_LOOKBACK = 20
+FAULT_DECLARATION_CUTOFF = WPOST_CHALLENGE_LOOKBACK + 50
+ADDRESSED_PARTITIONS_MAX = 200
+ADDRESSED_SECTORS_MAX = 10_000
+
+
+def fault_cutoff(period_start: int, deadline: int, epoch: int) -> int:
+    """Fault cutoff of the next occurrence of a deadline that has not closed."""
+    open_at = period_start + deadline * WPOST_CHALLENGE_WINDOW
+    if epoch >= open_at + WPOST_CHALLENGE_WINDOW:
+        gap = epoch - (open_at + WPOST_CHALLENGE_WINDOW)
+        open_at += (gap // WPOST_PROVING_PERIOD + 1) * WPOST_PROVING_PERIOD
+    return open_at - FAULT_DECLARATION_CUTOFF
+
+
+def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
+    """[[deadline, partition, sectors bitfield], ...] grouped by deadline."""
+    (decls,) = decode_tuple(data, 1)
+    out: dict[int, dict[int, set[int]]] = {}
+    for decl in decls or []:
+        dl, part, sectors = decl
+        if not isinstance(sectors, bytes):
+            raise DecodeError("sectors must be a bitfield")
+        numbers = bitfield.decode(sectors)
+        out.setdefault(as_uint(dl), {}).setdefault(as_uint(part), set()).update(numbers)
+    return out
+
+
+def _declare(rt: Runtime, decls: dict[int, dict[int, set[int]]], what: str) -> None:
+    """The checks shared by fault and recovery declarations, up to the first
+    deadline whose fault cutoff has passed."""
+    if sum(len(p) for p in decls.values()) > ADDRESSED_PARTITIONS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+    for dl in decls:
+        if dl >= WPOST_PERIOD_DEADLINES:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
+    total = sum(len(s) for p in decls.values() for s in p.values())
+    if total > ADDRESSED_SECTORS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    f = _Fields(rt.profile.actors_version >= 2)
+
+    def declare(st: list[Any]) -> None:
+        info = rt.store_get(st[f.info])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        rt.validate_caller_is(*allowed, as_address(info[1]))
+        rt.store_get(st[f.proving_period_start + 2])  # the deadlines
+        rt.store_get(st[f.initial_pledge + 4])  # the sectors AMT
+        for dl in sorted(decls):
+            if rt.curr_epoch >= fault_cutoff(st[f.proving_period_start], dl, rt.curr_epoch):
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late {what} declaration at deadline {dl}")
+            raise FatalError(f"{what} declarations are not implemented past their checks")
+
+    rt.state_transaction(declare)
+
+
+def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    _declare(rt, decls, "fault")
+
+
+def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    _declare(rt, decls, "recovery")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[10] = (declare_faults, _decode_declarations)
+    impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
