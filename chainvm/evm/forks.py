@@ -33,6 +33,19 @@ SHANGHAI = 11
 CANCUN = 12
 PRAGUE = 13
 OSAKA = 14
+BPO1 = 15
+BPO2 = 16
+
+# EIP-4844 blob parameters by fork: (target blobs per block, max per block, base fee update
+# fraction), as raised by EIP-7691 (Prague) and the blob-parameter-only forks after Osaka.
+BLOB_SCHEDULE = {
+    "Cancun": (3, 6, 3338477),
+    "Prague": (6, 9, 5007716),
+    "Osaka": (6, 9, 5007716),
+    "BPO1": (10, 15, 8346193),
+    "BPO2": (14, 21, 11684671),
+}
+MAX_BLOBS_PER_TX_EIP7594 = 6
 
 Body = Callable[..., int]
 
@@ -72,6 +85,10 @@ class Fork:
     stack_ranges: list[range] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     precompiles: dict = field(default_factory=dict)
+    blob_target: int = 0
+    blob_max: int = 0
+    blob_base_fee_update_fraction: int = 1
+    max_blobs_per_tx: int = 0
 
     def __post_init__(self) -> None:
         self.fns = []
@@ -100,6 +117,16 @@ class Fork:
         from chainvm.evm.precompiles import precompiles_for
 
         self.precompiles = precompiles_for(self.ordinal)
+        schedule = None
+        fork: Fork | None = self
+        while fork is not None and schedule is None:  # inherit the latest schedule
+            schedule = BLOB_SCHEDULE.get(fork.name)
+            fork = fork.parent
+        if schedule is not None:
+            self.blob_target, self.blob_max, self.blob_base_fee_update_fraction = schedule
+            self.max_blobs_per_tx = self.blob_max
+            if self.ordinal >= OSAKA:
+                self.max_blobs_per_tx = min(self.blob_max, MAX_BLOBS_PER_TX_EIP7594)
 
     def __repr__(self) -> str:
         return f"Fork({self.name})"
@@ -299,11 +326,13 @@ PATCHES: dict[str, list[Patch]] = {
     "Osaka": [
         _patch("EIP-7939 CLZ", _set(0x1E, "CLZ", A.op_clz, 5, 1, 1)),
     ],
+    "BPO1": [],
+    "BPO2": [],
 }
 
 FORK_ORDER = ["Frontier", "Homestead", "EIP150", "EIP158", "Byzantium", "Constantinople",
               "ConstantinopleFix", "Istanbul", "Berlin", "London", "Paris", "Shanghai", "Cancun",
-              "Prague", "Osaka"]
+              "Prague", "Osaka", "BPO1", "BPO2"]
 
 # Other names users and fixtures use for the same forks.
 ALIASES = {

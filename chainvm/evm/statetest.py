@@ -15,7 +15,7 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import ALIASES, FORKS, SPURIOUS_DRAGON, get_fork
 from chainvm.evm.interpreter import Tracer
-from chainvm.evm.transaction import Transaction, apply_transaction
+from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, State
 
 
@@ -115,7 +115,15 @@ def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transactio
         (parse_address(entry["address"]), [parse_int(k) for k in entry.get("storageKeys", [])])
         for entry in (access_list_raw or [])
     ]
-    if "blobVersionedHashes" in tx:
+    authorizations = [
+        Authorization(parse_int(a["chainId"]), parse_address(a["address"]), parse_int(a["nonce"]),
+                      parse_int(a.get("yParity", a.get("v", "0x0"))), parse_int(a["r"]),
+                      parse_int(a["s"]))
+        for a in tx.get("authorizationList") or []
+    ]
+    if "authorizationList" in tx:
+        tx_type = 4
+    elif "blobVersionedHashes" in tx:
         tx_type = 3
     elif "maxFeePerGas" in tx:
         tx_type = 2
@@ -139,6 +147,7 @@ def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transactio
         blob_versioned_hashes=[parse_bytes(h) for h in tx.get("blobVersionedHashes", [])],
         max_fee_per_blob_gas=(parse_int(tx["maxFeePerBlobGas"])
                               if "maxFeePerBlobGas" in tx else None),
+        authorization_list=authorizations,
     )
 
 

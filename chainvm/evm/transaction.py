@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chainvm.crypto import SECP256K1_N, ecrecover_address, keccak256
+from chainvm.encoding.rlp import encode
 from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction, Revert
@@ -28,12 +30,35 @@ from chainvm.evm.gas import (
     fake_exponential,
 )
 from chainvm.evm.interpreter import Tracer, run
-from chainvm.evm.vm import CALL, EVM, Immediate, contract_creation, create_address, message_call
+from chainvm.evm.vm import (
+    CALL,
+    DELEGATION_PREFIX,
+    EVM,
+    Immediate,
+    contract_creation,
+    create_address,
+    message_call,
+)
 from chainvm.state.state import Log, State
 
-MAX_BLOBS_PER_BLOCK_CANCUN = 6
+TX_MAX_GAS_LIMIT = 1 << 24  # EIP-7825 (Osaka)
+FLOOR_CALLDATA_COST = 10  # EIP-7623
+PER_EMPTY_ACCOUNT_COST = 25000  # EIP-7702
+PER_AUTH_BASE_COST = 12500
 MAX_NONCE = (1 << 64) - 1
 UINT256_MAX = (1 << 256) - 1
+
+
+@dataclass
+class Authorization:
+    """An EIP-7702 authorization tuple; the authority is recovered from the signature."""
+
+    chain_id: int
+    address: bytes
+    nonce: int
+    y_parity: int
+    r: int
+    s: int
 
 
 @dataclass
@@ -51,6 +76,7 @@ class Transaction:
     access_list: list[tuple[bytes, list[int]]] = field(default_factory=list)
     blob_versioned_hashes: list[bytes] = field(default_factory=list)
     max_fee_per_blob_gas: int | None = None
+    authorization_list: list[Authorization] = field(default_factory=list)
 
 
 @dataclass
@@ -64,9 +90,17 @@ class TxResult:
     blob_gas_used: int = 0
 
 
-def blob_base_fee(excess_blob_gas: int) -> int:
-    return fake_exponential(MIN_BLOB_BASE_FEE, excess_blob_gas,
-                            BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN)
+def blob_base_fee(excess_blob_gas: int, fork: Fork | None = None) -> int:
+    fraction = fork.blob_base_fee_update_fraction if fork is not None \
+        else BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN
+    return fake_exponential(MIN_BLOB_BASE_FEE, excess_blob_gas, fraction)
+
+
+def calldata_floor_gas(tx: Transaction) -> int:
+    """EIP-7623 (Prague): the least a transaction pays for its calldata."""
+    zeros = tx.data.count(0)
+    tokens = zeros + 4 * (len(tx.data) - zeros)
+    return G_TRANSACTION + FLOOR_CALLDATA_COST * tokens
 
 
 def intrinsic_gas(tx: Transaction, fork: Fork) -> int:
@@ -81,6 +115,7 @@ def intrinsic_gas(tx: Transaction, fork: Fork) -> int:
             gas += G_INITCODE_WORD * ((len(tx.data) + 31) >> 5)  # EIP-3860
     for _address, keys in tx.access_list:
         gas += G_ACCESS_LIST_ADDRESS + G_ACCESS_LIST_STORAGE_KEY * len(keys)
+    gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)  # EIP-7702
     return gas
 
 
@@ -102,8 +137,12 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
         raise InvalidTransaction(
             f"nonce too {'high' if tx.nonce > sender_nonce else 'low'}: "
             f"tx {tx.nonce}, state {sender_nonce}")
-    if sender is not None and sender.code:  # EIP-3607
+    if sender is not None and sender.code and not (
+            ordinal >= F.PRAGUE and is_delegation(sender.code)):  # EIP-3607, EIP-7702
         raise InvalidTransaction("sender not an EOA")
+    if ordinal >= F.OSAKA and tx.gas_limit > TX_MAX_GAS_LIMIT:  # EIP-7825
+        raise InvalidTransaction(
+            f"gas limit {tx.gas_limit} exceeds the transaction maximum {TX_MAX_GAS_LIMIT}")
     if tx.gas_limit > block.gas_limit:
         raise InvalidTransaction("gas limit reached: transaction gas exceeds block gas limit")
     for value in (tx.gas_price, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.value):
@@ -133,12 +172,13 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
         count = len(tx.blob_versioned_hashes)
         if count == 0:
             raise InvalidTransaction("blob transaction without blobs")
-        if count > MAX_BLOBS_PER_BLOCK_CANCUN:
-            raise InvalidTransaction("too many blobs in transaction")
+        if count > fork.max_blobs_per_tx:
+            raise InvalidTransaction(
+                f"too many blobs in transaction: {count} > {fork.max_blobs_per_tx}")
         for h in tx.blob_versioned_hashes:
             if h[:1] != b"\x01":
                 raise InvalidTransaction("blob versioned hash with unsupported version")
-        fee_per_blob_gas = blob_base_fee(block.excess_blob_gas)
+        fee_per_blob_gas = blob_base_fee(block.excess_blob_gas, fork)
         if (tx.max_fee_per_blob_gas or 0) < fee_per_blob_gas:
             raise InvalidTransaction("max fee per blob gas less than block blob gas fee")
         max_cost += count * GAS_PER_BLOB * (tx.max_fee_per_blob_gas or 0)
@@ -146,13 +186,63 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
     if balance < max_cost:
         raise InvalidTransaction(
             f"insufficient funds for gas * price + value: have {balance}, want {max_cost}")
+    if tx.tx_type == 4:
+        if tx.to is None:
+            raise InvalidTransaction("set-code transaction must not create a contract")
+        if not tx.authorization_list:
+            raise InvalidTransaction("set-code transaction with an empty authorization list")
     intrinsic = intrinsic_gas(tx, fork)
-    if intrinsic > tx.gas_limit:
+    needed = max(intrinsic, calldata_floor_gas(tx)) if ordinal >= F.PRAGUE else intrinsic
+    if needed > tx.gas_limit:
         raise InvalidTransaction(
-            f"intrinsic gas too low: have {tx.gas_limit}, want {intrinsic}")
+            f"intrinsic gas too low: have {tx.gas_limit}, want {needed}")
     if ordinal >= F.SHANGHAI and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
         raise InvalidTransaction("max initcode size exceeded")
     return effective_price, intrinsic
+
+
+def is_delegation(code: bytes) -> bool:
+    return len(code) == 23 and code[:3] == DELEGATION_PREFIX
+
+
+def delegation_target(code: bytes) -> bytes | None:
+    return code[3:] if is_delegation(code) else None
+
+
+def authority_of(auth: Authorization) -> bytes | None:
+    """The signer of an EIP-7702 authorization, or None if the signature is invalid."""
+    if auth.y_parity not in (0, 1) or not (0 < auth.r < SECP256K1_N) \
+            or not (0 < auth.s <= SECP256K1_N // 2):
+        return None
+    digest = keccak256(b"\x05" + encode([auth.chain_id, auth.address, auth.nonce]))
+    return ecrecover_address(digest, auth.y_parity, auth.r, auth.s)
+
+
+def apply_authorizations(state: State, chain_id: int, authorizations: list[Authorization]) -> int:
+    """Install EIP-7702 delegations; invalid tuples are skipped. Returns the refund earned."""
+    refund = 0
+    for auth in authorizations:
+        if auth.chain_id not in (0, chain_id) or auth.nonce >= MAX_NONCE:
+            continue
+        authority = authority_of(auth)
+        if authority is None:
+            continue
+        state.warm_addresses.add(authority)
+        account = state.get(authority)
+        code = account.code if account is not None else b""
+        if code and not is_delegation(code):
+            continue
+        if (account.nonce if account is not None else 0) != auth.nonce:
+            continue
+        if account is not None:
+            refund += PER_EMPTY_ACCOUNT_COST - PER_AUTH_BASE_COST
+        if auth.address == bytes(20):
+            state.set_code(authority, b"")
+        else:
+            state.set_code(authority, DELEGATION_PREFIX + auth.address)
+        state.set_nonce(authority, auth.nonce + 1)
+        state.touch(authority)
+    return refund
 
 
 def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction,
@@ -162,7 +252,7 @@ def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction
     ordinal = fork.ordinal
     state.begin_transaction()
     blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
-    blob_fee_per_gas = blob_base_fee(block.excess_blob_gas) if ordinal >= F.CANCUN else 0
+    blob_fee_per_gas = blob_base_fee(block.excess_blob_gas, fork) if ordinal >= F.CANCUN else 0
     # Buy gas (and blob gas, which is burned).
     state.sub_balance(tx.sender, tx.gas_limit * effective_price + blob_gas * blob_fee_per_gas)
     evm = EVM(state, fork, block, tx.sender, effective_price,
@@ -188,6 +278,13 @@ def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction
         result = contract_creation(evm, tx.sender, contract_address, tx.value, tx.data, gas, 0)
     else:
         state.set_nonce(tx.sender, tx.nonce + 1)
+        if tx.authorization_list:
+            # Outside the call's snapshot: authorizations stand even if execution fails.
+            state.refund += apply_authorizations(state, block.chain_id, tx.authorization_list)
+        if ordinal >= F.PRAGUE:
+            delegate = delegation_target(state.code(tx.to))
+            if delegate is not None:
+                state.warm_addresses.add(delegate)
         result = message_call(evm, CALL, tx.sender, tx.to, tx.to, tx.value, tx.data, gas, 0, False)
     if isinstance(result, Immediate):
         success, gas_left, output, error = result.success, result.gas_left, result.output, None
@@ -205,6 +302,11 @@ def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction
     refund = min(state.refund, gas_used // refund_quotient)
     gas_left += refund
     gas_used -= refund
+    if ordinal >= F.PRAGUE:  # EIP-7623: pay at least the calldata floor
+        floor = calldata_floor_gas(tx)
+        if gas_used < floor:
+            gas_used = floor
+            gas_left = tx.gas_limit - floor
     state.add_balance(tx.sender, gas_left * effective_price)
     priority = effective_price - block.base_fee if ordinal >= F.LONDON else effective_price
     state.add_balance(block.coinbase, gas_used * priority)

@@ -31,7 +31,9 @@ def precompiles_for(ordinal: int) -> dict[bytes, Precompile]:
         _addr(4): (basic.identity_gas, basic.identity),
     }
     if ordinal >= F.BYZANTIUM:
-        if ordinal >= F.BERLIN:
+        if ordinal >= F.OSAKA:  # EIP-7823 input bounds, EIP-7883 repricing
+            table[_addr(5)] = (modexp.gas_eip7883, modexp.run_eip7823)
+        elif ordinal >= F.BERLIN:
             table[_addr(5)] = (modexp.gas_eip2565, modexp.run)
         else:
             table[_addr(5)] = (modexp.gas_eip198, modexp.run)
@@ -47,4 +49,16 @@ def precompiles_for(ordinal: int) -> dict[bytes, Precompile]:
         table[_addr(9)] = (basic.blake2f_gas, basic.blake2f)  # EIP-152
     if ordinal >= F.CANCUN:
         table[_addr(10)] = (kzg.point_evaluation_gas, kzg.point_evaluation)  # EIP-4844
+    if ordinal >= F.PRAGUE:  # EIP-2537
+        try:
+            from chainvm.evm.precompiles import bls12_381
+        except ImportError:  # pragma: no cover - the module ships with the package
+            pass
+        else:
+            for number, pair in bls12_381.PRECOMPILES.items():
+                table[_addr(number)] = pair
+    if ordinal >= F.OSAKA:
+        from chainvm.evm.precompiles import p256
+
+        table[_addr(0x100)] = (p256.p256verify_gas, p256.p256verify)  # EIP-7951
     return table

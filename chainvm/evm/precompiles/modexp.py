@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from chainvm.evm.errors import PrecompileFailure
+
 
 def _field(data: bytes, start: int, size: int) -> int:
     """Big-endian integer of data[start:start+size], zero-padded past the end."""
@@ -42,6 +44,31 @@ def gas_eip2565(data: bytes) -> int:
     complexity = words * words
     adjusted = _adjusted_exponent_length(data, base_len, exp_len)
     return max(200, complexity * max(adjusted, 1) // 3)
+
+
+def gas_eip7883(data: bytes) -> int:
+    base_len, exp_len, mod_len = _lengths(data)
+    if base_len > MAX_INPUT_LENGTH or exp_len > MAX_INPUT_LENGTH or mod_len > MAX_INPUT_LENGTH:
+        return 0  # rejected by run_eip7823, which burns the call's gas
+    longest = max(base_len, mod_len)
+    words = (longest + 7) >> 3
+    complexity = 2 * words * words if longest > 32 else 16
+    head = _field(data, 96 + base_len, min(exp_len, 32))
+    if exp_len <= 32:
+        iterations = head.bit_length() - 1 if head else 0
+    else:  # EIP-7883 doubles the per-byte weight of long exponents (16 instead of 8)
+        iterations = 16 * (exp_len - 32) + (head.bit_length() - 1 if head else 0)
+    return max(500, complexity * max(iterations, 1))
+
+
+MAX_INPUT_LENGTH = 1024  # EIP-7823
+
+
+def run_eip7823(data: bytes) -> bytes:
+    base_len, exp_len, mod_len = _lengths(data)
+    if base_len > MAX_INPUT_LENGTH or exp_len > MAX_INPUT_LENGTH or mod_len > MAX_INPUT_LENGTH:
+        raise PrecompileFailure("modexp: input length above 1024 bytes (EIP-7823)")
+    return run(data)
 
 
 def run(data: bytes) -> bytes:
