@@ -223,6 +223,30 @@ def _run_tipset_variant(
     return VariantResult(name, vid, True)
 
 
+def recorded_randomness(vector: dict[str, Any]) -> Any:
+    """Randomness as recorded in the vector. Full records match on kind, tag,
+    epoch and entropy; older ones carry only kind and epoch and match on
+    those. Anything unrecorded gets the conformance driver's fixed bytes."""
+    from chainvm.fvm.vm import FAKE_RANDOMNESS
+
+    full: dict[tuple[str, int, int, bytes], bytes] = {}
+    short: dict[tuple[str, int], bytes] = {}
+    for rec in vector.get("randomness") or []:
+        on = rec["on"]
+        if len(on) >= 4:
+            full[(on[0], int(on[1]), int(on[2]), _b64(on[3] or ""))] = _b64(rec["ret"])
+        else:
+            short[(on[0], int(on[1]))] = _b64(rec["ret"])
+
+    def source(kind: str, dst: int, epoch: int, entropy: bytes) -> bytes:
+        found = full.get((kind, dst, epoch, entropy))
+        if found is None:
+            found = short.get((kind, epoch), FAKE_RANDOMNESS)
+        return found
+
+    return source
+
+
 def _run_variant(
     store: MemoryBlockstore,
     vector: dict[str, Any],
@@ -240,7 +264,15 @@ def _run_variant(
         for i, m in enumerate(vector.get("apply_messages") or []):
             msg = Message.from_bytes(_b64(m["bytes"]))
             epoch = variant["epoch"] + m.get("epoch_offset", 0)
-            vm = VM(store, root, epoch, variant["nv"], base_fee, circ)
+            vm = VM(
+                store,
+                root,
+                epoch,
+                variant["nv"],
+                base_fee,
+                circ,
+                randomness=recorded_randomness(vector),
+            )
             ret = vm.apply_message(msg)
             root = vm.flush()
             if i >= len(exp_receipts):

@@ -375,6 +375,12 @@ class Runtime:
         return ret, err
 
     # syscalls --------------------------------------------------------------
+    def randomness_from_tickets(self, dst: int, epoch: int, entropy: bytes) -> bytes:
+        return self.vm.randomness("chain", dst, epoch, entropy)
+
+    def randomness_from_beacon(self, dst: int, epoch: int, entropy: bytes) -> bytes:
+        return self.vm.randomness("beacon", dst, epoch, entropy)
+
     def hash_blake2b(self, data: bytes) -> bytes:
         self.charge(self.prices.on_hashing())
         return hashlib.blake2b(data, digest_size=32).digest()
@@ -395,6 +401,17 @@ class Runtime:
 # --------------------------------------------------------------------------
 
 
+# (kind "chain" or "beacon", domain separation tag, epoch, entropy) -> 32 bytes
+RandomnessSource = Callable[[str, int, int, bytes], bytes]
+
+# what lotus's conformance driver answers for randomness nobody recorded
+FAKE_RANDOMNESS = b"i_am_random_____i_am_random_____"
+
+
+def fake_randomness(kind: str, dst: int, epoch: int, entropy: bytes) -> bytes:
+    return FAKE_RANDOMNESS
+
+
 class VM:
     def __init__(
         self,
@@ -406,8 +423,10 @@ class VM:
         circ_supply: int = TOTAL_FILECOIN,
         registry: Registry | None = None,
         profile: NetworkProfile | None = None,
+        randomness: RandomnessSource | None = None,
     ) -> None:
         self.store = store
+        self.randomness = randomness or fake_randomness
         store.put_raw(EMPTY_OBJECT)
         self.state = StateTree(store, state_root)
         self.epoch = epoch

@@ -32,6 +32,9 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "DeclareFaults": {"16"},
     "DeclareFaultsRecovered": {"16"},
 }
+# outcomes decided by the VM before the method runs (sender checks, funds
+# for gas), whatever the method
+VM_OUTCOMES = {"SysErrInsufficientFunds", "SysErrSenderInvalid", "SysErrSenderStateInvalid"}
 
 
 def _names() -> list[str]:
@@ -41,10 +44,11 @@ def _names() -> list[str]:
     out = []
     for p in sorted(root.rglob("*.json")):
         _batch, _actor, method, outcome = p.relative_to(root).parts[:4]
-        if method in IMPLEMENTED:
-            outcomes = IMPLEMENTED[method]
-            if outcomes is None or outcome in outcomes:
-                out.append(str(p.relative_to(corpus_dir())))
+        outcomes = IMPLEMENTED.get(method, set())
+        if outcome in VM_OUTCOMES or (
+            method in IMPLEMENTED and (outcomes is None or outcome in outcomes)
+        ):
+            out.append(str(p.relative_to(corpus_dir())))
     return out
 
 

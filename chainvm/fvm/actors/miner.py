@@ -18,6 +18,7 @@ from chainvm.fvm import bitfield
 from chainvm.fvm.actors.common import (
     DecodeError,
     as_address,
+    as_int,
     as_uint,
     decode_bigint,
     decode_empty,
@@ -578,8 +579,61 @@ def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]])
     _declare(rt, decls, "recovery")
 
 
+RANDOMNESS_LENGTH = 32
+WPOST_MAX_CHAIN_COMMIT_AGE = WPOST_CHALLENGE_WINDOW
+# window PoSt proof type of each seal proof type
+WINDOW_POST_PROOF = {3: 8, 4: 9}
+
+
+def _decode_window_post(data: bytes) -> list[Any]:
+    dl, partitions, proofs, commit_epoch, commit_rand = decode_tuple(data, 5)
+    if not isinstance(commit_rand, bytes):
+        raise DecodeError("chain commit randomness must be bytes")
+    return [as_uint(dl), partitions or [], proofs or [], as_int(commit_epoch), commit_rand]
+
+
+def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
+    """The checks made before the PoSt randomness and proof are looked at."""
+    dl, partitions, proofs, commit_epoch, commit_rand = params
+    now = rt.curr_epoch
+    if dl >= WPOST_PERIOD_DEADLINES:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
+    if len(commit_rand) > RANDOMNESS_LENGTH:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit randomness too long")
+    # the chain commitment's age is checked before any state is read
+    if commit_epoch >= now:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch must be in the past")
+    if commit_epoch < now - WPOST_MAX_CHAIN_COMMIT_AGE:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch too far in the past")
+    f = _Fields(rt.profile.actors_version >= 2)
+
+    def submit(st: list[Any]) -> None:
+        info = rt.store_get(st[f.info])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        rt.validate_caller_is(*allowed, as_address(info[1]))
+        if len(proofs) != 1:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "expected exactly one proof")
+        if proofs[0][0] != WINDOW_POST_PROOF.get(info[6]):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "proof type does not match the miner's")
+        limit = min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX)
+        if len(partitions) > limit:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+        current = st[f.proving_period_start + 1]
+        open_at = st[f.proving_period_start] + current * WPOST_CHALLENGE_WINDOW
+        if not open_at <= now < open_at + WPOST_CHALLENGE_WINDOW:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "proving period not yet open")
+        if dl != current:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current}")
+        if commit_epoch < open_at - WPOST_CHALLENGE_LOOKBACK:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch before the challenge")
+        raise FatalError("window PoSt verification is not implemented")
+
+    rt.state_transaction(submit)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[5] = (submit_windowed_post, _decode_window_post)
     impl.methods[10] = (declare_faults, _decode_declarations)
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
