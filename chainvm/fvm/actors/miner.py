@@ -29,7 +29,7 @@ from chainvm.fvm.actors.common import (
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
-from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.codec import CID, encode_bigint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
@@ -631,8 +631,39 @@ def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
     rt.state_transaction(submit)
 
 
+CHAIN_FINALITY = 900
+MAX_SEAL_DURATION = 10_000  # epochs between pre-commit and proof, 32/64 GiB
+SEALED_CID_CODEC = 0xF102  # fil-commitment-sealed
+SEALED_CID_HASH = 0xB401  # poseidon-bls12_381-a1-fc1
+
+
+def _decode_precommit(data: bytes) -> list[Any]:
+    fields = decode_tuple(data, 10)
+    if not isinstance(fields[2], CID):
+        raise DecodeError("sealed CID must be a link")
+    return fields
+
+
+def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
+    """The parameter checks made before any other actor is asked anything."""
+    proof, number, sealed, rand_epoch = params[0], params[1], params[2], params[3]
+    now = rt.curr_epoch
+    if proof not in SEAL_PROOF_INFO:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"unsupported seal proof type {proof}")
+    if number > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector number out of range")
+    if sealed.codec != SEALED_CID_CODEC or sealed.mh_code != SEALED_CID_HASH:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sealed CID had wrong prefix")
+    if rand_epoch >= now:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch must be before now")
+    if rand_epoch < now - CHAIN_FINALITY - MAX_SEAL_DURATION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
+    raise FatalError("sector pre-commitment is not implemented past its parameter checks")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
+    impl.methods[6] = (pre_commit_sector, _decode_precommit)
     impl.methods[5] = (submit_windowed_post, _decode_window_post)
     impl.methods[10] = (declare_faults, _decode_declarations)
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
