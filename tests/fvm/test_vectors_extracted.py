@@ -26,8 +26,9 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "ChangeWorkerAddress": ALL,
     "CreateMiner": ALL,
     "WithdrawBalance": ALL,
-    # the checks before proof verification: no such pre-commit, pledge short
-    "ProveCommitSector": {"17", "19"},
+    # the checks before proof verification: no such pre-commit, pledge short,
+    # proof too late, too early or on a stale seal challenge
+    "ProveCommitSector": {"16", "17", "18", "19"},
     # declarations after the deadline's fault cutoff
     "DeclareFaults": {"16"},
     "DeclareFaultsRecovered": {"16"},

@@ -480,6 +480,8 @@ def constructor(rt: Runtime, params: list[Any]) -> None:
 
 
 MAX_SECTOR_NUMBER = (1 << 63) - 1
+SEAL_PROOF_SIZE = 1920  # bytes of a 32 or 64 GiB seal proof
+PRE_COMMIT_CHALLENGE_DELAY = 150
 
 
 def uint_key(n: int) -> bytes:
@@ -510,8 +512,19 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
     if unlocked < _big(st, f.initial_pledge):
         rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "unlocked balance does not cover pledge")
     precommits = Hamt.load(rt.store, st[f.initial_pledge + 1], version=0 if not f.fee_debt else 2)
-    if precommits.get(uint_key(number)) is None:
+    precommit = precommits.get(uint_key(number))
+    if precommit is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no pre-committed sector {number}")
+    # [info, deposit, pre-commit epoch, deal weight, verified deal weight]
+    if len(_proof) > SEAL_PROOF_SIZE:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "prove-commit proof too large")
+    precommit_epoch = precommit[2]
+    if rt.curr_epoch > precommit_epoch + MAX_SEAL_DURATION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"commitment proof for {number} too late")
+    if rt.curr_epoch <= precommit_epoch + PRE_COMMIT_CHALLENGE_DELAY:
+        rt.abort(ExitCode.ERR_FORBIDDEN, "too early to prove sector")
+    if precommit[0][3] < rt.curr_epoch - CHAIN_FINALITY - MAX_SEAL_DURATION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
     raise FatalError("sector proof verification is not implemented")
 
 
