@@ -34,7 +34,7 @@ def ecrecover_address(msg_hash: bytes, v: int, r: int, s: int) -> bytes | None:
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
     try:
         pub = PublicKey.from_signature_and_message(sig, msg_hash, hasher=None)
-    except Exception:  # coincurve raises a bare Exception on unrecoverable signatures
+    except Exception:  # noqa: BLE001 - coincurve raises a bare Exception here
         return None
     return keccak256(pub.format(compressed=False)[1:])[12:]
 

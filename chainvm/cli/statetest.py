@@ -95,4 +95,4 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1:]))
 
 
-__all__ = ["main", "Path"]
+__all__ = ["Path", "main"]

@@ -6,9 +6,9 @@ lengths, single bytes wrapped as strings and trailing data raise RLPError.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import TypeAlias
 
-RLPItem = Union[bytes, list["RLPItem"]]
+RLPItem: TypeAlias = bytes | list["RLPItem"]
 
 
 class RLPError(ValueError):

@@ -8,7 +8,7 @@ CODE_PADDING = bytes(33)
 
 
 class CodeAnalysis:
-    __slots__ = ("padded", "jumpdests", "push_values", "size")
+    __slots__ = ("jumpdests", "padded", "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)

@@ -102,7 +102,7 @@ class Fork:
                 self.fns.append(Y.op_invalid)
                 self.fast_fns.append(Y.op_invalid)
                 self.static_gas.append(0)
-                self.stack_ranges.append(range(0, 1 << 20))
+                self.stack_ranges.append(range(1 << 20))
                 self.names.append(f"opcode 0x{opcode:02x} not defined")
             else:
                 self.fns.append(spec.body)
@@ -254,10 +254,6 @@ def _patch(eip: str, *parts: Patch | tuple[Callable[[Table], None], set[int]]) -
             a(t)
 
     return Patch(eip, apply, frozenset(codes))
-
-
-def _remove(code: int) -> Patch:
-    return Patch("", lambda t: t.pop(code, None), frozenset({code}))
 
 
 def _gas(codes: dict[int, int], bodies: dict[int, Body] | None = None) -> tuple:

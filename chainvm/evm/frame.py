@@ -16,9 +16,29 @@ KIND_CREATE = 1
 
 class Frame:
     __slots__ = (
-        "evm", "state", "code", "jumpdests", "push_values", "stack", "memory", "gas", "pc",
-        "address", "caller", "value", "calldata", "is_static", "depth", "return_data",
-        "output", "error", "kind", "snapshot", "ret_offset", "ret_size", "code_address",
+        "address",
+        "calldata",
+        "caller",
+        "code",
+        "code_address",
+        "depth",
+        "error",
+        "evm",
+        "gas",
+        "is_static",
+        "jumpdests",
+        "kind",
+        "memory",
+        "output",
+        "pc",
+        "push_values",
+        "ret_offset",
+        "ret_size",
+        "return_data",
+        "snapshot",
+        "stack",
+        "state",
+        "value",
     )
 
     def __init__(self, evm: EVM, code: bytes, gas: int, address: bytes, caller: bytes,

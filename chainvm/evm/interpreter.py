@@ -193,4 +193,4 @@ def run(evm: EVM, root: Frame) -> Frame:
         f = parent
 
 
-__all__ = ["execute", "execute_traced", "run", "Tracer", "KIND_CREATE"]
+__all__ = ["KIND_CREATE", "Tracer", "execute", "execute_traced", "run"]

@@ -45,12 +45,12 @@ def parse_int(value: Any) -> int:
         return value
     if not isinstance(value, str):
         raise FixtureError(f"expected a number, got {value!r}")
-    text = value.strip()
-    if text.startswith("0x:bigint "):  # ethereum/tests marks values wider than 256 bits so
-        text = text[len("0x:bigint "):]  # that they survive the filler's own parsing
+    # ethereum/tests marks values wider than 256 bits with "0x:bigint ".
+    text = value.strip().removeprefix("0x:bigint ")
     try:
         if text[:2] in ("0x", "0X"):
-            return int(text[2:], 16) if len(text) > 2 else 0
+            digits = text[2:]
+            return int(digits, 16) if digits else 0
         return int(text, 10)
     except ValueError:
         raise FixtureError(f"bad number {value!r}") from None

@@ -16,7 +16,6 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import (
     CodeSizeExceeded,
     CodeStoreOutOfGas,
-    ContractCollision,
     ExceptionalHalt,
     InvalidCodePrefix,
     PrecompileFailure,
@@ -39,7 +38,7 @@ DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
 class Immediate:
     """The result of a call that needed no frame (precompile, empty code, early failure)."""
 
-    __slots__ = ("success", "gas_left", "output")
+    __slots__ = ("gas_left", "output", "success")
 
     def __init__(self, success: bool, gas_left: int, output: bytes) -> None:
         self.success = success

@@ -22,7 +22,7 @@ _TSTORE, _REFUND, _LOG, _DESTRUCT, _CREATED = range(8, 13)
 
 
 class Account:
-    __slots__ = ("nonce", "balance", "code", "code_hash", "storage")
+    __slots__ = ("balance", "code", "code_hash", "nonce", "storage")
 
     def __init__(self, nonce: int = 0, balance: int = 0, code: bytes = b"",
                  storage: dict[int, int] | None = None) -> None:
@@ -41,7 +41,7 @@ class Account:
 
 
 class Log:
-    __slots__ = ("address", "topics", "data")
+    __slots__ = ("address", "data", "topics")
 
     def __init__(self, address: bytes, topics: tuple[int, ...], data: bytes) -> None:
         self.address = address

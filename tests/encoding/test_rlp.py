@@ -52,7 +52,7 @@ def _cases() -> list[tuple[str, dict]]:
 @pytest.mark.parametrize("name,case", _cases() or [pytest.param(
     "", {}, marks=pytest.mark.skip(reason="basic fixtures not found (../shared/fixtures)"))])
 def test_rlp_fixtures(name: str, case: dict) -> None:
-    expected = bytes.fromhex(case["out"][2:] if case["out"].startswith("0x") else case["out"])
+    expected = bytes.fromhex(case["out"].removeprefix("0x"))
     if case["in"] == "INVALID":
         with pytest.raises(RLPError):
             decode(expected)

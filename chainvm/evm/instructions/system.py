@@ -129,7 +129,7 @@ def _call(f: Frame, s: list[int], pc: int, kind: int) -> int:
     charge(f, cost)
     if ordinal >= F.TANGERINE_WHISTLE:
         available = f.gas - f.gas // 64  # EIP-150
-        give = gas_requested if gas_requested < available else available
+        give = min(available, gas_requested)
     else:
         give = gas_requested
         if give > f.gas:

@@ -48,7 +48,7 @@ def point_evaluation(data: bytes) -> bytes:
 
     try:
         ok = ckzg.verify_kzg_proof(commitment, z, y, proof, trusted_setup())
-    except Exception as exc:  # ckzg reports malformed points and scalars as exceptions
+    except Exception as exc:  # noqa: BLE001 - ckzg reports malformed input this way
         raise PrecompileFailure(f"point evaluation: {exc}") from None
     if not ok:
         raise PrecompileFailure("point evaluation: proof does not verify")
