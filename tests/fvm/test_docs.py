@@ -19,3 +19,12 @@ def test_doc_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
         # running the documentation is the point of this test
         exec(compile(code, str(DOC), "exec"), {})  # noqa: S102
     assert capsys.readouterr().out
+
+
+def test_api_docstring_example() -> None:
+    import doctest
+
+    from chainvm.fvm import api
+
+    result = doctest.testmod(api)
+    assert result.attempted and not result.failed
