@@ -170,7 +170,7 @@ def _encode(obj: Any, out: bytearray) -> None:
         _header(2, len(obj), out)
         out += obj
     elif isinstance(obj, str):
-        raw = obj.encode()
+        raw = obj.encode("utf-8", "surrogateescape")
         _header(3, len(raw), out)
         out += raw
     elif isinstance(obj, (list, tuple)):
@@ -242,7 +242,9 @@ def loads(data: bytes) -> Any:
     if not data:
         raise DecodeError("empty input")
     try:
-        obj = cbor2.loads(data, tag_hook=_tag_hook)
+        # Go's decoder accepts any bytes in text strings (deal labels on
+        # mainnet are not always UTF-8): keep them losslessly
+        obj = cbor2.loads(data, tag_hook=_tag_hook, str_errors="surrogateescape")
     except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
         raise DecodeError(str(exc)) from exc
     # cbor2.loads ignores trailing data, the chain does not: re-encode to check

@@ -99,3 +99,9 @@ def test_loads_rejects_garbage() -> None:
         loads(b"")
     with pytest.raises(DecodeError):
         loads(b"\x82\x01")
+
+
+def test_non_utf8_text_roundtrips() -> None:
+    # mainnet deal labels are text strings that are not always valid UTF-8
+    raw = bytes.fromhex("62a1ff")
+    assert dumps(loads(raw)) == raw
