@@ -418,3 +418,16 @@ def decode_bigint_local(b: bytes) -> int:
     from chainvm.fvm.codec import decode_bigint
 
     return decode_bigint(b)
+
+
+def test_state_exports_to_car_and_reloads() -> None:
+    from chainvm.fvm.state import StateTree
+    from chainvm.fvm.store import read_car
+
+    net = Network(network_version=4)
+    alice = net.create_account(balance=3 * FIL)
+    car = net.export_car()
+    store = MemoryBlockstore()
+    assert read_car(car, store) == [net.root]
+    tree = StateTree(store, net.root)
+    assert tree.get_actor(alice.address).balance == 3 * FIL  # type: ignore[union-attr]
