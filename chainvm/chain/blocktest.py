@@ -1,0 +1,165 @@
+"""Running BlockchainTests fixtures: import every block, then compare head and state.
+
+A test passes when every block without an expected exception imports, every
+block with one is rejected, the head is `lastblockhash` and the head state
+matches `postState` (or `postStateHash`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chainvm.chain.block import Block, BlockDecodeError, Header
+from chainvm.chain.chain import Chain
+from chainvm.chain.config import UnknownNetwork, config_for_network
+from chainvm.chain.processing import BlockInvalid
+from chainvm.encoding.rlp import RLPError
+from chainvm.evm.statetest import (
+    FixtureError,
+    load_pre_state,
+    parse_address,
+    parse_bytes,
+    parse_int,
+)
+
+
+@dataclass
+class BlockTestResult:
+    name: str
+    network: str
+    passed: bool
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "network": self.network, "pass": self.passed,
+                "error": self.error}
+
+
+_HEADER_JSON = [
+    ("parentHash", "hash"), ("uncleHash", "hash"), ("coinbase", "address"),
+    ("stateRoot", "hash"), ("transactionsTrie", "hash"), ("receiptTrie", "hash"),
+    ("bloom", "bytes"), ("difficulty", "int"), ("number", "int"), ("gasLimit", "int"),
+    ("gasUsed", "int"), ("timestamp", "int"), ("extraData", "bytes"), ("mixHash", "hash"),
+    ("nonce", "bytes"),
+]
+_OPTIONAL_JSON = [("baseFeePerGas", "int"), ("withdrawalsRoot", "hash"), ("blobGasUsed", "int"),
+                  ("excessBlobGas", "int"), ("parentBeaconBlockRoot", "hash"),
+                  ("requestsHash", "hash")]
+
+
+def header_from_json(data: dict[str, Any]) -> Header:
+    def value(key: str, kind: str) -> object:
+        raw = data[key]
+        if kind == "int":
+            return parse_int(raw)
+        if kind == "address":
+            return parse_address(raw)
+        return parse_bytes(raw)
+
+    fields = [value(k, kind) for k, kind in _HEADER_JSON]
+    for key, kind in _OPTIONAL_JSON:
+        if key not in data:
+            break
+        fields.append(value(key, kind))
+    return Header.from_rlp(_to_rlp_items(fields))
+
+
+def _to_rlp_items(fields: list[object]) -> list[Any]:
+    out: list[Any] = []
+    for f in fields:
+        if isinstance(f, int):
+            out.append(f.to_bytes((f.bit_length() + 7) // 8, "big"))
+        else:
+            out.append(f)
+    return out
+
+
+def _expected_exception(block: dict[str, Any], network: str) -> str | None:
+    for key in ("expectException", f"expectException{network}", "expectExceptionALL"):
+        if key in block:
+            return str(block[key])
+    if "blockHeader" not in block:  # older fillers mark an invalid block by omitting its header
+        return "invalid block (no blockHeader)"
+    return None
+
+
+def run_test(name: str, test: dict[str, Any]) -> BlockTestResult:
+    network = str(test.get("network", "?"))
+    try:
+        error = _run(test, network)
+    except FixtureError as exc:
+        error = f"bad fixture: {exc}"
+    except UnknownNetwork as exc:
+        error = f"unsupported network: {exc}"
+    except (KeyError, IndexError, TypeError) as exc:
+        error = f"bad fixture: missing or malformed {exc}"
+    return BlockTestResult(name, network, error is None, error)
+
+
+def _run(test: dict[str, Any], network: str) -> str | None:
+    config = config_for_network(network)
+    state = load_pre_state(test["pre"])
+    if "genesisRLP" in test:
+        try:
+            genesis = Block.decode(parse_bytes(test["genesisRLP"]))
+        except (BlockDecodeError, RLPError) as exc:
+            return f"genesis: bad RLP: {exc}"
+    else:
+        genesis = Block(header_from_json(test["genesisBlockHeader"]), [], [])
+    want_genesis = parse_bytes(test["genesisBlockHeader"]["hash"])
+    if genesis.hash != want_genesis:
+        return f"genesis hash 0x{genesis.hash.hex()}, want 0x{want_genesis.hex()}"
+    if state.state_root() != genesis.header.state_root:
+        return "genesis state root does not match the pre state"
+    chain = Chain.from_genesis(config, genesis, state)
+    for i, entry in enumerate(test["blocks"]):
+        expected = _expected_exception(entry, network)
+        try:
+            block = Block.decode(parse_bytes(entry["rlp"]))
+            chain.import_block(block)
+        except (BlockDecodeError, BlockInvalid, RLPError) as exc:
+            if expected is None:
+                return f"block {i + 1}: rejected: {exc}"
+            continue
+        if expected is not None:
+            return f"block {i + 1}: imported, but expected {expected}"
+    last = parse_bytes(test["lastblockhash"])
+    if chain.head_hash != last:
+        return f"head 0x{chain.head_hash.hex()}, want lastblockhash 0x{last.hex()}"
+    root = chain.state().state_root()
+    if "postStateHash" in test:
+        want = parse_bytes(test["postStateHash"])
+    elif "postState" in test:
+        want = load_pre_state(test["postState"]).state_root()
+    else:
+        return None
+    if root != want:
+        return f"post state root 0x{root.hex()}, want 0x{want.hex()}"
+    return None
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        try:
+            data = json.loads(fh.read())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FixtureError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise FixtureError(f"{path}: a blockchain test file must hold a JSON object of tests")
+    for name, test in data.items():
+        if not isinstance(test, dict) or "blocks" not in test or "pre" not in test \
+                or "genesisBlockHeader" not in test:
+            raise FixtureError(f"{path}: {name}: not a blockchain test "
+                               "(needs genesisBlockHeader, pre, blocks)")
+    return data
+
+
+def run_file(path: str | Path, name_filter: re.Pattern[str] | None = None
+             ) -> list[BlockTestResult]:
+    data = load_file(path)
+    return [run_test(name, test) for name, test in data.items()
+            if name_filter is None or name_filter.search(name)]

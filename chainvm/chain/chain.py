@@ -1,0 +1,202 @@
+"""An in-memory block tree with a canonical chain.
+
+Every imported block is kept with its post state, receipts and total
+difficulty, so side chains can be extended and become canonical later. Before
+the Merge the head is the block with the highest total difficulty (ties keep
+the current head); a proof-of-stake block becomes the head when imported, as
+the consensus layer would ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chainvm.chain.block import Block, Header, Receipt
+from chainvm.chain.config import ChainConfig
+from chainvm.chain.processing import (
+    UNCLE_GENERATIONS,
+    BlockInvalid,
+    execute_block,
+    validate_header,
+)
+from chainvm.chain.transactions import SignedTransaction
+from chainvm.evm.forks import Fork
+from chainvm.state.state import Log, State
+
+BLOCKHASH_WINDOW = 256
+
+
+@dataclass
+class StoredBlock:
+    block: Block
+    total_difficulty: int
+    state: State
+    receipts: list[Receipt]
+    fork: Fork
+
+    @property
+    def header(self) -> Header:
+        return self.block.header
+
+    @property
+    def hash(self) -> bytes:
+        return self.block.hash
+
+    @property
+    def number(self) -> int:
+        return self.block.header.number
+
+
+@dataclass
+class TxLocation:
+    block_hash: bytes
+    index: int
+
+
+@dataclass
+class Chain:
+    config: ChainConfig
+    blocks: dict[bytes, StoredBlock] = field(default_factory=dict)
+    canonical: dict[int, bytes] = field(default_factory=dict)
+    head_hash: bytes = b""
+    _tx_index: dict[bytes, TxLocation] = field(default_factory=dict)
+
+    @classmethod
+    def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
+        header = genesis.header
+        fork = config.fork_at(header.number, header.timestamp, -1)
+        chain = cls(config)
+        stored = StoredBlock(genesis, header.difficulty, state, [], fork)
+        chain.blocks[genesis.hash] = stored
+        chain.canonical[header.number] = genesis.hash
+        chain.head_hash = genesis.hash
+        return chain
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def head(self) -> StoredBlock:
+        return self.blocks[self.head_hash]
+
+    def state(self) -> State:
+        return self.head.state
+
+    def get_block(self, block_hash: bytes) -> StoredBlock | None:
+        return self.blocks.get(block_hash)
+
+    def get_block_by_number(self, number: int) -> StoredBlock | None:
+        block_hash = self.canonical.get(number)
+        return self.blocks.get(block_hash) if block_hash is not None else None
+
+    def get_transaction(self, tx_hash: bytes
+                        ) -> tuple[SignedTransaction, Receipt, StoredBlock, int] | None:
+        """A canonical transaction with its receipt, block and index."""
+        loc = self._tx_index.get(tx_hash)
+        if loc is None:
+            return None
+        stored = self.blocks[loc.block_hash]
+        if self.canonical.get(stored.number) != stored.hash:
+            return None
+        return stored.block.transactions[loc.index], stored.receipts[loc.index], stored, loc.index
+
+    def logs(self, from_number: int, to_number: int,
+             address: bytes | None = None) -> list[tuple[int, Log]]:
+        """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
+        out = []
+        for number in range(from_number, to_number + 1):
+            stored = self.get_block_by_number(number)
+            if stored is None:
+                break
+            for receipt in stored.receipts:
+                out.extend((number, log) for log in receipt.logs
+                           if address is None or log.address == address)
+        return out
+
+    def _ancestor_hashes(self, parent: StoredBlock) -> Callable[[int], bytes]:
+        cache: dict[int, bytes] = {}
+
+        def lookup(number: int) -> bytes:
+            if number in cache:
+                return cache[number]
+            node: StoredBlock | None = parent
+            while node is not None and node.number > number:
+                cache[node.number] = node.hash
+                node = self.blocks.get(node.header.parent_hash)
+            if node is None or node.number != number:
+                return bytes(32)
+            cache[number] = node.hash
+            return node.hash
+
+        return lookup
+
+    # -- import --------------------------------------------------------------------------------
+
+    def import_block(self, block: Block) -> StoredBlock:
+        """Validate and execute `block`; store it and update the head. Raises BlockInvalid."""
+        header = block.header
+        known = self.blocks.get(block.hash)
+        if known is not None:
+            return known
+        parent = self.blocks.get(header.parent_hash)
+        if parent is None:
+            raise BlockInvalid("unknown parent")
+        fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
+        validate_header(self.config, header, parent.header, parent.total_difficulty,
+                        parent.fork, fork)
+        self._validate_uncles(block)
+        outcome = execute_block(self.config, fork, block, parent.header, parent.state,
+                                self._ancestor_hashes(parent))
+        stored = StoredBlock(block, parent.total_difficulty + header.difficulty,
+                             outcome.state, outcome.receipts, fork)
+        self.blocks[block.hash] = stored
+        for i, tx in enumerate(block.transactions):
+            self._tx_index.setdefault(tx.hash, TxLocation(block.hash, i))
+        if self.config.merged(parent.total_difficulty) or \
+                stored.total_difficulty > self.head.total_difficulty:
+            self._set_head(stored)
+        return stored
+
+    def _set_head(self, stored: StoredBlock) -> None:
+        old_number = self.head.number
+        node: StoredBlock | None = stored
+        while node is not None and self.canonical.get(node.number) != node.hash:
+            self.canonical[node.number] = node.hash
+            node = self.blocks.get(node.header.parent_hash)
+        for number in range(stored.number + 1, old_number + 1):
+            self.canonical.pop(number, None)
+        self.head_hash = stored.hash
+
+    def _validate_uncles(self, block: Block) -> None:
+        if not block.uncles:
+            return
+        header = block.header
+        ancestors: dict[bytes, StoredBlock] = {}
+        included: set[bytes] = {block.hash}
+        cursor = header.parent_hash
+        for _ in range(UNCLE_GENERATIONS):
+            node = self.blocks.get(cursor)
+            if node is None:
+                break
+            ancestors[cursor] = node
+            included.update(u.hash for u in node.block.uncles)
+            cursor = node.header.parent_hash
+        seen: set[bytes] = set()
+        for uncle in block.uncles:
+            h = uncle.hash
+            if h in included or h in seen:
+                raise BlockInvalid("duplicate uncle")
+            seen.add(h)
+            if h in ancestors:
+                raise BlockInvalid("uncle is an ancestor")
+            uncle_parent = ancestors.get(uncle.parent_hash)
+            if uncle_parent is None or uncle.parent_hash == header.parent_hash:
+                raise BlockInvalid("uncle's parent is not an ancestor (dangling uncle)")
+            fork = self.config.fork_at(uncle.number, uncle.timestamp,
+                                       uncle_parent.total_difficulty)
+            try:
+                validate_header(self.config, uncle, uncle_parent.header,
+                                uncle_parent.total_difficulty, uncle_parent.fork, fork,
+                                uncle=True)
+            except BlockInvalid as exc:
+                raise BlockInvalid(f"invalid uncle: {exc}") from None

@@ -1,0 +1,385 @@
+"""Validating and applying a block on top of its parent, for every fork.
+
+`validate_header` checks a header against its parent; `execute_block` runs
+the body on a copy of the parent state (system calls, transactions, rewards,
+withdrawals, requests) and checks everything the header commits to. Any
+failure raises `BlockInvalid` with a reason; the parent state is never
+modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chainvm.chain.block import (
+    EMPTY_OMMERS_HASH,
+    Block,
+    Header,
+    Receipt,
+    logs_bloom,
+    ommers_hash,
+    or_blooms,
+    receipts_root,
+    transactions_root,
+    withdrawals_root,
+)
+from chainvm.chain.config import ChainConfig
+from chainvm.chain.dao import DAO_ACCOUNTS, DAO_REFUND_CONTRACT
+from chainvm.chain.transactions import TxInvalid, check_static
+from chainvm.crypto import sha256
+from chainvm.evm import forks as F
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.forks import Fork
+from chainvm.evm.gas import GAS_PER_BLOB
+from chainvm.evm.interpreter import run
+from chainvm.evm.transaction import apply_transaction, blob_base_fee
+from chainvm.evm.vm import CALL, EVM, Immediate, message_call
+from chainvm.state.state import Log, State
+
+GAS_LIMIT_BOUND_DIVISOR = 1024
+MIN_GAS_LIMIT = 5000
+MAX_GAS_LIMIT = (1 << 63) - 1
+MAX_EXTRA_DATA = 32
+ELASTICITY_MULTIPLIER = 2
+BASE_FEE_CHANGE_DENOMINATOR = 8
+INITIAL_BASE_FEE = 1_000_000_000
+MIN_DIFFICULTY = 131072
+DIFFICULTY_BOUND_DIVISOR = 2048
+EXP_DIFFICULTY_PERIOD = 100_000
+MAX_UNCLES = 2
+UNCLE_GENERATIONS = 7
+BLOB_BASE_COST = 1 << 13  # EIP-7918 (Osaka)
+DAO_EXTRA_DATA = b"dao-hard-fork"
+DAO_EXTRA_RANGE = 10
+
+SYSTEM_ADDRESS = bytes.fromhex("fffffffffffffffffffffffffffffffffffffffe")
+SYSTEM_CALL_GAS = 30_000_000
+BEACON_ROOTS_ADDRESS = bytes.fromhex("000f3df6d732807ef1319fb7b8bb8522d0beac02")
+HISTORY_STORAGE_ADDRESS = bytes.fromhex("0000f90827f1c53a10cb7a02335b175320002935")
+DEPOSIT_CONTRACT_ADDRESS = bytes.fromhex("00000000219ab540356cbb839cbe05303d7705fa")
+DEPOSIT_EVENT_TOPIC = int("649bbc62d0e31342afea4e5cd82d4049e7e1ee912fc0889aa790803be39038c5", 16)
+WITHDRAWAL_REQUEST_ADDRESS = bytes.fromhex("00000961ef480eb55e80d19ad83579a64c007002")
+CONSOLIDATION_REQUEST_ADDRESS = bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251")
+
+ETHER = 10**18
+
+
+class BlockInvalid(Exception):
+    """A block that must not be imported; the message says why."""
+
+
+def block_reward(fork: Fork) -> int:
+    if fork.ordinal >= F.CONSTANTINOPLE:
+        return 2 * ETHER
+    if fork.ordinal >= F.BYZANTIUM:
+        return 3 * ETHER
+    return 5 * ETHER
+
+
+# -- header rules ---------------------------------------------------------------------------
+
+
+def expected_optional_fields(fork: Fork) -> tuple[str, ...]:
+    names: list[str] = []
+    if fork.ordinal >= F.LONDON:
+        names.append("base_fee")
+    if fork.ordinal >= F.SHANGHAI:
+        names.append("withdrawals_root")
+    if fork.ordinal >= F.CANCUN:
+        names += ["blob_gas_used", "excess_blob_gas", "parent_beacon_block_root"]
+    if fork.ordinal >= F.PRAGUE:
+        names.append("requests_hash")
+    return tuple(names)
+
+
+def calc_difficulty(config: ChainConfig, fork: Fork, header: Header, parent: Header) -> int:
+    parent_diff = parent.difficulty
+    adjust = parent_diff // DIFFICULTY_BOUND_DIVISOR
+    delta = header.timestamp - parent.timestamp
+    if fork.ordinal >= F.BYZANTIUM:  # EIP-100: uncles count
+        uncles_factor = 1 if parent.ommers_hash == EMPTY_OMMERS_HASH else 2
+        diff = parent_diff + adjust * max(uncles_factor - delta // 9, -99)
+    elif fork.ordinal >= F.HOMESTEAD:  # EIP-2
+        diff = parent_diff + adjust * max(1 - delta // 10, -99)
+    else:
+        diff = parent_diff + adjust if delta < 13 else parent_diff - adjust
+    diff = max(diff, MIN_DIFFICULTY)
+    fake_number = max(header.number - config.bomb_delay(header.number), 0)
+    period = fake_number // EXP_DIFFICULTY_PERIOD
+    if period > 1:
+        diff += 1 << (period - 2)
+    return diff
+
+
+def calc_base_fee(parent: Header, parent_is_london: bool) -> int:
+    if not parent_is_london or parent.base_fee is None:
+        return INITIAL_BASE_FEE
+    target = parent.gas_limit // ELASTICITY_MULTIPLIER
+    base = parent.base_fee
+    if parent.gas_used == target:
+        return base
+    if parent.gas_used > target:
+        delta = base * (parent.gas_used - target) // target // BASE_FEE_CHANGE_DENOMINATOR
+        return base + max(delta, 1)
+    delta = base * (target - parent.gas_used) // target // BASE_FEE_CHANGE_DENOMINATOR
+    return max(base - delta, 0)
+
+
+def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
+    if parent_fork.ordinal < F.CANCUN:
+        return 0
+    parent_excess = parent.excess_blob_gas or 0
+    parent_used = parent.blob_gas_used or 0
+    target = fork.blob_target * GAS_PER_BLOB
+    if parent_excess + parent_used < target:
+        return 0
+    if fork.ordinal >= F.OSAKA and parent.base_fee is not None:  # EIP-7918 reserve price
+        if BLOB_BASE_COST * parent.base_fee > GAS_PER_BLOB * blob_base_fee(parent_excess, fork):
+            return parent_excess + parent_used * (fork.blob_max - fork.blob_target) // fork.blob_max
+    return parent_excess + parent_used - target
+
+
+def validate_header(config: ChainConfig, header: Header, parent: Header, parent_td: int,
+                    parent_fork: Fork, fork: Fork, uncle: bool = False) -> None:
+    """Check `header` against `parent` (no body, no state). Raises BlockInvalid."""
+    present = header.present_optional()
+    expected = expected_optional_fields(fork)
+    if present != expected:
+        raise BlockInvalid(f"header fields do not match {fork.name}: has {list(present)}, "
+                           f"want {list(expected)}")
+    if header.parent_hash != parent.hash:
+        raise BlockInvalid("parent hash mismatch")
+    if header.number != parent.number + 1:
+        raise BlockInvalid(f"invalid block number {header.number}, parent is {parent.number}")
+    if header.timestamp <= parent.timestamp:
+        raise BlockInvalid(f"timestamp {header.timestamp} not after parent {parent.timestamp}")
+    if len(header.extra_data) > MAX_EXTRA_DATA:
+        raise BlockInvalid(f"extra data too long: {len(header.extra_data)} > {MAX_EXTRA_DATA}")
+    if header.gas_limit > MAX_GAS_LIMIT:
+        raise BlockInvalid(f"gas limit {header.gas_limit} too big")
+    if header.gas_used > header.gas_limit:
+        raise BlockInvalid(f"gas used {header.gas_used} exceeds gas limit {header.gas_limit}")
+    parent_limit = parent.gas_limit
+    if fork.ordinal >= F.LONDON and parent_fork.ordinal < F.LONDON:
+        parent_limit *= ELASTICITY_MULTIPLIER
+    bound = parent_limit // GAS_LIMIT_BOUND_DIVISOR
+    if abs(header.gas_limit - parent_limit) >= bound or header.gas_limit < MIN_GAS_LIMIT:
+        raise BlockInvalid(f"invalid gas limit {header.gas_limit} (parent {parent.gas_limit})")
+    if fork.ordinal >= F.LONDON:
+        want = calc_base_fee(parent, parent_fork.ordinal >= F.LONDON)
+        if header.base_fee != want:
+            raise BlockInvalid(f"invalid base fee {header.base_fee}, want {want}")
+    if config.merged(parent_td):
+        if header.difficulty != 0:
+            raise BlockInvalid("proof-of-stake block with non-zero difficulty")
+        if header.nonce != bytes(8):
+            raise BlockInvalid("proof-of-stake block with non-zero nonce")
+        if header.ommers_hash != EMPTY_OMMERS_HASH:
+            raise BlockInvalid("proof-of-stake block with uncles")
+    else:
+        want = calc_difficulty(config, fork, header, parent)
+        if header.difficulty != want:
+            raise BlockInvalid(f"invalid difficulty {header.difficulty}, want {want}")
+    if config.dao_block is not None and \
+            config.dao_block <= header.number < config.dao_block + DAO_EXTRA_RANGE \
+            and header.extra_data != DAO_EXTRA_DATA:
+        raise BlockInvalid("DAO fork block without the dao-hard-fork extra data")
+    if fork.ordinal >= F.CANCUN:
+        want = calc_excess_blob_gas(fork, parent, parent_fork)
+        if header.excess_blob_gas != want:
+            raise BlockInvalid(f"invalid excess blob gas {header.excess_blob_gas}, want {want}")
+        if (header.blob_gas_used or 0) > fork.blob_max * GAS_PER_BLOB:
+            raise BlockInvalid(f"blob gas used {header.blob_gas_used} above the block maximum")
+        if (header.blob_gas_used or 0) % GAS_PER_BLOB:
+            raise BlockInvalid("blob gas used is not a multiple of the blob gas per blob")
+
+
+# -- execution ------------------------------------------------------------------------------
+
+
+@dataclass
+class BlockOutcome:
+    state: State
+    receipts: list[Receipt]
+    requests: list[bytes]
+
+
+def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: bytes) -> bytes:
+    """Call a system contract as the system address (no gas charged, no nonce, no fee)."""
+    state.begin_transaction()
+    if not state.code(address):
+        state.finalize_transaction(delete_empty=True)
+        return b""
+    evm = EVM(state, fork, env, SYSTEM_ADDRESS, 0)
+    if fork.ordinal >= F.BERLIN:
+        state.warm_addresses.add(SYSTEM_ADDRESS)
+        state.warm_addresses.add(address)
+        state.warm_addresses.update(evm.precompiles)
+    result = message_call(evm, CALL, SYSTEM_ADDRESS, address, address, 0, data,
+                          SYSTEM_CALL_GAS, 0, False)
+    if isinstance(result, Immediate):
+        output = result.output
+    else:
+        frame = run(evm, result)
+        output = frame.output if frame.error is None else b""
+    state.finalize_transaction(delete_empty=True)
+    return output
+
+
+def _deposit_requests(receipts: list[Receipt]) -> bytes:
+    out = bytearray()
+    for receipt in receipts:
+        for log in receipt.logs:
+            if log.address == DEPOSIT_CONTRACT_ADDRESS and log.topics \
+                    and log.topics[0] == DEPOSIT_EVENT_TOPIC:
+                out += _parse_deposit(log)
+    return bytes(out)
+
+
+def _parse_deposit(log: Log) -> bytes:
+    """Take pubkey, withdrawal credentials, amount, signature and index out of the ABI data."""
+    data = log.data
+    if len(data) != 576:
+        raise BlockInvalid("deposit event with a bad length")
+    # Five dynamic byte fields: offsets, then (length, padded value) each.
+    offsets = [int.from_bytes(data[i * 32:(i + 1) * 32], "big") for i in range(5)]
+    sizes = (48, 32, 8, 96, 8)
+    expected_offsets = (160, 256, 320, 384, 512)
+    out = bytearray()
+    for offset, size, want in zip(offsets, sizes, expected_offsets):
+        if offset != want:
+            raise BlockInvalid("deposit event with a bad field offset")
+        length = int.from_bytes(data[offset:offset + 32], "big")
+        if length != size:
+            raise BlockInvalid("deposit event with a bad field size")
+        out += data[offset + 32:offset + 32 + size]
+    return bytes(out)
+
+
+def requests_hash(requests: list[bytes]) -> bytes:
+    """EIP-7685: sha256 over the sha256 of each non-empty typed request list."""
+    acc = bytearray()
+    for request in requests:
+        if len(request) > 1:
+            acc += sha256(request)
+    return sha256(bytes(acc))
+
+
+def execute_block(config: ChainConfig, fork: Fork, block: Block, parent: Header,
+                  parent_state: State, ancestor_hash: Callable[[int], bytes],
+                  uncle_forks: Callable[[Header], Fork] | None = None) -> BlockOutcome:
+    """Run `block` on a copy of `parent_state` and check the header's commitments."""
+    header = block.header
+    ordinal = fork.ordinal
+    # Body commitments.
+    if ommers_hash(block.uncles) != header.ommers_hash:
+        raise BlockInvalid("uncles hash mismatch")
+    if transactions_root(block.transactions) != header.transactions_root:
+        raise BlockInvalid("transactions root mismatch")
+    if ordinal >= F.SHANGHAI:
+        if block.withdrawals is None:
+            raise BlockInvalid("missing withdrawals in a Shanghai block")
+        if withdrawals_root(block.withdrawals) != header.withdrawals_root:
+            raise BlockInvalid("withdrawals root mismatch")
+    elif block.withdrawals is not None:
+        raise BlockInvalid(f"withdrawals in a {fork.name} block")
+    if len(block.uncles) > MAX_UNCLES:
+        raise BlockInvalid(f"too many uncles: {len(block.uncles)}")
+
+    state = parent_state.copy()
+    env = BlockEnv(
+        coinbase=header.coinbase, number=header.number, timestamp=header.timestamp,
+        gas_limit=header.gas_limit, difficulty=header.difficulty, prev_randao=header.mix_hash,
+        base_fee=header.base_fee or 0, chain_id=config.chain_id,
+        excess_blob_gas=header.excess_blob_gas or 0,
+        parent_beacon_block_root=header.parent_beacon_block_root, block_hash=ancestor_hash)
+    delete_empty = ordinal >= F.SPURIOUS_DRAGON
+
+    if config.dao_block is not None and header.number == config.dao_block:
+        state.begin_transaction()
+        state.add_balance(DAO_REFUND_CONTRACT, 0)
+        for address in DAO_ACCOUNTS:  # every listed account exists afterwards, even if empty
+            amount = state.balance(address)
+            state.sub_balance(address, amount)
+            state.add_balance(DAO_REFUND_CONTRACT, amount)
+        state.finalize_transaction(delete_empty=False)
+    if ordinal >= F.CANCUN:
+        system_call(state, fork, env, BEACON_ROOTS_ADDRESS, header.parent_beacon_block_root or b"")
+    if ordinal >= F.PRAGUE:
+        system_call(state, fork, env, HISTORY_STORAGE_ADDRESS, header.parent_hash)
+
+    receipts: list[Receipt] = []
+    cumulative = 0
+    blob_gas = 0
+    max_blob_gas = fork.blob_max * GAS_PER_BLOB
+    for i, tx in enumerate(block.transactions):
+        try:
+            sender = check_static(tx, fork, config.chain_id)
+        except TxInvalid as exc:
+            raise BlockInvalid(f"transaction {i}: {exc}") from None
+        if tx.gas_limit > header.gas_limit - cumulative:
+            raise BlockInvalid(f"transaction {i}: gas limit reached (block gas left "
+                               f"{header.gas_limit - cumulative}, tx wants {tx.gas_limit})")
+        tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
+        if blob_gas + tx_blob_gas > max_blob_gas:
+            raise BlockInvalid(f"transaction {i}: blob gas above the block maximum")
+        try:
+            result = apply_transaction(state, fork, env, tx.to_evm(sender))
+        except InvalidTransaction as exc:
+            raise BlockInvalid(f"transaction {i}: {exc}") from None
+        cumulative += result.gas_used
+        blob_gas += result.blob_gas_used
+        if ordinal >= F.BYZANTIUM:
+            status: int | bytes = 1 if result.success else 0
+        else:
+            status = state.state_root()
+        receipts.append(Receipt(tx.tx_type, status, cumulative, result.logs))
+
+    if ordinal >= F.CANCUN and blob_gas != header.blob_gas_used:
+        raise BlockInvalid(f"blob gas used {header.blob_gas_used}, transactions used {blob_gas}")
+
+    if ordinal < F.PARIS:
+        _pay_rewards(state, fork, header, block.uncles, delete_empty)
+
+    if block.withdrawals:
+        state.begin_transaction()
+        for w in block.withdrawals:
+            state.add_balance(w.address, w.amount * 10**9)
+        state.finalize_transaction(delete_empty=True)
+
+    requests: list[bytes] = []
+    if ordinal >= F.PRAGUE:
+        requests.append(b"\x00" + _deposit_requests(receipts))
+        requests.append(b"\x01" + system_call(state, fork, env, WITHDRAWAL_REQUEST_ADDRESS, b""))
+        requests.append(b"\x02" + system_call(state, fork, env, CONSOLIDATION_REQUEST_ADDRESS,
+                                              b""))
+
+    if cumulative != header.gas_used:
+        raise BlockInvalid(f"gas used mismatch: header {header.gas_used}, block {cumulative}")
+    bloom = or_blooms([r.bloom for r in receipts]) if receipts else bytes(256)
+    if bloom != header.bloom:
+        raise BlockInvalid("logs bloom mismatch")
+    if receipts_root(receipts) != header.receipts_root:
+        raise BlockInvalid("receipts root mismatch")
+    if ordinal >= F.PRAGUE and requests_hash(requests) != header.requests_hash:
+        raise BlockInvalid("requests hash mismatch")
+    root = state.state_root()
+    if root != header.state_root:
+        raise BlockInvalid(f"state root mismatch: got 0x{root.hex()}, "
+                           f"header 0x{header.state_root.hex()}")
+    return BlockOutcome(state, receipts, requests)
+
+
+def _pay_rewards(state: State, fork: Fork, header: Header, uncles: list[Header],
+                 delete_empty: bool) -> None:
+    reward = block_reward(fork)
+    state.begin_transaction()
+    state.add_balance(header.coinbase, reward + reward // 32 * len(uncles))
+    for uncle in uncles:
+        state.add_balance(uncle.coinbase, (uncle.number + 8 - header.number) * reward // 8)
+    state.finalize_transaction(delete_empty=delete_empty)
+
+
+__all__ = ["BlockInvalid", "execute_block", "validate_header", "logs_bloom"]
