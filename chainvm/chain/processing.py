@@ -135,9 +135,10 @@ def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
     target = fork.blob_target * GAS_PER_BLOB
     if parent_excess + parent_used < target:
         return 0
-    if fork.ordinal >= F.OSAKA and parent.base_fee is not None:  # EIP-7918 reserve price
-        if BLOB_BASE_COST * parent.base_fee > GAS_PER_BLOB * blob_base_fee(parent_excess, fork):
-            return parent_excess + parent_used * (fork.blob_max - fork.blob_target) // fork.blob_max
+    # EIP-7918 (Osaka): while execution gas prices the blob reserve, excess only grows.
+    if fork.ordinal >= F.OSAKA and parent.base_fee is not None and \
+            BLOB_BASE_COST * parent.base_fee > GAS_PER_BLOB * blob_base_fee(parent_excess, fork):
+        return parent_excess + parent_used * (fork.blob_max - fork.blob_target) // fork.blob_max
     return parent_excess + parent_used - target
 
 
@@ -382,4 +383,4 @@ def _pay_rewards(state: State, fork: Fork, header: Header, uncles: list[Header],
     state.finalize_transaction(delete_empty=delete_empty)
 
 
-__all__ = ["BlockInvalid", "execute_block", "validate_header", "logs_bloom"]
+__all__ = ["BlockInvalid", "execute_block", "logs_bloom", "validate_header"]
