@@ -113,7 +113,7 @@ class Chain:
                            if address is None or log.address == address)
         return out
 
-    def _ancestor_hashes(self, parent: StoredBlock) -> Callable[[int], bytes]:
+    def ancestor_hashes(self, parent: StoredBlock) -> Callable[[int], bytes]:
         cache: dict[int, bytes] = {}
 
         def lookup(number: int) -> bytes:
@@ -145,8 +145,8 @@ class Chain:
         validate_header(self.config, header, parent.header, parent.total_difficulty,
                         parent.fork, fork)
         self._validate_uncles(block)
-        outcome = execute_block(self.config, fork, block, parent.header, parent.state,
-                                self._ancestor_hashes(parent))
+        outcome = execute_block(self.config, fork, block, parent.state,
+                                self.ancestor_hashes(parent))
         stored = StoredBlock(block, parent.total_difficulty + header.difficulty,
                              outcome.state, outcome.receipts, fork)
         self.blocks[block.hash] = stored

@@ -9,7 +9,7 @@ modified.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from chainvm.chain.block import (
@@ -17,6 +17,7 @@ from chainvm.chain.block import (
     Block,
     Header,
     Receipt,
+    Withdrawal,
     logs_bloom,
     ommers_hash,
     or_blooms,
@@ -26,7 +27,7 @@ from chainvm.chain.block import (
 )
 from chainvm.chain.config import ChainConfig
 from chainvm.chain.dao import DAO_ACCOUNTS, DAO_REFUND_CONTRACT
-from chainvm.chain.transactions import TxInvalid, check_static
+from chainvm.chain.transactions import SignedTransaction, TxInvalid, check_static
 from chainvm.crypto import sha256
 from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
@@ -200,13 +201,6 @@ def validate_header(config: ChainConfig, header: Header, parent: Header, parent_
 # -- execution ------------------------------------------------------------------------------
 
 
-@dataclass
-class BlockOutcome:
-    state: State
-    receipts: list[Receipt]
-    requests: list[bytes]
-
-
 def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: bytes) -> bytes:
     """Call a system contract as the system address (no gas charged, no nonce, no fee)."""
     state.begin_transaction()
@@ -268,27 +262,29 @@ def requests_hash(requests: list[bytes]) -> bytes:
     return sha256(bytes(acc))
 
 
-def execute_block(config: ChainConfig, fork: Fork, block: Block, parent: Header,
-                  parent_state: State, ancestor_hash: Callable[[int], bytes],
-                  uncle_forks: Callable[[Header], Fork] | None = None) -> BlockOutcome:
-    """Run `block` on a copy of `parent_state` and check the header's commitments."""
-    header = block.header
-    ordinal = fork.ordinal
-    # Body commitments.
-    if ommers_hash(block.uncles) != header.ommers_hash:
-        raise BlockInvalid("uncles hash mismatch")
-    if transactions_root(block.transactions) != header.transactions_root:
-        raise BlockInvalid("transactions root mismatch")
-    if ordinal >= F.SHANGHAI:
-        if block.withdrawals is None:
-            raise BlockInvalid("missing withdrawals in a Shanghai block")
-        if withdrawals_root(block.withdrawals) != header.withdrawals_root:
-            raise BlockInvalid("withdrawals root mismatch")
-    elif block.withdrawals is not None:
-        raise BlockInvalid(f"withdrawals in a {fork.name} block")
-    if len(block.uncles) > MAX_UNCLES:
-        raise BlockInvalid(f"too many uncles: {len(block.uncles)}")
+@dataclass
+class BodyResult:
+    state: State
+    receipts: list[Receipt]
+    requests: list[bytes]
+    included: list[SignedTransaction]
+    skipped: list[tuple[SignedTransaction, str]]
+    gas_used: int
+    blob_gas_used: int
 
+
+def run_body(config: ChainConfig, fork: Fork, header: Header,
+             transactions: Iterable[SignedTransaction], uncles: list[Header],
+             withdrawals: list[Withdrawal] | None, parent_state: State,
+             ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False) -> BodyResult:
+    """Execute a block body on a copy of `parent_state`.
+
+    Uses from `header` only what the EVM sees (coinbase, number, time, gas
+    limit, difficulty or randao, base fee, blob excess, beacon root, parent
+    hash). An invalid transaction raises BlockInvalid, or with `skip_invalid`
+    (block building) is left out and reported in `skipped`.
+    """
+    ordinal = fork.ordinal
     state = parent_state.copy()
     env = BlockEnv(
         coinbase=header.coinbase, number=header.number, timestamp=header.timestamp,
@@ -312,23 +308,26 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent: Header,
         system_call(state, fork, env, HISTORY_STORAGE_ADDRESS, header.parent_hash)
 
     receipts: list[Receipt] = []
+    included: list[SignedTransaction] = []
+    skipped: list[tuple[SignedTransaction, str]] = []
     cumulative = 0
     blob_gas = 0
     max_blob_gas = fork.blob_max * GAS_PER_BLOB
-    for i, tx in enumerate(block.transactions):
+    for tx in transactions:
+        i = len(included)
         try:
             sender = check_static(tx, fork, config.chain_id)
-        except TxInvalid as exc:
-            raise BlockInvalid(f"transaction {i}: {exc}") from None
-        if tx.gas_limit > header.gas_limit - cumulative:
-            raise BlockInvalid(f"transaction {i}: gas limit reached (block gas left "
-                               f"{header.gas_limit - cumulative}, tx wants {tx.gas_limit})")
-        tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
-        if blob_gas + tx_blob_gas > max_blob_gas:
-            raise BlockInvalid(f"transaction {i}: blob gas above the block maximum")
-        try:
+            if tx.gas_limit > header.gas_limit - cumulative:
+                raise TxInvalid(f"gas limit reached (block gas left "
+                                f"{header.gas_limit - cumulative}, tx wants {tx.gas_limit})")
+            tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
+            if blob_gas + tx_blob_gas > max_blob_gas:
+                raise TxInvalid("blob gas above the block maximum")
             result = apply_transaction(state, fork, env, tx.to_evm(sender))
-        except InvalidTransaction as exc:
+        except (TxInvalid, InvalidTransaction) as exc:
+            if skip_invalid:
+                skipped.append((tx, str(exc)))
+                continue
             raise BlockInvalid(f"transaction {i}: {exc}") from None
         cumulative += result.gas_used
         blob_gas += result.blob_gas_used
@@ -337,16 +336,14 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent: Header,
         else:
             status = state.state_root()
         receipts.append(Receipt(tx.tx_type, status, cumulative, result.logs))
-
-    if ordinal >= F.CANCUN and blob_gas != header.blob_gas_used:
-        raise BlockInvalid(f"blob gas used {header.blob_gas_used}, transactions used {blob_gas}")
+        included.append(tx)
 
     if ordinal < F.PARIS:
-        _pay_rewards(state, fork, header, block.uncles, delete_empty)
+        _pay_rewards(state, fork, header, uncles, delete_empty)
 
-    if block.withdrawals:
+    if withdrawals:
         state.begin_transaction()
-        for w in block.withdrawals:
+        for w in withdrawals:
             state.add_balance(w.address, w.amount * 10**9)
         state.finalize_transaction(delete_empty=True)
 
@@ -356,21 +353,52 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent: Header,
         requests.append(b"\x01" + system_call(state, fork, env, WITHDRAWAL_REQUEST_ADDRESS, b""))
         requests.append(b"\x02" + system_call(state, fork, env, CONSOLIDATION_REQUEST_ADDRESS,
                                               b""))
+    return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas)
 
-    if cumulative != header.gas_used:
-        raise BlockInvalid(f"gas used mismatch: header {header.gas_used}, block {cumulative}")
-    bloom = or_blooms([r.bloom for r in receipts]) if receipts else bytes(256)
-    if bloom != header.bloom:
+
+def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: State,
+                  ancestor_hash: Callable[[int], bytes]) -> BodyResult:
+    """Run `block` on a copy of `parent_state` and check every commitment of its header."""
+    header = block.header
+    ordinal = fork.ordinal
+    if ommers_hash(block.uncles) != header.ommers_hash:
+        raise BlockInvalid("uncles hash mismatch")
+    if len(block.uncles) > MAX_UNCLES:
+        raise BlockInvalid(f"too many uncles: {len(block.uncles)}")
+    if transactions_root(block.transactions) != header.transactions_root:
+        raise BlockInvalid("transactions root mismatch")
+    if ordinal >= F.SHANGHAI:
+        if block.withdrawals is None:
+            raise BlockInvalid("missing withdrawals in a Shanghai block")
+        if withdrawals_root(block.withdrawals) != header.withdrawals_root:
+            raise BlockInvalid("withdrawals root mismatch")
+    elif block.withdrawals is not None:
+        raise BlockInvalid(f"withdrawals in a {fork.name} block")
+
+    result = run_body(config, fork, header, block.transactions, block.uncles, block.withdrawals,
+                      parent_state, ancestor_hash)
+
+    if ordinal >= F.CANCUN and result.blob_gas_used != header.blob_gas_used:
+        raise BlockInvalid(f"blob gas used {header.blob_gas_used}, "
+                           f"transactions used {result.blob_gas_used}")
+    if result.gas_used != header.gas_used:
+        raise BlockInvalid(f"gas used mismatch: header {header.gas_used}, "
+                           f"block {result.gas_used}")
+    if block_bloom(result.receipts) != header.bloom:
         raise BlockInvalid("logs bloom mismatch")
-    if receipts_root(receipts) != header.receipts_root:
+    if receipts_root(result.receipts) != header.receipts_root:
         raise BlockInvalid("receipts root mismatch")
-    if ordinal >= F.PRAGUE and requests_hash(requests) != header.requests_hash:
+    if ordinal >= F.PRAGUE and requests_hash(result.requests) != header.requests_hash:
         raise BlockInvalid("requests hash mismatch")
-    root = state.state_root()
+    root = result.state.state_root()
     if root != header.state_root:
         raise BlockInvalid(f"state root mismatch: got 0x{root.hex()}, "
                            f"header 0x{header.state_root.hex()}")
-    return BlockOutcome(state, receipts, requests)
+    return result
+
+
+def block_bloom(receipts: list[Receipt]) -> bytes:
+    return or_blooms([r.bloom for r in receipts]) if receipts else bytes(256)
 
 
 def _pay_rewards(state: State, fork: Fork, header: Header, uncles: list[Header],

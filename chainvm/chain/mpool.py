@@ -1,0 +1,202 @@
+"""The transaction pool: validated transactions waiting for a block.
+
+Per sender, transactions are kept by nonce. Those whose nonces run on without
+a gap from the sender's state nonce are *pending* (ready for the next block);
+the rest are *queued* until the gap fills. A transaction with a nonce already
+in the pool replaces the old one only if both its fee cap and its tip are at
+least `price_bump` percent higher. Past the limits, the transaction that pays
+the least (queued first) is evicted. Blob transactions keep their sidecar.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from chainvm.chain.transactions import SignedTransaction, TxInvalid, check_static
+from chainvm.evm import forks as F
+from chainvm.evm.forks import Fork
+from chainvm.evm.gas import GAS_PER_BLOB
+from chainvm.state.state import State
+
+
+class PoolError(ValueError):
+    """A transaction the pool refuses; the message says why."""
+
+
+@dataclass
+class PoolConfig:
+    chain_id: int = 1
+    price_bump: int = 10  # percent, for a replacement
+    max_per_sender: int = 16
+    max_total: int = 4096
+    block_gas_limit: int = 30_000_000
+
+
+@dataclass
+class PoolEntry:
+    tx: SignedTransaction
+    sender: bytes
+    sidecar: object | None = None
+
+
+@dataclass
+class TxPool:
+    state: State
+    fork: Fork
+    base_fee: int = 0
+    config: PoolConfig = field(default_factory=PoolConfig)
+    by_sender: dict[bytes, dict[int, PoolEntry]] = field(default_factory=dict)
+    by_hash: dict[bytes, PoolEntry] = field(default_factory=dict)
+
+    # -- admission -------------------------------------------------------------------------
+
+    def _fee_cap(self, tx: SignedTransaction) -> int:
+        return (tx.max_fee_per_gas if tx.tx_type >= 2 else tx.gas_price) or 0
+
+    def _tip_cap(self, tx: SignedTransaction) -> int:
+        return (tx.max_priority_fee_per_gas if tx.tx_type >= 2 else tx.gas_price) or 0
+
+    def _max_cost(self, tx: SignedTransaction) -> int:
+        cost = tx.gas_limit * self._fee_cap(tx) + tx.value
+        if tx.tx_type == 3:
+            cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * (tx.max_fee_per_blob_gas or 0)
+        return cost
+
+    def add(self, tx: SignedTransaction, sidecar: object | None = None) -> bytes:
+        """Validate and insert; returns the transaction hash. Raises PoolError."""
+        if tx.hash in self.by_hash:
+            raise PoolError("already known")
+        try:
+            sender = check_static(tx, self.fork, self.config.chain_id)
+        except TxInvalid as exc:
+            raise PoolError(str(exc)) from None
+        if tx.gas_limit > self.config.block_gas_limit:
+            raise PoolError("exceeds block gas limit")
+        if tx.tx_type == 3 and not tx.blob_versioned_hashes:
+            raise PoolError("blob transaction without blobs")
+        if tx.tx_type == 3 and len(tx.blob_versioned_hashes) > self.fork.max_blobs_per_tx:
+            raise PoolError("too many blobs")
+        account = self.state.get(sender)
+        state_nonce = account.nonce if account is not None else 0
+        if tx.nonce < state_nonce:
+            raise PoolError(f"nonce too low: {tx.nonce} < {state_nonce}")
+        if account is not None and account.code and not (
+                self.fork.ordinal >= F.PRAGUE and account.code[:3] == b"\xef\x01\x00"):
+            raise PoolError("sender is not an externally owned account")
+        balance = account.balance if account is not None else 0
+        if balance < self._max_cost(tx):
+            raise PoolError("insufficient funds for gas * price + value")
+        txs = self.by_sender.setdefault(sender, {})
+        old = txs.get(tx.nonce)
+        if old is not None:
+            bump = 100 + self.config.price_bump
+            if self._fee_cap(tx) * 100 < self._fee_cap(old.tx) * bump or \
+                    self._tip_cap(tx) * 100 < self._tip_cap(old.tx) * bump:
+                raise PoolError("replacement transaction underpriced")
+            del self.by_hash[old.tx.hash]
+        elif len(txs) >= self.config.max_per_sender:
+            if not txs:
+                del self.by_sender[sender]
+            raise PoolError("too many transactions from this sender")
+        entry = PoolEntry(tx, sender, sidecar)
+        txs[tx.nonce] = entry
+        self.by_hash[tx.hash] = entry
+        self._evict()
+        if tx.hash not in self.by_hash:
+            raise PoolError("pool full: transaction priced below every other")
+        return tx.hash
+
+    def _evict(self) -> None:
+        while len(self.by_hash) > self.config.max_total:
+            # Queued transactions go first; of a sender's pending run only the last may go,
+            # so no gap opens in front of the others.
+            candidates = self.queued() or [max(es, key=lambda e: e.tx.nonce)
+                                           for es in self.pending().values() if es]
+            victim = min(candidates, key=lambda e: (self.effective_tip(e.tx), -e.tx.nonce))
+            self._drop(victim)
+
+    def _drop(self, entry: PoolEntry) -> None:
+        self.by_hash.pop(entry.tx.hash, None)
+        txs = self.by_sender.get(entry.sender)
+        if txs is not None:
+            txs.pop(entry.tx.nonce, None)
+            if not txs:
+                del self.by_sender[entry.sender]
+
+    # -- views -----------------------------------------------------------------------------
+
+    def effective_tip(self, tx: SignedTransaction) -> int:
+        return tx.effective_tip(self.base_fee)
+
+    def _state_nonce(self, sender: bytes) -> int:
+        account = self.state.get(sender)
+        return account.nonce if account is not None else 0
+
+    def pending(self) -> dict[bytes, list[PoolEntry]]:
+        """Per sender, the run of transactions whose nonces follow the state nonce."""
+        out: dict[bytes, list[PoolEntry]] = {}
+        for sender, txs in self.by_sender.items():
+            nonce = self._state_nonce(sender)
+            run = []
+            while nonce in txs:
+                run.append(txs[nonce])
+                nonce += 1
+            if run:
+                out[sender] = run
+        return out
+
+    def queued(self) -> list[PoolEntry]:
+        """Transactions waiting behind a nonce gap."""
+        ready = {e.tx.hash for es in self.pending().values() for e in es}
+        return [e for e in self.by_hash.values() if e.tx.hash not in ready]
+
+    def sidecar(self, tx_hash: bytes) -> object | None:
+        entry = self.by_hash.get(tx_hash)
+        return entry.sidecar if entry is not None else None
+
+    def __len__(self) -> int:
+        return len(self.by_hash)
+
+    def ordered(self) -> Iterator[SignedTransaction]:
+        """Pending transactions, best effective tip first, each sender's in nonce order.
+
+        Transactions that cannot pay the base fee are left out.
+        """
+        heads: list[tuple[int, int, bytes]] = []
+        runs = self.pending()
+        position: dict[bytes, int] = {}
+        order = 0
+        for sender, run in runs.items():
+            tip = self.effective_tip(run[0].tx)
+            if tip >= 0:
+                heapq.heappush(heads, (-tip, order, sender))
+                order += 1
+            position[sender] = 0
+        while heads:
+            _, _, sender = heapq.heappop(heads)
+            run = runs[sender]
+            i = position[sender]
+            yield run[i].tx
+            position[sender] = i + 1
+            if i + 1 < len(run):
+                tip = self.effective_tip(run[i + 1].tx)
+                if tip >= 0:
+                    heapq.heappush(heads, (-tip, order, sender))
+                    order += 1
+
+    # -- after a new head --------------------------------------------------------------------
+
+    def reset(self, state: State, base_fee: int, fork: Fork | None = None) -> None:
+        """Adopt a new head state: drop included or stale transactions and unaffordable ones."""
+        self.state = state
+        self.base_fee = base_fee
+        if fork is not None:
+            self.fork = fork
+        for entry in list(self.by_hash.values()):
+            account = state.get(entry.sender)
+            nonce = account.nonce if account is not None else 0
+            balance = account.balance if account is not None else 0
+            if entry.tx.nonce < nonce or balance < self._max_cost(entry.tx):
+                self._drop(entry)

@@ -1,0 +1,110 @@
+"""The in-memory chain: building, importing, rejecting, reorganising and looking up blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chainvm.chain.block import Block
+from chainvm.chain.builder import BuildOptions, build_block
+from chainvm.chain.processing import BlockInvalid
+from chainvm.state.state import Log
+
+from .helpers import ADDRS, extend, new_chain, transfer
+
+LOG_CODE = bytes.fromhex("60aa60005260206000a000")  # MSTORE 0xaa; LOG0 over 32 bytes; STOP
+
+
+@pytest.mark.parametrize("network", ["Frontier", "Byzantium", "London", "Paris", "Shanghai",
+                                     "Cancun", "Prague", "Osaka"])
+def test_build_import_round_trip(network: str) -> None:
+    chain = new_chain(network)
+    tx_type = 2 if network in ("London", "Paris", "Shanghai", "Cancun", "Prague", "Osaka") else 0
+    chain_id = None if network == "Frontier" else 1  # EIP-155 from Spurious Dragon
+    txs = [transfer(0, 0, tx_type=tx_type, chain_id=chain_id),
+           transfer(1, 0, tx_type=tx_type, chain_id=chain_id)]
+    head = extend(chain, txs)
+    stored = chain.blocks[head]
+    assert chain.head_hash == head and stored.number == 1
+    assert Block.decode(stored.block.encode()).hash == head
+    assert [r.cumulative_gas_used for r in stored.receipts] == [21000, 42000]
+    assert chain.state().balance(b"\x77" * 20) == 2
+    found = chain.get_transaction(txs[1].hash)
+    assert found is not None and found[3] == 1 and found[2].hash == head
+
+
+def test_invalid_block_leaves_chain_unchanged() -> None:
+    chain = new_chain("Cancun")
+    built = build_block(chain, [transfer(0, 0)])
+    bad_header = dataclasses.replace(built.block.header, state_root=b"\x01" * 32, _hash=None)
+    bad = dataclasses.replace(built.block, header=bad_header)
+    before = (chain.head_hash, len(chain.blocks), dict(chain.canonical))
+    with pytest.raises(BlockInvalid, match="state root"):
+        chain.import_block(bad)
+    assert (chain.head_hash, len(chain.blocks), dict(chain.canonical)) == before
+    assert chain.state().nonce(ADDRS[0]) == 0
+    chain.import_block(built.block)  # the honest block still imports
+    assert chain.head.number == 1
+
+
+def test_wrong_gas_used_and_base_fee_rejected() -> None:
+    chain = new_chain("London")
+    built = build_block(chain, [transfer(0, 0)])
+    for change in ({"gas_used": 20000}, {"base_fee": 7}, {"timestamp": 0}):
+        header = dataclasses.replace(built.block.header, _hash=None, **change)
+        with pytest.raises(BlockInvalid):
+            chain.import_block(dataclasses.replace(built.block, header=header))
+    assert chain.head.number == 0
+
+
+def test_proof_of_work_reorg_by_total_difficulty() -> None:
+    chain = new_chain("Byzantium")
+    genesis = chain.head_hash
+    a1 = extend(chain, [transfer(0, 0, tx_type=0)], timestamp=10)
+    a2 = extend(chain, [], timestamp=20)
+    assert chain.head_hash == a2
+    # A side chain with faster blocks gains difficulty and overtakes.
+    b1 = extend(chain, [transfer(1, 0, tx_type=0)], parent=genesis, coinbase=b"\x01" * 20,
+                timestamp=1)
+    assert chain.head_hash == a2
+    b2 = extend(chain, [], parent=b1, timestamp=2)
+    b3 = extend(chain, [], parent=b2, timestamp=3)
+    assert chain.head_hash == b3
+    assert chain.canonical[1] == b1 and chain.canonical[3] == b3
+    assert chain.get_block_by_number(2).hash == b2  # type: ignore[union-attr]
+    assert chain.get_transaction(chain.blocks[a1].block.transactions[0].hash) is None
+    assert chain.state().nonce(ADDRS[0]) == 0 and chain.state().nonce(ADDRS[1]) == 1
+
+
+def test_uncles_rewarded_and_checked() -> None:
+    chain = new_chain("Constantinople")
+    genesis = chain.head_hash
+    main1 = extend(chain, [], timestamp=15)
+    side = build_block(chain, [], BuildOptions(coinbase=b"\x02" * 20, timestamp=16),
+                       parent_hash=genesis).block
+    chain.import_block(side)
+    extend(chain, [], parent=main1, coinbase=b"\x03" * 20, timestamp=30, uncles=[side.header])
+    state = chain.state()
+    assert state.balance(b"\x02" * 20) == 2 * 10**18 * 7 // 8  # uncle at depth 1
+    assert state.balance(b"\x03" * 20) == 2 * 10**18 + 2 * 10**18 // 32
+    with pytest.raises(BlockInvalid, match="uncle"):  # the same uncle twice in a row
+        extend(chain, [], coinbase=b"\x04" * 20, timestamp=45, uncles=[side.header])
+
+
+def test_logs_and_bloom_lookup() -> None:
+    chain = new_chain("Cancun")
+    state = chain.head.state
+    state.set_code(b"\x55" * 20, LOG_CODE)
+    chain.head.header.state_root = state.state_root()
+    chain.head.header._hash = None
+    # Rebuild the chain on the changed genesis.
+    from chainvm.chain.chain import Chain
+
+    chain = Chain.from_genesis(chain.config, chain.head.block, state)
+    head = extend(chain, [transfer(0, 0, to=b"\x55" * 20, value=0, gas_limit=60000)])
+    logs = chain.logs(0, 1)
+    assert len(logs) == 1 and logs[0][0] == 1 and isinstance(logs[0][1], Log)
+    assert logs[0][1].address == b"\x55" * 20
+    assert chain.blocks[head].header.bloom != bytes(256)
+    assert chain.logs(0, 1, address=b"\x66" * 20) == []
