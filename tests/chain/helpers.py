@@ -14,10 +14,11 @@ ADDRS = [private_key_to_address(k) for k in KEYS]
 ETHER = 10**18
 
 
-def new_chain(network: str = "Cancun", balance: int = 10 * ETHER) -> Chain:
+def new_chain(network: str = "Cancun", balance: int = 10 * ETHER,
+              gas_limit: int = 30_000_000) -> Chain:
     config = config_for_network(network)
     state = State({a: Account(balance=balance) for a in ADDRS})
-    genesis = make_genesis(config, state)
+    genesis = make_genesis(config, state, gas_limit=gas_limit)
     return Chain.from_genesis(config, genesis, state.copy())
 
 
