@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
@@ -20,8 +21,9 @@ from chainvm.chain.processing import (
     execute_block,
     validate_header,
 )
+from chainvm.chain.store import Commit, LmdbStore, MemoryStore, Store
 from chainvm.chain.transactions import SignedTransaction
-from chainvm.evm.forks import Fork
+from chainvm.evm.forks import Fork, get_fork
 from chainvm.state.state import Log, State
 
 BLOCKHASH_WINDOW = 256
@@ -60,6 +62,7 @@ class Chain:
     blocks: dict[bytes, StoredBlock] = field(default_factory=dict)
     canonical: dict[int, bytes] = field(default_factory=dict)
     head_hash: bytes = b""
+    store: Store = field(default_factory=MemoryStore)
     _tx_index: dict[bytes, TxLocation] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +75,36 @@ class Chain:
         chain.canonical[header.number] = genesis.hash
         chain.head_hash = genesis.hash
         return chain
+
+    @classmethod
+    def open(cls, datadir: str | Path, config: ChainConfig | None = None,
+             genesis: Block | None = None, state: State | None = None) -> Chain:
+        """Open (or create, from `config`, `genesis` and `state`) a chain stored in LMDB."""
+        store = LmdbStore(datadir)
+        if store.is_empty():
+            if config is None or genesis is None or state is None:
+                store.close()
+                raise ValueError(f"{datadir}: empty data dir and no genesis given")
+            chain = cls.from_genesis(config, genesis, state)
+            g = chain.head
+            store.initialise(config, Commit(genesis.encode(), genesis.hash, g.total_difficulty,
+                                            g.fork.name, [], state, {0: genesis.hash},
+                                            genesis.hash))
+            chain.store = store
+            return chain
+        loaded = store.load()
+        chain = cls(loaded.config, store=store)
+        for block_hash, (block, td, fork_name, receipts, block_state) in loaded.blocks.items():
+            chain.blocks[block_hash] = StoredBlock(block, td, block_state, receipts,
+                                                   get_fork(fork_name))
+            for i, tx in enumerate(block.transactions):
+                chain._tx_index.setdefault(tx.hash, TxLocation(block_hash, i))
+        chain.canonical = loaded.canonical
+        chain.head_hash = loaded.head
+        return chain
+
+    def close(self) -> None:
+        self.store.close()
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -149,23 +182,34 @@ class Chain:
                                 self.ancestor_hashes(parent))
         stored = StoredBlock(block, parent.total_difficulty + header.difficulty,
                              outcome.state, outcome.receipts, fork)
+        new_head = self.config.merged(parent.total_difficulty) or \
+            stored.total_difficulty > self.head.total_difficulty
+        changes = self._canonical_changes(stored) if new_head else {}
+        head = stored.hash if new_head else self.head_hash
+        # Persist first (one atomic write), then update memory.
+        self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty, fork.name,
+                                 outcome.receipts, outcome.state, changes, head))
         self.blocks[block.hash] = stored
         for i, tx in enumerate(block.transactions):
             self._tx_index.setdefault(tx.hash, TxLocation(block.hash, i))
-        if self.config.merged(parent.total_difficulty) or \
-                stored.total_difficulty > self.head.total_difficulty:
-            self._set_head(stored)
+        for number, block_hash in changes.items():
+            if block_hash is None:
+                self.canonical.pop(number, None)
+            else:
+                self.canonical[number] = block_hash
+        self.head_hash = head
         return stored
 
-    def _set_head(self, stored: StoredBlock) -> None:
-        old_number = self.head.number
+    def _canonical_changes(self, stored: StoredBlock) -> dict[int, bytes | None]:
+        """Number -> hash updates that make `stored` the head (None: number dropped)."""
+        changes: dict[int, bytes | None] = {}
         node: StoredBlock | None = stored
         while node is not None and self.canonical.get(node.number) != node.hash:
-            self.canonical[node.number] = node.hash
+            changes[node.number] = node.hash
             node = self.blocks.get(node.header.parent_hash)
-        for number in range(stored.number + 1, old_number + 1):
-            self.canonical.pop(number, None)
-        self.head_hash = stored.hash
+        for number in range(stored.number + 1, self.head.number + 1):
+            changes[number] = None
+        return changes
 
     def _validate_uncles(self, block: Block) -> None:
         if not block.uncles:

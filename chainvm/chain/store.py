@@ -1,0 +1,193 @@
+"""Chain storage: in memory by default, or a persistent LMDB environment under a data dir.
+
+The chain hands the store one `Commit` per imported block: the block with its
+total difficulty, fork, receipts and post state, the canonical-number changes
+and the new head. `LmdbStore` writes all of it in a single LMDB write
+transaction, so a process killed at any moment reopens on the last block whose
+commit finished, with nothing half-written.
+
+Layout (one LMDB named database each):
+  meta       b"config" -> JSON chain configuration; b"head" -> head hash
+  blocks     hash -> RLP [block RLP, total difficulty, fork name]
+  receipts   hash -> RLP [encoded receipt, ...]
+  states     hash -> RLP [[address, nonce, balance, code, [[key, value], ...]], ...]
+  canonical  number (8 bytes, big endian) -> hash
+
+Each block keeps its full post state: simple and enough for test-sized
+chains; a production store would share trie nodes between blocks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from chainvm.chain.block import Block, Receipt
+from chainvm.chain.config import ChainConfig
+from chainvm.encoding.rlp import RLPItem, decode, decode_int, encode
+from chainvm.state.state import Account, Log, State
+
+
+class StoreError(Exception):
+    """A record in the store that cannot be read back."""
+
+
+@dataclass
+class Commit:
+    block_rlp: bytes
+    block_hash: bytes
+    total_difficulty: int
+    fork_name: str
+    receipts: list[Receipt]
+    state: State
+    canonical: dict[int, bytes | None]  # number -> hash, None to drop
+    head: bytes
+
+
+@dataclass
+class Loaded:
+    config: ChainConfig
+    blocks: dict[bytes, tuple[Block, int, str, list[Receipt], State]] = field(
+        default_factory=dict)
+    canonical: dict[int, bytes] = field(default_factory=dict)
+    head: bytes = b""
+
+
+class Store(Protocol):
+    def commit(self, commit: Commit) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryStore:
+    """Keeps nothing beyond what the chain already holds in memory."""
+
+    def commit(self, commit: Commit) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+# -- serialisation ------------------------------------------------------------------------------
+
+
+def encode_state(state: State) -> bytes:
+    accounts = []
+    for address in sorted(state.accounts):
+        acct = state.accounts[address]
+        storage = [[k, v] for k, v in sorted(acct.storage.items()) if v]
+        accounts.append([address, acct.nonce, acct.balance, acct.code, storage])
+    return encode(accounts)
+
+
+def decode_state(data: bytes) -> State:
+    accounts: dict[bytes, Account] = {}
+    for item in _as_list(decode(data)):
+        address, nonce, balance, code, storage = _as_list(item)
+        assert isinstance(address, bytes) and isinstance(code, bytes)
+        slots = {decode_int(k): decode_int(v) for k, v in (_as_list(s) for s in _as_list(storage))}
+        accounts[address] = Account(decode_int(nonce), decode_int(balance), code, slots)
+    return State(accounts)
+
+
+def decode_receipt(data: bytes) -> Receipt:
+    tx_type = 0
+    if data and data[0] < 0x80:
+        tx_type, data = data[0], data[1:]
+    status, cumulative, bloom, logs = _as_list(decode(data))
+    assert isinstance(status, bytes) and isinstance(bloom, bytes)
+    status_value: int | bytes = status if len(status) == 32 else decode_int(status)
+    parsed = []
+    for entry in _as_list(logs):
+        address, topics, log_data = _as_list(entry)
+        assert isinstance(address, bytes) and isinstance(log_data, bytes)
+        parsed.append(Log(address, tuple(int.from_bytes(t, "big")  # type: ignore[arg-type]
+                                         for t in _as_list(topics)), log_data))
+    return Receipt(tx_type, status_value, decode_int(cumulative), parsed, bloom)
+
+
+def _as_list(item: RLPItem) -> list[RLPItem]:
+    if not isinstance(item, list):
+        raise StoreError("corrupt store record: expected a list")
+    return item
+
+
+def config_to_json(config: ChainConfig) -> bytes:
+    return json.dumps(asdict(config)).encode()
+
+
+def config_from_json(data: bytes) -> ChainConfig:
+    raw: dict[str, Any] = json.loads(data)
+    for key in ("number_forks", "time_forks", "bomb_delays"):
+        raw[key] = [tuple(x) for x in raw[key]]
+    return ChainConfig(**raw)
+
+
+# -- LMDB -----------------------------------------------------------------------------------------
+
+
+class LmdbStore:
+    """A persistent store in an LMDB environment (one write transaction per block)."""
+
+    def __init__(self, path: str | Path, map_size: int = 1 << 32) -> None:
+        import lmdb  # optional dependency: only needed for a data dir
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=True,
+                             metasync=True)
+        self.meta = self.env.open_db(b"meta")
+        self.blocks = self.env.open_db(b"blocks")
+        self.receipts = self.env.open_db(b"receipts")
+        self.states = self.env.open_db(b"states")
+        self.canonical = self.env.open_db(b"canonical")
+
+    def is_empty(self) -> bool:
+        with self.env.begin() as txn:
+            return txn.get(b"head", db=self.meta) is None
+
+    def initialise(self, config: ChainConfig, genesis: Commit) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.put(b"config", config_to_json(config), db=self.meta)
+            self._write(txn, genesis)
+
+    def commit(self, commit: Commit) -> None:
+        with self.env.begin(write=True) as txn:
+            self._write(txn, commit)
+
+    def _write(self, txn: Any, c: Commit) -> None:
+        txn.put(c.block_hash, encode([c.block_rlp, c.total_difficulty, c.fork_name.encode()]),
+                db=self.blocks)
+        txn.put(c.block_hash, encode([r.encode() for r in c.receipts]), db=self.receipts)
+        txn.put(c.block_hash, encode_state(c.state), db=self.states)
+        for number, block_hash in c.canonical.items():
+            key = number.to_bytes(8, "big")
+            if block_hash is None:
+                txn.delete(key, db=self.canonical)
+            else:
+                txn.put(key, block_hash, db=self.canonical)
+        txn.put(b"head", c.head, db=self.meta)
+
+    def load(self) -> Loaded:
+        with self.env.begin() as txn:
+            config_raw = txn.get(b"config", db=self.meta)
+            if config_raw is None:
+                raise StoreError("empty store: no chain configuration")
+            loaded = Loaded(config_from_json(bytes(config_raw)))
+            loaded.head = bytes(txn.get(b"head", db=self.meta))
+            for key, value in txn.cursor(db=self.blocks):
+                block_rlp, td, fork_name = _as_list(decode(bytes(value)))
+                assert isinstance(block_rlp, bytes) and isinstance(fork_name, bytes)
+                receipts_raw = _as_list(decode(bytes(txn.get(key, db=self.receipts))))
+                receipts = [decode_receipt(r) for r in receipts_raw]  # type: ignore[arg-type]
+                state = decode_state(bytes(txn.get(key, db=self.states)))
+                loaded.blocks[bytes(key)] = (Block.decode(block_rlp), decode_int(td),
+                                             fork_name.decode(), receipts, state)
+            for key, value in txn.cursor(db=self.canonical):
+                loaded.canonical[int.from_bytes(key, "big")] = bytes(value)
+        return loaded
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,79 @@
+"""The LMDB store: reopen after a clean close, and after a writer killed mid-import."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chainvm.chain.builder import build_block
+from chainvm.chain.chain import Chain
+
+from .helpers import ADDRS, transfer
+from .store_writer import genesis_args
+
+pytest.importorskip("lmdb")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def check_consistent(chain: Chain) -> None:
+    head = chain.head
+    assert head.state.state_root() == head.header.state_root
+    assert max(chain.canonical) == head.number
+    for number in range(head.number + 1):
+        stored = chain.get_block_by_number(number)
+        assert stored is not None and stored.number == number
+        assert stored.state.state_root() == stored.header.state_root
+        if number:
+            assert stored.header.parent_hash == chain.canonical[number - 1]
+            assert len(stored.receipts) == len(stored.block.transactions)
+
+
+def test_reopen_after_close(tmp_path: Path) -> None:
+    config, genesis, state = genesis_args()
+    chain = Chain.open(tmp_path, config, genesis, state)
+    tx = transfer(0, 0)
+    chain.import_block(build_block(chain, [tx]).block)
+    head = chain.head_hash
+    chain.close()
+    again = Chain.open(tmp_path)
+    assert again.head_hash == head and again.config == config
+    found = again.get_transaction(tx.hash)
+    assert found is not None and found[1].succeeded
+    check_consistent(again)
+    again.close()
+
+
+def test_killed_writer_restarts_on_last_committed_block(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    last_seen = 0
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.chain.store_writer", str(tmp_path)],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        target = last_seen + rng.randint(2, 5)
+        reported = last_seen
+        while reported < target:
+            line = proc.stdout.readline()
+            assert line, "writer exited early"
+            reported = int(line)
+        time.sleep(rng.uniform(0.0, 0.05))  # land somewhere inside the next import
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        chain = Chain.open(tmp_path)
+        check_consistent(chain)
+        assert chain.head.number >= reported  # nothing reported as committed was lost
+        # The reopened chain goes on: one more block on top of what survived.
+        state = chain.state()
+        txs = [transfer(k, state.nonce(ADDRS[k]), to=b"\x99" * 20) for k in range(2)]
+        chain.import_block(build_block(chain, txs).block)
+        last_seen = chain.head.number
+        chain.close()
+    assert last_seen >= 8
