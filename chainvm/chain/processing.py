@@ -201,11 +201,19 @@ def validate_header(config: ChainConfig, header: Header, parent: Header, parent_
 # -- execution ------------------------------------------------------------------------------
 
 
-def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: bytes) -> bytes:
-    """Call a system contract as the system address (no gas charged, no nonce, no fee)."""
+def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: bytes,
+                checked: bool = False) -> bytes:
+    """Call a system contract as the system address (no gas charged, no nonce, no fee).
+
+    A `checked` call (the EIP-7002 and EIP-7251 request contracts) makes the block
+    invalid when the contract has no code or the call fails; an unchecked one (EIP-4788,
+    EIP-2935) is simply skipped then.
+    """
     state.begin_transaction()
     if not state.code(address):
         state.finalize_transaction(delete_empty=True)
+        if checked:
+            raise BlockInvalid(f"system contract 0x{address.hex()} has no code")
         return b""
     evm = EVM(state, fork, env, SYSTEM_ADDRESS, 0)
     if fork.ordinal >= F.BERLIN:
@@ -215,11 +223,14 @@ def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: b
     result = message_call(evm, CALL, SYSTEM_ADDRESS, address, address, 0, data,
                           SYSTEM_CALL_GAS, 0, False)
     if isinstance(result, Immediate):
-        output = result.output
+        success, output = result.success, result.output
     else:
         frame = run(evm, result)
-        output = frame.output if frame.error is None else b""
+        success = frame.error is None
+        output = frame.output if success else b""
     state.finalize_transaction(delete_empty=True)
+    if checked and not success:
+        raise BlockInvalid(f"system call to 0x{address.hex()} failed")
     return output
 
 
@@ -350,9 +361,9 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
     requests: list[bytes] = []
     if ordinal >= F.PRAGUE:
         requests.append(b"\x00" + _deposit_requests(receipts))
-        requests.append(b"\x01" + system_call(state, fork, env, WITHDRAWAL_REQUEST_ADDRESS, b""))
-        requests.append(b"\x02" + system_call(state, fork, env, CONSOLIDATION_REQUEST_ADDRESS,
-                                              b""))
+        for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
+                              (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
+            requests.append(kind + system_call(state, fork, env, address, b"", checked=True))
     return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas)
 
 

@@ -14,10 +14,24 @@ ADDRS = [private_key_to_address(k) for k in KEYS]
 ETHER = 10**18
 
 
+# Stand-ins for the system contracts (our own bytecode, not the deployed contracts):
+# beacon roots stores calldata at slot TIMESTAMP, history stores it at slot NUMBER - 1,
+# the withdrawal-request contract returns 0xaabbccdd, the consolidation one returns nothing.
+SYSTEM_STANDINS = {
+    bytes.fromhex("000f3df6d732807ef1319fb7b8bb8522d0beac02"): "600035425500",
+    bytes.fromhex("0000f90827f1c53a10cb7a02335b175320002935"): "600035600143035500",
+    bytes.fromhex("00000961ef480eb55e80d19ad83579a64c007002"): "63aabbccdd6000526004601cf3",
+    bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251"): "00",
+}
+
+
 def new_chain(network: str = "Cancun", balance: int = 10 * ETHER,
-              gas_limit: int = 30_000_000) -> Chain:
+              gas_limit: int = 30_000_000, system_contracts: bool = True) -> Chain:
     config = config_for_network(network)
     state = State({a: Account(balance=balance) for a in ADDRS})
+    if system_contracts:
+        for address, code in SYSTEM_STANDINS.items():
+            state.accounts[address] = Account(nonce=1, code=bytes.fromhex(code))
     genesis = make_genesis(config, state, gas_limit=gas_limit)
     return Chain.from_genesis(config, genesis, state.copy())
 

@@ -108,3 +108,52 @@ def test_logs_and_bloom_lookup() -> None:
     assert logs[0][1].address == b"\x55" * 20
     assert chain.blocks[head].header.bloom != bytes(256)
     assert chain.logs(0, 1, address=b"\x66" * 20) == []
+
+
+def test_system_calls_and_requests_from_prague() -> None:
+    from chainvm.chain.processing import requests_hash
+    from chainvm.crypto import sha256
+
+    from .helpers import SYSTEM_STANDINS
+
+    beacon, history = list(SYSTEM_STANDINS)[:2]
+    chain = new_chain("Prague")
+    parent = chain.head_hash
+    head = extend(chain, [transfer(0, 0)], parent_beacon_block_root=b"\x42" * 32)
+    header = chain.blocks[head].header
+    state = chain.state()
+    assert state.get_storage(beacon, header.timestamp) == int.from_bytes(b"\x42" * 32, "big")
+    assert state.get_storage(history, 0) == int.from_bytes(parent, "big")
+    assert header.requests_hash == sha256(sha256(b"\x01\xaa\xbb\xcc\xdd"))
+    assert header.requests_hash == requests_hash([b"\x00", b"\x01\xaa\xbb\xcc\xdd", b"\x02"])
+
+
+def test_missing_request_contract_invalidates_prague_block() -> None:
+    chain = new_chain("Prague", system_contracts=False)
+    with pytest.raises(BlockInvalid, match="system contract"):
+        build_block(chain, [])
+    cancun = new_chain("Cancun", system_contracts=False)  # beacon roots call is unchecked
+    extend(cancun, [])
+
+
+def test_deposit_events_become_requests() -> None:
+    from chainvm.chain.block import Receipt
+    from chainvm.chain.processing import (
+        DEPOSIT_CONTRACT_ADDRESS,
+        DEPOSIT_EVENT_TOPIC,
+        _deposit_requests,
+    )
+
+    fields = [b"\x01" * 48, b"\x02" * 32, b"\x03" * 8, b"\x04" * 96, b"\x05" * 8]
+    head = b"".join(o.to_bytes(32, "big") for o in (160, 256, 320, 384, 512))
+    tail = b""
+    for f in fields:
+        tail += len(f).to_bytes(32, "big") + f.ljust((len(f) + 31) // 32 * 32, b"\x00")
+    log = Log(DEPOSIT_CONTRACT_ADDRESS, (DEPOSIT_EVENT_TOPIC,), head + tail)
+    assert len(log.data) == 576
+    other = Log(b"\x01" * 20, (DEPOSIT_EVENT_TOPIC,), b"")
+    receipt = Receipt(2, 1, 21000, [other, log])
+    assert _deposit_requests([receipt]) == b"".join(fields)
+    broken = Log(DEPOSIT_CONTRACT_ADDRESS, (DEPOSIT_EVENT_TOPIC,), log.data[:-1])
+    with pytest.raises(BlockInvalid, match="deposit"):
+        _deposit_requests([Receipt(2, 1, 21000, [broken])])
