@@ -1,0 +1,156 @@
+"""`chainvm difftest`: run generated programs on chainvm and on the execution specs.
+
+    chainvm difftest --fork Prague --count 1000 --seed 1 --workers 2
+
+Prints a JSON summary on stdout (programs run, divergences, oracle failures,
+throughput, per fork) and a human summary on stderr. Divergences are shrunk
+and saved as reproducers (by default under tests/evm/regressions/). The exit
+status is 1 when any divergence was found, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from chainvm.testing.differential import (
+    SUPPORTED_FORKS,
+    compare,
+    save_regression,
+    shrink,
+)
+from chainvm.testing.program_gen import generate_case
+
+DEFAULT_SAVE_DIR = Path(__file__).resolve().parents[2] / "tests" / "evm" / "regressions"
+
+
+def case_seed(seed: int, fork: str, index: int) -> str:
+    return f"{seed}:{fork}:{index}"
+
+
+def run_one(job: tuple[str, int, int, str | None, float]) -> dict[str, Any]:
+    """Generate, run and compare one program; shrink and save it if it diverges."""
+    fork, seed, index, save_dir, shrink_seconds = job
+    start = time.perf_counter()
+    case = generate_case(fork, random.Random(case_seed(seed, fork, index)))
+    verdict = compare(case)
+    out: dict[str, Any] = {"fork": fork, "index": index, "status": verdict.status,
+                           "fields": verdict.fields, "valid": verdict.chainvm.valid,
+                           "success": verdict.chainvm.success}
+    if verdict.status == "oracle_failure":
+        out["error"] = (verdict.oracle.error or "").splitlines()[0][:200]
+    elif verdict.status == "divergence":
+        out["chainvm_error"] = (verdict.chainvm.error or "").splitlines()[0][:200] \
+            if verdict.chainvm.error else None
+        out["oracle_error"] = verdict.oracle.error
+        if save_dir is not None:
+            small = shrink(case, verdict.fields, budget_seconds=shrink_seconds) \
+                if shrink_seconds > 0 else case
+            final = compare(small)
+            if final.status != "divergence":  # should not happen: keep the original
+                small, final = case, verdict
+            path = save_regression(small, final, Path(save_dir),
+                                   note=f"difftest seed {seed} index {index}")
+            out["reproducer"] = str(path)
+    out["seconds"] = time.perf_counter() - start
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="chainvm difftest", description=__doc__.splitlines()[0])
+    p.add_argument("--fork", required=True,
+                   help="a fork name, a comma-separated list, or 'all' "
+                        f"({', '.join(SUPPORTED_FORKS)})")
+    p.add_argument("--count", type=int, default=100, help="programs per fork")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--start", type=int, default=0, help="first program index")
+    p.add_argument("--save-dir", default=str(DEFAULT_SAVE_DIR),
+                   help="where shrunk reproducers go ('' to not save)")
+    p.add_argument("--shrink-seconds", type=float, default=60.0,
+                   help="time budget to minimise each divergence (0: no shrinking)")
+    return p.parse_args(argv)
+
+
+def resolve_forks(spec: str) -> list[str]:
+    if spec == "all":
+        return list(SUPPORTED_FORKS)
+    forks = [f.strip() for f in spec.split(",") if f.strip()]
+    aliases = {"TangerineWhistle": "EIP150", "SpuriousDragon": "EIP158",
+               "Petersburg": "ConstantinopleFix", "Merge": "Paris"}
+    forks = [aliases.get(f, f) for f in forks]
+    unknown = [f for f in forks if f not in SUPPORTED_FORKS]
+    if unknown:
+        raise SystemExit(f"difftest: no oracle for fork(s) {', '.join(unknown)}; "
+                         f"supported: {', '.join(SUPPORTED_FORKS)}")
+    return forks
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    forks = resolve_forks(args.fork)
+    save_dir = args.save_dir or None
+    jobs = [(fork, args.seed, i, save_dir, args.shrink_seconds)
+            for i in range(args.start, args.start + args.count) for fork in forks]
+    start = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    workers = max(1, args.workers)
+    if workers == 1:
+        for job in jobs:
+            results.append(run_one(job))
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            results.extend(pool.imap_unordered(run_one, jobs, chunksize=4))
+    wall = time.perf_counter() - start
+    per_fork: dict[str, dict[str, Any]] = {}
+    for fork in forks:
+        mine = [r for r in results if r["fork"] == fork]
+        status = Counter(r["status"] for r in mine)
+        per_fork[fork] = {
+            "programs": len(mine), "ok": status["ok"], "divergences": status["divergence"],
+            "oracle_failures": status["oracle_failure"],
+            "valid_transactions": sum(1 for r in mine if r["valid"]),
+            "successful": sum(1 for r in mine if r["valid"] and r["success"]),
+            "cpu_seconds": round(sum(r["seconds"] for r in mine), 2),
+        }
+    divergences = sorted(([{k: r.get(k) for k in ("fork", "index", "fields", "chainvm_error",
+                                                   "oracle_error", "reproducer")}
+                           for r in results if r["status"] == "divergence"]),
+                         key=lambda d: (d["fork"], d["index"]))
+    failures = sorted(([{k: r.get(k) for k in ("fork", "index", "error")}
+                        for r in results if r["status"] == "oracle_failure"]),
+                      key=lambda d: (d["fork"], d["index"]))
+    summary = {
+        "seed": args.seed, "workers": workers, "programs": len(results),
+        "divergences": len(divergences), "oracle_failures": len(failures),
+        "seconds": round(wall, 2),
+        "programs_per_second": round(len(results) / wall, 2) if wall else 0.0,
+        "forks": per_fork, "divergence_details": divergences,
+        "oracle_failure_details": failures,
+    }
+    json.dump(summary, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    err = sys.stderr
+    err.write(f"difftest: {len(results)} programs in {wall:.1f} s "
+              f"({summary['programs_per_second']} programs/s, {workers} worker(s)), "
+              f"{len(divergences)} divergence(s), {len(failures)} oracle failure(s)\n")
+    for fork, row in per_fork.items():
+        err.write(f"  {fork:18} {row['programs']:6} programs  {row['divergences']:4} divergent  "
+                  f"{row['oracle_failures']:4} oracle failures  "
+                  f"{row['valid_transactions']:6} valid txs  {row['successful']:6} succeeded\n")
+    for d in divergences[:20]:
+        err.write(f"  DIVERGENCE {d['fork']} #{d['index']}: {', '.join(d['fields'])}"
+                  f"{'  -> ' + d['reproducer'] if d.get('reproducer') else ''}\n")
+    return 1 if divergences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
