@@ -127,7 +127,7 @@ def make_genesis(config: ChainConfig, state: State, gas_limit: int = 30_000_000,
         state_root=state.state_root(), transactions_root=EMPTY_ROOT, receipts_root=EMPTY_ROOT,
         bloom=bytes(256), difficulty=difficulty, number=0, gas_limit=gas_limit, gas_used=0,
         timestamp=timestamp, extra_data=extra_data, mix_hash=bytes(32), nonce=bytes(8))
-    withdrawals = None
+    withdrawals: list[Withdrawal] | None = None
     if fork.ordinal >= F.LONDON:
         header.base_fee = base_fee
     if fork.ordinal >= F.SHANGHAI:

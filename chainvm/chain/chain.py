@@ -136,7 +136,7 @@ class Chain:
     def logs(self, from_number: int, to_number: int,
              address: bytes | None = None) -> list[tuple[int, Log]]:
         """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
-        out = []
+        out: list[tuple[int, Log]] = []
         for number in range(from_number, to_number + 1):
             stored = self.get_block_by_number(number)
             if stored is None:

@@ -14,7 +14,13 @@ import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from chainvm.chain.transactions import SignedTransaction, TxInvalid, check_static
+from chainvm.chain.blobs import (
+    WRAPPER_VERSION_CELL_PROOFS,
+    BlobSidecar,
+    decode_pooled,
+    verify_sidecar,
+)
+from chainvm.chain.transactions import SignedTransaction, TxDecodeError, TxInvalid, check_static
 from chainvm.evm import forks as F
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
@@ -32,13 +38,14 @@ class PoolConfig:
     max_per_sender: int = 16
     max_total: int = 4096
     block_gas_limit: int = 30_000_000
+    require_blob_sidecars: bool = True
 
 
 @dataclass
 class PoolEntry:
     tx: SignedTransaction
     sender: bytes
-    sidecar: object | None = None
+    sidecar: BlobSidecar | None = None
 
 
 @dataclass
@@ -64,7 +71,7 @@ class TxPool:
             cost += len(tx.blob_versioned_hashes) * GAS_PER_BLOB * (tx.max_fee_per_blob_gas or 0)
         return cost
 
-    def add(self, tx: SignedTransaction, sidecar: object | None = None) -> bytes:
+    def add(self, tx: SignedTransaction, sidecar: BlobSidecar | None = None) -> bytes:
         """Validate and insert; returns the transaction hash. Raises PoolError."""
         if tx.hash in self.by_hash:
             raise PoolError("already known")
@@ -78,6 +85,10 @@ class TxPool:
             raise PoolError("blob transaction without blobs")
         if tx.tx_type == 3 and len(tx.blob_versioned_hashes) > self.fork.max_blobs_per_tx:
             raise PoolError("too many blobs")
+        if tx.tx_type == 3:
+            self._check_sidecar(tx, sidecar)
+        elif sidecar is not None:
+            raise PoolError("only blob transactions carry a sidecar")
         account = self.state.get(sender)
         state_nonce = account.nonce if account is not None else 0
         if tx.nonce < state_nonce:
@@ -107,6 +118,27 @@ class TxPool:
         if tx.hash not in self.by_hash:
             raise PoolError("pool full: transaction priced below every other")
         return tx.hash
+
+    def _check_sidecar(self, tx: SignedTransaction, sidecar: BlobSidecar | None) -> None:
+        if sidecar is None:
+            if self.config.require_blob_sidecars:
+                raise PoolError("blob transaction without its sidecar")
+            return
+        want = WRAPPER_VERSION_CELL_PROOFS if self.fork.ordinal >= F.OSAKA else 0
+        if sidecar.version != want:
+            raise PoolError(f"blob sidecar version {sidecar.version}, {self.fork.name} wants {want}")
+        try:
+            verify_sidecar(tx, sidecar)
+        except TxInvalid as exc:
+            raise PoolError(str(exc)) from None
+
+    def add_raw(self, data: bytes) -> bytes:
+        """Decode network bytes (a blob transaction with its sidecar wrapper) and add."""
+        try:
+            tx, sidecar = decode_pooled(data)
+        except TxDecodeError as exc:
+            raise PoolError(str(exc)) from None
+        return self.add(tx, sidecar)
 
     def _evict(self) -> None:
         while len(self.by_hash) > self.config.max_total:
@@ -152,7 +184,7 @@ class TxPool:
         ready = {e.tx.hash for es in self.pending().values() for e in es}
         return [e for e in self.by_hash.values() if e.tx.hash not in ready]
 
-    def sidecar(self, tx_hash: bytes) -> object | None:
+    def sidecar(self, tx_hash: bytes) -> BlobSidecar | None:
         entry = self.by_hash.get(tx_hash)
         return entry.sidecar if entry is not None else None
 

@@ -115,6 +115,12 @@ def _as_list(item: RLPItem) -> list[RLPItem]:
     return item
 
 
+def _required(value: bytes | None, what: str) -> bytes:
+    if value is None:
+        raise StoreError(f"corrupt store: missing {what} record")
+    return bytes(value)
+
+
 def config_to_json(config: ChainConfig) -> bytes:
     return json.dumps(asdict(config)).encode()
 
@@ -176,13 +182,14 @@ class LmdbStore:
             if config_raw is None:
                 raise StoreError("empty store: no chain configuration")
             loaded = Loaded(config_from_json(bytes(config_raw)))
-            loaded.head = bytes(txn.get(b"head", db=self.meta))
+            loaded.head = _required(txn.get(b"head", db=self.meta), "head")
             for key, value in txn.cursor(db=self.blocks):
                 block_rlp, td, fork_name = _as_list(decode(bytes(value)))
                 assert isinstance(block_rlp, bytes) and isinstance(fork_name, bytes)
-                receipts_raw = _as_list(decode(bytes(txn.get(key, db=self.receipts))))
+                receipts_raw = _as_list(decode(_required(txn.get(key, db=self.receipts),
+                                                         "receipts")))
                 receipts = [decode_receipt(r) for r in receipts_raw]  # type: ignore[arg-type]
-                state = decode_state(bytes(txn.get(key, db=self.states)))
+                state = decode_state(_required(txn.get(key, db=self.states), "state"))
                 loaded.blocks[bytes(key)] = (Block.decode(block_rlp), decode_int(td),
                                              fork_name.decode(), receipts, state)
             for key, value in txn.cursor(db=self.canonical):

@@ -235,7 +235,7 @@ def _authorizations(item: RLPItem) -> list[Authorization]:
     return out
 
 
-def _from_fields(tx_type: int, f: list[RLPItem]) -> SignedTransaction:
+def from_fields(tx_type: int, f: list[RLPItem]) -> SignedTransaction:
     want = _FIELD_COUNT[tx_type]
     if len(f) != want:
         raise TxDecodeError(f"type {tx_type} transaction: expected {want} fields, got {len(f)}")
@@ -283,19 +283,19 @@ def decode_transaction(data: bytes) -> SignedTransaction:
     try:
         if first >= 0xC0:
             fields = decode(data)
-            return _from_fields(0, _list(fields, "transaction"))
+            return from_fields(0, _list(fields, "transaction"))
         if first not in _FIELD_COUNT or first == 0:
             raise TxDecodeError(f"unknown transaction type 0x{first:02x}")
         item = decode(data[1:])
     except RLPError as exc:
         raise TxDecodeError(f"bad RLP: {exc}") from None
-    return _from_fields(first, _list(item, "typed transaction payload"))
+    return from_fields(first, _list(item, "typed transaction payload"))
 
 
 def decode_body_item(item: RLPItem) -> SignedTransaction:
     """Decode one entry of a block body's transaction list."""
     if isinstance(item, list):
-        return _from_fields(0, item)
+        return from_fields(0, item)
     if not item or item[0] >= 0x80:
         raise TxDecodeError("typed transaction in a block must be a type byte plus RLP")
     return decode_transaction(item)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from chainvm.chain.blobs import (
+    BlobSidecar,
+    decode_pooled,
+    encode_pooled,
+    make_sidecar,
+    versioned_hashes,
+)
 from chainvm.chain.builder import BuildOptions, build_block
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
+from chainvm.chain.transactions import SignedTransaction
 
-from .helpers import ADDRS, ETHER, new_chain, transfer
+from .helpers import ADDRS, ETHER, KEYS, new_chain, transfer
 
 
 def make_pool(**config: int) -> tuple[TxPool, object]:
@@ -110,15 +118,37 @@ def test_builder_stops_at_the_block_gas_limit() -> None:
     chain.import_block(built.block)
 
 
-def test_blob_transaction_keeps_sidecar() -> None:
-    pool, _ = make_pool()
-    tx = transfer(0, 0, tx_type=2)
-    blob = transfer(1, 0, tx_type=2)
-    blob.tx_type = 3
-    blob.max_fee_per_blob_gas = 10
-    blob.blob_versioned_hashes = [b"\x01" + b"\x00" * 31]
-    blob.sign(bytes([2]) * 32)
-    pool.add(tx)
-    pool.add(blob, sidecar={"blobs": [b"\x00" * 131072]})
-    assert pool.sidecar(blob.hash) == {"blobs": [b"\x00" * 131072]}
-    assert pool.sidecar(tx.hash) is None
+def _blob_tx(key: int, nonce: int, sidecar: BlobSidecar) -> SignedTransaction:
+    tx = transfer(key, nonce)
+    tx.tx_type = 3
+    tx.max_fee_per_blob_gas = 10
+    tx.blob_versioned_hashes = versioned_hashes(sidecar)
+    return tx.sign(KEYS[key])
+
+
+@pytest.mark.parametrize("network,version", [("Cancun", 0), ("Osaka", 1)])
+def test_blob_transaction_keeps_sidecar(network: str, version: int) -> None:
+    chain = new_chain(network)
+    pool = TxPool(chain.state(), chain.head.fork, base_fee=chain.head.header.base_fee or 0)
+    blob = bytes(131072 - 32) + (5).to_bytes(32, "big")
+    sidecar = make_sidecar([blob], version)
+    tx = _blob_tx(1, 0, sidecar)
+    with pytest.raises(PoolError, match="without its sidecar"):
+        pool.add(tx)
+    wrong = make_sidecar([bytes(131072)], version)
+    with pytest.raises(PoolError, match="versioned hashes"):
+        pool.add(tx, wrong)
+    forged = BlobSidecar(sidecar.blobs, sidecar.commitments, wrong.proofs, version)
+    with pytest.raises(PoolError, match="proof"):
+        pool.add(tx, forged)
+    raw = encode_pooled(tx, sidecar)
+    assert decode_pooled(raw) == (tx, sidecar)
+    tx_hash = pool.add_raw(raw)
+    assert tx_hash == tx.hash and pool.sidecar(tx.hash) == sidecar
+    plain = transfer(0, 0)
+    pool.add(plain)
+    assert pool.sidecar(plain.hash) is None
+    # The block carries only the versioned hashes; the builder includes the blob transaction.
+    built = build_block(chain, pool)
+    assert len(built.block.transactions) == 2 and built.block.header.blob_gas_used == 131072
+    chain.import_block(built.block)
