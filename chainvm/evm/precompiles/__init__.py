@@ -50,13 +50,10 @@ def precompiles_for(ordinal: int) -> dict[bytes, Precompile]:
     if ordinal >= F.CANCUN:
         table[_addr(10)] = (kzg.point_evaluation_gas, kzg.point_evaluation)  # EIP-4844
     if ordinal >= F.PRAGUE:  # EIP-2537
-        try:
-            from chainvm.evm.precompiles import bls12_381
-        except ImportError:  # pragma: no cover - the module ships with the package
-            pass
-        else:
-            for number, pair in bls12_381.PRECOMPILES.items():
-                table[_addr(number)] = pair
+        from chainvm.evm.precompiles import bls12_381
+
+        for number, pair in bls12_381.PRECOMPILES.items():
+            table[_addr(number)] = pair
     if ordinal >= F.OSAKA:
         from chainvm.evm.precompiles import p256
 
