@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainvm.chain.block import Block, BlockDecodeError, Header
+from chainvm.chain.block import Block, BlockDecodeError, Header, receipts_root
 from chainvm.chain.chain import Chain
 from chainvm.chain.config import UnknownNetwork, config_for_network
 from chainvm.chain.processing import BlockInvalid
@@ -87,10 +87,11 @@ def _expected_exception(block: dict[str, Any], network: str) -> str | None:
     return None
 
 
-def run_test(name: str, test: dict[str, Any]) -> BlockTestResult:
+def run_test(name: str, test: dict[str, Any], datadir: Path | None = None) -> BlockTestResult:
+    """Run one test; with `datadir`, in an LMDB store there, reopened and checked at the end."""
     network = str(test.get("network", "?"))
     try:
-        error = _run(test, network)
+        error = _run(test, network, datadir)
     except FixtureError as exc:
         error = f"bad fixture: {exc}"
     except UnknownNetwork as exc:
@@ -100,7 +101,7 @@ def run_test(name: str, test: dict[str, Any]) -> BlockTestResult:
     return BlockTestResult(name, network, error is None, error)
 
 
-def _run(test: dict[str, Any], network: str) -> str | None:
+def _run(test: dict[str, Any], network: str, datadir: Path | None = None) -> str | None:
     config = config_for_network(network)
     state = load_pre_state(test["pre"])
     if "genesisRLP" in test:
@@ -115,7 +116,25 @@ def _run(test: dict[str, Any], network: str) -> str | None:
         return f"genesis hash 0x{genesis.hash.hex()}, want 0x{want_genesis.hex()}"
     if state.state_root() != genesis.header.state_root:
         return "genesis state root does not match the pre state"
-    chain = Chain.from_genesis(config, genesis, state)
+    if datadir is None:
+        chain = Chain.from_genesis(config, genesis, state)
+    else:
+        chain = Chain.open(datadir, config, genesis, state)
+        try:
+            error = _import_blocks(chain, test, network)
+        finally:
+            chain.close()
+        if error is not None:
+            return error
+        chain = Chain.open(datadir)  # what survives a restart must pass the same checks
+        try:
+            return _check_reopened(chain) or _check_end(chain, test)
+        finally:
+            chain.close()
+    return _import_blocks(chain, test, network) or _check_end(chain, test)
+
+
+def _import_blocks(chain: Chain, test: dict[str, Any], network: str) -> str | None:
     for i, entry in enumerate(test["blocks"]):
         expected = _expected_exception(entry, network)
         try:
@@ -127,6 +146,22 @@ def _run(test: dict[str, Any], network: str) -> str | None:
             continue
         if expected is not None:
             return f"block {i + 1}: imported, but expected {expected}"
+    return None
+
+
+def _check_reopened(chain: Chain) -> str | None:
+    for number in sorted(chain.canonical):
+        stored = chain.get_block_by_number(number)
+        if stored is None:
+            return f"reopened store: canonical block {number} missing"
+        if number and stored.state.state_root() != stored.header.state_root:
+            return f"reopened store: state of block {number} does not match its root"
+        if number and receipts_root(stored.receipts) != stored.header.receipts_root:
+            return f"reopened store: receipts of block {number} do not match their root"
+    return None
+
+
+def _check_end(chain: Chain, test: dict[str, Any]) -> str | None:
     last = parse_bytes(test["lastblockhash"])
     if chain.head_hash != last:
         return f"head 0x{chain.head_hash.hex()}, want lastblockhash 0x{last.hex()}"
@@ -158,8 +193,14 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def run_file(path: str | Path, name_filter: re.Pattern[str] | None = None
-             ) -> list[BlockTestResult]:
+def run_file(path: str | Path, name_filter: re.Pattern[str] | None = None,
+             datadir: Path | None = None) -> list[BlockTestResult]:
+    """Run the tests of one file; with `datadir`, each in its own store below it."""
     data = load_file(path)
-    return [run_test(name, test) for name, test in data.items()
-            if name_filter is None or name_filter.search(name)]
+    results = []
+    for i, (name, test) in enumerate(data.items()):
+        if name_filter is not None and not name_filter.search(name):
+            continue
+        where = None if datadir is None else datadir / str(i)
+        results.append(run_test(name, test, where))
+    return results

@@ -12,6 +12,7 @@ import multiprocessing
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from chainvm.chain.blocktest import run_file
@@ -19,11 +20,11 @@ from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, p
 from chainvm.evm.statetest import FixtureError
 
 
-def _run_one(job: tuple[str, str | None]) -> tuple[str, Any]:
-    path, pattern = job
+def _run_one(job: tuple[str, str | None, str | None]) -> tuple[str, Any]:
+    path, pattern, datadir = job
     name_filter = re.compile(pattern) if pattern else None
     try:
-        results = run_file(path, name_filter)
+        results = run_file(path, name_filter, Path(datadir) if datadir else None)
     except FixtureError as exc:
         return "error", str(exc)
     except OSError as exc:
@@ -37,6 +38,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")
+    parser.add_argument("--datadir", metavar="DIR",
+                        help="import each test into an LMDB store below DIR (which must be "
+                             "empty or new), reopen it and check what survived")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or folder")
     return parser
 
@@ -53,7 +57,17 @@ def main(argv: list[str]) -> int:
     files = collect_json_files(args.paths)
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
-    jobs = [(str(p), args.run) for p in files]
+    datadir = None
+    if args.datadir:
+        datadir = Path(args.datadir)
+        if datadir.exists() and (not datadir.is_dir() or any(datadir.iterdir())):
+            raise UsageError(f"--datadir {args.datadir}: must be a new or empty folder")
+        try:
+            import lmdb  # noqa: F401
+        except ImportError:
+            raise UsageError("--datadir needs the lmdb package (pip install lmdb)") from None
+    jobs = [(str(p), args.run, str(datadir / str(i)) if datadir else None)
+            for i, p in enumerate(files)]
     if args.workers > 1 and len(jobs) > 1:
         with multiprocessing.Pool(min(args.workers, len(jobs))) as pool:
             outcomes = list(progress(pool.imap(_run_one, jobs), len(jobs), "blocktest"))

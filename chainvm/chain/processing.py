@@ -52,6 +52,7 @@ EXP_DIFFICULTY_PERIOD = 100_000
 MAX_UNCLES = 2
 UNCLE_GENERATIONS = 7
 BLOB_BASE_COST = 1 << 13  # EIP-7918 (Osaka)
+MAX_RLP_BLOCK_SIZE = 10_485_760 - 2_097_152  # EIP-7934 (Osaka): 10 MiB less a 2 MiB margin
 DAO_EXTRA_DATA = b"dao-hard-fork"
 DAO_EXTRA_RANGE = 10
 
@@ -372,6 +373,10 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
     """Run `block` on a copy of `parent_state` and check every commitment of its header."""
     header = block.header
     ordinal = fork.ordinal
+    if ordinal >= F.OSAKA:  # EIP-7934
+        size = len(block.encode())
+        if size > MAX_RLP_BLOCK_SIZE:
+            raise BlockInvalid(f"block RLP of {size} bytes exceeds {MAX_RLP_BLOCK_SIZE}")
     if ommers_hash(block.uncles) != header.ommers_hash:
         raise BlockInvalid("uncles hash mismatch")
     if len(block.uncles) > MAX_UNCLES:

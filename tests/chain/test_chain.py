@@ -157,3 +157,35 @@ def test_deposit_events_become_requests() -> None:
     broken = Log(DEPOSIT_CONTRACT_ADDRESS, (DEPOSIT_EVENT_TOPIC,), log.data[:-1])
     with pytest.raises(BlockInvalid, match="deposit"):
         _deposit_requests([Receipt(2, 1, 21000, [broken])])
+
+
+def _rebody(block: Block, txs: list) -> Block:
+    from chainvm.chain.block import transactions_root
+
+    header = dataclasses.replace(block.header, transactions_root=transactions_root(txs),
+                                 _hash=None)
+    return dataclasses.replace(block, header=header, transactions=txs)
+
+
+@pytest.mark.parametrize("bad,reason", [
+    (lambda: transfer(0, 5), "nonce too high"),
+    (lambda: transfer(0, 0, value=10**30), "insufficient funds"),
+    (lambda: transfer(0, 0, fee_cap=1), "base fee"),
+    (lambda: transfer(0, 0, chain_id=7), "chain id"),
+    (lambda: transfer(0, 0, gas_limit=40_000_000), "gas limit"),
+])
+def test_invalid_transaction_with_a_matching_root_rejects_the_block(bad, reason) -> None:  # type: ignore[no-untyped-def]
+    chain = new_chain("Cancun")
+    built = build_block(chain, [transfer(1, 0)])
+    block = _rebody(built.block, [*built.block.transactions, bad()])
+    with pytest.raises(BlockInvalid, match=reason):
+        chain.import_block(block)
+    assert chain.head.number == 0
+
+
+def test_osaka_block_size_limit() -> None:
+    chain = new_chain("Osaka")
+    built = build_block(chain, [])
+    huge = transfer(0, 0, data=b"\x01" * 8_400_000, gas_limit=16_000_000)
+    with pytest.raises(BlockInvalid, match="EIP-7934|exceeds"):
+        chain.import_block(_rebody(built.block, [huge]))

@@ -87,3 +87,15 @@ def test_runner_fails_on_tampered_expectations() -> None:
         block.pop("expectException", None)
         block.setdefault("blockHeader", {})
     assert "state root mismatch" in (run_test(name, bad).error or "")
+
+
+def test_datadir_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("lmdb")
+    datadir = tmp_path / "data"
+    folder = _fixture("TransitionTests/bcHomesteadToDao")
+    assert main(["--datadir", str(datadir), str(folder)]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results and all(r["pass"] for r in results)
+    assert any(datadir.iterdir())
+    with pytest.raises(UsageError, match="empty"):  # never mixes with an existing store
+        main(["--datadir", str(datadir), str(folder)])
