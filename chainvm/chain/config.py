@@ -148,3 +148,25 @@ def _add_delays(config: ChainConfig, forks: list[tuple[int, str]]) -> None:
         delay = _delay_for(name)
         if delay is not None:
             config.bomb_delays.append((start, delay))
+
+
+# Ethereum mainnet activation points (block numbers, the Merge's terminal total difficulty,
+# then timestamps). Osaka and the blob-parameter forks are left to the caller.
+MAINNET_NUMBER_FORKS = [
+    (0, "Frontier"), (1_150_000, "Homestead"), (2_463_000, "EIP150"), (2_675_000, "EIP158"),
+    (4_370_000, "Byzantium"), (7_280_000, "ConstantinopleFix"), (9_069_000, "Istanbul"),
+    (9_200_000, "MuirGlacier"), (12_244_000, "Berlin"), (12_965_000, "London"),
+    (13_773_000, "ArrowGlacier"), (15_050_000, "GrayGlacier"),
+]
+MAINNET_TTD = 58_750_000_000_000_000_000_000
+MAINNET_TIME_FORKS = [(1_681_338_455, "Shanghai"), (1_710_338_135, "Cancun"),
+                      (1_746_612_311, "Prague")]
+MAINNET_DAO_BLOCK = 1_920_000
+
+
+def mainnet_config() -> ChainConfig:
+    config = ChainConfig(chain_id=1, number_forks=list(MAINNET_NUMBER_FORKS),
+                         time_forks=list(MAINNET_TIME_FORKS),
+                         terminal_total_difficulty=MAINNET_TTD, dao_block=MAINNET_DAO_BLOCK)
+    _add_delays(config, config.number_forks)
+    return config
