@@ -200,6 +200,20 @@ class Chain:
         self.head_hash = head
         return stored
 
+    def set_head(self, block_hash: bytes) -> None:
+        """Make a known block the head (a consensus-layer fork choice after the Merge)."""
+        stored = self.blocks.get(block_hash)
+        if stored is None:
+            raise KeyError(f"unknown block 0x{block_hash.hex()}")
+        changes = self._canonical_changes(stored)
+        self.store.commit_head(changes, block_hash)
+        for number, h in changes.items():
+            if h is None:
+                self.canonical.pop(number, None)
+            else:
+                self.canonical[number] = h
+        self.head_hash = block_hash
+
     def _canonical_changes(self, stored: StoredBlock) -> dict[int, bytes | None]:
         """Number -> hash updates that make `stored` the head (None: number dropped)."""
         changes: dict[int, bytes | None] = {}

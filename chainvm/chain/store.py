@@ -58,6 +58,8 @@ class Loaded:
 class Store(Protocol):
     def commit(self, commit: Commit) -> None: ...
 
+    def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -65,6 +67,9 @@ class MemoryStore:
     """Keeps nothing beyond what the chain already holds in memory."""
 
     def commit(self, commit: Commit) -> None:
+        return None
+
+    def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
         return None
 
     def close(self) -> None:
@@ -163,18 +168,25 @@ class LmdbStore:
         with self.env.begin(write=True) as txn:
             self._write(txn, commit)
 
+    def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            self._write_head(txn, canonical, head)
+
     def _write(self, txn: Any, c: Commit) -> None:
         txn.put(c.block_hash, encode([c.block_rlp, c.total_difficulty, c.fork_name.encode()]),
                 db=self.blocks)
         txn.put(c.block_hash, encode([r.encode() for r in c.receipts]), db=self.receipts)
         txn.put(c.block_hash, encode_state(c.state), db=self.states)
-        for number, block_hash in c.canonical.items():
+        self._write_head(txn, c.canonical, c.head)
+
+    def _write_head(self, txn: Any, canonical: dict[int, bytes | None], head: bytes) -> None:
+        for number, block_hash in canonical.items():
             key = number.to_bytes(8, "big")
             if block_hash is None:
                 txn.delete(key, db=self.canonical)
             else:
                 txn.put(key, block_hash, db=self.canonical)
-        txn.put(b"head", c.head, db=self.meta)
+        txn.put(b"head", head, db=self.meta)
 
     def load(self) -> Loaded:
         with self.env.begin() as txn:

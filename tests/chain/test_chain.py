@@ -189,3 +189,21 @@ def test_osaka_block_size_limit() -> None:
     huge = transfer(0, 0, data=b"\x01" * 8_400_000, gas_limit=16_000_000)
     with pytest.raises(BlockInvalid, match="EIP-7934|exceeds"):
         chain.import_block(_rebody(built.block, [huge]))
+
+
+def test_fork_choice_after_the_merge_follows_the_given_head() -> None:
+    chain = new_chain("Shanghai")
+    genesis = chain.head_hash
+    a1 = extend(chain, [transfer(0, 0)])
+    b1 = extend(chain, [transfer(1, 0)], parent=genesis, prev_randao=b"\x01" * 32)
+    assert chain.head_hash == b1  # a proof-of-stake block becomes the head when imported
+    chain.set_head(a1)
+    assert chain.head_hash == a1 and chain.canonical[1] == a1
+    assert chain.state().nonce(ADDRS[0]) == 1 and chain.state().nonce(ADDRS[1]) == 0
+    a2 = extend(chain, [], parent=a1)
+    chain.set_head(genesis)
+    assert chain.canonical == {0: genesis}
+    chain.set_head(a2)
+    assert [chain.canonical[n] for n in (1, 2)] == [a1, a2]
+    with pytest.raises(KeyError):
+        chain.set_head(b"\x00" * 32)

@@ -47,7 +47,12 @@ def test_reopen_after_close(tmp_path: Path) -> None:
     found = again.get_transaction(tx.hash)
     assert found is not None and found[1].succeeded
     check_consistent(again)
+    again.set_head(genesis.hash)  # a fork choice is persisted too
     again.close()
+    third = Chain.open(tmp_path)
+    assert third.head_hash == genesis.hash and third.canonical == {0: genesis.hash}
+    assert third.get_block(head) is not None
+    third.close()
 
 
 def test_killed_writer_restarts_on_last_committed_block(tmp_path: Path) -> None:
