@@ -15,7 +15,7 @@ from typing import Any
 
 from chainvm.chain.block import Block, BlockDecodeError, Header, receipts_root
 from chainvm.chain.chain import Chain
-from chainvm.chain.config import UnknownNetwork, config_for_network
+from chainvm.chain.config import ChainConfig, UnknownNetwork, config_for_network
 from chainvm.chain.processing import BlockInvalid
 from chainvm.encoding.rlp import RLPError
 from chainvm.evm.statetest import (
@@ -25,6 +25,7 @@ from chainvm.evm.statetest import (
     parse_bytes,
     parse_int,
 )
+from chainvm.state.state import State
 
 
 @dataclass
@@ -78,6 +79,11 @@ def _to_rlp_items(fields: list[object]) -> list[Any]:
     return out
 
 
+def expected_exception(block: dict[str, Any], network: str) -> str | None:
+    """The exception a fixture expects for a block, or None if it must import."""
+    return _expected_exception(block, network)
+
+
 def _expected_exception(block: dict[str, Any], network: str) -> str | None:
     for key in ("expectException", f"expectException{network}", "expectExceptionALL"):
         if key in block:
@@ -101,21 +107,27 @@ def run_test(name: str, test: dict[str, Any], datadir: Path | None = None) -> Bl
     return BlockTestResult(name, network, error is None, error)
 
 
-def _run(test: dict[str, Any], network: str, datadir: Path | None = None) -> str | None:
-    config = config_for_network(network)
+def genesis_of(test: dict[str, Any]) -> tuple[ChainConfig, Block, State]:
+    """The configuration, genesis block and pre state of a test. Raises FixtureError."""
+    config = config_for_network(str(test.get("network", "?")))
     state = load_pre_state(test["pre"])
     if "genesisRLP" in test:
         try:
             genesis = Block.decode(parse_bytes(test["genesisRLP"]))
         except (BlockDecodeError, RLPError) as exc:
-            return f"genesis: bad RLP: {exc}"
+            raise FixtureError(f"genesis: bad RLP: {exc}") from None
     else:
         genesis = Block(header_from_json(test["genesisBlockHeader"]), [], [])
     want_genesis = parse_bytes(test["genesisBlockHeader"]["hash"])
     if genesis.hash != want_genesis:
-        return f"genesis hash 0x{genesis.hash.hex()}, want 0x{want_genesis.hex()}"
+        raise FixtureError(f"genesis hash 0x{genesis.hash.hex()}, want 0x{want_genesis.hex()}")
     if state.state_root() != genesis.header.state_root:
-        return "genesis state root does not match the pre state"
+        raise FixtureError("genesis state root does not match the pre state")
+    return config, genesis, state
+
+
+def _run(test: dict[str, Any], network: str, datadir: Path | None = None) -> str | None:
+    config, genesis, state = genesis_of(test)
     if datadir is None:
         chain = Chain.from_genesis(config, genesis, state)
     else:
