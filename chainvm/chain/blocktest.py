@@ -81,10 +81,6 @@ def _to_rlp_items(fields: list[object]) -> list[Any]:
 
 def expected_exception(block: dict[str, Any], network: str) -> str | None:
     """The exception a fixture expects for a block, or None if it must import."""
-    return _expected_exception(block, network)
-
-
-def _expected_exception(block: dict[str, Any], network: str) -> str | None:
     for key in ("expectException", f"expectException{network}", "expectExceptionALL"):
         if key in block:
             return str(block[key])
@@ -148,7 +144,7 @@ def _run(test: dict[str, Any], network: str, datadir: Path | None = None) -> str
 
 def _import_blocks(chain: Chain, test: dict[str, Any], network: str) -> str | None:
     for i, entry in enumerate(test["blocks"]):
-        expected = _expected_exception(entry, network)
+        expected = expected_exception(entry, network)
         try:
             block = Block.decode(parse_bytes(entry["rlp"]))
             chain.import_block(block)

@@ -254,7 +254,6 @@ class Chain:
                                        uncle_parent.total_difficulty)
             try:
                 validate_header(self.config, uncle, uncle_parent.header,
-                                uncle_parent.total_difficulty, uncle_parent.fork, fork,
-                                uncle=True)
+                                uncle_parent.total_difficulty, uncle_parent.fork, fork)
             except BlockInvalid as exc:
                 raise BlockInvalid(f"invalid uncle: {exc}") from None

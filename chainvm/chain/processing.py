@@ -145,7 +145,7 @@ def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
 
 
 def validate_header(config: ChainConfig, header: Header, parent: Header, parent_td: int,
-                    parent_fork: Fork, fork: Fork, uncle: bool = False) -> None:
+                    parent_fork: Fork, fork: Fork) -> None:
     """Check `header` against `parent` (no body, no state). Raises BlockInvalid."""
     present = header.present_optional()
     expected = expected_optional_fields(fork)
