@@ -63,7 +63,7 @@ class Chain:
     canonical: dict[int, bytes] = field(default_factory=dict)
     head_hash: bytes = b""
     store: Store = field(default_factory=MemoryStore)
-    _tx_index: dict[bytes, TxLocation] = field(default_factory=dict)
+    _tx_index: dict[bytes, list[TxLocation]] = field(default_factory=dict)
 
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
@@ -98,7 +98,7 @@ class Chain:
             chain.blocks[block_hash] = StoredBlock(block, td, block_state, receipts,
                                                    get_fork(fork_name))
             for i, tx in enumerate(block.transactions):
-                chain._tx_index.setdefault(tx.hash, TxLocation(block_hash, i))
+                chain._tx_index.setdefault(tx.hash, []).append(TxLocation(block_hash, i))
         chain.canonical = loaded.canonical
         chain.head_hash = loaded.head
         return chain
@@ -125,13 +125,12 @@ class Chain:
     def get_transaction(self, tx_hash: bytes
                         ) -> tuple[SignedTransaction, Receipt, StoredBlock, int] | None:
         """A canonical transaction with its receipt, block and index."""
-        loc = self._tx_index.get(tx_hash)
-        if loc is None:
-            return None
-        stored = self.blocks[loc.block_hash]
-        if self.canonical.get(stored.number) != stored.hash:
-            return None
-        return stored.block.transactions[loc.index], stored.receipts[loc.index], stored, loc.index
+        for loc in self._tx_index.get(tx_hash, ()):
+            stored = self.blocks[loc.block_hash]
+            if self.canonical.get(stored.number) == stored.hash:
+                return (stored.block.transactions[loc.index], stored.receipts[loc.index],
+                        stored, loc.index)
+        return None
 
     def logs(self, from_number: int, to_number: int,
              address: bytes | None = None) -> list[tuple[int, Log]]:
@@ -191,7 +190,7 @@ class Chain:
                                  outcome.receipts, outcome.state, changes, head))
         self.blocks[block.hash] = stored
         for i, tx in enumerate(block.transactions):
-            self._tx_index.setdefault(tx.hash, TxLocation(block.hash, i))
+            self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
         for number, block_hash in changes.items():
             if block_hash is None:
                 self.canonical.pop(number, None)

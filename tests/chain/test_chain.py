@@ -74,6 +74,15 @@ def test_proof_of_work_reorg_by_total_difficulty() -> None:
     assert chain.canonical[1] == b1 and chain.canonical[3] == b3
     assert chain.get_block_by_number(2).hash == b2  # type: ignore[union-attr]
     assert chain.get_transaction(chain.blocks[a1].block.transactions[0].hash) is None
+    # The same transaction in two competing blocks: found in whichever is canonical.
+    shared = transfer(2, 0, tx_type=0)
+    c4 = extend(chain, [shared], timestamp=4)
+    d4 = extend(chain, [shared], parent=b3, coinbase=b"\x05" * 20, timestamp=4)
+    assert chain.head_hash == c4
+    assert chain.get_transaction(shared.hash)[2].hash == c4  # type: ignore[index]
+    d5 = extend(chain, [], parent=d4, timestamp=5)
+    assert chain.head_hash == d5
+    assert chain.get_transaction(shared.hash)[2].hash == d4  # type: ignore[index]
     assert chain.state().nonce(ADDRS[0]) == 0 and chain.state().nonce(ADDRS[1]) == 1
 
 
