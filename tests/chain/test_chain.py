@@ -216,3 +216,26 @@ def test_fork_choice_after_the_merge_follows_the_given_head() -> None:
     assert [chain.canonical[n] for n in (1, 2)] == [a1, a2]
     with pytest.raises(KeyError):
         chain.set_head(b"\x00" * 32)
+
+
+def test_set_code_transaction_in_a_prague_block() -> None:
+    from chainvm.chain.transactions import SignedTransaction
+    from chainvm.crypto import keccak256, sign_hash
+    from chainvm.encoding.rlp import encode
+    from chainvm.evm.transaction import Authorization
+
+    from .helpers import KEYS
+
+    chain = new_chain("Prague")
+    target = b"\x55" * 20
+    digest = keccak256(b"\x05" + encode([1, target, 0]))
+    y, r, s = sign_hash(digest, KEYS[2])
+    tx = SignedTransaction(4, nonce=0, gas_limit=100_000, to=ADDRS[2], value=0, data=b"",
+                           v=0, r=0, s=0, chain_id=1, max_priority_fee_per_gas=1,
+                           max_fee_per_gas=10**10,
+                           authorization_list=[Authorization(1, target, 0, y, r, s)])
+    tx.sign(KEYS[0])
+    head = extend(chain, [tx])
+    assert chain.state().code(ADDRS[2]) == b"\xef\x01\x00" + target
+    assert chain.state().nonce(ADDRS[2]) == 1
+    assert Block.decode(chain.blocks[head].block.encode()).hash == head
