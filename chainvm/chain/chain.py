@@ -101,6 +101,9 @@ class Chain:
                 chain._tx_index.setdefault(tx.hash, []).append(TxLocation(block_hash, i))
         chain.canonical = loaded.canonical
         chain.head_hash = loaded.head
+        if genesis is not None and chain.canonical.get(0) != genesis.hash:
+            store.close()
+            raise ValueError(f"{datadir}: holds a chain with another genesis")
         return chain
 
     def close(self) -> None:

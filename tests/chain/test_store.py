@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chainvm.chain.builder import build_block
+from chainvm.chain.builder import build_block, make_genesis
 from chainvm.chain.chain import Chain
+from chainvm.state.state import State
 
 from .helpers import ADDRS, transfer
 from .store_writer import genesis_args
@@ -53,6 +54,9 @@ def test_reopen_after_close(tmp_path: Path) -> None:
     assert third.head_hash == genesis.hash and third.canonical == {0: genesis.hash}
     assert third.get_block(head) is not None
     third.close()
+    other = make_genesis(config, State())
+    with pytest.raises(ValueError, match="another genesis"):
+        Chain.open(tmp_path, config, other, State())
 
 
 def test_killed_writer_restarts_on_last_committed_block(tmp_path: Path) -> None:
