@@ -11,6 +11,8 @@ USAGE = """usage: chainvm COMMAND [ARGS]
 
 commands:
   statetest   run state-test fixtures (JSON results on stdout)
+  blocktest   run blockchain-test fixtures (JSON results on stdout)
+  difftest    differential testing against the execution specs
   run         execute bytecode in an empty state
   fixtures    extract the shared fixture archives into the cache; print their paths
   fvm         the Filecoin VM (fvm vector PATH...)
@@ -26,6 +28,16 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
         from chainvm.cli.run import main as run_main
 
         return run_main
+    if name == "blocktest":
+        from chainvm.chain.cli import main as blocktest_main
+
+        return blocktest_main
+    if name == "difftest":
+        try:
+            from chainvm.testing.differential_cli import main as difftest_main
+        except ImportError:  # needs the test extras (the execution specs)
+            return None
+        return difftest_main
     if name == "fixtures":
         return _fixtures_main
     if name == "fvm":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # Trailing zero bytes (STOP) let the loop run off the end without a bounds check,
 # and give a PUSH that is cut short by the end of code its zero-padded immediate.
 CODE_PADDING = bytes(33)
 
 
 class CodeAnalysis:
-    __slots__ = ("jumpdests", "padded", "push_values", "size")
+    __slots__ = ("compiled", "entries", "jumpdests", "padded", "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
@@ -30,6 +32,8 @@ class CodeAnalysis:
                 i += 1
         self.jumpdests = frozenset(jumpdests)
         self.push_values = push_values
+        self.entries = 0  # frames started on this code, for the compiled tier's threshold
+        self.compiled: dict[str, Any] = {}  # fork name -> CompiledCode (see compiler.py)
 
 
 _cache: dict[bytes, CodeAnalysis] = {}

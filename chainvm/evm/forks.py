@@ -114,6 +114,11 @@ class Fork:
                 # Legal heights h: h >= pops and h - pops + pushes <= 1024.
                 self.stack_ranges.append(range(spec.pops, 1024 + spec.pops - spec.pushes + 1))
                 self.names.append(spec.name)
+        from chainvm.evm.frame import COMPILE_MODE
+
+        if COMPILE_MODE != "off":
+            self.fast_fns[0x56] = S.op_jump_counting
+            self.fast_fns[0x57] = S.op_jumpi_counting
         from chainvm.evm.precompiles import precompiles_for
 
         self.precompiles = precompiles_for(self.ordinal)

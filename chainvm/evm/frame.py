@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from chainvm.evm.analysis import analyse
 
 if TYPE_CHECKING:
+    from chainvm.evm.compiler import CompiledCode
     from chainvm.evm.vm import EVM
+
+# The compiled tier (experimental): "off" (default), "auto" (hot code), or "always"
+# (every block translated on first use, to test the translation against the interpreter).
+COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "off")
+ENTRY_THRESHOLD = 0 if COMPILE_MODE == "always" else 2  # frames on a code before compiling
+LOOP_THRESHOLD = 0 if COMPILE_MODE == "always" else 50  # backward jumps before switching
 
 # What kind of result the parent expects from the frame.
 KIND_CALL = 0
@@ -17,6 +25,8 @@ KIND_CREATE = 1
 class Frame:
     __slots__ = (
         "address",
+        "analysis",
+        "blocks",
         "calldata",
         "caller",
         "code",
@@ -25,6 +35,7 @@ class Frame:
         "error",
         "evm",
         "gas",
+        "hot",
         "is_static",
         "jumpdests",
         "kind",
@@ -47,6 +58,7 @@ class Frame:
         self.evm = evm
         self.state = evm.state
         analysis = analyse(code)
+        self.analysis = analysis
         self.code = analysis.padded
         self.jumpdests = analysis.jumpdests
         self.push_values = analysis.push_values
@@ -68,6 +80,20 @@ class Frame:
         self.ret_offset = 0
         self.ret_size = 0
         self.code_address = code_address
+        # Compiled tier (see compiler.py): compiled blocks once the code is hot, and a
+        # countdown of loop iterations before an interpreted frame switches to them.
+        self.blocks: CompiledCode | None = None
+        self.hot = LOOP_THRESHOLD
+        if COMPILE_MODE != "off" and evm.tracer is None:
+            analysis.entries += 1
+            if analysis.entries > ENTRY_THRESHOLD:
+                from chainvm.evm.compiler import compiled_for
+
+                self.blocks = compiled_for(analysis, evm.fork)
+
+
+class TierUp(Exception):
+    """Raised at a loop head by the interpreter when the frame should continue compiled."""
 
 
 class CallRequest(Exception):

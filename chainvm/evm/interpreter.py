@@ -19,7 +19,10 @@ from chainvm.evm.errors import (
     StackUnderflow,
     Stop,
 )
-from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame
+from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
+
+# Returned by `execute` when the frame should continue in the compiled tier.
+TIER_UP: Frame = object.__new__(Frame)
 
 if TYPE_CHECKING:
     from chainvm.evm.vm import EVM
@@ -73,6 +76,8 @@ def execute(f: Frame) -> Frame | None:
             gas = f.gas
     except CallRequest as request:
         return request.child
+    except TierUp:
+        return TIER_UP
     except Stop:
         f.error = None
     except Revert as e:
@@ -173,13 +178,22 @@ def execute_traced(f: Frame) -> Frame | None:
 
 def run(evm: EVM, root: Frame) -> Frame:
     """Drive `root` and every frame it spawns to completion; returns the finished root."""
+    from chainvm.evm.compiler import compiled_for, execute_compiled
     from chainvm.evm.vm import finish_frame, resume_parent
 
-    step = execute_traced if evm.tracer is not None else execute
+    tracing = evm.tracer is not None
     frames = [root]
     f = root
     while True:
-        child = step(f)
+        if tracing:
+            child = execute_traced(f)
+        elif f.blocks is not None:
+            child = execute_compiled(f, f.blocks)
+        else:
+            child = execute(f)
+            if child is TIER_UP:
+                f.blocks = compiled_for(f.analysis, evm.fork)
+                continue
         if child is not None:
             frames.append(child)
             f = child

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
-from chainvm.evm.frame import Frame
+from chainvm.evm.frame import Frame, TierUp
 from chainvm.evm.instructions.common import charge, expand_memory
 from chainvm.state.state import Log
 
@@ -171,6 +171,33 @@ def op_gas(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
+    return pc + 1
+
+
+def op_jump_counting(f: Frame, s: list[int], pc: int) -> int:
+    """JUMP for the fast loop: backward jumps (loops) count down to the compiled tier."""
+    dest = s.pop()
+    if dest not in f.jumpdests:
+        raise InvalidJump
+    if dest < pc:
+        f.hot -= 1
+        if f.hot < 0:
+            f.pc = dest  # a JUMPDEST, so a block start
+            raise TierUp
+    return dest
+
+
+def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
+    dest = s.pop()
+    if s.pop():
+        if dest not in f.jumpdests:
+            raise InvalidJump
+        if dest < pc:
+            f.hot -= 1
+            if f.hot < 0:
+                f.pc = dest
+                raise TierUp
+        return dest
     return pc + 1
 
 
