@@ -46,3 +46,13 @@ def test_static_gas_of_repriced_opcodes() -> None:
         assert FORKS[name].static_gas[0x54] == gas
     assert FORKS["Paris"].names[0x44] == "PREVRANDAO"
     assert FORKS["London"].names[0x44] == "DIFFICULTY"
+
+
+def test_blob_schedules() -> None:
+    # EIP-4844, EIP-7691 (Prague), EIP-7594's per-transaction cap (Osaka), BPO1/BPO2.
+    expected = {"Cancun": (3, 6, 6), "Prague": (6, 9, 9), "Osaka": (6, 9, 6),
+                "BPO1": (10, 15, 6), "BPO2": (14, 21, 6)}
+    for name, (target, maximum, per_tx) in expected.items():
+        fork = FORKS[name]
+        assert (fork.blob_target, fork.blob_max, fork.max_blobs_per_tx) == (target, maximum, per_tx)
+    assert FORKS["Shanghai"].blob_max == 0
