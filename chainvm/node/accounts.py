@@ -1,0 +1,77 @@
+"""Dev accounts: BIP-39 seed from a mnemonic and BIP-32 derivation (m/44'/60'/0'/0/i).
+
+The default mnemonic is the one hardhat and anvil use, so the first account is
+0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 everywhere. These keys are public:
+never use them for anything of value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from coincurve import PrivateKey
+
+from chainvm.crypto import SECP256K1_N, private_key_to_address
+
+DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+DEFAULT_PATH = "m/44'/60'/0'/0"
+HARDENED = 0x80000000
+
+
+def mnemonic_to_seed(mnemonic: str, passphrase: str = "") -> bytes:
+    """BIP-39: PBKDF2-HMAC-SHA512, 2048 rounds, salt "mnemonic" + passphrase (NFKD)."""
+    words = unicodedata.normalize("NFKD", " ".join(mnemonic.split()))
+    salt = unicodedata.normalize("NFKD", "mnemonic" + passphrase)
+    return hashlib.pbkdf2_hmac("sha512", words.encode(), salt.encode(), 2048)
+
+
+def _parse_path(path: str) -> list[int]:
+    parts = path.split("/")
+    if parts[0] != "m":
+        raise ValueError(f"derivation path must start with m/: {path}")
+    out = []
+    for part in parts[1:]:
+        hardened = part.endswith(("'", "h"))
+        index = int(part.rstrip("'h"))
+        out.append(index + HARDENED if hardened else index)
+    return out
+
+
+def derive_key(seed: bytes, path: str) -> bytes:
+    """BIP-32 private key derivation along `path` from a seed."""
+    digest = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+    key, chain_code = digest[:32], digest[32:]
+    for index in _parse_path(path):
+        if index >= HARDENED:
+            data = b"\x00" + key + index.to_bytes(4, "big")
+        else:
+            data = PrivateKey(key).public_key.format(compressed=True) + index.to_bytes(4, "big")
+        digest = hmac.new(chain_code, data, hashlib.sha512).digest()
+        tweak = int.from_bytes(digest[:32], "big")
+        child = (tweak + int.from_bytes(key, "big")) % SECP256K1_N
+        if tweak >= SECP256K1_N or child == 0:
+            raise ValueError("invalid child key; use the next index")
+        key, chain_code = child.to_bytes(32, "big"), digest[32:]
+    return key
+
+
+def dev_keys(count: int, mnemonic: str = DEFAULT_MNEMONIC,
+             path: str = DEFAULT_PATH) -> list[tuple[bytes, bytes]]:
+    """(address, private key) of the first `count` accounts below `path`."""
+    seed = mnemonic_to_seed(mnemonic)
+    out = []
+    for i in range(count):
+        key = derive_key(seed, f"{path}/{i}")
+        out.append((private_key_to_address(key), key))
+    return out
+
+
+def checksum(address: bytes) -> str:
+    """EIP-55 mixed-case hex."""
+    from chainvm.crypto import keccak256
+
+    plain = address.hex()
+    digest = keccak256(plain.encode()).hex()
+    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(plain, digest))

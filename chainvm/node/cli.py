@@ -1,0 +1,102 @@
+"""`chainvm node`: the dev node's command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+
+USAGE_EXIT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chainvm node",
+                                description="A development Ethereum node (JSON-RPC over HTTP).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
+    p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
+    p.add_argument("--fork", default="Prague", help="fork from genesis (default Prague)")
+    p.add_argument("--chain-id", type=int, default=31337)
+    p.add_argument("--accounts", type=int, default=10)
+    p.add_argument("--balance", type=float, default=10000.0, help="ether per dev account")
+    p.add_argument("--block-time", type=float, default=None,
+                   help="mine a block every S seconds instead of one per transaction")
+    p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
+    p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
+    p.add_argument("--max-batch", type=int, default=1000)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
+    from chainvm.node.devchain import ETHER, DevChain
+    from chainvm.node.server import NodeServer
+
+    if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
+                                                 and args.block_time <= 0):
+        print("chainvm node: --accounts, --balance and --block-time must be positive",
+              file=sys.stderr)
+        return USAGE_EXIT
+    try:
+        dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
+                       balance=int(args.balance * ETHER), datadir=args.datadir,
+                       mnemonic=args.mnemonic)
+    except (KeyError, ValueError, ImportError) as exc:
+        print(f"chainvm node: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
+                        max_body=args.max_body, max_batch=args.max_batch)
+    _print_banner(dev, args)
+
+    async def serve() -> None:
+        await server.start()
+        print(f"Listening on http://{args.host}:{server.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await stop.wait()
+        await server.stop()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        print(f"chainvm node: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        dev.close()
+    return 0
+
+
+def _print_banner(dev: object, args: argparse.Namespace) -> None:
+    from chainvm.node.devchain import DevChain
+
+    assert isinstance(dev, DevChain)
+    head = dev.head
+    where = f"datadir {args.datadir}" + (" (reopened)" if dev.reopened else "") \
+        if args.datadir else "in memory"
+    mining = f"interval {args.block_time}s" if args.block_time else "automine"
+    print(f"chainvm node: chain id {dev.chain_id}, fork {head.fork.name}, {where}, "
+          f"{mining}, head #{head.number}")
+    print(f"Mnemonic: {dev.mnemonic}")
+    print("Derivation path: m/44'/60'/0'/0/i")
+    print("Available accounts (public test keys, never use them on a real network):")
+    state = dev.state()
+    for i, (address, key) in enumerate(dev.keys.items()):
+        print(f"({i}) {checksum(address)} ({state.balance(address) / 10**18:g} ETH) "
+              f"key 0x{key.hex()}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,589 @@
+"""A development chain on top of `chainvm.chain`: funded dev accounts, mining on demand,
+calls, gas estimation, snapshots, impersonation, time travel and tracing.
+
+The JSON-RPC server (`chainvm.node.rpc`) and the Python test API
+(`chainvm.testing.api`) both drive a `DevChain`; it is not thread-safe, so the
+server runs every request on its one event loop thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chainvm.chain.block import Receipt
+from chainvm.chain.builder import BuildOptions, build_block, make_genesis
+from chainvm.chain.chain import Chain, StoredBlock
+from chainvm.chain.config import ChainConfig, config_for_network
+from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
+from chainvm.chain.processing import (
+    CONSOLIDATION_REQUEST_ADDRESS,
+    WITHDRAWAL_REQUEST_ADDRESS,
+    calc_base_fee,
+)
+from chainvm.chain.transactions import SignedTransaction, TxInvalid
+from chainvm.evm import forks as F
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.interpreter import Tracer
+from chainvm.evm.transaction import (
+    TX_MAX_GAS_LIMIT,
+    Transaction,
+    TxResult,
+    apply_transaction,
+    blob_base_fee,
+    is_delegation,
+)
+from chainvm.evm.vm import create_address
+from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
+from chainvm.state.state import Account, State
+
+ETHER = 10**18
+GWEI = 10**9
+DEFAULT_TIP = GWEI
+DEFAULT_GAS_LIMIT = 30_000_000
+
+
+class NodeError(Exception):
+    """A request the node refuses; `code` is the JSON-RPC error code."""
+
+    def __init__(self, message: str, code: int = -32000, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.data = data
+
+
+class RevertError(NodeError):
+    """Execution reverted: code 3 with the revert bytes as data (what clients decode)."""
+
+    def __init__(self, output: bytes, reason: str | None = None) -> None:
+        message = "execution reverted" + (f": {reason}" if reason else "")
+        super().__init__(message, 3, "0x" + output.hex())
+        self.output = output
+
+
+def revert_reason(output: bytes) -> str | None:
+    """The string of an Error(string) revert, if it is one."""
+    if output[:4] != bytes.fromhex("08c379a0") or len(output) < 68:
+        return None
+    try:
+        length = int.from_bytes(output[36:68], "big")
+        return output[68:68 + length].decode("utf-8", "replace")
+    except (ValueError, OverflowError):
+        return None
+
+
+@dataclass
+class CallRequest:
+    """A transaction as clients describe it for eth_call / eth_sendTransaction."""
+
+    sender: bytes | None = None
+    to: bytes | None = None
+    gas: int | None = None
+    gas_price: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    value: int = 0
+    data: bytes = b""
+    nonce: int | None = None
+    access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+    tx_type: int | None = None
+    chain_id: int | None = None
+
+
+@dataclass
+class Snapshot:
+    head_hash: bytes
+    state: State
+    time_offset: int
+    next_timestamp: int | None
+    pool: list[SignedTransaction]
+
+
+class StepCollector(Tracer):
+    """Collects geth struct logs (and raw steps for the call tracer)."""
+
+    def __init__(self, memory: bool = False, stack: bool = True, storage: bool = True,
+                 limit: int = 0) -> None:
+        super().__init__(None)
+        self.logs: list[dict[str, Any]] = []
+        self.memory = memory
+        self.stack = stack
+        self.storage = storage
+        self.limit = limit
+        self.output = b""
+        self.gas_used = 0
+        self.error: str | None = None
+        self._storage: dict[int, dict[str, str]] = {}
+
+    def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
+             mem_size: int, refund: int, name: str, error: str | None) -> None:
+        if self.limit and len(self.logs) >= self.limit:
+            return
+        record: dict[str, Any] = {"pc": pc, "op": name, "gas": gas, "gasCost": cost,
+                                  "depth": f.depth + 1}
+        if refund:
+            record["refund"] = refund
+        if self.stack:
+            record["stack"] = [f"0x{x:x}" for x in stack]
+        if self.memory:
+            mem = bytes(f.memory[:mem_size]) if mem_size else bytes(f.memory)
+            record["memory"] = [mem[i:i + 32].hex() for i in range(0, len(mem), 32)]
+        if self.storage and name in ("SSTORE", "SLOAD") and stack:
+            slots = self._storage.setdefault(f.depth, {})
+            key = stack[-1]
+            if name == "SSTORE" and len(stack) >= 2:
+                slots[f"{key:064x}"] = f"{stack[-2]:064x}"
+            else:
+                slots[f"{key:064x}"] = f"{f.state.get_storage(f.address, key):064x}"
+            record["storage"] = dict(slots)
+        if error:
+            record["error"] = error
+        self.logs.append(record)
+
+    def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        self.output, self.gas_used, self.error = output, gas_used, error
+
+
+class DevChain:
+    """An automining development chain with funded dev accounts."""
+
+    def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
+                 balance: int = 10_000 * ETHER, datadir: str | Path | None = None,
+                 mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
+                 timestamp: int | None = None) -> None:
+        self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
+        self.accounts: list[bytes] = list(self.keys)
+        self.mnemonic = mnemonic
+        config = config_for_network(fork, chain_id)
+        self.reopened = False
+        if datadir is not None:
+            try:
+                self.chain = Chain.open(datadir)
+                self.reopened = True
+            except ValueError:
+                state, genesis = self._genesis(config, balance, gas_limit, timestamp)
+                self.chain = Chain.open(datadir, config, genesis, state)
+        else:
+            state, genesis = self._genesis(config, balance, gas_limit, timestamp)
+            self.chain = Chain.from_genesis(config, genesis, state)
+        self.config: ChainConfig = self.chain.config
+        self.automine = True
+        self.time_offset = 0
+        self.next_timestamp: int | None = None
+        self.coinbase = bytes(20)
+        self.impersonated: set[bytes] = set()
+        self.snapshots: dict[int, Snapshot] = {}
+        self._next_snapshot = 1
+        self._impersonated_txs: dict[bytes, bytes] = {}
+        self.rejected: dict[bytes, str] = {}
+        head = self.chain.head
+        self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
+                           PoolConfig(chain_id=self.config.chain_id,
+                                      block_gas_limit=head.header.gas_limit,
+                                      max_per_sender=1024))
+        self.listeners: list[Any] = []  # callables(StoredBlock) run after each new block
+
+    def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
+                 timestamp: int | None) -> tuple[State, Any]:
+        state = State({addr: Account(balance=balance) for addr in self.keys})
+        if config.fork_at(0, 0, -1).ordinal >= F.PRAGUE or config.time_forks:
+            # Prague blocks must call the EIP-7002 and EIP-7251 request contracts. The dev
+            # chain installs stand-ins that return no requests (PUSH1 0 PUSH1 0 RETURN).
+            for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
+                state.accounts[address] = Account(nonce=1, code=bytes.fromhex("60006000f3"))
+        ts = int(time.time()) if timestamp is None else timestamp
+        return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
+
+    def close(self) -> None:
+        self.chain.close()
+
+    # -- head and environment ------------------------------------------------------------
+
+    @property
+    def head(self) -> StoredBlock:
+        return self.chain.head
+
+    @property
+    def chain_id(self) -> int:
+        return self.config.chain_id
+
+    def state(self) -> State:
+        return self.chain.head.state
+
+    def next_base_fee(self) -> int:
+        head = self.chain.head
+        fork = self.config.fork_at(head.number + 1, head.header.timestamp + 1,
+                                   head.total_difficulty)
+        if fork.ordinal < F.LONDON:
+            return 0
+        return calc_base_fee(head.header, head.fork.ordinal >= F.LONDON)
+
+    def gas_price(self) -> int:
+        return self.next_base_fee() + DEFAULT_TIP
+
+    def _next_timestamp(self, consume: bool = True) -> int:
+        parent_ts = self.chain.head.header.timestamp
+        if self.next_timestamp is not None:
+            ts = self.next_timestamp
+            if consume:
+                self.next_timestamp = None
+            return ts
+        return max(int(time.time()) + self.time_offset, parent_ts + 1)
+
+    def pending_env(self) -> tuple[BlockEnv, Any]:
+        """The block environment (and fork) a call sees: the next block on the head."""
+        head = self.chain.head
+        number = head.number + 1
+        ts = self._next_timestamp(consume=False)
+        fork = self.config.fork_at(number, ts, head.total_difficulty)
+        excess = 0
+        if fork.ordinal >= F.CANCUN:
+            from chainvm.chain.processing import calc_excess_blob_gas
+
+            excess = calc_excess_blob_gas(fork, head.header, head.fork)
+        env = BlockEnv(
+            coinbase=self.coinbase, number=number, timestamp=ts,
+            gas_limit=head.header.gas_limit, difficulty=0 if self.config.merged(
+                head.total_difficulty) else head.header.difficulty,
+            prev_randao=bytes(32), base_fee=self.next_base_fee(), chain_id=self.chain_id,
+            excess_blob_gas=excess, parent_beacon_block_root=bytes(32),
+            block_hash=self.chain.ancestor_hashes(head))
+        return env, fork
+
+    def block_env(self, stored: StoredBlock) -> BlockEnv:
+        h = stored.header
+        parent = self.chain.get_block(h.parent_hash)
+        return BlockEnv(
+            coinbase=h.coinbase, number=h.number, timestamp=h.timestamp,
+            gas_limit=h.gas_limit, difficulty=h.difficulty, prev_randao=h.mix_hash,
+            base_fee=h.base_fee or 0, chain_id=self.chain_id,
+            excess_blob_gas=h.excess_blob_gas or 0,
+            parent_beacon_block_root=h.parent_beacon_block_root,
+            block_hash=self.chain.ancestor_hashes(parent) if parent else (lambda n: bytes(32)))
+
+    def blob_base_fee(self) -> int:
+        env, fork = self.pending_env()
+        return blob_base_fee(env.excess_blob_gas, fork) if fork.ordinal >= F.CANCUN else 0
+
+    # -- mining ----------------------------------------------------------------------------
+
+    def mine(self, count: int = 1, timestamp: int | None = None,
+             interval: int | None = None) -> list[StoredBlock]:
+        """Mine `count` blocks from the pool (the first takes the pending transactions)."""
+        out = []
+        for i in range(count):
+            ts = timestamp
+            if ts is not None and interval is not None:
+                ts = timestamp + i * interval  # type: ignore[operator]
+            elif ts is not None and i > 0:
+                ts = None
+            out.append(self._mine_one(ts))
+        return out
+
+    def _mine_one(self, timestamp: int | None = None) -> StoredBlock:
+        head = self.chain.head
+        ts = timestamp if timestamp is not None else self._next_timestamp()
+        if ts <= head.header.timestamp:
+            raise NodeError(f"timestamp {ts} not after the head's {head.header.timestamp}")
+        if timestamp is not None:
+            self.time_offset = ts - int(time.time())
+        opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
+        built = build_block(self.chain, self.pool, opts)
+        stored = self.chain.import_block(built.block)
+        if self.chain.head_hash != stored.hash:  # rebuilt the same block after a revert
+            self.chain.set_head(stored.hash)
+        self._after_head_change()
+        for tx, reason in built.skipped:
+            entry = self.pool.by_hash.get(tx.hash)
+            if entry is not None and "gas limit reached" not in reason \
+                    and "blob gas above" not in reason:
+                self.pool._drop(entry)
+                self.rejected[tx.hash] = reason
+        for listener in list(self.listeners):
+            listener(stored)
+        return stored
+
+    def _after_head_change(self) -> None:
+        head = self.chain.head
+        fork = self.config.fork_at(head.number + 1, head.header.timestamp + 1,
+                                   head.total_difficulty)
+        self.pool.reset(head.state, self.next_base_fee(), fork)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def add_transaction(self, tx: SignedTransaction) -> bytes:
+        """Put a signed transaction in the pool (mined at once with automine)."""
+        try:
+            tx_hash = self.pool.add(tx)
+        except (PoolError, TxInvalid) as exc:
+            raise NodeError(str(exc), -32000) from None
+        if self.automine:
+            self._mine_one()
+            reason = self.rejected.pop(tx_hash, None)
+            if reason is not None:
+                raise NodeError(f"transaction rejected: {reason}")
+        return tx_hash
+
+    def add_raw_transaction(self, raw: bytes) -> bytes:
+        from chainvm.chain.transactions import TxDecodeError, decode_transaction
+
+        try:
+            tx = decode_transaction(raw)
+        except TxDecodeError as exc:
+            raise NodeError(f"invalid transaction: {exc}", -32602) from None
+        return self.add_transaction(tx)
+
+    def fill(self, req: CallRequest) -> SignedTransaction:
+        """Build the transaction eth_sendTransaction means: fill type, nonce, fees and gas."""
+        sender = req.sender
+        if sender is None:
+            raise NodeError("missing from", -32602)
+        state = self.state()
+        pending_nonce = state.nonce(sender)
+        for entry in self.pool.by_sender.get(sender, {}).values():
+            pending_nonce = max(pending_nonce, entry.tx.nonce + 1)
+        nonce = req.nonce if req.nonce is not None else pending_nonce
+        london = self.pending_env()[1].ordinal >= F.LONDON
+        tx_type = req.tx_type
+        if tx_type is None:
+            if req.gas_price is not None or not london:
+                tx_type = 1 if req.access_list else 0
+            else:
+                tx_type = 2
+        base = self.next_base_fee()
+        tx = SignedTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
+                               data=req.data, v=0, r=0, s=0, chain_id=self.chain_id,
+                               access_list=list(req.access_list))
+        if tx_type < 2:
+            tx.gas_price = req.gas_price if req.gas_price is not None else base + DEFAULT_TIP
+        else:
+            tip = req.max_priority_fee_per_gas
+            if tip is None:
+                tip = DEFAULT_TIP if req.max_fee_per_gas is None else min(
+                    DEFAULT_TIP, req.max_fee_per_gas)
+            tx.max_priority_fee_per_gas = tip
+            tx.max_fee_per_gas = req.max_fee_per_gas if req.max_fee_per_gas is not None \
+                else 2 * base + tip
+        if req.gas is not None:
+            tx.gas_limit = req.gas
+        else:
+            est = CallRequest(**{**req.__dict__, "nonce": nonce})
+            tx.gas_limit = self.estimate_gas(est)
+        return tx
+
+    def sign_and_add(self, tx: SignedTransaction, sender: bytes) -> bytes:
+        key = self.keys.get(sender)
+        if key is not None and sender not in self.impersonated:
+            tx.sign(key)
+        elif sender in self.impersonated:
+            # A placeholder signature unique to the sender; the sender is set, not recovered.
+            tx.v = 35 + 2 * self.chain_id if tx.tx_type == 0 else 0
+            tx.r = int.from_bytes(sender, "big") + 1
+            tx.s = 1
+            tx._sender = sender
+            tx._sender_known = True
+            self._impersonated_txs[tx.hash] = sender
+        else:
+            raise NodeError(f"unknown account 0x{sender.hex()} (not a dev account, "
+                            "not impersonated)", -32000)
+        return self.add_transaction(tx)
+
+    def send_transaction(self, req: CallRequest) -> bytes:
+        tx = self.fill(req)
+        assert req.sender is not None
+        return self.sign_and_add(tx, req.sender)
+
+    def sender_of(self, tx: SignedTransaction) -> bytes:
+        sender = self._impersonated_txs.get(tx.hash) or tx.sender()
+        return sender if sender is not None else bytes(20)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def execute(self, req: CallRequest, state: State | None = None,
+                env: BlockEnv | None = None, fork: Any = None,
+                tracer: Tracer | None = None, commit: bool = False) -> TxResult:
+        """Run a call on a copy of the head state (or `state`); nothing is kept."""
+        if env is None or fork is None:
+            env, fork = self.pending_env()
+        work = (state if commit and state is not None else
+                (state or self.state()).copy())
+        sender = req.sender or bytes(20)
+        code = work.code(sender)
+        if code and not is_delegation(code):
+            work.set_code(sender, b"")  # calls from a contract address (geth allows them)
+        priced = req.gas_price is not None or req.max_fee_per_gas is not None
+        call_env = env
+        if not priced:
+            call_env = BlockEnv(**{**env.__dict__, "base_fee": 0})
+        gas = req.gas if req.gas is not None else env.gas_limit
+        if fork.ordinal >= F.OSAKA:
+            gas = min(gas, TX_MAX_GAS_LIMIT)
+        tx_type = 2 if req.max_fee_per_gas is not None else (1 if req.access_list else 0)
+        if fork.ordinal < F.BERLIN:
+            tx_type = 0
+        tx = Transaction(
+            sender=sender, to=req.to, nonce=work.nonce(sender), gas_limit=gas,
+            value=req.value, data=req.data, tx_type=tx_type,
+            gas_price=req.gas_price if req.gas_price is not None else (
+                None if tx_type == 2 else 0),
+            max_fee_per_gas=req.max_fee_per_gas,
+            max_priority_fee_per_gas=(req.max_priority_fee_per_gas or 0)
+            if tx_type == 2 else None,
+            access_list=[(a, [int.from_bytes(k, "big") for k in keys])
+                         for a, keys in req.access_list])
+        try:
+            return apply_transaction(work, fork, call_env, tx, tracer)
+        except InvalidTransaction as exc:
+            raise NodeError(str(exc), -32000) from None
+
+    def call(self, req: CallRequest, state: State | None = None) -> bytes:
+        """eth_call: the output, or RevertError."""
+        result = self.execute(req, state)
+        if not result.success:
+            if result.error == "execution reverted":
+                raise RevertError(result.output, revert_reason(result.output))
+            raise NodeError(result.error or "execution failed", -32000)
+        return result.output
+
+    def estimate_gas(self, req: CallRequest) -> int:
+        env, fork = self.pending_env()
+        cap = req.gas if req.gas is not None else env.gas_limit
+        if fork.ordinal >= F.OSAKA:
+            cap = min(cap, TX_MAX_GAS_LIMIT)
+        probe = CallRequest(**{**req.__dict__, "gas": cap})
+        result = self.execute(probe, env=env, fork=fork)
+        if not result.success:
+            if result.error == "execution reverted":
+                raise RevertError(result.output, revert_reason(result.output))
+            raise NodeError(f"gas required exceeds allowance ({cap}) or always failing "
+                            f"transaction: {result.error}", -32000)
+        lo = result.gas_used - 1
+        hi = cap
+
+        def ok(gas: int) -> bool:
+            try:
+                return self.execute(CallRequest(**{**req.__dict__, "gas": gas}),
+                                    env=env, fork=fork).success
+            except NodeError:
+                return False
+
+        optimistic = (result.gas_used + 2300) * 64 // 63
+        if optimistic < hi and ok(optimistic):
+            hi = optimistic
+        while hi - lo > 1 and (hi - lo) * 1000 > hi:  # within 0.1%
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    # -- state manipulation (test extras) ------------------------------------------------------
+
+    def set_balance(self, address: bytes, value: int) -> None:
+        self.state().set_balance(address, value)
+        self._after_state_edit()
+
+    def set_nonce(self, address: bytes, nonce: int) -> None:
+        self.state().set_nonce(address, nonce)
+        self._after_state_edit()
+
+    def set_code(self, address: bytes, code: bytes) -> None:
+        self.state().set_code(address, code)
+        self._after_state_edit()
+
+    def set_storage(self, address: bytes, slot: int, value: int) -> None:
+        state = self.state()
+        account = state.accounts.get(address)
+        if account is None:
+            account = Account()
+            state.accounts[address] = account
+        if value:
+            account.storage[slot] = value
+        else:
+            account.storage.pop(slot, None)
+        self._after_state_edit()
+
+    def _after_state_edit(self) -> None:
+        # The edits apply to the head's post state in place (as anvil does); the next block
+        # commits them. Clear the journal so no later revert undoes them.
+        self.state().begin_transaction()
+        self._after_head_change()
+
+    def impersonate(self, address: bytes) -> None:
+        self.impersonated.add(address)
+
+    def stop_impersonating(self, address: bytes) -> None:
+        self.impersonated.discard(address)
+
+    def increase_time(self, seconds: int) -> int:
+        self.time_offset += seconds
+        return self.time_offset
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        if timestamp <= self.chain.head.header.timestamp:
+            raise NodeError(f"timestamp {timestamp} not after the head's "
+                            f"{self.chain.head.header.timestamp}", -32602)
+        self.next_timestamp = timestamp
+        self.time_offset = timestamp - int(time.time())
+
+    # -- snapshots ------------------------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        sid = self._next_snapshot
+        self._next_snapshot += 1
+        self.snapshots[sid] = Snapshot(self.chain.head_hash, self.state().copy(),
+                                       self.time_offset, self.next_timestamp,
+                                       [e.tx for e in self.pool.by_hash.values()])
+        return sid
+
+    def revert(self, sid: int) -> bool:
+        snap = self.snapshots.get(sid)
+        if snap is None:
+            return False
+        for later in [k for k in self.snapshots if k >= sid]:
+            del self.snapshots[later]
+        self.chain.set_head(snap.head_hash)
+        self.chain.head.state = snap.state.copy()
+        self.time_offset = snap.time_offset
+        self.next_timestamp = snap.next_timestamp
+        for entry in list(self.pool.by_hash.values()):
+            self.pool._drop(entry)
+        self._after_head_change()
+        for tx in snap.pool:
+            try:
+                self.pool.add(tx)
+            except (PoolError, TxInvalid):
+                pass
+        return True
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def receipt_details(self, stored: StoredBlock, index: int) -> dict[str, Any]:
+        """What a receipt needs beyond the consensus receipt: gas used, contract address,
+        first log index."""
+        receipts: list[Receipt] = stored.receipts
+        prev = receipts[index - 1].cumulative_gas_used if index else 0
+        first_log = sum(len(r.logs) for r in receipts[:index])
+        tx = stored.block.transactions[index]
+        sender = self.sender_of(tx)
+        contract = create_address(sender, tx.nonce) if tx.to is None else None
+        return {"gas_used": receipts[index].cumulative_gas_used - prev,
+                "contract_address": contract, "first_log": first_log, "sender": sender}
+
+    def replay(self, stored: StoredBlock, index: int, tracer: Tracer | None) -> TxResult:
+        """Re-execute transaction `index` of a block on its parent state, tracing it."""
+        parent = self.chain.get_block(stored.header.parent_hash)
+        if parent is None:
+            raise NodeError("parent state not available")
+        state = parent.state.copy()
+        fork = stored.fork
+        env = self.block_env(stored)
+        for i, tx in enumerate(stored.block.transactions[:index + 1]):
+            evm_tx = tx.to_evm(self.sender_of(tx))
+            result = apply_transaction(state, fork, env, evm_tx, tracer if i == index else None)
+        return result
+

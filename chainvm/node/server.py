@@ -1,0 +1,145 @@
+"""The HTTP transport: aiohttp, one POST endpoint at "/" for JSON-RPC 2.0.
+
+Every request runs on the event loop thread (the chain is not thread-safe, and a
+dev node's requests are short). Bodies above `max_body` bytes get HTTP 413 with a
+JSON-RPC -32600 error; the connection and the server stay up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any, Self
+
+from aiohttp import web
+
+from chainvm.node.devchain import DevChain
+from chainvm.node.rpc import INVALID_REQUEST, PARSE_ERROR, Rpc, error_response
+
+DEFAULT_MAX_BODY = 5 * 1024 * 1024
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(payload, separators=(",", ":")), status=status,
+                        content_type="application/json")
+
+
+def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1000,
+             block_time: float | None = None) -> web.Application:
+    rpc = Rpc(dev, max_batch=max_batch)
+    app = web.Application(client_max_size=max_body + 1)
+    app["rpc"] = rpc
+    app["dev"] = dev
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=_cors())
+        if request.content_length is not None and request.content_length > max_body:
+            return _with_cors(_json(error_response(None, INVALID_REQUEST,
+                                                   f"request body above {max_body} bytes"),
+                                    413))
+        try:
+            body = await request.content.read(max_body + 1)
+        except (web.HTTPRequestEntityTooLarge, ValueError):
+            body = b"x" * (max_body + 1)
+        if len(body) > max_body:
+            return _with_cors(_json(error_response(None, INVALID_REQUEST,
+                                                   f"request body above {max_body} bytes"),
+                                    413))
+        if not body.strip():
+            return _with_cors(_json(error_response(None, PARSE_ERROR, "empty body")))
+        result = rpc.handle_body(body)
+        if result is None:
+            return web.Response(status=204, headers=_cors())
+        return _with_cors(_json(result))
+
+    async def health(_request: web.Request) -> web.StreamResponse:
+        return _json({"ok": True, "block": dev.head.number})
+
+    app.router.add_post("/", handle)
+    app.router.add_route("OPTIONS", "/", handle)
+    app.router.add_get("/health", health)
+
+    if block_time:
+        dev.automine = False
+
+        async def interval_miner(app: web.Application) -> Any:
+            async def loop() -> None:
+                while True:
+                    await asyncio.sleep(block_time)
+                    dev.mine(1)
+
+            task = asyncio.create_task(loop())
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(interval_miner)
+    return app
+
+
+def _cors() -> dict[str, str]:
+    return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type"}
+
+
+def _with_cors(resp: web.Response) -> web.Response:
+    resp.headers.update(_cors())
+    return resp
+
+
+class NodeServer:
+    """Run the node in the current event loop: `await server.start()`, `.port`, `.stop()`."""
+
+    def __init__(self, dev: DevChain, host: str = "127.0.0.1", port: int = 0,
+                 block_time: float | None = None, **kwargs: Any) -> None:
+        self.dev = dev
+        self.host = host
+        self.requested_port = port
+        self.app = make_app(dev, block_time=block_time, **kwargs)
+        self.runner: web.AppRunner | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(self.app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.host, self.requested_port)
+        await site.start()
+        server = site._server
+        if server is not None and server.sockets:  # type: ignore[attr-defined]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+class ThreadedNode:
+    """A node on its own event-loop thread (for tests and the Python API): `with
+    ThreadedNode(dev) as node: node.url`."""
+
+    def __init__(self, dev: DevChain, host: str = "127.0.0.1", port: int = 0,
+                 **kwargs: Any) -> None:
+        import threading
+
+        self.server = NodeServer(dev, host, port, **kwargs)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.host}:{self.server.port}/"
