@@ -276,6 +276,13 @@ def snip_env(g: Gen) -> bytes:
     return code + g.sink()
 
 
+def snip_keccak(g: Gen) -> bytes:
+    off = g.rng.randrange(0, 128) if g.rng.random() < 0.9 else g.offset()
+    size = g.rng.choice((0, 1, 32, 64, g.rng.randrange(0, 200))) if g.rng.random() < 0.95 \
+        else g.length()
+    return g.pushes(off, size) + b"\x20" + g.sink()
+
+
 def snip_copy(g: Gen) -> bytes:
     choices = [0x37, 0x39, 0x3C]
     if g.ord >= BYZANTIUM:
@@ -491,9 +498,11 @@ def runtime_code(g: Gen) -> bytes:
         return g.rng.randbytes(g.rng.randrange(1, 40))
     saved = g.depth
     g.depth += 1
-    code = b"".join(program(g, g.rng.randrange(1, 4)))
+    segs = program(g, g.rng.randrange(1, 4))
+    if g.rng.random() < 0.25:  # self-destruct when called (EIP-6780 decides what is left)
+        segs[-1] = g.push(int.from_bytes(g.address(), "big")) + b"\xff"
     g.depth = saved
-    return code
+    return b"".join(segs)
 
 
 def init_code(g: Gen, runtime: bytes | None = None) -> list[bytes]:
@@ -543,6 +552,34 @@ def snip_create(g: Gen) -> bytes:
         code += b"\x85" + _call_gas(g) + b"\xf1" + g.sink() + b"\x50"
     else:
         code += g.sink()
+    return code
+
+
+def snip_create_twice(g: Gen) -> bytes:
+    """The same creation twice (CREATE2: a collision), maybe calling the first in between.
+
+    Calling the first copy may run its SELFDESTRUCT, which decides (EIP-6780) whether the
+    second creation collides.
+    """
+    if g.depth >= 2:
+        return snip_storage(g)
+    segs = init_code(g)
+    init = b"".join(segs)
+    base = 0x200
+    code = g.mem_fill(base, init)
+    salt = g.rng.choice((0, 1, g.value()))
+    use_create2 = g.ord >= CONSTANTINOPLE and g.rng.random() < 0.8
+
+    def create() -> bytes:
+        if use_create2:
+            return g.pushes(0, base, len(init), salt) + b"\xf5"
+        return g.pushes(0, base, len(init)) + b"\xf0"
+
+    code += create()
+    if g.rng.random() < 0.7:  # call it: [addr] -> [addr]
+        code += g.pushes(0, 0, 0, 0, 0) + b"\x85" + _call_gas(g) + b"\xf1" + g.sink()
+    code += g.push(g.slot()) + b"\x55"
+    code += create() + g.push(g.slot()) + b"\x55"
     return code
 
 
@@ -602,7 +639,7 @@ def snip_raw(g: Gen) -> bytes:
 def terminator(g: Gen) -> bytes:
     r = g.rng.random()
     if g.clean and (g.self_index <= 0 or g.rng.random() < 0.7):
-        r *= 0.65  # STOP, RETURN or REVERT: no exceptional halt
+        r *= 0.75  # STOP, RETURN, REVERT or SELFDESTRUCT: no exceptional halt
     if r < 0.25:
         return b"\x00"
     if r < 0.5:
@@ -621,11 +658,12 @@ def terminator(g: Gen) -> bytes:
 
 
 SNIPPETS: list[tuple[Callable[[Gen], bytes], float, bool]] = [
-    (snip_arith, 3.0, True), (snip_env, 2.0, True), (snip_copy, 1.0, True),
+    (snip_arith, 3.0, True), (snip_env, 3.0, True), (snip_copy, 1.0, True),
     (snip_mem, 1.0, True), (snip_storage, 2.5, True), (snip_transient, 1.0, True),
     (snip_log, 1.0, True), (snip_call, 2.0, False), (snip_precompile, 1.5, False),
     (snip_create, 1.0, False), (snip_control, 1.0, False), (snip_raw, 0.3, True),
-    (snip_jump, 0.4, True), (snip_stack, 0.3, True),
+    (snip_jump, 0.4, True), (snip_stack, 0.3, True), (snip_keccak, 0.8, True),
+    (snip_create_twice, 0.5, False),
 ]
 
 
@@ -633,7 +671,8 @@ def program(g: Gen, n: int, terminate: bool = True, cheap: bool = False) -> list
     table = [(f, w) for f, w, c in SNIPPETS
              if (c or not cheap) and not (g.clean and f is snip_raw)]
     if g.depth >= 3:
-        table = [(f, w) for f, w in table if f not in (snip_control, snip_create)]
+        table = [(f, w) for f, w in table
+                 if f not in (snip_control, snip_create, snip_create_twice)]
     funcs = [f for f, _ in table]
     weights = [w for _, w in table]
     segs = [g.rng.choices(funcs, weights)[0](g) for _ in range(n)]
@@ -812,7 +851,7 @@ def generate_case(fork: str, rng: random.Random) -> dict[str, Any]:
     if data_segments is not None:
         tx["data_segments"] = [s.hex() for s in data_segments]
     if rng.random() < 0.3:
-        tx["value"] = rng.choice((1, 1000, 10**18, 10**18, 10**18, 10**21))
+        tx["value"] = rng.choice((1, 1000, 10**18)) if rng.random() < 0.93 else 10**21
     priority = rng.choice((0, 1, 2, 10**9))
     if tx_type in (0, 1):
         tx["gas_price"] = base_fee + priority if rng.random() < 0.96 else max(base_fee - 1, 0)
