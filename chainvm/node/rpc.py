@@ -212,6 +212,15 @@ class Rpc:
             raise NodeError("header not found", -32000)
         return stored
 
+    def _maybe_block(self, tag: Any) -> StoredBlock | None:
+        """The block, or None for a well-formed number or hash that is not known."""
+        try:
+            return self.block_for(tag)
+        except InvalidParams:
+            raise
+        except NodeError:
+            return None
+
     def number_for(self, tag: Any) -> int:
         if tag in ("latest", "pending", "safe", "finalized", None):
             return self.dev.head.number
@@ -567,9 +576,8 @@ class Rpc:
                              [parse_slot(s) for s in slots])
 
     def m_eth_getBlockByNumber(self, tag: Any, full: bool = False) -> dict[str, Any] | None:
-        try:
-            stored = self.block_for(tag)
-        except NodeError:
+        stored = self._maybe_block(tag)
+        if stored is None:
             return None
         return self.format_block(stored, bool(full))
 
@@ -578,10 +586,8 @@ class Rpc:
         return self.format_block(stored, bool(full)) if stored else None
 
     def m_eth_getBlockTransactionCountByNumber(self, tag: Any) -> str | None:
-        try:
-            return q(len(self.block_for(tag).block.transactions))
-        except NodeError:
-            return None
+        stored = self._maybe_block(tag)
+        return q(len(stored.block.transactions)) if stored else None
 
     def m_eth_getBlockTransactionCountByHash(self, block_hash: Any) -> str | None:
         stored = self.dev.chain.get_block(parse_hash(block_hash))
@@ -605,9 +611,8 @@ class Rpc:
 
     def m_eth_getTransactionByBlockNumberAndIndex(self, tag: Any, index: Any
                                                   ) -> dict[str, Any] | None:
-        try:
-            stored = self.block_for(tag)
-        except NodeError:
+        stored = self._maybe_block(tag)
+        if stored is None:
             return None
         i = parse_quantity(index, "index")
         txs = stored.block.transactions
@@ -629,9 +634,8 @@ class Rpc:
         return self.format_receipt(stored, index)
 
     def m_eth_getBlockReceipts(self, tag: Any) -> list[dict[str, Any]] | None:
-        try:
-            stored = self.block_for(tag)
-        except NodeError:
+        stored = self._maybe_block(tag)
+        if stored is None:
             return None
         return [self.format_receipt(stored, i) for i in range(len(stored.receipts))]
 

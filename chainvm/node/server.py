@@ -29,8 +29,6 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
              block_time: float | None = None) -> web.Application:
     rpc = Rpc(dev, max_batch=max_batch)
     app = web.Application(client_max_size=max_body + 1)
-    app["rpc"] = rpc
-    app["dev"] = dev
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":

@@ -1,0 +1,431 @@
+"""A Python test API over the dev chain, in process (no HTTP): deploy, call, transact,
+decoded results and events, snapshot/revert, state edits, impersonation and time travel.
+
+    from chainvm.testing.api import TestChain
+
+    chain = TestChain()
+    token = chain.deploy(abi, bytecode, "Name", 18)
+    token.transfer(chain.accounts[1], 10)          # non-view: a mined transaction
+    assert token.balanceOf(chain.accounts[1]) == 10  # view: a call
+    with chain.snapshot():
+        token.transfer(chain.accounts[2], 5)
+    # everything since the snapshot is gone here
+
+ABI encoding uses `eth-abi` (installed with web3). For pytest, the `chain`
+fixture below gives each test a chain reverted to where the module's chain was
+(add `pytest_plugins = ["chainvm.testing.api"]` to a conftest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainvm.crypto import keccak256
+from chainvm.node.accounts import checksum
+from chainvm.node.devchain import ETHER, CallRequest, DevChain, NodeError, RevertError
+from chainvm.node.tracing import CallTracer
+
+__all__ = ["Contract", "Event", "TestChain", "TransactionFailed", "TxReceipt"]
+
+
+class TransactionFailed(Exception):
+    """A reverted call or transaction; `data` holds the revert bytes, `error` the decoded
+    custom error or Error(string) as (name, args) when the ABI knows it."""
+
+    def __init__(self, message: str, data: bytes = b"",
+                 error: tuple[str, tuple[Any, ...]] | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+        self.error = error
+
+
+def to_address(value: str | bytes) -> bytes:
+    if isinstance(value, bytes):
+        if len(value) != 20:
+            raise ValueError("address must be 20 bytes")
+        return value
+    raw = bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 20:
+        raise ValueError(f"not an address: {value}")
+    return raw
+
+
+def _type_str(item: dict[str, Any]) -> str:
+    t = item["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_type_str(c) for c in item["components"]) + ")" + t[5:]
+    return t
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(_type_str(i) for i in item.get('inputs', []))})"
+
+
+def _convert_args(types: list[str], args: tuple[Any, ...]) -> list[Any]:
+    out: list[Any] = []
+    for t, a in zip(types, args):
+        if t == "address" and isinstance(a, Contract):
+            out.append(a.address)
+        elif t == "address" and isinstance(a, bytes):
+            out.append(checksum(a))
+        else:
+            out.append(a)
+    return out
+
+
+@dataclass
+class Event:
+    name: str
+    address: str
+    args: dict[str, Any]
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass
+class TxReceipt:
+    tx_hash: bytes
+    status: int
+    gas_used: int
+    block_number: int
+    contract_address: str | None
+    logs: list[Any]
+    events: list[Event] = field(default_factory=list)
+    return_value: Any = None
+
+
+class Contract:
+    """A deployed contract; ABI functions are methods (view/pure: a call; others: a
+    transaction returning the decoded return value via a call at the same state first)."""
+
+    def __init__(self, chain: TestChain, address: str | bytes, abi: list[dict[str, Any]]
+                 ) -> None:
+        self.chain = chain
+        self.raw_address = to_address(address)
+        self.address = checksum(self.raw_address)
+        self.abi = abi
+        self.functions: dict[str, list[dict[str, Any]]] = {}
+        self.events: dict[bytes, dict[str, Any]] = {}
+        self.errors: dict[bytes, dict[str, Any]] = {}
+        for item in abi:
+            kind = item.get("type")
+            if kind == "function":
+                self.functions.setdefault(item["name"], []).append(item)
+            elif kind == "event":
+                self.events[keccak256(_signature(item).encode())] = item
+            elif kind == "error":
+                self.errors[keccak256(_signature(item).encode())[:4]] = item
+        chain._register(self)
+
+    def __getattr__(self, name: str) -> Any:
+        functions = self.__dict__.get("functions", {})
+        if name not in functions:
+            raise AttributeError(name)
+
+        def method(*args: Any, sender: str | bytes | None = None, value: int = 0,
+                   gas: int | None = None, transact: bool | None = None) -> Any:
+            item = self._pick(name, args)
+            view = item.get("stateMutability") in ("view", "pure")
+            if transact if transact is not None else not view:
+                receipt = self.transact(name, *args, sender=sender, value=value, gas=gas,
+                                        _item=item)
+                return receipt.return_value
+            return self.call(name, *args, sender=sender, value=value, _item=item)
+
+        return method
+
+    def _pick(self, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        candidates = [f for f in self.functions[name] if len(f.get("inputs", [])) == len(args)]
+        if not candidates:
+            raise TypeError(f"{name}: no overload takes {len(args)} arguments")
+        return candidates[0]
+
+    def encode(self, name: str, *args: Any, _item: dict[str, Any] | None = None) -> bytes:
+        from eth_abi import encode
+
+        item = _item or self._pick(name, args)
+        types = [_type_str(i) for i in item.get("inputs", [])]
+        return keccak256(_signature(item).encode())[:4] + encode(
+            types, _convert_args(types, args))
+
+    def _decode_output(self, item: dict[str, Any], output: bytes) -> Any:
+        from eth_abi import decode
+
+        types = [_type_str(o) for o in item.get("outputs", [])]
+        if not types:
+            return None
+        values = decode(types, output)
+        return values[0] if len(values) == 1 else values
+
+    def call(self, name: str, *args: Any, sender: str | bytes | None = None, value: int = 0,
+             _item: dict[str, Any] | None = None) -> Any:
+        item = _item or self._pick(name, args)
+        output = self.chain.call(self.raw_address, self.encode(name, *args, _item=item),
+                                 sender=sender, value=value)
+        return self._decode_output(item, output)
+
+    def transact(self, name: str, *args: Any, sender: str | bytes | None = None,
+                 value: int = 0, gas: int | None = None,
+                 _item: dict[str, Any] | None = None) -> TxReceipt:
+        item = _item or self._pick(name, args)
+        data = self.encode(name, *args, _item=item)
+        output = self.chain.call(self.raw_address, data, sender=sender, value=value)
+        receipt = self.chain.transact(self.raw_address, data, sender=sender, value=value,
+                                      gas=gas)
+        receipt.return_value = self._decode_output(item, output)
+        return receipt
+
+    def decode_error(self, data: bytes) -> tuple[str, tuple[Any, ...]] | None:
+        from eth_abi import decode
+
+        item = self.errors.get(data[:4])
+        if item is not None:
+            types = [_type_str(i) for i in item.get("inputs", [])]
+            return item["name"], tuple(decode(types, data[4:]))
+        if data[:4] == bytes.fromhex("08c379a0"):
+            return "Error", tuple(decode(["string"], data[4:]))
+        if data[:4] == bytes.fromhex("4e487b71"):
+            return "Panic", tuple(decode(["uint256"], data[4:]))
+        return None
+
+    def decode_log(self, log: Any) -> Event | None:
+        from eth_abi import decode
+
+        if not log.topics:
+            return None
+        item = self.events.get(log.topics[0].to_bytes(32, "big"))
+        if item is None:
+            return None
+        inputs = item.get("inputs", [])
+        indexed = [i for i in inputs if i.get("indexed")]
+        plain = [i for i in inputs if not i.get("indexed")]
+        args: dict[str, Any] = {}
+        for i, topic in zip(indexed, log.topics[1:]):
+            t = _type_str(i)
+            raw = topic.to_bytes(32, "big")
+            dynamic = t in ("string", "bytes") or t.endswith("]") or t.startswith("(")
+            args[i["name"]] = raw if dynamic else decode([t], raw)[0]
+        values = decode([_type_str(i) for i in plain], log.data) if plain else ()
+        for i, v in zip(plain, values):
+            args[i["name"]] = v
+        return Event(item["name"], checksum(log.address), args,
+                     [t.to_bytes(32, "big") for t in log.topics], log.data)
+
+
+class TestChain:
+    """An in-process chain with funded dev accounts (see DevChain for the options)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
+                 balance: int = 10_000 * ETHER, **kwargs: Any) -> None:
+        self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
+                            balance=balance, **kwargs)
+        self.accounts = [checksum(a) for a in self.dev.accounts]
+        self.default_sender: str = self.accounts[0] if self.accounts else checksum(bytes(20))
+        self._contracts: dict[bytes, Contract] = {}
+
+    def _register(self, contract: Contract) -> None:
+        self._contracts[contract.raw_address] = contract
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def block_number(self) -> int:
+        return self.dev.head.number
+
+    @property
+    def timestamp(self) -> int:
+        return self.dev.head.header.timestamp
+
+    def balance(self, address: str | bytes) -> int:
+        return self.dev.state().balance(to_address(address))
+
+    def nonce(self, address: str | bytes) -> int:
+        return self.dev.state().nonce(to_address(address))
+
+    def code(self, address: str | bytes) -> bytes:
+        return self.dev.state().code(to_address(address))
+
+    def storage(self, address: str | bytes, slot: int) -> int:
+        return self.dev.state().get_storage(to_address(address), slot)
+
+    def set_balance(self, address: str | bytes, value: int) -> None:
+        self.dev.set_balance(to_address(address), value)
+
+    def set_code(self, address: str | bytes, code: bytes) -> None:
+        self.dev.set_code(to_address(address), code)
+
+    def set_storage(self, address: str | bytes, slot: int, value: int) -> None:
+        self.dev.set_storage(to_address(address), slot, value)
+
+    def set_nonce(self, address: str | bytes, nonce: int) -> None:
+        self.dev.set_nonce(to_address(address), nonce)
+
+    @contextlib.contextmanager
+    def impersonate(self, address: str | bytes) -> Iterator[str]:
+        raw = to_address(address)
+        self.dev.impersonate(raw)
+        try:
+            yield checksum(raw)
+        finally:
+            self.dev.stop_impersonating(raw)
+
+    def mine(self, blocks: int = 1) -> None:
+        self.dev.mine(blocks)
+
+    def time_travel(self, seconds: int) -> None:
+        """Move the clock forward; the next block is at least `seconds` later."""
+        self.dev.increase_time(seconds)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[int]:
+        sid = self.dev.snapshot()
+        try:
+            yield sid
+        finally:
+            self.dev.revert(sid)
+
+    def take_snapshot(self) -> int:
+        return self.dev.snapshot()
+
+    def revert(self, sid: int) -> bool:
+        return self.dev.revert(sid)
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def _sender(self, sender: str | bytes | None) -> bytes:
+        return to_address(sender if sender is not None else self.default_sender)
+
+    def _error(self, exc: NodeError) -> TransactionFailed:
+        if isinstance(exc, RevertError):
+            decoded = None
+            for contract in self._contracts.values():
+                decoded = contract.decode_error(exc.output)
+                if decoded is not None:
+                    break
+            name = f" {decoded[0]}{decoded[1]}" if decoded else ""
+            return TransactionFailed(f"{exc}{name}", exc.output, decoded)
+        return TransactionFailed(str(exc))
+
+    def call(self, to: str | bytes | None, data: bytes = b"", sender: str | bytes | None = None,
+             value: int = 0) -> bytes:
+        req = CallRequest(sender=self._sender(sender),
+                          to=to_address(to) if to is not None else None, value=value, data=data)
+        try:
+            return self.dev.call(req)
+        except NodeError as exc:
+            raise self._error(exc) from None
+
+    def transact(self, to: str | bytes | None, data: bytes = b"",
+                 sender: str | bytes | None = None, value: int = 0,
+                 gas: int | None = None) -> TxReceipt:
+        req = CallRequest(sender=self._sender(sender),
+                          to=to_address(to) if to is not None else None, value=value, data=data,
+                          gas=gas)
+        try:
+            tx_hash = self.dev.send_transaction(req)
+        except NodeError as exc:
+            raise self._error(exc) from None
+        return self.receipt(tx_hash)
+
+    def receipt(self, tx_hash: bytes) -> TxReceipt:
+        found = self.dev.chain.get_transaction(tx_hash)
+        if found is None:
+            raise KeyError(f"transaction 0x{tx_hash.hex()} not mined")
+        _tx, receipt, stored, index = found
+        info = self.dev.receipt_details(stored, index)
+        status = receipt.status_or_root if isinstance(receipt.status_or_root, int) else 1
+        contract = info["contract_address"]
+        out = TxReceipt(tx_hash, status, info["gas_used"], stored.number,
+                        checksum(contract) if contract and status else None, list(receipt.logs))
+        for log in receipt.logs:
+            c = self._contracts.get(log.address)
+            event = c.decode_log(log) if c is not None else None
+            if event is not None:
+                out.events.append(event)
+        if status == 0:
+            raise TransactionFailed(f"transaction 0x{tx_hash.hex()} reverted")
+        return out
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: bytes | str, *args: Any,
+               sender: str | bytes | None = None, value: int = 0) -> Contract:
+        from eth_abi import encode
+
+        code = bytes.fromhex(bytecode.removeprefix("0x")) if isinstance(bytecode, str) \
+            else bytecode
+        ctor = next((i for i in abi if i.get("type") == "constructor"), None)
+        if ctor is not None:
+            types = [_type_str(i) for i in ctor.get("inputs", [])]
+            code += encode(types, _convert_args(types, args))
+        receipt = self.transact(None, code, sender=sender, value=value)
+        assert receipt.contract_address is not None
+        contract = Contract(self, receipt.contract_address, abi)
+        for log in receipt.logs:
+            event = contract.decode_log(log)
+            if event is not None:
+                receipt.events.append(event)
+        contract.deploy_receipt = receipt  # type: ignore[attr-defined]
+        return contract
+
+    def at(self, address: str | bytes, abi: list[dict[str, Any]]) -> Contract:
+        return Contract(self, address, abi)
+
+    def trace_call(self, to: str | bytes, data: bytes, sender: str | bytes | None = None,
+                   value: int = 0) -> dict[str, Any]:
+        """geth's call-tracer tree for a call at the head."""
+        tracer = CallTracer()
+        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
+                          data=data)
+        result = self.dev.execute(req, tracer=tracer)
+        return tracer.result(result, {"type": "CALL", "from": "0x" + req.sender.hex(),
+                                      "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
+
+    def gas_profile(self, to: str | bytes, data: bytes, sender: str | bytes | None = None,
+                    value: int = 0) -> list[tuple[str, str, int, int]]:
+        """Gas by (contract, opcode) for a call: rows (address, opcode, count, gas), most
+        gas first. `print_gas_profile` prints them as a table."""
+        from chainvm.node.devchain import StepCollector
+
+        class Profile(StepCollector):
+            def __init__(self) -> None:
+                super().__init__(stack=False, storage=False)
+                self.rows: dict[tuple[str, str], list[int]] = {}
+
+            def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
+                     mem_size: int, refund: int, name: str, error: str | None) -> None:
+                row = self.rows.setdefault((checksum(bytes(f.address)), name), [0, 0])
+                row[0] += 1
+                row[1] += cost
+
+        prof = Profile()
+        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
+                          data=data)
+        self.dev.execute(req, tracer=prof)
+        rows = [(a, op, c, g) for (a, op), (c, g) in prof.rows.items()]
+        return sorted(rows, key=lambda r: -r[3])
+
+    def print_gas_profile(self, to: str | bytes, data: bytes, **kwargs: Any) -> None:
+        rows = self.gas_profile(to, data, **kwargs)
+        print(f"{'contract':42}  {'opcode':14} {'count':>7} {'gas':>10}")
+        for address, op, count, gas in rows:
+            print(f"{address:42}  {op:14} {count:7d} {gas:10d}")
+
+
+try:
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def _chainvm_module_chain() -> TestChain:
+        return TestChain()
+
+    @pytest.fixture
+    def chain(_chainvm_module_chain: TestChain) -> Iterator[TestChain]:
+        """A chain reverted after each test to where the module left it."""
+        with _chainvm_module_chain.snapshot():
+            yield _chainvm_module_chain
+except ImportError:  # pragma: no cover - pytest is optional
+    pass

@@ -1,0 +1,315 @@
+"""The dev node over raw JSON-RPC: formats, methods, test extras, errors, tracing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from chainvm.crypto import keccak256
+from chainvm.node.devchain import DevChain
+from chainvm.node.server import ThreadedNode
+from tests.node.contracts import (
+    CALLER_INIT,
+    STORE_INIT,
+    VALUE_SET_TOPIC,
+    ZERO_ERROR,
+    selector,
+)
+from tests.node.helpers import Client, post
+
+QUANTITY = re.compile(r"^0x(0|[1-9a-f][0-9a-f]*)$")
+DATA = re.compile(r"^0x([0-9a-f]{2})*$")
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[ThreadedNode]:
+    with ThreadedNode(DevChain(), max_body=64 * 1024, max_batch=20) as n:
+        yield n
+
+
+@pytest.fixture
+def rpc(node: ThreadedNode) -> Iterator[Client]:
+    client = Client(node.url)
+    sid = client("evm_snapshot")
+    yield client
+    assert client("evm_revert", sid) is True
+
+
+def send(rpc: Client, **tx: str) -> dict:
+    tx.setdefault("from", rpc("eth_accounts")[0])
+    h = rpc("eth_sendTransaction", tx)
+    receipt = rpc("eth_getTransactionReceipt", h)
+    assert receipt is not None
+    return receipt
+
+
+def deploy_store(rpc: Client) -> str:
+    receipt = send(rpc, data="0x" + STORE_INIT.hex())
+    assert receipt["status"] == "0x1"
+    return receipt["contractAddress"]
+
+
+def word(n: int) -> str:
+    return f"{n:064x}"
+
+
+def test_identity_and_accounts(rpc: Client) -> None:
+    assert rpc("eth_chainId") == "0x7a69"
+    assert rpc("net_version") == "31337"
+    assert rpc("web3_clientVersion").startswith("chainvm/")
+    accounts = rpc("eth_accounts")
+    assert accounts[0] == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"  # standard test mnemonic
+    assert len(accounts) == 10
+    assert rpc("eth_getBalance", accounts[0], "latest") == hex(10_000 * 10**18)
+    assert rpc("eth_syncing") is False
+    for method in ("eth_blockNumber", "eth_gasPrice", "eth_maxPriorityFeePerGas",
+                   "eth_blobBaseFee"):
+        assert QUANTITY.match(rpc(method)), method
+
+
+def test_block_shape(rpc: Client) -> None:
+    block = rpc("eth_getBlockByNumber", "0x0", False)
+    assert len(bytes.fromhex(block["logsBloom"][2:])) == 256
+    for key in ("number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "size",
+                "difficulty"):
+        assert QUANTITY.match(block[key]), key
+    for key in ("hash", "parentHash", "stateRoot", "extraData", "mixHash", "nonce"):
+        assert DATA.match(block[key]), key
+    assert rpc("eth_getBlockByHash", block["hash"], False)["number"] == "0x0"
+    assert rpc("eth_getBlockByNumber", "0x999", False) is None
+
+
+def test_transfer_receipt_and_lookups(rpc: Client) -> None:
+    a = rpc("eth_accounts")
+    before = int(rpc("eth_blockNumber"), 16)
+    receipt = send(rpc, to=a[1], value="0x3e8")  # no gas, nonce or fees: the node fills them
+    assert receipt["status"] == "0x1"
+    assert receipt["gasUsed"] == hex(21000)
+    assert receipt["to"] == a[1] and receipt["contractAddress"] is None
+    assert int(rpc("eth_blockNumber"), 16) == before + 1  # automine: one block per tx
+    tx = rpc("eth_getTransactionByHash", receipt["transactionHash"])
+    assert tx["from"] == a[0] and tx["value"] == "0x3e8" and tx["type"] == "0x2"
+    assert rpc("eth_getTransactionCount", a[0], "latest") == "0x1"
+    num = receipt["blockNumber"]
+    assert rpc("eth_getBlockTransactionCountByNumber", num) == "0x1"
+    assert rpc("eth_getBlockTransactionCountByHash", receipt["blockHash"]) == "0x1"
+    by_index = rpc("eth_getTransactionByBlockNumberAndIndex", num, "0x0")
+    assert by_index["hash"] == receipt["transactionHash"]
+    by_hash = rpc("eth_getTransactionByBlockHashAndIndex", receipt["blockHash"], "0x0")
+    assert by_hash["hash"] == receipt["transactionHash"]
+    full = rpc("eth_getBlockByNumber", num, True)
+    assert full["transactions"][0]["hash"] == receipt["transactionHash"]
+    assert rpc("eth_getTransactionReceipt", "0x" + "00" * 32) is None
+    history = rpc("eth_feeHistory", "0x2", "latest", [50])
+    assert len(history["baseFeePerGas"]) == 3 and len(history["reward"]) == 2
+
+
+def test_deploy_call_events_and_revert(rpc: Client) -> None:
+    a = rpc("eth_accounts")
+    receipt = send(rpc, data="0x" + STORE_INIT.hex())
+    assert receipt["to"] is None  # a creation receipt has "to": null
+    store = receipt["contractAddress"]
+    assert rpc("eth_getCode", store, "latest").startswith("0x6000")
+    set5 = "0x" + selector("set(uint256)").hex() + word(5)
+    receipt = send(rpc, to=store, data=set5)
+    (log,) = receipt["logs"]
+    assert log["topics"] == ["0x" + VALUE_SET_TOPIC.hex(), "0x" + "00" * 12 + a[0][2:]]
+    assert log["data"] == "0x" + word(5) and log["logIndex"] == "0x0"
+    get = "0x" + selector("get()").hex()
+    assert rpc("eth_call", {"to": store, "data": get}, "latest") == "0x" + word(5)
+    assert rpc("eth_getStorageAt", store, "0x0", "latest") == "0x" + word(5)
+    # Custom error: code 3, the revert bytes in data.
+    set0 = "0x" + selector("set(uint256)").hex() + word(0)
+    err = rpc.error("eth_call", {"to": store, "data": set0}, "latest")
+    assert err["code"] == 3 and err["data"] == "0x" + ZERO_ERROR.hex()
+    err = rpc.error("eth_estimateGas", {"from": a[0], "to": store, "data": set0})
+    assert err["code"] == 3 and err["data"] == "0x" + ZERO_ERROR.hex()
+    # Error(string) is decoded into the message too.
+    fail = "0x" + selector("fail(uint256)").hex() + word(1)
+    err = rpc.error("eth_call", {"to": store, "data": fail}, "latest")
+    assert err["code"] == 3 and "no" in err["message"]
+    # A reverting transaction with an explicit gas limit is mined with status 0.
+    receipt = send(rpc, to=store, data=set0, gas="0x30000")
+    assert receipt["status"] == "0x0"
+    # Logs: by address and topic, with OR lists and null wildcards.
+    logs = rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": store})
+    assert len(logs) == 1
+    logs = rpc("eth_getLogs", {"fromBlock": "0x0", "topics": [
+        None, ["0x" + "00" * 12 + a[0][2:], "0x" + "11" * 32]]})
+    assert len(logs) == 1
+    assert rpc("eth_getLogs", {"fromBlock": "0x0", "topics": ["0x" + "22" * 32]}) == []
+    by_hash = rpc("eth_getLogs", {"blockHash": logs[0]["blockHash"]})
+    assert by_hash == logs
+
+
+def test_filters(rpc: Client) -> None:
+    store = deploy_store(rpc)
+    log_filter = rpc("eth_newFilter", {"address": store})
+    block_filter = rpc("eth_newBlockFilter")
+    assert rpc("eth_getFilterChanges", log_filter) == []
+    send(rpc, to=store, data="0x" + selector("set(uint256)").hex() + word(9))
+    changes = rpc("eth_getFilterChanges", log_filter)
+    assert len(changes) == 1 and changes[0]["data"] == "0x" + word(9)
+    assert rpc("eth_getFilterChanges", log_filter) == []
+    assert len(rpc("eth_getFilterChanges", block_filter)) == 1
+    assert len(rpc("eth_getFilterLogs", log_filter)) == 1
+    assert rpc("eth_uninstallFilter", log_filter) is True
+    assert rpc("eth_uninstallFilter", log_filter) is False
+    assert rpc.error("eth_getFilterChanges", log_filter)["code"] == -32000
+
+
+def test_snapshot_revert_and_mining(rpc: Client) -> None:
+    a = rpc("eth_accounts")
+    start = int(rpc("eth_blockNumber"), 16)
+    sid = rpc("evm_snapshot")
+    send(rpc, to=a[2], value="0x1")
+    rpc("evm_mine")
+    rpc("anvil_mine", "0x3")
+    assert int(rpc("eth_blockNumber"), 16) == start + 5
+    assert rpc("evm_revert", sid) is True
+    assert int(rpc("eth_blockNumber"), 16) == start
+    assert rpc("eth_getBalance", a[2], "latest") == hex(10_000 * 10**18)
+    assert rpc("evm_revert", sid) is False  # a snapshot is used once
+    # Automine off: transactions wait for evm_mine.
+    rpc("evm_setAutomine", False)
+    try:
+        h = rpc("eth_sendTransaction", {"from": a[0], "to": a[3], "value": "0x5"})
+        assert rpc("eth_getTransactionReceipt", h) is None
+        assert rpc("eth_getTransactionByHash", h)["blockHash"] is None
+        assert rpc("eth_getTransactionCount", a[0], "pending") == hex(
+            int(rpc("eth_getTransactionCount", a[0], "latest"), 16) + 1)
+        rpc("evm_mine")
+        assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+    finally:
+        rpc("evm_setAutomine", True)
+
+
+def test_time_travel(rpc: Client) -> None:
+    head = rpc("eth_getBlockByNumber", "latest", False)
+    t0 = int(head["timestamp"], 16)
+    rpc("evm_setNextBlockTimestamp", hex(t0 + 1000))
+    rpc("evm_mine")
+    assert int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16) == t0 + 1000
+    rpc("evm_increaseTime", hex(3600))
+    rpc("evm_mine")
+    assert int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16) >= t0 + 4600
+
+
+def test_state_edits_and_impersonation(rpc: Client) -> None:
+    who = "0x" + "ab" * 20
+    assert rpc("anvil_setBalance", who, hex(5 * 10**18)) is True
+    assert rpc("eth_getBalance", who, "latest") == hex(5 * 10**18)
+    rpc("hardhat_setNonce", who, "0x7")
+    assert rpc("eth_getTransactionCount", who, "latest") == "0x7"
+    rpc("anvil_setCode", "0x" + "cd" * 20, "0x602a60005260206000f3")
+    assert rpc("eth_call", {"to": "0x" + "cd" * 20}, "latest") == "0x" + word(42)
+    rpc("hardhat_setStorageAt", "0x" + "cd" * 20, "0x1", "0x" + word(99))
+    assert rpc("eth_getStorageAt", "0x" + "cd" * 20, "0x1", "latest") == "0x" + word(99)
+    # Sending from an unknown account fails until it is impersonated.
+    err = rpc.error("eth_sendTransaction", {"from": who, "to": "0x" + "01" * 20, "value": "0x1"})
+    assert err["code"] == -32000
+    rpc("anvil_impersonateAccount", who)
+    receipt = send(rpc, **{"from": who, "to": "0x" + "02" * 20, "value": "0x9"})
+    assert receipt["status"] == "0x1" and receipt["from"] == who
+    assert rpc("eth_getTransactionByHash", receipt["transactionHash"])["from"] == who
+    rpc("anvil_stopImpersonatingAccount", who)
+    assert rpc("eth_getBalance", "0x" + "02" * 20, "latest") == "0x9"
+    assert rpc("eth_getTransactionCount", who, "latest") == "0x8"
+
+
+def test_raw_transaction_and_sign(rpc: Client) -> None:
+    from chainvm.chain.transactions import SignedTransaction
+    from chainvm.node.accounts import dev_keys
+
+    (addr, key), = dev_keys(1)
+    nonce = int(rpc("eth_getTransactionCount", "0x" + addr.hex(), "latest"), 16)
+    tx = SignedTransaction(2, nonce=nonce, gas_limit=21000, to=b"\x05" * 20, value=77,
+                           data=b"", v=0, r=0, s=0, chain_id=31337,
+                           max_priority_fee_per_gas=10**9, max_fee_per_gas=10**11).sign(key)
+    h = rpc("eth_sendRawTransaction", "0x" + tx.encode().hex())
+    assert h == "0x" + tx.hash.hex()
+    assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+    err = rpc.error("eth_sendRawTransaction", "0x" + tx.encode().hex())  # nonce now used
+    assert err["code"] == -32000
+    assert rpc.error("eth_sendRawTransaction", "0x1234")["code"] == -32602
+    sig = rpc("eth_sign", "0x" + addr.hex(), "0x68656c6c6f")
+    assert len(sig) == 132
+
+
+def test_trace_transaction_and_call(rpc: Client) -> None:
+    a = rpc("eth_accounts")
+    store = deploy_store(rpc)
+    caller = send(rpc, data="0x" + CALLER_INIT.hex())["contractAddress"]
+    receipt = send(rpc, to=caller, data="0x" + "00" * 12 + store[2:])
+    assert receipt["status"] == "0x1"
+    trace = rpc("debug_traceTransaction", receipt["transactionHash"], {})
+    ops = [s["op"] for s in trace["structLogs"]]
+    assert "CALL" in ops and "SSTORE" in ops and "LOG2" in ops
+    assert trace["failed"] is False and trace["gas"] == int(receipt["gasUsed"], 16)
+    assert {s["depth"] for s in trace["structLogs"]} == {1, 2}
+    calls = rpc("debug_traceTransaction", receipt["transactionHash"],
+                {"tracer": "callTracer"})
+    assert calls["type"] == "CALL" and calls["from"] == a[0] and calls["to"] == caller
+    (inner,) = calls["calls"]
+    assert inner["type"] == "CALL" and inner["to"] == store and inner["from"] == caller
+    assert inner["input"] == "0x" + selector("set(uint256)").hex() + word(7)
+    traced = rpc("debug_traceCall", {"from": a[0], "to": store,
+                                     "data": "0x" + selector("set(uint256)").hex() + word(0)},
+                 "latest", {"tracer": "callTracer"})
+    assert traced["error"] == "execution reverted" and traced["output"] == "0x" + ZERO_ERROR.hex()
+    access = rpc("eth_createAccessList", {"from": a[0], "to": caller,
+                                          "data": "0x" + "00" * 12 + store[2:]})
+    assert access["accessList"][0]["address"] == store
+    assert access["accessList"][0]["storageKeys"] == ["0x" + word(0)]
+
+
+def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
+    url = node.url
+    rpc = Client(url)
+    cases: list[tuple[bytes, int]] = [
+        (b"{not json", -32700),
+        (b"", -32700),
+        (b"[]", -32600),
+        (b"42", -32600),
+        (b'{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}', -32600),
+        (b'{"jsonrpc":"2.0","id":1,"method":5}', -32600),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_nope","params":[]}', -32601),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xzz","latest"]}',
+         -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x01",false]}',
+         -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x",false]}',
+         -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_getCode","params":["0x1234","latest"]}',
+         -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[1,2,3]}', -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_call","params":"x"}', -32602),
+        (b'{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x12"}]}', -32602),
+    ]
+    for body, code in cases * 3:
+        status, reply = post(url, body)
+        assert status == 200, body
+        assert reply["error"]["code"] == code, (body, reply)
+    # Oversized body: HTTP 413 with a JSON-RPC error.
+    big = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                      "params": [{"data": "0x" + "00" * 40_000}]}).encode()
+    status, reply = post(url, big)
+    assert status == 413 and reply["error"]["code"] == -32600
+    # Batch over the limit, and a batch of mixed good and bad calls.
+    call = {"jsonrpc": "2.0", "method": "eth_chainId", "params": []}
+    status, reply = post(url, json.dumps([{**call, "id": i} for i in range(21)]).encode())
+    assert reply["error"]["code"] == -32600
+    batch = [{**call, "id": 1}, {"jsonrpc": "2.0", "id": 2, "method": "nope"}, 7,
+             {**call}]  # the last one is a notification: no reply
+    status, reply = post(url, json.dumps(batch).encode())
+    assert status == 200 and len(reply) == 3
+    assert reply[0]["result"] == "0x7a69" and reply[1]["error"]["code"] == -32601
+    assert reply[2]["error"]["code"] == -32600
+    status, reply = post(url, json.dumps(call).encode())  # a lone notification
+    assert status == 204 and reply is None
+    # Still serving.
+    assert rpc("eth_chainId") == "0x7a69"
+    assert keccak256(b"") .hex() == rpc("web3_sha3", "0x")[2:]
