@@ -520,7 +520,10 @@ class DevChain:
         self.impersonated.discard(address)
 
     def increase_time(self, seconds: int) -> int:
-        self.time_offset += seconds
+        """Move the clock on: the next block is at least `seconds` after the head (blocks
+        mined faster than one a second run ahead of the wall clock)."""
+        ahead = self.chain.head.header.timestamp - int(time.time())
+        self.time_offset = max(self.time_offset, ahead) + seconds
         return self.time_offset
 
     def set_next_timestamp(self, timestamp: int) -> None:

@@ -76,6 +76,19 @@ def _convert_args(types: list[str], args: tuple[Any, ...]) -> list[Any]:
     return out
 
 
+def _fix_addresses(types: list[str], values: Any) -> list[Any]:
+    """eth-abi decodes addresses in lower case; give them EIP-55 checksums."""
+    out = []
+    for t, v in zip(types, values):
+        if t == "address":
+            out.append(checksum(bytes.fromhex(v[2:])))
+        elif t.startswith("address[") and isinstance(v, (list, tuple)):
+            out.append(type(v)(checksum(bytes.fromhex(x[2:])) for x in v))
+        else:
+            out.append(v)
+    return out
+
+
 @dataclass
 class Event:
     name: str
@@ -157,7 +170,7 @@ class Contract:
         types = [_type_str(o) for o in item.get("outputs", [])]
         if not types:
             return None
-        values = decode(types, output)
+        values = _fix_addresses(types, decode(types, output))
         return values[0] if len(values) == 1 else values
 
     def call(self, name: str, *args: Any, sender: str | bytes | None = None, value: int = 0,
@@ -207,8 +220,9 @@ class Contract:
             t = _type_str(i)
             raw = topic.to_bytes(32, "big")
             dynamic = t in ("string", "bytes") or t.endswith("]") or t.startswith("(")
-            args[i["name"]] = raw if dynamic else decode([t], raw)[0]
-        values = decode([_type_str(i) for i in plain], log.data) if plain else ()
+            args[i["name"]] = raw if dynamic else _fix_addresses([t], decode([t], raw))[0]
+        plain_types = [_type_str(i) for i in plain]
+        values = _fix_addresses(plain_types, decode(plain_types, log.data)) if plain else []
         for i, v in zip(plain, values):
             args[i["name"]] = v
         return Event(item["name"], checksum(log.address), args,

@@ -1,0 +1,107 @@
+"""`chainvm node` as a process, and a chain that persists in --datadir."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chainvm.node.cli import main
+from chainvm.node.devchain import CallRequest, DevChain
+from tests.node.helpers import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_node(*args: str) -> tuple[subprocess.Popen[str], str, list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "chainvm.node.cli", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=ROOT)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.match(r"Listening on (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1) + "/", lines
+    proc.kill()
+    raise AssertionError("node did not start: " + "".join(lines))
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_cli_banner_and_persistence(tmp_path: Path) -> None:
+    pytest.importorskip("lmdb")
+    datadir = str(tmp_path / "chain")
+    proc, url, lines = start_node("--datadir", datadir, "--accounts", "3", "--chain-id", "1337",
+                                  "--balance", "100")
+    try:
+        banner = "".join(lines)
+        assert "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (100 ETH) key 0xac0974be" in banner
+        assert "Mnemonic: test test test" in banner
+        rpc = Client(url)
+        assert rpc("eth_chainId") == "0x539"
+        a = rpc("eth_accounts")
+        h = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x10"})
+        head = rpc("eth_getBlockByNumber", "latest", False)
+    finally:
+        stop(proc)
+    proc, url, lines = start_node("--datadir", datadir)
+    try:
+        assert "(reopened)" in "".join(lines)
+        rpc = Client(url)
+        assert rpc("eth_getBlockByNumber", "latest", False) == head
+        assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+        assert rpc("eth_getBalance", a[1], "latest") == hex(100 * 10**18 + 16)
+        rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+        assert rpc("eth_blockNumber") == "0x2"
+    finally:
+        stop(proc)
+
+
+def test_interval_mining() -> None:
+    proc, url, _ = start_node("--block-time", "0.3", "--accounts", "2")
+    try:
+        rpc = Client(url)
+        a = rpc("eth_accounts")
+        h = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+        deadline = time.monotonic() + 10
+        while rpc("eth_getTransactionReceipt", h) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+    finally:
+        stop(proc)
+
+
+def test_bad_usage() -> None:
+    assert main(["--no-such-flag"]) == 2
+    assert main(["--fork", "NoSuchFork", "--port", "0"]) == 2
+    assert main(["--block-time", "-1"]) == 2
+
+
+def test_devchain_reopen_in_process(tmp_path: Path) -> None:
+    pytest.importorskip("lmdb")
+    dev = DevChain(datadir=tmp_path / "d", accounts=2)
+    a, b = dev.accounts
+    dev.send_transaction(CallRequest(sender=a, to=b, value=3))
+    head = dev.head.hash
+    dev.close()
+    again = DevChain(datadir=tmp_path / "d", accounts=2)
+    assert again.reopened and again.head.hash == head
+    assert again.state().balance(b) == 10_000 * 10**18 + 3
+    again.close()
