@@ -824,7 +824,9 @@ class Rpc:
         n = parse_quantity(blocks, "blocks") if blocks is not None else 1
         step = parse_quantity(interval, "interval") if interval is not None else None
         ts = None
-        if step is not None:
+        if not step:  # no interval (or 0: blocks still need increasing timestamps)
+            step = None
+        else:
             ts = self.dev.head.header.timestamp + step
         self.dev.mine(n, ts, step)
         return True

@@ -197,7 +197,7 @@ class Contract:
         item = self.errors.get(data[:4])
         if item is not None:
             types = [_type_str(i) for i in item.get("inputs", [])]
-            return item["name"], tuple(decode(types, data[4:]))
+            return item["name"], tuple(_fix_addresses(types, decode(types, data[4:])))
         if data[:4] == bytes.fromhex("08c379a0"):
             return "Error", tuple(decode(["string"], data[4:]))
         if data[:4] == bytes.fromhex("4e487b71"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chainvm.testing.api import TestChain, TransactionFailed, _chainvm_module_chain, chain  # noqa: F401 - the fixtures
+from chainvm.testing.api import TestChain, TransactionFailed
 from tests.node.contracts import CALLER_INIT, STORE_ABI, STORE_INIT, selector
 
 pytest.importorskip("eth_abi")
