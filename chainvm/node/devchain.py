@@ -473,7 +473,7 @@ class DevChain:
         optimistic = (result.gas_used + 2300) * 64 // 63
         if optimistic < hi and ok(optimistic):
             hi = optimistic
-        while hi - lo > 1 and (hi - lo) * 1000 > hi:  # within 0.1%
+        while hi - lo > 1 and (hi - lo) * 1000 > hi * 15:  # within 1.5%, as geth
             mid = (lo + hi) // 2
             if ok(mid):
                 hi = mid

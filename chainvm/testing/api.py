@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainvm.crypto import keccak256
+from chainvm.evm import forks as F
+from chainvm.evm.transaction import TX_MAX_GAS_LIMIT
 from chainvm.node.accounts import checksum
 from chainvm.node.devchain import ETHER, CallRequest, DevChain, NodeError, RevertError
 from chainvm.node.tracing import CallTracer
@@ -337,6 +339,12 @@ class TestChain:
     def transact(self, to: str | bytes | None, data: bytes = b"",
                  sender: str | bytes | None = None, value: int = 0,
                  gas: int | None = None) -> TxReceipt:
+        if gas is None:
+            # No estimate (it costs several executions): the block's limit, capped by
+            # EIP-7825 from Osaka. Dev accounts can afford the reservation.
+            env, fork = self.dev.pending_env()
+            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+                                                                   TX_MAX_GAS_LIMIT)
         req = CallRequest(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
