@@ -373,7 +373,7 @@ class Rpc:
 
     # -- logs and filters --------------------------------------------------------------------------
 
-    def _log_criteria(self, obj: Any) -> dict[str, Any]:
+    def log_criteria(self, obj: Any) -> dict[str, Any]:
         if not isinstance(obj, dict):
             raise InvalidParams("filter object expected")
         crit: dict[str, Any] = {}
@@ -413,7 +413,7 @@ class Rpc:
             return False
         return all(want is None or log.topics[i] in want for i, want in enumerate(topics))
 
-    def _block_logs(self, stored: StoredBlock, crit: dict[str, Any]) -> list[dict[str, Any]]:
+    def block_logs(self, stored: StoredBlock, crit: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         log_index = 0
         for ti, receipt in enumerate(stored.receipts):
@@ -429,7 +429,7 @@ class Rpc:
             stored = chain.get_block(crit["block_hash"])
             if stored is None:
                 raise NodeError("unknown block", -32000)
-            return self._block_logs(stored, crit)
+            return self.block_logs(stored, crit)
         lo = self.number_for(crit["from"]) if start is None else start
         hi = min(self.number_for(crit["to"]), chain.head.number)
         if hi - lo > 100_000:
@@ -438,7 +438,7 @@ class Rpc:
         for n in range(lo, hi + 1):
             stored = chain.get_block_by_number(n)
             if stored is not None and any(r.logs for r in stored.receipts):
-                out.extend(self._block_logs(stored, crit))
+                out.extend(self.block_logs(stored, crit))
         return out
 
     def _on_block(self, stored: StoredBlock) -> None:
@@ -712,10 +712,10 @@ class Rpc:
         return self.m_eth_sign(address, message)
 
     def m_eth_getLogs(self, obj: Any) -> list[dict[str, Any]]:
-        return self._logs(self._log_criteria(obj))
+        return self._logs(self.log_criteria(obj))
 
     def m_eth_newFilter(self, obj: Any) -> str:
-        crit = self._log_criteria(obj)
+        crit = self.log_criteria(obj)
         start = self.dev.head.number + 1
         if "from" in crit and crit["from"] not in ("latest", "pending", None):
             start = self.number_for(crit["from"])

@@ -1,4 +1,5 @@
-"""The HTTP transport: aiohttp, one POST endpoint at "/" for JSON-RPC 2.0.
+"""The transport: aiohttp; JSON-RPC 2.0 by POST at "/", and over a WebSocket at "/"
+(with eth_subscribe for "newHeads" and "logs").
 
 Every request runs on the event loop thread (the chain is not thread-safe, and a
 dev node's requests are short). Bodies above `max_body` bytes get HTTP 413 with a
@@ -10,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
-from chainvm.node.devchain import DevChain
-from chainvm.node.rpc import INVALID_REQUEST, PARSE_ERROR, Rpc, error_response
+from chainvm.chain.chain import StoredBlock
+from chainvm.node.devchain import DevChain, NodeError
+from chainvm.node.rpc import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, Rpc, error_response
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 
@@ -55,8 +58,14 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
     async def health(_request: web.Request) -> web.StreamResponse:
         return _json({"ok": True, "block": dev.head.number})
 
+    async def get_root(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await websocket(request, rpc, dev, max_body)
+        return await health(request)
+
     app.router.add_post("/", handle)
     app.router.add_route("OPTIONS", "/", handle)
+    app.router.add_get("/", get_root)
     app.router.add_get("/health", health)
 
     if block_time:
@@ -76,6 +85,77 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
 
         app.cleanup_ctx.append(interval_miner)
     return app
+
+
+async def websocket(request: web.Request, rpc: Rpc, dev: DevChain,
+                    max_body: int) -> web.WebSocketResponse:
+    """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs"."""
+    ws = web.WebSocketResponse(max_msg_size=max_body)
+    await ws.prepare(request)
+    loop = asyncio.get_running_loop()
+    subs: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    pending: set[asyncio.Task[None]] = set()
+
+    def push(payload: Any) -> None:
+        task = loop.create_task(ws.send_str(json.dumps(payload, separators=(",", ":"))))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    def on_block(stored: StoredBlock) -> None:
+        for sid, (kind, crit) in list(subs.items()):
+            if kind == "newHeads":
+                head = rpc.format_block(stored, False)
+                for key in ("transactions", "uncles", "withdrawals", "size", "totalDifficulty"):
+                    head.pop(key, None)
+                items = [head]
+            else:
+                assert crit is not None
+                items = rpc.block_logs(stored, crit)
+            for item in items:
+                push({"jsonrpc": "2.0", "method": "eth_subscription",
+                      "params": {"subscription": sid, "result": item}})
+
+    def subscription_call(req: dict[str, Any]) -> dict[str, Any]:
+        rid = req.get("id")
+        params = req.get("params") or []
+        if req["method"] == "eth_unsubscribe":
+            found = bool(params) and subs.pop(str(params[0]), None) is not None
+            return {"jsonrpc": "2.0", "id": rid, "result": found}
+        kind = params[0] if params else None
+        try:
+            if kind == "newHeads":
+                crit = None
+            elif kind == "logs":
+                crit = rpc.log_criteria(params[1] if len(params) > 1 else {})
+            else:
+                return error_response(rid, INVALID_PARAMS,
+                                      f"unsupported subscription {kind!r} (newHeads, logs)")
+        except NodeError as exc:
+            return error_response(rid, exc.code, str(exc))
+        sid = "0x" + secrets.token_hex(16)
+        subs[sid] = (kind, crit)
+        return {"jsonrpc": "2.0", "id": rid, "result": sid}
+
+    dev.listeners.append(on_block)
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                continue
+            data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            try:
+                req = json.loads(data)
+            except (ValueError, UnicodeDecodeError):
+                req = None
+            if isinstance(req, dict) and req.get("method") in ("eth_subscribe",
+                                                               "eth_unsubscribe"):
+                reply: Any = subscription_call(req)
+            else:
+                reply = rpc.handle_body(data)
+            if reply is not None:
+                await ws.send_str(json.dumps(reply, separators=(",", ":")))
+    finally:
+        dev.listeners.remove(on_block)
+    return ws
 
 
 def _cors() -> dict[str, str]:

@@ -1,0 +1,67 @@
+"""JSON-RPC over a WebSocket and eth_subscribe (newHeads, logs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from chainvm.node.devchain import DevChain
+from chainvm.node.server import ThreadedNode
+from tests.node.contracts import STORE_INIT, VALUE_SET_TOPIC, selector
+
+
+async def _flow(url: str) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        next_id = 0
+
+        async def call(method: str, *params: Any) -> Any:
+            nonlocal next_id
+            next_id += 1
+            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": next_id, "method": method,
+                                          "params": list(params)}))
+            while True:
+                msg = json.loads((await ws.receive(timeout=10)).data)
+                if msg.get("id") == next_id:
+                    assert "error" not in msg, msg
+                    return msg["result"]
+                notes.append(msg)
+
+        notes: list[dict[str, Any]] = []
+        assert await call("eth_chainId") == "0x7a69"
+        me = (await call("eth_accounts"))[0]
+        heads = await call("eth_subscribe", "newHeads")
+        h = await call("eth_sendTransaction", {"from": me, "data": "0x" + STORE_INIT.hex()})
+        store = (await call("eth_getTransactionReceipt", h))["contractAddress"]
+        logs = await call("eth_subscribe", "logs", {"address": store,
+                                                    "topics": ["0x" + VALUE_SET_TOPIC.hex()]})
+        await call("eth_sendTransaction", {"from": me, "to": store, "data": "0x" + selector(
+            "set(uint256)").hex() + f"{3:064x}"})
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(notes) < 3 and asyncio.get_running_loop().time() < deadline:
+            notes.append(json.loads((await ws.receive(timeout=10)).data))
+        by_sub: dict[str, list[Any]] = {}
+        for note in notes:
+            assert note["method"] == "eth_subscription"
+            by_sub.setdefault(note["params"]["subscription"], []).append(
+                note["params"]["result"])
+        assert [b["number"] for b in by_sub[heads]] == ["0x1", "0x2"]
+        (log,) = by_sub[logs]
+        assert log["data"] == "0x" + f"{3:064x}"
+        assert await call("eth_unsubscribe", heads) is True
+        bad = json.dumps({"jsonrpc": "2.0", "id": 99, "method": "eth_subscribe",
+                          "params": ["nope"]})
+        await ws.send_str(bad)
+        reply = json.loads((await ws.receive(timeout=10)).data)
+        assert reply["error"]["code"] == -32602
+        await ws.send_str("{broken")
+        reply = json.loads((await ws.receive(timeout=10)).data)
+        assert reply["error"]["code"] == -32700
+        assert await call("eth_blockNumber") == "0x2"
+
+
+def test_websocket_subscriptions() -> None:
+    with ThreadedNode(DevChain()) as node:
+        asyncio.run(asyncio.wait_for(_flow(node.url.replace("http", "ws")), 60))
