@@ -25,9 +25,20 @@ from typing import Any
 
 from chainvm.crypto import keccak256
 from chainvm.evm import forks as F
-from chainvm.evm.transaction import TX_MAX_GAS_LIMIT
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.errors import InvalidTransaction, Revert
+from chainvm.evm.interpreter import run
+from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
+from chainvm.evm.vm import CALL, EVM, Immediate, message_call
 from chainvm.node.accounts import checksum
-from chainvm.node.devchain import ETHER, CallRequest, DevChain, NodeError, RevertError
+from chainvm.node.devchain import (
+    ETHER,
+    CallRequest,
+    DevChain,
+    NodeError,
+    RevertError,
+    revert_reason,
+)
 from chainvm.node.tracing import CallTracer
 
 __all__ = ["Contract", "Event", "TestChain", "TransactionFailed", "TxReceipt"]
@@ -187,6 +198,11 @@ class Contract:
                  _item: dict[str, Any] | None = None) -> TxReceipt:
         item = _item or self._pick(name, args)
         data = self.encode(name, *args, _item=item)
+        if not self.chain.blocks:  # the transaction's own output
+            receipt = self.chain.transact(self.raw_address, data, sender=sender, value=value,
+                                          gas=gas)
+            receipt.return_value = self._decode_output(item, receipt.return_value)
+            return receipt
         output = self.chain.call(self.raw_address, data, sender=sender, value=value)
         receipt = self.chain.transact(self.raw_address, data, sender=sender, value=value,
                                       gas=gas)
@@ -237,9 +253,15 @@ class TestChain:
     __test__ = False  # not a pytest test class
 
     def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
-                 balance: int = 10_000 * ETHER, **kwargs: Any) -> None:
+                 balance: int = 10_000 * ETHER, blocks: bool = True, **kwargs: Any) -> None:
+        """`blocks=False` is the fast mode: transactions run directly on the head state
+        (no signing, pool, block building or import; block number and time move only
+        with `mine` and `time_travel`), as titanoboa does."""
         self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
                             balance=balance, **kwargs)
+        self.blocks = blocks
+        self._env_key: tuple[bytes, int, int | None] | None = None
+        self._env: tuple[BlockEnv, Any] | None = None
         self.accounts = [checksum(a) for a in self.dev.accounts]
         self.default_sender: str = self.accounts[0] if self.accounts else checksum(bytes(20))
         self._contracts: dict[bytes, Contract] = {}
@@ -329,6 +351,8 @@ class TestChain:
 
     def call(self, to: str | bytes | None, data: bytes = b"", sender: str | bytes | None = None,
              value: int = 0) -> bytes:
+        if to is not None and value == 0:
+            return self._fast_call(to_address(to), data, self._sender(sender))
         req = CallRequest(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data)
         try:
@@ -339,6 +363,8 @@ class TestChain:
     def transact(self, to: str | bytes | None, data: bytes = b"",
                  sender: str | bytes | None = None, value: int = 0,
                  gas: int | None = None) -> TxReceipt:
+        if not self.blocks:
+            return self._direct_transact(to, data, self._sender(sender), value, gas)
         if gas is None:
             # No estimate (it costs several executions): the block's limit, capped by
             # EIP-7825 from Osaka. Dev accounts can afford the reservation.
@@ -353,6 +379,77 @@ class TestChain:
         except NodeError as exc:
             raise self._error(exc) from None
         return self.receipt(tx_hash)
+
+    def pending_env(self) -> tuple[BlockEnv, Any]:
+        """The environment of the next block, cached while the head and clock stay."""
+        dev = self.dev
+        key = (dev.chain.head_hash, dev.time_offset, dev.next_timestamp)
+        if key != self._env_key or self._env is None:
+            self._env = dev.pending_env()
+            self._env_key = key
+        return self._env
+
+    def _fast_call(self, to: bytes, data: bytes, sender: bytes) -> bytes:
+        """A call on the head state itself, undone through the state's journal (no copy)."""
+        env, fork = self.pending_env()
+        state = self.dev.state()
+        gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit, TX_MAX_GAS_LIMIT)
+        state.begin_transaction()
+        snap = state.snapshot()
+        try:
+            evm = EVM(state, fork, env, sender, 0)
+            if fork.ordinal >= F.BERLIN:
+                state.warm_addresses.update((sender, to, env.coinbase))
+                state.warm_addresses.update(evm.precompiles)
+            started = message_call(evm, CALL, sender, to, to, 0, data, gas, 0, False)
+            if isinstance(started, Immediate):
+                success, output, reverted = started.success, started.output, False
+            else:
+                frame = run(evm, started)
+                success = frame.error is None
+                reverted = isinstance(frame.error, Revert)
+                output = frame.output if success or reverted else b""
+        finally:
+            state.revert(snap)
+            state.begin_transaction()
+        if success:
+            return output
+        if reverted:
+            raise self._error(RevertError(output, revert_reason(output)))
+        raise TransactionFailed("execution failed (exceptional halt)")
+
+    def _direct_transact(self, to: str | bytes | None, data: bytes, sender: bytes, value: int,
+                         gas: int | None) -> TxReceipt:
+        env, fork = self.pending_env()
+        state = self.dev.state()
+        if gas is None:
+            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+                                                                   TX_MAX_GAS_LIMIT)
+        london = fork.ordinal >= F.LONDON
+        tx = Transaction(sender=sender, to=to_address(to) if to is not None else None,
+                         nonce=state.nonce(sender), gas_limit=gas, value=value, data=data,
+                         tx_type=2 if london else 0,
+                         gas_price=None if london else 0,
+                         max_fee_per_gas=env.base_fee if london else None,
+                         max_priority_fee_per_gas=0 if london else None)
+        try:
+            result = apply_transaction(state, fork, env, tx)
+        except InvalidTransaction as exc:
+            raise TransactionFailed(str(exc)) from None
+        if not result.success:
+            if result.error == "execution reverted":
+                raise self._error(RevertError(result.output, revert_reason(result.output)))
+            raise TransactionFailed(result.error or "execution failed")
+        contract = result.contract_address
+        out = TxReceipt(b"", 1, result.gas_used, self.dev.head.number,
+                        checksum(contract) if contract else None, list(result.logs))
+        for log in result.logs:
+            c = self._contracts.get(log.address)
+            event = c.decode_log(log) if c is not None else None
+            if event is not None:
+                out.events.append(event)
+        out.return_value = result.output
+        return out
 
     def receipt(self, tx_hash: bytes) -> TxReceipt:
         found = self.dev.chain.get_transaction(tx_hash)

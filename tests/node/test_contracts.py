@@ -141,22 +141,50 @@ def test_python_api_with_real_contracts(sol: dict[str, dict[str, Any]]) -> None:
     with pytest.raises(TransactionFailed) as info:
         token.transfer(chain.accounts[2], 6, sender=alice)
     assert info.value.error == ("ERC20InsufficientBalance", (alice, 5, 6))
-    # Per-call cost of an ERC-20 transfer (a mined transaction each) through the API.
-    n = 20
-    t0 = time.perf_counter()
-    for _ in range(n):
-        token.transfer(alice, 1)
-    per_tx = (time.perf_counter() - t0) / n
-    t0 = time.perf_counter()
-    for _ in range(n):
-        token.balanceOf(alice)
-    per_call = (time.perf_counter() - t0) / n
-    print(f"\nERC-20 transfer through the Python API: {per_tx * 1000:.2f} ms per transaction, "
-          f"balanceOf {per_call * 1000:.2f} ms per call")
+    print()
+    print(f"ERC-20 through the Python API, blocks: {per_call_ms(token, alice)}")
+    fast = TestChain(blocks=False)
+    fast_token = fast.deploy(sol["Token"]["abi"], sol["Token"]["bytecode"], 10**24)
+    assert fast_token.transfer(alice, 5) is True
+    assert fast_token.balanceOf(alice) == 5
+    with pytest.raises(TransactionFailed) as info:
+        fast_token.transfer(chain.accounts[2], 6, sender=alice)
+    assert info.value.error == ("ERC20InsufficientBalance", (alice, 5, 6))
+    with fast.snapshot():
+        fast_token.transfer(alice, 1)
+        assert fast_token.balanceOf(alice) == 6
+    assert fast_token.balanceOf(alice) == 5
+    print(f"ERC-20 through the Python API, fast mode: {per_call_ms(fast_token, alice)}")
     pytest.importorskip("vyper")
     vy = compilers.vyper("Counter.vy")
     counter = chain.deploy(vy["abi"], vy["bytecode"])
     assert counter.bump(2) == 2 and counter.count() == 2
+
+
+def per_call_ms(token: Any, to: str, n: int = 50) -> str:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        token.transfer(to, 1)
+    per_tx = (time.perf_counter() - t0) / n
+    t0 = time.perf_counter()
+    for _ in range(n):
+        token.balanceOf(to)
+    per_call = (time.perf_counter() - t0) / n
+    return f"transfer {per_tx * 1000:.2f} ms, balanceOf {per_call * 1000:.3f} ms"
+
+
+def test_web3_transfer_speed(w3: Any, sol: dict[str, dict[str, Any]]) -> None:
+    me, alice = w3.eth.accounts[:2]
+    token = deploy(w3, sol["Token"], 10**24)
+    n = 20
+    t0 = time.perf_counter()
+    for _ in range(n):
+        w3.eth.wait_for_transaction_receipt(
+            token.functions.transfer(alice, 1).transact({"from": me, "gas": 100_000}))
+    per_tx = (time.perf_counter() - t0) / n
+    print(f"\nERC-20 transfer through the node with web3.py: {per_tx * 1000:.2f} ms "
+          "(send with a gas limit + receipt)")
+    assert token.functions.balanceOf(alice).call() == n
 
 
 def test_ethers_and_viem(node: ThreadedNode, sol: dict[str, dict[str, Any]],
