@@ -19,6 +19,7 @@ fixture below gives each test a chain reverted to where the module's chain was
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from chainvm.evm.errors import InvalidTransaction, Revert
 from chainvm.evm.interpreter import run
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
 from chainvm.evm.vm import CALL, EVM, Immediate, message_call
-from chainvm.node.accounts import checksum
+from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     ETHER,
     CallRequest,
@@ -55,15 +56,25 @@ class TransactionFailed(Exception):
         self.error = error
 
 
+@functools.lru_cache(maxsize=4096)
+def checksum(address: bytes) -> str:
+    return _checksum(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_hex_address(value: str) -> bytes:
+    raw = bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 20:
+        raise ValueError(f"not an address: {value}")
+    return raw
+
+
 def to_address(value: str | bytes) -> bytes:
     if isinstance(value, bytes):
         if len(value) != 20:
             raise ValueError("address must be 20 bytes")
         return value
-    raw = bytes.fromhex(value.removeprefix("0x"))
-    if len(raw) != 20:
-        raise ValueError(f"not an address: {value}")
-    return raw
+    return _from_hex_address(value)
 
 
 def _type_str(item: dict[str, Any]) -> str:
@@ -119,8 +130,16 @@ class TxReceipt:
     block_number: int
     contract_address: str | None
     logs: list[Any]
-    events: list[Event] = field(default_factory=list)
     return_value: Any = None
+    chain: Any = field(default=None, repr=False)
+    _events: list[Event] | None = field(default=None, repr=False)
+
+    @property
+    def events(self) -> list[Event]:
+        """The logs decoded with the ABIs the chain knows (decoded on first access)."""
+        if self._events is None:
+            self._events = self.chain.decode_logs(self.logs) if self.chain is not None else []
+        return self._events
 
 
 class Contract:
@@ -136,6 +155,7 @@ class Contract:
         self.functions: dict[str, list[dict[str, Any]]] = {}
         self.events: dict[bytes, dict[str, Any]] = {}
         self.errors: dict[bytes, dict[str, Any]] = {}
+        self._selectors: dict[int, bytes] = {}
         for item in abi:
             kind = item.get("type")
             if kind == "function":
@@ -174,8 +194,11 @@ class Contract:
 
         item = _item or self._pick(name, args)
         types = [_type_str(i) for i in item.get("inputs", [])]
-        return keccak256(_signature(item).encode())[:4] + encode(
-            types, _convert_args(types, args))
+        key = id(item)
+        sel = self._selectors.get(key)
+        if sel is None:
+            sel = self._selectors[key] = keccak256(_signature(item).encode())[:4]
+        return sel + encode(types, _convert_args(types, args))
 
     def _decode_output(self, item: dict[str, Any], output: bytes) -> Any:
         from eth_abi import decode
@@ -442,13 +465,18 @@ class TestChain:
             raise TransactionFailed(result.error or "execution failed")
         contract = result.contract_address
         out = TxReceipt(b"", 1, result.gas_used, self.dev.head.number,
-                        checksum(contract) if contract else None, list(result.logs))
-        for log in result.logs:
+                        checksum(contract) if contract else None, list(result.logs),
+                        chain=self)
+        out.return_value = result.output
+        return out
+
+    def decode_logs(self, logs: list[Any]) -> list[Event]:
+        out = []
+        for log in logs:
             c = self._contracts.get(log.address)
             event = c.decode_log(log) if c is not None else None
             if event is not None:
-                out.events.append(event)
-        out.return_value = result.output
+                out.append(event)
         return out
 
     def receipt(self, tx_hash: bytes) -> TxReceipt:
@@ -460,12 +488,8 @@ class TestChain:
         status = receipt.status_or_root if isinstance(receipt.status_or_root, int) else 1
         contract = info["contract_address"]
         out = TxReceipt(tx_hash, status, info["gas_used"], stored.number,
-                        checksum(contract) if contract and status else None, list(receipt.logs))
-        for log in receipt.logs:
-            c = self._contracts.get(log.address)
-            event = c.decode_log(log) if c is not None else None
-            if event is not None:
-                out.events.append(event)
+                        checksum(contract) if contract and status else None, list(receipt.logs),
+                        chain=self)
         if status == 0:
             raise TransactionFailed(f"transaction 0x{tx_hash.hex()} reverted")
         return out
@@ -483,10 +507,6 @@ class TestChain:
         receipt = self.transact(None, code, sender=sender, value=value)
         assert receipt.contract_address is not None
         contract = Contract(self, receipt.contract_address, abi)
-        for log in receipt.logs:
-            event = contract.decode_log(log)
-            if event is not None:
-                receipt.events.append(event)
         contract.deploy_receipt = receipt  # type: ignore[attr-defined]
         return contract
 
