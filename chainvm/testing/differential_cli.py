@@ -23,6 +23,7 @@ from typing import Any
 from chainvm.testing.differential import (
     SUPPORTED_FORKS,
     compare,
+    replay,
     save_regression,
     shrink,
 )
@@ -65,7 +66,7 @@ def run_one(job: tuple[str, int, int, str | None, float]) -> dict[str, Any]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="chainvm difftest", description=__doc__.splitlines()[0])
-    p.add_argument("--fork", required=True,
+    p.add_argument("--fork",
                    help="a fork name, a comma-separated list, or 'all' "
                         f"({', '.join(SUPPORTED_FORKS)})")
     p.add_argument("--count", type=int, default=100, help="programs per fork")
@@ -76,6 +77,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="where shrunk reproducers go ('' to not save)")
     p.add_argument("--shrink-seconds", type=float, default=60.0,
                    help="time budget to minimise each divergence (0: no shrinking)")
+    p.add_argument("--replay", nargs="+", metavar="JSON",
+                   help="run saved reproducers instead of generating programs")
     return p.parse_args(argv)
 
 
@@ -93,8 +96,24 @@ def resolve_forks(spec: str) -> list[str]:
     return forks
 
 
+def replay_files(paths: list[str]) -> int:
+    """Run saved reproducers again; prints each verdict as JSON."""
+    verdicts = {}
+    for path in paths:
+        verdict = replay(Path(path))
+        verdicts[path] = verdict.to_json()
+        sys.stderr.write(f"{path}: {verdict.status} {', '.join(verdict.fields)}\n")
+    json.dump(verdicts, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 1 if any(v["status"] == "divergence" for v in verdicts.values()) else 0
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.replay:
+        return replay_files(args.replay)
+    if not args.fork:
+        raise SystemExit("difftest: --fork is required (or --replay FILE...)")
     forks = resolve_forks(args.fork)
     save_dir = args.save_dir or None
     jobs = [(fork, args.seed, i, save_dir, args.shrink_seconds)
