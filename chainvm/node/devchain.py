@@ -171,6 +171,7 @@ class DevChain:
             self.chain = Chain.from_genesis(config, genesis, state)
         self.config: ChainConfig = self.chain.config
         self.automine = True
+        self.block_time: float | None = None  # interval mining (the server's miner loop)
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self.coinbase = bytes(20)
@@ -354,8 +355,11 @@ class DevChain:
             else:
                 tx_type = 2
         base = self.next_base_fee()
+        # Before Spurious Dragon (EIP-155) legacy transactions carry no chain id.
+        replay_protected = self.pending_env()[1].ordinal >= F.SPURIOUS_DRAGON
         tx = SignedTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
-                               data=req.data, v=0, r=0, s=0, chain_id=self.chain_id,
+                               data=req.data, v=0, r=0, s=0,
+                               chain_id=self.chain_id if replay_protected else None,
                                access_list=list(req.access_list))
         if tx_type < 2:
             tx.gas_price = req.gas_price if req.gas_price is not None else base + DEFAULT_TIP
@@ -380,7 +384,10 @@ class DevChain:
             tx.sign(key)
         elif sender in self.impersonated:
             # A placeholder signature unique to the sender; the sender is set, not recovered.
-            tx.v = 35 + 2 * self.chain_id if tx.tx_type == 0 else 0
+            if tx.tx_type:
+                tx.v = 0
+            else:
+                tx.v = 27 if tx.chain_id is None else 35 + 2 * self.chain_id
             tx.r = int.from_bytes(sender, "big") + 1
             tx.s = 1
             tx._sender = sender

@@ -786,8 +786,15 @@ class Rpc:
             raise InvalidParams("expected a boolean")
         self.dev.automine = on
 
-    def m_evm_setIntervalMining(self, seconds: Any) -> None:
-        self.dev.interval = int(seconds)  # type: ignore[attr-defined]
+    def m_evm_setIntervalMining(self, seconds: Any) -> bool:
+        """Mine every `seconds` (0: stop); only effective with the HTTP server's miner."""
+        n = parse_quantity(seconds, "seconds") if isinstance(seconds, str) else seconds
+        if not isinstance(n, (int, float)) or isinstance(n, bool) or n < 0:
+            raise InvalidParams("seconds must be a non-negative number")
+        self.dev.block_time = float(n) or None
+        if n:
+            self.dev.automine = False
+        return True
 
     def m_anvil_getAutomine(self) -> bool:
         return self.dev.automine

@@ -70,20 +70,26 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
 
     if block_time:
         dev.automine = False
+        dev.block_time = block_time
 
-        async def interval_miner(app: web.Application) -> Any:
-            async def loop() -> None:
-                while True:
-                    await asyncio.sleep(block_time)
-                    dev.mine(1)
+    async def interval_miner(app: web.Application) -> Any:
+        async def loop() -> None:
+            while True:
+                interval = dev.block_time
+                await asyncio.sleep(interval or 0.05)
+                if interval and dev.block_time:
+                    try:
+                        dev.mine(1)
+                    except Exception as exc:  # noqa: BLE001 - keep mining
+                        print(f"chainvm node: interval mining failed: {exc!r}")
 
-            task = asyncio.create_task(loop())
-            yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-        app.cleanup_ctx.append(interval_miner)
+    app.cleanup_ctx.append(interval_miner)
     return app
 
 

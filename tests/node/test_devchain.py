@@ -1,0 +1,37 @@
+"""DevChain across forks, and interval mining switched on over RPC."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chainvm.node.devchain import CallRequest, DevChain
+from tests.node.contracts import STORE_INIT
+
+
+@pytest.mark.parametrize("fork", ["Frontier", "Homestead", "Byzantium", "Berlin", "London",
+                                  "Shanghai", "Cancun", "Prague", "Osaka"])
+def test_forks(fork: str) -> None:
+    dev = DevChain(fork=fork, accounts=2)
+    a, b = dev.accounts
+    dev.send_transaction(CallRequest(sender=a, to=b, value=1))
+    h = dev.send_transaction(CallRequest(sender=a, data=STORE_INIT))
+    found = dev.chain.get_transaction(h)
+    assert found is not None and dev.head.number == 2
+    assert dev.state().code(dev.receipt_details(found[2], found[3])["contract_address"])
+
+
+def test_interval_mining_over_rpc() -> None:
+    pytest.importorskip("aiohttp")
+    from chainvm.node.server import ThreadedNode
+    from tests.node.helpers import Client
+
+    with ThreadedNode(DevChain(accounts=1)) as node:
+        rpc = Client(node.url)
+        assert rpc("evm_setIntervalMining", 1) is True
+        deadline = time.monotonic() + 10
+        while rpc("eth_blockNumber") == "0x0" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rpc("eth_blockNumber") != "0x0"
+        assert rpc("evm_setIntervalMining", 0) is True
