@@ -524,19 +524,23 @@ class TestChain:
                                       "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
 
     def gas_profile(self, to: str | bytes, data: bytes, sender: str | bytes | None = None,
-                    value: int = 0) -> list[tuple[str, str, int, int]]:
-        """Gas by (contract, opcode) for a call: rows (address, opcode, count, gas), most
-        gas first. `print_gas_profile` prints them as a table."""
+                    value: int = 0) -> list[tuple[str, str, str, int, int]]:
+        """Gas of a call by (contract, function selector, opcode): rows (address,
+        selector, opcode, count, gas), most gas first. The gas of a CALL-family opcode
+        includes what it forwards. `print_gas_profile` prints them as a table."""
         from chainvm.node.devchain import StepCollector
 
         class Profile(StepCollector):
             def __init__(self) -> None:
                 super().__init__(stack=False, storage=False)
-                self.rows: dict[tuple[str, str], list[int]] = {}
+                self.rows: dict[tuple[bytes, bytes, str], list[int]] = {}
 
             def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
                      mem_size: int, refund: int, name: str, error: str | None) -> None:
-                row = self.rows.setdefault((checksum(bytes(f.address)), name), [0, 0])
+                key = (f.address, bytes(f.calldata[:4]), name)
+                row = self.rows.get(key)
+                if row is None:
+                    row = self.rows[key] = [0, 0]
                 row[0] += 1
                 row[1] += cost
 
@@ -544,14 +548,15 @@ class TestChain:
         req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)
-        rows = [(a, op, c, g) for (a, op), (c, g) in prof.rows.items()]
-        return sorted(rows, key=lambda r: -r[3])
+        rows = [(checksum(bytes(a)), "0x" + sel.hex(), op, c, g)
+                for (a, sel, op), (c, g) in prof.rows.items()]
+        return sorted(rows, key=lambda r: -r[4])
 
     def print_gas_profile(self, to: str | bytes, data: bytes, **kwargs: Any) -> None:
         rows = self.gas_profile(to, data, **kwargs)
-        print(f"{'contract':42}  {'opcode':14} {'count':>7} {'gas':>10}")
-        for address, op, count, gas in rows:
-            print(f"{address:42}  {op:14} {count:7d} {gas:10d}")
+        print(f"{'contract':42}  {'selector':10}  {'opcode':14} {'count':>7} {'gas':>10}")
+        for address, sel, op, count, gas in rows:
+            print(f"{address:42}  {sel:10}  {op:14} {count:7d} {gas:10d}")
 
 
 try:

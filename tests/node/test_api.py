@@ -63,7 +63,9 @@ def test_traces_and_gas_profile(capsys: pytest.CaptureFixture[str]) -> None:
     trace = chain.trace_call(caller, data)
     assert trace["calls"][0]["to"] == store.address.lower()
     rows = chain.gas_profile(caller, data)
-    assert any(op == "SSTORE" and addr == store.address for addr, op, _, _ in rows)
+    set_selector = "0x" + selector("set(uint256)").hex()
+    assert any(op == "SSTORE" and addr == store.address and sel == set_selector
+               for addr, sel, op, _, _ in rows)
     chain.print_gas_profile(store.address, selector("set(uint256)") + (9).to_bytes(32, "big"))
     assert "SSTORE" in capsys.readouterr().out
 
