@@ -26,17 +26,18 @@ from chainvm.chain.processing import (
 from chainvm.chain.transactions import SignedTransaction, TxInvalid
 from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.errors import InvalidTransaction
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.errors import InvalidTransaction, Revert
+from chainvm.evm.interpreter import Tracer, run
 from chainvm.evm.transaction import (
     TX_MAX_GAS_LIMIT,
     Transaction,
     TxResult,
     apply_transaction,
     blob_base_fee,
+    intrinsic_gas,
     is_delegation,
 )
-from chainvm.evm.vm import create_address
+from chainvm.evm.vm import CALL, EVM, Immediate, create_address, message_call
 from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
 from chainvm.state.state import Account, State
 
@@ -446,8 +447,56 @@ class DevChain:
         except InvalidTransaction as exc:
             raise NodeError(str(exc), -32000) from None
 
+    def call_in_place(self, sender: bytes, to: bytes, data: bytes,
+                      env: BlockEnv | None = None, fork: Any = None,
+                      gas: int | None = None) -> bytes:
+        """A zero-value call at gas price 0 on the head state itself, undone through the
+        state's journal (no copy of the state). The output, or RevertError."""
+        if env is None or fork is None:
+            env, fork = self.pending_env()
+        state = self.state()
+        if gas is None:
+            gas = env.gas_limit
+        if fork.ordinal >= F.OSAKA:
+            gas = min(gas, TX_MAX_GAS_LIMIT)
+        gas -= intrinsic_gas(Transaction(sender=sender, to=to, data=data), fork)
+        if gas < 0:
+            raise NodeError("intrinsic gas too low", -32000)
+        state.begin_transaction()
+        snap = state.snapshot()
+        try:
+            evm = EVM(state, fork, env, sender, 0)
+            if fork.ordinal >= F.BERLIN:
+                state.warm_addresses.update((sender, to, env.coinbase))
+                state.warm_addresses.update(evm.precompiles)
+            started = message_call(evm, CALL, sender, to, to, 0, data, gas, 0, False)
+            if isinstance(started, Immediate):
+                success, output, reverted = started.success, started.output, False
+            else:
+                frame = run(evm, started)
+                success = frame.error is None
+                reverted = isinstance(frame.error, Revert)
+                output = frame.output if success or reverted else b""
+                if not success and not reverted:
+                    output = str(frame.error).encode()
+        finally:
+            state.revert(snap)
+            state.begin_transaction()
+        if success:
+            return output
+        if reverted:
+            raise RevertError(output, revert_reason(output))
+        raise NodeError(f"execution failed: {output.decode(errors='replace')}", -32000)
+
     def call(self, req: CallRequest, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
+        if state is None and req.to is not None and req.value == 0 and not req.access_list \
+                and req.gas_price is None and req.max_fee_per_gas is None:
+            code = self.state().code(req.sender or bytes(20))
+            if not code or is_delegation(code):
+                env, fork = self.pending_env()
+                return self.call_in_place(req.sender or bytes(20), req.to, req.data, env,
+                                          fork, req.gas)
         result = self.execute(req, state)
         if not result.success:
             if result.error == "execution reverted":
