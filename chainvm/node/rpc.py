@@ -142,7 +142,7 @@ class Rpc:
     def handle_body(self, body: bytes) -> Any:
         try:
             request = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return error_response(None, PARSE_ERROR, f"parse error: {exc}")
         if isinstance(request, list):
             if not request:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -310,6 +311,15 @@ def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
     assert reply[2]["error"]["code"] == -32600
     status, reply = post(url, json.dumps(call).encode())  # a lone notification
     assert status == 204 and reply is None
+    # Deeply nested JSON, bytes that are not UTF-8, and garbage that is not HTTP at all.
+    status, reply = post(url, b"[" * 50_000)
+    assert reply["error"]["code"] == -32700
+    status, reply = post(url, b'{"jsonrpc":"2.0","id":1,"method":"\xff"}')
+    assert reply["error"]["code"] == -32700
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"\x00\x01GARBAGE\r\n\r\n")
+        assert b" 400 " in sock.recv(100)
     # Still serving.
     assert rpc("eth_chainId") == "0x7a69"
     assert keccak256(b"") .hex() == rpc("web3_sha3", "0x")[2:]
