@@ -45,6 +45,7 @@ ETHER = 10**18
 GWEI = 10**9
 DEFAULT_TIP = GWEI
 DEFAULT_GAS_LIMIT = 30_000_000
+SENDERS_FILE = "impersonated-senders.txt"
 
 
 class NodeError(Exception):
@@ -180,6 +181,14 @@ class DevChain:
         self.snapshots: dict[int, Snapshot] = {}
         self._next_snapshot = 1
         self._impersonated_txs: dict[bytes, bytes] = {}
+        # Senders of impersonated transactions cannot be recovered from their placeholder
+        # signatures; with a datadir they are kept in a side file beside the LMDB files.
+        self._senders_file = Path(datadir) / SENDERS_FILE if datadir is not None else None
+        if self._senders_file is not None and self._senders_file.exists():
+            for line in self._senders_file.read_text().splitlines():
+                tx_hash, _, sender = line.partition(" ")
+                if len(tx_hash) == 64 and len(sender) == 40:
+                    self._impersonated_txs[bytes.fromhex(tx_hash)] = bytes.fromhex(sender)
         self.rejected: dict[bytes, str] = {}
         head = self.chain.head
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
@@ -394,6 +403,9 @@ class DevChain:
             tx._sender = sender
             tx._sender_known = True
             self._impersonated_txs[tx.hash] = sender
+            if self._senders_file is not None:
+                with self._senders_file.open("a") as out:
+                    out.write(f"{tx.hash.hex()} {sender.hex()}\n")
         else:
             raise NodeError(f"unknown account 0x{sender.hex()} (not a dev account, "
                             "not impersonated)", -32000)

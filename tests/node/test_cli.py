@@ -99,9 +99,15 @@ def test_devchain_reopen_in_process(tmp_path: Path) -> None:
     dev = DevChain(datadir=tmp_path / "d", accounts=2)
     a, b = dev.accounts
     dev.send_transaction(CallRequest(sender=a, to=b, value=3))
+    who = b"\x77" * 20
+    dev.set_balance(who, 10**18)
+    dev.impersonate(who)
+    h = dev.send_transaction(CallRequest(sender=who, to=b, value=1))
     head = dev.head.hash
     dev.close()
     again = DevChain(datadir=tmp_path / "d", accounts=2)
     assert again.reopened and again.head.hash == head
-    assert again.state().balance(b) == 10_000 * 10**18 + 3
+    assert again.state().balance(b) == 10_000 * 10**18 + 4
+    found = again.chain.get_transaction(h)
+    assert found is not None and again.sender_of(found[0]) == who
     again.close()
