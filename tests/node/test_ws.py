@@ -65,3 +65,24 @@ async def _flow(url: str) -> None:
 def test_websocket_subscriptions() -> None:
     with ThreadedNode(DevChain()) as node:
         asyncio.run(asyncio.wait_for(_flow(node.url.replace("http", "ws")), 60))
+
+
+def test_web3_websocket_provider() -> None:
+    """web3.py's AsyncWeb3 + WebSocketProvider: calls and a newHeads subscription."""
+    import pytest
+
+    web3 = pytest.importorskip("web3")
+
+    async def flow(url: str) -> None:
+        async with web3.AsyncWeb3(web3.WebSocketProvider(url)) as w3:
+            assert await w3.eth.chain_id == 31337
+            sub = await w3.eth.subscribe("newHeads")
+            accounts = await w3.eth.accounts
+            await w3.eth.send_transaction({"from": accounts[0], "to": accounts[1], "value": 1})
+            async for msg in w3.socket.process_subscriptions():
+                assert msg["subscription"] == sub
+                assert msg["result"]["number"] == 1
+                break
+
+    with ThreadedNode(DevChain()) as node:
+        asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 60))
