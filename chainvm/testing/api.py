@@ -100,7 +100,7 @@ def _convert_args(types: list[str], args: tuple[Any, ...]) -> list[Any]:
 
 def _fix_addresses(types: list[str], values: Any) -> list[Any]:
     """eth-abi decodes addresses in lower case; give them EIP-55 checksums."""
-    out = []
+    out: list[Any] = []
     for t, v in zip(types, values):
         if t == "address":
             out.append(checksum(bytes.fromhex(v[2:])))
@@ -493,10 +493,10 @@ class TestChain:
                    value: int = 0) -> dict[str, Any]:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
-        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
-                          data=data)
+        who = self._sender(sender)
+        req = CallRequest(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
-        return tracer.result(result, {"type": "CALL", "from": "0x" + req.sender.hex(),
+        return tracer.result(result, {"type": "CALL", "from": "0x" + who.hex(),
                                       "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
 
     def gas_profile(self, to: str | bytes, data: bytes, sender: str | bytes | None = None,

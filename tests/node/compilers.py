@@ -8,6 +8,7 @@ there once. Tests skip when a compiler is not available.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -40,13 +41,18 @@ def node_modules() -> Path | None:
     if shutil.which("npm") is None:
         return None
     root.mkdir(parents=True, exist_ok=True)
-    if not (root / "package.json").exists():
-        (root / "package.json").write_text('{"name": "chainvm-node-js", "private": true}\n')
-    try:
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", *NPM_PACKAGES],
-                       cwd=root, check=True, capture_output=True, timeout=600)
-    except (subprocess.SubprocessError, OSError):
-        return None
+    # One installer at a time (pytest-xdist workers share the folder).
+    with (root / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all((modules / w).exists() for w in wanted):
+            return modules
+        if not (root / "package.json").exists():
+            (root / "package.json").write_text('{"name": "chainvm-node-js", "private": true}\n')
+        try:
+            subprocess.run(["npm", "install", "--no-audit", "--no-fund", *NPM_PACKAGES],
+                           cwd=root, check=True, capture_output=True, timeout=600)
+        except (subprocess.SubprocessError, OSError):
+            return None
     return modules if all((modules / w).exists() for w in wanted) else None
 
 

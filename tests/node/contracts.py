@@ -29,24 +29,26 @@ OPS = {
 }
 
 
-def assemble(program: list[object]) -> bytes:
+Item = str | tuple[str, str] | tuple[str, int, int]
+
+
+def assemble(program: list[Item]) -> bytes:
     """Items: an opcode name, ("push", int, size), ("label", name) or ("ref", name)
     (a PUSH2 of the label's offset)."""
-    def size(item: object) -> int:
+    def size(item: Item) -> int:
         if isinstance(item, str):
             return 1
-        assert isinstance(item, tuple)
         if item[0] == "label":
             return 0
         if item[0] == "ref":
             return 3
-        return 1 + item[2]
+        return 1 + int(item[2])  # type: ignore[misc]
 
     labels: dict[str, int] = {}
     pos = 0
     for item in program:
         if isinstance(item, tuple) and item[0] == "label":
-            labels[item[1]] = pos
+            labels[str(item[1])] = pos
         pos += size(item)
     out = bytearray()
     for item in program:
@@ -55,10 +57,10 @@ def assemble(program: list[object]) -> bytes:
         elif item[0] == "label":
             pass  # a position only; the program writes the JUMPDEST itself
         elif item[0] == "ref":
-            out += bytes([0x61]) + labels[item[1]].to_bytes(2, "big")
+            out += bytes([0x61]) + labels[str(item[1])].to_bytes(2, "big")
         else:
-            _, value, n = item
-            out += bytes([0x5F + n]) + int(value).to_bytes(n, "big")
+            value, n = int(item[1]), int(item[2])  # type: ignore[misc]
+            out += bytes([0x5F + n]) + value.to_bytes(n, "big")
     return bytes(out)
 
 
