@@ -13,6 +13,7 @@ commands:
   statetest   run state-test fixtures (JSON results on stdout)
   blocktest   run blockchain-test fixtures (JSON results on stdout)
   difftest    differential testing against the execution specs
+  node        a JSON-RPC dev node (chainvm node --help)
   run         execute bytecode in an empty state
   fixtures    extract the shared fixture archives into the cache; print their paths
   fvm         the Filecoin VM (fvm vector PATH...)
@@ -38,6 +39,10 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
         except ImportError:  # needs the test extras (the execution specs)
             return None
         return difftest_main
+    if name == "node":
+        from chainvm.node.cli import main as node_main
+
+        return node_main
     if name == "fixtures":
         return _fixtures_main
     if name == "fvm":
