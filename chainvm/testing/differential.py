@@ -197,7 +197,7 @@ def _oracle(fork_name: str) -> _OracleFork:
         capture["call"] = out
         return out
 
-    mod.fork.process_message_call = process_message_call
+    setattr(mod.fork, "process_message_call", process_message_call)  # noqa: B010
 
     for fname in ("process_message", "process_create_message"):
         original = getattr(mod.interpreter, fname)
@@ -370,52 +370,58 @@ def compare(case: dict[str, Any]) -> Verdict:
                    time.perf_counter() - start)
 
 
+_DROP = object()
+
+
 def _candidates(case: dict[str, Any]) -> list[dict[str, Any]]:
     """Smaller variants of a case, roughly biggest cut first."""
     out: list[dict[str, Any]] = []
 
-    def variant(edit: Callable[[dict[str, Any]], None]) -> None:
+    def variant(path: tuple[str, ...], key: str | int, value: Any = _DROP) -> None:
+        """A copy of `case` with `key` of the container at `path` dropped or set to `value`."""
         c = copy.deepcopy(case)
-        edit(c)
+        container: Any = c
+        for part in path:
+            container = container[part]
+        if value is _DROP:
+            del container[key]
+        else:
+            container[key] = value
         if c != case:
             out.append(c)
 
     sender = private_key_to_address(bytes.fromhex(case["tx"]["key"])).hex()
     for addr in list(case["pre"]):
         if addr != sender:
-            variant(lambda c, a=addr: c["pre"].pop(a))
+            variant(("pre",), addr)
     tx = case["tx"]
     for name in ("authorization_list", "access_list", "blob_versioned_hashes"):
         items = tx[name]
         if name == "blob_versioned_hashes" and len(items) <= 1:
             continue
         if len(items) > 1:
-            variant(lambda c, n=name: c["tx"].__setitem__(n, c["tx"][n][:len(c["tx"][n]) // 2]))
+            variant(("tx",), name, items[:len(items) // 2])
         for i in range(len(items)):
-            variant(lambda c, n=name, i=i: c["tx"][n].pop(i))
+            variant(("tx", name), i)
     if "data_segments" in tx:
-        segs = tx["data_segments"]
-        for i in range(len(segs)):
-            variant(lambda c, i=i: c["tx"]["data_segments"].pop(i))
+        for i in range(len(tx["data_segments"])):
+            variant(("tx", "data_segments"), i)
     elif tx["data"]:
-        variant(lambda c: c["tx"].__setitem__("data", ""))
-        variant(lambda c: c["tx"].__setitem__("data", c["tx"]["data"][: len(c["tx"]["data"]) // 2
-                                                                         // 2 * 2]))
+        variant(("tx",), "data", "")
+        variant(("tx",), "data", tx["data"][: len(tx["data"]) // 2 // 2 * 2])
     if tx["value"]:
-        variant(lambda c: c["tx"].__setitem__("value", 0))
+        variant(("tx",), "value", 0)
     for addr, acct in case["pre"].items():
         segs = acct.get("segments")
         if segs:
             n = len(segs)
             if n > 2:
-                variant(lambda c, a=addr: c["pre"][a].__setitem__(
-                    "segments", c["pre"][a]["segments"][: len(c["pre"][a]["segments"]) // 2]))
-                variant(lambda c, a=addr: c["pre"][a].__setitem__(
-                    "segments", c["pre"][a]["segments"][len(c["pre"][a]["segments"]) // 2:]))
+                variant(("pre", addr), "segments", segs[: n // 2])
+                variant(("pre", addr), "segments", segs[n // 2:])
             for i in range(n):
-                variant(lambda c, a=addr, i=i: c["pre"][a]["segments"].pop(i))
+                variant(("pre", addr, "segments"), i)
         for k in list(acct.get("storage", {})):
-            variant(lambda c, a=addr, k=k: c["pre"][a]["storage"].pop(k))
+            variant(("pre", addr, "storage"), k)
     return out
 
 

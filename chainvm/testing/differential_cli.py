@@ -166,8 +166,8 @@ def main(argv: list[str]) -> int:
                   f"{row['oracle_failures']:4} oracle failures  "
                   f"{row['valid_transactions']:6} valid txs  {row['successful']:6} succeeded\n")
     for d in divergences[:20]:
-        err.write(f"  DIVERGENCE {d['fork']} #{d['index']}: {', '.join(d['fields'])}"
-                  f"{'  -> ' + d['reproducer'] if d.get('reproducer') else ''}\n")
+        where = f"  -> {d['reproducer']}" if d.get("reproducer") else ""
+        err.write(f"  DIVERGENCE {d['fork']} #{d['index']}: {', '.join(d['fields'] or [])}{where}\n")
     return 1 if divergences else 0
 
 

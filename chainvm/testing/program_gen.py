@@ -419,13 +419,13 @@ def precompile_input(g: Gen, number: int) -> bytes:
         data = w32(p[0]) + w32(p[1]) + w32(g.value())
         return data[:rng.randrange(0, 96)] if malformed and rng.random() < 0.3 else data
     if number == 8:
-        g2 = b"".join(w32(x) for x in BN_G2)
-        pair = w32(BN_G1[0]) + w32(BN_G1[1]) + g2
-        neg = w32(BN_G1[0]) + w32(BN_P - BN_G1[1]) + g2
+        bn_g2 = b"".join(w32(x) for x in BN_G2)
+        pair = w32(BN_G1[0]) + w32(BN_G1[1]) + bn_g2
+        neg = w32(BN_G1[0]) + w32(BN_P - BN_G1[1]) + bn_g2
         # Pairings are slow in both implementations (pure-Python py_ecc in the specs).
         data = rng.choice((b"", b"", b"", pair, pair + neg, pair + pair, neg + pair))
         if malformed:
-            data = rng.choice((data + b"\x00", pair[:100], w32(1) + w32(3) + g2))
+            data = rng.choice((data + b"\x00", pair[:100], w32(1) + w32(3) + bn_g2))
         return data
     if number == 9:
         rounds = rng.choice((0, 1, 2, 12, rng.randrange(0, 30)))
@@ -447,8 +447,8 @@ def precompile_input(g: Gen, number: int) -> bytes:
             return bytes(bad) if rng.random() < 0.7 else P256_VALID[:rng.randrange(160)]
         return P256_VALID
     # BLS12-381 (EIP-2537)
-    g1 = [fp48(BLS_G1[0]) + fp48(BLS_G1[1]), fp48(BLS_5G1[0]) + fp48(BLS_5G1[1]), bytes(128)]
-    g2 = [b"".join(fp48(x) for x in BLS_G2), b"".join(fp48(x) for x in BLS_7G2), bytes(256)]
+    g1: list[bytes] = [fp48(BLS_G1[0]) + fp48(BLS_G1[1]), fp48(BLS_5G1[0]) + fp48(BLS_5G1[1]), bytes(128)]
+    g2: list[bytes] = [b"".join(fp48(x) for x in BLS_G2), b"".join(fp48(x) for x in BLS_7G2), bytes(256)]
     if malformed:
         g1.append(fp48(BLS_G1[0]) + fp48(BLS_G1[1] + 1))
         g1.append(fp48(BLS_P) + fp48(1))
@@ -776,7 +776,7 @@ def generate_case(fork: str, rng: random.Random) -> dict[str, Any]:
     # Environment.
     base_fee = rng.choice((0, 1, 7, 1000, 10**9)) if o >= LONDON else 0
     excess = rng.choice((0, 0, 0, 1, 10**6, 10**7, 10**8)) if o >= CANCUN else 0
-    env = {
+    env: dict[str, Any] = {
         "coinbase": rng.choice([DEFAULT_COINBASE] * 4 + [sender, CONTRACTS[0], NOBODY,
                                                          (1).to_bytes(20, "big")]).hex(),
         "number": rng.choice((1, 1000, 10**6)),
