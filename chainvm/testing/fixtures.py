@@ -14,7 +14,15 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+def _project_root() -> Path:
+    """The source checkout this package runs from, or (when installed) the working directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").exists():
+        return checkout
+    return Path.cwd()
+
+
+PROJECT_ROOT = _project_root()
 
 
 def shared_fixtures() -> Path:
