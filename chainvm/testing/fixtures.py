@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+
 def _project_root() -> Path:
     """The source checkout this package runs from, or (when installed) the working directory."""
     checkout = Path(__file__).resolve().parents[2]
