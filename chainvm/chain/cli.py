@@ -8,7 +8,6 @@ that are not blockchain tests).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import sys
 from collections import Counter
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chainvm.chain.blocktest import run_file
-from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, progress
+from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, run_jobs
 from chainvm.evm.statetest import FixtureError
 
 
@@ -68,16 +67,7 @@ def main(argv: list[str]) -> int:
             raise UsageError("--datadir needs the lmdb package (pip install lmdb)") from None
     jobs = [(str(p), args.run, str(datadir / str(i)) if datadir else None)
             for i, p in enumerate(files)]
-    if args.workers > 1 and len(jobs) > 1:
-        with multiprocessing.Pool(min(args.workers, len(jobs))) as pool:
-            outcomes = list(progress(pool.imap(_run_one, jobs), len(jobs), "blocktest"))
-    else:
-        outcomes = list(progress((_run_one(j) for j in jobs), len(jobs), "blocktest"))
-    results: list[dict[str, Any]] = []
-    for kind, payload in outcomes:
-        if kind == "error":
-            raise UsageError(payload)
-        results.extend(payload)
+    results = run_jobs(_run_one, jobs, args.workers, "blocktest")
     json.dump(results, sys.stdout, indent=2)
     sys.stdout.write("\n")
     _summary(results)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, progress
+from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, run_jobs
 from chainvm.evm.forks import FORK_ORDER
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import FixtureError, known_fork, run_file
@@ -56,16 +55,8 @@ def main(argv: list[str]) -> int:
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
     jobs = [(str(p), args.fork, args.run, args.trace) for p in files]
-    results: list[dict[str, Any]] = []
-    if args.workers > 1 and len(jobs) > 1 and not args.trace:
-        with multiprocessing.Pool(min(args.workers, len(jobs))) as pool:
-            outcomes = list(progress(pool.imap(_run_one, jobs), len(jobs), "statetest"))
-    else:
-        outcomes = list(progress((_run_one(j) for j in jobs), len(jobs), "statetest"))
-    for kind, payload in outcomes:
-        if kind == "error":
-            raise UsageError(payload)
-        results.extend(payload)
+    # Traces go to one stderr in order, so a traced run stays in this process.
+    results = run_jobs(_run_one, jobs, 1 if args.trace else args.workers, "statetest")
     json.dump(results, sys.stdout, indent=2)
     sys.stdout.write("\n")
     _summary(results)
