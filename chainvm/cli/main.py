@@ -12,6 +12,7 @@ USAGE = """usage: chainvm COMMAND [ARGS]
 commands:
   statetest   run state-test fixtures (JSON results on stdout)
   blocktest   run blockchain-test fixtures (JSON results on stdout)
+  t8n         state-transition tool: apply a block to an alloc (geth's evm t8n interface)
   difftest    differential testing against the execution specs
   node        a JSON-RPC dev node (chainvm node --help)
   run         execute bytecode in an empty state
@@ -33,6 +34,10 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
         from chainvm.chain.cli import main as blocktest_main
 
         return blocktest_main
+    if name == "t8n":
+        from chainvm.cli.t8n import main as t8n_main
+
+        return t8n_main
     if name == "difftest":
         try:
             from chainvm.testing.differential_cli import main as difftest_main

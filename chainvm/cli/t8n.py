@@ -1,0 +1,157 @@
+"""`chainvm t8n`: the state-transition tool of geth's `evm t8n` and `ethereum-spec-evm t8n`.
+
+Reads an alloc, an env and transactions (files, or one JSON object
+`{"alloc", "env", "txs"}` on stdin for the inputs named `stdin`), applies the
+block and writes the result, the post alloc and the transactions' RLP body to
+files in `--output.basedir`, or, for outputs named `stdout`/`stderr`, as one
+JSON object combining them on that stream.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from chainvm.chain.t8n import T8nError, known_fork, transition
+from chainvm.chain.transactions import SignedTransaction
+from chainvm.cli.common import ArgumentParser, UsageError
+
+_STREAMS = ("stdout", "stderr")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="chainvm t8n",
+                            description="Apply a block of transactions to an alloc "
+                                        "(geth's evm t8n interface).")
+    add = parser.add_argument
+    add("--input.alloc", dest="input_alloc", default="alloc.json", metavar="FILE",
+        help="pre-state (file, or stdin)")
+    add("--input.env", dest="input_env", default="env.json", metavar="FILE",
+        help="block environment (file, or stdin)")
+    add("--input.txs", dest="input_txs", default="txs.json", metavar="FILE",
+        help="transactions: a JSON list, or a JSON string of RLP hex (file, or stdin)")
+    add("--output.basedir", dest="output_basedir", default=".", metavar="DIR",
+        help="folder for the output files and traces")
+    add("--output.result", dest="output_result", default="result.json", metavar="NAME",
+        help="result file name in basedir, or stdout/stderr")
+    add("--output.alloc", dest="output_alloc", default="alloc.json", metavar="NAME",
+        help="post-state file name in basedir, or stdout/stderr")
+    add("--output.body", dest="output_body", default=None, metavar="NAME",
+        help="file name for the RLP of the transactions, or stdout/stderr")
+    add("--state.fork", dest="state_fork", default="GrayGlacier", metavar="NAME",
+        help="fork name (e.g. Cancun) or transition (e.g. BerlinToLondonAt5)")
+    add("--state.reward", dest="state_reward", default=None, metavar="WEI",
+        help="proof-of-work block reward; -1 pays none (default: the fork's)")
+    add("--state.chainid", dest="state_chainid", default="1", metavar="N", help="chain id")
+    add("--trace", action="store_true",
+        help="write an EIP-3155 trace per transaction to basedir/trace-INDEX-HASH.jsonl")
+    for flag in ("--trace.memory", "--trace.nomemory", "--trace.returndata",
+                 "--trace.noreturndata", "--trace.nostack"):
+        add(flag, action="store_true", help="accepted for compatibility (no effect)")
+    return parser
+
+
+def _int_flag(text: str, flag: str) -> int:
+    try:
+        return int(text, 16) if text[:2] in ("0x", "0X") else int(text, 10)
+    except ValueError:
+        raise UsageError(f"{flag}: expected an integer, got {text!r}") from None
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {path} ({exc.strerror})") from None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{what}: {path}: invalid JSON ({exc})") from None
+
+
+def _read_inputs(args: Any) -> tuple[Any, Any, Any]:
+    names = {"alloc": args.input_alloc, "env": args.input_env, "txs": args.input_txs}
+    stdin: dict[str, Any] | None = None
+    if "stdin" in names.values():
+        try:
+            stdin = json.loads(sys.stdin.read())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"stdin: invalid JSON ({exc})") from None
+        if not isinstance(stdin, dict):
+            raise UsageError("stdin: expected a JSON object with alloc, env and txs")
+    values: list[Any] = []
+    for key, path in names.items():
+        if path == "stdin":
+            assert stdin is not None
+            if key not in stdin:
+                raise UsageError(f"stdin: the JSON object has no {key!r}")
+            values.append(stdin[key])
+        else:
+            values.append(_read_json(path, f"--input.{key}"))
+    return values[0], values[1], values[2]
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    reward = None if args.state_reward is None else _int_flag(args.state_reward,
+                                                              "--state.reward")
+    chain_id = _int_flag(args.state_chainid, "--state.chainid")
+    if chain_id < 0:
+        raise UsageError("--state.chainid must not be negative")
+    if reward is not None and reward < -1:
+        raise UsageError("--state.reward must be -1 or more")
+    if not known_fork(args.state_fork):
+        raise UsageError(f"unknown fork {args.state_fork!r}")
+    basedir = Path(args.output_basedir)
+    outputs = (args.output_result, args.output_alloc, args.output_body)
+    files = [name for name in outputs if name is not None and name not in _STREAMS]
+    if files or args.trace:
+        try:
+            basedir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--output.basedir: cannot create {basedir} "
+                             f"({exc.strerror})") from None
+    alloc, env, txs = _read_inputs(args)
+    if args.trace:
+        for old in basedir.glob("trace-*.jsonl"):
+            old.unlink()
+
+    def open_trace(index: int, tx: SignedTransaction) -> IO[str]:
+        return open(basedir / f"trace-{index}-0x{tx.hash.hex()}.jsonl", "w")
+
+    try:
+        done = transition(alloc, env, txs, args.state_fork, chain_id,
+                          reward,
+                          open_trace if args.trace else None)
+    except T8nError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write trace: {exc}") from None
+
+    streams: dict[str, dict[str, Any]] = {"stdout": {}, "stderr": {}}
+    for name, key, value in ((args.output_result, "result", done.result),
+                             (args.output_alloc, "alloc", done.alloc),
+                             (args.output_body, "body", done.body)):
+        if name is None:
+            continue
+        if name in _STREAMS:
+            streams[name][key] = value
+            continue
+        path = basedir / name
+        try:
+            with open(path, "w") as fh:
+                json.dump(value, fh, indent=2)
+                fh.write("\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path} ({exc.strerror})") from None
+    for stream_name, combined in streams.items():
+        if combined:
+            stream = sys.stdout if stream_name == "stdout" else sys.stderr
+            json.dump(combined, stream, indent=2)
+            stream.write("\n")
+            stream.flush()
+    return 0
+
