@@ -170,12 +170,13 @@ class PyevmRunner(Runner):
         self.vm_forks = forks
         self.execution_context: Any = ExecutionContext
 
-    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+    def build_state(self, fork: str, env: dict[str, Any], pre: dict[str, Any]
+                    ) -> tuple[Any, Any]:
+        """(VM class, state holding `pre`) for a fixture-style env and pre-state."""
         vm_name = PYEVM_VMS.get(fork)
         if vm_name is None or not hasattr(self.vm_forks, vm_name):
             raise RuntimeError(f"py-evm has no VM for fork {fork}")
         vm = getattr(self.vm_forks, vm_name)
-        env = test["env"]
         is_london = vm_name not in ("FrontierVM", "HomesteadVM", "TangerineWhistleVM",
                                     "SpuriousDragonVM", "ByzantiumVM", "ConstantinopleVM",
                                     "PetersburgVM", "IstanbulVM", "BerlinVM")
@@ -194,7 +195,7 @@ class PyevmRunner(Runner):
                              if vm_name in ("CancunVM", "PragueVM") else None),
         )
         state = vm.get_state_class()(self.atomic_db(), context, self.blank_root)
-        for addr_hex, acct in test["pre"].items():
+        for addr_hex, acct in pre.items():
             addr = address(addr_hex)
             state.set_balance(addr, num(acct.get("balance", "0x0")))
             state.set_nonce(addr, num(acct.get("nonce", "0x0")))
@@ -202,6 +203,10 @@ class PyevmRunner(Runner):
             for key, value in acct.get("storage", {}).items():
                 state.set_storage(addr, num(key), num(value))
         state.persist()
+        return vm, state
+
+    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+        vm, state = self.build_state(fork, test["env"], test["pre"])
         if "txbytes" not in post:
             raise RuntimeError("py-evm runner needs the post entry's txbytes")
         self.tx = vm.get_transaction_builder().decode(hexbytes(post["txbytes"]))
@@ -255,17 +260,19 @@ class EelsRunner(Runner):
                 raise RuntimeError(f"the execution specs have no fork {fork}") from None
         return self.modules[fork]
 
-    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+    def build(self, fork: str, env: dict[str, Any], pre: dict[str, Any]
+              ) -> tuple[dict[str, Any], Any, Any]:
+        """(fork modules, State holding `pre`, BlockEnvironment) for a fixture-style env."""
         import dataclasses
 
         mods = self.fork_modules(fork)
-        st, ft, vm, txs = mods["state"], mods["fork_types"], mods["vm"], mods["transactions"]
+        st, ft, vm = mods["state"], mods["fork_types"], mods["vm"]
         U256, Uint, U64 = self.numeric.U256, self.numeric.Uint, self.numeric.U64
         Bytes, Bytes32 = self.bytes.Bytes, self.bytes.Bytes32
         if "code" not in {f.name for f in dataclasses.fields(ft.Account)}:
             raise RuntimeError(f"benchmark runner does not build {fork} accounts")
         state = st.State()
-        for addr_hex, acct in test["pre"].items():
+        for addr_hex, acct in pre.items():
             addr = ft.Address(address(addr_hex))
             st.set_account(state, addr, ft.Account(
                 nonce=Uint(num(acct.get("nonce", "0x0"))),
@@ -274,7 +281,6 @@ class EelsRunner(Runner):
             for key, value in acct.get("storage", {}).items():
                 st.set_storage(state, addr, Bytes32(num(key).to_bytes(32, "big")),
                                U256(num(value)))
-        env = test["env"]
         random = env.get("currentRandom")
         candidates: dict[str, Any] = {
             "chain_id": U64(1),
@@ -295,15 +301,20 @@ class EelsRunner(Runner):
         missing = [name for name in wanted if name not in candidates]
         if missing:
             raise RuntimeError(f"benchmark runner cannot fill {fork} BlockEnvironment {missing}")
-        self.block_env = vm.BlockEnvironment(**{name: candidates[name] for name in wanted})
-        self.block_output = vm.BlockOutput()
+        block_env = vm.BlockEnvironment(**{name: candidates[name] for name in wanted})
+        return mods, state, block_env
+
+    def decode(self, mods: dict[str, Any], raw: bytes) -> Any:
+        if raw[0] >= 0xC0:
+            return self.rlp.decode_to(mods["transactions"].LegacyTransaction, raw)
+        return mods["transactions"].decode_transaction(self.bytes.Bytes(raw))
+
+    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+        mods, state, self.block_env = self.build(fork, test["env"], test["pre"])
+        self.block_output = mods["vm"].BlockOutput()
         if "txbytes" not in post:
             raise RuntimeError("EELS runner needs the post entry's txbytes")
-        raw = hexbytes(post["txbytes"])
-        if raw[0] >= 0xC0:
-            self.tx = self.rlp.decode_to(txs.LegacyTransaction, raw)
-        else:
-            self.tx = txs.decode_transaction(Bytes(raw))
+        self.tx = self.decode(mods, hexbytes(post["txbytes"]))
         self.mods = mods
         self.state = state
 
@@ -339,12 +350,12 @@ class PyrevmRunner(Runner):
 
         self.pyrevm = pyrevm
 
-    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+    def new_evm(self, fork: str, env: dict[str, Any], pre: dict[str, Any]) -> Any:
+        """A pyrevm EVM holding `pre`, for a fixture-style env."""
         pr = self.pyrevm
         spec = PYREVM_SPECS.get(fork)
         if spec is None:
             raise RuntimeError(f"no pyrevm spec id for fork {fork}")
-        env = test["env"]
         random = env.get("currentRandom")
         block = pr.BlockEnv(
             number=num(env["currentNumber"]),
@@ -356,13 +367,18 @@ class PyrevmRunner(Runner):
             gas_limit=num(env["currentGasLimit"]),
         )
         evm = pr.EVM(env=pr.Env(cfg=pr.CfgEnv(chain_id=1), block=block), spec_id=spec)
-        for addr_hex, acct in test["pre"].items():
+        for addr_hex, acct in pre.items():
             addr = "0x" + address(addr_hex).hex()
             evm.insert_account_info(addr, pr.AccountInfo(
                 nonce=num(acct.get("nonce", "0x0")), code=hexbytes(acct.get("code", "0x"))))
             evm.set_balance(addr, num(acct.get("balance", "0x0")))
             for key, value in acct.get("storage", {}).items():
                 evm.insert_account_storage(addr, num(key), num(value))
+        return evm
+
+    def prepare(self, test: dict[str, Any], fork: str, post: dict[str, Any]) -> None:
+        env = test["env"]
+        evm = self.new_evm(fork, env, test["pre"])
         tx = test["transaction"]
         indexes = post["indexes"]
         if not tx.get("to"):
