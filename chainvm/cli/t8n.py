@@ -128,6 +128,8 @@ def main(argv: list[str]) -> int:
                           open_trace if args.trace else None)
     except T8nError as exc:
         raise UsageError(str(exc)) from None
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # input of a shape not foreseen
+        raise UsageError(f"bad input: {type(exc).__name__}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot write trace: {exc}") from None
 

@@ -487,3 +487,163 @@ def test_malformed_transaction_is_rejected_not_fatal() -> None:
     assert result["rejected"][0]["index"] == 0
     assert len(result["receipts"]) == len(case.txs) - len(result["rejected"]) + 1
 
+
+
+# -- blocks of the blockchain-test fixtures as transitions ----------------------------------------
+#
+# A block of a valid blockchain test, with the state its parent left, is a transition whose
+# answer the fixture knows: the header's state, transactions and receipts roots, gas used,
+# bloom and withdrawals root. These blocks also bring uncles, which the specs' t8n cannot
+# take (it rewards ommers by a field its env does not read), so they check the ommer rewards.
+
+FIXTURE_ARCHIVES = ("blockchain-legacy-constantinople", "blockchain-legacy-cancun",
+                    "blockchain-2024")
+PER_FILE = 3
+PER_NETWORK = 2
+
+
+@dataclass
+class FixtureBlock:
+    name: str
+    network: str
+    case: Case
+    header: dict[str, Any]
+    uncles: int
+
+
+def _interesting(block: Any) -> bool:
+    return bool(block.uncles) or bool(block.withdrawals) or len(block.transactions) > 1
+
+
+def _kind(block: Any) -> str:
+    if block.uncles:
+        return "uncles"
+    if any(tx.tx_type == 3 for tx in block.transactions):
+        return "blobs"
+    return "block"
+
+
+def fixture_blocks() -> list[FixtureBlock]:
+    from chainvm.chain.block import Block
+    from chainvm.chain.blocktest import genesis_of
+    from chainvm.chain.chain import Chain
+    from chainvm.chain.t8n import dump_alloc
+    from chainvm.testing.fixtures import ethereum_tests
+
+    picked: list[FixtureBlock] = []
+    taken: dict[tuple[str, str], int] = {}
+    for archive in FIXTURE_ARCHIVES:
+        root = ethereum_tests(archive)
+        if root is None:
+            continue
+        for path in sorted((root / "ValidBlocks").rglob("*.json")):
+            from_file = 0
+            for name, test in json.loads(path.read_text()).items():
+                if from_file >= PER_FILE:
+                    break
+                network = str(test.get("network"))
+                if "To" in network:
+                    continue
+                blocks = test["blocks"]
+                for k, raw in enumerate(blocks):
+                    if any(key.startswith("expectException") for key in raw) or "rlp" not in raw:
+                        break
+                    block = Block.decode(bytes.fromhex(raw["rlp"][2:]))
+                    key = (network, _kind(block))
+                    if taken.get(key, 0) >= PER_NETWORK or not _interesting(block):
+                        continue
+                    try:
+                        config, genesis, state = genesis_of(test)
+                        chain = Chain.from_genesis(config, genesis, state)
+                        for earlier in blocks[:k]:
+                            chain.import_block(Block.decode(bytes.fromhex(earlier["rlp"][2:])))
+                    except Exception:  # noqa: BLE001 - a chain we cannot replay is skipped
+                        break
+                    if chain.head_hash != block.header.parent_hash:  # a side chain
+                        break
+                    picked.append(_as_case(f"{name}#{k}", network, block, chain,
+                                           dump_alloc(chain.state())))
+                    taken[key] = taken.get(key, 0) + 1
+                    from_file += 1
+                    break
+    return picked
+
+
+def _as_case(name: str, network: str, block: Any, chain: Any,
+             alloc: dict[str, Any]) -> FixtureBlock:
+    h = block.header
+    fork = get_fork(network)
+    env: dict[str, Any] = {
+        "currentCoinbase": "0x" + h.coinbase.hex(), "currentGasLimit": hex(h.gas_limit),
+        "currentNumber": hex(h.number), "currentTimestamp": hex(h.timestamp),
+        "blockHashes": {hex(n): "0x" + chain.get_block_by_number(n).header.hash.hex()
+                        for n in range(max(0, h.number - 256), h.number)},
+        "ommers": [{"delta": hex(h.number - u.number), "address": "0x" + u.coinbase.hex()}
+                   for u in block.uncles],
+    }
+    if fork.ordinal >= F.PARIS:
+        env["currentRandom"] = "0x" + h.mix_hash.hex()
+    else:
+        env["currentDifficulty"] = hex(h.difficulty)
+    if h.base_fee is not None:
+        env["currentBaseFee"] = hex(h.base_fee)
+    if block.withdrawals is not None:
+        env["withdrawals"] = [{"index": hex(w.index), "validatorIndex": hex(w.validator_index),
+                               "address": "0x" + w.address.hex(), "amount": hex(w.amount)}
+                              for w in block.withdrawals]
+    if h.excess_blob_gas is not None:
+        env["currentExcessBlobGas"] = hex(h.excess_blob_gas)
+    if h.parent_beacon_block_root is not None:
+        env["parentBeaconBlockRoot"] = "0x" + h.parent_beacon_block_root.hex()
+    txs = "0x" + encode([tx.body_item() for tx in block.transactions]).hex()
+    expected = {"stateRoot": h.state_root, "txRoot": h.transactions_root,
+                "receiptsRoot": h.receipts_root, "logsBloom": h.bloom, "gasUsed": h.gas_used,
+                "withdrawalsRoot": h.withdrawals_root, "blobGasUsed": h.blob_gas_used}
+    header = {k: (v if isinstance(v, int) or v is None else "0x" + v.hex())
+              for k, v in expected.items()}
+    header["gasUsed"] = hex(h.gas_used)
+    if h.blob_gas_used is not None:
+        header["blobGasUsed"] = hex(h.blob_gas_used)
+    return FixtureBlock(name, network, Case(name, network, alloc, env, txs), header,
+                        len(block.uncles))
+
+
+FIXTURE_BLOCKS = fixture_blocks()
+
+
+@pytest.mark.parametrize("block", FIXTURE_BLOCKS, ids=[b.name for b in FIXTURE_BLOCKS])
+def test_fixture_block(block: FixtureBlock) -> None:
+    ours = run_chainvm(block.case)
+    assert ours["result"]["rejected"] == []
+    for key, want in block.header.items():
+        if want is not None:
+            assert ours["result"][key] == want, key
+    # The specs' t8n cannot reward ommers and has no Constantinople (with EIP-1283).
+    if block.uncles == 0 and block.network != "Constantinople":
+        assert compare(block.case, ours, run_specs(block.case)) == []
+
+
+def test_same_files_as_ethereum_spec_evm(tmp_path: Path) -> None:
+    """One transition through both command lines, with the same flags and files."""
+    tool = Path(sys.executable).with_name("ethereum-spec-evm")
+    if not tool.exists():
+        pytest.skip("ethereum-spec-evm is not installed")
+    case = _case("Prague-1")
+    for name, value in (("alloc", case.alloc), ("env", case.env), ("txs", case.txs)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(value))
+    outputs = {}
+    for label, command in (("specs", [str(tool), "t8n"]),
+                           ("chainvm", [sys.executable, "-m", "chainvm.cli.main", "t8n"])):
+        out_dir = tmp_path / label
+        out_dir.mkdir()
+        done = subprocess.run([*command, "--input.alloc=alloc.json", "--input.env=env.json",
+                               "--input.txs=txs.json", f"--output.basedir={out_dir}",
+                               "--output.result=result.json", "--output.alloc=alloc.json",
+                               "--state.fork=Prague", "--state.chainid=1",
+                               "--state.reward=-1"],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        outputs[label] = {"result": json.loads((out_dir / "result.json").read_text()),
+                          "alloc": json.loads((out_dir / "alloc.json").read_text())}
+    assert compare(case, outputs["chainvm"], outputs["specs"]) == []
+    assert outputs["chainvm"]["result"]["requests"]  # a deposit and a withdrawal request
