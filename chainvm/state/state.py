@@ -4,6 +4,14 @@ One undo journal covers accounts, storage, code, transient storage, warm
 sets, the refund counter and logs. A snapshot is the journal length;
 reverting pops entries in reverse and undoes each. Nothing is copied per
 call frame.
+
+State roots are incremental: the state keeps a persistent account trie as of
+the last root and the set of addresses changed since (every State method that
+changes an account records it, and so does undoing a change); each account
+keeps its storage trie and the slots changed since. A root re-hashes only the
+changed accounts and slots (`full_state_root` recomputes everything, for
+checks). Code that edits `accounts`, an Account or its storage directly, after
+a root was taken, must say so with `mark_dirty`.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from collections.abc import Iterator
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
-from chainvm.state.trie import EMPTY_TRIE_ROOT, secure_trie_root
+from chainvm.state.trie import EMPTY_TRIE_ROOT, Trie, secure_trie_root
 
 RIPEMD160_ADDRESS = (3).to_bytes(20, "big")
 
@@ -22,7 +30,8 @@ _TSTORE, _REFUND, _LOG, _DESTRUCT, _CREATED = range(8, 13)
 
 
 class Account:
-    __slots__ = ("balance", "code", "code_hash", "nonce", "storage")
+    __slots__ = ("balance", "code", "code_hash", "dirty_slots", "nonce", "storage",
+                 "storage_trie")
 
     def __init__(self, nonce: int = 0, balance: int = 0, code: bytes = b"",
                  storage: dict[int, int] | None = None) -> None:
@@ -31,13 +40,42 @@ class Account:
         self.code = code
         self.code_hash = keccak256(code) if code else EMPTY_KECCAK
         self.storage: dict[int, int] = storage if storage is not None else {}
+        # The storage trie as of the last storage root (None: not built yet) and the
+        # slots written since.
+        self.storage_trie: Trie | None = None
+        self.dirty_slots: set[int] = set()
 
     def is_empty(self) -> bool:
         """EIP-161: no code, zero nonce and zero balance."""
         return self.nonce == 0 and self.balance == 0 and not self.code
 
     def copy(self) -> Account:
-        return Account(self.nonce, self.balance, self.code, dict(self.storage))
+        acct = Account.__new__(Account)
+        acct.nonce = self.nonce
+        acct.balance = self.balance
+        acct.code = self.code
+        acct.code_hash = self.code_hash
+        acct.storage = dict(self.storage)
+        trie = self.storage_trie
+        acct.storage_trie = Trie(trie.root) if trie is not None else None
+        acct.dirty_slots = set(self.dirty_slots)
+        return acct
+
+    def storage_root(self) -> bytes:
+        """The storage root, re-hashing only the slots written since the last one."""
+        trie = self.storage_trie
+        storage = self.storage
+        if trie is None:
+            trie = self.storage_trie = Trie.from_items(
+                [(keccak256(k.to_bytes(32, "big")), _rlp_uint(v)) for k, v in storage.items()
+                 if v])
+        elif self.dirty_slots:
+            get = storage.get
+            for key in self.dirty_slots:
+                value = get(key, 0)
+                trie.set(keccak256(key.to_bytes(32, "big")), _rlp_uint(value) if value else b"")
+        self.dirty_slots.clear()
+        return trie.root_hash()
 
 
 class Log:
@@ -58,6 +96,10 @@ class State:
     def __init__(self, accounts: dict[bytes, Account] | None = None) -> None:
         self.accounts: dict[bytes, Account] = accounts if accounts is not None else {}
         self.journal: list[tuple] = []
+        # The account trie as of the last root (None: not built yet), and the addresses
+        # changed since.
+        self.trie: Trie | None = None
+        self.dirty: set[bytes] = set()
         self.begin_transaction()
 
     # -- transaction scope -------------------------------------------------
@@ -80,11 +122,13 @@ class State:
         accounts = self.accounts
         for addr in self.destructed:
             accounts.pop(addr, None)
+            self.dirty.add(addr)
         if delete_empty:
             for addr in self.touched:
                 acct = accounts.get(addr)
                 if acct is not None and acct.is_empty():
                     del accounts[addr]
+                    self.dirty.add(addr)
         self.journal.clear()
 
     # -- snapshots ---------------------------------------------------------
@@ -95,19 +139,24 @@ class State:
     def revert(self, snapshot: int) -> None:
         journal = self.journal
         accounts = self.accounts
+        dirty = self.dirty
         while len(journal) > snapshot:
             entry = journal.pop()
             tag = entry[0]
             if tag == _STORAGE:
-                _, acct, key, old = entry
+                _, acct, key, old, addr = entry
                 if old:
                     acct.storage[key] = old
                 else:
                     acct.storage.pop(key, None)
+                acct.dirty_slots.add(key)
+                dirty.add(addr)
             elif tag == _BALANCE:
                 entry[1].balance = entry[2]
+                dirty.add(entry[3])
             elif tag == _NONCE:
                 entry[1].nonce = entry[2]
+                dirty.add(entry[3])
             elif tag == _WARM_ADDR:
                 self.warm_addresses.discard(entry[1])
             elif tag == _WARM_SLOT:
@@ -123,10 +172,12 @@ class State:
                     accounts.pop(addr, None)
                 else:
                     accounts[addr] = previous
+                dirty.add(addr)
             elif tag == _CODE:
                 acct = entry[1]
                 acct.code = entry[2]
                 acct.code_hash = entry[3]
+                dirty.add(entry[4])
             elif tag == _TSTORE:
                 _, key, old = entry
                 if old:
@@ -160,6 +211,7 @@ class State:
             acct = Account()
             self.accounts[addr] = acct
             self.journal.append((_CREATE, addr, None))
+            self.dirty.add(addr)
         return acct
 
     def create_account(self, addr: bytes) -> Account:
@@ -168,6 +220,7 @@ class State:
         acct = Account(balance=previous.balance if previous is not None else 0)
         self.accounts[addr] = acct
         self.journal.append((_CREATE, addr, previous))
+        self.dirty.add(addr)
         return acct
 
     def touch(self, addr: bytes) -> None:
@@ -183,21 +236,24 @@ class State:
         acct = self._get_or_create(addr)
         self.touch(addr)
         if amount:
-            self.journal.append((_BALANCE, acct, acct.balance))
+            self.journal.append((_BALANCE, acct, acct.balance, addr))
             acct.balance += amount
+            self.dirty.add(addr)
 
     def sub_balance(self, addr: bytes, amount: int) -> None:
         acct = self._get_or_create(addr)
         self.touch(addr)
         if amount:
-            self.journal.append((_BALANCE, acct, acct.balance))
+            self.journal.append((_BALANCE, acct, acct.balance, addr))
             acct.balance -= amount
+            self.dirty.add(addr)
 
     def set_balance(self, addr: bytes, amount: int) -> None:
         acct = self._get_or_create(addr)
         self.touch(addr)
-        self.journal.append((_BALANCE, acct, acct.balance))
+        self.journal.append((_BALANCE, acct, acct.balance, addr))
         acct.balance = amount
+        self.dirty.add(addr)
 
     def nonce(self, addr: bytes) -> int:
         acct = self.accounts.get(addr)
@@ -205,8 +261,9 @@ class State:
 
     def set_nonce(self, addr: bytes, nonce: int) -> None:
         acct = self._get_or_create(addr)
-        self.journal.append((_NONCE, acct, acct.nonce))
+        self.journal.append((_NONCE, acct, acct.nonce, addr))
         acct.nonce = nonce
+        self.dirty.add(addr)
 
     def code(self, addr: bytes) -> bytes:
         acct = self.accounts.get(addr)
@@ -218,9 +275,10 @@ class State:
 
     def set_code(self, addr: bytes, code: bytes) -> None:
         acct = self._get_or_create(addr)
-        self.journal.append((_CODE, acct, acct.code, acct.code_hash))
+        self.journal.append((_CODE, acct, acct.code, acct.code_hash, addr))
         acct.code = code
         acct.code_hash = keccak256(code)
+        self.dirty.add(addr)
 
     # -- storage -------------------------------------------------------------
 
@@ -241,11 +299,13 @@ class State:
         slot = (addr, key)
         if slot not in self.original:
             self.original[slot] = old
-        self.journal.append((_STORAGE, acct, key, old))
+        self.journal.append((_STORAGE, acct, key, old, addr))
         if value:
             storage[key] = value
         else:
             storage.pop(key, None)
+        acct.dirty_slots.add(key)
+        self.dirty.add(addr)
 
     def get_transient(self, addr: bytes, key: int) -> int:
         return self.transient.get((addr, key), 0)
@@ -296,11 +356,41 @@ class State:
 
     # -- roots -------------------------------------------------------------------
 
+    def mark_dirty(self, addr: bytes, slot: int | None = None) -> None:
+        """Record a direct edit of `addr` (its account, or one storage `slot`) for the next
+        root. Edits through State methods are recorded by themselves."""
+        self.dirty.add(addr)
+        if slot is not None:
+            acct = self.accounts.get(addr)
+            if acct is not None:
+                acct.dirty_slots.add(slot)
+
     def state_root(self) -> bytes:
-        return secure_trie_root({addr: account_rlp(acct) for addr, acct in self.accounts.items()})
+        """The state root, re-hashing only what changed since the last one."""
+        accounts = self.accounts
+        trie = self.trie
+        if trie is None:
+            self.trie = trie = Trie.from_items(
+                [(keccak256(addr), account_rlp(acct)) for addr, acct in accounts.items()])
+        elif self.dirty:
+            for addr in self.dirty:
+                acct = accounts.get(addr)
+                trie.set(keccak256(addr), account_rlp(acct) if acct is not None else b"")
+        self.dirty.clear()
+        return trie.root_hash()
+
+    def full_state_root(self) -> bytes:
+        """The state root computed from scratch (no cached tries): for checks."""
+        return secure_trie_root({addr: encode([acct.nonce, acct.balance,
+                                               storage_root(acct.storage), acct.code_hash])
+                                 for addr, acct in self.accounts.items()})
 
     def copy(self) -> State:
-        return State({a: acct.copy() for a, acct in self.accounts.items()})
+        state = State({a: acct.copy() for a, acct in self.accounts.items()})
+        if self.trie is not None:
+            state.trie = Trie(self.trie.root)
+        state.dirty = set(self.dirty)
+        return state
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.accounts)
@@ -312,5 +402,16 @@ def storage_root(storage: dict[int, int]) -> bytes:
     return secure_trie_root({k.to_bytes(32, "big"): encode(v) for k, v in storage.items() if v})
 
 
+def _rlp_uint(value: int) -> bytes:
+    """RLP of a non-negative integer below 2**256."""
+    if value < 0x80:
+        return bytes((value,)) if value else b"\x80"
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return bytes((0x80 + len(raw),)) + raw
+
+
 def account_rlp(acct: Account) -> bytes:
-    return encode([acct.nonce, acct.balance, storage_root(acct.storage), acct.code_hash])
+    """RLP [nonce, balance, storage root, code hash] (the payload is 66 to 132 bytes)."""
+    payload = b"".join((_rlp_uint(acct.nonce), _rlp_uint(acct.balance), b"\xa0",
+                        acct.storage_root(), b"\xa0", acct.code_hash))
+    return bytes((0xF8, len(payload))) + payload

@@ -1,87 +1,287 @@
-"""Merkle-Patricia trie root computation (yellow paper, appendix D).
+"""Merkle-Patricia trie roots (yellow paper, appendix D).
 
-The EVM only needs roots of whole key/value sets (state, storage, receipts,
-transactions), so roots are computed on demand from a mapping rather than by
-maintaining a persistent trie: one sort plus one pass that builds each node
-bottom-up.
+Two ways to a root:
+
+- `trie_root(mapping)`: the root of a whole key/value set at once (transactions,
+  receipts, withdrawals, and any first root): one sort, then one bottom-up pass.
+- `Trie`: a persistent trie for keys of one fixed length (the 32-byte hashed keys of
+  the state and storage tries). Nodes are immutable and remember their reference
+  (their hash, or their encoding when shorter than 32 bytes), so after a few updates
+  only the nodes on the changed paths are encoded and hashed again. An update returns
+  a new root node and shares every untouched subtree, so copying a trie is free.
+
+Node encodings are written here directly (RLP of short lists of strings), which is
+what every root spends its time on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from chainvm.crypto import keccak256
-from chainvm.encoding.rlp import encode
 
 EMPTY_TRIE_ROOT = keccak256(b"\x80")
 
+_EMPTY_REF = b"\x80"  # an empty branch slot (RLP of b"")
+
+
+# -- RLP pieces -----------------------------------------------------------------------------
+
+
+def _rlp_string(data: bytes) -> bytes:
+    n = len(data)
+    if n == 1 and data[0] < 0x80:
+        return data
+    if n < 56:
+        return bytes((0x80 + n,)) + data
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xB7 + len(size),)) + size + data
+
+
+def _rlp_list(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 56:
+        return bytes((0xC0 + n,)) + payload
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(size),)) + size + payload
+
+
+# Nibble paths are bytes objects with one nibble (0-15) per byte.
+_NIBBLES = [bytes((b >> 4, b & 15)) for b in range(256)]
+
 
 def _nibbles(key: bytes) -> bytes:
-    out = bytearray(len(key) * 2)
-    for i, b in enumerate(key):
-        out[2 * i] = b >> 4
-        out[2 * i + 1] = b & 15
-    return bytes(out)
+    return b"".join([_NIBBLES[b] for b in key])
 
 
 def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
-    flag = 2 if leaf else 0
-    if len(nibbles) % 2:
-        first = bytes([(flag + 1) << 4 | nibbles[0]])
+    flag = 0x20 if leaf else 0
+    n = len(nibbles)
+    if n % 2:
+        head = bytes((flag | 0x10 | nibbles[0],))
         rest = nibbles[1:]
     else:
-        first = bytes([flag << 4])
+        head = bytes((flag,))
         rest = nibbles
-    return first + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
+    return head + bytes([rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2)])
 
 
-def _reference(node: object) -> object:
-    """A child is embedded when its encoding is shorter than 32 bytes, else hashed."""
-    encoded = encode(node)
-    if len(encoded) < 32:
+# -- nodes ---------------------------------------------------------------------------------
+
+
+class Leaf:
+    __slots__ = ("path", "ref", "value")
+
+    def __init__(self, path: bytes, value: bytes) -> None:
+        self.path = path
+        self.value = value
+        self.ref: bytes | None = None
+
+
+class Extension:
+    __slots__ = ("child", "path", "ref")
+
+    def __init__(self, path: bytes, child: Node) -> None:
+        self.path = path
+        self.child = child
+        self.ref: bytes | None = None
+
+
+class Branch:
+    """A branch of a fixed-key-length trie (no value slot is ever used), or, for
+    `trie_root` over keys of any length, with `value` set."""
+
+    __slots__ = ("children", "ref", "value")
+
+    def __init__(self, children: list[Node | None], value: bytes = b"") -> None:
+        self.children = children
+        self.value = value
+        self.ref: bytes | None = None
+
+
+Node = Leaf | Extension | Branch
+
+
+def _ref(node: Node) -> bytes:
+    """The node as its parent embeds it: the RLP of its hash, or (under 32 bytes) its
+    encoding. Computed once per node."""
+    ref = node.ref
+    if ref is not None:
+        return ref
+    if type(node) is Leaf:
+        enc = _rlp_list(_rlp_string(_hex_prefix(node.path, True)) + _rlp_string(node.value))
+    elif type(node) is Extension:
+        enc = _rlp_list(_rlp_string(_hex_prefix(node.path, False)) + _ref(node.child))
+    else:
+        assert type(node) is Branch
+        parts = [_EMPTY_REF if c is None else _ref(c) for c in node.children]
+        parts.append(_rlp_string(node.value))
+        enc = _rlp_list(b"".join(parts))
+    ref = enc if len(enc) < 32 else b"\xa0" + keccak256(enc)
+    node.ref = ref
+    return ref
+
+
+def node_hash(node: Node | None) -> bytes:
+    """The root hash of the trie under `node` (the root is hashed even when short)."""
+    if node is None:
+        return EMPTY_TRIE_ROOT
+    ref = _ref(node)
+    return ref[1:] if len(ref) == 33 and ref[0] == 0xA0 else keccak256(ref)
+
+
+def _common(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _join(prefix: bytes, child: Node) -> Node:
+    """`prefix` nibbles followed by `child`, merging paths where the trie must."""
+    if type(child) is Leaf:
+        return Leaf(prefix + child.path, child.value)
+    if type(child) is Extension:
+        return Extension(prefix + child.path, child.child)
+    return Extension(prefix, child)
+
+
+def _put(node: Node | None, path: bytes, value: bytes) -> Node:
+    if node is None:
+        return Leaf(path, value)
+    if type(node) is Branch:
+        children = node.children[:]
+        i = path[0]
+        children[i] = _put(children[i], path[1:], value)
+        return Branch(children)
+    if type(node) is Leaf:
+        if node.path == path:
+            return node if node.value == value else Leaf(path, value)
+        common = _common(node.path, path)
+        branch: list[Node | None] = [None] * 16
+        branch[node.path[common]] = Leaf(node.path[common + 1:], node.value)
+        branch[path[common]] = Leaf(path[common + 1:], value)
+        split: Node = Branch(branch)
+        return Extension(path[:common], split) if common else split
+    assert type(node) is Extension
+    common = _common(node.path, path)
+    if common == len(node.path):
+        return Extension(node.path, _put(node.child, path[common:], value))
+    branch = [None] * 16
+    rest = node.path[common + 1:]
+    branch[node.path[common]] = Extension(rest, node.child) if rest else node.child
+    branch[path[common]] = Leaf(path[common + 1:], value)
+    split = Branch(branch)
+    return Extension(path[:common], split) if common else split
+
+
+def _delete(node: Node | None, path: bytes) -> Node | None:
+    if node is None:
+        return None
+    if type(node) is Leaf:
+        return None if node.path == path else node
+    if type(node) is Extension:
+        plen = len(node.path)
+        if path[:plen] != node.path:
+            return node
+        child = _delete(node.child, path[plen:])
+        if child is node.child:
+            return node
+        return None if child is None else _join(node.path, child)
+    assert type(node) is Branch
+    i = path[0]
+    old = node.children[i]
+    new = _delete(old, path[1:])
+    if new is old:
         return node
-    return keccak256(encoded)
+    children = node.children[:]
+    children[i] = new
+    if new is None:
+        left = [j for j in range(16) if children[j] is not None]
+        if len(left) == 1:
+            j = left[0]
+            only = children[j]
+            assert only is not None
+            return _join(_NIBBLE_PATH[j], only)
+    return Branch(children)
 
 
-def _build(items: list[tuple[bytes, bytes]], depth: int) -> object:
-    # items: sorted (nibble path, value), all sharing the first `depth` nibbles.
-    if len(items) == 1:
-        path, value = items[0]
-        return [_hex_prefix(path[depth:], True), value]
-    first = items[0][0]
-    last = items[-1][0]
-    # Longest common prefix beyond depth: enough to compare first and last of a sorted list.
+_NIBBLE_PATH = [bytes((i,)) for i in range(16)]
+
+
+def _build(items: list[tuple[bytes, bytes]], lo: int, hi: int, depth: int) -> Node:
+    """Nodes for sorted items[lo:hi] (nibble path, value), all sharing `depth` nibbles."""
+    if hi - lo == 1:
+        path, value = items[lo]
+        return Leaf(path[depth:], value)
+    first = items[lo][0]
+    last = items[hi - 1][0]
     common = depth
     limit = min(len(first), len(last))
     while common < limit and first[common] == last[common]:
         common += 1
     if common > depth:
-        child = _build(items, common)
-        return [_hex_prefix(first[depth:common], False), _reference(child)]
-    branch: list[object] = [b""] * 17
-    i = 0
-    n = len(items)
-    if len(items[0][0]) == depth:
-        branch[16] = items[0][1]
-        i = 1
-    while i < n:
+        return Extension(first[depth:common], _build(items, lo, hi, common))
+    children: list[Node | None] = [None] * 16
+    value = b""
+    i = lo
+    if len(first) == depth:  # a key ending here (keys of different lengths)
+        value = items[lo][1]
+        i += 1
+    while i < hi:
         nib = items[i][0][depth]
         j = i + 1
-        while j < n and items[j][0][depth] == nib:
+        while j < hi and items[j][0][depth] == nib:
             j += 1
-        branch[nib] = _reference(_build(items[i:j], depth + 1))
+        children[nib] = _build(items, i, j, depth + 1)
         i = j
-    return branch
+    return Branch(children, value)
+
+
+def build(items: Iterable[tuple[bytes, bytes]]) -> Node | None:
+    """Nodes of a trie holding (key, value) pairs; empty values are left out."""
+    sorted_items = sorted((_nibbles(k), v) for k, v in items if v)
+    if not sorted_items:
+        return None
+    return _build(sorted_items, 0, len(sorted_items), 0)
 
 
 def trie_root(mapping: Mapping[bytes, bytes]) -> bytes:
     """Root hash of a trie holding `mapping` (empty values are treated as absent)."""
-    items = sorted((_nibbles(k), v) for k, v in mapping.items() if v)
-    if not items:
-        return EMPTY_TRIE_ROOT
-    root = _build(items, 0)
-    return keccak256(encode(root))
+    return node_hash(build(mapping.items()))
 
 
 def secure_trie_root(mapping: Mapping[bytes, bytes]) -> bytes:
-    return trie_root({keccak256(k): v for k, v in mapping.items()})
+    return node_hash(build((keccak256(k), v) for k, v in mapping.items()))
+
+
+class Trie:
+    """A persistent trie over keys of one fixed length (hashed keys: the state and storage
+    tries). `set` and `delete` replace `root` with a new node that shares the rest;
+    `copy` is a new handle on the same nodes."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Node | None = None) -> None:
+        self.root = root
+
+    @classmethod
+    def from_items(cls, items: Iterable[tuple[bytes, bytes]]) -> Trie:
+        return cls(build(items))
+
+    def set(self, key: bytes, value: bytes) -> None:
+        """Put `value` at `key` (an empty value deletes)."""
+        if value:
+            self.root = _put(self.root, _nibbles(key), value)
+        else:
+            self.root = _delete(self.root, _nibbles(key))
+
+    def delete(self, key: bytes) -> None:
+        self.root = _delete(self.root, _nibbles(key))
+
+    def root_hash(self) -> bytes:
+        return node_hash(self.root)
+
+    def copy(self) -> Trie:
+        return Trie(self.root)
