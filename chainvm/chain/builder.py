@@ -28,6 +28,8 @@ from chainvm.chain.config import ChainConfig
 from chainvm.chain.mpool import TxPool
 from chainvm.chain.processing import (
     ELASTICITY_MULTIPLIER,
+    BodyResult,
+    SenderExemption,
     block_bloom,
     calc_base_fee,
     calc_difficulty,
@@ -56,12 +58,17 @@ class BuildOptions:
 class BuiltBlock:
     block: Block
     skipped: list[tuple[SignedTransaction, str]]
+    # The execution that produced the block (post state, receipts, per-transaction
+    # results): `Chain.import_built` stores it without running the block again.
+    result: BodyResult | None = None
+    parent_hash: bytes = b""
 
 
 def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool,
-                options: BuildOptions | None = None, parent_hash: bytes | None = None
-                ) -> BuiltBlock:
-    """Build and seal a block on `parent_hash` (default: the head); it is not imported."""
+                options: BuildOptions | None = None, parent_hash: bytes | None = None,
+                exempt: SenderExemption | None = None) -> BuiltBlock:
+    """Build and seal a block on `parent_hash` (default: the head); it is not imported.
+    `exempt`: transactions whose sender may have code (see `processing.apply_as_eoa`)."""
     opts = options or BuildOptions()
     parent = chain.blocks[parent_hash] if parent_hash is not None else chain.head
     ph = parent.header
@@ -100,7 +107,7 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     else:
         txs = transactions
     result = run_body(config, fork, header, txs, uncles, withdrawals, parent.state,
-                      chain.ancestor_hashes(parent), skip_invalid=True)
+                      chain.ancestor_hashes(parent), skip_invalid=True, exempt=exempt)
     header.ommers_hash = ommers_hash(uncles)
     header.state_root = result.state.state_root()
     header.transactions_root = transactions_root(result.included)
@@ -114,7 +121,8 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     if fork.ordinal >= F.PRAGUE:
         header.requests_hash = requests_hash(result.requests)
     header._hash = None
-    return BuiltBlock(Block(header, result.included, uncles, withdrawals), result.skipped)
+    return BuiltBlock(Block(header, result.included, uncles, withdrawals), result.skipped,
+                      result, ph.hash)
 
 
 def make_genesis(config: ChainConfig, state: State, gas_limit: int = 30_000_000,

@@ -18,6 +18,8 @@ from chainvm.chain.config import ChainConfig
 from chainvm.chain.processing import (
     UNCLE_GENERATIONS,
     BlockInvalid,
+    BodyResult,
+    SenderExemption,
     execute_block,
     validate_header,
 )
@@ -64,6 +66,8 @@ class Chain:
     head_hash: bytes = b""
     store: Store = field(default_factory=MemoryStore)
     _tx_index: dict[bytes, list[TxLocation]] = field(default_factory=dict)
+    # Transactions whose sender may have code (a development chain's impersonated senders).
+    exempt: SenderExemption | None = None
 
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
@@ -181,7 +185,28 @@ class Chain:
                         parent.fork, fork)
         self._validate_uncles(block)
         outcome = execute_block(self.config, fork, block, parent.state,
-                                self.ancestor_hashes(parent))
+                                self.ancestor_hashes(parent), self.exempt)
+        return self._store(block, parent, fork, outcome)
+
+    def import_built(self, block: Block, outcome: BodyResult) -> StoredBlock:
+        """Store a block this process has just built with `build_block` on a block of this
+        chain, with the execution that built it (`BuiltBlock.result`): the header is
+        checked against its parent, the body is not run again."""
+        header = block.header
+        known = self.blocks.get(block.hash)
+        if known is not None:
+            return known
+        parent = self.blocks.get(header.parent_hash)
+        if parent is None:
+            raise BlockInvalid("unknown parent")
+        fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
+        validate_header(self.config, header, parent.header, parent.total_difficulty,
+                        parent.fork, fork)
+        return self._store(block, parent, fork, outcome)
+
+    def _store(self, block: Block, parent: StoredBlock, fork: Fork,
+               outcome: BodyResult) -> StoredBlock:
+        header = block.header
         stored = StoredBlock(block, parent.total_difficulty + header.difficulty,
                              outcome.state, outcome.receipts, fork)
         new_head = self.config.merged(parent.total_difficulty) or \
@@ -189,8 +214,9 @@ class Chain:
         changes = self._canonical_changes(stored) if new_head else {}
         head = stored.hash if new_head else self.head_hash
         # Persist first (one atomic write), then update memory.
-        self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty, fork.name,
-                                 outcome.receipts, outcome.state, changes, head))
+        if not isinstance(self.store, MemoryStore):
+            self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty,
+                                     fork.name, outcome.receipts, outcome.state, changes, head))
         self.blocks[block.hash] = stored
         for i, tx in enumerate(block.transactions):
             self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))

@@ -11,7 +11,7 @@ the least (queued first) is evicted. Blob transactions keep their sidecar.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chainvm.chain.blobs import (
@@ -46,6 +46,7 @@ class PoolEntry:
     tx: SignedTransaction
     sender: bytes
     sidecar: BlobSidecar | None = None
+    tx_hash: bytes = b""  # computed once (hashing re-encodes the transaction)
 
 
 @dataclass
@@ -56,6 +57,8 @@ class TxPool:
     config: PoolConfig = field(default_factory=PoolConfig)
     by_sender: dict[bytes, dict[int, PoolEntry]] = field(default_factory=dict)
     by_hash: dict[bytes, PoolEntry] = field(default_factory=dict)
+    # Transactions whose sender may have code (a development chain's impersonated senders).
+    exempt: Callable[[SignedTransaction], bool] | None = None
 
     # -- admission -------------------------------------------------------------------------
 
@@ -73,7 +76,8 @@ class TxPool:
 
     def add(self, tx: SignedTransaction, sidecar: BlobSidecar | None = None) -> bytes:
         """Validate and insert; returns the transaction hash. Raises PoolError."""
-        if tx.hash in self.by_hash:
+        tx_hash = tx.hash
+        if tx_hash in self.by_hash:
             raise PoolError("already known")
         try:
             sender = check_static(tx, self.fork, self.config.chain_id)
@@ -94,7 +98,8 @@ class TxPool:
         if tx.nonce < state_nonce:
             raise PoolError(f"nonce too low: {tx.nonce} < {state_nonce}")
         if account is not None and account.code and not (
-                self.fork.ordinal >= F.PRAGUE and account.code[:3] == b"\xef\x01\x00"):
+                self.fork.ordinal >= F.PRAGUE and account.code[:3] == b"\xef\x01\x00") \
+                and not (self.exempt is not None and self.exempt(tx)):
             raise PoolError("sender is not an externally owned account")
         balance = account.balance if account is not None else 0
         if balance < self._max_cost(tx):
@@ -106,18 +111,18 @@ class TxPool:
             if self._fee_cap(tx) * 100 < self._fee_cap(old.tx) * bump or \
                     self._tip_cap(tx) * 100 < self._tip_cap(old.tx) * bump:
                 raise PoolError("replacement transaction underpriced")
-            del self.by_hash[old.tx.hash]
+            del self.by_hash[old.tx_hash]
         elif len(txs) >= self.config.max_per_sender:
             if not txs:
                 del self.by_sender[sender]
             raise PoolError("too many transactions from this sender")
-        entry = PoolEntry(tx, sender, sidecar)
+        entry = PoolEntry(tx, sender, sidecar, tx_hash)
         txs[tx.nonce] = entry
-        self.by_hash[tx.hash] = entry
+        self.by_hash[tx_hash] = entry
         self._evict()
-        if tx.hash not in self.by_hash:
+        if tx_hash not in self.by_hash:
             raise PoolError("pool full: transaction priced below every other")
-        return tx.hash
+        return tx_hash
 
     def _check_sidecar(self, tx: SignedTransaction, sidecar: BlobSidecar | None) -> None:
         if sidecar is None:
@@ -150,7 +155,7 @@ class TxPool:
             self._drop(victim)
 
     def _drop(self, entry: PoolEntry) -> None:
-        self.by_hash.pop(entry.tx.hash, None)
+        self.by_hash.pop(entry.tx_hash or entry.tx.hash, None)
         txs = self.by_sender.get(entry.sender)
         if txs is not None:
             txs.pop(entry.tx.nonce, None)
@@ -181,8 +186,8 @@ class TxPool:
 
     def queued(self) -> list[PoolEntry]:
         """Transactions waiting behind a nonce gap."""
-        ready = {e.tx.hash for es in self.pending().values() for e in es}
-        return [e for e in self.by_hash.values() if e.tx.hash not in ready]
+        ready = {e.tx_hash for es in self.pending().values() for e in es}
+        return [e for e in self.by_hash.values() if e.tx_hash not in ready]
 
     def sidecar(self, tx_hash: bytes) -> BlobSidecar | None:
         entry = self.by_hash.get(tx_hash)

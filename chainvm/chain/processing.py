@@ -10,7 +10,7 @@ modified.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chainvm.chain.block import (
     EMPTY_OMMERS_HASH,
@@ -34,10 +34,16 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
-from chainvm.evm.interpreter import run
-from chainvm.evm.transaction import apply_transaction, blob_base_fee
+from chainvm.evm.interpreter import Tracer, run
+from chainvm.evm.transaction import (
+    Transaction,
+    TxResult,
+    apply_transaction,
+    blob_base_fee,
+    is_delegation,
+)
 from chainvm.evm.vm import CALL, EVM, Immediate, message_call
-from chainvm.state.state import Log, State
+from chainvm.state.state import Account, Log, State
 
 GAS_LIMIT_BOUND_DIVISOR = 1024
 MIN_GAS_LIMIT = 5000
@@ -283,18 +289,52 @@ class BodyResult:
     skipped: list[tuple[SignedTransaction, str]]
     gas_used: int
     blob_gas_used: int
+    results: list[TxResult] = field(default_factory=list)  # per included transaction
+
+
+# Which transactions may come from an account with code (impersonated senders of a
+# development chain): a predicate on the transaction.
+SenderExemption = Callable[[SignedTransaction], bool]
+
+
+def apply_as_eoa(state: State, fork: Fork, env: BlockEnv, tx: Transaction,
+                 tracer: Tracer | None = None) -> TxResult:
+    """`apply_transaction` for a sender allowed to have code (an impersonated contract):
+    the EIP-3607 check sees the sender without code; execution sees its code.
+
+    The transaction check reads the sender with `state.get` before anything else; for
+    that one read the state answers a code-less copy of the account.
+    """
+    sender = tx.sender
+    real = state.accounts.get(sender)
+    if real is None or not real.code or is_delegation(real.code):
+        return apply_transaction(state, fork, env, tx, tracer)
+    view = Account(real.nonce, real.balance)
+    cls_get = State.get
+
+    def get_once(addr: bytes) -> Account | None:
+        state.__dict__.pop("get", None)  # back to the class method
+        return view if addr == sender else cls_get(state, addr)
+
+    state.get = get_once  # type: ignore[method-assign]
+    try:
+        return apply_transaction(state, fork, env, tx, tracer)
+    finally:
+        state.__dict__.pop("get", None)
 
 
 def run_body(config: ChainConfig, fork: Fork, header: Header,
              transactions: Iterable[SignedTransaction], uncles: list[Header],
              withdrawals: list[Withdrawal] | None, parent_state: State,
-             ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False) -> BodyResult:
+             ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False,
+             exempt: SenderExemption | None = None) -> BodyResult:
     """Execute a block body on a copy of `parent_state`.
 
     Uses from `header` only what the EVM sees (coinbase, number, time, gas
     limit, difficulty or randao, base fee, blob excess, beacon root, parent
     hash). An invalid transaction raises BlockInvalid, or with `skip_invalid`
-    (block building) is left out and reported in `skipped`.
+    (block building) is left out and reported in `skipped`. Transactions for which
+    `exempt` is true may have a sender with code (see `apply_as_eoa`).
     """
     ordinal = fork.ordinal
     state = parent_state.copy()
@@ -320,6 +360,7 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
         system_call(state, fork, env, HISTORY_STORAGE_ADDRESS, header.parent_hash)
 
     receipts: list[Receipt] = []
+    results: list[TxResult] = []
     included: list[SignedTransaction] = []
     skipped: list[tuple[SignedTransaction, str]] = []
     cumulative = 0
@@ -335,7 +376,11 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
             tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
             if blob_gas + tx_blob_gas > max_blob_gas:
                 raise TxInvalid("blob gas above the block maximum")
-            result = apply_transaction(state, fork, env, tx.to_evm(sender))
+            evm_tx = tx.to_evm(sender)
+            if exempt is not None and state.code(sender) and exempt(tx):
+                result = apply_as_eoa(state, fork, env, evm_tx)
+            else:
+                result = apply_transaction(state, fork, env, evm_tx)
         except (TxInvalid, InvalidTransaction) as exc:
             if skip_invalid:
                 skipped.append((tx, str(exc)))
@@ -348,6 +393,7 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
         else:
             status = state.state_root()
         receipts.append(Receipt(tx.tx_type, status, cumulative, result.logs))
+        results.append(result)
         included.append(tx)
 
     if ordinal < F.PARIS:
@@ -365,11 +411,13 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
         for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
                               (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
             requests.append(kind + system_call(state, fork, env, address, b"", checked=True))
-    return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas)
+    return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas,
+                      results)
 
 
 def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: State,
-                  ancestor_hash: Callable[[int], bytes]) -> BodyResult:
+                  ancestor_hash: Callable[[int], bytes],
+                  exempt: SenderExemption | None = None) -> BodyResult:
     """Run `block` on a copy of `parent_state` and check every commitment of its header."""
     header = block.header
     ordinal = fork.ordinal
@@ -392,7 +440,7 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
         raise BlockInvalid(f"withdrawals in a {fork.name} block")
 
     result = run_body(config, fork, header, block.transactions, block.uncles, block.withdrawals,
-                      parent_state, ancestor_hash)
+                      parent_state, ancestor_hash, exempt=exempt)
 
     if ordinal >= F.CANCUN and result.blob_gas_used != header.blob_gas_used:
         raise BlockInvalid(f"blob gas used {header.blob_gas_used}, "

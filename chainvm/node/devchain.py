@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coincurve import PrivateKey
+
 from chainvm.chain.block import Receipt
 from chainvm.chain.builder import BuildOptions, build_block, make_genesis
 from chainvm.chain.chain import Chain, StoredBlock
@@ -21,6 +23,7 @@ from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
 from chainvm.chain.processing import (
     CONSOLIDATION_REQUEST_ADDRESS,
     WITHDRAWAL_REQUEST_ADDRESS,
+    apply_as_eoa,
     calc_base_fee,
 )
 from chainvm.chain.transactions import SignedTransaction, TxInvalid
@@ -157,6 +160,7 @@ class DevChain:
                  mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
                  timestamp: int | None = None) -> None:
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
+        self._key_objects: dict[bytes, PrivateKey] = {}
         self.accounts: list[bytes] = list(self.keys)
         self.mnemonic = mnemonic
         config = config_for_network(fork, chain_id)
@@ -190,11 +194,17 @@ class DevChain:
                 if len(tx_hash) == 64 and len(sender) == 40:
                     self._impersonated_txs[bytes.fromhex(tx_hash)] = bytes.fromhex(sender)
         self.rejected: dict[bytes, str] = {}
+        # Impersonated senders may be contracts: their transactions skip the EIP-3607
+        # check (sender has no code) in the pool and in blocks; no other transaction does.
+        self.chain.exempt = self.is_impersonated_tx
         head = self.chain.head
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
                                       block_gas_limit=head.header.gas_limit,
-                                      max_per_sender=1024))
+                                      max_per_sender=1024),
+                           exempt=self.is_impersonated_tx)
+        # The execution results of the last mined block's transactions (output, error).
+        self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
         self.listeners: list[Any] = []  # callables(StoredBlock) run after each new block
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
@@ -302,10 +312,13 @@ class DevChain:
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
         opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
-        built = build_block(self.chain, self.pool, opts)
-        stored = self.chain.import_block(built.block)
+        built = build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+        assert built.result is not None
+        # The block was just executed to build it: stored as is, not run a second time.
+        stored = self.chain.import_built(built.block, built.result)
         if self.chain.head_hash != stored.hash:  # rebuilt the same block after a revert
             self.chain.set_head(stored.hash)
+        self.last_results = (stored.hash, built.result.results)
         self._after_head_change()
         for tx, reason in built.skipped:
             entry = self.pool.by_hash.get(tx.hash)
@@ -316,6 +329,21 @@ class DevChain:
         for listener in list(self.listeners):
             listener(stored)
         return stored
+
+    def tx_result(self, stored: StoredBlock, index: int) -> TxResult | None:
+        """The execution result (output, error) of a transaction of the last mined block."""
+        block_hash, results = self.last_results
+        if stored.hash != block_hash or index >= len(results):
+            return None
+        return results[index]
+
+    def undo_head(self, parent_hash: bytes) -> None:
+        """Make the head's parent the head again (the block stays known, off the canonical
+        chain): a failed transaction of the test API leaves no block behind."""
+        if self.chain.head.header.parent_hash != parent_hash:
+            raise NodeError("the head is not a child of that block")
+        self.chain.set_head(parent_hash)
+        self._after_head_change()
 
     def _after_head_change(self) -> None:
         head = self.chain.head
@@ -357,16 +385,17 @@ class DevChain:
         for entry in self.pool.by_sender.get(sender, {}).values():
             pending_nonce = max(pending_nonce, entry.tx.nonce + 1)
         nonce = req.nonce if req.nonce is not None else pending_nonce
-        london = self.pending_env()[1].ordinal >= F.LONDON
+        env, fork = self.pending_env()
+        london = fork.ordinal >= F.LONDON
         tx_type = req.tx_type
         if tx_type is None:
             if req.gas_price is not None or not london:
                 tx_type = 1 if req.access_list else 0
             else:
                 tx_type = 2
-        base = self.next_base_fee()
+        base = env.base_fee
         # Before Spurious Dragon (EIP-155) legacy transactions carry no chain id.
-        replay_protected = self.pending_env()[1].ordinal >= F.SPURIOUS_DRAGON
+        replay_protected = fork.ordinal >= F.SPURIOUS_DRAGON
         tx = SignedTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
                                data=req.data, v=0, r=0, s=0,
                                chain_id=self.chain_id if replay_protected else None,
@@ -391,7 +420,9 @@ class DevChain:
     def sign_and_add(self, tx: SignedTransaction, sender: bytes) -> bytes:
         key = self.keys.get(sender)
         if key is not None and sender not in self.impersonated:
-            tx.sign(key)
+            self._sign(tx, key)
+            tx._sender = sender  # the key's address: no need to recover it
+            tx._sender_known = True
         elif sender in self.impersonated:
             # A placeholder signature unique to the sender; the sender is set, not recovered.
             if tx.tx_type:
@@ -411,10 +442,27 @@ class DevChain:
                             "not impersonated)", -32000)
         return self.add_transaction(tx)
 
+    def _sign(self, tx: SignedTransaction, secret: bytes) -> None:
+        """`tx.sign(secret)` with the key object kept between transactions."""
+        key = self._key_objects.get(secret)
+        if key is None:
+            key = self._key_objects[secret] = PrivateKey(secret)
+        sig = key.sign_recoverable(tx.signing_hash(), hasher=None)
+        rid = sig[64]
+        if tx.tx_type == 0:
+            tx.v = 27 + rid if tx.chain_id is None else 35 + 2 * tx.chain_id + rid
+        else:
+            tx.v = rid
+        tx.r = int.from_bytes(sig[:32], "big")
+        tx.s = int.from_bytes(sig[32:64], "big")
+
     def send_transaction(self, req: CallRequest) -> bytes:
         tx = self.fill(req)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
+
+    def is_impersonated_tx(self, tx: SignedTransaction) -> bool:
+        return bool(self._impersonated_txs) and tx.hash in self._impersonated_txs
 
     def sender_of(self, tx: SignedTransaction) -> bytes:
         sender = self._impersonated_txs.get(tx.hash) or tx.sender()
@@ -564,15 +612,7 @@ class DevChain:
         self._after_state_edit()
 
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
-        state = self.state()
-        account = state.accounts.get(address)
-        if account is None:
-            account = Account()
-            state.accounts[address] = account
-        if value:
-            account.storage[slot] = value
-        else:
-            account.storage.pop(slot, None)
+        self.state().set_storage(address, slot, value)
         self._after_state_edit()
 
     def _after_state_edit(self) -> None:
@@ -655,6 +695,7 @@ class DevChain:
         env = self.block_env(stored)
         for i, tx in enumerate(stored.block.transactions[:index + 1]):
             evm_tx = tx.to_evm(self.sender_of(tx))
-            result = apply_transaction(state, fork, env, evm_tx, tracer if i == index else None)
+            apply = apply_as_eoa if self.is_impersonated_tx(tx) else apply_transaction
+            result = apply(state, fork, env, evm_tx, tracer if i == index else None)
         return result
 

@@ -219,15 +219,11 @@ class Contract:
                  _item: dict[str, Any] | None = None) -> TxReceipt:
         item = _item or self._pick(name, args)
         data = self.encode(name, *args, _item=item)
-        if not self.chain.blocks:  # the transaction's own output
-            receipt = self.chain.transact(self.raw_address, data, sender=sender, value=value,
-                                          gas=gas)
-            receipt.return_value = self._decode_output(item, receipt.return_value)
-            return receipt
-        output = self.chain.call(self.raw_address, data, sender=sender, value=value)
         receipt = self.chain.transact(self.raw_address, data, sender=sender, value=value,
                                       gas=gas)
-        receipt.return_value = self._decode_output(item, output)
+        # The transaction's own output (None when not mined yet, with automine off).
+        if receipt.return_value is not None:
+            receipt.return_value = self._decode_output(item, receipt.return_value)
         return receipt
 
     def decode_error(self, data: bytes) -> tuple[str, tuple[Any, ...]] | None:
@@ -395,11 +391,29 @@ class TestChain:
         req = CallRequest(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
+        dev = self.dev
+        parent, next_timestamp = dev.chain.head_hash, dev.next_timestamp
         try:
-            tx_hash = self.dev.send_transaction(req)
+            tx_hash = dev.send_transaction(req)
         except NodeError as exc:
             raise self._error(exc) from None
-        return self.receipt(tx_hash)
+        found = dev.chain.get_transaction(tx_hash)
+        if found is None:  # automine off: in the pool
+            raise KeyError(f"transaction 0x{tx_hash.hex()} not mined")
+        _tx, _receipt, stored, index = found
+        result = dev.tx_result(stored, index)
+        if result is not None and not result.success:
+            # A failed transaction leaves no block behind (as if it had been refused).
+            if len(stored.block.transactions) == 1 and dev.chain.head_hash == stored.hash:
+                dev.undo_head(parent)
+                dev.next_timestamp = next_timestamp
+            if result.error == "execution reverted":
+                raise self._error(RevertError(result.output, revert_reason(result.output)))
+            raise TransactionFailed(f"transaction 0x{tx_hash.hex()} failed: {result.error}")
+        out = self._receipt(tx_hash, found)
+        if result is not None:
+            out.return_value = result.output
+        return out
 
     def pending_env(self) -> tuple[BlockEnv, Any]:
         """The environment of the next block, cached while the head and clock stay."""
@@ -459,6 +473,9 @@ class TestChain:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
             raise KeyError(f"transaction 0x{tx_hash.hex()} not mined")
+        return self._receipt(tx_hash, found)
+
+    def _receipt(self, tx_hash: bytes, found: tuple[Any, Any, Any, int]) -> TxReceipt:
         _tx, receipt, stored, index = found
         info = self.dev.receipt_details(stored, index)
         status = receipt.status_or_root if isinstance(receipt.status_or_root, int) else 1

@@ -77,3 +77,48 @@ def test_fixture_reverts_between_tests_a(chain: TestChain) -> None:
 
 def test_fixture_reverts_between_tests_b(chain: TestChain) -> None:
     assert chain.balance(chain.accounts[5]) == 10_000 * 10**18
+
+
+def test_impersonating_a_contract() -> None:
+    chain = TestChain(accounts=2)
+    store = chain.deploy(STORE_ABI, STORE_INIT)
+    caller = chain.transact(None, CALLER_INIT).contract_address
+    assert caller is not None and chain.code(caller)
+    chain.set_balance(caller, 10**18)
+    with pytest.raises(TransactionFailed, match="not impersonated"):
+        store.transact("set", 3, sender=caller)
+    with chain.impersonate(caller) as who:
+        receipt = store.transact("set", 4, sender=who)
+        assert receipt.events[0].args["who"] == caller
+        # Its code still runs when called (here: by itself, through its own code).
+        assert chain.transact(caller, bytes(12) + store.raw_address, sender=who).status == 1
+    assert store.get() == 7 and chain.nonce(caller) == 3  # CREATE set nonce 1, then two
+    with pytest.raises(TransactionFailed, match="not impersonated"):
+        store.transact("set", 5, sender=caller)
+    # A dev account given code is not an EOA (EIP-3607): the check stays for all others.
+    chain.set_code(chain.accounts[1], b"\x00")
+    with pytest.raises(TransactionFailed, match="externally owned"):
+        store.transact("set", 6, sender=chain.accounts[1])
+
+
+def test_failed_transaction_leaves_no_block() -> None:
+    chain = TestChain(accounts=1)
+    store = chain.deploy(STORE_ABI, STORE_INIT)
+    number, nonce = chain.block_number, chain.nonce(chain.accounts[0])
+    with pytest.raises(TransactionFailed) as info:
+        store.set(0)
+    assert info.value.error == ("Zero", ())
+    assert chain.block_number == number and chain.nonce(chain.accounts[0]) == nonce
+    receipt = store.transact("set", 9)
+    assert receipt.block_number == number + 1 and store.get() == 9
+
+
+def test_state_roots_of_mined_blocks() -> None:
+    chain = TestChain(accounts=3)
+    store = chain.deploy(STORE_ABI, STORE_INIT)
+    for i in range(1, 6):
+        store.set(i, sender=chain.accounts[i % 3])
+        chain.set_storage(store.address, 1, i)  # an edit in place, committed by the next block
+    chain.mine()
+    state = chain.dev.state()
+    assert chain.dev.head.header.state_root == state.state_root() == state.full_state_root()

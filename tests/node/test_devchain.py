@@ -35,3 +35,26 @@ def test_interval_mining_over_rpc() -> None:
             time.sleep(0.1)
         assert rpc("eth_blockNumber") != "0x0"
         assert rpc("evm_setIntervalMining", 0) is True
+
+
+def test_impersonated_contract_sender_only_skips_the_eoa_check_for_its_transactions() -> None:
+    from chainvm.chain.processing import BlockInvalid, execute_block
+    from chainvm.node.devchain import NodeError
+
+    dev = DevChain(accounts=2)
+    a, b = dev.accounts
+    dev.set_code(a, b"\x00")  # `a` now has code (and still its key)
+    with pytest.raises(NodeError, match="externally owned"):
+        dev.send_transaction(CallRequest(sender=a, to=b, value=1))
+    dev.impersonate(a)
+    dev.send_transaction(CallRequest(sender=a, to=b, value=1))
+    head = dev.head
+    parent = dev.chain.blocks[head.header.parent_hash]
+    ancestors = dev.chain.ancestor_hashes(parent)
+    # Re-executing the block: only with the dev chain's exemption does it pass.
+    with pytest.raises(BlockInvalid, match="EOA"):
+        execute_block(dev.config, head.fork, head.block, parent.state, ancestors)
+    again = execute_block(dev.config, head.fork, head.block, parent.state, ancestors,
+                          dev.is_impersonated_tx)
+    assert again.state.state_root() == head.header.state_root
+    assert dev.state().code(a) == b"\x00" and dev.state().nonce(a) == 1

@@ -221,6 +221,23 @@ def test_state_edits_and_impersonation(rpc: Client) -> None:
     assert rpc("eth_getTransactionCount", who, "latest") == "0x8"
 
 
+def test_impersonating_a_contract(rpc: Client) -> None:
+    store = deploy_store(rpc)
+    caller = send(rpc, data="0x" + CALLER_INIT.hex())["contractAddress"]
+    rpc("anvil_setBalance", caller, hex(10**18))
+    tx = {"from": caller, "to": store, "gas": hex(100_000),
+          "data": "0x" + (selector("set(uint256)") + (5).to_bytes(32, "big")).hex()}
+    rpc("anvil_impersonateAccount", caller)
+    receipt = send(rpc, **tx)
+    assert receipt["status"] == "0x1" and receipt["from"] == caller
+    assert receipt["logs"][0]["topics"][1] == "0x" + "00" * 12 + caller[2:]
+    trace = rpc("debug_traceTransaction", receipt["transactionHash"], {})
+    assert trace["failed"] is False
+    rpc("hardhat_stopImpersonatingAccount", caller)
+    assert rpc.error("eth_sendTransaction", tx)["code"] == -32000
+    assert rpc("eth_getStorageAt", store, "0x0", "latest") == "0x" + word(5)
+
+
 def test_raw_transaction_and_sign(rpc: Client) -> None:
     from chainvm.chain.transactions import SignedTransaction
     from chainvm.node.accounts import dev_keys
