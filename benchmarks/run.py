@@ -369,9 +369,11 @@ class PyrevmRunner(Runner):
         evm = pr.EVM(env=pr.Env(cfg=pr.CfgEnv(chain_id=1), block=block), spec_id=spec)
         for addr_hex, acct in pre.items():
             addr = "0x" + address(addr_hex).hex()
+            # Straight into the database: EVM.set_balance would also load the account
+            # into revm's journal, making it warm for the first transaction.
             evm.insert_account_info(addr, pr.AccountInfo(
-                nonce=num(acct.get("nonce", "0x0")), code=hexbytes(acct.get("code", "0x"))))
-            evm.set_balance(addr, num(acct.get("balance", "0x0")))
+                nonce=num(acct.get("nonce", "0x0")), code=hexbytes(acct.get("code", "0x")),
+                balance=num(acct.get("balance", "0x0"))))
             for key, value in acct.get("storage", {}).items():
                 evm.insert_account_storage(addr, num(key), num(value))
         return evm
@@ -462,6 +464,586 @@ def worker_main(impl: str) -> int:
                  error="results differ between repetitions" if unstable else None)
         except Exception as exc:  # noqa: BLE001  (report, then serve the next request)
             send(ev="error", error=f"{type(exc).__name__}: {exc}"[:500])
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# Suite workers: weth9 (token transfers) and statetests (state-test throughput)
+# --------------------------------------------------------------------------------------
+#
+# A suite worker (this file with --worker IMPL --suite NAME --plan FILE) runs the whole
+# suite for one implementation and sends one JSON line: its timed repetitions and what
+# the check needs.  The plan file is written by the parent: for weth9 the compiled
+# contract, accounts and signed transactions; for statetests the fixture paths.
+
+WETH9_FORK = "Cancun"
+# The block every WETH9 transaction runs in, in the state-test `env` format, so the
+# runners' builders serve both suites.  The gas limit holds all the transfers.
+WETH9_ENV = {"currentCoinbase": "0x" + "c0" * 20, "currentNumber": "0x1",
+             "currentTimestamp": "0x3e8", "currentGasLimit": "0x3b9aca00",
+             "currentBaseFee": "0x7", "currentRandom": "0x" + "00" * 31 + "01",
+             "currentExcessBlobGas": "0x0", "currentDifficulty": "0x0"}
+WETH9_SENDERS = 4
+WETH9_RECIPIENTS = 20
+WETH9_DEPOSIT = 10**21
+WETH9_GAS_PRICE = 10
+WETH9_TX_GAS = 100_000
+WETH9_DEPLOY_GAS = 1_000_000
+CONTRACTS = Path(__file__).resolve().parent / "contracts"
+
+
+def selector(signature: str) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(text=signature)[:4]
+
+
+def abi_word(value: int | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value.rjust(32, b"\x00")
+    return value.to_bytes(32, "big")
+
+
+def max_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def weth9_plan(transfers: int) -> dict[str, Any]:
+    """Compile the token, make the accounts, sign every transaction (parent side)."""
+    import rlp
+    import vyper
+    from eth_account import Account
+    from eth_utils import keccak, to_checksum_address
+
+    source = (CONTRACTS / "weth9.vy").read_text()
+    compiled = vyper.compile_code(source, output_formats=["bytecode", "layout"])
+    initcode = hexbytes(compiled["bytecode"])
+    balance_slot = compiled["layout"]["storage_layout"]["balanceOf"]["slot"]
+    keys = [keccak(text=f"chainvm weth9 sender {i}") for i in range(WETH9_SENDERS)]
+    checker_key = keccak(text="chainvm weth9 checker")
+    senders = [bytes.fromhex(Account.from_key(k).address[2:]) for k in keys]
+    checker = bytes.fromhex(Account.from_key(checker_key).address[2:])
+    recipients = [keccak(text=f"chainvm weth9 recipient {i}")[:20]
+                  for i in range(WETH9_RECIPIENTS)]
+    token = keccak(rlp.encode([senders[0], 0]))[12:]
+    nonces = {a: 0 for a in [*senders, checker]}
+
+    def tx(key: bytes, sender: bytes, to: bytes | None, data: bytes, value: int = 0,
+           gas: int = WETH9_TX_GAS) -> dict[str, Any]:
+        fields: dict[str, Any] = {"nonce": nonces[sender], "gasPrice": WETH9_GAS_PRICE,
+                                  "gas": gas, "value": value, "data": data, "chainId": 1}
+        if to is not None:
+            fields["to"] = to_checksum_address(to)
+        raw = Account.sign_transaction(fields, key).raw_transaction
+        out = {"sender": sender.hex(), "nonce": nonces[sender],
+               "to": to.hex() if to is not None else None, "value": value,
+               "data": data.hex(), "gas": gas, "gas_price": WETH9_GAS_PRICE,
+               "raw": bytes(raw).hex()}
+        nonces[sender] += 1
+        return out
+
+    setup = [tx(keys[0], senders[0], None, initcode, gas=WETH9_DEPLOY_GAS)]
+    setup += [tx(k, s, token, selector("deposit()"), WETH9_DEPOSIT)
+              for k, s in zip(keys, senders)]
+    expected = {a: 0 for a in [*senders, *recipients]}
+    for s in senders:
+        expected[s] += WETH9_DEPOSIT
+    calls = []
+    for i in range(transfers):
+        s = i % WETH9_SENDERS
+        # Every 10th transfer goes to another sender, the rest to a rotating recipient.
+        target = senders[(s + 1) % WETH9_SENDERS] if i % 10 == 9 else \
+            recipients[(i * 7) % WETH9_RECIPIENTS]
+        amount = 10**15 + i
+        calls.append(tx(keys[s], senders[s], token, selector("transfer(address,uint256)")
+                        + abi_word(target) + abi_word(amount)))
+        expected[senders[s]] -= amount
+        expected[target] += amount
+    holders = list(expected)
+    queries = [tx(checker_key, checker, token, selector("balanceOf(address)") + abi_word(h))
+               for h in holders]
+    pre = {"0x" + a.hex(): {"balance": hex(10**24)} for a in [*senders, checker]}
+    return {"fork": WETH9_FORK, "env": WETH9_ENV, "pre": pre, "token": token.hex(),
+            "balance_slot": balance_slot, "setup": setup, "transfers": calls,
+            "queries": queries, "holders": [h.hex() for h in holders],
+            "expected": {h.hex(): v for h, v in expected.items()},
+            "contract": "benchmarks/contracts/weth9.vy", "initcode_bytes": len(initcode),
+            "compiler": f"vyper {vyper.__version__}"}
+
+
+def balance_key(slot: int, holder: bytes) -> bytes:
+    """Storage key of `balanceOf[holder]` in the Vyper layout: keccak(slot . holder)."""
+    from eth_utils import keccak
+
+    return keccak(abi_word(slot) + abi_word(holder))
+
+
+class Weth9Driver:
+    """One implementation's WETH9 run: set_up() and check() are not timed, run() is."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+
+    def set_up(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def check(self) -> dict[str, Any]:
+        """gas (sum over the timed transfers), root, balances, all_success."""
+        raise NotImplementedError
+
+
+class ChainvmWeth9(Weth9Driver):
+    def __init__(self, plan: dict[str, Any]) -> None:
+        super().__init__(plan)
+        from chainvm.evm import forks, statetest, transaction
+
+        self.st = statetest
+        self.fork = forks.get_fork(plan["fork"])
+        self.apply = transaction.apply_transaction
+        self.env = statetest.block_env(plan["env"])
+
+        def build(t: dict[str, Any]) -> Any:
+            return transaction.Transaction(
+                sender=bytes.fromhex(t["sender"]),
+                to=bytes.fromhex(t["to"]) if t["to"] is not None else None,
+                nonce=t["nonce"], gas_limit=t["gas"], value=t["value"],
+                data=bytes.fromhex(t["data"]), tx_type=0, gas_price=t["gas_price"])
+
+        self.setup_txs = [build(t) for t in plan["setup"]]
+        self.transfers = [build(t) for t in plan["transfers"]]
+        self.queries = [build(t) for t in plan["queries"]]
+
+    def set_up(self) -> None:
+        self.state = self.st.load_pre_state(self.plan["pre"])
+        for tx in self.setup_txs:
+            if not self.apply(self.state, self.fork, self.env, tx).success:
+                raise RuntimeError("chainvm: a set-up transaction failed")
+        self.results: list[Any] = []
+
+    def run(self) -> None:
+        state, fork, env, apply = self.state, self.fork, self.env, self.apply
+        results = self.results
+        for tx in self.transfers:
+            results.append(apply(state, fork, env, tx))
+
+    def check(self) -> dict[str, Any]:
+        root = self.state.state_root()
+        balances = {}
+        for holder, tx in zip(self.plan["holders"], self.queries):
+            balances[holder] = int.from_bytes(
+                self.apply(self.state, self.fork, self.env, tx).output, "big")
+        return {"gas": sum(r.gas_used for r in self.results),
+                "all_success": all(r.success for r in self.results),
+                "root": root.hex(), "balances": balances}
+
+
+class PyevmWeth9(Weth9Driver):
+    def __init__(self, plan: dict[str, Any]) -> None:
+        super().__init__(plan)
+        self.runner = PyevmRunner()
+        vm, _ = self.runner.build_state(plan["fork"], plan["env"], {})
+        self.vm = vm
+        builder = vm.get_transaction_builder()
+
+        def decode(t: dict[str, Any]) -> Any:
+            tx = builder.decode(bytes.fromhex(t["raw"]))
+            _ = tx.sender  # recovered (and cached) outside the timed part
+            return tx
+
+        self.setup_txs = [decode(t) for t in plan["setup"]]
+        self.transfers = [decode(t) for t in plan["transfers"]]
+        self.queries = [decode(t) for t in plan["queries"]]
+
+    def set_up(self) -> None:
+        _, self.state = self.runner.build_state(self.plan["fork"], self.plan["env"],
+                                                self.plan["pre"])
+        for tx in self.setup_txs:
+            self.state.lock_changes()
+            if not self.state.apply_transaction(tx).is_success:
+                raise RuntimeError("py-evm: a set-up transaction failed")
+        self.computations: list[Any] = []
+
+    def run(self) -> None:
+        state, out = self.state, self.computations
+        for tx in self.transfers:
+            # As py-evm's VM.apply_transaction does: a new transaction starts here.
+            state.lock_changes()
+            out.append(state.apply_transaction(tx))
+
+    def check(self) -> dict[str, Any]:
+        gas = 0
+        for tx, comp in zip(self.transfers, self.computations):
+            used = tx.gas - comp.get_gas_remaining()
+            gas += used - self.vm.calculate_net_gas_refund(used, comp.get_gas_refund())
+        root = self.state.make_state_root()
+        balances = {}
+        for holder, tx in zip(self.plan["holders"], self.queries):
+            self.state.lock_changes()
+            balances[holder] = int.from_bytes(self.state.apply_transaction(tx).output, "big")
+        return {"gas": gas, "all_success": all(c.is_success for c in self.computations),
+                "root": bytes(root).hex(), "balances": balances}
+
+
+class EelsWeth9(Weth9Driver):
+    def __init__(self, plan: dict[str, Any]) -> None:
+        super().__init__(plan)
+        self.runner = EelsRunner()
+        mods = self.runner.fork_modules(plan["fork"])
+        self.mods = mods
+        self.setup_txs = [self.runner.decode(mods, bytes.fromhex(t["raw"]))
+                          for t in plan["setup"]]
+        self.transfers = [self.runner.decode(mods, bytes.fromhex(t["raw"]))
+                          for t in plan["transfers"]]
+
+    def set_up(self) -> None:
+        Uint = self.runner.numeric.Uint
+        _, self.state, self.block_env = self.runner.build(self.plan["fork"], self.plan["env"],
+                                                          self.plan["pre"])
+        self.block_output = self.mods["vm"].BlockOutput()
+        for i, tx in enumerate(self.setup_txs):
+            self.mods["fork"].process_transaction(self.block_env, self.block_output, tx,
+                                                  Uint(i))
+        self.gas_before = int(self.block_output.block_gas_used)
+
+    def run(self) -> None:
+        Uint = self.runner.numeric.Uint
+        process, block_env, output = (self.mods["fork"].process_transaction, self.block_env,
+                                      self.block_output)
+        first = len(self.setup_txs)
+        for i, tx in enumerate(self.transfers):
+            process(block_env, output, tx, Uint(first + i))
+
+    def check(self) -> dict[str, Any]:
+        mods = self.mods
+        st, ft = mods["state"], mods["fork_types"]
+        Bytes32 = self.runner.bytes.Bytes32
+        token = ft.Address(bytes.fromhex(self.plan["token"]))
+        balances = {h: int(st.get_storage(self.state, token, Bytes32(
+            balance_key(self.plan["balance_slot"], bytes.fromhex(h)))))
+            for h in self.plan["holders"]}
+        succeeded = True
+        first = len(self.setup_txs)
+        for i in range(len(self.transfers)):
+            receipt = mods["trie"].trie_get(self.block_output.receipts_trie,
+                                            self.runner.rlp.encode(self.runner.numeric.Uint(
+                                                first + i)))
+            if isinstance(receipt, bytes):
+                receipt = self.runner.rlp.decode_to(mods["blocks"].Receipt, receipt[1:])
+            succeeded = succeeded and bool(getattr(receipt, "succeeded", True))
+        return {"gas": int(self.block_output.block_gas_used) - self.gas_before,
+                "all_success": succeeded, "root": bytes(st.state_root(self.state)).hex(),
+                "balances": balances}
+
+
+class PyrevmWeth9(Weth9Driver):
+    def __init__(self, plan: dict[str, Any]) -> None:
+        super().__init__(plan)
+        self.runner = PyrevmRunner()
+
+        def call(t: dict[str, Any]) -> dict[str, Any]:
+            return {"caller": "0x" + t["sender"], "to": "0x" + t["to"],
+                    "calldata": bytes.fromhex(t["data"]), "value": t["value"],
+                    "gas": t["gas"], "gas_price": t["gas_price"]}
+
+        self.deploy = plan["setup"][0]
+        self.setup_calls = [call(t) for t in plan["setup"][1:]]
+        self.transfers = [call(t) for t in plan["transfers"]]
+
+    def set_up(self) -> None:
+        evm = self.runner.new_evm(self.plan["fork"], self.plan["env"], self.plan["pre"])
+        token = evm.deploy("0x" + self.deploy["sender"], bytes.fromhex(self.deploy["data"]),
+                           gas=self.deploy["gas"])
+        if token.lower() != "0x" + self.plan["token"]:
+            raise RuntimeError(f"pyrevm deployed the token at {token}")
+        for c in self.setup_calls:
+            evm.message_call(**c)
+        self.evm = evm
+        self.gas = 0
+        self.succeeded = True
+
+    def run(self) -> None:
+        evm = self.evm
+        gas = 0
+        succeeded = True
+        for c in self.transfers:
+            evm.message_call(**c)
+            result = evm.result
+            gas += result.gas_used
+            succeeded = succeeded and result.is_success
+        self.gas, self.succeeded = gas, succeeded
+
+    def check(self) -> dict[str, Any]:
+        token = "0x" + self.plan["token"]
+        balances = {h: int.from_bytes(bytes(self.evm.message_call(
+            "0x" + h, token, selector("balanceOf(address)") + abi_word(bytes.fromhex(h)),
+            is_static=True)), "big") for h in self.plan["holders"]}
+        return {"gas": self.gas, "all_success": self.succeeded, "root": None,
+                "balances": balances}
+
+
+WETH9_DRIVERS: dict[str, Callable[[dict[str, Any]], Weth9Driver]] = {
+    "chainvm": ChainvmWeth9, "pyevm": PyevmWeth9, "eels": EelsWeth9, "pyrevm": PyrevmWeth9,
+}
+
+
+def weth9_worker(impl: str, plan: dict[str, Any], repeat: int,
+                 note: Callable[[str], None]) -> dict[str, Any]:
+    driver = WETH9_DRIVERS[impl](plan)
+    times: list[float] = []
+    checks: list[dict[str, Any]] = []
+    for rep in range(repeat):
+        driver.set_up()
+        gc.collect()
+        start = time.perf_counter()
+        driver.run()
+        times.append(time.perf_counter() - start)
+        checks.append(driver.check())
+        note(f"{impl} weth9 repetition {rep + 1}/{repeat}: {times[-1]:.2f}s")
+    first = checks[0]
+    return {"times": times, **first,
+            "error": None if all(c == first for c in checks)
+            else "results differ between repetitions"}
+
+
+# State-test throughput: one function per implementation verifies one file's cases for
+# one fork and returns {case id: {"pass", "gas", "rejected", "error"}}.  Everything it
+# does is timed: reading and parsing the JSON, building the pre-state, the transaction,
+# executing it, the post-state root and the logs hash.
+
+EMPTY_LOGS_HASH = "1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
+
+
+def case_id(path: str, test: str, index: int) -> str:
+    return f"{path}::{test}::{index}"
+
+
+class StateTestDriver:
+    def __init__(self, root: Path, fork: str) -> None:
+        self.root = root
+        self.fork = fork
+
+    def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+
+class ChainvmStateTests(StateTestDriver):
+    """chainvm's own state-test runner (chainvm.evm.statetest.run_file)."""
+
+    def __init__(self, root: Path, fork: str) -> None:
+        super().__init__(root, fork)
+        from chainvm.evm.statetest import run_file
+
+        self.run_file = run_file
+
+    def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+        return {case_id(rel, r.name, r.index): {"pass": r.passed, "gas": None,
+                                                "rejected": None, "error": r.error}
+                for r in self.run_file(self.root / rel, self.fork)}
+
+
+def verdict(post: dict[str, Any], rejected: bool, root: bytes, logs_hash: bytes | None
+            ) -> str | None:
+    """Why a case fails (None when it passes), as chainvm's runner decides."""
+    if root.hex() != post["hash"][2:].lower():
+        return f"state root 0x{root.hex()}, want {post['hash']}"
+    if post.get("expectException"):
+        return None if rejected else f"expected {post['expectException']}, tx was valid"
+    if rejected:
+        return "transaction rejected"
+    if "logs" in post and logs_hash is not None and logs_hash.hex() != post["logs"][2:].lower():
+        return f"logs hash 0x{logs_hash.hex()}, want {post['logs']}"
+    return None
+
+
+class PyevmStateTests(StateTestDriver):
+    """Pre-state as the ipsilon py-evm worker builds it; the transaction from txbytes."""
+
+    def __init__(self, root: Path, fork: str) -> None:
+        super().__init__(root, fork)
+        import rlp
+        from eth_utils import keccak
+
+        self.runner = PyevmRunner()
+        self.rlp = rlp
+        self.keccak = keccak
+
+    def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+        with open(self.root / rel, "rb") as fh:
+            data = json.loads(fh.read())
+        out: dict[str, dict[str, Any]] = {}
+        for name, test in data.items():
+            for index, post in enumerate(test["post"].get(self.fork, [])):
+                vm, state = self.runner.build_state(self.fork, test["env"], test["pre"])
+                rejected, gas, logs_hash = False, None, None
+                try:
+                    tx = vm.get_transaction_builder().decode(hexbytes(post["txbytes"]))
+                    comp = state.apply_transaction(tx)
+                except Exception:  # noqa: BLE001  (py-evm's ways of rejecting a transaction)
+                    rejected = True
+                    logs_hash = bytes.fromhex(EMPTY_LOGS_HASH)
+                else:
+                    used = tx.gas - comp.get_gas_remaining()
+                    gas = used - vm.calculate_net_gas_refund(used, comp.get_gas_refund())
+                    logs = [[a, [t.to_bytes(32, "big") for t in topics], d]
+                            for a, topics, d in comp.get_log_entries()]
+                    logs_hash = self.keccak(self.rlp.encode(logs))
+                why = verdict(post, rejected, bytes(state.make_state_root()), logs_hash)
+                out[case_id(rel, name, index)] = {"pass": why is None, "gas": gas,
+                                                  "rejected": rejected, "error": why}
+        return out
+
+
+class EelsStateTests(StateTestDriver):
+    """The execution specs' own state-test runner (ethereum_spec_tools evm_tools statetest)."""
+
+    def __init__(self, root: Path, fork: str) -> None:
+        super().__init__(root, fork)
+        import logging
+
+        from ethereum_spec_tools.evm_tools.statetest import read_test_cases, run_test_case
+        from ethereum_spec_tools.evm_tools.t8n import ForkCache
+
+        logging.getLogger("T8N").setLevel(logging.ERROR)  # one warning per rejected tx
+        self.read_test_cases = read_test_cases
+        self.run_test_case = run_test_case
+        self.fork_cache = ForkCache()
+
+    def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for case in self.read_test_cases(str(self.root / rel)):
+            if case.fork_name != self.fork:
+                continue
+            result = self.run_test_case(case, self.fork_cache)
+            rejected = bool(result.rejected)
+            why = verdict(case.post, rejected, bytes(result.state_root),
+                          bytes(result.logs_hash) if result.logs_hash is not None else None)
+            out[case_id(rel, case.key, case.index)] = {
+                "pass": why is None, "gas": None if rejected else int(result.gas_used),
+                "rejected": rejected, "error": why}
+        return out
+
+
+class PyrevmStateTests(StateTestDriver):
+    """revm has no state root here: gas used (or rejection) is compared afterwards."""
+
+    def __init__(self, root: Path, fork: str) -> None:
+        super().__init__(root, fork)
+        self.runner = PyrevmRunner()
+
+    def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+        with open(self.root / rel, "rb") as fh:
+            data = json.loads(fh.read())
+        out: dict[str, dict[str, Any]] = {}
+        for name, test in data.items():
+            tx = test["transaction"]
+            for index, post in enumerate(test["post"].get(self.fork, [])):
+                cid = case_id(rel, name, index)
+                d = post["indexes"]["data"]
+                access = (tx.get("accessLists") or [None] * (d + 1))[d]
+                if not tx.get("to") or tx.get("blobVersionedHashes") or access \
+                        or tx.get("authorizationList"):
+                    out[cid] = {"pass": False, "gas": None, "rejected": None,
+                                "error": "unsupported (creation, blob, access list or "
+                                         "authorization transaction)"}
+                    continue
+                evm = self.runner.new_evm(self.fork, test["env"], test["pre"])
+                if "sender" in tx:
+                    sender = "0x" + address(tx["sender"]).hex()
+                else:
+                    from chainvm.crypto import private_key_to_address
+
+                    sender = "0x" + private_key_to_address(hexbytes(tx["secretKey"])).hex()
+                try:
+                    evm.message_call(
+                        caller=sender, to="0x" + address(tx["to"]).hex(),
+                        calldata=hexbytes(tx["data"][d]),
+                        value=num(tx["value"][post["indexes"]["value"]]),
+                        gas=num(tx["gasLimit"][post["indexes"]["gas"]]),
+                        gas_price=effective_gas_price(
+                            tx, num(test["env"].get("currentBaseFee", "0x0"))))
+                except RuntimeError:
+                    pass  # a failed call raises too; evm.result tells them apart
+                result = evm.result
+                if result is None:
+                    out[cid] = {"pass": False, "gas": None, "rejected": True, "error": None}
+                else:
+                    out[cid] = {"pass": False, "gas": int(result.gas_used), "rejected": False,
+                                "error": None}
+        return out
+
+
+STATETEST_DRIVERS: dict[str, Callable[[Path, str], StateTestDriver]] = {
+    "chainvm": ChainvmStateTests, "pyevm": PyevmStateTests, "eels": EelsStateTests,
+    "pyrevm": PyrevmStateTests,
+}
+
+
+def statetest_worker(impl: str, plan: dict[str, Any], repeat: int,
+                     note: Callable[[str], None]) -> dict[str, Any]:
+    driver = STATETEST_DRIVERS[impl](Path(plan["root"]), plan["fork"])
+    times: list[float] = []
+    runs: list[dict[str, dict[str, Any]]] = []
+    for rep in range(repeat):
+        cases: dict[str, dict[str, Any]] = {}
+        gc.collect()
+        start = time.perf_counter()
+        for rel in plan["files"]:
+            try:
+                cases.update(driver.verify_file(rel))
+            except Exception as exc:  # noqa: BLE001  (a crash in one file fails its cases)
+                cases[case_id(rel, "*", 0)] = {"pass": False, "gas": None, "rejected": None,
+                                               "error": f"{type(exc).__name__}: {exc}"[:300]}
+        times.append(time.perf_counter() - start)
+        runs.append(cases)
+        note(f"{impl} statetests repetition {rep + 1}/{repeat}: {times[-1]:.1f}s, "
+             f"{sum(c['pass'] for c in cases.values())}/{len(cases)} passed")
+    first = runs[0]
+    same = all({k: (v["pass"], v["gas"]) for k, v in r.items()}
+               == {k: (v["pass"], v["gas"]) for k, v in first.items()} for r in runs)
+    return {"times": times, "cases": first,
+            "error": None if same else "results differ between repetitions"}
+
+
+SUITE_WORKERS: dict[str, Callable[[str, dict[str, Any], int, Callable[[str], None]],
+                                  dict[str, Any]]] = {
+    "weth9": weth9_worker, "statetests": statetest_worker,
+}
+
+
+def suite_worker_main(impl: str, suite: str, plan_path: str, repeat: int) -> int:
+    """Run one suite for one implementation; one JSON line on stdout at the end."""
+    channel = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def note(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    with open(plan_path) as fh:
+        plan = json.load(fh)
+    try:
+        RUNNERS[impl]()  # the same import check as the ipsilon workers
+    except Exception as exc:  # noqa: BLE001
+        channel.write(json.dumps({"status": "absent",
+                                  "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        return 0
+    try:
+        result = SUITE_WORKERS[suite](impl, plan, repeat, note)
+        result["status"] = "ok" if result["error"] is None else "mismatch"
+    except Exception as exc:  # noqa: BLE001  (reported to the parent)
+        import traceback
+
+        traceback.print_exc()
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    result["version"] = version_of(impl)
+    result["max_rss_mib"] = max_rss_mib()
+    channel.write(json.dumps(result) + "\n")
     return 0
 
 
@@ -782,6 +1364,224 @@ def render_table(cases: list[Case], results: dict[str, dict[str, Result]], impls
     return "\n".join(out) + "\n"
 
 
+# --------------------------------------------------------------------------------------
+# Suite drivers (parent side): weth9 and statetests
+# --------------------------------------------------------------------------------------
+
+SUITES = ("ipsilon", "weth9", "statetests")
+
+
+def run_suite_worker(impl: str, suite: str, plan_path: Path, repeat: int, limit: float,
+                     progress: Progress) -> dict[str, Any]:
+    """One implementation's whole suite run in its own process, killed after `limit` s."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--suite", suite,
+           "--plan", str(plan_path), "--repeat", str(repeat)]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            out, _ = proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return {"status": "timeout", "error": f"the run took over {limit:g}s"}
+        log.seek(0)
+        tail = log.read().decode(errors="replace")
+    for line in tail.splitlines():
+        if line.startswith(f"{impl} {suite} repetition"):
+            progress(line)
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    if not lines:
+        return {"status": "crash",
+                "error": f"worker died (exit status {proc.returncode}): {tail[-300:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    progress(f"{impl:8} {suite}: {result['status']} "
+             f"({time.perf_counter() - started:.1f}s wall)")
+    return result
+
+
+def median_of(result: dict[str, Any]) -> float | None:
+    times = result.get("times") or []
+    return statistics.median(times) if times else None
+
+
+def run_weth9(impls: list[str], transfers: int, repeat: int, limit: float,
+              progress: Progress) -> dict[str, Any]:
+    plan = weth9_plan(transfers)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(plan, fh)
+        plan_path = Path(fh.name)
+    try:
+        results = {impl: run_suite_worker(impl, "weth9", plan_path, repeat, limit, progress)
+                   for impl in impls}
+    finally:
+        plan_path.unlink()
+    expected = plan["expected"]
+    # Roots and gas of the implementations that compute a state root must all agree.
+    rooted = [r for r in results.values() if r["status"] == "ok" and r.get("root")]
+    for impl, res in results.items():
+        if res["status"] != "ok":
+            continue
+        problems = []
+        if res["balances"] != expected:
+            wrong = [h for h in expected if res["balances"].get(h) != expected[h]]
+            problems.append(f"token balances differ from the expected sums for {len(wrong)} "
+                            f"holders")
+        if not res["all_success"]:
+            problems.append("a transfer failed")
+        if res.get("root"):
+            others = {r["root"] for r in rooted}
+            if len(others) > 1:
+                problems.append(f"state roots disagree: {sorted(others)}")
+            gases = {r["gas"] for r in rooted}
+            if len(gases) > 1:
+                problems.append(f"gas totals disagree: {sorted(gases)}")
+        if problems:
+            res["status"] = "mismatch"
+            res["error"] = "; ".join(problems)
+    base = results.get("chainvm", {})
+    summary = {}
+    for impl, res in results.items():
+        med = median_of(res)
+        ok = res["status"] == "ok" and med
+        summary[impl] = {
+            "status": res["status"], "error": res.get("error"), "version": res.get("version"),
+            "times": res.get("times"), "median": med,
+            "calls_per_s": transfers / med if ok and med else None,
+            "gas": res.get("gas"), "mgas_per_s": res["gas"] / med / 1e6 if ok and med else None,
+            "state_root": res.get("root"), "max_rss_mib": res.get("max_rss_mib"),
+            "speedup": (med / median_of(base) if ok and impl != "chainvm"
+                        and base.get("status") == "ok" and median_of(base) else None),
+        }
+    return {"transfers": transfers, "repeat": repeat, "fork": plan["fork"],
+            "contract": plan["contract"], "compiler": plan["compiler"],
+            "senders": WETH9_SENDERS, "recipients": WETH9_RECIPIENTS,
+            "token_holders": len(expected), "results": summary}
+
+
+def statetest_files(root: Path, fork: str, count: int) -> list[str]:
+    """The first `count` files (sorted paths) under root with a post entry for fork."""
+    chosen: list[str] = []
+    for path in sorted(root.rglob("*.json")):
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read())
+        if any(isinstance(t, dict) and t.get("post", {}).get(fork) for t in data.values()):
+            chosen.append(str(path.relative_to(root)))
+            if len(chosen) == count:
+                break
+    return chosen
+
+
+def run_statetests(impls: list[str], archive: str, fork: str, count: int, repeat: int,
+                   limit: float, progress: Progress) -> dict[str, Any]:
+    from chainvm.testing.fixtures import ethereum_tests
+
+    root = ethereum_tests(archive)
+    if root is None:
+        raise SystemExit(f"benchmarks/run.py: fixture archive {archive} not found")
+    files = statetest_files(root, fork, count)
+    plan = {"root": str(root), "fork": fork, "files": files}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(plan, fh)
+        plan_path = Path(fh.name)
+    try:
+        results = {impl: run_suite_worker(impl, "statetests", plan_path, repeat, limit,
+                                          progress) for impl in impls}
+    finally:
+        plan_path.unlink()
+    # pyrevm has no state root: a case passes when its gas used (or its rejection)
+    # equals that of a root-checked pass by py-evm or the specs.
+    if "pyrevm" in results and results["pyrevm"]["status"] == "ok":
+        refs = [results[i]["cases"] for i in ("pyevm", "eels")
+                if i in results and results[i]["status"] in ("ok", "mismatch")
+                and "cases" in results[i]]
+        for cid, case in results["pyrevm"]["cases"].items():
+            if case["error"]:
+                continue
+            ref = next((r[cid] for r in refs if cid in r and r[cid]["pass"]), None)
+            if ref is None:
+                case["error"] = "unverified: no root-checked pass to compare with"
+            elif ref["rejected"] != case["rejected"]:
+                case["error"] = ("accepted a transaction the fixture rejects"
+                                 if ref["rejected"] else "rejected a valid transaction")
+            elif not ref["rejected"] and ref["gas"] != case["gas"]:
+                case["error"] = f"gas {case['gas']}, root-checked result has {ref['gas']}"
+            else:
+                case["pass"] = True
+    base = results.get("chainvm", {})
+    summary: dict[str, Any] = {}
+    for impl, res in results.items():
+        med = median_of(res)
+        cases = res.get("cases") or {}
+        failed = {cid: c["error"] for cid, c in cases.items() if not c["pass"]}
+        summary[impl] = {
+            "status": res["status"], "error": res.get("error"), "version": res.get("version"),
+            "times": res.get("times"), "median": med, "cases": len(cases),
+            "passed": len(cases) - len(failed),
+            "cases_per_s": len(cases) / med if med and cases else None,
+            "max_rss_mib": res.get("max_rss_mib"),
+            "speedup": (med / median_of(base) if med and impl != "chainvm"
+                        and median_of(base) else None),
+            "failed": failed,
+        }
+    return {"archive": archive, "fork": fork, "files": len(files), "first_file": files[0],
+            "last_file": files[-1], "repeat": repeat, "results": summary}
+
+
+def render_weth9(doc: dict[str, Any]) -> str:
+    head = ["impl", "version", "time", "calls/s", "gas", "Mgas/s", "x chainvm vs impl", "check"]
+    rows = []
+    for impl, r in doc["results"].items():
+        rows.append([impl, str(r["version"] or "-"), fmt_time(r["median"]),
+                     f"{r['calls_per_s']:,.0f}" if r["calls_per_s"] else "-",
+                     f"{r['gas']:,}" if r.get("gas") else "-",
+                     f"{r['mgas_per_s']:.2f}" if r["mgas_per_s"] else "-",
+                     f"{r['speedup']:.2f}" if r["speedup"] else "-",
+                     r["status"] if r["status"] != "ok" else
+                     ("root, balances" if r["state_root"] else "balances")])
+    title = (f"WETH9 transfers: {doc['transfers']:,} transfer transactions on one evolving "
+             f"state ({doc['contract']}, {doc['compiler']}), median of {doc['repeat']}")
+    notes = [f"note: {impl}: {r['error']}" for impl, r in doc["results"].items() if r["error"]]
+    return table(title, head, rows, notes)
+
+
+def render_statetests(doc: dict[str, Any]) -> str:
+    head = ["impl", "version", "cases", "passed", "time", "cases/s", "x chainvm vs impl"]
+    rows = []
+    for impl, r in doc["results"].items():
+        rows.append([impl, str(r["version"] or "-"), str(r["cases"]), str(r["passed"]),
+                     fmt_time(r["median"]),
+                     f"{r['cases_per_s']:.1f}" if r["cases_per_s"] else "-",
+                     f"{r['speedup']:.2f}" if r["speedup"] else "-"])
+    title = (f"State tests: {doc['fork']} cases of the first {doc['files']} files of "
+             f"{doc['archive']} ({doc['first_file']} .. {doc['last_file']}), "
+             f"median of {doc['repeat']}")
+    notes = []
+    for impl, r in doc["results"].items():
+        if r["error"]:
+            notes.append(f"note: {impl}: {r['status']}: {r['error']}")
+        reasons: dict[str, int] = {}
+        for why in r["failed"].values():
+            key = (why or "?").split(":")[0][:60]
+            reasons[key] = reasons.get(key, 0) + 1
+        if reasons:
+            notes.append(f"{impl} failures: " + ", ".join(f"{k} ({n})" for k, n in
+                                                          sorted(reasons.items())))
+    return table(title, head, rows, notes)
+
+
+def table(title: str, head: list[str], rows: list[list[str]], notes: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths)))
+
+    out = [title, fmt(head), "  ".join("-" * w for w in widths), *map(fmt, rows)]
+    out.append("x chainvm vs impl = impl time / chainvm time (above 1: chainvm is faster)")
+    return "\n".join(out + notes) + "\n"
+
+
 def chainvm_revision() -> dict[str, Any]:
     """The commit chainvm was measured at, and whether its sources had local changes."""
     repo = str(Path(__file__).resolve().parents[1])
@@ -817,15 +1617,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JSON on stdout (the table goes to stderr)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="progress lines on stderr even when it is not a terminal")
+    parser.add_argument("--suite", default="ipsilon",
+                        help="comma-separated benchmark groups: ipsilon (the evm-benchmarks "
+                             "fixtures, default), weth9 (token transfers), statetests "
+                             "(state-test throughput)")
+    parser.add_argument("--weth9-transfers", type=int, default=1000, metavar="N",
+                        help="weth9: transfer transactions per timed run (default 1000)")
+    parser.add_argument("--statetest-archive", default="state-2024", metavar="NAME",
+                        help="statetests: fixture archive (default state-2024)")
+    parser.add_argument("--statetest-fork", default="Cancun", metavar="FORK",
+                        help="statetests: the fork whose post entries are the cases")
+    parser.add_argument("--statetest-files", type=int, default=100, metavar="N",
+                        help="statetests: the first N files (sorted paths) with such cases")
+    parser.add_argument("--suite-timeout", type=float, default=3600.0, metavar="S",
+                        help="weth9/statetests: seconds one implementation's whole run "
+                             "(all repetitions) may take (default 3600)")
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    parser.add_argument("--plan", help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    suites = [x.strip() for x in args.suite.split(",") if x.strip()]
     if args.worker:
+        if suites != ["ipsilon"]:
+            return suite_worker_main(args.worker, suites[0], args.plan, args.repeat)
         return worker_main(args.worker)
+    if not suites or any(x not in SUITES for x in suites):
+        parser.error(f"--suite: choose from {', '.join(SUITES)}")
+    if args.weth9_transfers < 1 or args.statetest_files < 1 or args.suite_timeout <= 0:
+        parser.error("--weth9-transfers and --statetest-files must be at least 1, "
+                     "--suite-timeout positive")
     impls = [i.strip() for i in args.impl.split(",") if i.strip()]
     unknown = [i for i in impls if i not in IMPLS]
     if unknown or not impls:
@@ -839,53 +1663,73 @@ def main(argv: list[str]) -> int:
         only = re.compile(args.only) if args.only else None
     except re.error as exc:
         parser.error(f"--only: bad regular expression: {exc}")
-    if not all((args.fixtures / g).is_dir() for g in GROUPS):
-        parser.error(f"no main/ and micro/ under {args.fixtures}")
-    cases = load_cases(args.fixtures, only)
-    if not cases:
-        parser.error("no benchmark matches --only")
+    cases: list[Case] = []
+    if "ipsilon" in suites:
+        if not all((args.fixtures / g).is_dir() for g in GROUPS):
+            parser.error(f"no main/ and micro/ under {args.fixtures}")
+        cases = load_cases(args.fixtures, only)
+        if not cases:
+            parser.error("no benchmark matches --only")
     progress = Progress(args.verbose or sys.stderr.isatty())
     started = datetime.datetime.now(datetime.UTC)
-    results: dict[str, dict[str, Result]] = {c.name: {} for c in cases}
-    infos: dict[str, Any] = {}
-    for impl in impls:  # one implementation at a time, never in parallel
-        per_case, infos[impl] = run_impl(impl, cases, args.repeat, args.timeout, progress)
-        for name, res in per_case.items():
-            results[name][impl] = res
-    verify_without_root(results, cases)
-    summary = summarize(cases, results, impls)
-    table = render_table(cases, results, impls, summary, args.timeout)
+    doc: dict[str, Any] = {
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *argv]),
+        "python": platform.python_version(),
+        "chainvm_revision": chainvm_revision(),
+        "repeat": args.repeat,
+        "timeout": args.timeout,
+    }
+    tables: list[str] = []
+    chainvm_ok = True
+    if "ipsilon" in suites:
+        results: dict[str, dict[str, Result]] = {c.name: {} for c in cases}
+        infos: dict[str, Any] = {}
+        for impl in impls:  # one implementation at a time, never in parallel
+            per_case, infos[impl] = run_impl(impl, cases, args.repeat, args.timeout, progress)
+            for name, res in per_case.items():
+                results[name][impl] = res
+        verify_without_root(results, cases)
+        summary = summarize(cases, results, impls)
+        tables.append(render_table(cases, results, impls, summary, args.timeout))
+        doc["implementations"] = infos
+        doc["benchmarks"] = [{
+            "name": c.name, "group": c.group, "file": c.path.name, "test": c.test,
+            "fork": c.fork, "index": c.index,
+            "results": {impl: {
+                "status": r.status, "median": r.median, "times": r.times, "gas": r.gas,
+                "mgas_per_s": (r.gas / r.median / 1e6 if r.gas is not None and r.median
+                               and r.status == "ok" else None),
+                "success": r.success, "state_root": r.root, "error": r.error}
+                for impl, r in results[c.name].items()},
+            "speedup": {p: speedup(results[c.name]["chainvm"], results[c.name][p])
+                        for p in impls if p != "chainvm" and "chainvm" in impls},
+        } for c in cases]
+        doc["summary"] = summary
+        chainvm_ok = "chainvm" not in impls or all(
+            results[c.name]["chainvm"].status == "ok" for c in cases)
+    if "weth9" in suites:
+        weth9 = run_weth9(impls, args.weth9_transfers, args.repeat, args.suite_timeout,
+                          progress)
+        doc["weth9"] = weth9
+        tables.append(render_weth9(weth9))
+        mine = weth9["results"].get("chainvm")
+        chainvm_ok = chainvm_ok and (mine is None or mine["status"] == "ok")
+    if "statetests" in suites:
+        st = run_statetests(impls, args.statetest_archive, args.statetest_fork,
+                            args.statetest_files, args.repeat, args.suite_timeout, progress)
+        doc["statetests"] = st
+        tables.append(render_statetests(st))
+        mine = st["results"].get("chainvm")
+        chainvm_ok = chainvm_ok and (mine is None or mine["status"] == "ok")
+    table = "\n".join(tables)
     if args.json:
-        doc = {
-            "date": started.isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *argv]),
-            "python": platform.python_version(),
-            "chainvm_revision": chainvm_revision(),
-            "repeat": args.repeat,
-            "timeout": args.timeout,
-            "implementations": infos,
-            "benchmarks": [{
-                "name": c.name, "group": c.group, "file": c.path.name, "test": c.test,
-                "fork": c.fork, "index": c.index,
-                "results": {impl: {
-                    "status": r.status, "median": r.median, "times": r.times, "gas": r.gas,
-                    "mgas_per_s": (r.gas / r.median / 1e6 if r.gas is not None and r.median
-                                   and r.status == "ok" else None),
-                    "success": r.success, "state_root": r.root, "error": r.error}
-                    for impl, r in results[c.name].items()},
-                "speedup": {p: speedup(results[c.name]["chainvm"], results[c.name][p])
-                            for p in impls if p != "chainvm" and "chainvm" in impls},
-            } for c in cases],
-            "summary": summary,
-        }
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
         sys.stderr.write(table)
     else:
         sys.stdout.write(table)
-    if "chainvm" in impls and not all(results[c.name]["chainvm"].status == "ok" for c in cases):
-        return 1
-    return 0
+    return 0 if chainvm_ok else 1
 
 
 if __name__ == "__main__":
