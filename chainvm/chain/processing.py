@@ -72,6 +72,9 @@ WITHDRAWAL_REQUEST_ADDRESS = bytes.fromhex("00000961ef480eb55e80d19ad83579a64c00
 CONSOLIDATION_REQUEST_ADDRESS = bytes.fromhex("0000bbddc7ce488642fb579f8b00f3a590007251")
 
 ETHER = 10**18
+# PUSH1 0 PUSH1 0 RETURN: a system contract that answers nothing (the development
+# chain's stand-ins for the EIP-7002 and EIP-7251 request contracts).
+RETURN_NOTHING = bytes.fromhex("60006000f3")
 
 
 class BlockInvalid(Exception):
@@ -217,10 +220,14 @@ def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: b
     EIP-2935) is simply skipped then.
     """
     state.begin_transaction()
-    if not state.code(address):
+    code = state.code(address)
+    if not code:
         state.finalize_transaction(delete_empty=True)
         if checked:
             raise BlockInvalid(f"system contract 0x{address.hex()} has no code")
+        return b""
+    if code == RETURN_NOTHING:  # no output and no state change: nothing to run
+        state.finalize_transaction(delete_empty=True)
         return b""
     evm = EVM(state, fork, env, SYSTEM_ADDRESS, 0)
     if fork.ordinal >= F.BERLIN:

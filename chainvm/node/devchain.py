@@ -22,6 +22,7 @@ from chainvm.chain.config import ChainConfig, config_for_network
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
 from chainvm.chain.processing import (
     CONSOLIDATION_REQUEST_ADDRESS,
+    RETURN_NOTHING,
     WITHDRAWAL_REQUEST_ADDRESS,
     apply_as_eoa,
     calc_base_fee,
@@ -214,7 +215,7 @@ class DevChain:
             # Prague blocks must call the EIP-7002 and EIP-7251 request contracts. The dev
             # chain installs stand-ins that return no requests (PUSH1 0 PUSH1 0 RETURN).
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
-                state.accounts[address] = Account(nonce=1, code=bytes.fromhex("60006000f3"))
+                state.accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
         ts = int(time.time()) if timestamp is None else timestamp
         return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
 
@@ -375,8 +376,10 @@ class DevChain:
             raise NodeError(f"invalid transaction: {exc}", -32602) from None
         return self.add_transaction(tx)
 
-    def fill(self, req: CallRequest) -> SignedTransaction:
-        """Build the transaction eth_sendTransaction means: fill type, nonce, fees and gas."""
+    def fill(self, req: CallRequest, pending: tuple[BlockEnv, Any] | None = None
+             ) -> SignedTransaction:
+        """Build the transaction eth_sendTransaction means: fill type, nonce, fees and gas.
+        `pending`: `pending_env()`, when the caller has it already."""
         sender = req.sender
         if sender is None:
             raise NodeError("missing from", -32602)
@@ -385,7 +388,7 @@ class DevChain:
         for entry in self.pool.by_sender.get(sender, {}).values():
             pending_nonce = max(pending_nonce, entry.tx.nonce + 1)
         nonce = req.nonce if req.nonce is not None else pending_nonce
-        env, fork = self.pending_env()
+        env, fork = pending if pending is not None else self.pending_env()
         london = fork.ordinal >= F.LONDON
         tx_type = req.tx_type
         if tx_type is None:
@@ -456,8 +459,9 @@ class DevChain:
         tx.r = int.from_bytes(sig[:32], "big")
         tx.s = int.from_bytes(sig[32:64], "big")
 
-    def send_transaction(self, req: CallRequest) -> bytes:
-        tx = self.fill(req)
+    def send_transaction(self, req: CallRequest,
+                         pending: tuple[BlockEnv, Any] | None = None) -> bytes:
+        tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
 
@@ -465,7 +469,8 @@ class DevChain:
         return bool(self._impersonated_txs) and tx.hash in self._impersonated_txs
 
     def sender_of(self, tx: SignedTransaction) -> bytes:
-        sender = self._impersonated_txs.get(tx.hash) or tx.sender()
+        sender = (self._impersonated_txs.get(tx.hash) if self._impersonated_txs else None) \
+            or tx.sender()
         return sender if sender is not None else bytes(20)
 
     # -- calls --------------------------------------------------------------------------------

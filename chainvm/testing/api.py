@@ -111,6 +111,110 @@ def _fix_addresses(types: list[str], values: Any) -> list[Any]:
     return out
 
 
+# Fast ABI coding of the common static types (address, uintN, intN, bool, bytesN) with
+# the values eth-abi would accept; anything else (or any value out of range) goes to
+# eth-abi, which encodes it or raises its usual error.
+
+
+@functools.lru_cache(maxsize=512)
+def _static_kind(t: str) -> tuple[str, int] | None:
+    if t == "address" or t == "bool":
+        return t, 0
+    for prefix in ("uint", "int", "bytes"):
+        if t.startswith(prefix) and t[len(prefix):].isdigit():
+            size = int(t[len(prefix):])
+            if prefix == "bytes" and 1 <= size <= 32:
+                return prefix, size
+            if prefix != "bytes" and 8 <= size <= 256 and size % 8 == 0:
+                return prefix, size
+    return None
+
+
+_ZERO12 = bytes(12)
+
+
+def _encode_static(types: list[str], args: tuple[Any, ...]) -> bytes | None:
+    if len(types) != len(args):
+        return None
+    out = []
+    for t, a in zip(types, args):
+        kind = _static_kind(t)
+        if kind is None:
+            return None
+        name, size = kind
+        if name == "uint":
+            if type(a) is not int or not 0 <= a < 1 << size:
+                return None
+            out.append(a.to_bytes(32, "big"))
+        elif name == "address":
+            if isinstance(a, Contract):
+                raw = a.raw_address
+            elif isinstance(a, bytes) and len(a) == 20:
+                raw = a
+            elif isinstance(a, str) and len(a) == 42 and a[:2] == "0x":
+                try:
+                    raw = _from_hex_address(a)
+                except ValueError:
+                    return None
+                body = a[2:]
+                if not (body.islower() or body.isupper() or body.isdigit()
+                        or checksum(raw) == a):
+                    return None
+            else:
+                return None
+            out.append(_ZERO12 + raw)
+        elif name == "bool":
+            if type(a) is not bool:
+                return None
+            out.append((1 if a else 0).to_bytes(32, "big"))
+        elif name == "int":
+            half = 1 << (size - 1)
+            if type(a) is not int or not -half <= a < half:
+                return None
+            out.append((a % (1 << 256)).to_bytes(32, "big"))
+        else:  # bytesN
+            if not isinstance(a, bytes) or len(a) != size:
+                return None
+            out.append(a.ljust(32, b"\x00"))
+    return b"".join(out)
+
+
+def _decode_static(types: list[str], data: bytes) -> list[Any] | None:
+    if len(data) < 32 * len(types):
+        return None
+    out: list[Any] = []
+    for i, t in enumerate(types):
+        kind = _static_kind(t)
+        if kind is None:
+            return None
+        name, size = kind
+        word = data[32 * i:32 * i + 32]
+        if name == "uint":
+            value = int.from_bytes(word, "big")
+            if value >> size:
+                return None
+            out.append(value)
+        elif name == "address":
+            if word[:12] != _ZERO12:
+                return None
+            out.append(checksum(word[12:]))
+        elif name == "bool":
+            value = int.from_bytes(word, "big")
+            if value > 1:
+                return None
+            out.append(bool(value))
+        elif name == "int":
+            value = int.from_bytes(word, "big", signed=True)
+            if not -(1 << (size - 1)) <= value < 1 << (size - 1):
+                return None
+            out.append(value)
+        else:  # bytesN
+            if any(word[size:]):
+                return None
+            out.append(word[:size])
+    return out
+
+
 @dataclass
 class Event:
     name: str
@@ -191,11 +295,14 @@ class Contract:
         from eth_abi import encode
 
         item = _item or self._pick(name, args)
-        types = [_type_str(i) for i in item.get("inputs", [])]
         key = id(item)
         sel = self._selectors.get(key)
         if sel is None:
             sel = self._selectors[key] = keccak256(_signature(item).encode())[:4]
+        types = [_type_str(i) for i in item.get("inputs", [])]
+        fast = _encode_static(types, args)
+        if fast is not None:
+            return sel + fast
         return sel + encode(types, _convert_args(types, args))
 
     def _decode_output(self, item: dict[str, Any], output: bytes) -> Any:
@@ -204,7 +311,9 @@ class Contract:
         types = [_type_str(o) for o in item.get("outputs", [])]
         if not types:
             return None
-        values = _fix_addresses(types, decode(types, output))
+        values = _decode_static(types, output)
+        if values is None:
+            values = _fix_addresses(types, decode(types, output))
         return values[0] if len(values) == 1 else values
 
     def call(self, name: str, *args: Any, sender: str | bytes | None = None, value: int = 0,
@@ -382,10 +491,11 @@ class TestChain:
                  gas: int | None = None) -> TxReceipt:
         if not self.blocks:
             return self._direct_transact(to, data, self._sender(sender), value, gas)
+        pending = self.dev.pending_env()
         if gas is None:
             # No estimate (it costs several executions): the block's limit, capped by
             # EIP-7825 from Osaka. Dev accounts can afford the reservation.
-            env, fork = self.dev.pending_env()
+            env, fork = pending
             gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
         req = CallRequest(sender=self._sender(sender),
@@ -394,7 +504,7 @@ class TestChain:
         dev = self.dev
         parent, next_timestamp = dev.chain.head_hash, dev.next_timestamp
         try:
-            tx_hash = dev.send_transaction(req)
+            tx_hash = dev.send_transaction(req, pending)
         except NodeError as exc:
             raise self._error(exc) from None
         found = dev.chain.get_transaction(tx_hash)
