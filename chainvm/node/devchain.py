@@ -99,6 +99,21 @@ class CallRequest:
     chain_id: int | None = None
 
 
+class DevTransaction(SignedTransaction):
+    """A transaction the node fills and signs itself. Its encoding, which the pool, the
+    block's transactions root and the chain's index all need, is kept once signed (and
+    made again if the signature changes)."""
+
+    def encode(self) -> bytes:
+        signature = (self.v, self.r, self.s)
+        cached = self.__dict__.get("_encoding")
+        if cached is not None and cached[0] == signature:
+            return cached[1]  # type: ignore[no-any-return]
+        data = super().encode()
+        self.__dict__["_encoding"] = (signature, data)
+        return data
+
+
 @dataclass
 class Snapshot:
     head_hash: bytes
@@ -399,7 +414,7 @@ class DevChain:
         base = env.base_fee
         # Before Spurious Dragon (EIP-155) legacy transactions carry no chain id.
         replay_protected = fork.ordinal >= F.SPURIOUS_DRAGON
-        tx = SignedTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
+        tx = DevTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
                                data=req.data, v=0, r=0, s=0,
                                chain_id=self.chain_id if replay_protected else None,
                                access_list=list(req.access_list))

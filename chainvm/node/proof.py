@@ -13,7 +13,23 @@ from typing import Any
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import decode, encode
 from chainvm.state.state import State, account_rlp, storage_root
-from chainvm.state.trie import EMPTY_TRIE_ROOT, _hex_prefix, _nibbles
+from chainvm.state.trie import EMPTY_TRIE_ROOT
+
+
+def _nibbles(key: bytes) -> bytes:
+    """One nibble (0-15) per byte."""
+    return bytes(b for byte in key for b in (byte >> 4, byte & 15))
+
+
+def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
+    flag = 2 if leaf else 0
+    if len(nibbles) % 2:
+        first = bytes([(flag + 1) << 4 | nibbles[0]])
+        rest = nibbles[1:]
+    else:
+        first = bytes([flag << 4])
+        rest = nibbles
+    return first + bytes(rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2))
 
 
 class _Trie:

@@ -46,24 +46,16 @@ def _rlp_list(payload: bytes) -> bytes:
     return bytes((0xF7 + len(size),)) + size + payload
 
 
-# Nibble paths are bytes objects with one nibble (0-15) per byte.
-_NIBBLES = [bytes((b >> 4, b & 15)) for b in range(256)]
+# Nibble paths are strings of lower-case hex digits, one per nibble: `key.hex()`, and
+# the compact (hex-prefix) encoding is `bytes.fromhex` of the flag digit(s) plus the path.
+_HEX_INDEX = {c: i for i, c in enumerate("0123456789abcdef")}
+_HEX_DIGIT = "0123456789abcdef"
 
 
-def _nibbles(key: bytes) -> bytes:
-    return b"".join([_NIBBLES[b] for b in key])
-
-
-def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
-    flag = 0x20 if leaf else 0
-    n = len(nibbles)
-    if n % 2:
-        head = bytes((flag | 0x10 | nibbles[0],))
-        rest = nibbles[1:]
-    else:
-        head = bytes((flag,))
-        rest = nibbles
-    return head + bytes([rest[i] << 4 | rest[i + 1] for i in range(0, len(rest), 2)])
+def _hex_prefix(path: str, leaf: bool) -> bytes:
+    if len(path) % 2:
+        return bytes.fromhex(("3" if leaf else "1") + path)
+    return bytes.fromhex(("20" if leaf else "00") + path)
 
 
 # -- nodes ---------------------------------------------------------------------------------
@@ -72,7 +64,7 @@ def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:
 class Leaf:
     __slots__ = ("path", "ref", "value")
 
-    def __init__(self, path: bytes, value: bytes) -> None:
+    def __init__(self, path: str, value: bytes) -> None:
         self.path = path
         self.value = value
         self.ref: bytes | None = None
@@ -81,7 +73,7 @@ class Leaf:
 class Extension:
     __slots__ = ("child", "path", "ref")
 
-    def __init__(self, path: bytes, child: Node) -> None:
+    def __init__(self, path: str, child: Node) -> None:
         self.path = path
         self.child = child
         self.ref: bytes | None = None
@@ -130,7 +122,7 @@ def node_hash(node: Node | None) -> bytes:
     return ref[1:] if len(ref) == 33 and ref[0] == 0xA0 else keccak256(ref)
 
 
-def _common(a: bytes, b: bytes) -> int:
+def _common(a: str, b: str) -> int:
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:
@@ -138,7 +130,7 @@ def _common(a: bytes, b: bytes) -> int:
     return i
 
 
-def _join(prefix: bytes, child: Node) -> Node:
+def _join(prefix: str, child: Node) -> Node:
     """`prefix` nibbles followed by `child`, merging paths where the trie must."""
     if type(child) is Leaf:
         return Leaf(prefix + child.path, child.value)
@@ -147,12 +139,12 @@ def _join(prefix: bytes, child: Node) -> Node:
     return Extension(prefix, child)
 
 
-def _put(node: Node | None, path: bytes, value: bytes) -> Node:
+def _put(node: Node | None, path: str, value: bytes) -> Node:
     if node is None:
         return Leaf(path, value)
     if type(node) is Branch:
         children = node.children[:]
-        i = path[0]
+        i = _HEX_INDEX[path[0]]
         children[i] = _put(children[i], path[1:], value)
         return Branch(children)
     if type(node) is Leaf:
@@ -160,8 +152,8 @@ def _put(node: Node | None, path: bytes, value: bytes) -> Node:
             return node if node.value == value else Leaf(path, value)
         common = _common(node.path, path)
         branch: list[Node | None] = [None] * 16
-        branch[node.path[common]] = Leaf(node.path[common + 1:], node.value)
-        branch[path[common]] = Leaf(path[common + 1:], value)
+        branch[_HEX_INDEX[node.path[common]]] = Leaf(node.path[common + 1:], node.value)
+        branch[_HEX_INDEX[path[common]]] = Leaf(path[common + 1:], value)
         split: Node = Branch(branch)
         return Extension(path[:common], split) if common else split
     assert type(node) is Extension
@@ -170,13 +162,13 @@ def _put(node: Node | None, path: bytes, value: bytes) -> Node:
         return Extension(node.path, _put(node.child, path[common:], value))
     branch = [None] * 16
     rest = node.path[common + 1:]
-    branch[node.path[common]] = Extension(rest, node.child) if rest else node.child
-    branch[path[common]] = Leaf(path[common + 1:], value)
+    branch[_HEX_INDEX[node.path[common]]] = Extension(rest, node.child) if rest else node.child
+    branch[_HEX_INDEX[path[common]]] = Leaf(path[common + 1:], value)
     split = Branch(branch)
     return Extension(path[:common], split) if common else split
 
 
-def _delete(node: Node | None, path: bytes) -> Node | None:
+def _delete(node: Node | None, path: str) -> Node | None:
     if node is None:
         return None
     if type(node) is Leaf:
@@ -190,7 +182,7 @@ def _delete(node: Node | None, path: bytes) -> Node | None:
             return node
         return None if child is None else _join(node.path, child)
     assert type(node) is Branch
-    i = path[0]
+    i = _HEX_INDEX[path[0]]
     old = node.children[i]
     new = _delete(old, path[1:])
     if new is old:
@@ -203,14 +195,11 @@ def _delete(node: Node | None, path: bytes) -> Node | None:
             j = left[0]
             only = children[j]
             assert only is not None
-            return _join(_NIBBLE_PATH[j], only)
+            return _join(_HEX_DIGIT[j], only)
     return Branch(children)
 
 
-_NIBBLE_PATH = [bytes((i,)) for i in range(16)]
-
-
-def _build(items: list[tuple[bytes, bytes]], lo: int, hi: int, depth: int) -> Node:
+def _build(items: list[tuple[str, bytes]], lo: int, hi: int, depth: int) -> Node:
     """Nodes for sorted items[lo:hi] (nibble path, value), all sharing `depth` nibbles."""
     if hi - lo == 1:
         path, value = items[lo]
@@ -234,14 +223,14 @@ def _build(items: list[tuple[bytes, bytes]], lo: int, hi: int, depth: int) -> No
         j = i + 1
         while j < hi and items[j][0][depth] == nib:
             j += 1
-        children[nib] = _build(items, i, j, depth + 1)
+        children[_HEX_INDEX[nib]] = _build(items, i, j, depth + 1)
         i = j
     return Branch(children, value)
 
 
 def build(items: Iterable[tuple[bytes, bytes]]) -> Node | None:
     """Nodes of a trie holding (key, value) pairs; empty values are left out."""
-    sorted_items = sorted((_nibbles(k), v) for k, v in items if v)
+    sorted_items = sorted((k.hex(), v) for k, v in items if v)
     if not sorted_items:
         return None
     return _build(sorted_items, 0, len(sorted_items), 0)
@@ -273,12 +262,12 @@ class Trie:
     def set(self, key: bytes, value: bytes) -> None:
         """Put `value` at `key` (an empty value deletes)."""
         if value:
-            self.root = _put(self.root, _nibbles(key), value)
+            self.root = _put(self.root, key.hex(), value)
         else:
-            self.root = _delete(self.root, _nibbles(key))
+            self.root = _delete(self.root, key.hex())
 
     def delete(self, key: bytes) -> None:
-        self.root = _delete(self.root, _nibbles(key))
+        self.root = _delete(self.root, key.hex())
 
     def root_hash(self) -> bytes:
         return node_hash(self.root)
