@@ -11,9 +11,13 @@ decoded results and events, snapshot/revert, state edits, impersonation and time
         token.transfer(chain.accounts[2], 5)
     # everything since the snapshot is gone here
 
-ABI encoding uses `eth-abi` (installed with web3). For pytest, the `chain`
-fixture below gives each test a chain reverted to where the module's chain was
-(add `pytest_plugins = ["chainvm.testing.api"]` to a conftest).
+By default every transaction is mined in a block of its own, executed once (the
+block's execution gives the receipt and the return value); a failed transaction raises
+TransactionFailed and leaves no block behind. `impersonate` works for contracts too.
+
+ABI encoding uses `eth-abi` (installed with web3), with a fast path for static types.
+For pytest, the `chain` fixture below gives each test a chain reverted to where the
+module's chain was (add `pytest_plugins = ["chainvm.testing.api"]` to a conftest).
 """
 
 from __future__ import annotations
