@@ -1,9 +1,27 @@
 """Side-by-side EVM benchmarks: chainvm against py-evm, the execution specs and pyrevm.
 
-Run: .venv/bin/python benchmarks/run.py [--repeat R] [--timeout S] [--only REGEX]
+Run: .venv/bin/python benchmarks/run.py [--suite ipsilon,weth9,statetests] [--repeat R]
+                                         [--timeout S] [--only REGEX]
                                          [--impl chainvm,pyevm,eels,pyrevm] [--json] [-v]
 
-The benchmarks are the state-test fixtures of ipsilon/evm-benchmarks
+Three suites; --suite picks any of them (default: ipsilon alone, as before):
+
+  ipsilon     the evm-benchmarks fixtures, one timed transaction each (below)
+  weth9       1,000 transfers of a WETH9-style token (benchmarks/contracts/weth9.vy,
+              compiled with Vyper at start-up) as separate transactions on one evolving
+              state, after an untimed deployment and deposits; checked by the token
+              balances every implementation reports afterwards (calls of balanceOf, or
+              storage reads for EELS), and the state roots and gas of chainvm, py-evm and
+              EELS, which must agree
+  statetests  the Cancun cases of the first 100 files (sorted paths) of the state-2024
+              archive, each implementation doing the whole per-case work (JSON parsing,
+              pre-state, transaction, execution, state root, logs hash) with its own
+              state-test code where it has some; cases passed and cases/s are reported
+
+A weth9 or statetests worker runs all repetitions of its suite for one implementation
+and reports once (--suite-timeout bounds the whole run); the median repetition is shown.
+
+The ipsilon benchmarks are the state-test fixtures of ipsilon/evm-benchmarks
 (shared/fixtures/evm-benchmarks/{main,micro}/*.json, beside the repository).  Every
 `post` entry of every fork is one benchmark, named `test` or, when a test has several
 entries (data/gas/value indexes), `test/i` with i the entry's position.
@@ -795,17 +813,20 @@ def weth9_worker(impl: str, plan: dict[str, Any], repeat: int,
                  note: Callable[[str], None]) -> dict[str, Any]:
     driver = WETH9_DRIVERS[impl](plan)
     times: list[float] = []
+    cpu_times: list[float] = []
     checks: list[dict[str, Any]] = []
     for rep in range(repeat):
         driver.set_up()
         gc.collect()
+        cpu = time.process_time()
         start = time.perf_counter()
         driver.run()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu)
         checks.append(driver.check())
         note(f"{impl} weth9 repetition {rep + 1}/{repeat}: {times[-1]:.2f}s")
     first = checks[0]
-    return {"times": times, **first,
+    return {"times": times, "cpu_times": cpu_times, **first,
             "error": None if all(c == first for c in checks)
             else "results differ between repetitions"}
 
@@ -987,10 +1008,12 @@ def statetest_worker(impl: str, plan: dict[str, Any], repeat: int,
                      note: Callable[[str], None]) -> dict[str, Any]:
     driver = STATETEST_DRIVERS[impl](Path(plan["root"]), plan["fork"])
     times: list[float] = []
+    cpu_times: list[float] = []
     runs: list[dict[str, dict[str, Any]]] = []
     for rep in range(repeat):
         cases: dict[str, dict[str, Any]] = {}
         gc.collect()
+        cpu = time.process_time()
         start = time.perf_counter()
         for rel in plan["files"]:
             try:
@@ -999,13 +1022,14 @@ def statetest_worker(impl: str, plan: dict[str, Any], repeat: int,
                 cases[case_id(rel, "*", 0)] = {"pass": False, "gas": None, "rejected": None,
                                                "error": f"{type(exc).__name__}: {exc}"[:300]}
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu)
         runs.append(cases)
         note(f"{impl} statetests repetition {rep + 1}/{repeat}: {times[-1]:.1f}s, "
              f"{sum(c['pass'] for c in cases.values())}/{len(cases)} passed")
     first = runs[0]
     same = all({k: (v["pass"], v["gas"]) for k, v in r.items()}
                == {k: (v["pass"], v["gas"]) for k, v in first.items()} for r in runs)
-    return {"times": times, "cases": first,
+    return {"times": times, "cpu_times": cpu_times, "cases": first,
             "error": None if same else "results differ between repetitions"}
 
 
@@ -1400,9 +1424,15 @@ def run_suite_worker(impl: str, suite: str, plan_path: Path, repeat: int, limit:
     return result
 
 
-def median_of(result: dict[str, Any]) -> float | None:
-    times = result.get("times") or []
+def median_of(result: dict[str, Any], key: str = "times") -> float | None:
+    times = result.get(key) or []
     return statistics.median(times) if times else None
+
+
+def ratio(mine: dict[str, Any], theirs: dict[str, Any], key: str) -> float | None:
+    """Peer's median / chainvm's median (chainvm's speed-up), when both have one."""
+    a, b = median_of(mine, key), median_of(theirs, key)
+    return b / a if a and b else None
 
 
 def run_weth9(impls: list[str], transfers: int, repeat: int, limit: float,
@@ -1450,8 +1480,11 @@ def run_weth9(impls: list[str], transfers: int, repeat: int, limit: float,
             "calls_per_s": transfers / med if ok and med else None,
             "gas": res.get("gas"), "mgas_per_s": res["gas"] / med / 1e6 if ok and med else None,
             "state_root": res.get("root"), "max_rss_mib": res.get("max_rss_mib"),
-            "speedup": (med / median_of(base) if ok and impl != "chainvm"
-                        and base.get("status") == "ok" and median_of(base) else None),
+            "cpu_times": res.get("cpu_times"), "cpu_median": median_of(res, "cpu_times"),
+            "speedup": (ratio(base, res, "times") if ok and impl != "chainvm"
+                        and base.get("status") == "ok" else None),
+            "cpu_speedup": (ratio(base, res, "cpu_times") if ok and impl != "chainvm"
+                            and base.get("status") == "ok" else None),
         }
     return {"transfers": transfers, "repeat": repeat, "fork": plan["fork"],
             "contract": plan["contract"], "compiler": plan["compiler"],
@@ -1520,8 +1553,9 @@ def run_statetests(impls: list[str], archive: str, fork: str, count: int, repeat
             "passed": len(cases) - len(failed),
             "cases_per_s": len(cases) / med if med and cases else None,
             "max_rss_mib": res.get("max_rss_mib"),
-            "speedup": (med / median_of(base) if med and impl != "chainvm"
-                        and median_of(base) else None),
+            "cpu_times": res.get("cpu_times"), "cpu_median": median_of(res, "cpu_times"),
+            "speedup": ratio(base, res, "times") if impl != "chainvm" else None,
+            "cpu_speedup": ratio(base, res, "cpu_times") if impl != "chainvm" else None,
             "failed": failed,
         }
     return {"archive": archive, "fork": fork, "files": len(files), "first_file": files[0],
@@ -1529,14 +1563,17 @@ def run_statetests(impls: list[str], archive: str, fork: str, count: int, repeat
 
 
 def render_weth9(doc: dict[str, Any]) -> str:
-    head = ["impl", "version", "time", "calls/s", "gas", "Mgas/s", "x chainvm vs impl", "check"]
+    head = ["impl", "version", "time", "cpu time", "calls/s", "gas", "Mgas/s", "x (time)",
+            "x (cpu)", "check"]
     rows = []
     for impl, r in doc["results"].items():
         rows.append([impl, str(r["version"] or "-"), fmt_time(r["median"]),
+                     fmt_time(r.get("cpu_median")),
                      f"{r['calls_per_s']:,.0f}" if r["calls_per_s"] else "-",
                      f"{r['gas']:,}" if r.get("gas") else "-",
                      f"{r['mgas_per_s']:.2f}" if r["mgas_per_s"] else "-",
                      f"{r['speedup']:.2f}" if r["speedup"] else "-",
+                     f"{r['cpu_speedup']:.2f}" if r.get("cpu_speedup") else "-",
                      r["status"] if r["status"] != "ok" else
                      ("root, balances" if r["state_root"] else "balances")])
     title = (f"WETH9 transfers: {doc['transfers']:,} transfer transactions on one evolving "
@@ -1546,13 +1583,15 @@ def render_weth9(doc: dict[str, Any]) -> str:
 
 
 def render_statetests(doc: dict[str, Any]) -> str:
-    head = ["impl", "version", "cases", "passed", "time", "cases/s", "x chainvm vs impl"]
+    head = ["impl", "version", "cases", "passed", "time", "cpu time", "cases/s", "x (time)",
+            "x (cpu)"]
     rows = []
     for impl, r in doc["results"].items():
         rows.append([impl, str(r["version"] or "-"), str(r["cases"]), str(r["passed"]),
-                     fmt_time(r["median"]),
+                     fmt_time(r["median"]), fmt_time(r.get("cpu_median")),
                      f"{r['cases_per_s']:.1f}" if r["cases_per_s"] else "-",
-                     f"{r['speedup']:.2f}" if r["speedup"] else "-"])
+                     f"{r['speedup']:.2f}" if r["speedup"] else "-",
+                     f"{r['cpu_speedup']:.2f}" if r.get("cpu_speedup") else "-"])
     title = (f"State tests: {doc['fork']} cases of the first {doc['files']} files of "
              f"{doc['archive']} ({doc['first_file']} .. {doc['last_file']}), "
              f"median of {doc['repeat']}")
@@ -1578,13 +1617,27 @@ def table(title: str, head: list[str], rows: list[list[str]], notes: list[str]) 
                          for i, (c, w) in enumerate(zip(r, widths)))
 
     out = [title, fmt(head), "  ".join("-" * w for w in widths), *map(fmt, rows)]
-    out.append("x chainvm vs impl = impl time / chainvm time (above 1: chainvm is faster)")
+    out.append("x = impl median / chainvm median, of wall time and of the worker's CPU time "
+               "(above 1: chainvm is faster)")
     return "\n".join(out + notes) + "\n"
 
 
 def chainvm_revision() -> dict[str, Any]:
-    """The commit chainvm was measured at, and whether its sources had local changes."""
+    """The commit chainvm was measured at, and whether its sources had local changes.
+
+    When the workers import chainvm from elsewhere than this checkout (PYTHONPATH set to
+    an exported tree, to measure a fixed commit while the work tree changes), that
+    folder is reported, with the commit named in its COMMIT file if it has one.
+    """
+    import importlib.util
+
     repo = str(Path(__file__).resolve().parents[1])
+    spec = importlib.util.find_spec("chainvm")
+    source = Path(spec.origin).resolve().parents[1] if spec and spec.origin else None
+    if source is not None and source != Path(repo):
+        marker = source / "COMMIT"
+        return {"commit": marker.read_text().strip() if marker.exists() else None,
+                "modified": [], "source": str(source)}
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", repo, *args], check=False, capture_output=True,
