@@ -10,7 +10,7 @@ CODE_PADDING = bytes(33)
 
 
 class CodeAnalysis:
-    __slots__ = ("compiled", "entries", "jumpdests", "padded", "push_values", "size")
+    __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
@@ -33,6 +33,7 @@ class CodeAnalysis:
         self.jumpdests = frozenset(jumpdests)
         self.push_values = push_values
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
+        self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         self.compiled: dict[str, Any] = {}  # fork name -> CompiledCode (see compiler.py)
 
 

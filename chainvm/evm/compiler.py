@@ -1,7 +1,8 @@
 """The compiled tier: hot code translated into one Python function per basic block.
 
-A block runs from a block start (pc 0, a JUMPDEST, or the instruction after a
-block-ending one) to its last instruction. Its function checks the block's
+A block runs from an entry (pc 0, a jump destination, or the instruction after
+a block-ending one) to a jump, a halt, or an instruction that reads the gas left
+or starts a child frame; JUMPDESTs inside it are no-ops. Its function checks the block's
 stack needs and charges its static gas once at entry, keeps stack items in
 local variables (PUSH, DUP, SWAP and POP cost nothing at run time), evaluates
 pure arithmetic inline and calls the interpreter's opcode bodies for
@@ -34,7 +35,7 @@ from chainvm.evm.errors import (
     StackUnderflow,
     Stop,
 )
-from chainvm.evm.frame import COMPILE_MODE, CallRequest, Frame
+from chainvm.evm.frame import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD, CallRequest, Frame
 from chainvm.evm.instructions.common import expand_memory
 
 if TYPE_CHECKING:
@@ -49,10 +50,9 @@ SIGN = 1 << 255
 # Straight-line code is cut into blocks of at most this many instructions: CPython's
 # compiler slows down sharply on very long functions.
 MAX_BLOCK_LENGTH = 128
-# A block is translated on its next run after this many interpreted ones: code that runs
-# once (most of a typical transaction) never pays for translation.
-BLOCK_THRESHOLD = 0 if COMPILE_MODE == "always" else 16
-BLOCK_WORK_THRESHOLD = 0 if COMPILE_MODE == "always" else 2000
+# One translated function follows constant jumps and JUMPI fall-throughs through several
+# blocks (see _compile_block), up to about this many instructions.
+MAX_TRACE_LENGTH = 256
 
 # Instructions after which a block ends.
 _ENDS_BLOCK = frozenset({
@@ -127,6 +127,11 @@ def _sar(a: int, b: int) -> int:
 _MIN_ORDINAL = {0x1B: 5, 0x1C: 5}
 
 
+def _plus(name: str, n: int) -> str:
+    """Source for name + n, folded when name is a constant."""
+    return str(int(name) + n) if name.isdigit() else f"{name} + {n}"
+
+
 def _substitute(expr: str, names: list[str]) -> str:
     """Replace the operand letters a, b, c (whole words only) by their value names."""
     import re
@@ -142,43 +147,53 @@ class _BlockWriter:
         self.sym: list[str] = []  # items above the real stack, bottom first
         self.consumed = 0  # real-stack items read into locals and logically popped
         self.counter = 0
+        self.loaded: dict[int, str] = {}  # k -> the local holding stack[-k] (until a flush)
 
     def fresh(self) -> str:
         self.counter += 1
         return f"v{self.counter}"
 
+    def read(self, k: int) -> str:
+        """The local holding the real stack's stack[-k], loading it on first use."""
+        name = self.loaded.get(k)
+        if name is None:
+            name = self.fresh()
+            self.lines.append(f"{name} = stack[-{k}]")
+            self.loaded[k] = name
+        return name
+
     def pop(self) -> str:
         if self.sym:
             return self.sym.pop()
         self.consumed += 1
-        name = self.fresh()
-        self.lines.append(f"{name} = stack[-{self.consumed}]")
-        return name
+        return self.read(self.consumed)
 
     def peek(self, depth: int) -> str:
         """The item `depth` places below the top (1 = top), reading the real stack if needed."""
         while len(self.sym) < depth:
             self.consumed += 1
-            name = self.fresh()
-            self.lines.append(f"{name} = stack[-{self.consumed}]")
-            self.sym.insert(0, name)
+            self.sym.insert(0, self.read(self.consumed))
         return self.sym[-depth]
 
-    def flush(self) -> None:
-        """Write the symbolic items back so that the real stack is exact."""
+    def flush_lines(self) -> list[str]:
+        """Source that writes the symbolic items back so that the real stack is exact."""
         items = ", ".join(self.sym)
         if self.consumed:
             if self.sym:
-                self.lines.append(f"stack[-{self.consumed}:] = [{items}]")
-            else:
-                self.lines.append(f"del stack[-{self.consumed}:]")
-        elif self.sym:
+                return [f"stack[-{self.consumed}:] = [{items}]"]
+            return [f"del stack[-{self.consumed}:]"]
+        if self.sym:
             if len(self.sym) == 1:
-                self.lines.append(f"append({items})")
-            else:
-                self.lines.append(f"stack.extend(({items},))")
+                return [f"append({items})"]
+            return [f"stack.extend(({items},))"]
+        return []
+
+    def flush(self) -> None:
+        """Write the symbolic items back (on the straight path) and start afresh."""
+        self.lines.extend(self.flush_lines())
         self.sym = []
         self.consumed = 0
+        self.loaded = {}
 
 
 def _stack_bounds(ops: list[int], fork: Fork) -> tuple[int, int]:
@@ -196,123 +211,188 @@ def _stack_bounds(ops: list[int], fork: Fork) -> tuple[int, int]:
     return -lowest, highest
 
 
-def _compile_block(start: int, pcs: list[int], analysis: CodeAnalysis, fork: Fork,
+def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
+    """Leave the function for jump destination `dest` (a constant or a local's name)."""
+    if dest.isdigit():
+        return [f"return {dest}" if int(dest) in analysis.jumpdests else "raise InvalidJump"]
+    return [f"if {dest} not in jumpdests: raise InvalidJump", f"return {dest}"]
+
+
+def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
                    env: dict[str, object]) -> str:
+    """Source of the function entered at `start`: a trace of blocks.
+
+    After a JUMP to a constant destination, or at the fall-through of a JUMPI, the
+    trace goes on with the next block in the same function (until MAX_TRACE_LENGTH
+    instructions or a block already in the trace): stack items stay in locals across
+    the blocks, and each block still checks its stack bounds and charges its static
+    gas at its own entry, exactly as if it had been entered from the dispatcher.
+    """
     code = analysis.padded
-    ops = [code[pc] for pc in pcs]
-    need, grow = _stack_bounds(ops, fork)
-    static = sum(fork.static_gas[op] for op in ops)
+    size = analysis.size
     w = _BlockWriter()
-    head = [f"def block_{start}(f, stack):"]
-    if need:
-        head.append(f"    if len(stack) < {need}: raise StackUnderflow")
-    if grow:
-        head.append(f"    if len(stack) > {1024 - grow}: raise StackOverflow")
-    if static:
-        head.append(f"    gas = f.gas - {static}")
-        head.append("    if gas < 0: raise OutOfGas")
-        head.append("    f.gas = gas")
-    head.append("    append = stack.append")
-    ends_with_exit = False
-    for pc, op in zip(pcs, ops, strict=True):
-        spec = fork.table.get(op)
-        if spec is None:
-            w.lines.append(f"raise InvalidOpcode('invalid opcode 0x{op:02x}')")
-            ends_with_exit = True
-            break
-        if 0x60 <= op <= 0x7F:
-            w.sym.append(str(analysis.push_values[pc]))
-        elif op == 0x5F:
-            w.sym.append("0")
-        elif 0x80 <= op <= 0x8F:
-            depth = op - 0x7F
-            if depth <= len(w.sym):
-                w.sym.append(w.sym[-depth])
-            else:  # read the item in place, without taking the ones above it off the stack
-                name = w.fresh()
-                w.lines.append(f"{name} = stack[-{w.consumed + depth - len(w.sym)}]")
-                w.sym.append(name)
-        elif 0x90 <= op <= 0x9F:
-            depth = op - 0x8E
-            if depth <= len(w.sym):
+    lines = w.lines
+    in_trace: set[int] = set()
+    total = 0
+    uses_memory = False
+    loops = False
+    segment: int | None = start
+    while segment is not None:
+        pcs = _scan_block(analysis, fork, segment)
+        in_trace.add(segment)
+        total += len(pcs)
+        ops = [code[pc] for pc in pcs]
+        need, grow = _stack_bounds(ops, fork)
+        static = sum(fork.static_gas[op] for op in ops)
+        # The real stack is shorter than the trace's view by consumed - len(sym) items.
+        shift = w.consumed - len(w.sym)
+        if need + shift > 0:
+            lines.append(f"if len(stack) < {need + shift}: raise StackUnderflow")
+        if grow and 1024 - grow + shift < 1024:
+            lines.append(f"if len(stack) > {1024 - grow + shift}: raise StackOverflow")
+        if static:
+            lines.append(f"gas = f.gas - {static}")
+            lines.append("if gas < 0: raise OutOfGas")
+            lines.append("f.gas = gas")
+        can_extend = total < MAX_TRACE_LENGTH
+        segment = None
+        exited = False
+        for pc, op in zip(pcs, ops, strict=True):
+            spec = fork.table.get(op)
+            if spec is None:
+                lines.append(f"raise InvalidOpcode('invalid opcode 0x{op:02x}')")
+                exited = True
+                break
+            if 0x60 <= op <= 0x7F:
+                w.sym.append(str(analysis.push_values[pc]))
+            elif op == 0x5F:
+                w.sym.append("0")
+            elif 0x80 <= op <= 0x8F:
+                depth = op - 0x7F
+                if depth <= len(w.sym):
+                    w.sym.append(w.sym[-depth])
+                else:  # read the item in place, without taking the ones above it off the stack
+                    w.sym.append(w.read(w.consumed + depth - len(w.sym)))
+            elif 0x90 <= op <= 0x9F:
+                depth = op - 0x8E
+                w.peek(depth)  # load the items down to `depth` into locals; swap the names
                 w.sym[-1], w.sym[-depth] = w.sym[-depth], w.sym[-1]
+            elif op == 0x50:
+                w.pop()
+            elif op == 0x5B:
+                pass
+            elif op == 0x58:
+                w.sym.append(str(pc))
+            elif op in _PURE and spec.body is fork.fns[op] and \
+                    fork.ordinal >= _MIN_ORDINAL.get(op, 0):
+                arity, expr = _PURE[op]
+                names = [w.pop() for _ in range(arity)]
+                expr = _substitute(expr, names)
+                result = w.fresh()
+                lines.append(f"{result} = {expr}")
+                w.sym.append(result)
+            elif op == 0x51:  # MLOAD
+                offset = w.pop()
+                end = _plus(offset, 32)
+                result = w.fresh()
+                lines.append(f"if {end} > len(mem): expand_memory(f, {offset}, 32)")
+                lines.append(f"{result} = int.from_bytes(mem[{offset}:{end}], 'big')")
+                w.sym.append(result)
+                uses_memory = True
+            elif op == 0x52:  # MSTORE
+                offset = w.pop()
+                value = w.pop()
+                end = _plus(offset, 32)
+                lines.append(f"if {end} > len(mem): expand_memory(f, {offset}, 32)")
+                lines.append(f"mem[{offset}:{end}] = ({value}).to_bytes(32, 'big')")
+                uses_memory = True
+            elif op == 0x56:  # JUMP
+                dest = w.pop()
+                if dest == str(start):  # a loop closing on the function's entry
+                    w.flush()
+                    lines.append("continue")
+                    loops = True
+                    exited = True
+                elif (can_extend and dest.isdigit() and int(dest) in analysis.jumpdests
+                        and int(dest) not in in_trace):
+                    segment = int(dest)
+                else:
+                    w.flush()
+                    lines.extend(_exit_lines(dest, analysis))
+                    exited = True
+            elif op == 0x57 and w.sym[-2:-1] == ["0"]:  # JUMPI never taken: only pops
+                w.pop()
+                w.pop()
+            elif op == 0x57:  # JUMPI
+                dest = w.pop()
+                cond = w.pop()
+                taken = int(dest) if dest.isdigit() and int(dest) in analysis.jumpdests else None
+                if (can_extend and taken is not None and taken not in in_trace
+                        and _is_failure_path(analysis, fork, pc + 1)):
+                    # An assertion: the fall-through fails, so the trace follows the jump.
+                    if not (cond.isdigit() and cond != "0"):  # a constant is always taken
+                        lines.append(f"if not {cond}:")
+                        lines.extend("    " + line
+                                     for line in w.flush_lines() + [f"return {pc + 1}"])
+                    segment = taken
+                    continue
+                lines.append(f"if {cond}:")
+                if taken == start:
+                    lines.extend("    " + line for line in w.flush_lines() + ["continue"])
+                    loops = True
+                else:
+                    lines.extend("    " + line
+                                 for line in w.flush_lines() + _exit_lines(dest, analysis))
+                if pc + 1 == start:
+                    w.flush()
+                    lines.append("continue")
+                    loops = True
+                    exited = True
+                elif can_extend and pc + 1 < size and pc + 1 not in in_trace:
+                    segment = pc + 1
+                else:
+                    w.flush()
+                    lines.append(f"return {pc + 1}")
+                    exited = True
+            elif op == 0x00:
+                lines.append("raise Stop")
+                exited = True
             else:
+                # Everything else runs the interpreter's body on the real stack.
                 w.flush()
-                w.lines.append(f"stack[-1], stack[-{depth}] = stack[-{depth}], stack[-1]")
-        elif op == 0x50:
-            w.pop()
-        elif op == 0x5B:
-            pass
-        elif op == 0x58:
-            w.sym.append(str(pc))
-        elif op in _PURE and spec.body is fork.fns[op] and \
-                fork.ordinal >= _MIN_ORDINAL.get(op, 0):
-            arity, expr = _PURE[op]
-            names = [w.pop() for _ in range(arity)]
-            expr = _substitute(expr, names)
-            result = w.fresh()
-            w.lines.append(f"{result} = {expr}")
-            w.sym.append(result)
-        elif op == 0x51:  # MLOAD
-            offset = w.pop()
-            result = w.fresh()
-            w.lines.append(f"if {offset} + 32 > len(f.memory): expand_memory(f, {offset}, 32)")
-            w.lines.append(f"{result} = int.from_bytes(f.memory[{offset}:{offset} + 32], 'big')")
-            w.sym.append(result)
-        elif op == 0x52:  # MSTORE
-            offset = w.pop()
-            value = w.pop()
-            w.lines.append(f"if {offset} + 32 > len(f.memory): expand_memory(f, {offset}, 32)")
-            w.lines.append(f"f.memory[{offset}:{offset} + 32] = ({value}).to_bytes(32, 'big')")
-        elif op == 0x56:  # JUMP
-            dest = w.pop()
-            w.flush()
-            if dest.isdigit():
-                if int(dest) in analysis.jumpdests:
-                    w.lines.append(f"return {dest}")
+                fn_name = f"op_{op:02x}"
+                env[fn_name] = fork.fns[op]
+                if op in _ENDS_BLOCK:
+                    lines.append(f"return {fn_name}(f, stack, {pc})")
+                    exited = True
                 else:
-                    w.lines.append("raise InvalidJump")
-            else:
-                w.lines.append(f"if {dest} not in jumpdests: raise InvalidJump")
-                w.lines.append(f"return {dest}")
-            ends_with_exit = True
-        elif op == 0x57:  # JUMPI
-            dest = w.pop()
-            cond = w.pop()
-            w.flush()
-            w.lines.append(f"if {cond}:")
-            if dest.isdigit():
-                if int(dest) in analysis.jumpdests:
-                    w.lines.append(f"    return {dest}")
-                else:
-                    w.lines.append("    raise InvalidJump")
-            else:
-                w.lines.append(f"    if {dest} not in jumpdests: raise InvalidJump")
-                w.lines.append(f"    return {dest}")
-            w.lines.append(f"return {pc + 1}")
-            ends_with_exit = True
-        elif op == 0x00:
-            w.lines.append("raise Stop")
-            ends_with_exit = True
+                    lines.append(f"{fn_name}(f, stack, {pc})")
+        if exited or segment is not None:
+            continue
+        # The block was cut short by its length or by the end of the code: go on there.
+        nxt = pcs[-1] + (ops[-1] - 0x5E if 0x60 <= ops[-1] <= 0x7F else 1) if pcs else size
+        if can_extend and nxt < size and nxt not in in_trace:
+            segment = nxt
         else:
-            # Everything else runs the interpreter's body on the real stack.
             w.flush()
-            fn_name = f"op_{op:02x}"
-            env[fn_name] = fork.fns[op]
-            if op in _ENDS_BLOCK:
-                w.lines.append(f"return {fn_name}(f, stack, {pc})")
-                ends_with_exit = True
-            else:
-                w.lines.append(f"{fn_name}(f, stack, {pc})")
-    if not ends_with_exit:
-        w.flush()
-        if pcs:
-            last = pcs[-1]
-            last_op = code[last]
-            w.lines.append(f"return {last + (last_op - 0x5E if 0x60 <= last_op <= 0x7F else 1)}")
-        else:
-            w.lines.append("raise Stop")
-    return "\n".join(head + ["    " + line for line in w.lines]) + "\n"
+            lines.append(f"return {nxt}" if pcs else "raise Stop")
+    head = [f"def block_{start}(f, stack):"]
+    if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
+        head.append("    mem = f.memory")
+    if any("append(" in line for line in lines):
+        head.append("    append = stack.append")
+    if loops:  # the trace jumps back to its own entry: a Python loop, no dispatcher round
+        head.append("    while True:")
+        lines = ["    " + line for line in lines]
+    return "\n".join(head + ["    " + line for line in lines]) + "\n"
+
+
+def _is_failure_path(analysis: CodeAnalysis, fork: Fork, pc: int) -> bool:
+    """Whether the block at pc ends in INVALID or REVERT (an assertion's failure path)."""
+    if pc >= analysis.size:
+        return False
+    pcs = _scan_block(analysis, fork, pc)
+    return bool(pcs) and analysis.padded[pcs[-1]] in (0xFD, 0xFE) and len(pcs) <= 16
 
 
 def _base_env(analysis: CodeAnalysis) -> dict[str, object]:
@@ -327,26 +407,45 @@ def _base_env(analysis: CodeAnalysis) -> dict[str, object]:
     }
 
 
-def _build_block(start: int, pcs: list[int], analysis: CodeAnalysis, fork: Fork) -> Block:
+def _build_block(start: int, analysis: CodeAnalysis, fork: Fork) -> Block:
     env = _base_env(analysis)
-    source = _compile_block(start, pcs, analysis, fork, env)
+    source = _compile_block(start, analysis, fork, env)
     exec(compile(source, f"<chainvm {fork.name} block {start}>", "exec"), env)  # noqa: S102
     return env[f"block_{start}"]  # type: ignore[return-value]
 
 
-def _block_interpreter(pcs: list[int], analysis: CodeAnalysis, fork: Fork) -> Block:
-    """Run a block through the interpreter's bodies, with the compiled block's entry checks."""
+def _cold_block(start: int, pcs: list[int], analysis: CodeAnalysis, fork: Fork,
+                table: list[Block | None]) -> Block:
+    """A block that is not hot yet: the fast loop's dispatch with the compiled block's checks.
+
+    Stack bounds and static gas are checked once at entry, as in a translated block,
+    so the loop only dispatches: PUSH, DUP and SWAP inline, JUMPDEST skipped, a table
+    call otherwise. After enough runs the block translates itself and takes its
+    own place in `table`: translation costs about as much as interpreting a few
+    thousand instructions, so short blocks must run more often to be worth it.
+    """
     code = analysis.padded
     ops = [code[pc] for pc in pcs]
     need, grow = _stack_bounds(ops, fork)
     static = sum(fork.static_gas[op] for op in ops)
-    steps = [(fork.fns[op], pc) for op, pc in zip(ops, pcs, strict=True)]
     limit = 1024 - grow
+    fns = fork.fns
+    push_values = analysis.push_values
     end = analysis.size
     if pcs:
         end = pcs[-1] + (ops[-1] - 0x5E if 0x60 <= ops[-1] <= 0x7F else 1)
+    steps = [pc for pc in pcs if code[pc] != 0x5B]
+    # Only a block-ending last instruction chooses the next pc; otherwise it is `end`.
+    exits = bool(ops) and ops[-1] in _ENDS_BLOCK
+    runs = max(0, BLOCK_WORK_THRESHOLD // max(len(pcs), 1) - BLOCK_THRESHOLD)
 
-    def interpret(f: Frame, stack: list[int]) -> int:
+    def run_cold(f: Frame, stack: list[int]) -> int:
+        nonlocal runs
+        runs -= 1
+        if runs < 0:
+            block = _build_block(start, analysis, fork)
+            table[start] = block
+            return block(f, stack)
         if len(stack) < need:
             raise StackUnderflow
         if len(stack) > limit:
@@ -356,19 +455,30 @@ def _block_interpreter(pcs: list[int], analysis: CodeAnalysis, fork: Fork) -> Bl
             raise OutOfGas
         f.gas = gas
         next_pc = end
-        for fn, pc in steps:
-            next_pc = fn(f, stack, pc)
-        return next_pc
+        for pc in steps:
+            op = code[pc]
+            if 0x60 <= op <= 0x9F:
+                if op < 0x80:
+                    stack.append(push_values[pc])
+                elif op < 0x90:
+                    stack.append(stack[0x7F - op])
+                else:
+                    i = 0x8E - op
+                    stack[-1], stack[i] = stack[i], stack[-1]
+            else:
+                next_pc = fns[op](f, stack, pc)
+        return next_pc if exits else end
 
-    return interpret
+    return run_cold
 
 
 def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
-    """Instruction pcs of the block starting at `start`.
+    """Instruction pcs of the block entered at `start`.
 
-    A block ends before a JUMPDEST, after a block-ending instruction or an undefined
-    opcode, or at MAX_BLOCK_LENGTH instructions; starting from any block start the
-    cut is the same, so blocks can be found on demand.
+    A block runs to a block-ending instruction or an undefined opcode, or stops
+    after MAX_BLOCK_LENGTH instructions; a JUMPDEST inside straight-line code is
+    only another entry (with its own, overlapping block), so code with many
+    JUMPDESTs does not become a chain of one-instruction functions.
     """
     code = analysis.padded
     size = analysis.size
@@ -376,8 +486,6 @@ def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
     pc = start
     while pc < size:
         op = code[pc]
-        if op == 0x5B and pcs:
-            break
         pcs.append(pc)
         pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
         if op in _ENDS_BLOCK or fork.table.get(op) is None or len(pcs) >= MAX_BLOCK_LENGTH:
@@ -388,12 +496,12 @@ def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
 class CompiledCode:
     """The compiled tier's view of one code under one fork: blocks built on demand.
 
-    `table[pc]` is None until the block starting at pc first runs; then a
-    counting wrapper runs it through the interpreter's bodies, and after
-    BLOCK_THRESHOLD runs it is replaced by the translated function.
+    `table[pc]` is None until the block entered at pc first runs; then a cold
+    block runs it through the interpreter's bodies, and after enough runs
+    (see `_cold_block`) it is replaced by the translated function.
     """
 
-    __slots__ = ("analysis", "fork", "table")
+    __slots__ = ("analysis", "cold_step", "fork", "reaches", "table")
 
     def __init__(self, analysis: CodeAnalysis, fork: Fork) -> None:
         self.analysis = analysis
@@ -401,9 +509,65 @@ class CompiledCode:
         size = analysis.size
         self.table: list[Block | None] = [None] * (size + 34)
         # Past the end of the code every pc is a STOP (a PUSH cut short continues there).
-        stop = _build_block(size, [], analysis, fork)
         for pc in range(size, size + 34):
-            self.table[pc] = stop
+            self.table[pc] = _stop_block
+        self.reaches = bytearray(size + 34)  # entry -> times cold_step started there
+
+        self.cold_step = self._cold_stepper()
+
+    def _cold_stepper(self) -> Callable[[Frame, list[int], int], int]:
+        """`cold_step(f, stack, pc)`: run from pc through the next block-ending instruction.
+
+        Code reached only a few times is not worth any per-block set-up, so it runs
+        here with the interpreter's per-instruction checks; an entry reached
+        BLOCK_THRESHOLD times gets its block (cold, then translated).
+        """
+        reaches = self.reaches
+        code = self.analysis.padded
+        push_values = self.analysis.push_values
+        static_gas = self.fork.static_gas
+        # The fast loop's bodies, but the jumps that do not count loop heads (those raise
+        # TierUp, which only the interpreter's loop expects).
+        fns = list(self.fork.fast_fns)
+        fns[0x56] = self.fork.fns[0x56]
+        fns[0x57] = self.fork.fns[0x57]
+        block_at = self.block_at
+        ends_block = _ENDS_BLOCK
+
+        def cold_step(f: Frame, stack: list[int], pc: int) -> int:
+            n = reaches[pc] + 1
+            if n > BLOCK_THRESHOLD:
+                return block_at(pc)(f, stack)
+            reaches[pc] = n
+            gas = f.gas
+            while True:
+                op = code[pc]
+                gas -= static_gas[op]
+                if gas < 0:
+                    raise OutOfGas
+                if 0x60 <= op <= 0x9F:
+                    if op < 0x80:
+                        if len(stack) > 1023:
+                            raise StackOverflow
+                        stack.append(push_values[pc])
+                        pc += op - 0x5E
+                    elif op < 0x90:
+                        if len(stack) > 1023:
+                            raise StackOverflow
+                        stack.append(stack[0x7F - op])
+                        pc += 1
+                    else:
+                        i = 0x8E - op
+                        stack[-1], stack[i] = stack[i], stack[-1]
+                        pc += 1
+                    continue
+                f.gas = gas
+                if op in ends_block:
+                    return fns[op](f, stack, pc)
+                pc = fns[op](f, stack, pc)
+                gas = f.gas
+
+        return cold_step
 
     def block_at(self, start: int) -> Block:
         analysis = self.analysis
@@ -411,25 +575,15 @@ class CompiledCode:
         pcs = _scan_block(analysis, fork, start)
         table = self.table
         if BLOCK_THRESHOLD == 0:
-            block = _build_block(start, pcs, analysis, fork)
-            table[start] = block
-            return block
-        interpret = _block_interpreter(pcs, analysis, fork)
-        # Translation costs about as much as interpreting a few thousand instructions, so
-        # short blocks must run more often before they are worth translating.
-        runs = max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(len(pcs), 1))
+            block = _build_block(start, analysis, fork)
+        else:
+            block = _cold_block(start, pcs, analysis, fork, table)
+        table[start] = block
+        return block
 
-        def run_or_compile(f: Frame, stack: list[int]) -> int:
-            nonlocal runs
-            runs -= 1
-            if runs >= 0:
-                return interpret(f, stack)
-            block = _build_block(start, pcs, analysis, fork)
-            table[start] = block
-            return block(f, stack)
 
-        table[start] = run_or_compile
-        return run_or_compile
+def _stop_block(f: Frame, stack: list[int]) -> int:
+    raise Stop
 
 
 def compiled_for(analysis: CodeAnalysis, fork: Fork) -> CompiledCode:
@@ -445,12 +599,14 @@ def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
     stack = f.stack
     pc = f.pc
     table = code.table
+    cold_step = code.cold_step
     try:
         while True:
             block = table[pc]
             if block is None:
-                block = code.block_at(pc)
-            pc = block(f, stack)
+                pc = cold_step(f, stack, pc)
+            else:
+                pc = block(f, stack)
     except CallRequest as request:
         return request.child
     except Stop:
@@ -460,7 +616,7 @@ def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
     except ExceptionalHalt as e:
         f.error = e
         f.gas = 0
-    except IndexError:  # a body found too few items (only reachable through bugs)
+    except IndexError:  # a body found too few items (in code not yet in blocks)
         f.error = StackUnderflow()
         f.gas = 0
     return None

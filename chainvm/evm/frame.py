@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from chainvm.evm.analysis import analyse
@@ -11,11 +12,24 @@ if TYPE_CHECKING:
     from chainvm.evm.compiler import CompiledCode
     from chainvm.evm.vm import EVM
 
-# The compiled tier (experimental): "off" (default), "auto" (hot code), or "always"
-# (every block translated on first use, to test the translation against the interpreter).
-COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "off")
-ENTRY_THRESHOLD = 0 if COMPILE_MODE == "always" else 2  # frames on a code before compiling
-LOOP_THRESHOLD = 0 if COMPILE_MODE == "always" else 50  # backward jumps before switching
+# The compiled tier: "auto" (default: hot code), "off" (the interpreter only), and two
+# test modes that check the translation against the interpreter: "always" (every block
+# translated on first use) and "mixed" (tiny thresholds, so frames move between the
+# interpreter, cold blocks and translated blocks all the time).
+COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "auto")
+if COMPILE_MODE not in ("auto", "off", "always", "mixed"):
+    sys.stderr.write(f"chainvm: CHAINVM_COMPILE={COMPILE_MODE!r} is not auto, off, always or "
+                     "mixed; using auto\n")
+    COMPILE_MODE = "auto"
+# (frames on a code before its frames start compiled, reaches of a loop head before an
+# interpreted frame switches, reaches of a block entry before it gets a block, and the
+# instructions a block should have run cold before it is translated)
+ENTRY_THRESHOLD, LOOP_THRESHOLD, BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD = {
+    "auto": (2, 50, 16, 2000),
+    "off": (0, 0, 0, 0),
+    "always": (0, 0, 0, 0),
+    "mixed": (1, 1, 2, 6),
+}[COMPILE_MODE]
 
 # What kind of result the parent expects from the frame.
 KIND_CALL = 0
@@ -35,7 +49,6 @@ class Frame:
         "error",
         "evm",
         "gas",
-        "hot",
         "is_static",
         "jumpdests",
         "kind",
@@ -80,10 +93,8 @@ class Frame:
         self.ret_offset = 0
         self.ret_size = 0
         self.code_address = code_address
-        # Compiled tier (see compiler.py): compiled blocks once the code is hot, and a
-        # countdown of loop iterations before an interpreted frame switches to them.
+        # Compiled tier (see compiler.py): compiled blocks once the code is hot.
         self.blocks: CompiledCode | None = None
-        self.hot = LOOP_THRESHOLD
         if COMPILE_MODE != "off" and evm.tracer is None:
             analysis.entries += 1
             if analysis.entries > ENTRY_THRESHOLD:

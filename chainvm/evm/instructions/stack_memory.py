@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
-from chainvm.evm.frame import Frame, TierUp
+from chainvm.evm.frame import LOOP_THRESHOLD, Frame, TierUp
 from chainvm.evm.instructions.common import charge, expand_memory
 from chainvm.state.state import Log
 
@@ -175,14 +175,17 @@ def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_jump_counting(f: Frame, s: list[int], pc: int) -> int:
-    """JUMP for the fast loop: backward jumps (loops) count down to the compiled tier."""
+    """JUMP for the fast loop: a loop head (a backward jump's destination) reached often
+    moves the frame to the compiled tier. Counts are per code, across frames."""
     dest = s.pop()
     if dest not in f.jumpdests:
         raise InvalidJump
     if dest < pc:
-        f.hot -= 1
-        if f.hot < 0:
-            f.pc = dest  # a JUMPDEST, so a block start
+        heat = f.analysis.heat
+        n = heat.get(dest, 0) + 1
+        heat[dest] = n
+        if n > LOOP_THRESHOLD:
+            f.pc = dest
             raise TierUp
     return dest
 
@@ -193,8 +196,10 @@ def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
         if dest not in f.jumpdests:
             raise InvalidJump
         if dest < pc:
-            f.hot -= 1
-            if f.hot < 0:
+            heat = f.analysis.heat
+            n = heat.get(dest, 0) + 1
+            heat[dest] = n
+            if n > LOOP_THRESHOLD:
                 f.pc = dest
                 raise TierUp
         return dest
