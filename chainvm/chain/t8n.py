@@ -21,6 +21,7 @@ transactions only, as in geth.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -154,6 +155,25 @@ def known_fork(name: str) -> bool:
     except (UnknownNetwork, KeyError):
         return False
     return True
+
+
+def with_blob_params(fork: Fork, params: Any) -> Fork:
+    """`fork` with another blob schedule: `{"target", "max", "baseFeeUpdateFraction"}`."""
+    data = _object(params, "blobParams")
+    target = _num(data.get("target"), "blobParams: target", _UINT64)
+    maximum = _num(data.get("max"), "blobParams: max", _UINT64)
+    fraction = _num(data.get("baseFeeUpdateFraction"), "blobParams: baseFeeUpdateFraction",
+                    _UINT64)
+    if fraction == 0:
+        raise T8nError("blobParams: baseFeeUpdateFraction must not be zero")
+    if maximum == 0 or target > maximum:
+        raise T8nError("blobParams: need 0 < max and target <= max")
+    clone = copy.copy(fork)  # shares the opcode tables; only the blob schedule differs
+    clone.blob_target, clone.blob_max = target, maximum
+    clone.blob_base_fee_update_fraction = fraction
+    clone.max_blobs_per_tx = maximum if fork.ordinal < F.OSAKA \
+        else min(maximum, F.MAX_BLOBS_PER_TX_EIP7594)
+    return clone
 
 
 # -- alloc ----------------------------------------------------------------------------------
@@ -501,16 +521,20 @@ TraceOpener = Callable[[int, SignedTransaction], IO[str]]
 
 
 def transition(alloc: Any, env_data: Any, txs_data: Any, fork_name: str, chain_id: int = 1,
-               reward: int | None = None, trace: TraceOpener | None = None) -> Transition:
+               reward: int | None = None, trace: TraceOpener | None = None,
+               blob_params: Any = None) -> Transition:
     """Apply the block described by `env_data` and `txs_data` to `alloc`.
 
     `reward` overrides the block reward of a proof-of-work fork (-1: pay none).
     `trace`, when given, opens the file each transaction's EIP-3155 trace goes to.
+    `blob_params` replaces the fork's blob schedule (Cancun and later).
     """
     env_obj = _object(env_data, "env")
     number = _num(env_obj.get("currentNumber", 0), "env: currentNumber", _UINT64)
     timestamp = _num(env_obj.get("currentTimestamp", 0), "env: currentTimestamp", _UINT64)
     config, fork = resolve_fork(fork_name, number, timestamp, chain_id)
+    if blob_params is not None and fork.ordinal >= F.CANCUN:
+        fork = with_blob_params(fork, blob_params)
     state = load_alloc(alloc)
     env = parse_env(env_obj, config, fork)
     parsed = parse_txs(txs_data, chain_id, fork)

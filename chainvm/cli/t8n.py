@@ -32,6 +32,8 @@ def build_parser() -> ArgumentParser:
         help="block environment (file, or stdin)")
     add("--input.txs", dest="input_txs", default="txs.json", metavar="FILE",
         help="transactions: a JSON list, or a JSON string of RLP hex (file, or stdin)")
+    add("--input.blobParams", dest="input_blob_params", default=None, metavar="FILE",
+        help='blob schedule {"target", "max", "baseFeeUpdateFraction"} (file, or stdin)')
     add("--output.basedir", dest="output_basedir", default=".", metavar="DIR",
         help="folder for the output files and traces")
     add("--output.result", dest="output_result", default="result.json", metavar="NAME",
@@ -72,8 +74,10 @@ def _read_json(path: str, what: str) -> Any:
         raise UsageError(f"{what}: {path}: invalid JSON ({exc})") from None
 
 
-def _read_inputs(args: Any) -> tuple[Any, Any, Any]:
+def _read_inputs(args: Any) -> tuple[Any, Any, Any, Any]:
     names = {"alloc": args.input_alloc, "env": args.input_env, "txs": args.input_txs}
+    if args.input_blob_params is not None:
+        names["blobParams"] = args.input_blob_params
     stdin: dict[str, Any] | None = None
     if "stdin" in names.values():
         try:
@@ -91,7 +95,9 @@ def _read_inputs(args: Any) -> tuple[Any, Any, Any]:
             values.append(stdin[key])
         else:
             values.append(_read_json(path, f"--input.{key}"))
-    return values[0], values[1], values[2]
+    if len(values) == 3:
+        values.append(None)
+    return values[0], values[1], values[2], values[3]
 
 
 def main(argv: list[str]) -> int:
@@ -114,7 +120,7 @@ def main(argv: list[str]) -> int:
         except OSError as exc:
             raise UsageError(f"--output.basedir: cannot create {basedir} "
                              f"({exc.strerror})") from None
-    alloc, env, txs = _read_inputs(args)
+    alloc, env, txs, blob_params = _read_inputs(args)
     if args.trace:
         for old in basedir.glob("trace-*.jsonl"):
             old.unlink()
@@ -124,8 +130,7 @@ def main(argv: list[str]) -> int:
 
     try:
         done = transition(alloc, env, txs, args.state_fork, chain_id,
-                          reward,
-                          open_trace if args.trace else None)
+                          reward, open_trace if args.trace else None, blob_params)
     except T8nError as exc:
         raise UsageError(str(exc)) from None
     except (KeyError, IndexError, TypeError, ValueError) as exc:  # input of a shape not foreseen
