@@ -716,9 +716,14 @@ def state_test_cases() -> list[StateCase]:
                 for i, post in enumerate(posts):
                     if "txbytes" in post:
                         entries.append((f"{name}/{fork}/{i}", fork, test, post))
-    step = max(1, len(entries) // STATE_TEST_SAMPLE)
+    forks = sorted({entry[1] for entry in entries})
+    chosen = []
+    for fork in forks:  # the same number from each fork, spread over its cases
+        mine = [e for e in entries if e[1] == fork]
+        want = STATE_TEST_SAMPLE // len(forks)
+        chosen += mine[::max(1, len(mine) // want)][:want]
     out = []
-    for label, fork, test, post in entries[::step][:STATE_TEST_SAMPLE]:
+    for label, fork, test, post in chosen:
         raw = bytes.fromhex(post["txbytes"][2:])
         item = decode(raw) if raw[0] >= 0xC0 else raw
         env = dict(test["env"], withdrawals=[], parentBeaconBlockRoot="0x" + "00" * 32,
