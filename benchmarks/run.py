@@ -1566,6 +1566,31 @@ def run_statetests(impls: list[str], archive: str, fork: str, count: int, repeat
             "last_file": files[-1], "repeat": repeat, "results": summary}
 
 
+def merge_saved(docs: list[dict[str, Any]], suite: str) -> dict[str, Any] | None:
+    """One suite's results from several saved runs (later runs win per implementation),
+    with the ratios to chainvm recomputed; each row notes the commit its run measured."""
+    found = [d for d in docs if suite in d]
+    if not found:
+        return None
+    merged: dict[str, Any] = dict(found[-1][suite])
+    results: dict[str, Any] = {}
+    for run, d in enumerate(found):
+        revision = d.get("chainvm_revision") or {}
+        for impl, r in d[suite]["results"].items():
+            results[impl] = dict(r, chainvm_commit=revision.get("commit"),
+                                 repeat=d[suite]["repeat"], run=run)
+    base = results.get("chainvm")
+    for impl, r in results.items():
+        if impl == "chainvm" or base is None:
+            continue
+        # Wall times of different runs met different loads: only CPU times compare.
+        r["speedup"] = ratio(base, r, "times") if r["run"] == base["run"] else None
+        r["cpu_speedup"] = ratio(base, r, "cpu_times")
+    merged["results"] = {impl: results[impl] for impl in IMPLS if impl in results}
+    merged["repeat"] = "/".join(str(results[i]["repeat"]) for i in merged["results"])
+    return merged
+
+
 def render_weth9(doc: dict[str, Any]) -> str:
     head = ["impl", "version", "time", "cpu time", "calls/s", "gas", "Mgas/s", "x (time)",
             "x (cpu)", "check"]
@@ -1574,7 +1599,7 @@ def render_weth9(doc: dict[str, Any]) -> str:
         # Rates from the CPU time: on a loaded machine the wall time mostly measures
         # the wait for a core (the JSON has the wall-time rates too).
         cpu = r.get("cpu_median") if r["status"] == "ok" else None
-        rows.append([impl, str(r["version"] or "-"), fmt_time(r["median"]), fmt_time(cpu),
+        rows.append([impl, version_cell(impl, r), fmt_time(r["median"]), fmt_time(cpu),
                      f"{doc['transfers'] / cpu:,.0f}" if cpu else "-",
                      f"{r['gas']:,}" if r.get("gas") else "-",
                      f"{r['gas'] / cpu / 1e6:.2f}" if cpu and r.get("gas") else "-",
@@ -1594,7 +1619,7 @@ def render_statetests(doc: dict[str, Any]) -> str:
     rows = []
     for impl, r in doc["results"].items():
         cpu = r.get("cpu_median")
-        rows.append([impl, str(r["version"] or "-"), str(r["cases"]), str(r["passed"]),
+        rows.append([impl, version_cell(impl, r), str(r["cases"]), str(r["passed"]),
                      fmt_time(r["median"]), fmt_time(cpu),
                      f"{r['cases'] / cpu:.1f}" if cpu and r["cases"] else "-",
                      f"{r['speedup']:.2f}" if r["speedup"] else "-",
@@ -1614,6 +1639,13 @@ def render_statetests(doc: dict[str, Any]) -> str:
             notes.append(f"{impl} failures: " + ", ".join(f"{k} ({n})" for k, n in
                                                           sorted(reasons.items())))
     return table(title, head, rows, notes)
+
+
+def version_cell(impl: str, r: dict[str, Any]) -> str:
+    version = str(r.get("version") or "-")
+    if impl == "chainvm" and r.get("chainvm_commit"):
+        version += f" at {r['chainvm_commit']}"
+    return version
 
 
 def table(title: str, head: list[str], rows: list[list[str]], notes: list[str]) -> str:
@@ -1692,8 +1724,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite-timeout", type=float, default=3600.0, metavar="S",
                         help="weth9/statetests: seconds one implementation's whole run "
                              "(all repetitions) may take (default 3600)")
-    parser.add_argument("--render", type=Path, metavar="JSON",
-                        help="print the weth9/statetests tables of a saved --json file")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="print the weth9/statetests tables of saved --json files; with "
+                             "several, an implementation's row comes from the last file "
+                             "that has it and the ratios are recomputed")
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     return parser
@@ -1708,11 +1742,10 @@ def main(argv: list[str]) -> int:
             return suite_worker_main(args.worker, suites[0], args.plan, args.repeat)
         return worker_main(args.worker)
     if args.render:
-        saved = json.loads(args.render.read_text())
-        if "weth9" in saved:
-            sys.stdout.write(render_weth9(saved["weth9"]) + "\n")
-        if "statetests" in saved:
-            sys.stdout.write(render_statetests(saved["statetests"]) + "\n")
+        for name, render in (("weth9", render_weth9), ("statetests", render_statetests)):
+            merged = merge_saved([json.loads(path.read_text()) for path in args.render], name)
+            if merged is not None:
+                sys.stdout.write(render(merged) + "\n")
         return 0
     if not suites or any(x not in SUITES for x in suites):
         parser.error(f"--suite: choose from {', '.join(SUITES)}")
