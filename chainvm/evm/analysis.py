@@ -38,15 +38,26 @@ class CodeAnalysis:
 
 
 _cache: dict[bytes, CodeAnalysis] = {}
+# An analysis takes about ten bytes per byte of code (the PUSH-value list), plus the
+# compiled tier's data, so the cache is bounded by the code it holds; a code bigger
+# than MAX_CACHED_CODE (only init code before EIP-3860 can be) is analysed each time.
 _CACHE_LIMIT = 4096
+_CACHE_BYTES = 16 << 20
+MAX_CACHED_CODE = 1 << 20
+_cached_bytes = 0
 
 
 def analyse(code: bytes) -> CodeAnalysis:
     """Analysis of `code`, cached by content (bytes hash once, then the hash is cached)."""
+    global _cached_bytes
     result = _cache.get(code)
     if result is None:
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
         result = CodeAnalysis(code)
-        _cache[code] = result
+        size = len(code)
+        if size <= MAX_CACHED_CODE:
+            if len(_cache) >= _CACHE_LIMIT or _cached_bytes + size > _CACHE_BYTES:
+                _cache.clear()
+                _cached_bytes = 0
+            _cache[code] = result
+            _cached_bytes += size
     return result

@@ -415,7 +415,7 @@ def _build_block(start: int, analysis: CodeAnalysis, fork: Fork) -> Block:
 
 
 def _cold_block(start: int, pcs: list[int], analysis: CodeAnalysis, fork: Fork,
-                table: list[Block | None]) -> Block:
+                table: dict[int, Block]) -> Block:
     """A block that is not hot yet: the fast loop's dispatch with the compiled block's checks.
 
     Stack bounds and static gas are checked once at entry, as in a translated block,
@@ -496,7 +496,7 @@ def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
 class CompiledCode:
     """The compiled tier's view of one code under one fork: blocks built on demand.
 
-    `table[pc]` is None until the block entered at pc first runs; then a cold
+    `table` has no entry for pc until the block entered at pc is warm; then a cold
     block runs it through the interpreter's bodies, and after enough runs
     (see `_cold_block`) it is replaced by the translated function.
     """
@@ -507,10 +507,9 @@ class CompiledCode:
         self.analysis = analysis
         self.fork = fork
         size = analysis.size
-        self.table: list[Block | None] = [None] * (size + 34)
-        # Past the end of the code every pc is a STOP (a PUSH cut short continues there).
-        for pc in range(size, size + 34):
-            self.table[pc] = _stop_block
+        # Entry pc -> its block, for the entries reached often enough (a dict: memory in
+        # proportion to the hot code, not to the code's size).
+        self.table: dict[int, Block] = {}
         self.reaches = bytearray(size + 34)  # entry -> times cold_step started there
 
         self.cold_step = self._cold_stepper()
@@ -582,10 +581,6 @@ class CompiledCode:
         return block
 
 
-def _stop_block(f: Frame, stack: list[int]) -> int:
-    raise Stop
-
-
 def compiled_for(analysis: CodeAnalysis, fork: Fork) -> CompiledCode:
     code = analysis.compiled.get(fork.name)
     if code is None:
@@ -598,11 +593,11 @@ def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
     """Run `f` through compiled blocks; same contract as interpreter.execute."""
     stack = f.stack
     pc = f.pc
-    table = code.table
+    get = code.table.get
     cold_step = code.cold_step
     try:
         while True:
-            block = table[pc]
+            block = get(pc)
             if block is None:
                 pc = cold_step(f, stack, pc)
             else:
