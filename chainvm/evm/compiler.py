@@ -369,13 +369,12 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
                     lines.append(f"{fn_name}(f, stack, {pc})")
         if exited or segment is not None:
             continue
-        # The block was cut short by its length or by the end of the code: go on there.
+        # The block was cut short by its length or by the end of the code: the next
+        # entry is there (not followed, so that straight-line code is cut in the same
+        # places whichever entry reaches it).
         nxt = pcs[-1] + (ops[-1] - 0x5E if 0x60 <= ops[-1] <= 0x7F else 1) if pcs else size
-        if can_extend and nxt < size and nxt not in in_trace:
-            segment = nxt
-        else:
-            w.flush()
-            lines.append(f"return {nxt}" if pcs else "raise Stop")
+        w.flush()
+        lines.append(f"return {nxt}" if pcs else "raise Stop")
     head = [f"def block_{start}(f, stack):"]
     if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
         head.append("    mem = f.memory")
@@ -539,7 +538,14 @@ class CompiledCode:
                 return block_at(pc)(f, stack)
             reaches[pc] = n
             gas = f.gas
+            # Long straight-line code (thousands of JUMPDESTs, say) is cut where
+            # _scan_block cuts it, so that its entries are the same every time.
+            steps = MAX_BLOCK_LENGTH
             while True:
+                steps -= 1
+                if steps < 0:
+                    f.gas = gas
+                    return pc
                 op = code[pc]
                 gas -= static_gas[op]
                 if gas < 0:
