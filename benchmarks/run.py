@@ -1633,7 +1633,7 @@ def render_statetests(doc: dict[str, Any]) -> str:
             notes.append(f"note: {impl}: {r['status']}: {r['error']}")
         reasons: dict[str, int] = {}
         for why in r["failed"].values():
-            key = (why or "?").split(":")[0][:60]
+            key = re.sub(r"0x[0-9a-fA-F]+|\d+", "N", (why or "?"))[:70]
             reasons[key] = reasons.get(key, 0) + 1
         if reasons:
             notes.append(f"{impl} failures: " + ", ".join(f"{k} ({n})" for k, n in
