@@ -244,7 +244,7 @@ def loads(data: bytes) -> Any:
     try:
         # Go's decoder accepts any bytes in text strings (deal labels on
         # mainnet are not always UTF-8): keep them losslessly
-        obj = cbor2.loads(data, tag_hook=_tag_hook, str_errors="surrogateescape")
+        obj = cbor2.loads(data, tag_hook=_tag_hook, str_errors="surrogateescape")  # type: ignore[arg-type]  # stub lags cbor2
     except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
         raise DecodeError(str(exc)) from exc
     # cbor2.loads ignores trailing data, the chain does not: re-encode to check
