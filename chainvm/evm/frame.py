@@ -25,7 +25,7 @@ if COMPILE_MODE not in ("auto", "off", "always", "mixed"):
 # interpreted frame switches, reaches of a block entry before it gets a block, and the
 # instructions a block should have run cold before it is translated)
 ENTRY_THRESHOLD, LOOP_THRESHOLD, BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD = {
-    "auto": (2, 50, 8, 600),
+    "auto": (4, 50, 8, 600),
     "off": (0, 0, 0, 0),
     "always": (0, 0, 0, 0),
     "mixed": (1, 1, 2, 6),
