@@ -413,64 +413,6 @@ def _build_block(start: int, analysis: CodeAnalysis, fork: Fork) -> Block:
     return env[f"block_{start}"]  # type: ignore[return-value]
 
 
-def _cold_block(start: int, pcs: list[int], analysis: CodeAnalysis, fork: Fork,
-                table: dict[int, Block]) -> Block:
-    """A block that is not hot yet: the fast loop's dispatch with the compiled block's checks.
-
-    Stack bounds and static gas are checked once at entry, as in a translated block,
-    so the loop only dispatches: PUSH, DUP and SWAP inline, JUMPDEST skipped, a table
-    call otherwise. After enough runs the block translates itself and takes its
-    own place in `table`: translation costs about as much as interpreting a few
-    thousand instructions, so short blocks must run more often to be worth it.
-    """
-    code = analysis.padded
-    ops = [code[pc] for pc in pcs]
-    need, grow = _stack_bounds(ops, fork)
-    static = sum(fork.static_gas[op] for op in ops)
-    limit = 1024 - grow
-    fns = fork.fns
-    push_values = analysis.push_values
-    end = analysis.size
-    if pcs:
-        end = pcs[-1] + (ops[-1] - 0x5E if 0x60 <= ops[-1] <= 0x7F else 1)
-    steps = [pc for pc in pcs if code[pc] != 0x5B]
-    # Only a block-ending last instruction chooses the next pc; otherwise it is `end`.
-    exits = bool(ops) and ops[-1] in _ENDS_BLOCK
-    runs = max(0, BLOCK_WORK_THRESHOLD // max(len(pcs), 1) - BLOCK_THRESHOLD)
-
-    def run_cold(f: Frame, stack: list[int]) -> int:
-        nonlocal runs
-        runs -= 1
-        if runs < 0:
-            block = _build_block(start, analysis, fork)
-            table[start] = block
-            return block(f, stack)
-        if len(stack) < need:
-            raise StackUnderflow
-        if len(stack) > limit:
-            raise StackOverflow
-        gas = f.gas - static
-        if gas < 0:
-            raise OutOfGas
-        f.gas = gas
-        next_pc = end
-        for pc in steps:
-            op = code[pc]
-            if 0x60 <= op <= 0x9F:
-                if op < 0x80:
-                    stack.append(push_values[pc])
-                elif op < 0x90:
-                    stack.append(stack[0x7F - op])
-                else:
-                    i = 0x8E - op
-                    stack[-1], stack[i] = stack[i], stack[-1]
-            else:
-                next_pc = fns[op](f, stack, pc)
-        return next_pc if exits else end
-
-    return run_cold
-
-
 def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
     """Instruction pcs of the block entered at `start`.
 
@@ -495,9 +437,8 @@ def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
 class CompiledCode:
     """The compiled tier's view of one code under one fork: blocks built on demand.
 
-    `table` has no entry for pc until the block entered at pc is warm; then a cold
-    block runs it through the interpreter's bodies, and after enough runs
-    (see `_cold_block`) it is replaced by the translated function.
+    `table` has no entry for pc until the code entered at pc has run often enough
+    through `cold_step` (see `reaches_needed`); then it holds the translated function.
     """
 
     __slots__ = ("analysis", "cold_step", "fork", "reaches", "table")
@@ -517,8 +458,8 @@ class CompiledCode:
         """`cold_step(f, stack, pc)`: run from pc through the next block-ending instruction.
 
         Code reached only a few times is not worth any per-block set-up, so it runs
-        here with the interpreter's per-instruction checks; an entry reached
-        BLOCK_THRESHOLD times gets its block (cold, then translated).
+        here with the interpreter's per-instruction checks; an entry reached often
+        enough is translated (`reaches_needed`).
         """
         reaches = self.reaches
         code = self.analysis.padded
@@ -530,12 +471,18 @@ class CompiledCode:
         fns[0x56] = self.fork.fns[0x56]
         fns[0x57] = self.fork.fns[0x57]
         block_at = self.block_at
+        reaches_needed = self.reaches_needed
+        needed: dict[int, int] = {}
         ends_block = _ENDS_BLOCK
 
         def cold_step(f: Frame, stack: list[int], pc: int) -> int:
             n = reaches[pc] + 1
             if n > BLOCK_THRESHOLD:
-                return block_at(pc)(f, stack)
+                need = needed.get(pc)
+                if need is None:
+                    need = needed[pc] = reaches_needed(pc)
+                if n > need:
+                    return block_at(pc)(f, stack)
             reaches[pc] = n
             gas = f.gas
             # Long straight-line code (thousands of JUMPDESTs, say) is cut where
@@ -575,16 +522,16 @@ class CompiledCode:
         return cold_step
 
     def block_at(self, start: int) -> Block:
-        analysis = self.analysis
-        fork = self.fork
-        pcs = _scan_block(analysis, fork, start)
-        table = self.table
-        if BLOCK_THRESHOLD == 0:
-            block = _build_block(start, analysis, fork)
-        else:
-            block = _cold_block(start, pcs, analysis, fork, table)
-        table[start] = block
+        """Translate the function entered at `start` and put it in the table."""
+        block = _build_block(start, self.analysis, self.fork)
+        self.table[start] = block
         return block
+
+    def reaches_needed(self, start: int) -> int:
+        """Reaches of an entry before it is translated: translation costs about as much as
+        interpreting a few hundred instructions, so short blocks must run more often."""
+        length = len(_scan_block(self.analysis, self.fork, start))
+        return min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
 
 
 def compiled_for(analysis: CodeAnalysis, fork: Fork) -> CompiledCode:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 # The compiled tier: "auto" (default: hot code), "off" (the interpreter only), and two
 # test modes that check the translation against the interpreter: "always" (every block
 # translated on first use) and "mixed" (tiny thresholds, so frames move between the
-# interpreter, cold blocks and translated blocks all the time).
+# interpreter, cold steps and translated blocks all the time).
 COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "auto")
 if COMPILE_MODE not in ("auto", "off", "always", "mixed"):
     sys.stderr.write(f"chainvm: CHAINVM_COMPILE={COMPILE_MODE!r} is not auto, off, always or "

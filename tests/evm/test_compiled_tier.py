@@ -1,6 +1,6 @@
 """The compiled tier must agree with the interpreter: run state tests with every block
 translated on first use (CHAINVM_COMPILE=always), and with tiny thresholds so that frames
-move between the interpreter, cold blocks and translated blocks (CHAINVM_COMPILE=mixed),
+move between the interpreter, cold steps and translated blocks (CHAINVM_COMPILE=mixed),
 and require every case to pass. (The default mode, auto, runs the conformance sample.)"""
 
 import json
