@@ -173,16 +173,10 @@ class Chain:
 
     def import_block(self, block: Block) -> StoredBlock:
         """Validate and execute `block`; store it and update the head. Raises BlockInvalid."""
-        header = block.header
         known = self.blocks.get(block.hash)
         if known is not None:
             return known
-        parent = self.blocks.get(header.parent_hash)
-        if parent is None:
-            raise BlockInvalid("unknown parent")
-        fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
-        validate_header(self.config, header, parent.header, parent.total_difficulty,
-                        parent.fork, fork)
+        parent, fork = self._check_header(block)
         self._validate_uncles(block)
         outcome = execute_block(self.config, fork, block, parent.state,
                                 self.ancestor_hashes(parent), self.exempt)
@@ -192,17 +186,22 @@ class Chain:
         """Store a block this process has just built with `build_block` on a block of this
         chain, with the execution that built it (`BuiltBlock.result`): the header is
         checked against its parent, the body is not run again."""
-        header = block.header
         known = self.blocks.get(block.hash)
         if known is not None:
             return known
+        parent, fork = self._check_header(block)
+        return self._store(block, parent, fork, outcome)
+
+    def _check_header(self, block: Block) -> tuple[StoredBlock, Fork]:
+        """The block's parent and fork, after checking its header against the parent."""
+        header = block.header
         parent = self.blocks.get(header.parent_hash)
         if parent is None:
             raise BlockInvalid("unknown parent")
         fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
         validate_header(self.config, header, parent.header, parent.total_difficulty,
                         parent.fork, fork)
-        return self._store(block, parent, fork, outcome)
+        return parent, fork
 
     def _store(self, block: Block, parent: StoredBlock, fork: Fork,
                outcome: BodyResult) -> StoredBlock:

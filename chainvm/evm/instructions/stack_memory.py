@@ -174,19 +174,24 @@ def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
+def _count_loop_head(f: Frame, dest: int) -> None:
+    """Count a backward jump to `dest`; a head reached often moves the frame to the
+    compiled tier (TierUp, at dest). Counts are per code, across frames."""
+    heat = f.analysis.heat
+    n = heat.get(dest, 0) + 1
+    heat[dest] = n
+    if n > LOOP_THRESHOLD:
+        f.pc = dest
+        raise TierUp
+
+
 def op_jump_counting(f: Frame, s: list[int], pc: int) -> int:
-    """JUMP for the fast loop: a loop head (a backward jump's destination) reached often
-    moves the frame to the compiled tier. Counts are per code, across frames."""
+    """JUMP for the fast loop: backward jumps count their loop heads for the compiled tier."""
     dest = s.pop()
     if dest not in f.jumpdests:
         raise InvalidJump
     if dest < pc:
-        heat = f.analysis.heat
-        n = heat.get(dest, 0) + 1
-        heat[dest] = n
-        if n > LOOP_THRESHOLD:
-            f.pc = dest
-            raise TierUp
+        _count_loop_head(f, dest)
     return dest
 
 
@@ -196,12 +201,7 @@ def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
         if dest not in f.jumpdests:
             raise InvalidJump
         if dest < pc:
-            heat = f.analysis.heat
-            n = heat.get(dest, 0) + 1
-            heat[dest] = n
-            if n > LOOP_THRESHOLD:
-                f.pc = dest
-                raise TierUp
+            _count_loop_head(f, dest)
         return dest
     return pc + 1
 
