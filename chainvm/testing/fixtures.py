@@ -9,7 +9,9 @@ Override the locations with CHAINVM_FIXTURES (the folder holding
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
@@ -48,20 +50,28 @@ def ethereum_tests(name: str) -> Path | None:
     if not archive.exists():
         return target if target.is_dir() and any(target.iterdir()) else None
     cache_dir().mkdir(parents=True, exist_ok=True)
+    # Several processes (pytest-xdist workers) may ask at once: one extracts, the others
+    # wait on the lock and then find the marker.
+    with open(cache_dir() / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and target.is_dir():
+            return target
+        _extract(archive, name, target)
+        marker.touch()
+    return target
+
+
+def _extract(archive: Path, name: str, target: Path) -> None:
     # Extract into a temporary folder, then rename: an interrupted run leaves no half tree.
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
         extracted = Path(tmp) / name
         if not extracted.is_dir():
             raise RuntimeError(f"{archive} does not unpack to a folder named {name}")
         if target.exists():
-            import shutil
-
             shutil.rmtree(target)
         extracted.rename(target)
-    marker.touch()
-    return target
 
 
 def benchmarks_dir() -> Path | None:
