@@ -161,6 +161,18 @@ class TxPool:
             if not txs:
                 del self.by_sender[entry.sender]
 
+    def remove(self, tx_hash: bytes) -> bool:
+        """Take a transaction out of the pool; False when it was not there."""
+        entry = self.by_hash.get(tx_hash)
+        if entry is None:
+            return False
+        self._drop(entry)
+        return True
+
+    def clear(self) -> None:
+        self.by_hash.clear()
+        self.by_sender.clear()
+
     # -- views -----------------------------------------------------------------------------
 
     def effective_tip(self, tx: SignedTransaction) -> int:

@@ -85,8 +85,9 @@ def revert_reason(output: bytes) -> str | None:
 
 
 @dataclass
-class CallRequest:
-    """A transaction as clients describe it for eth_call / eth_sendTransaction."""
+class CallArgs:
+    """A transaction as clients describe it for eth_call / eth_sendTransaction: every
+    field but the sender optional (the node fills them)."""
 
     sender: bytes | None = None
     to: bytes | None = None
@@ -334,10 +335,8 @@ class DevChain:
         self.last_results = (stored.hash, built.result.results)
         self._after_head_change()
         for tx, reason in built.skipped:
-            entry = self.pool.by_hash.get(tx.hash)
-            if entry is not None and "gas limit reached" not in reason \
-                    and "blob gas above" not in reason:
-                self.pool._drop(entry)
+            if "gas limit reached" not in reason and "blob gas above" not in reason \
+                    and self.pool.remove(tx.hash):
                 self.rejected[tx.hash] = reason
         for listener in list(self.listeners):
             listener(stored)
@@ -388,18 +387,14 @@ class DevChain:
             raise NodeError(f"invalid transaction: {exc}", -32602) from None
         return self.add_transaction(tx)
 
-    def fill(self, req: CallRequest, pending: tuple[BlockEnv, Any] | None = None
+    def fill(self, req: CallArgs, pending: tuple[BlockEnv, Any] | None = None
              ) -> SignedTransaction:
         """Build the transaction eth_sendTransaction means: fill type, nonce, fees and gas.
         `pending`: `pending_env()`, when the caller has it already."""
         sender = req.sender
         if sender is None:
             raise NodeError("missing from", -32602)
-        state = self.state()
-        pending_nonce = state.nonce(sender)
-        for entry in self.pool.by_sender.get(sender, {}).values():
-            pending_nonce = max(pending_nonce, entry.tx.nonce + 1)
-        nonce = req.nonce if req.nonce is not None else pending_nonce
+        nonce = req.nonce if req.nonce is not None else self.pending_nonce(sender)
         env, fork = pending if pending is not None else self.pending_env()
         london = fork.rules.eip1559
         tx_type = req.tx_type
@@ -428,7 +423,7 @@ class DevChain:
         if req.gas is not None:
             tx.gas_limit = req.gas
         else:
-            est = CallRequest(**{**req.__dict__, "nonce": nonce})
+            est = CallArgs(**{**req.__dict__, "nonce": nonce})
             tx.gas_limit = self.estimate_gas(est)
         return tx
 
@@ -471,7 +466,14 @@ class DevChain:
         tx.r = int.from_bytes(sig[:32], "big")
         tx.s = int.from_bytes(sig[32:64], "big")
 
-    def send_transaction(self, req: CallRequest,
+    def pending_nonce(self, sender: bytes) -> int:
+        """The nonce of the sender's next transaction, counting those in the pool."""
+        nonce = self.state().nonce(sender)
+        for entry in self.pool.by_sender.get(sender, {}).values():
+            nonce = max(nonce, entry.tx.nonce + 1)
+        return nonce
+
+    def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
         tx = self.fill(req, pending)
         assert req.sender is not None
@@ -487,7 +489,7 @@ class DevChain:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def execute(self, req: CallRequest, state: State | None = None,
+    def execute(self, req: CallArgs, state: State | None = None,
                 env: BlockEnv | None = None, fork: Any = None,
                 tracer: Tracer | None = None, commit: bool = False) -> TxResult:
         """Run a call on a copy of the head state (or `state`); nothing is kept."""
@@ -554,7 +556,7 @@ class DevChain:
             raise RevertError(result.output, revert_reason(result.output))
         raise NodeError(f"execution failed: {result.error}", -32000)
 
-    def call(self, req: CallRequest, state: State | None = None) -> bytes:
+    def call(self, req: CallArgs, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
@@ -570,12 +572,12 @@ class DevChain:
             raise NodeError(result.error or "execution failed", -32000)
         return result.output
 
-    def estimate_gas(self, req: CallRequest) -> int:
+    def estimate_gas(self, req: CallArgs) -> int:
         env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
         if fork.rules.eip7825:
             cap = min(cap, TX_MAX_GAS_LIMIT)
-        probe = CallRequest(**{**req.__dict__, "gas": cap})
+        probe = CallArgs(**{**req.__dict__, "gas": cap})
         result = self.execute(probe, env=env, fork=fork)
         if not result.success:
             if result.error == "execution reverted":
@@ -587,7 +589,7 @@ class DevChain:
 
         def ok(gas: int) -> bool:
             try:
-                return self.execute(CallRequest(**{**req.__dict__, "gas": gas}),
+                return self.execute(CallArgs(**{**req.__dict__, "gas": gas}),
                                     env=env, fork=fork).success
             except NodeError:
                 return False
@@ -667,8 +669,7 @@ class DevChain:
         self.chain.head.state = snap.state.copy()
         self.time_offset = snap.time_offset
         self.next_timestamp = snap.next_timestamp
-        for entry in list(self.pool.by_hash.values()):
-            self.pool._drop(entry)
+        self.pool.clear()
         self._after_head_change()
         for tx in snap.pool:
             try:
@@ -676,6 +677,15 @@ class DevChain:
             except (PoolError, TxInvalid):
                 pass
         return True
+
+    def reset(self) -> None:
+        """Back to the genesis block and state: later blocks, the pool, the clock's offset
+        and every snapshot are dropped."""
+        genesis = self.chain.get_block_by_number(0)
+        assert genesis is not None
+        self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
+        self.revert(0)
+        self.snapshots.clear()
 
     # -- lookups --------------------------------------------------------------------------------
 

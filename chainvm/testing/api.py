@@ -35,7 +35,7 @@ from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transac
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     ETHER,
-    CallRequest,
+    CallArgs,
     DevChain,
     NodeError,
     RevertError,
@@ -482,7 +482,7 @@ class TestChain:
              value: int = 0) -> bytes:
         if to is not None and value == 0:
             return self._fast_call(to_address(to), data, self._sender(sender))
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data)
         try:
             return self.dev.call(req)
@@ -501,7 +501,7 @@ class TestChain:
             env, fork = pending
             gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
         dev = self.dev
@@ -624,7 +624,7 @@ class TestChain:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
         who = self._sender(sender)
-        req = CallRequest(sender=who, to=to_address(to), value=value, data=data)
+        req = CallArgs(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
         return tracer.result(result, {"type": "CALL", "from": "0x" + who.hex(),
                                       "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
@@ -651,7 +651,7 @@ class TestChain:
                 row[1] += cost
 
         prof = Profile()
-        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
+        req = CallArgs(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)
         rows = [(checksum(bytes(a)), "0x" + sel.hex(), op, c, g)
