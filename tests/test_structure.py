@@ -122,7 +122,7 @@ def test_forks_are_asked_for_rules_not_compared_by_ordinal() -> None:
 def test_only_the_evm_package_starts_execution() -> None:
     offenders = []
     for name, path in _modules().items():
-        if name.startswith("chainvm.evm.") or name.startswith("chainvm.fvm."):
+        if name.startswith(("chainvm.evm.", "chainvm.fvm.")):
             continue  # the FVM has its own machine
         text = path.read_text()
         imported = {(node.module, alias.name) for node in ast.walk(ast.parse(text))
