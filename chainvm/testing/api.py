@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainvm.crypto import keccak256
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
@@ -500,7 +499,7 @@ class TestChain:
             # No estimate (it costs several executions): the block's limit, capped by
             # EIP-7825 from Osaka. Dev accounts can afford the reservation.
             env, fork = pending
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
         req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
@@ -550,9 +549,9 @@ class TestChain:
         env, fork = self.pending_env()
         state = self.dev.state()
         if gas is None:
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        london = fork.ordinal >= F.LONDON
+        london = fork.rules.eip1559
         tx = Transaction(sender=sender, to=to_address(to) if to is not None else None,
                          nonce=state.nonce(sender), gas_limit=gas, value=value, data=data,
                          tx_type=2 if london else 0,
