@@ -1,7 +1,11 @@
 """An in-memory block tree with a canonical chain.
 
 Every imported block is kept with its post state, receipts and total
-difficulty, so side chains can be extended and become canonical later. Before
+difficulty, so side chains can be extended and become canonical later. Block states
+share their accounts (copy-on-write, see `State.copy`); past the newest
+`STATE_WINDOW` canonical blocks a state is kept only as its changes against its
+parent's (every `STATE_CHECKPOINT`th block keeps its state whole), and is made again
+from the nearest whole ancestor when asked for. Before
 the Merge the head is the block with the highest total difficulty (ties keep
 the current head); a proof-of-stake block becomes the head when imported, as
 the consensus layer would ask.
@@ -26,18 +30,63 @@ from chainvm.chain.processing import (
 from chainvm.chain.store import Commit, LmdbStore, MemoryStore, Store
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
-from chainvm.state.state import Log, State
+from chainvm.state.state import Account, Log, State
 
 BLOCKHASH_WINDOW = 256
+STATE_WINDOW = 128
+STATE_CHECKPOINT = 1024
 
 
-@dataclass
 class StoredBlock:
-    block: Block
-    total_difficulty: int
-    state: State
-    receipts: list[Receipt]
-    fork: Fork
+    """A block with its total difficulty, post state, receipts and fork."""
+
+    def __init__(self, block: Block, total_difficulty: int, state: State,
+                 receipts: list[Receipt], fork: Fork) -> None:
+        self.block = block
+        self.total_difficulty = total_difficulty
+        self.receipts = receipts
+        self.fork = fork
+        self._state: State | None = state
+        self.state_token = state.token
+        # When the state is not kept whole: its changes against the parent's, and how to
+        # make the parent's state.
+        self.changes: dict[bytes, Account | None] | None = None
+        self._parent: StoredBlock | None = None
+
+    @property
+    def state(self) -> State:
+        if self._state is not None:
+            return self._state
+        diffs = []
+        node: StoredBlock | None = self
+        while node is not None and node._state is None:
+            assert node.changes is not None
+            diffs.append(node.changes)
+            node = node._parent
+        assert node is not None and node._state is not None, "no whole ancestor state"
+        state = node._state.with_changes(reversed(diffs))
+        state.token = self.state_token  # the same contents as the state it stands for
+        return state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        self.state_token = state.token
+        self.changes = None
+        self._parent = None
+
+    def keep_as_changes(self, parent: StoredBlock) -> bool:
+        """Drop the whole state, keeping its changes against `parent`'s; False (nothing
+        dropped) unless the state is a copy of the parent's."""
+        state = self._state
+        if state is None:
+            return True
+        if state.origin is not parent.state_token or state.journal:
+            return False
+        self.changes = state.changes()
+        self._parent = parent
+        self._state = None
+        return True
 
     @property
     def header(self) -> Header:
@@ -225,7 +274,18 @@ class Chain:
             else:
                 self.canonical[number] = block_hash
         self.head_hash = head
+        self._thin_state(stored.number - STATE_WINDOW)
         return stored
+
+    def _thin_state(self, number: int) -> None:
+        """Keep the state of canonical block `number` as changes only (see the module)."""
+        if number <= 0 or number % STATE_CHECKPOINT == 0:
+            return
+        stored = self.get_block_by_number(number)
+        parent = self.get_block_by_number(number - 1)
+        if stored is not None and parent is not None and \
+                stored.header.parent_hash == parent.hash:
+            stored.keep_as_changes(parent)
 
     def set_head(self, block_hash: bytes) -> None:
         """Make a known block the head (a consensus-layer fork choice after the Merge)."""
