@@ -627,8 +627,10 @@ class DevChain:
 
     def _after_state_edit(self) -> None:
         # The edits apply to the head's post state in place (as anvil does); the next block
-        # commits them. Clear the journal so no later revert undoes them.
+        # commits them, and a --datadir store keeps them at once. Clear the journal so no
+        # later revert undoes them.
         self.state().begin_transaction()
+        self.chain.save_head_state()
         self._after_head_change()
 
     def impersonate(self, address: bytes) -> None:
@@ -669,6 +671,7 @@ class DevChain:
             del self.snapshots[later]
         self.chain.set_head(snap.head_hash)
         self.chain.head.state = snap.state.copy()
+        self.chain.save_head_state()
         self.time_offset = snap.time_offset
         self.next_timestamp = snap.next_timestamp
         self.pool.clear()

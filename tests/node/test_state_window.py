@@ -39,3 +39,43 @@ def test_old_states_are_thinned_and_made_again(monkeypatch: pytest.MonkeyPatch) 
     again.set_balance(a, 1)
     assert old.state.balance(a) == balances[2][0]
     assert dev.chain.get_block_by_number(4).state.balance(a) == balances[3][0]
+
+
+def test_a_datadir_keeps_changes_and_reopens_without_replay(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    pytest.importorskip("lmdb")
+    from chainvm.chain.store import CHANGES_RECORD
+
+    monkeypatch.setattr(chain_module, "STATE_WINDOW", 8)
+    monkeypatch.setattr(chain_module, "STATE_CHECKPOINT", 16)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, b, c = dev.accounts
+    seen = []
+    for i in range(40):
+        dev.send_transaction(CallArgs(sender=a if i % 2 else c, to=b, value=i + 1))
+        if i % 5 == 0:
+            dev.set_balance(c, 10**20 + i)  # edited in place: the store must keep it
+        seen.append((dev.state().balance(a), dev.state().balance(b), dev.state().balance(c),
+                     dev.state().state_root()))
+    sid = dev.snapshot()
+    dev.send_transaction(CallArgs(sender=a, to=b, value=5))
+    dev.set_balance(a, 3)
+    assert dev.revert(sid)  # back to block 40 as the snapshot had it
+    head = dev.head.number
+    with dev.chain.store.env.begin() as txn:  # type: ignore[attr-defined]
+        records = {n: bytes(txn.get(dev.chain.canonical[n], db=dev.chain.store.states))
+                   for n in range(head + 1)}
+    dev.close()
+    assert records[0][:1] != CHANGES_RECORD and records[16][:1] != CHANGES_RECORD
+    assert all(records[n].startswith(CHANGES_RECORD) for n in range(1, 16))
+    again = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        assert again.head.number == head
+        for number in range(1, head + 1):
+            state = again.chain.get_block_by_number(number).state
+            assert (state.balance(a), state.balance(b), state.balance(c),
+                    state.state_root()) == seen[number - 1], number
+        again.send_transaction(CallArgs(sender=a, to=b, value=1))  # and it goes on
+        assert again.state().state_root() == again.head.header.state_root
+    finally:
+        again.close()
