@@ -25,8 +25,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-time", type=float, default=None,
                    help="mine a block every S seconds instead of one per transaction")
     p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
-    p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
-    p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024,
+                   help="largest request body in bytes (default 16 MiB)")
+    p.add_argument("--max-batch", type=int, default=1000,
+                   help="most calls in one batch (default 1000)")
+    p.add_argument("--rpc.gascap", dest="gas_cap", type=int, default=50_000_000,
+                   help="gas of eth_call, eth_estimateGas and debug_traceCall at most "
+                        "(default 50000000; 0: the block's gas limit only)")
+    p.add_argument("--rpc.evmtimeout", dest="evm_timeout", type=float, default=5.0,
+                   help="seconds one call or trace may run (default 5; 0: no limit)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="serve this Host name besides the loopback ones (repeatable; "
+                        "* for any)")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from this origin call the node (repeatable; * for "
+                        "any; default none)")
+    p.add_argument("--allow-reset", action="store_true",
+                   help="allow anvil_reset / anvil_loadState on a --datadir chain")
     return p
 
 
@@ -44,6 +59,15 @@ def main(argv: list[str]) -> int:
         print("chainvm node: --accounts, --balance and --block-time must be positive",
               file=sys.stderr)
         return USAGE_EXIT
+    if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
+            or not 0 <= args.evm_timeout < 1e9:
+        print("chainvm node: --max-body and --max-batch must be positive, --rpc.gascap "
+              "and --rpc.evmtimeout not negative", file=sys.stderr)
+        return USAGE_EXIT
+    from chainvm.node.rpc.base import RpcOptions
+
+    options = RpcOptions(gas_cap=args.gas_cap, evm_timeout=args.evm_timeout,
+                         allow_reset=args.allow_reset)
     try:
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
@@ -52,7 +76,8 @@ def main(argv: list[str]) -> int:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
-                        max_body=args.max_body, max_batch=args.max_batch)
+                        max_body=args.max_body, max_batch=args.max_batch, options=options,
+                        allow_hosts=args.allow_host, cors=args.cors)
     _print_banner(dev, args)
 
     async def serve() -> None:

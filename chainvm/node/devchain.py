@@ -221,7 +221,7 @@ class DevChain:
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
                                       block_gas_limit=head.header.gas_limit,
-                                      max_per_sender=1024),
+                                      max_per_sender=1024, reject_below_base_fee=True),
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
@@ -467,10 +467,12 @@ class DevChain:
         tx.s = int.from_bytes(sig[32:64], "big")
 
     def pending_nonce(self, sender: bytes) -> int:
-        """The nonce of the sender's next transaction, counting those in the pool."""
+        """The nonce of the sender's next transaction: the state's, past the run of the
+        sender's pooled transactions that follow it without a gap (as geth counts)."""
         nonce = self.state().nonce(sender)
-        for entry in self.pool.by_sender.get(sender, {}).values():
-            nonce = max(nonce, entry.tx.nonce + 1)
+        pooled = self.pool.by_sender.get(sender, {})
+        while nonce in pooled:
+            nonce += 1
         return nonce
 
     def send_transaction(self, req: CallArgs,

@@ -41,7 +41,10 @@ HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersona
 
 class AnvilApi(Namespace):
     prefixes = ("evm_", "anvil_")
-    aliases: ClassVar[dict[str, str]] = {f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS}
+    aliases: ClassVar[dict[str, str]] = {
+        **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
+        **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
+           for short in ("snapshot", "revert")}}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -140,5 +143,6 @@ class AnvilApi(Namespace):
         """Back to genesis (forking is not supported; a fork argument is refused)."""
         if options and isinstance(options[0], dict) and options[0].get("forking"):
             raise NodeError("forking from a remote node is not supported", -32000)
+        self.require_reset_allowed("anvil_reset")
         self.dev.reset()
         return True

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from chainvm.crypto import keccak256, sign_hash
 from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
-from chainvm.node.devchain import DEFAULT_TIP, NodeError
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.devchain import DEFAULT_TIP, NodeError, RevertError, revert_reason
+from chainvm.node.rpc.base import Namespace, bounded, immediate
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
@@ -66,24 +66,29 @@ class EthApi(Namespace):
 
     # -- the node and the chain ------------------------------------------------------------
 
+    @immediate
     def eth_chainId(self) -> str:
         return q(self.dev.chain_id)
 
+    @immediate
     def eth_protocolVersion(self) -> str:
         return q(68)
 
+    @immediate
     def eth_syncing(self) -> bool:
         return False
 
     def eth_mining(self) -> bool:
         return self.dev.automine
 
+    @immediate
     def eth_hashrate(self) -> str:
         return q(0)
 
     def eth_coinbase(self) -> str:
         return d(self.dev.coinbase)
 
+    @immediate
     def eth_accounts(self) -> list[str]:
         return [d(a) for a in self.dev.accounts]
 
@@ -225,20 +230,32 @@ class EthApi(Namespace):
 
     # -- calls -------------------------------------------------------------------------------
 
+    @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         state = self.call_state(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
-        return d(self.dev.call(tx, state))
+        if not self.options.evm_timeout:
+            return d(self.dev.call(tx, state))
+        # Under a time limit the call may be stopped anywhere: it runs on a copy of the
+        # state (not on the head state, undone afterwards, as DevChain.call may).
+        result = self.dev.execute(tx, state)
+        if not result.success:
+            if result.error == "execution reverted":
+                raise RevertError(result.output, revert_reason(result.output))
+            raise NodeError(result.error or "execution failed", -32000)
+        return d(result.output)
 
+    @bounded
     def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
-        return q(self.dev.estimate_gas(self.check_chain_id(tx)))
+        return q(self.dev.estimate_gas(self.capped(self.check_chain_id(tx))))
 
+    @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
         from chainvm.node.tracing import AccessListTracer
 
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         tracer = AccessListTracer()
         result = self.dev.execute(tx, tracer=tracer)
         sender = tx.sender or bytes(20)
