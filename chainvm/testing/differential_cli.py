@@ -20,10 +20,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from chainvm.cli.common import ArgumentParser, UsageError
+from chainvm.encoding.json_input import InputError, expect_object, read_json_file, short
 from chainvm.testing.differential import (
     SUPPORTED_FORKS,
     compare,
-    replay,
     save_regression,
     shrink,
 )
@@ -65,7 +66,7 @@ def run_one(job: tuple[str, int, int, str | None, float]) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="chainvm difftest", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="chainvm difftest", description=(__doc__ or "").splitlines()[0])
     p.add_argument("--fork",
                    help="a fork name, a comma-separated list, or 'all' "
                         f"({', '.join(SUPPORTED_FORKS)})")
@@ -91,16 +92,32 @@ def resolve_forks(spec: str) -> list[str]:
     forks = [aliases.get(f, f) for f in forks]
     unknown = [f for f in forks if f not in SUPPORTED_FORKS]
     if unknown:
-        raise SystemExit(f"difftest: no oracle for fork(s) {', '.join(unknown)}; "
+        raise UsageError(f"difftest: no oracle for fork(s) {', '.join(unknown)}; "
                          f"supported: {', '.join(SUPPORTED_FORKS)}")
     return forks
+
+
+def _replay_checked(path: str) -> Any:
+    """Replay one reproducer; a file that is not one is bad input (UsageError)."""
+    try:
+        record = read_json_file(path)
+        case = expect_object(expect_object(record, path).get("case"), f"{path}: case")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    if case.get("fork") not in SUPPORTED_FORKS:
+        raise UsageError(f"{path}: case: no oracle for fork {short(case.get('fork'))}")
+    try:
+        return compare(case)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a difftest reproducer ({type(exc).__name__}: "
+                         f"{short(str(exc), 80)})") from None
 
 
 def replay_files(paths: list[str]) -> int:
     """Run saved reproducers again; prints each verdict as JSON."""
     verdicts = {}
     for path in paths:
-        verdict = replay(Path(path))
+        verdict = _replay_checked(path)
         verdicts[path] = verdict.to_json()
         sys.stderr.write(f"{path}: {verdict.status} {', '.join(verdict.fields)}\n")
     json.dump(verdicts, sys.stdout, indent=1)
@@ -113,8 +130,11 @@ def main(argv: list[str]) -> int:
     if args.replay:
         return replay_files(args.replay)
     if not args.fork:
-        raise SystemExit("difftest: --fork is required (or --replay FILE...)")
+        raise UsageError("difftest: --fork is required (or --replay FILE...)")
     forks = resolve_forks(args.fork)
+    if args.count < 0 or args.start < 0 or args.workers < 1 or args.shrink_seconds < 0:
+        raise UsageError("difftest: --count, --start and --shrink-seconds must not be "
+                         "negative, --workers at least 1")
     save_dir = args.save_dir or None
     jobs = [(fork, args.seed, i, save_dir, args.shrink_seconds)
             for i in range(args.start, args.start + args.count) for fork in forks]
