@@ -213,6 +213,11 @@ def load_file(path: str | Path) -> dict[str, Any]:
         data = read_json_file(path)
     except InputError as exc:
         raise FixtureError(str(exc)) from None
+    return check_file(path, data)
+
+
+def check_file(path: str | Path, data: Any) -> dict[str, Any]:
+    """The tests of a parsed file, each checked for the blockchain-test shape."""
     if not isinstance(data, dict):
         raise FixtureError(f"{path}: a blockchain test file must hold a JSON object of tests")
     for name, test in data.items():
