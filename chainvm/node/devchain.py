@@ -171,7 +171,7 @@ class StepCollector(Tracer):
 class DevChain:
     """An automining development chain with funded dev accounts."""
 
-    def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
+    def __init__(self, fork: str = "Osaka", chain_id: int = 31337, accounts: int = 10,
                  balance: int = 10_000 * ETHER, datadir: str | Path | None = None,
                  mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
                  timestamp: int | None = None) -> None:
@@ -584,13 +584,17 @@ class DevChain:
             raise NodeError(result.error or "execution failed", -32000)
         return result.output
 
-    def estimate_gas(self, req: CallRequest) -> int:
-        env, fork = self.pending_env()
+    def estimate_gas(self, req: CallRequest, state: State | None = None,
+                     env: BlockEnv | None = None, fork: Any = None) -> int:
+        """The least gas `req` succeeds with, on the head state with the pending block's
+        environment, or on `state` with `env` and `fork`."""
+        if env is None or fork is None:
+            env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
         if fork.ordinal >= F.OSAKA:
             cap = min(cap, TX_MAX_GAS_LIMIT)
         probe = CallRequest(**{**req.__dict__, "gas": cap})
-        result = self.execute(probe, env=env, fork=fork)
+        result = self.execute(probe, state, env=env, fork=fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))
@@ -601,7 +605,7 @@ class DevChain:
 
         def ok(gas: int) -> bool:
             try:
-                return self.execute(CallRequest(**{**req.__dict__, "gas": gas}),
+                return self.execute(CallRequest(**{**req.__dict__, "gas": gas}), state,
                                     env=env, fork=fork).success
             except NodeError:
                 return False
