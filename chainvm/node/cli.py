@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
-    p.add_argument("--fork", default="Prague", help="fork from genesis (default Prague)")
+    p.add_argument("--fork", default="Osaka", help="fork from genesis (default Osaka)")
     p.add_argument("--chain-id", type=int, default=31337)
     p.add_argument("--accounts", type=int, default=10)
     p.add_argument("--balance", type=float, default=10000.0, help="ether per dev account")
