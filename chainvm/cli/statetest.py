@@ -13,6 +13,7 @@ from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, r
 from chainvm.evm.forks import FORK_ORDER
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import FixtureError, known_fork, run_file
+from chainvm.testing.fixtures import FIXTURES_HELP, sample_state_tests
 
 
 def _run_one(job: tuple[str, str | None, str | None, bool]) -> tuple[str, Any]:
@@ -30,13 +31,15 @@ def _run_one(job: tuple[str, str | None, str | None, bool]) -> tuple[str, Any]:
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="chainvm statetest",
-                            description="Run state-test fixtures; JSON results on stdout.")
+                            description="Run state-test fixtures; JSON results on stdout.",
+                            epilog=FIXTURES_HELP)
     parser.add_argument("--fork", help="only run cases of this fork (fixture name, e.g. Cancun)")
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--trace", action="store_true", help="EIP-3155 trace lines on stderr")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or folder")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="fixture file or folder (none: the bundled ethereum/tests sample)")
     return parser
 
 
@@ -51,7 +54,14 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--run: bad regular expression: {exc}") from None
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    files = collect_json_files(args.paths)
+    paths = args.paths
+    if not paths:
+        sample = sample_state_tests()
+        sys.stderr.write(f"chainvm statetest: no PATH given, running the sample of "
+                         f"ethereum/tests state tests shipped with chainvm ({sample}); "
+                         "the full suites: https://github.com/ethereum/tests\n")
+        paths = [str(sample)]
+    files = collect_json_files(paths)
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
     jobs = [(str(p), args.fork, args.run, args.trace) for p in files]
