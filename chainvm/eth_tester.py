@@ -42,12 +42,12 @@ from chainvm.chain.processing import (
 )
 from chainvm.chain.transactions import SignedTransaction, TxDecodeError, decode_transaction
 from chainvm.crypto import keccak256, private_key_to_address
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
+from chainvm.evm.forks import Fork
 from chainvm.evm.transaction import Authorization
 from chainvm.evm.vm import create_address
 from chainvm.node.accounts import dev_keys
-from chainvm.node.devchain import CallRequest, DevChain, NodeError, RevertError, revert_reason
+from chainvm.node.devchain import CallArgs, DevChain, NodeError, RevertError, revert_reason
 from chainvm.state.state import Account, State
 
 __all__ = ["ChainvmBackend", "MalformedTransaction", "UnknownTransactionType"]
@@ -136,13 +136,13 @@ class _TesterDevChain(DevChain):
         state = State({addr: Account(a.nonce, a.balance, a.code, dict(a.storage))
                        for addr, a in self._alloc.items()})
         fork = config.fork_at(0, timestamp or 0, -1)
-        if fork.ordinal >= F.PRAGUE or config.time_forks:
+        if fork.rules.eip7685 or config.time_forks:
             # As DevChain: Prague blocks call the EIP-7002/7251 request contracts; stand-ins
             # that return no requests.
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
                 state.accounts.setdefault(address, Account(nonce=1, code=RETURN_NOTHING))
         p = self._params
-        merged = fork.ordinal >= F.PARIS
+        merged = fork.rules.eip3675
         difficulty = p.get("difficulty")
         if difficulty is None or (merged and difficulty):
             difficulty = 0 if merged else GENESIS_DIFFICULTY
@@ -324,7 +324,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     def apply_withdrawals(self, withdrawals_list: list[dict[str, Any]]) -> None:
         """Mine a block carrying these withdrawals (amounts in gwei)."""
-        if self._fork_of_pending().ordinal < F.SHANGHAI:
+        if not self._fork_of_pending().rules.eip4895:
             raise ValidationError("Withdrawals are only supported after the Shanghai fork")
         withdrawals = []
         for w in withdrawals_list:
@@ -340,7 +340,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self._pending, self._built, self._pending_timestamp = [], None, None
         del stored
 
-    def _fork_of_pending(self) -> F.Fork:
+    def _fork_of_pending(self) -> Fork:
         head = self.chain.head
         return self.config.fork_at(head.number + 1, self._timestamp(), head.total_difficulty)
 
@@ -577,7 +577,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             tx_type = 1
         else:
             tx_type = 0
-        if tx_type >= 2 and self._fork_of_pending().ordinal < F.LONDON:
+        if tx_type >= 2 and not self._fork_of_pending().rules.eip1559:
             tx_type = 1 if "access_list" in transaction else 0
         sender = transaction["from"]
         nonce = transaction.get("nonce")
@@ -642,8 +642,8 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def _request(self, transaction: dict[str, Any]) -> CallRequest:
-        return CallRequest(
+    def _request(self, transaction: dict[str, Any]) -> CallArgs:
+        return CallArgs(
             sender=transaction.get("from") or None, to=transaction.get("to") or None,
             gas=transaction.get("gas"), gas_price=transaction.get("gas_price"),
             max_fee_per_gas=transaction.get("max_fee_per_gas"),

@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from chainvm.crypto import keccak256
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     ETHER,
-    CallRequest,
+    CallArgs,
     DevChain,
     NodeError,
     RevertError,
@@ -665,7 +664,7 @@ class TestChain:
              value: int = 0) -> bytes:
         if to is not None and value == 0:
             return self._fast_call(to_address(to), data, self._sender(sender))
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data)
         try:
             return self.dev.call(req)
@@ -682,23 +681,23 @@ class TestChain:
             # No estimate (it costs several executions): the block's limit, capped by
             # EIP-7825 from Osaka. Dev accounts can afford the reservation.
             env, fork = pending
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
         if req.sender in self._pranked:
             return self._pranked_transact(req, pending)
         return self._send(req, pending)
 
-    def _pranked_transact(self, req: CallRequest, pending: tuple[BlockEnv, Any]
+    def _pranked_transact(self, req: CallArgs, pending: tuple[BlockEnv, Any]
                           ) -> TxReceipt:
         """A transaction of a pranked sender: its gas is lent to it for the transaction
         and not charged (the sender may hold nothing), as titanoboa's prank."""
         env, fork = pending
         assert req.sender is not None and req.gas is not None
-        price = env.base_fee if fork.ordinal >= F.LONDON else 0
-        if fork.ordinal >= F.LONDON:
+        price = env.base_fee if fork.rules.eip1559 else 0
+        if fork.rules.eip1559:
             req.max_fee_per_gas, req.max_priority_fee_per_gas = price, 0
         else:
             req.gas_price = 0
@@ -716,7 +715,7 @@ class TestChain:
         if amount:
             self.dev.set_balance(address, self.dev.state().balance(address) + amount)
 
-    def _send(self, req: CallRequest, pending: tuple[BlockEnv, Any]) -> TxReceipt:
+    def _send(self, req: CallArgs, pending: tuple[BlockEnv, Any]) -> TxReceipt:
         dev = self.dev
         parent, next_timestamp = dev.chain.head_hash, dev.next_timestamp
         try:
@@ -762,9 +761,9 @@ class TestChain:
         env, fork = self.pending_env()
         state = self.dev.state()
         if gas is None:
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        london = fork.ordinal >= F.LONDON
+        london = fork.rules.eip1559
         tx = Transaction(sender=sender, to=to_address(to) if to is not None else None,
                          nonce=state.nonce(sender), gas_limit=gas, value=value, data=data,
                          tx_type=2 if london else 0,
@@ -846,7 +845,7 @@ class TestChain:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
         who = self._sender(sender)
-        req = CallRequest(sender=who, to=to_address(to), value=value, data=data)
+        req = CallArgs(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
         return tracer.result(result, {"type": "CALL", "from": "0x" + who.hex(),
                                       "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
@@ -873,7 +872,7 @@ class TestChain:
                 row[1] += cost
 
         prof = Profile()
-        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
+        req = CallArgs(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)
         rows = [(checksum(bytes(a)), "0x" + sel.hex(), op, c, g)
