@@ -61,6 +61,7 @@ class Frame:
         "return_data",
         "snapshot",
         "stack",
+        "start_gas",
         "state",
         "value",
     )
@@ -78,6 +79,7 @@ class Frame:
         self.stack: list[int] = []
         self.memory = bytearray()
         self.gas = gas
+        self.start_gas = gas
         self.pc = 0
         self.address = address
         self.caller = caller

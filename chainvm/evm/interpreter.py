@@ -100,7 +100,13 @@ class Tracer:
     The summary line after a transaction is `{"output", "gasUsed", "error"?}` (geth's
     `evm run`); inside a state test (`begin_case`/`end_case`) it is the EIP's
     `{"stateRoot", "output", "gasUsed", "pass", "fork", "error"?}`, written once the case's
-    post-state is checked."""
+    post-state is checked.
+
+    Besides `step` (before each instruction) and `summary` (the transaction's end), a tracer
+    hears where each message starts (`enter`, for every CALL-family and CREATE message,
+    including those that run no code) and ends (`exit`: output, gas used, error, and the
+    address a successful creation made). The EIP-3155 lines need only `step`.
+    """
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out if out is not None else sys.stderr
@@ -108,6 +114,14 @@ class Tracer:
         self.return_data = b""
         self._held: tuple[bytes, int, str | None] | None = None
         self._holding = False
+
+    def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
+              depth: int) -> None:
+        """A message starts (depth 0: the transaction's own)."""
+
+    def exit(self, output: bytes, gas_used: int, error: str | None,
+             created: bytes | None) -> None:
+        """The message entered last ends."""
 
     def step(self, f: Frame, pc: int, op: int, gas: int, cost: int, stack: list[int],
              mem_size: int, refund: int, name: str, error: str | None) -> None:
@@ -242,12 +256,26 @@ def run(evm: EVM, root: Frame) -> Frame:
             f = child
             continue
         finish_frame(evm, f)
+        if tracing:
+            _report_exit(evm, f)
         frames.pop()
         if not frames:
             return f
         parent = frames[-1]
         resume_parent(parent, f)
         f = parent
+
+
+def _report_exit(evm: EVM, f: Frame) -> None:
+    assert evm.tracer is not None
+    error = f.error
+    if error is None:
+        evm.tracer.exit(b"" if f.kind == KIND_CREATE else f.output, f.start_gas - f.gas, None,
+                        f.address if f.kind == KIND_CREATE else None)
+    else:
+        reverted = isinstance(error, Revert)
+        evm.tracer.exit(f.output if reverted else b"", f.start_gas - f.gas,
+                        "execution reverted" if reverted else str(error), None)
 
 
 __all__ = ["KIND_CREATE", "Tracer", "execute", "execute_traced", "run"]
