@@ -6,8 +6,13 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+
+if TYPE_CHECKING:
+    from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
 
@@ -27,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
     p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
     p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--load-state", metavar="FILE",
+                   help="start from a state dump (a --dump-state file or anvil_dumpState's "
+                        "JSON) written over the genesis state")
+    p.add_argument("--dump-state", metavar="FILE",
+                   help="on exit, write the head state here as JSON (for --load-state)")
     return p
 
 
@@ -36,7 +46,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
-    from chainvm.node.devchain import ETHER, DevChain
+    from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
@@ -51,6 +61,13 @@ def main(argv: list[str]) -> int:
     except (KeyError, ValueError, ImportError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    if args.load_state:
+        try:
+            _load_state(dev, args.load_state)
+        except (OSError, ValueError, NodeError) as exc:
+            print(f"chainvm node: --load-state {args.load_state}: {exc}", file=sys.stderr)
+            dev.close()
+            return USAGE_EXIT
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
                         max_body=args.max_body, max_batch=args.max_batch)
     _print_banner(dev, args)
@@ -74,8 +91,34 @@ def main(argv: list[str]) -> int:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return 1
     finally:
+        if args.dump_state:
+            _dump_state(dev, args.dump_state)
         dev.close()
     return 0
+
+
+def _load_state(dev: DevChain, path: str) -> None:
+    import gzip
+    import json
+
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    dev.load_state(json.loads(raw))
+
+
+def _dump_state(dev: DevChain, path: str) -> None:
+    """Write the dump next to its place, then rename: never a half-written file."""
+    import json
+
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(dev.dump_state(), indent=1) + "\n")
+        tmp.replace(target)
+        print(f"State written to {target}", file=sys.stderr)
+    except OSError as exc:
+        print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
 
 
 def _print_banner(dev: object, args: argparse.Namespace) -> None:
