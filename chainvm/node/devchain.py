@@ -732,7 +732,8 @@ class DevChain:
 
     def load_state(self, dump: Any) -> None:
         """Write a `dump_state` dump's accounts over the head state (as anvil merges a
-        loaded state into the running one). NodeError for a malformed dump."""
+        loaded state into the running one; each dumped account gets exactly the dumped
+        storage). NodeError for a malformed dump."""
         if not isinstance(dump, dict) or not isinstance(dump.get("accounts"), dict):
             raise NodeError("state dump: expected an object with accounts", -32602)
         parsed: list[tuple[bytes, int, int, bytes, dict[int, int]]] = []
@@ -755,6 +756,11 @@ class DevChain:
             state.set_nonce(address, nonce)
             state.set_balance(address, balance)
             state.set_code(address, code)
+            # The account's storage becomes the dump's: slots set since are cleared.
+            account = state.get(address)
+            for slot in list(account.storage) if account is not None else []:
+                if slot not in storage:
+                    state.set_storage(address, slot, 0)
             for slot, value in storage.items():
                 state.set_storage(address, slot, value)
         self._after_state_edit()
