@@ -6,8 +6,13 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+
+if TYPE_CHECKING:
+    from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
 
@@ -18,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
-    p.add_argument("--fork", default="Prague", help="fork from genesis (default Prague)")
+    p.add_argument("--fork", default="Osaka", help="fork from genesis (default Osaka)")
     p.add_argument("--chain-id", type=int, default=31337)
     p.add_argument("--accounts", type=int, default=10)
     p.add_argument("--balance", type=float, default=10000.0, help="ether per dev account")
@@ -42,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "any; default none)")
     p.add_argument("--allow-reset", action="store_true",
                    help="allow anvil_reset / anvil_loadState on a --datadir chain")
+    p.add_argument("--load-state", metavar="FILE",
+                   help="start from a state dump (a --dump-state file or anvil_dumpState's "
+                        "JSON) written over the genesis state")
+    p.add_argument("--dump-state", metavar="FILE",
+                   help="on exit, write the head state here as JSON (for --load-state)")
     return p
 
 
@@ -51,7 +61,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
-    from chainvm.node.devchain import ETHER, DevChain
+    from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
@@ -75,6 +85,13 @@ def main(argv: list[str]) -> int:
     except (KeyError, ValueError, ImportError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    if args.load_state:
+        try:
+            _load_state(dev, args.load_state)
+        except (OSError, ValueError, NodeError) as exc:
+            print(f"chainvm node: --load-state {args.load_state}: {exc}", file=sys.stderr)
+            dev.close()
+            return USAGE_EXIT
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
                         max_body=args.max_body, max_batch=args.max_batch, options=options,
                         allow_hosts=args.allow_host, cors=args.cors)
@@ -99,8 +116,34 @@ def main(argv: list[str]) -> int:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return 1
     finally:
+        if args.dump_state:
+            _dump_state(dev, args.dump_state)
         dev.close()
     return 0
+
+
+def _load_state(dev: DevChain, path: str) -> None:
+    import gzip
+    import json
+
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    dev.load_state(json.loads(raw))
+
+
+def _dump_state(dev: DevChain, path: str) -> None:
+    """Write the dump next to its place, then rename: never a half-written file."""
+    import json
+
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(dev.dump_state(), indent=1) + "\n")
+        tmp.replace(target)
+        print(f"State written to {target}", file=sys.stderr)
+    except OSError as exc:
+        print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
 
 
 def _print_banner(dev: object, args: argparse.Namespace) -> None:
