@@ -27,6 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
     p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
     p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--fork-url", help="fork a remote node's chain: its state is read on "
+                   "demand (http:// or https:// JSON-RPC URL)")
+    p.add_argument("--fork-block-number", type=int, default=None,
+                   help="the remote block to fork at (default: its latest)")
+    p.add_argument("--fork-cache", default=None,
+                   help="keep what the fork reads in LMDB here, for the next runs")
     return p
 
 
@@ -36,7 +42,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
-    from chainvm.node.devchain import ETHER, DevChain
+    from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
@@ -44,13 +50,21 @@ def main(argv: list[str]) -> int:
         print("chainvm node: --accounts, --balance and --block-time must be positive",
               file=sys.stderr)
         return USAGE_EXIT
+    problem = _fork_usage_problem(args)
+    if problem:
+        print(f"chainvm node: {problem}", file=sys.stderr)
+        return USAGE_EXIT
     try:
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
-                       mnemonic=args.mnemonic)
+                       mnemonic=args.mnemonic, fork_url=args.fork_url,
+                       fork_block=args.fork_block_number, fork_cache=args.fork_cache)
     except (KeyError, ValueError, ImportError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    except NodeError as exc:  # the remote of --fork-url failed
+        print(f"chainvm node: {exc}", file=sys.stderr)
+        return 1
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
                         max_body=args.max_body, max_batch=args.max_batch)
     _print_banner(dev, args)
@@ -78,6 +92,20 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _fork_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.fork_url is None:
+        if args.fork_block_number is not None or args.fork_cache is not None:
+            return "--fork-block-number and --fork-cache need --fork-url"
+        return None
+    if not args.fork_url.startswith(("http://", "https://")):
+        return f"--fork-url {args.fork_url!r}: expected an http:// or https:// URL"
+    if args.fork_block_number is not None and args.fork_block_number < 0:
+        return "--fork-block-number must not be negative"
+    if args.datadir is not None:
+        return "--fork-url keeps the chain in memory: it cannot be combined with --datadir"
+    return None
+
+
 def _print_banner(dev: object, args: argparse.Namespace) -> None:
     from chainvm.node.devchain import DevChain
 
@@ -85,6 +113,8 @@ def _print_banner(dev: object, args: argparse.Namespace) -> None:
     head = dev.head
     where = f"datadir {args.datadir}" + (" (reopened)" if dev.reopened else "") \
         if args.datadir else "in memory"
+    if dev.remote is not None:
+        where += f", forked from {dev.remote.client.display} at block #{dev.remote.number}"
     mining = f"interval {args.block_time}s" if args.block_time else "automine"
     print(f"chainvm node: chain id {dev.chain_id}, fork {head.fork.name}, {where}, "
           f"{mining}, head #{head.number}")

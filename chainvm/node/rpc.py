@@ -576,6 +576,12 @@ class Rpc:
                              [parse_slot(s) for s in slots])
 
     def m_eth_getBlockByNumber(self, tag: Any, full: bool = False) -> dict[str, Any] | None:
+        remote = self.dev.remote
+        if remote is not None and tag not in ("latest", "pending", "safe", "finalized"):
+            # A forked chain's blocks up to the fork block are the remote's, bodies and all.
+            number = remote.number if tag == "earliest" else parse_quantity(tag, "block number")
+            if number <= remote.number:
+                return remote.get_block(number, bool(full))  # type: ignore[no-any-return]
         stored = self._maybe_block(tag)
         if stored is None:
             return None
@@ -854,9 +860,22 @@ class Rpc:
         return True
 
     def x_reset(self, *_args: Any) -> bool:
-        """Back to genesis (forking is not supported; a fork argument is refused)."""
-        if _args and isinstance(_args[0], dict) and _args[0].get("forking"):
-            raise NodeError("forking from a remote node is not supported", -32000)
+        """Back to genesis; with `forking: {jsonRpcUrl, blockNumber}` a new fork of that
+        remote; a forked chain without it becomes a new local chain."""
+        forking = _args[0].get("forking") if _args and isinstance(_args[0], dict) else None
+        if forking is not None or self.dev.remote is not None:
+            url, number = None, None
+            if forking is not None:
+                if not isinstance(forking, dict) or not isinstance(
+                        forking.get("jsonRpcUrl"), str):
+                    raise InvalidParams("forking: expected {jsonRpcUrl, blockNumber}")
+                url = forking["jsonRpcUrl"]
+                raw = forking.get("blockNumber")
+                number = raw if isinstance(raw, int) and not isinstance(raw, bool) else (
+                    parse_quantity(raw, "blockNumber") if raw is not None else None)
+            self.dev.reset(url, number)
+            self.filters.clear()
+            return True
         genesis = self.dev.chain.get_block_by_number(0)
         assert genesis is not None
         sid = self.dev.snapshot()
