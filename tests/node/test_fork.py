@@ -19,7 +19,7 @@ from eth_abi import decode, encode
 
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import decode as rlp_decode
-from chainvm.node.devchain import CallRequest, DevChain, NodeError
+from chainvm.node.devchain import CallArgs, DevChain, NodeError
 from chainvm.node.forking import RemoteError
 from chainvm.testing.api import TestChain
 from tests.node.compilers import node_modules, solidity
@@ -115,7 +115,7 @@ def fork_of(remote: Remote, **kwargs: Any) -> DevChain:
 
 
 def probe_call(dev: DevChain, remote: Remote, signature: str, *args: Any) -> int:
-    out = dev.call(CallRequest(sender=dev.accounts[0], to=bytes.fromhex(remote.probe[2:]),
+    out = dev.call(CallArgs(sender=dev.accounts[0], to=bytes.fromhex(remote.probe[2:]),
                                data=bytes.fromhex(calldata(signature, *args)[2:])))
     return int(decode(["uint256"], out)[0])
 
@@ -141,7 +141,7 @@ def test_fork_sees_block_n_not_later(which: str, request: pytest.FixtureRequest)
         assert state.balance(bytes.fromhex(WHALE[2:])) == 500 * ETHER  # not 501
         # BLOCKHASH of blocks up to N comes from the remote.
         for number in (remote.fork_block - 1, remote.fork_block - 2):
-            out = dev.call(CallRequest(to=probe, data=bytes.fromhex(
+            out = dev.call(CallArgs(to=probe, data=bytes.fromhex(
                 calldata("hashOf(uint256)", number)[2:])))
             assert "0x" + out.hex() == remote.rpc("eth_getBlockByNumber", hex(number),
                                                   False)["hash"]
@@ -263,7 +263,7 @@ def test_warm_cache_makes_no_remote_request(anvil: Remote, tmp_path: Path) -> No
             assert probe_call(dev, anvil, "sum(uint256)", 100) == 100 * 101 // 2
             assert probe_call(dev, anvil, "value()") == 42
             probe = bytes.fromhex(anvil.probe[2:])
-            out = dev.call(CallRequest(to=probe, data=bytes.fromhex(
+            out = dev.call(CallArgs(to=probe, data=bytes.fromhex(
                 calldata("hashOf(uint256)", anvil.fork_block - 3)[2:])))
             assert out != bytes(32)
         finally:
@@ -402,7 +402,7 @@ def test_remote_going_away_mid_run(anvil: Remote) -> None:
         # read: the same clear error, and the chain stays where it was.
         head = dev.head.hash
         with pytest.raises(NodeError) as mined:
-            dev.send_transaction(CallRequest(sender=dev.accounts[0], to=dev.accounts[1],
+            dev.send_transaction(CallArgs(sender=dev.accounts[0], to=dev.accounts[1],
                                              value=1))
         assert "unreachable" in str(mined.value) and "\n" not in str(mined.value)
         assert dev.head.hash == head
