@@ -521,6 +521,10 @@ class DevChain:
 
     def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
+        if self.remote is not None and req.sender is not None:
+            # Forked: read what the transaction will touch in a few batches first.
+            with contextlib.suppress(NodeError):
+                self.remote.speculate(lambda: self.execute(req))
         tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
@@ -604,6 +608,9 @@ class DevChain:
 
     def call(self, req: CallArgs, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.call(req, state))
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
             code = self.state().code(req.sender or bytes(20))
@@ -619,6 +626,9 @@ class DevChain:
         return result.output
 
     def estimate_gas(self, req: CallArgs) -> int:
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.estimate_gas(req))
         env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
         if fork.rules.eip7825:

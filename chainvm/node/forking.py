@@ -20,14 +20,15 @@ import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
 from chainvm.node.devchain import NodeError
 from chainvm.state.state import Account
 
+T = TypeVar("T")
 RATE_LIMIT_CODES = (429, -32005, -32029)
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 4
@@ -320,6 +321,11 @@ class RemoteState:
         self.hashes: dict[int, bytes] = {self.number: self.header.hash,
                                          self.number - 1: self.header.parent_hash}
         self.blocks: dict[tuple[int, bool], Any] = {}
+        # During a speculative pass (see `speculate`), the accounts and slots read that
+        # are not held yet: recorded, not fetched, and read as absent / zero.
+        self.speculating = False
+        self.missed_accounts: set[bytes] = set()
+        self.missed_slots: dict[bytes, set[int]] = {}
 
     @classmethod
     def open(cls, url: str, block_number: int | None = None,
@@ -372,29 +378,46 @@ class RemoteState:
 
     # -- accounts ---------------------------------------------------------------------------
 
-    def account(self, address: bytes) -> tuple[int, int, bytes] | None:
-        """(nonce, balance, code) at block N, or None when the account does not exist."""
+    def account(self, address: bytes) -> tuple[int, int, bytes] | None | Unknown:
+        """(nonce, balance, code) at block N, or None when the account does not exist;
+        UNKNOWN in a speculative pass when it is not held yet."""
         if address in self.accounts:
+            return self.accounts[address]
+        if self.speculating:
+            if self._from_cache_accounts([address]):
+                self.missed_accounts.add(address)
+                return UNKNOWN
             return self.accounts[address]
         self.prefetch_accounts([address])
         return self.accounts[address]
 
+    def _from_cache_accounts(self, wanted: list[bytes]) -> list[bytes]:
+        """Take what the persistent cache holds of `wanted`; the rest."""
+        if self.cache is None:
+            return wanted
+        missing = []
+        for address in wanted:
+            raw = self.cache.get(self.prefix + b"a" + address)
+            if raw is None:
+                missing.append(address)
+            elif raw == b"":
+                self.accounts[address] = None
+            else:
+                self.accounts[address] = (int.from_bytes(raw[:32], "big"),
+                                          int.from_bytes(raw[32:64], "big"), raw[64:])
+        return missing
+
     def prefetch_accounts(self, addresses: Iterable[bytes]) -> None:
         """Read the accounts not known yet: each one's balance, nonce and code in one batch."""
-        wanted = [a for a in dict.fromkeys(addresses) if a not in self.accounts]
-        if self.cache is not None and wanted:
-            missing = []
-            for address in wanted:
-                raw = self.cache.get(self.prefix + b"a" + address)
-                if raw is None:
-                    missing.append(address)
-                elif raw == b"":
-                    self.accounts[address] = None
-                else:
-                    self.accounts[address] = (int.from_bytes(raw[:32], "big"),
-                                              int.from_bytes(raw[32:64], "big"), raw[64:])
-            wanted = missing
-        if not wanted:
+        self.prefetch(addresses, {})
+
+    def prefetch(self, addresses: Iterable[bytes], slots: dict[bytes, set[int]]) -> None:
+        """Read the accounts and slots not known yet, all in one batch."""
+        wanted = self._from_cache_accounts(
+            [a for a in dict.fromkeys(addresses) if a not in self.accounts])
+        wanted_slots = [(address, slot) for address, keys in slots.items()
+                        for slot in self._from_cache_slots(address, keys)]
+        if not wanted and not wanted_slots:
             return
         calls: list[tuple[str, list[Any]]] = []
         for address in wanted:
@@ -402,7 +425,16 @@ class RemoteState:
             calls += [("eth_getBalance", [hex_address, self.tag]),
                       ("eth_getTransactionCount", [hex_address, self.tag]),
                       ("eth_getCode", [hex_address, self.tag])]
+        calls += [("eth_getStorageAt", ["0x" + address.hex(), hex(slot), self.tag])
+                  for address, slot in wanted_slots]
         results = self._fetch(calls)
+        writes = self._take_accounts(wanted, results)
+        writes += self._take_slots(wanted_slots, results[3 * len(wanted):])
+        if self.cache is not None:
+            self.cache.put_many(writes)
+
+    def _take_accounts(self, wanted: list[bytes], results: list[Any]
+                       ) -> list[tuple[bytes, bytes]]:
         writes = []
         for i, address in enumerate(wanted):
             balance = _qty(results[3 * i], "balance")
@@ -412,44 +444,78 @@ class RemoteState:
             self.accounts[address] = fields
             writes.append((self.prefix + b"a" + address, b"" if fields is None else
                            nonce.to_bytes(32, "big") + balance.to_bytes(32, "big") + code))
-        if self.cache is not None:
-            self.cache.put_many(writes)
+        return writes
+
+    def _take_slots(self, wanted: list[tuple[bytes, int]], results: list[Any]
+                    ) -> list[tuple[bytes, bytes]]:
+        writes = []
+        for (address, slot), result in zip(wanted, results, strict=True):
+            value = int.from_bytes(_data(result, "storage value"), "big")
+            self.slots[(address, slot)] = value
+            writes.append((self.prefix + b"s" + address + slot.to_bytes(32, "big"),
+                           value.to_bytes(32, "big")))
+        return writes
 
     # -- storage ----------------------------------------------------------------------------
 
-    def storage(self, address: bytes, slot: int) -> int:
+    def storage(self, address: bytes, slot: int) -> int | None:
+        """The slot's value at block N; None in a speculative pass when not held yet."""
         value = self.slots.get((address, slot))
         if value is None:
-            self.prefetch_storage(address, [slot])
+            if self.speculating:
+                if self._from_cache_slots(address, [slot]):
+                    self.missed_slots.setdefault(address, set()).add(slot)
+                    return None
+                return self.slots[(address, slot)]
+            self.prefetch({}, {address: {slot}})
             value = self.slots[(address, slot)]
         return value
 
+    def _from_cache_slots(self, address: bytes, slots: Iterable[int]) -> list[int]:
+        """Take what the persistent cache holds of these slots; the rest."""
+        known = self.slots
+        wanted = [s for s in slots if (address, s) not in known]
+        if self.cache is None:
+            return wanted
+        missing = []
+        for slot in wanted:
+            raw = self.cache.get(self.prefix + b"s" + address + slot.to_bytes(32, "big"))
+            if raw is None:
+                missing.append(slot)
+            else:
+                known[(address, slot)] = int.from_bytes(raw, "big")
+        return missing
+
     def prefetch_storage(self, address: bytes, slots: Iterable[int]) -> None:
         """Read the slots of `address` not known yet, in one batch."""
-        known = self.slots
-        wanted = [s for s in dict.fromkeys(slots) if (address, s) not in known]
-        if self.cache is not None and wanted:
-            missing = []
-            for slot in wanted:
-                raw = self.cache.get(self.prefix + b"s" + address + slot.to_bytes(32, "big"))
-                if raw is None:
-                    missing.append(slot)
-                else:
-                    known[(address, slot)] = int.from_bytes(raw, "big")
-            wanted = missing
-        if not wanted:
-            return
-        hex_address = "0x" + address.hex()
-        results = self._fetch([("eth_getStorageAt", [hex_address, hex(slot), self.tag])
-                               for slot in wanted])
-        writes = []
-        for slot, result in zip(wanted, results, strict=True):
-            value = int.from_bytes(_data(result, "storage value"), "big")
-            known[(address, slot)] = value
-            writes.append((self.prefix + b"s" + address + slot.to_bytes(32, "big"),
-                           value.to_bytes(32, "big")))
-        if self.cache is not None:
-            self.cache.put_many(writes)
+        self.prefetch({}, {address: set(slots)})
+
+    # -- speculative prefetch -----------------------------------------------------------------
+
+    def speculate(self, run: Callable[[], T], passes: int = 16) -> T:
+        """`run()` (a read-only execution) with what it needs read in few batches instead
+        of one round trip per slot: each pass runs with what is held, reading accounts and
+        slots not held yet as absent / zero and recording them; they are then fetched in
+        one batch. The first pass that missed nothing read only true values: its outcome
+        (result or exception) is the answer. After `passes`, `run()` reads on demand."""
+        if self.speculating:
+            return run()
+        for _ in range(passes):
+            self.speculating = True
+            self.missed_accounts = set()
+            self.missed_slots = {}
+            try:
+                result = run()
+            except Exception:
+                if not self.missed_accounts and not self.missed_slots:
+                    raise
+            else:
+                if not self.missed_accounts and not self.missed_slots:
+                    return result
+            finally:
+                self.speculating = False
+            self.prefetch(self.missed_accounts, self.missed_slots)
+        return run()
 
     # -- blocks -----------------------------------------------------------------------------
 
@@ -504,6 +570,14 @@ class RemoteState:
 # -- the state layer's hook ---------------------------------------------------------------------
 
 
+class Unknown:
+    """What a speculative read of an account not held yet answers."""
+
+
+UNKNOWN = Unknown()
+
+
+
 class ForkedStorage(dict[int, int]):
     """An account's storage: slots not written locally are read from the remote."""
 
@@ -520,6 +594,8 @@ class ForkedStorage(dict[int, int]):
         if self.remote is None or key in self.zero:
             return 0
         value = self.remote.storage(self.address, key)
+        if value is None:  # a speculative pass: not held, not kept
+            return 0
         if value:
             dict.__setitem__(self, key, value)
         else:
@@ -583,6 +659,8 @@ class ForkedAccounts(dict[bytes, Account]):
         fields = self.remote.account(address)
         if fields is None:
             self.gone.add(address)
+            return None
+        if isinstance(fields, Unknown):  # a speculative pass: not held, not kept
             return None
         nonce, balance, code = fields
         acct = Account(nonce, balance, code, ForkedStorage(self.remote, address))
