@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
 from chainvm.node.devchain import NodeError
-from chainvm.state.state import Account
+from chainvm.state.state import Account, State
 
 T = TypeVar("T")
 RATE_LIMIT_CODES = (429, -32005, -32029)
@@ -321,6 +321,7 @@ class RemoteState:
         self.hashes: dict[int, bytes] = {self.number: self.header.hash,
                                          self.number - 1: self.header.parent_hash}
         self.blocks: dict[tuple[int, bool], Any] = {}
+        self._older: dict[int, State] = {}
         # During a speculative pass (see `speculate`), the accounts and slots read that
         # are not held yet: recorded, not fetched, and read as absent / zero.
         self.speculating = False
@@ -548,9 +549,36 @@ class RemoteState:
         self.blocks[key] = block
         return block
 
-    def forward(self, method: str, params: list[Any]) -> Any:
-        """A read-only call answered by the remote as it is (not cached)."""
-        return self._fetch([(method, params)])[0]
+    def historic(self, method: str, params: list[Any]) -> Any:
+        """A lookup of something in the remote's chain (a block by hash, a transaction,
+        a receipt): its answer when that is in a block up to N, else None; cached."""
+        key = self.prefix + b"r" + json.dumps([method, params]).encode()
+        raw = self.cache.get(key) if self.cache is not None else None
+        if raw is not None:
+            return json.loads(raw)
+        answer = self._fetch([(method, params)])[0]
+        if not isinstance(answer, dict):
+            return None  # unknown to the remote: may appear later, not cached
+        number = answer.get("blockNumber", answer.get("number"))
+        if not isinstance(number, str) or _qty(number, "block number") > self.number:
+            answer = None  # after the fork block (or pending): not part of this chain
+        if self.cache is not None:
+            self.cache.put_many([(key, json.dumps(answer).encode())])
+        return answer
+
+    def state_at(self, number: int) -> State:
+        """The remote's state at an earlier block `number` (read-only use), read on
+        demand like block N's."""
+        state = self._older.get(number)
+        if state is None:
+            block = self.get_block(number, False)
+            if not isinstance(block, dict):
+                raise RemoteError(f"fork: remote {self.client.display} has no block {number}")
+            older = RemoteState(self.client, self.chain_id,
+                                {k: v for k, v in block.items() if k != "transactions"},
+                                self.cache)
+            state = self._older[number] = State(ForkedAccounts(older))
+        return state
 
     def _fetch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         try:

@@ -62,13 +62,15 @@ class Remote:
         code = probe["bytecode"] + encode(["uint256"], [7])
         receipt = self.send({"data": "0x" + code.hex(), "value": hex(5 * ETHER)})
         self.probe = receipt["contractAddress"]
+        self.deploy_tx = receipt["transactionHash"]
         self.send({"to": self.probe, "data": calldata("fill(uint256,uint256)", 0, 200)})
         self.send({"to": WHALE, "value": hex(500 * ETHER)})
         self.send({"to": self.probe, "data": calldata("set(uint256)", 42)})
         self.fork_block = int(self.rpc("eth_blockNumber"), 16)
         self.fork_hash = self.rpc("eth_getBlockByNumber", hex(self.fork_block), False)["hash"]
         # Later history the fork must not see.
-        self.send({"to": self.probe, "data": calldata("set(uint256)", 99)})
+        self.later_tx = self.send({"to": self.probe,
+                                   "data": calldata("set(uint256)", 99)})["transactionHash"]
         self.send({"to": WHALE, "value": hex(1 * ETHER)})
         self.latest = int(self.rpc("eth_blockNumber"), 16)
 
@@ -179,6 +181,18 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
     older = rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert older == remote.rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert int(rpc("eth_getStorageAt", remote.probe, "0x0", "latest"), 16) == 42
+    # Blocks, transactions and state before the fork block are the remote's; its later
+    # history is not part of the fork.
+    assert rpc("eth_getBlockByHash", older["hash"], False) == older
+    assert rpc("eth_getTransactionReceipt", remote.deploy_tx)["contractAddress"] == \
+        remote.probe
+    assert rpc("eth_getTransactionByHash", remote.deploy_tx)["hash"] == remote.deploy_tx
+    assert rpc("eth_getTransactionReceipt", remote.later_tx) is None
+    assert rpc("eth_getTransactionByHash", remote.later_tx) is None
+    assert int(rpc("eth_getStorageAt", remote.probe, "0x0",
+                   hex(remote.fork_block - 1)), 16) == 7
+    assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 1)), 16) == 500 * ETHER
+    assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 2)), 16) == 0
 
     # A local transaction: mined locally, with a receipt, a log and a trace.
     tx_hash = rpc("eth_sendTransaction", {"from": DEV0, "to": remote.probe,
