@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import urllib.parse
 
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
 
@@ -97,8 +98,14 @@ def _fork_usage_problem(args: argparse.Namespace) -> str | None:
         if args.fork_block_number is not None or args.fork_cache is not None:
             return "--fork-block-number and --fork-cache need --fork-url"
         return None
-    if not args.fork_url.startswith(("http://", "https://")):
-        return f"--fork-url {args.fork_url!r}: expected an http:// or https:// URL"
+    try:
+        parts = urllib.parse.urlsplit(args.fork_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        return f"--fork-url {args.fork_url!r}: expected http:// or https://host[:port][/path]"
     if args.fork_block_number is not None and args.fork_block_number < 0:
         return "--fork-block-number must not be negative"
     if args.datadir is not None:

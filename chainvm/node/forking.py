@@ -66,6 +66,7 @@ class JsonRpcClient:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.total_timeout = 2 * timeout  # per request, retries included
         self.requests = 0  # HTTP requests sent (a batch counts once)
         self.calls = 0  # JSON-RPC calls sent (each member of a batch counts)
         self._next_id = 0
@@ -103,10 +104,19 @@ class JsonRpcClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         problem = ""
         retry_after: str | None = None
+        give_up = time.monotonic() + self.total_timeout
+        tried = 0
+        reused_failed = False
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self._delay(attempt - 1, retry_after))
+            if attempt and not reused_failed:
+                delay = self._delay(attempt - 1, retry_after)
+                if time.monotonic() + delay > give_up:
+                    break  # a remote that hangs fails in bounded time
+                time.sleep(delay)
             retry_after = None
+            tried += 1
+            reused = self._conn is not None and not reused_failed
+            reused_failed = False
             try:
                 conn = self._connection()
                 self.requests += 1
@@ -116,6 +126,8 @@ class JsonRpcClient:
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 problem = _describe(exc)
+                # A kept-alive connection the server closed while idle: again at once.
+                reused_failed = reused and not isinstance(exc, TimeoutError)
                 continue
             if resp.status == 429 or resp.status >= 500:
                 retry_after = resp.getheader("Retry-After")
@@ -131,7 +143,7 @@ class JsonRpcClient:
                 raise RemoteError(f"fork: remote {self.display} sent a reply that is not "
                                   "JSON") from None
         raise RemoteError(f"fork: remote {self.display} unreachable ({problem}; "
-                          f"{self.retries + 1} attempts)")
+                          f"{tried} attempts)")
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Run several calls (one HTTP request when the server takes batches); their results
@@ -337,7 +349,14 @@ class RemoteState:
         if block_number is not None and block_number < 0:
             raise RemoteError(f"fork: block number {block_number} is negative")
         client = JsonRpcClient(url, timeout=timeout, retries=retries)
-        cache = ForkCache(cache_dir) if cache_dir is not None else None
+        cache = None
+        if cache_dir is not None:
+            import lmdb
+
+            try:
+                cache = ForkCache(cache_dir)
+            except (OSError, lmdb.Error) as exc:
+                raise ValueError(f"fork cache {cache_dir}: {exc}") from None
         point_key = b"P" + url.encode() + b"@" + (block_number or 0).to_bytes(8, "big")
         if cache is not None and block_number is not None:
             known = cache.get(point_key)

@@ -412,8 +412,26 @@ def test_unreachable_remote_cli_one_line() -> None:
     assert len(lines) == 1 and "unreachable" in lines[0] and "Traceback" not in done.stderr
 
 
+def test_hanging_remote_fails_in_bounded_time() -> None:
+    """A remote that accepts connections and never answers: each attempt times out, the
+    retries stop at the request's total budget, and the error says so in one line."""
+    import socket
+
+    from chainvm.node.forking import RemoteState
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nothing is ever read
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        with pytest.raises(RemoteError) as info:
+            RemoteState.open(url, 1, timeout=0.3)
+    message = str(info.value)
+    assert "unreachable (timed out;" in message and "\n" not in message
+
+
 def test_bad_fork_flags_exit_2() -> None:
     for args in (["--fork-url", "ftp://example"], ["--fork-block-number", "3"],
+                 ["--fork-url", "http://"], ["--fork-url", "http://127.0.0.1:99999/"],
                  ["--fork-url", "http://127.0.0.1:1/", "--fork-block-number", "-1"]):
         done = subprocess.run([sys.executable, "-m", "chainvm.node.cli", "--port", "0", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=120,
