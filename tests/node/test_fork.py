@@ -432,6 +432,7 @@ def test_hanging_remote_fails_in_bounded_time() -> None:
 def test_bad_fork_flags_exit_2() -> None:
     for args in (["--fork-url", "ftp://example"], ["--fork-block-number", "3"],
                  ["--fork-url", "http://"], ["--fork-url", "http://127.0.0.1:99999/"],
+                 ["--fork-url", "http://127.0.0.1:1/", "--fork-cache", "/proc/no-such-dir"],
                  ["--fork-url", "http://127.0.0.1:1/", "--fork-block-number", "-1"]):
         done = subprocess.run([sys.executable, "-m", "chainvm.node.cli", "--port", "0", *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=120,
