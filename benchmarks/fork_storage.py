@@ -7,8 +7,10 @@ node tests) on a loopback port, with tests/node/sol/ForkProbe.sol deployed and i
 filled with N entries (`table[i] = i + 1`, N distinct storage slots). Each repetition
 starts, for each engine in turn, a fresh fork node of that remote at that block:
 
-  chainvm   `chainvm node --fork-url REMOTE --fork-block-number B` (no cache dir)
-  anvil     `anvil --fork-url REMOTE --fork-block-number B --no-storage-caching`
+  chainvm   `chainvm node --fork Prague --fork-url REMOTE --fork-block-number B`
+            (no cache dir)
+  anvil     `anvil --hardfork prague --fork-url REMOTE --fork-block-number B
+            --no-storage-caching`
 
 and times one `eth_call` of `sum(N)` (N SLOADs of slots the fork has never read: the
 cold read), then the same call again (warm: everything held). The answer is checked
@@ -72,7 +74,8 @@ def start_fork(engine: str, remote: str, block: int) -> Process:
     url = f"http://127.0.0.1:{port}/"
     if engine == "chainvm":
         return Process([sys.executable, "-m", "chainvm.node.cli", "--port", str(port),
-                        "--fork-url", remote, "--fork-block-number", str(block)], url)
+                        "--fork", "Prague", "--fork-url", remote, "--fork-block-number",
+                        str(block)], url)
     binary = anvil_binary()
     assert binary is not None
     return Process([str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent",

@@ -107,13 +107,17 @@ def anvil() -> Iterator[Remote]:
 @pytest.fixture(scope="module")
 def chainvm_remote() -> Iterator[Remote]:
     _needs_tools()
-    remote = Remote(start_chainvm())
+    remote = Remote(start_chainvm("--fork", HARDFORK))
     yield remote
     remote.stop()
 
 
+HARDFORK = "Prague"  # the rules of the remotes (anvil --hardfork prague, chainvm --fork)
+
+
 def fork_of(remote: Remote, **kwargs: Any) -> DevChain:
-    return DevChain(fork_url=remote.proxy.url, fork_block=remote.fork_block, **kwargs)
+    return DevChain(fork=HARDFORK, fork_url=remote.proxy.url, fork_block=remote.fork_block,
+                    **kwargs)
 
 
 def probe_call(dev: DevChain, remote: Remote, signature: str, *args: Any) -> int:
@@ -161,7 +165,7 @@ def forked_node(anvil: Remote, tmp_path_factory: pytest.TempPathFactory
     port = free_port()
     cache = tmp_path_factory.mktemp("fork-cache")
     node = Process([sys.executable, "-m", "chainvm.node.cli", "--port", str(port),
-                    "--fork-url", anvil.proxy.url, "--fork-block-number",
+                    "--fork", HARDFORK, "--fork-url", anvil.proxy.url, "--fork-block-number",
                     str(anvil.fork_block), "--fork-cache", str(cache)],
                    f"http://127.0.0.1:{port}/")
     yield Client(node.url), anvil
@@ -289,7 +293,7 @@ def test_warm_cache_makes_no_remote_request(anvil: Remote, tmp_path: Path) -> No
     assert run() == 0
     # Another process shares the cache (LMDB across processes): still no request.
     script = ("import sys; from chainvm.node.devchain import DevChain; "
-              "d = DevChain(fork_url=sys.argv[1], fork_block=int(sys.argv[2]), "
+              "d = DevChain(fork='Prague', fork_url=sys.argv[1], fork_block=int(sys.argv[2]), "
               "fork_cache=sys.argv[3]); print(d.state().get_storage(bytes.fromhex(sys.argv[4]),"
               " 0)); d.close()")
     anvil.proxy.reset()
@@ -343,7 +347,7 @@ def test_call_reads_what_it_touches_in_few_batches(anvil: Remote) -> None:
 
 
 def test_testchain_fork(anvil: Remote) -> None:
-    chain = TestChain(fork_url=anvil.proxy.url, fork_block=anvil.fork_block)
+    chain = TestChain(fork=HARDFORK, fork_url=anvil.proxy.url, fork_block=anvil.fork_block)
     try:
         probe = chain.at(anvil.probe, solidity()["ForkProbe"]["abi"])
         assert probe.value() == 42
@@ -365,7 +369,7 @@ def test_testchain_fork(anvil: Remote) -> None:
 def test_anvil_reset_refork_and_back(anvil: Remote, chainvm_remote: Remote) -> None:
     from chainvm.node.rpc import Rpc
 
-    dev = DevChain()
+    dev = DevChain(fork=HARDFORK)
     handler = Rpc(dev)
     try:
         def call(method: str, *params: Any) -> Any:
@@ -443,7 +447,7 @@ def test_bad_fork_flags_exit_2() -> None:
 
 def test_remote_going_away_mid_run(anvil: Remote) -> None:
     proxy = CountingProxy(anvil.process.url)
-    dev = DevChain(fork_url=proxy.url, fork_block=anvil.fork_block)
+    dev = DevChain(fork=HARDFORK, fork_url=proxy.url, fork_block=anvil.fork_block)
     try:
         assert dev.remote is not None
         dev.remote.client.retries = 1  # keep the test short: one retry, then the error
@@ -473,7 +477,7 @@ def test_remote_going_away_mid_run(anvil: Remote) -> None:
 def test_rate_limited_remote_is_retried(anvil: Remote, monkeypatch: pytest.MonkeyPatch
                                         ) -> None:
     proxy = CountingProxy(anvil.process.url)
-    dev = DevChain(fork_url=proxy.url, fork_block=anvil.fork_block)
+    dev = DevChain(fork=HARDFORK, fork_url=proxy.url, fork_block=anvil.fork_block)
     try:
         assert dev.remote is not None
         probe = bytes.fromhex(anvil.probe[2:])
