@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from chainvm.node.devchain import NodeError
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import q
 from chainvm.node.rpc.params import (
@@ -22,6 +21,7 @@ from chainvm.node.rpc.params import (
     Uint64,
     parse_number,
     parse_object,
+    parse_quantity,
 )
 
 
@@ -181,9 +181,18 @@ class AnvilApi(Namespace):
         }
 
     def anvil_reset(self, *options: Any) -> bool:
-        """Back to genesis (forking is not supported; a fork argument is refused)."""
-        if options and isinstance(options[0], dict) and options[0].get("forking"):
-            raise NodeError("forking from a remote node is not supported", -32000)
+        """Back to genesis; with `forking: {jsonRpcUrl, blockNumber}` a new fork of that
+        remote; a forked chain without it becomes a new local chain."""
+        forking = options[0].get("forking") if options and isinstance(options[0], dict) \
+            else None
         self.require_reset_allowed("anvil_reset")
-        self.dev.reset()
+        if forking is None:
+            self.dev.reset()
+            return True
+        if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
+            raise InvalidParams("forking: expected {jsonRpcUrl, blockNumber}")
+        raw = forking.get("blockNumber")
+        number = raw if isinstance(raw, int) and not isinstance(raw, bool) else (
+            parse_quantity(raw, "forking.blockNumber", 64) if raw is not None else None)
+        self.dev.reset(forking["jsonRpcUrl"], number)
         return True

@@ -166,12 +166,21 @@ class EthApi(Namespace):
 
     def eth_getBlockByNumber(self, block: BlockRef, full: Bool = False
                              ) -> dict[str, Any] | None:
+        remote = self.dev.remote
+        if remote is not None and block.hash is None and not block.is_head:
+            # A forked chain's blocks up to the fork block are the remote's, bodies and all.
+            number = 0 if block.tag == "earliest" else block.number
+            if number is not None and number <= remote.number:
+                return remote.get_block(number, full)  # type: ignore[no-any-return]
         stored = self.maybe_block(block)
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
                            ) -> dict[str, Any] | None:
         stored = self.dev.chain.get_block(block_hash)
+        if stored is None and self.dev.remote is not None:  # forked: a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getBlockByHash", ["0x" + block_hash.hex(), full])
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockTransactionCountByNumber(self, block: BlockRef) -> str | None:
@@ -225,6 +234,9 @@ class EthApi(Namespace):
             tx, _receipt, stored, index = found
             return format_tx(self.dev, tx, stored, index)
         entry = self.dev.pool.by_hash.get(tx_hash)
+        if entry is None and self.dev.remote is not None:  # forked: in a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getTransactionByHash", ["0x" + tx_hash.hex()])
         return format_tx(self.dev, entry.tx, None, None) if entry else None
 
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
@@ -244,6 +256,9 @@ class EthApi(Namespace):
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
+            if self.dev.remote is not None:  # forked: in a block up to N?
+                return self.dev.remote.historic(  # type: ignore[no-any-return]
+                    "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             return None
         _tx, _receipt, stored, index = found
         return format_receipt(self.dev, stored, index)
