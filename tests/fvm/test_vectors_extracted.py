@@ -26,6 +26,7 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "ChangeWorkerAddress": ALL,
     "CreateMiner": ALL,
     "WithdrawBalance": ALL,
+    "PreCommitSector": ALL,
     # the checks before proof verification: no such pre-commit, pledge short,
     # proof too late, too early or on a stale seal challenge
     "ProveCommitSector": {"16", "17", "18", "19"},

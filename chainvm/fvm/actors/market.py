@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.fvm.actors.common import decode_address, decode_bigint, decode_empty, int_key
+from chainvm.fvm.actors.common import (
+    DecodeError,
+    as_address,
+    as_int,
+    as_uint,
+    decode_address,
+    decode_bigint,
+    decode_empty,
+    decode_tuple,
+    dumps,
+    int_key,
+)
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
@@ -92,10 +103,50 @@ def add_balance(rt: Runtime, addr: Address) -> None:
     rt.state_transaction(add)
 
 
+def deal_weight(proposal: list[Any]) -> int:
+    """Space-time of a deal: its duration times its piece size."""
+    return (proposal[7] - proposal[6]) * proposal[1]
+
+
+def _decode_verify_deals(data: bytes) -> tuple[list[int], int, int]:
+    deal_ids, sector_expiry, sector_start = decode_tuple(data, 3)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return [as_uint(d) for d in deal_ids], as_int(sector_expiry), as_int(sector_start)
+
+
+def verify_deals_for_activation(rt: Runtime, params: tuple[list[int], int, int]) -> bytes:
+    """The deal weights of a sector being pre-committed, after checking that
+    every deal exists, belongs to the calling miner, has not started and
+    ends within the sector's life."""
+    deal_ids, sector_expiry, now = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    st = rt.state_readonly()
+    proposals = Amt.load(rt.store, st[0])
+    total = verified = 0
+    for deal_id in deal_ids:
+        proposal = proposals.get(deal_id)
+        if proposal is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+        if as_address(proposal[4]) != miner:
+            rt.abort(ExitCode.ERR_FORBIDDEN, f"deal {deal_id} has another provider")
+        if now > proposal[6]:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} start epoch has elapsed")
+        if proposal[7] > sector_expiry:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} ends after the sector")
+        if proposal[2]:
+            verified += deal_weight(proposal)
+        else:
+            total += deal_weight(proposal)
+    return dumps([encode_bigint(total), encode_bigint(verified)])
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
     impl.methods[9] = (cron_tick, decode_empty)
+    impl.methods[5] = (verify_deals_for_activation, _decode_verify_deals)
     return impl
 
 

@@ -26,6 +26,7 @@ from chainvm.fvm.actors.common import (
     dumps,
     loads,
 )
+from chainvm.fvm.actors.monies import pre_commit_deposit, qa_power_for_weight
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
@@ -35,6 +36,7 @@ from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
     BURNT_FUNDS_ADDR,
     INIT_ADDR,
+    MARKET_ADDR,
     POWER_ADDR,
     REWARD_ADDR,
     ActorImpl,
@@ -654,12 +656,97 @@ def _decode_precommit(data: bytes) -> list[Any]:
     fields = decode_tuple(data, 10)
     if not isinstance(fields[2], CID):
         raise DecodeError("sealed CID must be a link")
+    for i in (0, 1, 5, 7, 8, 9):
+        fields[i] = as_int(fields[i]) if i == 5 else as_uint(fields[i])
+    fields[3] = as_int(fields[3])
+    if not isinstance(fields[6], bool):
+        raise DecodeError("replace capacity must be a boolean")
+    if not isinstance(fields[4], list):
+        raise DecodeError("deal IDs must be a list")
+    fields[4] = [as_uint(d) for d in fields[4]]
     return fields
 
 
+MIN_SECTOR_EXPIRATION = 180 * EPOCHS_IN_DAY
+MAX_SECTOR_EXPIRATION_EXTENSION = 540 * EPOCHS_IN_DAY
+SECTOR_MAX_LIFETIME = 5 * 365 * EPOCHS_IN_DAY  # every v1 seal proof
+DEAL_LIMIT_DENOMINATOR = 134217728
+REWARD_THIS_EPOCH_REWARD = 3
+POWER_CURRENT_TOTAL_POWER = 9
+MARKET_VERIFY_DEALS_FOR_ACTIVATION = 5
+
+
+def _validate_expiration(rt: Runtime, activation: int, expiration: int) -> None:
+    if expiration - activation < MIN_SECTOR_EXPIRATION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: too soon")
+    if expiration > rt.curr_epoch + MAX_SECTOR_EXPIRATION_EXTENSION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: too far")
+    if expiration - activation > SECTOR_MAX_LIFETIME:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: past lifetime")
+
+
+def _send_or_abort(rt: Runtime, to: Address, method: int, params: bytes, what: str) -> Any:
+    ret, code = rt.send(to, method, params, 0)
+    if code != 0:
+        rt.abort(code, f"failed to {what}")
+    return loads(ret) if ret else None
+
+
+def _estimate(raw: Any) -> tuple[int, int]:
+    """A FilterEstimate [position, velocity], both Q.128."""
+    return decode_bigint(raw[0]), decode_bigint(raw[1])
+
+
+def _add_to_bitfield_queue(rt: Runtime, root: CID, quant_offset: int, epoch: int, values: set[int]) -> CID:
+    """Merge ``values`` into the queue entry of ``epoch`` rounded up to the
+    next deadline boundary (a BitfieldQueue over an AMT)."""
+    queue = Amt.load(rt.store, root)
+    if values:
+        at = quantize_up(epoch, WPOST_CHALLENGE_WINDOW, quant_offset)
+        prev = queue.get(at)
+        merged = set(values) if prev is None else bitfield.decode(prev) | values
+        queue.set(at, bitfield.encode(merged))
+    return queue.flush()
+
+
+def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
+    deadlines = rt.store_get(st[deadlines_at])[0]
+    deadline = rt.store_get(deadlines[dl])
+    partition = Amt.load(rt.store, deadline[0]).get(part)
+    if partition is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no partition {part}")
+    return partition
+
+
+def _validate_replace_sector(rt: Runtime, st: list[Any], params: list[Any]) -> int:
+    """v0: a committed-capacity sector may be replaced by one with deals if
+    it has no deals, the same proof, an expiry no later and is healthy;
+    returns its initial pledge, the new deposit's lower bound."""
+    proof, expiration, dl, part, number = params[0], params[5], params[7], params[8], params[9]
+    old = Amt.load(rt.store, st[STATE_SECTORS]).get(number)
+    if old is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no such sector {number} to replace")
+    if old[3]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number} which has deals")
+    if proof != old[1]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number}: other proof")
+    if expiration < old[5]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number}: sooner expiry")
+    partition = _load_partition(rt, st, STATE_DEADLINES_V0, dl, part)
+    if number not in bitfield.decode(partition[0]):
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not in partition {part}")
+    if number in bitfield.decode(partition[1]):
+        rt.abort(ExitCode.ERR_FORBIDDEN, f"sector {number} is faulty")
+    if number in bitfield.decode(partition[3]):
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} is terminated")
+    return decode_bigint(old[8])
+
+
 def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
-    """The parameter checks made before any other actor is asked anything."""
-    proof, number, sealed, rand_epoch = params[0], params[1], params[2], params[3]
+    """Actors v0: record a sector's pre-commitment and lock its deposit
+    (a projection of 20 days of its expected reward)."""
+    (proof, number, sealed, rand_epoch, deal_ids, expiration, replace, replace_dl,
+     _replace_part, replace_no) = params
     now = rt.curr_epoch
     if proof not in SEAL_PROOF_INFO:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"unsupported seal proof type {proof}")
@@ -671,7 +758,96 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch must be before now")
     if rand_epoch < now - CHAIN_FINALITY - MAX_SEAL_DURATION:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
-    raise FatalError("sector pre-commitment is not implemented past its parameter checks")
+    if rt.profile.actors_version >= 2:
+        raise FatalError("sector pre-commitment is not implemented for actors v2")
+    if expiration <= now:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector expiration {expiration} must be after now")
+    if replace and not deal_ids:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot replace sector without committing deals")
+    if replace_dl >= WPOST_PERIOD_DEADLINES:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {replace_dl}")
+    if replace_no > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid sector number {replace_no}")
+
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    weights = _send_or_abort(
+        rt,
+        MARKET_ADDR,
+        MARKET_VERIFY_DEALS_FOR_ACTIVATION,
+        dumps([deal_ids, expiration, now]),
+        "verify deals and get deal weight",
+    )
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    deal_weight, verified_weight = decode_bigint(weights[0]), decode_bigint(weights[1])
+    f = _Fields(False)
+
+    def commit(st: list[Any]) -> int:
+        info = rt.store_get(st[f.info])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
+        if proof != info[6]:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector seal proof must match the miner's")
+        sector_size = info[7]
+        if len(deal_ids) > max(256, sector_size // DEAL_LIMIT_DENOMINATOR):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many deals for sector")
+        # allocate the sector number
+        allocated = bitfield.decode(rt.store_get(st[STATE_ALLOCATED]))
+        if number in allocated:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
+        allocated.add(number)
+        st[STATE_ALLOCATED] = rt.store_put(bitfield.encode(allocated))
+        if Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number)) is not None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already pre-committed")
+        if Amt.load(rt.store, st[STATE_SECTORS]).get(number) is not None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already committed")
+        _validate_expiration(rt, now + MAX_SEAL_DURATION, expiration)
+        deposit_minimum = 0
+        if replace:
+            deposit_minimum = _validate_replace_sector(rt, st, params)
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        available = (
+            rt.current_balance()
+            - _big(st, f.locked)
+            - _big(st, f.precommit_deposits)
+            - _big(st, f.initial_pledge)
+        )
+        qa_power = qa_power_for_weight(sector_size, expiration - now, deal_weight, verified_weight)
+        deposit = max(
+            pre_commit_deposit(reward_smoothed, power_smoothed, qa_power, clamp=False),
+            deposit_minimum,
+        )
+        if available < deposit:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, f"insufficient funds for deposit {deposit}")
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) + deposit)
+        precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        on_chain = [
+            list(params), encode_bigint(deposit), now,
+            encode_bigint(deal_weight), encode_bigint(verified_weight),
+        ]
+        precommits.set(uint_key(number), on_chain)
+        st[STATE_PRECOMMITS] = precommits.flush()
+        # the +1 lets a proof arriving on the last allowed epoch still be confirmed
+        expiry = now + MAX_SEAL_DURATION + 1
+        st[STATE_PRECOMMIT_EXPIRY] = _add_to_bitfield_queue(
+            rt, st[STATE_PRECOMMIT_EXPIRY], st[f.proving_period_start], expiry, {number}
+        )
+        return newly_vested
+
+    newly_vested = rt.state_transaction(commit)
+    _notify_pledge(rt, -newly_vested)
+
+
+# v0 state positions (v2: one more, after the fee debt)
+STATE_PRECOMMITS = 5
+STATE_PRECOMMIT_EXPIRY = 6
+STATE_ALLOCATED = 7
+STATE_SECTORS = 8
+STATE_DEADLINES_V0 = 11
 
 
 def _build() -> ActorImpl:

@@ -209,12 +209,20 @@ def create_miner(rt: Runtime, params: list[Any]) -> bytes:
     return dumps([id_addr, robust])
 
 
+def current_total_power(rt: Runtime, _: None) -> bytes:
+    """This epoch's raw and quality-adjusted power, pledge and smoothed QA power."""
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    return dumps([st[5], st[6], st[7], st[8]])
+
+
 def _build() -> ActorImpl:
     impl = stub("storagepower")
     impl.methods[2] = (create_miner, _decode_create_miner)
     impl.methods[4] = (enroll_cron_event, _decode_enroll)
     impl.methods[5] = (on_epoch_tick_end, decode_empty)
     impl.methods[6] = (update_pledge_total, _decode_amount)
+    impl.methods[9] = (current_total_power, decode_empty)
     return impl
 
 
