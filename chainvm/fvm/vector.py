@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import shutil
+import struct
 import tarfile
 import tempfile
 import zlib
@@ -243,10 +245,19 @@ def _run_tipset_variant(
     return VariantResult(name, vid, True)
 
 
+def draw_randomness(base: bytes, dst: int, epoch: int, entropy: bytes) -> bytes:
+    """lotus's DrawRandomness over an already-digested base: blake2b-256 of
+    the tag and epoch (big-endian int64) around the base and the entropy."""
+    data = struct.pack(">q", dst) + base + struct.pack(">q", epoch) + entropy
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
 def recorded_randomness(vector: dict[str, Any]) -> Any:
     """Randomness as recorded in the vector. Full records match on kind, tag,
-    epoch and entropy; older ones carry only kind and epoch and match on
-    those. Anything unrecorded gets the conformance driver's fixed bytes."""
+    epoch and entropy and hold the answer. Older ones carry only kind and
+    epoch and hold the base randomness of that epoch (the ticket digest or
+    beacon), from which the answer is drawn with the tag and entropy.
+    Anything unrecorded gets the conformance driver's fixed bytes."""
     from chainvm.fvm.vm import FAKE_RANDOMNESS
 
     full: dict[tuple[str, int, int, bytes], bytes] = {}
@@ -260,9 +271,12 @@ def recorded_randomness(vector: dict[str, Any]) -> Any:
 
     def source(kind: str, dst: int, epoch: int, entropy: bytes) -> bytes:
         found = full.get((kind, dst, epoch, entropy))
-        if found is None:
-            found = short.get((kind, epoch), FAKE_RANDOMNESS)
-        return found
+        if found is not None:
+            return found
+        base = short.get((kind, epoch))
+        if base is not None:
+            return draw_randomness(base, dst, epoch, entropy)
+        return FAKE_RANDOMNESS
 
     return source
 

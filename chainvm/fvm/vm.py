@@ -385,6 +385,25 @@ class Runtime:
         self.charge(self.prices.on_hashing())
         return hashlib.blake2b(data, digest_size=32).digest()
 
+    def compute_unsealed_sector_cid(self, seal_proof: int, pieces: list[tuple[CID, int]]) -> CID:
+        """CommD of a sector of ``seal_proof``'s size holding ``pieces``
+        (piece CID, padded size); CommitmentError if they do not fit."""
+        from chainvm.fvm.proofs import (
+            SEAL_PROOF_SECTOR_SIZE,
+            CommitmentError,
+            unsealed_sector_commitment,
+        )
+
+        self.charge(self.prices.on_compute_unsealed_sector_cid())
+        size = SEAL_PROOF_SECTOR_SIZE.get(seal_proof)
+        if size is None:
+            raise CommitmentError(f"unknown seal proof {seal_proof}")
+        return unsealed_sector_commitment(size, pieces)
+
+    def charge_gas(self, name: str, compute: int) -> None:
+        """A charge an actor makes itself (``rt.ChargeGas``)."""
+        self.charge(GasChargeRecord(name, compute * self.prices.compute_gas_multi, 0, 0))
+
     def verify_signature(self, sig: bytes, signer: Address, data: bytes) -> bool:
         """``sig`` is a typed signature (type byte then data)."""
         if not sig:

@@ -27,9 +27,7 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "CreateMiner": ALL,
     "WithdrawBalance": ALL,
     "PreCommitSector": ALL,
-    # the checks before proof verification: no such pre-commit, pledge short,
-    # proof too late, too early or on a stale seal challenge
-    "ProveCommitSector": {"16", "17", "18", "19"},
+    "ProveCommitSector": ALL,
     # declarations after the deadline's fault cutoff
     "DeclareFaults": {"16"},
     "DeclareFaultsRecovered": {"16"},

@@ -14,6 +14,7 @@ from typing import Any
 from chainvm.fvm.actors.common import (
     DecodeError,
     as_address,
+    as_cid,
     as_int,
     as_uint,
     decode_address,
@@ -142,11 +143,40 @@ def verify_deals_for_activation(rt: Runtime, params: tuple[list[int], int, int])
     return dumps([encode_bigint(total), encode_bigint(verified)])
 
 
+def _decode_data_commitment(data: bytes) -> tuple[int, list[int]]:
+    sector_type, deal_ids = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return as_int(sector_type), [as_uint(d) for d in deal_ids]
+
+
+def compute_data_commitment(rt: Runtime, params: tuple[int, list[int]]) -> bytes:
+    """The unsealed sector CID (CommD) of a sector holding the given deals' pieces."""
+    from chainvm.fvm.proofs import CommitmentError
+
+    sector_type, deal_ids = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    st = rt.state_readonly()
+    proposals = Amt.load(rt.store, st[0])
+    pieces = []
+    for deal_id in deal_ids:
+        proposal = proposals.get(deal_id)
+        if proposal is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+        pieces.append((as_cid(proposal[0]), as_uint(proposal[1])))
+    try:
+        commd = rt.compute_unsealed_sector_cid(sector_type, pieces)
+    except CommitmentError as exc:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"failed to compute unsealed sector CID: {exc}")
+    return dumps(commd)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
     impl.methods[9] = (cron_tick, decode_empty)
     impl.methods[5] = (verify_deals_for_activation, _decode_verify_deals)
+    impl.methods[8] = (compute_data_commitment, _decode_data_commitment)
     return impl
 
 

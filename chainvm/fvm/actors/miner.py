@@ -501,9 +501,10 @@ def _decode_prove_commit(data: bytes) -> tuple[int, bytes]:
 
 
 def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
-    """Only the checks before proof verification: a miner whose unlocked
-    balance does not cover its initial pledge, or a sector that was never
-    pre-committed, is refused."""
+    """Check a pre-committed sector's proof is due, gather what verifying it
+    needs (CommD from the market, the seal and interactive randomness) and
+    queue it with the power actor, which verifies the epoch's proofs in
+    bulk at cron and confirms the valid ones (ConfirmSectorProofsValid)."""
     number, _proof = params
     rt.validate_caller_any()
     if number > MAX_SECTOR_NUMBER:
@@ -518,7 +519,7 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
     if precommit is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no pre-committed sector {number}")
     # [info, deposit, pre-commit epoch, deal weight, verified deal weight]
-    if len(_proof) > SEAL_PROOF_SIZE:
+    if rt.profile.actors_version >= 2 and len(_proof) > SEAL_PROOF_SIZE:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "prove-commit proof too large")
     precommit_epoch = precommit[2]
     if rt.curr_epoch > precommit_epoch + MAX_SEAL_DURATION:
@@ -527,7 +528,44 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
         rt.abort(ExitCode.ERR_FORBIDDEN, "too early to prove sector")
     if precommit[0][3] < rt.curr_epoch - CHAIN_FINALITY - MAX_SEAL_DURATION:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
-    raise FatalError("sector proof verification is not implemented")
+    info = precommit[0]
+    commd = _send_or_abort(
+        rt,
+        MARKET_ADDR,
+        MARKET_COMPUTE_DATA_COMMITMENT,
+        dumps([info[0], info[4]]),
+        "request the unsealed sector CID",
+    )
+    entropy = dumps(rt.receiver.bytes)
+    seal_rand = rt.randomness_from_tickets(DST_SEAL_RANDOMNESS, info[3], entropy)
+    interactive = rt.randomness_from_beacon(
+        DST_INTERACTIVE_SEAL_CHALLENGE_SEED, precommit_epoch + PRE_COMMIT_CHALLENGE_DELAY, entropy
+    )
+    verify_info = [
+        info[0],
+        [rt.receiver.id, number],
+        info[4],
+        seal_rand,
+        interactive,
+        _proof,
+        info[2],
+        commd,
+    ]
+    _send_or_abort(
+        rt,
+        POWER_ADDR,
+        POWER_SUBMIT_POREP_FOR_BULK_VERIFY,
+        dumps(verify_info),
+        "submit proof for bulk verification",
+    )
+
+
+MARKET_COMPUTE_DATA_COMMITMENT = 8
+POWER_SUBMIT_POREP_FOR_BULK_VERIFY = 8
+# crypto.DomainSeparationTag values
+DST_WINDOWED_POST_CHALLENGE_SEED = 4
+DST_SEAL_RANDOMNESS = 5
+DST_INTERACTIVE_SEAL_CHALLENGE_SEED = 6
 
 
 WPOST_CHALLENGE_WINDOW = 60

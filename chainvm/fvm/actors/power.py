@@ -209,6 +209,46 @@ def create_miner(rt: Runtime, params: list[Any]) -> bytes:
     return dumps([id_addr, robust])
 
 
+MAX_MINER_PROVE_COMMITS_PER_EPOCH = 200
+ERR_TOO_MANY_PROVE_COMMITS = 32
+GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
+
+
+def _decode_seal_verify_info(data: bytes) -> Any:
+    info = loads(data)
+    if not isinstance(info, list) or len(info) != 8:
+        raise DecodeError("seal verify info must be an 8-tuple")
+    return info
+
+
+def submit_porep_for_bulk_verify(rt: Runtime, info: Any) -> None:
+    """Queue a miner's seal proof for verification at the end of the epoch
+    (a multimap: miner address -> AMT of seal verify infos)."""
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    lay = _Layout(rt.profile.actors_version >= 2)
+    hv = _hamt_version(rt)
+
+    def add(st: list[Any]) -> None:
+        if st[lay.batch] is None:
+            batch = Hamt.new(rt.store, version=hv)
+        else:
+            batch = Hamt.load(rt.store, st[lay.batch], version=hv)
+        found = batch.get(miner.bytes)
+        proofs = Amt.load(rt.store, found) if found is not None else None
+        if proofs is not None and proofs.count >= MAX_MINER_PROVE_COMMITS_PER_EPOCH:
+            rt.abort(ERR_TOO_MANY_PROVE_COMMITS, f"miner {miner} proves too many sectors")
+        # Multimap.Add looks the array up again before appending
+        found = batch.get(miner.bytes)
+        proofs = Amt.load(rt.store, found) if found is not None else Amt.new(rt.store)
+        proofs.set(proofs.count, info)
+        batch.set(miner.bytes, proofs.flush())
+        st[lay.batch] = batch.flush()
+        rt.charge_gas("OnSubmitVerifySeal", GAS_ON_SUBMIT_VERIFY_SEAL)
+
+    rt.state_transaction(add)
+
+
 def current_total_power(rt: Runtime, _: None) -> bytes:
     """This epoch's raw and quality-adjusted power, pledge and smoothed QA power."""
     rt.validate_caller_any()
@@ -223,6 +263,7 @@ def _build() -> ActorImpl:
     impl.methods[5] = (on_epoch_tick_end, decode_empty)
     impl.methods[6] = (update_pledge_total, _decode_amount)
     impl.methods[9] = (current_total_power, decode_empty)
+    impl.methods[8] = (submit_porep_for_bulk_verify, _decode_seal_verify_info)
     return impl
 
 
