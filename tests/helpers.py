@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from chainvm.evm.env import BlockEnv
+from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import get_fork
-from chainvm.evm.interpreter import run
-from chainvm.evm.vm import CALL, EVM, Immediate, message_call
 from chainvm.state.state import Account, State
 
 SENDER = bytes.fromhex("a94f5374fce5edbc8e2a8697c15331677e6ebf0b")
@@ -29,14 +28,11 @@ def run_code(code: bytes | str, fork: str = "Cancun", gas: int = 1_000_000, data
     state = State({SENDER: Account(balance=10**30), TARGET: Account(code=code),
                    **(accounts or {})})
     state.begin_transaction()
-    evm = EVM(state, get_fork(fork), BlockEnv(number=10, timestamp=1000), SENDER, 1)
-    state.warm_addresses.update((SENDER, TARGET))
-    result = message_call(evm, CALL, SENDER, TARGET, TARGET, value, data, gas, 0, False)
-    if isinstance(result, Immediate):
-        return Outcome(result.success, gas - result.gas_left, result.output, None, state)
-    frame = run(evm, result)
-    error = None if frame.error is None else type(frame.error).__name__
-    return Outcome(frame.error is None, gas - frame.gas, frame.output, error, state)
+    evm = new_evm(state, get_fork(fork), BlockEnv(number=10, timestamp=1000), SENDER, 1)
+    prewarm(evm, (SENDER, TARGET))
+    result = execute_message(evm, Message(CALL, SENDER, TARGET, value, data, gas))
+    error = None if result.halt is None else type(result.halt).__name__
+    return Outcome(result.success, gas - result.gas_left, result.output, error, state)
 
 
 def ret_top() -> str:

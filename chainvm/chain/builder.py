@@ -38,7 +38,6 @@ from chainvm.chain.processing import (
     run_body,
 )
 from chainvm.chain.transactions import SignedTransaction
-from chainvm.evm import forks as F
 from chainvm.state.state import State
 
 
@@ -80,7 +79,7 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     gas_limit = opts.gas_limit
     if gas_limit is None:
         gas_limit = ph.gas_limit
-        if fork.ordinal >= F.LONDON and parent.fork.ordinal < F.LONDON:
+        if fork.rules.eip1559 and not parent.fork.rules.eip1559:
             gas_limit *= ELASTICITY_MULTIPLIER
     header = Header(
         parent_hash=ph.hash, ommers_hash=EMPTY_OMMERS_HASH, coinbase=opts.coinbase,
@@ -91,15 +90,15 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     uncles = [] if merged else list(opts.uncles)
     if not merged:
         header.difficulty = calc_difficulty(config, fork, header, ph)
-    if fork.ordinal >= F.LONDON:
-        header.base_fee = calc_base_fee(ph, parent.fork.ordinal >= F.LONDON)
-    if fork.ordinal >= F.SHANGHAI:
+    if fork.rules.eip1559:
+        header.base_fee = calc_base_fee(ph, parent.fork.rules.eip1559)
+    if fork.rules.eip4895:
         header.withdrawals_root = EMPTY_ROOT
-    if fork.ordinal >= F.CANCUN:
+    if fork.rules.eip4844:
         header.blob_gas_used = 0
         header.excess_blob_gas = calc_excess_blob_gas(fork, ph, parent.fork)
         header.parent_beacon_block_root = opts.parent_beacon_block_root
-    withdrawals = list(opts.withdrawals) if fork.ordinal >= F.SHANGHAI else None
+    withdrawals = list(opts.withdrawals) if fork.rules.eip4895 else None
     if isinstance(transactions, TxPool):
         pool = transactions
         pool.base_fee = header.base_fee or 0
@@ -116,12 +115,13 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     header.gas_used = result.gas_used
     if withdrawals is not None:
         header.withdrawals_root = withdrawals_root(withdrawals)
-    if fork.ordinal >= F.CANCUN:
+    if fork.rules.eip4844:
         header.blob_gas_used = result.blob_gas_used
-    if fork.ordinal >= F.PRAGUE:
+    if fork.rules.eip7685:
         header.requests_hash = requests_hash(result.requests)
     header._hash = None
-    return BuiltBlock(Block(header, result.included, uncles, withdrawals), result.skipped,
+    skipped = [(tx, reason) for _index, tx, reason in result.skipped]
+    return BuiltBlock(Block(header, result.included, uncles, withdrawals), skipped,
                       result, ph.hash)
 
 
@@ -136,15 +136,15 @@ def make_genesis(config: ChainConfig, state: State, gas_limit: int = 30_000_000,
         bloom=bytes(256), difficulty=difficulty, number=0, gas_limit=gas_limit, gas_used=0,
         timestamp=timestamp, extra_data=extra_data, mix_hash=bytes(32), nonce=bytes(8))
     withdrawals: list[Withdrawal] | None = None
-    if fork.ordinal >= F.LONDON:
+    if fork.rules.eip1559:
         header.base_fee = base_fee
-    if fork.ordinal >= F.SHANGHAI:
+    if fork.rules.eip4895:
         header.withdrawals_root = EMPTY_ROOT
         withdrawals = []
-    if fork.ordinal >= F.CANCUN:
+    if fork.rules.eip4844:
         header.blob_gas_used = 0
         header.excess_blob_gas = 0
         header.parent_beacon_block_root = bytes(32)
-    if fork.ordinal >= F.PRAGUE:
+    if fork.rules.eip7685:
         header.requests_hash = requests_hash([])
     return Block(header, [], [], withdrawals)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from chainvm.evm import forks as F
 from chainvm.evm.forks import FORK_ORDER, Fork, get_fork
 
 # Difficulty-bomb delays (in blocks) of the glacier forks, by the fork that set them.
@@ -47,7 +46,7 @@ class ChainConfig:
             if number >= start:
                 name = fork_name
         fork = get_fork(_GLACIERS.get(name, name))
-        if self.merged(parent_td) and fork.ordinal < F.PARIS:
+        if self.merged(parent_td) and not fork.rules.eip3675:
             fork = get_fork("Paris")
         for start, fork_name in self.time_forks:
             if timestamp >= start:
@@ -84,15 +83,11 @@ def _delay_for(name: str) -> int | None:
         return BOMB_DELAYS[name]
     if name in _GLACIERS:
         return BOMB_DELAYS[name]
-    ordinal = get_fork(name).ordinal
-    if ordinal >= F.LONDON:
-        return BOMB_DELAYS["London"]
-    if ordinal >= F.BERLIN:
-        return BOMB_DELAYS["MuirGlacier"]
-    if ordinal >= F.CONSTANTINOPLE:
-        return BOMB_DELAYS["Constantinople"]
-    if ordinal >= F.BYZANTIUM:
-        return BOMB_DELAYS["Byzantium"]
+    rules = get_fork(name).rules
+    for eip, delay_name in (("eip3554", "London"), ("eip2384", "MuirGlacier"),
+                            ("eip1234", "Constantinople"), ("eip649", "Byzantium")):
+        if getattr(rules, eip):
+            return BOMB_DELAYS[delay_name]
     return None
 
 
@@ -113,7 +108,7 @@ def config_for_network(network: str, chain_id: int = 1) -> ChainConfig:
         name = _fork_name(network)
         config.number_forks = [(0, name)]
         _add_delays(config, [(0, name)])
-        if _ordinal(name) >= F.PARIS:
+        if _is_proof_of_stake(name):
             config.terminal_total_difficulty = 0
         return config
     first, second, kind, amount = m.groups()
@@ -131,7 +126,7 @@ def config_for_network(network: str, chain_id: int = 1) -> ChainConfig:
         config.terminal_total_difficulty = int(amount, 16)
     elif kind == "Time":
         config.time_forks = [(_amount(amount), second)]
-        if _ordinal(first) >= F.PARIS:
+        if _is_proof_of_stake(first):
             config.terminal_total_difficulty = 0
     else:
         config.number_forks.append((_amount(amount), second))
@@ -139,8 +134,8 @@ def config_for_network(network: str, chain_id: int = 1) -> ChainConfig:
     return config
 
 
-def _ordinal(name: str) -> int:
-    return get_fork(_GLACIERS.get(name, name)).ordinal
+def _is_proof_of_stake(name: str) -> bool:
+    return get_fork(_GLACIERS.get(name, name)).rules.eip3675
 
 
 def _add_delays(config: ChainConfig, forks: list[tuple[int, str]]) -> None:

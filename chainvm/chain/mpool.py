@@ -21,7 +21,6 @@ from chainvm.chain.blobs import (
     verify_sidecar,
 )
 from chainvm.chain.transactions import SignedTransaction, TxDecodeError, TxInvalid, check_static
-from chainvm.evm import forks as F
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
 from chainvm.state.state import State
@@ -98,7 +97,7 @@ class TxPool:
         if tx.nonce < state_nonce:
             raise PoolError(f"nonce too low: {tx.nonce} < {state_nonce}")
         if account is not None and account.code and not (
-                self.fork.ordinal >= F.PRAGUE and account.code[:3] == b"\xef\x01\x00") \
+                self.fork.rules.eip7702 and account.code[:3] == b"\xef\x01\x00") \
                 and not (self.exempt is not None and self.exempt(tx)):
             raise PoolError("sender is not an externally owned account")
         balance = account.balance if account is not None else 0
@@ -129,7 +128,7 @@ class TxPool:
             if self.config.require_blob_sidecars:
                 raise PoolError("blob transaction without its sidecar")
             return
-        want = WRAPPER_VERSION_CELL_PROOFS if self.fork.ordinal >= F.OSAKA else 0
+        want = WRAPPER_VERSION_CELL_PROOFS if self.fork.rules.eip7594 else 0
         if sidecar.version != want:
             raise PoolError(f"blob sidecar version {sidecar.version}, {self.fork.name} wants {want}")
         try:
@@ -161,6 +160,18 @@ class TxPool:
             txs.pop(entry.tx.nonce, None)
             if not txs:
                 del self.by_sender[entry.sender]
+
+    def remove(self, tx_hash: bytes) -> bool:
+        """Take a transaction out of the pool; False when it was not there."""
+        entry = self.by_hash.get(tx_hash)
+        if entry is None:
+            return False
+        self._drop(entry)
+        return True
+
+    def clear(self) -> None:
+        self.by_hash.clear()
+        self.by_sender.clear()
 
     # -- views -----------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ modified.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from chainvm.chain.block import (
@@ -29,21 +31,19 @@ from chainvm.chain.config import ChainConfig
 from chainvm.chain.dao import DAO_ACCOUNTS, DAO_REFUND_CONTRACT
 from chainvm.chain.transactions import SignedTransaction, TxInvalid, check_static
 from chainvm.crypto import sha256
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
-from chainvm.evm.interpreter import Tracer, run
+from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import (
     Transaction,
     TxResult,
     apply_transaction,
     blob_base_fee,
-    is_delegation,
 )
-from chainvm.evm.vm import CALL, EVM, Immediate, message_call
-from chainvm.state.state import Account, Log, State
+from chainvm.state.state import Log, State
 
 GAS_LIMIT_BOUND_DIVISOR = 1024
 MIN_GAS_LIMIT = 5000
@@ -82,25 +82,22 @@ class BlockInvalid(Exception):
 
 
 def block_reward(fork: Fork) -> int:
-    if fork.ordinal >= F.CONSTANTINOPLE:
-        return 2 * ETHER
-    if fork.ordinal >= F.BYZANTIUM:
-        return 3 * ETHER
-    return 5 * ETHER
+    return fork.rules.block_reward
 
 
 # -- header rules ---------------------------------------------------------------------------
 
 
 def expected_optional_fields(fork: Fork) -> tuple[str, ...]:
+    rules = fork.rules
     names: list[str] = []
-    if fork.ordinal >= F.LONDON:
+    if rules.eip1559:
         names.append("base_fee")
-    if fork.ordinal >= F.SHANGHAI:
+    if rules.eip4895:
         names.append("withdrawals_root")
-    if fork.ordinal >= F.CANCUN:
+    if rules.eip4844:
         names += ["blob_gas_used", "excess_blob_gas", "parent_beacon_block_root"]
-    if fork.ordinal >= F.PRAGUE:
+    if rules.eip7685:
         names.append("requests_hash")
     return tuple(names)
 
@@ -109,10 +106,10 @@ def calc_difficulty(config: ChainConfig, fork: Fork, header: Header, parent: Hea
     parent_diff = parent.difficulty
     adjust = parent_diff // DIFFICULTY_BOUND_DIVISOR
     delta = header.timestamp - parent.timestamp
-    if fork.ordinal >= F.BYZANTIUM:  # EIP-100: uncles count
+    if fork.rules.eip100:  # uncles count
         uncles_factor = 1 if parent.ommers_hash == EMPTY_OMMERS_HASH else 2
         diff = parent_diff + adjust * max(uncles_factor - delta // 9, -99)
-    elif fork.ordinal >= F.HOMESTEAD:  # EIP-2
+    elif fork.rules.eip2:
         diff = parent_diff + adjust * max(1 - delta // 10, -99)
     else:
         diff = parent_diff + adjust if delta < 13 else parent_diff - adjust
@@ -139,7 +136,7 @@ def calc_base_fee(parent: Header, parent_is_london: bool) -> int:
 
 
 def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
-    if parent_fork.ordinal < F.CANCUN:
+    if not parent_fork.rules.eip4844:
         return 0
     parent_excess = parent.excess_blob_gas or 0
     parent_used = parent.blob_gas_used or 0
@@ -147,7 +144,7 @@ def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
     if parent_excess + parent_used < target:
         return 0
     # EIP-7918 (Osaka): while execution gas prices the blob reserve, excess only grows.
-    if fork.ordinal >= F.OSAKA and parent.base_fee is not None and \
+    if fork.rules.eip7918 and parent.base_fee is not None and \
             BLOB_BASE_COST * parent.base_fee > GAS_PER_BLOB * blob_base_fee(parent_excess, fork):
         return parent_excess + parent_used * (fork.blob_max - fork.blob_target) // fork.blob_max
     return parent_excess + parent_used - target
@@ -174,13 +171,13 @@ def validate_header(config: ChainConfig, header: Header, parent: Header, parent_
     if header.gas_used > header.gas_limit:
         raise BlockInvalid(f"gas used {header.gas_used} exceeds gas limit {header.gas_limit}")
     parent_limit = parent.gas_limit
-    if fork.ordinal >= F.LONDON and parent_fork.ordinal < F.LONDON:
+    if fork.rules.eip1559 and not parent_fork.rules.eip1559:
         parent_limit *= ELASTICITY_MULTIPLIER
     bound = parent_limit // GAS_LIMIT_BOUND_DIVISOR
     if abs(header.gas_limit - parent_limit) >= bound or header.gas_limit < MIN_GAS_LIMIT:
         raise BlockInvalid(f"invalid gas limit {header.gas_limit} (parent {parent.gas_limit})")
-    if fork.ordinal >= F.LONDON:
-        want = calc_base_fee(parent, parent_fork.ordinal >= F.LONDON)
+    if fork.rules.eip1559:
+        want = calc_base_fee(parent, parent_fork.rules.eip1559)
         if header.base_fee != want:
             raise BlockInvalid(f"invalid base fee {header.base_fee}, want {want}")
     if config.merged(parent_td):
@@ -198,7 +195,7 @@ def validate_header(config: ChainConfig, header: Header, parent: Header, parent_
             config.dao_block <= header.number < config.dao_block + DAO_EXTRA_RANGE \
             and header.extra_data != DAO_EXTRA_DATA:
         raise BlockInvalid("DAO fork block without the dao-hard-fork extra data")
-    if fork.ordinal >= F.CANCUN:
+    if fork.rules.eip4844:
         want = calc_excess_blob_gas(fork, parent, parent_fork)
         if header.excess_blob_gas != want:
             raise BlockInvalid(f"invalid excess blob gas {header.excess_blob_gas}, want {want}")
@@ -229,19 +226,12 @@ def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: b
     if code == RETURN_NOTHING:  # no output and no state change: nothing to run
         state.finalize_transaction(delete_empty=True)
         return b""
-    evm = EVM(state, fork, env, SYSTEM_ADDRESS, 0)
-    if fork.ordinal >= F.BERLIN:
-        state.warm_addresses.add(SYSTEM_ADDRESS)
-        state.warm_addresses.add(address)
-        state.warm_addresses.update(evm.precompiles)
-    result = message_call(evm, CALL, SYSTEM_ADDRESS, address, address, 0, data,
-                          SYSTEM_CALL_GAS, 0, False)
-    if isinstance(result, Immediate):
-        success, output = result.success, result.output
-    else:
-        frame = run(evm, result)
-        success = frame.error is None
-        output = frame.output if success else b""
+    evm = new_evm(state, fork, env, SYSTEM_ADDRESS)
+    prewarm(evm, (SYSTEM_ADDRESS, address))
+    result = execute_message(evm, Message(CALL, SYSTEM_ADDRESS, address, 0, data,
+                                          SYSTEM_CALL_GAS))
+    success = result.success
+    output = result.output if success else b""
     state.finalize_transaction(delete_empty=True)
     if checked and not success:
         raise BlockInvalid(f"system call to 0x{address.hex()} failed")
@@ -293,10 +283,11 @@ class BodyResult:
     receipts: list[Receipt]
     requests: list[bytes]
     included: list[SignedTransaction]
-    skipped: list[tuple[SignedTransaction, str]]
+    skipped: list[tuple[int, SignedTransaction, str]]  # (index in the body, tx, reason)
     gas_used: int
     blob_gas_used: int
     results: list[TxResult] = field(default_factory=list)  # per included transaction
+    block_error: str | None = None  # a failed request system call (EIP-7002, EIP-7251)
 
 
 # Which transactions may come from an account with code (impersonated senders of a
@@ -307,53 +298,35 @@ SenderExemption = Callable[[SignedTransaction], bool]
 def apply_as_eoa(state: State, fork: Fork, env: BlockEnv, tx: Transaction,
                  tracer: Tracer | None = None) -> TxResult:
     """`apply_transaction` for a sender allowed to have code (an impersonated contract):
-    the EIP-3607 check sees the sender without code; execution sees its code.
+    the EIP-3607 check is skipped; execution sees its code."""
+    return apply_transaction(state, fork, env, tx, tracer, sender_must_be_eoa=False)
 
-    The transaction check reads the sender with `state.get` before anything else; for
-    that one read the state answers a code-less copy of the account.
+
+# Opens the tracing of transaction `i` of a body: yields its tracer (or None) and a
+# function that discards the trace again (called when the transaction is rejected).
+TraceScope = Callable[[int, SignedTransaction],
+                      AbstractContextManager[tuple[Tracer | None, Callable[[], None]]]]
+
+
+def apply_body(config: ChainConfig, fork: Fork, env: BlockEnv, state: State,
+               transactions: Iterable[SignedTransaction], parent_hash: bytes,
+               ommers: Sequence[tuple[bytes, int]] = (),
+               withdrawals: Sequence[Withdrawal] | None = None, reward: int | None = None,
+               skip_invalid: bool = False, exempt: SenderExemption | None = None,
+               trace: TraceScope | None = None) -> BodyResult:
+    """Apply a block body to `state` in place: the DAO transfer, the pre-transaction system
+    calls, the transactions, the miner's and uncles' rewards, withdrawals and requests.
+
+    The one body of block import, block building, `chainvm t8n` and the dev chain's replay.
+    `ommers` are (coinbase, how many blocks older than this one) of the uncles; `reward`
+    overrides the fork's block reward (-1: none). An invalid transaction raises
+    BlockInvalid, or with `skip_invalid` is left out and reported in `skipped` with its
+    index. A failed request system call is reported in `block_error`, not raised.
+    Transactions for which `exempt` is true may have a sender with code (`apply_as_eoa`).
     """
-    sender = tx.sender
-    real = state.accounts.get(sender)
-    if real is None or not real.code or is_delegation(real.code):
-        return apply_transaction(state, fork, env, tx, tracer)
-    view = Account(real.nonce, real.balance)
-    cls_get = State.get
-
-    def get_once(addr: bytes) -> Account | None:
-        state.__dict__.pop("get", None)  # back to the class method
-        return view if addr == sender else cls_get(state, addr)
-
-    state.get = get_once  # type: ignore[method-assign]
-    try:
-        return apply_transaction(state, fork, env, tx, tracer)
-    finally:
-        state.__dict__.pop("get", None)
-
-
-def run_body(config: ChainConfig, fork: Fork, header: Header,
-             transactions: Iterable[SignedTransaction], uncles: list[Header],
-             withdrawals: list[Withdrawal] | None, parent_state: State,
-             ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False,
-             exempt: SenderExemption | None = None) -> BodyResult:
-    """Execute a block body on a copy of `parent_state`.
-
-    Uses from `header` only what the EVM sees (coinbase, number, time, gas
-    limit, difficulty or randao, base fee, blob excess, beacon root, parent
-    hash). An invalid transaction raises BlockInvalid, or with `skip_invalid`
-    (block building) is left out and reported in `skipped`. Transactions for which
-    `exempt` is true may have a sender with code (see `apply_as_eoa`).
-    """
-    ordinal = fork.ordinal
-    state = parent_state.copy()
-    env = BlockEnv(
-        coinbase=header.coinbase, number=header.number, timestamp=header.timestamp,
-        gas_limit=header.gas_limit, difficulty=header.difficulty, prev_randao=header.mix_hash,
-        base_fee=header.base_fee or 0, chain_id=config.chain_id,
-        excess_blob_gas=header.excess_blob_gas or 0,
-        parent_beacon_block_root=header.parent_beacon_block_root, block_hash=ancestor_hash)
-    delete_empty = ordinal >= F.SPURIOUS_DRAGON
-
-    if config.dao_block is not None and header.number == config.dao_block:
+    rules = fork.rules
+    delete_empty = rules.eip161
+    if config.dao_block is not None and env.number == config.dao_block:
         state.begin_transaction()
         state.add_balance(DAO_REFUND_CONTRACT, 0)
         for address in DAO_ACCOUNTS:  # every listed account exists afterwards, even if empty
@@ -361,50 +334,56 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
             state.sub_balance(address, amount)
             state.add_balance(DAO_REFUND_CONTRACT, amount)
         state.finalize_transaction(delete_empty=False)
-    if ordinal >= F.CANCUN:
-        system_call(state, fork, env, BEACON_ROOTS_ADDRESS, header.parent_beacon_block_root or b"")
-    if ordinal >= F.PRAGUE:
-        system_call(state, fork, env, HISTORY_STORAGE_ADDRESS, header.parent_hash)
+    if rules.eip4788 and env.parent_beacon_block_root is not None:
+        system_call(state, fork, env, BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root)
+    if rules.eip2935:
+        system_call(state, fork, env, HISTORY_STORAGE_ADDRESS, parent_hash)
 
     receipts: list[Receipt] = []
     results: list[TxResult] = []
     included: list[SignedTransaction] = []
-    skipped: list[tuple[SignedTransaction, str]] = []
+    skipped: list[tuple[int, SignedTransaction, str]] = []
     cumulative = 0
     blob_gas = 0
     max_blob_gas = fork.blob_max * GAS_PER_BLOB
-    for tx in transactions:
-        i = len(included)
-        try:
-            sender = check_static(tx, fork, config.chain_id)
-            if tx.gas_limit > header.gas_limit - cumulative:
-                raise TxInvalid(f"gas limit reached (block gas left "
-                                f"{header.gas_limit - cumulative}, tx wants {tx.gas_limit})")
-            tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
-            if blob_gas + tx_blob_gas > max_blob_gas:
-                raise TxInvalid("blob gas above the block maximum")
-            evm_tx = tx.to_evm(sender)
-            if exempt is not None and state.code(sender) and exempt(tx):
-                result = apply_as_eoa(state, fork, env, evm_tx)
-            else:
-                result = apply_transaction(state, fork, env, evm_tx)
-        except (TxInvalid, InvalidTransaction) as exc:
-            if skip_invalid:
-                skipped.append((tx, str(exc)))
-                continue
-            raise BlockInvalid(f"transaction {i}: {exc}") from None
+    for index, tx in enumerate(transactions):
+        scope = trace(index, tx) if trace is not None else contextlib.nullcontext(_NO_TRACE)
+        with scope as (tracer, discard):
+            try:
+                sender = check_static(tx, fork, config.chain_id)
+                if tx.gas_limit > env.gas_limit - cumulative:
+                    raise TxInvalid(f"gas limit reached (block gas left "
+                                    f"{env.gas_limit - cumulative}, tx wants {tx.gas_limit})")
+                tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB \
+                    if tx.tx_type == 3 else 0
+                if blob_gas + tx_blob_gas > max_blob_gas:
+                    raise TxInvalid("blob gas above the block maximum")
+                evm_tx = tx.to_evm(sender)
+                if exempt is not None and state.code(sender) and exempt(tx):
+                    result = apply_as_eoa(state, fork, env, evm_tx, tracer)
+                else:
+                    result = apply_transaction(state, fork, env, evm_tx, tracer)
+            except (TxInvalid, InvalidTransaction) as exc:
+                discard()
+                if skip_invalid:
+                    skipped.append((index, tx, str(exc)))
+                    continue
+                raise BlockInvalid(f"transaction {len(included)}: {exc}") from None
         cumulative += result.gas_used
         blob_gas += result.blob_gas_used
-        if ordinal >= F.BYZANTIUM:
-            status: int | bytes = 1 if result.success else 0
-        else:
-            status = state.state_root()
+        status: int | bytes = (1 if result.success else 0) if rules.eip658 \
+            else state.state_root()
         receipts.append(Receipt(tx.tx_type, status, cumulative, result.logs))
         results.append(result)
         included.append(tx)
 
-    if ordinal < F.PARIS:
-        _pay_rewards(state, fork, header, uncles, delete_empty)
+    if not rules.eip3675 and reward != -1:
+        amount = rules.block_reward if reward is None else reward
+        state.begin_transaction()
+        state.add_balance(env.coinbase, amount + amount // 32 * len(ommers))
+        for coinbase, age in ommers:
+            state.add_balance(coinbase, (8 - age) * amount // 8)
+        state.finalize_transaction(delete_empty=delete_empty)
 
     if withdrawals:
         state.begin_transaction()
@@ -413,13 +392,47 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
         state.finalize_transaction(delete_empty=True)
 
     requests: list[bytes] = []
-    if ordinal >= F.PRAGUE:
-        requests.append(b"\x00" + _deposit_requests(receipts))
-        for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
-                              (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
-            requests.append(kind + system_call(state, fork, env, address, b"", checked=True))
+    block_error: str | None = None
+    if rules.eip7685:
+        try:
+            requests.append(b"\x00" + _deposit_requests(receipts))
+            for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
+                                  (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
+                requests.append(kind + system_call(state, fork, env, address, b"", checked=True))
+        except BlockInvalid as exc:
+            block_error = str(exc)
     return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas,
-                      results)
+                      results, block_error)
+
+
+_NO_TRACE: tuple[Tracer | None, Callable[[], None]] = (None, lambda: None)
+
+
+def header_env(config: ChainConfig, header: Header,
+               ancestor_hash: Callable[[int], bytes]) -> BlockEnv:
+    """What the EVM sees of a block: its header's fields and the hashes of its ancestors."""
+    return BlockEnv(
+        coinbase=header.coinbase, number=header.number, timestamp=header.timestamp,
+        gas_limit=header.gas_limit, difficulty=header.difficulty, prev_randao=header.mix_hash,
+        base_fee=header.base_fee or 0, chain_id=config.chain_id,
+        excess_blob_gas=header.excess_blob_gas or 0,
+        parent_beacon_block_root=header.parent_beacon_block_root, block_hash=ancestor_hash)
+
+
+def run_body(config: ChainConfig, fork: Fork, header: Header,
+             transactions: Iterable[SignedTransaction], uncles: list[Header],
+             withdrawals: list[Withdrawal] | None, parent_state: State,
+             ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False,
+             exempt: SenderExemption | None = None) -> BodyResult:
+    """`apply_body` for `header`'s block on a copy of `parent_state` (left unchanged);
+    raises BlockInvalid where the body makes the block invalid."""
+    result = apply_body(config, fork, header_env(config, header, ancestor_hash),
+                        parent_state.copy(), transactions, header.parent_hash,
+                        [(u.coinbase, header.number - u.number) for u in uncles], withdrawals,
+                        skip_invalid=skip_invalid, exempt=exempt)
+    if result.block_error is not None:
+        raise BlockInvalid(result.block_error)
+    return result
 
 
 def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: State,
@@ -427,8 +440,8 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
                   exempt: SenderExemption | None = None) -> BodyResult:
     """Run `block` on a copy of `parent_state` and check every commitment of its header."""
     header = block.header
-    ordinal = fork.ordinal
-    if ordinal >= F.OSAKA:  # EIP-7934
+    rules = fork.rules
+    if rules.eip7934:
         size = len(block.encode())
         if size > MAX_RLP_BLOCK_SIZE:
             raise BlockInvalid(f"block RLP of {size} bytes exceeds {MAX_RLP_BLOCK_SIZE}")
@@ -438,7 +451,7 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
         raise BlockInvalid(f"too many uncles: {len(block.uncles)}")
     if transactions_root(block.transactions) != header.transactions_root:
         raise BlockInvalid("transactions root mismatch")
-    if ordinal >= F.SHANGHAI:
+    if rules.eip4895:
         if block.withdrawals is None:
             raise BlockInvalid("missing withdrawals in a Shanghai block")
         if withdrawals_root(block.withdrawals) != header.withdrawals_root:
@@ -449,7 +462,7 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
     result = run_body(config, fork, header, block.transactions, block.uncles, block.withdrawals,
                       parent_state, ancestor_hash, exempt=exempt)
 
-    if ordinal >= F.CANCUN and result.blob_gas_used != header.blob_gas_used:
+    if rules.eip4844 and result.blob_gas_used != header.blob_gas_used:
         raise BlockInvalid(f"blob gas used {header.blob_gas_used}, "
                            f"transactions used {result.blob_gas_used}")
     if result.gas_used != header.gas_used:
@@ -459,7 +472,7 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
         raise BlockInvalid("logs bloom mismatch")
     if receipts_root(result.receipts) != header.receipts_root:
         raise BlockInvalid("receipts root mismatch")
-    if ordinal >= F.PRAGUE and requests_hash(result.requests) != header.requests_hash:
+    if rules.eip7685 and requests_hash(result.requests) != header.requests_hash:
         raise BlockInvalid("requests hash mismatch")
     root = result.state.state_root()
     if root != header.state_root:
@@ -472,14 +485,4 @@ def block_bloom(receipts: list[Receipt]) -> bytes:
     return or_blooms([r.bloom for r in receipts]) if receipts else bytes(256)
 
 
-def _pay_rewards(state: State, fork: Fork, header: Header, uncles: list[Header],
-                 delete_empty: bool) -> None:
-    reward = block_reward(fork)
-    state.begin_transaction()
-    state.add_balance(header.coinbase, reward + reward // 32 * len(uncles))
-    for uncle in uncles:
-        state.add_balance(uncle.coinbase, (uncle.number + 8 - header.number) * reward // 8)
-    state.finalize_transaction(delete_empty=delete_empty)
-
-
-__all__ = ["BlockInvalid", "execute_block", "logs_bloom", "validate_header"]
+__all__ = ["BlockInvalid", "apply_body", "execute_block", "logs_bloom", "validate_header"]

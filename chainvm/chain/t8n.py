@@ -37,39 +37,26 @@ from chainvm.chain.block import (
     withdrawals_root,
 )
 from chainvm.chain.config import ChainConfig, UnknownNetwork, config_for_network
-from chainvm.chain.dao import DAO_ACCOUNTS, DAO_REFUND_CONTRACT
 from chainvm.chain.processing import (
-    BEACON_ROOTS_ADDRESS,
-    CONSOLIDATION_REQUEST_ADDRESS,
-    HISTORY_STORAGE_ADDRESS,
-    WITHDRAWAL_REQUEST_ADDRESS,
-    BlockInvalid,
-    _deposit_requests,
+    apply_body,
     block_bloom,
-    block_reward,
     calc_base_fee,
     calc_difficulty,
     calc_excess_blob_gas,
     requests_hash,
-    system_call,
 )
 from chainvm.chain.transactions import (
     SignedTransaction,
     TxDecodeError,
-    TxInvalid,
-    check_static,
     decode_body_item,
 )
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import RLPError, decode, encode
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.errors import InvalidTransaction
-from chainvm.evm.forks import Fork
-from chainvm.evm.gas import GAS_PER_BLOB
+from chainvm.evm.forks import MAX_BLOBS_PER_TX_EIP7594, Fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import FixtureError, parse_address, parse_bytes, parse_int
-from chainvm.evm.transaction import Authorization, apply_transaction
+from chainvm.evm.transaction import Authorization
 from chainvm.state.state import Account, Log, State
 
 _UINT64 = 64
@@ -171,8 +158,8 @@ def with_blob_params(fork: Fork, params: Any) -> Fork:
     clone = copy.copy(fork)  # shares the opcode tables; only the blob schedule differs
     clone.blob_target, clone.blob_max = target, maximum
     clone.blob_base_fee_update_fraction = fraction
-    clone.max_blobs_per_tx = maximum if fork.ordinal < F.OSAKA \
-        else min(maximum, F.MAX_BLOBS_PER_TX_EIP7594)
+    clone.max_blobs_per_tx = maximum if not fork.rules.eip7594 \
+        else min(maximum, MAX_BLOBS_PER_TX_EIP7594)
     return clone
 
 
@@ -260,7 +247,7 @@ def _header(**fields: Any) -> Header:
 
 def parse_env(data: Any, config: ChainConfig, fork: Fork) -> Env:
     env = _object(data, "env")
-    ordinal = fork.ordinal
+    rules = fork.rules
 
     def req(key: str) -> Any:
         if key not in env or env[key] is None:
@@ -301,7 +288,7 @@ def parse_env(data: Any, config: ChainConfig, fork: Fork) -> Env:
 
     difficulty: int | None = None
     prev_randao = bytes(32)
-    if ordinal >= F.PARIS:
+    if rules.eip3675:
         prev_randao = _word(req("currentRandom"), "env: currentRandom")
     else:
         difficulty = opt_num("currentDifficulty")
@@ -324,7 +311,7 @@ def parse_env(data: Any, config: ChainConfig, fork: Fork) -> Env:
 
     base_fee: int | None = None
     parent_base_fee = opt_num("parentBaseFee")
-    if ordinal >= F.LONDON:
+    if rules.eip1559:
         base_fee = opt_num("currentBaseFee")
         if base_fee is None:
             used, limit = opt_num("parentGasUsed", _UINT64), opt_num("parentGasLimit", _UINT64)
@@ -335,7 +322,7 @@ def parse_env(data: Any, config: ChainConfig, fork: Fork) -> Env:
                                              base_fee=parent_base_fee), True)
 
     withdrawals: list[Withdrawal] | None = None
-    if ordinal >= F.SHANGHAI:
+    if rules.eip4895:
         withdrawals = []
         for i, raw in enumerate(env.get("withdrawals") or []):
             w = _object(raw, f"env: withdrawals[{i}]")
@@ -348,7 +335,7 @@ def parse_env(data: Any, config: ChainConfig, fork: Fork) -> Env:
 
     excess_blob_gas: int | None = None
     beacon_root: bytes | None = None
-    if ordinal >= F.CANCUN:
+    if rules.eip4844:
         excess_blob_gas = opt_num("currentExcessBlobGas", _UINT64)
         if excess_blob_gas is None:
             parent = _header(
@@ -447,7 +434,7 @@ def tx_from_json(raw: Any, chain_id: int, fork: Fork) -> SignedTransaction:
         if to is None:
             raise TxDecodeError("set-code transaction must have a recipient")
     if tx.get("secretKey") is not None and v == r == s == 0:
-        if kind == 0 and fork.ordinal >= F.SPURIOUS_DRAGON and tx.get("protected", True):
+        if kind == 0 and fork.rules.eip155 and tx.get("protected", True):
             out.chain_id = chain_id
         out.sign(_fixed(tx["secretKey"], 32, "secretKey"))
     return out
@@ -533,94 +520,39 @@ def transition(alloc: Any, env_data: Any, txs_data: Any, fork_name: str, chain_i
     number = _num(env_obj.get("currentNumber", 0), "env: currentNumber", _UINT64)
     timestamp = _num(env_obj.get("currentTimestamp", 0), "env: currentTimestamp", _UINT64)
     config, fork = resolve_fork(fork_name, number, timestamp, chain_id)
-    if blob_params is not None and fork.ordinal >= F.CANCUN:
+    if blob_params is not None and fork.rules.eip4844:
         fork = with_blob_params(fork, blob_params)
     state = load_alloc(alloc)
     env = parse_env(env_obj, config, fork)
     parsed = parse_txs(txs_data, chain_id, fork)
-    ordinal = fork.ordinal
+    rules = fork.rules
 
     block_env = BlockEnv(
         coinbase=env.coinbase, number=env.number, timestamp=env.timestamp,
         gas_limit=env.gas_limit, difficulty=env.difficulty or 0, prev_randao=env.prev_randao,
         base_fee=env.base_fee or 0, chain_id=chain_id, excess_blob_gas=env.excess_blob_gas or 0,
         parent_beacon_block_root=env.parent_beacon_block_root, block_hash=env.ancestor_hash)
-    delete_empty = ordinal >= F.SPURIOUS_DRAGON
-    block_exception: str | None = None
+    # Transactions that did not even decode are rejected up front; the rest go to the body.
+    decoded = [(index, tx) for index, tx in enumerate(parsed) if not isinstance(tx, str)]
+    rejected: list[dict[str, Any]] = [{"index": index, "error": tx}
+                                      for index, tx in enumerate(parsed) if isinstance(tx, str)]
 
-    if config.dao_block is not None and env.number == config.dao_block:
-        state.begin_transaction()
-        state.add_balance(DAO_REFUND_CONTRACT, 0)
-        for address in DAO_ACCOUNTS:
-            amount = state.balance(address)
-            state.sub_balance(address, amount)
-            state.add_balance(DAO_REFUND_CONTRACT, amount)
-        state.finalize_transaction(delete_empty=False)
-    if ordinal >= F.CANCUN and env.parent_beacon_block_root is not None:
-        system_call(state, fork, block_env, BEACON_ROOTS_ADDRESS, env.parent_beacon_block_root)
-    if ordinal >= F.PRAGUE:
-        system_call(state, fork, block_env, HISTORY_STORAGE_ADDRESS, env.parent_hash)
+    def trace_scope(i: int, tx: SignedTransaction) -> Any:
+        return _trace_file(trace, decoded[i][0], tx)
 
-    included: list[SignedTransaction] = []
-    receipts: list[Receipt] = []
-    receipts_json: list[dict[str, Any]] = []
-    rejected: list[dict[str, Any]] = []
-    cumulative = 0
-    blob_gas = 0
-    max_blob_gas = fork.blob_max * GAS_PER_BLOB
-    for index, tx in enumerate(parsed):
-        if isinstance(tx, str):
-            rejected.append({"index": index, "error": tx})
-            continue
-        with _trace_file(trace, index, tx) as (tracer, discard):
-            try:
-                sender = check_static(tx, fork, chain_id)
-                if tx.gas_limit > env.gas_limit - cumulative:
-                    raise TxInvalid(f"gas limit reached (block gas left "
-                                    f"{env.gas_limit - cumulative}, tx wants {tx.gas_limit})")
-                tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB \
-                    if tx.tx_type == 3 else 0
-                if blob_gas + tx_blob_gas > max_blob_gas:
-                    raise TxInvalid("blob gas above the block maximum")
-                result = apply_transaction(state, fork, block_env, tx.to_evm(sender), tracer)
-            except (TxInvalid, InvalidTransaction) as exc:
-                rejected.append({"index": index, "error": str(exc)})
-                discard()
-                continue
-        cumulative += result.gas_used
-        blob_gas += result.blob_gas_used
-        status: int | bytes = (1 if result.success else 0) if ordinal >= F.BYZANTIUM \
-            else state.state_root()
-        receipt = Receipt(tx.tx_type, status, cumulative, result.logs)
-        receipts_json.append(_receipt_json(tx, receipt, len(included), result.gas_used,
-                                           result.contract_address))
-        receipts.append(receipt)
-        included.append(tx)
-
-    if ordinal < F.PARIS and reward != -1:
-        amount = block_reward(fork) if reward is None else reward
-        state.begin_transaction()
-        state.add_balance(env.coinbase, amount + amount // 32 * len(env.ommers))
-        for ommer in env.ommers:
-            state.add_balance(ommer.address, (8 - ommer.delta) * amount // 8)
-        state.finalize_transaction(delete_empty=delete_empty)
-
-    if env.withdrawals:
-        state.begin_transaction()
-        for w in env.withdrawals:
-            state.add_balance(w.address, w.amount * 10**9)
-        state.finalize_transaction(delete_empty=True)
-
-    requests: list[bytes] = []
-    if ordinal >= F.PRAGUE:
-        try:
-            requests.append(b"\x00" + _deposit_requests(receipts))
-            for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
-                                  (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
-                requests.append(kind + system_call(state, fork, block_env, address, b"",
-                                                   checked=True))
-        except BlockInvalid as exc:
-            block_exception = str(exc)
+    outcome = apply_body(config, fork, block_env, state, [tx for _index, tx in decoded],
+                         env.parent_hash, [(o.address, o.delta) for o in env.ommers],
+                         env.withdrawals, reward=reward, skip_invalid=True,
+                         trace=trace_scope if trace is not None else None)
+    rejected += [{"index": decoded[i][0], "error": reason}
+                 for i, _tx, reason in outcome.skipped]
+    rejected.sort(key=lambda entry: entry["index"])
+    included, receipts, requests = outcome.included, outcome.receipts, outcome.requests
+    cumulative, blob_gas = outcome.gas_used, outcome.blob_gas_used
+    block_exception = outcome.block_error
+    receipts_json = [_receipt_json(tx, receipt, i, result.gas_used, result.contract_address)
+                     for i, (tx, receipt, result)
+                     in enumerate(zip(included, receipts, outcome.results))]
 
     all_logs = [log for r in receipts for log in r.logs]
     out: dict[str, Any] = {
@@ -640,7 +572,7 @@ def transition(alloc: Any, env_data: Any, txs_data: Any, fork_name: str, chain_i
     if env.excess_blob_gas is not None:
         out["currentExcessBlobGas"] = hex(env.excess_blob_gas)
         out["blobGasUsed"] = hex(blob_gas)
-    if ordinal >= F.PRAGUE:
+    if rules.eip7685:
         present = [r for r in requests if len(r) > 1]
         out["requestsHash"] = "0x" + requests_hash(present).hex()
         out["requests"] = ["0x" + r.hex() for r in present]

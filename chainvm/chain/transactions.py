@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from chainvm.crypto import SECP256K1_N, ecrecover_address, keccak256, sign_hash
 from chainvm.encoding.rlp import RLPError, RLPItem, decode, decode_int, encode
-from chainvm.evm import forks as F
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import MAX_INITCODE_SIZE
 from chainvm.evm.transaction import Authorization, Transaction, intrinsic_gas
@@ -25,7 +24,6 @@ from chainvm.evm.transaction import Authorization, Transaction, intrinsic_gas
 UINT64_MAX = (1 << 64) - 1
 
 # The first fork that accepts each transaction type.
-TYPE_INTRODUCED = {0: F.FRONTIER, 1: F.BERLIN, 2: F.LONDON, 3: F.CANCUN, 4: F.PRAGUE}
 
 # Field counts of each RLP payload (signature included).
 _FIELD_COUNT = {0: 9, 1: 11, 2: 12, 3: 14, 4: 13}
@@ -306,12 +304,12 @@ def decode_body_item(item: RLPItem) -> SignedTransaction:
 
 def check_static(tx: SignedTransaction, fork: Fork, chain_id: int = 1) -> bytes:
     """Validate what needs no state; returns the sender. Raises TxInvalid."""
-    ordinal = fork.ordinal
-    if ordinal < TYPE_INTRODUCED.get(tx.tx_type, 1 << 30):
+    rules = fork.rules
+    if tx.tx_type not in rules.tx_types:
         raise TxInvalid(f"transaction type {tx.tx_type} not supported by {fork.name}")
     if tx.tx_type == 0:
         if tx.v not in (27, 28):
-            if ordinal < F.SPURIOUS_DRAGON or tx.v < 35:
+            if not rules.eip155 or tx.v < 35:
                 raise TxInvalid(f"invalid signature v value {tx.v}")
             if tx.chain_id != chain_id:
                 raise TxInvalid(f"invalid chain id {tx.chain_id}, want {chain_id}")
@@ -322,7 +320,7 @@ def check_static(tx: SignedTransaction, fork: Fork, chain_id: int = 1) -> bytes:
             raise TxInvalid(f"invalid signature y parity {tx.v}")
     if not (0 < tx.r < SECP256K1_N and 0 < tx.s < SECP256K1_N):
         raise TxInvalid("invalid signature values r, s")
-    if ordinal >= F.HOMESTEAD and tx.s > SECP256K1_N // 2:
+    if rules.eip2 and tx.s > SECP256K1_N // 2:
         raise TxInvalid("invalid signature: s above half the curve order (EIP-2)")
     sender = tx.sender()
     if sender is None:
@@ -333,7 +331,7 @@ def check_static(tx: SignedTransaction, fork: Fork, chain_id: int = 1) -> bytes:
     needed = intrinsic_gas(evm_tx, fork)
     if needed > tx.gas_limit:
         raise TxInvalid(f"intrinsic gas too low: have {tx.gas_limit}, want {needed}")
-    if ordinal >= F.SHANGHAI and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
+    if rules.eip3860 and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
         raise TxInvalid("max initcode size exceeded (EIP-3860)")
     if tx.tx_type >= 2 and (tx.max_priority_fee_per_gas or 0) > (tx.max_fee_per_gas or 0):
         raise TxInvalid("max priority fee per gas higher than max fee per gas")

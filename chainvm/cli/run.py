@@ -7,9 +7,9 @@ import sys
 
 from chainvm.cli.common import ArgumentParser, UsageError, parse_hex
 from chainvm.evm.env import BlockEnv
+from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import FORK_ORDER, get_fork
-from chainvm.evm.interpreter import Tracer, run
-from chainvm.evm.vm import CALL, EVM, Immediate, message_call
+from chainvm.evm.interpreter import Tracer
 from chainvm.state.state import Account, State
 
 SENDER = bytes.fromhex("a94f5374fce5edbc8e2a8697c15331677e6ebf0b")
@@ -41,20 +41,10 @@ def main(argv: list[str]) -> int:
     state = State({SENDER: Account(balance=value + 10**18), RECEIVER: Account(code=code)})
     state.begin_transaction()
     tracer = Tracer(sys.stderr) if args.trace else None
-    evm = EVM(state, fork, BlockEnv(), SENDER, 0, tracer=tracer)
-    state.warm_addresses.update((SENDER, RECEIVER))
-    state.warm_addresses.update(evm.precompiles)
-    result = message_call(evm, CALL, SENDER, RECEIVER, RECEIVER, value, data, gas, 0, False)
-    if isinstance(result, Immediate):
-        output, gas_left, error = result.output, result.gas_left, None
-    else:
-        frame = run(evm, result)
-        output, gas_left = frame.output, frame.gas
-        error = None if frame.error is None else (str(frame.error) or "execution reverted")
-        if frame.error is not None and type(frame.error).__name__ == "Revert":
-            error = "execution reverted"
-        elif frame.error is not None:
-            output = b""
+    evm = new_evm(state, fork, BlockEnv(), SENDER, tracer=tracer)
+    prewarm(evm, (SENDER, RECEIVER))
+    result = execute_message(evm, Message(CALL, SENDER, RECEIVER, value, data, gas))
+    output, gas_left, error = result.output, result.gas_left, result.error
     report = {"output": "0x" + output.hex(), "gasUsed": hex(gas - gas_left)}
     if error:
         report["error"] = error

@@ -8,7 +8,7 @@ static gas and the allowed stack heights.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from chainvm.evm.errors import StackOverflow
 from chainvm.evm.instructions import arithmetic as A
@@ -51,6 +51,108 @@ Body = Callable[..., int]
 
 
 @dataclass(frozen=True)
+class Rules:
+    """The behaviours outside the opcode table that a fork has switched on, one flag per EIP.
+
+    Code anywhere in chainvm asks a fork for a named rule (`fork.rules.eip1559`) instead of
+    comparing fork ordinals, so one fork's delta is the list of EIPs in `FORK_EIPS` below.
+    """
+
+    eip2: bool = False  # Homestead: signatures with low s, creation transactions cost 53000,
+    #                     a creation that cannot pay its code deposit fails
+    eip150: bool = False  # Tangerine Whistle: calls get at most 63/64 of the gas left
+    eip155: bool = False  # Spurious Dragon: replay-protected signatures
+    eip161: bool = False  # Spurious Dragon: empty accounts are removed, new contracts start at nonce 1
+    eip170: bool = False  # Spurious Dragon: contract code size limit
+    eip100: bool = False  # Byzantium: difficulty counts uncles
+    eip196: bool = False  # Byzantium: BN254 addition and scalar multiplication precompiles
+    eip197: bool = False  # Byzantium: BN254 pairing check precompile
+    eip198: bool = False  # Byzantium: MODEXP precompile
+    eip649: bool = False  # Byzantium: block reward 3 ether, difficulty bomb delay
+    eip658: bool = False  # Byzantium: receipts carry a status code
+    eip1234: bool = False  # Constantinople: block reward 2 ether, difficulty bomb delay
+    eip152: bool = False  # Istanbul: BLAKE2 F precompile
+    eip1108: bool = False  # Istanbul: cheaper BN254 precompiles
+    eip2028: bool = False  # Istanbul: 16 gas per non-zero calldata byte
+    eip2384: bool = False  # Muir Glacier (folded into Berlin here): difficulty bomb delay
+    eip2565: bool = False  # Berlin: MODEXP repricing
+    eip2929: bool = False  # Berlin: cold and warm accounts and slots
+    eip2930: bool = False  # Berlin: access-list transactions (type 1)
+    eip1559: bool = False  # London: base fee, type-2 transactions
+    eip3529: bool = False  # London: smaller refunds
+    eip3554: bool = False  # London: difficulty bomb delay
+    eip3541: bool = False  # London: no new code starting with 0xEF
+    eip3675: bool = False  # Paris: proof of stake (no difficulty, uncles or block reward)
+    eip3651: bool = False  # Shanghai: the coinbase starts warm
+    eip3860: bool = False  # Shanghai: init-code size limit and word gas
+    eip4895: bool = False  # Shanghai: withdrawals
+    eip4788: bool = False  # Cancun: beacon block root system call
+    eip4844: bool = False  # Cancun: blob transactions (type 3), point evaluation precompile
+    eip6780: bool = False  # Cancun: SELFDESTRUCT only deletes contracts created in the same tx
+    eip2537: bool = False  # Prague: BLS12-381 precompiles
+    eip2935: bool = False  # Prague: block hashes in a system contract
+    eip7623: bool = False  # Prague: calldata floor cost
+    eip7685: bool = False  # Prague: execution requests (EIP-6110, EIP-7002, EIP-7251)
+    eip7702: bool = False  # Prague: set-code transactions (type 4), delegations
+    eip7594: bool = False  # Osaka: at most 6 blobs per transaction, cell-proof wrappers
+    eip7823: bool = False  # Osaka: MODEXP input bounds and repricing (EIP-7883)
+    eip7825: bool = False  # Osaka: transaction gas limit cap
+    eip7918: bool = False  # Osaka: blob base fee bounded by execution cost
+    eip7934: bool = False  # Osaka: RLP block size limit
+    eip7951: bool = False  # Osaka: secp256r1 signature verification precompile
+
+    @property
+    def refund_quotient(self) -> int:
+        """Refunds are capped at gas used divided by this (EIP-3529)."""
+        return 5 if self.eip3529 else 2
+
+    @property
+    def block_reward(self) -> int:
+        """The miner's reward per block in wei (zero under proof of stake)."""
+        if self.eip3675:
+            return 0
+        if self.eip1234:
+            return 2 * 10**18
+        if self.eip649:
+            return 3 * 10**18
+        return 5 * 10**18
+
+    @property
+    def tx_types(self) -> frozenset[int]:
+        """The EIP-2718 transaction types a block of this fork may hold."""
+        types = {0}
+        for flag, tx_type in ((self.eip2930, 1), (self.eip1559, 2), (self.eip4844, 3),
+                              (self.eip7702, 4)):
+            if flag:
+                types.add(tx_type)
+        return frozenset(types)
+
+
+# The EIPs each fork switches on (its opcode changes are in PATCHES); a fork has its parent's
+# rules plus these.
+FORK_EIPS: dict[str, tuple[str, ...]] = {
+    "Frontier": (),
+    "Homestead": ("eip2",),
+    "EIP150": ("eip150",),
+    "EIP158": ("eip155", "eip161", "eip170"),
+    "Byzantium": ("eip100", "eip196", "eip197", "eip198", "eip649", "eip658"),
+    "Constantinople": ("eip1234",),
+    "ConstantinopleFix": (),
+    "Istanbul": ("eip152", "eip1108", "eip2028"),
+    "Berlin": ("eip2384", "eip2565", "eip2929", "eip2930"),
+    "London": ("eip1559", "eip3529", "eip3541", "eip3554"),
+    "Paris": ("eip3675",),
+    "Shanghai": ("eip3651", "eip3860", "eip4895"),
+    "Cancun": ("eip4788", "eip4844", "eip6780"),
+    "Prague": ("eip2537", "eip2935", "eip7623", "eip7685", "eip7702"),
+    "Osaka": ("eip7594", "eip7823", "eip7825", "eip7918", "eip7934", "eip7951"),
+    "BPO1": (),
+    "BPO2": (),
+}
+RULE_NAMES = frozenset(f.name for f in fields(Rules))
+
+
+@dataclass(frozen=True)
 class OpSpec:
     name: str
     body: Body
@@ -78,6 +180,7 @@ class Fork:
     table: Table
     patches: list[Patch]
     parent: Fork | None
+    rules: Rules = field(default_factory=Rules)
     # Flat lists the interpreter loop indexes by opcode.
     fns: list[Body] = field(default_factory=list)
     fast_fns: list[Body] = field(default_factory=list)
@@ -121,7 +224,7 @@ class Fork:
             self.fast_fns[0x57] = S.op_jumpi_counting
         from chainvm.evm.precompiles import precompiles_for
 
-        self.precompiles = precompiles_for(self.ordinal)
+        self.precompiles = precompiles_for(self.rules)
         schedule = None
         fork: Fork | None = self
         while fork is not None and schedule is None:  # inherit the latest schedule
@@ -130,7 +233,7 @@ class Fork:
         if schedule is not None:
             self.blob_target, self.blob_max, self.blob_base_fee_update_fraction = schedule
             self.max_blobs_per_tx = self.blob_max
-            if self.ordinal >= OSAKA:
+            if self.rules.eip7594:
                 self.max_blobs_per_tx = min(self.blob_max, MAX_BLOBS_PER_TX_EIP7594)
 
     def __repr__(self) -> str:
@@ -346,12 +449,14 @@ def _build() -> dict[str, Fork]:
     forks: dict[str, Fork] = {}
     table = _frontier_table()
     parent: Fork | None = None
+    rules = Rules()
     for ordinal, name in enumerate(FORK_ORDER):
         table = dict(table)
         patches = PATCHES.get(name, [])
         for patch in patches:
             patch.apply(table)
-        fork = Fork(name, ordinal, table, patches, parent)
+        rules = replace(rules, **{eip: True for eip in FORK_EIPS[name]})
+        fork = Fork(name, ordinal, table, patches, parent, rules)
         forks[name] = fork
         parent = fork
     return forks

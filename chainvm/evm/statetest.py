@@ -13,7 +13,7 @@ from chainvm.crypto import keccak256, private_key_to_address
 from chainvm.encoding.rlp import encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
-from chainvm.evm.forks import ALIASES, FORKS, SPURIOUS_DRAGON, get_fork
+from chainvm.evm.forks import ALIASES, FORKS, get_fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, State
@@ -182,7 +182,7 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     # creates an empty coinbase account, later it deletes an empty one.
     state.begin_transaction()
     state.add_balance(env.coinbase, 0)
-    state.finalize_transaction(delete_empty=fork.ordinal >= SPURIOUS_DRAGON)
+    state.finalize_transaction(delete_empty=fork.rules.eip161)
     root = state.state_root()
     root_hex = "0x" + root.hex()
     expected_root = parse_bytes(post["hash"])

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from chainvm.crypto import SECP256K1_N, ecrecover_address, keccak256
 from chainvm.encoding.rlp import encode
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.errors import InvalidTransaction, Revert
+from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.execution import CALL, CREATE, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import (
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN,
@@ -29,23 +29,14 @@ from chainvm.evm.gas import (
     MIN_BLOB_BASE_FEE,
     fake_exponential,
 )
-from chainvm.evm.interpreter import Tracer, run
-from chainvm.evm.vm import (
-    CALL,
-    DELEGATION_PREFIX,
-    EVM,
-    Immediate,
-    contract_creation,
-    create_address,
-    message_call,
-)
+from chainvm.evm.interpreter import Tracer
+from chainvm.evm.vm import DELEGATION_PREFIX, MAX_NONCE
 from chainvm.state.state import Log, State
 
 TX_MAX_GAS_LIMIT = 1 << 24  # EIP-7825 (Osaka)
 FLOOR_CALLDATA_COST = 10  # EIP-7623
 PER_EMPTY_ACCOUNT_COST = 25000  # EIP-7702
 PER_AUTH_BASE_COST = 12500
-MAX_NONCE = (1 << 64) - 1
 UINT256_MAX = (1 << 256) - 1
 
 
@@ -104,15 +95,15 @@ def calldata_floor_gas(tx: Transaction) -> int:
 
 
 def intrinsic_gas(tx: Transaction, fork: Fork) -> int:
-    ordinal = fork.ordinal
-    nonzero_cost = G_TXDATANONZERO_EIP2028 if ordinal >= F.ISTANBUL else G_TXDATANONZERO_FRONTIER
+    rules = fork.rules
+    nonzero_cost = G_TXDATANONZERO_EIP2028 if rules.eip2028 else G_TXDATANONZERO_FRONTIER
     zeros = tx.data.count(0)
     gas = G_TRANSACTION + zeros * G_TXDATAZERO + (len(tx.data) - zeros) * nonzero_cost
     if tx.to is None:
-        if ordinal >= F.HOMESTEAD:
+        if rules.eip2:
             gas += G_TXCREATE
-        if ordinal >= F.SHANGHAI:
-            gas += G_INITCODE_WORD * ((len(tx.data) + 31) >> 5)  # EIP-3860
+        if rules.eip3860:
+            gas += G_INITCODE_WORD * ((len(tx.data) + 31) >> 5)
     for _address, keys in tx.access_list:
         gas += G_ACCESS_LIST_ADDRESS + G_ACCESS_LIST_STORAGE_KEY * len(keys)
     gas += PER_EMPTY_ACCOUNT_COST * len(tx.authorization_list)  # EIP-7702
@@ -120,15 +111,18 @@ def intrinsic_gas(tx: Transaction, fork: Fork) -> int:
 
 
 def _check_type(tx: Transaction, fork: Fork) -> None:
-    needed = {0: F.FRONTIER, 1: F.BERLIN, 2: F.LONDON, 3: F.CANCUN, 4: F.PRAGUE}.get(tx.tx_type)
-    if needed is None or fork.ordinal < needed:
+    if tx.tx_type not in fork.rules.tx_types:
         raise InvalidTransaction(f"transaction type {tx.tx_type} not supported by {fork.name}")
 
 
-def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tuple[int, int]:
-    """Check the transaction against the state; returns (effective gas price, intrinsic gas)."""
+def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction,
+             sender_must_be_eoa: bool = True) -> tuple[int, int]:
+    """Check the transaction against the state; returns (effective gas price, intrinsic gas).
+
+    `sender_must_be_eoa=False` lifts the EIP-3607 check, for a development chain's
+    impersonated contract senders."""
     _check_type(tx, fork)
-    ordinal = fork.ordinal
+    rules = fork.rules
     sender = state.get(tx.sender)
     sender_nonce = sender.nonce if sender is not None else 0
     if tx.nonce >= MAX_NONCE:  # EIP-2681
@@ -137,10 +131,10 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
         raise InvalidTransaction(
             f"nonce too {'high' if tx.nonce > sender_nonce else 'low'}: "
             f"tx {tx.nonce}, state {sender_nonce}")
-    if sender is not None and sender.code and not (
-            ordinal >= F.PRAGUE and is_delegation(sender.code)):  # EIP-3607, EIP-7702
+    if sender_must_be_eoa and sender is not None and sender.code and not (
+            rules.eip7702 and is_delegation(sender.code)):  # EIP-3607, EIP-7702
         raise InvalidTransaction("sender not an EOA")
-    if ordinal >= F.OSAKA and tx.gas_limit > TX_MAX_GAS_LIMIT:  # EIP-7825
+    if rules.eip7825 and tx.gas_limit > TX_MAX_GAS_LIMIT:
         raise InvalidTransaction(
             f"gas limit {tx.gas_limit} exceeds the transaction maximum {TX_MAX_GAS_LIMIT}")
     if tx.gas_limit > block.gas_limit:
@@ -159,7 +153,7 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
         fee_cap = max_fee
     else:
         gas_price = tx.gas_price or 0
-        if ordinal >= F.LONDON and gas_price < block.base_fee:
+        if rules.eip1559 and gas_price < block.base_fee:
             raise InvalidTransaction("max fee per gas less than block base fee")
         effective_price = gas_price
         fee_cap = gas_price
@@ -192,11 +186,11 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction) -> tupl
         if not tx.authorization_list:
             raise InvalidTransaction("set-code transaction with an empty authorization list")
     intrinsic = intrinsic_gas(tx, fork)
-    needed = max(intrinsic, calldata_floor_gas(tx)) if ordinal >= F.PRAGUE else intrinsic
+    needed = max(intrinsic, calldata_floor_gas(tx)) if rules.eip7623 else intrinsic
     if needed > tx.gas_limit:
         raise InvalidTransaction(
             f"intrinsic gas too low: have {tx.gas_limit}, want {needed}")
-    if ordinal >= F.SHANGHAI and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
+    if rules.eip3860 and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
         raise InvalidTransaction("max initcode size exceeded")
     return effective_price, intrinsic
 
@@ -227,7 +221,7 @@ def apply_authorizations(state: State, chain_id: int, authorizations: list[Autho
         authority = authority_of(auth)
         if authority is None:
             continue
-        state.warm_addresses.add(authority)
+        state.access_address(authority)
         account = state.get(authority)
         code = account.code if account is not None else b""
         if code and not is_delegation(code):
@@ -246,73 +240,55 @@ def apply_authorizations(state: State, chain_id: int, authorizations: list[Autho
 
 
 def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction,
-                      tracer: Tracer | None = None) -> TxResult:
+                      tracer: Tracer | None = None,
+                      sender_must_be_eoa: bool = True) -> TxResult:
     """Execute `tx` on `state`. Raises InvalidTransaction (leaving state untouched)."""
-    effective_price, intrinsic = validate(state, fork, block, tx)
-    ordinal = fork.ordinal
+    effective_price, intrinsic = validate(state, fork, block, tx, sender_must_be_eoa)
+    rules = fork.rules
     state.begin_transaction()
     blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB if tx.tx_type == 3 else 0
-    blob_fee_per_gas = blob_base_fee(block.excess_blob_gas, fork) if ordinal >= F.CANCUN else 0
+    blob_fee_per_gas = blob_base_fee(block.excess_blob_gas, fork) if rules.eip4844 else 0
     # Buy gas (and blob gas, which is burned).
     state.sub_balance(tx.sender, tx.gas_limit * effective_price + blob_gas * blob_fee_per_gas)
-    evm = EVM(state, fork, block, tx.sender, effective_price,
-              tuple(tx.blob_versioned_hashes), blob_fee_per_gas, tracer)
-    if ordinal >= F.BERLIN:  # EIP-2929/2930 warm set
-        warm = state.warm_addresses
-        warm.add(tx.sender)
-        warm.update(evm.precompiles)
-        if tx.to is not None:
-            warm.add(tx.to)
-        if ordinal >= F.SHANGHAI:  # EIP-3651
-            warm.add(block.coinbase)
-        for address, keys in tx.access_list:
-            warm.add(address)
-            for key in keys:
-                state.warm_slots.add((address, key))
+    evm = new_evm(state, fork, block, tx.sender, effective_price,
+                  tuple(tx.blob_versioned_hashes), blob_fee_per_gas, tracer)
+    warm = [tx.sender, *(address for address, _keys in tx.access_list)]
+    if tx.to is not None:
+        warm.append(tx.to)
+    if rules.eip3651:
+        warm.append(block.coinbase)
+    prewarm(evm, warm, ((address, key) for address, keys in tx.access_list for key in keys))
     gas = tx.gas_limit - intrinsic
-    contract_address = None
     if tx.to is None:
-        nonce = state.nonce(tx.sender)
-        state.set_nonce(tx.sender, nonce + 1)
-        contract_address = create_address(tx.sender, nonce)
-        result = contract_creation(evm, tx.sender, contract_address, tx.value, tx.data, gas, 0)
+        msg = Message(CREATE, tx.sender, tx.sender, tx.value, tx.data, gas)
     else:
         state.set_nonce(tx.sender, tx.nonce + 1)
         if tx.authorization_list:
             # Outside the call's snapshot: authorizations stand even if execution fails.
             state.refund += apply_authorizations(state, block.chain_id, tx.authorization_list)
-        if ordinal >= F.PRAGUE:
+        if rules.eip7702:
             delegate = delegation_target(state.code(tx.to))
             if delegate is not None:
-                state.warm_addresses.add(delegate)
-        result = message_call(evm, CALL, tx.sender, tx.to, tx.to, tx.value, tx.data, gas, 0, False)
-    if isinstance(result, Immediate):
-        success, gas_left, output, error = result.success, result.gas_left, result.output, None
-        if not success:
-            error = "execution failed"
-    else:
-        frame = run(evm, result)
-        success = frame.error is None
-        gas_left = frame.gas
-        output = frame.output if (success and tx.to is not None) or isinstance(frame.error, Revert) else b""
-        error = None if success else ("execution reverted" if isinstance(frame.error, Revert)
-                                      else str(frame.error))
+                prewarm(evm, (delegate,))
+        msg = Message(CALL, tx.sender, tx.to, tx.value, tx.data, gas)
+    result = execute_message(evm, msg)
+    success, gas_left, error = result.success, result.gas_left, result.error
+    # A creation's output is the deployed code, not the transaction's return data.
+    output = result.output if tx.to is not None or not success else b""
     gas_used = tx.gas_limit - gas_left
-    refund_quotient = 5 if ordinal >= F.LONDON else 2  # EIP-3529
-    refund = min(state.refund, gas_used // refund_quotient)
+    refund = min(state.refund, gas_used // rules.refund_quotient)
     gas_left += refund
     gas_used -= refund
-    if ordinal >= F.PRAGUE:  # EIP-7623: pay at least the calldata floor
+    if rules.eip7623:  # pay at least the calldata floor
         floor = calldata_floor_gas(tx)
         if gas_used < floor:
             gas_used = floor
             gas_left = tx.gas_limit - floor
     state.add_balance(tx.sender, gas_left * effective_price)
-    priority = effective_price - block.base_fee if ordinal >= F.LONDON else effective_price
+    priority = effective_price - block.base_fee if rules.eip1559 else effective_price
     state.add_balance(block.coinbase, gas_used * priority)
     logs = list(state.logs) if success else []
-    state.finalize_transaction(delete_empty=ordinal >= F.SPURIOUS_DRAGON)
+    state.finalize_transaction(delete_empty=rules.eip161)
     if tracer is not None:
         tracer.summary(output, gas_used, error)
-    return TxResult(gas_used, success, output, logs, error,
-                    contract_address if (success and tx.to is None) else None, blob_gas)
+    return TxResult(gas_used, success, output, logs, error, result.created, blob_gas)

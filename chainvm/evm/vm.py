@@ -7,11 +7,11 @@ error a revert that burns the gas unless the error is REVERT.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import encode
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import (
     CodeSizeExceeded,
@@ -22,15 +22,16 @@ from chainvm.evm.errors import (
     Revert,
 )
 from chainvm.evm.frame import KIND_CALL, KIND_CREATE, Frame
-from chainvm.evm.gas import G_CODEDEPOSIT, MAX_CODE_SIZE
+from chainvm.evm.gas import CALL_DEPTH_LIMIT, G_CODEDEPOSIT, MAX_CODE_SIZE
 from chainvm.state.state import State
 
 if TYPE_CHECKING:
     from chainvm.evm.forks import Fork
     from chainvm.evm.interpreter import Tracer
 
-# Call kinds
-CALL, CALLCODE, DELEGATECALL, STATICCALL = range(4)
+# Message kinds
+CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE, CREATE2 = range(6)
+MAX_NONCE = (1 << 64) - 1  # EIP-2681
 
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
 
@@ -54,7 +55,7 @@ class EVM:
                  tracer: Tracer | None = None) -> None:
         self.state = state
         self.fork = fork
-        self.ordinal = fork.ordinal
+        self.rules = fork.rules
         self.block = block
         self.origin = origin
         self.gas_price = gas_price
@@ -75,7 +76,7 @@ class EVM:
         Returns (code, delegate address or None).
         """
         code = self.state.code(addr)
-        if self.ordinal >= F.PRAGUE and len(code) == 23 and code[:3] == DELEGATION_PREFIX:
+        if self.rules.eip7702 and len(code) == 23 and code[:3] == DELEGATION_PREFIX:
             target = code[3:]
             return self.state.code(target), target
         return code, None
@@ -89,37 +90,81 @@ def create2_address(sender: bytes, salt: int, init_code: bytes) -> bytes:
     return keccak256(b"\xff" + sender + salt.to_bytes(32, "big") + keccak256(init_code))[12:]
 
 
-def message_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_address: bytes,
-                 value: int, data: bytes, gas: int, depth: int, is_static: bool,
-                 apparent_value: int | None = None) -> Frame | Immediate:
-    """Start a message call at `depth` (0 for the transaction itself).
+@dataclass(slots=True)
+class Message:
+    """One message: what a transaction, a system call or a CALL/CREATE opcode asks to run.
 
-    Depth and balance have already been checked by the caller. Returns the
-    child frame to run, or the finished result if no code runs.
+    `target` is the account whose code runs with its storage and balance (ignored for
+    creations, whose address comes from the caller's nonce or the CREATE2 salt);
+    `code_address` is where the code comes from (CALLCODE, DELEGATECALL), defaulting to
+    `target`; `apparent_value` is the CALLVALUE a DELEGATECALL passes on.
+    """
+
+    kind: int
+    caller: bytes
+    target: bytes
+    value: int
+    data: bytes
+    gas: int
+    depth: int = 0
+    is_static: bool = False
+    code_address: bytes | None = None
+    apparent_value: int | None = None
+    salt: int = 0
+
+
+def begin_message(evm: EVM, msg: Message) -> Frame | Immediate:
+    """Start `msg` (geth's evm.Call / CallCode / DelegateCall / StaticCall / Create).
+
+    Checks the call depth and the caller's balance (and, for a creation, its nonce),
+    then snapshots, transfers value and runs a precompile, or returns the frame to run.
+    A message that fails these checks returns its gas unspent.
     """
     state = evm.state
+    if msg.depth > CALL_DEPTH_LIMIT or (msg.value and state.balance(msg.caller) < msg.value):
+        return Immediate(False, msg.gas, b"")
+    if msg.kind >= CREATE:
+        nonce = state.nonce(msg.caller)
+        if nonce >= MAX_NONCE:  # EIP-2681
+            return Immediate(False, msg.gas, b"")
+        state.set_nonce(msg.caller, nonce + 1)
+        if msg.kind == CREATE2:
+            address = create2_address(msg.caller, msg.salt, msg.data)
+        else:
+            address = create_address(msg.caller, nonce)
+        return _begin_creation(evm, msg.caller, address, msg.value, msg.data, msg.gas,
+                               msg.depth)
+    return _begin_call(evm, msg)
+
+
+def _begin_call(evm: EVM, msg: Message) -> Frame | Immediate:
+    state = evm.state
+    kind = msg.kind
+    address = msg.target
+    value = msg.value
+    gas = msg.gas
     snapshot = state.snapshot()
     if kind == CALL:
-        if address not in state.accounts:
-            if (address not in evm.precompiles and evm.ordinal >= F.SPURIOUS_DRAGON
-                    and value == 0):
+        if not state.exists(address):
+            if address not in evm.precompiles and evm.rules.eip161 and value == 0:
                 # EIP-161: a zero-value call to a non-existent account creates nothing.
                 return Immediate(True, gas, b"")
             state.add_balance(address, 0)
         if value:
-            state.sub_balance(caller, value)
+            state.sub_balance(msg.caller, value)
         state.add_balance(address, value)
     elif kind == STATICCALL:
         state.add_balance(address, 0)  # a touch, as geth does, for the RIPEMD-160 quirk
 
+    code_address = address if msg.code_address is None else msg.code_address
     precompile = evm.precompiles.get(code_address)
     if precompile is not None:
         gas_fn, run_fn = precompile
         try:
-            cost = gas_fn(data)
+            cost = gas_fn(msg.data)
             if cost > gas:
                 raise PrecompileFailure("out of gas")
-            output = run_fn(data)
+            output = run_fn(msg.data)
         except ExceptionalHalt:
             state.revert(snapshot)
             return Immediate(False, 0, b"")
@@ -128,45 +173,43 @@ def message_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_addres
     code, _delegate = evm.resolve_code(code_address)
     if not code:
         return Immediate(True, gas, b"")
-    frame = Frame(evm, code, gas, address, caller,
-                  value if apparent_value is None else apparent_value, data, is_static, depth,
-                  KIND_CALL, snapshot, code_address)
-    return frame
+    return Frame(evm, code, gas, address, msg.caller,
+                 value if msg.apparent_value is None else msg.apparent_value, msg.data,
+                 msg.is_static, msg.depth, KIND_CALL, snapshot, code_address)
 
 
-def contract_creation(evm: EVM, caller: bytes, address: bytes, value: int, init_code: bytes,
-                      gas: int, depth: int) -> Frame | Immediate:
+def _begin_creation(evm: EVM, caller: bytes, address: bytes, value: int, init_code: bytes,
+                    gas: int, depth: int) -> Frame | Immediate:
     """Start a contract creation at `address` (the caller's nonce is already bumped)."""
     state = evm.state
-    if evm.ordinal >= F.BERLIN:
-        state.warm_address(address)  # EIP-2929: warm even if the creation then fails
-    target = state.accounts.get(address)
+    if evm.rules.eip2929:
+        state.access_address(address)  # warm even if the creation then fails
+    target = state.get(address)
     if target is not None and (target.nonce or target.code or target.storage):
         # Address collision (EIP-684, EIP-7610): the creation fails and burns its gas.
         return Immediate(False, 0, b"")
     snapshot = state.snapshot()
     state.create_account(address)
     state.touch(address)
-    if evm.ordinal >= F.SPURIOUS_DRAGON:
-        state.set_nonce(address, 1)  # EIP-161
+    if evm.rules.eip161:
+        state.set_nonce(address, 1)
     state.mark_created(address)
     if value:
         state.sub_balance(caller, value)
         state.add_balance(address, value)
-    frame = Frame(evm, init_code, gas, address, caller, value, b"", False, depth, KIND_CREATE,
-                  snapshot, address)
-    return frame
+    return Frame(evm, init_code, gas, address, caller, value, b"", False, depth, KIND_CREATE,
+                 snapshot, address)
 
 
 def finish_frame(evm: EVM, f: Frame) -> None:
     """Deposit created code, or revert the frame's changes if it failed."""
     if f.kind == KIND_CREATE and f.error is None:
         code = f.output
-        ordinal = evm.ordinal
+        rules = evm.rules
         try:
-            if ordinal >= F.SPURIOUS_DRAGON and len(code) > MAX_CODE_SIZE:
+            if rules.eip170 and len(code) > MAX_CODE_SIZE:
                 raise CodeSizeExceeded
-            if ordinal >= F.LONDON and code[:1] == b"\xef":
+            if rules.eip3541 and code[:1] == b"\xef":
                 raise InvalidCodePrefix  # EIP-3541
             deposit = G_CODEDEPOSIT * len(code)
             if f.gas < deposit:
@@ -174,7 +217,7 @@ def finish_frame(evm: EVM, f: Frame) -> None:
             f.gas -= deposit
             evm.state.set_code(f.address, code)
         except CodeStoreOutOfGas as e:
-            if ordinal >= F.HOMESTEAD:
+            if rules.eip2:
                 f.error = e
                 f.gas = 0
             # Frontier: the contract exists without code and keeps its gas.

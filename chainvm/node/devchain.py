@@ -8,7 +8,9 @@ server runs every request on its one event loop thread.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,15 @@ from chainvm.chain.processing import (
     CONSOLIDATION_REQUEST_ADDRESS,
     RETURN_NOTHING,
     WITHDRAWAL_REQUEST_ADDRESS,
-    apply_as_eoa,
+    apply_body,
     calc_base_fee,
+    header_env,
 )
 from chainvm.chain.transactions import SignedTransaction, TxInvalid
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.errors import InvalidTransaction, Revert
-from chainvm.evm.interpreter import Tracer, run
+from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
+from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import (
     TX_MAX_GAS_LIMIT,
     Transaction,
@@ -41,7 +44,7 @@ from chainvm.evm.transaction import (
     intrinsic_gas,
     is_delegation,
 )
-from chainvm.evm.vm import CALL, EVM, Immediate, create_address, message_call
+from chainvm.evm.vm import create_address
 from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
 from chainvm.state.state import Account, State
 
@@ -82,8 +85,9 @@ def revert_reason(output: bytes) -> str | None:
 
 
 @dataclass
-class CallRequest:
-    """A transaction as clients describe it for eth_call / eth_sendTransaction."""
+class CallArgs:
+    """A transaction as clients describe it for eth_call / eth_sendTransaction: every
+    field but the sender optional (the node fills them)."""
 
     sender: bytes | None = None
     to: bytes | None = None
@@ -226,7 +230,7 @@ class DevChain:
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
                  timestamp: int | None) -> tuple[State, Any]:
         state = State({addr: Account(balance=balance) for addr in self.keys})
-        if config.fork_at(0, 0, -1).ordinal >= F.PRAGUE or config.time_forks:
+        if config.fork_at(0, 0, -1).rules.eip7685 or config.time_forks:
             # Prague blocks must call the EIP-7002 and EIP-7251 request contracts. The dev
             # chain installs stand-ins that return no requests (PUSH1 0 PUSH1 0 RETURN).
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
@@ -254,9 +258,9 @@ class DevChain:
         head = self.chain.head
         fork = self.config.fork_at(head.number + 1, head.header.timestamp + 1,
                                    head.total_difficulty)
-        if fork.ordinal < F.LONDON:
+        if not fork.rules.eip1559:
             return 0
-        return calc_base_fee(head.header, head.fork.ordinal >= F.LONDON)
+        return calc_base_fee(head.header, head.fork.rules.eip1559)
 
     def gas_price(self) -> int:
         return self.next_base_fee() + DEFAULT_TIP
@@ -277,7 +281,7 @@ class DevChain:
         ts = self._next_timestamp(consume=False)
         fork = self.config.fork_at(number, ts, head.total_difficulty)
         excess = 0
-        if fork.ordinal >= F.CANCUN:
+        if fork.rules.eip4844:
             from chainvm.chain.processing import calc_excess_blob_gas
 
             excess = calc_excess_blob_gas(fork, head.header, head.fork)
@@ -291,19 +295,13 @@ class DevChain:
         return env, fork
 
     def block_env(self, stored: StoredBlock) -> BlockEnv:
-        h = stored.header
-        parent = self.chain.get_block(h.parent_hash)
-        return BlockEnv(
-            coinbase=h.coinbase, number=h.number, timestamp=h.timestamp,
-            gas_limit=h.gas_limit, difficulty=h.difficulty, prev_randao=h.mix_hash,
-            base_fee=h.base_fee or 0, chain_id=self.chain_id,
-            excess_blob_gas=h.excess_blob_gas or 0,
-            parent_beacon_block_root=h.parent_beacon_block_root,
-            block_hash=self.chain.ancestor_hashes(parent) if parent else (lambda n: bytes(32)))
+        parent = self.chain.get_block(stored.header.parent_hash)
+        return header_env(self.chain.config, stored.header,
+                          self.chain.ancestor_hashes(parent) if parent else (lambda n: bytes(32)))
 
     def blob_base_fee(self) -> int:
         env, fork = self.pending_env()
-        return blob_base_fee(env.excess_blob_gas, fork) if fork.ordinal >= F.CANCUN else 0
+        return blob_base_fee(env.excess_blob_gas, fork) if fork.rules.eip4844 else 0
 
     # -- mining ----------------------------------------------------------------------------
 
@@ -337,10 +335,8 @@ class DevChain:
         self.last_results = (stored.hash, built.result.results)
         self._after_head_change()
         for tx, reason in built.skipped:
-            entry = self.pool.by_hash.get(tx.hash)
-            if entry is not None and "gas limit reached" not in reason \
-                    and "blob gas above" not in reason:
-                self.pool._drop(entry)
+            if "gas limit reached" not in reason and "blob gas above" not in reason \
+                    and self.pool.remove(tx.hash):
                 self.rejected[tx.hash] = reason
         for listener in list(self.listeners):
             listener(stored)
@@ -391,20 +387,16 @@ class DevChain:
             raise NodeError(f"invalid transaction: {exc}", -32602) from None
         return self.add_transaction(tx)
 
-    def fill(self, req: CallRequest, pending: tuple[BlockEnv, Any] | None = None
+    def fill(self, req: CallArgs, pending: tuple[BlockEnv, Any] | None = None
              ) -> SignedTransaction:
         """Build the transaction eth_sendTransaction means: fill type, nonce, fees and gas.
         `pending`: `pending_env()`, when the caller has it already."""
         sender = req.sender
         if sender is None:
             raise NodeError("missing from", -32602)
-        state = self.state()
-        pending_nonce = state.nonce(sender)
-        for entry in self.pool.by_sender.get(sender, {}).values():
-            pending_nonce = max(pending_nonce, entry.tx.nonce + 1)
-        nonce = req.nonce if req.nonce is not None else pending_nonce
+        nonce = req.nonce if req.nonce is not None else self.pending_nonce(sender)
         env, fork = pending if pending is not None else self.pending_env()
-        london = fork.ordinal >= F.LONDON
+        london = fork.rules.eip1559
         tx_type = req.tx_type
         if tx_type is None:
             if req.gas_price is not None or not london:
@@ -413,7 +405,7 @@ class DevChain:
                 tx_type = 2
         base = env.base_fee
         # Before Spurious Dragon (EIP-155) legacy transactions carry no chain id.
-        replay_protected = fork.ordinal >= F.SPURIOUS_DRAGON
+        replay_protected = fork.rules.eip155
         tx = DevTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
                                data=req.data, v=0, r=0, s=0,
                                chain_id=self.chain_id if replay_protected else None,
@@ -431,7 +423,7 @@ class DevChain:
         if req.gas is not None:
             tx.gas_limit = req.gas
         else:
-            est = CallRequest(**{**req.__dict__, "nonce": nonce})
+            est = CallArgs(**{**req.__dict__, "nonce": nonce})
             tx.gas_limit = self.estimate_gas(est)
         return tx
 
@@ -474,7 +466,14 @@ class DevChain:
         tx.r = int.from_bytes(sig[:32], "big")
         tx.s = int.from_bytes(sig[32:64], "big")
 
-    def send_transaction(self, req: CallRequest,
+    def pending_nonce(self, sender: bytes) -> int:
+        """The nonce of the sender's next transaction, counting those in the pool."""
+        nonce = self.state().nonce(sender)
+        for entry in self.pool.by_sender.get(sender, {}).values():
+            nonce = max(nonce, entry.tx.nonce + 1)
+        return nonce
+
+    def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
         tx = self.fill(req, pending)
         assert req.sender is not None
@@ -490,7 +489,7 @@ class DevChain:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def execute(self, req: CallRequest, state: State | None = None,
+    def execute(self, req: CallArgs, state: State | None = None,
                 env: BlockEnv | None = None, fork: Any = None,
                 tracer: Tracer | None = None, commit: bool = False) -> TxResult:
         """Run a call on a copy of the head state (or `state`); nothing is kept."""
@@ -507,10 +506,10 @@ class DevChain:
         if not priced:
             call_env = BlockEnv(**{**env.__dict__, "base_fee": 0})
         gas = req.gas if req.gas is not None else env.gas_limit
-        if fork.ordinal >= F.OSAKA:
+        if fork.rules.eip7825:
             gas = min(gas, TX_MAX_GAS_LIMIT)
         tx_type = 2 if req.max_fee_per_gas is not None else (1 if req.access_list else 0)
-        if fork.ordinal < F.BERLIN:
+        if not fork.rules.eip2930:
             tx_type = 0
         tx = Transaction(
             sender=sender, to=req.to, nonce=work.nonce(sender), gas_limit=gas,
@@ -537,7 +536,7 @@ class DevChain:
         state = self.state()
         if gas is None:
             gas = env.gas_limit
-        if fork.ordinal >= F.OSAKA:
+        if fork.rules.eip7825:
             gas = min(gas, TX_MAX_GAS_LIMIT)
         gas -= intrinsic_gas(Transaction(sender=sender, to=to, data=data), fork)
         if gas < 0:
@@ -545,30 +544,19 @@ class DevChain:
         state.begin_transaction()
         snap = state.snapshot()
         try:
-            evm = EVM(state, fork, env, sender, 0)
-            if fork.ordinal >= F.BERLIN:
-                state.warm_addresses.update((sender, to, env.coinbase))
-                state.warm_addresses.update(evm.precompiles)
-            started = message_call(evm, CALL, sender, to, to, 0, data, gas, 0, False)
-            if isinstance(started, Immediate):
-                success, output, reverted = started.success, started.output, False
-            else:
-                frame = run(evm, started)
-                success = frame.error is None
-                reverted = isinstance(frame.error, Revert)
-                output = frame.output if success or reverted else b""
-                if not success and not reverted:
-                    output = str(frame.error).encode()
+            evm = new_evm(state, fork, env, sender)
+            prewarm(evm, (sender, to, env.coinbase))
+            result = execute_message(evm, Message(CALL, sender, to, 0, data, gas))
         finally:
             state.revert(snap)
             state.begin_transaction()
-        if success:
-            return output
-        if reverted:
-            raise RevertError(output, revert_reason(output))
-        raise NodeError(f"execution failed: {output.decode(errors='replace')}", -32000)
+        if result.success:
+            return result.output
+        if result.reverted:
+            raise RevertError(result.output, revert_reason(result.output))
+        raise NodeError(f"execution failed: {result.error}", -32000)
 
-    def call(self, req: CallRequest, state: State | None = None) -> bytes:
+    def call(self, req: CallArgs, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
@@ -584,12 +572,12 @@ class DevChain:
             raise NodeError(result.error or "execution failed", -32000)
         return result.output
 
-    def estimate_gas(self, req: CallRequest) -> int:
+    def estimate_gas(self, req: CallArgs) -> int:
         env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
-        if fork.ordinal >= F.OSAKA:
+        if fork.rules.eip7825:
             cap = min(cap, TX_MAX_GAS_LIMIT)
-        probe = CallRequest(**{**req.__dict__, "gas": cap})
+        probe = CallArgs(**{**req.__dict__, "gas": cap})
         result = self.execute(probe, env=env, fork=fork)
         if not result.success:
             if result.error == "execution reverted":
@@ -601,7 +589,7 @@ class DevChain:
 
         def ok(gas: int) -> bool:
             try:
-                return self.execute(CallRequest(**{**req.__dict__, "gas": gas}),
+                return self.execute(CallArgs(**{**req.__dict__, "gas": gas}),
                                     env=env, fork=fork).success
             except NodeError:
                 return False
@@ -681,8 +669,7 @@ class DevChain:
         self.chain.head.state = snap.state.copy()
         self.time_offset = snap.time_offset
         self.next_timestamp = snap.next_timestamp
-        for entry in list(self.pool.by_hash.values()):
-            self.pool._drop(entry)
+        self.pool.clear()
         self._after_head_change()
         for tx in snap.pool:
             try:
@@ -690,6 +677,15 @@ class DevChain:
             except (PoolError, TxInvalid):
                 pass
         return True
+
+    def reset(self) -> None:
+        """Back to the genesis block and state: later blocks, the pool, the clock's offset
+        and every snapshot are dropped."""
+        genesis = self.chain.get_block_by_number(0)
+        assert genesis is not None
+        self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
+        self.revert(0)
+        self.snapshots.clear()
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -710,12 +706,20 @@ class DevChain:
         parent = self.chain.get_block(stored.header.parent_hash)
         if parent is None:
             raise NodeError("parent state not available")
-        state = parent.state.copy()
-        fork = stored.fork
-        env = self.block_env(stored)
-        for i, tx in enumerate(stored.block.transactions[:index + 1]):
-            evm_tx = tx.to_evm(self.sender_of(tx))
-            apply = apply_as_eoa if self.is_impersonated_tx(tx) else apply_transaction
-            result = apply(state, fork, env, evm_tx, tracer if i == index else None)
-        return result
+        block = stored.block
+        for tx in block.transactions[:index + 1]:
+            if self.is_impersonated_tx(tx):  # placeholder signatures: the sender is set
+                tx._sender = self.sender_of(tx)
+                tx._sender_known = True
+
+        @contextlib.contextmanager
+        def trace_one(i: int, _tx: SignedTransaction) -> Iterator[tuple[Tracer | None,
+                                                                          Callable[[], None]]]:
+            yield (tracer if i == index else None), lambda: None
+
+        body = apply_body(self.chain.config, stored.fork, self.block_env(stored),
+                          parent.state.copy(), block.transactions[:index + 1],
+                          stored.header.parent_hash, exempt=self.is_impersonated_tx,
+                          trace=trace_one)
+        return body.results[index]
 

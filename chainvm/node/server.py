@@ -19,6 +19,8 @@ from aiohttp import WSMsgType, web
 from chainvm.chain.chain import StoredBlock
 from chainvm.node.devchain import DevChain, NodeError
 from chainvm.node.rpc import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, Rpc, error_response
+from chainvm.node.rpc.format import format_head
+from chainvm.node.rpc.logs import LogCriteria, block_logs, parse_log_criteria
 
 DEFAULT_MAX_BODY = 5 * 1024 * 1024
 
@@ -99,7 +101,7 @@ async def websocket(request: web.Request, rpc: Rpc, dev: DevChain,
     ws = web.WebSocketResponse(max_msg_size=max_body)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
-    subs: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    subs: dict[str, tuple[str, LogCriteria | None]] = {}
     pending: set[asyncio.Task[None]] = set()
 
     def push(payload: Any) -> None:
@@ -110,13 +112,10 @@ async def websocket(request: web.Request, rpc: Rpc, dev: DevChain,
     def on_block(stored: StoredBlock) -> None:
         for sid, (kind, crit) in list(subs.items()):
             if kind == "newHeads":
-                head = rpc.format_block(stored, False)
-                for key in ("transactions", "uncles", "withdrawals", "size", "totalDifficulty"):
-                    head.pop(key, None)
-                items = [head]
+                items = [format_head(dev, stored)]
             else:
                 assert crit is not None
-                items = rpc.block_logs(stored, crit)
+                items = block_logs(stored, crit)
             for item in items:
                 push({"jsonrpc": "2.0", "method": "eth_subscription",
                       "params": {"subscription": sid, "result": item}})
@@ -132,7 +131,7 @@ async def websocket(request: web.Request, rpc: Rpc, dev: DevChain,
             if kind == "newHeads":
                 crit = None
             elif kind == "logs":
-                crit = rpc.log_criteria(params[1] if len(params) > 1 else {})
+                crit = parse_log_criteria(params[1] if len(params) > 1 else {})
             else:
                 return error_response(rid, INVALID_PARAMS,
                                       f"unsupported subscription {kind!r} (newHeads, logs)")

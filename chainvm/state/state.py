@@ -16,7 +16,7 @@ a root was taken, must say so with `mark_dirty`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
@@ -320,15 +320,22 @@ class State:
 
     # -- substate --------------------------------------------------------------
 
-    def warm_address(self, addr: bytes) -> bool:
-        """Mark warm; returns True if it was cold (EIP-2929)."""
+    def prewarm(self, addresses: Iterable[bytes],
+                slots: Iterable[tuple[bytes, int]] = ()) -> None:
+        """Start a transaction with these accounts and slots warm (EIP-2929, EIP-2930)."""
+        self.warm_addresses.update(addresses)
+        self.warm_slots.update(slots)
+
+    def access_address(self, addr: bytes) -> bool:
+        """Record an access to `addr`; True if it was cold until now (EIP-2929)."""
         if addr in self.warm_addresses:
             return False
         self.warm_addresses.add(addr)
         self.journal.append((_WARM_ADDR, addr))
         return True
 
-    def warm_slot(self, addr: bytes, key: int) -> bool:
+    def access_slot(self, addr: bytes, key: int) -> bool:
+        """Record an access to a storage slot; True if it was cold until now (EIP-2929)."""
         slot = (addr, key)
         if slot in self.warm_slots:
             return False

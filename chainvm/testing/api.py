@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainvm.crypto import keccak256
-from chainvm.evm import forks as F
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     ETHER,
-    CallRequest,
+    CallArgs,
     DevChain,
     NodeError,
     RevertError,
@@ -483,7 +482,7 @@ class TestChain:
              value: int = 0) -> bytes:
         if to is not None and value == 0:
             return self._fast_call(to_address(to), data, self._sender(sender))
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data)
         try:
             return self.dev.call(req)
@@ -500,9 +499,9 @@ class TestChain:
             # No estimate (it costs several executions): the block's limit, capped by
             # EIP-7825 from Osaka. Dev accounts can afford the reservation.
             env, fork = pending
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        req = CallRequest(sender=self._sender(sender),
+        req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
         dev = self.dev
@@ -550,9 +549,9 @@ class TestChain:
         env, fork = self.pending_env()
         state = self.dev.state()
         if gas is None:
-            gas = env.gas_limit if fork.ordinal < F.OSAKA else min(env.gas_limit,
+            gas = env.gas_limit if not fork.rules.eip7825 else min(env.gas_limit,
                                                                    TX_MAX_GAS_LIMIT)
-        london = fork.ordinal >= F.LONDON
+        london = fork.rules.eip1559
         tx = Transaction(sender=sender, to=to_address(to) if to is not None else None,
                          nonce=state.nonce(sender), gas_limit=gas, value=value, data=data,
                          tx_type=2 if london else 0,
@@ -625,7 +624,7 @@ class TestChain:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
         who = self._sender(sender)
-        req = CallRequest(sender=who, to=to_address(to), value=value, data=data)
+        req = CallArgs(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
         return tracer.result(result, {"type": "CALL", "from": "0x" + who.hex(),
                                       "to": "0x" + to_address(to).hex(), "input": "0x" + data.hex()})
@@ -652,7 +651,7 @@ class TestChain:
                 row[1] += cost
 
         prof = Profile()
-        req = CallRequest(sender=self._sender(sender), to=to_address(to), value=value,
+        req = CallArgs(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)
         rows = [(checksum(bytes(a)), "0x" + sel.hex(), op, c, g)

@@ -38,7 +38,7 @@ from typing import Any
 from chainvm.crypto import keccak256, private_key_to_address, sign_hash
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
-from chainvm.evm.forks import SPURIOUS_DRAGON, get_fork
+from chainvm.evm.forks import get_fork
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, State
 
@@ -155,7 +155,7 @@ def run_chainvm(case: dict[str, Any]) -> Outcome:
                       output=output.hex(), error=result.error)
     state.begin_transaction()
     state.add_balance(env.coinbase, 0)
-    state.finalize_transaction(delete_empty=fork.ordinal >= SPURIOUS_DRAGON)
+    state.finalize_transaction(delete_empty=fork.rules.eip161)
     out.state_root = state.state_root().hex()
     return out
 
@@ -333,7 +333,7 @@ def run_oracle(case: dict[str, Any]) -> Outcome:
                       error=None if success else type(call.error).__name__)
     # geth's state-test convention for the coinbase (see the module docstring).
     account = S.get_account_optional(state, coinbase)
-    if get_fork(case["fork"]).ordinal >= SPURIOUS_DRAGON:
+    if get_fork(case["fork"]).rules.eip161:
         if account is not None and account == o.types.EMPTY_ACCOUNT:
             S.destroy_account(state, coinbase)
     elif account is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chainvm.node.cli import main
-from chainvm.node.devchain import CallRequest, DevChain
+from chainvm.node.devchain import CallArgs, DevChain
 from tests.node.helpers import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,11 +98,11 @@ def test_devchain_reopen_in_process(tmp_path: Path) -> None:
     pytest.importorskip("lmdb")
     dev = DevChain(datadir=tmp_path / "d", accounts=2)
     a, b = dev.accounts
-    dev.send_transaction(CallRequest(sender=a, to=b, value=3))
+    dev.send_transaction(CallArgs(sender=a, to=b, value=3))
     who = b"\x77" * 20
     dev.set_balance(who, 10**18)
     dev.impersonate(who)
-    h = dev.send_transaction(CallRequest(sender=who, to=b, value=1))
+    h = dev.send_transaction(CallArgs(sender=who, to=b, value=1))
     head = dev.head.hash
     dev.close()
     again = DevChain(datadir=tmp_path / "d", accounts=2)

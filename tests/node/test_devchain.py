@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chainvm.node.devchain import CallRequest, DevChain
+from chainvm.node.devchain import CallArgs, DevChain
 from tests.node.contracts import STORE_INIT
 
 
@@ -15,8 +15,8 @@ from tests.node.contracts import STORE_INIT
 def test_forks(fork: str) -> None:
     dev = DevChain(fork=fork, accounts=2)
     a, b = dev.accounts
-    dev.send_transaction(CallRequest(sender=a, to=b, value=1))
-    h = dev.send_transaction(CallRequest(sender=a, data=STORE_INIT))
+    dev.send_transaction(CallArgs(sender=a, to=b, value=1))
+    h = dev.send_transaction(CallArgs(sender=a, data=STORE_INIT))
     found = dev.chain.get_transaction(h)
     assert found is not None and dev.head.number == 2
     assert dev.state().code(dev.receipt_details(found[2], found[3])["contract_address"])
@@ -45,9 +45,9 @@ def test_impersonated_contract_sender_only_skips_the_eoa_check_for_its_transacti
     a, b = dev.accounts
     dev.set_code(a, b"\x00")  # `a` now has code (and still its key)
     with pytest.raises(NodeError, match="externally owned"):
-        dev.send_transaction(CallRequest(sender=a, to=b, value=1))
+        dev.send_transaction(CallArgs(sender=a, to=b, value=1))
     dev.impersonate(a)
-    dev.send_transaction(CallRequest(sender=a, to=b, value=1))
+    dev.send_transaction(CallArgs(sender=a, to=b, value=1))
     head = dev.head
     parent = dev.chain.blocks[head.header.parent_hash]
     ancestors = dev.chain.ancestor_hashes(parent)

@@ -21,10 +21,10 @@ def test_get_proof_verifies() -> None:
         dev.set_storage(a, i, i * 7 + 1)
     dev.mine()  # commit the edits into a block whose header carries the root
     rpc = Rpc(dev)
-    head = rpc.m_eth_getBlockByNumber("latest", False)
+    head = rpc.call("eth_getBlockByNumber", "latest", False)
     assert head is not None
     root = bytes.fromhex(head["stateRoot"][2:])
-    p = rpc.m_eth_getProof("0x" + a.hex(), ["0x3", "0x1000"], "latest")
+    p = rpc.call("eth_getProof", "0x" + a.hex(), ["0x3", "0x1000"], "latest")
     proof = [decode(bytes.fromhex(n[2:])) for n in p["accountProof"]]
     account = decode(HexaryTrie.get_from_proof(root, keccak256(a), proof))
     assert account[1] == int(p["balance"], 16).to_bytes(len(account[1]), "big")
@@ -39,6 +39,6 @@ def test_get_proof_verifies() -> None:
     assert absent == b"" and missing["value"] == "0x0"
     # An account that does not exist: a proof of absence.
     nobody = b"\x42" * 20
-    p = rpc.m_eth_getProof("0x" + nobody.hex(), [], "latest")
+    p = rpc.call("eth_getProof", "0x" + nobody.hex(), [], "latest")
     proof = [decode(bytes.fromhex(n[2:])) for n in p["accountProof"]]
     assert HexaryTrie.get_from_proof(root, keccak256(nobody), proof) == b""

@@ -40,7 +40,7 @@ def op_balance(f: Frame, s: list[int], pc: int) -> int:
 
 def op_balance_eip2929(f: Frame, s: list[int], pc: int) -> int:
     addr = to_address(s[-1])
-    if f.state.warm_address(addr):
+    if f.state.access_address(addr):
         charge(f, G_COLD_EXTRA)
     s[-1] = f.state.balance(addr)
     return pc + 1
@@ -113,7 +113,7 @@ def op_extcodesize(f: Frame, s: list[int], pc: int) -> int:
 
 def op_extcodesize_eip2929(f: Frame, s: list[int], pc: int) -> int:
     addr = to_address(s[-1])
-    if f.state.warm_address(addr):
+    if f.state.access_address(addr):
         charge(f, G_COLD_EXTRA)
     s[-1] = len(f.evm.code_for_ext(addr))
     return pc + 1
@@ -124,7 +124,7 @@ def _extcodecopy(f: Frame, s: list[int], cold_check: bool) -> None:
     mem_offset = s.pop()
     offset = s.pop()
     size = s.pop()
-    if cold_check and f.state.warm_address(addr):
+    if cold_check and f.state.access_address(addr):
         charge(f, G_COLD_EXTRA)
     if size:
         copy_cost_and_expand(f, mem_offset, size)
@@ -172,7 +172,7 @@ def op_extcodehash(f: Frame, s: list[int], pc: int) -> int:  # EIP-1052
 
 def op_extcodehash_eip2929(f: Frame, s: list[int], pc: int) -> int:
     addr = to_address(s[-1])
-    if f.state.warm_address(addr):
+    if f.state.access_address(addr):
         charge(f, G_COLD_EXTRA)
     s[-1] = _extcodehash(f, addr)
     return pc + 1

@@ -57,7 +57,7 @@ def op_sload(f: Frame, s: list[int], pc: int) -> int:
 
 def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
     key = s[-1]
-    if f.state.warm_slot(f.address, key):
+    if f.state.access_slot(f.address, key):
         charge(f, 2100 - 100)
     s[-1] = f.state.get_storage(f.address, key)
     return pc + 1
@@ -99,7 +99,7 @@ def _make_net_sstore(name: str, noop_gas: int, sentry: bool, cold_gas: int, clea
         state = f.state
         address = f.address
         cost = 0
-        if cold_gas and state.warm_slot(address, key):
+        if cold_gas and state.access_slot(address, key):
             cost = cold_gas
         current = state.get_storage(address, key)
         if current == value:
@@ -207,7 +207,7 @@ def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_tload(f: Frame, s: list[int], pc: int) -> int:  # EIP-1153
-    s[-1] = f.state.transient.get((f.address, s[-1]), 0)
+    s[-1] = f.state.get_transient(f.address, s[-1])
     return pc + 1
 
 

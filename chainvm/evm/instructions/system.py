@@ -2,17 +2,15 @@
 
 The gas rules that change with the fork (EIP-150's 63/64 rule, EIP-161's
 new-account charge, EIP-2929's cold access, EIP-3860's init-code words) are
-read from the fork ordinal here rather than duplicated across near-identical
+read from the fork's named rules here rather than duplicated across near-identical
 bodies; each rule names its EIP.
 """
 
 from __future__ import annotations
 
-from chainvm.evm import forks as F
 from chainvm.evm.errors import InvalidOpcode, OutOfGas, Stop, WriteProtection
 from chainvm.evm.frame import CallRequest, Frame
 from chainvm.evm.gas import (
-    CALL_DEPTH_LIMIT,
     G_CALLSTIPEND,
     G_CALLVALUE,
     G_COLD_ACCOUNT_ACCESS,
@@ -21,21 +19,20 @@ from chainvm.evm.gas import (
     G_NEWACCOUNT,
     G_WARM_ACCESS,
     MAX_INITCODE_SIZE,
+    R_SELFDESTRUCT,
 )
 from chainvm.evm.instructions.common import charge, expand_memory, to_address
 from chainvm.evm.vm import (
     CALL,
     CALLCODE,
+    CREATE,
+    CREATE2,
     DELEGATECALL,
     STATICCALL,
     Immediate,
-    contract_creation,
-    create2_address,
-    create_address,
-    message_call,
+    Message,
+    begin_message,
 )
-
-MAX_NONCE = (1 << 64) - 1
 
 
 def _create(f: Frame, s: list[int], pc: int, is_create2: bool) -> int:
@@ -46,37 +43,27 @@ def _create(f: Frame, s: list[int], pc: int, is_create2: bool) -> int:
     size = s.pop()
     salt = s.pop() if is_create2 else 0
     evm = f.evm
-    ordinal = evm.ordinal
+    rules = evm.rules
     if size:
         expand_memory(f, offset, size)
         words = (size + 31) >> 5
-        if ordinal >= F.SHANGHAI:  # EIP-3860
+        if rules.eip3860:
             if size > MAX_INITCODE_SIZE:
                 raise OutOfGas("max initcode size exceeded")
             charge(f, G_INITCODE_WORD * words)
         if is_create2:
             charge(f, G_KECCAK256_WORD * words)
     init_code = bytes(f.memory[offset:offset + size]) if size else b""
-    if ordinal >= F.TANGERINE_WHISTLE:
-        give = f.gas - f.gas // 64  # EIP-150: all but one 64th
+    if rules.eip150:
+        give = f.gas - f.gas // 64  # all but one 64th
     else:
         give = f.gas
     f.gas -= give
     f.return_data = b""
-    state = f.state
-    sender = f.address
-    nonce = state.nonce(sender)
-    if f.depth + 1 > CALL_DEPTH_LIMIT or state.balance(sender) < value or nonce >= MAX_NONCE:
-        f.gas += give
-        s.append(0)
-        return pc + 1
-    state.set_nonce(sender, nonce + 1)
-    if is_create2:
-        address = create2_address(sender, salt, init_code)
-    else:
-        address = create_address(sender, nonce)
-    result = contract_creation(evm, sender, address, value, init_code, give, f.depth + 1)
-    if isinstance(result, Immediate):  # collision: the gas given is lost
+    result = begin_message(evm, Message(CREATE2 if is_create2 else CREATE, f.address, f.address,
+                                        value, init_code, give, f.depth + 1, salt=salt))
+    if isinstance(result, Immediate):  # refused (gas returned) or a collision (gas lost)
+        f.gas += result.gas_left
         s.append(0)
         return pc + 1
     f.pc = pc + 1
@@ -101,34 +88,34 @@ def _call(f: Frame, s: list[int], pc: int, kind: int) -> int:
     out_size = s.pop()
     evm = f.evm
     state = f.state
-    ordinal = evm.ordinal
+    rules = evm.rules
     # Memory for both regions first: its cost is part of this opcode's charge.
     if in_size:
         expand_memory(f, in_offset, in_size)
     if out_size:
         expand_memory(f, out_offset, out_size)
     cost = 0
-    if ordinal >= F.BERLIN and state.warm_address(target):
-        cost += G_COLD_ACCOUNT_ACCESS - G_WARM_ACCESS  # EIP-2929
+    if rules.eip2929 and state.access_address(target):
+        cost += G_COLD_ACCOUNT_ACCESS - G_WARM_ACCESS
     code_address = target
-    if ordinal >= F.PRAGUE:
+    if rules.eip7702:
         code = state.code(target)
         if len(code) == 23 and code[:3] == b"\xef\x01\x00":  # EIP-7702 delegation
             delegate = code[3:]
-            cost += (G_COLD_ACCOUNT_ACCESS if state.warm_address(delegate) else G_WARM_ACCESS)
+            cost += (G_COLD_ACCOUNT_ACCESS if state.access_address(delegate) else G_WARM_ACCESS)
     if value:
         if kind == CALL and f.is_static:
             raise WriteProtection
         cost += G_CALLVALUE
     if kind == CALL:
-        if ordinal >= F.SPURIOUS_DRAGON:
-            if value and state.is_empty(target):  # EIP-161
+        if rules.eip161:
+            if value and state.is_empty(target):
                 cost += G_NEWACCOUNT
-        elif target not in state.accounts:
+        elif not state.exists(target):
             cost += G_NEWACCOUNT
     charge(f, cost)
-    if ordinal >= F.TANGERINE_WHISTLE:
-        available = f.gas - f.gas // 64  # EIP-150
+    if rules.eip150:
+        available = f.gas - f.gas // 64
         give = min(available, gas_requested)
     else:
         give = gas_requested
@@ -138,23 +125,19 @@ def _call(f: Frame, s: list[int], pc: int, kind: int) -> int:
     if value:
         give += G_CALLSTIPEND
     f.return_data = b""
-    if f.depth + 1 > CALL_DEPTH_LIMIT or (value and state.balance(f.address) < value):
-        f.gas += give
-        s.append(0)
-        return pc + 1
     calldata = bytes(f.memory[in_offset:in_offset + in_size]) if in_size else b""
+    depth = f.depth + 1
     if kind == CALL:
-        result = message_call(evm, CALL, f.address, target, code_address, value, calldata, give,
-                              f.depth + 1, f.is_static)
+        msg = Message(CALL, f.address, target, value, calldata, give, depth, f.is_static)
     elif kind == CALLCODE:
-        result = message_call(evm, CALLCODE, f.address, f.address, code_address, value, calldata,
-                              give, f.depth + 1, f.is_static)
+        msg = Message(CALLCODE, f.address, f.address, value, calldata, give, depth, f.is_static,
+                      code_address)
     elif kind == DELEGATECALL:
-        result = message_call(evm, DELEGATECALL, f.caller, f.address, code_address, 0, calldata,
-                              give, f.depth + 1, f.is_static, apparent_value=f.value)
+        msg = Message(DELEGATECALL, f.caller, f.address, 0, calldata, give, depth, f.is_static,
+                      code_address, f.value)
     else:
-        result = message_call(evm, STATICCALL, f.address, target, code_address, 0, calldata, give,
-                              f.depth + 1, True)
+        msg = Message(STATICCALL, f.address, target, 0, calldata, give, depth, True)
+    result = begin_message(evm, msg)
     if isinstance(result, Immediate):
         f.gas += result.gas_left
         if result.success:
@@ -199,22 +182,22 @@ def op_selfdestruct(f: Frame, s: list[int], pc: int) -> int:
     beneficiary = to_address(s.pop())
     evm = f.evm
     state = f.state
-    ordinal = evm.ordinal
+    rules = evm.rules
     address = f.address
     balance = state.balance(address)
     cost = 0
-    if ordinal >= F.BERLIN and state.warm_address(beneficiary):
-        cost += G_COLD_ACCOUNT_ACCESS  # EIP-2929
-    if ordinal >= F.SPURIOUS_DRAGON:
-        if balance and state.is_empty(beneficiary):  # EIP-161
+    if rules.eip2929 and state.access_address(beneficiary):
+        cost += G_COLD_ACCOUNT_ACCESS
+    if rules.eip161:
+        if balance and state.is_empty(beneficiary):
             cost += G_NEWACCOUNT
-    elif ordinal >= F.TANGERINE_WHISTLE and beneficiary not in state.accounts:  # EIP-150
+    elif rules.eip150 and not state.exists(beneficiary):
         cost += G_NEWACCOUNT
     charge(f, cost)
-    if ordinal < F.LONDON and address not in state.destructed:
-        state.add_refund(24000)  # removed by EIP-3529
-    if ordinal >= F.CANCUN and address not in state.created:
-        # EIP-6780: only moves the balance unless created in this transaction.
+    if not rules.eip3529 and address not in state.destructed:
+        state.add_refund(R_SELFDESTRUCT)  # removed by EIP-3529
+    if rules.eip6780 and address not in state.created:
+        # only moves the balance unless created in this transaction.
         if beneficiary != address:
             state.sub_balance(address, balance)
             state.add_balance(beneficiary, balance)

@@ -1,0 +1,304 @@
+"""eth_ (and personal_sign): chain, state, blocks, transactions, calls and signing.
+Logs and filters are in `logs`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from chainvm.crypto import keccak256, sign_hash
+from chainvm.evm.transaction import blob_base_fee
+from chainvm.evm.vm import create_address
+from chainvm.node.devchain import DEFAULT_TIP, NodeError
+from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
+from chainvm.node.rpc.params import (
+    LATEST,
+    Address,
+    BlockRef,
+    Bool,
+    CallObject,
+    Data,
+    Decoder,
+    Hash,
+    InvalidParams,
+    Number,
+    Quantity,
+    Raw,
+    Slot,
+    parse_address,
+    parse_data,
+    parse_hash,
+    parse_object,
+    parse_quantity,
+    parse_slot,
+)
+from chainvm.state.state import State
+
+MAX_FEE_HISTORY_BLOCKS = 1024
+
+
+def _parse_slots(v: Any, what: str) -> list[int]:
+    if not isinstance(v, list):
+        raise InvalidParams(f"{what}: expected an array of storage slots")
+    return [parse_slot(s, f"{what}[{i}]") for i, s in enumerate(v)]
+
+
+def _parse_percentiles(v: Any, what: str) -> list[float]:
+    """Reward percentiles: numbers from 0 to 100, each at least the one before."""
+    if not isinstance(v, list):
+        raise InvalidParams(f"{what}: expected an array of numbers")
+    out: list[float] = []
+    for i, p in enumerate(v):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 100:
+            raise InvalidParams(f"{what}[{i}]: expected a number from 0 to 100, got {p!r}")
+        if out and p < out[-1]:
+            raise InvalidParams(f"{what}: values must not decrease ({out[-1]} then {p})")
+        out.append(float(p))
+    return out
+
+
+Slots = Annotated[list[int], Decoder(_parse_slots)]
+Percentiles = Annotated[list[float], Decoder(_parse_percentiles)]
+
+
+class EthApi(Namespace):
+    prefixes = ("eth_", "personal_")
+
+    # -- the node and the chain ------------------------------------------------------------
+
+    def eth_chainId(self) -> str:
+        return q(self.dev.chain_id)
+
+    def eth_protocolVersion(self) -> str:
+        return q(68)
+
+    def eth_syncing(self) -> bool:
+        return False
+
+    def eth_mining(self) -> bool:
+        return self.dev.automine
+
+    def eth_hashrate(self) -> str:
+        return q(0)
+
+    def eth_coinbase(self) -> str:
+        return d(self.dev.coinbase)
+
+    def eth_accounts(self) -> list[str]:
+        return [d(a) for a in self.dev.accounts]
+
+    def eth_blockNumber(self) -> str:
+        return q(self.dev.head.number)
+
+    def eth_gasPrice(self) -> str:
+        return q(self.dev.gas_price())
+
+    def eth_maxPriorityFeePerGas(self) -> str:
+        return q(DEFAULT_TIP)
+
+    def eth_blobBaseFee(self) -> str:
+        return q(self.dev.blob_base_fee())
+
+    def eth_feeHistory(self, count: Number, newest: BlockRef = LATEST,
+                       percentiles: Percentiles | None = None) -> dict[str, Any]:
+        n = max(1, min(count, MAX_FEE_HISTORY_BLOCKS))
+        last = self.block(newest).number
+        first = max(0, last - n + 1)
+        base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
+        for num in range(first, last + 1):
+            stored = self.dev.chain.get_block_by_number(num)
+            assert stored is not None
+            h = stored.header
+            base_fees.append(q(h.base_fee or 0))
+            ratios.append(h.gas_used / h.gas_limit if h.gas_limit else 0.0)
+            blob_fees.append(q(blob_base_fee(h.excess_blob_gas or 0, stored.fork)
+                               if h.excess_blob_gas is not None else 0))
+            max_blob = stored.fork.blob_max * 131072 if h.blob_gas_used is not None else 0
+            blob_ratios.append((h.blob_gas_used or 0) / max_blob if max_blob else 0.0)
+            if percentiles is not None:
+                tips = sorted(tx.effective_tip(h.base_fee or 0)
+                              for tx in stored.block.transactions)
+                rewards.append([q(tips[min(len(tips) - 1, int(len(tips) * p / 100))]
+                                  if tips else 0) for p in percentiles])
+        base_fees.append(q(self.dev.next_base_fee()))
+        blob_fees.append(q(self.dev.blob_base_fee()))
+        out: dict[str, Any] = {"oldestBlock": q(first), "baseFeePerGas": base_fees,
+                               "gasUsedRatio": ratios, "baseFeePerBlobGas": blob_fees,
+                               "blobGasUsedRatio": blob_ratios}
+        if percentiles is not None:
+            out["reward"] = rewards
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+
+    def eth_getBalance(self, address: Address, block: BlockRef = LATEST) -> str:
+        return q(self.state_at(block).balance(address))
+
+    def eth_getTransactionCount(self, address: Address, block: BlockRef = LATEST) -> str:
+        if block.tag == "pending":
+            return q(self.dev.pending_nonce(address))
+        return q(self.state_at(block).nonce(address))
+
+    def eth_getCode(self, address: Address, block: BlockRef = LATEST) -> str:
+        return d(self.state_at(block).code(address))
+
+    def eth_getStorageAt(self, address: Address, slot: Slot, block: BlockRef = LATEST) -> str:
+        return f"0x{self.state_at(block).get_storage(address, slot):064x}"
+
+    def eth_getProof(self, address: Address, slots: Slots, block: BlockRef = LATEST
+                     ) -> dict[str, Any]:
+        from chainvm.node.proof import account_proof
+
+        return account_proof(self.state_at(block), address, slots)
+
+    # -- blocks ------------------------------------------------------------------------------
+
+    def eth_getBlockByNumber(self, block: BlockRef, full: Bool = False
+                             ) -> dict[str, Any] | None:
+        stored = self.maybe_block(block)
+        return format_block(self.dev, stored, full) if stored else None
+
+    def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
+                           ) -> dict[str, Any] | None:
+        stored = self.dev.chain.get_block(block_hash)
+        return format_block(self.dev, stored, full) if stored else None
+
+    def eth_getBlockTransactionCountByNumber(self, block: BlockRef) -> str | None:
+        stored = self.maybe_block(block)
+        return q(len(stored.block.transactions)) if stored else None
+
+    def eth_getBlockTransactionCountByHash(self, block_hash: Hash) -> str | None:
+        stored = self.dev.chain.get_block(block_hash)
+        return q(len(stored.block.transactions)) if stored else None
+
+    def eth_getUncleCountByBlockNumber(self, block: BlockRef) -> str:
+        return q(len(self.block(block).block.uncles))
+
+    def eth_getUncleCountByBlockHash(self, block_hash: Hash) -> str | None:
+        stored = self.dev.chain.get_block(block_hash)
+        return q(len(stored.block.uncles)) if stored else None
+
+    def eth_getBlockReceipts(self, block: BlockRef) -> list[dict[str, Any]] | None:
+        stored = self.maybe_block(block)
+        if stored is None:
+            return None
+        return [format_receipt(self.dev, stored, i) for i in range(len(stored.receipts))]
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def eth_getTransactionByHash(self, tx_hash: Hash) -> dict[str, Any] | None:
+        found = self.dev.chain.get_transaction(tx_hash)
+        if found is not None:
+            tx, _receipt, stored, index = found
+            return format_tx(self.dev, tx, stored, index)
+        entry = self.dev.pool.by_hash.get(tx_hash)
+        return format_tx(self.dev, entry.tx, None, None) if entry else None
+
+    def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
+                                                ) -> dict[str, Any] | None:
+        stored = self.maybe_block(block)
+        if stored is None or index >= len(stored.block.transactions):
+            return None
+        return format_tx(self.dev, stored.block.transactions[index], stored, index)
+
+    def eth_getTransactionByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
+                                              ) -> dict[str, Any] | None:
+        stored = self.dev.chain.get_block(block_hash)
+        if stored is None or index >= len(stored.block.transactions):
+            return None
+        return format_tx(self.dev, stored.block.transactions[index], stored, index)
+
+    def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
+        found = self.dev.chain.get_transaction(tx_hash)
+        if found is None:
+            return None
+        _tx, _receipt, stored, index = found
+        return format_receipt(self.dev, stored, index)
+
+    def eth_sendTransaction(self, tx: CallObject) -> str:
+        if tx.sender is None:
+            raise InvalidParams("invalid argument 0: transaction: missing from")
+        return d(self.dev.send_transaction(self.check_chain_id(tx)))
+
+    def eth_sendRawTransaction(self, raw: Data) -> str:
+        return d(self.dev.add_raw_transaction(raw))
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
+        self.check_chain_id(tx)
+        state = self.call_state(block)
+        if overrides is not None:
+            state = apply_overrides(state or self.dev.state(), overrides)
+        return d(self.dev.call(tx, state))
+
+    def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
+        return q(self.dev.estimate_gas(self.check_chain_id(tx)))
+
+    def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
+        from chainvm.node.tracing import AccessListTracer
+
+        self.check_chain_id(tx)
+        tracer = AccessListTracer()
+        result = self.dev.execute(tx, tracer=tracer)
+        sender = tx.sender or bytes(20)
+        _env, fork = self.dev.pending_env()
+        # The sender, the target and the precompiles are warm anyway: listing them only
+        # costs gas.
+        exclude = {sender, tx.to or create_address(sender, self.dev.state().nonce(sender))}
+        exclude.update(fork.precompiles)
+        entries = [{"address": d(a), "storageKeys": [f"0x{k:064x}" for k in sorted(keys)]}
+                   for a, keys in tracer.accessed.items() if a not in exclude]
+        out: dict[str, Any] = {"accessList": entries, "gasUsed": q(result.gas_used)}
+        if not result.success:
+            out["error"] = result.error
+        return out
+
+    # -- signing -----------------------------------------------------------------------------
+
+    def eth_sign(self, address: Address, message: Data) -> str:
+        key = self.dev.keys.get(address)
+        if key is None:
+            raise NodeError("unknown account", -32000)
+        digest = keccak256(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode()
+                           + message)
+        rid, r, s = sign_hash(digest, key)
+        return d(r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + rid]))
+
+    def personal_sign(self, message: Data, address: Address) -> str:
+        return self.eth_sign(address, message)
+
+
+def apply_overrides(base: State, overrides: Any) -> State:
+    """A copy of `base` with eth_call's state overrides (balance, nonce, code, and the whole
+    storage (`state`) or some slots (`stateDiff`) per address), made through the state's
+    own setters so the copy's roots stay right."""
+    if not isinstance(overrides, dict):
+        raise InvalidParams("invalid argument 2: state overrides: expected an object")
+    state = base.copy()
+    for key, o in overrides.items():
+        what = f"invalid argument 2: state overrides: {key}"
+        a = parse_address(key, what)
+        o = parse_object(o, what)
+        if "state" in o and "stateDiff" in o:
+            raise InvalidParams(f"{what}: state and stateDiff both given")
+        if o.get("balance") is not None:
+            state.set_balance(a, parse_quantity(o["balance"], f"{what}: balance"))
+        if o.get("nonce") is not None:
+            state.set_nonce(a, parse_quantity(o["nonce"], f"{what}: nonce", 64))
+        if o.get("code") is not None:
+            state.set_code(a, parse_data(o["code"], f"{what}: code"))
+        for field_name in ("state", "stateDiff"):
+            if o.get(field_name) is None:
+                continue
+            slots = parse_object(o[field_name], f"{what}: {field_name}")
+            if field_name == "state":
+                account = state.get(a)
+                for slot in list(account.storage) if account is not None else []:
+                    state.set_storage(a, slot, 0)
+            for k, v in slots.items():
+                state.set_storage(a, parse_slot(k, f"{what}: {field_name}"),
+                                  int.from_bytes(parse_hash(v, f"{what}: {field_name}"), "big"))
+    state.begin_transaction()
+    return state
+

@@ -1,0 +1,29 @@
+"""web3_ and net_: who the node is."""
+
+from __future__ import annotations
+
+from chainvm.crypto import keccak256
+from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.format import d, q
+from chainvm.node.rpc.params import Data
+
+CLIENT_VERSION = "chainvm/0.1/python"
+
+
+class Web3Api(Namespace):
+    prefixes = ("web3_", "net_")
+
+    def web3_clientVersion(self) -> str:
+        return CLIENT_VERSION
+
+    def web3_sha3(self, data: Data) -> str:
+        return d(keccak256(data))
+
+    def net_version(self) -> str:
+        return str(self.dev.chain_id)
+
+    def net_listening(self) -> bool:
+        return True
+
+    def net_peerCount(self) -> str:
+        return q(0)
