@@ -28,9 +28,8 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "WithdrawBalance": ALL,
     "PreCommitSector": ALL,
     "ProveCommitSector": ALL,
-    # declarations after the deadline's fault cutoff
-    "DeclareFaults": {"16"},
-    "DeclareFaultsRecovered": {"16"},
+    "DeclareFaults": ALL,
+    "DeclareFaultsRecovered": ALL,
 }
 # outcomes decided by the VM before the method runs (sender checks, funds
 # for gas), whatever the method

@@ -26,6 +26,20 @@ from chainvm.fvm.actors.common import (
     dumps,
     loads,
 )
+from chainvm.fvm.actors.miner_state import (
+    D_EXPIRATIONS,
+    D_FAULTY_POWER,
+    D_PARTITIONS,
+    FAULT_MAX_AGE,
+    DeadlineInfo,
+    PowerPair,
+    add_power,
+    add_to_bitfield_queue,
+    load_partition,
+    partition_declare_faults,
+    partition_declare_recoveries,
+    quantize_up,
+)
 from chainvm.fvm.actors.monies import pre_commit_deposit, qa_power_for_weight
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
@@ -68,20 +82,6 @@ REWARD_VESTING_V2 = REWARD_VESTING_V1
 def _go_div(a: int, b: int) -> int:
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
-
-
-def _go_mod(a: int, b: int) -> int:
-    return a - b * _go_div(a, b)
-
-
-def quantize_up(e: int, unit: int, offset: int) -> int:
-    """Round e up to the next epoch congruent to offset modulo unit (Go semantics)."""
-    off = _go_mod(offset, unit)
-    rem = _go_mod(e - off, unit)
-    quot = _go_div(e - off, unit)
-    if rem == 0 or e - off < 0:
-        return unit * quot + off
-    return unit * (quot + 1) + off
 
 
 class _Fields:
@@ -575,15 +575,6 @@ ADDRESSED_PARTITIONS_MAX = 200
 ADDRESSED_SECTORS_MAX = 10_000
 
 
-def fault_cutoff(period_start: int, deadline: int, epoch: int) -> int:
-    """Fault cutoff of the next occurrence of a deadline that has not closed."""
-    open_at = period_start + deadline * WPOST_CHALLENGE_WINDOW
-    if epoch >= open_at + WPOST_CHALLENGE_WINDOW:
-        gap = epoch - (open_at + WPOST_CHALLENGE_WINDOW)
-        open_at += (gap // WPOST_PROVING_PERIOD + 1) * WPOST_PROVING_PERIOD
-    return open_at - FAULT_DECLARATION_CUTOFF
-
-
 def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
     """[[deadline, partition, sectors bitfield], ...] grouped by deadline."""
     (decls,) = decode_tuple(data, 1)
@@ -597,9 +588,7 @@ def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
     return out
 
 
-def _declare(rt: Runtime, decls: dict[int, dict[int, set[int]]], what: str) -> None:
-    """The checks shared by fault and recovery declarations, up to the first
-    deadline whose fault cutoff has passed."""
+def _check_declarations(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
     if sum(len(p) for p in decls.values()) > ADDRESSED_PARTITIONS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
     for dl in decls:
@@ -608,28 +597,108 @@ def _declare(rt: Runtime, decls: dict[int, dict[int, set[int]]], what: str) -> N
     total = sum(len(s) for p in decls.values() for s in p.values())
     if total > ADDRESSED_SECTORS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
-    f = _Fields(rt.profile.actors_version >= 2)
+
+
+def _require_v0(rt: Runtime, what: str) -> None:
+    if rt.profile.actors_version >= 2:
+        raise FatalError(f"{what} is not implemented for actors v2")
+
+
+def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    """Declare sectors faulty ahead of their deadline: their power is
+    removed now and they expire early unless recovered within 14 days."""
+    _check_declarations(rt, decls)
+    _require_v0(rt, "fault declaration")
+    f = _Fields(False)
+
+    def declare(st: list[Any]) -> PowerPair:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        size = info[7]
+        total = PowerPair()
+        for dl_index in sorted(decls):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
+            target = target.next_not_elapsed()
+            if target.fault_cutoff_passed():
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late fault declaration at {dl_index}")
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            fault_expiration = target.last + FAULT_MAX_AGE
+            quant = target.quant()
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            with_faults: set[int] = set()
+            new_power = PowerPair()
+            for part_index in sorted(decls[dl_index]):
+                partition = load_partition(rt, partitions, part_index)
+                new_faults, power = partition_declare_faults(
+                    rt, partition, sectors, decls[dl_index][part_index], fault_expiration,
+                    size, quant,
+                )
+                new_power = new_power + power
+                if new_faults:
+                    with_faults.add(part_index)
+                partitions.set(part_index, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            if with_faults:
+                deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+                    rt, deadline[D_EXPIRATIONS], quant, fault_expiration, with_faults
+                )
+            deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], new_power)
+            deadlines[dl_index] = rt.store_put(deadline)
+            total = total + new_power
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return total
+
+    new_fault_power = rt.state_transaction(declare)
+    _request_update_power(rt, -new_fault_power)
+
+
+def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    """Declare faulty sectors recovered; their power returns when the next
+    window PoSt proves them."""
+    _check_declarations(rt, decls)
+    _require_v0(rt, "recovery declaration")
+    f = _Fields(False)
 
     def declare(st: list[Any]) -> None:
         info = rt.store_get(st[f.info])
-        allowed = [as_address(a) for a in (info[2] or [])]
-        rt.validate_caller_is(*allowed, as_address(info[1]))
-        rt.store_get(st[f.proving_period_start + 2])  # the deadlines
-        rt.store_get(st[f.initial_pledge + 4])  # the sectors AMT
-        for dl in sorted(decls):
-            if rt.curr_epoch >= fault_cutoff(st[f.proving_period_start], dl, rt.curr_epoch):
-                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late {what} declaration at deadline {dl}")
-            raise FatalError(f"{what} declarations are not implemented past their checks")
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for dl_index in sorted(decls):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
+            if target.next_not_elapsed().fault_cutoff_passed():
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late recovery declaration at {dl_index}")
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            for part_index in sorted(decls[dl_index]):
+                partition = load_partition(rt, partitions, part_index)
+                partition_declare_recoveries(
+                    rt, partition, sectors, decls[dl_index][part_index], info[7]
+                )
+                partitions.set(part_index, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
 
     rt.state_transaction(declare)
 
 
-def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    _declare(rt, decls, "fault")
+def _validate_control(rt: Runtime, info: list[Any]) -> None:
+    """The owner, the worker or a control address may call."""
+    allowed = [as_address(a) for a in (info[2] or [])]
+    rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
 
 
-def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    _declare(rt, decls, "recovery")
+POWER_UPDATE_CLAIMED_POWER = 3
+
+
+def _request_update_power(rt: Runtime, delta: PowerPair) -> None:
+    if delta.is_zero():
+        return
+    params = dumps([encode_bigint(delta.raw), encode_bigint(delta.qa)])
+    _send_or_abort(rt, POWER_ADDR, POWER_UPDATE_CLAIMED_POWER, params, "update claimed power")
 
 
 RANDOMNESS_LENGTH = 32
@@ -733,18 +802,6 @@ def _send_or_abort(rt: Runtime, to: Address, method: int, params: bytes, what: s
 def _estimate(raw: Any) -> tuple[int, int]:
     """A FilterEstimate [position, velocity], both Q.128."""
     return decode_bigint(raw[0]), decode_bigint(raw[1])
-
-
-def _add_to_bitfield_queue(rt: Runtime, root: CID, quant_offset: int, epoch: int, values: set[int]) -> CID:
-    """Merge ``values`` into the queue entry of ``epoch`` rounded up to the
-    next deadline boundary (a BitfieldQueue over an AMT)."""
-    queue = Amt.load(rt.store, root)
-    if values:
-        at = quantize_up(epoch, WPOST_CHALLENGE_WINDOW, quant_offset)
-        prev = queue.get(at)
-        merged = set(values) if prev is None else bitfield.decode(prev) | values
-        queue.set(at, bitfield.encode(merged))
-    return queue.flush()
 
 
 def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
@@ -871,8 +928,12 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         st[STATE_PRECOMMITS] = precommits.flush()
         # the +1 lets a proof arriving on the last allowed epoch still be confirmed
         expiry = now + MAX_SEAL_DURATION + 1
-        st[STATE_PRECOMMIT_EXPIRY] = _add_to_bitfield_queue(
-            rt, st[STATE_PRECOMMIT_EXPIRY], st[f.proving_period_start], expiry, {number}
+        st[STATE_PRECOMMIT_EXPIRY] = add_to_bitfield_queue(
+            rt,
+            st[STATE_PRECOMMIT_EXPIRY],
+            (WPOST_CHALLENGE_WINDOW, st[f.proving_period_start]),
+            expiry,
+            {number},
         )
         return newly_vested
 

@@ -209,6 +209,55 @@ def create_miner(rt: Runtime, params: list[Any]) -> bytes:
     return dumps([id_addr, robust])
 
 
+CONSENSUS_MINER_MIN_POWER = 10 << 40
+
+
+def _decode_claimed_power(data: bytes) -> tuple[int, int]:
+    raw, qa = decode_tuple(data, 2)
+    return decode_bigint(raw), decode_bigint(qa)
+
+
+def add_to_claim(rt: Runtime, st: list[Any], claims: Hamt, miner: Any, raw: int, qa: int) -> None:
+    """Adjust a miner's claim and the network totals; a miner's power counts
+    towards the totals only while it is at or above the consensus minimum."""
+    old = claims.get(miner.bytes)
+    if old is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no claim for actor {miner}")
+    old_raw, old_qa = decode_bigint(old[0]), decode_bigint(old[1])
+    st[3] = encode_bigint(_big(st, 3) + qa)
+    st[1] = encode_bigint(_big(st, 1) + raw)
+    new_raw, new_qa = old_raw + raw, old_qa + qa
+    prev_below = old_qa < CONSENSUS_MINER_MIN_POWER
+    still_below = new_qa < CONSENSUS_MINER_MIN_POWER
+    if prev_below and not still_below:
+        st[10] += 1
+        st[2] = encode_bigint(_big(st, 2) + new_qa)
+        st[0] = encode_bigint(_big(st, 0) + new_raw)
+    elif not prev_below and still_below:
+        st[10] -= 1
+        st[2] = encode_bigint(_big(st, 2) - old_qa)
+        st[0] = encode_bigint(_big(st, 0) - old_raw)
+    elif not prev_below and not still_below:
+        st[2] = encode_bigint(_big(st, 2) + qa)
+        st[0] = encode_bigint(_big(st, 0) + raw)
+    if new_raw < 0 or new_qa < 0 or st[10] < 0:
+        raise FatalError("negative claimed power")
+    claims.set(miner.bytes, [encode_bigint(new_raw), encode_bigint(new_qa)])
+
+
+def update_claimed_power(rt: Runtime, params: tuple[int, int]) -> None:
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    lay = _Layout(rt.profile.actors_version >= 2)
+
+    def update(st: list[Any]) -> None:
+        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        add_to_claim(rt, st, claims, miner, *params)
+        st[lay.claims] = claims.flush()
+
+    rt.state_transaction(update)
+
+
 MAX_MINER_PROVE_COMMITS_PER_EPOCH = 200
 ERR_TOO_MANY_PROVE_COMMITS = 32
 GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
@@ -264,6 +313,7 @@ def _build() -> ActorImpl:
     impl.methods[6] = (update_pledge_total, _decode_amount)
     impl.methods[9] = (current_total_power, decode_empty)
     impl.methods[8] = (submit_porep_for_bulk_verify, _decode_seal_verify_info)
+    impl.methods[3] = (update_claimed_power, _decode_claimed_power)
     return impl
 
 
