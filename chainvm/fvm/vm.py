@@ -36,6 +36,7 @@ from chainvm.fvm.types import (
     Message,
     Receipt,
 )
+from chainvm.fvm.verifier import ConformanceVerifier, Verifier
 
 SYSTEM_ADDR = Address.new_id(0)
 INIT_ADDR = Address.new_id(1)
@@ -388,17 +389,13 @@ class Runtime:
     def compute_unsealed_sector_cid(self, seal_proof: int, pieces: list[tuple[CID, int]]) -> CID:
         """CommD of a sector of ``seal_proof``'s size holding ``pieces``
         (piece CID, padded size); CommitmentError if they do not fit."""
-        from chainvm.fvm.proofs import (
-            SEAL_PROOF_SECTOR_SIZE,
-            CommitmentError,
-            unsealed_sector_commitment,
-        )
-
         self.charge(self.prices.on_compute_unsealed_sector_cid())
-        size = SEAL_PROOF_SECTOR_SIZE.get(seal_proof)
-        if size is None:
-            raise CommitmentError(f"unknown seal proof {seal_proof}")
-        return unsealed_sector_commitment(size, pieces)
+        return self.vm.verifier.compute_unsealed_sector_cid(seal_proof, pieces)
+
+    def verify_post(self, proofs: list[Any], challenged: list[Any], randomness: bytes) -> bool:
+        """Window PoSt verification; the caller charges its gas, which
+        depends on the proof type and the number of challenged sectors."""
+        return self.vm.verifier.verify_post(proofs, challenged, randomness)
 
     def charge_gas(self, name: str, compute: int) -> None:
         """A charge an actor makes itself (``rt.ChargeGas``)."""
@@ -412,9 +409,7 @@ class Runtime:
         # the reference syscall reads the signer's account state through the
         # gas-charged store
         key_addr = self.vm.resolve_to_key_addr(signer, self.store)
-        from chainvm.fvm.crypto import verify_signature
-
-        return verify_signature(sig, key_addr, data)
+        return self.vm.verifier.verify_signature(sig, key_addr, data)
 
 
 # --------------------------------------------------------------------------
@@ -443,8 +438,10 @@ class VM:
         registry: Registry | None = None,
         profile: NetworkProfile | None = None,
         randomness: RandomnessSource | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.store = store
+        self.verifier = verifier or ConformanceVerifier()
         self.randomness = randomness or fake_randomness
         store.put_raw(EMPTY_OBJECT)
         self.state = StateTree(store, state_root)

@@ -30,6 +30,7 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "ProveCommitSector": ALL,
     "DeclareFaults": ALL,
     "DeclareFaultsRecovered": ALL,
+    "SubmitWindowedPoSt": ALL,
 }
 # outcomes decided by the VM before the method runs (sender checks, funds
 # for gas), whatever the method

@@ -32,15 +32,22 @@ from chainvm.fvm.actors.miner_state import (
     D_PARTITIONS,
     FAULT_MAX_AGE,
     DeadlineInfo,
+    PoStResult,
     PowerPair,
     add_power,
     add_to_bitfield_queue,
+    deadline_record_proven_sectors,
     load_partition,
     partition_declare_faults,
     partition_declare_recoveries,
     quantize_up,
 )
-from chainvm.fvm.actors.monies import pre_commit_deposit, qa_power_for_weight
+from chainvm.fvm.actors.monies import (
+    declared_fault_penalty,
+    pre_commit_deposit,
+    qa_power_for_weight,
+    undeclared_fault_penalty,
+)
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
@@ -707,50 +714,139 @@ WPOST_MAX_CHAIN_COMMIT_AGE = WPOST_CHALLENGE_WINDOW
 WINDOW_POST_PROOF = {3: 8, 4: 9}
 
 
+DST_POST_CHAIN_COMMIT = 9
+# verifying a window PoSt costs flat + per challenged sector, halved (lotus v0 prices)
+VERIFY_POST_COST = {8: (748593537, 85639), 9: (748593537, 85639), 7: (123861062, 9226981)}
+
+
 def _decode_window_post(data: bytes) -> list[Any]:
     dl, partitions, proofs, commit_epoch, commit_rand = decode_tuple(data, 5)
     if not isinstance(commit_rand, bytes):
         raise DecodeError("chain commit randomness must be bytes")
-    return [as_uint(dl), partitions or [], proofs or [], as_int(commit_epoch), commit_rand]
+    posts = []
+    for entry in partitions or []:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], bytes):
+            raise DecodeError("PoSt partition must be [index, skipped bitfield]")
+        posts.append((as_uint(entry[0]), bitfield.decode(entry[1])))
+    return [as_uint(dl), posts, proofs or [], as_int(commit_epoch), commit_rand]
+
+
+def _unlock_unvested(rt: Runtime, st: list[Any], f: _Fields, target: int) -> int:
+    funds = rt.store_get(st[f.vesting])[0]
+    funds, unlocked = unlock_unvested(funds, rt.curr_epoch, target)
+    st[f.locked] = encode_bigint(_big(st, f.locked) - unlocked)
+    st[f.vesting] = rt.store_put([funds])
+    return unlocked
+
+
+def _penalize(rt: Runtime, st: list[Any], f: _Fields, target: int, unlocked: int) -> tuple[int, int]:
+    """Take a penalty from unvested rewards first, then the unlocked balance;
+    returns (from vesting, from balance)."""
+    from_vesting = _unlock_unvested(rt, st, f, target)
+    if from_vesting == target:
+        return from_vesting, 0
+    return from_vesting, min(unlocked, target - from_vesting)
 
 
 def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
-    """The checks made before the PoSt randomness and proof are looked at."""
-    dl, partitions, proofs, commit_epoch, commit_rand = params
+    """Actors v0: record a window PoSt for the current deadline's partitions
+    (skipped sectors become faults, declared recoveries regain power), verify
+    it through the PoSt syscall and charge the fault fees due now."""
+    dl, posts, proofs, commit_epoch, commit_rand = params
     now = rt.curr_epoch
+    nv = rt.network_version
     if dl >= WPOST_PERIOD_DEADLINES:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
-    if len(commit_rand) > RANDOMNESS_LENGTH:
-        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit randomness too long")
-    # the chain commitment's age is checked before any state is read
     if commit_epoch >= now:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch must be in the past")
     if commit_epoch < now - WPOST_MAX_CHAIN_COMMIT_AGE:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch too far in the past")
-    f = _Fields(rt.profile.actors_version >= 2)
+    _require_v0(rt, "window PoSt")
+    if rt.randomness_from_tickets(DST_POST_CHAIN_COMMIT, commit_epoch, b"") != commit_rand:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "post commit randomness mismatched")
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    f = _Fields(False)
 
-    def submit(st: list[Any]) -> None:
+    def submit(st: list[Any]) -> tuple[PoStResult, int, int]:
         info = rt.store_get(st[f.info])
-        allowed = [as_address(a) for a in (info[2] or [])]
-        rt.validate_caller_is(*allowed, as_address(info[1]))
-        if len(proofs) != 1:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "expected exactly one proof")
-        if proofs[0][0] != WINDOW_POST_PROOF.get(info[6]):
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "proof type does not match the miner's")
+        _validate_control(rt, info)
         limit = min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX)
-        if len(partitions) > limit:
+        if len(posts) > limit:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
-        current = st[f.proving_period_start + 1]
-        open_at = st[f.proving_period_start] + current * WPOST_CHALLENGE_WINDOW
-        if not open_at <= now < open_at + WPOST_CHALLENGE_WINDOW:
+        current = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        if not current.is_open():
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "proving period not yet open")
-        if dl != current:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current}")
-        if commit_epoch < open_at - WPOST_CHALLENGE_LOOKBACK:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch before the challenge")
-        raise FatalError("window PoSt verification is not implemented")
+        if dl != current.index:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current.index}")
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        deadline = list(rt.store_get(deadlines[dl]))
+        size = info[7]
+        result = deadline_record_proven_sectors(
+            rt, deadline, sectors, size, current.quant(), current.last + FAULT_MAX_AGE, posts
+        )
+        proven = result.sectors - result.ignored
+        if proven:
+            # a fresh load of the sectors; faulty ones are replaced by the
+            # first good one, which is loaded first
+            table = Amt.load(rt.store, st[STATE_SECTORS])
+            stand_in = _must_get_sector(rt, table, min(proven))
+            challenged = []
+            for n in sorted(result.sectors):
+                s = stand_in if n in result.ignored else _must_get_sector(rt, table, n)
+                challenged.append([s[1], s[0], s[2]])
+            _verify_window_post(rt, current.challenge, challenged, proofs)
+        penalty_qa = result.penalty_power().qa
+        undeclared = declared = 0
+        if nv < 3:
+            undeclared = undeclared_fault_penalty(
+                reward_smoothed, power_smoothed, penalty_qa, nv
+            ) - declared_fault_penalty(reward_smoothed, power_smoothed, penalty_qa, nv)
+            declared = declared_fault_penalty(
+                reward_smoothed, power_smoothed, result.recovered_power.qa, nv
+            )
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        from_vesting, from_balance = _penalize(rt, st, f, undeclared + declared, unlocked)
+        deadlines[dl] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return result, from_vesting + from_balance, -from_vesting
 
-    rt.state_transaction(submit)
+    result, penalty, pledge_delta = rt.state_transaction(submit)
+    _request_update_power(rt, result.power_delta())
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+
+
+def _verify_window_post(
+    rt: Runtime, challenge: int, challenged: list[list[Any]], proofs: list[Any]
+) -> None:
+    """Draw the challenge randomness and verify the proof through the PoSt
+    syscall, charged by proof type and number of challenged sectors."""
+    randomness = rt.randomness_from_beacon(
+        DST_WINDOWED_POST_CHALLENGE_SEED, challenge, dumps(rt.receiver.bytes)
+    )
+    proof_type = proofs[0][0] if proofs and isinstance(proofs[0], list) else None
+    flat, scale = VERIFY_POST_COST.get(proof_type, VERIFY_POST_COST[7])  # type: ignore[arg-type]
+    rt.charge_gas("OnVerifyPost", (flat + len(challenged) * scale) // 2)
+    if not rt.verify_post(proofs, challenged, randomness):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "invalid PoSt")
+
+
+def _must_get_sector(rt: Runtime, sectors: Amt, number: int) -> list[Any]:
+    found = sectors.get(number)
+    if found is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"failed to load sector {number}")
+    return list(found)
+
+
+def _burn_funds(rt: Runtime, amount: int) -> None:
+    if amount > 0:
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", amount)
+        if code != 0:
+            rt.abort(code, "failed to burn funds")
 
 
 CHAIN_FINALITY = 900

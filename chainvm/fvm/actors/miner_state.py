@@ -323,3 +323,170 @@ def load_partition(rt: Runtime, partitions: Amt, index: int) -> list[Any]:
     if found is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no such partition {index}")
     return list(found)
+
+
+def _add_active_sectors(
+    queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
+) -> None:
+    for epoch, numbers, power, pledge in _group_by_expiration(size, sectors, quant):
+        es = queue.get(epoch)
+        es = _empty_expiration_set() if es is None else list(es)
+        es[E_ON_TIME] = bitfield.encode(bitfield.decode(es[E_ON_TIME]) | set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) + pledge)
+        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], power)
+        queue.set(epoch, es)
+
+
+def reschedule_recovered(
+    rt: Runtime, queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
+) -> PowerPair:
+    """Recovered sectors get their power back as active; those moved to an
+    early (fault) expiration go back to their on-time expiration. The queue
+    is walked from its first entry until every sector is found."""
+    remaining = {s[0] for s in sectors}
+    rescheduled: list[list[Any]] = []
+    recovered = PowerPair()
+    emptied: list[int] = []
+    for epoch, raw in queue.for_each_stored():
+        es = list(raw)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        early = bitfield.decode(es[E_EARLY])
+        changed = False
+        for s in sectors:
+            power = PowerPair(size, sector_qa_power(size, s))
+            found = False
+            if s[0] in on_time:
+                found = True
+                es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], -power)
+                es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], power)
+            elif s[0] in early:
+                found = True
+                early.discard(s[0])
+                es[E_EARLY] = bitfield.encode(early)
+                es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], -power)
+                rescheduled.append(s)
+            if found:
+                recovered = recovered + power
+                remaining.discard(s[0])
+                changed = True
+        if changed:
+            if _expiration_set_empty(es):
+                emptied.append(epoch)
+            else:
+                queue.set(epoch, es)
+        if not remaining:
+            break
+    for epoch in emptied:
+        queue.delete(epoch)
+    if remaining:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sectors not found in expiration queue: {remaining}")
+    _add_active_sectors(queue, quant, rescheduled, size)
+    return recovered
+
+
+def partition_record_skipped_faults(
+    rt: Runtime,
+    partition: list[Any],
+    sectors: Amt,
+    size: int,
+    quant: tuple[int, int],
+    fault_expiration: int,
+    skipped: set[int],
+) -> tuple[PowerPair, PowerPair]:
+    """Sectors a PoSt skips become faulty (a declared recovery among them is
+    retracted); returns (new faulty power, retracted recovery power)."""
+    if not skipped:
+        return PowerPair(), PowerPair()
+    if not skipped <= bitfield.decode(partition[P_SECTORS]):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "skipped faults contains sectors outside partition")
+    recoveries = bitfield.decode(partition[P_RECOVERIES])
+    retracted = recoveries & skipped
+    retracted_power = power_for_sectors(size, load_sectors(rt, sectors, retracted))
+    faults = bitfield.decode(partition[P_FAULTS])
+    new_faults = skipped - bitfield.decode(partition[P_TERMINATED]) - faults
+    infos = load_sectors(rt, sectors, new_faults)
+    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    new_power = reschedule_as_faults(rt, queue, quant, fault_expiration, infos, size)
+    partition[P_EXPIRATIONS] = queue.flush()
+    partition[P_FAULTS] = bitfield.encode(faults | new_faults)
+    partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], new_power)
+    if retracted:
+        partition[P_RECOVERIES] = bitfield.encode(recoveries - retracted)
+        partition[P_RECOVERING_POWER] = add_power(partition[P_RECOVERING_POWER], -retracted_power)
+    return new_power, retracted_power
+
+
+def partition_recover_faults(
+    rt: Runtime, partition: list[Any], sectors: Amt, size: int, quant: tuple[int, int]
+) -> PowerPair:
+    """Declared recoveries, assumed proven by the PoSt being recorded."""
+    recoveries = bitfield.decode(partition[P_RECOVERIES])
+    infos = load_sectors(rt, sectors, recoveries)
+    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    power = reschedule_recovered(rt, queue, quant, infos, size)
+    partition[P_EXPIRATIONS] = queue.flush()
+    partition[P_FAULTS] = bitfield.encode(bitfield.decode(partition[P_FAULTS]) - recoveries)
+    partition[P_RECOVERIES] = b""
+    partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -power)
+    partition[P_RECOVERING_POWER] = add_power(partition[P_RECOVERING_POWER], -power)
+    return power
+
+
+@dataclass
+class PoStResult:
+    new_faulty_power: PowerPair
+    retracted_recovery_power: PowerPair
+    recovered_power: PowerPair
+    sectors: set[int]
+    ignored: set[int]
+
+    def power_delta(self) -> PowerPair:
+        return self.recovered_power - self.new_faulty_power
+
+    def penalty_power(self) -> PowerPair:
+        return self.new_faulty_power + self.retracted_recovery_power
+
+
+def deadline_record_proven_sectors(
+    rt: Runtime,
+    deadline: list[Any],
+    sectors: Amt,
+    size: int,
+    quant: tuple[int, int],
+    fault_expiration: int,
+    posts: list[tuple[int, set[int]]],
+) -> PoStResult:
+    """Record a window PoSt over some partitions of a deadline (skipping
+    partitions already proven this period)."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    submitted = bitfield.decode(deadline[D_POST_SUBMISSIONS])
+    result = PoStResult(PowerPair(), PowerPair(), PowerPair(), set(), set())
+    rescheduled: set[int] = set()
+    for index, skipped in posts:
+        if index in submitted:
+            continue
+        partition = load_partition(rt, partitions, index)
+        new_faulty, retracted = partition_record_skipped_faults(
+            rt, partition, sectors, size, quant, fault_expiration, skipped
+        )
+        if not new_faulty.is_zero():
+            rescheduled.add(index)
+        recovered = partition_recover_faults(rt, partition, sectors, size, quant)
+        partitions.set(index, partition)
+        result.new_faulty_power = result.new_faulty_power + new_faulty
+        result.retracted_recovery_power = result.retracted_recovery_power + retracted
+        result.recovered_power = result.recovered_power + recovered
+        submitted.add(index)
+        result.sectors |= bitfield.decode(partition[P_SECTORS])
+        result.ignored |= bitfield.decode(partition[P_FAULTS])
+        result.ignored |= bitfield.decode(partition[P_TERMINATED])
+    deadline[D_POST_SUBMISSIONS] = bitfield.encode(submitted)
+    if rescheduled:
+        deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+            rt, deadline[D_EXPIRATIONS], quant, fault_expiration, rescheduled
+        )
+    deadline[D_FAULTY_POWER] = add_power(
+        deadline[D_FAULTY_POWER], result.new_faulty_power - result.recovered_power
+    )
+    deadline[D_PARTITIONS] = partitions.flush()
+    return result

@@ -133,3 +133,28 @@ def initial_pledge(
     share_den = max(estimate(network_qa[0]), baseline_power, qa_power)
     additional = (LOCK_TARGET_NUM * circulating_supply * qa_power) // (LOCK_TARGET_DEN * share_den)
     return min(base + additional, INITIAL_PLEDGE_MAX_PER_BYTE * qa_power)
+
+
+# fault fees: projections of the expected reward, in epochs
+DECLARED_FAULT_PROJECTION_V0 = EPOCHS_IN_DAY * 214 // 100
+DECLARED_FAULT_PROJECTION_V3 = EPOCHS_IN_DAY * 351 // 100
+UNDECLARED_FAULT_PROJECTION_V0 = EPOCHS_IN_DAY * 50 // 10
+UNDECLARED_FAULT_PROJECTION_V1 = EPOCHS_IN_DAY * 35 // 10
+
+
+def declared_fault_penalty(
+    reward: tuple[int, int], network_qa: tuple[int, int], qa_power: int, network_version: int
+) -> int:
+    """FF(t), actors v0: the fee for a declared (or ongoing) fault."""
+    period = DECLARED_FAULT_PROJECTION_V3 if network_version >= 3 else DECLARED_FAULT_PROJECTION_V0
+    return expected_reward_for_power(reward, network_qa, qa_power, period, clamp=False)
+
+
+def undeclared_fault_penalty(
+    reward: tuple[int, int], network_qa: tuple[int, int], qa_power: int, network_version: int
+) -> int:
+    """SP(t), actors v0: the fee for a fault detected rather than declared."""
+    period = (
+        UNDECLARED_FAULT_PROJECTION_V1 if network_version >= 1 else UNDECLARED_FAULT_PROJECTION_V0
+    )
+    return expected_reward_for_power(reward, network_qa, qa_power, period, clamp=False)
