@@ -212,6 +212,11 @@ class Runtime:
     def curr_epoch(self) -> int:
         return self.vm.epoch
 
+    @property
+    def circ_supply(self) -> int:
+        """The circulating supply the VM was given (lotus's TotalFilCircSupply)."""
+        return self.vm.circ_supply
+
     def current_balance(self) -> int:
         act = self.vm.state.get_actor(self.receiver)
         return 0 if act is None else act.balance

@@ -31,6 +31,7 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "DeclareFaults": ALL,
     "DeclareFaultsRecovered": ALL,
     "SubmitWindowedPoSt": ALL,
+    "PublishStorageDeals": ALL,
 }
 # outcomes decided by the VM before the method runs (sender checks, funds
 # for gas), whatever the method
