@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 # Message kinds
 CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE, CREATE2 = range(6)
+KIND_NAMES = ("CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2")
 MAX_NONCE = (1 << 64) - 1  # EIP-2681
 
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
@@ -39,12 +40,14 @@ DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
 class Immediate:
     """The result of a call that needed no frame (precompile, empty code, early failure)."""
 
-    __slots__ = ("gas_left", "output", "success")
+    __slots__ = ("error", "gas_left", "output", "success")
 
-    def __init__(self, success: bool, gas_left: int, output: bytes) -> None:
+    def __init__(self, success: bool, gas_left: int, output: bytes,
+                 error: str | None = None) -> None:
         self.success = success
         self.gas_left = gas_left
         self.output = output
+        self.error = error
 
 
 class EVM:
@@ -118,23 +121,41 @@ def begin_message(evm: EVM, msg: Message) -> Frame | Immediate:
 
     Checks the call depth and the caller's balance (and, for a creation, its nonce),
     then snapshots, transfers value and runs a precompile, or returns the frame to run.
-    A message that fails these checks returns its gas unspent.
+    A message that fails these checks returns its gas unspent. A tracer hears of every
+    message here (`enter`), and of its end here too when no frame runs (`exit`); the frame
+    driver reports the end of the others.
     """
     state = evm.state
-    if msg.depth > CALL_DEPTH_LIMIT or (msg.value and state.balance(msg.caller) < msg.value):
-        return Immediate(False, msg.gas, b"")
+    tracer = evm.tracer
+    address = msg.target
     if msg.kind >= CREATE:
         nonce = state.nonce(msg.caller)
-        if nonce >= MAX_NONCE:  # EIP-2681
-            return Immediate(False, msg.gas, b"")
-        state.set_nonce(msg.caller, nonce + 1)
         if msg.kind == CREATE2:
             address = create2_address(msg.caller, msg.salt, msg.data)
         else:
             address = create_address(msg.caller, nonce)
-        return _begin_creation(evm, msg.caller, address, msg.value, msg.data, msg.gas,
-                               msg.depth)
-    return _begin_call(evm, msg)
+    if tracer is not None:
+        tracer.enter(KIND_NAMES[msg.kind], msg.caller, address,
+                     msg.value if msg.apparent_value is None else msg.apparent_value,
+                     msg.data, msg.gas, msg.depth)
+    if msg.depth > CALL_DEPTH_LIMIT:
+        result: Frame | Immediate = Immediate(False, msg.gas, b"", "max call depth exceeded")
+    elif msg.value and state.balance(msg.caller) < msg.value:
+        result = Immediate(False, msg.gas, b"", "insufficient balance for transfer")
+    elif msg.kind >= CREATE:
+        if nonce >= MAX_NONCE:  # EIP-2681
+            result = Immediate(False, msg.gas, b"", "nonce uint64 overflow")
+        else:
+            state.set_nonce(msg.caller, nonce + 1)
+            result = _begin_creation(evm, msg.caller, address, msg.value, msg.data, msg.gas,
+                                     msg.depth)
+    else:
+        result = _begin_call(evm, msg)
+    if tracer is not None and isinstance(result, Immediate):
+        tracer.exit(result.output, msg.gas - result.gas_left,
+                    None if result.success else (result.error or "execution failed"),
+                    address if msg.kind >= CREATE and result.success else None)
+    return result
 
 
 def _begin_call(evm: EVM, msg: Message) -> Frame | Immediate:
@@ -165,9 +186,9 @@ def _begin_call(evm: EVM, msg: Message) -> Frame | Immediate:
             if cost > gas:
                 raise PrecompileFailure("out of gas")
             output = run_fn(msg.data)
-        except ExceptionalHalt:
+        except ExceptionalHalt as halt:
             state.revert(snapshot)
-            return Immediate(False, 0, b"")
+            return Immediate(False, 0, b"", str(halt))
         return Immediate(True, gas - cost, output)
 
     code, _delegate = evm.resolve_code(code_address)
@@ -187,7 +208,7 @@ def _begin_creation(evm: EVM, caller: bytes, address: bytes, value: int, init_co
     target = state.get(address)
     if target is not None and (target.nonce or target.code or target.storage):
         # Address collision (EIP-684, EIP-7610): the creation fails and burns its gas.
-        return Immediate(False, 0, b"")
+        return Immediate(False, 0, b"", "contract address collision")
     snapshot = state.snapshot()
     state.create_account(address)
     state.touch(address)
