@@ -397,6 +397,10 @@ class Runtime:
         self.charge(self.prices.on_compute_unsealed_sector_cid())
         return self.vm.verifier.compute_unsealed_sector_cid(seal_proof, pieces)
 
+    def batch_verify_seals(self, infos: dict[Address, list[Any]]) -> dict[Address, list[bool]]:
+        """Seal proofs queued by miners during the epoch, verified at cron."""
+        return {m: [self.vm.verifier.verify_seal(i) for i in v] for m, v in infos.items()}
+
     def verify_post(self, proofs: list[Any], challenged: list[Any], randomness: bytes) -> bool:
         """Window PoSt verification; the caller charges its gas, which
         depends on the proof type and the number of challenged sectors."""

@@ -404,6 +404,55 @@ def _set_multimap_put(rt: Runtime, table: Hamt, epoch: int, deal_id: int) -> Non
     table.set(key, members.flush())
 
 
+EPOCH_UNDEFINED = -1
+
+
+def _decode_activate(data: bytes) -> tuple[list[int], int]:
+    deal_ids, sector_expiry = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return [as_uint(d) for d in deal_ids], as_int(sector_expiry)
+
+
+def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
+    """Actors v0: a proven sector's deals start (deal state
+    [sector start, last updated, slash epoch])."""
+    deal_ids, sector_expiry = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("deal activation is not implemented for actors v2")
+    miner = rt.caller
+    now = rt.curr_epoch
+
+    def activate(st: list[Any]) -> None:
+        proposals = Amt.load(rt.store, st[0])
+        for deal_id in deal_ids:
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+            if as_address(proposal[PROVIDER]) != miner:
+                rt.abort(ExitCode.ERR_FORBIDDEN, f"deal {deal_id} has another provider")
+            if now > proposal[START]:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} start epoch has elapsed")
+            if proposal[END] > sector_expiry:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} ends after the sector")
+        proposals = Amt.load(rt.store, st[0])
+        states = Amt.load(rt.store, st[1])
+        pending = Hamt.load(rt.store, st[2], version=0)
+        for deal_id in deal_ids:
+            if states.get(deal_id) is not None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} already in a sector")
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+            if pending.get(CID.for_cbor(dumps(proposal)).bytes) is None:
+                rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"deal {deal_id} is not pending")
+            states.set(deal_id, [now, EPOCH_UNDEFINED, EPOCH_UNDEFINED])
+        st[1] = states.flush()
+
+    rt.state_transaction(activate)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
@@ -411,6 +460,7 @@ def _build() -> ActorImpl:
     impl.methods[5] = (verify_deals_for_activation, _decode_verify_deals)
     impl.methods[8] = (compute_data_commitment, _decode_data_commitment)
     impl.methods[4] = (publish_storage_deals, _decode_publish)
+    impl.methods[6] = (activate_deals, _decode_activate)
     return impl
 
 

@@ -36,6 +36,7 @@ from chainvm.fvm.actors.miner_state import (
     PowerPair,
     add_power,
     add_to_bitfield_queue,
+    assign_sectors_to_deadlines,
     deadline_record_proven_sectors,
     load_partition,
     partition_declare_faults,
@@ -43,7 +44,10 @@ from chainvm.fvm.actors.miner_state import (
     quantize_up,
 )
 from chainvm.fvm.actors.monies import (
+    INITIAL_PLEDGE_PROJECTION,
     declared_fault_penalty,
+    expected_reward_for_power,
+    initial_pledge,
     pre_commit_deposit,
     qa_power_for_weight,
     undeclared_fault_penalty,
@@ -1045,6 +1049,107 @@ STATE_SECTORS = 8
 STATE_DEADLINES_V0 = 11
 
 
+MARKET_ACTIVATE_DEALS = 6
+
+
+def _decode_confirm(data: bytes) -> list[int]:
+    (numbers,) = decode_tuple(data, 1)
+    if not isinstance(numbers, list):
+        raise DecodeError("sector numbers must be a list")
+    return [as_uint(n) for n in numbers]
+
+
+def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
+    """Actors v0, called by the power actor's cron once seal proofs have
+    verified: activate each sector's deals, turn its pre-commitment into a
+    sector (deposit released, initial pledge locked), assign it to a proving
+    deadline and claim its power."""
+    rt.validate_caller_is(POWER_ADDR)
+    _require_v0(rt, "sector confirmation")
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    circulating = rt.circ_supply
+    f = _Fields(False)
+    st = rt.state_readonly()
+    info = rt.store_get(st[f.info])
+    precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+    found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
+    valid = []
+    for pc in found:
+        params = dumps([pc[0][4], pc[0][5]])
+        _ret, code = rt.send(MARKET_ADDR, MARKET_ACTIVATE_DEALS, params, 0)
+        if code != 0:
+            continue  # the sector is dropped, the others proceed
+        if pc[0][6]:
+            raise FatalError("committed-capacity sector replacement is not implemented")
+        valid.append(pc)
+    if not valid:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "all prove commits failed to validate")
+    reward_smoothed, baseline = _estimate(reward[1]), decode_bigint(reward[2])
+    power_smoothed = _estimate(power[3])
+    now = rt.curr_epoch
+
+    def confirm(st: list[Any]) -> tuple[PowerPair, int, int]:
+        # rescheduling replaced sectors (none here) still loads and saves
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])
+        Amt.load(rt.store, st[STATE_SECTORS])
+        st[STATE_DEADLINES_V0] = rt.store_put(deadlines)
+        size = info[7]
+        new_sectors = []
+        total_pledge = total_deposit = 0
+        for pc in valid:
+            pinfo = pc[0]
+            duration = pinfo[5] - now
+            if duration < MIN_SECTOR_EXPIRATION:
+                continue
+            deal_weight, verified_weight = decode_bigint(pc[3]), decode_bigint(pc[4])
+            qa = qa_power_for_weight(size, duration, deal_weight, verified_weight)
+            day_reward = expected_reward_for_power(
+                reward_smoothed, power_smoothed, qa, EPOCHS_IN_DAY, clamp=False
+            )
+            storage_pledge = expected_reward_for_power(
+                reward_smoothed, power_smoothed, qa, INITIAL_PLEDGE_PROJECTION, clamp=False
+            )
+            pledge = initial_pledge(
+                qa, baseline, reward_smoothed, power_smoothed, circulating, clamp=False
+            )
+            total_deposit += decode_bigint(pc[1])
+            total_pledge += pledge
+            new_sectors.append([
+                pinfo[1], pinfo[0], pinfo[2], pinfo[4], now, pinfo[5], pc[3], pc[4],
+                encode_bigint(pledge), encode_bigint(day_reward), encode_bigint(storage_pledge),
+            ])
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for sector in new_sectors:
+            sectors.set(sector[0], sector)
+        st[STATE_SECTORS] = sectors.flush()
+        table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        for sector in new_sectors:
+            table.delete(uint_key(sector[0]))
+        st[STATE_PRECOMMITS] = table.flush()
+        st[STATE_DEADLINES_V0], new_power = assign_sectors_to_deadlines(
+            rt, st[STATE_DEADLINES_V0], st[f.proving_period_start], now, new_sectors,
+            info[8], size,
+        )
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) - total_deposit)
+        available = (
+            rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+            - _big(st, f.initial_pledge)
+        )
+        if available < total_pledge:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds for initial pledge")
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) + total_pledge)
+        return new_power, total_pledge, newly_vested
+
+    new_power, total_pledge, newly_vested = rt.state_transaction(confirm)
+    _request_update_power(rt, new_power)
+    _notify_pledge(rt, total_pledge - newly_vested)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1052,6 +1157,7 @@ def _build() -> ActorImpl:
     impl.methods[10] = (declare_faults, _decode_declarations)
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
+    impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)

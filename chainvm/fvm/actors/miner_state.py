@@ -490,3 +490,142 @@ def deadline_record_proven_sectors(
     )
     deadline[D_PARTITIONS] = partitions.flush()
     return result
+
+
+# new sectors ---------------------------------------------------------------------
+
+
+def deadline_is_mutable(period_start: int, index: int, now: int) -> bool:
+    """New sectors go only to deadlines at least a challenge window away from opening."""
+    info = DeadlineInfo(period_start, index, now).next_not_elapsed()
+    return now < info.open - WPOST_CHALLENGE_WINDOW
+
+
+def assign_deadlines(partition_size: int, loads: dict[int, tuple[int, int]], count: int) -> list[int]:
+    """The deadline each of ``count`` new sectors goes to, given each mutable
+    deadline's (live, total) sector counts: one at a time to the deadline
+    that would end up with the fewest (compact, then total) partitions,
+    preferring a non-full one, then the fuller of non-full ones, then the
+    fewest live sectors, then the lowest index."""
+    state = {i: list(v) for i, v in loads.items()}
+
+    def partitions_after(n: int) -> int:
+        return -(-(n + 1) // partition_size)
+
+    def rank(i: int) -> tuple[int, ...]:
+        live, total = state[i]
+        full_now = total % partition_size == 0
+        return (
+            partitions_after(live),
+            partitions_after(total),
+            1 if full_now else 0,
+            0 if full_now else -total,
+            live,
+            i,
+        )
+
+    order = []
+    for _ in range(count):
+        best = min(state, key=rank)
+        state[best][0] += 1
+        state[best][1] += 1
+        order.append(best)
+    return order
+
+
+def _empty_partition(empty_array: CID) -> list[Any]:
+    return [b"", b"", b"", b"", empty_array, empty_array, [b"", b""], [b"", b""], [b"", b""]]
+
+
+def deadline_add_sectors(
+    rt: Runtime,
+    deadline: list[Any],
+    partition_size: int,
+    sectors: list[list[Any]],
+    size: int,
+    quant: tuple[int, int],
+) -> PowerPair:
+    """Fill the last partition, then new ones; record the partitions'
+    expirations in the deadline's queue. Returns the power added."""
+    if not sectors:
+        return PowerPair()
+    deadline[D_LIVE_SECTORS] += len(sectors)
+    deadline[D_TOTAL_SECTORS] += len(sectors)
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    index = max(partitions.count - 1, 0)
+    remaining = list(sectors)
+    new_power = PowerPair()
+    updates: dict[int, list[int]] = {}
+    while remaining:
+        found = partitions.get(index)
+        if found is None:
+            partition = _empty_partition(Amt.new(rt.store).flush())
+        else:
+            partition = list(found)
+        members = bitfield.decode(partition[P_SECTORS])
+        if len(members) >= partition_size:
+            index += 1
+            continue
+        take = min(partition_size - len(members), len(remaining))
+        batch, remaining = remaining[:take], remaining[take:]
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        _add_active_sectors(queue, quant, batch, size)
+        partition[P_EXPIRATIONS] = queue.flush()
+        numbers = {s[0] for s in batch}
+        if numbers & members:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "not all added sectors are new")
+        power = power_for_sectors(size, batch)
+        partition[P_SECTORS] = bitfield.encode(members | numbers)
+        partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], power)
+        new_power = new_power + power
+        partitions.set(index, partition)
+        for s in batch:
+            entry = updates.setdefault(s[5], [])
+            if not entry or entry[-1] != index:
+                entry.append(index)
+        index += 1
+    deadline[D_PARTITIONS] = partitions.flush()
+    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    epochs = sorted(quantize_up(e, *quant) for e in updates)
+    by_epoch: dict[int, set[int]] = {}
+    for raw, parts in updates.items():
+        by_epoch.setdefault(quantize_up(raw, *quant), set()).update(parts)
+    for epoch in epochs:  # once per raw epoch, like the reference
+        prev = queue.get(epoch)
+        merged = by_epoch[epoch] | (set() if prev is None else bitfield.decode(prev))
+        queue.set(epoch, bitfield.encode(merged))
+    deadline[D_EXPIRATIONS] = queue.flush()
+    return new_power
+
+
+def assign_sectors_to_deadlines(
+    rt: Runtime,
+    deadlines_root: CID,
+    period_start: int,
+    now: int,
+    sectors: list[list[Any]],
+    partition_size: int,
+    size: int,
+) -> tuple[CID, PowerPair]:
+    """Spread newly proven sectors over the mutable deadlines; returns the
+    new deadlines root and the power added."""
+    deadlines = list(rt.store_get(deadlines_root)[0])
+    sectors = sorted(sectors, key=lambda s: s[0])
+    candidates: dict[int, list[Any]] = {}
+    for index, cid in enumerate(deadlines):
+        dl = list(rt.store_get(cid))
+        if deadline_is_mutable(period_start, index, now):
+            candidates[index] = dl
+    loads = {i: (dl[D_LIVE_SECTORS], dl[D_TOTAL_SECTORS]) for i, dl in candidates.items()}
+    per_deadline: dict[int, list[list[Any]]] = {}
+    for sector, index in zip(
+        sectors, assign_deadlines(partition_size, loads, len(sectors)), strict=True
+    ):
+        per_deadline.setdefault(index, []).append(sector)
+    total = PowerPair()
+    for index in sorted(per_deadline):
+        dl = candidates[index]
+        quant = DeadlineInfo(period_start, index, 0).quant()
+        total = total + deadline_add_sectors(rt, dl, partition_size, per_deadline[index], size, quant)
+        deadlines[index] = rt.store_put(dl)
+    return rt.store_put([deadlines]), total

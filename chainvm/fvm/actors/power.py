@@ -91,12 +91,38 @@ def _epoch_key(epoch: int) -> bytes:
     return int_key(epoch)
 
 
+MINER_CONFIRM_SECTOR_PROOFS_VALID = 17
+
+
 def _process_batch_verifies(rt: Runtime, lay: _Layout) -> None:
+    """Verify the epoch's queued seal proofs (the batch is cleared) and tell
+    each miner which of its sectors proved; the miners' exit codes are ignored."""
+    from chainvm.fvm.address import Address
+
+    miners: list[Address] = []
+    infos: dict[Address, list[Any]] = {}
+
     def take(st: list[Any]) -> None:
-        if st[lay.batch] is not None:
-            raise FatalError("batched seal verification is not implemented")
+        if st[lay.batch] is None:
+            return
+        batch = Hamt.load(rt.store, st[lay.batch], version=_hamt_version(rt))
+        for key, root in batch.items():
+            miner = Address.from_bytes(key)
+            miners.append(miner)
+            infos[miner] = [info for _, info in Amt.load(rt.store, root).for_each_stored()]
+        st[lay.batch] = None
 
     rt.state_transaction(take)
+    results = rt.batch_verify_seals(infos)
+    for miner in miners:
+        seen: set[int] = set()
+        proven = []
+        for info, ok in zip(infos[miner], results[miner], strict=True):
+            number = info[1][1]
+            if ok and number not in seen:
+                seen.add(number)
+                proven.append(number)
+        rt.send(miner, MINER_CONFIRM_SECTOR_PROOFS_VALID, dumps([proven]), 0)
 
 
 def on_epoch_tick_end(rt: Runtime, _: None) -> None:
