@@ -21,8 +21,8 @@ from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
 from chainvm.chain.processing import (
     UNCLE_GENERATIONS,
-    BlockInvalid,
     BodyResult,
+    InvalidBlock,
     SenderExemption,
     execute_block,
     validate_header,
@@ -152,6 +152,14 @@ class Chain:
     _tx_index: dict[bytes, list[TxLocation]] = field(default_factory=dict)
     # Transactions whose sender may have code (a development chain's impersonated senders).
     exempt: SenderExemption | None = None
+    # A forked chain's first block is a remote block N: hashes of blocks before it come
+    # from here (chainvm.node.forking.RemoteState.block_hash).
+    older_hash: Callable[[int], bytes] | None = None
+
+    @property
+    def first_number(self) -> int:
+        """The number of the chain's first block (0, or a forked chain's fork block)."""
+        return min(self.canonical) if self.canonical else 0
 
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
@@ -238,7 +246,8 @@ class Chain:
              address: bytes | None = None) -> list[tuple[int, Log]]:
         """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
         out: list[tuple[int, Log]] = []
-        for number in range(from_number, to_number + 1):
+        for number in range(max(from_number, self.first_number if self.older_hash else 0),
+                            to_number + 1):
             stored = self.get_block_by_number(number)
             if stored is None:
                 break
@@ -258,7 +267,8 @@ class Chain:
                 cache[node.number] = node.hash
                 node = self.blocks.get(node.header.parent_hash)
             if node is None or node.number != number:
-                return bytes(32)
+                older = self.older_hash
+                return older(number) if older is not None and node is None else bytes(32)
             cache[number] = node.hash
             return node.hash
 
@@ -267,7 +277,7 @@ class Chain:
     # -- import --------------------------------------------------------------------------------
 
     def import_block(self, block: Block) -> StoredBlock:
-        """Validate and execute `block`; store it and update the head. Raises BlockInvalid."""
+        """Validate and execute `block`; store it and update the head. Raises InvalidBlock."""
         known = self.blocks.get(block.hash)
         if known is not None:
             return known
@@ -292,7 +302,7 @@ class Chain:
         header = block.header
         parent = self.blocks.get(header.parent_hash)
         if parent is None:
-            raise BlockInvalid("unknown parent")
+            raise InvalidBlock("unknown parent")
         fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
         validate_header(self.config, header, parent.header, parent.total_difficulty,
                         parent.fork, fork)
@@ -386,17 +396,17 @@ class Chain:
         for uncle in block.uncles:
             h = uncle.hash
             if h in included or h in seen:
-                raise BlockInvalid("duplicate uncle")
+                raise InvalidBlock("duplicate uncle")
             seen.add(h)
             if h in ancestors:
-                raise BlockInvalid("uncle is an ancestor")
+                raise InvalidBlock("uncle is an ancestor")
             uncle_parent = ancestors.get(uncle.parent_hash)
             if uncle_parent is None or uncle.parent_hash == header.parent_hash:
-                raise BlockInvalid("uncle's parent is not an ancestor (dangling uncle)")
+                raise InvalidBlock("uncle's parent is not an ancestor (dangling uncle)")
             fork = self.config.fork_at(uncle.number, uncle.timestamp,
                                        uncle_parent.total_difficulty)
             try:
                 validate_header(self.config, uncle, uncle_parent.header,
                                 uncle_parent.total_difficulty, uncle_parent.fork, fork)
-            except BlockInvalid as exc:
-                raise BlockInvalid(f"invalid uncle: {exc}") from None
+            except InvalidBlock as exc:
+                raise InvalidBlock(f"invalid uncle: {exc}") from None

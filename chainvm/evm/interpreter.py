@@ -11,6 +11,7 @@ import json
 import sys
 from typing import IO, TYPE_CHECKING
 
+from chainvm.evm.compiler import compiled_for, execute_compiled
 from chainvm.evm.errors import (
     ExceptionalHalt,
     OutOfGas,
@@ -21,9 +22,6 @@ from chainvm.evm.errors import (
 )
 from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
 
-# Returned by `execute` when the frame should continue in the compiled tier.
-TIER_UP: Frame = object.__new__(Frame)
-
 if TYPE_CHECKING:
     from chainvm.evm.vm import EVM
 
@@ -33,16 +31,18 @@ def execute(f: Frame) -> Frame | None:
 
     PUSH, DUP and SWAP (about half of all executed instructions) run inline;
     every other opcode is a call through the fork's table. Gas lives in a
-    local and is synced to the frame only around those calls.
+    local and is synced to the frame only around those calls. When a loop head
+    gets hot (TierUp, raised by the counting JUMP/JUMPI), the frame goes on in
+    the compiled tier from there.
 
     Stack bounds: a body that finds too few items raises IndexError before it
     has any effect, which is a stack underflow; the only ops that grow the
     stack (PUSH, DUP here, and zero-input ops wrapped by the fork table) check
     the 1024 limit first. This keeps the happy path free of per-step checks.
     """
-    table = f.evm.fork
-    fns = table.fast_fns
-    static_gas = table.static_gas
+    opcodes = f.evm.fork.opcodes
+    fns = opcodes.loop_fns
+    static_gas = opcodes.static_gas
     code = f.code
     push_values = f.push_values
     stack = f.stack
@@ -76,23 +76,35 @@ def execute(f: Frame) -> Frame | None:
             gas = f.gas
     except CallRequest as request:
         return request.child
-    except TierUp:
-        return TIER_UP
+    except TierUp:  # f.pc is the loop head; f.gas and f.stack are exact
+        f.blocks = compiled_for(f.analysis, f.evm.fork.opcodes)
     except Stop:
         f.error = None
+        return None
     except Revert as e:
         f.error = e
+        return None
     except ExceptionalHalt as e:
         f.error = e
         f.gas = 0
+        return None
     except IndexError:
         f.error = StackUnderflow()
         f.gas = 0
-    return None
+        return None
+    return execute_compiled(f, f.blocks)
 
 
 class Tracer:
-    """EIP-3155 structured traces, one JSON object per line, in geth's field formats.
+    """EIP-3155 structured traces, one JSON object per line, in the field order and formats
+    of geth's JSON logger (`evm --json`, return data on): pc, op, gas, gasCost, memSize,
+    stack, returnData (when the frame holds return data), depth, refund, opName, error.
+    A CALL-family step's gasCost includes the gas forwarded to the callee, as geth's does.
+
+    The summary line after a transaction is `{"output", "gasUsed", "error"?}` (geth's
+    `evm run`); inside a state test (`begin_case`/`end_case`) it is the EIP's
+    `{"stateRoot", "output", "gasUsed", "pass", "fork", "error"?}`, written once the case's
+    post-state is checked.
 
     Besides `step` (before each instruction) and `summary` (the transaction's end), a tracer
     hears where each message starts (`enter`, for every CALL-family and CREATE message,
@@ -102,6 +114,10 @@ class Tracer:
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out if out is not None else sys.stderr
+        # The current frame's return-data buffer before the step (set by execute_traced).
+        self.return_data = b""
+        self._held: tuple[bytes, int, str | None] | None = None
+        self._holding = False
 
     def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
               depth: int) -> None:
@@ -120,30 +136,54 @@ class Tracer:
             "gasCost": hex(cost),
             "memSize": mem_size,
             "stack": [hex(x) for x in stack],
-            "depth": f.depth + 1,
-            "refund": refund,
-            "opName": name,
         }
+        if self.return_data:
+            record["returnData"] = "0x" + bytes(self.return_data).hex()
+        record["depth"] = f.depth + 1
+        record["refund"] = refund
+        record["opName"] = name
         if error:
             record["error"] = error
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        if self._holding:
+            self._held = (output, gas_used, error)
+            return
         record: dict[str, object] = {"output": output.hex(), "gasUsed": hex(gas_used)}
         if error:
             record["error"] = error
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
+    def begin_case(self) -> None:
+        """Hold the transaction's summary until `end_case` knows the post-state."""
+        self._holding, self._held = True, None
+
+    def end_case(self, state_root: bytes, passed: bool, fork: str,
+                 error: str | None = None) -> None:
+        output, gas_used, tx_error = self._held or (b"", 0, None)
+        self._holding, self._held = False, None
+        record: dict[str, object] = {"stateRoot": "0x" + state_root.hex(),
+                                     "output": output.hex(), "gasUsed": hex(gas_used),
+                                     "pass": passed, "fork": fork}
+        if tx_error or error:
+            record["error"] = tx_error or error
+        self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+# CALL, CALLCODE, DELEGATECALL, STATICCALL: the steps whose gasCost includes forwarded gas.
+_CALL_OPS = frozenset((0xF1, 0xF2, 0xF4, 0xFA))
+
 
 def execute_traced(f: Frame) -> Frame | None:
     """Like `execute`, reporting each step to the EVM's tracer before its effects are lost."""
-    table = f.evm.fork
+    opcodes = f.evm.fork.opcodes
     tracer = f.evm.tracer
     assert tracer is not None
-    fns = table.fns
-    static_gas = table.static_gas
-    stack_ranges = table.stack_ranges
-    names = table.names
+    fns = opcodes.fns
+    static_gas = opcodes.static_gas
+    stack_ranges = opcodes.stack_ranges
+    names = opcodes.names
     code = f.code
     stack = f.stack
     pc = f.pc
@@ -154,6 +194,7 @@ def execute_traced(f: Frame) -> Frame | None:
         stack_before = list(stack)
         mem_before = len(f.memory)
         refund_before = state.refund
+        tracer.return_data = f.return_data
         try:
             gas = f.gas - static_gas[op]
             if gas < 0:
@@ -185,14 +226,19 @@ def execute_traced(f: Frame) -> Frame | None:
             f.error = e
             f.gas = 0
             return None
-        tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
-                    refund_before, names[op], None)
+        cost = gas_before - f.gas
+        if op in _CALL_OPS:
+            # A call that needed no frame (precompile, no code, early failure) has already
+            # given back what the callee left; geth's gasCost counts the gas forwarded.
+            cost += f.evm.call_gas_returned
+            f.evm.call_gas_returned = 0
+        tracer.step(f, pc, op, gas_before, cost, stack_before, mem_before, refund_before,
+                    names[op], None)
         pc = new_pc
 
 
 def run(evm: EVM, root: Frame) -> Frame:
     """Drive `root` and every frame it spawns to completion; returns the finished root."""
-    from chainvm.evm.compiler import compiled_for, execute_compiled
     from chainvm.evm.vm import finish_frame, resume_parent
 
     tracing = evm.tracer is not None
@@ -205,9 +251,6 @@ def run(evm: EVM, root: Frame) -> Frame:
             child = execute_compiled(f, f.blocks)
         else:
             child = execute(f)
-            if child is TIER_UP:
-                f.blocks = compiled_for(f.analysis, evm.fork)
-                continue
         if child is not None:
             frames.append(child)
             f = child

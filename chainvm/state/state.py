@@ -61,7 +61,7 @@ class Account:
         acct.balance = self.balance
         acct.code = self.code
         acct.code_hash = self.code_hash
-        acct.storage = dict(self.storage)
+        acct.storage = self.storage.copy()  # keeps a forked account's storage type
         trie = self.storage_trie
         acct.storage_trie = Trie(trie.root) if trie is not None else None
         acct.dirty_slots = set(self.dirty_slots)
@@ -424,12 +424,14 @@ class State:
 
     def copy(self) -> State:
         """An independent state with the same accounts, shared until either writes one."""
-        if self.journal:
-            # Mid-transaction the journal holds accounts that undoing would write to in
-            # place: those must not be shared.
-            state = State({a: acct.copy() for a, acct in self.accounts.items()})
-        else:
-            state = State(dict(self.accounts))
+        accounts = self.accounts
+        shared = not self.journal
+        # Mid-transaction the journal holds accounts that undoing would write to in place:
+        # those must not be shared.
+        items = dict(accounts) if shared else {a: acct.copy() for a, acct in accounts.items()}
+        # A forked state's accounts (chainvm.node.forking) keep their remote below the copy.
+        state = State(items if type(accounts) is dict else accounts.derive(items))  # type: ignore[attr-defined]
+        if shared:
             state._own = set()
             state.origin = self.token
             self._own = set()

@@ -104,6 +104,9 @@ class Namespace:
         return self.dev.head.number
 
     def state_at(self, ref: BlockId) -> State:
+        remote = self.dev.remote
+        if remote is not None and ref.number is not None and ref.number < remote.number:
+            return remote.state_at(ref.number)  # forked: a block before the fork block
         return self.block(ref).state
 
     def call_state(self, ref: BlockId) -> State | None:
