@@ -9,11 +9,13 @@ transaction), with C+1 funded dev accounts from the shared test mnemonic (`test 
 ... junk`, chain id 31337, the default of both). The transfers are signed beforehand:
 C senders, N/C each, nonces in order, 1 wei to one recipient, EIP-1559 with a 100 gwei
 fee cap. C clients (asyncio, aiohttp, one keep-alive connection each) send one
-sender's transfers each, one at a time, waiting for each answer (with automine the
-answer comes once the block is mined). First 50 warm-up transfers from the extra
+sender's transfers each, one at a time: eth_sendRawTransaction, then
+eth_getTransactionReceipt until the transfer is mined (chainvm answers the send once
+its block is mined; anvil answers first and mines after), then the next. First 50 warm-up transfers from the extra
 account. Reported: transfers per second over the whole run (first send to last
-answer, and every transfer mined: anvil answers before it mines), median and 99th
-percentile of the answer time. The run is checked: each
+receipt), median and 99th percentile of the time from send to receipt, and the CPU
+time the engine's process spent per transfer (from /proc; less moved by a loaded
+machine than the wall clock). The run is checked: each
 sender's nonce must be N/C and the recipient's balance N wei, or the engine is
 reported failed (exit 1).
 
@@ -104,7 +106,11 @@ async def _drive(url: str, batches: list[list[str]], warm: list[str],
             async with aiohttp.ClientSession() as own:  # one keep-alive connection
                 for raw in batch:
                     start = time.perf_counter()
-                    await _rpc(own, url, "eth_sendRawTransaction", raw)
+                    tx_hash = await _rpc(own, url, "eth_sendRawTransaction", raw)
+                    # Mined? (at once on chainvm, whose answer waits for the block; anvil
+                    # answers first and mines after)
+                    while await _rpc(own, url, "eth_getTransactionReceipt", tx_hash) is None:
+                        await asyncio.sleep(0.001)
                     latencies.append(time.perf_counter() - start)
 
         async def mined() -> list[int]:
@@ -113,8 +119,6 @@ async def _drive(url: str, batches: list[list[str]], warm: list[str],
 
         start = time.perf_counter()
         await asyncio.gather(*(client(b) for b in batches))
-        # An engine may answer before it mines (anvil does): the run ends when every
-        # transfer is in a block.
         wait_until = time.monotonic() + 60
         nonces = await mined()
         while nonces != [len(b) for b in batches] and time.monotonic() < wait_until:
@@ -124,6 +128,9 @@ async def _drive(url: str, batches: list[list[str]], warm: list[str],
         balance = int(await _rpc(session, url, "eth_getBalance", "0x" + RECIPIENT.hex(),
                                  "latest"), 16)
     sent = sum(len(b) for b in batches)
+    if nonces != [len(b) for b in batches]:
+        print(f"not mined: {sum(len(b) for b in batches) - sum(nonces)} transfers",
+              file=sys.stderr)
     ok = all(n == len(b) for n, b in zip(nonces, batches, strict=True)) and \
         balance == sent + len(warm)
     latencies.sort()
@@ -133,6 +140,13 @@ async def _drive(url: str, batches: list[list[str]], warm: list[str],
             "p99_ms": round(1000 * latencies[min(len(latencies) - 1,
                                                   int(len(latencies) * 0.99))], 2),
             "checked": ok}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -160,7 +174,13 @@ def run_engine(name: str, command: list[str], port: int, batches: list[list[str]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_ready(url, proc)
+        cpu = _cpu_seconds(proc.pid)
         result = asyncio.run(_drive(url, batches, warm, senders))
+        # CPU the engine spent (warm-up included): a figure a loaded machine moves less
+        # than the wall clock.
+        cpu = _cpu_seconds(proc.pid) - cpu
+        result["server_cpu_ms_per_transfer"] = round(
+            1000 * cpu / (result["transfers"] + len(warm)), 3)
     finally:
         proc.terminate()
         try:
@@ -209,10 +229,11 @@ def main(argv: list[str]) -> int:
                 results.append(run_engine("anvil", [anvil, "--port", str(port), "--accounts",
                                                     str(args.clients + 1), "--silent"],
                                           port, batches, warm, senders))
-    lines = [f"{'engine':<20} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8}  checked"]
+    lines = [f"{'engine':<20} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/tx':>10}"
+             "  checked"]
     for r in results:
         lines.append(f"{r['engine']:<20} {r['per_second']:>8} {r['p50_ms']:>8} "
-                     f"{r['p99_ms']:>8}  {r['checked']}")
+                     f"{r['p99_ms']:>8} {r['server_cpu_ms_per_transfer']:>10}  {r['checked']}")
     table = "\n".join(lines)
     meta = {"transfers": args.transfers, "clients": args.clients,
             "cpus": os.cpu_count(), "python": sys.version.split()[0]}

@@ -434,6 +434,11 @@ class DevChain:
             tx = decode_transaction(raw)
         except TxDecodeError as exc:
             raise NodeError(f"invalid transaction: {exc}", -32602) from None
+        if tx.encode() == raw:
+            # Its encoding is known: kept (the pool, the block's root and the index all
+            # need it; each would encode it again).
+            tx.__class__ = DevTransaction
+            tx.__dict__["_encoding"] = ((tx.v, tx.r, tx.s), raw)
         return self.add_transaction(tx)
 
     def fill(self, req: CallArgs, pending: tuple[BlockEnv, Any] | None = None

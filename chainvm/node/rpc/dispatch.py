@@ -61,6 +61,7 @@ class Method:
         self.fn = fn
         self.bounded = getattr(fn, "bounded", False)
         self.immediate = getattr(fn, "immediate", False)
+        self.quick = self.immediate or getattr(fn, "quick", False)
         hints = typing.get_type_hints(fn, include_extras=True)
         self.params: list[_Param] = []
         self.rest: _Param | None = None  # *args: passed on as they come
@@ -134,11 +135,18 @@ class Rpc:
 
     def is_immediate(self, request: Any) -> bool:
         """Whether every call in a parsed body may be answered without the chain."""
+        return self._all(request, "immediate")
+
+    def is_quick(self, request: Any) -> bool:
+        """Whether every call in a parsed body is a quick lookup (see `base.quick`)."""
+        return self._all(request, "quick")
+
+    def _all(self, request: Any, trait: str) -> bool:
         calls = request if isinstance(request, list) and request else [request]
         for call in calls:
             method = call.get("method") if isinstance(call, dict) else None
             fn = self.methods.get(method) if isinstance(method, str) else None
-            if fn is None or not fn.immediate:
+            if fn is None or not getattr(fn, trait):
                 return False
         return True
 
