@@ -10,6 +10,7 @@ with -32602 naming the argument.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 import typing
 from collections.abc import Callable, Sequence
@@ -112,7 +113,9 @@ class Rpc:
         self.max_depth = max_depth
         self.options = options or RpcOptions()
         self.watchdog = Watchdog()
-        self._deadline = 0.0  # of the body being handled (time.monotonic())
+        # The deadline (time.monotonic()) of the body being handled, per thread: the
+        # server handles quick lookups on its loop while its worker handles a batch.
+        self._body = threading.local()
         self.namespaces = [cls(dev, self.options) for cls in (namespaces or NAMESPACES)]
         self.methods: dict[str, Method] = {}
         for ns in self.namespaces:
@@ -130,7 +133,7 @@ class Rpc:
         if fn is None:
             raise NodeError(f"the method {method} does not exist/is not available",
                             METHOD_NOT_FOUND)
-        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
         return self._run(fn, list(params))
 
     def is_immediate(self, request: Any) -> bool:
@@ -169,7 +172,7 @@ class Rpc:
     def handle_request(self, request: Any) -> Any:
         """A parsed body: one call (a response or None) or a batch (a list or None).
         The executions of one body share one time limit."""
-        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
         if isinstance(request, list):
             if not request:
                 return error_response(None, INVALID_REQUEST, "empty batch")
@@ -217,7 +220,8 @@ class Rpc:
         timeout = self.options.evm_timeout
         if not (fn.bounded and timeout):
             return fn(params)
-        left = self._deadline - time.monotonic()
+        now = time.monotonic()
+        left = getattr(self._body, "deadline", now + timeout) - now
         try:
             if left <= 0:
                 raise ExecutionTimeout
