@@ -156,6 +156,7 @@ class AnvilApi(Namespace):
         import json
         import zlib
 
+        self.require_reset_allowed("anvil_loadState")
         try:
             raw = gzip.decompress(dump) if dump[:2] == b"\x1f\x8b" else dump
             payload = json.loads(raw)
