@@ -372,6 +372,8 @@ class DevChain:
         ts = timestamp if timestamp is not None else self._next_timestamp()
         if ts <= head.header.timestamp:
             raise NodeError(f"timestamp {ts} not after the head's {head.header.timestamp}")
+        if ts >> 64:  # a header's timestamp is a 64-bit number
+            raise NodeError(f"timestamp {ts} above 2^64-1")
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
         opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
