@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.limits import DEFAULT_MAX_DEPTH, ExecutionTimeout, Watchdog, load_json
+from chainvm.node.limits import DEFAULT_MAX_DEPTH, WATCHDOG, ExecutionTimeout, load_json
 from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.params import (
     INTERNAL_ERROR,
@@ -112,7 +112,7 @@ class Rpc:
         self.max_batch = max_batch
         self.max_depth = max_depth
         self.options = options or RpcOptions()
-        self.watchdog = Watchdog()
+        self.watchdog = WATCHDOG
         # The deadline (time.monotonic()) of the body being handled, per thread: the
         # server handles quick lookups on its loop while its worker handles a batch.
         self._body = threading.local()
