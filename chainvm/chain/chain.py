@@ -63,9 +63,22 @@ class StoredBlock:
         self.state_token: object = state.token if state is not None else object()
         # When the state is not held whole: its changes against the parent's (and the
         # parent), or a stored whole-state record.
-        self.changes: dict[bytes, Account | None] | None = None
+        self._changes: dict[bytes, Account | None] | None = None
+        self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
+
+    @property
+    def changes(self) -> dict[bytes, Account | None] | None:
+        if self._changes_record is not None:
+            self._changes = decode_state_record(self._changes_record)  # type: ignore[assignment]
+            self._changes_record = None
+        return self._changes
+
+    @changes.setter
+    def changes(self, changes: dict[bytes, Account | None] | None) -> None:
+        self._changes = changes
+        self._changes_record = None
 
     @property
     def state(self) -> State:
@@ -193,7 +206,7 @@ class Chain:
         for block_hash, (block, td, fork_name, receipts, record) in loaded.blocks.items():
             stored = StoredBlock(block, td, None, receipts, get_fork(fork_name))
             if record.startswith(CHANGES_RECORD):
-                stored.changes = decode_state_record(record)  # type: ignore[assignment]
+                stored._changes_record = record  # decoded when the state is asked for
             else:
                 stored._record = record
             chain.blocks[block_hash] = stored
