@@ -229,8 +229,8 @@ def main(argv: list[str]) -> int:
                 results.append(run_engine("anvil", [anvil, "--port", str(port), "--accounts",
                                                     str(args.clients + 1), "--silent"],
                                           port, batches, warm, senders))
-    lines = [f"{'engine':<20} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/tx':>10}"
-             "  checked"]
+    header = f"{'engine':<20} {'tx/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/tx':>10}  checked"
+    lines = [header]
     for r in results:
         lines.append(f"{r['engine']:<20} {r['per_second']:>8} {r['p50_ms']:>8} "
                      f"{r['p99_ms']:>8} {r['server_cpu_ms_per_transfer']:>10}  {r['checked']}")
