@@ -253,6 +253,11 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self._built = (key, built)
         return built
 
+    def _pending_state(self) -> State:
+        """The state the pending block leaves (the head's while it is empty: no block is
+        built for a nonce or balance lookup)."""
+        return self._pending_stored().state if self._pending else self.chain.head.state
+
     def _pending_stored(self) -> StoredBlock:
         built = self._build()
         head = self.chain.head
@@ -582,7 +587,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         sender = transaction["from"]
         nonce = transaction.get("nonce")
         if nonce is None:
-            nonce = self._pending_stored().state.nonce(sender)
+            nonce = self._pending_state().nonce(sender)
         to = transaction.get("to") or None
         tx = SignedTransaction(
             tx_type, nonce=nonce, gas_limit=transaction["gas"], to=to,
@@ -599,7 +604,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                 tip = transaction.get("max_priority_fee_per_gas", GWEI)
                 tx.max_priority_fee_per_gas = tip
                 tx.max_fee_per_gas = transaction.get(
-                    "max_fee_per_gas", tip + 2 * (self._pending_stored().header.base_fee or 0))
+                    "max_fee_per_gas", tip + 2 * self.dev.next_base_fee())
         if tx_type == 4:
             tx.authorization_list = [
                 Authorization(int(a["chain_id"]), a["address"], int(a["nonce"]),
