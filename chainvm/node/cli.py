@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,13 +31,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-time", type=float, default=None,
                    help="mine a block every S seconds instead of one per transaction")
     p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
-    p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
-    p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024,
+                   help="largest request body in bytes (default 16 MiB)")
+    p.add_argument("--max-batch", type=int, default=1000,
+                   help="most calls in one batch (default 1000)")
+    p.add_argument("--rpc.gascap", dest="gas_cap", type=int, default=50_000_000,
+                   help="gas of eth_call, eth_estimateGas and debug_traceCall at most "
+                        "(default 50000000; 0: the block's gas limit only)")
+    p.add_argument("--rpc.evmtimeout", dest="evm_timeout", type=float, default=5.0,
+                   help="seconds one call or trace may run (default 5; 0: no limit)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="serve this Host name besides the loopback ones (repeatable; "
+                        "* for any)")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from this origin call the node (repeatable; * for "
+                        "any; default none)")
+    p.add_argument("--allow-reset", action="store_true",
+                   help="allow anvil_reset / anvil_loadState on a --datadir chain")
     p.add_argument("--load-state", metavar="FILE",
                    help="start from a state dump (a --dump-state file or anvil_dumpState's "
                         "JSON) written over the genesis state")
     p.add_argument("--dump-state", metavar="FILE",
                    help="on exit, write the head state here as JSON (for --load-state)")
+    p.add_argument("--fork-url", help="fork a remote node's chain: its state is read on "
+                   "demand (http:// or https:// JSON-RPC URL)")
+    p.add_argument("--fork-block-number", type=int, default=None,
+                   help="the remote block to fork at (default: its latest)")
+    p.add_argument("--fork-cache", default=None,
+                   help="keep what the fork reads in LMDB here, for the next runs")
     return p
 
 
@@ -54,13 +76,30 @@ def main(argv: list[str]) -> int:
         print("chainvm node: --accounts, --balance and --block-time must be positive",
               file=sys.stderr)
         return USAGE_EXIT
+    if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
+            or not 0 <= args.evm_timeout < 1e9:
+        print("chainvm node: --max-body and --max-batch must be positive, --rpc.gascap "
+              "and --rpc.evmtimeout not negative", file=sys.stderr)
+        return USAGE_EXIT
+    from chainvm.node.rpc.base import RpcOptions
+
+    options = RpcOptions(gas_cap=args.gas_cap, evm_timeout=args.evm_timeout,
+                         allow_reset=args.allow_reset)
+    problem = _fork_usage_problem(args)
+    if problem:
+        print(f"chainvm node: {problem}", file=sys.stderr)
+        return USAGE_EXIT
     try:
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
-                       mnemonic=args.mnemonic)
+                       mnemonic=args.mnemonic, fork_url=args.fork_url,
+                       fork_block=args.fork_block_number, fork_cache=args.fork_cache)
     except (KeyError, ValueError, ImportError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    except NodeError as exc:  # the remote of --fork-url failed
+        print(f"chainvm node: {exc}", file=sys.stderr)
+        return 1
     if args.load_state:
         try:
             _load_state(dev, args.load_state)
@@ -69,7 +108,8 @@ def main(argv: list[str]) -> int:
             dev.close()
             return USAGE_EXIT
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
-                        max_body=args.max_body, max_batch=args.max_batch)
+                        max_body=args.max_body, max_batch=args.max_batch, options=options,
+                        allow_hosts=args.allow_host, cors=args.cors)
     _print_banner(dev, args)
 
     async def serve() -> None:
@@ -121,6 +161,26 @@ def _dump_state(dev: DevChain, path: str) -> None:
         print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
 
 
+def _fork_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.fork_url is None:
+        if args.fork_block_number is not None or args.fork_cache is not None:
+            return "--fork-block-number and --fork-cache need --fork-url"
+        return None
+    try:
+        parts = urllib.parse.urlsplit(args.fork_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        return f"--fork-url {args.fork_url!r}: expected http:// or https://host[:port][/path]"
+    if args.fork_block_number is not None and args.fork_block_number < 0:
+        return "--fork-block-number must not be negative"
+    if args.datadir is not None:
+        return "--fork-url keeps the chain in memory: it cannot be combined with --datadir"
+    return None
+
+
 def _print_banner(dev: object, args: argparse.Namespace) -> None:
     from chainvm.node.devchain import DevChain
 
@@ -128,6 +188,8 @@ def _print_banner(dev: object, args: argparse.Namespace) -> None:
     head = dev.head
     where = f"datadir {args.datadir}" + (" (reopened)" if dev.reopened else "") \
         if args.datadir else "in memory"
+    if dev.remote is not None:
+        where += f", forked from {dev.remote.client.display} at block #{dev.remote.number}"
     mining = f"interval {args.block_time}s" if args.block_time else "automine"
     print(f"chainvm node: chain id {dev.chain_id}, fork {head.fork.name}, {where}, "
           f"{mining}, head #{head.number}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coincurve import PrivateKey
 
@@ -48,6 +48,9 @@ from chainvm.evm.transaction import (
 from chainvm.evm.vm import create_address
 from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
 from chainvm.state.state import Account, State
+
+if TYPE_CHECKING:
+    from chainvm.node.forking import RemoteState
 
 ETHER = 10**18
 GWEI = 10**9
@@ -181,14 +184,34 @@ class DevChain:
     def __init__(self, fork: str = "Osaka", chain_id: int = 31337, accounts: int = 10,
                  balance: int = 10_000 * ETHER, datadir: str | Path | None = None,
                  mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
-                 timestamp: int | None = None) -> None:
+                 timestamp: int | None = None, fork_url: str | None = None,
+                 fork_block: int | None = None,
+                 fork_cache: str | Path | None = None) -> None:
+        # What anvil_reset needs to start again (forked or local).
+        self._init_args: dict[str, Any] = {
+            "fork": fork, "chain_id": chain_id, "accounts": accounts, "balance": balance,
+            "datadir": datadir, "mnemonic": mnemonic, "gas_limit": gas_limit,
+            "timestamp": timestamp, "fork_cache": fork_cache}
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
         self._key_objects: dict[bytes, PrivateKey] = {}
         self.accounts: list[bytes] = list(self.keys)
         self.mnemonic = mnemonic
-        config = config_for_network(fork, chain_id)
         self.reopened = False
-        if datadir is not None:
+        # Fork mode: the chain starts at a remote block and reads what it lacks from there.
+        self.remote: RemoteState | None = None
+        if fork_url is not None:
+            if datadir is not None:
+                raise NodeError("fork mode keeps its chain in memory: a data dir cannot be "
+                                "combined with a fork URL", -32602)
+            from chainvm.node.forking import RemoteState
+
+            self.remote = RemoteState.open(fork_url, fork_block, fork_cache)
+            config = config_for_network(fork, self.remote.chain_id)
+            self.chain = Chain.from_genesis(config, self.remote.genesis(),
+                                            self._forked_state(config, balance))
+            self.chain.older_hash = self.remote.block_hash
+        elif datadir is not None:
+            config = config_for_network(fork, chain_id)
             try:
                 self.chain = Chain.open(datadir)
                 self.reopened = True
@@ -196,6 +219,7 @@ class DevChain:
                 state, genesis = self._genesis(config, balance, gas_limit, timestamp)
                 self.chain = Chain.open(datadir, config, genesis, state)
         else:
+            config = config_for_network(fork, chain_id)
             state, genesis = self._genesis(config, balance, gas_limit, timestamp)
             self.chain = Chain.from_genesis(config, genesis, state)
         self.config: ChainConfig = self.chain.config
@@ -224,7 +248,7 @@ class DevChain:
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
                                       block_gas_limit=head.header.gas_limit,
-                                      max_per_sender=1024),
+                                      max_per_sender=1024, reject_below_base_fee=True),
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
@@ -241,8 +265,30 @@ class DevChain:
         ts = int(time.time()) if timestamp is None else timestamp
         return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
 
+    def _forked_state(self, config: ChainConfig, balance: int) -> State:
+        """The remote's state at the fork block, with the dev accounts funded."""
+        from chainvm.node.forking import ForkedAccounts
+
+        assert self.remote is not None
+        accounts = ForkedAccounts(self.remote)
+        requests = (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS)
+        accounts.prefetch([*self.keys, *requests])  # one batch
+        for address in self.keys:
+            acct = accounts.get(address) or Account()
+            acct.balance = balance
+            accounts[address] = acct
+        if config.fork_at(self.remote.number, self.remote.header.timestamp, -1).rules.eip7685:
+            # A remote without the EIP-7002/7251 request contracts gets the dev chain's
+            # stand-ins, or no Prague block could be built on it.
+            for address in requests:
+                if address not in accounts or not accounts[address].code:
+                    accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
+        return State(accounts)
+
     def close(self) -> None:
         self.chain.close()
+        if self.remote is not None:
+            self.remote.close()
 
     # -- head and environment ------------------------------------------------------------
 
@@ -473,14 +519,20 @@ class DevChain:
         tx.s = int.from_bytes(sig[32:64], "big")
 
     def pending_nonce(self, sender: bytes) -> int:
-        """The nonce of the sender's next transaction, counting those in the pool."""
+        """The nonce of the sender's next transaction: the state's, past the run of the
+        sender's pooled transactions that follow it without a gap (as geth counts)."""
         nonce = self.state().nonce(sender)
-        for entry in self.pool.by_sender.get(sender, {}).values():
-            nonce = max(nonce, entry.tx.nonce + 1)
+        pooled = self.pool.by_sender.get(sender, {})
+        while nonce in pooled:
+            nonce += 1
         return nonce
 
     def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
+        if self.remote is not None and req.sender is not None:
+            # Forked: read what the transaction will touch in a few batches first.
+            with contextlib.suppress(NodeError):
+                self.remote.speculate(lambda: self.execute(req))
         tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
@@ -567,6 +619,9 @@ class DevChain:
 
     def call(self, req: CallArgs, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.call(req, state))
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
             code = self.state().code(req.sender or bytes(20))
@@ -585,6 +640,9 @@ class DevChain:
                      env: BlockEnv | None = None, fork: Any = None) -> int:
         """The least gas `req` succeeds with, on the head state with the pending block's
         environment, or on `state` with `env` and `fork`."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.estimate_gas(req, state, env, fork))
         if env is None or fork is None:
             env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
@@ -704,9 +762,18 @@ class DevChain:
                 pass
         return True
 
-    def reset(self) -> None:
+    def reset(self, fork_url: str | None = None, fork_block: int | None = None) -> None:
         """Back to the genesis block and state: later blocks, the pool, the clock's offset
-        and every snapshot are dropped."""
+        and every snapshot are dropped. With `fork_url`, a new chain forked from that remote
+        at `fork_block` (its latest when None); a forked chain without it becomes a new
+        local chain."""
+        if fork_url is not None or self.remote is not None:
+            fresh = DevChain(**self._init_args, fork_url=fork_url, fork_block=fork_block)
+            listeners = self.listeners
+            self.close()
+            self.__dict__.update(fresh.__dict__)
+            self.listeners = listeners
+            return
         genesis = self.chain.get_block_by_number(0)
         assert genesis is not None
         self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])

@@ -469,7 +469,9 @@ class TestChain:
                  balance: int = 10_000 * ETHER, blocks: bool = True, **kwargs: Any) -> None:
         """`blocks=False` is the fast mode: transactions run directly on the head state
         (no signing, pool, block building or import; block number and time move only
-        with `mine` and `time_travel`), as titanoboa does."""
+        with `mine` and `time_travel`), as titanoboa does. `fork_url=URL,
+        fork_block=N` (and `fork_cache=DIR`) fork a remote node's chain at block N, as
+        `chainvm node --fork-url` does (docs/node.md, Fork mode)."""
         self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
                             balance=balance, **kwargs)
         self.blocks = blocks

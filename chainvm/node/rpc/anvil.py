@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from chainvm.node.devchain import NodeError
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import q
 from chainvm.node.rpc.params import (
@@ -22,6 +21,7 @@ from chainvm.node.rpc.params import (
     Uint64,
     parse_number,
     parse_object,
+    parse_quantity,
 )
 
 
@@ -41,7 +41,10 @@ HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersona
 
 class AnvilApi(Namespace):
     prefixes = ("evm_", "anvil_")
-    aliases: ClassVar[dict[str, str]] = {f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS}
+    aliases: ClassVar[dict[str, str]] = {
+        **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
+        **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
+           for short in ("snapshot", "revert")}}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -178,8 +181,18 @@ class AnvilApi(Namespace):
         }
 
     def anvil_reset(self, *options: Any) -> bool:
-        """Back to genesis (forking is not supported; a fork argument is refused)."""
-        if options and isinstance(options[0], dict) and options[0].get("forking"):
-            raise NodeError("forking from a remote node is not supported", -32000)
-        self.dev.reset()
+        """Back to genesis; with `forking: {jsonRpcUrl, blockNumber}` a new fork of that
+        remote; a forked chain without it becomes a new local chain."""
+        forking = options[0].get("forking") if options and isinstance(options[0], dict) \
+            else None
+        self.require_reset_allowed("anvil_reset")
+        if forking is None:
+            self.dev.reset()
+            return True
+        if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
+            raise InvalidParams("forking: expected {jsonRpcUrl, blockNumber}")
+        raw = forking.get("blockNumber")
+        number = raw if isinstance(raw, int) and not isinstance(raw, bool) else (
+            parse_quantity(raw, "forking.blockNumber", 64) if raw is not None else None)
+        self.dev.reset(forking["jsonRpcUrl"], number)
         return True

@@ -7,18 +7,52 @@ from typing import Any
 
 from chainvm.evm.transaction import TxResult
 from chainvm.node.devchain import NodeError, StepCollector
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import addr_out, d, q
-from chainvm.node.rpc.params import LATEST, BlockRef, CallObject, Hash, Raw
+from chainvm.node.rpc.params import LATEST, BlockRef, CallObject, Hash, InvalidParams, Raw
 from chainvm.node.tracing import CallTracer, PrestateTracer
 from chainvm.state.state import State
 
 Run = Callable[..., TxResult]  # (tracer, states=None): states gets pre and post copies
 
+# Bytes of JSON a struct log takes, roughly: the fixed fields, a stack item, a memory
+# word, a storage entry.
+_LOG_BYTES, _STACK_ITEM_BYTES, _WORD_BYTES, _SLOT_BYTES = 100, 70, 70, 140
+
+
+class TraceTooLarge(NodeError):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"trace larger than {max_bytes} bytes: narrow it with the limit, "
+                         "disableStack or disableStorage options, or trace less gas", -32000)
+
+
+class BoundedStepCollector(StepCollector):
+    """The struct logger, stopped with TraceTooLarge once its records pass `max_bytes`
+    (they are counted as they are made, before the answer is built)."""
+
+    def __init__(self, max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def step(self, *args: Any) -> None:
+        count = len(self.logs)
+        super().step(*args)
+        if len(self.logs) == count:
+            return
+        record = self.logs[-1]
+        self.size += (_LOG_BYTES + _STACK_ITEM_BYTES * len(record.get("stack", ()))
+                      + _WORD_BYTES * len(record.get("memory", ()))
+                      + _SLOT_BYTES * len(record.get("storage", ())))
+        if self.size > self.max_bytes:
+            self.logs.clear()
+            raise TraceTooLarge(self.max_bytes)
+
 
 class DebugApi(Namespace):
     prefixes = ("debug_",)
 
+    @bounded
     def debug_traceTransaction(self, tx_hash: Hash, options: Raw = None) -> Any:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
@@ -36,9 +70,10 @@ class DebugApi(Namespace):
 
         return self._trace(run, options, top, extra)
 
+    @bounded
     def debug_traceCall(self, tx: CallObject, block: BlockRef = LATEST,
                         options: Raw = None) -> Any:
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         state = self.call_state(block)
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(tx.sender or bytes(20)),
                "to": addr_out(tx.to), "value": q(tx.value), "input": d(tx.data)}
@@ -56,7 +91,9 @@ class DebugApi(Namespace):
 
     def _trace(self, run: Run, options: Any, top: dict[str, Any],
                extra: list[bytes] | None = None) -> Any:
-        opts = options if isinstance(options, dict) else {}
+        if options is not None and not isinstance(options, dict):
+            raise InvalidParams("invalid argument: trace options: expected an object")
+        opts = options or {}
         tracer_name = opts.get("tracer")
         cfg = opts.get("tracerConfig") or {}
         if tracer_name == "prestateTracer":
@@ -80,10 +117,14 @@ class DebugApi(Namespace):
             raise NodeError(f"tracer {tracer_name} not supported (structLogger, callTracer, "
                             "prestateTracer)",
                             -32000)
-        collector = StepCollector(memory=bool(opts.get("enableMemory")),
-                                  stack=not opts.get("disableStack"),
-                                  storage=not opts.get("disableStorage"),
-                                  limit=int(opts.get("limit") or 0))
+        limit = opts.get("limit") or 0
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidParams("invalid argument: trace options: limit must be a "
+                                "non-negative integer")
+        collector = BoundedStepCollector(self.options.max_trace_bytes,
+                                         memory=bool(opts.get("enableMemory")),
+                                         stack=not opts.get("disableStack"),
+                                         storage=not opts.get("disableStorage"), limit=limit)
         result = run(collector)
         return {"gas": result.gas_used, "failed": not result.success,
                 "returnValue": result.output.hex(), "structLogs": collector.logs}

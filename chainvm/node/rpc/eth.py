@@ -10,8 +10,8 @@ from chainvm.chain.chain import StoredBlock
 from chainvm.crypto import keccak256, sign_hash
 from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
-from chainvm.node.devchain import DEFAULT_TIP, NodeError
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.devchain import DEFAULT_TIP, NodeError, RevertError, revert_reason
+from chainvm.node.rpc.base import Namespace, bounded, immediate
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
@@ -69,24 +69,29 @@ class EthApi(Namespace):
 
     # -- the node and the chain ------------------------------------------------------------
 
+    @immediate
     def eth_chainId(self) -> str:
         return q(self.dev.chain_id)
 
+    @immediate
     def eth_protocolVersion(self) -> str:
         return q(68)
 
+    @immediate
     def eth_syncing(self) -> bool:
         return False
 
     def eth_mining(self) -> bool:
         return self.dev.automine
 
+    @immediate
     def eth_hashrate(self) -> str:
         return q(0)
 
     def eth_coinbase(self) -> str:
         return d(self.dev.coinbase)
 
+    @immediate
     def eth_accounts(self) -> list[str]:
         """The dev accounts, then the impersonated ones (anvil lists them: clients such as
         ethers' `getSigner(address)` look a sender up here)."""
@@ -161,12 +166,21 @@ class EthApi(Namespace):
 
     def eth_getBlockByNumber(self, block: BlockRef, full: Bool = False
                              ) -> dict[str, Any] | None:
+        remote = self.dev.remote
+        if remote is not None and block.hash is None and not block.is_head:
+            # A forked chain's blocks up to the fork block are the remote's, bodies and all.
+            number = 0 if block.tag == "earliest" else block.number
+            if number is not None and number <= remote.number:
+                return remote.get_block(number, full)  # type: ignore[no-any-return]
         stored = self.maybe_block(block)
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
                            ) -> dict[str, Any] | None:
         stored = self.dev.chain.get_block(block_hash)
+        if stored is None and self.dev.remote is not None:  # forked: a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getBlockByHash", ["0x" + block_hash.hex(), full])
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockTransactionCountByNumber(self, block: BlockRef) -> str | None:
@@ -220,6 +234,9 @@ class EthApi(Namespace):
             tx, _receipt, stored, index = found
             return format_tx(self.dev, tx, stored, index)
         entry = self.dev.pool.by_hash.get(tx_hash)
+        if entry is None and self.dev.remote is not None:  # forked: in a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getTransactionByHash", ["0x" + tx_hash.hex()])
         return format_tx(self.dev, entry.tx, None, None) if entry else None
 
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
@@ -239,6 +256,9 @@ class EthApi(Namespace):
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
+            if self.dev.remote is not None:  # forked: in a block up to N?
+                return self.dev.remote.historic(  # type: ignore[no-any-return]
+                    "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             return None
         _tx, _receipt, stored, index = found
         return format_receipt(self.dev, stored, index)
@@ -253,20 +273,32 @@ class EthApi(Namespace):
 
     # -- calls -------------------------------------------------------------------------------
 
+    @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         state = self.call_state(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
-        return d(self.dev.call(tx, state))
+        if not self.options.evm_timeout:
+            return d(self.dev.call(tx, state))
+        # Under a time limit the call may be stopped anywhere: it runs on a copy of the
+        # state (not on the head state, undone afterwards, as DevChain.call may).
+        result = self.dev.execute(tx, state)
+        if not result.success:
+            if result.error == "execution reverted":
+                raise RevertError(result.output, revert_reason(result.output))
+            raise NodeError(result.error or "execution failed", -32000)
+        return d(result.output)
 
+    @bounded
     def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
-        return q(self.dev.estimate_gas(self.check_chain_id(tx)))
+        return q(self.dev.estimate_gas(self.capped(self.check_chain_id(tx))))
 
+    @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
         from chainvm.node.tracing import AccessListTracer
 
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         tracer = AccessListTracer()
         result = self.dev.execute(tx, tracer=tracer)
         sender = tx.sender or bytes(20)
