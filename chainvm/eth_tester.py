@@ -221,6 +221,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self._built: tuple[tuple[Any, ...], BuiltBlock] | None = None
         self._time_offset = 0
         self._pending_timestamp: int | None = None
+        self._sizes: dict[bytes, int] = {}
 
     @property
     def chain(self) -> Any:
@@ -400,7 +401,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             "transactions_root": h.transactions_root, "receipts_root": h.receipts_root,
             "state_root": h.state_root, "coinbase": h.coinbase, "difficulty": h.difficulty,
             "total_difficulty": stored.total_difficulty, "mix_hash": h.mix_hash,
-            "size": len(stored.block.encode()), "extra_data": _pad32(h.extra_data),
+            "size": self._size(stored), "extra_data": _pad32(h.extra_data),
             "gas_limit": h.gas_limit, "gas_used": h.gas_used, "timestamp": h.timestamp,
             "transactions": [self._serialize_tx(stored, i, pending) if full else tx.hash
                              for i, tx in enumerate(txs)],
@@ -420,6 +421,14 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         if h.requests_hash is not None:
             out["requests_hash"] = h.requests_hash
         return out
+
+    def _size(self, stored: StoredBlock) -> int:
+        """The block's encoded size, encoded once per block (eth-tester asks for every
+        block it mines)."""
+        size = self._sizes.get(stored.hash)
+        if size is None:
+            size = self._sizes[stored.hash] = len(stored.block.encode())
+        return size
 
     def get_fee_history(self, block_count: int = 1, newest_block: Any = "latest",
                         reward_percentiles: Any = ()) -> dict[str, Any]:
