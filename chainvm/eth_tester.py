@@ -121,6 +121,20 @@ def _pad32(value: bytes) -> bytes:
     return value.rjust(32, b"\x00")
 
 
+def _fork_of_vm_configuration(vm_configuration: Any) -> str:
+    try:
+        entries = list(vm_configuration)
+        (block, vm), = entries
+    except (TypeError, ValueError):
+        raise ValidationError("vm_configuration: only one VM from block 0 is supported "
+                              "(pass fork=NAME)") from None
+    name = getattr(vm, "__name__", str(vm)).removesuffix("VM")
+    if block != 0:
+        raise ValidationError("vm_configuration: the VM must start at block 0")
+    return {"SpuriousDragon": "EIP158", "TangerineWhistle": "EIP150",
+            "Petersburg": "ConstantinopleFix"}.get(name, name)
+
+
 class _TesterDevChain(DevChain):
     """A DevChain whose genesis is eth-tester's: the given alloc and header fields."""
 
@@ -165,7 +179,12 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                  genesis_state: dict[Any, dict[str, Any]] | None = None,
                  fork: str = "Osaka", mnemonic: str | None = None,
                  hd_path: str | None = None, num_accounts: int | None = None,
-                 chain_id: int = CHAIN_ID) -> None:
+                 chain_id: int = CHAIN_ID, vm_configuration: Any = None) -> None:
+        """`fork`: the fork from genesis (a fork name, as `chainvm statetest` knows them).
+        `vm_configuration`, PyEVMBackend's schedule of py-evm VM classes, is accepted
+        when it is one VM from block 0 (`((0, CancunVM),)`): its fork is used."""
+        if vm_configuration:
+            fork = _fork_of_vm_configuration(vm_configuration)
         self.fork_name = fork
         self.chain_id = chain_id
         self._genesis_parameters = genesis_parameters
