@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chainvm.chain.transactions import (
+    InvalidTransaction,
     SignedTransaction,
     TxDecodeError,
-    TxInvalid,
     from_fields,
 )
 from chainvm.encoding.rlp import RLPError, decode, encode
@@ -56,23 +56,23 @@ def versioned_hashes(sidecar: BlobSidecar) -> list[bytes]:
 
 
 def verify_sidecar(tx: SignedTransaction, sidecar: BlobSidecar) -> None:
-    """Raise TxInvalid unless `sidecar` belongs to `tx` and its proofs verify."""
+    """Raise InvalidTransaction unless `sidecar` belongs to `tx` and its proofs verify."""
     import ckzg
 
     n = len(tx.blob_versioned_hashes)
     if not (len(sidecar.blobs) == len(sidecar.commitments) == n):
-        raise TxInvalid(f"sidecar has {len(sidecar.blobs)} blobs and "
+        raise InvalidTransaction(f"sidecar has {len(sidecar.blobs)} blobs and "
                         f"{len(sidecar.commitments)} commitments for {n} blob hashes")
     per_blob = CELLS_PER_EXT_BLOB if sidecar.version == WRAPPER_VERSION_CELL_PROOFS else 1
     if len(sidecar.proofs) != n * per_blob:
-        raise TxInvalid(f"sidecar has {len(sidecar.proofs)} proofs, want {n * per_blob}")
+        raise InvalidTransaction(f"sidecar has {len(sidecar.proofs)} proofs, want {n * per_blob}")
     if any(len(b) != BYTES_PER_BLOB for b in sidecar.blobs):
-        raise TxInvalid("sidecar blob of the wrong size")
+        raise InvalidTransaction("sidecar blob of the wrong size")
     if any(len(c) != 48 for c in sidecar.commitments) or any(len(p) != 48
                                                              for p in sidecar.proofs):
-        raise TxInvalid("sidecar commitment or proof of the wrong size")
+        raise InvalidTransaction("sidecar commitment or proof of the wrong size")
     if versioned_hashes(sidecar) != tx.blob_versioned_hashes:
-        raise TxInvalid("blob versioned hashes do not match the sidecar commitments")
+        raise InvalidTransaction("blob versioned hashes do not match the sidecar commitments")
     setup = trusted_setup()
     try:
         if sidecar.version == WRAPPER_VERSION_CELL_PROOFS:
@@ -88,15 +88,15 @@ def verify_sidecar(tx: SignedTransaction, sidecar: BlobSidecar) -> None:
                                                   b"".join(sidecar.commitments),
                                                   b"".join(sidecar.proofs), setup)
     except Exception as exc:  # noqa: BLE001 - ckzg reports malformed points this way
-        raise TxInvalid(f"invalid blob proof: {exc}") from None
+        raise InvalidTransaction(f"invalid blob proof: {exc}") from None
     if not ok:
-        raise TxInvalid("blob proofs do not verify")
+        raise InvalidTransaction("blob proofs do not verify")
 
 
 def encode_pooled(tx: SignedTransaction, sidecar: BlobSidecar) -> bytes:
     """The network form of a blob transaction with its sidecar."""
     if tx.tx_type != 3:
-        raise TxInvalid("only blob transactions have sidecars")
+        raise InvalidTransaction("only blob transactions have sidecars")
     items: list[object] = [tx.payload()]
     if sidecar.version:
         items.append(sidecar.version)

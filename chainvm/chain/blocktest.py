@@ -15,7 +15,7 @@ from typing import Any
 from chainvm.chain.block import Block, BlockDecodeError, Header, receipts_root
 from chainvm.chain.chain import Chain
 from chainvm.chain.config import ChainConfig, UnknownNetwork, config_for_network
-from chainvm.chain.processing import BlockInvalid
+from chainvm.chain.processing import InvalidBlock
 from chainvm.encoding.json_input import InputError, expect_list, expect_object, read_json_file
 from chainvm.encoding.rlp import RLPError
 from chainvm.evm.statetest import (
@@ -152,7 +152,7 @@ def _import_blocks(chain: Chain, test: dict[str, Any], network: str) -> str | No
         try:
             block = Block.decode(parse_bytes(entry["rlp"]))
             chain.import_block(block)
-        except (BlockDecodeError, BlockInvalid, RLPError) as exc:
+        except (BlockDecodeError, InvalidBlock, RLPError) as exc:
             if expected is None:
                 return f"block {i + 1}: rejected: {exc}"
             continue

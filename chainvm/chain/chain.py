@@ -17,8 +17,8 @@ from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
 from chainvm.chain.processing import (
     UNCLE_GENERATIONS,
-    BlockInvalid,
     BodyResult,
+    InvalidBlock,
     SenderExemption,
     execute_block,
     validate_header,
@@ -172,7 +172,7 @@ class Chain:
     # -- import --------------------------------------------------------------------------------
 
     def import_block(self, block: Block) -> StoredBlock:
-        """Validate and execute `block`; store it and update the head. Raises BlockInvalid."""
+        """Validate and execute `block`; store it and update the head. Raises InvalidBlock."""
         known = self.blocks.get(block.hash)
         if known is not None:
             return known
@@ -197,7 +197,7 @@ class Chain:
         header = block.header
         parent = self.blocks.get(header.parent_hash)
         if parent is None:
-            raise BlockInvalid("unknown parent")
+            raise InvalidBlock("unknown parent")
         fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
         validate_header(self.config, header, parent.header, parent.total_difficulty,
                         parent.fork, fork)
@@ -270,17 +270,17 @@ class Chain:
         for uncle in block.uncles:
             h = uncle.hash
             if h in included or h in seen:
-                raise BlockInvalid("duplicate uncle")
+                raise InvalidBlock("duplicate uncle")
             seen.add(h)
             if h in ancestors:
-                raise BlockInvalid("uncle is an ancestor")
+                raise InvalidBlock("uncle is an ancestor")
             uncle_parent = ancestors.get(uncle.parent_hash)
             if uncle_parent is None or uncle.parent_hash == header.parent_hash:
-                raise BlockInvalid("uncle's parent is not an ancestor (dangling uncle)")
+                raise InvalidBlock("uncle's parent is not an ancestor (dangling uncle)")
             fork = self.config.fork_at(uncle.number, uncle.timestamp,
                                        uncle_parent.total_difficulty)
             try:
                 validate_header(self.config, uncle, uncle_parent.header,
                                 uncle_parent.total_difficulty, uncle_parent.fork, fork)
-            except BlockInvalid as exc:
-                raise BlockInvalid(f"invalid uncle: {exc}") from None
+            except InvalidBlock as exc:
+                raise InvalidBlock(f"invalid uncle: {exc}") from None

@@ -20,7 +20,12 @@ from chainvm.chain.blobs import (
     decode_pooled,
     verify_sidecar,
 )
-from chainvm.chain.transactions import SignedTransaction, TxDecodeError, TxInvalid, check_static
+from chainvm.chain.transactions import (
+    InvalidTransaction,
+    SignedTransaction,
+    TxDecodeError,
+    check_static,
+)
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
 from chainvm.state.state import State
@@ -80,7 +85,7 @@ class TxPool:
             raise PoolError("already known")
         try:
             sender = check_static(tx, self.fork, self.config.chain_id)
-        except TxInvalid as exc:
+        except InvalidTransaction as exc:
             raise PoolError(str(exc)) from None
         if tx.gas_limit > self.config.block_gas_limit:
             raise PoolError("exceeds block gas limit")
@@ -133,7 +138,7 @@ class TxPool:
             raise PoolError(f"blob sidecar version {sidecar.version}, {self.fork.name} wants {want}")
         try:
             verify_sidecar(tx, sidecar)
-        except TxInvalid as exc:
+        except InvalidTransaction as exc:
             raise PoolError(str(exc)) from None
 
     def add_raw(self, data: bytes) -> bytes:

@@ -3,7 +3,7 @@
 `validate_header` checks a header against its parent; `execute_block` runs
 the body on a copy of the parent state (system calls, transactions, rewards,
 withdrawals, requests) and checks everything the header commits to. Any
-failure raises `BlockInvalid` with a reason; the parent state is never
+failure raises `InvalidBlock` with a reason; the parent state is never
 modified.
 """
 
@@ -29,10 +29,10 @@ from chainvm.chain.block import (
 )
 from chainvm.chain.config import ChainConfig
 from chainvm.chain.dao import DAO_ACCOUNTS, DAO_REFUND_CONTRACT
-from chainvm.chain.transactions import SignedTransaction, TxInvalid, check_static
+from chainvm.chain.transactions import SignedTransaction, check_static
 from chainvm.crypto import sha256
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.errors import InvalidTransaction
+from chainvm.evm.errors import InvalidBlock, InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
@@ -77,8 +77,6 @@ ETHER = 10**18
 RETURN_NOTHING = bytes.fromhex("60006000f3")
 
 
-class BlockInvalid(Exception):
-    """A block that must not be imported; the message says why."""
 
 
 def block_reward(fork: Fork) -> int:
@@ -152,57 +150,57 @@ def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
 
 def validate_header(config: ChainConfig, header: Header, parent: Header, parent_td: int,
                     parent_fork: Fork, fork: Fork) -> None:
-    """Check `header` against `parent` (no body, no state). Raises BlockInvalid."""
+    """Check `header` against `parent` (no body, no state). Raises InvalidBlock."""
     present = header.present_optional()
     expected = expected_optional_fields(fork)
     if present != expected:
-        raise BlockInvalid(f"header fields do not match {fork.name}: has {list(present)}, "
+        raise InvalidBlock(f"header fields do not match {fork.name}: has {list(present)}, "
                            f"want {list(expected)}")
     if header.parent_hash != parent.hash:
-        raise BlockInvalid("parent hash mismatch")
+        raise InvalidBlock("parent hash mismatch")
     if header.number != parent.number + 1:
-        raise BlockInvalid(f"invalid block number {header.number}, parent is {parent.number}")
+        raise InvalidBlock(f"invalid block number {header.number}, parent is {parent.number}")
     if header.timestamp <= parent.timestamp:
-        raise BlockInvalid(f"timestamp {header.timestamp} not after parent {parent.timestamp}")
+        raise InvalidBlock(f"timestamp {header.timestamp} not after parent {parent.timestamp}")
     if len(header.extra_data) > MAX_EXTRA_DATA:
-        raise BlockInvalid(f"extra data too long: {len(header.extra_data)} > {MAX_EXTRA_DATA}")
+        raise InvalidBlock(f"extra data too long: {len(header.extra_data)} > {MAX_EXTRA_DATA}")
     if header.gas_limit > MAX_GAS_LIMIT:
-        raise BlockInvalid(f"gas limit {header.gas_limit} too big")
+        raise InvalidBlock(f"gas limit {header.gas_limit} too big")
     if header.gas_used > header.gas_limit:
-        raise BlockInvalid(f"gas used {header.gas_used} exceeds gas limit {header.gas_limit}")
+        raise InvalidBlock(f"gas used {header.gas_used} exceeds gas limit {header.gas_limit}")
     parent_limit = parent.gas_limit
     if fork.rules.eip1559 and not parent_fork.rules.eip1559:
         parent_limit *= ELASTICITY_MULTIPLIER
     bound = parent_limit // GAS_LIMIT_BOUND_DIVISOR
     if abs(header.gas_limit - parent_limit) >= bound or header.gas_limit < MIN_GAS_LIMIT:
-        raise BlockInvalid(f"invalid gas limit {header.gas_limit} (parent {parent.gas_limit})")
+        raise InvalidBlock(f"invalid gas limit {header.gas_limit} (parent {parent.gas_limit})")
     if fork.rules.eip1559:
         want = calc_base_fee(parent, parent_fork.rules.eip1559)
         if header.base_fee != want:
-            raise BlockInvalid(f"invalid base fee {header.base_fee}, want {want}")
+            raise InvalidBlock(f"invalid base fee {header.base_fee}, want {want}")
     if config.merged(parent_td):
         if header.difficulty != 0:
-            raise BlockInvalid("proof-of-stake block with non-zero difficulty")
+            raise InvalidBlock("proof-of-stake block with non-zero difficulty")
         if header.nonce != bytes(8):
-            raise BlockInvalid("proof-of-stake block with non-zero nonce")
+            raise InvalidBlock("proof-of-stake block with non-zero nonce")
         if header.ommers_hash != EMPTY_OMMERS_HASH:
-            raise BlockInvalid("proof-of-stake block with uncles")
+            raise InvalidBlock("proof-of-stake block with uncles")
     else:
         want = calc_difficulty(config, fork, header, parent)
         if header.difficulty != want:
-            raise BlockInvalid(f"invalid difficulty {header.difficulty}, want {want}")
+            raise InvalidBlock(f"invalid difficulty {header.difficulty}, want {want}")
     if config.dao_block is not None and \
             config.dao_block <= header.number < config.dao_block + DAO_EXTRA_RANGE \
             and header.extra_data != DAO_EXTRA_DATA:
-        raise BlockInvalid("DAO fork block without the dao-hard-fork extra data")
+        raise InvalidBlock("DAO fork block without the dao-hard-fork extra data")
     if fork.rules.eip4844:
         want = calc_excess_blob_gas(fork, parent, parent_fork)
         if header.excess_blob_gas != want:
-            raise BlockInvalid(f"invalid excess blob gas {header.excess_blob_gas}, want {want}")
+            raise InvalidBlock(f"invalid excess blob gas {header.excess_blob_gas}, want {want}")
         if (header.blob_gas_used or 0) > fork.blob_max * GAS_PER_BLOB:
-            raise BlockInvalid(f"blob gas used {header.blob_gas_used} above the block maximum")
+            raise InvalidBlock(f"blob gas used {header.blob_gas_used} above the block maximum")
         if (header.blob_gas_used or 0) % GAS_PER_BLOB:
-            raise BlockInvalid("blob gas used is not a multiple of the blob gas per blob")
+            raise InvalidBlock("blob gas used is not a multiple of the blob gas per blob")
 
 
 # -- execution ------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: b
     if not code:
         state.finalize_transaction(delete_empty=True)
         if checked:
-            raise BlockInvalid(f"system contract 0x{address.hex()} has no code")
+            raise InvalidBlock(f"system contract 0x{address.hex()} has no code")
         return b""
     if code == RETURN_NOTHING:  # no output and no state change: nothing to run
         state.finalize_transaction(delete_empty=True)
@@ -234,7 +232,7 @@ def system_call(state: State, fork: Fork, env: BlockEnv, address: bytes, data: b
     output = result.output if success else b""
     state.finalize_transaction(delete_empty=True)
     if checked and not success:
-        raise BlockInvalid(f"system call to 0x{address.hex()} failed")
+        raise InvalidBlock(f"system call to 0x{address.hex()} failed")
     return output
 
 
@@ -252,7 +250,7 @@ def _parse_deposit(log: Log) -> bytes:
     """Take pubkey, withdrawal credentials, amount, signature and index out of the ABI data."""
     data = log.data
     if len(data) != 576:
-        raise BlockInvalid("deposit event with a bad length")
+        raise InvalidBlock("deposit event with a bad length")
     # Five dynamic byte fields: offsets, then (length, padded value) each.
     offsets = [int.from_bytes(data[i * 32:(i + 1) * 32], "big") for i in range(5)]
     sizes = (48, 32, 8, 96, 8)
@@ -260,10 +258,10 @@ def _parse_deposit(log: Log) -> bytes:
     out = bytearray()
     for offset, size, want in zip(offsets, sizes, expected_offsets):
         if offset != want:
-            raise BlockInvalid("deposit event with a bad field offset")
+            raise InvalidBlock("deposit event with a bad field offset")
         length = int.from_bytes(data[offset:offset + 32], "big")
         if length != size:
-            raise BlockInvalid("deposit event with a bad field size")
+            raise InvalidBlock("deposit event with a bad field size")
         out += data[offset + 32:offset + 32 + size]
     return bytes(out)
 
@@ -320,7 +318,7 @@ def apply_body(config: ChainConfig, fork: Fork, env: BlockEnv, state: State,
     The one body of block import, block building, `chainvm t8n` and the dev chain's replay.
     `ommers` are (coinbase, how many blocks older than this one) of the uncles; `reward`
     overrides the fork's block reward (-1: none). An invalid transaction raises
-    BlockInvalid, or with `skip_invalid` is left out and reported in `skipped` with its
+    InvalidBlock, or with `skip_invalid` is left out and reported in `skipped` with its
     index. A failed request system call is reported in `block_error`, not raised.
     Transactions for which `exempt` is true may have a sender with code (`apply_as_eoa`).
     """
@@ -352,23 +350,23 @@ def apply_body(config: ChainConfig, fork: Fork, env: BlockEnv, state: State,
             try:
                 sender = check_static(tx, fork, config.chain_id)
                 if tx.gas_limit > env.gas_limit - cumulative:
-                    raise TxInvalid(f"gas limit reached (block gas left "
+                    raise InvalidTransaction(f"gas limit reached (block gas left "
                                     f"{env.gas_limit - cumulative}, tx wants {tx.gas_limit})")
                 tx_blob_gas = len(tx.blob_versioned_hashes) * GAS_PER_BLOB \
                     if tx.tx_type == 3 else 0
                 if blob_gas + tx_blob_gas > max_blob_gas:
-                    raise TxInvalid("blob gas above the block maximum")
+                    raise InvalidTransaction("blob gas above the block maximum")
                 evm_tx = tx.to_evm(sender)
                 if exempt is not None and state.code(sender) and exempt(tx):
                     result = apply_as_eoa(state, fork, env, evm_tx, tracer)
                 else:
                     result = apply_transaction(state, fork, env, evm_tx, tracer)
-            except (TxInvalid, InvalidTransaction) as exc:
+            except InvalidTransaction as exc:
                 discard()
                 if skip_invalid:
                     skipped.append((index, tx, str(exc)))
                     continue
-                raise BlockInvalid(f"transaction {len(included)}: {exc}") from None
+                raise InvalidBlock(f"transaction {len(included)}: {exc}") from None
         cumulative += result.gas_used
         blob_gas += result.blob_gas_used
         status: int | bytes = (1 if result.success else 0) if rules.eip658 \
@@ -399,7 +397,7 @@ def apply_body(config: ChainConfig, fork: Fork, env: BlockEnv, state: State,
             for kind, address in ((b"\x01", WITHDRAWAL_REQUEST_ADDRESS),
                                   (b"\x02", CONSOLIDATION_REQUEST_ADDRESS)):
                 requests.append(kind + system_call(state, fork, env, address, b"", checked=True))
-        except BlockInvalid as exc:
+        except InvalidBlock as exc:
             block_error = str(exc)
     return BodyResult(state, receipts, requests, included, skipped, cumulative, blob_gas,
                       results, block_error)
@@ -425,13 +423,13 @@ def run_body(config: ChainConfig, fork: Fork, header: Header,
              ancestor_hash: Callable[[int], bytes], skip_invalid: bool = False,
              exempt: SenderExemption | None = None) -> BodyResult:
     """`apply_body` for `header`'s block on a copy of `parent_state` (left unchanged);
-    raises BlockInvalid where the body makes the block invalid."""
+    raises InvalidBlock where the body makes the block invalid."""
     result = apply_body(config, fork, header_env(config, header, ancestor_hash),
                         parent_state.copy(), transactions, header.parent_hash,
                         [(u.coinbase, header.number - u.number) for u in uncles], withdrawals,
                         skip_invalid=skip_invalid, exempt=exempt)
     if result.block_error is not None:
-        raise BlockInvalid(result.block_error)
+        raise InvalidBlock(result.block_error)
     return result
 
 
@@ -444,39 +442,39 @@ def execute_block(config: ChainConfig, fork: Fork, block: Block, parent_state: S
     if rules.eip7934:
         size = len(block.encode())
         if size > MAX_RLP_BLOCK_SIZE:
-            raise BlockInvalid(f"block RLP of {size} bytes exceeds {MAX_RLP_BLOCK_SIZE}")
+            raise InvalidBlock(f"block RLP of {size} bytes exceeds {MAX_RLP_BLOCK_SIZE}")
     if ommers_hash(block.uncles) != header.ommers_hash:
-        raise BlockInvalid("uncles hash mismatch")
+        raise InvalidBlock("uncles hash mismatch")
     if len(block.uncles) > MAX_UNCLES:
-        raise BlockInvalid(f"too many uncles: {len(block.uncles)}")
+        raise InvalidBlock(f"too many uncles: {len(block.uncles)}")
     if transactions_root(block.transactions) != header.transactions_root:
-        raise BlockInvalid("transactions root mismatch")
+        raise InvalidBlock("transactions root mismatch")
     if rules.eip4895:
         if block.withdrawals is None:
-            raise BlockInvalid("missing withdrawals in a Shanghai block")
+            raise InvalidBlock("missing withdrawals in a Shanghai block")
         if withdrawals_root(block.withdrawals) != header.withdrawals_root:
-            raise BlockInvalid("withdrawals root mismatch")
+            raise InvalidBlock("withdrawals root mismatch")
     elif block.withdrawals is not None:
-        raise BlockInvalid(f"withdrawals in a {fork.name} block")
+        raise InvalidBlock(f"withdrawals in a {fork.name} block")
 
     result = run_body(config, fork, header, block.transactions, block.uncles, block.withdrawals,
                       parent_state, ancestor_hash, exempt=exempt)
 
     if rules.eip4844 and result.blob_gas_used != header.blob_gas_used:
-        raise BlockInvalid(f"blob gas used {header.blob_gas_used}, "
+        raise InvalidBlock(f"blob gas used {header.blob_gas_used}, "
                            f"transactions used {result.blob_gas_used}")
     if result.gas_used != header.gas_used:
-        raise BlockInvalid(f"gas used mismatch: header {header.gas_used}, "
+        raise InvalidBlock(f"gas used mismatch: header {header.gas_used}, "
                            f"block {result.gas_used}")
     if block_bloom(result.receipts) != header.bloom:
-        raise BlockInvalid("logs bloom mismatch")
+        raise InvalidBlock("logs bloom mismatch")
     if receipts_root(result.receipts) != header.receipts_root:
-        raise BlockInvalid("receipts root mismatch")
+        raise InvalidBlock("receipts root mismatch")
     if rules.eip7685 and requests_hash(result.requests) != header.requests_hash:
-        raise BlockInvalid("requests hash mismatch")
+        raise InvalidBlock("requests hash mismatch")
     root = result.state.state_root()
     if root != header.state_root:
-        raise BlockInvalid(f"state root mismatch: got 0x{root.hex()}, "
+        raise InvalidBlock(f"state root mismatch: got 0x{root.hex()}, "
                            f"header 0x{header.state_root.hex()}")
     return result
 
@@ -485,4 +483,4 @@ def block_bloom(receipts: list[Receipt]) -> bytes:
     return or_blooms([r.bloom for r in receipts]) if receipts else bytes(256)
 
 
-__all__ = ["BlockInvalid", "apply_body", "execute_block", "logs_bloom", "validate_header"]
+__all__ = ["InvalidBlock", "apply_body", "execute_block", "logs_bloom", "validate_header"]

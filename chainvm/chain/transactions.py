@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from chainvm.crypto import SECP256K1_N, ecrecover_address, keccak256, sign_hash
 from chainvm.encoding.rlp import RLPError, RLPItem, decode, decode_int, encode
+from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import MAX_INITCODE_SIZE
 from chainvm.evm.transaction import Authorization, Transaction, intrinsic_gas
@@ -31,10 +32,6 @@ _FIELD_COUNT = {0: 9, 1: 11, 2: 12, 3: 14, 4: 13}
 
 class TxDecodeError(ValueError):
     """Malformed or non-canonical transaction bytes."""
-
-
-class TxInvalid(ValueError):
-    """A well-formed transaction that the given fork or chain does not accept."""
 
 
 AccessList = list[tuple[bytes, list[bytes]]]
@@ -82,7 +79,7 @@ class SignedTransaction:
             auths = [[a.chain_id, a.address, a.nonce, a.y_parity, a.r, a.s]
                      for a in self.authorization_list]
             return common + [auths]
-        raise TxInvalid(f"unknown transaction type {self.tx_type}")
+        raise InvalidTransaction(f"unknown transaction type {self.tx_type}")
 
     def payload(self) -> list[object]:
         """The RLP list of the transaction, signature included."""
@@ -146,7 +143,7 @@ class SignedTransaction:
     def to_evm(self, sender: bytes | None = None) -> Transaction:
         who = sender if sender is not None else self.sender()
         if who is None:
-            raise TxInvalid("invalid signature: sender cannot be recovered")
+            raise InvalidTransaction("invalid signature: sender cannot be recovered")
         return Transaction(
             sender=who, to=self.to, nonce=self.nonce, gas_limit=self.gas_limit,
             value=self.value, data=self.data, tx_type=self.tx_type, gas_price=self.gas_price,
@@ -303,39 +300,39 @@ def decode_body_item(item: RLPItem) -> SignedTransaction:
 
 
 def check_static(tx: SignedTransaction, fork: Fork, chain_id: int = 1) -> bytes:
-    """Validate what needs no state; returns the sender. Raises TxInvalid."""
+    """Validate what needs no state; returns the sender. Raises InvalidTransaction."""
     rules = fork.rules
     if tx.tx_type not in rules.tx_types:
-        raise TxInvalid(f"transaction type {tx.tx_type} not supported by {fork.name}")
+        raise InvalidTransaction(f"transaction type {tx.tx_type} not supported by {fork.name}")
     if tx.tx_type == 0:
         if tx.v not in (27, 28):
             if not rules.eip155 or tx.v < 35:
-                raise TxInvalid(f"invalid signature v value {tx.v}")
+                raise InvalidTransaction(f"invalid signature v value {tx.v}")
             if tx.chain_id != chain_id:
-                raise TxInvalid(f"invalid chain id {tx.chain_id}, want {chain_id}")
+                raise InvalidTransaction(f"invalid chain id {tx.chain_id}, want {chain_id}")
     else:
         if tx.chain_id != chain_id:
-            raise TxInvalid(f"invalid chain id {tx.chain_id}, want {chain_id}")
+            raise InvalidTransaction(f"invalid chain id {tx.chain_id}, want {chain_id}")
         if tx.v not in (0, 1):
-            raise TxInvalid(f"invalid signature y parity {tx.v}")
+            raise InvalidTransaction(f"invalid signature y parity {tx.v}")
     if not (0 < tx.r < SECP256K1_N and 0 < tx.s < SECP256K1_N):
-        raise TxInvalid("invalid signature values r, s")
+        raise InvalidTransaction("invalid signature values r, s")
     if rules.eip2 and tx.s > SECP256K1_N // 2:
-        raise TxInvalid("invalid signature: s above half the curve order (EIP-2)")
+        raise InvalidTransaction("invalid signature: s above half the curve order (EIP-2)")
     sender = tx.sender()
     if sender is None:
-        raise TxInvalid("invalid signature: sender cannot be recovered")
+        raise InvalidTransaction("invalid signature: sender cannot be recovered")
     if tx.nonce >= UINT64_MAX:
-        raise TxInvalid("nonce has max value (EIP-2681)")
+        raise InvalidTransaction("nonce has max value (EIP-2681)")
     evm_tx = tx.to_evm(sender)
     needed = intrinsic_gas(evm_tx, fork)
     if needed > tx.gas_limit:
-        raise TxInvalid(f"intrinsic gas too low: have {tx.gas_limit}, want {needed}")
+        raise InvalidTransaction(f"intrinsic gas too low: have {tx.gas_limit}, want {needed}")
     if rules.eip3860 and tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
-        raise TxInvalid("max initcode size exceeded (EIP-3860)")
+        raise InvalidTransaction("max initcode size exceeded (EIP-3860)")
     if tx.tx_type >= 2 and (tx.max_priority_fee_per_gas or 0) > (tx.max_fee_per_gas or 0):
-        raise TxInvalid("max priority fee per gas higher than max fee per gas")
+        raise InvalidTransaction("max priority fee per gas higher than max fee per gas")
     fee_cap = tx.gas_price if tx.tx_type < 2 else tx.max_fee_per_gas
     if (fee_cap or 0) * tx.gas_limit >= 1 << 256:
-        raise TxInvalid("gas limit times fee cap overflows 256 bits")
+        raise InvalidTransaction("gas limit times fee cap overflows 256 bits")
     return sender

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chainvm.evm.compiler import CompiledCode
+    from chainvm.evm.opspec import OpcodeTables
 
 # Trailing zero bytes (STOP) let the loop run off the end without a bounds check,
 # and give a PUSH that is cut short by the end of code its zero-padded immediate.
@@ -34,7 +38,8 @@ class CodeAnalysis:
         self.push_values = push_values
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
-        self.compiled: dict[str, Any] = {}  # fork name -> CompiledCode (see compiler.py)
+        # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
+        self.compiled: dict[OpcodeTables, CompiledCode] = {}
 
 
 _cache: dict[bytes, CodeAnalysis] = {}

@@ -17,6 +17,13 @@ block's static gas has been charged when they run, exactly as in the
 interpreter. CALL and CREATE hand a child frame to the driver; the instruction
 after them starts a block, where execution resumes.
 
+Everything about an opcode comes from the fork's OpSpecs (chainvm/evm/opspec.py):
+static gas and stack items, where blocks end (`ends_block`, `reads_gas`), and its
+effect: an opcode with an `Inline` template (arithmetic, MLOAD, MSTORE, ...) has the
+template pasted into the block, over local variables; any other calls its body.
+What is resolved here at translation time is only the stack's shape (PUSH, DUP,
+SWAP) and control flow (JUMP, JUMPI).
+
 The interpreter stays the reference (and runs all traced execution); a
 frame switches to compiled blocks when its code is entered often or loops.
 """
@@ -29,23 +36,22 @@ from typing import TYPE_CHECKING
 from chainvm.evm.errors import (
     ExceptionalHalt,
     InvalidJump,
+    InvalidOpcode,
     OutOfGas,
     Revert,
     StackOverflow,
     StackUnderflow,
     Stop,
 )
-from chainvm.evm.frame import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD, CallRequest, Frame
-from chainvm.evm.instructions.common import expand_memory
+from chainvm.evm.frame import CallRequest, Frame
+from chainvm.evm.opspec import TEMPLATE_GLOBALS
+from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
 if TYPE_CHECKING:
     from chainvm.evm.analysis import CodeAnalysis
-    from chainvm.evm.forks import Fork
+    from chainvm.evm.opspec import OpcodeTables
 
 Block = Callable[[Frame, list[int]], int]
-
-M = (1 << 256) - 1
-SIGN = 1 << 255
 
 # Straight-line code is cut into blocks of at most this many instructions: CPython's
 # compiler slows down sharply on very long functions.
@@ -54,89 +60,12 @@ MAX_BLOCK_LENGTH = 128
 # blocks (see _compile_block), up to about this many instructions.
 MAX_TRACE_LENGTH = 256
 
-# Instructions after which a block ends.
-_ENDS_BLOCK = frozenset({
-    0x00, 0x56, 0x57, 0xF3, 0xFD, 0xFE, 0xFF,  # STOP JUMP JUMPI RETURN REVERT INVALID SELFDESTRUCT
-    0x5A, 0x55,                                # GAS, SSTORE (read the gas left)
-    0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA,        # CREATE and CALL families (child frames)
-})
-
-# Pure operations evaluated inline: opcode -> (operands, expression over a, b, c).
-# `a` is the top of the stack, `b` the next, `c` the third.
-_PURE: dict[int, tuple[int, str]] = {
-    0x01: (2, "(a + b) & M"),
-    0x02: (2, "(a * b) & M"),
-    0x03: (2, "(a - b) & M"),
-    0x04: (2, "a // b if b else 0"),
-    0x06: (2, "a % b if b else 0"),
-    0x08: (3, "(a + b) % c if c else 0"),
-    0x09: (3, "(a * b) % c if c else 0"),
-    0x10: (2, "1 if a < b else 0"),
-    0x11: (2, "1 if a > b else 0"),
-    0x12: (2, "1 if (a ^ SIGN) < (b ^ SIGN) else 0"),
-    0x13: (2, "1 if (a ^ SIGN) > (b ^ SIGN) else 0"),
-    0x14: (2, "1 if a == b else 0"),
-    0x15: (1, "0 if a else 1"),
-    0x16: (2, "a & b"),
-    0x17: (2, "a | b"),
-    0x18: (2, "a ^ b"),
-    0x19: (1, "M ^ a"),
-    0x1A: (2, "(b >> (248 - (a << 3))) & 0xFF if a < 32 else 0"),
-    0x1B: (2, "(b << a) & M if a < 256 else 0"),
-    0x1C: (2, "b >> a if a < 256 else 0"),
-    0x05: (2, "sdiv(a, b)"),
-    0x07: (2, "smod(a, b)"),
-    0x0B: (2, "signextend(a, b)"),
-    0x1D: (2, "sar(a, b)"),
-}
-
-
-def _sdiv(a: int, b: int) -> int:
-    if b == 0:
-        return 0
-    negative = (a ^ b) & SIGN
-    a = (1 << 256) - a if a & SIGN else a
-    b = (1 << 256) - b if b & SIGN else b
-    q = a // b
-    return ((1 << 256) - q) & M if negative else q & M
-
-
-def _smod(a: int, b: int) -> int:
-    if b == 0:
-        return 0
-    negative = a & SIGN
-    a = (1 << 256) - a if negative else a
-    b = (1 << 256) - b if b & SIGN else b
-    r = a % b
-    return ((1 << 256) - r) & M if negative else r
-
-
-def _signextend(a: int, b: int) -> int:
-    if a >= 31:
-        return b
-    bit = (a << 3) + 7
-    mask = (1 << bit) - 1
-    return (b | (M ^ mask)) if (b >> bit) & 1 else (b & mask)
-
-
-def _sar(a: int, b: int) -> int:
-    if b & SIGN:
-        return ((b - (1 << 256)) >> a) & M if a < 256 else M
-    return b >> a if a < 256 else 0
-# Opcodes whose pure form exists only from some fork on: the table decides availability.
-_MIN_ORDINAL = {0x1B: 5, 0x1C: 5}
-
-
-def _plus(name: str, n: int) -> str:
-    """Source for name + n, folded when name is a constant."""
-    return str(int(name) + n) if name.isdigit() else f"{name} + {n}"
-
-
-def _substitute(expr: str, names: list[str]) -> str:
-    """Replace the operand letters a, b, c (whole words only) by their value names."""
-    import re
-
-    return re.sub(r"\b[abc]\b", lambda m: names["abc".index(m.group())], expr)
+JUMP = 0x56
+JUMPI = 0x57
+DUP1, DUP16 = 0x80, 0x8F
+SWAP1, SWAP16 = 0x90, 0x9F
+REVERT = 0xFD
+INVALID = 0xFE
 
 
 class _BlockWriter:
@@ -196,13 +125,13 @@ class _BlockWriter:
         self.loaded = {}
 
 
-def _stack_bounds(ops: list[int], fork: Fork) -> tuple[int, int]:
+def _stack_bounds(ops: list[int], opcodes: OpcodeTables) -> tuple[int, int]:
     """(items needed at entry, most items added above the entry height)."""
     height = 0
     lowest = 0
     highest = 0
     for op in ops:
-        spec = fork.table.get(op)
+        spec = opcodes.specs[op]
         if spec is None:
             break
         lowest = min(lowest, height - spec.pops)
@@ -218,7 +147,7 @@ def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
     return [f"if {dest} not in jumpdests: raise InvalidJump", f"return {dest}"]
 
 
-def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
+def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                    env: dict[str, object]) -> str:
     """Source of the function entered at `start`: a trace of blocks.
 
@@ -238,12 +167,12 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
     loops = False
     segment: int | None = start
     while segment is not None:
-        pcs = _scan_block(analysis, fork, segment)
+        pcs = _scan_block(analysis, opcodes, segment)
         in_trace.add(segment)
         total += len(pcs)
         ops = [code[pc] for pc in pcs]
-        need, grow = _stack_bounds(ops, fork)
-        static = sum(fork.static_gas[op] for op in ops)
+        need, grow = _stack_bounds(ops, opcodes)
+        static = sum(opcodes.static_gas[op] for op in ops)
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
         shift = w.consumed - len(w.sym)
         if need + shift > 0:
@@ -258,55 +187,24 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
         segment = None
         exited = False
         for pc, op in zip(pcs, ops, strict=True):
-            spec = fork.table.get(op)
+            spec = opcodes.specs[op]
             if spec is None:
                 lines.append(f"raise InvalidOpcode('invalid opcode 0x{op:02x}')")
                 exited = True
                 break
-            if 0x60 <= op <= 0x7F:
+            if spec.immediate:  # PUSH1..PUSH32
                 w.sym.append(str(analysis.push_values[pc]))
-            elif op == 0x5F:
-                w.sym.append("0")
-            elif 0x80 <= op <= 0x8F:
+            elif DUP1 <= op <= DUP16:
                 depth = op - 0x7F
                 if depth <= len(w.sym):
                     w.sym.append(w.sym[-depth])
                 else:  # read the item in place, without taking the ones above it off the stack
                     w.sym.append(w.read(w.consumed + depth - len(w.sym)))
-            elif 0x90 <= op <= 0x9F:
+            elif SWAP1 <= op <= SWAP16:
                 depth = op - 0x8E
                 w.peek(depth)  # load the items down to `depth` into locals; swap the names
                 w.sym[-1], w.sym[-depth] = w.sym[-depth], w.sym[-1]
-            elif op == 0x50:
-                w.pop()
-            elif op == 0x5B:
-                pass
-            elif op == 0x58:
-                w.sym.append(str(pc))
-            elif op in _PURE and spec.body is fork.fns[op] and \
-                    fork.ordinal >= _MIN_ORDINAL.get(op, 0):
-                arity, expr = _PURE[op]
-                names = [w.pop() for _ in range(arity)]
-                expr = _substitute(expr, names)
-                result = w.fresh()
-                lines.append(f"{result} = {expr}")
-                w.sym.append(result)
-            elif op == 0x51:  # MLOAD
-                offset = w.pop()
-                end = _plus(offset, 32)
-                result = w.fresh()
-                lines.append(f"if {end} > len(mem): expand_memory(f, {offset}, 32)")
-                lines.append(f"{result} = int.from_bytes(mem[{offset}:{end}], 'big')")
-                w.sym.append(result)
-                uses_memory = True
-            elif op == 0x52:  # MSTORE
-                offset = w.pop()
-                value = w.pop()
-                end = _plus(offset, 32)
-                lines.append(f"if {end} > len(mem): expand_memory(f, {offset}, 32)")
-                lines.append(f"mem[{offset}:{end}] = ({value}).to_bytes(32, 'big')")
-                uses_memory = True
-            elif op == 0x56:  # JUMP
+            elif op == JUMP:
                 dest = w.pop()
                 if dest == str(start):  # a loop closing on the function's entry
                     w.flush()
@@ -320,15 +218,15 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
                     w.flush()
                     lines.extend(_exit_lines(dest, analysis))
                     exited = True
-            elif op == 0x57 and w.sym[-2:-1] == ["0"]:  # JUMPI never taken: only pops
+            elif op == JUMPI and w.sym[-2:-1] == ["0"]:  # never taken: only pops
                 w.pop()
                 w.pop()
-            elif op == 0x57:  # JUMPI
+            elif op == JUMPI:
                 dest = w.pop()
                 cond = w.pop()
                 taken = int(dest) if dest.isdigit() and int(dest) in analysis.jumpdests else None
                 if (can_extend and taken is not None and taken not in in_trace
-                        and _is_failure_path(analysis, fork, pc + 1)):
+                        and _is_failure_path(analysis, opcodes, pc + 1)):
                     # An assertion: the fall-through fails, so the trace follows the jump.
                     if not (cond.isdigit() and cond != "0"):  # a constant is always taken
                         lines.append(f"if not {cond}:")
@@ -354,15 +252,30 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
                     w.flush()
                     lines.append(f"return {pc + 1}")
                     exited = True
-            elif op == 0x00:
-                lines.append("raise Stop")
-                exited = True
+            elif spec.inline is not None:
+                # The template, over locals: the same source the interpreter's body has.
+                template = spec.inline
+                operands = [w.pop() for _ in range(template.arity)]
+                statements, result = template.expand(operands, w.fresh, pc)
+                lines.extend(statements)
+                uses_memory = uses_memory or template.uses_memory
+                if result is not None:
+                    if not (result.isdigit() or result.isidentifier()):
+                        name = w.fresh()
+                        lines.append(f"{name} = {result}")
+                        result = name
+                    w.sym.append(result)
+                if spec.ends_block:  # STOP
+                    if not (statements and statements[-1].startswith("raise ")):
+                        w.flush()
+                        lines.append(f"return {pc + 1}")
+                    exited = True
             else:
                 # Everything else runs the interpreter's body on the real stack.
                 w.flush()
                 fn_name = f"op_{op:02x}"
-                env[fn_name] = fork.fns[op]
-                if op in _ENDS_BLOCK:
+                env[fn_name] = opcodes.fns[op]
+                if op in opcodes.block_enders:
                     lines.append(f"return {fn_name}(f, stack, {pc})")
                     exited = True
                 else:
@@ -372,7 +285,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
         # The block was cut short by its length or by the end of the code: the next
         # entry is there (not followed, so that straight-line code is cut in the same
         # places whichever entry reaches it).
-        nxt = pcs[-1] + (ops[-1] - 0x5E if 0x60 <= ops[-1] <= 0x7F else 1) if pcs else size
+        nxt = pcs[-1] + 1 + _immediate(opcodes, ops[-1]) if pcs else size
         w.flush()
         lines.append(f"return {nxt}" if pcs else "raise Stop")
     head = [f"def block_{start}(f, stack):"]
@@ -386,34 +299,31 @@ def _compile_block(start: int, analysis: CodeAnalysis, fork: Fork,
     return "\n".join(head + ["    " + line for line in lines]) + "\n"
 
 
-def _is_failure_path(analysis: CodeAnalysis, fork: Fork, pc: int) -> bool:
+def _is_failure_path(analysis: CodeAnalysis, opcodes: OpcodeTables, pc: int) -> bool:
     """Whether the block at pc ends in INVALID or REVERT (an assertion's failure path)."""
     if pc >= analysis.size:
         return False
-    pcs = _scan_block(analysis, fork, pc)
-    return bool(pcs) and analysis.padded[pcs[-1]] in (0xFD, 0xFE) and len(pcs) <= 16
+    pcs = _scan_block(analysis, opcodes, pc)
+    return bool(pcs) and analysis.padded[pcs[-1]] in (REVERT, INVALID) and len(pcs) <= 16
 
 
-def _base_env(analysis: CodeAnalysis) -> dict[str, object]:
-    from chainvm.evm.errors import InvalidOpcode
+def _immediate(opcodes: OpcodeTables, op: int) -> int:
+    spec = opcodes.specs[op]
+    return 0 if spec is None else spec.immediate
 
-    return {
-        "M": M, "SIGN": SIGN, "Stop": Stop, "InvalidJump": InvalidJump, "OutOfGas": OutOfGas,
+
+def _build_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables) -> Block:
+    env: dict[str, object] = {
+        **TEMPLATE_GLOBALS, "Stop": Stop, "InvalidJump": InvalidJump, "OutOfGas": OutOfGas,
         "StackUnderflow": StackUnderflow, "StackOverflow": StackOverflow,
-        "InvalidOpcode": InvalidOpcode, "expand_memory": expand_memory,
-        "jumpdests": analysis.jumpdests, "sdiv": _sdiv, "smod": _smod,
-        "signextend": _signextend, "sar": _sar,
+        "InvalidOpcode": InvalidOpcode, "jumpdests": analysis.jumpdests,
     }
-
-
-def _build_block(start: int, analysis: CodeAnalysis, fork: Fork) -> Block:
-    env = _base_env(analysis)
-    source = _compile_block(start, analysis, fork, env)
-    exec(compile(source, f"<chainvm {fork.name} block {start}>", "exec"), env)  # noqa: S102
+    source = _compile_block(start, analysis, opcodes, env)
+    exec(compile(source, f"<chainvm {opcodes.name} block {start}>", "exec"), env)  # noqa: S102
     return env[f"block_{start}"]  # type: ignore[return-value]
 
 
-def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
+def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> list[int]:
     """Instruction pcs of the block entered at `start`.
 
     A block runs to a block-ending instruction or an undefined opcode, or stops
@@ -423,29 +333,30 @@ def _scan_block(analysis: CodeAnalysis, fork: Fork, start: int) -> list[int]:
     """
     code = analysis.padded
     size = analysis.size
+    enders = opcodes.block_enders
     pcs: list[int] = []
     pc = start
     while pc < size:
         op = code[pc]
         pcs.append(pc)
-        pc += op - 0x5E if 0x60 <= op <= 0x7F else 1
-        if op in _ENDS_BLOCK or fork.table.get(op) is None or len(pcs) >= MAX_BLOCK_LENGTH:
+        pc += 1 + _immediate(opcodes, op)
+        if op in enders or len(pcs) >= MAX_BLOCK_LENGTH:
             break
     return pcs
 
 
 class CompiledCode:
-    """The compiled tier's view of one code under one fork: blocks built on demand.
+    """The compiled tier's view of one code under one fork's opcodes: blocks built on demand.
 
     `table` has no entry for pc until the code entered at pc has run often enough
     through `cold_step` (see `reaches_needed`); then it holds the translated function.
     """
 
-    __slots__ = ("analysis", "cold_step", "fork", "reaches", "table")
+    __slots__ = ("analysis", "cold_step", "opcodes", "reaches", "table")
 
-    def __init__(self, analysis: CodeAnalysis, fork: Fork) -> None:
+    def __init__(self, analysis: CodeAnalysis, opcodes: OpcodeTables) -> None:
         self.analysis = analysis
-        self.fork = fork
+        self.opcodes = opcodes
         size = analysis.size
         # Entry pc -> its block, for the entries reached often enough (a dict: memory in
         # proportion to the hot code, not to the code's size).
@@ -464,16 +375,14 @@ class CompiledCode:
         reaches = self.reaches
         code = self.analysis.padded
         push_values = self.analysis.push_values
-        static_gas = self.fork.static_gas
-        # The fast loop's bodies, but the jumps that do not count loop heads (those raise
-        # TierUp, which only the interpreter's loop expects).
-        fns = list(self.fork.fast_fns)
-        fns[0x56] = self.fork.fns[0x56]
-        fns[0x57] = self.fork.fns[0x57]
+        static_gas = self.opcodes.static_gas
+        # Bodies that check the stack limit themselves; JUMP and JUMPI do not count loop
+        # heads here (that is the interpreter's loop_fns).
+        fns = self.opcodes.fast_fns
         block_at = self.block_at
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
-        ends_block = _ENDS_BLOCK
+        ends_block = self.opcodes.block_enders
 
         def cold_step(f: Frame, stack: list[int], pc: int) -> int:
             n = reaches[pc] + 1
@@ -523,22 +432,24 @@ class CompiledCode:
 
     def block_at(self, start: int) -> Block:
         """Translate the function entered at `start` and put it in the table."""
-        block = _build_block(start, self.analysis, self.fork)
+        block = _build_block(start, self.analysis, self.opcodes)
         self.table[start] = block
         return block
 
     def reaches_needed(self, start: int) -> int:
         """Reaches of an entry before it is translated: translation costs about as much as
         interpreting a few hundred instructions, so short blocks must run more often."""
-        length = len(_scan_block(self.analysis, self.fork, start))
+        length = len(_scan_block(self.analysis, self.opcodes, start))
         return min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
 
 
-def compiled_for(analysis: CodeAnalysis, fork: Fork) -> CompiledCode:
-    code = analysis.compiled.get(fork.name)
+def compiled_for(analysis: CodeAnalysis, opcodes: OpcodeTables) -> CompiledCode:
+    """The compiled view of a code under these opcode tables (one per tables object:
+    blocks bake in the static gas, so a variant fork never shares another's blocks)."""
+    code = analysis.compiled.get(opcodes)
     if code is None:
-        code = CompiledCode(analysis, fork)
-        analysis.compiled[fork.name] = code
+        code = CompiledCode(analysis, opcodes)
+        analysis.compiled[opcodes] = code
     return code
 
 

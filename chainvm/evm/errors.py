@@ -77,8 +77,9 @@ class ContractCollision(ExceptionalHalt):
 
 
 class InvalidTransaction(Exception):
-    """A transaction that cannot be included; it changes no state."""
+    """A transaction that cannot be included (malformed for its fork, badly signed, or not
+    valid on the state); it changes no state and has no receipt. The message says why."""
 
 
 class InvalidBlock(Exception):
-    """A block that fails validation."""
+    """A block that must not be imported; the message says why."""

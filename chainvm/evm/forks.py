@@ -1,21 +1,23 @@
 """Forks as data: each fork's opcode table is its parent's plus patches named by EIP.
 
-A table maps an opcode to an `OpSpec` (name, body, static gas, items popped,
-items pushed). From it the interpreter gets flat per-opcode lists: bodies,
-static gas and the allowed stack heights.
+A table maps an opcode to an `OpSpec` (chainvm/evm/opspec.py: name, immediate
+size, stack items, static gas, block traits, body or template). A fork's table is
+read-only once built; the executors index its `opcodes` (an OpcodeTables: tuples
+of bodies, static gas and legal stack heights by opcode byte).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 
-from chainvm.evm.errors import StackOverflow
 from chainvm.evm.instructions import arithmetic as A
 from chainvm.evm.instructions import environment as E
 from chainvm.evm.instructions import stack_memory as S
 from chainvm.evm.instructions import system as Y
 from chainvm.evm.instructions.common import UINT256_MASK  # noqa: F401  (re-export for users)
+from chainvm.evm.opspec import Body, Inline, OpcodeTables, OpSpec, spec
 
 # Fork ordinals, in mainnet order.
 FRONTIER = 0
@@ -46,8 +48,6 @@ BLOB_SCHEDULE = {
     "BPO2": (14, 21, 11684671),
 }
 MAX_BLOBS_PER_TX_EIP7594 = 6
-
-Body = Callable[..., int]
 
 
 @dataclass(frozen=True)
@@ -152,19 +152,10 @@ FORK_EIPS: dict[str, tuple[str, ...]] = {
 RULE_NAMES = frozenset(f.name for f in fields(Rules))
 
 
-@dataclass(frozen=True)
-class OpSpec:
-    name: str
-    body: Body
-    gas: int
-    pops: int
-    pushes: int
-
-
 Table = dict[int, OpSpec]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Patch:
     """One EIP's change to the opcode table."""
 
@@ -177,16 +168,12 @@ class Patch:
 class Fork:
     name: str
     ordinal: int
-    table: Table
+    table: Mapping[int, OpSpec]  # read-only once built
     patches: list[Patch]
     parent: Fork | None
     rules: Rules = field(default_factory=Rules)
-    # Flat lists the interpreter loop indexes by opcode.
-    fns: list[Body] = field(default_factory=list)
-    fast_fns: list[Body] = field(default_factory=list)
-    static_gas: list[int] = field(default_factory=list)
-    stack_ranges: list[range] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
+    # The table as tuples the executors index by opcode byte.
+    opcodes: OpcodeTables = field(init=False)
     precompiles: dict = field(default_factory=dict)
     blob_target: int = 0
     blob_max: int = 0
@@ -194,34 +181,8 @@ class Fork:
     max_blobs_per_tx: int = 0
 
     def __post_init__(self) -> None:
-        self.fns = []
-        self.fast_fns = []
-        self.static_gas = []
-        self.stack_ranges = []
-        self.names = []
-        for opcode in range(256):
-            spec = self.table.get(opcode)
-            if spec is None:
-                self.fns.append(Y.op_invalid)
-                self.fast_fns.append(Y.op_invalid)
-                self.static_gas.append(0)
-                self.stack_ranges.append(range(1 << 20))
-                self.names.append(f"opcode 0x{opcode:02x} not defined")
-            else:
-                self.fns.append(spec.body)
-                if spec.pushes > spec.pops:
-                    self.fast_fns.append(_overflow_checked(spec.body, 1024 + spec.pops - spec.pushes))
-                else:
-                    self.fast_fns.append(spec.body)
-                self.static_gas.append(spec.gas)
-                # Legal heights h: h >= pops and h - pops + pushes <= 1024.
-                self.stack_ranges.append(range(spec.pops, 1024 + spec.pops - spec.pushes + 1))
-                self.names.append(spec.name)
-        from chainvm.evm.frame import COMPILE_MODE
-
-        if COMPILE_MODE != "off":
-            self.fast_fns[0x56] = S.op_jump_counting
-            self.fast_fns[0x57] = S.op_jumpi_counting
+        self.table = MappingProxyType(dict(self.table))
+        self.opcodes = OpcodeTables(self.name, self.table)
         from chainvm.evm.precompiles import precompiles_for
 
         self.precompiles = precompiles_for(self.rules)
@@ -240,47 +201,43 @@ class Fork:
         return f"Fork({self.name})"
 
 
-def _overflow_checked(body: Body, max_height: int) -> Body:
-    """Wrap an op that grows the stack with the 1024-item check the fast loop leaves out."""
-
-    def checked(f, s, pc):  # type: ignore[no-untyped-def]
-        if len(s) > max_height:
-            raise StackOverflow
-        return body(f, s, pc)
-
-    checked.__name__ = f"{body.__name__}_checked"
-    return checked
+# Traits (see OpSpec): where straight-line code ends, and what reads the gas left.
+_ENDS = {"ends_block": True}
+_READS_GAS = {"reads_gas": True}
+_CHILD_FRAME = {"ends_block": True, "reads_gas": True}  # the CALL and CREATE families
 
 
 def _frontier_table() -> Table:
+    """The Yellow Paper's Frontier instruction set (appendix H) and fee schedule (G)."""
     t: Table = {}
 
-    def op(code: int, name: str, body: Body, gas: int, pops: int, pushes: int) -> None:
-        t[code] = OpSpec(name, body, gas, pops, pushes)
+    def op(code: int, name: str, semantics: Body | Inline, gas: int, pops: int, pushes: int,
+           **traits: object) -> None:
+        t[code] = spec(name, semantics, gas, pops, pushes, **traits)
 
-    op(0x00, "STOP", S.op_stop, 0, 0, 0)
-    op(0x01, "ADD", A.op_add, 3, 2, 1)
-    op(0x02, "MUL", A.op_mul, 5, 2, 1)
-    op(0x03, "SUB", A.op_sub, 3, 2, 1)
-    op(0x04, "DIV", A.op_div, 5, 2, 1)
-    op(0x05, "SDIV", A.op_sdiv, 5, 2, 1)
-    op(0x06, "MOD", A.op_mod, 5, 2, 1)
-    op(0x07, "SMOD", A.op_smod, 5, 2, 1)
-    op(0x08, "ADDMOD", A.op_addmod, 8, 3, 1)
-    op(0x09, "MULMOD", A.op_mulmod, 8, 3, 1)
-    op(0x0A, "EXP", A.op_exp_frontier, 10, 2, 1)
-    op(0x0B, "SIGNEXTEND", A.op_signextend, 5, 2, 1)
-    op(0x10, "LT", A.op_lt, 3, 2, 1)
-    op(0x11, "GT", A.op_gt, 3, 2, 1)
-    op(0x12, "SLT", A.op_slt, 3, 2, 1)
-    op(0x13, "SGT", A.op_sgt, 3, 2, 1)
-    op(0x14, "EQ", A.op_eq, 3, 2, 1)
-    op(0x15, "ISZERO", A.op_iszero, 3, 1, 1)
-    op(0x16, "AND", A.op_and, 3, 2, 1)
-    op(0x17, "OR", A.op_or, 3, 2, 1)
-    op(0x18, "XOR", A.op_xor, 3, 2, 1)
-    op(0x19, "NOT", A.op_not, 3, 1, 1)
-    op(0x1A, "BYTE", A.op_byte, 3, 2, 1)
+    op(0x00, "STOP", S.STOP, 0, 0, 0, **_ENDS)
+    op(0x01, "ADD", A.ADD, 3, 2, 1)
+    op(0x02, "MUL", A.MUL, 5, 2, 1)
+    op(0x03, "SUB", A.SUB, 3, 2, 1)
+    op(0x04, "DIV", A.DIV, 5, 2, 1)
+    op(0x05, "SDIV", A.SDIV, 5, 2, 1)
+    op(0x06, "MOD", A.MOD, 5, 2, 1)
+    op(0x07, "SMOD", A.SMOD, 5, 2, 1)
+    op(0x08, "ADDMOD", A.ADDMOD, 8, 3, 1)
+    op(0x09, "MULMOD", A.MULMOD, 8, 3, 1)
+    op(0x0A, "EXP", A.EXP_FRONTIER, 10, 2, 1)
+    op(0x0B, "SIGNEXTEND", A.SIGNEXTEND, 5, 2, 1)
+    op(0x10, "LT", A.LT, 3, 2, 1)
+    op(0x11, "GT", A.GT, 3, 2, 1)
+    op(0x12, "SLT", A.SLT, 3, 2, 1)
+    op(0x13, "SGT", A.SGT, 3, 2, 1)
+    op(0x14, "EQ", A.EQ, 3, 2, 1)
+    op(0x15, "ISZERO", A.ISZERO, 3, 1, 1)
+    op(0x16, "AND", A.AND, 3, 2, 1)
+    op(0x17, "OR", A.OR, 3, 2, 1)
+    op(0x18, "XOR", A.XOR, 3, 2, 1)
+    op(0x19, "NOT", A.NOT, 3, 1, 1)
+    op(0x1A, "BYTE", A.BYTE, 3, 2, 1)
     op(0x20, "KECCAK256", E.op_keccak256, 30, 2, 1)
     op(0x30, "ADDRESS", E.op_address, 2, 0, 1)
     op(0x31, "BALANCE", E.op_balance, 20, 1, 1)
@@ -301,46 +258,62 @@ def _frontier_table() -> Table:
     op(0x43, "NUMBER", E.op_number, 2, 0, 1)
     op(0x44, "DIFFICULTY", E.op_difficulty, 2, 0, 1)
     op(0x45, "GASLIMIT", E.op_gaslimit, 2, 0, 1)
-    op(0x50, "POP", S.op_pop, 2, 1, 0)
-    op(0x51, "MLOAD", S.op_mload, 3, 1, 1)
-    op(0x52, "MSTORE", S.op_mstore, 3, 2, 0)
-    op(0x53, "MSTORE8", S.op_mstore8, 3, 2, 0)
+    op(0x50, "POP", S.POP, 2, 1, 0)
+    op(0x51, "MLOAD", S.MLOAD, 3, 1, 1)
+    op(0x52, "MSTORE", S.MSTORE, 3, 2, 0)
+    op(0x53, "MSTORE8", S.MSTORE8, 3, 2, 0)
     op(0x54, "SLOAD", S.op_sload, 50, 1, 1)
     op(0x55, "SSTORE", S.op_sstore_frontier, 0, 2, 0)
-    op(0x56, "JUMP", S.op_jump, 8, 1, 0)
-    op(0x57, "JUMPI", S.op_jumpi, 10, 2, 0)
-    op(0x58, "PC", S.op_pc, 2, 0, 1)
-    op(0x59, "MSIZE", S.op_msize, 2, 0, 1)
-    op(0x5A, "GAS", S.op_gas, 2, 0, 1)
-    op(0x5B, "JUMPDEST", S.op_jumpdest, 1, 0, 0)
+    op(0x56, "JUMP", S.op_jump, 8, 1, 0, counting_body=S.op_jump_counting, **_ENDS)
+    op(0x57, "JUMPI", S.op_jumpi, 10, 2, 0, counting_body=S.op_jumpi_counting, **_ENDS)
+    op(0x58, "PC", S.PC, 2, 0, 1)
+    op(0x59, "MSIZE", S.MSIZE, 2, 0, 1)
+    op(0x5A, "GAS", S.op_gas, 2, 0, 1, **_READS_GAS)
+    op(0x5B, "JUMPDEST", S.JUMPDEST, 1, 0, 0)
     for i in range(32):
-        op(0x60 + i, f"PUSH{i + 1}", S.PUSH_OPS[i], 3, 0, 1)
+        op(0x60 + i, f"PUSH{i + 1}", S.PUSH_OPS[i], 3, 0, 1, immediate=i + 1)
     for i in range(16):
         op(0x80 + i, f"DUP{i + 1}", S.DUP_OPS[i], 3, i + 1, i + 2)
         op(0x90 + i, f"SWAP{i + 1}", S.SWAP_OPS[i], 3, i + 2, i + 2)
     for i in range(5):
         op(0xA0 + i, f"LOG{i}", S.LOG_OPS[i], 375 * (i + 1), i + 2, 0)
-    op(0xF0, "CREATE", Y.op_create, 32000, 3, 1)
-    op(0xF1, "CALL", Y.op_call, 40, 7, 1)
-    op(0xF2, "CALLCODE", Y.op_callcode, 40, 7, 1)
-    op(0xF3, "RETURN", S.op_return, 0, 2, 0)
-    op(0xFF, "SELFDESTRUCT", Y.op_selfdestruct, 0, 1, 0)
+    op(0xF0, "CREATE", Y.op_create, 32000, 3, 1, **_CHILD_FRAME)
+    op(0xF1, "CALL", Y.op_call, 40, 7, 1, **_CHILD_FRAME)
+    op(0xF2, "CALLCODE", Y.op_callcode, 40, 7, 1, **_CHILD_FRAME)
+    op(0xF3, "RETURN", S.op_return, 0, 2, 0, **_ENDS)
+    op(0xFF, "SELFDESTRUCT", Y.op_selfdestruct, 0, 1, 0, **_ENDS)
     return t
 
 
-def _set(code: int, name: str, body: Body, gas: int, pops: int, pushes: int) -> Patch:
+def _set(code: int, name: str, semantics: Body | Inline, gas: int, pops: int, pushes: int,
+         **traits: object) -> Patch:
+    """Define (or redefine) an opcode."""
     def apply(t: Table) -> None:
-        t[code] = OpSpec(name, body, gas, pops, pushes)
+        t[code] = spec(name, semantics, gas, pops, pushes, **traits)
 
     return Patch("", apply, frozenset({code}))
 
 
-def _regas(codes: dict[int, int], bodies: dict[int, Body] | None = None) -> Callable[[Table], None]:
+def change_opcode(code: int, **fields: object) -> Patch:
+    """Change some fields of an opcode's spec (a trait, say), keeping the rest."""
+    def apply(t: Table) -> None:
+        t[code] = replace(t[code], **fields)  # type: ignore[arg-type]
+
+    return Patch("", apply, frozenset({code}))
+
+
+def _regas(codes: dict[int, int],
+           bodies: Mapping[int, Body | Inline] | None = None) -> Callable[[Table], None]:
     def apply(t: Table) -> None:
         for code, gas in codes.items():
             old = t[code]
-            body = bodies.get(code, old.body) if bodies else old.body
-            t[code] = OpSpec(old.name, body, gas, old.pops, old.pushes)
+            new = (bodies or {}).get(code)
+            if new is None:
+                t[code] = replace(old, gas=gas)
+            elif isinstance(new, Inline):
+                t[code] = replace(old, gas=gas, body=new.body, inline=new)
+            else:
+                t[code] = replace(old, gas=gas, body=new, inline=None)
 
     return apply
 
@@ -364,7 +337,7 @@ def _patch(eip: str, *parts: Patch | tuple[Callable[[Table], None], set[int]]) -
     return Patch(eip, apply, frozenset(codes))
 
 
-def _gas(codes: dict[int, int], bodies: dict[int, Body] | None = None) -> tuple:
+def _gas(codes: dict[int, int], bodies: Mapping[int, Body | Inline] | None = None) -> tuple:
     return (_regas(codes, bodies), set(codes) | set(bodies or {}))
 
 
@@ -378,21 +351,23 @@ _BERLIN_BODIES: dict[int, Body] = {
 }
 
 PATCHES: dict[str, list[Patch]] = {
-    "Homestead": [_patch("EIP-7 DELEGATECALL", _set(0xF4, "DELEGATECALL", Y.op_delegatecall, 40, 6, 1))],
+    "Homestead": [_patch("EIP-7 DELEGATECALL", _set(0xF4, "DELEGATECALL", Y.op_delegatecall, 40, 6, 1,
+                                                   **_CHILD_FRAME))],
     "EIP150": [_patch("EIP-150 gas repricing", _gas({0x31: 400, 0x3B: 700, 0x3C: 700, 0x54: 200,
                                                        0xF1: 700, 0xF2: 700, 0xF4: 700, 0xFF: 5000}))],
-    "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: 10}, {0x0A: A.op_exp_eip160}))],
+    "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: 10}, {0x0A: A.EXP_EIP160}))],
     "Byzantium": [
-        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, 0, 2, 0)),
+        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, 0, 2, 0, **_ENDS)),
         _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.op_returndatasize, 2, 0, 1),
                _set(0x3E, "RETURNDATACOPY", E.op_returndatacopy, 3, 3, 0)),
-        _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, 700, 6, 1)),
+        _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, 700, 6, 1,
+                                                      **_CHILD_FRAME)),
     ],
     "Constantinople": [
-        _patch("EIP-145 shifts", _set(0x1B, "SHL", A.op_shl, 3, 2, 1),
-               _set(0x1C, "SHR", A.op_shr, 3, 2, 1), _set(0x1D, "SAR", A.op_sar, 3, 2, 1)),
+        _patch("EIP-145 shifts", _set(0x1B, "SHL", A.SHL, 3, 2, 1),
+               _set(0x1C, "SHR", A.SHR, 3, 2, 1), _set(0x1D, "SAR", A.SAR, 3, 2, 1)),
         _patch("EIP-1052 EXTCODEHASH", _set(0x3F, "EXTCODEHASH", E.op_extcodehash, 400, 1, 1)),
-        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, 32000, 4, 1)),
+        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, 32000, 4, 1, **_CHILD_FRAME)),
         _patch("EIP-1283 SSTORE net metering", _gas({0x55: 0}, {0x55: S.op_sstore_eip1283})),
     ],
     "ConstantinopleFix": [
@@ -402,7 +377,8 @@ PATCHES: dict[str, list[Patch]] = {
         _patch("EIP-1884 repricing", _gas({0x54: 800, 0x31: 700, 0x3F: 700}),
                _set(0x47, "SELFBALANCE", E.op_selfbalance, 5, 0, 1)),
         _patch("EIP-1344 CHAINID", _set(0x46, "CHAINID", E.op_chainid, 2, 0, 1)),
-        _patch("EIP-2200 SSTORE", _gas({0x55: 0}, {0x55: S.op_sstore_eip2200})),
+        _patch("EIP-2200 SSTORE", _gas({0x55: 0}, {0x55: S.op_sstore_eip2200}),
+               change_opcode(0x55, **_READS_GAS)),  # its sentry: no SSTORE with <= 2300 gas left
     ],
     "Berlin": [
         _patch("EIP-2929 cold/warm access",
@@ -417,7 +393,7 @@ PATCHES: dict[str, list[Patch]] = {
         _patch("EIP-4399 PREVRANDAO", _set(0x44, "PREVRANDAO", E.op_prevrandao, 2, 0, 1)),
     ],
     "Shanghai": [
-        _patch("EIP-3855 PUSH0", _set(0x5F, "PUSH0", S.op_push0, 2, 0, 1)),
+        _patch("EIP-3855 PUSH0", _set(0x5F, "PUSH0", S.PUSH0, 2, 0, 1)),
     ],
     "Cancun": [
         _patch("EIP-1153 transient storage", _set(0x5C, "TLOAD", S.op_tload, 100, 1, 1),
@@ -428,7 +404,7 @@ PATCHES: dict[str, list[Patch]] = {
     ],
     "Prague": [],
     "Osaka": [
-        _patch("EIP-7939 CLZ", _set(0x1E, "CLZ", A.op_clz, 5, 1, 1)),
+        _patch("EIP-7939 CLZ", _set(0x1E, "CLZ", A.CLZ, 5, 1, 1)),
     ],
     "BPO1": [],
     "BPO2": [],
@@ -468,3 +444,12 @@ FORKS = _build()
 def get_fork(name: str) -> Fork:
     """Look a fork up by its fixture name or a common alias; KeyError if unknown."""
     return FORKS[ALIASES.get(name, name)]
+
+
+def patched(fork: Fork, *patches: Patch) -> Fork:
+    """A variant of `fork` with more opcode patches (e.g. a planted bug in a test); the
+    registered forks are left as they are."""
+    table = dict(fork.table)
+    for patch in patches:
+        patch.apply(table)
+    return replace(fork, table=table, patches=[*fork.patches, *patches])

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import TYPE_CHECKING
 
 from chainvm.evm.analysis import analyse
+from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
+from chainvm.evm.tiering import ENTRY_THRESHOLD
 
 if TYPE_CHECKING:
     from chainvm.evm.compiler import CompiledCode
     from chainvm.evm.vm import EVM
-
-# The compiled tier: "auto" (default: hot code), "off" (the interpreter only), and two
-# test modes that check the translation against the interpreter: "always" (every block
-# translated on first use) and "mixed" (tiny thresholds, so frames move between the
-# interpreter, cold steps and translated blocks all the time).
-COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "auto")
-if COMPILE_MODE not in ("auto", "off", "always", "mixed"):
-    sys.stderr.write(f"chainvm: CHAINVM_COMPILE={COMPILE_MODE!r} is not auto, off, always or "
-                     "mixed; using auto\n")
-    COMPILE_MODE = "auto"
-# (frames on a code before its frames start compiled, reaches of a loop head before an
-# interpreted frame switches, reaches of a block entry before it gets a block, and the
-# instructions a block should have run cold before it is translated)
-ENTRY_THRESHOLD, LOOP_THRESHOLD, BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD = {
-    "auto": (4, 50, 8, 600),
-    "off": (0, 0, 0, 0),
-    "always": (0, 0, 0, 0),
-    "mixed": (1, 1, 2, 6),
-}[COMPILE_MODE]
 
 # What kind of result the parent expects from the frame.
 KIND_CALL = 0
@@ -97,12 +78,12 @@ class Frame:
         self.code_address = code_address
         # Compiled tier (see compiler.py): compiled blocks once the code is hot.
         self.blocks: CompiledCode | None = None
-        if COMPILE_MODE != "off" and evm.tracer is None:
+        if COMPILED_TIER_ENABLED and evm.tracer is None:
             analysis.entries += 1
             if analysis.entries > ENTRY_THRESHOLD:
                 from chainvm.evm.compiler import compiled_for
 
-                self.blocks = compiled_for(analysis, evm.fork)
+                self.blocks = compiled_for(analysis, evm.fork.opcodes)
 
 
 class TierUp(Exception):

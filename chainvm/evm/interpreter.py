@@ -11,6 +11,7 @@ import json
 import sys
 from typing import IO, TYPE_CHECKING
 
+from chainvm.evm.compiler import compiled_for, execute_compiled
 from chainvm.evm.errors import (
     ExceptionalHalt,
     OutOfGas,
@@ -21,9 +22,6 @@ from chainvm.evm.errors import (
 )
 from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
 
-# Returned by `execute` when the frame should continue in the compiled tier.
-TIER_UP: Frame = object.__new__(Frame)
-
 if TYPE_CHECKING:
     from chainvm.evm.vm import EVM
 
@@ -33,16 +31,18 @@ def execute(f: Frame) -> Frame | None:
 
     PUSH, DUP and SWAP (about half of all executed instructions) run inline;
     every other opcode is a call through the fork's table. Gas lives in a
-    local and is synced to the frame only around those calls.
+    local and is synced to the frame only around those calls. When a loop head
+    gets hot (TierUp, raised by the counting JUMP/JUMPI), the frame goes on in
+    the compiled tier from there.
 
     Stack bounds: a body that finds too few items raises IndexError before it
     has any effect, which is a stack underflow; the only ops that grow the
     stack (PUSH, DUP here, and zero-input ops wrapped by the fork table) check
     the 1024 limit first. This keeps the happy path free of per-step checks.
     """
-    table = f.evm.fork
-    fns = table.fast_fns
-    static_gas = table.static_gas
+    opcodes = f.evm.fork.opcodes
+    fns = opcodes.loop_fns
+    static_gas = opcodes.static_gas
     code = f.code
     push_values = f.push_values
     stack = f.stack
@@ -76,19 +76,23 @@ def execute(f: Frame) -> Frame | None:
             gas = f.gas
     except CallRequest as request:
         return request.child
-    except TierUp:
-        return TIER_UP
+    except TierUp:  # f.pc is the loop head; f.gas and f.stack are exact
+        f.blocks = compiled_for(f.analysis, f.evm.fork.opcodes)
     except Stop:
         f.error = None
+        return None
     except Revert as e:
         f.error = e
+        return None
     except ExceptionalHalt as e:
         f.error = e
         f.gas = 0
+        return None
     except IndexError:
         f.error = StackUnderflow()
         f.gas = 0
-    return None
+        return None
+    return execute_compiled(f, f.blocks)
 
 
 class Tracer:
@@ -137,13 +141,13 @@ class Tracer:
 
 def execute_traced(f: Frame) -> Frame | None:
     """Like `execute`, reporting each step to the EVM's tracer before its effects are lost."""
-    table = f.evm.fork
+    opcodes = f.evm.fork.opcodes
     tracer = f.evm.tracer
     assert tracer is not None
-    fns = table.fns
-    static_gas = table.static_gas
-    stack_ranges = table.stack_ranges
-    names = table.names
+    fns = opcodes.fns
+    static_gas = opcodes.static_gas
+    stack_ranges = opcodes.stack_ranges
+    names = opcodes.names
     code = f.code
     stack = f.stack
     pc = f.pc
@@ -192,7 +196,6 @@ def execute_traced(f: Frame) -> Frame | None:
 
 def run(evm: EVM, root: Frame) -> Frame:
     """Drive `root` and every frame it spawns to completion; returns the finished root."""
-    from chainvm.evm.compiler import compiled_for, execute_compiled
     from chainvm.evm.vm import finish_frame, resume_parent
 
     tracing = evm.tracer is not None
@@ -205,9 +208,6 @@ def run(evm: EVM, root: Frame) -> Frame:
             child = execute_compiled(f, f.blocks)
         else:
             child = execute(f)
-            if child is TIER_UP:
-                f.blocks = compiled_for(f.analysis, evm.fork)
-                continue
         if child is not None:
             frames.append(child)
             f = child

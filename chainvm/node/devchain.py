@@ -30,7 +30,7 @@ from chainvm.chain.processing import (
     calc_base_fee,
     header_env,
 )
-from chainvm.chain.transactions import SignedTransaction, TxInvalid
+from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
@@ -369,7 +369,7 @@ class DevChain:
         """Put a signed transaction in the pool (mined at once with automine)."""
         try:
             tx_hash = self.pool.add(tx)
-        except (PoolError, TxInvalid) as exc:
+        except (PoolError, InvalidTransaction) as exc:
             raise NodeError(str(exc), -32000) from None
         if self.automine:
             self._mine_one()
@@ -674,7 +674,7 @@ class DevChain:
         for tx in snap.pool:
             try:
                 self.pool.add(tx)
-            except (PoolError, TxInvalid):
+            except (PoolError, InvalidTransaction):
                 pass
         return True
 

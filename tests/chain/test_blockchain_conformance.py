@@ -19,7 +19,7 @@ import pytest
 from chainvm.chain.block import Block, BlockDecodeError, transactions_root
 from chainvm.chain.blocktest import expected_exception, genesis_of, run_file
 from chainvm.chain.chain import Chain
-from chainvm.chain.processing import BlockInvalid
+from chainvm.chain.processing import InvalidBlock
 from chainvm.evm.statetest import parse_bytes
 from chainvm.testing.fixtures import ethereum_tests
 
@@ -125,11 +125,11 @@ def test_invalid_transactions_rejected_for_their_own_reason(path: Path) -> None:
                                              transactions_root=transactions_root(
                                                  block.transactions))
                 rerooted = dataclasses.replace(block, header=header)
-                with pytest.raises(BlockInvalid, match=r"^transaction \d+: "):
+                with pytest.raises(InvalidBlock, match=r"^transaction \d+: "):
                     chain.import_block(rerooted)
                 checked += 1
             try:
                 chain.import_block(block)
-            except BlockInvalid:
+            except InvalidBlock:
                 assert expected is not None, f"{name}: valid block rejected"
     assert checked, "no transaction-level expectation found"

@@ -8,7 +8,7 @@ import pytest
 
 from chainvm.chain.block import Block
 from chainvm.chain.builder import BuildOptions, build_block
-from chainvm.chain.processing import BlockInvalid
+from chainvm.chain.processing import InvalidBlock
 from chainvm.state.state import Log
 
 from .helpers import ADDRS, extend, new_chain, transfer
@@ -40,7 +40,7 @@ def test_invalid_block_leaves_chain_unchanged() -> None:
     bad_header = dataclasses.replace(built.block.header, state_root=b"\x01" * 32, _hash=None)
     bad = dataclasses.replace(built.block, header=bad_header)
     before = (chain.head_hash, len(chain.blocks), dict(chain.canonical))
-    with pytest.raises(BlockInvalid, match="state root"):
+    with pytest.raises(InvalidBlock, match="state root"):
         chain.import_block(bad)
     assert (chain.head_hash, len(chain.blocks), dict(chain.canonical)) == before
     assert chain.state().nonce(ADDRS[0]) == 0
@@ -53,7 +53,7 @@ def test_wrong_gas_used_and_base_fee_rejected() -> None:
     built = build_block(chain, [transfer(0, 0)])
     for change in ({"gas_used": 20000}, {"base_fee": 7}, {"timestamp": 0}):
         header = dataclasses.replace(built.block.header, _hash=None, **change)
-        with pytest.raises(BlockInvalid):
+        with pytest.raises(InvalidBlock):
             chain.import_block(dataclasses.replace(built.block, header=header))
     assert chain.head.number == 0
 
@@ -97,7 +97,7 @@ def test_uncles_rewarded_and_checked() -> None:
     state = chain.state()
     assert state.balance(b"\x02" * 20) == 2 * 10**18 * 7 // 8  # uncle at depth 1
     assert state.balance(b"\x03" * 20) == 2 * 10**18 + 2 * 10**18 // 32
-    with pytest.raises(BlockInvalid, match="uncle"):  # the same uncle twice in a row
+    with pytest.raises(InvalidBlock, match="uncle"):  # the same uncle twice in a row
         extend(chain, [], coinbase=b"\x04" * 20, timestamp=45, uncles=[side.header])
 
 
@@ -139,7 +139,7 @@ def test_system_calls_and_requests_from_prague() -> None:
 
 def test_missing_request_contract_invalidates_prague_block() -> None:
     chain = new_chain("Prague", system_contracts=False)
-    with pytest.raises(BlockInvalid, match="system contract"):
+    with pytest.raises(InvalidBlock, match="system contract"):
         build_block(chain, [])
     cancun = new_chain("Cancun", system_contracts=False)  # beacon roots call is unchecked
     extend(cancun, [])
@@ -164,7 +164,7 @@ def test_deposit_events_become_requests() -> None:
     receipt = Receipt(2, 1, 21000, [other, log])
     assert _deposit_requests([receipt]) == b"".join(fields)
     broken = Log(DEPOSIT_CONTRACT_ADDRESS, (DEPOSIT_EVENT_TOPIC,), log.data[:-1])
-    with pytest.raises(BlockInvalid, match="deposit"):
+    with pytest.raises(InvalidBlock, match="deposit"):
         _deposit_requests([Receipt(2, 1, 21000, [broken])])
 
 
@@ -187,7 +187,7 @@ def test_invalid_transaction_with_a_matching_root_rejects_the_block(bad, reason)
     chain = new_chain("Cancun")
     built = build_block(chain, [transfer(1, 0)])
     block = _rebody(built.block, [*built.block.transactions, bad()])
-    with pytest.raises(BlockInvalid, match=reason):
+    with pytest.raises(InvalidBlock, match=reason):
         chain.import_block(block)
     assert chain.head.number == 0
 
@@ -196,7 +196,7 @@ def test_osaka_block_size_limit() -> None:
     chain = new_chain("Osaka")
     built = build_block(chain, [])
     huge = transfer(0, 0, data=b"\x01" * 8_400_000, gas_limit=16_000_000)
-    with pytest.raises(BlockInvalid, match="EIP-7934|exceeds"):
+    with pytest.raises(InvalidBlock, match="EIP-7934|exceeds"):
         chain.import_block(_rebody(built.block, [huge]))
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from chainvm.chain.transactions import (
+    InvalidTransaction,
     SignedTransaction,
     TxDecodeError,
-    TxInvalid,
     check_static,
     decode_transaction,
 )
@@ -32,7 +32,7 @@ def run_transaction_test(test: dict) -> list[str]:
             tx = decode_transaction(raw)
             sender = check_static(tx, fork)
             error = None
-        except (TxDecodeError, TxInvalid) as exc:
+        except (TxDecodeError, InvalidTransaction) as exc:
             error = str(exc)
         if "exception" in expected:
             if error is None:

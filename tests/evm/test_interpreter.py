@@ -90,10 +90,25 @@ def test_push0_only_from_shanghai() -> None:
     assert run_code("5f00", fork="Paris").error == "InvalidOpcode"
 
 
+def _transient_then_call_self(inner_end: str) -> str:
+    """Outer frame: TSTORE(1, 5); CALL itself with one byte of calldata; return TLOAD(1).
+    Inner frame (calldata present): TSTORE(1, 7), then `inner_end`."""
+    outer = ("600560015d"                  # TSTORE(1, 5)
+             "5f5f60015f5f305af150"        # CALL(GAS, ADDRESS, 0, 0, 1, 0, 0); POP
+             "60015c" + ret_top())         # TLOAD(1), returned
+    inner_at = 4 + len(outer) // 2
+    return ("36" f"60{inner_at:02x}" "57"  # CALLDATASIZE; JUMPI to the inner part
+            + outer + "5b" "600760015d" + inner_end)
+
+
 def test_transient_storage_is_cleared_by_revert_of_the_frame() -> None:
-    # TSTORE(1, 7); TLOAD(1) returned.
-    out = run_code("600760015d60015c" + ret_top(), fork="Cancun")
-    assert int.from_bytes(out.output, "big") == 7
+    # EIP-1153: a frame's TSTOREs are undone when it reverts, like storage writes.
+    reverted = run_code(_transient_then_call_self("5f5ffd"), fork="Cancun")  # REVERT(0, 0)
+    assert reverted.success
+    assert int.from_bytes(reverted.output, "big") == 5
+    # The same program whose inner frame stops normally keeps the inner write.
+    kept = run_code(_transient_then_call_self("00"), fork="Cancun")
+    assert int.from_bytes(kept.output, "big") == 7
 
 
 def test_mcopy_overlapping() -> None:

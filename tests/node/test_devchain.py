@@ -38,7 +38,7 @@ def test_interval_mining_over_rpc() -> None:
 
 
 def test_impersonated_contract_sender_only_skips_the_eoa_check_for_its_transactions() -> None:
-    from chainvm.chain.processing import BlockInvalid, execute_block
+    from chainvm.chain.processing import InvalidBlock, execute_block
     from chainvm.node.devchain import NodeError
 
     dev = DevChain(accounts=2)
@@ -52,7 +52,7 @@ def test_impersonated_contract_sender_only_skips_the_eoa_check_for_its_transacti
     parent = dev.chain.blocks[head.header.parent_hash]
     ancestors = dev.chain.ancestor_hashes(parent)
     # Re-executing the block: only with the dev chain's exemption does it pass.
-    with pytest.raises(BlockInvalid, match="EOA"):
+    with pytest.raises(InvalidBlock, match="EOA"):
         execute_block(dev.config, head.fork, head.block, parent.state, ancestors)
     again = execute_block(dev.config, head.fork, head.block, parent.state, ancestors,
                           dev.is_impersonated_tx)

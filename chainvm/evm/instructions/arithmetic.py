@@ -1,200 +1,73 @@
-"""Arithmetic (0x00-0x0b) and comparison/bitwise (0x10-0x1d) opcodes."""
+"""Arithmetic (0x01-0x0b) and comparison/bitwise (0x10-0x1e) opcodes, as templates.
+
+Each is an `Inline`: Python source over its operands (`a` the top of the stack,
+`b` the next, `c` the third), from which the interpreter's body is generated and
+which the compiled tier pastes into its blocks (see chainvm/evm/opspec.py).
+Signed operations read a word as two's complement: a word with SIGN set is
+negative, its magnitude TWO_256 - x. Frontier opcodes are the Yellow Paper's
+(appendix H); later ones cite their EIP.
+"""
 
 from __future__ import annotations
 
-from chainvm.evm.frame import Frame
-from chainvm.evm.instructions.common import SIGN_BIT, TWO_256, UINT256_MASK, charge
+from chainvm.evm.opspec import Inline
 
-M = UINT256_MASK
-
-
-def op_add(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = (s.pop() + s[-1]) & M
-    return pc + 1
-
-
-def op_mul(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = (s.pop() * s[-1]) & M
-    return pc + 1
-
-
-def op_sub(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    s[-1] = (a - s[-1]) & M
-    return pc + 1
-
-
-def op_div(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s[-1]
-    s[-1] = a // b if b else 0
-    return pc + 1
+ADD = Inline("op_add", 2, "(a + b) & M")
+MUL = Inline("op_mul", 2, "(a * b) & M")
+SUB = Inline("op_sub", 2, "(a - b) & M")
+DIV = Inline("op_div", 2, "a // b if b else 0")
+# Quotient of the magnitudes, negated when the signs differ; truncates toward zero.
+# (-2**255) / -1 overflows back to -2**255, which q = 2**255 already is.
+SDIV = Inline("op_sdiv", 2, """
+    q = (a if a < SIGN else TWO_256 - a) // (b if b < SIGN else TWO_256 - b) if b else 0
+    -q & M if (a ^ b) & SIGN else q
+""")
+MOD = Inline("op_mod", 2, "a % b if b else 0")
+# The remainder takes the sign of the dividend.
+SMOD = Inline("op_smod", 2, """
+    r = (a if a < SIGN else TWO_256 - a) % (b if b < SIGN else TWO_256 - b) if b else 0
+    -r & M if a & SIGN else r
+""")
+ADDMOD = Inline("op_addmod", 3, "(a + b) % c if c else 0")
+MULMOD = Inline("op_mulmod", 3, "(a * b) % c if c else 0")
 
 
-def op_sdiv(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s[-1]
-    if b == 0:
-        s[-1] = 0
-        return pc + 1
-    negative = (a ^ b) & SIGN_BIT
-    if a & SIGN_BIT:
-        a = TWO_256 - a
-    if b & SIGN_BIT:
-        b = TWO_256 - b
-    q = a // b
-    s[-1] = ((TWO_256 - q) & M) if negative else q & M
-    return pc + 1
+def exp_template(byte_gas: int) -> Inline:
+    """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent."""
+    return Inline("op_exp", 2, f"""
+        if b:
+            charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
+        pow(a, b, TWO_256)
+    """)
 
 
-def op_mod(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s[-1]
-    s[-1] = a % b if b else 0
-    return pc + 1
+EXP_FRONTIER = exp_template(10)
+EXP_EIP160 = exp_template(50)  # EIP-160: 50 gas per exponent byte
 
+# Extends the sign of the low a + 1 bytes of b; from a = 31 on, b is unchanged
+# (bit 255 is already the sign bit, so a >= 31 uses it).
+SIGNEXTEND = Inline("op_signextend", 2, """
+    bit = (a << 3) + 7 if a < 31 else 255
+    low = (1 << bit) - 1
+    b | M ^ low if (b >> bit) & 1 else b & low
+""")
 
-def op_smod(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s[-1]
-    if b == 0:
-        s[-1] = 0
-        return pc + 1
-    negative = a & SIGN_BIT
-    if negative:
-        a = TWO_256 - a
-    if b & SIGN_BIT:
-        b = TWO_256 - b
-    r = a % b
-    s[-1] = ((TWO_256 - r) & M) if negative else r
-    return pc + 1
-
-
-def op_addmod(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s.pop()
-    n = s[-1]
-    s[-1] = (a + b) % n if n else 0
-    return pc + 1
-
-
-def op_mulmod(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    b = s.pop()
-    n = s[-1]
-    s[-1] = (a * b) % n if n else 0
-    return pc + 1
-
-
-def _make_exp(byte_gas: int, name: str):  # type: ignore[no-untyped-def]
-    def op_exp(f: Frame, s: list[int], pc: int) -> int:
-        base = s.pop()
-        exponent = s[-1]
-        if exponent:
-            charge(f, byte_gas * ((exponent.bit_length() + 7) >> 3))
-        s[-1] = pow(base, exponent, TWO_256)
-        return pc + 1
-
-    op_exp.__name__ = name
-    return op_exp
-
-
-op_exp_frontier = _make_exp(10, "op_exp_frontier")
-op_exp_eip160 = _make_exp(50, "op_exp_eip160")  # EIP-160: 50 gas per exponent byte
-
-
-def op_signextend(f: Frame, s: list[int], pc: int) -> int:
-    b = s.pop()
-    x = s[-1]
-    if b < 31:
-        bit = (b << 3) + 7
-        mask = (1 << bit) - 1
-        s[-1] = (x | (M ^ mask)) if (x >> bit) & 1 else (x & mask)
-    return pc + 1
-
-
-def op_lt(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    s[-1] = 1 if a < s[-1] else 0
-    return pc + 1
-
-
-def op_gt(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop()
-    s[-1] = 1 if a > s[-1] else 0
-    return pc + 1
-
-
-def op_slt(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop() ^ SIGN_BIT  # flipping the sign bit maps signed order onto unsigned order
-    s[-1] = 1 if a < (s[-1] ^ SIGN_BIT) else 0
-    return pc + 1
-
-
-def op_sgt(f: Frame, s: list[int], pc: int) -> int:
-    a = s.pop() ^ SIGN_BIT
-    s[-1] = 1 if a > (s[-1] ^ SIGN_BIT) else 0
-    return pc + 1
-
-
-def op_eq(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = 1 if s.pop() == s[-1] else 0
-    return pc + 1
-
-
-def op_iszero(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = 0 if s[-1] else 1
-    return pc + 1
-
-
-def op_and(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = s.pop() & s[-1]
-    return pc + 1
-
-
-def op_or(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = s.pop() | s[-1]
-    return pc + 1
-
-
-def op_xor(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = s.pop() ^ s[-1]
-    return pc + 1
-
-
-def op_not(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = M ^ s[-1]
-    return pc + 1
-
-
-def op_byte(f: Frame, s: list[int], pc: int) -> int:
-    i = s.pop()
-    s[-1] = (s[-1] >> (248 - (i << 3))) & 0xFF if i < 32 else 0
-    return pc + 1
-
-
-def op_shl(f: Frame, s: list[int], pc: int) -> int:  # EIP-145
-    shift = s.pop()
-    s[-1] = (s[-1] << shift) & M if shift < 256 else 0
-    return pc + 1
-
-
-def op_shr(f: Frame, s: list[int], pc: int) -> int:  # EIP-145
-    shift = s.pop()
-    s[-1] = s[-1] >> shift if shift < 256 else 0
-    return pc + 1
-
-
-def op_sar(f: Frame, s: list[int], pc: int) -> int:  # EIP-145
-    shift = s.pop()
-    value = s[-1]
-    if value & SIGN_BIT:
-        s[-1] = ((value - TWO_256) >> shift) & M if shift < 256 else M
-    else:
-        s[-1] = value >> shift if shift < 256 else 0
-    return pc + 1
-
-
-def op_clz(f: Frame, s: list[int], pc: int) -> int:  # EIP-7939 (Osaka)
-    s[-1] = 256 - s[-1].bit_length()
-    return pc + 1
+LT = Inline("op_lt", 2, "1 if a < b else 0")
+GT = Inline("op_gt", 2, "1 if a > b else 0")
+# Flipping the sign bit maps signed order onto unsigned order.
+SLT = Inline("op_slt", 2, "1 if (a ^ SIGN) < (b ^ SIGN) else 0")
+SGT = Inline("op_sgt", 2, "1 if (a ^ SIGN) > (b ^ SIGN) else 0")
+EQ = Inline("op_eq", 2, "1 if a == b else 0")
+ISZERO = Inline("op_iszero", 1, "0 if a else 1")
+AND = Inline("op_and", 2, "a & b")
+OR = Inline("op_or", 2, "a | b")
+XOR = Inline("op_xor", 2, "a ^ b")
+NOT = Inline("op_not", 1, "M ^ a")
+# Byte a of b, counting from the most significant.
+BYTE = Inline("op_byte", 2, "(b >> (248 - (a << 3))) & 0xFF if a < 32 else 0")
+SHL = Inline("op_shl", 2, "(b << a) & M if a < 256 else 0")  # EIP-145
+SHR = Inline("op_shr", 2, "b >> a if a < 256 else 0")  # EIP-145
+# EIP-145: a negative b shifts in ones (Python's >> on negative ints does), down to -1.
+SAR = Inline("op_sar", 2, "(b >> a if a < 256 else 0) if b < SIGN else ((b - TWO_256) >> a) & M"
+             " if a < 256 else M")
+CLZ = Inline("op_clz", 1, "256 - a.bit_length()")  # EIP-7939 (Osaka)

@@ -5,49 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
-from chainvm.evm.frame import LOOP_THRESHOLD, Frame, TierUp
+from chainvm.evm.frame import Frame, TierUp
 from chainvm.evm.instructions.common import charge, expand_memory
+from chainvm.evm.opspec import Inline
+from chainvm.evm.tiering import LOOP_THRESHOLD
 from chainvm.state.state import Log
 
 Op = Callable[[Frame, list[int], int], int]
 
 
-def op_stop(f: Frame, s: list[int], pc: int) -> int:
-    raise Stop
-
-
-def op_pop(f: Frame, s: list[int], pc: int) -> int:
-    s.pop()
-    return pc + 1
-
-
-def op_mload(f: Frame, s: list[int], pc: int) -> int:
-    offset = s[-1]
-    mem = f.memory
-    if offset + 32 > len(mem):
-        expand_memory(f, offset, 32)
-    s[-1] = int.from_bytes(mem[offset:offset + 32], "big")
-    return pc + 1
-
-
-def op_mstore(f: Frame, s: list[int], pc: int) -> int:
-    offset = s.pop()
-    value = s.pop()
-    mem = f.memory
-    if offset + 32 > len(mem):
-        expand_memory(f, offset, 32)
-    mem[offset:offset + 32] = value.to_bytes(32, "big")
-    return pc + 1
-
-
-def op_mstore8(f: Frame, s: list[int], pc: int) -> int:
-    offset = s.pop()
-    value = s.pop()
-    mem = f.memory
-    if offset >= len(mem):
-        expand_memory(f, offset, 1)
-    mem[offset] = value & 0xFF
-    return pc + 1
+STOP = Inline("op_stop", 0, "raise Stop", pushes=False)
+POP = Inline("op_pop", 1, "", pushes=False)
+MLOAD = Inline("op_mload", 1, """
+    if a + 32 > len(mem):
+        expand_memory(f, a, 32)
+    int.from_bytes(mem[a:a + 32], 'big')
+""")
+MSTORE = Inline("op_mstore", 2, """
+    if a + 32 > len(mem):
+        expand_memory(f, a, 32)
+    mem[a:a + 32] = b.to_bytes(32, 'big')
+""", pushes=False)
+MSTORE8 = Inline("op_mstore8", 2, """
+    if a >= len(mem):
+        expand_memory(f, a, 1)
+    mem[a] = b & 0xFF
+""", pushes=False)
 
 
 def op_sload(f: Frame, s: list[int], pc: int) -> int:
@@ -155,22 +138,13 @@ def op_jumpi(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_pc(f: Frame, s: list[int], pc: int) -> int:
-    s.append(pc)
-    return pc + 1
-
-
-def op_msize(f: Frame, s: list[int], pc: int) -> int:
-    s.append(len(f.memory))
-    return pc + 1
+PC = Inline("op_pc", 0, "pc")
+MSIZE = Inline("op_msize", 0, "len(mem)")
+JUMPDEST = Inline("op_jumpdest", 0, "", pushes=False)
 
 
 def op_gas(f: Frame, s: list[int], pc: int) -> int:
     s.append(f.gas)
-    return pc + 1
-
-
-def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
@@ -231,9 +205,7 @@ def op_mcopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-5656
     return pc + 1
 
 
-def op_push0(f: Frame, s: list[int], pc: int) -> int:  # EIP-3855
-    s.append(0)
-    return pc + 1
+PUSH0 = Inline("op_push0", 0, "0")  # EIP-3855
 
 
 def _make_push(width: int) -> Op:
