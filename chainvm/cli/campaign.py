@@ -341,7 +341,10 @@ def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[di
             todo.append(Job(job.suite, job.file, left, job.raw, job.index, job.case_timeout,
                             job.options))
     total = sum(len(job.cases) for job in todo)
-    if args.ray:
+    outcomes: Iterator[tuple[str, Any]]
+    if not todo:
+        outcomes = iter(())
+    elif args.ray:
         if args.ray_chunk < 1:
             raise UsageError("--ray-chunk must be at least 1")
         outcomes = run_ray(todo, args.ray, args.ray_chunk)
