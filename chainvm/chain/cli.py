@@ -74,8 +74,11 @@ class BlockTestSuite:
 
 
 def build_parser() -> ArgumentParser:
+    from chainvm.testing.fixtures import FIXTURES_HELP
+
     parser = ArgumentParser(prog="chainvm blocktest",
-                            description="Run blockchain-test fixtures; JSON results on stdout.")
+                            description="Run blockchain-test fixtures; JSON results on stdout.",
+                            epilog=FIXTURES_HELP)
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")

@@ -28,6 +28,7 @@ from chainvm.evm.statetest import (
     load_file,
     run_case_checked,
 )
+from chainvm.testing.fixtures import FIXTURES_HELP, sample_state_tests
 
 
 class StateTestSuite:
@@ -80,13 +81,15 @@ class StateTestSuite:
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="chainvm statetest",
-                            description="Run state-test fixtures; JSON results on stdout.")
+                            description="Run state-test fixtures; JSON results on stdout.",
+                            epilog=FIXTURES_HELP)
     parser.add_argument("--fork", help="only run cases of this fork (fixture name, e.g. Cancun)")
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--trace", action="store_true", help="EIP-3155 trace lines on stderr")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="fixture file or folder")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="fixture file or folder (none: the bundled ethereum/tests sample)")
     add_campaign_flags(parser)
     return parser
 
@@ -105,12 +108,17 @@ def main(argv: list[str]) -> int:
     suite = StateTestSuite(args.fork, args.run)
     if args.summary:
         return print_summary(suite, args.summary)
-    if not args.paths:
-        raise UsageError("no fixture paths given (or --summary FILE)")
     if args.trace and args.ray:
         raise UsageError("--trace writes to this terminal: it cannot run on --ray")
     case_timeout = case_timeout_of(args)
-    files = collect_json_files(args.paths)
+    paths = args.paths
+    if not paths:
+        sample = sample_state_tests()
+        sys.stderr.write(f"chainvm statetest: no PATH given, running the sample of "
+                         f"ethereum/tests state tests shipped with chainvm ({sample}); "
+                         "the full suites: https://github.com/ethereum/tests\n")
+        paths = [str(sample)]
+    files = collect_json_files(paths)
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
     jobs = plan_files(suite, files, case_timeout, {"trace": args.trace})

@@ -184,6 +184,8 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     env = block_env(test["env"])
     expect_exception = post.get("expectException")
     error = None
+    if tracer is not None:
+        tracer.begin_case()
     try:
         tx = build_transaction(test["transaction"], post["indexes"])
         result = apply_transaction(state, fork, env, tx, tracer)
@@ -212,6 +214,8 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
             error = f"state root mismatch: got {root_hex}, want {post['hash']}"
         elif "logs" in post and logs_hash(logs) != parse_bytes(post["logs"]):
             error = f"logs hash mismatch: got 0x{logs_hash(logs).hex()}, want {post['logs']}"
+    if tracer is not None:  # the EIP-3155 summary line: post-state root and verdict
+        tracer.end_case(root, error is None, fork_name, rejected)
     return CaseResult(name, fork_name, index, error is None, root_hex, error)
 
 
