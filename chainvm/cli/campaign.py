@@ -217,7 +217,10 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[str, Any]]:
     """One case per task, so results stream as each case finishes."""
     single = _split(jobs, 1)
     if workers > 1 and len(single) > 1:
-        with multiprocessing.Pool(min(workers, len(single))) as pool:
+        # fork: workers start with the driver's imports (the execution specs for difftest)
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with context.Pool(min(workers, len(single))) as pool:
             yield from pool.imap_unordered(run_job, single)
     else:
         yield from (run_job(job) for job in single)
