@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ DEFAULT_RAY_CHUNK = 16
 # the driver does not hold every file of a suite in the object store at once.
 RAY_WINDOW = 512
 RAY_RETRIES = 3
+RAY_PROBE_SECONDS = 5.0
 
 
 class Suite(Protocol):
@@ -230,6 +232,19 @@ def _ray_run_job(job: Job, raw: bytes | None) -> tuple[str, Any]:
     return run_job(job, raw)
 
 
+def _probe(address: str) -> None:
+    """Refuse an address nothing answers on: Ray itself retries such a connection for
+    minutes before it gives up."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--ray {address}: nothing answers there ({exc})") from None
+
+
 def run_ray(jobs: list[Job], address: str, chunk: int) -> Iterator[tuple[str, Any]]:
     """Files (and chunks of big files) as Ray tasks, retried when a worker dies.
 
@@ -241,6 +256,8 @@ def run_ray(jobs: list[Job], address: str, chunk: int) -> Iterator[tuple[str, An
     except ImportError:
         raise UsageError("--ray needs the ray package (pip install 'chainvm[ray]')") from None
     if not ray.is_initialized():
+        if address != "auto":
+            _probe(address)
         try:
             ray.init(address=None if address == "auto" else address,
                      log_to_driver=False, include_dashboard=False)
