@@ -581,6 +581,10 @@ class DevChain:
                       gas: int | None = None) -> bytes:
         """A zero-value call at gas price 0 on the head state itself, undone through the
         state's journal (no copy of the state). The output, or RevertError."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(
+                lambda: self.call_in_place(sender, to, data, env, fork, gas))
         if env is None or fork is None:
             env, fork = self.pending_env()
         state = self.state()
