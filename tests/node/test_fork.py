@@ -516,3 +516,16 @@ def test_json_dump_of_cache_point_is_plain(anvil: Remote, tmp_path: Path) -> Non
     env.close()
     assert points and points[0]["chainId"] == 31337
     assert points[0]["block"]["hash"] == anvil.fork_hash
+
+
+def test_a_local_chain_keeps_plain_dicts() -> None:
+    """The fork hook costs a chain that does not fork nothing: its state holds plain
+    dicts, before and after blocks and copies, so its reads run the code they always ran."""
+    dev = DevChain(fork=HARDFORK)
+    try:
+        dev.send_transaction(CallArgs(sender=dev.accounts[0], to=dev.accounts[1], value=1))
+        for state in (dev.state(), dev.state().copy()):
+            assert type(state.accounts) is dict
+            assert all(type(acct.storage) is dict for acct in state.accounts.values())
+    finally:
+        dev.close()
