@@ -585,6 +585,20 @@ class RemoteState:
             self.cache.put_many([(key, json.dumps(answer).encode())])
         return answer
 
+    def logs(self, criteria: dict[str, Any]) -> list[Any]:
+        """eth_getLogs on the remote, for a range that ends at most at N; cached."""
+        key = self.prefix + b"l" + json.dumps(criteria, sort_keys=True).encode()
+        raw = self.cache.get(key) if self.cache is not None else None
+        if raw is not None:
+            return json.loads(raw)  # type: ignore[no-any-return]
+        answer = self._fetch([("eth_getLogs", [criteria])])[0]
+        if not isinstance(answer, list):
+            raise RemoteError(f"fork: remote {self.client.display}: eth_getLogs answered "
+                              "something other than a list")
+        if self.cache is not None:
+            self.cache.put_many([(key, json.dumps(answer).encode())])
+        return answer
+
     def state_at(self, number: int) -> State:
         """The remote's state at an earlier block `number` (read-only use), read on
         demand like block N's."""

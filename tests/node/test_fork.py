@@ -205,9 +205,18 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
     assert receipt["status"] == "0x1"
     assert int(receipt["blockNumber"], 16) == remote.fork_block + 1
     assert len(receipt["logs"]) == 1 and receipt["logs"][0]["address"] == remote.probe
+    # Logs of blocks up to N are the remote's (its set(42)), then the fork's own.
     logs = rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest",
                                "address": remote.probe})
-    assert [entry["transactionHash"] for entry in logs] == [tx_hash]
+    remote_logs = remote.rpc("eth_getLogs", {"fromBlock": "0x0",
+                                             "toBlock": hex(remote.fork_block),
+                                             "address": remote.probe})
+    assert len(remote_logs) == 1
+    assert logs == remote_logs + [receipt["logs"][0]]
+    topic = "0x" + keccak256(b"Set(address,uint256)").hex()
+    assert rpc("eth_getLogs", {"fromBlock": hex(remote.fork_block + 1),
+                               "topics": [topic]}) == [receipt["logs"][0]]
+    assert rpc("eth_getLogs", {"blockHash": remote.fork_hash}) == remote_logs
     trace = rpc("debug_traceTransaction", tx_hash, {})
     assert any(step["op"] == "SSTORE" for step in trace["structLogs"])
     assert int(rpc("eth_getStorageAt", remote.probe, "0x0", "latest"), 16) == 1234
