@@ -195,6 +195,23 @@ class Amt:
         self._flush_node(self.root, self.height)
         return self.store.put_obj([self.height, self.count, self.root.to_obj()])
 
+    def for_each_stored(self) -> Iterator[tuple[int, Any]]:
+        """Entries in index order the way go-amt-ipld's ForEach visits them:
+        every child node below the root is read from the store afresh (and
+        charged) through its stored link, bypassing and not filling the
+        cache, so a traversal never makes nodes dirty for the next flush."""
+        yield from self._walk_stored(self.root, self.height, 0)
+
+    def _walk_stored(self, node: _Node, height: int, offset: int) -> Iterator[tuple[int, Any]]:
+        if height == 0:
+            for i in sorted(node.values):
+                yield offset + i, node.values[i]
+            return
+        span = _nodes_for_height(height)
+        for i in sorted(node.links):
+            child = _Node.from_obj(self.store.get_obj(node.links[i]), height - 1)
+            yield from self._walk_stored(child, height - 1, offset + i * span)
+
     def items(self) -> Iterator[tuple[int, Any]]:
         yield from self._walk(self.root, self.height, 0)
 

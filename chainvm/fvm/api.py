@@ -20,20 +20,24 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from chainvm.fvm import chain
+from chainvm.fvm import bitfield, chain
 from chainvm.fvm.address import Address
+from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, decode_bigint, dumps, encode_bigint, loads
-from chainvm.fvm.crypto import secp256k1_address, secp256k1_sign
+from chainvm.fvm.crypto import bls_address, secp256k1_address, secp256k1_sign
 from chainvm.fvm.genesis import build_genesis
+from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.mpool import MessagePool
 from chainvm.fvm.network import profile_for
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, reachable_blocks, write_car
 from chainvm.fvm.types import Actor, ApplyRet, Message
-from chainvm.fvm.vm import INIT_ADDR, POWER_ADDR, VM
+from chainvm.fvm.vm import INIT_ADDR, MARKET_ADDR, POWER_ADDR, VM
 
 FIL = 10**18
 FAUCET_BALANCE = 10**9 * FIL
+# order of the BLS12-381 prime subgroup: BLS secret keys are scalars below it
+BLS_SUBGROUP_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Network:
         self.seed = seed
         self._keys = 0
         self.receipts: list[ApplyRet] = []
+        self.bls_wallets: dict[Address, Wallet] = {}
+        self.miner_workers: dict[Address, Wallet] = {}
         self.faucet = self.new_wallet()
         self._fund_faucet()
         self.mpool = MessagePool(self.nonce, self._canonical)
@@ -247,26 +253,129 @@ class Network:
 
     # storage miners ----------------------------------------------------------------
     def create_bls_account(self, balance: int = 0) -> Address:
-        """An account behind a BLS address (a miner worker key). BLS keys
-        cannot sign here, so it can be used as a worker but not as a sender."""
+        """An account behind a BLS key (a miner worker); its key is kept in
+        ``self.bls_wallets`` so that the account can send messages."""
         self._keys += 1
-        payload = hashlib.sha512(self.seed + b"bls" + self._keys.to_bytes(8, "big")).digest()
-        addr = Address.new_bls(payload[:48])
+        secret = int.from_bytes(
+            hashlib.sha256(self.seed + b"bls" + self._keys.to_bytes(8, "big")).digest(), "big"
+        ) % BLS_SUBGROUP_ORDER or 1
+        addr = bls_address(secret)
+        self.bls_wallets[addr] = Wallet(addr, secret.to_bytes(32, "big"))
         ret = self.send(self.faucet, addr, balance)
         if ret.receipt.exit_code != 0:
             raise RuntimeError(f"account creation failed: {ret.error}")
         return addr
 
-    def create_miner(self, owner: Wallet, seal_proof: int = 3) -> tuple[Address, Address]:
+    def create_miner(
+        self, owner: Wallet, seal_proof: int = 3, worker_balance: int = 0
+    ) -> tuple[Address, Address]:
         """A storage miner through the power actor (32 GiB sectors by default),
         with a fresh BLS worker; returns (ID, robust) addresses."""
-        worker = self.create_bls_account()
+        worker = self.create_bls_account(worker_balance)
         params = dumps([owner.address.bytes, worker.bytes, seal_proof, b"chainvm", []])
         ret = self.send(owner, POWER_ADDR, 0, 2, params)
         if ret.receipt.exit_code != 0:
             raise RuntimeError(f"creating miner failed ({ret.receipt.exit_code}): {ret.error}")
         id_b, robust_b = loads(ret.receipt.return_value)
-        return Address.from_bytes(id_b), Address.from_bytes(robust_b)
+        miner = Address.from_bytes(id_b)
+        self.miner_workers[miner] = self.bls_wallets[worker]
+        return miner, Address.from_bytes(robust_b)
+
+    def worker_of(self, miner: Address) -> Wallet:
+        return self.miner_workers[miner]
+
+    # the storage market and sector life (actors v0: network versions 0-3) ----------
+    def market_add_balance(self, sender: Wallet, who: Target, amount: int) -> ApplyRet:
+        """Escrow ``amount`` in the market for ``who`` (a client or a miner)."""
+        return self.send(sender, MARKET_ADDR, amount, 2, dumps(_addr(who).bytes))
+
+    def market_balance(self, who: Target) -> tuple[int, int]:
+        """(escrowed, locked) market balance of ``who``."""
+        st = self.actor_state(MARKET_ADDR)
+        key = self._canonical(_addr(who)).bytes
+        out = []
+        for table in (st[3], st[4]):
+            found = Hamt.load(self.store, table).get(key)
+            out.append(0 if found is None else decode_bigint(found))
+        return out[0], out[1]
+
+    def deal_proposal(
+        self,
+        client: Wallet,
+        miner: Address,
+        piece_cid: CID,
+        piece_size: int,
+        start: int,
+        end: int,
+        price_per_epoch: int = 0,
+        provider_collateral: int = 0,
+        client_collateral: int = 0,
+        label: str = "",
+    ) -> list[Any]:
+        """A deal proposal signed by the client: [proposal, signature]."""
+        proposal = [
+            piece_cid, piece_size, False, client.address.bytes, miner.bytes, label, start, end,
+            encode_bigint(price_per_epoch), encode_bigint(provider_collateral),
+            encode_bigint(client_collateral),
+        ]
+        return [proposal, secp256k1_sign(client.private_key, dumps(proposal))]
+
+    def publish_deals(self, miner: Address, deals: list[list[Any]]) -> tuple[ApplyRet, list[int]]:
+        """The miner's worker publishes signed proposals; returns the deal IDs."""
+        ret = self.send(self.worker_of(miner), MARKET_ADDR, 0, 4, dumps([deals]))
+        ids = loads(ret.receipt.return_value)[0] if ret.receipt.exit_code == 0 else []
+        return ret, ids
+
+    def pre_commit_sector(
+        self,
+        sender: Wallet,
+        miner: Address,
+        number: int,
+        expiration: int,
+        deal_ids: list[int] | None = None,
+        seal_proof: int = 3,
+    ) -> ApplyRet:
+        """Pre-commit a sector (the sealed CID is made up: nothing is sealed
+        here); the seal randomness is drawn from the previous epoch."""
+        sealed = CID(0xF102, 0xB401, hashlib.sha256(miner.bytes + number.to_bytes(8, "big")).digest())
+        params = [seal_proof, number, sealed, self.epoch - 1, deal_ids or [], expiration,
+                  False, 0, 0, 0]
+        return self.send(sender, miner, 0, 6, dumps(params))
+
+    def prove_commit_sector(self, sender: Wallet, miner: Address, number: int) -> ApplyRet:
+        """Submit a (placeholder) seal proof; the power actor verifies the
+        epoch's proofs at cron, which then activates the sector."""
+        return self.send(sender, miner, 0, 7, dumps([number, bytes(1920)]))
+
+    def sector_location(self, miner: Address, number: int) -> tuple[int, int] | None:
+        """(deadline, partition) a proven sector was assigned to."""
+        st = self.actor_state(miner)
+        for dl_index, dl_cid in enumerate(self.store.get_obj(st[11])[0]):
+            partitions = Amt.load(self.store, self.store.get_obj(dl_cid)[0])
+            for part_index, partition in partitions.items():
+                if number in bitfield.decode(partition[0]):
+                    return dl_index, part_index
+        return None
+
+    def declare_faults(
+        self, sender: Wallet, miner: Address, sectors: list[int], recovered: bool = False
+    ) -> ApplyRet:
+        """Declare proven sectors faulty (or, with ``recovered``, recovered)."""
+        grouped: dict[tuple[int, int], set[int]] = {}
+        for n in sectors:
+            where = self.sector_location(miner, n)
+            if where is None:
+                raise ValueError(f"sector {n} is not in any partition")
+            grouped.setdefault(where, set()).add(n)
+        decls = [[d, p, bitfield.encode(ns)] for (d, p), ns in sorted(grouped.items())]
+        return self.send(sender, miner, 0, 11 if recovered else 10, dumps([decls]))
+
+    def miner_power(self, miner: Address) -> tuple[int, int]:
+        """(raw, quality-adjusted) power the power actor credits the miner with."""
+        st = self.actor_state(POWER_ADDR)
+        claims = Hamt.load(self.store, st[14 if self.profile.actors_version == 0 else 13])
+        claim = claims.get(self._canonical(miner).bytes)
+        return (0, 0) if claim is None else (decode_bigint(claim[0]), decode_bigint(claim[1]))
 
     # payment channels --------------------------------------------------------------
     def create_paych(self, sender: Wallet, to: Target, value: int) -> tuple[Address, Address]:

@@ -10,6 +10,7 @@ failure, 2 on bad usage.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -17,6 +18,26 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 USAGE = "usage: chainvm fvm vector [--run REGEX] [--workers N] PATH..."
+
+HELP = """usage: chainvm fvm COMMAND [ARGS]
+
+The Filecoin actor VM (network versions 0 to 9, actors v0 and v2).
+
+commands:
+  vector [--run REGEX] [--workers N] PATH...
+        run filecoin-project/test-vectors files. PATH is a vector file, a
+        folder (every *.json below it), a name relative to the corpus
+        (transfer/basic--ok--genesis.json) or a .txt list of such names.
+        --run REGEX   only files whose path matches REGEX
+        --workers N   run N files at a time (default 1)
+        Prints a JSON array of {file, variant, pass, error} on stdout.
+        Exit status: 0 all passed, 1 any failure, 2 bad usage or input.
+
+The corpus is $CHAINVM_FVM_FIXTURES/corpus if set, else extracted from
+$CHAINVM_FIXTURES/filecoin-test-vectors/corpus.tar.xz (default
+../shared/fixtures) into the fixture cache ($CHAINVM_FIXTURE_CACHE, default
+.fixtures). Set CHAINVM_FVM_DEBUG=1 for tracebacks of internal errors.
+"""
 
 
 class UsageError(Exception):
@@ -77,7 +98,13 @@ def _collect(paths: Iterable[str], pattern: re.Pattern[str] | None) -> list[Path
         if p.is_dir():
             found = sorted(p.rglob("*.json"))
         elif p.is_file() and p.suffix == ".txt":
-            names = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
+            try:
+                text = p.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"{raw} is not a UTF-8 list of vector names") from None
+            except OSError as exc:
+                raise UsageError(f"cannot read {raw}: {exc.strerror or exc}") from None
+            names = [ln.strip() for ln in text.splitlines() if ln.strip()]
             found = [corpus_dir() / n for n in names if not n.startswith("#")]
             missing = [f for f in found if not f.is_file()]
             if missing:
@@ -86,14 +113,31 @@ def _collect(paths: Iterable[str], pattern: re.Pattern[str] | None) -> list[Path
             found = [p]
         else:
             raise UsageError(f"no such file or directory: {raw}")
+        if not found:
+            raise UsageError(f"no vector files (*.json) in {raw}")
         files.extend(f for f in found if pattern is None or pattern.search(str(f)))
+    if not files:
+        raise UsageError("no vector file matches --run")
     return files
 
 
 def _run_one(path: str) -> list[dict[str, object]]:
-    from chainvm.fvm.vector import run_vector_file
+    """Results of one file; a malformed file raises MalformedVector, which
+    stops the run with exit status 2."""
+    from chainvm.fvm.vector import MalformedVector, load_vector, run_vector_data
 
-    return [r.to_json() for r in run_vector_file(path)]
+    try:
+        results = run_vector_data(load_vector(path), path)
+    except MalformedVector as exc:
+        raise MalformedVector(f"{path}: {exc}") from None
+    except Exception as exc:  # a crash in the VM is this vector's failure
+        if os.environ.get("CHAINVM_FVM_DEBUG"):
+            raise
+        return [
+            {"file": path, "variant": "", "pass": False,
+             "error": f"internal error: {type(exc).__name__}: {exc}"}
+        ]
+    return [r.to_json() for r in results]
 
 
 def cmd_vector(argv: list[str]) -> int:
@@ -103,15 +147,21 @@ def cmd_vector(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"chainvm fvm vector: {exc} ({USAGE})", file=sys.stderr)
         return 2
+    from chainvm.fvm.vector import MalformedVector
+
     results: list[dict[str, object]] = []
     names = [str(f) for f in files]
-    if workers > 1 and len(names) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for batch in pool.map(_run_one, names, chunksize=4):
-                results.extend(batch)
-    else:
-        for name in names:
-            results.extend(_run_one(name))
+    try:
+        if workers > 1 and len(names) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for batch in pool.map(_run_one, names, chunksize=4):
+                    results.extend(batch)
+        else:
+            for name in names:
+                results.extend(_run_one(name))
+    except MalformedVector as exc:
+        print(f"chainvm fvm vector: malformed vector {exc}", file=sys.stderr)
+        return 2
     json.dump(results, sys.stdout, indent=1)
     sys.stdout.write("\n")
     failed = [r for r in results if not r["pass"]]
@@ -128,9 +178,12 @@ COMMANDS = {"vector": cmd_vector}
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
         print(USAGE, file=sys.stderr)
-        return 0 if argv else 2
+        return 2
+    if argv[0] in ("-h", "--help", "help") or argv[1:2] in (["-h"], ["--help"]):
+        sys.stdout.write(HELP)
+        return 0
     cmd = COMMANDS.get(argv[0])
     if cmd is None:
         print(f"chainvm fvm: unknown command {argv[0]!r} ({USAGE})", file=sys.stderr)

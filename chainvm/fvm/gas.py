@@ -84,6 +84,9 @@ class PriceList:
         cost = self.verify_sig_bls if sig_type == SIG_BLS else self.verify_sig_secp256k1
         return self._charge("OnVerifySignature", cost, 0)
 
+    def on_compute_unsealed_sector_cid(self) -> GasChargeRecord:
+        return self._charge("OnComputeUnsealedSectorCid", self.compute_unsealed_sector_cid_base, 0)
+
     def on_hashing(self) -> GasChargeRecord:
         return self._charge("OnHashing", self.hashing_base, 0)
 

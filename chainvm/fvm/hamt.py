@@ -29,6 +29,10 @@ class ObjStore(Protocol):
     def put_obj(self, obj: Any) -> CID: ...
 
 
+# what _modify is given to delete a key (None is a value: CBOR null, as sets store)
+_DELETE = object()
+
+
 class HamtError(ValueError):
     pass
 
@@ -153,15 +157,15 @@ class Hamt:
 
     def delete(self, key: bytes) -> bool:
         try:
-            self._modify(self.root, _HashBits(key), key, None)
+            self._modify(self.root, _HashBits(key), key, _DELETE)
         except KeyError:
             return False
         return True
 
-    def _modify(self, node: _Node, hv: _HashBits, key: bytes, value: Any | None) -> None:
+    def _modify(self, node: _Node, hv: _HashBits, key: bytes, value: Any) -> None:
         idx = hv.next(self.bit_width)
         if not (node.bitfield >> idx) & 1:
-            if value is None:
+            if value is _DELETE:
                 raise KeyError(key)
             node.bitfield |= 1 << idx
             node.pointers.insert(node.index_for(idx), _Pointer(kvs=[[key, value]]))
@@ -172,12 +176,12 @@ class Hamt:
             child = self._load_child(p)
             self._modify(child, hv, key, value)
             p.dirty = True
-            if value is None:
+            if value is _DELETE:
                 self._clean_child(node, child, cindex)
             return
         kvs = p.kvs
         assert kvs is not None
-        if value is None:
+        if value is _DELETE:
             for i, (k, _) in enumerate(kvs):
                 if k == key:
                     if len(kvs) == 1:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
 import os
 import shutil
+import struct
 import tarfile
 import tempfile
 import zlib
@@ -19,36 +22,52 @@ from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car
 from chainvm.fvm.types import Actor, Message
 from chainvm.fvm.vm import TOTAL_FILECOIN, VM, ActorError, FatalError
+from chainvm.testing.fixtures import cache_dir, shared_fixtures
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "CHAINVM_FVM_FIXTURES"
-ARCHIVE = PROJECT_ROOT.parent / "shared" / "fixtures" / "filecoin-test-vectors" / "corpus.tar.xz"
-TARGET_LIST = ARCHIVE.parent / "TARGET-M2.txt"
+
+
+def archive_path() -> Path:
+    """The shared corpus archive: under $CHAINVM_FIXTURES (like every other
+    fixture archive), else ../shared/fixtures beside the checkout or the
+    working directory."""
+    return shared_fixtures() / "filecoin-test-vectors" / "corpus.tar.xz"
+
+
+def target_list_path() -> Path:
+    return archive_path().parent / "TARGET-M2.txt"
+
+
+# kept for callers that read them as constants (resolved at import)
+ARCHIVE = archive_path()
+TARGET_LIST = target_list_path()
 
 
 def fixtures_dir(extract: bool = True) -> Path:
-    """Folder holding ``corpus/``: $CHAINVM_FVM_FIXTURES, else the project's
-    git-ignored ``.fixtures/filecoin-test-vectors``, extracted from the shared
-    archive on first use."""
+    """Folder holding ``corpus/``: $CHAINVM_FVM_FIXTURES, else
+    ``filecoin-test-vectors`` in the fixture cache ($CHAINVM_FIXTURE_CACHE or
+    the git-ignored ``.fixtures``), extracted from the shared archive on
+    first use. Nothing is looked up inside the installed package, so this
+    works the same after a non-editable install."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    folder = PROJECT_ROOT / ".fixtures" / "filecoin-test-vectors"
-    if extract and not (folder / "corpus").is_dir() and ARCHIVE.is_file():
+    folder = cache_dir() / "filecoin-test-vectors"
+    archive = archive_path()
+    if extract and not (folder / "corpus").is_dir() and archive.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        # extract beside the target and rename, so that concurrent runs never
-        # see a half-extracted corpus
-        tmp = Path(tempfile.mkdtemp(prefix=".extracting-", dir=folder))
-        try:
-            with tarfile.open(ARCHIVE, "r:xz") as tar:
-                tar.extractall(tmp, filter="data")
-            try:
-                (tmp / "corpus").rename(folder / "corpus")
-            except OSError:
-                if not (folder / "corpus").is_dir():
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        # one process extracts while the others wait on the lock; extraction
+        # goes beside the target and is renamed, so no run sees half a corpus
+        with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (folder / "corpus").is_dir():
+                tmp = Path(tempfile.mkdtemp(prefix=".extracting-", dir=folder))
+                try:
+                    with tarfile.open(archive, "r:xz") as tar:
+                        tar.extractall(tmp, filter="data")
+                    (tmp / "corpus").rename(folder / "corpus")
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
@@ -128,7 +147,10 @@ def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
             for v in variants
         ]
     store = MemoryBlockstore()
-    read_car(_b64(vector["car"]), store)
+    try:
+        read_car(_b64(vector["car"]), store)
+    except (DecodeError, ValueError, KeyError, IndexError) as exc:
+        raise MalformedVector(f"'car' is not a readable CAR: {exc}") from None
     pre_root = CID.parse(pre["state_tree"]["root_cid"]["/"])
     post = vector.get("postconditions", {})
     exp_root = CID.parse(post["state_tree"]["root_cid"]["/"])
@@ -223,10 +245,19 @@ def _run_tipset_variant(
     return VariantResult(name, vid, True)
 
 
+def draw_randomness(base: bytes, dst: int, epoch: int, entropy: bytes) -> bytes:
+    """lotus's DrawRandomness over an already-digested base: blake2b-256 of
+    the tag and epoch (big-endian int64) around the base and the entropy."""
+    data = struct.pack(">q", dst) + base + struct.pack(">q", epoch) + entropy
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
 def recorded_randomness(vector: dict[str, Any]) -> Any:
     """Randomness as recorded in the vector. Full records match on kind, tag,
-    epoch and entropy; older ones carry only kind and epoch and match on
-    those. Anything unrecorded gets the conformance driver's fixed bytes."""
+    epoch and entropy and hold the answer. Older ones carry only kind and
+    epoch and hold the base randomness of that epoch (the ticket digest or
+    beacon), from which the answer is drawn with the tag and entropy.
+    Anything unrecorded gets the conformance driver's fixed bytes."""
     from chainvm.fvm.vm import FAKE_RANDOMNESS
 
     full: dict[tuple[str, int, int, bytes], bytes] = {}
@@ -240,9 +271,12 @@ def recorded_randomness(vector: dict[str, Any]) -> Any:
 
     def source(kind: str, dst: int, epoch: int, entropy: bytes) -> bytes:
         found = full.get((kind, dst, epoch, entropy))
-        if found is None:
-            found = short.get((kind, epoch), FAKE_RANDOMNESS)
-        return found
+        if found is not None:
+            return found
+        base = short.get((kind, epoch))
+        if base is not None:
+            return draw_randomness(base, dst, epoch, entropy)
+        return FAKE_RANDOMNESS
 
     return source
 
@@ -287,15 +321,92 @@ def _run_variant(
     return VariantResult(name, vid, True)
 
 
-def run_vector_file(path: str | Path, display: str | None = None) -> list[VariantResult]:
-    p = Path(path)
-    name = display or str(p)
+class MalformedVector(ValueError):
+    """A file that is not a test vector at all (as opposed to one that fails)."""
+
+
+def _require(cond: bool, what: str) -> None:
+    if not cond:
+        raise MalformedVector(what)
+
+
+def _check_root(section: Any, name: str) -> None:
+    _require(isinstance(section, dict), f"{name} must be an object")
+    tree = section.get("state_tree")
+    _require(isinstance(tree, dict), f"{name}.state_tree must be an object")
+    root = tree.get("root_cid")
+    _require(
+        isinstance(root, dict) and isinstance(root.get("/"), str),
+        f"{name}.state_tree.root_cid must be a {{\"/\": CID}} link",
+    )
     try:
-        vector = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        return [VariantResult(name, "", False, f"cannot read vector: {exc}")]
+        CID.parse(root["/"])
+    except (ValueError, DecodeError) as exc:
+        raise MalformedVector(f"{name}.state_tree.root_cid: {exc}") from None
+
+
+def load_vector(path: str | Path) -> dict[str, Any]:
+    """Read and shape-check one vector file; MalformedVector says why not."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise MalformedVector(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        vector = json.loads(raw)
+    except RecursionError:
+        raise MalformedVector("JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedVector(f"not valid JSON: {str(exc).splitlines()[0]}") from None
+    _require(isinstance(vector, dict), f"expected a JSON object, got {type(vector).__name__}")
+    _require(isinstance(vector.get("class"), str), "missing or non-string 'class'")
+    _require(isinstance(vector.get("car"), str), "missing or non-string 'car'")
+    _check_root(vector.get("preconditions"), "preconditions")
+    _check_root(vector.get("postconditions"), "postconditions")
+    variants = vector["preconditions"].get("variants")
+    _require(
+        variants is None
+        or (
+            isinstance(variants, list)
+            and all(
+                isinstance(v, dict)
+                and isinstance(v.get("id"), str)
+                and isinstance(v.get("epoch"), int)
+                and isinstance(v.get("nv"), int)
+                for v in variants
+            )
+        ),
+        "preconditions.variants must be a list of {id, epoch, nv}",
+    )
+    for key in ("apply_messages", "apply_tipsets", "randomness"):
+        _require(
+            isinstance(vector.get(key) or [], list)
+            and all(isinstance(x, dict) for x in vector.get(key) or []),
+            f"{key!r} must be a list of objects",
+        )
+    receipts = vector["postconditions"].get("receipts") or []
+    _require(
+        isinstance(receipts, list) and all(isinstance(r, dict) for r in receipts),
+        "postconditions.receipts must be a list of objects",
+    )
+    try:
+        base64.b64decode(vector["car"], validate=True)
+    except ValueError:
+        raise MalformedVector("'car' is not valid base64") from None
+    return vector
+
+
+def run_vector_file(path: str | Path, display: str | None = None) -> list[VariantResult]:
+    """Run every variant of a vector file. A malformed file gives a single
+    failed result saying so (the CLI uses load_vector to exit 2 instead)."""
+    name = display or str(path)
+    try:
+        vector = load_vector(path)
+    except MalformedVector as exc:
+        return [VariantResult(name, "", False, f"malformed vector: {exc}")]
     try:
         return run_vector_data(vector, name)
+    except MalformedVector as exc:
+        return [VariantResult(name, "", False, f"malformed vector: {exc}")]
     except Exception as exc:  # a crash must not take the whole run down
         if os.environ.get("CHAINVM_FVM_DEBUG"):
             raise
@@ -303,6 +414,7 @@ def run_vector_file(path: str | Path, display: str | None = None) -> list[Varian
 
 
 def target_list() -> list[str]:
-    if not TARGET_LIST.is_file():
+    path = target_list_path()
+    if not path.is_file():
         return []
-    return [ln.strip() for ln in TARGET_LIST.read_text().splitlines() if ln.strip()]
+    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]

@@ -36,6 +36,7 @@ from chainvm.fvm.types import (
     Message,
     Receipt,
 )
+from chainvm.fvm.verifier import ConformanceVerifier, Verifier
 
 SYSTEM_ADDR = Address.new_id(0)
 INIT_ADDR = Address.new_id(1)
@@ -211,6 +212,11 @@ class Runtime:
     def curr_epoch(self) -> int:
         return self.vm.epoch
 
+    @property
+    def circ_supply(self) -> int:
+        """The circulating supply the VM was given (lotus's TotalFilCircSupply)."""
+        return self.vm.circ_supply
+
     def current_balance(self) -> int:
         act = self.vm.state.get_actor(self.receiver)
         return 0 if act is None else act.balance
@@ -385,6 +391,25 @@ class Runtime:
         self.charge(self.prices.on_hashing())
         return hashlib.blake2b(data, digest_size=32).digest()
 
+    def compute_unsealed_sector_cid(self, seal_proof: int, pieces: list[tuple[CID, int]]) -> CID:
+        """CommD of a sector of ``seal_proof``'s size holding ``pieces``
+        (piece CID, padded size); CommitmentError if they do not fit."""
+        self.charge(self.prices.on_compute_unsealed_sector_cid())
+        return self.vm.verifier.compute_unsealed_sector_cid(seal_proof, pieces)
+
+    def batch_verify_seals(self, infos: dict[Address, list[Any]]) -> dict[Address, list[bool]]:
+        """Seal proofs queued by miners during the epoch, verified at cron."""
+        return {m: [self.vm.verifier.verify_seal(i) for i in v] for m, v in infos.items()}
+
+    def verify_post(self, proofs: list[Any], challenged: list[Any], randomness: bytes) -> bool:
+        """Window PoSt verification; the caller charges its gas, which
+        depends on the proof type and the number of challenged sectors."""
+        return self.vm.verifier.verify_post(proofs, challenged, randomness)
+
+    def charge_gas(self, name: str, compute: int) -> None:
+        """A charge an actor makes itself (``rt.ChargeGas``)."""
+        self.charge(GasChargeRecord(name, compute * self.prices.compute_gas_multi, 0, 0))
+
     def verify_signature(self, sig: bytes, signer: Address, data: bytes) -> bool:
         """``sig`` is a typed signature (type byte then data)."""
         if not sig:
@@ -393,9 +418,7 @@ class Runtime:
         # the reference syscall reads the signer's account state through the
         # gas-charged store
         key_addr = self.vm.resolve_to_key_addr(signer, self.store)
-        from chainvm.fvm.crypto import verify_signature
-
-        return verify_signature(sig, key_addr, data)
+        return self.vm.verifier.verify_signature(sig, key_addr, data)
 
 
 # --------------------------------------------------------------------------
@@ -424,8 +447,10 @@ class VM:
         registry: Registry | None = None,
         profile: NetworkProfile | None = None,
         randomness: RandomnessSource | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.store = store
+        self.verifier = verifier or ConformanceVerifier()
         self.randomness = randomness or fake_randomness
         store.put_raw(EMPTY_OBJECT)
         self.state = StateTree(store, state_root)

@@ -73,3 +73,133 @@ def test_bad_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.strip().splitlines()) == 1
+
+
+def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "internal error" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2, 3]", "expected a JSON object"),
+        (b'"a string"', "expected a JSON object"),
+        (b"\xff\xfe\x00\x01", "not valid JSON"),
+        (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+        (b'{"class": "message"}', "'car'"),
+        (b'{"class": "message", "car": "", "preconditions": [], "postconditions": {}}',
+         "preconditions"),
+    ],
+)
+def test_malformed_vector_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, why: str
+) -> None:
+    bad = tmp_path / "v.json"
+    bad.write_bytes(content)
+    line = _one_line_exit_2(["vector", str(bad)], capsys)
+    assert why in line and str(bad) in line
+
+
+def test_malformed_vector_file_with_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text("[]")
+    assert "expected a JSON object" in _one_line_exit_2(
+        ["vector", "--workers", "2", str(tmp_path)], capsys
+    )
+
+
+def test_unreadable_car_is_malformed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _need_corpus()
+    vec = json.loads((corpus / VECTOR).read_text())
+    vec["car"] = "AAAA"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(vec))
+    assert "CAR" in _one_line_exit_2(["vector", str(bad)], capsys)
+
+
+def test_binary_list_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"\x80\x81\xfe\xff transfer\n")
+    assert "UTF-8" in _one_line_exit_2(["vector", str(listing)], capsys)
+
+
+def test_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "no vector files" in _one_line_exit_2(["vector", str(tmp_path)], capsys)
+
+
+def test_run_filter_matching_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _need_corpus()
+    line = _one_line_exit_2(["vector", "--run", "^$", str(corpus / "transfer")], capsys)
+    assert "--run" in line
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["help"], ["vector", "--help"]])
+def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "chainvm fvm" in out and "vector" in out and "--workers" in out
+    assert "CHAINVM_FIXTURES" in out
+
+
+def test_help_through_main_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from chainvm.cli.main import main as chainvm_main
+
+    assert chainvm_main(["fvm", "--help"]) == 0
+    assert "--run REGEX" in capsys.readouterr().out
+
+
+def test_installed_package_finds_corpus_through_chainvm_fixtures(tmp_path: Path) -> None:
+    """As after a non-editable install: the package sits alone in a site
+    folder (no checkout around it), the working directory is elsewhere, and
+    CHAINVM_FIXTURES / CHAINVM_FIXTURE_CACHE say where the corpus is."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+
+    import chainvm
+
+    corpus = _need_corpus()
+    fixtures = tmp_path / "fixtures" / "filecoin-test-vectors"
+    fixtures.mkdir(parents=True)
+    with tarfile.open(fixtures / "corpus.tar.xz", "w:xz") as tar:
+        tar.add(corpus / VECTOR, arcname=f"corpus/{VECTOR}")
+    site = tmp_path / "site"
+    shutil.copytree(
+        Path(chainvm.__file__).parent,
+        site / "chainvm",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVM_")}
+    env.update(
+        PYTHONPATH=str(site),
+        CHAINVM_FIXTURES=str(tmp_path / "fixtures"),
+        CHAINVM_FIXTURE_CACHE=str(tmp_path / "cache"),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainvm.cli.main", "fvm", "vector", VECTOR],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert all(r["pass"] for r in json.loads(proc.stdout))
+    assert (tmp_path / "cache" / "filecoin-test-vectors" / "corpus" / VECTOR).is_file()
+    # the older variable still wins when set
+    env["CHAINVM_FVM_FIXTURES"] = str(tmp_path / "nowhere")
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainvm.cli.main", "fvm", "vector", VECTOR],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2 and "no such file" in proc.stderr

@@ -26,12 +26,12 @@ IMPLEMENTED: dict[str, set[str] | None] = {
     "ChangeWorkerAddress": ALL,
     "CreateMiner": ALL,
     "WithdrawBalance": ALL,
-    # the checks before proof verification: no such pre-commit, pledge short,
-    # proof too late, too early or on a stale seal challenge
-    "ProveCommitSector": {"16", "17", "18", "19"},
-    # declarations after the deadline's fault cutoff
-    "DeclareFaults": {"16"},
-    "DeclareFaultsRecovered": {"16"},
+    "PreCommitSector": ALL,
+    "ProveCommitSector": ALL,
+    "DeclareFaults": ALL,
+    "DeclareFaultsRecovered": ALL,
+    "SubmitWindowedPoSt": ALL,
+    "PublishStorageDeals": ALL,
 }
 # outcomes decided by the VM before the method runs (sender checks, funds
 # for gas), whatever the method

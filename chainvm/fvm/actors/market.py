@@ -11,14 +11,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.fvm.actors.common import decode_address, decode_bigint, decode_empty, int_key
+from chainvm.fvm.actors.common import (
+    DecodeError,
+    as_address,
+    as_cid,
+    as_int,
+    as_uint,
+    decode_address,
+    decode_bigint,
+    decode_empty,
+    decode_tuple,
+    dumps,
+    loads,
+)
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
-from chainvm.fvm.codec import encode_bigint
+from chainvm.fvm.codec import CID, encode_bigint, encode_uvarint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
-from chainvm.fvm.vm import CRON_ADDR, ActorImpl, FatalError, Runtime
+from chainvm.fvm.vm import (
+    CRON_ADDR,
+    POWER_ADDR,
+    REWARD_ADDR,
+    VERIFREG_ADDR,
+    ActorImpl,
+    FatalError,
+    Runtime,
+)
 
 
 def cron_tick(rt: Runtime, _: None) -> None:
@@ -37,7 +57,7 @@ def cron_tick(rt: Runtime, _: None) -> None:
         ops = Hamt.load(rt.store, st[6], version=hv)
         if ops.root.pointers:
             for epoch in range(st[7] + 1, now + 1):
-                if ops.get(int_key(epoch)) is not None:
+                if ops.get(uint_key(epoch)) is not None:
                     raise FatalError("market deal cron processing is not implemented")
         st[7] = now
         st[0] = proposals.flush()
@@ -92,10 +112,355 @@ def add_balance(rt: Runtime, addr: Address) -> None:
     rt.state_transaction(add)
 
 
+def uint_key(n: int) -> bytes:
+    """Keys of the deal-ops-by-epoch multimap and its sets: unsigned varints."""
+    return encode_uvarint(n)
+
+
+def deal_weight(proposal: list[Any]) -> int:
+    """Space-time of a deal: its duration times its piece size."""
+    return (proposal[7] - proposal[6]) * proposal[1]
+
+
+def _decode_verify_deals(data: bytes) -> tuple[list[int], int, int]:
+    deal_ids, sector_expiry, sector_start = decode_tuple(data, 3)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return [as_uint(d) for d in deal_ids], as_int(sector_expiry), as_int(sector_start)
+
+
+def verify_deals_for_activation(rt: Runtime, params: tuple[list[int], int, int]) -> bytes:
+    """The deal weights of a sector being pre-committed, after checking that
+    every deal exists, belongs to the calling miner, has not started and
+    ends within the sector's life."""
+    deal_ids, sector_expiry, now = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    st = rt.state_readonly()
+    proposals = Amt.load(rt.store, st[0])
+    total = verified = 0
+    for deal_id in deal_ids:
+        proposal = proposals.get(deal_id)
+        if proposal is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+        if as_address(proposal[4]) != miner:
+            rt.abort(ExitCode.ERR_FORBIDDEN, f"deal {deal_id} has another provider")
+        if now > proposal[6]:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} start epoch has elapsed")
+        if proposal[7] > sector_expiry:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} ends after the sector")
+        if proposal[2]:
+            verified += deal_weight(proposal)
+        else:
+            total += deal_weight(proposal)
+    return dumps([encode_bigint(total), encode_bigint(verified)])
+
+
+def _decode_data_commitment(data: bytes) -> tuple[int, list[int]]:
+    sector_type, deal_ids = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return as_int(sector_type), [as_uint(d) for d in deal_ids]
+
+
+def compute_data_commitment(rt: Runtime, params: tuple[int, list[int]]) -> bytes:
+    """The unsealed sector CID (CommD) of a sector holding the given deals' pieces."""
+    from chainvm.fvm.proofs import CommitmentError
+
+    sector_type, deal_ids = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    st = rt.state_readonly()
+    proposals = Amt.load(rt.store, st[0])
+    pieces = []
+    for deal_id in deal_ids:
+        proposal = proposals.get(deal_id)
+        if proposal is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+        pieces.append((as_cid(proposal[0]), as_uint(proposal[1])))
+    try:
+        commd = rt.compute_unsealed_sector_cid(sector_type, pieces)
+    except CommitmentError as exc:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"failed to compute unsealed sector CID: {exc}")
+    return dumps(commd)
+
+
+EPOCHS_IN_DAY = 2880
+DEAL_UPDATES_INTERVAL = EPOCHS_IN_DAY
+DEAL_MIN_DURATION = 180 * EPOCHS_IN_DAY
+DEAL_MAX_DURATION = 540 * EPOCHS_IN_DAY
+TOTAL_FILECOIN = 2_000_000_000 * 10**18
+PIECE_CID_CODEC = 0xF101  # fil-commitment-unsealed
+PIECE_CID_HASH = 0x1012  # sha2-256-trunc254-padded
+DST_MARKET_DEAL_CRON_SEED = 8
+MINER_CONTROL_ADDRESSES = 2
+REWARD_THIS_EPOCH_REWARD = 3
+POWER_CURRENT_TOTAL_POWER = 9
+VERIFREG_USE_BYTES = 5
+# proposal fields
+(PIECE_CID, PIECE_SIZE, VERIFIED, CLIENT, PROVIDER, LABEL, START, END, PRICE,
+ PROVIDER_COLLATERAL, CLIENT_COLLATERAL) = range(11)
+
+
+def _decode_publish(data: bytes) -> list[tuple[list[Any], bytes]]:
+    (deals,) = decode_tuple(data, 1)
+    if not isinstance(deals, list):
+        raise DecodeError("deals must be a list")
+    out = []
+    for d in deals:
+        if not isinstance(d, list) or len(d) != 2:
+            raise DecodeError("client deal proposal must be [proposal, signature]")
+        proposal, sig = d
+        if not isinstance(proposal, list) or len(proposal) != 11 or not isinstance(sig, bytes):
+            raise DecodeError("malformed deal proposal")
+        p = list(proposal)
+        p[PIECE_CID] = as_cid(p[PIECE_CID])
+        p[PIECE_SIZE] = as_uint(p[PIECE_SIZE])
+        if not isinstance(p[VERIFIED], bool) or not isinstance(p[LABEL], str):
+            raise DecodeError("malformed deal proposal")
+        p[CLIENT] = as_address(p[CLIENT])
+        p[PROVIDER] = as_address(p[PROVIDER])
+        p[START], p[END] = as_int(p[START]), as_int(p[END])
+        for i in (PRICE, PROVIDER_COLLATERAL, CLIENT_COLLATERAL):
+            decode_bigint(p[i])
+        out.append((p, sig))
+    return out
+
+
+def encode_proposal(p: list[Any]) -> list[Any]:
+    out = list(p)
+    out[CLIENT] = p[CLIENT].bytes
+    out[PROVIDER] = p[PROVIDER].bytes
+    return out
+
+
+def _deal_qa_power(size: int, verified: bool) -> int:
+    from chainvm.fvm.actors.monies import (
+        DEAL_WEIGHT_MULTIPLIER,
+        QUALITY_BASE,
+        SECTOR_QUALITY_PRECISION,
+        VERIFIED_DEAL_WEIGHT_MULTIPLIER,
+    )
+
+    mult = VERIFIED_DEAL_WEIGHT_MULTIPLIER if verified else DEAL_WEIGHT_MULTIPLIER
+    quality = (mult << SECTOR_QUALITY_PRECISION) // QUALITY_BASE
+    return (quality * size) >> SECTOR_QUALITY_PRECISION
+
+
+def provider_collateral_min(
+    size: int, verified: bool, raw_power: int, qa_power: int, baseline: int, circ: int, nv: int
+) -> int:
+    """Actors v0: the provider locks at least a share of (5%, from network
+    version 1 1%) of the circulating supply, by the deal's share of power."""
+    if nv >= 1:
+        lock_num, share_num = circ, size
+        share_den = max(raw_power, baseline, share_num)
+    else:
+        lock_num, share_num = 5 * circ, _deal_qa_power(size, verified)
+        share_den = max(qa_power, baseline, share_num)
+    return (lock_num * share_num) // (100 * share_den)
+
+
+def _validate_deal(
+    rt: Runtime, p: list[Any], sig: bytes, raw_power: int, qa_power: int, baseline: int
+) -> None:
+    bad = ExitCode.ERR_ILLEGAL_ARGUMENT
+    if not rt.verify_signature(sig, p[CLIENT], dumps(encode_proposal(p))):
+        rt.abort(bad, "invalid deal proposal: client signature")
+    size = p[PIECE_SIZE]
+    if size < 128 or size & (size - 1):
+        rt.abort(bad, "proposal piece size is invalid")
+    cid = p[PIECE_CID]
+    if cid.codec != PIECE_CID_CODEC or cid.mh_code != PIECE_CID_HASH or len(cid.digest) != 32:
+        rt.abort(bad, "proposal PieceCID had wrong prefix")
+    if p[END] <= p[START]:
+        rt.abort(bad, "proposal end before proposal start")
+    if rt.curr_epoch > p[START]:
+        rt.abort(bad, "deal start epoch has already elapsed")
+    duration = p[END] - p[START]
+    if not DEAL_MIN_DURATION <= duration <= DEAL_MAX_DURATION:
+        rt.abort(bad, "deal duration out of bounds")
+    if not 0 <= decode_bigint(p[PRICE]) <= TOTAL_FILECOIN:
+        rt.abort(bad, "storage price out of bounds")
+    low = provider_collateral_min(
+        size, p[VERIFIED], raw_power, qa_power, baseline, rt.circ_supply, rt.network_version
+    )
+    if not low <= decode_bigint(p[PROVIDER_COLLATERAL]) <= TOTAL_FILECOIN:
+        rt.abort(bad, "provider collateral out of bounds")
+    if not 0 <= decode_bigint(p[CLIENT_COLLATERAL]) <= TOTAL_FILECOIN:
+        rt.abort(bad, "client collateral out of bounds")
+
+
+def _lock_balance(rt: Runtime, locked: Hamt, escrow: Hamt, addr: Address, amount: int) -> None:
+    prev = locked.get(addr.bytes)
+    prev_locked = 0 if prev is None else decode_bigint(prev)
+    found = escrow.get(addr.bytes)
+    balance = 0 if found is None else decode_bigint(found)
+    if prev_locked + amount > balance:
+        rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, f"not enough balance to lock for {addr}")
+    _table_add(locked, addr, amount)
+
+
+def publish_storage_deals(rt: Runtime, deals: list[tuple[list[Any], bytes]]) -> bytes:
+    """Actors v0: lock the client's and provider's funds for each deal and
+    schedule its first cron processing at a random epoch of its start day."""
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    if not deals:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "empty deals parameter")
+    if rt.profile.actors_version >= 2:
+        raise FatalError("deal publication is not implemented for actors v2")
+    provider_raw = deals[0][0][PROVIDER]
+    provider = rt.resolve_address(provider_raw)
+    if provider is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"failed to resolve provider address {provider_raw}")
+    code = rt.get_actor_code(provider)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {provider}")
+    if code != rt.profile.code("storageminer"):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "deal provider is not a storage miner")
+    ret, exit_code = rt.send(provider, MINER_CONTROL_ADDRESSES, b"", 0)
+    if exit_code != 0:
+        rt.abort(exit_code, "failed fetching control addresses")
+    if as_address(loads(ret)[1]) != rt.caller:
+        rt.abort(ExitCode.ERR_FORBIDDEN, f"caller is not provider {provider}")
+    ret, exit_code = rt.send(REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", 0)
+    if exit_code != 0:
+        rt.abort(exit_code, "failed to check epoch baseline power")
+    baseline = decode_bigint(loads(ret)[-1])
+    ret, exit_code = rt.send(POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", 0)
+    if exit_code != 0:
+        rt.abort(exit_code, "failed to check current power")
+    totals = loads(ret)
+    raw_power, qa_power = decode_bigint(totals[0]), decode_bigint(totals[1])
+    resolved_clients: dict[Address, Address] = {}
+
+    def publish(st: list[Any]) -> list[int]:
+        proposals = Amt.load(rt.store, st[0])
+        locked = Hamt.load(rt.store, st[4], version=0)
+        escrow = Hamt.load(rt.store, st[3], version=0)
+        pending = Hamt.load(rt.store, st[2], version=0)
+        by_epoch = Hamt.load(rt.store, st[6], version=0)
+        totals = [decode_bigint(st[i]) for i in (8, 9, 10)]
+        ids: list[int] = []
+        for p, sig in deals:
+            p = list(p)
+            _validate_deal(rt, p, sig, raw_power, qa_power, baseline)
+            if p[PROVIDER] not in (provider, provider_raw):
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "deals from different providers")
+            client = rt.resolve_address(p[CLIENT])
+            if client is None:
+                rt.abort(ExitCode.ERR_NOT_FOUND, f"failed to resolve client address {p[CLIENT]}")
+            p[PROVIDER] = provider
+            resolved_clients[p[CLIENT]] = client
+            p[CLIENT] = client
+            fee = decode_bigint(p[PRICE]) * (p[END] - p[START])
+            client_collateral = decode_bigint(p[CLIENT_COLLATERAL])
+            provider_collateral = decode_bigint(p[PROVIDER_COLLATERAL])
+            _lock_balance(rt, locked, escrow, client, client_collateral + fee)
+            _lock_balance(rt, locked, escrow, provider, provider_collateral)
+            totals[0] += client_collateral
+            totals[2] += fee
+            totals[1] += provider_collateral
+            deal_id = st[5]
+            st[5] += 1
+            stored = encode_proposal(p)
+            key = CID.for_cbor(dumps(stored)).bytes
+            if pending.get(key) is not None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot publish duplicate deals")
+            pending.set(key, stored)
+            proposals.set(deal_id, stored)
+            rand = rt.randomness_from_beacon(
+                DST_MARKET_DEAL_CRON_SEED, rt.curr_epoch - 1, dumps(stored)
+            )
+            process_at = p[START] + int.from_bytes(rand[:8], "big") % DEAL_UPDATES_INTERVAL
+            _set_multimap_put(rt, by_epoch, process_at, deal_id)
+            ids.append(deal_id)
+        st[0] = proposals.flush()
+        st[4] = locked.flush()
+        st[8], st[9], st[10] = (encode_bigint(t) for t in totals)
+        st[3] = escrow.flush()
+        st[2] = pending.flush()
+        st[6] = by_epoch.flush()
+        return ids
+
+    ids = rt.state_transaction(publish)
+    for p, _sig in deals:
+        if p[VERIFIED]:
+            client = resolved_clients.get(p[CLIENT])
+            if client is None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "could not get resolved client address")
+            params = dumps([client.bytes, encode_bigint(p[PIECE_SIZE])])
+            _ret, exit_code = rt.send(VERIFREG_ADDR, VERIFREG_USE_BYTES, params, 0)
+            if exit_code != 0:
+                rt.abort(exit_code, "failed to add verified deal for client")
+    return dumps([ids])
+
+
+def _set_multimap_put(rt: Runtime, table: Hamt, epoch: int, deal_id: int) -> None:
+    """Add a deal to the set (a HAMT with null values) kept under an epoch."""
+    key = uint_key(epoch)
+    root = table.get(key)
+    members = Hamt.new(rt.store, version=0) if root is None else Hamt.load(rt.store, root)
+    members.set(uint_key(deal_id), None)
+    table.set(key, members.flush())
+
+
+EPOCH_UNDEFINED = -1
+
+
+def _decode_activate(data: bytes) -> tuple[list[int], int]:
+    deal_ids, sector_expiry = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return [as_uint(d) for d in deal_ids], as_int(sector_expiry)
+
+
+def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
+    """Actors v0: a proven sector's deals start (deal state
+    [sector start, last updated, slash epoch])."""
+    deal_ids, sector_expiry = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("deal activation is not implemented for actors v2")
+    miner = rt.caller
+    now = rt.curr_epoch
+
+    def activate(st: list[Any]) -> None:
+        proposals = Amt.load(rt.store, st[0])
+        for deal_id in deal_ids:
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+            if as_address(proposal[PROVIDER]) != miner:
+                rt.abort(ExitCode.ERR_FORBIDDEN, f"deal {deal_id} has another provider")
+            if now > proposal[START]:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} start epoch has elapsed")
+            if proposal[END] > sector_expiry:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} ends after the sector")
+        proposals = Amt.load(rt.store, st[0])
+        states = Amt.load(rt.store, st[1])
+        pending = Hamt.load(rt.store, st[2], version=0)
+        for deal_id in deal_ids:
+            if states.get(deal_id) is not None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} already in a sector")
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                rt.abort(ExitCode.ERR_NOT_FOUND, f"no such deal {deal_id}")
+            if pending.get(CID.for_cbor(dumps(proposal)).bytes) is None:
+                rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"deal {deal_id} is not pending")
+            states.set(deal_id, [now, EPOCH_UNDEFINED, EPOCH_UNDEFINED])
+        st[1] = states.flush()
+
+    rt.state_transaction(activate)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
     impl.methods[9] = (cron_tick, decode_empty)
+    impl.methods[5] = (verify_deals_for_activation, _decode_verify_deals)
+    impl.methods[8] = (compute_data_commitment, _decode_data_commitment)
+    impl.methods[4] = (publish_storage_deals, _decode_publish)
+    impl.methods[6] = (activate_deals, _decode_activate)
     return impl
 
 

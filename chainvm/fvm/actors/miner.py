@@ -26,6 +26,32 @@ from chainvm.fvm.actors.common import (
     dumps,
     loads,
 )
+from chainvm.fvm.actors.miner_state import (
+    D_EXPIRATIONS,
+    D_FAULTY_POWER,
+    D_PARTITIONS,
+    FAULT_MAX_AGE,
+    DeadlineInfo,
+    PoStResult,
+    PowerPair,
+    add_power,
+    add_to_bitfield_queue,
+    assign_sectors_to_deadlines,
+    deadline_record_proven_sectors,
+    load_partition,
+    partition_declare_faults,
+    partition_declare_recoveries,
+    quantize_up,
+)
+from chainvm.fvm.actors.monies import (
+    INITIAL_PLEDGE_PROJECTION,
+    declared_fault_penalty,
+    expected_reward_for_power,
+    initial_pledge,
+    pre_commit_deposit,
+    qa_power_for_weight,
+    undeclared_fault_penalty,
+)
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
@@ -35,6 +61,7 @@ from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
     BURNT_FUNDS_ADDR,
     INIT_ADDR,
+    MARKET_ADDR,
     POWER_ADDR,
     REWARD_ADDR,
     ActorImpl,
@@ -66,20 +93,6 @@ REWARD_VESTING_V2 = REWARD_VESTING_V1
 def _go_div(a: int, b: int) -> int:
     q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
-
-
-def _go_mod(a: int, b: int) -> int:
-    return a - b * _go_div(a, b)
-
-
-def quantize_up(e: int, unit: int, offset: int) -> int:
-    """Round e up to the next epoch congruent to offset modulo unit (Go semantics)."""
-    off = _go_mod(offset, unit)
-    rem = _go_mod(e - off, unit)
-    quot = _go_div(e - off, unit)
-    if rem == 0 or e - off < 0:
-        return unit * quot + off
-    return unit * (quot + 1) + off
 
 
 class _Fields:
@@ -499,9 +512,10 @@ def _decode_prove_commit(data: bytes) -> tuple[int, bytes]:
 
 
 def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
-    """Only the checks before proof verification: a miner whose unlocked
-    balance does not cover its initial pledge, or a sector that was never
-    pre-committed, is refused."""
+    """Check a pre-committed sector's proof is due, gather what verifying it
+    needs (CommD from the market, the seal and interactive randomness) and
+    queue it with the power actor, which verifies the epoch's proofs in
+    bulk at cron and confirms the valid ones (ConfirmSectorProofsValid)."""
     number, _proof = params
     rt.validate_caller_any()
     if number > MAX_SECTOR_NUMBER:
@@ -516,7 +530,7 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
     if precommit is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no pre-committed sector {number}")
     # [info, deposit, pre-commit epoch, deal weight, verified deal weight]
-    if len(_proof) > SEAL_PROOF_SIZE:
+    if rt.profile.actors_version >= 2 and len(_proof) > SEAL_PROOF_SIZE:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "prove-commit proof too large")
     precommit_epoch = precommit[2]
     if rt.curr_epoch > precommit_epoch + MAX_SEAL_DURATION:
@@ -525,7 +539,44 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
         rt.abort(ExitCode.ERR_FORBIDDEN, "too early to prove sector")
     if precommit[0][3] < rt.curr_epoch - CHAIN_FINALITY - MAX_SEAL_DURATION:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
-    raise FatalError("sector proof verification is not implemented")
+    info = precommit[0]
+    commd = _send_or_abort(
+        rt,
+        MARKET_ADDR,
+        MARKET_COMPUTE_DATA_COMMITMENT,
+        dumps([info[0], info[4]]),
+        "request the unsealed sector CID",
+    )
+    entropy = dumps(rt.receiver.bytes)
+    seal_rand = rt.randomness_from_tickets(DST_SEAL_RANDOMNESS, info[3], entropy)
+    interactive = rt.randomness_from_beacon(
+        DST_INTERACTIVE_SEAL_CHALLENGE_SEED, precommit_epoch + PRE_COMMIT_CHALLENGE_DELAY, entropy
+    )
+    verify_info = [
+        info[0],
+        [rt.receiver.id, number],
+        info[4],
+        seal_rand,
+        interactive,
+        _proof,
+        info[2],
+        commd,
+    ]
+    _send_or_abort(
+        rt,
+        POWER_ADDR,
+        POWER_SUBMIT_POREP_FOR_BULK_VERIFY,
+        dumps(verify_info),
+        "submit proof for bulk verification",
+    )
+
+
+MARKET_COMPUTE_DATA_COMMITMENT = 8
+POWER_SUBMIT_POREP_FOR_BULK_VERIFY = 8
+# crypto.DomainSeparationTag values
+DST_WINDOWED_POST_CHALLENGE_SEED = 4
+DST_SEAL_RANDOMNESS = 5
+DST_INTERACTIVE_SEAL_CHALLENGE_SEED = 6
 
 
 WPOST_CHALLENGE_WINDOW = 60
@@ -533,15 +584,6 @@ WPOST_CHALLENGE_LOOKBACK = 20
 FAULT_DECLARATION_CUTOFF = WPOST_CHALLENGE_LOOKBACK + 50
 ADDRESSED_PARTITIONS_MAX = 200
 ADDRESSED_SECTORS_MAX = 10_000
-
-
-def fault_cutoff(period_start: int, deadline: int, epoch: int) -> int:
-    """Fault cutoff of the next occurrence of a deadline that has not closed."""
-    open_at = period_start + deadline * WPOST_CHALLENGE_WINDOW
-    if epoch >= open_at + WPOST_CHALLENGE_WINDOW:
-        gap = epoch - (open_at + WPOST_CHALLENGE_WINDOW)
-        open_at += (gap // WPOST_PROVING_PERIOD + 1) * WPOST_PROVING_PERIOD
-    return open_at - FAULT_DECLARATION_CUTOFF
 
 
 def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
@@ -557,9 +599,7 @@ def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
     return out
 
 
-def _declare(rt: Runtime, decls: dict[int, dict[int, set[int]]], what: str) -> None:
-    """The checks shared by fault and recovery declarations, up to the first
-    deadline whose fault cutoff has passed."""
+def _check_declarations(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
     if sum(len(p) for p in decls.values()) > ADDRESSED_PARTITIONS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
     for dl in decls:
@@ -568,28 +608,108 @@ def _declare(rt: Runtime, decls: dict[int, dict[int, set[int]]], what: str) -> N
     total = sum(len(s) for p in decls.values() for s in p.values())
     if total > ADDRESSED_SECTORS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
-    f = _Fields(rt.profile.actors_version >= 2)
+
+
+def _require_v0(rt: Runtime, what: str) -> None:
+    if rt.profile.actors_version >= 2:
+        raise FatalError(f"{what} is not implemented for actors v2")
+
+
+def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    """Declare sectors faulty ahead of their deadline: their power is
+    removed now and they expire early unless recovered within 14 days."""
+    _check_declarations(rt, decls)
+    _require_v0(rt, "fault declaration")
+    f = _Fields(False)
+
+    def declare(st: list[Any]) -> PowerPair:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        size = info[7]
+        total = PowerPair()
+        for dl_index in sorted(decls):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
+            target = target.next_not_elapsed()
+            if target.fault_cutoff_passed():
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late fault declaration at {dl_index}")
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            fault_expiration = target.last + FAULT_MAX_AGE
+            quant = target.quant()
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            with_faults: set[int] = set()
+            new_power = PowerPair()
+            for part_index in sorted(decls[dl_index]):
+                partition = load_partition(rt, partitions, part_index)
+                new_faults, power = partition_declare_faults(
+                    rt, partition, sectors, decls[dl_index][part_index], fault_expiration,
+                    size, quant,
+                )
+                new_power = new_power + power
+                if new_faults:
+                    with_faults.add(part_index)
+                partitions.set(part_index, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            if with_faults:
+                deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+                    rt, deadline[D_EXPIRATIONS], quant, fault_expiration, with_faults
+                )
+            deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], new_power)
+            deadlines[dl_index] = rt.store_put(deadline)
+            total = total + new_power
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return total
+
+    new_fault_power = rt.state_transaction(declare)
+    _request_update_power(rt, -new_fault_power)
+
+
+def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+    """Declare faulty sectors recovered; their power returns when the next
+    window PoSt proves them."""
+    _check_declarations(rt, decls)
+    _require_v0(rt, "recovery declaration")
+    f = _Fields(False)
 
     def declare(st: list[Any]) -> None:
         info = rt.store_get(st[f.info])
-        allowed = [as_address(a) for a in (info[2] or [])]
-        rt.validate_caller_is(*allowed, as_address(info[1]))
-        rt.store_get(st[f.proving_period_start + 2])  # the deadlines
-        rt.store_get(st[f.initial_pledge + 4])  # the sectors AMT
-        for dl in sorted(decls):
-            if rt.curr_epoch >= fault_cutoff(st[f.proving_period_start], dl, rt.curr_epoch):
-                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late {what} declaration at deadline {dl}")
-            raise FatalError(f"{what} declarations are not implemented past their checks")
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for dl_index in sorted(decls):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
+            if target.next_not_elapsed().fault_cutoff_passed():
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late recovery declaration at {dl_index}")
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            for part_index in sorted(decls[dl_index]):
+                partition = load_partition(rt, partitions, part_index)
+                partition_declare_recoveries(
+                    rt, partition, sectors, decls[dl_index][part_index], info[7]
+                )
+                partitions.set(part_index, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
 
     rt.state_transaction(declare)
 
 
-def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    _declare(rt, decls, "fault")
+def _validate_control(rt: Runtime, info: list[Any]) -> None:
+    """The owner, the worker or a control address may call."""
+    allowed = [as_address(a) for a in (info[2] or [])]
+    rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
 
 
-def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    _declare(rt, decls, "recovery")
+POWER_UPDATE_CLAIMED_POWER = 3
+
+
+def _request_update_power(rt: Runtime, delta: PowerPair) -> None:
+    if delta.is_zero():
+        return
+    params = dumps([encode_bigint(delta.raw), encode_bigint(delta.qa)])
+    _send_or_abort(rt, POWER_ADDR, POWER_UPDATE_CLAIMED_POWER, params, "update claimed power")
 
 
 RANDOMNESS_LENGTH = 32
@@ -598,50 +718,139 @@ WPOST_MAX_CHAIN_COMMIT_AGE = WPOST_CHALLENGE_WINDOW
 WINDOW_POST_PROOF = {3: 8, 4: 9}
 
 
+DST_POST_CHAIN_COMMIT = 9
+# verifying a window PoSt costs flat + per challenged sector, halved (lotus v0 prices)
+VERIFY_POST_COST = {8: (748593537, 85639), 9: (748593537, 85639), 7: (123861062, 9226981)}
+
+
 def _decode_window_post(data: bytes) -> list[Any]:
     dl, partitions, proofs, commit_epoch, commit_rand = decode_tuple(data, 5)
     if not isinstance(commit_rand, bytes):
         raise DecodeError("chain commit randomness must be bytes")
-    return [as_uint(dl), partitions or [], proofs or [], as_int(commit_epoch), commit_rand]
+    posts = []
+    for entry in partitions or []:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], bytes):
+            raise DecodeError("PoSt partition must be [index, skipped bitfield]")
+        posts.append((as_uint(entry[0]), bitfield.decode(entry[1])))
+    return [as_uint(dl), posts, proofs or [], as_int(commit_epoch), commit_rand]
+
+
+def _unlock_unvested(rt: Runtime, st: list[Any], f: _Fields, target: int) -> int:
+    funds = rt.store_get(st[f.vesting])[0]
+    funds, unlocked = unlock_unvested(funds, rt.curr_epoch, target)
+    st[f.locked] = encode_bigint(_big(st, f.locked) - unlocked)
+    st[f.vesting] = rt.store_put([funds])
+    return unlocked
+
+
+def _penalize(rt: Runtime, st: list[Any], f: _Fields, target: int, unlocked: int) -> tuple[int, int]:
+    """Take a penalty from unvested rewards first, then the unlocked balance;
+    returns (from vesting, from balance)."""
+    from_vesting = _unlock_unvested(rt, st, f, target)
+    if from_vesting == target:
+        return from_vesting, 0
+    return from_vesting, min(unlocked, target - from_vesting)
 
 
 def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
-    """The checks made before the PoSt randomness and proof are looked at."""
-    dl, partitions, proofs, commit_epoch, commit_rand = params
+    """Actors v0: record a window PoSt for the current deadline's partitions
+    (skipped sectors become faults, declared recoveries regain power), verify
+    it through the PoSt syscall and charge the fault fees due now."""
+    dl, posts, proofs, commit_epoch, commit_rand = params
     now = rt.curr_epoch
+    nv = rt.network_version
     if dl >= WPOST_PERIOD_DEADLINES:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
-    if len(commit_rand) > RANDOMNESS_LENGTH:
-        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit randomness too long")
-    # the chain commitment's age is checked before any state is read
     if commit_epoch >= now:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch must be in the past")
     if commit_epoch < now - WPOST_MAX_CHAIN_COMMIT_AGE:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch too far in the past")
-    f = _Fields(rt.profile.actors_version >= 2)
+    _require_v0(rt, "window PoSt")
+    if rt.randomness_from_tickets(DST_POST_CHAIN_COMMIT, commit_epoch, b"") != commit_rand:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "post commit randomness mismatched")
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    f = _Fields(False)
 
-    def submit(st: list[Any]) -> None:
+    def submit(st: list[Any]) -> tuple[PoStResult, int, int]:
         info = rt.store_get(st[f.info])
-        allowed = [as_address(a) for a in (info[2] or [])]
-        rt.validate_caller_is(*allowed, as_address(info[1]))
-        if len(proofs) != 1:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "expected exactly one proof")
-        if proofs[0][0] != WINDOW_POST_PROOF.get(info[6]):
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "proof type does not match the miner's")
+        _validate_control(rt, info)
         limit = min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX)
-        if len(partitions) > limit:
+        if len(posts) > limit:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
-        current = st[f.proving_period_start + 1]
-        open_at = st[f.proving_period_start] + current * WPOST_CHALLENGE_WINDOW
-        if not open_at <= now < open_at + WPOST_CHALLENGE_WINDOW:
+        current = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        if not current.is_open():
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "proving period not yet open")
-        if dl != current:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current}")
-        if commit_epoch < open_at - WPOST_CHALLENGE_LOOKBACK:
-            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "chain commit epoch before the challenge")
-        raise FatalError("window PoSt verification is not implemented")
+        if dl != current.index:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current.index}")
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        deadline = list(rt.store_get(deadlines[dl]))
+        size = info[7]
+        result = deadline_record_proven_sectors(
+            rt, deadline, sectors, size, current.quant(), current.last + FAULT_MAX_AGE, posts
+        )
+        proven = result.sectors - result.ignored
+        if proven:
+            # a fresh load of the sectors; faulty ones are replaced by the
+            # first good one, which is loaded first
+            table = Amt.load(rt.store, st[STATE_SECTORS])
+            stand_in = _must_get_sector(rt, table, min(proven))
+            challenged = []
+            for n in sorted(result.sectors):
+                s = stand_in if n in result.ignored else _must_get_sector(rt, table, n)
+                challenged.append([s[1], s[0], s[2]])
+            _verify_window_post(rt, current.challenge, challenged, proofs)
+        penalty_qa = result.penalty_power().qa
+        undeclared = declared = 0
+        if nv < 3:
+            undeclared = undeclared_fault_penalty(
+                reward_smoothed, power_smoothed, penalty_qa, nv
+            ) - declared_fault_penalty(reward_smoothed, power_smoothed, penalty_qa, nv)
+            declared = declared_fault_penalty(
+                reward_smoothed, power_smoothed, result.recovered_power.qa, nv
+            )
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        from_vesting, from_balance = _penalize(rt, st, f, undeclared + declared, unlocked)
+        deadlines[dl] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return result, from_vesting + from_balance, -from_vesting
 
-    rt.state_transaction(submit)
+    result, penalty, pledge_delta = rt.state_transaction(submit)
+    _request_update_power(rt, result.power_delta())
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+
+
+def _verify_window_post(
+    rt: Runtime, challenge: int, challenged: list[list[Any]], proofs: list[Any]
+) -> None:
+    """Draw the challenge randomness and verify the proof through the PoSt
+    syscall, charged by proof type and number of challenged sectors."""
+    randomness = rt.randomness_from_beacon(
+        DST_WINDOWED_POST_CHALLENGE_SEED, challenge, dumps(rt.receiver.bytes)
+    )
+    proof_type = proofs[0][0] if proofs and isinstance(proofs[0], list) else None
+    flat, scale = VERIFY_POST_COST.get(proof_type, VERIFY_POST_COST[7])  # type: ignore[arg-type]
+    rt.charge_gas("OnVerifyPost", (flat + len(challenged) * scale) // 2)
+    if not rt.verify_post(proofs, challenged, randomness):
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "invalid PoSt")
+
+
+def _must_get_sector(rt: Runtime, sectors: Amt, number: int) -> list[Any]:
+    found = sectors.get(number)
+    if found is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"failed to load sector {number}")
+    return list(found)
+
+
+def _burn_funds(rt: Runtime, amount: int) -> None:
+    if amount > 0:
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", amount)
+        if code != 0:
+            rt.abort(code, "failed to burn funds")
 
 
 CHAIN_FINALITY = 900
@@ -654,12 +863,85 @@ def _decode_precommit(data: bytes) -> list[Any]:
     fields = decode_tuple(data, 10)
     if not isinstance(fields[2], CID):
         raise DecodeError("sealed CID must be a link")
+    for i in (0, 1, 5, 7, 8, 9):
+        fields[i] = as_int(fields[i]) if i == 5 else as_uint(fields[i])
+    fields[3] = as_int(fields[3])
+    if not isinstance(fields[6], bool):
+        raise DecodeError("replace capacity must be a boolean")
+    if not isinstance(fields[4], list):
+        raise DecodeError("deal IDs must be a list")
+    fields[4] = [as_uint(d) for d in fields[4]]
     return fields
 
 
+MIN_SECTOR_EXPIRATION = 180 * EPOCHS_IN_DAY
+MAX_SECTOR_EXPIRATION_EXTENSION = 540 * EPOCHS_IN_DAY
+SECTOR_MAX_LIFETIME = 5 * 365 * EPOCHS_IN_DAY  # every v1 seal proof
+DEAL_LIMIT_DENOMINATOR = 134217728
+REWARD_THIS_EPOCH_REWARD = 3
+POWER_CURRENT_TOTAL_POWER = 9
+MARKET_VERIFY_DEALS_FOR_ACTIVATION = 5
+
+
+def _validate_expiration(rt: Runtime, activation: int, expiration: int) -> None:
+    if expiration - activation < MIN_SECTOR_EXPIRATION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: too soon")
+    if expiration > rt.curr_epoch + MAX_SECTOR_EXPIRATION_EXTENSION:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: too far")
+    if expiration - activation > SECTOR_MAX_LIFETIME:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid expiration {expiration}: past lifetime")
+
+
+def _send_or_abort(rt: Runtime, to: Address, method: int, params: bytes, what: str) -> Any:
+    ret, code = rt.send(to, method, params, 0)
+    if code != 0:
+        rt.abort(code, f"failed to {what}")
+    return loads(ret) if ret else None
+
+
+def _estimate(raw: Any) -> tuple[int, int]:
+    """A FilterEstimate [position, velocity], both Q.128."""
+    return decode_bigint(raw[0]), decode_bigint(raw[1])
+
+
+def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
+    deadlines = rt.store_get(st[deadlines_at])[0]
+    deadline = rt.store_get(deadlines[dl])
+    partition = Amt.load(rt.store, deadline[0]).get(part)
+    if partition is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no partition {part}")
+    return partition
+
+
+def _validate_replace_sector(rt: Runtime, st: list[Any], params: list[Any]) -> int:
+    """v0: a committed-capacity sector may be replaced by one with deals if
+    it has no deals, the same proof, an expiry no later and is healthy;
+    returns its initial pledge, the new deposit's lower bound."""
+    proof, expiration, dl, part, number = params[0], params[5], params[7], params[8], params[9]
+    old = Amt.load(rt.store, st[STATE_SECTORS]).get(number)
+    if old is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no such sector {number} to replace")
+    if old[3]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number} which has deals")
+    if proof != old[1]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number}: other proof")
+    if expiration < old[5]:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot replace sector {number}: sooner expiry")
+    partition = _load_partition(rt, st, STATE_DEADLINES_V0, dl, part)
+    if number not in bitfield.decode(partition[0]):
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not in partition {part}")
+    if number in bitfield.decode(partition[1]):
+        rt.abort(ExitCode.ERR_FORBIDDEN, f"sector {number} is faulty")
+    if number in bitfield.decode(partition[3]):
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} is terminated")
+    return decode_bigint(old[8])
+
+
 def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
-    """The parameter checks made before any other actor is asked anything."""
-    proof, number, sealed, rand_epoch = params[0], params[1], params[2], params[3]
+    """Actors v0: record a sector's pre-commitment and lock its deposit
+    (a projection of 20 days of its expected reward)."""
+    (proof, number, sealed, rand_epoch, deal_ids, expiration, replace, replace_dl,
+     _replace_part, replace_no) = params
     now = rt.curr_epoch
     if proof not in SEAL_PROOF_INFO:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"unsupported seal proof type {proof}")
@@ -671,7 +953,201 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch must be before now")
     if rand_epoch < now - CHAIN_FINALITY - MAX_SEAL_DURATION:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "seal challenge epoch too old")
-    raise FatalError("sector pre-commitment is not implemented past its parameter checks")
+    if rt.profile.actors_version >= 2:
+        raise FatalError("sector pre-commitment is not implemented for actors v2")
+    if expiration <= now:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector expiration {expiration} must be after now")
+    if replace and not deal_ids:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot replace sector without committing deals")
+    if replace_dl >= WPOST_PERIOD_DEADLINES:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {replace_dl}")
+    if replace_no > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid sector number {replace_no}")
+
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    weights = _send_or_abort(
+        rt,
+        MARKET_ADDR,
+        MARKET_VERIFY_DEALS_FOR_ACTIVATION,
+        dumps([deal_ids, expiration, now]),
+        "verify deals and get deal weight",
+    )
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    deal_weight, verified_weight = decode_bigint(weights[0]), decode_bigint(weights[1])
+    f = _Fields(False)
+
+    def commit(st: list[Any]) -> int:
+        info = rt.store_get(st[f.info])
+        allowed = [as_address(a) for a in (info[2] or [])]
+        rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
+        if proof != info[6]:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector seal proof must match the miner's")
+        sector_size = info[7]
+        if len(deal_ids) > max(256, sector_size // DEAL_LIMIT_DENOMINATOR):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many deals for sector")
+        # allocate the sector number
+        allocated = bitfield.decode(rt.store_get(st[STATE_ALLOCATED]))
+        if number in allocated:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
+        allocated.add(number)
+        st[STATE_ALLOCATED] = rt.store_put(bitfield.encode(allocated))
+        if Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number)) is not None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already pre-committed")
+        if Amt.load(rt.store, st[STATE_SECTORS]).get(number) is not None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already committed")
+        _validate_expiration(rt, now + MAX_SEAL_DURATION, expiration)
+        deposit_minimum = 0
+        if replace:
+            deposit_minimum = _validate_replace_sector(rt, st, params)
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        available = (
+            rt.current_balance()
+            - _big(st, f.locked)
+            - _big(st, f.precommit_deposits)
+            - _big(st, f.initial_pledge)
+        )
+        qa_power = qa_power_for_weight(sector_size, expiration - now, deal_weight, verified_weight)
+        deposit = max(
+            pre_commit_deposit(reward_smoothed, power_smoothed, qa_power, clamp=False),
+            deposit_minimum,
+        )
+        if available < deposit:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, f"insufficient funds for deposit {deposit}")
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) + deposit)
+        precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        on_chain = [
+            list(params), encode_bigint(deposit), now,
+            encode_bigint(deal_weight), encode_bigint(verified_weight),
+        ]
+        precommits.set(uint_key(number), on_chain)
+        st[STATE_PRECOMMITS] = precommits.flush()
+        # the +1 lets a proof arriving on the last allowed epoch still be confirmed
+        expiry = now + MAX_SEAL_DURATION + 1
+        st[STATE_PRECOMMIT_EXPIRY] = add_to_bitfield_queue(
+            rt,
+            st[STATE_PRECOMMIT_EXPIRY],
+            (WPOST_CHALLENGE_WINDOW, st[f.proving_period_start]),
+            expiry,
+            {number},
+        )
+        return newly_vested
+
+    newly_vested = rt.state_transaction(commit)
+    _notify_pledge(rt, -newly_vested)
+
+
+# v0 state positions (v2: one more, after the fee debt)
+STATE_PRECOMMITS = 5
+STATE_PRECOMMIT_EXPIRY = 6
+STATE_ALLOCATED = 7
+STATE_SECTORS = 8
+STATE_DEADLINES_V0 = 11
+
+
+MARKET_ACTIVATE_DEALS = 6
+
+
+def _decode_confirm(data: bytes) -> list[int]:
+    (numbers,) = decode_tuple(data, 1)
+    if not isinstance(numbers, list):
+        raise DecodeError("sector numbers must be a list")
+    return [as_uint(n) for n in numbers]
+
+
+def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
+    """Actors v0, called by the power actor's cron once seal proofs have
+    verified: activate each sector's deals, turn its pre-commitment into a
+    sector (deposit released, initial pledge locked), assign it to a proving
+    deadline and claim its power."""
+    rt.validate_caller_is(POWER_ADDR)
+    _require_v0(rt, "sector confirmation")
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    circulating = rt.circ_supply
+    f = _Fields(False)
+    st = rt.state_readonly()
+    info = rt.store_get(st[f.info])
+    precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+    found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
+    valid = []
+    for pc in found:
+        params = dumps([pc[0][4], pc[0][5]])
+        _ret, code = rt.send(MARKET_ADDR, MARKET_ACTIVATE_DEALS, params, 0)
+        if code != 0:
+            continue  # the sector is dropped, the others proceed
+        if pc[0][6]:
+            raise FatalError("committed-capacity sector replacement is not implemented")
+        valid.append(pc)
+    if not valid:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "all prove commits failed to validate")
+    reward_smoothed, baseline = _estimate(reward[1]), decode_bigint(reward[2])
+    power_smoothed = _estimate(power[3])
+    now = rt.curr_epoch
+
+    def confirm(st: list[Any]) -> tuple[PowerPair, int, int]:
+        # rescheduling replaced sectors (none here) still loads and saves
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])
+        Amt.load(rt.store, st[STATE_SECTORS])
+        st[STATE_DEADLINES_V0] = rt.store_put(deadlines)
+        size = info[7]
+        new_sectors = []
+        total_pledge = total_deposit = 0
+        for pc in valid:
+            pinfo = pc[0]
+            duration = pinfo[5] - now
+            if duration < MIN_SECTOR_EXPIRATION:
+                continue
+            deal_weight, verified_weight = decode_bigint(pc[3]), decode_bigint(pc[4])
+            qa = qa_power_for_weight(size, duration, deal_weight, verified_weight)
+            day_reward = expected_reward_for_power(
+                reward_smoothed, power_smoothed, qa, EPOCHS_IN_DAY, clamp=False
+            )
+            storage_pledge = expected_reward_for_power(
+                reward_smoothed, power_smoothed, qa, INITIAL_PLEDGE_PROJECTION, clamp=False
+            )
+            pledge = initial_pledge(
+                qa, baseline, reward_smoothed, power_smoothed, circulating, clamp=False
+            )
+            total_deposit += decode_bigint(pc[1])
+            total_pledge += pledge
+            new_sectors.append([
+                pinfo[1], pinfo[0], pinfo[2], pinfo[4], now, pinfo[5], pc[3], pc[4],
+                encode_bigint(pledge), encode_bigint(day_reward), encode_bigint(storage_pledge),
+            ])
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for sector in new_sectors:
+            sectors.set(sector[0], sector)
+        st[STATE_SECTORS] = sectors.flush()
+        table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        for sector in new_sectors:
+            table.delete(uint_key(sector[0]))
+        st[STATE_PRECOMMITS] = table.flush()
+        st[STATE_DEADLINES_V0], new_power = assign_sectors_to_deadlines(
+            rt, st[STATE_DEADLINES_V0], st[f.proving_period_start], now, new_sectors,
+            info[8], size,
+        )
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) - total_deposit)
+        available = (
+            rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+            - _big(st, f.initial_pledge)
+        )
+        if available < total_pledge:
+            rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "insufficient funds for initial pledge")
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) + total_pledge)
+        return new_power, total_pledge, newly_vested
+
+    new_power, total_pledge, newly_vested = rt.state_transaction(confirm)
+    _request_update_power(rt, new_power)
+    _notify_pledge(rt, total_pledge - newly_vested)
 
 
 def _build() -> ActorImpl:
@@ -681,6 +1157,7 @@ def _build() -> ActorImpl:
     impl.methods[10] = (declare_faults, _decode_declarations)
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
+    impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)

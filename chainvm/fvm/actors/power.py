@@ -91,12 +91,38 @@ def _epoch_key(epoch: int) -> bytes:
     return int_key(epoch)
 
 
+MINER_CONFIRM_SECTOR_PROOFS_VALID = 17
+
+
 def _process_batch_verifies(rt: Runtime, lay: _Layout) -> None:
+    """Verify the epoch's queued seal proofs (the batch is cleared) and tell
+    each miner which of its sectors proved; the miners' exit codes are ignored."""
+    from chainvm.fvm.address import Address
+
+    miners: list[Address] = []
+    infos: dict[Address, list[Any]] = {}
+
     def take(st: list[Any]) -> None:
-        if st[lay.batch] is not None:
-            raise FatalError("batched seal verification is not implemented")
+        if st[lay.batch] is None:
+            return
+        batch = Hamt.load(rt.store, st[lay.batch], version=_hamt_version(rt))
+        for key, root in batch.items():
+            miner = Address.from_bytes(key)
+            miners.append(miner)
+            infos[miner] = [info for _, info in Amt.load(rt.store, root).for_each_stored()]
+        st[lay.batch] = None
 
     rt.state_transaction(take)
+    results = rt.batch_verify_seals(infos)
+    for miner in miners:
+        seen: set[int] = set()
+        proven = []
+        for info, ok in zip(infos[miner], results[miner], strict=True):
+            number = info[1][1]
+            if ok and number not in seen:
+                seen.add(number)
+                proven.append(number)
+        rt.send(miner, MINER_CONFIRM_SECTOR_PROOFS_VALID, dumps([proven]), 0)
 
 
 def on_epoch_tick_end(rt: Runtime, _: None) -> None:
@@ -209,12 +235,111 @@ def create_miner(rt: Runtime, params: list[Any]) -> bytes:
     return dumps([id_addr, robust])
 
 
+CONSENSUS_MINER_MIN_POWER = 10 << 40
+
+
+def _decode_claimed_power(data: bytes) -> tuple[int, int]:
+    raw, qa = decode_tuple(data, 2)
+    return decode_bigint(raw), decode_bigint(qa)
+
+
+def add_to_claim(rt: Runtime, st: list[Any], claims: Hamt, miner: Any, raw: int, qa: int) -> None:
+    """Adjust a miner's claim and the network totals; a miner's power counts
+    towards the totals only while it is at or above the consensus minimum."""
+    old = claims.get(miner.bytes)
+    if old is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"no claim for actor {miner}")
+    old_raw, old_qa = decode_bigint(old[0]), decode_bigint(old[1])
+    st[3] = encode_bigint(_big(st, 3) + qa)
+    st[1] = encode_bigint(_big(st, 1) + raw)
+    new_raw, new_qa = old_raw + raw, old_qa + qa
+    prev_below = old_qa < CONSENSUS_MINER_MIN_POWER
+    still_below = new_qa < CONSENSUS_MINER_MIN_POWER
+    if prev_below and not still_below:
+        st[10] += 1
+        st[2] = encode_bigint(_big(st, 2) + new_qa)
+        st[0] = encode_bigint(_big(st, 0) + new_raw)
+    elif not prev_below and still_below:
+        st[10] -= 1
+        st[2] = encode_bigint(_big(st, 2) - old_qa)
+        st[0] = encode_bigint(_big(st, 0) - old_raw)
+    elif not prev_below and not still_below:
+        st[2] = encode_bigint(_big(st, 2) + qa)
+        st[0] = encode_bigint(_big(st, 0) + raw)
+    if new_raw < 0 or new_qa < 0 or st[10] < 0:
+        raise FatalError("negative claimed power")
+    claims.set(miner.bytes, [encode_bigint(new_raw), encode_bigint(new_qa)])
+
+
+def update_claimed_power(rt: Runtime, params: tuple[int, int]) -> None:
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    lay = _Layout(rt.profile.actors_version >= 2)
+
+    def update(st: list[Any]) -> None:
+        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        add_to_claim(rt, st, claims, miner, *params)
+        st[lay.claims] = claims.flush()
+
+    rt.state_transaction(update)
+
+
+MAX_MINER_PROVE_COMMITS_PER_EPOCH = 200
+ERR_TOO_MANY_PROVE_COMMITS = 32
+GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
+
+
+def _decode_seal_verify_info(data: bytes) -> Any:
+    info = loads(data)
+    if not isinstance(info, list) or len(info) != 8:
+        raise DecodeError("seal verify info must be an 8-tuple")
+    return info
+
+
+def submit_porep_for_bulk_verify(rt: Runtime, info: Any) -> None:
+    """Queue a miner's seal proof for verification at the end of the epoch
+    (a multimap: miner address -> AMT of seal verify infos)."""
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    miner = rt.caller
+    lay = _Layout(rt.profile.actors_version >= 2)
+    hv = _hamt_version(rt)
+
+    def add(st: list[Any]) -> None:
+        if st[lay.batch] is None:
+            batch = Hamt.new(rt.store, version=hv)
+        else:
+            batch = Hamt.load(rt.store, st[lay.batch], version=hv)
+        found = batch.get(miner.bytes)
+        proofs = Amt.load(rt.store, found) if found is not None else None
+        if proofs is not None and proofs.count >= MAX_MINER_PROVE_COMMITS_PER_EPOCH:
+            rt.abort(ERR_TOO_MANY_PROVE_COMMITS, f"miner {miner} proves too many sectors")
+        # Multimap.Add looks the array up again before appending
+        found = batch.get(miner.bytes)
+        proofs = Amt.load(rt.store, found) if found is not None else Amt.new(rt.store)
+        proofs.set(proofs.count, info)
+        batch.set(miner.bytes, proofs.flush())
+        st[lay.batch] = batch.flush()
+        rt.charge_gas("OnSubmitVerifySeal", GAS_ON_SUBMIT_VERIFY_SEAL)
+
+    rt.state_transaction(add)
+
+
+def current_total_power(rt: Runtime, _: None) -> bytes:
+    """This epoch's raw and quality-adjusted power, pledge and smoothed QA power."""
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    return dumps([st[5], st[6], st[7], st[8]])
+
+
 def _build() -> ActorImpl:
     impl = stub("storagepower")
     impl.methods[2] = (create_miner, _decode_create_miner)
     impl.methods[4] = (enroll_cron_event, _decode_enroll)
     impl.methods[5] = (on_epoch_tick_end, decode_empty)
     impl.methods[6] = (update_pledge_total, _decode_amount)
+    impl.methods[9] = (current_total_power, decode_empty)
+    impl.methods[8] = (submit_porep_for_bulk_verify, _decode_seal_verify_info)
+    impl.methods[3] = (update_claimed_power, _decode_claimed_power)
     return impl
 
 

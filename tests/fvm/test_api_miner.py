@@ -1,0 +1,142 @@
+"""A storage miner's life through ``chainvm.fvm.api`` (actors v0), and the
+market's deal state machine: publish (funds locked, deal scheduled),
+activate (deal state), refusals (bad signature, short escrow, duplicates,
+wrong sender)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chainvm.fvm import bitfield
+from chainvm.fvm.amt import Amt
+from chainvm.fvm.api import FIL, Network
+from chainvm.fvm.codec import CID, decode_bigint, decode_uvarint, encode_bigint, encode_uvarint
+from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.proofs import zero_commitment
+from chainvm.fvm.types import ExitCode
+from chainvm.fvm.vm import MARKET_ADDR
+
+SECTOR = 32 << 30
+PIECE = CID(0xF101, 0x1012, zero_commitment(1 << 20))
+
+
+@pytest.fixture
+def net() -> Network:
+    return Network(network_version=3, epoch=100)
+
+
+def _setup(net: Network) -> tuple[Any, Any, Any]:
+    owner = net.create_account(balance=10_000 * FIL)
+    client = net.create_account(balance=1_000 * FIL)
+    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
+    assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
+    assert net.market_add_balance(client, client, 10 * FIL).receipt.exit_code == 0
+    assert net.market_add_balance(owner, miner, 10 * FIL).receipt.exit_code == 0
+    return owner, client, miner
+
+
+def _deal(net: Network, client: Any, miner: Any, **kw: Any) -> list[Any]:
+    start = net.epoch + 2000
+    args: dict[str, Any] = {"price_per_epoch": 1000, "provider_collateral": 10**15}
+    args.update(kw)
+    return net.deal_proposal(client, miner, PIECE, 1 << 20, start, start + 200 * 2880, **args)
+
+
+def test_a_miners_life(net: Network) -> None:
+    owner, client, miner = _setup(net)
+
+    # publish a deal: the client's fee and both collaterals are locked
+    ret, ids = net.publish_deals(miner, [_deal(net, client, miner)])
+    assert ret.receipt.exit_code == 0 and ids == [0]
+    assert net.market_balance(client) == (10 * FIL, 1000 * 200 * 2880)
+    assert net.market_balance(miner) == (10 * FIL, 10**15)
+
+    # pre-commit a sector holding it: a deposit is locked
+    net.advance(1)
+    ret = net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880, deal_ids=ids)
+    assert ret.receipt.exit_code == 0, ret.error
+    deposit = decode_bigint(net.actor_state(miner)[1])
+    assert deposit > 0
+
+    # prove it after the challenge delay; the power actor's cron verifies the
+    # proof and confirms the sector: deal activated, pledge locked, power claimed
+    net.advance(151)
+    assert net.prove_commit_sector(owner, miner, 0).receipt.exit_code == 0
+    assert net.miner_power(miner) == (0, 0)
+    net.apply_block(miner=owner)
+    st = net.actor_state(miner)
+    assert decode_bigint(st[1]) == 0  # deposit released
+    assert decode_bigint(st[4]) > 0  # initial pledge
+    assert net.miner_power(miner) == (SECTOR, SECTOR)
+    deadline, partition = net.sector_location(miner, 0) or (None, None)
+    assert deadline is not None and partition == 0
+    states = Amt.load(net.store, net.actor_state(MARKET_ADDR)[1])
+    assert states.get(0) == [net.epoch, -1, -1]
+
+    # a declared fault takes the power away; a recovery is recorded, and the
+    # power comes back with the next window PoSt of that deadline
+    ret = net.declare_faults(owner, miner, [0])
+    assert ret.receipt.exit_code == 0, ret.error
+    assert net.miner_power(miner) == (0, 0)
+    ret = net.declare_faults(owner, miner, [0], recovered=True)
+    assert ret.receipt.exit_code == 0, ret.error
+    dl_cid = net.store.get_obj(net.actor_state(miner)[11])[0][deadline]
+    part = Amt.load(net.store, net.store.get_obj(dl_cid)[0]).get(0)
+    assert bitfield.decode(part[1]) == {0} and bitfield.decode(part[2]) == {0}
+
+
+def test_publish_refusals(net: Network) -> None:
+    owner, client, miner = _setup(net)
+    good = _deal(net, client, miner)
+
+    # only the miner's worker may publish
+    ret = net.send(owner, MARKET_ADDR, 0, 4, _params([good]))
+    assert ret.receipt.exit_code == ExitCode.ERR_FORBIDDEN
+
+    # a proposal signed over something else is refused
+    forged = [list(good[0]), good[1]]
+    forged[0][8] = encode_bigint(2000)  # price changed after signing
+    ret, _ = net.publish_deals(miner, [forged])
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+
+    # a client fee beyond its escrow is refused
+    ret, _ = net.publish_deals(miner, [_deal(net, client, miner, price_per_epoch=FIL)])
+    assert ret.receipt.exit_code == ExitCode.ERR_INSUFFICIENT_FUNDS
+
+    # a deal published once cannot be published again
+    ret, ids = net.publish_deals(miner, [good])
+    assert ret.receipt.exit_code == 0 and ids == [0]
+    ret, _ = net.publish_deals(miner, [good])
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+
+    # a start epoch already past is refused
+    net.advance(2001)
+    ret, _ = net.publish_deals(miner, [good])
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+
+
+def test_published_deal_is_scheduled_in_its_start_day(net: Network) -> None:
+    _owner, client, miner = _setup(net)
+    deal = _deal(net, client, miner)
+    _ret, ids = net.publish_deals(miner, [deal])
+    st = net.actor_state(MARKET_ADDR)
+    assert st[5] == 1  # next deal ID
+    ops = Hamt.load(net.store, st[6])
+    ((key, members),) = list(ops.items())
+    epoch, _ = decode_uvarint(key, 0)
+    start = deal[0][6]
+    assert start <= epoch < start + 2880
+    scheduled = [k for k, _ in Hamt.load(net.store, members).items()]
+    assert scheduled == [encode_uvarint(ids[0])]
+    proposals = Amt.load(net.store, st[0])
+    stored = proposals.get(0)
+    # the stored proposal names the client and provider by ID address
+    assert stored[3][0] == 0 and stored[4][0] == 0
+
+
+def _params(deals: list[list[Any]]) -> bytes:
+    from chainvm.fvm.codec import dumps
+
+    return dumps([deals])
