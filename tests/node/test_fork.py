@@ -378,6 +378,30 @@ def test_testchain_fork(anvil: Remote) -> None:
     assert int(anvil.rpc("eth_getStorageAt", anvil.probe, "0x0", "latest"), 16) == 99
 
 
+def test_eth_tester_backend_fork(anvil: Remote) -> None:
+    eth_tester = pytest.importorskip("eth_tester")
+    from chainvm.eth_tester import ChainvmBackend
+
+    tester = eth_tester.EthereumTester(ChainvmBackend(
+        fork=HARDFORK, fork_url=anvil.proxy.url, fork_block=anvil.fork_block))
+    probe = anvil.probe
+    sender = tester.get_accounts()[0]
+
+    def value() -> int:
+        out = tester.call({"from": sender, "to": probe, "data": calldata("value()")})
+        return int(out, 16) if isinstance(out, str) else int.from_bytes(out, "big")
+
+    assert tester.get_block_by_number("latest")["hash"] == anvil.fork_hash
+    assert value() == 42
+    assert tester.get_balance(WHALE) == 500 * ETHER
+    assert tester.get_balance(sender) > 0  # the genesis accounts are funded on the fork
+    tester.send_transaction({"from": sender, "to": probe, "gas": 100_000,
+                             "data": calldata("set(uint256)", 5)})
+    tester.mine_blocks()
+    assert value() == 5
+    assert int(anvil.rpc("eth_getStorageAt", probe, "0x0", "latest"), 16) == 99
+
+
 def test_anvil_reset_refork_and_back(anvil: Remote, chainvm_remote: Remote) -> None:
     from chainvm.node.rpc import Rpc
 
