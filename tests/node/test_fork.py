@@ -172,6 +172,17 @@ def forked_node(anvil: Remote, tmp_path_factory: pytest.TempPathFactory
     node.stop()
 
 
+def test_node_call_reads_in_few_batches(forked_node: tuple[Client, Remote]) -> None:
+    """eth_call through the node (under its execution time limit) reads what it
+    touches in a few batches, not one request per slot."""
+    rpc, remote = forked_node
+    remote.proxy.reset()
+    out = rpc("eth_call", {"to": remote.probe, "data": calldata("sum(uint256)", 180)},
+              "latest")
+    assert int(out, 16) == 180 * 181 // 2
+    assert remote.proxy.requests <= 3
+
+
 def test_node_serves_the_fork_and_keeps_local_work_local(
         forked_node: tuple[Client, Remote]) -> None:
     rpc, remote = forked_node
