@@ -551,10 +551,20 @@ class DevChain:
                 env: BlockEnv | None = None, fork: Any = None,
                 tracer: Tracer | None = None, commit: bool = False) -> TxResult:
         """Run a call on a copy of the head state (or `state`); nothing is kept."""
-        if self.remote is not None and not self.remote.speculating and tracer is None \
-                and not commit:
-            remote = self.remote  # forked: read what the call touches in a few batches
-            return remote.speculate(lambda: self.execute(req, state, env, fork))
+        if self.remote is not None and not self.remote.speculating and not commit:
+            # Forked: read what the call touches in a few batches (a traced call after an
+            # untraced run that fetched it: the tracer sees one execution).
+            remote = self.remote
+            if tracer is None:
+                return remote.speculate(lambda: self.execute(req, state, env, fork))
+            from chainvm.node.forking import RemoteError
+
+            try:
+                remote.speculate(lambda: self.execute(req, state, env, fork))
+            except RemoteError:
+                raise
+            except NodeError:
+                pass  # the traced run below reports it
         if env is None or fork is None:
             env, fork = self.pending_env()
         work = (state if commit and state is not None else
