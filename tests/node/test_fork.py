@@ -576,3 +576,20 @@ def test_a_local_chain_keeps_plain_dicts() -> None:
             assert all(type(acct.storage) is dict for acct in state.accounts.values())
     finally:
         dev.close()
+
+
+def test_pending_local_transaction_is_not_looked_up_remotely(anvil: Remote) -> None:
+    from chainvm.node.rpc import Rpc
+
+    dev = fork_of(anvil)
+    try:
+        dev.automine = False
+        tx_hash = dev.send_transaction(CallArgs(sender=dev.accounts[0], to=dev.accounts[1],
+                                                value=1, gas=21_000))
+        anvil.proxy.reset()
+        reply = Rpc(dev).handle_one({"jsonrpc": "2.0", "id": 1, "params": ["0x" + tx_hash.hex()],
+                                     "method": "eth_getTransactionReceipt"})
+        assert reply is not None and reply["result"] is None
+        assert anvil.proxy.requests == 0
+    finally:
+        dev.close()
