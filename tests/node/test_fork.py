@@ -325,6 +325,18 @@ def test_warm_cache_makes_no_remote_request(anvil: Remote, tmp_path: Path) -> No
     assert anvil.proxy.requests == 0
 
 
+def test_two_forks_in_one_process_share_a_cache_dir(anvil: Remote, tmp_path: Path) -> None:
+    first = fork_of(anvil, fork_cache=tmp_path)
+    try:
+        second = fork_of(anvil, fork_cache=tmp_path)  # LMDB: one environment per process
+        second.close()
+        assert first.state().get_storage(bytes.fromhex(anvil.probe[2:]), 0) == 42
+        first.reset(anvil.proxy.url, anvil.fork_block)  # re-fork: the new chain opens first
+        assert first.state().get_storage(bytes.fromhex(anvil.probe[2:]), 0) == 42
+    finally:
+        first.close()
+
+
 def test_account_fields_come_in_one_batch(anvil: Remote) -> None:
     dev = fork_of(anvil)
     try:
