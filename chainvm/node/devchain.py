@@ -206,9 +206,13 @@ class DevChain:
             from chainvm.node.forking import RemoteState
 
             self.remote = RemoteState.open(fork_url, fork_block, fork_cache)
-            config = config_for_network(fork, self.remote.chain_id)
-            self.chain = Chain.from_genesis(config, self.remote.genesis(),
-                                            self._forked_state(config, balance))
+            try:
+                config = config_for_network(fork, self.remote.chain_id)
+                self.chain = Chain.from_genesis(config, self.remote.genesis(),
+                                                self._forked_state(config, balance))
+            except BaseException:
+                self.remote.close()
+                raise
             self.chain.older_hash = self.remote.block_hash
         elif datadir is not None:
             config = config_for_network(fork, chain_id)

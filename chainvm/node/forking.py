@@ -376,6 +376,17 @@ class RemoteState:
                 cache = ForkCache.open(cache_dir)
             except (OSError, lmdb.Error) as exc:
                 raise ValueError(f"fork cache {cache_dir}: {exc}") from None
+        try:
+            return cls._connect(client, url, block_number, cache)
+        except BaseException:
+            client.close()
+            if cache is not None:
+                cache.close()
+            raise
+
+    @classmethod
+    def _connect(cls, client: JsonRpcClient, url: str, block_number: int | None,
+                 cache: ForkCache | None) -> RemoteState:
         point_key = b"P" + url.encode() + b"@" + (block_number or 0).to_bytes(8, "big")
         if cache is not None and block_number is not None:
             known = cache.get(point_key)
