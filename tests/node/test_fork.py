@@ -193,6 +193,11 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
     assert int(rpc("eth_blockNumber"), 16) == remote.fork_block
     block_n = rpc("eth_getBlockByNumber", hex(remote.fork_block), False)
     assert block_n["hash"] == remote.fork_hash
+    # The local head is block N's header itself: number, hash, time, fees, blob fields.
+    head = rpc("eth_getBlockByNumber", "latest", False)
+    for key in ("number", "hash", "parentHash", "timestamp", "baseFeePerGas", "gasLimit",
+                "blobGasUsed", "excessBlobGas", "stateRoot"):
+        assert head[key] == block_n[key], key
     older = rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert older == remote.rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert int(rpc("eth_getStorageAt", remote.probe, "0x0", "latest"), 16) == 42
