@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from coincurve import PrivateKey
 
 from chainvm.chain.block import Receipt
-from chainvm.chain.builder import BuildOptions, build_block, make_genesis
+from chainvm.chain.builder import BuildOptions, BuiltBlock, build_block, make_genesis
 from chainvm.chain.chain import Chain, StoredBlock
 from chainvm.chain.config import ChainConfig, config_for_network
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
@@ -379,7 +379,13 @@ class DevChain:
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
         opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
-        built = build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        def build() -> BuiltBlock:
+            return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        # Forked: what the block touches (system contracts' slots, raw transactions) is
+        # read in a few batches; the pass that missed nothing is the block.
+        built = self.remote.speculate(build) if self.remote is not None else build()
         assert built.result is not None
         # The block was just executed to build it: stored as is, not run a second time.
         stored = self.chain.import_built(built.block, built.result)

@@ -610,3 +610,30 @@ def test_pending_local_transaction_is_not_looked_up_remotely(anvil: Remote) -> N
         assert anvil.proxy.requests == 0
     finally:
         dev.close()
+
+
+def test_a_block_reads_what_it_touches_in_few_batches(anvil: Remote) -> None:
+    """A block is built in speculative passes too: a transaction that reaches the node
+    signed (no dry run at sending, as eth_sendRawTransaction) and reads 120 slots never
+    read costs a few batches, not a request per slot; and empty blocks, which touch the
+    system contracts' ring slots (new each block), one batch each."""
+    dev = fork_of(anvil)
+    try:
+        sender = dev.accounts[0]
+        tx = dev.fill(CallArgs(sender=sender, to=bytes.fromhex(anvil.probe[2:]),
+                               data=bytes.fromhex(calldata("sum(uint256)", 120)[2:]),
+                               gas=3_000_000))
+        anvil.proxy.reset()
+        dev.sign_and_add(tx, sender)  # automine: the block is built here
+        assert anvil.proxy.requests <= 3
+        assert anvil.proxy.methods.count("eth_getStorageAt") >= 120
+        found = dev.chain.get_transaction(tx.hash)
+        assert found is not None
+        result = dev.tx_result(found[2], found[3])
+        assert result is not None and int.from_bytes(result.output, "big") == 120 * 121 // 2
+        for _ in range(3):
+            anvil.proxy.reset()
+            dev.mine()
+            assert anvil.proxy.requests <= 1
+    finally:
+        dev.close()
