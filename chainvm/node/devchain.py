@@ -539,10 +539,6 @@ class DevChain:
 
     def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
-        if self.remote is not None and req.sender is not None:
-            # Forked: read what the transaction will touch in a few batches first.
-            with contextlib.suppress(NodeError):
-                self.remote.speculate(lambda: self.execute(req))
         tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
