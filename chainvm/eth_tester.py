@@ -139,11 +139,27 @@ class _TesterDevChain(DevChain):
     """A DevChain whose genesis is eth-tester's: the given alloc and header fields."""
 
     def __init__(self, fork: str, chain_id: int, alloc: dict[bytes, Account],
-                 params: dict[str, Any]) -> None:
+                 params: dict[str, Any], forking: dict[str, Any] | None = None) -> None:
         self._alloc = alloc
         self._params = params
         super().__init__(fork=fork, chain_id=chain_id, accounts=0,
-                         gas_limit=params["gas_limit"], timestamp=params["timestamp"])
+                         gas_limit=params["gas_limit"], timestamp=params["timestamp"],
+                         **(forking or {}))
+        if self.remote is not None:
+            # Forked: the genesis state's accounts get their balances on top of the
+            # remote's state (and their code, storage and nonce when the spec gives them).
+            accounts = self.state().accounts
+            for address, spec in alloc.items():
+                acct = accounts.get(address) or Account()
+                acct.balance = spec.balance
+                if spec.nonce:
+                    acct.nonce = spec.nonce
+                if spec.code:
+                    acct.code, acct.code_hash = spec.code, keccak256(spec.code)
+                for slot, value in spec.storage.items():
+                    acct.storage[slot] = value
+                accounts[address] = acct
+            self._after_state_edit()
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
                  timestamp: int | None) -> tuple[State, Any]:
@@ -179,14 +195,21 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                  genesis_state: dict[Any, dict[str, Any]] | None = None,
                  fork: str = "Osaka", mnemonic: str | None = None,
                  hd_path: str | None = None, num_accounts: int | None = None,
-                 chain_id: int = CHAIN_ID, vm_configuration: Any = None) -> None:
+                 chain_id: int = CHAIN_ID, vm_configuration: Any = None,
+                 fork_url: str | None = None, fork_block: int | None = None,
+                 fork_cache: str | None = None) -> None:
         """`fork`: the fork from genesis (a fork name, as `chainvm statetest` knows them).
         `vm_configuration`, PyEVMBackend's schedule of py-evm VM classes, is accepted
-        when it is one VM from block 0 (`((0, CancunVM),)`): its fork is used."""
+        when it is one VM from block 0 (`((0, CancunVM),)`): its fork is used.
+        `fork_url` (with `fork_block`, default the remote's latest, and `fork_cache`)
+        forks a remote node's chain, as `chainvm node --fork-url` does (docs/node.md):
+        the chain id is the remote's and the genesis accounts are funded on top of it."""
         if vm_configuration:
             fork = _fork_of_vm_configuration(vm_configuration)
         self.fork_name = fork
         self.chain_id = chain_id
+        self._forking = None if fork_url is None else {
+            "fork_url": fork_url, "fork_block": fork_block, "fork_cache": fork_cache}
         self._genesis_parameters = genesis_parameters
         self._genesis_state = genesis_state
         self._mnemonic = mnemonic
@@ -231,7 +254,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                 code = bytes.fromhex(code.removeprefix("0x"))
             alloc[raw] = Account(int(spec.get("nonce", 0)), int(spec.get("balance", 0)), code,
                                  {int(k): int(v) for k, v in spec.get("storage", {}).items()})
-        self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params)
+        self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params,
+                                   self._forking)
+        self.chain_id = self.dev.chain_id  # a fork's is the remote's
         self.dev.automine = False
         self.keys: dict[bytes, bytes] = {private_key_to_address(k): k for k in keys}
         self.account_keys = list(keys)
