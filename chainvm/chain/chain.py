@@ -169,11 +169,6 @@ class Chain:
     # from here (chainvm.node.forking.RemoteState.block_hash).
     older_hash: Callable[[int], bytes] | None = None
 
-    @property
-    def first_number(self) -> int:
-        """The number of the chain's first block (0, or a forked chain's fork block)."""
-        return min(self.canonical) if self.canonical else 0
-
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
         header = genesis.header
@@ -259,8 +254,7 @@ class Chain:
              address: bytes | None = None) -> list[tuple[int, Log]]:
         """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
         out: list[tuple[int, Log]] = []
-        for number in range(max(from_number, self.first_number if self.older_hash else 0),
-                            to_number + 1):
+        for number in range(from_number, to_number + 1):
             stored = self.get_block_by_number(number)
             if stored is None:
                 break

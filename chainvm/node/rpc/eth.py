@@ -272,7 +272,8 @@ class EthApi(Namespace):
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
-            if self.dev.remote is not None:  # forked: in a block up to N?
+            if self.dev.remote is not None and tx_hash not in self.dev.pool.by_hash:
+                # Forked: a transaction in a remote block up to N?
                 return self.dev.remote.historic(  # type: ignore[no-any-return]
                     "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             return None
