@@ -86,6 +86,42 @@ def test_a_miners_life(net: Network) -> None:
     part = Amt.load(net.store, net.store.get_obj(dl_cid)[0]).get(0)
     assert bitfield.decode(part[1]) == {0} and bitfield.decode(part[2]) == {0}
 
+    # the miner's cron, enrolled at creation, fires just before its first
+    # proving period; the sector's deadline then opens and takes a PoSt
+    period_start = net.actor_state(miner)[9]
+    net.epoch = period_start + 60 * deadline - 2
+    for _ in range(deadline + 1):
+        net.apply_block(miner=owner)
+    info = net.proving_deadline(miner)
+    assert info.index == deadline
+    net.epoch = info.open
+    ret = net.submit_window_post(owner, miner, deadline, [partition])
+    assert ret.receipt.exit_code == 0, ret.error
+    assert net.miner_power(miner) == (SECTOR, SECTOR)  # recovered
+    # the deadline closes with its PoSt: nothing turns faulty
+    net.epoch = info.last - 1
+    net.apply_block(miner=owner)
+    assert net.proving_deadline(miner).index == (deadline + 1) % 48
+    assert net.miner_power(miner) == (SECTOR, SECTOR)
+    # its window has closed (and the next deadline's has not yet opened)
+    ret = net.submit_window_post(owner, miner, deadline, [partition])
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_STATE
+    net.advance(1)  # now the next deadline is open, and it is not this one
+    ret = net.submit_window_post(owner, miner, deadline, [partition])
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+
+    # a whole period later the same deadline passes without a PoSt: the
+    # sector is detected faulty and its power removed; meanwhile the deal has
+    # started and the market's cron paid the provider
+    net.epoch = info.last + 2880 - 48
+    for _ in range(48):
+        net.apply_block(miner=owner)
+    assert net.proving_deadline(miner).period_start == info.period_start + 2880
+    assert net.miner_power(miner) == (0, 0)
+    paid = net.market_balance(miner)[0] - 10 * FIL
+    assert paid > 0 and paid % 1000 == 0
+    assert net.market_balance(client)[0] == 10 * FIL - paid
+
 
 def test_publish_refusals(net: Network) -> None:
     owner, client, miner = _setup(net)

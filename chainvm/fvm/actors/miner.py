@@ -37,10 +37,13 @@ from chainvm.fvm.actors.miner_state import (
     add_power,
     add_to_bitfield_queue,
     assign_sectors_to_deadlines,
+    deadline_pop_expired,
+    deadline_process_end,
     deadline_record_proven_sectors,
     load_partition,
     partition_declare_faults,
     partition_declare_recoveries,
+    pop_bitfield_queue,
     quantize_up,
 )
 from chainvm.fvm.actors.monies import (
@@ -1150,6 +1153,140 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     _notify_pledge(rt, total_pledge - newly_vested)
 
 
+CRON_EVENT_PROCESS_EARLY_TERMINATIONS = 2
+STATE_EARLY_TERMINATIONS_V0 = 12
+
+
+def _decode_cron_payload(data: bytes) -> int:
+    (event_type,) = decode_tuple(data, 1)
+    return as_int(event_type)
+
+
+def on_deferred_cron_event(rt: Runtime, event_type: int) -> None:
+    """Actors v0: the power actor's cron calls back for the events the miner
+    enrolled: the end of each proving deadline, a worker key change."""
+    rt.validate_caller_is(POWER_ADDR)
+    _require_v0(rt, "the miner's deferred cron")
+    if event_type == CRON_EVENT_PROVING_DEADLINE:
+        _handle_proving_deadline(rt)
+    elif event_type == CRON_EVENT_WORKER_KEY_CHANGE:
+        _commit_worker_key_change(rt)
+    elif event_type == CRON_EVENT_PROCESS_EARLY_TERMINATIONS:
+        raise FatalError("early termination processing is not implemented")
+
+
+def _commit_worker_key_change(rt: Runtime) -> None:
+    def commit(st: list[Any]) -> None:
+        info = rt.store_get(st[0])
+        pending = info[3]
+        if pending is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "no pending key change")
+        if pending[1] > rt.curr_epoch:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "too early for key change")
+        info[1] = pending[0]
+        info[3] = None
+        st[0] = rt.store_put(info)
+
+    rt.state_transaction(commit)
+
+
+def _handle_proving_deadline(rt: Runtime) -> None:
+    """Vest, expire stale pre-commitments (burning their deposits), and once
+    the proving period has started close the current deadline: partitions
+    without a PoSt turn faulty, fault fees are charged, expired sectors
+    leave; then move to the next deadline and enroll its cron event."""
+    now = rt.curr_epoch
+    nv = rt.network_version
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    f = _Fields(False)
+
+    def handle(st: list[Any]) -> tuple[PowerPair, int, int, bool]:
+        power_delta = PowerPair()
+        penalty = 0
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        pledge_delta = -newly_vested
+        # expire pre-committed sectors whose proof never came
+        expiry = Amt.load(rt.store, st[STATE_PRECOMMIT_EXPIRY])
+        expired, modified = pop_bitfield_queue(rt, expiry, now)
+        if modified:
+            st[STATE_PRECOMMIT_EXPIRY] = expiry.flush()
+        burn, stale = 0, []
+        for number in sorted(expired):
+            found = Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number))
+            if found is not None:
+                stale.append(number)
+                burn += decode_bigint(found[1])
+        if stale:
+            table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+            for number in stale:
+                table.delete(uint_key(number))
+            st[STATE_PRECOMMITS] = table.flush()
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) - burn)
+        penalty += burn
+        had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
+        info = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+        if now < info.period_start:
+            return power_delta, penalty, pledge_delta, had_early  # before the first period
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadline = list(rt.store_get(deadlines[info.index]))
+        quant = info.quant()
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        previously_faulty = PowerPair.decode(deadline[D_FAULTY_POWER]).qa
+        new_faulty, failed_recovery = deadline_process_end(
+            rt, deadline, quant, info.last + FAULT_MAX_AGE
+        )
+        power_delta = power_delta - new_faulty
+        if nv < 3:
+            qa = new_faulty.qa + failed_recovery.qa
+            target = undeclared_fault_penalty(
+                reward_smoothed, power_smoothed, qa, nv
+            ) - declared_fault_penalty(reward_smoothed, power_smoothed, qa, nv)
+            from_vesting, from_balance = _penalize(rt, st, f, target, unlocked)
+            unlocked -= from_balance
+            penalty += from_vesting + from_balance
+            pledge_delta -= from_vesting
+        ongoing = previously_faulty if nv >= 3 else PowerPair.decode(deadline[D_FAULTY_POWER]).qa
+        target = declared_fault_penalty(reward_smoothed, power_smoothed, ongoing, nv)
+        from_vesting, from_balance = _penalize(rt, st, f, target, unlocked)
+        penalty += from_vesting + from_balance
+        pledge_delta -= from_vesting
+        _on_time, early, on_time_pledge, active, _faulty = deadline_pop_expired(
+            rt, deadline, info.last, quant
+        )
+        pledge_delta -= on_time_pledge
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) - on_time_pledge)
+        power_delta = power_delta - active
+        if early:
+            terminations = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) | {info.index}
+            st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(terminations)
+        deadlines[info.index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        st[f.proving_period_start + 1] = (info.index + 1) % WPOST_PERIOD_DEADLINES
+        if st[f.proving_period_start + 1] == 0:
+            st[f.proving_period_start] += WPOST_PROVING_PERIOD
+        return power_delta, penalty, pledge_delta, had_early
+
+    power_delta, penalty, pledge_delta, had_early = rt.state_transaction(handle)
+    _request_update_power(rt, power_delta)
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+    st = rt.state_readonly()
+    following = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+    payload = dumps([CRON_EVENT_PROVING_DEADLINE])
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([following.last, payload]),
+        "enroll cron event",
+    )
+    if not had_early and bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]):
+        raise FatalError("early termination processing is not implemented")
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1158,6 +1295,7 @@ def _build() -> ActorImpl:
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
     impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
+    impl.methods[12] = (on_deferred_cron_event, _decode_cron_payload)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)

@@ -629,3 +629,178 @@ def assign_sectors_to_deadlines(
         total = total + deadline_add_sectors(rt, dl, partition_size, per_deadline[index], size, quant)
         deadlines[index] = rt.store_put(dl)
     return rt.store_put([deadlines]), total
+
+
+# deadline end ------------------------------------------------------------------------
+
+
+def pop_bitfield_queue(rt: Runtime, queue: Amt, until: int) -> tuple[set[int], bool]:
+    """Remove and merge every entry up to ``until``; (values, modified)."""
+    popped: list[int] = []
+    values: set[int] = set()
+    for epoch, raw in queue.for_each_stored():
+        if epoch > until:
+            break
+        popped.append(epoch)
+        values |= bitfield.decode(raw)
+    for epoch in popped:
+        queue.delete(epoch)
+    return values, bool(popped)
+
+
+def _pop_expiration_queue(queue: Amt, until: int) -> list[Any]:
+    on_time: set[int] = set()
+    early: set[int] = set()
+    active, faulty, pledge = PowerPair(), PowerPair(), 0
+    popped = []
+    for epoch, es in queue.for_each_stored():
+        if epoch > until:
+            break
+        popped.append(epoch)
+        on_time |= bitfield.decode(es[E_ON_TIME])
+        early |= bitfield.decode(es[E_EARLY])
+        active = active + PowerPair.decode(es[E_ACTIVE_POWER])
+        faulty = faulty + PowerPair.decode(es[E_FAULTY_POWER])
+        pledge += decode_bigint(es[E_PLEDGE])
+    for epoch in popped:
+        queue.delete(epoch)
+    return [on_time, early, pledge, active, faulty]
+
+
+def _reschedule_all_as_faults(queue: Amt, quant: tuple[int, int], fault_expiration: int) -> None:
+    """A missed PoSt: everything due by the fault expiry turns faulty in
+    place; everything due later moves there as early, faulty expirations."""
+    moved_epochs: list[int] = []
+    moved: set[int] = set()
+    moved_power = PowerPair()
+    limit = quantize_up(fault_expiration, *quant)
+    for epoch, raw in queue.for_each_stored():
+        es = list(raw)
+        if epoch <= limit:
+            es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], PowerPair.decode(es[E_ACTIVE_POWER]))
+            es[E_ACTIVE_POWER] = [b"", b""]
+            queue.set(epoch, es)
+        else:
+            moved_epochs.append(epoch)
+            moved |= bitfield.decode(es[E_ON_TIME]) | bitfield.decode(es[E_EARLY])
+            moved_power = moved_power + PowerPair.decode(es[E_ACTIVE_POWER])
+            moved_power = moved_power + PowerPair.decode(es[E_FAULTY_POWER])
+    if not moved_epochs:
+        return
+    at = quantize_up(fault_expiration, *quant)
+    found = queue.get(at)
+    target = _empty_expiration_set() if found is None else list(found)
+    target[E_EARLY] = bitfield.encode(bitfield.decode(target[E_EARLY]) | moved)
+    target[E_FAULTY_POWER] = add_power(target[E_FAULTY_POWER], moved_power)
+    queue.set(at, target)
+    for epoch in moved_epochs:
+        queue.delete(epoch)
+
+
+def deadline_process_end(
+    rt: Runtime, deadline: list[Any], quant: tuple[int, int], fault_expiration: int
+) -> tuple[PowerPair, PowerPair]:
+    """At a deadline's close, every live partition without a PoSt becomes
+    entirely faulty; returns (new faulty power, failed recovery power)."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    submitted = bitfield.decode(deadline[D_POST_SUBMISSIONS])
+    new_faulty, failed_recovery = PowerPair(), PowerPair()
+    detected = False
+    rescheduled: set[int] = set()
+    for index in range(partitions.count):
+        if index in submitted:
+            continue
+        found = partitions.get(index)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"no partition {index}")
+        partition = list(found)
+        recovering = PowerPair.decode(partition[P_RECOVERING_POWER])
+        live = PowerPair.decode(partition[P_LIVE_POWER])
+        faulty = PowerPair.decode(partition[P_FAULTY_POWER])
+        if recovering.is_zero() and faulty == live:
+            continue
+        detected = True
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        _reschedule_all_as_faults(queue, quant, fault_expiration)
+        partition[P_EXPIRATIONS] = queue.flush()
+        part_new = live - faulty
+        live_sectors = bitfield.decode(partition[P_SECTORS]) - bitfield.decode(
+            partition[P_TERMINATED]
+        )
+        partition[P_FAULTS] = bitfield.encode(live_sectors)
+        partition[P_RECOVERIES] = b""
+        partition[P_FAULTY_POWER] = live.encode()
+        partition[P_RECOVERING_POWER] = [b"", b""]
+        if not part_new.is_zero():
+            rescheduled.add(index)
+        partitions.set(index, partition)
+        new_faulty = new_faulty + part_new
+        failed_recovery = failed_recovery + recovering
+    if detected:
+        deadline[D_PARTITIONS] = partitions.flush()
+    if rescheduled:
+        deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+            rt, deadline[D_EXPIRATIONS], quant, fault_expiration, rescheduled
+        )
+    deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], new_faulty)
+    deadline[D_POST_SUBMISSIONS] = b""
+    return new_faulty, failed_recovery
+
+
+def deadline_pop_expired(
+    rt: Runtime, deadline: list[Any], until: int, quant: tuple[int, int]
+) -> list[Any]:
+    """Sectors expiring by ``until`` (on time, or early after faults too
+    long) leave their partitions: [on-time, early, on-time pledge, active
+    power, faulty power]."""
+    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    expired_partitions, modified = pop_bitfield_queue(rt, queue, until)
+    total: list[Any] = [set(), set(), 0, PowerPair(), PowerPair()]
+    if not modified:
+        return total
+    deadline[D_EXPIRATIONS] = queue.flush()
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    with_early: list[int] = []
+    for index in sorted(expired_partitions):
+        found = partitions.get(index)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected partition {index}")
+        partition = list(found)
+        pqueue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        popped = _pop_expiration_queue(pqueue, until)
+        partition[P_EXPIRATIONS] = pqueue.flush()
+        expired = popped[0] | popped[1]
+        if partition[P_RECOVERIES] != b"" or not PowerPair.decode(
+            partition[P_RECOVERING_POWER]
+        ).is_zero():
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "unexpected recoveries while processing expirations")
+        terminated = bitfield.decode(partition[P_TERMINATED])
+        if expired & terminated:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiring sectors already terminated")
+        partition[P_TERMINATED] = bitfield.encode(terminated | expired)
+        partition[P_FAULTS] = bitfield.encode(bitfield.decode(partition[P_FAULTS]) - expired)
+        partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], -(popped[3] + popped[4]))
+        partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -popped[4])
+        # sectors expiring early are recorded for their termination fee
+        early_queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+        if popped[1]:
+            prev = early_queue.get(until)
+            merged = popped[1] | (set() if prev is None else bitfield.decode(prev))
+            early_queue.set(until, bitfield.encode(merged))
+        partition[P_EARLY_TERMINATED] = early_queue.flush()
+        if popped[1]:
+            with_early.append(index)
+        partitions.set(index, partition)
+        total[0] |= popped[0]
+        total[1] |= popped[1]
+        total[2] += popped[2]
+        total[3] = total[3] + popped[3]
+        total[4] = total[4] + popped[4]
+    deadline[D_PARTITIONS] = partitions.flush()
+    if with_early:
+        deadline[D_EARLY_TERMINATIONS] = bitfield.encode(
+            bitfield.decode(deadline[D_EARLY_TERMINATIONS]) | set(with_early)
+        )
+    deadline[D_LIVE_SECTORS] -= len(total[0]) + len(total[1])
+    deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], -total[4])
+    return total

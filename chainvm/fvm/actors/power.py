@@ -59,8 +59,16 @@ def _current_total_power(st: list[Any]) -> tuple[int, int]:
     return _big(st, 0), _big(st, 2)
 
 
+MINER_ON_DEFERRED_CRON_EVENT = 12
+
+
 def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
+    """Call back every miner whose cron event is due (each event is removed
+    from the queue); v0 then strips a failed miner of its power."""
+    from chainvm.fvm.address import Address
+
     now = rt.curr_epoch
+    due: list[tuple[Address, bytes]] = []
 
     def take(st: list[Any]) -> None:
         events = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
@@ -69,17 +77,32 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
         # an empty queue has nothing at any epoch: no need to walk the range
         if events.root.pointers:
             for epoch in range(st[lay.first_cron], now + 1):
-                if events.get(_epoch_key(epoch)) is not None:
-                    raise FatalError("deferred miner cron events are not implemented")
+                root = events.get(_epoch_key(epoch))
+                if root is None:
+                    continue
+                if v2:
+                    raise FatalError("deferred miner cron events are not implemented for actors v2")
+                for _, (miner, payload) in Amt.load(rt.store, root).for_each_stored():
+                    due.append((Address.from_bytes(miner), payload))
+                events.delete(_epoch_key(epoch))
         st[lay.first_cron] = now + 1
         st[lay.cron_queue] = events.flush()
 
     rt.state_transaction(take)
+    failed = []
+    for miner, payload in due:
+        _ret, code = rt.send(miner, MINER_ON_DEFERRED_CRON_EVENT, payload, 0)
+        if code != 0:
+            failed.append(miner)
     if not v2:
-        # v0 always rewrote the claims table after the (here empty) list of
-        # failed miner crons
         def claims(st: list[Any]) -> None:
             table = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+            for miner in failed:
+                claim = table.get(miner.bytes)
+                if claim is not None:
+                    add_to_claim(
+                        rt, st, table, miner, -decode_bigint(claim[0]), -decode_bigint(claim[1])
+                    )
             st[lay.claims] = table.flush()
 
         rt.state_transaction(claims)
