@@ -7,7 +7,6 @@ matches `postState` (or `postStateHash`).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from chainvm.chain.block import Block, BlockDecodeError, Header, receipts_root
 from chainvm.chain.chain import Chain
 from chainvm.chain.config import ChainConfig, UnknownNetwork, config_for_network
 from chainvm.chain.processing import InvalidBlock
+from chainvm.encoding.json_input import InputError, expect_list, expect_object, read_json_file
 from chainvm.encoding.rlp import RLPError
 from chainvm.evm.statetest import (
     FixtureError,
@@ -90,16 +90,20 @@ def expected_exception(block: dict[str, Any], network: str) -> str | None:
 
 
 def run_test(name: str, test: dict[str, Any], datadir: Path | None = None) -> BlockTestResult:
-    """Run one test; with `datadir`, in an LMDB store there, reopened and checked at the end."""
+    """Run one test; with `datadir`, in an LMDB store there, reopened and checked at the end.
+
+    A malformed test (bad hex, missing fields) raises FixtureError naming it: bad input,
+    not a failing verdict."""
     network = str(test.get("network", "?"))
     try:
         error = _run(test, network, datadir)
-    except FixtureError as exc:
-        error = f"bad fixture: {exc}"
     except UnknownNetwork as exc:
         error = f"unsupported network: {exc}"
-    except (KeyError, IndexError, TypeError) as exc:
-        error = f"bad fixture: missing or malformed {exc}"
+    except InputError as exc:
+        raise FixtureError(f"{name}: {exc}") from None
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise FixtureError(f"{name}: missing or malformed {type(exc).__name__}: {exc}") \
+            from None
     return BlockTestResult(name, network, error is None, error)
 
 
@@ -185,19 +189,42 @@ def _check_end(chain: Chain, test: dict[str, Any]) -> str | None:
     return None
 
 
+def check_shape(name: str, test: Any) -> None:
+    """Refuse a test whose containers are not of the blockchain-test shape (FixtureError)."""
+    if not isinstance(test, dict) or "blocks" not in test or "pre" not in test \
+            or "genesisBlockHeader" not in test:
+        raise FixtureError(f"{name}: not a blockchain test "
+                           "(needs genesisBlockHeader, pre, blocks)")
+    try:
+        expect_object(test["genesisBlockHeader"], f"{name}: genesisBlockHeader")
+        for address, account in expect_object(test["pre"], f"{name}: pre").items():
+            expect_object(expect_object(account, f"{name}: pre: {address}").get("storage", {}),
+                          f"{name}: pre: {address}: storage")
+        for i, block in enumerate(expect_list(test["blocks"], f"{name}: blocks")):
+            expect_object(block, f"{name}: blocks[{i}]")
+        if "postState" in test:
+            expect_object(test["postState"], f"{name}: postState")
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
+
+
 def load_file(path: str | Path) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        try:
-            data = json.loads(fh.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FixtureError(f"{path}: invalid JSON ({exc})") from None
+    try:
+        data = read_json_file(path)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
+    return check_file(path, data)
+
+
+def check_file(path: str | Path, data: Any) -> dict[str, Any]:
+    """The tests of a parsed file, each checked for the blockchain-test shape."""
     if not isinstance(data, dict):
         raise FixtureError(f"{path}: a blockchain test file must hold a JSON object of tests")
     for name, test in data.items():
-        if not isinstance(test, dict) or "blocks" not in test or "pre" not in test \
-                or "genesisBlockHeader" not in test:
-            raise FixtureError(f"{path}: {name}: not a blockchain test "
-                               "(needs genesisBlockHeader, pre, blocks)")
+        try:
+            check_shape(name, test)
+        except FixtureError as exc:
+            raise FixtureError(f"{path}: {exc}") from None
     return data
 
 

@@ -68,6 +68,14 @@ class Chain:
     _tx_index: dict[bytes, list[TxLocation]] = field(default_factory=dict)
     # Transactions whose sender may have code (a development chain's impersonated senders).
     exempt: SenderExemption | None = None
+    # A forked chain's first block is a remote block N: hashes of blocks before it come
+    # from here (chainvm.node.forking.RemoteState.block_hash).
+    older_hash: Callable[[int], bytes] | None = None
+
+    @property
+    def first_number(self) -> int:
+        """The number of the chain's first block (0, or a forked chain's fork block)."""
+        return min(self.canonical) if self.canonical else 0
 
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
@@ -143,7 +151,8 @@ class Chain:
              address: bytes | None = None) -> list[tuple[int, Log]]:
         """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
         out: list[tuple[int, Log]] = []
-        for number in range(from_number, to_number + 1):
+        for number in range(max(from_number, self.first_number if self.older_hash else 0),
+                            to_number + 1):
             stored = self.get_block_by_number(number)
             if stored is None:
                 break
@@ -163,7 +172,8 @@ class Chain:
                 cache[node.number] = node.hash
                 node = self.blocks.get(node.header.parent_hash)
             if node is None or node.number != number:
-                return bytes(32)
+                older = self.older_hash
+                return older(number) if older is not None and node is None else bytes(32)
             cache[number] = node.hash
             return node.hash
 

@@ -12,35 +12,81 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from chainvm.chain.blocktest import run_file
-from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, run_jobs
+from chainvm.chain.blocktest import check_file, load_file, run_test
+from chainvm.cli.campaign import (
+    Job,
+    add_campaign_flags,
+    case_timeout_of,
+    plan_files,
+    print_summary,
+    run_suite,
+)
+from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files
+from chainvm.encoding.json_input import InputError, load_json
 from chainvm.evm.statetest import FixtureError
 
 
-def _run_one(job: tuple[str, str | None, str | None]) -> tuple[str, Any]:
-    path, pattern, datadir = job
-    name_filter = re.compile(pattern) if pattern else None
-    try:
-        results = run_file(path, name_filter, Path(datadir) if datadir else None)
-    except FixtureError as exc:
-        return "error", str(exc)
-    except OSError as exc:
-        return "error", f"{path}: cannot read ({exc.strerror})"
-    return "ok", [r.to_json() for r in results]
+class BlockTestSuite:
+    """Blockchain-test files as a campaign: a case is (test position, test name)."""
+
+    label = "blocktest"
+
+    def __init__(self, pattern: str | None = None) -> None:
+        self.pattern = pattern
+
+    def load(self, file: str, raw: bytes | None) -> Any:
+        if raw is None:
+            return load_file(file)
+        try:
+            data = load_json(raw, file)
+        except InputError as exc:
+            raise FixtureError(str(exc)) from None
+        return check_file(file, data)
+
+    def list_cases(self, file: str, data: Any) -> list[Any]:
+        name_filter = re.compile(self.pattern) if self.pattern else None
+        return [(i, name) for i, name in enumerate(data)
+                if name_filter is None or name_filter.search(name)]
+
+    def key(self, file: str, case: Any) -> str:
+        return f"{file}::{case[1]}"
+
+    def run_case(self, file: str, data: Any, case: Any, job: Job) -> dict[str, Any]:
+        position, name = case
+        datadir = job.options.get("datadir")
+        where = Path(datadir) / str(job.index) / str(position) if datadir else None
+        try:
+            return run_test(name, data[name], where).to_json()
+        except FixtureError as exc:
+            raise FixtureError(f"{file}: {exc}") from None
+
+    def timeout_record(self, file: str, case: Any, seconds: float) -> dict[str, Any]:
+        return {"name": case[1], "network": "?", "pass": False,
+                "error": f"timeout: no result within {seconds:g} s", "timeout": True}
+
+    def passed(self, record: dict[str, Any]) -> bool:
+        return bool(record.get("pass"))
+
+    def summary(self, records: list[dict[str, Any]], out: IO[str], table: bool) -> None:
+        _summary(records, out, table)
 
 
 def build_parser() -> ArgumentParser:
+    from chainvm.testing.fixtures import FIXTURES_HELP
+
     parser = ArgumentParser(prog="chainvm blocktest",
-                            description="Run blockchain-test fixtures; JSON results on stdout.")
+                            description="Run blockchain-test fixtures; JSON results on stdout.",
+                            epilog=FIXTURES_HELP)
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")
     parser.add_argument("--datadir", metavar="DIR",
                         help="import each test into an LMDB store below DIR (which must be "
                              "empty or new), reopen it and check what survived")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or folder")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="fixture file or folder")
+    add_campaign_flags(parser)
     return parser
 
 
@@ -53,6 +99,12 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--run: bad regular expression: {exc}") from None
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    suite = BlockTestSuite(args.run)
+    if args.summary:
+        return print_summary(suite, args.summary)
+    if not args.paths:
+        raise UsageError("no fixture paths given (or --summary FILE)")
+    case_timeout = case_timeout_of(args)
     files = collect_json_files(args.paths)
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
@@ -65,30 +117,36 @@ def main(argv: list[str]) -> int:
             import lmdb  # noqa: F401
         except ImportError:
             raise UsageError("--datadir needs the lmdb package (pip install lmdb)") from None
-    jobs = [(str(p), args.run, str(datadir / str(i)) if datadir else None)
-            for i, p in enumerate(files)]
-    results = run_jobs(_run_one, jobs, args.workers, "blocktest")
+        if args.ray:
+            raise UsageError("--datadir is a folder of this machine: it cannot run on --ray")
+    jobs = plan_files(suite, files, case_timeout,
+                      {"datadir": str(datadir) if datadir else None})
+    results = run_suite(suite, jobs, args, args.workers)
     json.dump(results, sys.stdout, indent=2)
     sys.stdout.write("\n")
-    _summary(results)
+    _summary(results, sys.stderr, sys.stderr.isatty())
     return 0 if all(r["pass"] for r in results) else 1
 
 
-def _summary(results: list[dict[str, Any]]) -> None:
+def _summary(results: list[dict[str, Any]], out: IO[str], table: bool) -> None:
     passed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for r in results:
         total[r["network"]] += 1
         passed[r["network"]] += r["pass"]
     n = sum(passed.values())
-    if not sys.stderr.isatty():
-        sys.stderr.write(f"{n} passed, {len(results) - n} failed\n")
+    timeouts = sum(1 for r in results if r.get("timeout"))
+    if not table:
+        out.write(f"{n} passed, {len(results) - n} failed"
+                  + (f" ({timeouts} timed out)" if timeouts else "") + "\n")
         return
-    sys.stderr.write(f"{'network':<34}{'passed':>8}{'failed':>8}{'total':>8}\n")
+    out.write(f"{'network':<34}{'passed':>8}{'failed':>8}{'total':>8}\n")
     for network in sorted(total):
-        sys.stderr.write(f"{network:<34}{passed[network]:>8}"
-                         f"{total[network] - passed[network]:>8}{total[network]:>8}\n")
-    sys.stderr.write(f"{'all':<34}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
+        out.write(f"{network:<34}{passed[network]:>8}"
+                  f"{total[network] - passed[network]:>8}{total[network]:>8}\n")
+    out.write(f"{'all':<34}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
+    if timeouts:
+        out.write(f"{timeouts} case(s) timed out\n")
 
 
 def run(argv: list[str]) -> int:

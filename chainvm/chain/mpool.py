@@ -43,6 +43,9 @@ class PoolConfig:
     max_total: int = 4096
     block_gas_limit: int = 30_000_000
     require_blob_sidecars: bool = True
+    # Refuse a transaction whose fee cap is below the current base fee, instead of keeping
+    # it until the base fee falls (a dev chain's sender learns at once why it waits).
+    reject_below_base_fee: bool = False
 
 
 @dataclass
@@ -89,6 +92,9 @@ class TxPool:
             raise PoolError(str(exc)) from None
         if tx.gas_limit > self.config.block_gas_limit:
             raise PoolError("exceeds block gas limit")
+        if self.config.reject_below_base_fee and self._fee_cap(tx) < self.base_fee:
+            raise PoolError(f"max fee per gas less than block base fee: fee cap "
+                            f"{self._fee_cap(tx)}, base fee {self.base_fee}")
         if tx.tx_type == 3 and not tx.blob_versioned_hashes:
             raise PoolError("blob transaction without blobs")
         if tx.tx_type == 3 and len(tx.blob_versioned_hashes) > self.fork.max_blobs_per_tx:

@@ -20,6 +20,7 @@ chains; a production store would share trie nodes between blocks.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -160,17 +161,30 @@ class LmdbStore:
             return txn.get(b"head", db=self.meta) is None
 
     def initialise(self, config: ChainConfig, genesis: Commit) -> None:
-        with self.env.begin(write=True) as txn:
+        def write(txn: Any) -> None:
             txn.put(b"config", config_to_json(config), db=self.meta)
             self._write(txn, genesis)
 
+        self._update(write)
+
     def commit(self, commit: Commit) -> None:
-        with self.env.begin(write=True) as txn:
-            self._write(txn, commit)
+        self._update(lambda txn: self._write(txn, commit))
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
-        with self.env.begin(write=True) as txn:
-            self._write_head(txn, canonical, head)
+        self._update(lambda txn: self._write_head(txn, canonical, head))
+
+    def _update(self, write: Callable[[Any], None]) -> None:
+        """One write transaction; when the map is full, it is doubled and the write made
+        again (LMDB aborts the whole transaction, so nothing is half-written)."""
+        import lmdb
+
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    write(txn)
+                return
+            except lmdb.MapFullError:
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
 
     def _write(self, txn: Any, c: Commit) -> None:
         txn.put(c.block_hash, encode([c.block_rlp, c.total_difficulty, c.fork_name.encode()]),

@@ -4,11 +4,16 @@ exit 2 for bad usage, progress only when stderr is a terminal."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
+
+from chainvm.encoding.json_input import InputError, parse_data, parse_quantity, short
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -74,8 +79,69 @@ def run_jobs(worker: Callable[[J], tuple[str, Any]], jobs: list[J], workers: int
 
 
 def parse_hex(text: str, what: str) -> bytes:
-    raw = text[2:] if text[:2] in ("0x", "0X") else text
+    """A hex flag value (with or without 0x); a UsageError if it is not hex."""
     try:
-        return bytes.fromhex(raw)
+        return parse_data(text, what)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def parse_int_flag(text: str, flag: str, limit: int) -> int:
+    """A non-negative integer flag (decimal or 0x hex) below `limit`; else a UsageError."""
+    try:
+        number = parse_quantity(text, flag)
+    except InputError:
+        raise UsageError(f"{flag}: expected an integer (decimal or 0x hex, not negative), "
+                         f"got {short(text)}") from None
+    if number >= limit:
+        raise UsageError(f"{flag}: {short(text)} is too large (at most {limit - 1:#x})")
+    return number
+
+
+def read_stdin() -> bytes:
+    """All of stdin, as bytes (a text stream without a buffer, as in tests, is encoded)."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    return buffer.read() if buffer is not None else sys.stdin.read().encode()
+
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside running code when its time limit passes. A BaseException, like
+    KeyboardInterrupt, so that no `except Exception` on the way up can swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with TimeLimitExceeded after `seconds` of wall time.
+
+    Uses SIGALRM, so it bounds pure-Python work (the interpreter, both tiers) in the
+    main thread; elsewhere (no SIGALRM, another thread) the block runs unbounded.
+    None or 0 means no limit.
+    """
+    usable = (bool(seconds) and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds or 0))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def positive_seconds(text: str, flag: str) -> float:
+    """A time limit flag: seconds (may be fractional), 0 for none."""
+    try:
+        value = float(text)
     except ValueError:
-        raise UsageError(f"{what}: not valid hex: {text[:40]!r}") from None
+        raise UsageError(f"{flag}: expected seconds, got {short(text)}") from None
+    if not 0 <= value < 10**9:  # also refuses nan and inf
+        raise UsageError(f"{flag}: expected 0 (no limit) or a positive number of seconds")
+    return value

@@ -59,18 +59,28 @@ def _command(name: str) -> Callable[[list[str]], int] | None:
     return None
 
 
+DEFAULT_ARCHIVES = ["state-legacy-constantinople", "state-legacy-cancun", "state-2024",
+                    "state-osaka-devnet"]
+
+
 def _fixtures_main(argv: list[str]) -> int:
     import json
 
-    from chainvm.testing.fixtures import ethereum_tests
+    from chainvm.cli.common import ArgumentParser
+    from chainvm.testing.fixtures import FIXTURES_HELP, ethereum_tests, missing_archive_message
 
-    names = argv or ["state-legacy-constantinople", "state-legacy-cancun", "state-2024",
-                     "state-osaka-devnet"]
+    parser = ArgumentParser(
+        prog="chainvm fixtures",
+        description="Extract fixture archives into the cache; print {name: path} as JSON.",
+        epilog=FIXTURES_HELP)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"archive name (default: {', '.join(DEFAULT_ARCHIVES)})")
+    args = parser.parse_args(argv)
     paths: dict[str, str] = {}
-    for name in names:
+    for name in args.names or DEFAULT_ARCHIVES:
         path = ethereum_tests(name)
         if path is None:
-            raise UsageError(f"fixture archive {name!r} not found")
+            raise UsageError(missing_archive_message(name))
         paths[name] = str(path)
     json.dump(paths, sys.stdout, indent=2)
     sys.stdout.write("\n")

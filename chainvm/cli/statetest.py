@@ -7,36 +7,90 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files, run_jobs
+from chainvm.cli.campaign import (
+    Job,
+    add_campaign_flags,
+    case_timeout_of,
+    plan_files,
+    print_summary,
+    run_suite,
+)
+from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files
+from chainvm.encoding.json_input import InputError, load_json
 from chainvm.evm.forks import FORK_ORDER
 from chainvm.evm.interpreter import Tracer
-from chainvm.evm.statetest import FixtureError, known_fork, run_file
+from chainvm.evm.statetest import (
+    FixtureError,
+    iter_cases,
+    known_fork,
+    load_file,
+    run_case_checked,
+)
+from chainvm.testing.fixtures import FIXTURES_HELP, sample_state_tests
 
 
-def _run_one(job: tuple[str, str | None, str | None, bool]) -> tuple[str, Any]:
-    path, fork, pattern, trace = job
-    name_filter = re.compile(pattern) if pattern else None
-    tracer = Tracer(sys.stderr) if trace else None
-    try:
-        results = run_file(path, fork, name_filter, tracer)
-    except FixtureError as exc:
-        return "error", str(exc)
-    except OSError as exc:
-        return "error", f"{path}: cannot read ({exc.strerror})"
-    return "ok", [r.to_json() for r in results]
+class StateTestSuite:
+    """State-test files as a campaign: a case is (test name, fork, post index)."""
+
+    label = "statetest"
+
+    def __init__(self, fork: str | None = None, pattern: str | None = None) -> None:
+        self.fork, self.pattern = fork, pattern
+
+    def load(self, file: str, raw: bytes | None) -> Any:
+        if raw is None:
+            return load_file(file)
+        try:
+            return load_json(raw, file)
+        except InputError as exc:
+            raise FixtureError(str(exc)) from None
+
+    def list_cases(self, file: str, data: Any) -> list[Any]:
+        name_filter = re.compile(self.pattern) if self.pattern else None
+        try:
+            return [(name, fork_name, index)
+                    for name, _, fork_name, index in iter_cases(data, self.fork, name_filter)]
+        except FixtureError as exc:
+            raise FixtureError(f"{file}: {exc}") from None
+
+    def key(self, file: str, case: Any) -> str:
+        name, fork, index = case
+        return f"{file}::{name}::{fork}::{index}"
+
+    def run_case(self, file: str, data: Any, case: Any, job: Job) -> dict[str, Any]:
+        name, fork, index = case
+        tracer = Tracer(sys.stderr) if job.options.get("trace") else None
+        try:
+            return run_case_checked(name, data[name], fork, index, tracer).to_json()
+        except FixtureError as exc:
+            raise FixtureError(f"{file}: {exc}") from None
+
+    def timeout_record(self, file: str, case: Any, seconds: float) -> dict[str, Any]:
+        name, fork, index = case
+        return {"name": name, "fork": fork, "index": index, "pass": False, "stateRoot": "0x",
+                "error": f"timeout: no result within {seconds:g} s", "timeout": True}
+
+    def passed(self, record: dict[str, Any]) -> bool:
+        return bool(record.get("pass"))
+
+    def summary(self, records: list[dict[str, Any]], out: IO[str], table: bool) -> None:
+        _summary(records, out, table)
 
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="chainvm statetest",
-                            description="Run state-test fixtures; JSON results on stdout.")
+                            description="Run state-test fixtures; JSON results on stdout.",
+                            epilog=FIXTURES_HELP)
     parser.add_argument("--fork", help="only run cases of this fork (fixture name, e.g. Cancun)")
     parser.add_argument("--run", metavar="REGEX", help="only run tests whose name matches")
     parser.add_argument("--trace", action="store_true", help="EIP-3155 trace lines on stderr")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="run files in N processes")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or folder")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="fixture file or folder (none: the bundled ethereum/tests sample)")
+    add_campaign_flags(parser)
     return parser
 
 
@@ -51,35 +105,52 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--run: bad regular expression: {exc}") from None
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
-    files = collect_json_files(args.paths)
+    suite = StateTestSuite(args.fork, args.run)
+    if args.summary:
+        return print_summary(suite, args.summary)
+    if args.trace and args.ray:
+        raise UsageError("--trace writes to this terminal: it cannot run on --ray")
+    case_timeout = case_timeout_of(args)
+    paths = args.paths
+    if not paths:
+        sample = sample_state_tests()
+        sys.stderr.write(f"chainvm statetest: no PATH given, running the sample of "
+                         f"ethereum/tests state tests shipped with chainvm ({sample}); "
+                         "the full suites: https://github.com/ethereum/tests\n")
+        paths = [str(sample)]
+    files = collect_json_files(paths)
     if not files:
         raise UsageError("no .json fixtures found under the given paths")
-    jobs = [(str(p), args.fork, args.run, args.trace) for p in files]
+    jobs = plan_files(suite, files, case_timeout, {"trace": args.trace})
     # Traces go to one stderr in order, so a traced run stays in this process.
-    results = run_jobs(_run_one, jobs, 1 if args.trace else args.workers, "statetest")
+    results = run_suite(suite, jobs, args, 1 if args.trace else args.workers)
     json.dump(results, sys.stdout, indent=2)
     sys.stdout.write("\n")
-    _summary(results)
+    _summary(results, sys.stderr, sys.stderr.isatty())
     return 0 if all(r["pass"] for r in results) else 1
 
 
-def _summary(results: list[dict[str, Any]]) -> None:
+def _summary(results: list[dict[str, Any]], out: IO[str], table: bool) -> None:
     passed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     for r in results:
         total[r["fork"]] += 1
         passed[r["fork"]] += r["pass"]
-    if not sys.stderr.isatty():
+    timeouts = sum(1 for r in results if r.get("timeout"))
+    if not table:
         n = sum(passed.values())
-        sys.stderr.write(f"{n} passed, {len(results) - n} failed\n")
+        out.write(f"{n} passed, {len(results) - n} failed"
+                  + (f" ({timeouts} timed out)" if timeouts else "") + "\n")
         return
     order = {name: i for i, name in enumerate(FORK_ORDER)}
-    sys.stderr.write(f"{'fork':<20}{'passed':>8}{'failed':>8}{'total':>8}\n")
+    out.write(f"{'fork':<20}{'passed':>8}{'failed':>8}{'total':>8}\n")
     for fork in sorted(total, key=lambda f: order.get(f, 99)):
-        sys.stderr.write(f"{fork:<20}{passed[fork]:>8}{total[fork] - passed[fork]:>8}"
-                         f"{total[fork]:>8}\n")
+        out.write(f"{fork:<20}{passed[fork]:>8}{total[fork] - passed[fork]:>8}"
+                  f"{total[fork]:>8}\n")
     n = sum(passed.values())
-    sys.stderr.write(f"{'all':<20}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
+    out.write(f"{'all':<20}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
+    if timeouts:
+        out.write(f"{timeouts} case(s) timed out\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,8 @@ from typing import IO, Any
 
 from chainvm.chain.t8n import T8nError, known_fork, transition
 from chainvm.chain.transactions import SignedTransaction
-from chainvm.cli.common import ArgumentParser, UsageError
+from chainvm.cli.common import ArgumentParser, UsageError, parse_int_flag, read_stdin
+from chainvm.encoding.json_input import InputError, load_json, read_json_file
 
 _STREAMS = ("stdout", "stderr")
 
@@ -56,22 +57,16 @@ def build_parser() -> ArgumentParser:
 
 
 def _int_flag(text: str, flag: str) -> int:
-    try:
-        return int(text, 16) if text[:2] in ("0x", "0X") else int(text, 10)
-    except ValueError:
-        raise UsageError(f"{flag}: expected an integer, got {text!r}") from None
+    if text.strip() == "-1":  # --state.reward -1: pay no reward
+        return -1
+    return parse_int_flag(text, flag, limit=2**256)
 
 
 def _read_json(path: str, what: str) -> Any:
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise UsageError(f"{what}: cannot read {path} ({exc.strerror})") from None
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{what}: {path}: invalid JSON ({exc})") from None
+        return read_json_file(path, f"{what}: {path}")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _read_inputs(args: Any) -> tuple[Any, Any, Any, Any]:
@@ -81,9 +76,9 @@ def _read_inputs(args: Any) -> tuple[Any, Any, Any, Any]:
     stdin: dict[str, Any] | None = None
     if "stdin" in names.values():
         try:
-            stdin = json.loads(sys.stdin.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"stdin: invalid JSON ({exc})") from None
+            stdin = load_json(read_stdin(), "stdin")
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
         if not isinstance(stdin, dict):
             raise UsageError("stdin: expected a JSON object with alloc, env and txs")
     values: list[Any] = []
@@ -133,7 +128,7 @@ def main(argv: list[str]) -> int:
                           reward, open_trace if args.trace else None, blob_params)
     except T8nError as exc:
         raise UsageError(str(exc)) from None
-    except (KeyError, IndexError, TypeError, ValueError) as exc:  # input of a shape not foreseen
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # unforeseen shape
         raise UsageError(f"bad input: {type(exc).__name__}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot write trace: {exc}") from None

@@ -239,25 +239,25 @@ def _frontier_table() -> Table:
     op(0x19, "NOT", A.NOT, 3, 1, 1)
     op(0x1A, "BYTE", A.BYTE, 3, 2, 1)
     op(0x20, "KECCAK256", E.op_keccak256, 30, 2, 1)
-    op(0x30, "ADDRESS", E.op_address, 2, 0, 1)
+    op(0x30, "ADDRESS", E.ADDRESS, 2, 0, 1)
     op(0x31, "BALANCE", E.op_balance, 20, 1, 1)
-    op(0x32, "ORIGIN", E.op_origin, 2, 0, 1)
-    op(0x33, "CALLER", E.op_caller, 2, 0, 1)
-    op(0x34, "CALLVALUE", E.op_callvalue, 2, 0, 1)
-    op(0x35, "CALLDATALOAD", E.op_calldataload, 3, 1, 1)
-    op(0x36, "CALLDATASIZE", E.op_calldatasize, 2, 0, 1)
+    op(0x32, "ORIGIN", E.ORIGIN, 2, 0, 1)
+    op(0x33, "CALLER", E.CALLER, 2, 0, 1)
+    op(0x34, "CALLVALUE", E.CALLVALUE, 2, 0, 1)
+    op(0x35, "CALLDATALOAD", E.CALLDATALOAD, 3, 1, 1)
+    op(0x36, "CALLDATASIZE", E.CALLDATASIZE, 2, 0, 1)
     op(0x37, "CALLDATACOPY", E.op_calldatacopy, 3, 3, 0)
-    op(0x38, "CODESIZE", E.op_codesize, 2, 0, 1)
+    op(0x38, "CODESIZE", E.CODESIZE, 2, 0, 1)
     op(0x39, "CODECOPY", E.op_codecopy, 3, 3, 0)
-    op(0x3A, "GASPRICE", E.op_gasprice, 2, 0, 1)
+    op(0x3A, "GASPRICE", E.GASPRICE, 2, 0, 1)
     op(0x3B, "EXTCODESIZE", E.op_extcodesize, 20, 1, 1)
     op(0x3C, "EXTCODECOPY", E.op_extcodecopy, 20, 4, 0)
     op(0x40, "BLOCKHASH", E.op_blockhash, 20, 1, 1)
-    op(0x41, "COINBASE", E.op_coinbase, 2, 0, 1)
-    op(0x42, "TIMESTAMP", E.op_timestamp, 2, 0, 1)
-    op(0x43, "NUMBER", E.op_number, 2, 0, 1)
-    op(0x44, "DIFFICULTY", E.op_difficulty, 2, 0, 1)
-    op(0x45, "GASLIMIT", E.op_gaslimit, 2, 0, 1)
+    op(0x41, "COINBASE", E.COINBASE, 2, 0, 1)
+    op(0x42, "TIMESTAMP", E.TIMESTAMP, 2, 0, 1)
+    op(0x43, "NUMBER", E.NUMBER, 2, 0, 1)
+    op(0x44, "DIFFICULTY", E.DIFFICULTY, 2, 0, 1)
+    op(0x45, "GASLIMIT", E.GASLIMIT, 2, 0, 1)
     op(0x50, "POP", S.POP, 2, 1, 0)
     op(0x51, "MLOAD", S.MLOAD, 3, 1, 1)
     op(0x52, "MSTORE", S.MSTORE, 3, 2, 0)
@@ -358,7 +358,7 @@ PATCHES: dict[str, list[Patch]] = {
     "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: 10}, {0x0A: A.EXP_EIP160}))],
     "Byzantium": [
         _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, 0, 2, 0, **_ENDS)),
-        _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.op_returndatasize, 2, 0, 1),
+        _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.RETURNDATASIZE, 2, 0, 1),
                _set(0x3E, "RETURNDATACOPY", E.op_returndatacopy, 3, 3, 0)),
         _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, 700, 6, 1,
                                                       **_CHILD_FRAME)),
@@ -376,7 +376,7 @@ PATCHES: dict[str, list[Patch]] = {
     "Istanbul": [
         _patch("EIP-1884 repricing", _gas({0x54: 800, 0x31: 700, 0x3F: 700}),
                _set(0x47, "SELFBALANCE", E.op_selfbalance, 5, 0, 1)),
-        _patch("EIP-1344 CHAINID", _set(0x46, "CHAINID", E.op_chainid, 2, 0, 1)),
+        _patch("EIP-1344 CHAINID", _set(0x46, "CHAINID", E.CHAINID, 2, 0, 1)),
         _patch("EIP-2200 SSTORE", _gas({0x55: 0}, {0x55: S.op_sstore_eip2200}),
                change_opcode(0x55, **_READS_GAS)),  # its sentry: no SSTORE with <= 2300 gas left
     ],
@@ -386,11 +386,11 @@ PATCHES: dict[str, list[Patch]] = {
                      0xF1: 100, 0xF2: 100, 0xF4: 100, 0xFA: 100}, _BERLIN_BODIES)),
     ],
     "London": [
-        _patch("EIP-3198 BASEFEE", _set(0x48, "BASEFEE", E.op_basefee, 2, 0, 1)),
+        _patch("EIP-3198 BASEFEE", _set(0x48, "BASEFEE", E.BASEFEE, 2, 0, 1)),
         _patch("EIP-3529 refund reduction", _gas({0x55: 0}, {0x55: S.op_sstore_eip3529})),
     ],
     "Paris": [
-        _patch("EIP-4399 PREVRANDAO", _set(0x44, "PREVRANDAO", E.op_prevrandao, 2, 0, 1)),
+        _patch("EIP-4399 PREVRANDAO", _set(0x44, "PREVRANDAO", E.PREVRANDAO, 2, 0, 1)),
     ],
     "Shanghai": [
         _patch("EIP-3855 PUSH0", _set(0x5F, "PUSH0", S.PUSH0, 2, 0, 1)),
@@ -400,7 +400,7 @@ PATCHES: dict[str, list[Patch]] = {
                _set(0x5D, "TSTORE", S.op_tstore, 100, 2, 0)),
         _patch("EIP-5656 MCOPY", _set(0x5E, "MCOPY", S.op_mcopy, 3, 3, 0)),
         _patch("EIP-4844 BLOBHASH", _set(0x49, "BLOBHASH", E.op_blobhash, 3, 1, 1)),
-        _patch("EIP-7516 BLOBBASEFEE", _set(0x4A, "BLOBBASEFEE", E.op_blobbasefee, 2, 0, 1)),
+        _patch("EIP-7516 BLOBBASEFEE", _set(0x4A, "BLOBBASEFEE", E.BLOBBASEFEE, 2, 0, 1)),
     ],
     "Prague": [],
     "Osaka": [

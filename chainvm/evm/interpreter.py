@@ -96,7 +96,15 @@ def execute(f: Frame) -> Frame | None:
 
 
 class Tracer:
-    """EIP-3155 structured traces, one JSON object per line, in geth's field formats.
+    """EIP-3155 structured traces, one JSON object per line, in the field order and formats
+    of geth's JSON logger (`evm --json`, return data on): pc, op, gas, gasCost, memSize,
+    stack, returnData (when the frame holds return data), depth, refund, opName, error.
+    A CALL-family step's gasCost includes the gas forwarded to the callee, as geth's does.
+
+    The summary line after a transaction is `{"output", "gasUsed", "error"?}` (geth's
+    `evm run`); inside a state test (`begin_case`/`end_case`) it is the EIP's
+    `{"stateRoot", "output", "gasUsed", "pass", "fork", "error"?}`, written once the case's
+    post-state is checked.
 
     Besides `step` (before each instruction) and `summary` (the transaction's end), a tracer
     hears where each message starts (`enter`, for every CALL-family and CREATE message,
@@ -106,6 +114,10 @@ class Tracer:
 
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out if out is not None else sys.stderr
+        # The current frame's return-data buffer before the step (set by execute_traced).
+        self.return_data = b""
+        self._held: tuple[bytes, int, str | None] | None = None
+        self._holding = False
 
     def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
               depth: int) -> None:
@@ -124,19 +136,43 @@ class Tracer:
             "gasCost": hex(cost),
             "memSize": mem_size,
             "stack": [hex(x) for x in stack],
-            "depth": f.depth + 1,
-            "refund": refund,
-            "opName": name,
         }
+        if self.return_data:
+            record["returnData"] = "0x" + bytes(self.return_data).hex()
+        record["depth"] = f.depth + 1
+        record["refund"] = refund
+        record["opName"] = name
         if error:
             record["error"] = error
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        if self._holding:
+            self._held = (output, gas_used, error)
+            return
         record: dict[str, object] = {"output": output.hex(), "gasUsed": hex(gas_used)}
         if error:
             record["error"] = error
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def begin_case(self) -> None:
+        """Hold the transaction's summary until `end_case` knows the post-state."""
+        self._holding, self._held = True, None
+
+    def end_case(self, state_root: bytes, passed: bool, fork: str,
+                 error: str | None = None) -> None:
+        output, gas_used, tx_error = self._held or (b"", 0, None)
+        self._holding, self._held = False, None
+        record: dict[str, object] = {"stateRoot": "0x" + state_root.hex(),
+                                     "output": output.hex(), "gasUsed": hex(gas_used),
+                                     "pass": passed, "fork": fork}
+        if tx_error or error:
+            record["error"] = tx_error or error
+        self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+# CALL, CALLCODE, DELEGATECALL, STATICCALL: the steps whose gasCost includes forwarded gas.
+_CALL_OPS = frozenset((0xF1, 0xF2, 0xF4, 0xFA))
 
 
 def execute_traced(f: Frame) -> Frame | None:
@@ -158,6 +194,7 @@ def execute_traced(f: Frame) -> Frame | None:
         stack_before = list(stack)
         mem_before = len(f.memory)
         refund_before = state.refund
+        tracer.return_data = f.return_data
         try:
             gas = f.gas - static_gas[op]
             if gas < 0:
@@ -189,8 +226,14 @@ def execute_traced(f: Frame) -> Frame | None:
             f.error = e
             f.gas = 0
             return None
-        tracer.step(f, pc, op, gas_before, gas_before - f.gas, stack_before, mem_before,
-                    refund_before, names[op], None)
+        cost = gas_before - f.gas
+        if op in _CALL_OPS:
+            # A call that needed no frame (precompile, no code, early failure) has already
+            # given back what the callee left; geth's gasCost counts the gas forwarded.
+            cost += f.evm.call_gas_returned
+            f.evm.call_gas_returned = 0
+        tracer.step(f, pc, op, gas_before, cost, stack_before, mem_before, refund_before,
+                    names[op], None)
         pc = new_pc
 
 

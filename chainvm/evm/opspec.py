@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chainvm.evm.errors import InvalidOpcode, StackOverflow, Stop
-from chainvm.evm.instructions.common import SIGN_BIT, TWO_256, UINT256_MASK, charge, expand_memory
+from chainvm.evm.instructions.common import (
+    SIGN_BIT,
+    TWO_256,
+    UINT256_MASK,
+    charge,
+    expand_memory,
+    padded_slice,
+)
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 
 if TYPE_CHECKING:
@@ -44,6 +51,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "TWO_256": TWO_256,
     "charge": charge,
     "expand_memory": expand_memory,
+    "padded_slice": padded_slice,
     "Stop": Stop,
 }
 # Locals a template may read: the frame, its memory and the instruction's own pc.

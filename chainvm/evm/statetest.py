@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from chainvm.crypto import keccak256, private_key_to_address
+from chainvm.encoding import json_input
+from chainvm.encoding.json_input import (
+    InputError,
+    expect_object,
+    parse_data,
+    parse_quantity,
+    read_json_file,
+)
 from chainvm.encoding.rlp import encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
@@ -18,8 +25,10 @@ from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, State
 
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-class FixtureError(ValueError):
+
+class FixtureError(InputError):
     """A fixture that is not a well-formed state test."""
 
 
@@ -41,42 +50,39 @@ class CaseResult:
 
 
 def parse_int(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        raise FixtureError(f"expected a number, got {value!r}")
-    # ethereum/tests marks values wider than 256 bits with "0x:bigint ".
-    text = value.strip().removeprefix("0x:bigint ")
     try:
-        if text[:2] in ("0x", "0X"):
-            digits = text[2:]
-            return int(digits, 16) if digits else 0
-        return int(text, 10)
-    except ValueError:
-        raise FixtureError(f"bad number {value!r}") from None
+        return parse_quantity(value, allow_bigint_marker=True)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
 
 
 def parse_bytes(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise FixtureError(f"expected hex data, got {value!r}")
-    text = value[2:] if value[:2] in ("0x", "0X") else value
     try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise FixtureError(f"bad hex data {value[:40]!r}") from None
+        return parse_data(value)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
 
 
 def parse_address(value: Any) -> bytes:
-    raw = parse_bytes(value)
-    if len(raw) > 20:
-        raise FixtureError(f"bad address {value!r}")
-    return raw.rjust(20, b"\x00")
+    try:
+        return json_input.parse_address(value)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    try:
+        return expect_object(value, what)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
 
 
 def load_pre_state(pre: dict[str, Any]) -> State:
     accounts: dict[bytes, Account] = {}
-    for addr_hex, acct in pre.items():
-        storage = {parse_int(k): parse_int(v) for k, v in acct.get("storage", {}).items()}
+    for addr_hex, acct in _object(pre, "pre").items():
+        acct = _object(acct, f"pre: {addr_hex}")
+        storage_in = _object(acct.get("storage", {}), f"pre: {addr_hex}: storage")
+        storage = {parse_int(k): parse_int(v) for k, v in storage_in.items()}
         accounts[parse_address(addr_hex)] = Account(
             parse_int(acct.get("nonce", "0x0")), parse_int(acct.get("balance", "0x0")),
             parse_bytes(acct.get("code", "0x")), {k: v for k, v in storage.items() if v})
@@ -97,11 +103,19 @@ def block_env(env: dict[str, Any]) -> BlockEnv:
     )
 
 
+def secret_key(value: Any) -> bytes:
+    """A secp256k1 private key: 32 bytes, from 1 to the group order minus 1."""
+    key = parse_bytes(value)
+    if len(key) != 32 or not 0 < int.from_bytes(key, "big") < SECP256K1_ORDER:
+        raise FixtureError(f"secretKey: not a valid private key ({len(key)} bytes)")
+    return key
+
+
 def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transaction:
     data_index = indexes["data"]
     sender: bytes
     if "secretKey" in tx:
-        sender = private_key_to_address(parse_bytes(tx["secretKey"]))
+        sender = private_key_to_address(secret_key(tx["secretKey"]))
     elif "sender" in tx:
         sender = parse_address(tx["sender"])
     else:
@@ -170,6 +184,8 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     env = block_env(test["env"])
     expect_exception = post.get("expectException")
     error = None
+    if tracer is not None:
+        tracer.begin_case()
     try:
         tx = build_transaction(test["transaction"], post["indexes"])
         result = apply_transaction(state, fork, env, tx, tracer)
@@ -198,7 +214,38 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
             error = f"state root mismatch: got {root_hex}, want {post['hash']}"
         elif "logs" in post and logs_hash(logs) != parse_bytes(post["logs"]):
             error = f"logs hash mismatch: got 0x{logs_hash(logs).hex()}, want {post['logs']}"
+    if tracer is not None:  # the EIP-3155 summary line: post-state root and verdict
+        tracer.end_case(root, error is None, fork_name, rejected)
     return CaseResult(name, fork_name, index, error is None, root_hex, error)
+
+
+def check_shape(name: str, test: Any) -> None:
+    """Refuse a test whose containers are not of the state-test shape (a FixtureError),
+    so that running a case never meets a list where it needs an object."""
+    if not isinstance(test, dict) or "post" not in test or "pre" not in test \
+            or "transaction" not in test or "env" not in test:
+        raise FixtureError(f"{name}: not a state test (needs env, pre, transaction, post)")
+    _object(test["env"], f"{name}: env")
+    for address, account in _object(test["pre"], f"{name}: pre").items():
+        _object(_object(account, f"{name}: pre: {address}").get("storage", {}),
+                f"{name}: pre: {address}: storage")
+    tx = _object(test["transaction"], f"{name}: transaction")
+    for key in ("data", "gasLimit", "value"):
+        if not isinstance(tx.get(key), list) or not tx[key]:
+            raise FixtureError(f"{name}: transaction: {key}: expected a non-empty JSON array")
+    for fork_name, posts in _object(test["post"], f"{name}: post").items():
+        if not isinstance(posts, list):
+            raise FixtureError(f"{name}: post: {fork_name}: expected a JSON array")
+        for i, post in enumerate(posts):
+            where = f"{name}: post: {fork_name}[{i}]"
+            indexes = _object(_object(post, where).get("indexes"), f"{where}: indexes")
+            for key in ("data", "gas", "value"):
+                index = indexes.get(key)
+                if isinstance(index, bool) or not isinstance(index, int) \
+                        or not 0 <= index < len(tx[key if key != "gas" else "gasLimit"]):
+                    raise FixtureError(f"{where}: indexes: {key}: no such transaction entry")
+            if not isinstance(post.get("hash"), str):
+                raise FixtureError(f"{where}: hash: expected a hex string")
 
 
 def iter_cases(data: Any, fork_filter: str | None = None, name_filter: re.Pattern[str] | None = None
@@ -206,9 +253,7 @@ def iter_cases(data: Any, fork_filter: str | None = None, name_filter: re.Patter
     if not isinstance(data, dict):
         raise FixtureError("a state test file must hold a JSON object of tests")
     for name, test in data.items():
-        if not isinstance(test, dict) or "post" not in test or "pre" not in test \
-                or "transaction" not in test or "env" not in test:
-            raise FixtureError(f"{name}: not a state test (needs env, pre, transaction, post)")
+        check_shape(name, test)
         if name_filter is not None and not name_filter.search(name):
             continue
         for fork_name, posts in test["post"].items():
@@ -219,21 +264,30 @@ def iter_cases(data: Any, fork_filter: str | None = None, name_filter: re.Patter
                 yield name, test, fork_name, index
 
 
+def load_file(path: str | Path) -> Any:
+    """A state-test file's JSON (bounded, see json_input); a FixtureError if unreadable."""
+    try:
+        return read_json_file(path)
+    except InputError as exc:
+        raise FixtureError(str(exc)) from None
+
+
+def run_case_checked(name: str, test: dict[str, Any], fork_name: str, index: int,
+                     tracer: Tracer | None = None) -> CaseResult:
+    """`run_case`, with malformed values reported as a FixtureError naming the case."""
+    try:
+        return run_case(name, test, fork_name, index, tracer)
+    except InputError as exc:
+        raise FixtureError(f"{name} ({fork_name} #{index}): {exc}") from None
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise FixtureError(f"{name} ({fork_name} #{index}): missing or malformed "
+                           f"{type(exc).__name__}: {exc}") from None
+
+
 def run_file(path: str | Path, fork_filter: str | None = None,
              name_filter: re.Pattern[str] | None = None, tracer: Tracer | None = None
              ) -> list[CaseResult]:
-    with open(path, "rb") as fh:
-        try:
-            data = json.loads(fh.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FixtureError(f"{path}: invalid JSON ({exc})") from None
-    results = []
-    for name, test, fork_name, index in iter_cases(data, fork_filter, name_filter):
-        try:
-            results.append(run_case(name, test, fork_name, index, tracer))
-        except FixtureError as exc:
-            results.append(CaseResult(name, fork_name, index, False, "0x", f"bad fixture: {exc}"))
-        except (KeyError, IndexError, TypeError) as exc:
-            results.append(CaseResult(name, fork_name, index, False, "0x",
-                                      f"bad fixture: missing or malformed {exc}"))
-    return results
+    """Every case of a file. A malformed file or case raises FixtureError (bad input)."""
+    data = load_file(path)
+    return [run_case_checked(name, test, fork_name, index, tracer)
+            for name, test, fork_name, index in iter_cases(data, fork_filter, name_filter)]

@@ -66,6 +66,8 @@ class EVM:
         self.blob_base_fee = blob_base_fee
         self.tracer = tracer
         self.precompiles = fork.precompiles
+        # With a tracer: the gas a frameless call (precompile, no code) gave back.
+        self.call_gas_returned = 0
 
     def code_for_ext(self, addr: bytes) -> bytes:
         return self.state.code(addr)

@@ -6,8 +6,14 @@ import argparse
 import asyncio
 import signal
 import sys
+import urllib.parse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+
+if TYPE_CHECKING:
+    from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
 
@@ -18,15 +24,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
-    p.add_argument("--fork", default="Prague", help="fork from genesis (default Prague)")
+    p.add_argument("--fork", default="Osaka", help="fork from genesis (default Osaka)")
     p.add_argument("--chain-id", type=int, default=31337)
     p.add_argument("--accounts", type=int, default=10)
     p.add_argument("--balance", type=float, default=10000.0, help="ether per dev account")
     p.add_argument("--block-time", type=float, default=None,
                    help="mine a block every S seconds instead of one per transaction")
     p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
-    p.add_argument("--max-body", type=int, default=5 * 1024 * 1024)
-    p.add_argument("--max-batch", type=int, default=1000)
+    p.add_argument("--max-body", type=int, default=16 * 1024 * 1024,
+                   help="largest request body in bytes (default 16 MiB)")
+    p.add_argument("--max-batch", type=int, default=1000,
+                   help="most calls in one batch (default 1000)")
+    p.add_argument("--rpc.gascap", dest="gas_cap", type=int, default=50_000_000,
+                   help="gas of eth_call, eth_estimateGas and debug_traceCall at most "
+                        "(default 50000000; 0: the block's gas limit only)")
+    p.add_argument("--rpc.evmtimeout", dest="evm_timeout", type=float, default=5.0,
+                   help="seconds one call or trace may run (default 5; 0: no limit)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="serve this Host name besides the loopback ones (repeatable; "
+                        "* for any)")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from this origin call the node (repeatable; * for "
+                        "any; default none)")
+    p.add_argument("--allow-reset", action="store_true",
+                   help="allow anvil_reset / anvil_loadState on a --datadir chain")
+    p.add_argument("--load-state", metavar="FILE",
+                   help="start from a state dump (a --dump-state file or anvil_dumpState's "
+                        "JSON) written over the genesis state")
+    p.add_argument("--dump-state", metavar="FILE",
+                   help="on exit, write the head state here as JSON (for --load-state)")
+    p.add_argument("--fork-url", help="fork a remote node's chain: its state is read on "
+                   "demand (http:// or https:// JSON-RPC URL)")
+    p.add_argument("--fork-block-number", type=int, default=None,
+                   help="the remote block to fork at (default: its latest)")
+    p.add_argument("--fork-cache", default=None,
+                   help="keep what the fork reads in LMDB here, for the next runs")
     return p
 
 
@@ -36,7 +68,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
-    from chainvm.node.devchain import ETHER, DevChain
+    from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
@@ -44,15 +76,40 @@ def main(argv: list[str]) -> int:
         print("chainvm node: --accounts, --balance and --block-time must be positive",
               file=sys.stderr)
         return USAGE_EXIT
+    if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
+            or not 0 <= args.evm_timeout < 1e9:
+        print("chainvm node: --max-body and --max-batch must be positive, --rpc.gascap "
+              "and --rpc.evmtimeout not negative", file=sys.stderr)
+        return USAGE_EXIT
+    from chainvm.node.rpc.base import RpcOptions
+
+    options = RpcOptions(gas_cap=args.gas_cap, evm_timeout=args.evm_timeout,
+                         allow_reset=args.allow_reset)
+    problem = _fork_usage_problem(args)
+    if problem:
+        print(f"chainvm node: {problem}", file=sys.stderr)
+        return USAGE_EXIT
     try:
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
-                       mnemonic=args.mnemonic)
+                       mnemonic=args.mnemonic, fork_url=args.fork_url,
+                       fork_block=args.fork_block_number, fork_cache=args.fork_cache)
     except (KeyError, ValueError, ImportError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
+    except NodeError as exc:  # the remote of --fork-url failed
+        print(f"chainvm node: {exc}", file=sys.stderr)
+        return 1
+    if args.load_state:
+        try:
+            _load_state(dev, args.load_state)
+        except (OSError, ValueError, NodeError) as exc:
+            print(f"chainvm node: --load-state {args.load_state}: {exc}", file=sys.stderr)
+            dev.close()
+            return USAGE_EXIT
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
-                        max_body=args.max_body, max_batch=args.max_batch)
+                        max_body=args.max_body, max_batch=args.max_batch, options=options,
+                        allow_hosts=args.allow_host, cors=args.cors)
     _print_banner(dev, args)
 
     async def serve() -> None:
@@ -74,8 +131,54 @@ def main(argv: list[str]) -> int:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return 1
     finally:
+        if args.dump_state:
+            _dump_state(dev, args.dump_state)
         dev.close()
     return 0
+
+
+def _load_state(dev: DevChain, path: str) -> None:
+    import gzip
+    import json
+
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    dev.load_state(json.loads(raw))
+
+
+def _dump_state(dev: DevChain, path: str) -> None:
+    """Write the dump next to its place, then rename: never a half-written file."""
+    import json
+
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(dev.dump_state(), indent=1) + "\n")
+        tmp.replace(target)
+        print(f"State written to {target}", file=sys.stderr)
+    except OSError as exc:
+        print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
+
+
+def _fork_usage_problem(args: argparse.Namespace) -> str | None:
+    if args.fork_url is None:
+        if args.fork_block_number is not None or args.fork_cache is not None:
+            return "--fork-block-number and --fork-cache need --fork-url"
+        return None
+    try:
+        parts = urllib.parse.urlsplit(args.fork_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        return f"--fork-url {args.fork_url!r}: expected http:// or https://host[:port][/path]"
+    if args.fork_block_number is not None and args.fork_block_number < 0:
+        return "--fork-block-number must not be negative"
+    if args.datadir is not None:
+        return "--fork-url keeps the chain in memory: it cannot be combined with --datadir"
+    return None
 
 
 def _print_banner(dev: object, args: argparse.Namespace) -> None:
@@ -85,6 +188,8 @@ def _print_banner(dev: object, args: argparse.Namespace) -> None:
     head = dev.head
     where = f"datadir {args.datadir}" + (" (reopened)" if dev.reopened else "") \
         if args.datadir else "in memory"
+    if dev.remote is not None:
+        where += f", forked from {dev.remote.client.display} at block #{dev.remote.number}"
     mining = f"interval {args.block_time}s" if args.block_time else "automine"
     print(f"chainvm node: chain id {dev.chain_id}, fork {head.fork.name}, {where}, "
           f"{mining}, head #{head.number}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coincurve import PrivateKey
 
@@ -37,6 +37,7 @@ from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewa
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import (
     TX_MAX_GAS_LIMIT,
+    Authorization,
     Transaction,
     TxResult,
     apply_transaction,
@@ -47,6 +48,9 @@ from chainvm.evm.transaction import (
 from chainvm.evm.vm import create_address
 from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
 from chainvm.state.state import Account, State
+
+if TYPE_CHECKING:
+    from chainvm.node.forking import RemoteState
 
 ETHER = 10**18
 GWEI = 10**9
@@ -101,6 +105,8 @@ class CallArgs:
     access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
     tx_type: int | None = None
     chain_id: int | None = None
+    # EIP-7702 authorizations: a set-code transaction (type 4) when not empty.
+    authorization_list: list[Authorization] = field(default_factory=list)
 
 
 class DevTransaction(SignedTransaction):
@@ -175,17 +181,37 @@ class StepCollector(Tracer):
 class DevChain:
     """An automining development chain with funded dev accounts."""
 
-    def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
+    def __init__(self, fork: str = "Osaka", chain_id: int = 31337, accounts: int = 10,
                  balance: int = 10_000 * ETHER, datadir: str | Path | None = None,
                  mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
-                 timestamp: int | None = None) -> None:
+                 timestamp: int | None = None, fork_url: str | None = None,
+                 fork_block: int | None = None,
+                 fork_cache: str | Path | None = None) -> None:
+        # What anvil_reset needs to start again (forked or local).
+        self._init_args: dict[str, Any] = {
+            "fork": fork, "chain_id": chain_id, "accounts": accounts, "balance": balance,
+            "datadir": datadir, "mnemonic": mnemonic, "gas_limit": gas_limit,
+            "timestamp": timestamp, "fork_cache": fork_cache}
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
         self._key_objects: dict[bytes, PrivateKey] = {}
         self.accounts: list[bytes] = list(self.keys)
         self.mnemonic = mnemonic
-        config = config_for_network(fork, chain_id)
         self.reopened = False
-        if datadir is not None:
+        # Fork mode: the chain starts at a remote block and reads what it lacks from there.
+        self.remote: RemoteState | None = None
+        if fork_url is not None:
+            if datadir is not None:
+                raise NodeError("fork mode keeps its chain in memory: a data dir cannot be "
+                                "combined with a fork URL", -32602)
+            from chainvm.node.forking import RemoteState
+
+            self.remote = RemoteState.open(fork_url, fork_block, fork_cache)
+            config = config_for_network(fork, self.remote.chain_id)
+            self.chain = Chain.from_genesis(config, self.remote.genesis(),
+                                            self._forked_state(config, balance))
+            self.chain.older_hash = self.remote.block_hash
+        elif datadir is not None:
+            config = config_for_network(fork, chain_id)
             try:
                 self.chain = Chain.open(datadir)
                 self.reopened = True
@@ -193,6 +219,7 @@ class DevChain:
                 state, genesis = self._genesis(config, balance, gas_limit, timestamp)
                 self.chain = Chain.open(datadir, config, genesis, state)
         else:
+            config = config_for_network(fork, chain_id)
             state, genesis = self._genesis(config, balance, gas_limit, timestamp)
             self.chain = Chain.from_genesis(config, genesis, state)
         self.config: ChainConfig = self.chain.config
@@ -221,7 +248,7 @@ class DevChain:
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
                                       block_gas_limit=head.header.gas_limit,
-                                      max_per_sender=1024),
+                                      max_per_sender=1024, reject_below_base_fee=True),
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
@@ -238,8 +265,30 @@ class DevChain:
         ts = int(time.time()) if timestamp is None else timestamp
         return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
 
+    def _forked_state(self, config: ChainConfig, balance: int) -> State:
+        """The remote's state at the fork block, with the dev accounts funded."""
+        from chainvm.node.forking import ForkedAccounts
+
+        assert self.remote is not None
+        accounts = ForkedAccounts(self.remote)
+        requests = (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS)
+        accounts.prefetch([*self.keys, *requests])  # one batch
+        for address in self.keys:
+            acct = accounts.get(address) or Account()
+            acct.balance = balance
+            accounts[address] = acct
+        if config.fork_at(self.remote.number, self.remote.header.timestamp, -1).rules.eip7685:
+            # A remote without the EIP-7002/7251 request contracts gets the dev chain's
+            # stand-ins, or no Prague block could be built on it.
+            for address in requests:
+                if address not in accounts or not accounts[address].code:
+                    accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
+        return State(accounts)
+
     def close(self) -> None:
         self.chain.close()
+        if self.remote is not None:
+            self.remote.close()
 
     # -- head and environment ------------------------------------------------------------
 
@@ -398,6 +447,8 @@ class DevChain:
         env, fork = pending if pending is not None else self.pending_env()
         london = fork.rules.eip1559
         tx_type = req.tx_type
+        if tx_type is None and req.authorization_list:
+            tx_type = 4
         if tx_type is None:
             if req.gas_price is not None or not london:
                 tx_type = 1 if req.access_list else 0
@@ -409,7 +460,8 @@ class DevChain:
         tx = DevTransaction(tx_type, nonce=nonce, gas_limit=0, to=req.to, value=req.value,
                                data=req.data, v=0, r=0, s=0,
                                chain_id=self.chain_id if replay_protected else None,
-                               access_list=list(req.access_list))
+                               access_list=list(req.access_list),
+                               authorization_list=list(req.authorization_list))
         if tx_type < 2:
             tx.gas_price = req.gas_price if req.gas_price is not None else base + DEFAULT_TIP
         else:
@@ -467,14 +519,20 @@ class DevChain:
         tx.s = int.from_bytes(sig[32:64], "big")
 
     def pending_nonce(self, sender: bytes) -> int:
-        """The nonce of the sender's next transaction, counting those in the pool."""
+        """The nonce of the sender's next transaction: the state's, past the run of the
+        sender's pooled transactions that follow it without a gap (as geth counts)."""
         nonce = self.state().nonce(sender)
-        for entry in self.pool.by_sender.get(sender, {}).values():
-            nonce = max(nonce, entry.tx.nonce + 1)
+        pooled = self.pool.by_sender.get(sender, {})
+        while nonce in pooled:
+            nonce += 1
         return nonce
 
     def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
+        if self.remote is not None and req.sender is not None:
+            # Forked: read what the transaction will touch in a few batches first.
+            with contextlib.suppress(NodeError):
+                self.remote.speculate(lambda: self.execute(req))
         tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
@@ -509,6 +567,8 @@ class DevChain:
         if fork.rules.eip7825:
             gas = min(gas, TX_MAX_GAS_LIMIT)
         tx_type = 2 if req.max_fee_per_gas is not None else (1 if req.access_list else 0)
+        if req.authorization_list and fork.rules.eip7702:
+            tx_type = 4  # its authorizations are processed (and their gas counted)
         if not fork.rules.eip2930:
             tx_type = 0
         tx = Transaction(
@@ -518,9 +578,10 @@ class DevChain:
                 None if tx_type == 2 else 0),
             max_fee_per_gas=req.max_fee_per_gas,
             max_priority_fee_per_gas=(req.max_priority_fee_per_gas or 0)
-            if tx_type == 2 else None,
+            if tx_type >= 2 else None,
             access_list=[(a, [int.from_bytes(k, "big") for k in keys])
-                         for a, keys in req.access_list])
+                         for a, keys in req.access_list],
+            authorization_list=list(req.authorization_list) if tx_type == 4 else [])
         try:
             return apply_transaction(work, fork, call_env, tx, tracer)
         except InvalidTransaction as exc:
@@ -558,6 +619,9 @@ class DevChain:
 
     def call(self, req: CallArgs, state: State | None = None) -> bytes:
         """eth_call: the output, or RevertError."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.call(req, state))
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
             code = self.state().code(req.sender or bytes(20))
@@ -572,13 +636,20 @@ class DevChain:
             raise NodeError(result.error or "execution failed", -32000)
         return result.output
 
-    def estimate_gas(self, req: CallArgs) -> int:
-        env, fork = self.pending_env()
+    def estimate_gas(self, req: CallArgs, state: State | None = None,
+                     env: BlockEnv | None = None, fork: Any = None) -> int:
+        """The least gas `req` succeeds with, on the head state with the pending block's
+        environment, or on `state` with `env` and `fork`."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(lambda: self.estimate_gas(req, state, env, fork))
+        if env is None or fork is None:
+            env, fork = self.pending_env()
         cap = req.gas if req.gas is not None else env.gas_limit
         if fork.rules.eip7825:
             cap = min(cap, TX_MAX_GAS_LIMIT)
         probe = CallArgs(**{**req.__dict__, "gas": cap})
-        result = self.execute(probe, env=env, fork=fork)
+        result = self.execute(probe, state, env=env, fork=fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))
@@ -586,10 +657,15 @@ class DevChain:
                             f"transaction: {result.error}", -32000)
         lo = result.gas_used - 1
         hi = cap
+        # Most transactions (a plain transfer: 21000) succeed with exactly the gas they
+        # used; the search below is for those that need more up front (the 63/64 rule,
+        # refunds, stipends).
+        if result.gas_used <= cap and self._succeeds(req, result.gas_used, state, env, fork):
+            return result.gas_used
 
         def ok(gas: int) -> bool:
             try:
-                return self.execute(CallArgs(**{**req.__dict__, "gas": gas}),
+                return self.execute(CallArgs(**{**req.__dict__, "gas": gas}), state,
                                     env=env, fork=fork).success
             except NodeError:
                 return False
@@ -604,6 +680,14 @@ class DevChain:
             else:
                 lo = mid
         return hi
+
+    def _succeeds(self, req: CallArgs, gas: int, state: State | None, env: BlockEnv,
+                  fork: Any) -> bool:
+        try:
+            return self.execute(CallArgs(**{**req.__dict__, "gas": gas}), state, env=env,
+                                fork=fork).success
+        except NodeError:
+            return False
 
     # -- state manipulation (test extras) ------------------------------------------------------
 
@@ -678,14 +762,75 @@ class DevChain:
                 pass
         return True
 
-    def reset(self) -> None:
+    def reset(self, fork_url: str | None = None, fork_block: int | None = None) -> None:
         """Back to the genesis block and state: later blocks, the pool, the clock's offset
-        and every snapshot are dropped."""
+        and every snapshot are dropped. With `fork_url`, a new chain forked from that remote
+        at `fork_block` (its latest when None); a forked chain without it becomes a new
+        local chain."""
+        if fork_url is not None or self.remote is not None:
+            fresh = DevChain(**self._init_args, fork_url=fork_url, fork_block=fork_block)
+            listeners = self.listeners
+            self.close()
+            self.__dict__.update(fresh.__dict__)
+            self.listeners = listeners
+            return
         genesis = self.chain.get_block_by_number(0)
         assert genesis is not None
         self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
         self.revert(0)
         self.snapshots.clear()
+
+    # -- state dumps (anvil_dumpState / anvil_loadState, --dump-state / --load-state) --------
+
+    def dump_state(self) -> dict[str, Any]:
+        """The head state as JSON (every account: nonce, balance, code, storage) with the
+        head block's number and time."""
+        head = self.head
+        accounts: dict[str, Any] = {}
+        for address, account in sorted(self.state().accounts.items()):
+            accounts["0x" + address.hex()] = {
+                "nonce": account.nonce, "balance": hex(account.balance),
+                "code": "0x" + bytes(account.code).hex(),
+                "storage": {hex(k): hex(v) for k, v in sorted(account.storage.items()) if v},
+            }
+        return {"block": {"number": head.number, "timestamp": head.header.timestamp,
+                          "hash": "0x" + head.hash.hex()},
+                "accounts": accounts}
+
+    def load_state(self, dump: Any) -> None:
+        """Write a `dump_state` dump's accounts over the head state (as anvil merges a
+        loaded state into the running one; each dumped account gets exactly the dumped
+        storage). NodeError for a malformed dump."""
+        if not isinstance(dump, dict) or not isinstance(dump.get("accounts"), dict):
+            raise NodeError("state dump: expected an object with accounts", -32602)
+        parsed: list[tuple[bytes, int, int, bytes, dict[int, int]]] = []
+        try:
+            for key, entry in dump["accounts"].items():
+                address = bytes.fromhex(key.removeprefix("0x"))
+                if len(address) != 20 or not isinstance(entry, dict):
+                    raise ValueError(f"bad account {key}")
+                storage = {int(k, 16): int(v, 16)
+                           for k, v in (entry.get("storage") or {}).items()}
+                balance = entry.get("balance", 0)
+                parsed.append((address, int(entry.get("nonce", 0)),
+                               int(balance, 16) if isinstance(balance, str) else int(balance),
+                               bytes.fromhex(str(entry.get("code") or "0x").removeprefix("0x")),
+                               storage))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise NodeError(f"state dump: {exc}", -32602) from None
+        state = self.state()
+        for address, nonce, balance, code, storage in parsed:  # checked first: all or none
+            state.set_nonce(address, nonce)
+            state.set_balance(address, balance)
+            state.set_code(address, code)
+            # The account's storage becomes the dump's: slots set since are cleared.
+            account = state.get(address)
+            for slot in list(account.storage) if account is not None else []:
+                if slot not in storage:
+                    state.set_storage(address, slot, 0)
+            for slot, value in storage.items():
+                state.set_storage(address, slot, value)
+        self._after_state_edit()
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -701,8 +846,10 @@ class DevChain:
         return {"gas_used": receipts[index].cumulative_gas_used - prev,
                 "contract_address": contract, "first_log": first_log, "sender": sender}
 
-    def replay(self, stored: StoredBlock, index: int, tracer: Tracer | None) -> TxResult:
-        """Re-execute transaction `index` of a block on its parent state, tracing it."""
+    def replay(self, stored: StoredBlock, index: int, tracer: Tracer | None,
+               states: list[State] | None = None) -> TxResult:
+        """Re-execute transaction `index` of a block on its parent state, tracing it.
+        `states`, when given, receives copies of the state just before and just after it."""
         parent = self.chain.get_block(stored.header.parent_hash)
         if parent is None:
             raise NodeError("parent state not available")
@@ -712,13 +859,19 @@ class DevChain:
                 tx._sender = self.sender_of(tx)
                 tx._sender_known = True
 
+        work = parent.state.copy()
+
         @contextlib.contextmanager
         def trace_one(i: int, _tx: SignedTransaction) -> Iterator[tuple[Tracer | None,
                                                                           Callable[[], None]]]:
+            if states is not None and i == index:
+                states.append(work.copy())
             yield (tracer if i == index else None), lambda: None
+            if states is not None and i == index:
+                states.append(work.copy())
 
         body = apply_body(self.chain.config, stored.fork, self.block_env(stored),
-                          parent.state.copy(), block.transactions[:index + 1],
+                          work, block.transactions[:index + 1],
                           stored.header.parent_hash, exempt=self.is_impersonated_tx,
                           trace=trace_one)
         return body.results[index]

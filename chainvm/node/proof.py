@@ -99,10 +99,14 @@ class _Trie:
 
 
 def account_proof(state: State, address: bytes, slots: list[int]) -> dict[str, Any]:
-    accounts = {a: account_rlp(acct) for a, acct in state.accounts.items()}
-    state_trie = _Trie(accounts)
+    # Read the account and its slots first: a forked state loads them from its remote,
+    # and the tries below are built from what is held locally.
     acct = state.accounts.get(address)
     storage = acct.storage if acct is not None else {}
+    for slot in slots:
+        storage.get(slot, 0)
+    accounts = {a: account_rlp(acct) for a, acct in state.accounts.items()}
+    state_trie = _Trie(accounts)
     storage_trie = _Trie({k.to_bytes(32, "big"): encode(v) for k, v in storage.items() if v})
     return {
         "address": "0x" + address.hex(),

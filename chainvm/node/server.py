@@ -1,9 +1,17 @@
 """The transport: aiohttp; JSON-RPC 2.0 by POST at "/", and over a WebSocket at "/"
 (with eth_subscribe for "newHeads" and "logs").
 
-Every request runs on the event loop thread (the chain is not thread-safe, and a
-dev node's requests are short). Bodies above `max_body` bytes get HTTP 413 with a
-JSON-RPC -32600 error; the connection and the server stay up.
+The chain is not thread-safe: every request that touches it runs on one worker
+thread, in arrival order, so that a long one (an eth_call under its time limit)
+never stops the event loop; methods that read nothing that changes (eth_chainId,
+web3_clientVersion, ...) are answered on the loop at once. Bodies are read whole,
+to their Content-Length, up to `max_body` bytes (HTTP 413 with a JSON-RPC error
+above it); their JSON is bounded in depth and number length before it is parsed.
+
+Access (see docs/node.md, "Who may talk to the node"): only Host names of the loopback
+interface (plus `allow_hosts`) are served, against DNS rebinding; requests from web
+pages (an Origin header) only from origins in `cors`, which alone
+get CORS headers.
 """
 
 from __future__ import annotations
@@ -12,61 +20,204 @@ import asyncio
 import contextlib
 import json
 import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
 from chainvm.chain.chain import StoredBlock
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.rpc import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, Rpc, error_response
+from chainvm.node.rpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    Rpc,
+    error_response,
+)
+from chainvm.node.rpc.base import RpcOptions
 from chainvm.node.rpc.format import format_head
 from chainvm.node.rpc.logs import LogCriteria, block_logs, parse_log_criteria
 
-DEFAULT_MAX_BODY = 5 * 1024 * 1024
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+# Bodies up to this size are parsed on the event loop (so immediate methods need no
+# hop to the worker); larger ones are parsed on the worker.
+_PARSE_ON_LOOP = 64 * 1024
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+FORBIDDEN = 403
 
 
-def _json(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload, separators=(",", ":")), status=status,
-                        content_type="application/json")
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    try:
+        text = json.dumps(payload, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError, MemoryError) as exc:
+        rid = payload.get("id") if isinstance(payload, dict) else None
+        text = json.dumps(error_response(rid, INTERNAL_ERROR,
+                                         f"internal error: answer not encodable: {exc!r}"))
+    return web.Response(text=text, status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _error(status: int, code: int, message: str,
+           headers: dict[str, str] | None = None) -> web.Response:
+    return _json(error_response(None, code, message), status, headers)
+
+
+def host_name(host_header: str) -> str:
+    """The name of a Host header, without port, lowercase ("[::1]:8545" -> "::1")."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+class Access:
+    """Who may talk to the node: Host names (against DNS rebinding) and web origins."""
+
+    def __init__(self, allow_hosts: Iterable[str] = (), cors: Iterable[str] = ()) -> None:
+        self.hosts = {host_name(h) if h != "*" else "*" for h in allow_hosts}
+        self.origins = {o.rstrip("/") for o in cors}
+
+    def host_allowed(self, request: web.BaseRequest) -> bool:
+        host = request.headers.get("Host")
+        if host is None:  # HTTP/1.0 clients; browsers always send one
+            return True
+        name = host_name(host)
+        return "*" in self.hosts or name in LOOPBACK_HOSTS or name in self.hosts
+
+    def origin_allowed(self, origin: str) -> bool:
+        return "*" in self.origins or origin.rstrip("/") in self.origins
+
+    def check(self, request: web.BaseRequest) -> web.Response | None:
+        """None when the request may go on, else the refusal."""
+        if not self.host_allowed(request):
+            return _error(FORBIDDEN, INVALID_REQUEST,
+                          f"host {request.headers.get('Host')!r} not allowed (loopback names "
+                          "only; add one with --allow-host)")
+        # Browsers send an Origin with every cross-origin request (and every POST); tools
+        # (curl, web3.py, node's fetch) send none.
+        origin = request.headers.get("Origin")
+        if origin is not None and not self.origin_allowed(origin):
+            return _error(FORBIDDEN, INVALID_REQUEST,
+                          f"origin {origin!r} not allowed (add it with --cors)")
+        return None
+
+    def cors_headers(self, request: web.BaseRequest) -> dict[str, str]:
+        origin = request.headers.get("Origin")
+        if origin is None or not self.origin_allowed(origin):
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type"}
+
+
+async def read_body(request: web.Request, max_body: int) -> bytes | None:
+    """The whole body, or None when it is larger than `max_body`."""
+    length = request.content_length
+    if length is not None:
+        if length > max_body:
+            return None
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial  # the client closed early: a parse error follows
+    chunks: list[bytes] = []
+    size = 0
+    while True:  # chunked transfer: read to the end, counting
+        chunk = await request.content.read(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_body:
+            return None
+        chunks.append(chunk)
+
+
+class Node:
+    """The app's state: the chain, its worker thread, the dispatcher and the limits."""
+
+    def __init__(self, dev: DevChain, rpc: Rpc, max_body: int, access: Access) -> None:
+        self.dev = dev
+        self.rpc = rpc
+        self.max_body = max_body
+        self.access = access
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainvm-chain")
+
+    async def on_chain(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` on the chain's worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
+
+    async def answer(self, body: bytes) -> Any:
+        """The JSON-RPC answer to a body (None: notifications only)."""
+        if len(body) > _PARSE_ON_LOOP:
+            return await self.on_chain(self.rpc.handle_body, body)
+        try:
+            request = self.rpc.parse(body)
+        except ValueError as exc:
+            return error_response(None, PARSE_ERROR, f"parse error: {exc}")
+        if self.rpc.is_immediate(request):
+            return self.rpc.handle_request(request)
+        return await self.on_chain(self.rpc.handle_request, request)
+
+
+NODE = web.AppKey("node", Node)
 
 
 def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1000,
-             block_time: float | None = None) -> web.Application:
-    rpc = Rpc(dev, max_batch=max_batch)
-    app = web.Application(client_max_size=max_body + 1)
+             block_time: float | None = None, options: RpcOptions | None = None,
+             allow_hosts: Iterable[str] = (), cors: Iterable[str] = ()) -> web.Application:
+    node = Node(dev, Rpc(dev, max_batch=max_batch, options=options), max_body,
+                Access(allow_hosts, cors))
+
+    @web.middleware
+    async def guard(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        refusal = node.access.check(request)
+        if refusal is not None:
+            return refusal
+        try:
+            response = await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every answer is JSON, never a bare 500
+            response = _error(500, INTERNAL_ERROR, f"internal error: {exc!r}")
+        if not isinstance(response, web.WebSocketResponse):
+            response.headers.update(node.access.cors_headers(request))
+        return response
+
+    app = web.Application(client_max_size=max_body + 1, middlewares=[guard])
+    app[NODE] = node
+
+    async def preflight(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)  # allowed origins only (the guard), CORS added
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if request.method == "OPTIONS":
-            return web.Response(status=204, headers=_cors())
-        if request.content_length is not None and request.content_length > max_body:
-            return _with_cors(_json(error_response(None, INVALID_REQUEST,
-                                                   f"request body above {max_body} bytes"),
-                                    413))
-        try:
-            body = await request.content.read(max_body + 1)
-        except (web.HTTPRequestEntityTooLarge, ValueError):
-            body = b"x" * (max_body + 1)
-        if len(body) > max_body:
-            return _with_cors(_json(error_response(None, INVALID_REQUEST,
-                                                   f"request body above {max_body} bytes"),
-                                    413))
+        body = await read_body(request, max_body)
+        if body is None:
+            return _error(413, INVALID_REQUEST, f"request body above {max_body} bytes "
+                                                "(--max-body)")
         if not body.strip():
-            return _with_cors(_json(error_response(None, PARSE_ERROR, "empty body")))
-        result = rpc.handle_body(body)
+            return _json(error_response(None, PARSE_ERROR, "empty body"))
+        result = await node.answer(body)
         if result is None:
-            return web.Response(status=204, headers=_cors())
-        return _with_cors(_json(result))
+            return web.Response(status=204)
+        return _json(result)
 
     async def health(_request: web.Request) -> web.StreamResponse:
         return _json({"ok": True, "block": dev.head.number})
 
     async def get_root(request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await websocket(request, rpc, dev, max_body)
+            return await websocket(request, node)
         return await health(request)
 
     app.router.add_post("/", handle)
-    app.router.add_route("OPTIONS", "/", handle)
+    app.router.add_route("OPTIONS", "/", preflight)
     app.router.add_get("/", get_root)
     app.router.add_get("/health", health)
 
@@ -81,7 +232,7 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
                 await asyncio.sleep(interval or 0.05)
                 if interval and dev.block_time:
                     try:
-                        dev.mine(1)
+                        await node.on_chain(dev.mine, 1)
                     except Exception as exc:  # noqa: BLE001 - keep mining
                         print(f"chainvm node: interval mining failed: {exc!r}")
 
@@ -90,87 +241,122 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        node.worker.shutdown(wait=False, cancel_futures=True)
 
     app.cleanup_ctx.append(interval_miner)
     return app
 
 
-async def websocket(request: web.Request, rpc: Rpc, dev: DevChain,
-                    max_body: int) -> web.WebSocketResponse:
-    """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs"."""
-    ws = web.WebSocketResponse(max_msg_size=max_body)
-    await ws.prepare(request)
-    loop = asyncio.get_running_loop()
-    subs: dict[str, tuple[str, LogCriteria | None]] = {}
-    pending: set[asyncio.Task[None]] = set()
+class Subscriptions:
+    """eth_subscribe / eth_unsubscribe of one WebSocket connection."""
 
-    def push(payload: Any) -> None:
-        task = loop.create_task(ws.send_str(json.dumps(payload, separators=(",", ":"))))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
+    def __init__(self, node: Node, push: Callable[[Any], None]) -> None:
+        self.node = node
+        self.push = push
+        self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
 
-    def on_block(stored: StoredBlock) -> None:
-        for sid, (kind, crit) in list(subs.items()):
+    def on_block(self, stored: StoredBlock) -> None:
+        """Runs on the chain's thread after each new block."""
+        for sid, (kind, crit) in list(self.subs.items()):
             if kind == "newHeads":
-                items = [format_head(dev, stored)]
+                items = [format_head(self.node.dev, stored)]
             else:
                 assert crit is not None
                 items = block_logs(stored, crit)
             for item in items:
-                push({"jsonrpc": "2.0", "method": "eth_subscription",
-                      "params": {"subscription": sid, "result": item}})
+                self.push({"jsonrpc": "2.0", "method": "eth_subscription",
+                           "params": {"subscription": sid, "result": item}})
 
-    def subscription_call(req: dict[str, Any]) -> dict[str, Any]:
+    def call(self, req: dict[str, Any]) -> dict[str, Any] | None:
         rid = req.get("id")
-        params = req.get("params") or []
-        if req["method"] == "eth_unsubscribe":
-            found = bool(params) and subs.pop(str(params[0]), None) is not None
-            return {"jsonrpc": "2.0", "id": rid, "result": found}
-        kind = params[0] if params else None
+        if req.get("jsonrpc") != "2.0":
+            return error_response(rid, INVALID_REQUEST, "invalid request")
+        params = req.get("params", [])
         try:
-            if kind == "newHeads":
-                crit = None
-            elif kind == "logs":
-                crit = parse_log_criteria(params[1] if len(params) > 1 else {})
-            else:
-                return error_response(rid, INVALID_PARAMS,
-                                      f"unsupported subscription {kind!r} (newHeads, logs)")
+            if not isinstance(params, list):
+                raise NodeError("params must be an array", INVALID_PARAMS)
+            result = self._unsubscribe(params) if req["method"] == "eth_unsubscribe" \
+                else self._subscribe(params)
         except NodeError as exc:
-            return error_response(rid, exc.code, str(exc))
-        sid = "0x" + secrets.token_hex(16)
-        subs[sid] = (kind, crit)
-        return {"jsonrpc": "2.0", "id": rid, "result": sid}
+            response = error_response(rid, exc.code, str(exc), exc.data)
+        else:
+            response = {"jsonrpc": "2.0", "id": rid, "result": result}
+        return None if "id" not in req else response
 
-    dev.listeners.append(on_block)
+    def _subscribe(self, params: list[Any]) -> str:
+        kind = params[0] if params else None
+        crit = None
+        if kind == "logs":
+            if len(params) > 2:
+                raise NodeError("too many arguments, want at most 2", INVALID_PARAMS)
+            crit = parse_log_criteria(params[1] if len(params) > 1 else {},
+                                      "invalid argument 1: filter")
+        elif kind == "newHeads":
+            if len(params) > 1:
+                raise NodeError("newHeads takes no further arguments", INVALID_PARAMS)
+        else:
+            raise NodeError(f"invalid argument 0: unsupported subscription {kind!r} "
+                            "(newHeads, logs)", INVALID_PARAMS)
+        sid = "0x" + secrets.token_hex(16)
+        self.subs[sid] = (kind, crit)
+        return sid
+
+    def _unsubscribe(self, params: list[Any]) -> bool:
+        if len(params) != 1 or not isinstance(params[0], str):
+            raise NodeError("invalid argument 0: expected one subscription id (a string)",
+                            INVALID_PARAMS)
+        return self.subs.pop(params[0], None) is not None
+
+
+async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
+    """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs". A bad
+    message gets an error object; the connection stays."""
+    ws = web.WebSocketResponse(max_msg_size=node.max_body)
+    await ws.prepare(request)
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    def send_soon(payload: Any) -> None:  # on the loop
+        if ws.closed:
+            return
+        task = loop.create_task(ws.send_str(json.dumps(payload, separators=(",", ":"))))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    def push(payload: Any) -> None:  # from the chain's thread
+        loop.call_soon_threadsafe(send_soon, payload)
+
+    subs = Subscriptions(node, push)
+    node.dev.listeners.append(subs.on_block)
     try:
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 continue
             data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
-            try:
-                req = json.loads(data)
-            except (ValueError, UnicodeDecodeError):
-                req = None
-            if isinstance(req, dict) and req.get("method") in ("eth_subscribe",
-                                                               "eth_unsubscribe"):
-                reply: Any = subscription_call(req)
-            else:
-                reply = rpc.handle_body(data)
+            reply = await _ws_answer(node, subs, data)
             if reply is not None:
                 await ws.send_str(json.dumps(reply, separators=(",", ":")))
     finally:
-        dev.listeners.remove(on_block)
+        with contextlib.suppress(ValueError):
+            node.dev.listeners.remove(subs.on_block)
     return ws
 
 
-def _cors() -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type"}
-
-
-def _with_cors(resp: web.Response) -> web.Response:
-    resp.headers.update(_cors())
-    return resp
+async def _ws_answer(node: Node, subs: Subscriptions, data: bytes) -> Any:
+    try:
+        request = node.rpc.parse(data)
+    except ValueError as exc:
+        return error_response(None, PARSE_ERROR, f"parse error: {exc}")
+    try:
+        if isinstance(request, dict) and request.get("method") in ("eth_subscribe",
+                                                                   "eth_unsubscribe"):
+            return await node.on_chain(subs.call, request)
+        if node.rpc.is_immediate(request):
+            return node.rpc.handle_request(request)
+        return await node.on_chain(node.rpc.handle_request, request)
+    except Exception as exc:  # noqa: BLE001 - one bad message must not close the socket
+        rid = request.get("id") if isinstance(request, dict) else None
+        return error_response(rid, INTERNAL_ERROR, f"internal error: {exc!r}")
 
 
 class NodeServer:
@@ -182,6 +368,7 @@ class NodeServer:
         self.host = host
         self.requested_port = port
         self.app = make_app(dev, block_time=block_time, **kwargs)
+        self.node = self.app[NODE]
         self.runner: web.AppRunner | None = None
         self.port = port
 

@@ -100,3 +100,86 @@ class AccessListTracer(Tracer):
 
 def _addr(n: int) -> bytes:
     return (n & ((1 << 160) - 1)).to_bytes(20, "big")
+
+
+class PrestateTracer(Tracer):
+    """The accounts and storage slots a transaction touches (for geth's `prestateTracer`):
+    every message's caller and target, BALANCE/EXTCODE*/SELFDESTRUCT targets, and the slots
+    SLOAD/SSTORE read or write."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.touched: dict[bytes, set[int]] = {}
+
+    def touch(self, address: bytes) -> None:
+        self.touched.setdefault(bytes(address), set())
+
+    def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
+              depth: int) -> None:
+        self.touch(caller)
+        self.touch(to)
+
+    def exit(self, output: bytes, gas_used: int, error: str | None,
+             created: bytes | None) -> None:
+        if created is not None:
+            self.touch(created)
+
+    def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
+             mem_size: int, refund: int, name: str, error: str | None) -> None:
+        if name in ("SLOAD", "SSTORE") and stack:
+            self.touched.setdefault(bytes(f.address), set()).add(stack[-1])
+        elif name in ("BALANCE", "EXTCODESIZE", "EXTCODECOPY", "EXTCODEHASH", "SELFDESTRUCT"
+                      ) and stack:
+            self.touch(_addr(stack[-1]))
+
+    def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        pass
+
+    def _account(self, state: Any, address: bytes, slots: set[int]) -> dict[str, Any] | None:
+        if state.get(address) is None:
+            return None
+        out: dict[str, Any] = {"balance": hex(state.balance(address))}
+        nonce = state.nonce(address)
+        if nonce:
+            out["nonce"] = nonce
+        code = bytes(state.code(address))
+        if code:
+            out["code"] = "0x" + code.hex()
+        storage = {f"0x{k:064x}": f"0x{state.get_storage(address, k):064x}"
+                   for k in sorted(slots)}
+        if storage:
+            out["storage"] = storage
+        return out
+
+    def prestate(self, pre: Any) -> dict[str, Any]:
+        """Every touched account as it was before (geth's default mode)."""
+        out = {}
+        for address, slots in sorted(self.touched.items()):
+            view = self._account(pre, address, slots)
+            if view is not None:
+                out["0x" + address.hex()] = view
+        return out
+
+    def diff(self, pre: Any, post: Any) -> dict[str, Any]:
+        """geth's diffMode: `pre` holds the changed accounts as they were (unchanged slots
+        left out), `post` only what changed (an account gone from post was deleted)."""
+        out_pre: dict[str, Any] = {}
+        out_post: dict[str, Any] = {}
+        for address, slots in sorted(self.touched.items()):
+            changed = {k for k in slots
+                       if pre.get_storage(address, k) != post.get_storage(address, k)}
+            before = self._account(pre, address, changed)
+            after = self._account(post, address, changed)
+            if before == after:
+                continue
+            key = "0x" + address.hex()
+            if before is not None:
+                out_pre[key] = before
+            if after is not None:
+                out_post[key] = {k: v for k, v in after.items()
+                                 if before is None or before.get(k) != v}
+                if "storage" in out_post[key]:
+                    out_post[key]["storage"] = {
+                        k: v for k, v in after["storage"].items()
+                        if before is None or before.get("storage", {}).get(k) != v}
+        return {"pre": out_pre, "post": out_post}

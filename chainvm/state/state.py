@@ -55,7 +55,7 @@ class Account:
         acct.balance = self.balance
         acct.code = self.code
         acct.code_hash = self.code_hash
-        acct.storage = dict(self.storage)
+        acct.storage = self.storage.copy()  # keeps a forked account's storage type
         trie = self.storage_trie
         acct.storage_trie = Trie(trie.root) if trie is not None else None
         acct.dirty_slots = set(self.dirty_slots)
@@ -393,7 +393,10 @@ class State:
                                  for addr, acct in self.accounts.items()})
 
     def copy(self) -> State:
-        state = State({a: acct.copy() for a, acct in self.accounts.items()})
+        accounts = self.accounts
+        copied = {a: acct.copy() for a, acct in accounts.items()}
+        # A forked state's accounts (chainvm.node.forking) keep their remote below the copy.
+        state = State(copied if type(accounts) is dict else accounts.derive(copied))  # type: ignore[attr-defined]
         if self.trie is not None:
             state.trie = Trie(self.trie.root)
         state.dirty = set(self.dirty)

@@ -16,16 +16,27 @@ block's execution gives the receipt and the return value); a failed transaction 
 TransactionFailed and leaves no block behind. `impersonate` works for contracts too.
 
 ABI encoding uses `eth-abi` (installed with web3), with a fast path for static types.
-For pytest, the `chain` fixture below gives each test a chain reverted to where the
-module's chain was (add `pytest_plugins = ["chainvm.testing.api"]` to a conftest).
+
+titanoboa-style helpers: `chain.loads(vyper_source, *args)`, `chain.load(path, *args)`
+(Vyper, or Solidity with a `solc`), `with chain.reverts("reason"):`, `with
+chain.prank(address):` (any address, funded or not), `chain.time_travel(seconds=...,
+blocks=...)`. Osaka is the default fork.
+
+For pytest, installing chainvm registers a plugin (`chainvm.testing.pytest_plugin`)
+whose `chain` fixture gives each test a fresh chain; no conftest is needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from chainvm.crypto import keccak256
@@ -55,6 +66,74 @@ class TransactionFailed(Exception):
         super().__init__(message)
         self.data = data
         self.error = error
+
+
+def _revert_names(exc: TransactionFailed) -> set[str]:
+    """What `reverts(reason)` may match for a failure: the Error(string) message, the
+    custom error's (or Panic's) name."""
+    names: set[str] = set()
+    if exc.error is not None:
+        name, args = exc.error
+        names.add(name)
+        if name == "Error" and args:
+            names.add(str(args[0]))
+    else:
+        reason = revert_reason(exc.data)
+        if reason is not None:
+            names.add(reason)
+    return names
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_vyper_cached(source: str, path: str | None) -> tuple[str, bytes]:
+    import vyper
+
+    kwargs: dict[str, Any] = {"output_formats": ["abi", "bytecode"]}
+    if path is not None:
+        from vyper.compiler.input_bundle import FilesystemInputBundle
+
+        kwargs["contract_path"] = path
+        kwargs["input_bundle"] = FilesystemInputBundle([Path(path).parent, Path.cwd()])
+    out = vyper.compile_code(source, **kwargs)
+    return json.dumps(out["abi"]), bytes.fromhex(out["bytecode"].removeprefix("0x"))
+
+
+def compile_vyper(source: str, path: str | Path | None = None
+                  ) -> tuple[list[dict[str, Any]], bytes]:
+    """(ABI, deployment bytecode) of Vyper source, compiled by the installed `vyper`
+    (cached by source)."""
+    try:
+        import vyper  # noqa: F401
+    except ImportError:
+        raise RuntimeError("compiling Vyper needs the `vyper` package (pip install vyper)"
+                           ) from None
+    abi, bytecode = _compile_vyper_cached(source, str(path) if path is not None else None)
+    return json.loads(abi), bytecode
+
+
+def compile_solidity(path: Path, name: str | None = None
+                     ) -> tuple[str, list[dict[str, Any]], bytes]:
+    """(contract name, ABI, deployment bytecode) of a contract of a Solidity file,
+    compiled by `solc` ($CHAINVM_SOLC, else the one on PATH). `name`: which contract
+    (default: the file's last one with code)."""
+    solc = os.environ.get("CHAINVM_SOLC") or shutil.which("solc")
+    if solc is None:
+        raise RuntimeError("compiling Solidity needs `solc` on PATH (or CHAINVM_SOLC)")
+    done = subprocess.run([solc, "--combined-json", "abi,bin", str(path)],
+                          check=False, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"solc failed on {path}: {done.stderr.strip()}")
+    contracts = json.loads(done.stdout)["contracts"]
+    picked = None
+    for key, info in contracts.items():
+        contract = key.rpartition(":")[2]
+        if (name is None and info.get("bin")) or contract == name:
+            picked = (contract, info)
+    if picked is None:
+        raise RuntimeError(f"{path}: no contract {name or 'with code'}")
+    contract, info = picked
+    abi = info["abi"] if isinstance(info["abi"], list) else json.loads(info["abi"])
+    return contract, abi, bytes.fromhex(info["bin"])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -251,12 +330,13 @@ class Contract:
     """A deployed contract; ABI functions are methods (view/pure: a call; others: a
     transaction returning the decoded return value via a call at the same state first)."""
 
-    def __init__(self, chain: TestChain, address: str | bytes, abi: list[dict[str, Any]]
-                 ) -> None:
+    def __init__(self, chain: TestChain, address: str | bytes, abi: list[dict[str, Any]],
+                 name: str | None = None) -> None:
         self.chain = chain
         self.raw_address = to_address(address)
         self.address = checksum(self.raw_address)
         self.abi = abi
+        self.name = name or "Contract"
         self.functions: dict[str, list[dict[str, Any]]] = {}
         self.events: dict[bytes, dict[str, Any]] = {}
         self.errors: dict[bytes, dict[str, Any]] = {}
@@ -270,6 +350,10 @@ class Contract:
             elif kind == "error":
                 self.errors[keccak256(_signature(item).encode())[:4]] = item
         chain._register(self)
+
+    def __repr__(self) -> str:
+        functions = ", ".join(sorted(self.__dict__.get("functions", {})))
+        return f"<{self.name} at {self.address}: {functions}>"
 
     def __getattr__(self, name: str) -> Any:
         functions = self.__dict__.get("functions", {})
@@ -381,11 +465,13 @@ class TestChain:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, fork: str = "Prague", chain_id: int = 31337, accounts: int = 10,
+    def __init__(self, fork: str = "Osaka", chain_id: int = 31337, accounts: int = 10,
                  balance: int = 10_000 * ETHER, blocks: bool = True, **kwargs: Any) -> None:
         """`blocks=False` is the fast mode: transactions run directly on the head state
         (no signing, pool, block building or import; block number and time move only
-        with `mine` and `time_travel`), as titanoboa does."""
+        with `mine` and `time_travel`), as titanoboa does. `fork_url=URL,
+        fork_block=N` (and `fork_cache=DIR`) fork a remote node's chain at block N, as
+        `chainvm node --fork-url` does (docs/node.md, Fork mode)."""
         self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
                             balance=balance, **kwargs)
         self.blocks = blocks
@@ -394,6 +480,13 @@ class TestChain:
         self.accounts = [checksum(a) for a in self.dev.accounts]
         self.default_sender: str = self.accounts[0] if self.accounts else checksum(bytes(20))
         self._contracts: dict[bytes, Contract] = {}
+        self._pranked: set[bytes] = set()
+        self.fork = self.dev.head.fork.name
+
+    def __repr__(self) -> str:
+        mode = "blocks" if self.blocks else "no blocks"
+        return (f"<TestChain {self.fork} chain_id={self.dev.chain_id} "
+                f"block={self.block_number} ({mode}), {len(self._contracts)} contracts>")
 
     def _register(self, contract: Contract) -> None:
         self._contracts[contract.raw_address] = contract
@@ -441,12 +534,88 @@ class TestChain:
         finally:
             self.dev.stop_impersonating(raw)
 
+    @contextlib.contextmanager
+    def prank(self, address: str | bytes) -> Iterator[str]:
+        """Act as `address` (titanoboa's `prank`): calls and transactions inside come from
+        it, whether or not it holds ether (its gas is not charged) or has code."""
+        raw = to_address(address)
+        was_impersonated = raw in self.dev.impersonated
+        previous = self.default_sender
+        self.dev.impersonate(raw)
+        self._pranked.add(raw)
+        self.default_sender = checksum(raw)
+        try:
+            yield self.default_sender
+        finally:
+            self.default_sender = previous
+            self._pranked.discard(raw)
+            if not was_impersonated:
+                self.dev.stop_impersonating(raw)
+
+    @contextlib.contextmanager
+    def reverts(self, reason: str | None = None) -> Iterator[None]:
+        """Expect the block to revert (titanoboa's `reverts`). `reason`: the Error(string)
+        message, or the name of the custom error (or "Panic"); None accepts any revert."""
+        try:
+            yield
+        except TransactionFailed as exc:
+            if reason is None:
+                return
+            found = _revert_names(exc)
+            if reason not in found:
+                raise AssertionError(f"expected a revert with {reason!r}, got {exc}") from exc
+            return
+        raise AssertionError("expected a revert" + (f" with {reason!r}" if reason else "")
+                             + ", nothing reverted")
+
     def mine(self, blocks: int = 1) -> None:
         self.dev.mine(blocks)
 
-    def time_travel(self, seconds: int) -> None:
-        """Move the clock forward; the next block is at least `seconds` later."""
-        self.dev.increase_time(seconds)
+    def time_travel(self, seconds: int | None = None, blocks: int | None = None,
+                    block_delta: int = 12) -> None:
+        """Move time and the block number on at once (titanoboa's `time_travel`): the
+        next call and transaction see `block.number` `blocks` higher and `block.timestamp`
+        `seconds` later (default `blocks * block_delta`). The blocks in between are mined
+        empty, so the chain stays a valid one."""
+        blocks = blocks or 0
+        if seconds is None:
+            seconds = blocks * block_delta
+        if seconds < 0 or blocks < 0:
+            raise ValueError("time_travel goes forward only")
+        if seconds < blocks:
+            raise ValueError(f"{blocks} blocks need at least {blocks} seconds")
+        env, _fork = self.pending_env()
+        target = env.timestamp + seconds
+        if blocks:
+            step = seconds // blocks
+            self.dev.mine(blocks, timestamp=env.timestamp, interval=step)
+        if target > self.dev.head.header.timestamp:
+            self.dev.set_next_timestamp(target)
+        self._env = None
+
+    # -- compiling and deploying from source ---------------------------------------------
+
+    def loads(self, source: str, *args: Any, name: str | None = None,
+              sender: str | bytes | None = None, value: int = 0) -> Contract:
+        """Compile Vyper source with the installed `vyper` and deploy it with `args`."""
+        abi, bytecode = compile_vyper(source)
+        return self.deploy(abi, bytecode, *args, sender=sender, value=value,
+                           name=name or "VyperContract")
+
+    def load(self, path: str | Path, *args: Any, name: str | None = None,
+             sender: str | bytes | None = None, value: int = 0) -> Contract:
+        """Compile a `.vy` file (Vyper) or `.sol` file (the `solc` on PATH, or
+        $CHAINVM_SOLC; `name` picks the contract) and deploy it with `args`."""
+        file = Path(path)
+        if file.suffix == ".vy":
+            abi, bytecode = compile_vyper(file.read_text(), file)
+            return self.deploy(abi, bytecode, *args, sender=sender, value=value,
+                               name=name or file.stem)
+        if file.suffix == ".sol":
+            contract, abi, bytecode = compile_solidity(file, name)
+            return self.deploy(abi, bytecode, *args, sender=sender, value=value,
+                               name=contract)
+        raise ValueError(f"{file}: neither .vy nor .sol")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[int]:
@@ -455,6 +624,21 @@ class TestChain:
             yield sid
         finally:
             self.dev.revert(sid)
+
+    @contextlib.contextmanager
+    def isolated(self) -> Iterator[TestChain]:
+        """Everything done inside is undone after: the chain (a snapshot) and this
+        object's own settings (default sender, pranks, known contracts)."""
+        saved = (self.default_sender, set(self._pranked), dict(self._contracts),
+                 set(self.dev.impersonated))
+        sid = self.dev.snapshot()
+        try:
+            yield self
+        finally:
+            self.dev.revert(sid)
+            self.default_sender, self._pranked, self._contracts, impersonated = saved
+            self.dev.impersonated = impersonated
+            self._env = None
 
     def take_snapshot(self) -> int:
         return self.dev.snapshot()
@@ -504,6 +688,36 @@ class TestChain:
         req = CallArgs(sender=self._sender(sender),
                           to=to_address(to) if to is not None else None, value=value, data=data,
                           gas=gas)
+        if req.sender in self._pranked:
+            return self._pranked_transact(req, pending)
+        return self._send(req, pending)
+
+    def _pranked_transact(self, req: CallArgs, pending: tuple[BlockEnv, Any]
+                          ) -> TxReceipt:
+        """A transaction of a pranked sender: its gas is lent to it for the transaction
+        and not charged (the sender may hold nothing), as titanoboa's prank."""
+        env, fork = pending
+        assert req.sender is not None and req.gas is not None
+        price = env.base_fee if fork.rules.eip1559 else 0
+        if fork.rules.eip1559:
+            req.max_fee_per_gas, req.max_priority_fee_per_gas = price, 0
+        else:
+            req.gas_price = 0
+        credit = req.gas * price
+        self._lend(req.sender, credit)
+        try:
+            receipt = self._send(req, pending)
+        except BaseException:
+            self._lend(req.sender, -credit)
+            raise
+        self._lend(req.sender, receipt.gas_used * price - credit)
+        return receipt
+
+    def _lend(self, address: bytes, amount: int) -> None:
+        if amount:
+            self.dev.set_balance(address, self.dev.state().balance(address) + amount)
+
+    def _send(self, req: CallArgs, pending: tuple[BlockEnv, Any]) -> TxReceipt:
         dev = self.dev
         parent, next_timestamp = dev.chain.head_hash, dev.next_timestamp
         try:
@@ -558,10 +772,17 @@ class TestChain:
                          gas_price=None if london else 0,
                          max_fee_per_gas=env.base_fee if london else None,
                          max_priority_fee_per_gas=0 if london else None)
+        # A pranked sender is lent its gas (see _pranked_transact).
+        price = env.base_fee if london else 0
+        credit = gas * price if sender in self._pranked else 0
+        self._lend(sender, credit)
         try:
             result = apply_transaction(state, fork, env, tx)
         except InvalidTransaction as exc:
+            self._lend(sender, -credit)
             raise TransactionFailed(str(exc)) from None
+        if credit:
+            self._lend(sender, result.gas_used * price - credit)
         if not result.success:
             if result.error == "execution reverted":
                 raise self._error(RevertError(result.output, revert_reason(result.output)))
@@ -601,7 +822,8 @@ class TestChain:
         return out
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: bytes | str, *args: Any,
-               sender: str | bytes | None = None, value: int = 0) -> Contract:
+               sender: str | bytes | None = None, value: int = 0,
+               name: str | None = None) -> Contract:
         from eth_abi import encode
 
         code = bytes.fromhex(bytecode.removeprefix("0x")) if isinstance(bytecode, str) \
@@ -612,12 +834,13 @@ class TestChain:
             code += encode(types, _convert_args(types, args))
         receipt = self.transact(None, code, sender=sender, value=value)
         assert receipt.contract_address is not None
-        contract = Contract(self, receipt.contract_address, abi)
+        contract = Contract(self, receipt.contract_address, abi, name)
         contract.deploy_receipt = receipt  # type: ignore[attr-defined]
         return contract
 
-    def at(self, address: str | bytes, abi: list[dict[str, Any]]) -> Contract:
-        return Contract(self, address, abi)
+    def at(self, address: str | bytes, abi: list[dict[str, Any]],
+           name: str | None = None) -> Contract:
+        return Contract(self, address, abi, name)
 
     def trace_call(self, to: str | bytes, data: bytes, sender: str | bytes | None = None,
                    value: int = 0) -> dict[str, Any]:

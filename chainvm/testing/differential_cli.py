@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import random
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from chainvm.cli.campaign import Job, add_campaign_flags, case_timeout_of, print_summary, run_suite
+from chainvm.cli.common import ArgumentParser, UsageError
+from chainvm.encoding.json_input import InputError, expect_object, read_json_file, short
 from chainvm.testing.differential import (
     SUPPORTED_FORKS,
     compare,
-    replay,
     save_regression,
     shrink,
 )
@@ -36,8 +37,12 @@ def case_seed(seed: int, fork: str, index: int) -> str:
     return f"{seed}:{fork}:{index}"
 
 
-def run_one(job: tuple[str, int, int, str | None, float]) -> dict[str, Any]:
-    """Generate, run and compare one program; shrink and save it if it diverges."""
+def run_one(job: tuple[str, int, int, str | None, float],
+            keep_reproducer: bool = False) -> dict[str, Any]:
+    """Generate, run and compare one program; shrink and save it if it diverges.
+
+    With `keep_reproducer` (a worker on another machine) the shrunk case travels back
+    in the result under "_reproducer" for the driver to save."""
     fork, seed, index, save_dir, shrink_seconds = job
     start = time.perf_counter()
     case = generate_case(fork, random.Random(case_seed(seed, fork, index)))
@@ -57,15 +62,17 @@ def run_one(job: tuple[str, int, int, str | None, float]) -> dict[str, Any]:
             final = compare(small)
             if final.status != "divergence":  # should not happen: keep the original
                 small, final = case, verdict
-            path = save_regression(small, final, Path(save_dir),
-                                   note=f"difftest seed {seed} index {index}")
-            out["reproducer"] = str(path)
+            note = f"difftest seed {seed} index {index}"
+            if keep_reproducer:
+                out["_reproducer"] = (small, final, note)
+            else:
+                out["reproducer"] = str(save_regression(small, final, Path(save_dir), note))
     out["seconds"] = time.perf_counter() - start
     return out
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="chainvm difftest", description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="chainvm difftest", description=(__doc__ or "").splitlines()[0])
     p.add_argument("--fork",
                    help="a fork name, a comma-separated list, or 'all' "
                         f"({', '.join(SUPPORTED_FORKS)})")
@@ -79,6 +86,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="time budget to minimise each divergence (0: no shrinking)")
     p.add_argument("--replay", nargs="+", metavar="JSON",
                    help="run saved reproducers instead of generating programs")
+    add_campaign_flags(p)
     return p.parse_args(argv)
 
 
@@ -91,16 +99,32 @@ def resolve_forks(spec: str) -> list[str]:
     forks = [aliases.get(f, f) for f in forks]
     unknown = [f for f in forks if f not in SUPPORTED_FORKS]
     if unknown:
-        raise SystemExit(f"difftest: no oracle for fork(s) {', '.join(unknown)}; "
+        raise UsageError(f"difftest: no oracle for fork(s) {', '.join(unknown)}; "
                          f"supported: {', '.join(SUPPORTED_FORKS)}")
     return forks
+
+
+def _replay_checked(path: str) -> Any:
+    """Replay one reproducer; a file that is not one is bad input (UsageError)."""
+    try:
+        record = read_json_file(path)
+        case = expect_object(expect_object(record, path).get("case"), f"{path}: case")
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    if case.get("fork") not in SUPPORTED_FORKS:
+        raise UsageError(f"{path}: case: no oracle for fork {short(case.get('fork'))}")
+    try:
+        return compare(case)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a difftest reproducer ({type(exc).__name__}: "
+                         f"{short(str(exc), 80)})") from None
 
 
 def replay_files(paths: list[str]) -> int:
     """Run saved reproducers again; prints each verdict as JSON."""
     verdicts = {}
     for path in paths:
-        verdict = replay(Path(path))
+        verdict = _replay_checked(path)
         verdicts[path] = verdict.to_json()
         sys.stderr.write(f"{path}: {verdict.status} {', '.join(verdict.fields)}\n")
     json.dump(verdicts, sys.stdout, indent=1)
@@ -108,34 +132,60 @@ def replay_files(paths: list[str]) -> int:
     return 1 if any(v["status"] == "divergence" for v in verdicts.values()) else 0
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    if args.replay:
-        return replay_files(args.replay)
-    if not args.fork:
-        raise SystemExit("difftest: --fork is required (or --replay FILE...)")
-    forks = resolve_forks(args.fork)
-    save_dir = args.save_dir or None
-    jobs = [(fork, args.seed, i, save_dir, args.shrink_seconds)
-            for i in range(args.start, args.start + args.count) for fork in forks]
-    start = time.perf_counter()
-    results: list[dict[str, Any]] = []
-    workers = max(1, args.workers)
-    if workers == 1:
-        for job in jobs:
-            results.append(run_one(job))
-    else:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers) as pool:
-            results.extend(pool.imap_unordered(run_one, jobs, chunksize=4))
-    wall = time.perf_counter() - start
+class DiffTestSuite:
+    """Generated programs as a campaign: a case is (fork, program index) of one seed."""
+
+    label = "difftest"
+
+    def __init__(self, seed: int = 0, save_dir: str | None = None,
+                 shrink_seconds: float = 0.0, remote: bool = False) -> None:
+        self.seed, self.save_dir, self.shrink_seconds = seed, save_dir, shrink_seconds
+        self.remote = remote
+
+    def load(self, file: str, raw: bytes | None) -> Any:
+        return None
+
+    def list_cases(self, file: str, data: Any) -> list[Any]:
+        return []
+
+    def key(self, file: str, case: Any) -> str:
+        return case_seed(self.seed, case[0], case[1])
+
+    def run_case(self, file: str, data: Any, case: Any, job: Job) -> dict[str, Any]:
+        fork, index = case
+        return run_one((fork, self.seed, index, self.save_dir, self.shrink_seconds),
+                       keep_reproducer=self.remote)
+
+    def collect(self, record: dict[str, Any]) -> dict[str, Any]:
+        """In the driver: save a reproducer a remote worker sent back."""
+        shipped = record.pop("_reproducer", None)
+        if shipped is not None and self.save_dir is not None:
+            small, final, note = shipped
+            record["reproducer"] = str(save_regression(small, final, Path(self.save_dir), note))
+        return record
+
+    def timeout_record(self, file: str, case: Any, seconds: float) -> dict[str, Any]:
+        return {"fork": case[0], "index": case[1], "status": "timeout", "fields": [],
+                "valid": False, "success": False, "seconds": seconds, "timeout": True}
+
+    def passed(self, record: dict[str, Any]) -> bool:
+        return record.get("status") != "divergence"
+
+    def summary(self, records: list[dict[str, Any]], out: IO[str], table: bool) -> None:
+        forks = sorted({r["fork"] for r in records},
+                       key=lambda f: SUPPORTED_FORKS.index(f) if f in SUPPORTED_FORKS else 99)
+        write_report(summarize(records, forks), out, None)
+
+
+def summarize(results: list[dict[str, Any]], forks: list[str]) -> dict[str, Any]:
+    """Counts per fork and the details of every divergence, oracle failure and timeout."""
     per_fork: dict[str, dict[str, Any]] = {}
     for fork in forks:
         mine = [r for r in results if r["fork"] == fork]
         status = Counter(r["status"] for r in mine)
         per_fork[fork] = {
             "programs": len(mine), "ok": status["ok"], "divergences": status["divergence"],
-            "oracle_failures": status["oracle_failure"],
+            "oracle_failures": status["oracle_failure"], "timeouts": status["timeout"],
             "valid_transactions": sum(1 for r in mine if r["valid"]),
             "successful": sum(1 for r in mine if r["valid"] and r["success"]),
             "cpu_seconds": round(sum(r["seconds"] for r in mine), 2),
@@ -147,28 +197,64 @@ def main(argv: list[str]) -> int:
     failures = sorted(([{k: r.get(k) for k in ("fork", "index", "error")}
                         for r in results if r["status"] == "oracle_failure"]),
                       key=lambda d: (d["fork"], d["index"]))
-    summary = {
-        "seed": args.seed, "workers": workers, "programs": len(results),
-        "divergences": len(divergences), "oracle_failures": len(failures),
-        "seconds": round(wall, 2),
-        "programs_per_second": round(len(results) / wall, 2) if wall else 0.0,
-        "forks": per_fork, "divergence_details": divergences,
-        "oracle_failure_details": failures,
-    }
-    json.dump(summary, sys.stdout, indent=1)
-    sys.stdout.write("\n")
-    err = sys.stderr
-    err.write(f"difftest: {len(results)} programs in {wall:.1f} s "
-              f"({summary['programs_per_second']} programs/s, {workers} worker(s)), "
-              f"{len(divergences)} divergence(s), {len(failures)} oracle failure(s)\n")
-    for fork, row in per_fork.items():
+    timeouts = sorted(({"fork": r["fork"], "index": r["index"]}
+                       for r in results if r["status"] == "timeout"),
+                      key=lambda d: (d["fork"], d["index"]))
+    return {"programs": len(results), "divergences": len(divergences),
+            "oracle_failures": len(failures), "timeouts": len(timeouts), "forks": per_fork,
+            "divergence_details": divergences, "oracle_failure_details": failures,
+            "timeout_details": timeouts}
+
+
+def write_report(summary: dict[str, Any], err: IO[str], wall: float | None) -> None:
+    if wall is not None:
+        err.write(f"difftest: {summary['programs']} programs in {wall:.1f} s "
+                  f"({summary['programs_per_second']} programs/s, {summary['workers']} "
+                  f"worker(s)), {summary['divergences']} divergence(s), "
+                  f"{summary['oracle_failures']} oracle failure(s)\n")
+    else:
+        err.write(f"difftest: {summary['programs']} programs, {summary['divergences']} "
+                  f"divergence(s), {summary['oracle_failures']} oracle failure(s)\n")
+    for fork, row in summary["forks"].items():
         err.write(f"  {fork:18} {row['programs']:6} programs  {row['divergences']:4} divergent  "
                   f"{row['oracle_failures']:4} oracle failures  "
-                  f"{row['valid_transactions']:6} valid txs  {row['successful']:6} succeeded\n")
-    for d in divergences[:20]:
+                  f"{row['valid_transactions']:6} valid txs  {row['successful']:6} succeeded"
+                  + (f"  {row['timeouts']} timed out" if row["timeouts"] else "") + "\n")
+    for d in summary["divergence_details"][:20]:
         where = f"  -> {d['reproducer']}" if d.get("reproducer") else ""
-        err.write(f"  DIVERGENCE {d['fork']} #{d['index']}: {', '.join(d['fields'] or [])}{where}\n")
-    return 1 if divergences else 0
+        err.write(f"  DIVERGENCE {d['fork']} #{d['index']}: {', '.join(d['fields'] or [])}"
+                  f"{where}\n")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args.replay:
+        return replay_files(args.replay)
+    if args.summary:
+        return print_summary(DiffTestSuite(), args.summary)
+    if not args.fork:
+        raise UsageError("difftest: --fork is required (or --replay FILE..., --summary FILE)")
+    forks = resolve_forks(args.fork)
+    if args.count < 0 or args.start < 0 or args.workers < 1 or args.shrink_seconds < 0:
+        raise UsageError("difftest: --count, --start and --shrink-seconds must not be "
+                         "negative, --workers at least 1")
+    case_timeout = case_timeout_of(args)
+    save_dir = args.save_dir or None
+    suite = DiffTestSuite(args.seed, save_dir, args.shrink_seconds, remote=bool(args.ray))
+    # One job per fork holding its index range; executors cut it into seed ranges per task.
+    jobs = [Job(suite, "", [(fork, i) for i in range(args.start, args.start + args.count)],
+                case_timeout=case_timeout) for fork in forks]
+    start = time.perf_counter()
+    workers = max(1, args.workers)
+    results = run_suite(suite, jobs, args, workers)
+    wall = time.perf_counter() - start
+    summary = {"seed": args.seed, "workers": "ray" if args.ray else workers,
+               **summarize(results, forks), "seconds": round(wall, 2),
+               "programs_per_second": round(len(results) / wall, 2) if wall else 0.0}
+    json.dump(summary, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    write_report(summary, sys.stderr, wall)
+    return 1 if summary["divergences"] else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ are never copied into the project; they are unpacked into a git-ignored
 cache, `.fixtures/` at the project root, reused on later runs.
 Override the locations with CHAINVM_FIXTURES (the folder holding
 `ethereum-tests/`, `evm-benchmarks/`, ...) and CHAINVM_FIXTURE_CACHE.
+A small sample of ethereum/tests state tests ships inside the package
+(`chainvm/data/statetests`, MIT, see its NOTICE.md) for a bare install.
 """
 
 from __future__ import annotations
@@ -72,6 +74,30 @@ def _extract(archive: Path, name: str, target: Path) -> None:
         if target.exists():
             shutil.rmtree(target)
         extracted.rename(target)
+
+
+def sample_state_tests() -> Path:
+    """The small sample of ethereum/tests state tests shipped inside the package."""
+    return Path(__file__).resolve().parents[1] / "data" / "statetests"
+
+
+FIXTURES_HELP = (
+    "Fixture archives (ethereum-tests/NAME.tar.xz) are read from $CHAINVM_FIXTURES "
+    "(default: ../shared/fixtures beside the project) and extracted once into "
+    "$CHAINVM_FIXTURE_CACHE (default: .fixtures/ in the project). Without them, "
+    "`chainvm statetest` with no PATH runs the sample of ethereum/tests shipped with "
+    "chainvm; the full suites: https://github.com/ethereum/tests (MIT).")
+
+
+def missing_archive_message(name: str) -> str:
+    """One line saying where an archive was looked for and how to get the data."""
+    archive = shared_fixtures() / "ethereum-tests" / f"{name}.tar.xz"
+    source = "CHAINVM_FIXTURES" if os.environ.get("CHAINVM_FIXTURES") else \
+        "the default; set CHAINVM_FIXTURES to change it"
+    return (f"fixture archive {name!r} not found: no {archive} ({source}) and no extracted "
+            f"copy in {cache_dir() / name}; put the archive there, or run the state tests "
+            "of a clone of https://github.com/ethereum/tests with `chainvm statetest PATH` "
+            "(`chainvm statetest` with no PATH runs the bundled sample)")
 
 
 def benchmarks_dir() -> Path | None:

@@ -86,3 +86,25 @@ def test_killed_writer_restarts_on_last_committed_block(tmp_path: Path) -> None:
         last_seen = chain.head.number
         chain.close()
     assert last_seen >= 8
+
+
+def test_a_full_map_grows_instead_of_failing(tmp_path: Path) -> None:
+    """A write that does not fit the LMDB map doubles the map and is made again whole
+    (it used to fail every later write with MapFullError)."""
+    from chainvm.chain.store import Commit, LmdbStore
+
+    config, genesis, _state = genesis_args()
+    store = LmdbStore(tmp_path, map_size=64 * 1024)
+    start = store.env.info()["map_size"]
+    big = State()
+    for i in range(200):  # 200 accounts of 1 KiB code: past 64 KiB at once
+        big.set_code(i.to_bytes(20, "big"), bytes([i % 256]) * 1024)
+    store.initialise(config, Commit(genesis.encode(), genesis.hash, 0, "Cancun", [], big,
+                                    {0: genesis.hash}, genesis.hash))
+    assert store.env.info()["map_size"] > start
+    store.close()
+    reopened = LmdbStore(tmp_path)
+    loaded = reopened.load()
+    assert loaded.head == genesis.hash
+    assert len(loaded.blocks[genesis.hash][4].accounts) == 200
+    reopened.close()

@@ -27,7 +27,19 @@ from chainvm.evm.vm import EVM
 from chainvm.state.state import State
 
 WORD = 1 << 256
-ADDRESS = bytes(19) + b"\x01"
+# The context every test frame runs in: distinct values, so that a read of the wrong
+# field shows.
+ADDRESS = bytes.fromhex("00000000000000000000000000000000000c0de0")
+CALLER = bytes.fromhex("ca11e4000000000000000000000000000000ca11")
+ORIGIN = bytes.fromhex("0419140000000000000000000000000000000419")
+VALUE = 123_456_789
+GAS_PRICE = 7_000_000_007
+BLOB_BASE_FEE = 17
+RETURN_DATA = bytes(range(1, 45))
+BLOCK = BlockEnv(coinbase=bytes.fromhex("c014ba5e00000000000000000000000000000001"),
+                 number=1_234_567, timestamp=1_700_000_123, gas_limit=31_000_001,
+                 difficulty=131_072, prev_randao=bytes(range(100, 132)), base_fee=9,
+                 chain_id=31337)
 
 EDGES = [0, 1, 2, 3, 5, 7, 8, 30, 31, 32, 33, 255, 256, 257, 1 << 64, (1 << 128) - 1,
          (1 << 255) - 1, 1 << 255, (1 << 255) + 1, WORD - 1, WORD - 2, WORD - 5, WORD - 256]
@@ -91,9 +103,26 @@ PURE: dict[str, Callable[..., int]] = {
     "SAR": lambda a, b: word(signed(b) // 2 ** min(a, 256)),
     "CLZ": _clz,
 }
+# Reads of the frame's, transaction's and block's context (Yellow Paper appendix H; EIP-211
+# RETURNDATASIZE, EIP-1344 CHAINID, EIP-3198 BASEFEE, EIP-4399 PREVRANDAO, EIP-7516
+# BLOBBASEFEE), for the context above and the frame's code and calldata.
+def _context(code: bytes, calldata: bytes) -> dict[str, int]:
+    return {
+        "ADDRESS": int.from_bytes(ADDRESS, "big"), "ORIGIN": int.from_bytes(ORIGIN, "big"),
+        "CALLER": int.from_bytes(CALLER, "big"), "CALLVALUE": VALUE,
+        "CALLDATASIZE": len(calldata), "CODESIZE": len(code), "GASPRICE": GAS_PRICE,
+        "RETURNDATASIZE": len(RETURN_DATA), "COINBASE": int.from_bytes(BLOCK.coinbase, "big"),
+        "TIMESTAMP": BLOCK.timestamp, "NUMBER": BLOCK.number, "DIFFICULTY": BLOCK.difficulty,
+        "PREVRANDAO": int.from_bytes(BLOCK.prev_randao, "big"), "GASLIMIT": BLOCK.gas_limit,
+        "CHAINID": BLOCK.chain_id, "BASEFEE": BLOCK.base_fee, "BLOBBASEFEE": BLOB_BASE_FEE,
+    }
+
+
+CONTEXT = set(_context(b"", b""))
 # Opcodes whose effect is on memory or the machine rather than a pure result; their
 # reference is in `reference` below.
-EFFECTS = {"STOP", "POP", "JUMPDEST", "PC", "PUSH0", "MSIZE", "MLOAD", "MSTORE", "MSTORE8"}
+EFFECTS = {"STOP", "POP", "JUMPDEST", "PC", "PUSH0", "MSIZE", "MLOAD", "MSTORE", "MSTORE8",
+           "CALLDATALOAD", *CONTEXT}
 MEMORY_LIMIT = 1 << 24  # more than the test's gas can pay for
 
 
@@ -102,11 +131,16 @@ def _memory_cost(size: int) -> int:
     return 3 * words + words * words // 512
 
 
-def reference(fork: Fork, spec: OpSpec, operands: list[int], memory: bytearray,
-              pc: int) -> tuple[list[int], int] | None:
+def reference(fork: Fork, spec: OpSpec, operands: list[int], memory: bytearray, pc: int,
+              code: bytes, calldata: bytes) -> tuple[list[int], int] | None:
     """(results pushed, dynamic gas), updating `memory`; None when the op runs out of gas
     on any budget the test gives it."""
     name = spec.name
+    if name in CONTEXT:
+        return [_context(code, calldata)[name]], 0
+    if name == "CALLDATALOAD":  # 32 bytes from the offset, zeros past the end
+        word32 = (calldata[operands[0]:] if operands[0] < len(calldata) else b"")[:32]
+        return [int.from_bytes(word32.ljust(32, b"\0"), "big")], 0
     if name in PURE:
         gas = 0
         if name == "EXP" and operands[1]:  # EIP-160 raised the per-byte price from 10 to 50
@@ -166,8 +200,8 @@ def _operand(rng: random.Random) -> int:
 
 def _operands(spec: OpSpec, rng: random.Random) -> list[int]:
     values = [_operand(rng) for _ in range(spec.pops)]
-    if spec.name in ("MLOAD", "MSTORE", "MSTORE8") and rng.random() < 0.85:
-        values[0] = rng.randrange(200)  # mostly offsets that memory can grow to
+    if spec.name in ("MLOAD", "MSTORE", "MSTORE8", "CALLDATALOAD") and rng.random() < 0.85:
+        values[0] = rng.randrange(200)  # mostly offsets within or near the data
     if spec.name == "EXP" and rng.random() < 0.5:
         values[1] = rng.randrange(1 << rng.choice([1, 8, 16]))
     return values
@@ -188,21 +222,24 @@ def _program(spec: OpSpec, operands: list[int], mode: str) -> tuple[bytes, list[
     return b"".join(_push32(x) for x in operands[::-1]) + op, []
 
 
-FORK_OPCODE = {spec.name: byte for byte, spec in enumerate(FORKS[FORK_ORDER[-1]].opcodes.specs)
-               if spec is not None}
+FORK_OPCODE = {spec.name: byte for name in FORK_ORDER
+               for byte, spec in enumerate(FORKS[name].opcodes.specs) if spec is not None}
 
 
-def _frame(fork: Fork, code: bytes, stack: list[int], memory: bytes, gas: int) -> Frame:
-    evm = EVM(State(), fork, BlockEnv(), ADDRESS, 1)
-    f = Frame(evm, code, gas, ADDRESS, ADDRESS, 0, b"", False, 0, KIND_CALL, 0, ADDRESS)
+def _frame(fork: Fork, code: bytes, stack: list[int], memory: bytes, calldata: bytes,
+           gas: int) -> Frame:
+    evm = EVM(State(), fork, BLOCK, ORIGIN, GAS_PRICE, blob_base_fee=BLOB_BASE_FEE)
+    f = Frame(evm, code, gas, ADDRESS, CALLER, VALUE, calldata, False, 0, KIND_CALL, 0,
+              ADDRESS)
+    f.return_data = RETURN_DATA
     f.stack.extend(stack)
     f.memory.extend(memory)
     return f
 
 
-def _run(fork: Fork, code: bytes, stack: list[int], memory: bytes, gas: int,
+def _run(fork: Fork, code: bytes, stack: list[int], memory: bytes, calldata: bytes, gas: int,
          compiled: bool) -> dict[str, Any]:
-    f = _frame(fork, code, stack, memory, gas)
+    f = _frame(fork, code, stack, memory, calldata, gas)
     if compiled:
         blocks = CompiledCode(f.analysis, fork.opcodes)
         blocks.block_at(0)  # translate now: the code's only block
@@ -215,18 +252,19 @@ def _run(fork: Fork, code: bytes, stack: list[int], memory: bytes, gas: int,
     return {"error": None, "gas": f.gas, "stack": list(f.stack), "memory": bytes(f.memory)}
 
 
-def _check(fork: Fork, spec: OpSpec, operands: list[int], mode: str, memory: bytes) -> None:
+def _check(fork: Fork, spec: OpSpec, operands: list[int], mode: str, memory: bytes,
+           calldata: bytes) -> None:
     code, stack = _program(spec, list(operands), mode)
     if mode == "dup" and len(operands) >= 2:
         operands = [operands[1], *operands[1:]]
     plenty = 10**7
-    interpreted = _run(fork, code, stack, memory, plenty, compiled=False)
-    compiled = _run(fork, code, stack, memory, plenty, compiled=True)
+    interpreted = _run(fork, code, stack, memory, calldata, plenty, compiled=False)
+    compiled = _run(fork, code, stack, memory, calldata, plenty, compiled=True)
     context = (fork.name, spec.name, mode, [hex(x) for x in operands])
     assert interpreted == compiled, context
     expected_memory = bytearray(memory)
     pc = len(code) - 1
-    expected = reference(fork, spec, operands, expected_memory, pc)
+    expected = reference(fork, spec, operands, expected_memory, pc, code, calldata)
     if expected is None:
         assert interpreted["error"] == "OutOfGas", context
         return
@@ -239,8 +277,8 @@ def _check(fork: Fork, spec: OpSpec, operands: list[int], mode: str, memory: byt
     assert used == static + dynamic_gas, context
     # Exactly enough gas, and one less: same outcome in both tiers.
     for gas in (used, used - 1) if used else (used,):
-        a = _run(fork, code, stack, memory, gas, compiled=False)
-        b = _run(fork, code, stack, memory, gas, compiled=True)
+        a = _run(fork, code, stack, memory, calldata, gas, compiled=False)
+        b = _run(fork, code, stack, memory, calldata, gas, compiled=True)
         assert a == b, (*context, gas)
         assert (a["error"] is None) == (gas == used), (*context, gas)
 
@@ -274,5 +312,6 @@ def test_tiers_agree_with_each_other_and_the_reference(fork: Fork, spec: OpSpec)
     cases += [_operands(spec, rng) for _ in range(60)]
     for i, operands in enumerate(cases):
         memory = rng.randbytes(32 * rng.randrange(4))
+        calldata = rng.randbytes(rng.choice([0, 1, 31, 32, 33, 100]))
         mode = ("constants", "stack", "dup")[i % 3]
-        _check(fork, spec, operands, mode, memory)
+        _check(fork, spec, operands, mode, memory, calldata)

@@ -111,3 +111,33 @@ def test_devchain_reopen_in_process(tmp_path: Path) -> None:
     found = again.chain.get_transaction(h)
     assert found is not None and again.sender_of(found[0]) == who
     again.close()
+
+
+def test_dump_state_on_exit_and_load_state(tmp_path: Path) -> None:
+    dump = tmp_path / "state.json"
+    stranger = "0x" + "5e" * 20
+    proc, url, _lines = start_node("--dump-state", str(dump))
+    try:
+        rpc = Client(url)
+        rpc("anvil_setBalance", stranger, "0x2a")
+        rpc("anvil_setCode", stranger, "0x6001")
+    finally:
+        stop(proc)  # SIGTERM: the node writes the dump as it exits
+    assert dump.exists() and not (tmp_path / "state.json.tmp").exists()
+    proc, url, _lines = start_node("--load-state", str(dump))
+    try:
+        rpc = Client(url)
+        assert rpc("eth_getBalance", stranger, "latest") == "0x2a"
+        assert rpc("eth_getCode", stranger, "latest") == "0x6001"
+    finally:
+        stop(proc)
+
+
+def test_load_state_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"accounts": {"0x12": {}}}')
+    for path in (str(tmp_path / "missing.json"), str(bad)):
+        assert main(["--load-state", path, "--port", "0"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("chainvm node: --load-state")

@@ -12,6 +12,7 @@ from chainvm.evm.instructions.common import (
     padded_slice,
     to_address,
 )
+from chainvm.evm.opspec import Inline
 
 G_COLD_EXTRA = 2600 - 100  # EIP-2929: cold account access minus the warm cost in the table
 
@@ -28,9 +29,7 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_address(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.address, "big"))
-    return pc + 1
+ADDRESS = Inline("op_address", 0, "int.from_bytes(f.address, 'big')")
 
 
 def op_balance(f: Frame, s: list[int], pc: int) -> int:
@@ -46,34 +45,20 @@ def op_balance_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_origin(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.evm.origin, "big"))
-    return pc + 1
+ORIGIN = Inline("op_origin", 0, "int.from_bytes(f.evm.origin, 'big')")
 
 
-def op_caller(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.caller, "big"))
-    return pc + 1
+CALLER = Inline("op_caller", 0, "int.from_bytes(f.caller, 'big')")
 
 
-def op_callvalue(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.value)
-    return pc + 1
+CALLVALUE = Inline("op_callvalue", 0, "f.value")
 
 
-def op_calldataload(f: Frame, s: list[int], pc: int) -> int:
-    offset = s[-1]
-    data = f.calldata
-    if offset >= len(data):
-        s[-1] = 0
-    else:
-        s[-1] = int.from_bytes(padded_slice(data, offset, 32), "big")
-    return pc + 1
+CALLDATALOAD = Inline("op_calldataload", 1,
+                      "int.from_bytes(padded_slice(f.calldata, a, 32), 'big') if a < len(f.calldata) else 0")
 
 
-def op_calldatasize(f: Frame, s: list[int], pc: int) -> int:
-    s.append(len(f.calldata))
-    return pc + 1
+CALLDATASIZE = Inline("op_calldatasize", 0, "len(f.calldata)")
 
 
 def op_calldatacopy(f: Frame, s: list[int], pc: int) -> int:
@@ -86,9 +71,7 @@ def op_calldatacopy(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_codesize(f: Frame, s: list[int], pc: int) -> int:
-    s.append(len(f.code) - 33)
-    return pc + 1
+CODESIZE = Inline("op_codesize", 0, "f.analysis.size")
 
 
 def op_codecopy(f: Frame, s: list[int], pc: int) -> int:
@@ -101,9 +84,7 @@ def op_codecopy(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_gasprice(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.evm.gas_price)
-    return pc + 1
+GASPRICE = Inline("op_gasprice", 0, "f.evm.gas_price")
 
 
 def op_extcodesize(f: Frame, s: list[int], pc: int) -> int:
@@ -141,9 +122,7 @@ def op_extcodecopy_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_returndatasize(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
-    s.append(len(f.return_data))
-    return pc + 1
+RETURNDATASIZE = Inline("op_returndatasize", 0, "len(f.return_data)")  # EIP-211
 
 
 def op_returndatacopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
@@ -188,39 +167,26 @@ def op_blockhash(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_coinbase(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.evm.block.coinbase, "big"))
-    return pc + 1
+COINBASE = Inline("op_coinbase", 0, "int.from_bytes(f.evm.block.coinbase, 'big')")
 
 
-def op_timestamp(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.evm.block.timestamp)
-    return pc + 1
+TIMESTAMP = Inline("op_timestamp", 0, "f.evm.block.timestamp")
 
 
-def op_number(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.evm.block.number)
-    return pc + 1
+NUMBER = Inline("op_number", 0, "f.evm.block.number")
 
 
-def op_difficulty(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.evm.block.difficulty)
-    return pc + 1
+DIFFICULTY = Inline("op_difficulty", 0, "f.evm.block.difficulty")
 
 
-def op_prevrandao(f: Frame, s: list[int], pc: int) -> int:  # EIP-4399
-    s.append(int.from_bytes(f.evm.block.prev_randao, "big"))
-    return pc + 1
+PREVRANDAO = Inline("op_prevrandao", 0,
+                    "int.from_bytes(f.evm.block.prev_randao, 'big')")  # EIP-4399
 
 
-def op_gaslimit(f: Frame, s: list[int], pc: int) -> int:
-    s.append(f.evm.block.gas_limit)
-    return pc + 1
+GASLIMIT = Inline("op_gaslimit", 0, "f.evm.block.gas_limit")
 
 
-def op_chainid(f: Frame, s: list[int], pc: int) -> int:  # EIP-1344
-    s.append(f.evm.block.chain_id)
-    return pc + 1
+CHAINID = Inline("op_chainid", 0, "f.evm.block.chain_id")  # EIP-1344
 
 
 def op_selfbalance(f: Frame, s: list[int], pc: int) -> int:  # EIP-1884
@@ -228,9 +194,7 @@ def op_selfbalance(f: Frame, s: list[int], pc: int) -> int:  # EIP-1884
     return pc + 1
 
 
-def op_basefee(f: Frame, s: list[int], pc: int) -> int:  # EIP-3198
-    s.append(f.evm.block.base_fee)
-    return pc + 1
+BASEFEE = Inline("op_basefee", 0, "f.evm.block.base_fee")  # EIP-3198
 
 
 def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
@@ -240,6 +204,4 @@ def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
     return pc + 1
 
 
-def op_blobbasefee(f: Frame, s: list[int], pc: int) -> int:  # EIP-7516
-    s.append(f.evm.blob_base_fee)
-    return pc + 1
+BLOBBASEFEE = Inline("op_blobbasefee", 0, "f.evm.blob_base_fee")  # EIP-7516

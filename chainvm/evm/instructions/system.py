@@ -140,6 +140,8 @@ def _call(f: Frame, s: list[int], pc: int, kind: int) -> int:
     result = begin_message(evm, msg)
     if isinstance(result, Immediate):
         f.gas += result.gas_left
+        if evm.tracer is not None:  # the tracer reports the gas forwarded (EIP-3155)
+            evm.call_gas_returned = result.gas_left
         if result.success:
             s.append(1)
             output = result.output

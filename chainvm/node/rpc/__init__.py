@@ -4,7 +4,8 @@
 - `format`: blocks, transactions, receipts and logs as JSON
 - `base`: `Namespace`, what every group of methods shares (the chain, block lookups)
 - `eth`, `logs`: eth_ (state, blocks, transactions, calls, signing; logs and filters)
-- `web3`: web3_ and net_;  `debug`: debug_ tracing;  `txpool`: txpool_
+- `web3`: web3_ and net_;  `debug`: debug_ tracing;  `trace`: parity's trace_;
+  `txpool`: txpool_;  `simulate`: eth_simulateV1
 - `anvil`: evm_, anvil_ and hardhat_ test extras
 - `dispatch`: `Rpc`, requests and batches in, responses out
 """
@@ -25,12 +26,13 @@ from chainvm.node.rpc.params import (
     PARSE_ERROR,
     InvalidParams,
 )
+from chainvm.node.rpc.trace import TraceApi
 from chainvm.node.rpc.txpool import TxpoolApi
 from chainvm.node.rpc.web3 import Web3Api
 
 # Every namespace the node serves; a method name belongs to exactly one of them.
-NAMESPACES: tuple[type[Namespace], ...] = (Web3Api, EthApi, LogsApi, DebugApi, TxpoolApi,
-                                           AnvilApi)
+NAMESPACES: tuple[type[Namespace], ...] = (Web3Api, EthApi, LogsApi, DebugApi, TraceApi,
+                                           TxpoolApi, AnvilApi)
 
 __all__ = [
     "INTERNAL_ERROR",

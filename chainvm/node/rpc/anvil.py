@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from chainvm.node.devchain import NodeError
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import q
 from chainvm.node.rpc.params import (
@@ -22,6 +21,7 @@ from chainvm.node.rpc.params import (
     Uint64,
     parse_number,
     parse_object,
+    parse_quantity,
 )
 
 
@@ -36,12 +36,15 @@ Seconds = Annotated[float, Decoder(_parse_seconds)]
 # anvil_ methods hardhat serves under the same short name.
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
-                 "setCoinbase", "getAutomine")
+                 "setCoinbase", "getAutomine", "dumpState", "loadState")
 
 
 class AnvilApi(Namespace):
     prefixes = ("evm_", "anvil_")
-    aliases: ClassVar[dict[str, str]] = {f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS}
+    aliases: ClassVar[dict[str, str]] = {
+        **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
+        **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
+           for short in ("snapshot", "revert")}}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -136,9 +139,60 @@ class AnvilApi(Namespace):
     def anvil_dropTransaction(self, tx_hash: Hash) -> bool:
         return self.dev.pool.remove(tx_hash)
 
+    # -- state dumps and node information ------------------------------------------------------
+
+    def anvil_dumpState(self) -> str:
+        """The head state as anvil gives it: hex of the gzip of its JSON (accounts with
+        nonce, balance, code and storage)."""
+        import gzip
+        import json
+
+        text = json.dumps(self.dev.dump_state(), separators=(",", ":")).encode()
+        return "0x" + gzip.compress(text, mtime=0).hex()
+
+    def anvil_loadState(self, dump: Data) -> bool:
+        """Merge a dump (`anvil_dumpState`'s hex, gzipped or plain JSON) into the state."""
+        import gzip
+        import json
+        import zlib
+
+        try:
+            raw = gzip.decompress(dump) if dump[:2] == b"\x1f\x8b" else dump
+            payload = json.loads(raw)
+        except (OSError, EOFError, zlib.error, ValueError) as exc:
+            raise InvalidParams(f"invalid argument 0: not a state dump ({exc})") from None
+        self.dev.load_state(payload)
+        return True
+
+    def anvil_nodeInfo(self) -> dict[str, Any]:
+        dev = self.dev
+        head = dev.head
+        env, fork = dev.pending_env()
+        return {
+            "currentBlockNumber": head.number,
+            "currentBlockTimestamp": head.header.timestamp,
+            "currentBlockHash": "0x" + head.hash.hex(),
+            "hardFork": fork.name.lower(),
+            "transactionOrder": "fees",
+            "environment": {"baseFee": env.base_fee, "chainId": dev.chain_id,
+                            "gasLimit": env.gas_limit, "gasPrice": dev.gas_price()},
+            "forkConfig": {"forkUrl": None, "forkBlockNumber": None,
+                           "forkRetryBackoff": None},
+        }
+
     def anvil_reset(self, *options: Any) -> bool:
-        """Back to genesis (forking is not supported; a fork argument is refused)."""
-        if options and isinstance(options[0], dict) and options[0].get("forking"):
-            raise NodeError("forking from a remote node is not supported", -32000)
-        self.dev.reset()
+        """Back to genesis; with `forking: {jsonRpcUrl, blockNumber}` a new fork of that
+        remote; a forked chain without it becomes a new local chain."""
+        forking = options[0].get("forking") if options and isinstance(options[0], dict) \
+            else None
+        self.require_reset_allowed("anvil_reset")
+        if forking is None:
+            self.dev.reset()
+            return True
+        if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
+            raise InvalidParams("forking: expected {jsonRpcUrl, blockNumber}")
+        raw = forking.get("blockNumber")
+        number = raw if isinstance(raw, int) and not isinstance(raw, bool) else (
+            parse_quantity(raw, "forking.blockNumber", 64) if raw is not None else None)
+        self.dev.reset(forking["jsonRpcUrl"], number)
         return True

@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.chain import StoredBlock
+from chainvm.chain.store import MemoryStore
 from chainvm.node.devchain import CallArgs, DevChain, NodeError
 from chainvm.node.rpc.params import BlockId, InvalidParams
 from chainvm.state.state import State
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_GAS_CAP = 50_000_000
+DEFAULT_EVM_TIMEOUT = 5.0
+DEFAULT_MAX_TRACE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RpcOptions:
+    """The limits and permissions the methods work under (the node's command line)."""
+
+    # Gas of eth_call, eth_estimateGas, eth_createAccessList and debug_traceCall at most
+    # (geth's --rpc.gascap); 0: no cap beyond the block's.
+    gas_cap: int = DEFAULT_GAS_CAP
+    # Seconds one execution (`bounded` methods) may run (geth's --rpc.evmtimeout); 0: none.
+    evm_timeout: float = DEFAULT_EVM_TIMEOUT
+    # Size of a struct-log trace at most, in bytes of JSON (estimated while it is built).
+    max_trace_bytes: int = DEFAULT_MAX_TRACE_BYTES
+    # Whether methods that wipe the chain (anvil_reset, anvil_loadState) may run on a
+    # chain persisted in a --datadir.
+    allow_reset: bool = False
+
+
+def bounded(fn: F) -> F:
+    """Marks a method that executes EVM code on a state copy and changes nothing else: it
+    runs under the time limit (`RpcOptions.evm_timeout`) and may be interrupted anywhere."""
+    fn.bounded = True  # type: ignore[attr-defined]
+    return fn
+
+
+def immediate(fn: F) -> F:
+    """Marks a method that reads only what never changes (chain id, client version): the
+    server answers it at once, without waiting for the chain's other work."""
+    fn.immediate = True  # type: ignore[attr-defined]
+    return fn
 
 
 class Namespace:
@@ -22,8 +60,9 @@ class Namespace:
     prefixes: tuple[str, ...] = ()
     aliases: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, dev: DevChain) -> None:
+    def __init__(self, dev: DevChain, options: RpcOptions | None = None) -> None:
         self.dev = dev
+        self.options = options or RpcOptions()
 
     def methods(self) -> dict[str, Callable[..., Any]]:
         out: dict[str, Callable[..., Any]] = {}
@@ -65,11 +104,29 @@ class Namespace:
         return self.dev.head.number
 
     def state_at(self, ref: BlockId) -> State:
+        remote = self.dev.remote
+        if remote is not None and ref.number is not None and ref.number < remote.number:
+            return remote.state_at(ref.number)  # forked: a block before the fork block
         return self.block(ref).state
 
     def call_state(self, ref: BlockId) -> State | None:
         """The state a call runs on: None for the head (the dev chain's own fast path)."""
         return None if ref.tag in ("latest", "pending") else self.state_at(ref)
+
+    def capped(self, args: CallArgs) -> CallArgs:
+        """`args` with its gas limited to the block's gas limit and the RPC gas cap (geth's
+        --rpc.gascap): what a call may burn is bounded before it starts."""
+        limit = self.dev.head.header.gas_limit
+        if self.options.gas_cap:
+            limit = min(limit, self.options.gas_cap)
+        args.gas = limit if args.gas is None else min(args.gas, limit)
+        return args
+
+    def require_reset_allowed(self, method: str) -> None:
+        """Refuse `method` on a chain kept in a --datadir unless the node allows resets."""
+        if not isinstance(self.dev.chain.store, MemoryStore) and not self.options.allow_reset:
+            raise NodeError(f"{method} would discard the chain kept in the data directory; "
+                            "start the node with --allow-reset to permit it", -32000)
 
     def check_chain_id(self, args: CallArgs) -> CallArgs:
         if args.chain_id is not None and args.chain_id != self.dev.chain_id:

@@ -7,17 +7,52 @@ from typing import Any
 
 from chainvm.evm.transaction import TxResult
 from chainvm.node.devchain import NodeError, StepCollector
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import addr_out, d, q
-from chainvm.node.rpc.params import LATEST, BlockRef, CallObject, Hash, Raw
-from chainvm.node.tracing import CallTracer
+from chainvm.node.rpc.params import LATEST, BlockRef, CallObject, Hash, InvalidParams, Raw
+from chainvm.node.tracing import CallTracer, PrestateTracer
+from chainvm.state.state import State
 
-Run = Callable[[Any], TxResult]
+Run = Callable[..., TxResult]  # (tracer, states=None): states gets pre and post copies
+
+# Bytes of JSON a struct log takes, roughly: the fixed fields, a stack item, a memory
+# word, a storage entry.
+_LOG_BYTES, _STACK_ITEM_BYTES, _WORD_BYTES, _SLOT_BYTES = 100, 70, 70, 140
+
+
+class TraceTooLarge(NodeError):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"trace larger than {max_bytes} bytes: narrow it with the limit, "
+                         "disableStack or disableStorage options, or trace less gas", -32000)
+
+
+class BoundedStepCollector(StepCollector):
+    """The struct logger, stopped with TraceTooLarge once its records pass `max_bytes`
+    (they are counted as they are made, before the answer is built)."""
+
+    def __init__(self, max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_bytes = max_bytes
+        self.size = 0
+
+    def step(self, *args: Any) -> None:
+        count = len(self.logs)
+        super().step(*args)
+        if len(self.logs) == count:
+            return
+        record = self.logs[-1]
+        self.size += (_LOG_BYTES + _STACK_ITEM_BYTES * len(record.get("stack", ()))
+                      + _WORD_BYTES * len(record.get("memory", ()))
+                      + _SLOT_BYTES * len(record.get("storage", ())))
+        if self.size > self.max_bytes:
+            self.logs.clear()
+            raise TraceTooLarge(self.max_bytes)
 
 
 class DebugApi(Namespace):
     prefixes = ("debug_",)
 
+    @bounded
     def debug_traceTransaction(self, tx_hash: Hash, options: Raw = None) -> Any:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
@@ -26,21 +61,51 @@ class DebugApi(Namespace):
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(self.dev.sender_of(tx)),
                "to": addr_out(tx.to), "value": q(tx.value), "gas": q(tx.gas_limit),
                "input": d(tx.data)}
-        return self._trace(lambda tracer: self.dev.replay(stored, index, tracer), options, top)
+        extra = [self.dev.sender_of(tx), stored.header.coinbase]
+        if tx.to is not None:
+            extra.append(tx.to)
 
+        def run(tracer: Any, states: list[State] | None = None) -> TxResult:
+            return self.dev.replay(stored, index, tracer, states)
+
+        return self._trace(run, options, top, extra)
+
+    @bounded
     def debug_traceCall(self, tx: CallObject, block: BlockRef = LATEST,
                         options: Raw = None) -> Any:
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         state = self.call_state(block)
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(tx.sender or bytes(20)),
                "to": addr_out(tx.to), "value": q(tx.value), "input": d(tx.data)}
-        return self._trace(lambda tracer: self.dev.execute(tx, state, tracer=tracer), options,
-                           top)
+        def run(tracer: Any, states: list[State] | None = None) -> TxResult:
+            if states is None:
+                return self.dev.execute(tx, state, tracer=tracer)
+            work = (state or self.dev.state()).copy()
+            states.append(work.copy())
+            result = self.dev.execute(tx, work, tracer=tracer, commit=True)
+            states.append(work)
+            return result
 
-    def _trace(self, run: Run, options: Any, top: dict[str, Any]) -> Any:
-        opts = options if isinstance(options, dict) else {}
+        extra = [tx.sender or bytes(20)] + ([tx.to] if tx.to is not None else [])
+        return self._trace(run, options, top, extra)
+
+    def _trace(self, run: Run, options: Any, top: dict[str, Any],
+               extra: list[bytes] | None = None) -> Any:
+        if options is not None and not isinstance(options, dict):
+            raise InvalidParams("invalid argument: trace options: expected an object")
+        opts = options or {}
         tracer_name = opts.get("tracer")
         cfg = opts.get("tracerConfig") or {}
+        if tracer_name == "prestateTracer":
+            prestate = PrestateTracer()
+            for address in extra or []:
+                prestate.touch(address)
+            states: list[State] = []
+            run(prestate, states)
+            pre, post = states
+            if cfg.get("diffMode"):
+                return prestate.diff(pre, post)
+            return prestate.prestate(pre)
         if tracer_name == "callTracer":
             tracer = CallTracer(only_top=bool(cfg.get("onlyTopCall")),
                                 with_logs=bool(cfg.get("withLog")))
@@ -49,12 +114,17 @@ class DebugApi(Namespace):
             root.update({k: v for k, v in top.items() if k in ("from", "gas", "input")})
             return root
         if tracer_name not in (None, "", "structLogger"):
-            raise NodeError(f"tracer {tracer_name} not supported (structLogger, callTracer)",
+            raise NodeError(f"tracer {tracer_name} not supported (structLogger, callTracer, "
+                            "prestateTracer)",
                             -32000)
-        collector = StepCollector(memory=bool(opts.get("enableMemory")),
-                                  stack=not opts.get("disableStack"),
-                                  storage=not opts.get("disableStorage"),
-                                  limit=int(opts.get("limit") or 0))
+        limit = opts.get("limit") or 0
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidParams("invalid argument: trace options: limit must be a "
+                                "non-negative integer")
+        collector = BoundedStepCollector(self.options.max_trace_bytes,
+                                         memory=bool(opts.get("enableMemory")),
+                                         stack=not opts.get("disableStack"),
+                                         storage=not opts.get("disableStorage"), limit=limit)
         result = run(collector)
         return {"gas": result.gas_used, "failed": not result.success,
                 "returnValue": result.output.hex(), "structLogs": collector.logs}

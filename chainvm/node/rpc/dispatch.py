@@ -10,14 +10,15 @@ with -32602 naming the argument.
 from __future__ import annotations
 
 import inspect
-import json
+import time
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.limits import DEFAULT_MAX_DEPTH, ExecutionTimeout, Watchdog, load_json
+from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.params import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -58,6 +59,8 @@ class Method:
     def __init__(self, name: str, fn: Callable[..., Any]) -> None:
         self.name = name
         self.fn = fn
+        self.bounded = getattr(fn, "bounded", False)
+        self.immediate = getattr(fn, "immediate", False)
         hints = typing.get_type_hints(fn, include_extras=True)
         self.params: list[_Param] = []
         self.rest: _Param | None = None  # *args: passed on as they come
@@ -98,12 +101,18 @@ class Method:
 
 class Rpc:
     def __init__(self, dev: DevChain, max_batch: int = 1000,
-                 namespaces: Sequence[type[Namespace]] | None = None) -> None:
+                 options: RpcOptions | None = None,
+                 namespaces: Sequence[type[Namespace]] | None = None,
+                 max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         from chainvm.node.rpc import NAMESPACES
 
         self.dev = dev
         self.max_batch = max_batch
-        self.namespaces = [cls(dev) for cls in (namespaces or NAMESPACES)]
+        self.max_depth = max_depth
+        self.options = options or RpcOptions()
+        self.watchdog = Watchdog()
+        self._deadline = 0.0  # of the body being handled (time.monotonic())
+        self.namespaces = [cls(dev, self.options) for cls in (namespaces or NAMESPACES)]
         self.methods: dict[str, Method] = {}
         for ns in self.namespaces:
             for name, fn in ns.methods().items():
@@ -120,19 +129,39 @@ class Rpc:
         if fn is None:
             raise NodeError(f"the method {method} does not exist/is not available",
                             METHOD_NOT_FOUND)
-        return fn(params)
+        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        return self._run(fn, list(params))
+
+    def is_immediate(self, request: Any) -> bool:
+        """Whether every call in a parsed body may be answered without the chain."""
+        calls = request if isinstance(request, list) and request else [request]
+        for call in calls:
+            method = call.get("method") if isinstance(call, dict) else None
+            fn = self.methods.get(method) if isinstance(method, str) else None
+            if fn is None or not fn.immediate:
+                return False
+        return True
 
     # -- dispatch --------------------------------------------------------------------------
 
     def handle_body(self, body: bytes) -> Any:
         try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            request = self.parse(body)
+        except ValueError as exc:
             return error_response(None, PARSE_ERROR, f"parse error: {exc}")
         return self.handle_request(request)
 
+    def parse(self, body: bytes | str) -> Any:
+        """The request JSON, nesting and numbers bounded; ValueError when it is not."""
+        try:
+            return load_json(body, self.max_depth)
+        except RecursionError:
+            raise ValueError("JSON nested too deep") from None
+
     def handle_request(self, request: Any) -> Any:
-        """A parsed body: one call (a response or None) or a batch (a list or None)."""
+        """A parsed body: one call (a response or None) or a batch (a list or None).
+        The executions of one body share one time limit."""
+        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
         if isinstance(request, list):
             if not request:
                 return error_response(None, INVALID_REQUEST, "empty batch")
@@ -168,10 +197,22 @@ class Rpc:
             return error_response(rid, METHOD_NOT_FOUND,
                                   f"the method {method} does not exist/is not available")
         try:
-            return {"jsonrpc": "2.0", "id": rid, "result": fn(params)}
+            return {"jsonrpc": "2.0", "id": rid, "result": self._run(fn, params)}
         except NodeError as exc:
             return error_response(rid, exc.code, str(exc), exc.data)
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             return error_response(rid, INVALID_PARAMS, f"invalid params: {exc!r}")
         except Exception as exc:  # noqa: BLE001 - the node must keep serving
             return error_response(rid, INTERNAL_ERROR, f"internal error: {exc!r}")
+
+    def _run(self, fn: Method, params: list[Any]) -> Any:
+        timeout = self.options.evm_timeout
+        if not (fn.bounded and timeout):
+            return fn(params)
+        left = self._deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise ExecutionTimeout
+            return self.watchdog.run(left, lambda: fn(params))
+        except ExecutionTimeout:
+            raise NodeError(f"execution aborted (timeout = {timeout:g}s)", -32000) from None

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from chainvm.chain.block import Block
+from chainvm.chain.chain import StoredBlock
 from chainvm.crypto import keccak256, sign_hash
 from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
-from chainvm.node.devchain import DEFAULT_TIP, NodeError
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.devchain import DEFAULT_TIP, NodeError, RevertError, revert_reason
+from chainvm.node.rpc.base import Namespace, bounded, immediate
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
@@ -22,6 +24,7 @@ from chainvm.node.rpc.params import (
     Hash,
     InvalidParams,
     Number,
+    Object,
     Quantity,
     Raw,
     Slot,
@@ -66,26 +69,34 @@ class EthApi(Namespace):
 
     # -- the node and the chain ------------------------------------------------------------
 
+    @immediate
     def eth_chainId(self) -> str:
         return q(self.dev.chain_id)
 
+    @immediate
     def eth_protocolVersion(self) -> str:
         return q(68)
 
+    @immediate
     def eth_syncing(self) -> bool:
         return False
 
     def eth_mining(self) -> bool:
         return self.dev.automine
 
+    @immediate
     def eth_hashrate(self) -> str:
         return q(0)
 
     def eth_coinbase(self) -> str:
         return d(self.dev.coinbase)
 
+    @immediate
     def eth_accounts(self) -> list[str]:
-        return [d(a) for a in self.dev.accounts]
+        """The dev accounts, then the impersonated ones (anvil lists them: clients such as
+        ethers' `getSigner(address)` look a sender up here)."""
+        extra = sorted(a for a in self.dev.impersonated if a not in self.dev.keys)
+        return [d(a) for a in [*self.dev.accounts, *extra]]
 
     def eth_blockNumber(self) -> str:
         return q(self.dev.head.number)
@@ -155,12 +166,21 @@ class EthApi(Namespace):
 
     def eth_getBlockByNumber(self, block: BlockRef, full: Bool = False
                              ) -> dict[str, Any] | None:
+        remote = self.dev.remote
+        if remote is not None and block.hash is None and not block.is_head:
+            # A forked chain's blocks up to the fork block are the remote's, bodies and all.
+            number = 0 if block.tag == "earliest" else block.number
+            if number is not None and number <= remote.number:
+                return remote.get_block(number, full)  # type: ignore[no-any-return]
         stored = self.maybe_block(block)
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
                            ) -> dict[str, Any] | None:
         stored = self.dev.chain.get_block(block_hash)
+        if stored is None and self.dev.remote is not None:  # forked: a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getBlockByHash", ["0x" + block_hash.hex(), full])
         return format_block(self.dev, stored, full) if stored else None
 
     def eth_getBlockTransactionCountByNumber(self, block: BlockRef) -> str | None:
@@ -178,6 +198,28 @@ class EthApi(Namespace):
         stored = self.dev.chain.get_block(block_hash)
         return q(len(stored.block.uncles)) if stored else None
 
+    def eth_getUncleByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
+                                          ) -> dict[str, Any] | None:
+        stored = self.maybe_block(block)
+        return self._uncle(stored, index) if stored is not None else None
+
+    def eth_getUncleByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
+                                        ) -> dict[str, Any] | None:
+        stored = self.dev.chain.get_block(block_hash)
+        return self._uncle(stored, index) if stored is not None else None
+
+    def _uncle(self, stored: StoredBlock, index: int) -> dict[str, Any] | None:
+        """An uncle header as geth shows it: a block without a body (null if none)."""
+        uncles = stored.block.uncles
+        if index >= len(uncles):
+            return None
+        header = uncles[index]
+        as_block = StoredBlock(Block(header, [], []), stored.total_difficulty, stored.state,
+                               [], stored.fork)
+        out = format_block(self.dev, as_block, False)
+        out.pop("totalDifficulty", None)
+        return out
+
     def eth_getBlockReceipts(self, block: BlockRef) -> list[dict[str, Any]] | None:
         stored = self.maybe_block(block)
         if stored is None:
@@ -192,6 +234,9 @@ class EthApi(Namespace):
             tx, _receipt, stored, index = found
             return format_tx(self.dev, tx, stored, index)
         entry = self.dev.pool.by_hash.get(tx_hash)
+        if entry is None and self.dev.remote is not None:  # forked: in a block up to N?
+            return self.dev.remote.historic(  # type: ignore[no-any-return]
+                "eth_getTransactionByHash", ["0x" + tx_hash.hex()])
         return format_tx(self.dev, entry.tx, None, None) if entry else None
 
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
@@ -211,6 +256,9 @@ class EthApi(Namespace):
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
+            if self.dev.remote is not None:  # forked: in a block up to N?
+                return self.dev.remote.historic(  # type: ignore[no-any-return]
+                    "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             return None
         _tx, _receipt, stored, index = found
         return format_receipt(self.dev, stored, index)
@@ -225,20 +273,32 @@ class EthApi(Namespace):
 
     # -- calls -------------------------------------------------------------------------------
 
+    @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         state = self.call_state(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
-        return d(self.dev.call(tx, state))
+        if not self.options.evm_timeout:
+            return d(self.dev.call(tx, state))
+        # Under a time limit the call may be stopped anywhere: it runs on a copy of the
+        # state (not on the head state, undone afterwards, as DevChain.call may).
+        result = self.dev.execute(tx, state)
+        if not result.success:
+            if result.error == "execution reverted":
+                raise RevertError(result.output, revert_reason(result.output))
+            raise NodeError(result.error or "execution failed", -32000)
+        return d(result.output)
 
+    @bounded
     def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
-        return q(self.dev.estimate_gas(self.check_chain_id(tx)))
+        return q(self.dev.estimate_gas(self.capped(self.check_chain_id(tx))))
 
+    @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
         from chainvm.node.tracing import AccessListTracer
 
-        self.check_chain_id(tx)
+        self.capped(self.check_chain_id(tx))
         tracer = AccessListTracer()
         result = self.dev.execute(tx, tracer=tracer)
         sender = tx.sender or bytes(20)
@@ -267,6 +327,33 @@ class EthApi(Namespace):
 
     def personal_sign(self, message: Data, address: Address) -> str:
         return self.eth_sign(address, message)
+
+    def eth_signTypedData_v4(self, address: Address, typed_data: Raw) -> str:
+        """EIP-712: sign the typed data's digest with a dev account's key (r || s || v)."""
+        from chainvm.node.typed_data import TypedDataError, typed_data_digest
+
+        key = self.dev.keys.get(address)
+        if key is None:
+            raise NodeError("unknown account", -32000)
+        try:
+            digest = typed_data_digest(typed_data)
+        except TypedDataError as exc:
+            raise InvalidParams(f"invalid argument 1: {exc}") from None
+        rid, r, s = sign_hash(digest, key)
+        return d(r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + rid]))
+
+    def eth_signTypedData(self, address: Address, typed_data: Raw) -> str:
+        return self.eth_signTypedData_v4(address, typed_data)
+
+    # -- eth_simulateV1 --------------------------------------------------------------------
+
+    def eth_simulateV1(self, options: Object, block: BlockRef = LATEST) -> list[dict[str, Any]]:
+        """Calls in a row of simulated blocks on `block`'s state, each block with optional
+        state and block overrides; nothing is kept. Per call: status, returnData, gasUsed,
+        logs and the error (as geth: code 3 for a revert, with its data)."""
+        from chainvm.node.rpc.simulate import simulate
+
+        return simulate(self, options, block)
 
 
 def apply_overrides(base: State, overrides: Any) -> State:

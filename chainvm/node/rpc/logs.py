@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from chainvm.chain.chain import StoredBlock
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.format import d, format_log, q
 from chainvm.node.rpc.params import (
     BlockId,
@@ -104,8 +104,8 @@ class Filter:
 class LogsApi(Namespace):
     prefixes = ("eth_",)
 
-    def __init__(self, dev: DevChain) -> None:
-        super().__init__(dev)
+    def __init__(self, dev: DevChain, options: RpcOptions | None = None) -> None:
+        super().__init__(dev, options)
         self.filters: dict[int, Filter] = {}
         self._next_filter = 1
         dev.listeners.append(self._on_block)

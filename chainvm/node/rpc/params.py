@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from chainvm.evm.transaction import Authorization
 from chainvm.node.devchain import CallArgs, NodeError
 
 PARSE_ERROR = -32700
@@ -215,7 +216,31 @@ def parse_call_args(v: Any, what: str = "transaction") -> CallArgs:
             args.access_list.append(
                 (parse_address(item.get("address"), f"{what}: accessList[{i}].address"),
                  [parse_hash(k, f"{what}: accessList[{i}].storageKeys") for k in keys]))
+    authorizations = obj.get("authorizationList")
+    if authorizations:
+        if not isinstance(authorizations, list):
+            raise InvalidParams(f"{what}: authorizationList must be an array")
+        for i, entry in enumerate(authorizations):
+            args.authorization_list.append(
+                parse_authorization(entry, f"{what}: authorizationList[{i}]"))
     return args
+
+
+def parse_authorization(v: Any, what: str) -> Authorization:
+    """An EIP-7702 authorization as clients send it: chainId, address, nonce, yParity (or
+    v), r, s."""
+    item = parse_object(v, what)
+    parity = item.get("yParity", item.get("v"))
+    if parity is None:
+        raise InvalidParams(f"{what}: missing yParity")
+    y = parse_quantity(parity, f"{what}: yParity", 8)
+    if y in (27, 28):  # a legacy-style v
+        y -= 27
+    return Authorization(parse_quantity(item.get("chainId"), f"{what}: chainId"),
+                         parse_address(item.get("address"), f"{what}: address"),
+                         parse_quantity(item.get("nonce"), f"{what}: nonce", 64), y,
+                         parse_quantity(item.get("r"), f"{what}: r"),
+                         parse_quantity(item.get("s"), f"{what}: s"))
 
 
 CallObject = Annotated[CallArgs, Decoder(parse_call_args)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chainvm.crypto import keccak256
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.base import Namespace, immediate
 from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import Data
 
@@ -13,17 +13,21 @@ CLIENT_VERSION = "chainvm/0.1/python"
 class Web3Api(Namespace):
     prefixes = ("web3_", "net_")
 
+    @immediate
     def web3_clientVersion(self) -> str:
         return CLIENT_VERSION
 
     def web3_sha3(self, data: Data) -> str:
         return d(keccak256(data))
 
+    @immediate
     def net_version(self) -> str:
         return str(self.dev.chain_id)
 
+    @immediate
     def net_listening(self) -> bool:
         return True
 
+    @immediate
     def net_peerCount(self) -> str:
         return q(0)

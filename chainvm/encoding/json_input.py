@@ -1,0 +1,177 @@
+"""Reading untrusted JSON documents and the hex and decimal values inside them.
+
+Every command that takes a JSON file (statetest, blocktest, t8n, difftest --replay)
+reads it through `load_json`, and every hex or numeric field through the parsers
+here, so that hostile input fails the same way everywhere: an `InputError` with a
+one-line message, never a RecursionError, an int-conversion ValueError or a
+silently padded value.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+from itertools import accumulate, count, repeat
+from pathlib import Path
+from typing import Any
+
+# Fixtures nest fewer than 20 levels; CPython's parser recurses once per level and
+# would hit the interpreter's recursion limit (about 1,000) on hostile input.
+MAX_JSON_DEPTH = 256
+# A JSON integer literal: 2**256 has 78 digits. Longer ones are refused before int()
+# (whose own 4,300-digit limit would answer with a ValueError mid-parse).
+MAX_INT_DIGITS = 100
+# A quantity given as a string (hex or decimal): 1,024 characters is 4,096 bits of hex,
+# far beyond any EVM value, yet cheap to convert.
+MAX_QUANTITY_CHARS = 1024
+
+UINT64_MAX = 2**64 - 1
+UINT256_LIMIT = 2**256
+
+
+class InputError(ValueError):
+    """Input that is not what a command accepts; its message is one line."""
+
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPEN_AS_ONE = bytes.maketrans(b"[{]}", b"\x01\x01\x00\x00")
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the brackets of a JSON text nest (strings ignored), in one C-speed pass.
+
+    After k brackets, of which `opened` open one, the depth is 2 * opened - k.
+    Unbalanced brackets are left to the parser to report.
+    """
+    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if not skeleton:
+        return 0
+    opened = accumulate(skeleton.translate(_OPEN_AS_ONE))
+    return max(map(operator.sub, map(operator.mul, opened, repeat(2)), count(1)))
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InputError(f"integer literal of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def load_json(source: bytes | str, what: str) -> Any:
+    """Parse a JSON document, refusing deep nesting and huge integer literals.
+
+    `what` names the document (a path, "stdin") in the error message.
+    """
+    raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise InputError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw, parse_int=_bounded_int)
+    except InputError as exc:
+        raise InputError(f"{what}: invalid JSON ({exc})") from None
+    except RecursionError:  # unreachable after the depth check; kept as a last guard
+        raise InputError(f"{what}: JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{what}: invalid JSON ({message[:200]})") from None
+
+
+def read_json_file(path: str | Path, what: str | None = None) -> Any:
+    """`load_json` of a file; an unreadable file is an InputError too."""
+    name = what or str(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return load_json(raw, name)
+
+
+def _context(what: str, message: str) -> str:
+    return f"{what}: {message}" if what else message
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """A value's repr cut to `limit` characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_quantity(value: Any, what: str = "", bits: int | None = None,
+                   allow_bigint_marker: bool = False) -> int:
+    """A non-negative integer given as a JSON number, a "0x" hex string or a decimal string.
+
+    `bits` bounds the value (64 for gas and nonces, 256 for words); ethereum/tests
+    marks over-wide values with "0x:bigint ", accepted when `allow_bigint_marker`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(_context(what, f"expected a number, got {short(value)}"))
+    if isinstance(value, str):
+        text = value.strip()
+        if allow_bigint_marker:
+            text = text.removeprefix("0x:bigint ")
+        if len(text) > MAX_QUANTITY_CHARS:
+            raise InputError(_context(what, f"number of {len(text)} characters is too long"))
+        try:
+            if text[:2] in ("0x", "0X"):
+                digits = text[2:]
+                if not _HEX_DIGITS.fullmatch(digits):
+                    raise ValueError
+                number = int(digits, 16) if digits else 0
+            else:
+                if not text.isdigit() or not text.isascii():
+                    raise ValueError
+                number = int(text, 10)
+        except ValueError:
+            raise InputError(_context(what, f"bad number {short(value)}")) from None
+    else:
+        number = value
+    if number < 0:
+        raise InputError(_context(what, f"must not be negative, got {short(value)}"))
+    if bits is not None and number.bit_length() > bits:
+        raise InputError(_context(what, f"{short(value)} does not fit in {bits} bits"))
+    return number
+
+
+def parse_data(value: Any, what: str = "") -> bytes:
+    """Bytes given as hex, with or without "0x"."""
+    if not isinstance(value, str):
+        raise InputError(_context(what, f"expected hex data, got {short(value)}"))
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise InputError(_context(what, f"bad hex data {short(value)}")) from None
+
+
+def parse_fixed(value: Any, size: int, what: str = "") -> bytes:
+    """Exactly `size` bytes of hex."""
+    raw = parse_data(value, what)
+    if len(raw) != size:
+        raise InputError(_context(what, f"expected {size} bytes, got {len(raw)}"))
+    return raw
+
+
+def parse_address(value: Any, what: str = "") -> bytes:
+    """A 20-byte address; a shorter one is refused rather than padded."""
+    return parse_fixed(value, 20, what or "address")
+
+
+def expect_object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{what}: expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def expect_list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(f"{what}: expected a JSON array, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,38 @@
+"""chainvm's pytest plugin, registered through the `pytest11` entry point when chainvm is
+installed: a test asks for `chain` and gets a fresh `TestChain` of its own, with no
+conftest.
+
+One chain per session is built (the first test that asks); each test runs inside
+`TestChain.isolated()`, so everything it does (blocks, state, pranks, time travel,
+contracts) is reverted after it, cheaply, and tests never see each other's work.
+`--chainvm-fork NAME` picks the fork (default Osaka).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chainvm.testing.api import TestChain
+
+DEFAULT_FORK = "Osaka"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chainvm")
+    group.addoption("--chainvm-fork", default=DEFAULT_FORK,
+                    help=f"fork of the `chain` fixture's TestChain (default {DEFAULT_FORK})")
+
+
+@pytest.fixture(scope="session")
+def chainvm_session_chain(request: pytest.FixtureRequest) -> TestChain:
+    """The session's one TestChain, which `chain` reverts after every test."""
+    return TestChain(fork=request.config.getoption("--chainvm-fork"))
+
+
+@pytest.fixture
+def chain(chainvm_session_chain: TestChain) -> Iterator[TestChain]:
+    """A fresh chain for this test: funded dev accounts, nothing deployed by other tests."""
+    with chainvm_session_chain.isolated() as fresh:
+        yield fresh

@@ -1,0 +1,214 @@
+"""Streaming, resumable suite runs (issue 15): --jsonl, --resume, --case-timeout, --summary,
+and the Ray executor giving the same results as the local one."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainvm.cli.campaign import JsonlSink, read_results
+from chainvm.testing.fixtures import ethereum_tests
+
+GUARD_SECONDS = 600  # against a hang only; no test expects a speed
+STATE = ethereum_tests("state-2024")
+BLOCKS = ethereum_tests("blockchain-2024")
+needs_state = pytest.mark.skipif(STATE is None, reason="state-2024 archive not found")
+# Small folders of quick cases: 177 state-test cases in 30 files.
+STATE_FOLDERS = ["VMTests/vmArithmeticTest", "stEIP1559", "stExample"]
+
+
+def chainvm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "chainvm.cli.main", *args],
+                          capture_output=True, text=True, check=False, timeout=GUARD_SECONDS)
+
+
+@pytest.fixture
+def suite_folder(tmp_path: Path) -> Path:
+    assert STATE is not None
+    root = tmp_path / "suite"
+    for folder in STATE_FOLDERS:
+        shutil.copytree(STATE / folder, root / folder.replace("/", "_"))
+    return root
+
+
+def _keys(path: Path) -> list[str]:
+    return [json.loads(line)["key"] for line in path.read_text().splitlines() if line.strip()
+            and line.endswith("}")]
+
+
+@needs_state
+def test_killed_run_resumes_to_the_same_results(suite_folder: Path, tmp_path: Path) -> None:
+    whole = chainvm("statetest", "--workers", "2", str(suite_folder))
+    assert whole.returncode in (0, 1), whole.stderr
+    expected = json.loads(whole.stdout)
+    assert len(expected) > 100
+
+    jsonl = tmp_path / "results.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "chainvm.cli.main", "statetest",
+                             "--jsonl", str(jsonl), str(suite_folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill the run hard once a few cases are recorded: well before its end.
+        while proc.poll() is None and (not jsonl.exists() or jsonl.read_bytes().count(b"\n") < 10):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=GUARD_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    recorded = _keys(jsonl)
+    assert 10 <= len(recorded) < len(expected)
+
+    resumed = chainvm("statetest", "--workers", "2", "--jsonl", str(jsonl), "--resume",
+                      str(jsonl), str(suite_folder))
+    assert resumed.returncode == whole.returncode, resumed.stderr
+    assert json.loads(resumed.stdout) == expected
+    keys = _keys(jsonl)
+    assert len(keys) == len(set(keys)) == len(expected)  # nothing ran twice
+    assert keys[:len(recorded)] == recorded
+
+    summary = chainvm("statetest", "--summary", str(jsonl))
+    counts = json.loads(summary.stdout)
+    assert counts["cases"] == len(expected)
+    assert counts["passed"] == sum(1 for r in expected if r["pass"])
+    assert "Cancun" in summary.stderr and "all" in summary.stderr
+
+
+def test_results_file_survives_a_cut_line(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"key": "a", "pass": true}\n{"key": "b", "pass": false}\n{"key": "c", "pa')
+    assert sorted(read_results(str(path))) == ["a", "b"]
+    sink = JsonlSink(str(path))
+    sink.write({"key": "c", "pass": True})
+    sink.close()
+    assert read_results(str(path))["c"] == {"key": "c", "pass": True}
+    assert path.read_text().count("\n") == 3
+    path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_results(str(path))
+
+
+ENDLESS_STATE_TEST = {
+    "endless": {
+        "env": {"currentCoinbase": "0x2adc25665018aa1fe0e6bc666dac8fc2697ff9ba",
+                "currentNumber": "0x01", "currentTimestamp": "0x03e8",
+                "currentGasLimit": "0x7fffffffffffffff", "currentDifficulty": "0x020000",
+                "currentBaseFee": "0x0a"},
+        "pre": {"0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b": {
+                    "balance": "0xffffffffffffffffffffffffffffffff", "nonce": "0x00",
+                    "code": "0x", "storage": {}},
+                "0x1000000000000000000000000000000000000000": {
+                    "balance": "0x00", "nonce": "0x00", "code": "0x5b600056",  # loop forever
+                    "storage": {}}},
+        "transaction": {"data": ["0x"], "gasLimit": ["0x7fffffffffffffff"],
+                        "gasPrice": "0x0a", "nonce": "0x00",
+                        "secretKey": "0x45a915e4d060149eb4365960e6a7a45f334393093061116b197e32"
+                                     "40065ff2d8",
+                        "to": "0x1000000000000000000000000000000000000000", "value": ["0x00"]},
+        "post": {"Cancun": [{"hash": "0x" + "00" * 32, "logs": "0x" + "00" * 32,
+                             "indexes": {"data": 0, "gas": 0, "value": 0}}]},
+    }
+}
+
+
+def test_case_timeout_records_a_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "endless.json"
+    path.write_text(json.dumps(ENDLESS_STATE_TEST))
+    jsonl = tmp_path / "r.jsonl"
+    out = chainvm("statetest", "--case-timeout", "1", "--jsonl", str(jsonl), str(path))
+    assert out.returncode == 1, out.stderr
+    [result] = json.loads(out.stdout)
+    assert result["timeout"] is True and not result["pass"] and "timeout" in result["error"]
+    assert "timed out" in out.stderr
+    assert read_results(str(jsonl))[f"{path}::endless::Cancun::0"]["timeout"] is True
+
+
+@pytest.mark.parametrize("args", [
+    ["statetest", "--case-timeout", "soon", "FIXTURE"],
+    ["statetest", "--summary", "/no/such/results.jsonl"],
+    ["statetest", "--resume", "/", "FIXTURE"],
+    ["statetest", "--jsonl", "/no/such/dir/r.jsonl", "FIXTURE"],
+    ["statetest", "--ray-chunk", "0", "--ray", "auto", "FIXTURE"],
+    ["blocktest", "--case-timeout", "-5", "FIXTURE"],
+    ["statetest"],
+    ["blocktest"],
+])
+def test_bad_campaign_flags(args: list[str], tmp_path: Path) -> None:
+    fixture = tmp_path / "t.json"
+    fixture.write_text(json.dumps(ENDLESS_STATE_TEST))
+    out = chainvm(*[str(fixture) if a == "FIXTURE" else a for a in args])
+    assert out.returncode == 2 and out.stdout == "" and "Traceback" not in out.stderr
+    assert len(out.stderr.splitlines()) == 1, out.stderr
+
+
+# -- Ray ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'chainvm[ray]')")
+    # A local cluster in this process, on loopback, with 2 CPUs: small on purpose.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}})
+    yield ray
+    ray.shutdown()
+
+
+def _in_process(main: Any, argv: list[str]) -> tuple[int, Any]:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(io.StringIO()):
+        status = main(argv)
+    return status, json.loads(buffer.getvalue())
+
+
+@needs_state
+def test_ray_gives_the_local_results(ray_cluster: Any, tmp_path: Path) -> None:
+    from chainvm.cli.statetest import main
+
+    assert STATE is not None
+    folder = STATE / "stExample"
+    local = _in_process(main, [str(folder)])
+    jsonl = tmp_path / "ray.jsonl"
+    # Chunks of 2 cases: files are split into several tasks, as big files would be.
+    on_ray = _in_process(main, ["--ray", "auto", "--ray-chunk", "2", "--jsonl", str(jsonl),
+                                str(folder)])
+    assert on_ray == local
+    assert len(read_results(str(jsonl))) == len(local[1])
+
+
+@pytest.mark.skipif(BLOCKS is None, reason="blockchain-2024 archive not found")
+def test_ray_blocktest(ray_cluster: Any) -> None:
+    from chainvm.chain.cli import main
+
+    assert BLOCKS is not None
+    folder = BLOCKS / "InvalidBlocks" / "bc4895-withdrawals"
+    assert _in_process(main, ["--ray", "auto", str(folder)]) == _in_process(main, [str(folder)])
+
+
+def test_ray_difftest_seed_ranges(ray_cluster: Any, tmp_path: Path) -> None:
+    pytest.importorskip("ethereum", reason="difftest needs the execution specs")
+    from chainvm.testing.differential_cli import main
+
+    argv = ["--fork", "Cancun", "--count", "4", "--seed", "7", "--save-dir", ""]
+
+    def verdicts(extra: list[str]) -> list[tuple[Any, ...]]:
+        jsonl = tmp_path / f"d{len(extra)}.jsonl"
+        status, summary = _in_process(main, [*argv, *extra, "--jsonl", str(jsonl)])
+        assert status == 0 and summary["programs"] == 4
+        return sorted((r["key"], r["status"], r["valid"], r["success"])
+                      for r in read_results(str(jsonl)).values())
+
+    assert verdicts(["--ray", "auto", "--ray-chunk", "2"]) == verdicts([])

@@ -1,0 +1,310 @@
+"""The node under hostile or careless use (issue 14): whole and bounded requests, bounded
+work that does not stop other requests, who may talk to the node, WebSocket errors that
+keep the connection, and the pool's answers about nonces and fees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainvm.chain.transactions import SignedTransaction
+from chainvm.node.accounts import dev_keys
+from chainvm.node.devchain import DevChain
+from chainvm.node.rpc.base import RpcOptions
+from chainvm.node.server import ThreadedNode
+from tests.node.helpers import Client, post
+
+ENDLESS = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP
+# JUMPDEST GAS BALANCE POP PUSH1 0 JUMP: a cold account each round (2600 gas, little CPU)
+COSTLY_LOOP = "0x5b5a315060005600"
+WRITE_AT_2_GIB = "0x600163800000005200"  # PUSH1 1 PUSH4 0x80000000 MSTORE STOP
+LOOP_ADDR = "0x" + "10" * 20
+COSTLY_ADDR = "0x" + "11" * 20
+MEMORY_ADDR = "0x" + "12" * 20
+
+
+def _request(url: str, body: bytes, headers: dict[str, str] | None = None,
+             method: str = "POST") -> tuple[int, dict[str, str], Any]:
+    req = urllib.request.Request(url, body if method == "POST" else None,
+                                 {"Content-Type": "application/json", **(headers or {})},
+                                 method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, dict(exc.headers), json.loads(raw) if raw else None
+
+
+def _call(method: str, *params: Any) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                       "params": list(params)}).encode()
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[ThreadedNode]:
+    with ThreadedNode(DevChain(), options=RpcOptions(max_trace_bytes=1 << 20)) as n:
+        rpc = Client(n.url)
+        for address, code in ((LOOP_ADDR, ENDLESS), (COSTLY_ADDR, COSTLY_LOOP),
+                              (MEMORY_ADDR, WRITE_AT_2_GIB)):
+            assert rpc("anvil_setCode", address, code) is True
+        yield n
+
+
+# -- whole, bounded requests ---------------------------------------------------------------
+
+
+def test_large_bodies_are_read_whole(node: ThreadedNode) -> None:
+    """Bodies of 200 KB and 2 MB (default limit 16 MiB) arrive whole: they used to be
+    cut at what one read returned."""
+    rpc = Client(node.url)
+    for size in (200_000, 2_000_000):
+        status, reply = post(node.url, _call("eth_call", {"to": "0x" + "42" * 20,
+                                                          "data": "0x" + "00" * size}))
+        assert status == 200 and reply["result"] == "0x", reply
+    addresses = ["0x" + f"{i:040x}" for i in range(9000)]  # a 390 KB log filter
+    status, reply = post(node.url, _call("eth_getLogs", {"address": addresses,
+                                                         "fromBlock": "0x0"}))
+    assert status == 200 and reply["result"] == []
+    assert rpc("eth_chainId") == "0x7a69"
+
+
+def test_bodies_above_the_limit_get_a_clear_error() -> None:
+    with ThreadedNode(DevChain(accounts=1), max_body=100_000) as n:
+        status, _headers, reply = _request(n.url, b" " * 100_001)
+        assert status == 413 and "--max-body" in reply["error"]["message"]
+        # Without a Content-Length (chunked), counted while read.
+        chunks = iter([b"[" + b" " * 60_000, b" " * 60_000 + b"]"])
+        req = urllib.request.Request(n.url, chunks, {"Content-Type": "application/json",
+                                                     "Transfer-Encoding": "chunked"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=60)
+        assert info.value.code == 413
+        assert Client(n.url)("eth_chainId") == "0x7a69"
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 200_000 + b"]" * 200_000, "nested deeper"),
+    (b'{"jsonrpc":"2.0","id":' + b"7" * 100_000 + b',"method":"eth_chainId"}', "digits"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[NaN]}', "NaN"),
+])
+def test_json_shape_is_bounded_before_parsing(node: ThreadedNode, body: bytes,
+                                              words: str) -> None:
+    status, reply = post(node.url, body)
+    assert status == 200 and reply["error"]["code"] == -32700
+    assert words in reply["error"]["message"]
+
+
+def test_parameters_are_checked_over_http(node: ThreadedNode) -> None:
+    rpc = Client(node.url)
+    for method, params in (("eth_getBlockByNumber", ["0x-1", False]),
+                           ("eth_getBlockByNumber", ["latest", "yes"]),
+                           ("eth_feeHistory", ["0x2", "latest", [90, 10]]),
+                           ("anvil_setNonce", ["0x" + "01" * 20, hex(2**64)]),
+                           ("evm_setNextBlockTimestamp", [hex(2**64)])):
+        err = rpc.error(method, *params)
+        assert err["code"] == -32602 and "invalid argument" in err["message"], err
+
+
+# -- bounded work ------------------------------------------------------------------------------
+
+
+def test_calls_are_gas_capped(node: ThreadedNode) -> None:
+    """gas 2^64-1 is cut to the 50M cap: the loop runs out of gas; a memory write at
+    2^31 runs out of gas before anything is allocated."""
+    rpc = Client(node.url)
+    huge = hex(2**64 - 1)
+    for target in (COSTLY_ADDR, MEMORY_ADDR):
+        err = rpc.error("eth_call", {"to": target, "gas": huge})
+        assert err["code"] == -32000 and "gas" in err["message"].lower(), err
+    err = rpc.error("eth_estimateGas", {"to": COSTLY_ADDR, "gas": huge})
+    assert "allowance (30000000)" in err["message"], err  # the block's gas limit
+
+
+def test_an_endless_call_ends_and_never_blocks_health() -> None:
+    options = RpcOptions(gas_cap=0, evm_timeout=3.0)  # no cap: only the time limit ends it
+    with ThreadedNode(DevChain(accounts=1, gas_limit=2**62), options=options) as n:
+        rpc = Client(n.url)
+        rpc("anvil_setCode", LOOP_ADDR, ENDLESS)
+        watchdog = n.server.node.rpc.watchdog
+        outcome: dict[str, Any] = {}
+
+        def endless() -> None:
+            outcome["reply"] = Client(n.url).request(
+                "eth_call", {"to": LOOP_ADDR, "gas": hex(2**62)})
+
+        worker = threading.Thread(target=endless)
+        worker.start()
+        try:
+            while not watchdog.busy and worker.is_alive():
+                pass  # until the call runs
+            # Health answers come while the call runs, not queued behind it.
+            assert rpc("eth_chainId") == "0x7a69"
+            assert rpc("web3_clientVersion").startswith("chainvm")
+            assert rpc("net_version") == "31337"
+            assert watchdog.busy and "reply" not in outcome
+        finally:
+            worker.join(60)
+        assert not worker.is_alive()
+        err = outcome["reply"]["error"]
+        assert err["code"] == -32000 and "timeout" in err["message"]
+        assert rpc("eth_blockNumber") == "0x0"  # and the chain still serves
+
+
+def test_trace_size_is_limited_with_a_json_error(node: ThreadedNode) -> None:
+    rpc = Client(node.url)
+    err = rpc.error("debug_traceCall", {"to": LOOP_ADDR, "gas": hex(2_000_000)}, "latest", {})
+    assert err["code"] == -32000 and "trace larger than" in err["message"]
+    trace = rpc("debug_traceCall", {"to": LOOP_ADDR, "gas": hex(2_000_000)}, "latest",
+                {"limit": 10})
+    assert len(trace["structLogs"]) == 10 and trace["failed"] is True
+
+
+# -- access --------------------------------------------------------------------------------
+
+
+def test_only_loopback_host_names_are_served(node: ThreadedNode) -> None:
+    port = node.server.port
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]:8545", "LOCALHOST"):
+        status, _h, reply = _request(node.url, _call("eth_chainId"), {"Host": host})
+        assert status == 200 and reply["result"] == "0x7a69", host
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example"):
+        status, _h, reply = _request(node.url, _call("eth_chainId"), {"Host": host})
+        assert status == 403 and "--allow-host" in reply["error"]["message"], host
+    with ThreadedNode(DevChain(accounts=1), allow_hosts=["node.internal"]) as n:
+        status, _h, _r = _request(n.url, _call("eth_chainId"), {"Host": "node.internal:1"})
+        assert status == 200
+
+
+def test_web_pages_need_an_allowed_origin(node: ThreadedNode) -> None:
+    rpc = Client(node.url)
+    me, other = rpc("eth_accounts")[:2]
+    before = rpc("eth_getBalance", other)
+    send = _call("eth_sendTransaction", {"from": me, "to": other, "value": "0x1"})
+    evil = {"Origin": "https://evil.example"}
+    for content_type in ("application/json", "text/plain"):
+        status, headers, reply = _request(node.url, send, {**evil, "Content-Type": content_type})
+        assert status == 403 and "--cors" in reply["error"]["message"]
+        assert "Access-Control-Allow-Origin" not in headers
+    status, headers, _ = _request(node.url, b"", {**evil,
+                                                  "Access-Control-Request-Method": "POST"},
+                                  method="OPTIONS")
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers
+    assert rpc("eth_getBalance", other) == before  # nothing was sent
+    status, headers, _ = _request(node.url, _call("eth_chainId"))  # tools send no Origin
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_cors_for_the_origins_given() -> None:
+    app = "https://app.example"
+    with ThreadedNode(DevChain(accounts=1), cors=[app]) as n:
+        status, headers, _ = _request(n.url, b"", {"Origin": app}, method="OPTIONS")
+        assert status == 204 and headers["Access-Control-Allow-Origin"] == app
+        status, headers, reply = _request(n.url, _call("eth_chainId"),
+                                          {"Origin": app, "Content-Type": "text/plain"})
+        assert status == 200 and headers["Access-Control-Allow-Origin"] == app
+        assert reply["result"] == "0x7a69"
+        status, _h, _r = _request(n.url, _call("eth_chainId"), {"Origin": "https://x.example"})
+        assert status == 403
+
+
+def test_reset_of_a_datadir_chain_needs_allow_reset(tmp_path: Path) -> None:
+    pytest.importorskip("lmdb")
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    try:
+        with ThreadedNode(dev) as n:
+            rpc = Client(n.url)
+            rpc("evm_mine")
+            for method in ("anvil_reset", "hardhat_reset"):
+                err = rpc.error(method)
+                assert err["code"] == -32000 and "--allow-reset" in err["message"]
+            assert rpc("eth_blockNumber") == "0x1"
+        with ThreadedNode(dev, options=RpcOptions(allow_reset=True)) as n:
+            assert Client(n.url)("anvil_reset") is True
+            assert Client(n.url)("eth_blockNumber") == "0x0"
+    finally:
+        dev.close()
+
+
+# -- WebSocket -------------------------------------------------------------------------------
+
+
+def test_websocket_bad_messages_get_errors_and_keep_the_connection(node: ThreadedNode) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+
+    def message(method: str, params: Any) -> str:
+        return json.dumps({"jsonrpc": "2.0", "id": 5, "method": method, "params": params})
+
+    cases = [
+        ("[" * 100_000, -32700),
+        (message("eth_subscribe", 5), -32602),
+        (message("eth_subscribe", ["logs", {"address": "0x12"}]), -32602),
+        (message("eth_unsubscribe", {"id": "0x1"}), -32602),
+        (message("eth_unsubscribe", [{"id": "0x1"}]), -32602),
+        (message("eth_getBalance", "0x" + "00" * 20), -32602),  # a string, not an array
+        (message("eth_call", [{"to": "0x12"}]), -32602),
+    ]
+
+    async def flow(url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            for text, code in cases:
+                await ws.send_str(text)
+                reply = json.loads((await ws.receive(timeout=30)).data)
+                assert reply["error"]["code"] == code, (text[:60], reply)
+            await ws.send_str(message("eth_chainId", []))
+            reply = json.loads((await ws.receive(timeout=30)).data)
+            assert reply["result"] == "0x7a69"
+
+    asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
+
+
+def test_websocket_from_a_foreign_origin_is_refused(node: ThreadedNode) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def flow(url: str) -> int:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(url, headers={"Origin": "https://evil.example"}):
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    assert asyncio.run(flow(node.url.replace("http", "ws"))) == 403
+
+
+# -- the pool ----------------------------------------------------------------------------------
+
+
+def _signed(key: bytes, nonce: int, fee_cap: int) -> str:
+    tx = SignedTransaction(2, nonce=nonce, gas_limit=21000, to=b"\x05" * 20, value=1,
+                           data=b"", v=0, r=0, s=0, chain_id=31337,
+                           max_priority_fee_per_gas=min(fee_cap, 10**9),
+                           max_fee_per_gas=fee_cap).sign(key)
+    return "0x" + tx.encode().hex()
+
+
+def test_pending_nonce_stops_at_a_gap_and_underpriced_is_refused() -> None:
+    with ThreadedNode(DevChain(accounts=3)) as n:
+        rpc = Client(n.url)
+        (addr, key), = dev_keys(1)
+        who = "0x" + addr.hex()
+        h = rpc("eth_sendRawTransaction", _signed(key, 5, 10**11))  # waits behind a gap
+        assert rpc("eth_getTransactionByHash", h)["blockNumber"] is None
+        assert rpc("eth_getTransactionCount", who, "latest") == "0x0"
+        assert rpc("eth_getTransactionCount", who, "pending") == "0x0"  # as geth: not 0x6
+        assert rpc("txpool_status") == {"pending": "0x0", "queued": "0x1"}
+        rpc("eth_sendRawTransaction", _signed(key, 0, 10**11))
+        assert rpc("eth_getTransactionCount", who, "pending") == "0x1"
+        base = int(rpc("eth_getBlockByNumber", "pending", False)["baseFeePerGas"], 16)
+        err = rpc.error("eth_sendRawTransaction", _signed(key, 1, 1))
+        assert err["code"] == -32000 and "base fee" in err["message"], (base, err)
+        assert rpc("eth_getTransactionCount", who, "pending") == "0x1"
