@@ -176,3 +176,42 @@ def _params(deals: list[list[Any]]) -> bytes:
     from chainvm.fvm.codec import dumps
 
     return dumps([deals])
+
+
+def test_extend_expiration_and_check_proven(net: Network) -> None:
+    from chainvm.fvm.codec import dumps
+
+    owner, _client, miner = _setup(net)
+    net.advance(1)
+    assert net.pre_commit_sector(owner, miner, 3, expiration=net.epoch + 200 * 2880).receipt.exit_code == 0
+    net.advance(151)
+    assert net.prove_commit_sector(owner, miner, 3).receipt.exit_code == 0
+    assert net.send(owner, miner, 0, 13, dumps([3])).receipt.exit_code == ExitCode.ERR_NOT_FOUND
+    net.apply_block(miner=owner)
+    assert net.send(owner, miner, 0, 13, dumps([3])).receipt.exit_code == 0
+    where = net.sector_location(miner, 3)
+    assert where is not None
+    sector = Amt.load(net.store, net.actor_state(miner)[8]).get(3)
+    later = sector[5] + 100 * 2880
+
+    def extend(expiration: int) -> int:
+        ext = [[where[0], where[1], bitfield.encode({3}), expiration]]
+        return net.send(owner, miner, 0, 8, dumps([ext])).receipt.exit_code
+
+    assert extend(sector[5] - 1) == ExitCode.ERR_ILLEGAL_ARGUMENT  # never earlier
+    assert extend(net.epoch + 600 * 2880) == ExitCode.ERR_ILLEGAL_ARGUMENT  # too far
+    assert extend(later) == 0
+    assert Amt.load(net.store, net.actor_state(miner)[8]).get(3)[5] == later
+    assert net.miner_power(miner) == (SECTOR, SECTOR)
+
+
+def test_market_withdrawal_fails_under_actors_v0(net: Network) -> None:
+    """specs-actors v0 validates the caller twice in WithdrawBalance, which
+    the runtime refuses: on chain no withdrawal ever succeeded before v2."""
+    from chainvm.fvm.codec import dumps, encode_bigint
+
+    _owner, client, _miner = _setup(net)
+    params = dumps([client.address.bytes, encode_bigint(FIL)])
+    ret = net.send(client, MARKET_ADDR, 0, 3, params)
+    assert ret.receipt.exit_code == ExitCode.SYS_ERR_ILLEGAL_ACTOR
+    assert net.market_balance(client) == (10 * FIL, 0)

@@ -601,6 +601,59 @@ def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
     rt.state_transaction(activate)
 
 
+def _decode_withdraw(data: bytes) -> tuple[Address, int]:
+    who, amount = decode_tuple(data, 2)
+    return as_address(who), decode_bigint(amount)
+
+
+def withdraw_balance(rt: Runtime, params: tuple[Address, int]) -> None:
+    """Actors v0: take back escrow not locked in deals; a miner's funds go
+    to its owner and only its owner or worker may ask (see below: v0 never
+    gets that far)."""
+    who, amount = params
+    if amount < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"negative amount {amount}")
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("market withdrawal is not implemented for actors v2")
+    nominal = rt.resolve_address(who)
+    if nominal is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"failed to resolve address {who}")
+    code = rt.get_actor_code(nominal)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {nominal}")
+    recipient, approved = nominal, [nominal]
+    if code == rt.profile.code("storageminer"):
+        ret, exit_code = rt.send(nominal, MINER_CONTROL_ADDRESSES, b"", 0)
+        if exit_code != 0:
+            rt.abort(exit_code, "failed fetching control addresses")
+        owner, worker = (as_address(a) for a in loads(ret)[:2])
+        recipient, approved = owner, [owner, worker]
+    # actors v0 validates the caller a second time here, which the runtime
+    # refuses (SysErrIllegalActor): under v0 every withdrawal fails at this
+    # point, after the control-address query, exactly as on chain
+    rt.validate_caller_is(*approved)
+
+    def withdraw(st: list[Any]) -> int:
+        locked = Hamt.load(rt.store, st[4], version=0)
+        escrow = Hamt.load(rt.store, st[3], version=0)
+        found = locked.get(nominal.bytes)
+        minimum = 0 if found is None else decode_bigint(found)
+        found = escrow.get(nominal.bytes)
+        prev = 0 if found is None else decode_bigint(found)
+        extracted = min(max(0, prev - minimum), amount)
+        if extracted > 0:
+            _table_add(escrow, nominal, -extracted)
+        st[4] = locked.flush()
+        st[3] = escrow.flush()
+        return extracted
+
+    extracted = rt.state_transaction(withdraw)
+    _ret, exit_code = rt.send(recipient, 0, b"", extracted)
+    if exit_code != 0:
+        rt.abort(exit_code, "failed to send funds")
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
@@ -609,6 +662,7 @@ def _build() -> ActorImpl:
     impl.methods[8] = (compute_data_commitment, _decode_data_commitment)
     impl.methods[4] = (publish_storage_deals, _decode_publish)
     impl.methods[6] = (activate_deals, _decode_activate)
+    impl.methods[3] = (withdraw_balance, _decode_withdraw)
     return impl
 
 

@@ -41,8 +41,10 @@ from chainvm.fvm.actors.miner_state import (
     deadline_process_end,
     deadline_record_proven_sectors,
     load_partition,
+    load_sectors,
     partition_declare_faults,
     partition_declare_recoveries,
+    partition_replace_sectors,
     pop_bitfield_queue,
     quantize_up,
 )
@@ -1287,6 +1289,94 @@ def _handle_proving_deadline(rt: Runtime) -> None:
         raise FatalError("early termination processing is not implemented")
 
 
+def _decode_check_proven(data: bytes) -> int:
+    (number,) = decode_tuple(data, 1)
+    return as_uint(number)
+
+
+def check_sector_proven(rt: Runtime, number: int) -> None:
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    sectors_at = STATE_SECTORS + (1 if rt.profile.actors_version >= 2 else 0)
+    if Amt.load(rt.store, st[sectors_at]).get(number) is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not proven")
+
+
+def _decode_extensions(data: bytes) -> list[tuple[int, int, set[int], int]]:
+    (exts,) = decode_tuple(data, 1)
+    if not isinstance(exts, list):
+        raise DecodeError("extensions must be a list")
+    out = []
+    for e in exts:
+        if not isinstance(e, list) or len(e) != 4 or not isinstance(e[2], bytes):
+            raise DecodeError("extension must be [deadline, partition, sectors, expiration]")
+        out.append((as_uint(e[0]), as_uint(e[1]), bitfield.decode(e[2]), as_int(e[3])))
+    return out
+
+
+def extend_sector_expiration(rt: Runtime, exts: list[tuple[int, int, set[int], int]]) -> None:
+    """Actors v0: push active sectors' expirations later (never earlier,
+    within the maximum lifetime); their power is recomputed for the new
+    duration."""
+    if len(exts) > ADDRESSED_PARTITIONS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many declarations")
+    for dl, _part, numbers, _exp in exts:
+        if dl >= WPOST_PERIOD_DEADLINES:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deadline {dl} out of range")
+    if sum(len(n) for _d, _p, n, _e in exts) > ADDRESSED_SECTORS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    _require_v0(rt, "sector expiration extension")
+    f = _Fields(False)
+
+    def extend(st: list[Any]) -> tuple[PowerPair, int]:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        order: list[int] = []
+        by_deadline: dict[int, list[tuple[int, set[int], int]]] = {}
+        for dl, part, numbers, exp in exts:
+            if dl not in by_deadline:
+                order.append(dl)
+            by_deadline.setdefault(dl, []).append((part, numbers, exp))
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        power_delta, pledge_delta = PowerPair(), 0
+        for dl in order:
+            deadline = list(rt.store_get(deadlines[dl]))
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
+            for part, numbers, new_expiration in by_deadline[dl]:
+                partition = load_partition(rt, partitions, part)
+                old = load_sectors(rt, sectors, numbers)
+                new = []
+                for sector in old:
+                    if new_expiration < sector[5]:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot reduce sector expiration")
+                    if new_expiration - sector[4] < MIN_SECTOR_EXPIRATION:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector lifetime too short")
+                    if new_expiration > rt.curr_epoch + MAX_SECTOR_EXPIRATION_EXTENSION:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "expiration too far in the future")
+                    if new_expiration - sector[4] > SECTOR_MAX_LIFETIME:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector lifetime too long")
+                    updated = list(sector)
+                    updated[5] = new_expiration
+                    new.append(updated)
+                for sector in new:
+                    sectors.set(sector[0], sector)
+                power, pledge = partition_replace_sectors(rt, partition, old, new, info[7], quant)
+                power_delta = power_delta + power
+                pledge_delta += pledge
+                partitions.set(part, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            deadlines[dl] = rt.store_put(deadline)
+        st[STATE_SECTORS] = sectors.flush()
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return power_delta, pledge_delta
+
+    power_delta, pledge_delta = rt.state_transaction(extend)
+    _request_update_power(rt, power_delta)
+    _notify_pledge(rt, pledge_delta)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1296,6 +1386,8 @@ def _build() -> ActorImpl:
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
     impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
     impl.methods[12] = (on_deferred_cron_event, _decode_cron_payload)
+    impl.methods[8] = (extend_sector_expiration, _decode_extensions)
+    impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)

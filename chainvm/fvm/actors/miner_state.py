@@ -804,3 +804,54 @@ def deadline_pop_expired(
     deadline[D_LIVE_SECTORS] -= len(total[0]) + len(total[1])
     deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], -total[4])
     return total
+
+
+def partition_replace_sectors(
+    rt: Runtime,
+    partition: list[Any],
+    old: list[list[Any]],
+    new: list[list[Any]],
+    size: int,
+    quant: tuple[int, int],
+) -> tuple[PowerPair, int]:
+    """Swap sectors for new versions of themselves (an extended expiration):
+    they leave their expiration entries and join the new ones; the removed
+    ones must be active. Returns (power delta, pledge delta)."""
+    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    old_numbers: set[int] = set()
+    old_power, old_pledge = PowerPair(), 0
+    for epoch, numbers, power, pledge in _group_by_expiration(size, old, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        active = PowerPair.decode(es[E_ACTIVE_POWER]) - power
+        if active.raw < 0 or active.qa < 0 or decode_bigint(es[E_PLEDGE]) < 0:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiration set would go negative")
+        es[E_ACTIVE_POWER] = active.encode()
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        old_numbers.update(numbers)
+        old_power = old_power + power
+        old_pledge += pledge
+    _add_active_sectors(queue, quant, new, size)
+    new_power = power_for_sectors(size, new)
+    new_pledge = sum(decode_bigint(s[8]) for s in new)
+    partition[P_EXPIRATIONS] = queue.flush()
+    members = bitfield.decode(partition[P_SECTORS])
+    active_now = members - bitfield.decode(partition[P_TERMINATED]) - bitfield.decode(
+        partition[P_FAULTS]
+    )
+    if not old_numbers <= active_now:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, "refusing to replace inactive sectors")
+    partition[P_SECTORS] = bitfield.encode((members - old_numbers) | {s[0] for s in new})
+    delta = new_power - old_power
+    partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], delta)
+    return delta, new_pledge - old_pledge
