@@ -215,3 +215,36 @@ def test_market_withdrawal_fails_under_actors_v0(net: Network) -> None:
     ret = net.send(client, MARKET_ADDR, 0, 3, params)
     assert ret.receipt.exit_code == ExitCode.SYS_ERR_ILLEGAL_ACTOR
     assert net.market_balance(client) == (10 * FIL, 0)
+
+
+def test_terminate_a_sector_slashes_its_deal(net: Network) -> None:
+    from chainvm.fvm.codec import dumps, loads
+
+    owner, client, miner = _setup(net)
+    deal = _deal(net, client, miner)
+    _ret, ids = net.publish_deals(miner, [deal])
+    net.advance(1)
+    net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880, deal_ids=ids)
+    net.advance(151)
+    net.prove_commit_sector(owner, miner, 0)
+    net.apply_block(miner=owner)
+    assert net.miner_power(miner) == (SECTOR, SECTOR)
+    where = net.sector_location(miner, 0)
+    assert where is not None
+    ret = net.send(owner, miner, 0, 9, dumps([[[where[0], where[1], bitfield.encode({0})]]]))
+    assert ret.receipt.exit_code == 0, ret.error
+    assert loads(ret.receipt.return_value) == [True]  # all processed at once
+    st = net.actor_state(miner)
+    assert net.miner_power(miner) == (0, 0)
+    assert decode_bigint(st[4]) == 0  # initial pledge released
+    assert st[12] == b""  # no early terminations left to process
+    dl_cid = net.store.get_obj(st[11])[0][where[0]]
+    part = Amt.load(net.store, net.store.get_obj(dl_cid)[0]).get(where[1])
+    assert bitfield.decode(part[3]) == {0}  # terminated
+    # the deal is marked slashed; the market's cron burns the provider's collateral
+    states = Amt.load(net.store, net.actor_state(MARKET_ADDR)[1])
+    assert states.get(ids[0])[2] == net.epoch
+    net.epoch = deal[0][6] + 2880
+    net.apply_block(miner=owner)
+    assert net.market_balance(miner) == (10 * FIL - 10**15, 0)
+    assert net.market_balance(client) == (10 * FIL, 0)

@@ -654,6 +654,44 @@ def withdraw_balance(rt: Runtime, params: tuple[Address, int]) -> None:
         rt.abort(exit_code, "failed to send funds")
 
 
+def _decode_sectors_terminate(data: bytes) -> tuple[int, list[int]]:
+    epoch, deal_ids = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return as_int(epoch), [as_uint(d) for d in deal_ids]
+
+
+def on_miner_sectors_terminate(rt: Runtime, params: tuple[int, list[int]]) -> None:
+    """Actors v0: mark the deals of terminated sectors slashed at ``epoch``;
+    the cron settles them (the provider's collateral is burnt)."""
+    epoch, deal_ids = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("deal termination is not implemented for actors v2")
+    miner = rt.caller
+
+    def terminate(st: list[Any]) -> None:
+        proposals = Amt.load(rt.store, st[0])
+        states = Amt.load(rt.store, st[1])
+        for deal_id in deal_ids:
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                continue  # already over and deleted
+            if as_address(proposal[PROVIDER]) != miner:
+                raise FatalError("caller is not the provider of the deal")
+            if proposal[END] <= epoch:
+                continue  # expired deals are not slashed
+            state = states.get(deal_id)
+            if state is None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no state for deal {deal_id}")
+            if state[2] != EPOCH_UNDEFINED:
+                continue
+            states.set(deal_id, [state[0], state[1], epoch])
+        st[1] = states.flush()
+
+    rt.state_transaction(terminate)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
@@ -663,6 +701,7 @@ def _build() -> ActorImpl:
     impl.methods[4] = (publish_storage_deals, _decode_publish)
     impl.methods[6] = (activate_deals, _decode_activate)
     impl.methods[3] = (withdraw_balance, _decode_withdraw)
+    impl.methods[7] = (on_miner_sectors_terminate, _decode_sectors_terminate)
     return impl
 
 

@@ -40,13 +40,16 @@ from chainvm.fvm.actors.miner_state import (
     deadline_pop_expired,
     deadline_process_end,
     deadline_record_proven_sectors,
+    deadline_terminate_sectors,
     load_partition,
     load_sectors,
     partition_declare_faults,
     partition_declare_recoveries,
     partition_replace_sectors,
     pop_bitfield_queue,
+    pop_early_terminations,
     quantize_up,
+    sector_qa_power,
 )
 from chainvm.fvm.actors.monies import (
     INITIAL_PLEDGE_PROJECTION,
@@ -55,6 +58,7 @@ from chainvm.fvm.actors.monies import (
     initial_pledge,
     pre_commit_deposit,
     qa_power_for_weight,
+    termination_penalty,
     undeclared_fault_penalty,
 )
 from chainvm.fvm.actors.stubs import stub
@@ -1173,8 +1177,8 @@ def on_deferred_cron_event(rt: Runtime, event_type: int) -> None:
         _handle_proving_deadline(rt)
     elif event_type == CRON_EVENT_WORKER_KEY_CHANGE:
         _commit_worker_key_change(rt)
-    elif event_type == CRON_EVENT_PROCESS_EARLY_TERMINATIONS:
-        raise FatalError("early termination processing is not implemented")
+    elif event_type == CRON_EVENT_PROCESS_EARLY_TERMINATIONS and _process_early_terminations(rt):
+        _schedule_early_termination_work(rt)
 
 
 def _commit_worker_key_change(rt: Runtime) -> None:
@@ -1285,8 +1289,10 @@ def _handle_proving_deadline(rt: Runtime) -> None:
         rt, POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([following.last, payload]),
         "enroll cron event",
     )
-    if not had_early and bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]):
-        raise FatalError("early termination processing is not implemented")
+    # terminations that just appeared are processed now, the rest by cron
+    now_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+    if not had_early and now_early and _process_early_terminations(rt):
+        _schedule_early_termination_work(rt)
 
 
 def _decode_check_proven(data: bytes) -> int:
@@ -1377,6 +1383,110 @@ def extend_sector_expiration(rt: Runtime, exts: list[tuple[int, int, set[int], i
     _notify_pledge(rt, pledge_delta)
 
 
+MARKET_ON_MINER_SECTORS_TERMINATE = 7
+
+
+def terminate_sectors(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> bytes:
+    """Actors v0: end live sectors before their expiration; their power goes
+    now, their termination fees are charged (and their deals slashed) as the
+    early terminations are processed, here and by cron when there are many."""
+    _check_declarations(rt, decls)
+    _require_v0(rt, "sector termination")
+    f = _Fields(False)
+    now = rt.curr_epoch
+
+    def terminate(st: list[Any]) -> tuple[PowerPair, bool]:
+        had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        lost = PowerPair()
+        early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+        for dl_index in sorted(decls):
+            quant = DeadlineInfo(st[f.proving_period_start], dl_index, 0).quant()
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            lost = lost + deadline_terminate_sectors(
+                rt, deadline, sectors, now, decls[dl_index], info[7], quant
+            )
+            early.add(dl_index)
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(early)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return lost, had_early
+
+    lost, had_early = rt.state_transaction(terminate)
+    more = _process_early_terminations(rt)
+    if more and not had_early:
+        _schedule_early_termination_work(rt)
+    _request_update_power(rt, -lost)
+    return dumps([not more])
+
+
+def _schedule_early_termination_work(rt: Runtime) -> None:
+    payload = dumps([CRON_EVENT_PROCESS_EARLY_TERMINATIONS])
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([rt.curr_epoch + 1, payload]),
+        "enroll cron event",
+    )
+
+
+def _process_early_terminations(rt: Runtime) -> bool:
+    """Charge the termination fees of up to 200 partitions / 10,000 sectors
+    of terminated sectors, release their pledge and tell the market to
+    slash their deals; True if some remain."""
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed, power_smoothed = _estimate(reward[1]), _estimate(power[3])
+    f = _Fields(False)
+    nv = rt.network_version
+
+    def process(st: list[Any]) -> tuple[bool, bool, int, int, list[tuple[int, list[int]]]]:
+        with_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+        if not with_early:
+            return False, False, 0, 0, []
+        result, st[STATE_DEADLINES_V0], remaining = pop_early_terminations(
+            rt, st[STATE_DEADLINES_V0], with_early, ADDRESSED_PARTITIONS_MAX,
+            ADDRESSED_SECTORS_MAX,
+        )
+        st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(remaining)
+        more = bool(remaining)
+        if not result.sectors:
+            return False, more, 0, 0, []
+        info = rt.store_get(st[f.info])
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        penalty = total_pledge = 0
+        deals: list[tuple[int, list[int]]] = []
+        for epoch in sorted(result.sectors):
+            infos = load_sectors(rt, sectors, result.sectors[epoch])
+            ids: list[int] = []
+            for s in infos:
+                ids.extend(s[3])
+                total_pledge += decode_bigint(s[8])
+                penalty += termination_penalty(
+                    decode_bigint(s[9]), decode_bigint(s[10]), epoch - s[4], reward_smoothed,
+                    power_smoothed, sector_qa_power(info[7], s), nv,
+                )
+            deals.append((epoch, ids))
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        from_vesting, from_balance = _penalize(rt, st, f, penalty, unlocked)
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) - total_pledge)
+        return True, more, from_vesting + from_balance, -(total_pledge + from_vesting), deals
+
+    did, more, penalty, pledge_delta, deals = rt.state_transaction(process)
+    if not did:
+        return more
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+    for epoch, ids in deals:
+        if ids:
+            _send_or_abort(
+                rt, MARKET_ADDR, MARKET_ON_MINER_SECTORS_TERMINATE, dumps([epoch, ids]),
+                "terminate deals",
+            )
+    return more
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1387,6 +1497,7 @@ def _build() -> ActorImpl:
     impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
     impl.methods[12] = (on_deferred_cron_event, _decode_cron_payload)
     impl.methods[8] = (extend_sector_expiration, _decode_extensions)
+    impl.methods[9] = (terminate_sectors, _decode_declarations)
     impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)

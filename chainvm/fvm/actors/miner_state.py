@@ -855,3 +855,232 @@ def partition_replace_sectors(
     delta = new_power - old_power
     partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], delta)
     return delta, new_pledge - old_pledge
+
+
+# terminations ---------------------------------------------------------------------
+
+
+def remove_sectors(
+    rt: Runtime,
+    queue: Amt,
+    quant: tuple[int, int],
+    sectors: list[list[Any]],
+    faults: set[int],
+    recovering: set[int],
+    size: int,
+) -> tuple[list[Any], PowerPair]:
+    """Take sectors out of an expiration queue wherever they are (healthy ones
+    at their on-time entry, faulty ones searched from the front); returns the
+    removed [on-time, early, pledge, active power, faulty power] and the
+    recovering power among them."""
+    removed: list[Any] = [set(), set(), 0, PowerPair(), PowerPair()]
+    recovering_power = PowerPair()
+    healthy = [s for s in sectors if s[0] not in faults]
+    faulty = [s for s in sectors if s[0] in faults]
+    for epoch, numbers, power, pledge in _group_by_expiration(size, healthy, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        removed[0].update(numbers)
+        removed[2] += pledge
+        removed[3] = removed[3] + power
+    remaining = {s[0] for s in faulty}
+    emptied = []
+    if remaining:
+        for epoch, raw in queue.for_each_stored():
+            es = list(raw)
+            on_time = bitfield.decode(es[E_ON_TIME])
+            early = bitfield.decode(es[E_EARLY])
+            changed = False
+            for s in faulty:
+                n = s[0]
+                if n in on_time:
+                    on_time.discard(n)
+                    removed[0].add(n)
+                    es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - decode_bigint(s[8]))
+                    removed[2] += decode_bigint(s[8])
+                elif n in early:
+                    early.discard(n)
+                    removed[1].add(n)
+                else:
+                    continue
+                power = PowerPair(size, sector_qa_power(size, s))
+                es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], -power)
+                removed[4] = removed[4] + power
+                if n in recovering:
+                    recovering_power = recovering_power + power
+                remaining.discard(n)
+                changed = True
+            if changed:
+                es[E_ON_TIME] = bitfield.encode(on_time)
+                es[E_EARLY] = bitfield.encode(early)
+                if _expiration_set_empty(es):
+                    emptied.append(epoch)
+                else:
+                    queue.set(epoch, es)
+            if not remaining:
+                break
+    for epoch in emptied:
+        queue.delete(epoch)
+    if remaining:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sectors not found in expiration queue: {remaining}")
+    return removed, recovering_power
+
+
+def _record_early_termination(rt: Runtime, partition: list[Any], epoch: int, numbers: set[int]) -> None:
+    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    if numbers:
+        prev = queue.get(epoch)
+        queue.set(epoch, bitfield.encode(numbers | (set() if prev is None else bitfield.decode(prev))))
+    partition[P_EARLY_TERMINATED] = queue.flush()
+
+
+def deadline_terminate_sectors(
+    rt: Runtime,
+    deadline: list[Any],
+    sectors: Amt,
+    epoch: int,
+    by_partition: dict[int, set[int]],
+    size: int,
+    quant: tuple[int, int],
+) -> PowerPair:
+    """Terminate live sectors now; their fees are charged later, when the
+    early terminations are processed. Returns the active power lost."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    lost = PowerPair()
+    early = bitfield.decode(deadline[D_EARLY_TERMINATIONS])
+    for index in sorted(by_partition):
+        partition = load_partition(rt, partitions, index)
+        numbers = by_partition[index]
+        live = bitfield.decode(partition[P_SECTORS]) - bitfield.decode(partition[P_TERMINATED])
+        if not numbers <= live:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "can only terminate live sectors")
+        infos = load_sectors(rt, sectors, numbers)
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        faults = bitfield.decode(partition[P_FAULTS])
+        recoveries = bitfield.decode(partition[P_RECOVERIES])
+        removed, removed_recovering = remove_sectors(
+            rt, queue, quant, infos, faults, recoveries, size
+        )
+        partition[P_EXPIRATIONS] = queue.flush()
+        gone = removed[0] | removed[1]
+        _record_early_termination(rt, partition, epoch, gone)
+        partition[P_FAULTS] = bitfield.encode(faults - gone)
+        partition[P_RECOVERIES] = bitfield.encode(recoveries - gone)
+        partition[P_TERMINATED] = bitfield.encode(bitfield.decode(partition[P_TERMINATED]) | gone)
+        partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], -(removed[3] + removed[4]))
+        partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -removed[4])
+        partition[P_RECOVERING_POWER] = add_power(partition[P_RECOVERING_POWER], -removed_recovering)
+        partitions.set(index, partition)
+        if gone:
+            early.add(index)
+            deadline[D_LIVE_SECTORS] -= len(gone)
+        deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], -removed[4])
+        lost = lost + removed[3]
+    deadline[D_EARLY_TERMINATIONS] = bitfield.encode(early)
+    deadline[D_PARTITIONS] = partitions.flush()
+    return lost
+
+
+@dataclass
+class TerminationResult:
+    sectors: dict[int, set[int]]
+    partitions_processed: int = 0
+    sectors_processed: int = 0
+
+    def add(self, other: TerminationResult) -> None:
+        self.partitions_processed += other.partitions_processed
+        self.sectors_processed += other.sectors_processed
+        for epoch, numbers in other.sectors.items():
+            self.sectors.setdefault(epoch, set()).update(numbers)
+
+    def below_limit(self, max_partitions: int, max_sectors: int) -> bool:
+        return self.partitions_processed < max_partitions and self.sectors_processed < max_sectors
+
+
+def _partition_pop_early(
+    rt: Runtime, partition: list[Any], max_sectors: int
+) -> tuple[TerminationResult, bool]:
+    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    result = TerminationResult({}, partitions_processed=1)
+    processed: list[int] = []
+    remainder: tuple[int, set[int]] | None = None
+    for epoch, raw in queue.for_each_stored():
+        numbers = sorted(bitfield.decode(raw))
+        limit = max_sectors - result.sectors_processed
+        if limit < len(numbers):
+            take = set(numbers[:limit])
+            remainder = (epoch, set(numbers[limit:]))
+            result.sectors_processed += limit
+        else:
+            take = set(numbers)
+            processed.append(epoch)
+            result.sectors_processed += len(numbers)
+        result.sectors[epoch] = take
+        if result.sectors_processed >= max_sectors:
+            break
+    for epoch in processed:
+        queue.delete(epoch)
+    if remainder is not None:
+        queue.set(remainder[0], bitfield.encode(remainder[1]))
+    partition[P_EARLY_TERMINATED] = queue.flush()
+    return result, queue.count > 0
+
+
+def pop_early_terminations(
+    rt: Runtime, st_deadlines: CID, deadlines_with_early: set[int], max_partitions: int,
+    max_sectors: int,
+) -> tuple[TerminationResult, CID, set[int]]:
+    """Take up to the limits of terminated sectors whose fees are due, over
+    the deadlines listed; returns them (by termination epoch), the new
+    deadlines root and the deadlines still holding some."""
+    result = TerminationResult({})
+    deadlines = list(rt.store_get(st_deadlines)[0])
+    remaining = set(deadlines_with_early)
+    for dl_index in sorted(deadlines_with_early):
+        deadline = list(rt.store_get(deadlines[dl_index]))
+        partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+        dl_result = TerminationResult({})
+        finished = []
+        for index in sorted(bitfield.decode(deadline[D_EARLY_TERMINATIONS])):
+            found = partitions.get(index)
+            if found is None:
+                finished.append(index)
+                continue
+            partition = list(found)
+            part_result, more = _partition_pop_early(
+                rt, partition, max_sectors - result.sectors_processed - dl_result.sectors_processed
+            )
+            dl_result.add(part_result)
+            if not more:
+                finished.append(index)
+            partitions.set(index, partition)
+            if not _combined(result, dl_result).below_limit(max_partitions, max_sectors):
+                break
+        early = bitfield.decode(deadline[D_EARLY_TERMINATIONS]) - set(finished)
+        deadline[D_EARLY_TERMINATIONS] = bitfield.encode(early)
+        deadline[D_PARTITIONS] = partitions.flush()
+        result.add(dl_result)
+        if not early:
+            remaining.discard(dl_index)
+        deadlines[dl_index] = rt.store_put(deadline)
+        if not result.below_limit(max_partitions, max_sectors):
+            break
+    return result, rt.store_put([deadlines]), remaining
+
+
+def _combined(a: TerminationResult, b: TerminationResult) -> TerminationResult:
+    out = TerminationResult({}, a.partitions_processed, a.sectors_processed)
+    out.add(b)
+    return out
