@@ -248,3 +248,32 @@ def test_terminate_a_sector_slashes_its_deal(net: Network) -> None:
     net.apply_block(miner=owner)
     assert net.market_balance(miner) == (10 * FIL - 10**15, 0)
     assert net.market_balance(client) == (10 * FIL, 0)
+
+
+@pytest.mark.parametrize("method", [9, 10, 11])
+def test_huge_bitfields_are_refused_without_expanding(net: Network, method: int) -> None:
+    """A few bytes of RLE+ can name 2^60 sectors: declarations, terminations
+    and extensions count them first, as the reference does."""
+    from chainvm.fvm.codec import dumps
+
+    owner, _client, miner = _setup(net)
+    huge = _run_of(1 << 60)
+    ret = net.send(owner, miner, 0, method, dumps([[[0, 0, huge]]]))
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+    ret = net.send(owner, miner, 0, 8, dumps([[[0, 0, huge, net.epoch + 10]]]))
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+
+
+def _run_of(length: int) -> bytes:
+    """RLE+ of the sectors 0 .. length-1: version 0, starting with ones, one
+    varint-length run."""
+    bits = [0, 0, 1, 0, 0]
+    while True:
+        byte = length & 0x7F
+        length >>= 7
+        byte |= 0x80 if length else 0
+        bits += [(byte >> i) & 1 for i in range(8)]
+        if not length:
+            break
+    value = sum(b << i for i, b in enumerate(bits))
+    return value.to_bytes((len(bits) + 7) // 8, "little")

@@ -593,30 +593,42 @@ WPOST_CHALLENGE_LOOKBACK = 20
 FAULT_DECLARATION_CUTOFF = WPOST_CHALLENGE_LOOKBACK + 50
 ADDRESSED_PARTITIONS_MAX = 200
 ADDRESSED_SECTORS_MAX = 10_000
+SECTORS_MAX = 32 << 20  # sectors a miner may hold
 
 
-def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
-    """[[deadline, partition, sectors bitfield], ...] grouped by deadline."""
+Declarations = list[tuple[int, int, bytes]]
+
+
+def _decode_declarations(data: bytes) -> Declarations:
+    """[[deadline, partition, sectors bitfield], ...]; the bitfields stay
+    encoded until their sizes are checked (a run of 2^60 sectors is a few
+    bytes)."""
     (decls,) = decode_tuple(data, 1)
-    out: dict[int, dict[int, set[int]]] = {}
+    out = []
     for decl in decls or []:
-        dl, part, sectors = decl
-        if not isinstance(sectors, bytes):
-            raise DecodeError("sectors must be a bitfield")
-        numbers = bitfield.decode(sectors)
-        out.setdefault(as_uint(dl), {}).setdefault(as_uint(part), set()).update(numbers)
+        if not isinstance(decl, list) or len(decl) != 3 or not isinstance(decl[2], bytes):
+            raise DecodeError("declaration must be [deadline, partition, sectors bitfield]")
+        bitfield.count(decl[2])  # well-formed RLE+
+        out.append((as_uint(decl[0]), as_uint(decl[1]), decl[2]))
     return out
 
 
-def _check_declarations(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    if sum(len(p) for p in decls.values()) > ADDRESSED_PARTITIONS_MAX:
-        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
-    for dl in decls:
+def _check_declarations(rt: Runtime, decls: Declarations) -> dict[int, dict[int, set[int]]]:
+    """Group by deadline and partition (DeadlineSectorMap.Add and Check):
+    deadlines in range, at most 200 partitions and 10,000 sectors."""
+    for dl, _part, _raw in decls:
         if dl >= WPOST_PERIOD_DEADLINES:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
-    total = sum(len(s) for p in decls.values() for s in p.values())
-    if total > ADDRESSED_SECTORS_MAX:
+    if any(bitfield.count(raw) > ADDRESSED_SECTORS_MAX for _d, _p, raw in decls):
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    grouped: dict[int, dict[int, set[int]]] = {}
+    for dl, part, raw in decls:
+        grouped.setdefault(dl, {}).setdefault(part, set()).update(bitfield.decode(raw))
+    if sum(len(p) for p in grouped.values()) > ADDRESSED_PARTITIONS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+    if sum(len(n) for p in grouped.values() for n in p.values()) > ADDRESSED_SECTORS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    return grouped
 
 
 def _require_v0(rt: Runtime, what: str) -> None:
@@ -624,10 +636,10 @@ def _require_v0(rt: Runtime, what: str) -> None:
         raise FatalError(f"{what} is not implemented for actors v2")
 
 
-def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+def declare_faults(rt: Runtime, raw: Declarations) -> None:
     """Declare sectors faulty ahead of their deadline: their power is
     removed now and they expire early unless recovered within 14 days."""
-    _check_declarations(rt, decls)
+    decls = _check_declarations(rt, raw)
     _require_v0(rt, "fault declaration")
     f = _Fields(False)
 
@@ -674,10 +686,10 @@ def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
     _request_update_power(rt, -new_fault_power)
 
 
-def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+def declare_faults_recovered(rt: Runtime, raw: Declarations) -> None:
     """Declare faulty sectors recovered; their power returns when the next
     window PoSt proves them."""
-    _check_declarations(rt, decls)
+    decls = _check_declarations(rt, raw)
     _require_v0(rt, "recovery declaration")
     f = _Fields(False)
 
@@ -740,7 +752,13 @@ def _decode_window_post(data: bytes) -> list[Any]:
     for entry in partitions or []:
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], bytes):
             raise DecodeError("PoSt partition must be [index, skipped bitfield]")
-        posts.append((as_uint(entry[0]), bitfield.decode(entry[1])))
+        # a skipped set larger than any partition cannot be inside one: an
+        # impossible member stands for it, so that the containment check
+        # refuses it as the reference does, without expanding it
+        skipped = (
+            bitfield.decode(entry[1]) if bitfield.count(entry[1]) <= SECTORS_MAX else {-1}
+        )
+        posts.append((as_uint(entry[0]), skipped))
     return [as_uint(dl), posts, proofs or [], as_int(commit_epoch), commit_rand]
 
 
@@ -1308,7 +1326,7 @@ def check_sector_proven(rt: Runtime, number: int) -> None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not proven")
 
 
-def _decode_extensions(data: bytes) -> list[tuple[int, int, set[int], int]]:
+def _decode_extensions(data: bytes) -> list[tuple[int, int, bytes, int]]:
     (exts,) = decode_tuple(data, 1)
     if not isinstance(exts, list):
         raise DecodeError("extensions must be a list")
@@ -1316,21 +1334,24 @@ def _decode_extensions(data: bytes) -> list[tuple[int, int, set[int], int]]:
     for e in exts:
         if not isinstance(e, list) or len(e) != 4 or not isinstance(e[2], bytes):
             raise DecodeError("extension must be [deadline, partition, sectors, expiration]")
-        out.append((as_uint(e[0]), as_uint(e[1]), bitfield.decode(e[2]), as_int(e[3])))
+        bitfield.count(e[2])  # well-formed RLE+
+        out.append((as_uint(e[0]), as_uint(e[1]), e[2], as_int(e[3])))
     return out
 
 
-def extend_sector_expiration(rt: Runtime, exts: list[tuple[int, int, set[int], int]]) -> None:
+def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]) -> None:
     """Actors v0: push active sectors' expirations later (never earlier,
     within the maximum lifetime); their power is recomputed for the new
     duration."""
-    if len(exts) > ADDRESSED_PARTITIONS_MAX:
+    if len(raw) > ADDRESSED_PARTITIONS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many declarations")
-    for dl, _part, numbers, _exp in exts:
+    for dl, _part, _bits, _exp in raw:
         if dl >= WPOST_PERIOD_DEADLINES:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deadline {dl} out of range")
-    if sum(len(n) for _d, _p, n, _e in exts) > ADDRESSED_SECTORS_MAX:
+    # counted in their encoded form: a huge run is refused without expanding it
+    if sum(bitfield.count(bits) for _d, _p, bits, _e in raw) > ADDRESSED_SECTORS_MAX:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    exts = [(dl, part, bitfield.decode(bits), exp) for dl, part, bits, exp in raw]
     _require_v0(rt, "sector expiration extension")
     f = _Fields(False)
 
@@ -1386,11 +1407,11 @@ def extend_sector_expiration(rt: Runtime, exts: list[tuple[int, int, set[int], i
 MARKET_ON_MINER_SECTORS_TERMINATE = 7
 
 
-def terminate_sectors(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> bytes:
+def terminate_sectors(rt: Runtime, raw: Declarations) -> bytes:
     """Actors v0: end live sectors before their expiration; their power goes
     now, their termination fees are charged (and their deals slashed) as the
     early terminations are processed, here and by cron when there are many."""
-    _check_declarations(rt, decls)
+    decls = _check_declarations(rt, raw)
     _require_v0(rt, "sector termination")
     f = _Fields(False)
     now = rt.curr_epoch
