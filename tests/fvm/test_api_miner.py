@@ -277,3 +277,20 @@ def _run_of(length: int) -> bytes:
             break
     value = sum(b << i for i, b in enumerate(bits))
     return value.to_bytes((len(bits) + 7) // 8, "little")
+
+
+def test_compact_sector_numbers(net: Network) -> None:
+    from chainvm.fvm.codec import dumps
+
+    owner, _client, miner = _setup(net)
+    mask = bitfield.encode_ranges([(0, 1 << 40)])
+    assert net.send(owner, miner, 0, 20, dumps([b""])).receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT
+    assert net.send(owner, miner, 0, 20, dumps([mask])).receipt.exit_code == 0
+    net.advance(1)
+    expiration = net.epoch + 200 * 2880
+    ret = net.pre_commit_sector(owner, miner, 12345, expiration=expiration)
+    assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT  # masked: already allocated
+    ret = net.pre_commit_sector(owner, miner, 1 << 40, expiration=expiration)
+    assert ret.receipt.exit_code == 0, ret.error
+    allocated = net.store.get_obj(net.actor_state(miner)[7])
+    assert bitfield.ranges(allocated) == [(0, (1 << 40) + 1)]

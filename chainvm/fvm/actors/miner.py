@@ -1015,11 +1015,11 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         if len(deal_ids) > max(256, sector_size // DEAL_LIMIT_DENOMINATOR):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many deals for sector")
         # allocate the sector number
-        allocated = bitfield.decode(rt.store_get(st[STATE_ALLOCATED]))
-        if number in allocated:
+        # run by run: a compacted (masked) range may be huge
+        allocated = rt.store_get(st[STATE_ALLOCATED])
+        if bitfield.contains(allocated, number):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
-        allocated.add(number)
-        st[STATE_ALLOCATED] = rt.store_put(bitfield.encode(allocated))
+        st[STATE_ALLOCATED] = rt.store_put(bitfield.union(allocated, bitfield.encode({number})))
         if Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number)) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already pre-committed")
         if Amt.load(rt.store, st[STATE_SECTORS]).get(number) is not None:
@@ -1508,6 +1508,32 @@ def _process_early_terminations(rt: Runtime) -> bool:
     return more
 
 
+def _decode_mask(data: bytes) -> bytes:
+    (mask,) = decode_tuple(data, 1)
+    if not isinstance(mask, bytes):
+        raise DecodeError("mask must be a bitfield")
+    bitfield.count(mask)  # well-formed RLE+
+    return mask
+
+
+def compact_sector_numbers(rt: Runtime, mask: bytes) -> None:
+    """Mark sector numbers as used so they are never allocated (miners mask
+    whole ranges to keep the allocation bitfield small)."""
+    top = bitfield.last(mask)
+    if top is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "invalid mask bitfield: no bits set")
+    if top > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"masked sector number {top} exceeds the maximum")
+    at = STATE_ALLOCATED + (1 if rt.profile.actors_version >= 2 else 0)
+
+    def compact(st: list[Any]) -> None:
+        info = rt.store_get(st[0])
+        _validate_control(rt, info)
+        st[at] = rt.store_put(bitfield.union(rt.store_get(st[at]), mask))
+
+    rt.state_transaction(compact)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1519,6 +1545,7 @@ def _build() -> ActorImpl:
     impl.methods[12] = (on_deferred_cron_event, _decode_cron_payload)
     impl.methods[8] = (extend_sector_expiration, _decode_extensions)
     impl.methods[9] = (terminate_sectors, _decode_declarations)
+    impl.methods[20] = (compact_sector_numbers, _decode_mask)
     impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
