@@ -294,3 +294,33 @@ def test_compact_sector_numbers(net: Network) -> None:
     assert ret.receipt.exit_code == 0, ret.error
     allocated = net.store.get_obj(net.actor_state(miner)[7])
     assert bitfield.ranges(allocated) == [(0, (1 << 40) + 1)]
+
+
+def test_compact_partitions_forgets_terminated_sectors(net: Network) -> None:
+    from chainvm.fvm.codec import dumps
+
+    owner, _client, miner = _setup(net)
+    net.advance(1)
+    for n in (1, 2):
+        ret = net.pre_commit_sector(owner, miner, n, expiration=net.epoch + 200 * 2880)
+        assert ret.receipt.exit_code == 0
+    net.advance(151)
+    for n in (1, 2):
+        assert net.prove_commit_sector(owner, miner, n).receipt.exit_code == 0
+    net.apply_block(miner=owner)
+    assert net.miner_power(miner) == (2 * SECTOR, 2 * SECTOR)
+    dl, part = net.sector_location(miner, 1) or (0, 0)
+    assert net.sector_location(miner, 2) == (dl, part)
+    ret = net.send(owner, miner, 0, 9, dumps([[[dl, part, bitfield.encode({1})]]]))
+    assert ret.receipt.exit_code == 0
+    bad = net.send(owner, miner, 0, 19, dumps([dl, bitfield.encode({5})]))
+    assert bad.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT  # no partition 5
+    ret = net.send(owner, miner, 0, 19, dumps([dl, bitfield.encode({part})]))
+    assert ret.receipt.exit_code == 0, ret.error
+    sectors = Amt.load(net.store, net.actor_state(miner)[8])
+    assert sectors.get(1) is None and sectors.get(2) is not None
+    dl_state = net.store.get_obj(net.store.get_obj(net.actor_state(miner)[11])[0][dl])
+    partition = Amt.load(net.store, dl_state[0]).get(0)
+    assert bitfield.decode(partition[0]) == {2} and partition[3] == b""
+    assert (dl_state[4], dl_state[5]) == (1, 1)  # live and total sectors
+    assert net.miner_power(miner) == (SECTOR, SECTOR)

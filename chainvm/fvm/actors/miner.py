@@ -37,9 +37,12 @@ from chainvm.fvm.actors.miner_state import (
     add_power,
     add_to_bitfield_queue,
     assign_sectors_to_deadlines,
+    deadline_add_sectors,
+    deadline_is_mutable,
     deadline_pop_expired,
     deadline_process_end,
     deadline_record_proven_sectors,
+    deadline_remove_partitions,
     deadline_terminate_sectors,
     load_partition,
     load_sectors,
@@ -1534,6 +1537,52 @@ def compact_sector_numbers(rt: Runtime, mask: bytes) -> None:
     rt.state_transaction(compact)
 
 
+def _decode_compact_partitions(data: bytes) -> tuple[int, bytes]:
+    dl, partitions = decode_tuple(data, 2)
+    if not isinstance(partitions, bytes):
+        raise DecodeError("partitions must be a bitfield")
+    bitfield.count(partitions)  # well-formed RLE+
+    return as_uint(dl), partitions
+
+
+def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
+    """Actors v0: rebuild some partitions of a deadline that is not about to
+    be challenged: terminated sectors are forgotten, live ones packed into
+    fewer partitions."""
+    dl, raw = params
+    if dl >= WPOST_PERIOD_DEADLINES:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
+    count = bitfield.count(raw)
+    _require_v0(rt, "partition compaction")
+    f = _Fields(False)
+
+    def compact(st: list[Any]) -> None:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        if not deadline_is_mutable(st[f.proving_period_start], dl, rt.curr_epoch):
+            rt.abort(ExitCode.ERR_FORBIDDEN, f"cannot compact deadline {dl} now")
+        if count > min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+        quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadline = list(rt.store_get(deadlines[dl]))
+        live, dead, removed_power = deadline_remove_partitions(
+            rt, deadline, bitfield.decode(raw), quant
+        )
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for number in sorted(dead):
+            sectors.delete(number)
+        st[STATE_SECTORS] = sectors.flush()
+        moved = load_sectors(rt, Amt.load(rt.store, st[STATE_SECTORS]), live)
+        new_power = deadline_add_sectors(rt, deadline, info[8], moved, info[7], quant)
+        if new_power != removed_power:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "power changed when compacting partitions")
+        deadlines[dl] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+
+    rt.state_transaction(compact)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1546,6 +1595,7 @@ def _build() -> ActorImpl:
     impl.methods[8] = (extend_sector_expiration, _decode_extensions)
     impl.methods[9] = (terminate_sectors, _decode_declarations)
     impl.methods[20] = (compact_sector_numbers, _decode_mask)
+    impl.methods[19] = (compact_partitions, _decode_compact_partitions)
     impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)

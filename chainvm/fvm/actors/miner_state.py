@@ -1084,3 +1084,61 @@ def _combined(a: TerminationResult, b: TerminationResult) -> TerminationResult:
     out = TerminationResult({}, a.partitions_processed, a.sectors_processed)
     out.add(b)
     return out
+
+
+# compaction ------------------------------------------------------------------------
+
+
+def _cut(values: set[int], removed: set[int]) -> set[int]:
+    """Drop ``removed`` and close the gaps (bitfield.CutBitField)."""
+    ordered = sorted(removed)
+    out = set()
+    for v in values:
+        if v in removed:
+            continue
+        out.add(v - sum(1 for r in ordered if r < v))
+    return out
+
+
+def deadline_remove_partitions(
+    rt: Runtime, deadline: list[Any], to_remove: set[int], quant: tuple[int, int]
+) -> tuple[set[int], set[int], PowerPair]:
+    """Take whole partitions (without faults) out of a deadline, renumbering
+    the others; returns their (live, dead) sectors and live power."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    count = partitions.count
+    if not to_remove:
+        return set(), set(), PowerPair()
+    if max(to_remove) >= count:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"partition index {max(to_remove)} out of range")
+    if bitfield.decode(deadline[D_EARLY_TERMINATIONS]):
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, "cannot remove partitions with early terminations")
+    kept = Amt.new(rt.store)
+    live: set[int] = set()
+    dead: set[int] = set()
+    removed_power = PowerPair()
+    for index, partition in partitions.for_each_stored():
+        if index not in to_remove:
+            kept.set(kept.count, partition)
+            continue
+        if bitfield.decode(partition[P_FAULTS]):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot remove partition {index}: has faults")
+        terminated = bitfield.decode(partition[P_TERMINATED])
+        dead |= terminated
+        live |= bitfield.decode(partition[P_SECTORS]) - terminated
+        removed_power = removed_power + PowerPair.decode(partition[P_LIVE_POWER])
+    deadline[D_PARTITIONS] = kept.flush()
+    deadline[D_LIVE_SECTORS] -= len(live)
+    deadline[D_TOTAL_SECTORS] -= len(live) + len(dead)
+    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    emptied = []
+    for epoch, raw in queue.for_each_stored():
+        remaining = _cut(bitfield.decode(raw), to_remove)
+        if remaining:
+            queue.set(epoch, bitfield.encode(remaining))
+        else:
+            emptied.append(epoch)
+    for epoch in emptied:
+        queue.delete(epoch)
+    deadline[D_EXPIRATIONS] = queue.flush()
+    return live, dead, removed_power
