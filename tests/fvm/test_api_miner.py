@@ -324,3 +324,49 @@ def test_compact_partitions_forgets_terminated_sectors(net: Network) -> None:
     assert bitfield.decode(partition[0]) == {2} and partition[3] == b""
     assert (dl_state[4], dl_state[5]) == (1, 1)  # live and total sectors
     assert net.miner_power(miner) == (SECTOR, SECTOR)
+
+
+def _header(miner: Any, height: int, parents: list[CID], worker_secret: int | None) -> bytes:
+    from chainvm.fvm.codec import dumps
+    from chainvm.fvm.crypto import bls_sign
+
+    root = CID.for_cbor(dumps([]))
+    header: list[Any] = [miner.bytes, [b"ticket"], [1, b"proof"], [], [], parents, b"", height,
+                         root, root, root, None, 1_600_000_000 + height, None, 0, b""]
+    if worker_secret is not None:
+        header[13] = bls_sign(worker_secret, dumps(header))
+    return dumps(header)
+
+
+def test_report_consensus_fault(net: Network) -> None:
+    from chainvm.fvm.address import Address
+    from chainvm.fvm.codec import dumps
+    from chainvm.fvm.vm import POWER_ADDR
+
+    _owner, _client, miner = _setup(net)
+    reporter = net.create_account(balance=FIL)
+    secret = int.from_bytes(net.worker_of(miner).private_key, "big")
+    parent = CID.for_cbor(dumps(["parent"]))
+    height = net.epoch - 5
+    a = _header(miner, height, [parent], secret)
+    b = _header(miner, height, [parent, parent], secret)  # another block, same height
+    unsigned = _header(miner, height, [parent, parent], None)
+    forged = _header(miner, height, [parent, parent], secret + 1)
+
+    for bad in ([a, a, b""], [a, unsigned, b""], [a, forged, b""]):
+        ret = net.send(reporter, miner, 0, 15, dumps(bad))
+        assert ret.receipt.exit_code == ExitCode.ERR_ILLEGAL_ARGUMENT, bad
+    miners_before = net.actor_state(POWER_ADDR)[9]
+    balance = net.balance(miner)
+    before = net.balance(reporter)
+    burnt = net.balance(Address.new_id(99))
+    ret = net.send(reporter, miner, 0, 15, dumps([a, b, b""]))
+    assert ret.receipt.exit_code == 0, ret.error
+    assert net.actor(miner) is None  # the miner is gone
+    out = ret.gas_outputs
+    fees = out.base_fee_burn + out.miner_tip + out.over_estimation_burn
+    paid = net.balance(reporter) - before + fees
+    assert paid == balance * 101251**5 // (100000**5 * 1000)
+    assert net.balance(Address.new_id(99)) - burnt >= balance - paid
+    assert net.actor_state(POWER_ADDR)[9] == miners_before - 1
+    assert net.miner_power(miner) == (0, 0)

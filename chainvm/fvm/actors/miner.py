@@ -1583,6 +1583,60 @@ def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
     rt.state_transaction(compact)
 
 
+POWER_ON_CONSENSUS_FAULT = 7
+DEALS_PER_TERMINATE_CALL = 8192  # cbor-gen's longest array
+
+
+def _decode_consensus_fault(data: bytes) -> tuple[bytes, bytes, bytes]:
+    a, b, extra = decode_tuple(data, 3)
+    if not all(isinstance(x, bytes) for x in (a, b, extra)):
+        raise DecodeError("block headers must be bytes")
+    return a, b, extra
+
+
+def reward_for_consensus_slash_report(elapsed: int, collateral: int) -> int:
+    """0.1% of the miner's balance, growing by 1.251% an epoch since the
+    fault, at most half of it."""
+    share = (101251**elapsed * collateral) // (100000**elapsed * 1000)
+    return min(share, collateral // 2)
+
+
+def report_consensus_fault(rt: Runtime, params: tuple[bytes, bytes, bytes]) -> None:
+    """Actors v0: a verified consensus fault ends the miner: the reporter is
+    paid a share of its balance, its power and pledge leave the power actor,
+    its deals are terminated and the rest of its balance is burnt."""
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    _require_v0(rt, "consensus fault reporting")
+    reporter = rt.caller
+    fault = rt.verify_consensus_fault(*params)
+    if fault is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "fault not verified")
+    age = rt.curr_epoch - fault[1]
+    if age <= 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid fault epoch {fault[1]} ahead of now")
+    reward = reward_for_consensus_slash_report(age, rt.current_balance())
+    _ret, code = rt.send(reporter, 0, b"", reward)
+    if code != 0:
+        rt.abort(code, "failed to reward reporter")
+    f = _Fields(False)
+    st = rt.state_readonly()
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ON_CONSENSUS_FAULT, dumps(st[f.locked]),
+        "notify power actor on consensus fault",
+    )
+    st = rt.state_readonly()
+    deal_ids: list[int] = []
+    for _number, sector in Amt.load(rt.store, st[STATE_SECTORS]).for_each_stored():
+        deal_ids.extend(sector[3])
+    while deal_ids:
+        chunk, deal_ids = deal_ids[:DEALS_PER_TERMINATE_CALL], deal_ids[DEALS_PER_TERMINATE_CALL:]
+        _send_or_abort(
+            rt, MARKET_ADDR, MARKET_ON_MINER_SECTORS_TERMINATE, dumps([rt.curr_epoch, chunk]),
+            "terminate deals",
+        )
+    rt.delete_actor(BURNT_FUNDS_ADDR)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1596,6 +1650,7 @@ def _build() -> ActorImpl:
     impl.methods[9] = (terminate_sectors, _decode_declarations)
     impl.methods[20] = (compact_sector_numbers, _decode_mask)
     impl.methods[19] = (compact_partitions, _decode_compact_partitions)
+    impl.methods[15] = (report_consensus_fault, _decode_consensus_fault)
     impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)

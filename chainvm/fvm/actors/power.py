@@ -307,6 +307,28 @@ def update_claimed_power(rt: Runtime, params: tuple[int, int]) -> None:
     rt.state_transaction(update)
 
 
+def on_consensus_fault(rt: Runtime, pledge: int) -> None:
+    """Actors v0: a slashed miner's claim, power and pledge leave the totals."""
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("consensus faults are not implemented for actors v2")
+    miner = rt.caller
+    lay = _Layout(False)
+
+    def remove(st: list[Any]) -> None:
+        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claim = claims.get(miner.bytes)
+        if claim is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"miner {miner} not registered (already slashed?)")
+        add_to_claim(rt, st, claims, miner, -decode_bigint(claim[0]), -decode_bigint(claim[1]))
+        st[4] = encode_bigint(_big(st, 4) - pledge)
+        claims.delete(miner.bytes)
+        st[9] -= 1
+        st[lay.claims] = claims.flush()
+
+    rt.state_transaction(remove)
+
+
 MAX_MINER_PROVE_COMMITS_PER_EPOCH = 200
 ERR_TOO_MANY_PROVE_COMMITS = 32
 GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
@@ -363,6 +385,7 @@ def _build() -> ActorImpl:
     impl.methods[9] = (current_total_power, decode_empty)
     impl.methods[8] = (submit_porep_for_bulk_verify, _decode_seal_verify_info)
     impl.methods[3] = (update_claimed_power, _decode_claimed_power)
+    impl.methods[7] = (on_consensus_fault, _decode_amount)
     return impl
 
 
