@@ -335,12 +335,16 @@ class Network:
         expiration: int,
         deal_ids: list[int] | None = None,
         seal_proof: int = 3,
+        replace: tuple[int, int, int] | None = None,
     ) -> ApplyRet:
         """Pre-commit a sector (the sealed CID is made up: nothing is sealed
-        here); the seal randomness is drawn from the previous epoch."""
+        here); the seal randomness is drawn from the previous epoch.
+        ``replace`` = (deadline, partition, sector) upgrades a proven
+        committed-capacity sector, which then expires early."""
         sealed = CID(0xF102, 0xB401, hashlib.sha256(miner.bytes + number.to_bytes(8, "big")).digest())
+        dl, part, old = replace or (0, 0, 0)
         params = [seal_proof, number, sealed, self.epoch - 1, deal_ids or [], expiration,
-                  False, 0, 0, 0]
+                  replace is not None, dl, part, old]
         return self.send(sender, miner, 0, 6, dumps(params))
 
     def prove_commit_sector(self, sender: Wallet, miner: Address, number: int) -> ApplyRet:

@@ -370,3 +370,4 @@ def test_report_consensus_fault(net: Network) -> None:
     assert net.balance(Address.new_id(99)) - burnt >= balance - paid
     assert net.actor_state(POWER_ADDR)[9] == miners_before - 1
     assert net.miner_power(miner) == (0, 0)
+

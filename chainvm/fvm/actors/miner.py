@@ -43,6 +43,7 @@ from chainvm.fvm.actors.miner_state import (
     deadline_process_end,
     deadline_record_proven_sectors,
     deadline_remove_partitions,
+    deadline_reschedule_expirations,
     deadline_terminate_sectors,
     load_partition,
     load_sectors,
@@ -1105,14 +1106,15 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
     found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
     valid = []
+    replaced: dict[int, dict[int, set[int]]] = {}
     for pc in found:
         params = dumps([pc[0][4], pc[0][5]])
         _ret, code = rt.send(MARKET_ADDR, MARKET_ACTIVATE_DEALS, params, 0)
         if code != 0:
             continue  # the sector is dropped, the others proceed
-        if pc[0][6]:
-            raise FatalError("committed-capacity sector replacement is not implemented")
         valid.append(pc)
+        if pc[0][6]:  # replaces a committed-capacity sector
+            replaced.setdefault(pc[0][7], {}).setdefault(pc[0][8], set()).add(pc[0][9])
     if not valid:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "all prove commits failed to validate")
     reward_smoothed, baseline = _estimate(reward[1]), decode_bigint(reward[2])
@@ -1120,10 +1122,18 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     now = rt.curr_epoch
 
     def confirm(st: list[Any]) -> tuple[PowerPair, int, int]:
-        # rescheduling replaced sectors (none here) still loads and saves
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])
-        Amt.load(rt.store, st[STATE_SECTORS])
-        st[STATE_DEADLINES_V0] = rt.store_put(deadlines)
+        # replaced committed-capacity sectors now expire at the end of their
+        # deadline's next occurrence (they are still proven until then)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        current = Amt.load(rt.store, st[STATE_SECTORS])
+        for dl_index in sorted(replaced):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, now).next_not_elapsed()
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline_reschedule_expirations(
+                rt, deadline, current, target.last, replaced[dl_index], info[7], target.quant()
+            )
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
         size = info[7]
         new_sectors = []
         total_pledge = total_deposit = 0

@@ -1142,3 +1142,76 @@ def deadline_remove_partitions(
         queue.delete(epoch)
     deadline[D_EXPIRATIONS] = queue.flush()
     return live, dead, removed_power
+
+
+def _remove_active_sectors(
+    rt: Runtime, queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
+) -> tuple[set[int], PowerPair, int]:
+    """Take healthy sectors out of their on-time expiration entries."""
+    numbers_out: set[int] = set()
+    total_power, total_pledge = PowerPair(), 0
+    for epoch, numbers, power, pledge in _group_by_expiration(size, sectors, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        numbers_out.update(numbers)
+        total_power = total_power + power
+        total_pledge += pledge
+    return numbers_out, total_power, total_pledge
+
+
+def deadline_reschedule_expirations(
+    rt: Runtime,
+    deadline: list[Any],
+    sectors: Amt,
+    expiration: int,
+    by_partition: dict[int, set[int]],
+    size: int,
+    quant: tuple[int, int],
+) -> None:
+    """Bring the expiration of healthy sectors forward to ``expiration``
+    (committed-capacity sectors replaced by new ones)."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    rescheduled: set[int] = set()
+    for index in sorted(by_partition):
+        found = partitions.get(index)
+        if found is None:
+            continue  # moved by a compaction: only what is found is rescheduled
+        partition = list(found)
+        active = (
+            (by_partition[index] & bitfield.decode(partition[P_SECTORS]))
+            - bitfield.decode(partition[P_TERMINATED])
+            - bitfield.decode(partition[P_FAULTS])
+        )
+        infos = load_sectors(rt, sectors, active)
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        if infos:
+            numbers, power, pledge = _remove_active_sectors(rt, queue, quant, infos, size)
+            at = quantize_up(expiration, *quant)
+            prev = queue.get(at)
+            es = _empty_expiration_set() if prev is None else list(prev)
+            es[E_ON_TIME] = bitfield.encode(bitfield.decode(es[E_ON_TIME]) | numbers)
+            es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) + pledge)
+            es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], power)
+            queue.set(at, es)
+        partition[P_EXPIRATIONS] = queue.flush()
+        if not active:
+            continue
+        rescheduled.add(index)
+        partitions.set(index, partition)
+    if rescheduled:
+        deadline[D_PARTITIONS] = partitions.flush()
+        deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+            rt, deadline[D_EXPIRATIONS], quant, expiration, rescheduled
+        )
