@@ -143,7 +143,6 @@ def test_case_timeout_records_a_timeout(tmp_path: Path) -> None:
     ["statetest", "--jsonl", "/no/such/dir/r.jsonl", "FIXTURE"],
     ["statetest", "--ray-chunk", "0", "--ray", "auto", "FIXTURE"],
     ["blocktest", "--case-timeout", "-5", "FIXTURE"],
-    ["statetest"],
     ["blocktest"],
 ])
 def test_bad_campaign_flags(args: list[str], tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ def _call(method: str, *params: Any) -> bytes:
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[ThreadedNode]:
-    with ThreadedNode(DevChain(), options=RpcOptions(max_trace_bytes=1 << 20)) as n:
+    # Prague: no EIP-7825 per-transaction cap, so only the node's own limits bound a call.
+    with ThreadedNode(DevChain(fork="Prague"),
+                      options=RpcOptions(max_trace_bytes=1 << 20)) as n:
         rpc = Client(n.url)
         for address, code in ((LOOP_ADDR, ENDLESS), (COSTLY_ADDR, COSTLY_LOOP),
                               (MEMORY_ADDR, WRITE_AT_2_GIB)):
@@ -132,7 +134,8 @@ def test_calls_are_gas_capped(node: ThreadedNode) -> None:
 
 def test_an_endless_call_ends_and_never_blocks_health() -> None:
     options = RpcOptions(gas_cap=0, evm_timeout=3.0)  # no cap: only the time limit ends it
-    with ThreadedNode(DevChain(accounts=1, gas_limit=2**62), options=options) as n:
+    with ThreadedNode(DevChain(fork="Prague", accounts=1, gas_limit=2**62),
+                      options=options) as n:
         rpc = Client(n.url)
         rpc("anvil_setCode", LOOP_ADDR, ENDLESS)
         watchdog = n.server.node.rpc.watchdog
