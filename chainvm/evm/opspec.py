@@ -60,7 +60,7 @@ _BUILTINS = frozenset({"int", "len", "pow", "max", "min"})
 # Names the generated bodies and blocks use for their own purposes.
 _RESERVED = frozenset({"s", "stack", "append", "gas", "jumpdests"}) | _TEMPLATE_LOCALS
 
-_MARKER = re.compile(r"__(op|tmp)_([a-z_0-9]+)__")
+_MARKER = re.compile(r"__(op|dot|tmp)_([a-z_0-9]+)__")
 
 
 class Inline:
@@ -119,6 +119,8 @@ class Inline:
         (source text: local names or constants), temporaries by fresh names and `pc`
         by its value."""
         mapping = dict(zip(OPERANDS, operands, strict=False))
+        for name, text in zip(OPERANDS, operands, strict=False):
+            mapping["dot_" + name] = f"({text})" if text[0].isdigit() else text
         for name in self._temporaries:
             mapping["tmp_" + name] = fresh()
         mapping["pc"] = str(pc)
@@ -131,33 +133,51 @@ class Inline:
 
 
 class _Rename(ast.NodeTransformer):
+    """Operands and temporaries become markers; an operand whose attribute is read gets
+    its own marker, since a constant needs brackets there (`(5).bit_length()`)."""
+
     def __init__(self, operands: set[str], temporaries: set[str]) -> None:
-        self.operands = operands
+        self.operands = operands | {"pc"}
         self.temporaries = temporaries
 
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        value = node.value
+        if isinstance(value, ast.Name) and value.id in self.operands:
+            node.value = ast.Name(f"__dot_{value.id}__", value.ctx)
+            return node
+        return self.generic_visit(node)
+
     def visit_Name(self, node: ast.Name) -> ast.Name:
-        if node.id in self.operands or node.id == "pc":
+        if node.id in self.operands:
             return ast.Name(f"__op_{node.id}__", node.ctx)
         if node.id in self.temporaries:
             return ast.Name(f"__tmp_{node.id}__", node.ctx)
         return node
 
 
+def _unparse_statement(node: ast.AST) -> str:
+    """Source of one statement; an `if` with a single simple statement stays on one line
+    (the compiled tier compiles a lot of these, and shorter source compiles faster)."""
+    if (isinstance(node, ast.If) and not node.orelse and len(node.body) == 1
+            and not isinstance(node.body[0], ast.If | ast.For | ast.While | ast.With)):
+        return f"if {ast.unparse(node.test)}: {ast.unparse(node.body[0])}"
+    return ast.unparse(node)
+
+
 def _format_template(nodes: Sequence[ast.AST], operands: set[str],
                      temporaries: set[str]) -> str:
-    """The nodes' source as a str.format template: {a}, {b}, {c}, {pc}, {tmp_NAME}.
+    """The nodes' source as a str.format template: {a}, {b}, {c}, {pc}, {tmp_NAME}, and
+    {dot_a} where an attribute of `a` is read.
 
-    Operands are parenthesised, so that any source text (a constant such as `5`,
-    whose attribute would not parse as `5.to_bytes`) can stand in for them."""
+    Operands are replaced by source text that is a name or a constant (a local, a pushed
+    value, `s[-1]`), so they need no brackets except before an attribute."""
     renamer = _Rename(operands, temporaries)
-    text = "\n".join(ast.unparse(renamer.visit(_copy(node))) for node in nodes)
+    text = "\n".join(_unparse_statement(renamer.visit(_copy(node))) for node in nodes)
     text = text.replace("{", "{{").replace("}", "}}")
 
     def field(match: re.Match[str]) -> str:
         kind, name = match.groups()
-        if kind == "tmp":
-            return f"{{tmp_{name}}}"
-        return "{pc}" if name == "pc" else f"({{{name}}})"
+        return f"{{{name}}}" if kind == "op" else f"{{{kind}_{name}}}"
 
     return _MARKER.sub(field, text)
 
@@ -230,7 +250,8 @@ def _interpreter_body(inline: Inline, statements: list[ast.stmt], result: ast.ex
             operand_text[in_place] = in_place
     if inline.uses_memory:
         lines.append("    mem = f.memory")
-    mapping = {**operand_text, **{"tmp_" + t: t for t in inline._temporaries}, "pc": "pc"}
+    mapping = {**operand_text, **{"dot_" + k: v for k, v in operand_text.items()},
+               **{"tmp_" + t: t for t in inline._temporaries}, "pc": "pc"}
     if inline._statements:
         lines.extend("    " + line for line in inline._statements.format_map(mapping).split("\n"))
     if inline._result is not None:

@@ -287,3 +287,26 @@ def test_memory_copy_hash_and_log_word_prices(fork: str) -> None:
     # LOG1(0, 64, topic)
     out = run_code(_push(5) + _push(64) + _push(0) + "a100", fork=fork)
     assert out.success and out.gas_used == 3 * 3 + 375 + 375 + 8 * 64 + memory(2)
+
+
+# --- Block traits: what the compiled tier must not run past --------------------------
+
+# Instructions after which execution does not simply go on to the next one: halts, jumps,
+# and those that hand a child frame to the driver (Yellow Paper; EIP-7 DELEGATECALL, EIP-140
+# REVERT, EIP-214 STATICCALL, EIP-1014 CREATE2).
+ENDS_BLOCK = {"STOP", "JUMP", "JUMPI", "RETURN", "REVERT", "SELFDESTRUCT", "CREATE", "CREATE2",
+              "CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"}
+# Instructions whose effect depends on the gas left: GAS itself, the frames that are given
+# gas from it (all of it for CREATE in Frontier, 63/64 of it from EIP-150), and from EIP-2200
+# SSTORE, which fails when only the call stipend is left.
+READS_GAS = {"GAS", "CREATE", "CREATE2", "CALL", "CALLCODE", "DELEGATECALL", "STATICCALL"}
+
+
+@pytest.mark.parametrize("name", FORK_ORDER)
+def test_block_traits(name: str) -> None:
+    specs = [s for s in FORKS[name].opcodes.specs if s is not None]
+    reads_gas = READS_GAS | ({"SSTORE"} if _since(name, "Istanbul") else set())
+    assert {s.name for s in specs if s.ends_block} == {s.name for s in specs} & ENDS_BLOCK
+    assert {s.name for s in specs if s.reads_gas} == {s.name for s in specs} & reads_gas
+    assert {s.name: s.immediate for s in specs if s.immediate} == \
+        {f"PUSH{n}": n for n in range(1, 33)}

@@ -13,10 +13,6 @@ ADDRESS_MASK = (1 << 160) - 1
 MAX_MEMORY = 1 << 32
 
 
-def to_signed(x: int) -> int:
-    return x - TWO_256 if x & SIGN_BIT else x
-
-
 def to_address(x: int) -> bytes:
     return (x & ADDRESS_MASK).to_bytes(20, "big")
 

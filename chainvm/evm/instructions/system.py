@@ -8,7 +8,7 @@ bodies; each rule names its EIP.
 
 from __future__ import annotations
 
-from chainvm.evm.errors import InvalidOpcode, OutOfGas, Stop, WriteProtection
+from chainvm.evm.errors import OutOfGas, Stop, WriteProtection
 from chainvm.evm.frame import CallRequest, Frame
 from chainvm.evm.gas import (
     G_CALLSTIPEND,
@@ -172,10 +172,6 @@ def op_delegatecall(f: Frame, s: list[int], pc: int) -> int:  # EIP-7
 
 def op_staticcall(f: Frame, s: list[int], pc: int) -> int:  # EIP-214
     return _call(f, s, pc, STATICCALL)
-
-
-def op_invalid(f: Frame, s: list[int], pc: int) -> int:
-    raise InvalidOpcode(f"invalid opcode 0x{f.code[pc]:02x}")
 
 
 def op_selfdestruct(f: Frame, s: list[int], pc: int) -> int:
