@@ -35,8 +35,7 @@ MULMOD = Inline("op_mulmod", 3, "(a * b) % c if c else 0")
 def exp_template(byte_gas: int) -> Inline:
     """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent."""
     return Inline("op_exp", 2, f"""
-        if b:
-            charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
+        if b: charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
         pow(a, b, TWO_256)
     """)
 
