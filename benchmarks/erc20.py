@@ -17,6 +17,8 @@ Engines, each in its own worker process (this file with --worker ENGINE), one at
   eth-tester        eth_tester.EthereumTester() (py-evm backend), its own API:
                     send_transaction, get_transaction_receipt, call
   eth-tester-web3   web3.py with EthereumTesterProvider
+  chainvm-eth-tester-web3  the same, with chainvm's eth-tester backend
+                    (EthereumTester(chainvm.eth_tester.ChainvmBackend()))
 
 eth-tester and titanoboa pin versions of the eth-* packages that differ from chainvm's,
 so their workers run in a peer virtual environment (default .bench-venv in the
@@ -88,6 +90,9 @@ ENGINES = [
     Engine("eth-tester", "eth-tester API (py-evm)", True, True, ("eth-tester", "py-evm")),
     Engine("eth-tester-web3", "eth-tester + web3.py (EthereumTesterProvider)", True, True,
            ("eth-tester", "py-evm", "web3")),
+    Engine("chainvm-eth-tester-web3",
+           "chainvm ChainvmBackend + eth-tester + web3.py (EthereumTesterProvider)", False, True,
+           ("chainvm", "eth-tester", "web3")),
     Engine("chainvm-node", "chainvm node + web3.py (HTTP)", False, True, ("chainvm", "web3")),
 ]
 BY_NAME = {e.name: e for e in ENGINES}
@@ -210,6 +215,13 @@ def make_driver(name: str, stack: list[Any]) -> Driver:
         from web3 import EthereumTesterProvider, Web3
 
         return Web3Driver(Web3(EthereumTesterProvider()))
+    if name == "chainvm-eth-tester-web3":
+        from eth_tester import EthereumTester
+        from web3 import EthereumTesterProvider, Web3
+
+        from chainvm.eth_tester import ChainvmBackend
+
+        return Web3Driver(Web3(EthereumTesterProvider(EthereumTester(ChainvmBackend()))))
     if name == "chainvm-node":
         from web3 import Web3
 

@@ -121,15 +121,45 @@ def _pad32(value: bytes) -> bytes:
     return value.rjust(32, b"\x00")
 
 
+def _fork_of_vm_configuration(vm_configuration: Any) -> str:
+    try:
+        entries = list(vm_configuration)
+        (block, vm), = entries
+    except (TypeError, ValueError):
+        raise ValidationError("vm_configuration: only one VM from block 0 is supported "
+                              "(pass fork=NAME)") from None
+    name = getattr(vm, "__name__", str(vm)).removesuffix("VM")
+    if block != 0:
+        raise ValidationError("vm_configuration: the VM must start at block 0")
+    return {"SpuriousDragon": "EIP158", "TangerineWhistle": "EIP150",
+            "Petersburg": "ConstantinopleFix"}.get(name, name)
+
+
 class _TesterDevChain(DevChain):
     """A DevChain whose genesis is eth-tester's: the given alloc and header fields."""
 
     def __init__(self, fork: str, chain_id: int, alloc: dict[bytes, Account],
-                 params: dict[str, Any]) -> None:
+                 params: dict[str, Any], forking: dict[str, Any] | None = None) -> None:
         self._alloc = alloc
         self._params = params
         super().__init__(fork=fork, chain_id=chain_id, accounts=0,
-                         gas_limit=params["gas_limit"], timestamp=params["timestamp"])
+                         gas_limit=params["gas_limit"], timestamp=params["timestamp"],
+                         **(forking or {}))
+        if self.remote is not None:
+            # Forked: the genesis state's accounts get their balances on top of the
+            # remote's state (and their code, storage and nonce when the spec gives them).
+            accounts = self.state().accounts
+            for address, spec in alloc.items():
+                acct = accounts.get(address) or Account()
+                acct.balance = spec.balance
+                if spec.nonce:
+                    acct.nonce = spec.nonce
+                if spec.code:
+                    acct.code, acct.code_hash = spec.code, keccak256(spec.code)
+                for slot, value in spec.storage.items():
+                    acct.storage[slot] = value
+                accounts[address] = acct
+            self._after_state_edit()
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
                  timestamp: int | None) -> tuple[State, Any]:
@@ -165,9 +195,21 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                  genesis_state: dict[Any, dict[str, Any]] | None = None,
                  fork: str = "Osaka", mnemonic: str | None = None,
                  hd_path: str | None = None, num_accounts: int | None = None,
-                 chain_id: int = CHAIN_ID) -> None:
+                 chain_id: int = CHAIN_ID, vm_configuration: Any = None,
+                 fork_url: str | None = None, fork_block: int | None = None,
+                 fork_cache: str | None = None) -> None:
+        """`fork`: the fork from genesis (a fork name, as `chainvm statetest` knows them).
+        `vm_configuration`, PyEVMBackend's schedule of py-evm VM classes, is accepted
+        when it is one VM from block 0 (`((0, CancunVM),)`): its fork is used.
+        `fork_url` (with `fork_block`, default the remote's latest, and `fork_cache`)
+        forks a remote node's chain, as `chainvm node --fork-url` does (docs/node.md):
+        the chain id is the remote's and the genesis accounts are funded on top of it."""
+        if vm_configuration:
+            fork = _fork_of_vm_configuration(vm_configuration)
         self.fork_name = fork
         self.chain_id = chain_id
+        self._forking = None if fork_url is None else {
+            "fork_url": fork_url, "fork_block": fork_block, "fork_cache": fork_cache}
         self._genesis_parameters = genesis_parameters
         self._genesis_state = genesis_state
         self._mnemonic = mnemonic
@@ -212,7 +254,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                 code = bytes.fromhex(code.removeprefix("0x"))
             alloc[raw] = Account(int(spec.get("nonce", 0)), int(spec.get("balance", 0)), code,
                                  {int(k): int(v) for k, v in spec.get("storage", {}).items()})
-        self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params)
+        self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params,
+                                   self._forking)
+        self.chain_id = self.dev.chain_id  # a fork's is the remote's
         self.dev.automine = False
         self.keys: dict[bytes, bytes] = {private_key_to_address(k): k for k in keys}
         self.account_keys = list(keys)
@@ -221,6 +265,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self._built: tuple[tuple[Any, ...], BuiltBlock] | None = None
         self._time_offset = 0
         self._pending_timestamp: int | None = None
+        self._sizes: dict[bytes, int] = {}
 
     @property
     def chain(self) -> Any:
@@ -252,6 +297,11 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         built = build_block(self.chain, list(self._pending), opts)
         self._built = (key, built)
         return built
+
+    def _pending_state(self) -> State:
+        """The state the pending block leaves (the head's while it is empty: no block is
+        built for a nonce or balance lookup)."""
+        return self._pending_stored().state if self._pending else self.chain.head.state
 
     def _pending_stored(self) -> StoredBlock:
         built = self._build()
@@ -395,7 +445,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             "transactions_root": h.transactions_root, "receipts_root": h.receipts_root,
             "state_root": h.state_root, "coinbase": h.coinbase, "difficulty": h.difficulty,
             "total_difficulty": stored.total_difficulty, "mix_hash": h.mix_hash,
-            "size": len(stored.block.encode()), "extra_data": _pad32(h.extra_data),
+            "size": self._size(stored), "extra_data": _pad32(h.extra_data),
             "gas_limit": h.gas_limit, "gas_used": h.gas_used, "timestamp": h.timestamp,
             "transactions": [self._serialize_tx(stored, i, pending) if full else tx.hash
                              for i, tx in enumerate(txs)],
@@ -415,6 +465,14 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         if h.requests_hash is not None:
             out["requests_hash"] = h.requests_hash
         return out
+
+    def _size(self, stored: StoredBlock) -> int:
+        """The block's encoded size, encoded once per block (eth-tester asks for every
+        block it mines)."""
+        size = self._sizes.get(stored.hash)
+        if size is None:
+            size = self._sizes[stored.hash] = len(stored.block.encode())
+        return size
 
     def get_fee_history(self, block_count: int = 1, newest_block: Any = "latest",
                         reward_percentiles: Any = ()) -> dict[str, Any]:
@@ -582,7 +640,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         sender = transaction["from"]
         nonce = transaction.get("nonce")
         if nonce is None:
-            nonce = self._pending_stored().state.nonce(sender)
+            nonce = self._pending_state().nonce(sender)
         to = transaction.get("to") or None
         tx = SignedTransaction(
             tx_type, nonce=nonce, gas_limit=transaction["gas"], to=to,
@@ -599,7 +657,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                 tip = transaction.get("max_priority_fee_per_gas", GWEI)
                 tx.max_priority_fee_per_gas = tip
                 tx.max_fee_per_gas = transaction.get(
-                    "max_fee_per_gas", tip + 2 * (self._pending_stored().header.base_fee or 0))
+                    "max_fee_per_gas", tip + 2 * self.dev.next_base_fee())
         if tx_type == 4:
             tx.authorization_list = [
                 Authorization(int(a["chain_id"]), a["address"], int(a["nonce"]),

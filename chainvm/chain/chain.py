@@ -1,7 +1,11 @@
 """An in-memory block tree with a canonical chain.
 
 Every imported block is kept with its post state, receipts and total
-difficulty, so side chains can be extended and become canonical later. Before
+difficulty, so side chains can be extended and become canonical later. Block states
+share their accounts (copy-on-write, see `State.copy`); past the newest
+`STATE_WINDOW` canonical blocks a state is kept only as its changes against its
+parent's (every `STATE_CHECKPOINT`th block keeps its state whole), and is made again
+from the nearest whole ancestor when asked for. Before
 the Merge the head is the block with the highest total difficulty (ties keep
 the current head); a proof-of-stake block becomes the head when imported, as
 the consensus layer would ask.
@@ -23,21 +27,114 @@ from chainvm.chain.processing import (
     execute_block,
     validate_header,
 )
-from chainvm.chain.store import Commit, LmdbStore, MemoryStore, Store
+from chainvm.chain.store import (
+    CHANGES_RECORD,
+    Commit,
+    LmdbStore,
+    MemoryStore,
+    Store,
+    decode_state,
+    decode_state_record,
+)
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
-from chainvm.state.state import Log, State
+from chainvm.state.state import Account, Log, State
 
 BLOCKHASH_WINDOW = 256
+STATE_WINDOW = 128
+STATE_CHECKPOINT = 1024
 
 
-@dataclass
 class StoredBlock:
-    block: Block
-    total_difficulty: int
-    state: State
-    receipts: list[Receipt]
-    fork: Fork
+    """A block with its total difficulty, post state, receipts and fork.
+
+    The state is held whole, or (past the chain's window, or read back from a store) as
+    its changes against the parent block's, or as a whole-state record of the store
+    not decoded yet; `state` makes it whole on demand.
+    """
+
+    def __init__(self, block: Block, total_difficulty: int, state: State | None,
+                 receipts: list[Receipt], fork: Fork) -> None:
+        self.block = block
+        self.total_difficulty = total_difficulty
+        self.receipts = receipts
+        self.fork = fork
+        self._state: State | None = state
+        self.state_token: object = state.token if state is not None else object()
+        # When the state is not held whole: its changes against the parent's (and the
+        # parent), or a stored whole-state record.
+        self._changes: dict[bytes, Account | None] | None = None
+        self._changes_record: bytes | None = None  # a stored change record, not decoded yet
+        self._parent: StoredBlock | None = None
+        self._record: bytes | None = None
+
+    @property
+    def changes(self) -> dict[bytes, Account | None] | None:
+        if self._changes_record is not None:
+            self._changes = decode_state_record(self._changes_record)  # type: ignore[assignment]
+            self._changes_record = None
+        return self._changes
+
+    @changes.setter
+    def changes(self, changes: dict[bytes, Account | None] | None) -> None:
+        self._changes = changes
+        self._changes_record = None
+
+    @property
+    def state(self) -> State:
+        if self._state is not None:
+            return self._state
+        diffs = []
+        node: StoredBlock | None = self
+        while node is not None and node._state is None:
+            if node._record is not None:  # a checkpoint read back: decoded once, kept
+                node._state = decode_state(node._record)
+                node._state.token = node.state_token
+                node._record = None
+                break
+            assert node.changes is not None
+            diffs.append(node.changes)
+            node = node._parent
+        assert node is not None and node._state is not None, "no whole ancestor state"
+        if not diffs:
+            return node._state
+        state = node._state.with_changes(reversed(diffs))
+        # The same contents as the state it stands for: a copy of the parent's with this
+        # block's changes.
+        state.token = self.state_token
+        state.changed = set(diffs[0])
+        state.origin = self._parent.state_token if self._parent is not None else None
+        return state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        self.state_token = state.token
+        self.changes = None
+        self._parent = None
+        self._record = None
+
+    def keep_as_changes(self, parent: StoredBlock) -> bool:
+        """Drop the whole state, keeping its changes against `parent`'s; False (nothing
+        dropped) unless the state is a copy of the parent's."""
+        state = self._state
+        if state is None:
+            return True
+        if state.origin is not parent.state_token or state.journal:
+            return False
+        self.changes = state.changes()
+        self._parent = parent
+        self._state = None
+        return True
+
+    def changes_for_store(self, parent: StoredBlock | None) -> dict[bytes, Account | None] | None:
+        """The changes to write for this block's state, or None to write it whole (no
+        parent state it is a copy of, or a checkpoint)."""
+        state = self._state
+        if state is None or parent is None or self.number % STATE_CHECKPOINT == 0 \
+                or state.origin is not parent.state_token:
+            return None
+        return state.changes()
 
     @property
     def header(self) -> Header:
@@ -72,11 +169,6 @@ class Chain:
     # from here (chainvm.node.forking.RemoteState.block_hash).
     older_hash: Callable[[int], bytes] | None = None
 
-    @property
-    def first_number(self) -> int:
-        """The number of the chain's first block (0, or a forked chain's fork block)."""
-        return min(self.canonical) if self.canonical else 0
-
     @classmethod
     def from_genesis(cls, config: ChainConfig, genesis: Block, state: State) -> Chain:
         header = genesis.header
@@ -106,13 +198,24 @@ class Chain:
             return chain
         loaded = store.load()
         chain = cls(loaded.config, store=store)
-        for block_hash, (block, td, fork_name, receipts, block_state) in loaded.blocks.items():
-            chain.blocks[block_hash] = StoredBlock(block, td, block_state, receipts,
-                                                   get_fork(fork_name))
+        for block_hash, (block, td, fork_name, receipts, record) in loaded.blocks.items():
+            stored = StoredBlock(block, td, None, receipts, get_fork(fork_name))
+            if record.startswith(CHANGES_RECORD):
+                stored._changes_record = record  # decoded when the state is asked for
+            else:
+                stored._record = record
+            chain.blocks[block_hash] = stored
             for i, tx in enumerate(block.transactions):
                 chain._tx_index.setdefault(tx.hash, []).append(TxLocation(block_hash, i))
+        for stored in chain.blocks.values():
+            stored._parent = chain.blocks.get(stored.header.parent_hash)
         chain.canonical = loaded.canonical
         chain.head_hash = loaded.head
+        head = chain.blocks.get(chain.head_hash)
+        if head is None:
+            store.close()
+            raise ValueError(f"{datadir}: the head block is missing")
+        head._state = head.state  # the head's state is kept whole (and edited in place)
         if genesis is not None and chain.canonical.get(0) != genesis.hash:
             store.close()
             raise ValueError(f"{datadir}: holds a chain with another genesis")
@@ -151,8 +254,7 @@ class Chain:
              address: bytes | None = None) -> list[tuple[int, Log]]:
         """Canonical logs of blocks in [from_number, to_number], optionally of one address."""
         out: list[tuple[int, Log]] = []
-        for number in range(max(from_number, self.first_number if self.older_hash else 0),
-                            to_number + 1):
+        for number in range(from_number, to_number + 1):
             stored = self.get_block_by_number(number)
             if stored is None:
                 break
@@ -225,7 +327,8 @@ class Chain:
         # Persist first (one atomic write), then update memory.
         if not isinstance(self.store, MemoryStore):
             self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty,
-                                     fork.name, outcome.receipts, outcome.state, changes, head))
+                                     fork.name, outcome.receipts, outcome.state, changes, head,
+                                     stored.changes_for_store(parent)))
         self.blocks[block.hash] = stored
         for i, tx in enumerate(block.transactions):
             self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
@@ -235,7 +338,27 @@ class Chain:
             else:
                 self.canonical[number] = block_hash
         self.head_hash = head
+        self._thin_state(stored.number - STATE_WINDOW)
         return stored
+
+    def save_head_state(self) -> None:
+        """Write the head's state again after edits in place (a dev chain's setBalance...),
+        so that a reopened store has them."""
+        if isinstance(self.store, MemoryStore):
+            return
+        head = self.head
+        parent = self.blocks.get(head.header.parent_hash)
+        self.store.put_state(head.hash, head.state, head.changes_for_store(parent))
+
+    def _thin_state(self, number: int) -> None:
+        """Keep the state of canonical block `number` as changes only (see the module)."""
+        if number <= 0 or number % STATE_CHECKPOINT == 0:
+            return
+        stored = self.get_block_by_number(number)
+        parent = self.get_block_by_number(number - 1)
+        if stored is not None and parent is not None and \
+                stored.header.parent_hash == parent.hash:
+            stored.keep_as_changes(parent)
 
     def set_head(self, block_hash: bytes) -> None:
         """Make a known block the head (a consensus-layer fork choice after the Merge)."""

@@ -11,10 +11,14 @@ Layout (one LMDB named database each):
   blocks     hash -> RLP [block RLP, total difficulty, fork name]
   receipts   hash -> RLP [encoded receipt, ...]
   states     hash -> RLP [[address, nonce, balance, code, [[key, value], ...]], ...]
+             (the whole post state), or 0x01 + RLP [[address, [] | [nonce, balance, code,
+             [[key, value], ...]]], ...] (the accounts changed against the parent's post
+             state; [] for a deleted account)
   canonical  number (8 bytes, big endian) -> hash
 
-Each block keeps its full post state: simple and enough for test-sized
-chains; a production store would share trie nodes between blocks.
+A block's post state is written whole when the chain has no parent state it copied
+(genesis, a replaced state) and at checkpoints, else as its changes; reading one
+back applies changes from the nearest whole state. The map grows when full.
 """
 
 from __future__ import annotations
@@ -45,12 +49,16 @@ class Commit:
     state: State
     canonical: dict[int, bytes | None]  # number -> hash, None to drop
     head: bytes
+    # The state as its changes against the parent block's (None: written whole).
+    changes: dict[bytes, Account | None] | None = None
 
 
 @dataclass
 class Loaded:
     config: ChainConfig
-    blocks: dict[bytes, tuple[Block, int, str, list[Receipt], State]] = field(
+    # hash -> (block, total difficulty, fork name, receipts, state record: see
+    # `decode_state_record`)
+    blocks: dict[bytes, tuple[Block, int, str, list[Receipt], bytes]] = field(
         default_factory=dict)
     canonical: dict[int, bytes] = field(default_factory=dict)
     head: bytes = b""
@@ -58,6 +66,9 @@ class Loaded:
 
 class Store(Protocol):
     def commit(self, commit: Commit) -> None: ...
+
+    def put_state(self, block_hash: bytes, state: State,
+                  changes: dict[bytes, Account | None] | None) -> None: ...
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None: ...
 
@@ -68,6 +79,10 @@ class MemoryStore:
     """Keeps nothing beyond what the chain already holds in memory."""
 
     def commit(self, commit: Commit) -> None:
+        return None
+
+    def put_state(self, block_hash: bytes, state: State,
+                  changes: dict[bytes, Account | None] | None) -> None:
         return None
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
@@ -87,6 +102,38 @@ def encode_state(state: State) -> bytes:
         storage = [[k, v] for k, v in sorted(acct.storage.items()) if v]
         accounts.append([address, acct.nonce, acct.balance, acct.code, storage])
     return encode(accounts)
+
+
+CHANGES_RECORD = b"\x01"  # a whole-state record starts with an RLP list prefix (>= 0xc0)
+
+
+def _account_item(acct: Account) -> list[Any]:
+    storage = [[k, v] for k, v in sorted(acct.storage.items()) if v]
+    return [acct.nonce, acct.balance, acct.code, storage]
+
+
+def encode_changes(changes: dict[bytes, Account | None]) -> bytes:
+    return CHANGES_RECORD + encode([[address, [] if acct is None else _account_item(acct)]
+                                    for address, acct in sorted(changes.items())])
+
+
+def _decode_account(item: RLPItem) -> Account:
+    nonce, balance, code, storage = _as_list(item)
+    assert isinstance(code, bytes)
+    slots = {decode_int(k): decode_int(v) for k, v in (_as_list(s) for s in _as_list(storage))}
+    return Account(decode_int(nonce), decode_int(balance), code, slots)
+
+
+def decode_state_record(data: bytes) -> State | dict[bytes, Account | None]:
+    """A whole state, or the changes against the parent block's state."""
+    if not data.startswith(CHANGES_RECORD):
+        return decode_state(data)
+    changes: dict[bytes, Account | None] = {}
+    for item in _as_list(decode(data[1:])):
+        address, account = _as_list(item)
+        assert isinstance(address, bytes)
+        changes[address] = _decode_account(account) if _as_list(account) else None
+    return changes
 
 
 def decode_state(data: bytes) -> State:
@@ -190,8 +237,15 @@ class LmdbStore:
         txn.put(c.block_hash, encode([c.block_rlp, c.total_difficulty, c.fork_name.encode()]),
                 db=self.blocks)
         txn.put(c.block_hash, encode([r.encode() for r in c.receipts]), db=self.receipts)
-        txn.put(c.block_hash, encode_state(c.state), db=self.states)
+        record = encode_state(c.state) if c.changes is None else encode_changes(c.changes)
+        txn.put(c.block_hash, record, db=self.states)
         self._write_head(txn, c.canonical, c.head)
+
+    def put_state(self, block_hash: bytes, state: State,
+                  changes: dict[bytes, Account | None] | None) -> None:
+        """Write a block's post state again (edited in place while it is the head)."""
+        record = encode_state(state) if changes is None else encode_changes(changes)
+        self._update(lambda txn: txn.put(block_hash, record, db=self.states))
 
     def _write_head(self, txn: Any, canonical: dict[int, bytes | None], head: bytes) -> None:
         for number, block_hash in canonical.items():
@@ -215,7 +269,7 @@ class LmdbStore:
                 receipts_raw = _as_list(decode(_required(txn.get(key, db=self.receipts),
                                                          "receipts")))
                 receipts = [decode_receipt(r) for r in receipts_raw]  # type: ignore[arg-type]
-                state = decode_state(_required(txn.get(key, db=self.states), "state"))
+                state = bytes(_required(txn.get(key, db=self.states), "state"))
                 loaded.blocks[bytes(key)] = (Block.decode(block_rlp), decode_int(td),
                                              fork_name.decode(), receipts, state)
             for key, value in txn.cursor(db=self.canonical):

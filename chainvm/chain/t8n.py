@@ -21,7 +21,6 @@ transactions only, as in geth.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from chainvm.chain.transactions import (
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import RLPError, decode, encode
 from chainvm.evm.env import BlockEnv
-from chainvm.evm.forks import MAX_BLOBS_PER_TX_EIP7594, Fork
+from chainvm.evm.forks import Fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import FixtureError, parse_address, parse_bytes, parse_int
 from chainvm.evm.transaction import Authorization
@@ -155,12 +154,7 @@ def with_blob_params(fork: Fork, params: Any) -> Fork:
         raise T8nError("blobParams: baseFeeUpdateFraction must not be zero")
     if maximum == 0 or target > maximum:
         raise T8nError("blobParams: need 0 < max and target <= max")
-    clone = copy.copy(fork)  # shares the opcode tables; only the blob schedule differs
-    clone.blob_target, clone.blob_max = target, maximum
-    clone.blob_base_fee_update_fraction = fraction
-    clone.max_blobs_per_tx = maximum if not fork.rules.eip7594 \
-        else min(maximum, MAX_BLOBS_PER_TX_EIP7594)
-    return clone
+    return fork.with_blob_schedule(target, maximum, fraction)
 
 
 # -- alloc ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ DEFAULT_RAY_CHUNK = 16
 # the driver does not hold every file of a suite in the object store at once.
 RAY_WINDOW = 512
 RAY_RETRIES = 3
+RAY_PROBE_SECONDS = 5.0
 
 
 class Suite(Protocol):
@@ -217,7 +219,10 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[str, Any]]:
     """One case per task, so results stream as each case finishes."""
     single = _split(jobs, 1)
     if workers > 1 and len(single) > 1:
-        with multiprocessing.Pool(min(workers, len(single))) as pool:
+        # fork: workers start with the driver's imports (the execution specs for difftest)
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with context.Pool(min(workers, len(single))) as pool:
             yield from pool.imap_unordered(run_job, single)
     else:
         yield from (run_job(job) for job in single)
@@ -225,6 +230,19 @@ def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[str, Any]]:
 
 def _ray_run_job(job: Job, raw: bytes | None) -> tuple[str, Any]:
     return run_job(job, raw)
+
+
+def _probe(address: str) -> None:
+    """Refuse an address nothing answers on: Ray itself retries such a connection for
+    minutes before it gives up."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray {address}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--ray {address}: nothing answers there ({exc})") from None
 
 
 def run_ray(jobs: list[Job], address: str, chunk: int) -> Iterator[tuple[str, Any]]:
@@ -238,6 +256,8 @@ def run_ray(jobs: list[Job], address: str, chunk: int) -> Iterator[tuple[str, An
     except ImportError:
         raise UsageError("--ray needs the ray package (pip install 'chainvm[ray]')") from None
     if not ray.is_initialized():
+        if address != "auto":
+            _probe(address)
         try:
             ray.init(address=None if address == "auto" else address,
                      log_to_driver=False, include_dashboard=False)
@@ -341,7 +361,10 @@ def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[di
             todo.append(Job(job.suite, job.file, left, job.raw, job.index, job.case_timeout,
                             job.options))
     total = sum(len(job.cases) for job in todo)
-    if args.ray:
+    outcomes: Iterator[tuple[str, Any]]
+    if not todo:
+        outcomes = iter(())
+    elif args.ray:
         if args.ray_chunk < 1:
             raise UsageError("--ray-chunk must be at least 1")
         outcomes = run_ray(todo, args.ray, args.ray_chunk)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from chainvm.encoding.json_input import InputError, parse_data, parse_quantity, short
 
 T = TypeVar("T")
-J = TypeVar("J")
 
 
 class UsageError(Exception):
@@ -56,26 +54,6 @@ def progress(items: Iterable[T], total: int, label: str) -> Iterator[T]:
         sys.stderr.flush()
         yield item
     sys.stderr.write("\n")
-
-
-def run_jobs(worker: Callable[[J], tuple[str, Any]], jobs: list[J], workers: int,
-             label: str) -> list[dict[str, Any]]:
-    """Run one job per fixture file, in `workers` processes when asked, with progress.
-
-    A worker returns ("ok", [result objects]) or ("error", message); an error is a
-    usage error (unreadable or malformed input) and stops the command.
-    """
-    if workers > 1 and len(jobs) > 1:
-        with multiprocessing.Pool(min(workers, len(jobs))) as pool:
-            outcomes = list(progress(pool.imap(worker, jobs), len(jobs), label))
-    else:
-        outcomes = list(progress((worker(j) for j in jobs), len(jobs), label))
-    results: list[dict[str, Any]] = []
-    for kind, payload in outcomes:
-        if kind == "error":
-            raise UsageError(payload)
-        results.extend(payload)
-    return results
 
 
 def parse_hex(text: str, what: str) -> bytes:

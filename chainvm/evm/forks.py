@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
+from typing import Any
 
 from chainvm.evm.instructions import arithmetic as A
 from chainvm.evm.instructions import environment as E
@@ -164,38 +165,53 @@ class Patch:
     opcodes: frozenset[int] = field(default_factory=frozenset)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Fork:
+    """One fork, immutable once built: its opcode table, rules, precompiles and blob
+    schedule. Forks compare by identity (each is built once)."""
+
     name: str
     ordinal: int
     table: Mapping[int, OpSpec]  # read-only once built
-    patches: list[Patch]
+    patches: tuple[Patch, ...]
     parent: Fork | None
     rules: Rules = field(default_factory=Rules)
-    # The table as tuples the executors index by opcode byte.
-    opcodes: OpcodeTables = field(init=False)
-    precompiles: dict = field(default_factory=dict)
-    blob_target: int = 0
-    blob_max: int = 0
-    blob_base_fee_update_fraction: int = 1
-    max_blobs_per_tx: int = 0
+    # (target, max, base fee update fraction) instead of the schedule the fork inherits
+    # (t8n's --input.blobParams).
+    blob_schedule: tuple[int, int, int] | None = None
+    # Derived in __post_init__:
+    opcodes: OpcodeTables = field(init=False)  # the table as tuples indexed by opcode byte
+    precompiles: Mapping[bytes, Any] = field(init=False)
+    blob_target: int = field(init=False, default=0)
+    blob_max: int = field(init=False, default=0)
+    blob_base_fee_update_fraction: int = field(init=False, default=1)
+    max_blobs_per_tx: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        self.table = MappingProxyType(dict(self.table))
-        self.opcodes = OpcodeTables(self.name, self.table)
         from chainvm.evm.precompiles import precompiles_for
 
-        self.precompiles = precompiles_for(self.rules)
-        schedule = None
+        derived: dict[str, Any] = {
+            "table": MappingProxyType(dict(self.table)),
+            "precompiles": MappingProxyType(precompiles_for(self.rules)),
+        }
+        derived["opcodes"] = OpcodeTables(self.name, derived["table"])
+        schedule = self.blob_schedule
         fork: Fork | None = self
         while fork is not None and schedule is None:  # inherit the latest schedule
             schedule = BLOB_SCHEDULE.get(fork.name)
             fork = fork.parent
         if schedule is not None:
-            self.blob_target, self.blob_max, self.blob_base_fee_update_fraction = schedule
-            self.max_blobs_per_tx = self.blob_max
-            if self.rules.eip7594:
-                self.max_blobs_per_tx = min(self.blob_max, MAX_BLOBS_PER_TX_EIP7594)
+            target, maximum, fraction = schedule
+            derived.update(blob_target=target, blob_max=maximum,
+                           blob_base_fee_update_fraction=fraction,
+                           max_blobs_per_tx=min(maximum, MAX_BLOBS_PER_TX_EIP7594)
+                           if self.rules.eip7594 else maximum)
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    def with_blob_schedule(self, target: int, maximum: int, fraction: int) -> Fork:
+        """This fork with another blob schedule (opcodes and rules unchanged)."""
+        return replace(self, blob_schedule=(target, maximum, fraction))
 
     def __repr__(self) -> str:
         return f"Fork({self.name})"
@@ -432,7 +448,7 @@ def _build() -> dict[str, Fork]:
         for patch in patches:
             patch.apply(table)
         rules = replace(rules, **{eip: True for eip in FORK_EIPS[name]})
-        fork = Fork(name, ordinal, table, patches, parent, rules)
+        fork = Fork(name, ordinal, table, tuple(patches), parent, rules)
         forks[name] = fork
         parent = fork
     return forks
@@ -452,4 +468,4 @@ def patched(fork: Fork, *patches: Patch) -> Fork:
     table = dict(fork.table)
     for patch in patches:
         patch.apply(table)
-    return replace(fork, table=table, patches=[*fork.patches, *patches])
+    return replace(fork, table=table, patches=(*fork.patches, *patches))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainvm.fvm import bitfield, chain
+from chainvm.fvm.actors.miner_state import DeadlineInfo
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, decode_bigint, dumps, encode_bigint, loads
@@ -32,7 +33,7 @@ from chainvm.fvm.network import profile_for
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, reachable_blocks, write_car
 from chainvm.fvm.types import Actor, ApplyRet, Message
-from chainvm.fvm.vm import INIT_ADDR, MARKET_ADDR, POWER_ADDR, VM
+from chainvm.fvm.vm import INIT_ADDR, MARKET_ADDR, POWER_ADDR, VM, fake_randomness
 
 FIL = 10**18
 FAUCET_BALANCE = 10**9 * FIL
@@ -334,12 +335,16 @@ class Network:
         expiration: int,
         deal_ids: list[int] | None = None,
         seal_proof: int = 3,
+        replace: tuple[int, int, int] | None = None,
     ) -> ApplyRet:
         """Pre-commit a sector (the sealed CID is made up: nothing is sealed
-        here); the seal randomness is drawn from the previous epoch."""
+        here); the seal randomness is drawn from the previous epoch.
+        ``replace`` = (deadline, partition, sector) upgrades a proven
+        committed-capacity sector, which then expires early."""
         sealed = CID(0xF102, 0xB401, hashlib.sha256(miner.bytes + number.to_bytes(8, "big")).digest())
+        dl, part, old = replace or (0, 0, 0)
         params = [seal_proof, number, sealed, self.epoch - 1, deal_ids or [], expiration,
-                  False, 0, 0, 0]
+                  replace is not None, dl, part, old]
         return self.send(sender, miner, 0, 6, dumps(params))
 
     def prove_commit_sector(self, sender: Wallet, miner: Address, number: int) -> ApplyRet:
@@ -369,6 +374,33 @@ class Network:
             grouped.setdefault(where, set()).add(n)
         decls = [[d, p, bitfield.encode(ns)] for (d, p), ns in sorted(grouped.items())]
         return self.send(sender, miner, 0, 11 if recovered else 10, dumps([decls]))
+
+    def proving_deadline(self, miner: Address) -> DeadlineInfo:
+        """The miner's current proving deadline as its state records it (the
+        miner's cron moves it on at each deadline's last epoch)."""
+        st = self.actor_state(miner)
+        return DeadlineInfo(st[9], st[10], self.epoch)
+
+    def submit_window_post(
+        self, sender: Wallet, miner: Address, deadline: int, partitions: list[int]
+    ) -> ApplyRet:
+        """A window PoSt for whole partitions of the open deadline, with a
+        proof of the right shape (one Groth16 proof per 2349 challenged
+        sectors; the SNARK itself is not checked here)."""
+        st = self.actor_state(miner)
+        dl = self.store.get_obj(self.store.get_obj(st[11])[0][deadline])
+        table = Amt.load(self.store, dl[0])
+        challenged = 0
+        for index in partitions:
+            found = table.get(index)
+            if found is None:
+                raise ValueError(f"no partition {index} in deadline {deadline}")
+            challenged += len(bitfield.decode(found[0]))
+        proof = [[8, bytes(192 * -(-challenged // 2349))]]
+        commit_epoch = self.epoch - 1
+        commit_rand = fake_randomness("chain", 9, commit_epoch, b"")
+        params = [deadline, [[p, b""] for p in partitions], proof, commit_epoch, commit_rand]
+        return self.send(sender, miner, 0, 5, dumps(params))
 
     def miner_power(self, miner: Address) -> tuple[int, int]:
         """(raw, quality-adjusted) power the power actor credits the miner with."""

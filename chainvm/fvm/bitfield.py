@@ -94,23 +94,61 @@ class _BitWriter:
         return self.value.to_bytes((self.n + 7) // 8, "little").rstrip(b"\x00")
 
 
+def ranges(data: bytes) -> list[tuple[int, int]]:
+    """The set bits as half-open [start, end) ranges, without expanding them."""
+    out = []
+    pos = 0
+    for value, length in decode_runs(data):
+        if value:
+            out.append((pos, pos + length))
+        pos += length
+    return out
+
+
+def contains(data: bytes, n: int) -> bool:
+    return any(start <= n < end for start, end in ranges(data))
+
+
+def last(data: bytes) -> int | None:
+    found = ranges(data)
+    return found[-1][1] - 1 if found else None
+
+
+def union(a: bytes, b: bytes) -> bytes:
+    """Merge two bitfields run by run (either may hold huge runs)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(ranges(a) + ranges(b)):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return encode_ranges(merged)
+
+
 def encode(values: Iterable[int]) -> bytes:
     items = sorted(set(values))
-    if not items:
-        return b""
-    runs: list[tuple[bool, int]] = []
-    pos = 0
+    spans: list[tuple[int, int]] = []
     i = 0
     while i < len(items):
-        start = items[i]
-        if start > pos:
-            runs.append((False, start - pos))
         j = i
         while j + 1 < len(items) and items[j + 1] == items[j] + 1:
             j += 1
-        runs.append((True, items[j] - start + 1))
-        pos = items[j] + 1
+        spans.append((items[i], items[j] + 1))
         i = j + 1
+    return encode_ranges(spans)
+
+
+def encode_ranges(spans: list[tuple[int, int]]) -> bytes:
+    """RLE+ of sorted, disjoint, non-adjacent [start, end) ranges."""
+    if not spans:
+        return b""
+    runs: list[tuple[bool, int]] = []
+    pos = 0
+    for start, end in spans:
+        if start > pos:
+            runs.append((False, start - pos))
+        runs.append((True, end - start))
+        pos = end
     w = _BitWriter()
     w.write(0, 2)
     w.write(1 if runs[0][0] else 0, 1)

@@ -81,14 +81,14 @@ def bls_verify(sig96: bytes, pubkey48: bytes, data: bytes) -> bool:
         return False
     if pub == G1Point.identity():
         return False
-    return bool(GT.pairing(pub, G2Point.hash_to_curve(BLS_DST, data)) == GT.pairing(G1Point(), sig))
+    return bool(GT.pairing(pub, G2Point.hash_to_curve(data, BLS_DST)) == GT.pairing(G1Point(), sig))
 
 
 def bls_sign(secret: int, data: bytes) -> bytes:
     """Typed BLS signature of data (for tests and the Python API)."""
     from py_arkworks_bls12381 import G2Point, Scalar
 
-    point = G2Point.hash_to_curve(BLS_DST, data) * Scalar(secret)
+    point = G2Point.hash_to_curve(data, BLS_DST) * Scalar(secret)
     return bytes([SIG_BLS]) + bytes(point.to_compressed_bytes())
 
 

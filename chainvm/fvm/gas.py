@@ -87,6 +87,9 @@ class PriceList:
     def on_compute_unsealed_sector_cid(self) -> GasChargeRecord:
         return self._charge("OnComputeUnsealedSectorCid", self.compute_unsealed_sector_cid_base, 0)
 
+    def on_verify_consensus_fault(self) -> GasChargeRecord:
+        return self._charge("OnVerifyConsensusFault", self.verify_consensus_fault, 0)
+
     def on_hashing(self) -> GasChargeRecord:
         return self._charge("OnHashing", self.hashing_base, 0)
 

@@ -248,6 +248,10 @@ class Hamt:
         self._flush_node(self.root)
         return self.store.put_obj(self.root.to_obj())
 
+    def iter_keys(self) -> Iterator[bytes]:
+        for key, _value in self._walk(self.root):
+            yield key
+
     def items(self) -> Iterator[tuple[bytes, Any]]:
         yield from self._walk(self.root)
 

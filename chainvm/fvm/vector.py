@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chainvm.encoding.json_input import MAX_JSON_DEPTH, json_depth
 from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError
 from chainvm.fvm.state import StateTree
@@ -351,6 +352,8 @@ def load_vector(path: str | Path) -> dict[str, Any]:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise MalformedVector(f"cannot read: {exc.strerror or exc}") from None
+    if json_depth(raw) > MAX_JSON_DEPTH:  # before the parser recurses (it may crash deep)
+        raise MalformedVector("JSON nested too deeply")
     try:
         vector = json.loads(raw)
     except RecursionError:

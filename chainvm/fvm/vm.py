@@ -406,6 +406,69 @@ class Runtime:
         depends on the proof type and the number of challenged sectors."""
         return self.vm.verifier.verify_post(proofs, challenged, randomness)
 
+    def verify_consensus_fault(self, a: bytes, b: bytes, extra: bytes) -> tuple[Address, int] | None:
+        """lotus's VerifyConsensusFault: two distinct blocks by one miner
+        that are a double-fork (same height), time-offset (same parents) or,
+        with ``extra`` as witness, parent-grinding fault, both signed by the
+        receiving miner's worker. Returns (miner, epoch of the later block)
+        or None. The worker key is read from the current state (lotus reads
+        it at the blocks' lookback, which a single state cannot give)."""
+        from chainvm.fvm.codec import loads
+
+        self.charge(self.prices.on_verify_consensus_fault())
+        try:
+            block_a, block_b = loads(a), loads(b)
+            block_c = loads(extra) if extra else None
+        except (DecodeError, ValueError):
+            return None
+        for block in (block_a, block_b, block_c):
+            if block is not None and (not isinstance(block, list) or len(block) != 16):
+                return None
+        if CID.for_cbor(dumps(block_a)) == CID.for_cbor(dumps(block_b)):
+            return None
+        if block_a[0] != block_b[0] or block_b[7] < block_a[7]:
+            return None
+        fault = False
+        if block_a[7] == block_b[7]:
+            fault = True  # double-fork mining
+        if block_a[5] == block_b[5] and block_a[7] != block_b[7]:
+            fault = True  # time-offset mining
+        if block_c is not None:
+            c_cid = CID.for_cbor(dumps(block_c))
+            a_cid = CID.for_cbor(dumps(block_a))
+            if (
+                block_a[5] == block_c[5]
+                and block_a[7] == block_c[7]
+                and c_cid in block_b[5]
+                and a_cid not in block_b[5]
+            ):
+                fault = True  # parent grinding
+        if not fault:
+            return None
+        worker = self._worker_key()
+        for block in (block_a, block_b):
+            sig = block[13]
+            if not isinstance(sig, bytes) or worker is None:
+                return None
+            unsigned = list(block)
+            unsigned[13] = None
+            if not self.vm.verifier.verify_signature(sig, worker, dumps(unsigned)):
+                return None
+        try:
+            return Address.from_bytes(block_a[0]), int(block_b[7])
+        except (ValueError, TypeError):
+            return None
+
+    def _worker_key(self) -> Address | None:
+        act = self.vm.state.get_actor(self.receiver)
+        if act is None:
+            return None
+        info = self.store.get_obj(self.store.get_obj(act.head)[0])
+        try:
+            return self.vm.resolve_to_key_addr(Address.from_bytes(info[1]), self.store)
+        except ActorError:
+            return None
+
     def charge_gas(self, name: str, compute: int) -> None:
         """A charge an actor makes itself (``rt.ChargeGas``)."""
         self.charge(GasChargeRecord(name, compute * self.prices.compute_gas_multi, 0, 0))

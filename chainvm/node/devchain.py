@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from coincurve import PrivateKey
 
 from chainvm.chain.block import Receipt
-from chainvm.chain.builder import BuildOptions, build_block, make_genesis
+from chainvm.chain.builder import BuildOptions, BuiltBlock, build_block, make_genesis
 from chainvm.chain.chain import Chain, StoredBlock
 from chainvm.chain.config import ChainConfig, config_for_network
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
@@ -206,9 +206,13 @@ class DevChain:
             from chainvm.node.forking import RemoteState
 
             self.remote = RemoteState.open(fork_url, fork_block, fork_cache)
-            config = config_for_network(fork, self.remote.chain_id)
-            self.chain = Chain.from_genesis(config, self.remote.genesis(),
-                                            self._forked_state(config, balance))
+            try:
+                config = config_for_network(fork, self.remote.chain_id)
+                self.chain = Chain.from_genesis(config, self.remote.genesis(),
+                                                self._forked_state(config, balance))
+            except BaseException:
+                self.remote.close()
+                raise
             self.chain.older_hash = self.remote.block_hash
         elif datadir is not None:
             config = config_for_network(fork, chain_id)
@@ -372,10 +376,18 @@ class DevChain:
         ts = timestamp if timestamp is not None else self._next_timestamp()
         if ts <= head.header.timestamp:
             raise NodeError(f"timestamp {ts} not after the head's {head.header.timestamp}")
+        if ts >> 64:  # a header's timestamp is a 64-bit number
+            raise NodeError(f"timestamp {ts} above 2^64-1")
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
         opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
-        built = build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        def build() -> BuiltBlock:
+            return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        # Forked: what the block touches (system contracts' slots, raw transactions) is
+        # read in a few batches; the pass that missed nothing is the block.
+        built = self.remote.speculate(build) if self.remote is not None else build()
         assert built.result is not None
         # The block was just executed to build it: stored as is, not run a second time.
         stored = self.chain.import_built(built.block, built.result)
@@ -434,6 +446,11 @@ class DevChain:
             tx = decode_transaction(raw)
         except TxDecodeError as exc:
             raise NodeError(f"invalid transaction: {exc}", -32602) from None
+        if tx.encode() == raw:
+            # Its encoding is known: kept (the pool, the block's root and the index all
+            # need it; each would encode it again).
+            tx.__class__ = DevTransaction
+            tx.__dict__["_encoding"] = ((tx.v, tx.r, tx.s), raw)
         return self.add_transaction(tx)
 
     def fill(self, req: CallArgs, pending: tuple[BlockEnv, Any] | None = None
@@ -529,10 +546,6 @@ class DevChain:
 
     def send_transaction(self, req: CallArgs,
                          pending: tuple[BlockEnv, Any] | None = None) -> bytes:
-        if self.remote is not None and req.sender is not None:
-            # Forked: read what the transaction will touch in a few batches first.
-            with contextlib.suppress(NodeError):
-                self.remote.speculate(lambda: self.execute(req))
         tx = self.fill(req, pending)
         assert req.sender is not None
         return self.sign_and_add(tx, req.sender)
@@ -551,6 +564,20 @@ class DevChain:
                 env: BlockEnv | None = None, fork: Any = None,
                 tracer: Tracer | None = None, commit: bool = False) -> TxResult:
         """Run a call on a copy of the head state (or `state`); nothing is kept."""
+        if self.remote is not None and not self.remote.speculating and not commit:
+            # Forked: read what the call touches in a few batches (a traced call after an
+            # untraced run that fetched it: the tracer sees one execution).
+            remote = self.remote
+            if tracer is None:
+                return remote.speculate(lambda: self.execute(req, state, env, fork))
+            from chainvm.node.forking import RemoteError
+
+            try:
+                remote.speculate(lambda: self.execute(req, state, env, fork))
+            except RemoteError:
+                raise
+            except NodeError:
+                pass  # the traced run below reports it
         if env is None or fork is None:
             env, fork = self.pending_env()
         work = (state if commit and state is not None else
@@ -592,6 +619,10 @@ class DevChain:
                       gas: int | None = None) -> bytes:
         """A zero-value call at gas price 0 on the head state itself, undone through the
         state's journal (no copy of the state). The output, or RevertError."""
+        if self.remote is not None and not self.remote.speculating:
+            remote = self.remote  # forked: read what the call touches in a few batches
+            return remote.speculate(
+                lambda: self.call_in_place(sender, to, data, env, fork, gas))
         if env is None or fork is None:
             env, fork = self.pending_env()
         state = self.state()
@@ -709,8 +740,10 @@ class DevChain:
 
     def _after_state_edit(self) -> None:
         # The edits apply to the head's post state in place (as anvil does); the next block
-        # commits them. Clear the journal so no later revert undoes them.
+        # commits them, and a --datadir store keeps them at once. Clear the journal so no
+        # later revert undoes them.
         self.state().begin_transaction()
+        self.chain.save_head_state()
         self._after_head_change()
 
     def impersonate(self, address: bytes) -> None:
@@ -751,6 +784,7 @@ class DevChain:
             del self.snapshots[later]
         self.chain.set_head(snap.head_hash)
         self.chain.head.state = snap.state.copy()
+        self.chain.save_head_state()
         self.time_offset = snap.time_offset
         self.next_timestamp = snap.next_timestamp
         self.pool.clear()

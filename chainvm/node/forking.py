@@ -22,7 +22,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
 from chainvm.node.devchain import NodeError
@@ -224,16 +224,35 @@ class ForkCache:
     Keys: the fork point of (URL, block number) -> chain id and block; under the prefix
     chain id + block number: accounts, storage slots, block hashes and blocks."""
 
+    # LMDB refuses to open one environment twice in a process: forks of one process that
+    # share a directory (a re-fork by anvil_reset, several chains in a test) share it.
+    _open: ClassVar[dict[str, ForkCache]] = {}
+
     def __init__(self, path: str | Path) -> None:
         import lmdb
 
         Path(path).mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(path), map_size=CACHE_MAP_SIZE, max_dbs=0, sync=False,
+        self.path = str(Path(path).resolve())
+        self.env = lmdb.open(self.path, map_size=CACHE_MAP_SIZE, max_dbs=0, sync=False,
                              metasync=False, max_readers=512)
         self.disabled = False  # set when the map is full: the fork runs on, uncached
+        self.users = 1
+
+    @classmethod
+    def open(cls, path: str | Path) -> ForkCache:
+        known = cls._open.get(str(Path(path).resolve()))
+        if known is not None:
+            known.users += 1
+            return known
+        cache = cls(path)
+        cls._open[cache.path] = cache
+        return cache
 
     def close(self) -> None:
-        self.env.close()
+        self.users -= 1
+        if self.users == 0:
+            self._open.pop(self.path, None)
+            self.env.close()
 
     def get(self, key: bytes) -> bytes | None:
         with self.env.begin() as txn:
@@ -354,9 +373,20 @@ class RemoteState:
             import lmdb
 
             try:
-                cache = ForkCache(cache_dir)
+                cache = ForkCache.open(cache_dir)
             except (OSError, lmdb.Error) as exc:
                 raise ValueError(f"fork cache {cache_dir}: {exc}") from None
+        try:
+            return cls._connect(client, url, block_number, cache)
+        except BaseException:
+            client.close()
+            if cache is not None:
+                cache.close()
+            raise
+
+    @classmethod
+    def _connect(cls, client: JsonRpcClient, url: str, block_number: int | None,
+                 cache: ForkCache | None) -> RemoteState:
         point_key = b"P" + url.encode() + b"@" + (block_number or 0).to_bytes(8, "big")
         if cache is not None and block_number is not None:
             known = cache.get(point_key)
@@ -581,6 +611,20 @@ class RemoteState:
         number = answer.get("blockNumber", answer.get("number"))
         if not isinstance(number, str) or _qty(number, "block number") > self.number:
             answer = None  # after the fork block (or pending): not part of this chain
+        if self.cache is not None:
+            self.cache.put_many([(key, json.dumps(answer).encode())])
+        return answer
+
+    def logs(self, criteria: dict[str, Any]) -> list[Any]:
+        """eth_getLogs on the remote, for a range that ends at most at N; cached."""
+        key = self.prefix + b"l" + json.dumps(criteria, sort_keys=True).encode()
+        raw = self.cache.get(key) if self.cache is not None else None
+        if raw is not None:
+            return json.loads(raw)  # type: ignore[no-any-return]
+        answer = self._fetch([("eth_getLogs", [criteria])])[0]
+        if not isinstance(answer, list):
+            raise RemoteError(f"fork: remote {self.client.display}: eth_getLogs answered "
+                              "something other than a list")
         if self.cache is not None:
             self.cache.put_many([(key, json.dumps(answer).encode())])
         return answer

@@ -134,3 +134,7 @@ class Watchdog:
                         _raise_in(thread_id)
                 wait = min((d for d, _ in self._deadlines.values()), default=now + 60) - now
                 self._cond.wait(max(wait, 0.001))
+
+
+# One watchdog thread serves every dispatcher of the process.
+WATCHDOG = Watchdog()

@@ -4,7 +4,8 @@
 The chain is not thread-safe: every request that touches it runs on one worker
 thread, in arrival order, so that a long one (an eth_call under its time limit)
 never stops the event loop; methods that read nothing that changes (eth_chainId,
-web3_clientVersion, ...) are answered on the loop at once. Bodies are read whole,
+web3_clientVersion, ...) are answered on the loop at once, and quick lookups
+(balances, receipts, blocks) on the loop too when the chain is idle (a lock says so). Bodies are read whole,
 to their Content-Length, up to `max_body` bytes (HTTP 413 with a JSON-RPC error
 above it); their JSON is bounded in depth and number length before it is parsed.
 
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
@@ -146,10 +148,30 @@ class Node:
         self.max_body = max_body
         self.access = access
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainvm-chain")
+        # Held by whoever touches the chain: the worker, or the loop for a quick lookup
+        # while the worker is idle.
+        self.chain_lock = threading.Lock()
+
+    def _locked(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.chain_lock:
+            return fn(*args)
 
     async def on_chain(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` on the chain's worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.worker, self._locked,
+                                                                fn, *args)
+
+    async def handle(self, request: Any) -> Any:
+        """A parsed body's answer: at once for what needs no chain, on the loop for quick
+        lookups when the chain is idle, else on the chain's thread."""
+        if self.rpc.is_immediate(request):
+            return self.rpc.handle_request(request)
+        if self.rpc.is_quick(request) and self.chain_lock.acquire(blocking=False):
+            try:
+                return self.rpc.handle_request(request)
+            finally:
+                self.chain_lock.release()
+        return await self.on_chain(self.rpc.handle_request, request)
 
     async def answer(self, body: bytes) -> Any:
         """The JSON-RPC answer to a body (None: notifications only)."""
@@ -159,9 +181,7 @@ class Node:
             request = self.rpc.parse(body)
         except ValueError as exc:
             return error_response(None, PARSE_ERROR, f"parse error: {exc}")
-        if self.rpc.is_immediate(request):
-            return self.rpc.handle_request(request)
-        return await self.on_chain(self.rpc.handle_request, request)
+        return await self.handle(request)
 
 
 NODE = web.AppKey("node", Node)
@@ -351,9 +371,7 @@ async def _ws_answer(node: Node, subs: Subscriptions, data: bytes) -> Any:
         if isinstance(request, dict) and request.get("method") in ("eth_subscribe",
                                                                    "eth_unsubscribe"):
             return await node.on_chain(subs.call, request)
-        if node.rpc.is_immediate(request):
-            return node.rpc.handle_request(request)
-        return await node.on_chain(node.rpc.handle_request, request)
+        return await node.handle(request)
     except Exception as exc:  # noqa: BLE001 - one bad message must not close the socket
         rid = request.get("id") if isinstance(request, dict) else None
         return error_response(rid, INTERNAL_ERROR, f"internal error: {exc!r}")

@@ -12,6 +12,12 @@ keeps its storage trie and the slots changed since. A root re-hashes only the
 changed accounts and slots (`full_state_root` recomputes everything, for
 checks). Code that edits `accounts`, an Account or its storage directly, after
 a root was taken, must say so with `mark_dirty`.
+
+Copies share their accounts: `copy()` copies the address -> Account table (not the
+accounts) and from then on both states copy an account before its first write
+(copy-on-write), so a block's state costs a table, not the whole world, and what one
+state changes never shows in another. Direct edits of an Account are only for a state
+that was never copied (e.g. while building a genesis).
 """
 
 from __future__ import annotations
@@ -100,6 +106,14 @@ class State:
         # changed since.
         self.trie: Trie | None = None
         self.dirty: set[bytes] = set()
+        # Copy-on-write: the addresses whose Account objects this state alone holds (None:
+        # all of them, it was never copied), and those whose entry changed since the copy.
+        self._own: set[bytes] | None = None
+        self.changed: set[bytes] = set()
+        # Identity of this state's contents, and of the state it was copied from (a copy
+        # is that state plus `changes()`); tokens, so that no copy keeps its origin alive.
+        self.token = object()
+        self.origin: object | None = None
         self.begin_transaction()
 
     # -- transaction scope -------------------------------------------------
@@ -123,12 +137,14 @@ class State:
         for addr in self.destructed:
             accounts.pop(addr, None)
             self.dirty.add(addr)
+            self.changed.add(addr)
         if delete_empty:
             for addr in self.touched:
                 acct = accounts.get(addr)
                 if acct is not None and acct.is_empty():
                     del accounts[addr]
                     self.dirty.add(addr)
+                    self.changed.add(addr)
         self.journal.clear()
 
     # -- snapshots ---------------------------------------------------------
@@ -172,6 +188,8 @@ class State:
                     accounts.pop(addr, None)
                 else:
                     accounts[addr] = previous
+                    if self._own is not None:
+                        self._own.discard(addr)  # it may be shared: copied again on write
                 dirty.add(addr)
             elif tag == _CODE:
                 acct = entry[1]
@@ -206,12 +224,21 @@ class State:
         return acct is None or acct.is_empty()
 
     def _get_or_create(self, addr: bytes) -> Account:
+        """The account to write to: created if absent, this state's own copy if shared."""
         acct = self.accounts.get(addr)
+        own = self._own
         if acct is None:
             acct = Account()
             self.accounts[addr] = acct
             self.journal.append((_CREATE, addr, None))
             self.dirty.add(addr)
+            if own is not None:
+                own.add(addr)
+                self.changed.add(addr)
+        elif own is not None and addr not in own:
+            acct = self.accounts[addr] = acct.copy()
+            own.add(addr)
+            self.changed.add(addr)
         return acct
 
     def create_account(self, addr: bytes) -> Account:
@@ -221,6 +248,9 @@ class State:
         self.accounts[addr] = acct
         self.journal.append((_CREATE, addr, previous))
         self.dirty.add(addr)
+        if self._own is not None:
+            self._own.add(addr)
+            self.changed.add(addr)
         return acct
 
     def touch(self, addr: bytes) -> None:
@@ -393,13 +423,39 @@ class State:
                                  for addr, acct in self.accounts.items()})
 
     def copy(self) -> State:
+        """An independent state with the same accounts, shared until either writes one."""
         accounts = self.accounts
-        copied = {a: acct.copy() for a, acct in accounts.items()}
+        shared = not self.journal
+        # Mid-transaction the journal holds accounts that undoing would write to in place:
+        # those must not be shared.
+        items = dict(accounts) if shared else {a: acct.copy() for a, acct in accounts.items()}
         # A forked state's accounts (chainvm.node.forking) keep their remote below the copy.
-        state = State(copied if type(accounts) is dict else accounts.derive(copied))  # type: ignore[attr-defined]
+        state = State(items if type(accounts) is dict else accounts.derive(items))  # type: ignore[attr-defined]
+        if shared:
+            state._own = set()
+            state.origin = self.token
+            self._own = set()
         if self.trie is not None:
             state.trie = Trie(self.trie.root)
         state.dirty = set(self.dirty)
+        return state
+
+    def changes(self) -> dict[bytes, Account | None]:
+        """The accounts whose entry changed since this state was copied (None: deleted):
+        with the state it was copied from, they make this state again."""
+        return {a: self.accounts.get(a) for a in self.changed}
+
+    def with_changes(self, changes: Iterable[dict[bytes, Account | None]]) -> State:
+        """A copy of this state with `changes()` of its descendants applied in order."""
+        state = self.copy()
+        accounts = state.accounts
+        for change in changes:
+            for addr, acct in change.items():
+                if acct is None:
+                    accounts.pop(addr, None)
+                else:
+                    accounts[addr] = acct  # shared: copied on write like the others
+                state.dirty.add(addr)
         return state
 
     def __iter__(self) -> Iterator[bytes]:

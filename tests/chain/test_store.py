@@ -91,7 +91,7 @@ def test_killed_writer_restarts_on_last_committed_block(tmp_path: Path) -> None:
 def test_a_full_map_grows_instead_of_failing(tmp_path: Path) -> None:
     """A write that does not fit the LMDB map doubles the map and is made again whole
     (it used to fail every later write with MapFullError)."""
-    from chainvm.chain.store import Commit, LmdbStore
+    from chainvm.chain.store import Commit, LmdbStore, decode_state
 
     config, genesis, _state = genesis_args()
     store = LmdbStore(tmp_path, map_size=64 * 1024)
@@ -106,5 +106,5 @@ def test_a_full_map_grows_instead_of_failing(tmp_path: Path) -> None:
     reopened = LmdbStore(tmp_path)
     loaded = reopened.load()
     assert loaded.head == genesis.hash
-    assert len(loaded.blocks[genesis.hash][4].accounts) == 200
+    assert len(decode_state(loaded.blocks[genesis.hash][4]).accounts) == 200
     reopened.close()

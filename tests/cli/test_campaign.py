@@ -142,6 +142,8 @@ def test_case_timeout_records_a_timeout(tmp_path: Path) -> None:
     ["statetest", "--resume", "/", "FIXTURE"],
     ["statetest", "--jsonl", "/no/such/dir/r.jsonl", "FIXTURE"],
     ["statetest", "--ray-chunk", "0", "--ray", "auto", "FIXTURE"],
+    ["statetest", "--ray", "127.0.0.1:1", "FIXTURE"],  # nothing listens: refused at once
+    ["statetest", "--ray", "not-an-address", "FIXTURE"],
     ["blocktest", "--case-timeout", "-5", "FIXTURE"],
     ["blocktest"],
 ])

@@ -76,3 +76,26 @@ def test_revert_reason_reaches_web3() -> None:
         w3.eth.send_transaction({"from": w3.eth.accounts[0], "data": init}))
     with pytest.raises(TransactionFailed, match="execution reverted: no"):
         w3.eth.call({"to": receipt["contractAddress"], "data": b""})
+
+
+def test_genesis_parameters_and_vm_configuration() -> None:
+    pytest.importorskip("eth")
+    from eth.vm.forks import CancunVM
+
+    state = ChainvmBackend.generate_genesis_state(num_accounts=3,
+                                                  overrides={"balance": 7 * 10**18})
+    params = ChainvmBackend.generate_genesis_params({"gas_limit": 12_345_678,
+                                                     "timestamp": 1_700_000_000})
+    backend = ChainvmBackend(genesis_parameters=params, genesis_state=state,
+                             vm_configuration=((0, CancunVM),))
+    assert backend.fork_name == "Cancun"
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    assert len(w3.eth.accounts) == 3
+    assert w3.eth.get_balance(w3.eth.accounts[2]) == 7 * 10**18
+    genesis = w3.eth.get_block(0)
+    assert genesis["gasLimit"] == 12_345_678 and genesis["timestamp"] == 1_700_000_000
+    assert "requestsHash" not in genesis  # a Cancun block
+    # CLZ is not an opcode in Cancun.
+    address = _deploy(w3)
+    with pytest.raises(TransactionFailed, match="(?i)invalid opcode"):
+        w3.eth.call({"to": address, "data": (1).to_bytes(32, "big")})

@@ -10,9 +10,11 @@ in an opcode body) fails here.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from chainvm.evm.forks import FORK_ORDER, FORKS, get_fork
+from chainvm.evm.forks import FORK_ORDER, FORKS, Rules, get_fork
 from chainvm.state.state import Account
 from tests.helpers import TARGET, run_code
 
@@ -151,6 +153,18 @@ def test_tables_are_read_only() -> None:
         fork.table[0x52] = fork.table[0x01]  # type: ignore[index]
     with pytest.raises(TypeError):
         fork.opcodes.static_gas[0x52] = 4  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fork.rules = Rules()  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        fork.precompiles[bytes(20)] = fork.precompiles[(1).to_bytes(20, "big")]  # type: ignore[index]
+
+
+def test_blob_schedule_variant_leaves_the_fork_alone() -> None:
+    osaka = get_fork("Osaka")
+    variant = osaka.with_blob_schedule(2, 12, 1000)
+    assert (variant.blob_target, variant.blob_max, variant.max_blobs_per_tx) == (2, 12, 6)
+    assert (osaka.blob_target, osaka.blob_max) == (6, 9)
+    assert variant.rules == osaka.rules and variant.opcodes.names == osaka.opcodes.names
 
 
 def test_fork_order_and_parents() -> None:

@@ -178,3 +178,20 @@ def test_rle_bitfields_from_chain_state_roundtrip() -> None:
             assert bitfield.encode(bitfield.decode(raw)) == raw
             checked += 1
     assert checked
+
+
+def test_bitfield_runs_without_expanding() -> None:
+    from chainvm.fvm import bitfield
+
+    huge = bitfield.encode_ranges([(0, 1 << 62)])
+    assert bitfield.count(huge) == 1 << 62
+    assert bitfield.contains(huge, (1 << 62) - 1) and not bitfield.contains(huge, 1 << 62)
+    assert bitfield.last(huge) == (1 << 62) - 1 and bitfield.last(b"") is None
+    merged = bitfield.union(huge, bitfield.encode({1 << 62, (1 << 62) + 5}))
+    assert bitfield.ranges(merged) == [(0, (1 << 62) + 1), ((1 << 62) + 5, (1 << 62) + 6)]
+    # small sets: the run form and the set form agree byte for byte
+    for values in ({1, 2, 3, 10}, {0}, set(range(40)) | {100, 101}):
+        assert bitfield.union(bitfield.encode(values), b"") == bitfield.encode(values)
+        assert bitfield.union(bitfield.encode({5}), bitfield.encode(values)) == bitfield.encode(
+            values | {5}
+        )

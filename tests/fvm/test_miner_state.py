@@ -229,3 +229,25 @@ def test_pledge_sum_in_expiration_sets() -> None:
     (only,) = _queue(rt, partition).values()
     assert decode_bigint(only[ms.E_PLEDGE]) == 12
     assert bitfield.decode(only[ms.E_ON_TIME]) == {1, 2}
+
+
+def test_reschedule_expirations_of_replaced_sectors() -> None:
+    """A committed-capacity sector replaced by a new one is moved to an
+    earlier on-time expiration; faulty or foreign sectors are left alone."""
+    rt = FakeRuntime()
+    quant = (ms.WPOST_PROVING_PERIOD, 59)
+    sectors = [_sector(1, 0, 600_000), _sector(2, 0, 600_000)]
+    table, partition = _setup(rt, sectors, quant)
+    partition[ms.P_FAULTS] = bitfield.encode({2})
+    deadline = _deadline(rt, [partition])
+    ms.deadline_reschedule_expirations(
+        rt, deadline, table, 3_000, {0: {1, 2, 99}}, SIZE, quant  # type: ignore[arg-type]
+    )
+    moved = Amt.load(rt.store, deadline[ms.D_PARTITIONS]).get(0)
+    queue = dict(Amt.load(rt.store, moved[ms.P_EXPIRATIONS]).items())
+    at = ms.quantize_up(3_000, *quant)
+    assert bitfield.decode(queue[at][ms.E_ON_TIME]) == {1}
+    assert ms.PowerPair.decode(queue[at][ms.E_ACTIVE_POWER]) == _power([sectors[0]])
+    assert bitfield.decode(queue[ms.quantize_up(600_000, *quant)][ms.E_ON_TIME]) == {2}
+    exp = dict(Amt.load(rt.store, deadline[ms.D_EXPIRATIONS]).items())
+    assert bitfield.decode(exp[at]) == {0}

@@ -172,6 +172,17 @@ def forked_node(anvil: Remote, tmp_path_factory: pytest.TempPathFactory
     node.stop()
 
 
+def test_node_call_reads_in_few_batches(forked_node: tuple[Client, Remote]) -> None:
+    """eth_call through the node (under its execution time limit) reads what it
+    touches in a few batches, not one request per slot."""
+    rpc, remote = forked_node
+    remote.proxy.reset()
+    out = rpc("eth_call", {"to": remote.probe, "data": calldata("sum(uint256)", 180)},
+              "latest")
+    assert int(out, 16) == 180 * 181 // 2
+    assert remote.proxy.requests <= 3
+
+
 def test_node_serves_the_fork_and_keeps_local_work_local(
         forked_node: tuple[Client, Remote]) -> None:
     rpc, remote = forked_node
@@ -182,6 +193,11 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
     assert int(rpc("eth_blockNumber"), 16) == remote.fork_block
     block_n = rpc("eth_getBlockByNumber", hex(remote.fork_block), False)
     assert block_n["hash"] == remote.fork_hash
+    # The local head is block N's header itself: number, hash, time, fees, blob fields.
+    head = rpc("eth_getBlockByNumber", "latest", False)
+    for key in ("number", "hash", "parentHash", "timestamp", "baseFeePerGas", "gasLimit",
+                "blobGasUsed", "excessBlobGas", "stateRoot"):
+        assert head[key] == block_n[key], key
     older = rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert older == remote.rpc("eth_getBlockByNumber", hex(remote.fork_block - 1), False)
     assert int(rpc("eth_getStorageAt", remote.probe, "0x0", "latest"), 16) == 42
@@ -205,9 +221,18 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
     assert receipt["status"] == "0x1"
     assert int(receipt["blockNumber"], 16) == remote.fork_block + 1
     assert len(receipt["logs"]) == 1 and receipt["logs"][0]["address"] == remote.probe
+    # Logs of blocks up to N are the remote's (its set(42)), then the fork's own.
     logs = rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest",
                                "address": remote.probe})
-    assert [entry["transactionHash"] for entry in logs] == [tx_hash]
+    remote_logs = remote.rpc("eth_getLogs", {"fromBlock": "0x0",
+                                             "toBlock": hex(remote.fork_block),
+                                             "address": remote.probe})
+    assert len(remote_logs) == 1
+    assert logs == remote_logs + [receipt["logs"][0]]
+    topic = "0x" + keccak256(b"Set(address,uint256)").hex()
+    assert rpc("eth_getLogs", {"fromBlock": hex(remote.fork_block + 1),
+                               "topics": [topic]}) == [receipt["logs"][0]]
+    assert rpc("eth_getLogs", {"blockHash": remote.fork_hash}) == remote_logs
     trace = rpc("debug_traceTransaction", tx_hash, {})
     assert any(step["op"] == "SSTORE" for step in trace["structLogs"])
     assert int(rpc("eth_getStorageAt", remote.probe, "0x0", "latest"), 16) == 1234
@@ -305,6 +330,18 @@ def test_warm_cache_makes_no_remote_request(anvil: Remote, tmp_path: Path) -> No
     assert anvil.proxy.requests == 0
 
 
+def test_two_forks_in_one_process_share_a_cache_dir(anvil: Remote, tmp_path: Path) -> None:
+    first = fork_of(anvil, fork_cache=tmp_path)
+    try:
+        second = fork_of(anvil, fork_cache=tmp_path)  # LMDB: one environment per process
+        second.close()
+        assert first.state().get_storage(bytes.fromhex(anvil.probe[2:]), 0) == 42
+        first.reset(anvil.proxy.url, anvil.fork_block)  # re-fork: the new chain opens first
+        assert first.state().get_storage(bytes.fromhex(anvil.probe[2:]), 0) == 42
+    finally:
+        first.close()
+
+
 def test_account_fields_come_in_one_batch(anvil: Remote) -> None:
     dev = fork_of(anvil)
     try:
@@ -319,8 +356,9 @@ def test_account_fields_come_in_one_batch(anvil: Remote) -> None:
 
 def test_call_reads_what_it_touches_in_few_batches(anvil: Remote) -> None:
     """An eth_call over 200 slots never read: speculative passes record what is missing
-    and fetch it in one batch per pass, not one request per SLOAD; the answer is exact,
-    and a traced call (read on demand, one request per slot) agrees with it."""
+    and fetch it in one batch per pass, not one request per SLOAD; the answer is exact.
+    A traced call runs once untraced to fetch, then traced: the same answer and batches,
+    and its trace holds one execution."""
     dev = fork_of(anvil)
     try:
         anvil.proxy.reset()
@@ -329,18 +367,20 @@ def test_call_reads_what_it_touches_in_few_batches(anvil: Remote) -> None:
         assert anvil.proxy.methods.count("eth_getStorageAt") == 200
     finally:
         dev.close()
-    on_demand = fork_of(anvil)
+    traced = fork_of(anvil)
     try:
         anvil.proxy.reset()
-        req = CallArgs(sender=on_demand.accounts[0], to=bytes.fromhex(anvil.probe[2:]),
+        req = CallArgs(sender=traced.accounts[0], to=bytes.fromhex(anvil.probe[2:]),
                        data=bytes.fromhex(calldata("sum(uint256)", 200)[2:]))
         from chainvm.node.devchain import StepCollector
 
-        result = on_demand.execute(req, tracer=StepCollector())
+        tracer = StepCollector()
+        result = traced.execute(req, tracer=tracer)
         assert int.from_bytes(result.output, "big") == 200 * 201 // 2
-        assert anvil.proxy.requests > 200
+        assert anvil.proxy.requests <= 3
+        assert sum(step["op"] == "SLOAD" for step in tracer.logs) == 200
     finally:
-        on_demand.close()
+        traced.close()
 
 
 # -- TestChain, reset ---------------------------------------------------------------------------
@@ -350,6 +390,9 @@ def test_testchain_fork(anvil: Remote) -> None:
     chain = TestChain(fork=HARDFORK, fork_url=anvil.proxy.url, fork_block=anvil.fork_block)
     try:
         probe = chain.at(anvil.probe, solidity()["ForkProbe"]["abi"])
+        anvil.proxy.reset()
+        assert probe.sum(150) == 150 * 151 // 2  # a view call: speculative batches too
+        assert anvil.proxy.requests <= 3
         assert probe.value() == 42
         assert chain.block_number == anvil.fork_block
         probe.set(7)
@@ -364,6 +407,30 @@ def test_testchain_fork(anvil: Remote) -> None:
     finally:
         chain.dev.close()
     assert int(anvil.rpc("eth_getStorageAt", anvil.probe, "0x0", "latest"), 16) == 99
+
+
+def test_eth_tester_backend_fork(anvil: Remote) -> None:
+    eth_tester = pytest.importorskip("eth_tester")
+    from chainvm.eth_tester import ChainvmBackend
+
+    tester = eth_tester.EthereumTester(ChainvmBackend(
+        fork=HARDFORK, fork_url=anvil.proxy.url, fork_block=anvil.fork_block))
+    probe = anvil.probe
+    sender = tester.get_accounts()[0]
+
+    def value() -> int:
+        out = tester.call({"from": sender, "to": probe, "data": calldata("value()")})
+        return int(out, 16) if isinstance(out, str) else int.from_bytes(out, "big")
+
+    assert tester.get_block_by_number("latest")["hash"] == anvil.fork_hash
+    assert value() == 42
+    assert tester.get_balance(WHALE) == 500 * ETHER
+    assert tester.get_balance(sender) > 0  # the genesis accounts are funded on the fork
+    tester.send_transaction({"from": sender, "to": probe, "gas": 100_000,
+                             "data": calldata("set(uint256)", 5)})
+    tester.mine_blocks()
+    assert value() == 5
+    assert int(anvil.rpc("eth_getStorageAt", probe, "0x0", "latest"), 16) == 99
 
 
 def test_anvil_reset_refork_and_back(anvil: Remote, chainvm_remote: Remote) -> None:
@@ -513,3 +580,60 @@ def test_json_dump_of_cache_point_is_plain(anvil: Remote, tmp_path: Path) -> Non
     env.close()
     assert points and points[0]["chainId"] == 31337
     assert points[0]["block"]["hash"] == anvil.fork_hash
+
+
+def test_a_local_chain_keeps_plain_dicts() -> None:
+    """The fork hook costs a chain that does not fork nothing: its state holds plain
+    dicts, before and after blocks and copies, so its reads run the code they always ran."""
+    dev = DevChain(fork=HARDFORK)
+    try:
+        dev.send_transaction(CallArgs(sender=dev.accounts[0], to=dev.accounts[1], value=1))
+        for state in (dev.state(), dev.state().copy()):
+            assert type(state.accounts) is dict
+            assert all(type(acct.storage) is dict for acct in state.accounts.values())
+    finally:
+        dev.close()
+
+
+def test_pending_local_transaction_is_not_looked_up_remotely(anvil: Remote) -> None:
+    from chainvm.node.rpc import Rpc
+
+    dev = fork_of(anvil)
+    try:
+        dev.automine = False
+        tx_hash = dev.send_transaction(CallArgs(sender=dev.accounts[0], to=dev.accounts[1],
+                                                value=1, gas=21_000))
+        anvil.proxy.reset()
+        reply = Rpc(dev).handle_one({"jsonrpc": "2.0", "id": 1, "params": ["0x" + tx_hash.hex()],
+                                     "method": "eth_getTransactionReceipt"})
+        assert reply is not None and reply["result"] is None
+        assert anvil.proxy.requests == 0
+    finally:
+        dev.close()
+
+
+def test_a_block_reads_what_it_touches_in_few_batches(anvil: Remote) -> None:
+    """A block is built in speculative passes too: a transaction that reaches the node
+    signed (no dry run at sending, as eth_sendRawTransaction) and reads 120 slots never
+    read costs a few batches, not a request per slot; and empty blocks, which touch the
+    system contracts' ring slots (new each block), one batch each."""
+    dev = fork_of(anvil)
+    try:
+        sender = dev.accounts[0]
+        tx = dev.fill(CallArgs(sender=sender, to=bytes.fromhex(anvil.probe[2:]),
+                               data=bytes.fromhex(calldata("sum(uint256)", 120)[2:]),
+                               gas=3_000_000))
+        anvil.proxy.reset()
+        dev.sign_and_add(tx, sender)  # automine: the block is built here
+        assert anvil.proxy.requests <= 3
+        assert anvil.proxy.methods.count("eth_getStorageAt") >= 120
+        found = dev.chain.get_transaction(tx.hash)
+        assert found is not None
+        result = dev.tx_result(found[2], found[3])
+        assert result is not None and int.from_bytes(result.output, "big") == 120 * 121 // 2
+        for _ in range(3):
+            anvil.proxy.reset()
+            dev.mine()
+            assert anvil.proxy.requests <= 1
+    finally:
+        dev.close()

@@ -227,9 +227,11 @@ def test_reset_of_a_datadir_chain_needs_allow_reset(tmp_path: Path) -> None:
         with ThreadedNode(dev) as n:
             rpc = Client(n.url)
             rpc("evm_mine")
-            for method in ("anvil_reset", "hardhat_reset"):
-                err = rpc.error(method)
-                assert err["code"] == -32000 and "--allow-reset" in err["message"]
+            dump = rpc("anvil_dumpState")
+            for method, params in (("anvil_reset", []), ("hardhat_reset", []),
+                                   ("anvil_loadState", [dump])):
+                err = rpc.error(method, *params)
+                assert err["code"] == -32000 and "--allow-reset" in err["message"], method
             assert rpc("eth_blockNumber") == "0x1"
         with ThreadedNode(dev, options=RpcOptions(allow_reset=True)) as n:
             assert Client(n.url)("anvil_reset") is True

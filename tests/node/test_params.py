@@ -46,6 +46,7 @@ ZERO = "0x" + "00" * 20
     ("evm_setNextBlockTimestamp", [2**64], "argument 0: timestamp"),
     ("evm_setNextBlockTimestamp", ["0x" + "1" + "0" * 16], "argument 0: timestamp"),
     ("evm_increaseTime", [-1], "argument 0: seconds"),
+    ("evm_increaseTime", [2**64 - 1000], "argument 0: seconds"),
     ("eth_chainId", [1], "too many arguments"),
     ("eth_getBalance", [], "missing value for required argument 0 (address)"),
 ])
@@ -94,3 +95,12 @@ def test_access_lists_leave_out_every_precompile_of_the_fork(rpc: Rpc) -> None:
     out = rpc.call("eth_createAccessList", {"to": "0x" + caller.hex()})
     listed = [e["address"] for e in out["accessList"]]
     assert listed == ["0x" + other]
+
+
+def test_no_block_is_stamped_past_64_bits() -> None:
+    rpc = Rpc(DevChain(accounts=1))
+    assert rpc.call("evm_setNextBlockTimestamp", 2**64 - 1) is None
+    rpc.call("evm_mine")
+    with pytest.raises(NodeError, match="above 2"):
+        rpc.call("evm_mine")
+    assert rpc.call("eth_blockNumber") == "0x1"

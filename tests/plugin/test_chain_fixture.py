@@ -4,6 +4,9 @@ token deployed from source, `reverts`, `prank` for an unfunded address, `time_tr
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from chainvm.testing.api import TestChain, TransactionFailed
@@ -86,12 +89,11 @@ def test_reverts(chain: TestChain) -> None:
         token.transfer(chain.accounts[1], 11)
     with chain.reverts():
         token.transfer(chain.accounts[1], 11)
-    with pytest.raises(AssertionError, match="expected a revert"):
-        with chain.reverts("insufficient balance"):
-            token.transfer(chain.accounts[1], 1)
-    with pytest.raises(AssertionError, match="'locked'"):
-        with chain.reverts("locked"):
-            token.transfer(chain.accounts[1], 11)
+    with pytest.raises(AssertionError, match="expected a revert"), \
+            chain.reverts("insufficient balance"):
+        token.transfer(chain.accounts[1], 1)
+    with pytest.raises(AssertionError, match="'locked'"), chain.reverts("locked"):
+        token.transfer(chain.accounts[1], 11)
     # The failed transactions left nothing behind.
     assert token.balanceOf(chain.accounts[1]) == 1
 
@@ -152,3 +154,39 @@ def test_transaction_failed_carries_reason(chain: TestChain) -> None:
     with pytest.raises(TransactionFailed) as info:
         token.transfer(chain.accounts[1], 2)
     assert info.value.error == ("Error", ("insufficient balance",))
+
+
+def test_load_vyper_file(chain: TestChain, tmp_path: Path) -> None:
+    source = tmp_path / "Lockable.vy"
+    source.write_text(TOKEN)
+    token = chain.load(source, 5, 0)
+    assert repr(token).startswith("<Lockable at ")
+    assert token.totalSupply() == 5
+
+
+def test_load_solidity_with_solc(chain: TestChain, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`load` of a .sol file runs `solc --combined-json abi,bin FILE` and deploys the
+    file's contract; here a stand-in `solc` answers in solc's combined-JSON format with
+    the hand-assembled Store contract of the node tests."""
+    from tests.node.contracts import STORE_ABI, STORE_INIT
+
+    out = {"contracts": {f"{tmp_path}/Store.sol:Lib": {"abi": [], "bin": ""},
+                         f"{tmp_path}/Store.sol:Store": {"abi": STORE_ABI,
+                                                         "bin": STORE_INIT.hex()}},
+           "version": "stand-in"}
+    solc = tmp_path / "solc"
+    solc.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                    "assert sys.argv[1:3] == ['--combined-json', 'abi,bin']\n"
+                    f"print(json.dumps({out!r}))\n")
+    solc.chmod(0o755)
+    monkeypatch.setenv("CHAINVM_SOLC", str(solc))
+    (tmp_path / "Store.sol").write_text("// compiled by the stand-in\n")
+    store = chain.load(tmp_path / "Store.sol")
+    assert repr(store).startswith("<Store at ")
+    store.set(11)
+    assert store.get() == 11
+    with chain.reverts("Zero"):
+        store.set(0)
+    with pytest.raises(RuntimeError, match="no contract Nope"):
+        chain.load(tmp_path / "Store.sol", name="Nope")

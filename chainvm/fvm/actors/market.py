@@ -27,10 +27,11 @@ from chainvm.fvm.actors.common import (
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
-from chainvm.fvm.codec import CID, encode_bigint, encode_uvarint
+from chainvm.fvm.codec import CID, decode_uvarint, encode_bigint, encode_uvarint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
+    BURNT_FUNDS_ADDR,
     CRON_ADDR,
     POWER_ADDR,
     REWARD_ADDR,
@@ -41,12 +42,81 @@ from chainvm.fvm.vm import (
 )
 
 
+class _Books:
+    """The balance tables and the running totals a cron tick moves funds in."""
+
+    def __init__(self, rt: Runtime, escrow: Hamt, locked: Hamt, totals: list[int]) -> None:
+        self.rt = rt
+        self.escrow = escrow
+        self.locked = locked
+        # client collateral, provider collateral, client storage fee
+        self.totals = totals
+
+    def _must_subtract(self, table: Hamt, addr: Address, amount: int) -> None:
+        prev = table.get(addr.bytes)
+        if amount > (0 if prev is None else decode_bigint(prev)):
+            self.rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"couldn't subtract {amount} for {addr}")
+        _table_add(table, addr, -amount)
+
+    def unlock(self, addr: Address, amount: int, reason: int) -> None:
+        self._must_subtract(self.locked, addr, amount)
+        self.totals[reason] -= amount
+
+    def transfer(self, from_: Address, to: Address, amount: int) -> None:
+        self._must_subtract(self.escrow, from_, amount)
+        self.unlock(from_, amount, FEE)
+        _table_add(self.escrow, to, amount)
+
+    def slash(self, addr: Address, amount: int, reason: int) -> None:
+        self._must_subtract(self.escrow, addr, amount)
+        self.unlock(addr, amount, reason)
+
+
+CLIENT_COLLATERAL_TOTAL, PROVIDER_COLLATERAL_TOTAL, FEE = 0, 1, 2
+
+
+def _settle_deal(
+    books: _Books, state: list[Any], p: list[Any], now: int
+) -> tuple[int, int, bool]:
+    """Pay the provider for the epochs elapsed since the last update; at
+    the end (or after a slash) release or slash the collaterals. Returns
+    (amount slashed, next epoch to process, whether the deal is over)."""
+    start, end = p[START], p[END]
+    last_updated, slash_epoch = state[1], state[2]
+    if start > now:
+        return 0, EPOCH_UNDEFINED, False
+    client, provider = as_address(p[CLIENT]), as_address(p[PROVIDER])
+    price = decode_bigint(p[PRICE])
+    pay_end = slash_epoch if slash_epoch != EPOCH_UNDEFINED else min(end, now)
+    pay_start = max(start, last_updated) if last_updated != EPOCH_UNDEFINED else start
+    payment = (pay_end - pay_start) * price
+    if payment > 0:
+        books.transfer(client, provider, payment)
+    if slash_epoch != EPOCH_UNDEFINED:
+        remaining = (end - max(slash_epoch, start)) * price
+        books.unlock(client, remaining, FEE)
+        books.unlock(client, decode_bigint(p[CLIENT_COLLATERAL]), CLIENT_COLLATERAL_TOTAL)
+        slashed = decode_bigint(p[PROVIDER_COLLATERAL])
+        books.slash(provider, slashed, PROVIDER_COLLATERAL_TOTAL)
+        return slashed, EPOCH_UNDEFINED, True
+    if now >= end:
+        books.unlock(provider, decode_bigint(p[PROVIDER_COLLATERAL]), PROVIDER_COLLATERAL_TOTAL)
+        books.unlock(client, decode_bigint(p[CLIENT_COLLATERAL]), CLIENT_COLLATERAL_TOTAL)
+        return 0, EPOCH_UNDEFINED, True
+    return 0, now + DEAL_UPDATES_INTERVAL, False
+
+
 def cron_tick(rt: Runtime, _: None) -> None:
+    """Process the deals scheduled for every epoch since the last tick:
+    deals never activated by their start time out (the provider's collateral
+    is slashed), active ones pay the provider and are rescheduled a day
+    later, finished ones release their collateral."""
     rt.validate_caller_is(CRON_ADDR)
     hv = 0 if rt.profile.actors_version == 0 else 2
     now = rt.curr_epoch
+    timed_out_verified: list[list[Any]] = []
 
-    def tick(st: list[Any]) -> None:
+    def tick(st: list[Any]) -> int:
         # the reference loads every table with write permission and commits
         # them all, in this order, whatever the cron finds
         proposals = Amt.load(rt.store, st[0])
@@ -55,19 +125,89 @@ def cron_tick(rt: Runtime, _: None) -> None:
         escrow = Hamt.load(rt.store, st[3], version=hv)
         locked = Hamt.load(rt.store, st[4], version=hv)
         ops = Hamt.load(rt.store, st[6], version=hv)
+        books = _Books(rt, escrow, locked, [decode_bigint(st[i]) for i in (8, 9, 10)])
+        slashed_total = 0
+        reschedule: dict[int, list[int]] = {}
         if ops.root.pointers:
             for epoch in range(st[7] + 1, now + 1):
-                if ops.get(uint_key(epoch)) is not None:
-                    raise FatalError("market deal cron processing is not implemented")
+                root = ops.get(uint_key(epoch))
+                if root is not None:
+                    if hv != 0:
+                        raise FatalError("market deal cron is not implemented for actors v2")
+                    for key in Hamt.load(rt.store, root, version=hv).iter_keys():
+                        deal_id, _pos = decode_uvarint(key)
+                        slashed_total += _process_deal(
+                            rt, books, proposals, states, pending, deal_id, now, reschedule,
+                            timed_out_verified,
+                        )
+                ops.delete(uint_key(epoch))
+        for epoch in sorted(reschedule):
+            found = ops.get(uint_key(epoch))
+            members = Hamt.new(rt.store, version=hv) if found is None else Hamt.load(rt.store, found)
+            for deal_id in reschedule[epoch]:
+                members.set(uint_key(deal_id), None)
+            ops.set(uint_key(epoch), members.flush())
         st[7] = now
         st[0] = proposals.flush()
         st[1] = states.flush()
-        st[2] = pending.flush()
-        st[3] = escrow.flush()
+        st[8], st[9], st[10] = (encode_bigint(t) for t in books.totals)
         st[4] = locked.flush()
+        st[3] = escrow.flush()
+        st[2] = pending.flush()
         st[6] = ops.flush()
+        return slashed_total
 
-    rt.state_transaction(tick)
+    slashed = rt.state_transaction(tick)
+    for p in timed_out_verified:
+        params = dumps([p[CLIENT], encode_bigint(p[PIECE_SIZE])])
+        rt.send(VERIFREG_ADDR, VERIFREG_RESTORE_BYTES, params, 0)  # failures only logged
+    if slashed:
+        _ret, code = rt.send(BURNT_FUNDS_ADDR, 0, b"", slashed)
+        if code != 0:
+            rt.abort(code, "expected send to burnt funds actor to succeed")
+
+
+def _process_deal(
+    rt: Runtime,
+    books: _Books,
+    proposals: Amt,
+    states: Amt,
+    pending: Hamt,
+    deal_id: int,
+    now: int,
+    reschedule: dict[int, list[int]],
+    timed_out_verified: list[list[Any]],
+) -> int:
+    proposal = proposals.get(deal_id)
+    if proposal is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"failed to get deal {deal_id}")
+    key = CID.for_cbor(dumps(proposal)).bytes
+    state = states.get(deal_id)
+    if state is None:
+        # never activated: it timed out; the provider's collateral is slashed
+        client, provider = as_address(proposal[CLIENT]), as_address(proposal[PROVIDER])
+        fee = decode_bigint(proposal[PRICE]) * (proposal[END] - proposal[START])
+        books.unlock(client, fee, FEE)
+        books.unlock(client, decode_bigint(proposal[CLIENT_COLLATERAL]), CLIENT_COLLATERAL_TOTAL)
+        slashed = decode_bigint(proposal[PROVIDER_COLLATERAL])
+        books.slash(provider, slashed, PROVIDER_COLLATERAL_TOTAL)
+        if proposal[VERIFIED]:
+            timed_out_verified.append(proposal)
+        proposals.delete(deal_id)
+        pending.delete(key)
+        return slashed
+    state = list(state)
+    if state[1] == EPOCH_UNDEFINED:
+        pending.delete(key)
+    slashed, next_epoch, done = _settle_deal(books, state, proposal, now)
+    if done:
+        proposals.delete(deal_id)
+        states.delete(deal_id)
+        return slashed
+    state[1] = now
+    states.set(deal_id, state)
+    reschedule.setdefault(next_epoch, []).append(deal_id)
+    return 0
 
 
 def _escrow_address(rt: Runtime, addr: Address) -> Address:
@@ -87,9 +227,16 @@ def _escrow_address(rt: Runtime, addr: Address) -> Address:
 
 
 def _table_add(table: Hamt, key: Address, amount: int) -> None:
-    prev = table.get(key.bytes)
-    total = (0 if prev is None else decode_bigint(prev)) + amount
-    table.set(key.bytes, encode_bigint(total))
+    """BalanceTable.Add: an entry brought to zero is removed."""
+    found = table.get(key.bytes)
+    prev = 0 if found is None else decode_bigint(found)
+    total = prev + amount
+    if total < 0:
+        raise FatalError(f"balance of {key} would go negative")
+    if total == 0 and prev != 0:
+        table.delete(key.bytes)
+    else:
+        table.set(key.bytes, encode_bigint(total))
 
 
 def add_balance(rt: Runtime, addr: Address) -> None:
@@ -196,6 +343,7 @@ MINER_CONTROL_ADDRESSES = 2
 REWARD_THIS_EPOCH_REWARD = 3
 POWER_CURRENT_TOTAL_POWER = 9
 VERIFREG_USE_BYTES = 5
+VERIFREG_RESTORE_BYTES = 6
 # proposal fields
 (PIECE_CID, PIECE_SIZE, VERIFIED, CLIENT, PROVIDER, LABEL, START, END, PRICE,
  PROVIDER_COLLATERAL, CLIENT_COLLATERAL) = range(11)
@@ -453,6 +601,97 @@ def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
     rt.state_transaction(activate)
 
 
+def _decode_withdraw(data: bytes) -> tuple[Address, int]:
+    who, amount = decode_tuple(data, 2)
+    return as_address(who), decode_bigint(amount)
+
+
+def withdraw_balance(rt: Runtime, params: tuple[Address, int]) -> None:
+    """Actors v0: take back escrow not locked in deals; a miner's funds go
+    to its owner and only its owner or worker may ask (see below: v0 never
+    gets that far)."""
+    who, amount = params
+    if amount < 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"negative amount {amount}")
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("market withdrawal is not implemented for actors v2")
+    nominal = rt.resolve_address(who)
+    if nominal is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"failed to resolve address {who}")
+    code = rt.get_actor_code(nominal)
+    if code is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no code for address {nominal}")
+    recipient, approved = nominal, [nominal]
+    if code == rt.profile.code("storageminer"):
+        ret, exit_code = rt.send(nominal, MINER_CONTROL_ADDRESSES, b"", 0)
+        if exit_code != 0:
+            rt.abort(exit_code, "failed fetching control addresses")
+        owner, worker = (as_address(a) for a in loads(ret)[:2])
+        recipient, approved = owner, [owner, worker]
+    # actors v0 validates the caller a second time here, which the runtime
+    # refuses (SysErrIllegalActor): under v0 every withdrawal fails at this
+    # point, after the control-address query, exactly as on chain
+    rt.validate_caller_is(*approved)
+
+    def withdraw(st: list[Any]) -> int:
+        locked = Hamt.load(rt.store, st[4], version=0)
+        escrow = Hamt.load(rt.store, st[3], version=0)
+        found = locked.get(nominal.bytes)
+        minimum = 0 if found is None else decode_bigint(found)
+        found = escrow.get(nominal.bytes)
+        prev = 0 if found is None else decode_bigint(found)
+        extracted = min(max(0, prev - minimum), amount)
+        if extracted > 0:
+            _table_add(escrow, nominal, -extracted)
+        st[4] = locked.flush()
+        st[3] = escrow.flush()
+        return extracted
+
+    extracted = rt.state_transaction(withdraw)
+    _ret, exit_code = rt.send(recipient, 0, b"", extracted)
+    if exit_code != 0:
+        rt.abort(exit_code, "failed to send funds")
+
+
+def _decode_sectors_terminate(data: bytes) -> tuple[int, list[int]]:
+    epoch, deal_ids = decode_tuple(data, 2)
+    if not isinstance(deal_ids, list):
+        raise DecodeError("deal IDs must be a list")
+    return as_int(epoch), [as_uint(d) for d in deal_ids]
+
+
+def on_miner_sectors_terminate(rt: Runtime, params: tuple[int, list[int]]) -> None:
+    """Actors v0: mark the deals of terminated sectors slashed at ``epoch``;
+    the cron settles them (the provider's collateral is burnt)."""
+    epoch, deal_ids = params
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("deal termination is not implemented for actors v2")
+    miner = rt.caller
+
+    def terminate(st: list[Any]) -> None:
+        proposals = Amt.load(rt.store, st[0])
+        states = Amt.load(rt.store, st[1])
+        for deal_id in deal_ids:
+            proposal = proposals.get(deal_id)
+            if proposal is None:
+                continue  # already over and deleted
+            if as_address(proposal[PROVIDER]) != miner:
+                raise FatalError("caller is not the provider of the deal")
+            if proposal[END] <= epoch:
+                continue  # expired deals are not slashed
+            state = states.get(deal_id)
+            if state is None:
+                rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"no state for deal {deal_id}")
+            if state[2] != EPOCH_UNDEFINED:
+                continue
+            states.set(deal_id, [state[0], state[1], epoch])
+        st[1] = states.flush()
+
+    rt.state_transaction(terminate)
+
+
 def _build() -> ActorImpl:
     impl = stub("storagemarket")
     impl.methods[2] = (add_balance, decode_address)
@@ -461,6 +700,8 @@ def _build() -> ActorImpl:
     impl.methods[8] = (compute_data_commitment, _decode_data_commitment)
     impl.methods[4] = (publish_storage_deals, _decode_publish)
     impl.methods[6] = (activate_deals, _decode_activate)
+    impl.methods[3] = (withdraw_balance, _decode_withdraw)
+    impl.methods[7] = (on_miner_sectors_terminate, _decode_sectors_terminate)
     return impl
 
 

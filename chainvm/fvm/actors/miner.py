@@ -37,11 +37,23 @@ from chainvm.fvm.actors.miner_state import (
     add_power,
     add_to_bitfield_queue,
     assign_sectors_to_deadlines,
+    deadline_add_sectors,
+    deadline_is_mutable,
+    deadline_pop_expired,
+    deadline_process_end,
     deadline_record_proven_sectors,
+    deadline_remove_partitions,
+    deadline_reschedule_expirations,
+    deadline_terminate_sectors,
     load_partition,
+    load_sectors,
     partition_declare_faults,
     partition_declare_recoveries,
+    partition_replace_sectors,
+    pop_bitfield_queue,
+    pop_early_terminations,
     quantize_up,
+    sector_qa_power,
 )
 from chainvm.fvm.actors.monies import (
     INITIAL_PLEDGE_PROJECTION,
@@ -50,6 +62,7 @@ from chainvm.fvm.actors.monies import (
     initial_pledge,
     pre_commit_deposit,
     qa_power_for_weight,
+    termination_penalty,
     undeclared_fault_penalty,
 )
 from chainvm.fvm.actors.stubs import stub
@@ -584,30 +597,42 @@ WPOST_CHALLENGE_LOOKBACK = 20
 FAULT_DECLARATION_CUTOFF = WPOST_CHALLENGE_LOOKBACK + 50
 ADDRESSED_PARTITIONS_MAX = 200
 ADDRESSED_SECTORS_MAX = 10_000
+SECTORS_MAX = 32 << 20  # sectors a miner may hold
 
 
-def _decode_declarations(data: bytes) -> dict[int, dict[int, set[int]]]:
-    """[[deadline, partition, sectors bitfield], ...] grouped by deadline."""
+Declarations = list[tuple[int, int, bytes]]
+
+
+def _decode_declarations(data: bytes) -> Declarations:
+    """[[deadline, partition, sectors bitfield], ...]; the bitfields stay
+    encoded until their sizes are checked (a run of 2^60 sectors is a few
+    bytes)."""
     (decls,) = decode_tuple(data, 1)
-    out: dict[int, dict[int, set[int]]] = {}
+    out = []
     for decl in decls or []:
-        dl, part, sectors = decl
-        if not isinstance(sectors, bytes):
-            raise DecodeError("sectors must be a bitfield")
-        numbers = bitfield.decode(sectors)
-        out.setdefault(as_uint(dl), {}).setdefault(as_uint(part), set()).update(numbers)
+        if not isinstance(decl, list) or len(decl) != 3 or not isinstance(decl[2], bytes):
+            raise DecodeError("declaration must be [deadline, partition, sectors bitfield]")
+        bitfield.count(decl[2])  # well-formed RLE+
+        out.append((as_uint(decl[0]), as_uint(decl[1]), decl[2]))
     return out
 
 
-def _check_declarations(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
-    if sum(len(p) for p in decls.values()) > ADDRESSED_PARTITIONS_MAX:
-        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
-    for dl in decls:
+def _check_declarations(rt: Runtime, decls: Declarations) -> dict[int, dict[int, set[int]]]:
+    """Group by deadline and partition (DeadlineSectorMap.Add and Check):
+    deadlines in range, at most 200 partitions and 10,000 sectors."""
+    for dl, _part, _raw in decls:
         if dl >= WPOST_PERIOD_DEADLINES:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
-    total = sum(len(s) for p in decls.values() for s in p.values())
-    if total > ADDRESSED_SECTORS_MAX:
+    if any(bitfield.count(raw) > ADDRESSED_SECTORS_MAX for _d, _p, raw in decls):
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    grouped: dict[int, dict[int, set[int]]] = {}
+    for dl, part, raw in decls:
+        grouped.setdefault(dl, {}).setdefault(part, set()).update(bitfield.decode(raw))
+    if sum(len(p) for p in grouped.values()) > ADDRESSED_PARTITIONS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+    if sum(len(n) for p in grouped.values() for n in p.values()) > ADDRESSED_SECTORS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    return grouped
 
 
 def _require_v0(rt: Runtime, what: str) -> None:
@@ -615,10 +640,10 @@ def _require_v0(rt: Runtime, what: str) -> None:
         raise FatalError(f"{what} is not implemented for actors v2")
 
 
-def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+def declare_faults(rt: Runtime, raw: Declarations) -> None:
     """Declare sectors faulty ahead of their deadline: their power is
     removed now and they expire early unless recovered within 14 days."""
-    _check_declarations(rt, decls)
+    decls = _check_declarations(rt, raw)
     _require_v0(rt, "fault declaration")
     f = _Fields(False)
 
@@ -665,10 +690,10 @@ def declare_faults(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
     _request_update_power(rt, -new_fault_power)
 
 
-def declare_faults_recovered(rt: Runtime, decls: dict[int, dict[int, set[int]]]) -> None:
+def declare_faults_recovered(rt: Runtime, raw: Declarations) -> None:
     """Declare faulty sectors recovered; their power returns when the next
     window PoSt proves them."""
-    _check_declarations(rt, decls)
+    decls = _check_declarations(rt, raw)
     _require_v0(rt, "recovery declaration")
     f = _Fields(False)
 
@@ -731,7 +756,13 @@ def _decode_window_post(data: bytes) -> list[Any]:
     for entry in partitions or []:
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], bytes):
             raise DecodeError("PoSt partition must be [index, skipped bitfield]")
-        posts.append((as_uint(entry[0]), bitfield.decode(entry[1])))
+        # a skipped set larger than any partition cannot be inside one: an
+        # impossible member stands for it, so that the containment check
+        # refuses it as the reference does, without expanding it
+        skipped = (
+            bitfield.decode(entry[1]) if bitfield.count(entry[1]) <= SECTORS_MAX else {-1}
+        )
+        posts.append((as_uint(entry[0]), skipped))
     return [as_uint(dl), posts, proofs or [], as_int(commit_epoch), commit_rand]
 
 
@@ -988,11 +1019,11 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         if len(deal_ids) > max(256, sector_size // DEAL_LIMIT_DENOMINATOR):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many deals for sector")
         # allocate the sector number
-        allocated = bitfield.decode(rt.store_get(st[STATE_ALLOCATED]))
-        if number in allocated:
+        # run by run: a compacted (masked) range may be huge
+        allocated = rt.store_get(st[STATE_ALLOCATED])
+        if bitfield.contains(allocated, number):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
-        allocated.add(number)
-        st[STATE_ALLOCATED] = rt.store_put(bitfield.encode(allocated))
+        st[STATE_ALLOCATED] = rt.store_put(bitfield.union(allocated, bitfield.encode({number})))
         if Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number)) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already pre-committed")
         if Amt.load(rt.store, st[STATE_SECTORS]).get(number) is not None:
@@ -1075,14 +1106,15 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
     found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
     valid = []
+    replaced: dict[int, dict[int, set[int]]] = {}
     for pc in found:
         params = dumps([pc[0][4], pc[0][5]])
         _ret, code = rt.send(MARKET_ADDR, MARKET_ACTIVATE_DEALS, params, 0)
         if code != 0:
             continue  # the sector is dropped, the others proceed
-        if pc[0][6]:
-            raise FatalError("committed-capacity sector replacement is not implemented")
         valid.append(pc)
+        if pc[0][6]:  # replaces a committed-capacity sector
+            replaced.setdefault(pc[0][7], {}).setdefault(pc[0][8], set()).add(pc[0][9])
     if not valid:
         rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "all prove commits failed to validate")
     reward_smoothed, baseline = _estimate(reward[1]), decode_bigint(reward[2])
@@ -1090,10 +1122,18 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     now = rt.curr_epoch
 
     def confirm(st: list[Any]) -> tuple[PowerPair, int, int]:
-        # rescheduling replaced sectors (none here) still loads and saves
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])
-        Amt.load(rt.store, st[STATE_SECTORS])
-        st[STATE_DEADLINES_V0] = rt.store_put(deadlines)
+        # replaced committed-capacity sectors now expire at the end of their
+        # deadline's next occurrence (they are still proven until then)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        current = Amt.load(rt.store, st[STATE_SECTORS])
+        for dl_index in sorted(replaced):
+            target = DeadlineInfo(st[f.proving_period_start], dl_index, now).next_not_elapsed()
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline_reschedule_expirations(
+                rt, deadline, current, target.last, replaced[dl_index], info[7], target.quant()
+            )
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
         size = info[7]
         new_sectors = []
         total_pledge = total_deposit = 0
@@ -1150,6 +1190,463 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     _notify_pledge(rt, total_pledge - newly_vested)
 
 
+CRON_EVENT_PROCESS_EARLY_TERMINATIONS = 2
+STATE_EARLY_TERMINATIONS_V0 = 12
+
+
+def _decode_cron_payload(data: bytes) -> int:
+    (event_type,) = decode_tuple(data, 1)
+    return as_int(event_type)
+
+
+def on_deferred_cron_event(rt: Runtime, event_type: int) -> None:
+    """Actors v0: the power actor's cron calls back for the events the miner
+    enrolled: the end of each proving deadline, a worker key change."""
+    rt.validate_caller_is(POWER_ADDR)
+    _require_v0(rt, "the miner's deferred cron")
+    if event_type == CRON_EVENT_PROVING_DEADLINE:
+        _handle_proving_deadline(rt)
+    elif event_type == CRON_EVENT_WORKER_KEY_CHANGE:
+        _commit_worker_key_change(rt)
+    elif event_type == CRON_EVENT_PROCESS_EARLY_TERMINATIONS and _process_early_terminations(rt):
+        _schedule_early_termination_work(rt)
+
+
+def _commit_worker_key_change(rt: Runtime) -> None:
+    def commit(st: list[Any]) -> None:
+        info = rt.store_get(st[0])
+        pending = info[3]
+        if pending is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "no pending key change")
+        if pending[1] > rt.curr_epoch:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "too early for key change")
+        info[1] = pending[0]
+        info[3] = None
+        st[0] = rt.store_put(info)
+
+    rt.state_transaction(commit)
+
+
+def _handle_proving_deadline(rt: Runtime) -> None:
+    """Vest, expire stale pre-commitments (burning their deposits), and once
+    the proving period has started close the current deadline: partitions
+    without a PoSt turn faulty, fault fees are charged, expired sectors
+    leave; then move to the next deadline and enroll its cron event."""
+    now = rt.curr_epoch
+    nv = rt.network_version
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed = _estimate(reward[1])
+    power_smoothed = _estimate(power[3])
+    f = _Fields(False)
+
+    def handle(st: list[Any]) -> tuple[PowerPair, int, int, bool]:
+        power_delta = PowerPair()
+        penalty = 0
+        funds = rt.store_get(st[f.vesting])[0]
+        funds, newly_vested = unlock_vested(funds, now)
+        st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
+        st[f.vesting] = rt.store_put([funds])
+        pledge_delta = -newly_vested
+        # expire pre-committed sectors whose proof never came
+        expiry = Amt.load(rt.store, st[STATE_PRECOMMIT_EXPIRY])
+        expired, modified = pop_bitfield_queue(rt, expiry, now)
+        if modified:
+            st[STATE_PRECOMMIT_EXPIRY] = expiry.flush()
+        burn, stale = 0, []
+        for number in sorted(expired):
+            found = Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number))
+            if found is not None:
+                stale.append(number)
+                burn += decode_bigint(found[1])
+        if stale:
+            table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+            for number in stale:
+                table.delete(uint_key(number))
+            st[STATE_PRECOMMITS] = table.flush()
+        st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) - burn)
+        penalty += burn
+        had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
+        info = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+        if now < info.period_start:
+            return power_delta, penalty, pledge_delta, had_early  # before the first period
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadline = list(rt.store_get(deadlines[info.index]))
+        quant = info.quant()
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        previously_faulty = PowerPair.decode(deadline[D_FAULTY_POWER]).qa
+        new_faulty, failed_recovery = deadline_process_end(
+            rt, deadline, quant, info.last + FAULT_MAX_AGE
+        )
+        power_delta = power_delta - new_faulty
+        if nv < 3:
+            qa = new_faulty.qa + failed_recovery.qa
+            target = undeclared_fault_penalty(
+                reward_smoothed, power_smoothed, qa, nv
+            ) - declared_fault_penalty(reward_smoothed, power_smoothed, qa, nv)
+            from_vesting, from_balance = _penalize(rt, st, f, target, unlocked)
+            unlocked -= from_balance
+            penalty += from_vesting + from_balance
+            pledge_delta -= from_vesting
+        ongoing = previously_faulty if nv >= 3 else PowerPair.decode(deadline[D_FAULTY_POWER]).qa
+        target = declared_fault_penalty(reward_smoothed, power_smoothed, ongoing, nv)
+        from_vesting, from_balance = _penalize(rt, st, f, target, unlocked)
+        penalty += from_vesting + from_balance
+        pledge_delta -= from_vesting
+        _on_time, early, on_time_pledge, active, _faulty = deadline_pop_expired(
+            rt, deadline, info.last, quant
+        )
+        pledge_delta -= on_time_pledge
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) - on_time_pledge)
+        power_delta = power_delta - active
+        if early:
+            terminations = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) | {info.index}
+            st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(terminations)
+        deadlines[info.index] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        st[f.proving_period_start + 1] = (info.index + 1) % WPOST_PERIOD_DEADLINES
+        if st[f.proving_period_start + 1] == 0:
+            st[f.proving_period_start] += WPOST_PROVING_PERIOD
+        return power_delta, penalty, pledge_delta, had_early
+
+    power_delta, penalty, pledge_delta, had_early = rt.state_transaction(handle)
+    _request_update_power(rt, power_delta)
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+    st = rt.state_readonly()
+    following = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
+    payload = dumps([CRON_EVENT_PROVING_DEADLINE])
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([following.last, payload]),
+        "enroll cron event",
+    )
+    # terminations that just appeared are processed now, the rest by cron
+    now_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+    if not had_early and now_early and _process_early_terminations(rt):
+        _schedule_early_termination_work(rt)
+
+
+def _decode_check_proven(data: bytes) -> int:
+    (number,) = decode_tuple(data, 1)
+    return as_uint(number)
+
+
+def check_sector_proven(rt: Runtime, number: int) -> None:
+    rt.validate_caller_any()
+    st = rt.state_readonly()
+    sectors_at = STATE_SECTORS + (1 if rt.profile.actors_version >= 2 else 0)
+    if Amt.load(rt.store, st[sectors_at]).get(number) is None:
+        rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not proven")
+
+
+def _decode_extensions(data: bytes) -> list[tuple[int, int, bytes, int]]:
+    (exts,) = decode_tuple(data, 1)
+    if not isinstance(exts, list):
+        raise DecodeError("extensions must be a list")
+    out = []
+    for e in exts:
+        if not isinstance(e, list) or len(e) != 4 or not isinstance(e[2], bytes):
+            raise DecodeError("extension must be [deadline, partition, sectors, expiration]")
+        bitfield.count(e[2])  # well-formed RLE+
+        out.append((as_uint(e[0]), as_uint(e[1]), e[2], as_int(e[3])))
+    return out
+
+
+def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]) -> None:
+    """Actors v0: push active sectors' expirations later (never earlier,
+    within the maximum lifetime); their power is recomputed for the new
+    duration."""
+    if len(raw) > ADDRESSED_PARTITIONS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many declarations")
+    for dl, _part, _bits, _exp in raw:
+        if dl >= WPOST_PERIOD_DEADLINES:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deadline {dl} out of range")
+    # counted in their encoded form: a huge run is refused without expanding it
+    if sum(bitfield.count(bits) for _d, _p, bits, _e in raw) > ADDRESSED_SECTORS_MAX:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many sectors")
+    exts = [(dl, part, bitfield.decode(bits), exp) for dl, part, bits, exp in raw]
+    _require_v0(rt, "sector expiration extension")
+    f = _Fields(False)
+
+    def extend(st: list[Any]) -> tuple[PowerPair, int]:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        order: list[int] = []
+        by_deadline: dict[int, list[tuple[int, set[int], int]]] = {}
+        for dl, part, numbers, exp in exts:
+            if dl not in by_deadline:
+                order.append(dl)
+            by_deadline.setdefault(dl, []).append((part, numbers, exp))
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        power_delta, pledge_delta = PowerPair(), 0
+        for dl in order:
+            deadline = list(rt.store_get(deadlines[dl]))
+            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
+            for part, numbers, new_expiration in by_deadline[dl]:
+                partition = load_partition(rt, partitions, part)
+                old = load_sectors(rt, sectors, numbers)
+                new = []
+                for sector in old:
+                    if new_expiration < sector[5]:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot reduce sector expiration")
+                    if new_expiration - sector[4] < MIN_SECTOR_EXPIRATION:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector lifetime too short")
+                    if new_expiration > rt.curr_epoch + MAX_SECTOR_EXPIRATION_EXTENSION:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "expiration too far in the future")
+                    if new_expiration - sector[4] > SECTOR_MAX_LIFETIME:
+                        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "sector lifetime too long")
+                    updated = list(sector)
+                    updated[5] = new_expiration
+                    new.append(updated)
+                for sector in new:
+                    sectors.set(sector[0], sector)
+                power, pledge = partition_replace_sectors(rt, partition, old, new, info[7], quant)
+                power_delta = power_delta + power
+                pledge_delta += pledge
+                partitions.set(part, partition)
+            deadline[D_PARTITIONS] = partitions.flush()
+            deadlines[dl] = rt.store_put(deadline)
+        st[STATE_SECTORS] = sectors.flush()
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return power_delta, pledge_delta
+
+    power_delta, pledge_delta = rt.state_transaction(extend)
+    _request_update_power(rt, power_delta)
+    _notify_pledge(rt, pledge_delta)
+
+
+MARKET_ON_MINER_SECTORS_TERMINATE = 7
+
+
+def terminate_sectors(rt: Runtime, raw: Declarations) -> bytes:
+    """Actors v0: end live sectors before their expiration; their power goes
+    now, their termination fees are charged (and their deals slashed) as the
+    early terminations are processed, here and by cron when there are many."""
+    decls = _check_declarations(rt, raw)
+    _require_v0(rt, "sector termination")
+    f = _Fields(False)
+    now = rt.curr_epoch
+
+    def terminate(st: list[Any]) -> tuple[PowerPair, bool]:
+        had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        lost = PowerPair()
+        early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+        for dl_index in sorted(decls):
+            quant = DeadlineInfo(st[f.proving_period_start], dl_index, 0).quant()
+            deadline = list(rt.store_get(deadlines[dl_index]))
+            lost = lost + deadline_terminate_sectors(
+                rt, deadline, sectors, now, decls[dl_index], info[7], quant
+            )
+            early.add(dl_index)
+            deadlines[dl_index] = rt.store_put(deadline)
+        st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(early)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+        return lost, had_early
+
+    lost, had_early = rt.state_transaction(terminate)
+    more = _process_early_terminations(rt)
+    if more and not had_early:
+        _schedule_early_termination_work(rt)
+    _request_update_power(rt, -lost)
+    return dumps([not more])
+
+
+def _schedule_early_termination_work(rt: Runtime) -> None:
+    payload = dumps([CRON_EVENT_PROCESS_EARLY_TERMINATIONS])
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ENROLL_CRON_EVENT, dumps([rt.curr_epoch + 1, payload]),
+        "enroll cron event",
+    )
+
+
+def _process_early_terminations(rt: Runtime) -> bool:
+    """Charge the termination fees of up to 200 partitions / 10,000 sectors
+    of terminated sectors, release their pledge and tell the market to
+    slash their deals; True if some remain."""
+    reward = _send_or_abort(rt, REWARD_ADDR, REWARD_THIS_EPOCH_REWARD, b"", "check epoch reward")
+    power = _send_or_abort(rt, POWER_ADDR, POWER_CURRENT_TOTAL_POWER, b"", "check current power")
+    reward_smoothed, power_smoothed = _estimate(reward[1]), _estimate(power[3])
+    f = _Fields(False)
+    nv = rt.network_version
+
+    def process(st: list[Any]) -> tuple[bool, bool, int, int, list[tuple[int, list[int]]]]:
+        with_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
+        if not with_early:
+            return False, False, 0, 0, []
+        result, st[STATE_DEADLINES_V0], remaining = pop_early_terminations(
+            rt, st[STATE_DEADLINES_V0], with_early, ADDRESSED_PARTITIONS_MAX,
+            ADDRESSED_SECTORS_MAX,
+        )
+        st[STATE_EARLY_TERMINATIONS_V0] = bitfield.encode(remaining)
+        more = bool(remaining)
+        if not result.sectors:
+            return False, more, 0, 0, []
+        info = rt.store_get(st[f.info])
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        penalty = total_pledge = 0
+        deals: list[tuple[int, list[int]]] = []
+        for epoch in sorted(result.sectors):
+            infos = load_sectors(rt, sectors, result.sectors[epoch])
+            ids: list[int] = []
+            for s in infos:
+                ids.extend(s[3])
+                total_pledge += decode_bigint(s[8])
+                penalty += termination_penalty(
+                    decode_bigint(s[9]), decode_bigint(s[10]), epoch - s[4], reward_smoothed,
+                    power_smoothed, sector_qa_power(info[7], s), nv,
+                )
+            deals.append((epoch, ids))
+        unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
+        from_vesting, from_balance = _penalize(rt, st, f, penalty, unlocked)
+        st[f.initial_pledge] = encode_bigint(_big(st, f.initial_pledge) - total_pledge)
+        return True, more, from_vesting + from_balance, -(total_pledge + from_vesting), deals
+
+    did, more, penalty, pledge_delta, deals = rt.state_transaction(process)
+    if not did:
+        return more
+    _burn_funds(rt, penalty)
+    _notify_pledge(rt, pledge_delta)
+    for epoch, ids in deals:
+        if ids:
+            _send_or_abort(
+                rt, MARKET_ADDR, MARKET_ON_MINER_SECTORS_TERMINATE, dumps([epoch, ids]),
+                "terminate deals",
+            )
+    return more
+
+
+def _decode_mask(data: bytes) -> bytes:
+    (mask,) = decode_tuple(data, 1)
+    if not isinstance(mask, bytes):
+        raise DecodeError("mask must be a bitfield")
+    bitfield.count(mask)  # well-formed RLE+
+    return mask
+
+
+def compact_sector_numbers(rt: Runtime, mask: bytes) -> None:
+    """Mark sector numbers as used so they are never allocated (miners mask
+    whole ranges to keep the allocation bitfield small)."""
+    top = bitfield.last(mask)
+    if top is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "invalid mask bitfield: no bits set")
+    if top > MAX_SECTOR_NUMBER:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"masked sector number {top} exceeds the maximum")
+    at = STATE_ALLOCATED + (1 if rt.profile.actors_version >= 2 else 0)
+
+    def compact(st: list[Any]) -> None:
+        info = rt.store_get(st[0])
+        _validate_control(rt, info)
+        st[at] = rt.store_put(bitfield.union(rt.store_get(st[at]), mask))
+
+    rt.state_transaction(compact)
+
+
+def _decode_compact_partitions(data: bytes) -> tuple[int, bytes]:
+    dl, partitions = decode_tuple(data, 2)
+    if not isinstance(partitions, bytes):
+        raise DecodeError("partitions must be a bitfield")
+    bitfield.count(partitions)  # well-formed RLE+
+    return as_uint(dl), partitions
+
+
+def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
+    """Actors v0: rebuild some partitions of a deadline that is not about to
+    be challenged: terminated sectors are forgotten, live ones packed into
+    fewer partitions."""
+    dl, raw = params
+    if dl >= WPOST_PERIOD_DEADLINES:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}")
+    count = bitfield.count(raw)
+    _require_v0(rt, "partition compaction")
+    f = _Fields(False)
+
+    def compact(st: list[Any]) -> None:
+        info = rt.store_get(st[f.info])
+        _validate_control(rt, info)
+        if not deadline_is_mutable(st[f.proving_period_start], dl, rt.curr_epoch):
+            rt.abort(ExitCode.ERR_FORBIDDEN, f"cannot compact deadline {dl} now")
+        if count > min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
+        quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
+        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadline = list(rt.store_get(deadlines[dl]))
+        live, dead, removed_power = deadline_remove_partitions(
+            rt, deadline, bitfield.decode(raw), quant
+        )
+        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        for number in sorted(dead):
+            sectors.delete(number)
+        st[STATE_SECTORS] = sectors.flush()
+        moved = load_sectors(rt, Amt.load(rt.store, st[STATE_SECTORS]), live)
+        new_power = deadline_add_sectors(rt, deadline, info[8], moved, info[7], quant)
+        if new_power != removed_power:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "power changed when compacting partitions")
+        deadlines[dl] = rt.store_put(deadline)
+        st[STATE_DEADLINES_V0] = rt.store_put([deadlines])
+
+    rt.state_transaction(compact)
+
+
+POWER_ON_CONSENSUS_FAULT = 7
+DEALS_PER_TERMINATE_CALL = 8192  # cbor-gen's longest array
+
+
+def _decode_consensus_fault(data: bytes) -> tuple[bytes, bytes, bytes]:
+    a, b, extra = decode_tuple(data, 3)
+    if not all(isinstance(x, bytes) for x in (a, b, extra)):
+        raise DecodeError("block headers must be bytes")
+    return a, b, extra
+
+
+def reward_for_consensus_slash_report(elapsed: int, collateral: int) -> int:
+    """0.1% of the miner's balance, growing by 1.251% an epoch since the
+    fault, at most half of it."""
+    share = (101251**elapsed * collateral) // (100000**elapsed * 1000)
+    return min(share, collateral // 2)
+
+
+def report_consensus_fault(rt: Runtime, params: tuple[bytes, bytes, bytes]) -> None:
+    """Actors v0: a verified consensus fault ends the miner: the reporter is
+    paid a share of its balance, its power and pledge leave the power actor,
+    its deals are terminated and the rest of its balance is burnt."""
+    rt.validate_caller_type(rt.profile.code("account"), rt.profile.code("multisig"))
+    _require_v0(rt, "consensus fault reporting")
+    reporter = rt.caller
+    fault = rt.verify_consensus_fault(*params)
+    if fault is None:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "fault not verified")
+    age = rt.curr_epoch - fault[1]
+    if age <= 0:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid fault epoch {fault[1]} ahead of now")
+    reward = reward_for_consensus_slash_report(age, rt.current_balance())
+    _ret, code = rt.send(reporter, 0, b"", reward)
+    if code != 0:
+        rt.abort(code, "failed to reward reporter")
+    f = _Fields(False)
+    st = rt.state_readonly()
+    _send_or_abort(
+        rt, POWER_ADDR, POWER_ON_CONSENSUS_FAULT, dumps(st[f.locked]),
+        "notify power actor on consensus fault",
+    )
+    st = rt.state_readonly()
+    deal_ids: list[int] = []
+    for _number, sector in Amt.load(rt.store, st[STATE_SECTORS]).for_each_stored():
+        deal_ids.extend(sector[3])
+    while deal_ids:
+        chunk, deal_ids = deal_ids[:DEALS_PER_TERMINATE_CALL], deal_ids[DEALS_PER_TERMINATE_CALL:]
+        _send_or_abort(
+            rt, MARKET_ADDR, MARKET_ON_MINER_SECTORS_TERMINATE, dumps([rt.curr_epoch, chunk]),
+            "terminate deals",
+        )
+    rt.delete_actor(BURNT_FUNDS_ADDR)
+
+
 def _build() -> ActorImpl:
     impl = stub("storageminer")
     impl.methods[6] = (pre_commit_sector, _decode_precommit)
@@ -1158,6 +1655,13 @@ def _build() -> ActorImpl:
     impl.methods[11] = (declare_faults_recovered, _decode_declarations)
     impl.methods[7] = (prove_commit_sector, _decode_prove_commit)
     impl.methods[17] = (confirm_sector_proofs_valid, _decode_confirm)
+    impl.methods[12] = (on_deferred_cron_event, _decode_cron_payload)
+    impl.methods[8] = (extend_sector_expiration, _decode_extensions)
+    impl.methods[9] = (terminate_sectors, _decode_declarations)
+    impl.methods[20] = (compact_sector_numbers, _decode_mask)
+    impl.methods[19] = (compact_partitions, _decode_compact_partitions)
+    impl.methods[15] = (report_consensus_fault, _decode_consensus_fault)
+    impl.methods[13] = (check_sector_proven, _decode_check_proven)
     impl.methods[1] = (constructor, _decode_ctor)
     impl.methods[3] = (change_worker_address, _decode_change_worker)
     impl.methods[4] = (change_peer_id, _decode_one)

@@ -629,3 +629,589 @@ def assign_sectors_to_deadlines(
         total = total + deadline_add_sectors(rt, dl, partition_size, per_deadline[index], size, quant)
         deadlines[index] = rt.store_put(dl)
     return rt.store_put([deadlines]), total
+
+
+# deadline end ------------------------------------------------------------------------
+
+
+def pop_bitfield_queue(rt: Runtime, queue: Amt, until: int) -> tuple[set[int], bool]:
+    """Remove and merge every entry up to ``until``; (values, modified)."""
+    popped: list[int] = []
+    values: set[int] = set()
+    for epoch, raw in queue.for_each_stored():
+        if epoch > until:
+            break
+        popped.append(epoch)
+        values |= bitfield.decode(raw)
+    for epoch in popped:
+        queue.delete(epoch)
+    return values, bool(popped)
+
+
+def _pop_expiration_queue(queue: Amt, until: int) -> list[Any]:
+    on_time: set[int] = set()
+    early: set[int] = set()
+    active, faulty, pledge = PowerPair(), PowerPair(), 0
+    popped = []
+    for epoch, es in queue.for_each_stored():
+        if epoch > until:
+            break
+        popped.append(epoch)
+        on_time |= bitfield.decode(es[E_ON_TIME])
+        early |= bitfield.decode(es[E_EARLY])
+        active = active + PowerPair.decode(es[E_ACTIVE_POWER])
+        faulty = faulty + PowerPair.decode(es[E_FAULTY_POWER])
+        pledge += decode_bigint(es[E_PLEDGE])
+    for epoch in popped:
+        queue.delete(epoch)
+    return [on_time, early, pledge, active, faulty]
+
+
+def _reschedule_all_as_faults(queue: Amt, quant: tuple[int, int], fault_expiration: int) -> None:
+    """A missed PoSt: everything due by the fault expiry turns faulty in
+    place; everything due later moves there as early, faulty expirations."""
+    moved_epochs: list[int] = []
+    moved: set[int] = set()
+    moved_power = PowerPair()
+    limit = quantize_up(fault_expiration, *quant)
+    for epoch, raw in queue.for_each_stored():
+        es = list(raw)
+        if epoch <= limit:
+            es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], PowerPair.decode(es[E_ACTIVE_POWER]))
+            es[E_ACTIVE_POWER] = [b"", b""]
+            queue.set(epoch, es)
+        else:
+            moved_epochs.append(epoch)
+            moved |= bitfield.decode(es[E_ON_TIME]) | bitfield.decode(es[E_EARLY])
+            moved_power = moved_power + PowerPair.decode(es[E_ACTIVE_POWER])
+            moved_power = moved_power + PowerPair.decode(es[E_FAULTY_POWER])
+    if not moved_epochs:
+        return
+    at = quantize_up(fault_expiration, *quant)
+    found = queue.get(at)
+    target = _empty_expiration_set() if found is None else list(found)
+    target[E_EARLY] = bitfield.encode(bitfield.decode(target[E_EARLY]) | moved)
+    target[E_FAULTY_POWER] = add_power(target[E_FAULTY_POWER], moved_power)
+    queue.set(at, target)
+    for epoch in moved_epochs:
+        queue.delete(epoch)
+
+
+def deadline_process_end(
+    rt: Runtime, deadline: list[Any], quant: tuple[int, int], fault_expiration: int
+) -> tuple[PowerPair, PowerPair]:
+    """At a deadline's close, every live partition without a PoSt becomes
+    entirely faulty; returns (new faulty power, failed recovery power)."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    submitted = bitfield.decode(deadline[D_POST_SUBMISSIONS])
+    new_faulty, failed_recovery = PowerPair(), PowerPair()
+    detected = False
+    rescheduled: set[int] = set()
+    for index in range(partitions.count):
+        if index in submitted:
+            continue
+        found = partitions.get(index)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"no partition {index}")
+        partition = list(found)
+        recovering = PowerPair.decode(partition[P_RECOVERING_POWER])
+        live = PowerPair.decode(partition[P_LIVE_POWER])
+        faulty = PowerPair.decode(partition[P_FAULTY_POWER])
+        if recovering.is_zero() and faulty == live:
+            continue
+        detected = True
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        _reschedule_all_as_faults(queue, quant, fault_expiration)
+        partition[P_EXPIRATIONS] = queue.flush()
+        part_new = live - faulty
+        live_sectors = bitfield.decode(partition[P_SECTORS]) - bitfield.decode(
+            partition[P_TERMINATED]
+        )
+        partition[P_FAULTS] = bitfield.encode(live_sectors)
+        partition[P_RECOVERIES] = b""
+        partition[P_FAULTY_POWER] = live.encode()
+        partition[P_RECOVERING_POWER] = [b"", b""]
+        if not part_new.is_zero():
+            rescheduled.add(index)
+        partitions.set(index, partition)
+        new_faulty = new_faulty + part_new
+        failed_recovery = failed_recovery + recovering
+    if detected:
+        deadline[D_PARTITIONS] = partitions.flush()
+    if rescheduled:
+        deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+            rt, deadline[D_EXPIRATIONS], quant, fault_expiration, rescheduled
+        )
+    deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], new_faulty)
+    deadline[D_POST_SUBMISSIONS] = b""
+    return new_faulty, failed_recovery
+
+
+def deadline_pop_expired(
+    rt: Runtime, deadline: list[Any], until: int, quant: tuple[int, int]
+) -> list[Any]:
+    """Sectors expiring by ``until`` (on time, or early after faults too
+    long) leave their partitions: [on-time, early, on-time pledge, active
+    power, faulty power]."""
+    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    expired_partitions, modified = pop_bitfield_queue(rt, queue, until)
+    total: list[Any] = [set(), set(), 0, PowerPair(), PowerPair()]
+    if not modified:
+        return total
+    deadline[D_EXPIRATIONS] = queue.flush()
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    with_early: list[int] = []
+    for index in sorted(expired_partitions):
+        found = partitions.get(index)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected partition {index}")
+        partition = list(found)
+        pqueue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        popped = _pop_expiration_queue(pqueue, until)
+        partition[P_EXPIRATIONS] = pqueue.flush()
+        expired = popped[0] | popped[1]
+        if partition[P_RECOVERIES] != b"" or not PowerPair.decode(
+            partition[P_RECOVERING_POWER]
+        ).is_zero():
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "unexpected recoveries while processing expirations")
+        terminated = bitfield.decode(partition[P_TERMINATED])
+        if expired & terminated:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiring sectors already terminated")
+        partition[P_TERMINATED] = bitfield.encode(terminated | expired)
+        partition[P_FAULTS] = bitfield.encode(bitfield.decode(partition[P_FAULTS]) - expired)
+        partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], -(popped[3] + popped[4]))
+        partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -popped[4])
+        # sectors expiring early are recorded for their termination fee
+        early_queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+        if popped[1]:
+            prev = early_queue.get(until)
+            merged = popped[1] | (set() if prev is None else bitfield.decode(prev))
+            early_queue.set(until, bitfield.encode(merged))
+        partition[P_EARLY_TERMINATED] = early_queue.flush()
+        if popped[1]:
+            with_early.append(index)
+        partitions.set(index, partition)
+        total[0] |= popped[0]
+        total[1] |= popped[1]
+        total[2] += popped[2]
+        total[3] = total[3] + popped[3]
+        total[4] = total[4] + popped[4]
+    deadline[D_PARTITIONS] = partitions.flush()
+    if with_early:
+        deadline[D_EARLY_TERMINATIONS] = bitfield.encode(
+            bitfield.decode(deadline[D_EARLY_TERMINATIONS]) | set(with_early)
+        )
+    deadline[D_LIVE_SECTORS] -= len(total[0]) + len(total[1])
+    deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], -total[4])
+    return total
+
+
+def partition_replace_sectors(
+    rt: Runtime,
+    partition: list[Any],
+    old: list[list[Any]],
+    new: list[list[Any]],
+    size: int,
+    quant: tuple[int, int],
+) -> tuple[PowerPair, int]:
+    """Swap sectors for new versions of themselves (an extended expiration):
+    they leave their expiration entries and join the new ones; the removed
+    ones must be active. Returns (power delta, pledge delta)."""
+    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    old_numbers: set[int] = set()
+    old_power, old_pledge = PowerPair(), 0
+    for epoch, numbers, power, pledge in _group_by_expiration(size, old, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        active = PowerPair.decode(es[E_ACTIVE_POWER]) - power
+        if active.raw < 0 or active.qa < 0 or decode_bigint(es[E_PLEDGE]) < 0:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiration set would go negative")
+        es[E_ACTIVE_POWER] = active.encode()
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        old_numbers.update(numbers)
+        old_power = old_power + power
+        old_pledge += pledge
+    _add_active_sectors(queue, quant, new, size)
+    new_power = power_for_sectors(size, new)
+    new_pledge = sum(decode_bigint(s[8]) for s in new)
+    partition[P_EXPIRATIONS] = queue.flush()
+    members = bitfield.decode(partition[P_SECTORS])
+    active_now = members - bitfield.decode(partition[P_TERMINATED]) - bitfield.decode(
+        partition[P_FAULTS]
+    )
+    if not old_numbers <= active_now:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, "refusing to replace inactive sectors")
+    partition[P_SECTORS] = bitfield.encode((members - old_numbers) | {s[0] for s in new})
+    delta = new_power - old_power
+    partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], delta)
+    return delta, new_pledge - old_pledge
+
+
+# terminations ---------------------------------------------------------------------
+
+
+def remove_sectors(
+    rt: Runtime,
+    queue: Amt,
+    quant: tuple[int, int],
+    sectors: list[list[Any]],
+    faults: set[int],
+    recovering: set[int],
+    size: int,
+) -> tuple[list[Any], PowerPair]:
+    """Take sectors out of an expiration queue wherever they are (healthy ones
+    at their on-time entry, faulty ones searched from the front); returns the
+    removed [on-time, early, pledge, active power, faulty power] and the
+    recovering power among them."""
+    removed: list[Any] = [set(), set(), 0, PowerPair(), PowerPair()]
+    recovering_power = PowerPair()
+    healthy = [s for s in sectors if s[0] not in faults]
+    faulty = [s for s in sectors if s[0] in faults]
+    for epoch, numbers, power, pledge in _group_by_expiration(size, healthy, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        removed[0].update(numbers)
+        removed[2] += pledge
+        removed[3] = removed[3] + power
+    remaining = {s[0] for s in faulty}
+    emptied = []
+    if remaining:
+        for epoch, raw in queue.for_each_stored():
+            es = list(raw)
+            on_time = bitfield.decode(es[E_ON_TIME])
+            early = bitfield.decode(es[E_EARLY])
+            changed = False
+            for s in faulty:
+                n = s[0]
+                if n in on_time:
+                    on_time.discard(n)
+                    removed[0].add(n)
+                    es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - decode_bigint(s[8]))
+                    removed[2] += decode_bigint(s[8])
+                elif n in early:
+                    early.discard(n)
+                    removed[1].add(n)
+                else:
+                    continue
+                power = PowerPair(size, sector_qa_power(size, s))
+                es[E_FAULTY_POWER] = add_power(es[E_FAULTY_POWER], -power)
+                removed[4] = removed[4] + power
+                if n in recovering:
+                    recovering_power = recovering_power + power
+                remaining.discard(n)
+                changed = True
+            if changed:
+                es[E_ON_TIME] = bitfield.encode(on_time)
+                es[E_EARLY] = bitfield.encode(early)
+                if _expiration_set_empty(es):
+                    emptied.append(epoch)
+                else:
+                    queue.set(epoch, es)
+            if not remaining:
+                break
+    for epoch in emptied:
+        queue.delete(epoch)
+    if remaining:
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sectors not found in expiration queue: {remaining}")
+    return removed, recovering_power
+
+
+def _record_early_termination(rt: Runtime, partition: list[Any], epoch: int, numbers: set[int]) -> None:
+    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    if numbers:
+        prev = queue.get(epoch)
+        queue.set(epoch, bitfield.encode(numbers | (set() if prev is None else bitfield.decode(prev))))
+    partition[P_EARLY_TERMINATED] = queue.flush()
+
+
+def deadline_terminate_sectors(
+    rt: Runtime,
+    deadline: list[Any],
+    sectors: Amt,
+    epoch: int,
+    by_partition: dict[int, set[int]],
+    size: int,
+    quant: tuple[int, int],
+) -> PowerPair:
+    """Terminate live sectors now; their fees are charged later, when the
+    early terminations are processed. Returns the active power lost."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    lost = PowerPair()
+    early = bitfield.decode(deadline[D_EARLY_TERMINATIONS])
+    for index in sorted(by_partition):
+        partition = load_partition(rt, partitions, index)
+        numbers = by_partition[index]
+        live = bitfield.decode(partition[P_SECTORS]) - bitfield.decode(partition[P_TERMINATED])
+        if not numbers <= live:
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "can only terminate live sectors")
+        infos = load_sectors(rt, sectors, numbers)
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        faults = bitfield.decode(partition[P_FAULTS])
+        recoveries = bitfield.decode(partition[P_RECOVERIES])
+        removed, removed_recovering = remove_sectors(
+            rt, queue, quant, infos, faults, recoveries, size
+        )
+        partition[P_EXPIRATIONS] = queue.flush()
+        gone = removed[0] | removed[1]
+        _record_early_termination(rt, partition, epoch, gone)
+        partition[P_FAULTS] = bitfield.encode(faults - gone)
+        partition[P_RECOVERIES] = bitfield.encode(recoveries - gone)
+        partition[P_TERMINATED] = bitfield.encode(bitfield.decode(partition[P_TERMINATED]) | gone)
+        partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], -(removed[3] + removed[4]))
+        partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -removed[4])
+        partition[P_RECOVERING_POWER] = add_power(partition[P_RECOVERING_POWER], -removed_recovering)
+        partitions.set(index, partition)
+        if gone:
+            early.add(index)
+            deadline[D_LIVE_SECTORS] -= len(gone)
+        deadline[D_FAULTY_POWER] = add_power(deadline[D_FAULTY_POWER], -removed[4])
+        lost = lost + removed[3]
+    deadline[D_EARLY_TERMINATIONS] = bitfield.encode(early)
+    deadline[D_PARTITIONS] = partitions.flush()
+    return lost
+
+
+@dataclass
+class TerminationResult:
+    sectors: dict[int, set[int]]
+    partitions_processed: int = 0
+    sectors_processed: int = 0
+
+    def add(self, other: TerminationResult) -> None:
+        self.partitions_processed += other.partitions_processed
+        self.sectors_processed += other.sectors_processed
+        for epoch, numbers in other.sectors.items():
+            self.sectors.setdefault(epoch, set()).update(numbers)
+
+    def below_limit(self, max_partitions: int, max_sectors: int) -> bool:
+        return self.partitions_processed < max_partitions and self.sectors_processed < max_sectors
+
+
+def _partition_pop_early(
+    rt: Runtime, partition: list[Any], max_sectors: int
+) -> tuple[TerminationResult, bool]:
+    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    result = TerminationResult({}, partitions_processed=1)
+    processed: list[int] = []
+    remainder: tuple[int, set[int]] | None = None
+    for epoch, raw in queue.for_each_stored():
+        numbers = sorted(bitfield.decode(raw))
+        limit = max_sectors - result.sectors_processed
+        if limit < len(numbers):
+            take = set(numbers[:limit])
+            remainder = (epoch, set(numbers[limit:]))
+            result.sectors_processed += limit
+        else:
+            take = set(numbers)
+            processed.append(epoch)
+            result.sectors_processed += len(numbers)
+        result.sectors[epoch] = take
+        if result.sectors_processed >= max_sectors:
+            break
+    for epoch in processed:
+        queue.delete(epoch)
+    if remainder is not None:
+        queue.set(remainder[0], bitfield.encode(remainder[1]))
+    partition[P_EARLY_TERMINATED] = queue.flush()
+    return result, queue.count > 0
+
+
+def pop_early_terminations(
+    rt: Runtime, st_deadlines: CID, deadlines_with_early: set[int], max_partitions: int,
+    max_sectors: int,
+) -> tuple[TerminationResult, CID, set[int]]:
+    """Take up to the limits of terminated sectors whose fees are due, over
+    the deadlines listed; returns them (by termination epoch), the new
+    deadlines root and the deadlines still holding some."""
+    result = TerminationResult({})
+    deadlines = list(rt.store_get(st_deadlines)[0])
+    remaining = set(deadlines_with_early)
+    for dl_index in sorted(deadlines_with_early):
+        deadline = list(rt.store_get(deadlines[dl_index]))
+        partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+        dl_result = TerminationResult({})
+        finished = []
+        for index in sorted(bitfield.decode(deadline[D_EARLY_TERMINATIONS])):
+            found = partitions.get(index)
+            if found is None:
+                finished.append(index)
+                continue
+            partition = list(found)
+            part_result, more = _partition_pop_early(
+                rt, partition, max_sectors - result.sectors_processed - dl_result.sectors_processed
+            )
+            dl_result.add(part_result)
+            if not more:
+                finished.append(index)
+            partitions.set(index, partition)
+            if not _combined(result, dl_result).below_limit(max_partitions, max_sectors):
+                break
+        early = bitfield.decode(deadline[D_EARLY_TERMINATIONS]) - set(finished)
+        deadline[D_EARLY_TERMINATIONS] = bitfield.encode(early)
+        deadline[D_PARTITIONS] = partitions.flush()
+        result.add(dl_result)
+        if not early:
+            remaining.discard(dl_index)
+        deadlines[dl_index] = rt.store_put(deadline)
+        if not result.below_limit(max_partitions, max_sectors):
+            break
+    return result, rt.store_put([deadlines]), remaining
+
+
+def _combined(a: TerminationResult, b: TerminationResult) -> TerminationResult:
+    out = TerminationResult({}, a.partitions_processed, a.sectors_processed)
+    out.add(b)
+    return out
+
+
+# compaction ------------------------------------------------------------------------
+
+
+def _cut(values: set[int], removed: set[int]) -> set[int]:
+    """Drop ``removed`` and close the gaps (bitfield.CutBitField)."""
+    ordered = sorted(removed)
+    out = set()
+    for v in values:
+        if v in removed:
+            continue
+        out.add(v - sum(1 for r in ordered if r < v))
+    return out
+
+
+def deadline_remove_partitions(
+    rt: Runtime, deadline: list[Any], to_remove: set[int], quant: tuple[int, int]
+) -> tuple[set[int], set[int], PowerPair]:
+    """Take whole partitions (without faults) out of a deadline, renumbering
+    the others; returns their (live, dead) sectors and live power."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    count = partitions.count
+    if not to_remove:
+        return set(), set(), PowerPair()
+    if max(to_remove) >= count:
+        rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"partition index {max(to_remove)} out of range")
+    if bitfield.decode(deadline[D_EARLY_TERMINATIONS]):
+        rt.abort(ExitCode.ERR_ILLEGAL_STATE, "cannot remove partitions with early terminations")
+    kept = Amt.new(rt.store)
+    live: set[int] = set()
+    dead: set[int] = set()
+    removed_power = PowerPair()
+    for index, partition in partitions.for_each_stored():
+        if index not in to_remove:
+            kept.set(kept.count, partition)
+            continue
+        if bitfield.decode(partition[P_FAULTS]):
+            rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"cannot remove partition {index}: has faults")
+        terminated = bitfield.decode(partition[P_TERMINATED])
+        dead |= terminated
+        live |= bitfield.decode(partition[P_SECTORS]) - terminated
+        removed_power = removed_power + PowerPair.decode(partition[P_LIVE_POWER])
+    deadline[D_PARTITIONS] = kept.flush()
+    deadline[D_LIVE_SECTORS] -= len(live)
+    deadline[D_TOTAL_SECTORS] -= len(live) + len(dead)
+    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    emptied = []
+    for epoch, raw in queue.for_each_stored():
+        remaining = _cut(bitfield.decode(raw), to_remove)
+        if remaining:
+            queue.set(epoch, bitfield.encode(remaining))
+        else:
+            emptied.append(epoch)
+    for epoch in emptied:
+        queue.delete(epoch)
+    deadline[D_EXPIRATIONS] = queue.flush()
+    return live, dead, removed_power
+
+
+def _remove_active_sectors(
+    rt: Runtime, queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
+) -> tuple[set[int], PowerPair, int]:
+    """Take healthy sectors out of their on-time expiration entries."""
+    numbers_out: set[int] = set()
+    total_power, total_pledge = PowerPair(), 0
+    for epoch, numbers, power, pledge in _group_by_expiration(size, sectors, quant):
+        found = queue.get(epoch)
+        if found is None:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
+        es = list(found)
+        on_time = bitfield.decode(es[E_ON_TIME])
+        if not set(numbers) <= on_time:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
+        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
+        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
+        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
+        if _expiration_set_empty(es):
+            queue.delete(epoch)
+        else:
+            queue.set(epoch, es)
+        numbers_out.update(numbers)
+        total_power = total_power + power
+        total_pledge += pledge
+    return numbers_out, total_power, total_pledge
+
+
+def deadline_reschedule_expirations(
+    rt: Runtime,
+    deadline: list[Any],
+    sectors: Amt,
+    expiration: int,
+    by_partition: dict[int, set[int]],
+    size: int,
+    quant: tuple[int, int],
+) -> None:
+    """Bring the expiration of healthy sectors forward to ``expiration``
+    (committed-capacity sectors replaced by new ones)."""
+    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    rescheduled: set[int] = set()
+    for index in sorted(by_partition):
+        found = partitions.get(index)
+        if found is None:
+            continue  # moved by a compaction: only what is found is rescheduled
+        partition = list(found)
+        active = (
+            (by_partition[index] & bitfield.decode(partition[P_SECTORS]))
+            - bitfield.decode(partition[P_TERMINATED])
+            - bitfield.decode(partition[P_FAULTS])
+        )
+        infos = load_sectors(rt, sectors, active)
+        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        if infos:
+            numbers, power, pledge = _remove_active_sectors(rt, queue, quant, infos, size)
+            at = quantize_up(expiration, *quant)
+            prev = queue.get(at)
+            es = _empty_expiration_set() if prev is None else list(prev)
+            es[E_ON_TIME] = bitfield.encode(bitfield.decode(es[E_ON_TIME]) | numbers)
+            es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) + pledge)
+            es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], power)
+            queue.set(at, es)
+        partition[P_EXPIRATIONS] = queue.flush()
+        if not active:
+            continue
+        rescheduled.add(index)
+        partitions.set(index, partition)
+    if rescheduled:
+        deadline[D_PARTITIONS] = partitions.flush()
+        deadline[D_EXPIRATIONS] = add_to_bitfield_queue(
+            rt, deadline[D_EXPIRATIONS], quant, expiration, rescheduled
+        )

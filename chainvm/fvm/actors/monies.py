@@ -158,3 +158,25 @@ def undeclared_fault_penalty(
         UNDECLARED_FAULT_PROJECTION_V1 if network_version >= 1 else UNDECLARED_FAULT_PROJECTION_V0
     )
     return expected_reward_for_power(reward, network_qa, qa_power, period, clamp=False)
+
+
+TERMINATION_LIFETIME_CAP_DAYS = 70
+
+
+def termination_penalty(
+    day_reward: int,
+    storage_pledge: int,
+    age: int,
+    reward: tuple[int, int],
+    network_qa: tuple[int, int],
+    qa_power: int,
+    network_version: int,
+) -> int:
+    """Actors v0: max(SP(t), BR(20 days) + BR(1 day) x age in days, capped at
+    70 days; from network version 1 the age counts half)."""
+    cap = TERMINATION_LIFETIME_CAP_DAYS * EPOCHS_IN_DAY
+    capped_age = min(age // 2 if network_version >= 1 else age, cap)
+    return max(
+        undeclared_fault_penalty(reward, network_qa, qa_power, network_version),
+        storage_pledge + day_reward * capped_age // EPOCHS_IN_DAY,
+    )

@@ -59,8 +59,16 @@ def _current_total_power(st: list[Any]) -> tuple[int, int]:
     return _big(st, 0), _big(st, 2)
 
 
+MINER_ON_DEFERRED_CRON_EVENT = 12
+
+
 def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
+    """Call back every miner whose cron event is due (each event is removed
+    from the queue); v0 then strips a failed miner of its power."""
+    from chainvm.fvm.address import Address
+
     now = rt.curr_epoch
+    due: list[tuple[Address, bytes]] = []
 
     def take(st: list[Any]) -> None:
         events = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
@@ -69,17 +77,32 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
         # an empty queue has nothing at any epoch: no need to walk the range
         if events.root.pointers:
             for epoch in range(st[lay.first_cron], now + 1):
-                if events.get(_epoch_key(epoch)) is not None:
-                    raise FatalError("deferred miner cron events are not implemented")
+                root = events.get(_epoch_key(epoch))
+                if root is None:
+                    continue
+                if v2:
+                    raise FatalError("deferred miner cron events are not implemented for actors v2")
+                for _, (miner, payload) in Amt.load(rt.store, root).for_each_stored():
+                    due.append((Address.from_bytes(miner), payload))
+                events.delete(_epoch_key(epoch))
         st[lay.first_cron] = now + 1
         st[lay.cron_queue] = events.flush()
 
     rt.state_transaction(take)
+    failed = []
+    for miner, payload in due:
+        _ret, code = rt.send(miner, MINER_ON_DEFERRED_CRON_EVENT, payload, 0)
+        if code != 0:
+            failed.append(miner)
     if not v2:
-        # v0 always rewrote the claims table after the (here empty) list of
-        # failed miner crons
         def claims(st: list[Any]) -> None:
             table = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+            for miner in failed:
+                claim = table.get(miner.bytes)
+                if claim is not None:
+                    add_to_claim(
+                        rt, st, table, miner, -decode_bigint(claim[0]), -decode_bigint(claim[1])
+                    )
             st[lay.claims] = table.flush()
 
         rt.state_transaction(claims)
@@ -284,6 +307,28 @@ def update_claimed_power(rt: Runtime, params: tuple[int, int]) -> None:
     rt.state_transaction(update)
 
 
+def on_consensus_fault(rt: Runtime, pledge: int) -> None:
+    """Actors v0: a slashed miner's claim, power and pledge leave the totals."""
+    rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        raise FatalError("consensus faults are not implemented for actors v2")
+    miner = rt.caller
+    lay = _Layout(False)
+
+    def remove(st: list[Any]) -> None:
+        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claim = claims.get(miner.bytes)
+        if claim is None:
+            rt.abort(ExitCode.ERR_NOT_FOUND, f"miner {miner} not registered (already slashed?)")
+        add_to_claim(rt, st, claims, miner, -decode_bigint(claim[0]), -decode_bigint(claim[1]))
+        st[4] = encode_bigint(_big(st, 4) - pledge)
+        claims.delete(miner.bytes)
+        st[9] -= 1
+        st[lay.claims] = claims.flush()
+
+    rt.state_transaction(remove)
+
+
 MAX_MINER_PROVE_COMMITS_PER_EPOCH = 200
 ERR_TOO_MANY_PROVE_COMMITS = 32
 GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
@@ -340,6 +385,7 @@ def _build() -> ActorImpl:
     impl.methods[9] = (current_total_power, decode_empty)
     impl.methods[8] = (submit_porep_for_bulk_verify, _decode_seal_verify_info)
     impl.methods[3] = (update_claimed_power, _decode_claimed_power)
+    impl.methods[7] = (on_consensus_fault, _decode_amount)
     return impl
 
 

@@ -101,6 +101,9 @@ class AnvilApi(Namespace):
     # -- time ------------------------------------------------------------------------------
 
     def evm_increaseTime(self, seconds: Number) -> str:
+        if (self.dev.head.header.timestamp + seconds) >> 64:
+            raise InvalidParams("invalid argument 0: seconds: blocks would be stamped past "
+                                "2^64-1")
         return q(self.dev.increase_time(seconds))
 
     def evm_setNextBlockTimestamp(self, timestamp: Number) -> None:
@@ -156,6 +159,7 @@ class AnvilApi(Namespace):
         import json
         import zlib
 
+        self.require_reset_allowed("anvil_loadState")
         try:
             raw = gzip.decompress(dump) if dump[:2] == b"\x1f\x8b" else dump
             payload = json.loads(raw)

@@ -10,6 +10,7 @@ with -32602 naming the argument.
 from __future__ import annotations
 
 import inspect
+import threading
 import time
 import typing
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.limits import DEFAULT_MAX_DEPTH, ExecutionTimeout, Watchdog, load_json
+from chainvm.node.limits import DEFAULT_MAX_DEPTH, WATCHDOG, ExecutionTimeout, load_json
 from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.params import (
     INTERNAL_ERROR,
@@ -61,6 +62,7 @@ class Method:
         self.fn = fn
         self.bounded = getattr(fn, "bounded", False)
         self.immediate = getattr(fn, "immediate", False)
+        self.quick = self.immediate or getattr(fn, "quick", False)
         hints = typing.get_type_hints(fn, include_extras=True)
         self.params: list[_Param] = []
         self.rest: _Param | None = None  # *args: passed on as they come
@@ -110,8 +112,10 @@ class Rpc:
         self.max_batch = max_batch
         self.max_depth = max_depth
         self.options = options or RpcOptions()
-        self.watchdog = Watchdog()
-        self._deadline = 0.0  # of the body being handled (time.monotonic())
+        self.watchdog = WATCHDOG
+        # The deadline (time.monotonic()) of the body being handled, per thread: the
+        # server handles quick lookups on its loop while its worker handles a batch.
+        self._body = threading.local()
         self.namespaces = [cls(dev, self.options) for cls in (namespaces or NAMESPACES)]
         self.methods: dict[str, Method] = {}
         for ns in self.namespaces:
@@ -129,16 +133,23 @@ class Rpc:
         if fn is None:
             raise NodeError(f"the method {method} does not exist/is not available",
                             METHOD_NOT_FOUND)
-        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
         return self._run(fn, list(params))
 
     def is_immediate(self, request: Any) -> bool:
         """Whether every call in a parsed body may be answered without the chain."""
+        return self._all(request, "immediate")
+
+    def is_quick(self, request: Any) -> bool:
+        """Whether every call in a parsed body is a quick lookup (see `base.quick`)."""
+        return self._all(request, "quick")
+
+    def _all(self, request: Any, trait: str) -> bool:
         calls = request if isinstance(request, list) and request else [request]
         for call in calls:
             method = call.get("method") if isinstance(call, dict) else None
             fn = self.methods.get(method) if isinstance(method, str) else None
-            if fn is None or not fn.immediate:
+            if fn is None or not getattr(fn, trait):
                 return False
         return True
 
@@ -161,7 +172,7 @@ class Rpc:
     def handle_request(self, request: Any) -> Any:
         """A parsed body: one call (a response or None) or a batch (a list or None).
         The executions of one body share one time limit."""
-        self._deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
         if isinstance(request, list):
             if not request:
                 return error_response(None, INVALID_REQUEST, "empty batch")
@@ -209,7 +220,8 @@ class Rpc:
         timeout = self.options.evm_timeout
         if not (fn.bounded and timeout):
             return fn(params)
-        left = self._deadline - time.monotonic()
+        now = time.monotonic()
+        left = getattr(self._body, "deadline", now + timeout) - now
         try:
             if left <= 0:
                 raise ExecutionTimeout

@@ -11,7 +11,7 @@ from chainvm.crypto import keccak256, sign_hash
 from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
 from chainvm.node.devchain import DEFAULT_TIP, NodeError, RevertError, revert_reason
-from chainvm.node.rpc.base import Namespace, bounded, immediate
+from chainvm.node.rpc.base import Namespace, bounded, immediate, quick
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
@@ -81,6 +81,7 @@ class EthApi(Namespace):
     def eth_syncing(self) -> bool:
         return False
 
+    @quick
     def eth_mining(self) -> bool:
         return self.dev.automine
 
@@ -88,6 +89,7 @@ class EthApi(Namespace):
     def eth_hashrate(self) -> str:
         return q(0)
 
+    @quick
     def eth_coinbase(self) -> str:
         return d(self.dev.coinbase)
 
@@ -98,15 +100,19 @@ class EthApi(Namespace):
         extra = sorted(a for a in self.dev.impersonated if a not in self.dev.keys)
         return [d(a) for a in [*self.dev.accounts, *extra]]
 
+    @quick
     def eth_blockNumber(self) -> str:
         return q(self.dev.head.number)
 
+    @quick
     def eth_gasPrice(self) -> str:
         return q(self.dev.gas_price())
 
+    @quick
     def eth_maxPriorityFeePerGas(self) -> str:
         return q(DEFAULT_TIP)
 
+    @quick
     def eth_blobBaseFee(self) -> str:
         return q(self.dev.blob_base_fee())
 
@@ -142,17 +148,21 @@ class EthApi(Namespace):
 
     # -- state -------------------------------------------------------------------------------
 
+    @quick
     def eth_getBalance(self, address: Address, block: BlockRef = LATEST) -> str:
         return q(self.state_at(block).balance(address))
 
+    @quick
     def eth_getTransactionCount(self, address: Address, block: BlockRef = LATEST) -> str:
         if block.tag == "pending":
             return q(self.dev.pending_nonce(address))
         return q(self.state_at(block).nonce(address))
 
+    @quick
     def eth_getCode(self, address: Address, block: BlockRef = LATEST) -> str:
         return d(self.state_at(block).code(address))
 
+    @quick
     def eth_getStorageAt(self, address: Address, slot: Slot, block: BlockRef = LATEST) -> str:
         return f"0x{self.state_at(block).get_storage(address, slot):064x}"
 
@@ -164,6 +174,7 @@ class EthApi(Namespace):
 
     # -- blocks ------------------------------------------------------------------------------
 
+    @quick
     def eth_getBlockByNumber(self, block: BlockRef, full: Bool = False
                              ) -> dict[str, Any] | None:
         remote = self.dev.remote
@@ -175,6 +186,7 @@ class EthApi(Namespace):
         stored = self.maybe_block(block)
         return format_block(self.dev, stored, full) if stored else None
 
+    @quick
     def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
                            ) -> dict[str, Any] | None:
         stored = self.dev.chain.get_block(block_hash)
@@ -183,10 +195,12 @@ class EthApi(Namespace):
                 "eth_getBlockByHash", ["0x" + block_hash.hex(), full])
         return format_block(self.dev, stored, full) if stored else None
 
+    @quick
     def eth_getBlockTransactionCountByNumber(self, block: BlockRef) -> str | None:
         stored = self.maybe_block(block)
         return q(len(stored.block.transactions)) if stored else None
 
+    @quick
     def eth_getBlockTransactionCountByHash(self, block_hash: Hash) -> str | None:
         stored = self.dev.chain.get_block(block_hash)
         return q(len(stored.block.transactions)) if stored else None
@@ -228,6 +242,7 @@ class EthApi(Namespace):
 
     # -- transactions -------------------------------------------------------------------------
 
+    @quick
     def eth_getTransactionByHash(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is not None:
@@ -253,10 +268,12 @@ class EthApi(Namespace):
             return None
         return format_tx(self.dev, stored.block.transactions[index], stored, index)
 
+    @quick
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
-            if self.dev.remote is not None:  # forked: in a block up to N?
+            if self.dev.remote is not None and tx_hash not in self.dev.pool.by_hash:
+                # Forked: a transaction in a remote block up to N?
                 return self.dev.remote.historic(  # type: ignore[no-any-return]
                     "eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             return None

@@ -93,6 +93,17 @@ def block_logs(stored: StoredBlock, crit: LogCriteria) -> list[dict[str, Any]]:
     return out
 
 
+def _remote_criteria(crit: LogCriteria, **where: str) -> dict[str, Any]:
+    """`crit` as an eth_getLogs filter object for a forked chain's remote."""
+    out: dict[str, Any] = dict(where)
+    if crit.addresses is not None:
+        out["address"] = sorted(d(a) for a in crit.addresses)
+    if crit.topics:
+        out["topics"] = [None if want is None else sorted(f"0x{t:064x}" for t in want)
+                         for want in crit.topics]
+    return out
+
+
 @dataclass
 class Filter:
     kind: str  # "logs", "blocks", "pending"
@@ -150,13 +161,25 @@ class LogsApi(Namespace):
     # -- helpers ---------------------------------------------------------------------------
 
     def _logs(self, crit: LogCriteria) -> list[dict[str, Any]]:
+        remote = self.dev.remote
         if crit.block_hash is not None:
             stored = self.dev.chain.get_block(crit.block_hash)
+            if remote is not None and (stored.number <= remote.number if stored else (
+                    remote.historic("eth_getBlockByHash", [d(crit.block_hash), False])
+                    is not None)):  # forked: a block up to N, the remote's
+                return remote.logs(_remote_criteria(crit, blockHash=d(crit.block_hash)))
             if stored is None:
                 raise NodeError("unknown block", -32000)
             return block_logs(stored, crit)
-        return self._range_logs(crit, self.number(crit.first),
-                                min(self.number(crit.last), self.dev.head.number))
+        lo = self.number(crit.first)
+        hi = min(self.number(crit.last), self.dev.head.number)
+        if remote is not None and lo <= remote.number:
+            # Forked: the logs of blocks up to N are the remote's; the fork's own blocks
+            # start at N + 1.
+            older = remote.logs(_remote_criteria(crit, fromBlock=q(lo),
+                                                 toBlock=q(min(hi, remote.number))))
+            return older + self._range_logs(crit, remote.number + 1, hi)
+        return self._range_logs(crit, lo, hi)
 
     def _range_logs(self, crit: LogCriteria, lo: int, hi: int) -> list[dict[str, Any]]:
         if hi - lo > MAX_LOG_BLOCK_RANGE:
