@@ -66,8 +66,8 @@ class Inline:
     `source` is a few lines of Python; when the opcode pushes a result, the last line
     is the expression pushed. Operands are `a` (top of the stack), `b`, `c`; the lines
     may also use the frame `f`, its memory `mem`, the instruction's `pc`, the names in
-    TEMPLATE_GLOBALS and temporaries of their own. Example: ADD is
-    ``Inline("op_add", 2, "(a + b) & M")``.
+    TEMPLATE_GLOBALS, `constants` of its own (added to TEMPLATE_GLOBALS: tables, say)
+    and temporaries. Example: ADD is ``Inline("op_add", 2, "(a + b) & M")``.
     """
 
     __slots__ = (
@@ -82,7 +82,11 @@ class Inline:
         "uses_memory",
     )
 
-    def __init__(self, name: str, arity: int, source: str, pushes: bool = True) -> None:
+    def __init__(self, name: str, arity: int, source: str, pushes: bool = True,
+                 constants: Mapping[str, object] | None = None) -> None:
+        for key, value in (constants or {}).items():
+            if TEMPLATE_GLOBALS.setdefault(key, value) is not value:
+                raise ValueError(f"{name}: {key} is already a different template constant")
         self.name = name
         self.arity = arity
         self.pushes = pushes
