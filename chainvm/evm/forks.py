@@ -13,6 +13,37 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
+from chainvm.evm.gas import (
+    G_BALANCE_EIP150,
+    G_BALANCE_EIP1884,
+    G_BALANCE_FRONTIER,
+    G_BASE,
+    G_BLOBHASH,
+    G_BLOCKHASH,
+    G_CALL_EIP150,
+    G_CALL_FRONTIER,
+    G_CREATE,
+    G_EXP,
+    G_EXTCODE_EIP150,
+    G_EXTCODE_FRONTIER,
+    G_EXTCODEHASH,
+    G_EXTCODEHASH_EIP1884,
+    G_HIGH,
+    G_JUMPDEST,
+    G_KECCAK256,
+    G_LOG,
+    G_LOGTOPIC,
+    G_LOW,
+    G_MID,
+    G_SELFBALANCE,
+    G_SELFDESTRUCT_EIP150,
+    G_SLOAD_EIP150,
+    G_SLOAD_EIP1884,
+    G_SLOAD_FRONTIER,
+    G_VERYLOW,
+    G_WARM_ACCESS,
+    G_ZERO,
+)
 from chainvm.evm.instructions import arithmetic as A
 from chainvm.evm.instructions import environment as E
 from chainvm.evm.instructions import stack_memory as S
@@ -231,73 +262,73 @@ def _frontier_table() -> Table:
            **traits: object) -> None:
         t[code] = spec(name, semantics, gas, pops, pushes, **traits)
 
-    op(0x00, "STOP", S.STOP, 0, 0, 0, **_ENDS)
-    op(0x01, "ADD", A.ADD, 3, 2, 1)
-    op(0x02, "MUL", A.MUL, 5, 2, 1)
-    op(0x03, "SUB", A.SUB, 3, 2, 1)
-    op(0x04, "DIV", A.DIV, 5, 2, 1)
-    op(0x05, "SDIV", A.SDIV, 5, 2, 1)
-    op(0x06, "MOD", A.MOD, 5, 2, 1)
-    op(0x07, "SMOD", A.SMOD, 5, 2, 1)
-    op(0x08, "ADDMOD", A.ADDMOD, 8, 3, 1)
-    op(0x09, "MULMOD", A.MULMOD, 8, 3, 1)
-    op(0x0A, "EXP", A.EXP_FRONTIER, 10, 2, 1)
-    op(0x0B, "SIGNEXTEND", A.SIGNEXTEND, 5, 2, 1)
-    op(0x10, "LT", A.LT, 3, 2, 1)
-    op(0x11, "GT", A.GT, 3, 2, 1)
-    op(0x12, "SLT", A.SLT, 3, 2, 1)
-    op(0x13, "SGT", A.SGT, 3, 2, 1)
-    op(0x14, "EQ", A.EQ, 3, 2, 1)
-    op(0x15, "ISZERO", A.ISZERO, 3, 1, 1)
-    op(0x16, "AND", A.AND, 3, 2, 1)
-    op(0x17, "OR", A.OR, 3, 2, 1)
-    op(0x18, "XOR", A.XOR, 3, 2, 1)
-    op(0x19, "NOT", A.NOT, 3, 1, 1)
-    op(0x1A, "BYTE", A.BYTE, 3, 2, 1)
-    op(0x20, "KECCAK256", E.op_keccak256, 30, 2, 1)
-    op(0x30, "ADDRESS", E.ADDRESS, 2, 0, 1)
-    op(0x31, "BALANCE", E.op_balance, 20, 1, 1)
-    op(0x32, "ORIGIN", E.ORIGIN, 2, 0, 1)
-    op(0x33, "CALLER", E.CALLER, 2, 0, 1)
-    op(0x34, "CALLVALUE", E.CALLVALUE, 2, 0, 1)
-    op(0x35, "CALLDATALOAD", E.CALLDATALOAD, 3, 1, 1)
-    op(0x36, "CALLDATASIZE", E.CALLDATASIZE, 2, 0, 1)
-    op(0x37, "CALLDATACOPY", E.op_calldatacopy, 3, 3, 0)
-    op(0x38, "CODESIZE", E.CODESIZE, 2, 0, 1)
-    op(0x39, "CODECOPY", E.op_codecopy, 3, 3, 0)
-    op(0x3A, "GASPRICE", E.GASPRICE, 2, 0, 1)
-    op(0x3B, "EXTCODESIZE", E.op_extcodesize, 20, 1, 1)
-    op(0x3C, "EXTCODECOPY", E.op_extcodecopy, 20, 4, 0)
-    op(0x40, "BLOCKHASH", E.op_blockhash, 20, 1, 1)
-    op(0x41, "COINBASE", E.COINBASE, 2, 0, 1)
-    op(0x42, "TIMESTAMP", E.TIMESTAMP, 2, 0, 1)
-    op(0x43, "NUMBER", E.NUMBER, 2, 0, 1)
-    op(0x44, "DIFFICULTY", E.DIFFICULTY, 2, 0, 1)
-    op(0x45, "GASLIMIT", E.GASLIMIT, 2, 0, 1)
-    op(0x50, "POP", S.POP, 2, 1, 0)
-    op(0x51, "MLOAD", S.MLOAD, 3, 1, 1)
-    op(0x52, "MSTORE", S.MSTORE, 3, 2, 0)
-    op(0x53, "MSTORE8", S.MSTORE8, 3, 2, 0)
-    op(0x54, "SLOAD", S.op_sload, 50, 1, 1)
-    op(0x55, "SSTORE", S.op_sstore_frontier, 0, 2, 0)
-    op(0x56, "JUMP", S.op_jump, 8, 1, 0, counting_body=S.op_jump_counting, **_ENDS)
-    op(0x57, "JUMPI", S.op_jumpi, 10, 2, 0, counting_body=S.op_jumpi_counting, **_ENDS)
-    op(0x58, "PC", S.PC, 2, 0, 1)
-    op(0x59, "MSIZE", S.MSIZE, 2, 0, 1)
-    op(0x5A, "GAS", S.op_gas, 2, 0, 1, **_READS_GAS)
-    op(0x5B, "JUMPDEST", S.JUMPDEST, 1, 0, 0)
+    op(0x00, "STOP", S.STOP, G_ZERO, 0, 0, **_ENDS)
+    op(0x01, "ADD", A.ADD, G_VERYLOW, 2, 1)
+    op(0x02, "MUL", A.MUL, G_LOW, 2, 1)
+    op(0x03, "SUB", A.SUB, G_VERYLOW, 2, 1)
+    op(0x04, "DIV", A.DIV, G_LOW, 2, 1)
+    op(0x05, "SDIV", A.SDIV, G_LOW, 2, 1)
+    op(0x06, "MOD", A.MOD, G_LOW, 2, 1)
+    op(0x07, "SMOD", A.SMOD, G_LOW, 2, 1)
+    op(0x08, "ADDMOD", A.ADDMOD, G_MID, 3, 1)
+    op(0x09, "MULMOD", A.MULMOD, G_MID, 3, 1)
+    op(0x0A, "EXP", A.EXP_FRONTIER, G_EXP, 2, 1)
+    op(0x0B, "SIGNEXTEND", A.SIGNEXTEND, G_LOW, 2, 1)
+    op(0x10, "LT", A.LT, G_VERYLOW, 2, 1)
+    op(0x11, "GT", A.GT, G_VERYLOW, 2, 1)
+    op(0x12, "SLT", A.SLT, G_VERYLOW, 2, 1)
+    op(0x13, "SGT", A.SGT, G_VERYLOW, 2, 1)
+    op(0x14, "EQ", A.EQ, G_VERYLOW, 2, 1)
+    op(0x15, "ISZERO", A.ISZERO, G_VERYLOW, 1, 1)
+    op(0x16, "AND", A.AND, G_VERYLOW, 2, 1)
+    op(0x17, "OR", A.OR, G_VERYLOW, 2, 1)
+    op(0x18, "XOR", A.XOR, G_VERYLOW, 2, 1)
+    op(0x19, "NOT", A.NOT, G_VERYLOW, 1, 1)
+    op(0x1A, "BYTE", A.BYTE, G_VERYLOW, 2, 1)
+    op(0x20, "KECCAK256", E.op_keccak256, G_KECCAK256, 2, 1)
+    op(0x30, "ADDRESS", E.ADDRESS, G_BASE, 0, 1)
+    op(0x31, "BALANCE", E.op_balance, G_BALANCE_FRONTIER, 1, 1)
+    op(0x32, "ORIGIN", E.ORIGIN, G_BASE, 0, 1)
+    op(0x33, "CALLER", E.CALLER, G_BASE, 0, 1)
+    op(0x34, "CALLVALUE", E.CALLVALUE, G_BASE, 0, 1)
+    op(0x35, "CALLDATALOAD", E.CALLDATALOAD, G_VERYLOW, 1, 1)
+    op(0x36, "CALLDATASIZE", E.CALLDATASIZE, G_BASE, 0, 1)
+    op(0x37, "CALLDATACOPY", E.op_calldatacopy, G_VERYLOW, 3, 0)
+    op(0x38, "CODESIZE", E.CODESIZE, G_BASE, 0, 1)
+    op(0x39, "CODECOPY", E.op_codecopy, G_VERYLOW, 3, 0)
+    op(0x3A, "GASPRICE", E.GASPRICE, G_BASE, 0, 1)
+    op(0x3B, "EXTCODESIZE", E.op_extcodesize, G_EXTCODE_FRONTIER, 1, 1)
+    op(0x3C, "EXTCODECOPY", E.op_extcodecopy, G_EXTCODE_FRONTIER, 4, 0)
+    op(0x40, "BLOCKHASH", E.op_blockhash, G_BLOCKHASH, 1, 1)
+    op(0x41, "COINBASE", E.COINBASE, G_BASE, 0, 1)
+    op(0x42, "TIMESTAMP", E.TIMESTAMP, G_BASE, 0, 1)
+    op(0x43, "NUMBER", E.NUMBER, G_BASE, 0, 1)
+    op(0x44, "DIFFICULTY", E.DIFFICULTY, G_BASE, 0, 1)
+    op(0x45, "GASLIMIT", E.GASLIMIT, G_BASE, 0, 1)
+    op(0x50, "POP", S.POP, G_BASE, 1, 0)
+    op(0x51, "MLOAD", S.MLOAD, G_VERYLOW, 1, 1)
+    op(0x52, "MSTORE", S.MSTORE, G_VERYLOW, 2, 0)
+    op(0x53, "MSTORE8", S.MSTORE8, G_VERYLOW, 2, 0)
+    op(0x54, "SLOAD", S.op_sload, G_SLOAD_FRONTIER, 1, 1)
+    op(0x55, "SSTORE", S.op_sstore_frontier, G_ZERO, 2, 0)
+    op(0x56, "JUMP", S.op_jump, G_MID, 1, 0, counting_body=S.op_jump_counting, **_ENDS)
+    op(0x57, "JUMPI", S.op_jumpi, G_HIGH, 2, 0, counting_body=S.op_jumpi_counting, **_ENDS)
+    op(0x58, "PC", S.PC, G_BASE, 0, 1)
+    op(0x59, "MSIZE", S.MSIZE, G_BASE, 0, 1)
+    op(0x5A, "GAS", S.op_gas, G_BASE, 0, 1, **_READS_GAS)
+    op(0x5B, "JUMPDEST", S.JUMPDEST, G_JUMPDEST, 0, 0)
     for i in range(32):
-        op(0x60 + i, f"PUSH{i + 1}", S.PUSH_OPS[i], 3, 0, 1, immediate=i + 1)
+        op(0x60 + i, f"PUSH{i + 1}", S.PUSH_OPS[i], G_VERYLOW, 0, 1, immediate=i + 1)
     for i in range(16):
-        op(0x80 + i, f"DUP{i + 1}", S.DUP_OPS[i], 3, i + 1, i + 2)
-        op(0x90 + i, f"SWAP{i + 1}", S.SWAP_OPS[i], 3, i + 2, i + 2)
+        op(0x80 + i, f"DUP{i + 1}", S.DUP_OPS[i], G_VERYLOW, i + 1, i + 2)
+        op(0x90 + i, f"SWAP{i + 1}", S.SWAP_OPS[i], G_VERYLOW, i + 2, i + 2)
     for i in range(5):
-        op(0xA0 + i, f"LOG{i}", S.LOG_OPS[i], 375 * (i + 1), i + 2, 0)
-    op(0xF0, "CREATE", Y.op_create, 32000, 3, 1, **_CHILD_FRAME)
-    op(0xF1, "CALL", Y.op_call, 40, 7, 1, **_CHILD_FRAME)
-    op(0xF2, "CALLCODE", Y.op_callcode, 40, 7, 1, **_CHILD_FRAME)
-    op(0xF3, "RETURN", S.op_return, 0, 2, 0, **_ENDS)
-    op(0xFF, "SELFDESTRUCT", Y.op_selfdestruct, 0, 1, 0, **_ENDS)
+        op(0xA0 + i, f"LOG{i}", S.LOG_OPS[i], G_LOG + G_LOGTOPIC * i, i + 2, 0)
+    op(0xF0, "CREATE", Y.op_create, G_CREATE, 3, 1, **_CHILD_FRAME)
+    op(0xF1, "CALL", Y.op_call, G_CALL_FRONTIER, 7, 1, **_CHILD_FRAME)
+    op(0xF2, "CALLCODE", Y.op_callcode, G_CALL_FRONTIER, 7, 1, **_CHILD_FRAME)
+    op(0xF3, "RETURN", S.op_return, G_ZERO, 2, 0, **_ENDS)
+    op(0xFF, "SELFDESTRUCT", Y.op_selfdestruct, G_ZERO, 1, 0, **_ENDS)
     return t
 
 
@@ -367,60 +398,64 @@ _BERLIN_BODIES: dict[int, Body] = {
 }
 
 PATCHES: dict[str, list[Patch]] = {
-    "Homestead": [_patch("EIP-7 DELEGATECALL", _set(0xF4, "DELEGATECALL", Y.op_delegatecall, 40, 6, 1,
+    "Homestead": [_patch("EIP-7 DELEGATECALL", _set(0xF4, "DELEGATECALL", Y.op_delegatecall, G_CALL_FRONTIER, 6, 1,
                                                    **_CHILD_FRAME))],
-    "EIP150": [_patch("EIP-150 gas repricing", _gas({0x31: 400, 0x3B: 700, 0x3C: 700, 0x54: 200,
-                                                       0xF1: 700, 0xF2: 700, 0xF4: 700, 0xFF: 5000}))],
-    "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: 10}, {0x0A: A.EXP_EIP160}))],
+    "EIP150": [_patch("EIP-150 gas repricing", _gas({
+        0x31: G_BALANCE_EIP150, 0x3B: G_EXTCODE_EIP150, 0x3C: G_EXTCODE_EIP150,
+        0x54: G_SLOAD_EIP150, 0xF1: G_CALL_EIP150, 0xF2: G_CALL_EIP150, 0xF4: G_CALL_EIP150,
+        0xFF: G_SELFDESTRUCT_EIP150}))],
+    "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: G_EXP}, {0x0A: A.EXP_EIP160}))],
     "Byzantium": [
-        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, 0, 2, 0, **_ENDS)),
-        _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.RETURNDATASIZE, 2, 0, 1),
-               _set(0x3E, "RETURNDATACOPY", E.op_returndatacopy, 3, 3, 0)),
-        _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, 700, 6, 1,
+        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, G_ZERO, 2, 0, **_ENDS)),
+        _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.RETURNDATASIZE, G_BASE, 0, 1),
+               _set(0x3E, "RETURNDATACOPY", E.op_returndatacopy, G_VERYLOW, 3, 0)),
+        _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, G_CALL_EIP150, 6, 1,
                                                       **_CHILD_FRAME)),
     ],
     "Constantinople": [
-        _patch("EIP-145 shifts", _set(0x1B, "SHL", A.SHL, 3, 2, 1),
-               _set(0x1C, "SHR", A.SHR, 3, 2, 1), _set(0x1D, "SAR", A.SAR, 3, 2, 1)),
-        _patch("EIP-1052 EXTCODEHASH", _set(0x3F, "EXTCODEHASH", E.op_extcodehash, 400, 1, 1)),
-        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, 32000, 4, 1, **_CHILD_FRAME)),
-        _patch("EIP-1283 SSTORE net metering", _gas({0x55: 0}, {0x55: S.op_sstore_eip1283})),
+        _patch("EIP-145 shifts", _set(0x1B, "SHL", A.SHL, G_VERYLOW, 2, 1),
+               _set(0x1C, "SHR", A.SHR, G_VERYLOW, 2, 1), _set(0x1D, "SAR", A.SAR, G_VERYLOW, 2, 1)),
+        _patch("EIP-1052 EXTCODEHASH", _set(0x3F, "EXTCODEHASH", E.op_extcodehash, G_EXTCODEHASH, 1, 1)),
+        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, G_CREATE, 4, 1, **_CHILD_FRAME)),
+        _patch("EIP-1283 SSTORE net metering", _gas({0x55: G_ZERO}, {0x55: S.op_sstore_eip1283})),
     ],
     "ConstantinopleFix": [
-        _patch("EIP-1716 remove EIP-1283", _gas({0x55: 0}, {0x55: S.op_sstore_frontier})),
+        _patch("EIP-1716 remove EIP-1283", _gas({0x55: G_ZERO}, {0x55: S.op_sstore_frontier})),
     ],
     "Istanbul": [
-        _patch("EIP-1884 repricing", _gas({0x54: 800, 0x31: 700, 0x3F: 700}),
-               _set(0x47, "SELFBALANCE", E.op_selfbalance, 5, 0, 1)),
-        _patch("EIP-1344 CHAINID", _set(0x46, "CHAINID", E.CHAINID, 2, 0, 1)),
-        _patch("EIP-2200 SSTORE", _gas({0x55: 0}, {0x55: S.op_sstore_eip2200}),
+        _patch("EIP-1884 repricing", _gas({0x54: G_SLOAD_EIP1884, 0x31: G_BALANCE_EIP1884,
+                                          0x3F: G_EXTCODEHASH_EIP1884}),
+               _set(0x47, "SELFBALANCE", E.op_selfbalance, G_SELFBALANCE, 0, 1)),
+        _patch("EIP-1344 CHAINID", _set(0x46, "CHAINID", E.CHAINID, G_BASE, 0, 1)),
+        _patch("EIP-2200 SSTORE", _gas({0x55: G_ZERO}, {0x55: S.op_sstore_eip2200}),
                change_opcode(0x55, **_READS_GAS)),  # its sentry: no SSTORE with <= 2300 gas left
     ],
     "Berlin": [
         _patch("EIP-2929 cold/warm access",
-               _gas({0x31: 100, 0x3B: 100, 0x3C: 100, 0x3F: 100, 0x54: 100, 0x55: 0,
-                     0xF1: 100, 0xF2: 100, 0xF4: 100, 0xFA: 100}, _BERLIN_BODIES)),
+               _gas({op: G_WARM_ACCESS for op in (0x31, 0x3B, 0x3C, 0x3F, 0x54, 0xF1, 0xF2,
+                                                  0xF4, 0xFA)} | {0x55: G_ZERO},
+                    _BERLIN_BODIES)),
     ],
     "London": [
-        _patch("EIP-3198 BASEFEE", _set(0x48, "BASEFEE", E.BASEFEE, 2, 0, 1)),
-        _patch("EIP-3529 refund reduction", _gas({0x55: 0}, {0x55: S.op_sstore_eip3529})),
+        _patch("EIP-3198 BASEFEE", _set(0x48, "BASEFEE", E.BASEFEE, G_BASE, 0, 1)),
+        _patch("EIP-3529 refund reduction", _gas({0x55: G_ZERO}, {0x55: S.op_sstore_eip3529})),
     ],
     "Paris": [
-        _patch("EIP-4399 PREVRANDAO", _set(0x44, "PREVRANDAO", E.PREVRANDAO, 2, 0, 1)),
+        _patch("EIP-4399 PREVRANDAO", _set(0x44, "PREVRANDAO", E.PREVRANDAO, G_BASE, 0, 1)),
     ],
     "Shanghai": [
-        _patch("EIP-3855 PUSH0", _set(0x5F, "PUSH0", S.PUSH0, 2, 0, 1)),
+        _patch("EIP-3855 PUSH0", _set(0x5F, "PUSH0", S.PUSH0, G_BASE, 0, 1)),
     ],
     "Cancun": [
-        _patch("EIP-1153 transient storage", _set(0x5C, "TLOAD", S.op_tload, 100, 1, 1),
-               _set(0x5D, "TSTORE", S.op_tstore, 100, 2, 0)),
-        _patch("EIP-5656 MCOPY", _set(0x5E, "MCOPY", S.op_mcopy, 3, 3, 0)),
-        _patch("EIP-4844 BLOBHASH", _set(0x49, "BLOBHASH", E.op_blobhash, 3, 1, 1)),
-        _patch("EIP-7516 BLOBBASEFEE", _set(0x4A, "BLOBBASEFEE", E.BLOBBASEFEE, 2, 0, 1)),
+        _patch("EIP-1153 transient storage", _set(0x5C, "TLOAD", S.op_tload, G_WARM_ACCESS, 1, 1),
+               _set(0x5D, "TSTORE", S.op_tstore, G_WARM_ACCESS, 2, 0)),
+        _patch("EIP-5656 MCOPY", _set(0x5E, "MCOPY", S.op_mcopy, G_VERYLOW, 3, 0)),
+        _patch("EIP-4844 BLOBHASH", _set(0x49, "BLOBHASH", E.op_blobhash, G_BLOBHASH, 1, 1)),
+        _patch("EIP-7516 BLOBBASEFEE", _set(0x4A, "BLOBBASEFEE", E.BLOBBASEFEE, G_BASE, 0, 1)),
     ],
     "Prague": [],
     "Osaka": [
-        _patch("EIP-7939 CLZ", _set(0x1E, "CLZ", A.CLZ, 5, 1, 1)),
+        _patch("EIP-7939 CLZ", _set(0x1E, "CLZ", A.CLZ, G_LOW, 1, 1)),
     ],
     "BPO1": [],
     "BPO2": [],

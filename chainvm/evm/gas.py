@@ -44,7 +44,8 @@ G_BALANCE_EIP150 = 400
 G_BALANCE_EIP1884 = 700
 G_EXTCODE_FRONTIER = 20
 G_EXTCODE_EIP150 = 700
-G_EXTCODEHASH = 400
+G_EXTCODEHASH = 400  # EIP-1052
+G_EXTCODEHASH_EIP1884 = 700
 G_CALL_FRONTIER = 40
 G_CALL_EIP150 = 700
 G_SELFBALANCE = 5
@@ -78,10 +79,6 @@ MAX_CODE_SIZE = 0x6000  # EIP-170
 MAX_INITCODE_SIZE = 2 * MAX_CODE_SIZE  # EIP-3860
 STACK_LIMIT = 1024
 CALL_DEPTH_LIMIT = 1024
-
-
-def memory_cost(words: int) -> int:
-    return G_MEMORY * words + words * words // G_QUADCOEFFDIV
 
 
 def fake_exponential(factor: int, numerator: int, denominator: int) -> int:

@@ -1,9 +1,9 @@
 """Extracted mainnet vectors for every method this VM implements.
 
 Vectors live under ``extracted/<batch>/<actor>/<method>/<outcome>/``; every
-vector of an implemented method must pass in every variant. Methods that
-need the proof systems (sector commitment, window PoSt, faults, deals,
-miner creation) are outside the scope and not selected.
+vector of an implemented method must pass in every variant. Every method
+the corpus extracted is listed (all at network versions 0 to 2, actors v0);
+a method added to a future corpus is not selected until it is listed here.
 """
 
 from __future__ import annotations

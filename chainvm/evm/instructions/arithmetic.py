@@ -10,6 +10,7 @@ negative, its magnitude TWO_256 - x. Frontier opcodes are the Yellow Paper's
 
 from __future__ import annotations
 
+from chainvm.evm.gas import G_EXPBYTE_EIP160, G_EXPBYTE_FRONTIER
 from chainvm.evm.opspec import Inline
 
 ADD = Inline("op_add", 2, "(a + b) & M")
@@ -40,8 +41,8 @@ def exp_template(byte_gas: int) -> Inline:
     """)
 
 
-EXP_FRONTIER = exp_template(10)
-EXP_EIP160 = exp_template(50)  # EIP-160: 50 gas per exponent byte
+EXP_FRONTIER = exp_template(G_EXPBYTE_FRONTIER)
+EXP_EIP160 = exp_template(G_EXPBYTE_EIP160)  # EIP-160: dearer exponent bytes
 
 # Extends the sign of the low a + 1 bytes of b: bit 8a + 7 is copied into every bit above
 # it. From a = 31 on, b is unchanged. The masks for each a < 31 are tables, so a

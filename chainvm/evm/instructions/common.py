@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainvm.evm.errors import OutOfGas
 from chainvm.evm.frame import Frame
+from chainvm.evm.gas import G_COPY, G_MEMORY, G_QUADCOEFFDIV
 
 UINT256_MASK = (1 << 256) - 1
 SIGN_BIT = 1 << 255
@@ -37,7 +38,9 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
         raise OutOfGas
     new_words = (end + 31) >> 5
     old_words = old >> 5
-    cost = (3 * new_words + new_words * new_words // 512) - (3 * old_words + old_words * old_words // 512)
+    # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, inlined.
+    cost = (G_MEMORY * new_words + new_words * new_words // G_QUADCOEFFDIV) \
+        - (G_MEMORY * old_words + old_words * old_words // G_QUADCOEFFDIV)
     gas = f.gas - cost
     if gas < 0:
         raise OutOfGas
@@ -46,10 +49,10 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
 
 
 def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
-    """Memory expansion plus G_COPY (3) per word for the *COPY opcodes."""
+    """Memory expansion plus G_COPY per word for the *COPY opcodes."""
     if size:
         expand_memory(f, mem_offset, size)
-        charge(f, 3 * ((size + 31) >> 5))
+        charge(f, G_COPY * ((size + 31) >> 5))
 
 
 def padded_slice(data: bytes, start: int, size: int) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chainvm.crypto import keccak256
 from chainvm.evm.errors import ReturnDataOutOfBounds
 from chainvm.evm.frame import Frame
+from chainvm.evm.gas import G_KECCAK256_WORD
 from chainvm.evm.instructions.common import (
     charge,
     copy_cost_and_expand,
@@ -22,7 +23,7 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
     size = s[-1]
     if size:
         expand_memory(f, offset, size)
-        charge(f, 6 * ((size + 31) >> 5))
+        charge(f, G_KECCAK256_WORD * ((size + 31) >> 5))
         s[-1] = int.from_bytes(keccak256(f.memory[offset:offset + size]), "big")
     else:
         s[-1] = 0xC5D2460186F7233C927E7DB2DCC703C0E500B653CA82273B7BFAD8045D85A470

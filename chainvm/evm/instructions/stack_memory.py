@@ -6,6 +6,19 @@ from collections.abc import Callable
 
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
 from chainvm.evm.frame import Frame, TierUp
+from chainvm.evm.gas import (
+    G_COLD_SLOAD,
+    G_COPY,
+    G_LOGDATA,
+    G_SLOAD_EIP1884,
+    G_SRESET,
+    G_SSET,
+    G_SSTORE_NOOP_1283,
+    G_SSTORE_SENTRY,
+    G_WARM_ACCESS,
+    R_SCLEAR,
+    R_SCLEAR_EIP3529,
+)
 from chainvm.evm.instructions.common import charge, expand_memory
 from chainvm.evm.opspec import Inline
 from chainvm.evm.tiering import LOOP_THRESHOLD
@@ -38,7 +51,7 @@ def op_sload(f: Frame, s: list[int], pc: int) -> int:
 def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
     key = s[-1]
     if f.state.access_slot(f.address, key):
-        charge(f, 2100 - 100)
+        charge(f, G_COLD_SLOAD - G_WARM_ACCESS)  # EIP-2929
     s[-1] = f.state.get_storage(f.address, key)
     return pc + 1
 
@@ -51,11 +64,11 @@ def op_sstore_frontier(f: Frame, s: list[int], pc: int) -> int:
     state = f.state
     current = state.get_storage(f.address, key)
     if value and not current:
-        charge(f, 20000)
+        charge(f, G_SSET)
     else:
-        charge(f, 5000)
+        charge(f, G_SRESET)
         if current and not value:
-            state.add_refund(15000)
+            state.add_refund(R_SCLEAR)
     state.set_storage(f.address, key, value)
     return pc + 1
 
@@ -67,12 +80,12 @@ def _make_net_sstore(name: str, noop_gas: int, sentry: bool, cold_gas: int, clea
     noop_gas is the cost of a write that changes nothing or hits a dirty slot;
     reset_gas the cost of changing a clean non-zero slot.
     """
-    set_gas = 20000
+    set_gas = G_SSET
 
     def op_sstore(f: Frame, s: list[int], pc: int) -> int:
         if f.is_static:
             raise WriteProtection
-        if sentry and f.gas <= 2300:  # EIP-2200: never while only the call stipend is left
+        if sentry and f.gas <= G_SSTORE_SENTRY:  # EIP-2200: never while only the call stipend is left
             raise OutOfGas
         key = s.pop()
         value = s.pop()
@@ -113,10 +126,16 @@ def _make_net_sstore(name: str, noop_gas: int, sentry: bool, cold_gas: int, clea
     return op_sstore
 
 
-op_sstore_eip1283 = _make_net_sstore("op_sstore_eip1283", 200, False, 0, 15000, 5000)
-op_sstore_eip2200 = _make_net_sstore("op_sstore_eip2200", 800, True, 0, 15000, 5000)
-op_sstore_eip2929 = _make_net_sstore("op_sstore_eip2929", 100, True, 2100, 15000, 5000 - 2100)
-op_sstore_eip3529 = _make_net_sstore("op_sstore_eip3529", 100, True, 2100, 4800, 5000 - 2100)
+op_sstore_eip1283 = _make_net_sstore("op_sstore_eip1283", G_SSTORE_NOOP_1283, False, 0,
+                                     R_SCLEAR, G_SRESET)
+# EIP-2200: a no-op write costs what SLOAD costs (EIP-1884's price).
+op_sstore_eip2200 = _make_net_sstore("op_sstore_eip2200", G_SLOAD_EIP1884, True, 0, R_SCLEAR,
+                                     G_SRESET)
+# EIP-2929: a warm read's price for no-ops, the cold surcharge separately.
+op_sstore_eip2929 = _make_net_sstore("op_sstore_eip2929", G_WARM_ACCESS, True, G_COLD_SLOAD,
+                                     R_SCLEAR, G_SRESET - G_COLD_SLOAD)
+op_sstore_eip3529 = _make_net_sstore("op_sstore_eip3529", G_WARM_ACCESS, True, G_COLD_SLOAD,
+                                     R_SCLEAR_EIP3529, G_SRESET - G_COLD_SLOAD)
 
 
 def op_jump(f: Frame, s: list[int], pc: int) -> int:
@@ -196,7 +215,7 @@ def op_mcopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-5656
     size = s.pop()
     if size:
         expand_memory(f, max(dest, src), size)
-        charge(f, 3 * ((size + 31) >> 5))
+        charge(f, G_COPY * ((size + 31) >> 5))
         mem = f.memory
         mem[dest:dest + size] = mem[src:src + size]
     return pc + 1
@@ -252,7 +271,7 @@ def _make_log(topics: int) -> Op:
         topic_values = tuple(s.pop() for _ in range(topics))
         if size:
             expand_memory(f, offset, size)
-            charge(f, 8 * size)
+            charge(f, G_LOGDATA * size)
         f.state.add_log(Log(f.address, topic_values, bytes(f.memory[offset:offset + size])))
         return pc + 1
 
