@@ -16,8 +16,8 @@ by the opcode byte (bodies, static gas, legal stack heights, names).
 from __future__ import annotations
 
 import ast
-import re
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,17 +60,14 @@ _BUILTINS = frozenset({"int", "len", "pow", "max", "min"})
 # Names the generated bodies and blocks use for their own purposes.
 _RESERVED = frozenset({"s", "stack", "append", "gas", "jumpdests"}) | _TEMPLATE_LOCALS
 
-_MARKER = re.compile(r"__(op|dot|tmp)_([a-z_0-9]+)__")
-
-
 class Inline:
     """An opcode's effect as Python source over its operands, shared by both tiers.
 
     `source` is a few lines of Python; when the opcode pushes a result, the last line
     is the expression pushed. Operands are `a` (top of the stack), `b`, `c`; the lines
     may also use the frame `f`, its memory `mem`, the instruction's `pc`, the names in
-    TEMPLATE_GLOBALS and temporaries of their own. Example: ADD is
-    ``Inline("op_add", 2, "(a + b) & M")``.
+    TEMPLATE_GLOBALS, `constants` of its own (added to TEMPLATE_GLOBALS: tables, say)
+    and temporaries. Example: ADD is ``Inline("op_add", 2, "(a + b) & M")``.
     """
 
     __slots__ = (
@@ -85,33 +82,49 @@ class Inline:
         "uses_memory",
     )
 
-    def __init__(self, name: str, arity: int, source: str, pushes: bool = True) -> None:
+    def __init__(self, name: str, arity: int, source: str, pushes: bool = True,
+                 constants: Mapping[str, object] | None = None) -> None:
+        for key, value in (constants or {}).items():
+            if TEMPLATE_GLOBALS.setdefault(key, value) is not value:
+                raise ValueError(f"{name}: {key} is already a different template constant")
         self.name = name
         self.arity = arity
         self.pushes = pushes
         self.source = textwrap.dedent(source).strip()
         module = ast.parse(self.source)
-        statements = list(module.body)
-        result: ast.expr | None = None
-        if pushes:
-            last = statements.pop() if statements else None
-            if not isinstance(last, ast.Expr):
-                raise ValueError(f"{name}: a pushing template ends with the expression pushed")
-            result = last.value
+        statements, result = _split(module, name, pushes)
         operands = set(OPERANDS[:arity])
-        temporaries = {node.id for stmt in statements for node in ast.walk(stmt)
-                       if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+        names: list[ast.Name] = []
+        dotted: set[ast.Name] = set()  # operands whose attribute is read: `b.to_bytes(...)`
+        for node in ast.walk(module):
+            if isinstance(node, ast.Name):
+                names.append(node)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                dotted.add(node.value)
+        counts = Counter(node.id for node in names)
+        temporaries = {node.id for node in names if isinstance(node.ctx, ast.Store)}
         if temporaries & (operands | _RESERVED | set(TEMPLATE_GLOBALS)):
             raise ValueError(f"{name}: a template may not assign {sorted(temporaries)}")
         allowed = operands | temporaries | _TEMPLATE_LOCALS | _BUILTINS | set(TEMPLATE_GLOBALS)
-        used = {node.id for node in ast.walk(module) if isinstance(node, ast.Name)}
-        if used - allowed:
-            raise ValueError(f"{name}: unknown names {sorted(used - allowed)} in template")
-        self.uses_memory = "mem" in used
+        if set(counts) - allowed:
+            raise ValueError(f"{name}: unknown names {sorted(set(counts) - allowed)} in template")
+        if result is not None and (result.lineno != result.end_lineno or result.col_offset):
+            raise ValueError(f"{name}: the expression pushed must be one whole line")
+        self.uses_memory = "mem" in counts
         self._temporaries = tuple(sorted(temporaries))
-        self._statements = _format_template(statements, operands, temporaries)
-        self._result = _format_template([result], operands, temporaries) if result else None
-        self.body: Body = _interpreter_body(self, statements, result)
+        fields: dict[ast.Name, str] = {}
+        for node in names:
+            if node.id in operands:
+                fields[node] = "dot_" + node.id if node in dotted else node.id
+            elif node.id in temporaries:
+                fields[node] = "tmp_" + node.id
+            elif node.id == "pc":
+                fields[node] = "pc"
+        lines = _format_lines(self.source, fields)
+        split_at = len(lines) if result is None else result.lineno - 1
+        self._statements = "\n".join(lines[:split_at])
+        self._result = lines[split_at] if result is not None else None
+        self.body: Body = _interpreter_body(self, counts, bool(statements), result)
 
     def expand(self, operands: Sequence[str], fresh: Callable[[], str],
                pc: int) -> tuple[list[str], str | None]:
@@ -132,67 +145,38 @@ class Inline:
         return f"Inline({self.name}, {self.source!r})"
 
 
-class _Rename(ast.NodeTransformer):
-    """Operands and temporaries become markers; an operand whose attribute is read gets
-    its own marker, since a constant needs brackets there (`(5).bit_length()`)."""
+def _format_lines(source: str, fields: dict[ast.Name, str]) -> list[str]:
+    """The source's lines as str.format templates, each name node in `fields` replaced by
+    its field ({a}, {dot_a}, {tmp_NAME}, {pc}), found by its position in the source.
 
-    def __init__(self, operands: set[str], temporaries: set[str]) -> None:
-        self.operands = operands | {"pc"}
-        self.temporaries = temporaries
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        value = node.value
-        if isinstance(value, ast.Name) and value.id in self.operands:
-            node.value = ast.Name(f"__dot_{value.id}__", value.ctx)
-            return node
-        return self.generic_visit(node)
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        if node.id in self.operands:
-            return ast.Name(f"__op_{node.id}__", node.ctx)
-        if node.id in self.temporaries:
-            return ast.Name(f"__tmp_{node.id}__", node.ctx)
-        return node
-
-
-def _unparse_statement(node: ast.AST) -> str:
-    """Source of one statement; an `if` with a single simple statement stays on one line
-    (the compiled tier compiles a lot of these, and shorter source compiles faster)."""
-    if (isinstance(node, ast.If) and not node.orelse and len(node.body) == 1
-            and not isinstance(node.body[0], ast.If | ast.For | ast.While | ast.With)):
-        return f"if {ast.unparse(node.test)}: {ast.unparse(node.body[0])}"
-    return ast.unparse(node)
+    The compiled tier puts names or constants in place of the operands, so they need no
+    brackets, except before an attribute ({dot_a}: `(5).bit_length()`)."""
+    by_line: dict[int, list[tuple[int, int, str]]] = {}
+    for node, field in fields.items():
+        assert node.end_col_offset is not None
+        by_line.setdefault(node.lineno, []).append((node.col_offset, node.end_col_offset, field))
+    lines = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        parts = []
+        end = 0
+        for start, stop, field in sorted(by_line.get(number, ())):
+            parts.append(line[end:start].replace("{", "{{").replace("}", "}}"))
+            parts.append("{" + field + "}")
+            end = stop
+        parts.append(line[end:].replace("{", "{{").replace("}", "}}"))
+        lines.append("".join(parts))
+    return lines
 
 
-def _format_template(nodes: Sequence[ast.AST], operands: set[str],
-                     temporaries: set[str]) -> str:
-    """The nodes' source as a str.format template: {a}, {b}, {c}, {pc}, {tmp_NAME}, and
-    {dot_a} where an attribute of `a` is read.
-
-    Operands are replaced by source text that is a name or a constant (a local, a pushed
-    value, `s[-1]`), so they need no brackets except before an attribute."""
-    renamer = _Rename(operands, temporaries)
-    text = "\n".join(_unparse_statement(renamer.visit(_copy(node))) for node in nodes)
-    text = text.replace("{", "{{").replace("}", "}}")
-
-    def field(match: re.Match[str]) -> str:
-        kind, name = match.groups()
-        return f"{{{name}}}" if kind == "op" else f"{{{kind}_{name}}}"
-
-    return _MARKER.sub(field, text)
-
-
-def _copy(node: ast.AST) -> ast.AST:
-    return ast.parse(ast.unparse(node)).body[0]
-
-
-def _occurrences(nodes: Sequence[ast.AST]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for root in nodes:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name):
-                counts[node.id] = counts.get(node.id, 0) + 1
-    return counts
+def _split(module: ast.Module, name: str, pushes: bool) -> tuple[list[ast.stmt], ast.expr | None]:
+    """(statements, the expression pushed) of a parsed template."""
+    statements = list(module.body)
+    if not pushes:
+        return statements, None
+    last = statements.pop() if statements else None
+    if isinstance(last, ast.Expr):
+        return statements, last.value
+    raise ValueError(f"{name}: a pushing template ends with the expression pushed")
 
 
 def _first_evaluated(node: ast.AST, names: set[str],
@@ -219,11 +203,12 @@ def _first_evaluated(node: ast.AST, names: set[str],
     return None
 
 
-def _interpreter_body(inline: Inline, statements: list[ast.stmt], result: ast.expr | None) -> Body:
+def _interpreter_body(inline: Inline, counts: Counter[str], has_statements: bool,
+                      result: ast.expr | None) -> Body:
     """The interpreter's body for `inline`: operands taken off the stack, the template's
-    lines, the result written in the place of the deepest operand."""
+    lines, the result written in the place of the deepest operand. `counts`: how often
+    the template names each name."""
     arity = inline.arity
-    counts = _occurrences([*statements, *([result] if result else [])])
     names = OPERANDS[:arity]
     lines = [f"def {inline.name}(f, s, pc):"]
     operand_text: dict[str, str] = {}
@@ -231,7 +216,7 @@ def _interpreter_body(inline: Inline, statements: list[ast.stmt], result: ast.ex
     popped = [n for n in names if n != in_place]
     # Popping inside the expression (s[-1] = (s.pop() + s[-1]) & M) saves a local when
     # the top operand is read once, first and unconditionally.
-    pop_inline = (not statements and result is not None and len(popped) == 1
+    pop_inline = (not has_statements and result is not None and len(popped) == 1
                   and counts.get(popped[0]) == 1
                   and _first_evaluated(result, set(names)) == (popped[0], True))
     for name in popped:

@@ -36,8 +36,7 @@ MULMOD = Inline("op_mulmod", 3, "(a * b) % c if c else 0")
 def exp_template(byte_gas: int) -> Inline:
     """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent."""
     return Inline("op_exp", 2, f"""
-        if b:
-            charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
+        if b: charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
         pow(a, b, TWO_256)
     """)
 
@@ -45,13 +44,16 @@ def exp_template(byte_gas: int) -> Inline:
 EXP_FRONTIER = exp_template(G_EXPBYTE_FRONTIER)
 EXP_EIP160 = exp_template(G_EXPBYTE_EIP160)  # EIP-160: dearer exponent bytes
 
-# Extends the sign of the low a + 1 bytes of b; from a = 31 on, b is unchanged
-# (bit 255 is already the sign bit, so a >= 31 uses it).
+# Extends the sign of the low a + 1 bytes of b: bit 8a + 7 is copied into every bit above
+# it. From a = 31 on, b is unchanged. The masks for each a < 31 are tables, so a
+# SIGNEXTEND costs one comparison and two table reads besides the masking itself.
 SIGNEXTEND = Inline("op_signextend", 2, """
-    bit = (a << 3) + 7 if a < 31 else 255
-    low = (1 << bit) - 1
-    b | M ^ low if (b >> bit) & 1 else b & low
-""")
+    b if a > 30 else b | SIGNEXTEND_HIGH[a] if b & SIGNEXTEND_SIGN[a] else b & SIGNEXTEND_LOW[a]
+""", constants={
+    "SIGNEXTEND_SIGN": tuple(1 << (8 * i + 7) for i in range(31)),
+    "SIGNEXTEND_LOW": tuple((1 << (8 * i + 7)) - 1 for i in range(31)),
+    "SIGNEXTEND_HIGH": tuple(((1 << 256) - 1) ^ ((1 << (8 * i + 7)) - 1) for i in range(31)),
+})
 
 LT = Inline("op_lt", 2, "1 if a < b else 0")
 GT = Inline("op_gt", 2, "1 if a > b else 0")
