@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import chainvm.evm.gas as gas
+from chainvm.evm import gas
 
 PACKAGE = Path(gas.__file__).resolve().parent.parent
 
