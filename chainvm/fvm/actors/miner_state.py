@@ -877,24 +877,10 @@ def remove_sectors(
     recovering_power = PowerPair()
     healthy = [s for s in sectors if s[0] not in faults]
     faulty = [s for s in sectors if s[0] in faults]
-    for epoch, numbers, power, pledge in _group_by_expiration(size, healthy, quant):
-        found = queue.get(epoch)
-        if found is None:
-            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
-        es = list(found)
-        on_time = bitfield.decode(es[E_ON_TIME])
-        if not set(numbers) <= on_time:
-            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
-        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
-        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
-        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
-        if _expiration_set_empty(es):
-            queue.delete(epoch)
-        else:
-            queue.set(epoch, es)
-        removed[0].update(numbers)
-        removed[2] += pledge
-        removed[3] = removed[3] + power
+    numbers, power, pledge = _remove_active_sectors(rt, queue, quant, healthy, size)
+    removed[0].update(numbers)
+    removed[2] += pledge
+    removed[3] = removed[3] + power
     remaining = {s[0] for s in faulty}
     emptied = []
     if remaining:
