@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
     from chainvm.node.devchain import ETHER, DevChain, NodeError
-    from chainvm.node.server import NodeServer
+    from chainvm.node.server import NodeServer, tune_gc
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
                                                  and args.block_time <= 0):
@@ -111,6 +111,7 @@ def main(argv: list[str]) -> int:
                         max_body=args.max_body, max_batch=args.max_batch, options=options,
                         allow_hosts=args.allow_host, cors=args.cors)
     _print_banner(dev, args)
+    tune_gc()
 
     async def serve() -> None:
         await server.start()
