@@ -234,18 +234,27 @@ class StoreBlocks(dict[bytes, StoredBlock]):
 class StoreCanonical(dict[int, bytes]):
     """The canonical number -> hash map of a chain kept in a store: the numbers seen in
     memory, others read from the store when asked for (`len` and iteration see only the
-    former)."""
+    former). A number the store lacks is remembered until it is set (the chain writes
+    the store before this map)."""
 
     def __init__(self, load: Callable[[int], bytes | None]) -> None:
         super().__init__()
         self._load = load
+        self._absent: set[int] = set()
 
     def __missing__(self, number: int) -> bytes:
-        block_hash = self._load(number)
+        block_hash = None if number in self._absent else self._load(number)
         if block_hash is None:
+            if len(self._absent) >= 4096:  # numbers clients asked for: kept bounded
+                self._absent.clear()
+            self._absent.add(number)
             raise KeyError(number)
-        self[number] = block_hash
+        dict.__setitem__(self, number, block_hash)
         return block_hash
+
+    def __setitem__(self, number: int, block_hash: bytes) -> None:
+        self._absent.discard(number)
+        dict.__setitem__(self, number, block_hash)
 
     def get(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
         try:
@@ -257,6 +266,7 @@ class StoreCanonical(dict[int, bytes]):
         return isinstance(number, int) and self.get(number) is not None
 
     def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
+        self._absent.add(number)
         return dict.pop(self, number, default)
 
 
@@ -495,6 +505,8 @@ class Chain:
             raise KeyError(f"unknown block 0x{block_hash.hex()}")
         changes = self._canonical_changes(stored)
         self.store.commit_head(changes, block_hash)
+        if stored._state is None:  # read back or thinned: the head's state is kept whole
+            stored._state = stored.state
         for number, h in changes.items():
             if h is None:
                 self.canonical.pop(number, None)
