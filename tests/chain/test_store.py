@@ -144,3 +144,23 @@ def test_reorgs_across_reopens(tmp_path: Path) -> None:
     chain.head.state.set_balance(b"\x66" * 20, 7)
     assert chain.state().balance(b"\x66" * 20) == 7
     chain.close()
+
+
+def test_blocktest_check_of_a_reopened_store_reads_every_block(tmp_path: Path) -> None:
+    from chainvm.chain.blocktest import _check_reopened
+    from chainvm.chain.store import encode_changes
+
+    config, genesis, state = genesis_args()
+    chain = Chain.open(tmp_path, config, genesis, state)
+    for nonce in range(3):
+        chain.import_block(build_block(chain, [transfer(0, nonce)]).block)
+    second = chain.get_block_by_number(2).hash
+    chain.close()
+    chain = Chain.open(tmp_path)
+    assert _check_reopened(chain) is None
+    with chain.store.env.begin(write=True) as txn:  # type: ignore[attr-defined]
+        txn.put(second, encode_changes({}), db=chain.store.states)  # type: ignore[attr-defined]
+    chain.close()
+    chain = Chain.open(tmp_path)
+    assert _check_reopened(chain) == "reopened store: state of block 2 does not match its root"
+    chain.close()
