@@ -4,10 +4,12 @@ The chain hands the store one `Commit` per imported block: the block with its
 total difficulty, fork, receipts and post state, the canonical-number changes
 and the new head. `LmdbStore` writes all of it in a single LMDB write
 transaction, so a process killed at any moment reopens on the last block whose
-commit finished, with nothing half-written.
+commit finished, with nothing half-written. Commits are not synced to disk one by
+one: a background thread syncs every `SYNC_INTERVAL` seconds (see `LmdbStore`).
 
 Layout (one LMDB named database each):
-  meta       b"config" -> JSON chain configuration; b"head" -> head hash
+  meta       b"config" -> JSON chain configuration; b"head" -> head hash;
+             b"format" -> FORMAT
   blocks     hash -> RLP [block RLP, total difficulty, fork name]
   receipts   hash -> RLP [encoded receipt, ...]
   states     hash -> RLP [[address, nonce, balance, code, [[key, value], ...]], ...]
@@ -15,10 +17,13 @@ Layout (one LMDB named database each):
              [[key, value], ...]]], ...] (the accounts changed against the parent's post
              state; [] for a deleted account)
   canonical  number (8 bytes, big endian) -> hash
+  txindex    transaction hash + block hash -> index in the block (4 bytes, big endian)
 
 A block's post state is written whole when the chain has no parent state it copied
 (genesis, a replaced state) and at checkpoints, else as its changes; reading one
-back applies changes from the nearest whole state. The map grows when full.
+back applies changes from the nearest whole state. Records are read one at a time
+when the chain asks for them (`Chain.open` reads the head and its state only). The
+map grows when full.
 """
 
 from __future__ import annotations
