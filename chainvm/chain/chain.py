@@ -35,8 +35,10 @@ from chainvm.chain.store import (
     LmdbStore,
     MemoryStore,
     Store,
+    StoreError,
     decode_state,
     decode_state_record,
+    parent_hash_of,
 )
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
@@ -195,6 +197,29 @@ class StoredBlock:
         return self.block.header.number
 
 
+def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> State:
+    """A block's state from the store alone: its record and its ancestors' back to the
+    nearest whole one, each parent hash read from the block's RLP without decoding it (no
+    block is read into the chain). The state is whole (no origin): written whole if it is
+    edited in place, and kept whole."""
+    diffs: list[dict[bytes, Account | None]] = []
+    while True:
+        record = store.state_record(block_hash)
+        if not record.startswith(CHANGES_RECORD):
+            base = decode_state(record)
+            break
+        diffs.append(decode_state_record(record))  # type: ignore[arg-type]
+        found = store.block(block_hash)
+        if found is None:
+            raise StoreError(f"corrupt store: block 0x{block_hash.hex()} missing")
+        block_hash = parent_hash_of(found[0])
+    state = base.with_changes(reversed(diffs)) if diffs else base
+    state.token = token
+    state.origin = None
+    state.changed = set()
+    return state
+
+
 @dataclass
 class TxLocation:
     block_hash: bytes
@@ -327,7 +352,8 @@ class Chain:
                 raise ValueError(f"{datadir}: the head block is missing")
             if genesis is not None and chain.canonical.get(0) != genesis.hash:
                 raise ValueError(f"{datadir}: holds a chain with another genesis")
-            head._state = head.state  # the head's state is kept whole (and edited in place)
+            # The head's state is kept whole (and edited in place).
+            head._state = _read_whole_state(store, head.hash, head.state_token)
         except BaseException:
             store.close()
             raise

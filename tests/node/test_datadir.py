@@ -192,3 +192,16 @@ def test_acknowledged_transactions_survive_sigkill(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_dev_keys_derived_from_a_shared_parent_match_the_full_path() -> None:
+    """A restart with many accounts derives their common parent key once: the keys are
+    those of the whole BIP-32 path, account by account."""
+    from chainvm.node.accounts import DEFAULT_MNEMONIC, derive_key, mnemonic_to_seed
+
+    seed = mnemonic_to_seed(DEFAULT_MNEMONIC)
+    keys = dev_keys(12)
+    assert [key for _, key in keys] == [derive_key(seed, f"m/44'/60'/0'/0/{i}")
+                                        for i in range(12)]
+    assert keys[0][0].hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    assert keys[9][0].hex() == "a0ee7a142d267c1f36714e4a8f75612f20a79720"
