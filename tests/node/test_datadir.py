@@ -205,3 +205,32 @@ def test_dev_keys_derived_from_a_shared_parent_match_the_full_path() -> None:
                                         for i in range(12)]
     assert keys[0][0].hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"
     assert keys[9][0].hex() == "a0ee7a142d267c1f36714e4a8f75612f20a79720"
+
+
+def test_reset_and_revert_on_a_reopened_datadir(tmp_path: Path) -> None:
+    """anvil_reset and a snapshot's revert on a chain read back lazily: what they drop
+    stays dropped after the next restart, and the chain goes on."""
+    hashes, _ = _grow(tmp_path, 6)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, b, _ = dev.accounts
+    sid = dev.snapshot()
+    kept = dev.send_transaction(CallArgs(sender=b, to=a, value=7))
+    dev.revert(sid)
+    assert dev.chain.get_transaction(kept) is None and dev.head.number == 6
+    dev.close()
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    assert dev.head.number == 6 and dev.chain.get_transaction(kept) is None
+    dev.reset()
+    assert dev.head.number == 0 and dev.chain.get_transaction(hashes[0]) is None
+    after = dev.send_transaction(CallArgs(sender=a, to=b, value=1))
+    dev.close()
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        assert dev.head.number == 1 and dev.chain.get_block_by_number(2) is None
+        assert dev.chain.get_transaction(hashes[1]) is None
+        found = dev.chain.get_transaction(after)
+        assert found is not None and found[2].number == 1
+        assert dev.state().balance(b) == 10_000 * 10**18 + 1
+        assert dev.state().state_root() == dev.head.header.state_root
+    finally:
+        dev.close()
