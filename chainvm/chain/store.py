@@ -237,10 +237,14 @@ class LmdbStore:
                  sync_interval: float = SYNC_INTERVAL) -> None:
         import lmdb  # optional dependency: only needed for a data dir
 
-        Path(path).mkdir(parents=True, exist_ok=True)
         every_commit = sync_interval <= 0
-        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
-                             metasync=every_commit)
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
+                                 metasync=every_commit)
+        except (OSError, lmdb.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreError(f"{path}: cannot open the store: {reason}") from None
         self.meta = self.env.open_db(b"meta")
         self.blocks = self.env.open_db(b"blocks")
         self.receipts = self.env.open_db(b"receipts")

@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
+    from chainvm.chain.store import StoreError
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer
 
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> int:
                        fork_block=args.fork_block_number, fork_cache=args.fork_cache,
                        **({} if args.sync_interval is None
                           else {"sync_interval": args.sync_interval}))
-    except (KeyError, ValueError, ImportError) as exc:
+    except (KeyError, ValueError, ImportError, StoreError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
     except NodeError as exc:  # the remote of --fork-url failed

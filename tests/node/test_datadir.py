@@ -234,3 +234,16 @@ def test_reset_and_revert_on_a_reopened_datadir(tmp_path: Path) -> None:
         assert dev.state().state_root() == dev.head.header.state_root
     finally:
         dev.close()
+
+
+def test_a_bad_datadir_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    not_lmdb = tmp_path / "garbage"
+    not_lmdb.mkdir()
+    (not_lmdb / "data.mdb").write_bytes(bytes(range(256)) * 64)
+    for datadir in (a_file, not_lmdb, tmp_path / "missing" / "\0"):
+        assert main(["--port", "0", "--datadir", str(datadir)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("chainvm node: "), err
