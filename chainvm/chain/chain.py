@@ -5,7 +5,10 @@ difficulty, so side chains can be extended and become canonical later. Block sta
 share their accounts (copy-on-write, see `State.copy`); past the newest
 `STATE_WINDOW` canonical blocks a state is kept only as its changes against its
 parent's (every `STATE_CHECKPOINT`th block keeps its state whole), and is made again
-from the nearest whole ancestor when asked for. Before
+from the nearest whole ancestor when asked for. A chain kept in a store (`Chain.open`)
+holds in memory only its newest `MEMORY_WINDOW` canonical blocks and the
+`READ_CACHE` blocks it read back last: the others are read from the store when asked
+for. Before
 the Merge the head is the block with the highest total difficulty (ties keep
 the current head); a proof-of-stake block becomes the head when imported, as
 the consensus layer would ask.
@@ -47,6 +50,11 @@ from chainvm.state.state import Account, Log, State
 BLOCKHASH_WINDOW = 256
 STATE_WINDOW = 128
 STATE_CHECKPOINT = 1024
+# A chain in a store: canonical blocks older than this many are dropped from memory (more
+# than BLOCKHASH_WINDOW, so the BLOCKHASH ancestry of the next block is in memory, and
+# than STATE_WINDOW); and at most this many blocks read back from the store are kept.
+MEMORY_WINDOW = BLOCKHASH_WINDOW + 1
+READ_CACHE = 2048
 
 
 class StoredBlock:
@@ -227,19 +235,34 @@ class TxLocation:
 
 
 class StoreBlocks(dict[bytes, StoredBlock]):
-    """The blocks of a chain kept in a store: those this process imported or has read,
-    and any other read from the store when asked for (`len` and iteration see only the
-    former)."""
+    """The blocks of a chain kept in a store, in memory: those this process imported (the
+    chain drops them past `MEMORY_WINDOW`) and the last `READ_CACHE` read back; any other
+    is read from the store when asked for (`len` and iteration see only those in memory).
+    `keep(hash)` protects a block read back from being dropped (the head)."""
 
-    def __init__(self, load: Callable[[bytes], StoredBlock | None]) -> None:
+    def __init__(self, load: Callable[[bytes], StoredBlock | None],
+                 keep: Callable[[bytes], bool]) -> None:
         super().__init__()
         self._load = load
+        self._keep = keep
+        self._read: dict[bytes, None] = {}  # blocks read back, oldest first
 
     def __missing__(self, block_hash: bytes) -> StoredBlock:
         stored = self._load(block_hash)
         if stored is None:
             raise KeyError(block_hash)
-        self[block_hash] = stored
+        dict.__setitem__(self, block_hash, stored)
+        read = self._read
+        read[block_hash] = None
+        while len(read) > READ_CACHE:
+            oldest = next(iter(read))
+            del read[oldest]
+            if self._keep(oldest):
+                read[oldest] = None  # the head: kept, now the newest
+                if len(read) == 1:
+                    break
+            else:
+                dict.pop(self, oldest, None)
         return stored
 
     def get(self, block_hash: bytes, default: Any = None) -> Any:  # type: ignore[override]
@@ -255,12 +278,18 @@ class StoreBlocks(dict[bytes, StoredBlock]):
         """The block if it is in memory (no store read)."""
         return dict.get(self, block_hash)
 
+    def drop(self, block_hash: bytes) -> None:
+        """Forget a block (it is in the store)."""
+        dict.pop(self, block_hash, None)
+        self._read.pop(block_hash, None)
+
 
 class StoreCanonical(dict[int, bytes]):
-    """The canonical number -> hash map of a chain kept in a store: the numbers seen in
-    memory, others read from the store when asked for (`len` and iteration see only the
-    former). A number the store lacks is remembered until it is set (the chain writes
-    the store before this map)."""
+    """The canonical number -> hash map of a chain kept in a store: the numbers of the
+    blocks this process imported are in memory (the chain drops them with their blocks),
+    others are read from the store each time (`len` and iteration see only the former).
+    A number the store lacks is remembered until it is set (the chain writes the store
+    before this map)."""
 
     def __init__(self, load: Callable[[int], bytes | None]) -> None:
         super().__init__()
@@ -274,7 +303,6 @@ class StoreCanonical(dict[int, bytes]):
                 self._absent.clear()
             self._absent.add(number)
             raise KeyError(number)
-        dict.__setitem__(self, number, block_hash)
         return block_hash
 
     def __setitem__(self, number: int, block_hash: bytes) -> None:
@@ -293,6 +321,10 @@ class StoreCanonical(dict[int, bytes]):
     def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
         self._absent.add(number)
         return dict.pop(self, number, default)
+
+    def drop(self, number: int) -> None:
+        """Forget a number held in memory (it is in the store)."""
+        dict.pop(self, number, None)
 
 
 @dataclass
@@ -341,11 +373,11 @@ class Chain:
                                             g.fork.name, [], state, {0: genesis.hash},
                                             genesis.hash))
             chain.store = store
+            chain._read_from(store)
             return chain
         try:
             chain = cls(store.config(), store=store)
-            chain.blocks = StoreBlocks(chain._read_block)
-            chain.canonical = StoreCanonical(store.canonical_hash)
+            chain._read_from(store)
             chain.head_hash = store.head()
             head = chain.blocks.get(chain.head_hash)
             if head is None:
@@ -358,6 +390,17 @@ class Chain:
             store.close()
             raise
         return chain
+
+    def _read_from(self, store: LmdbStore) -> None:
+        """Hold in memory only what `StoreBlocks` and `StoreCanonical` say; read the rest
+        from `store`."""
+        blocks = StoreBlocks(self._read_block, lambda h: h == self.head_hash)
+        canonical = StoreCanonical(store.canonical_hash)
+        for block_hash, stored in self.blocks.items():
+            dict.__setitem__(blocks, block_hash, stored)
+        for number, block_hash in self.canonical.items():
+            canonical[number] = block_hash
+        self.blocks, self.canonical = blocks, canonical
 
     def _read_block(self, block_hash: bytes) -> StoredBlock | None:
         store = self.store
@@ -495,6 +538,7 @@ class Chain:
                 self.canonical[number] = block_hash
         self.head_hash = head
         self._thin_state(stored.number - STATE_WINDOW)
+        self._forget(stored.number - MEMORY_WINDOW)
         return stored
 
     def save_head_state(self) -> None:
@@ -515,6 +559,27 @@ class Chain:
         if stored is not None and parent is not None and \
                 stored.header.parent_hash == parent.hash:
             stored.keep_as_changes(parent)
+
+    def _forget(self, number: int) -> None:
+        """A chain in a store: drop canonical block `number` from memory. Its child, when
+        it keeps only its state's changes, finds it again through the store."""
+        blocks, canonical, store = self.blocks, self.canonical, self.store
+        if number < 0 or not isinstance(blocks, StoreBlocks) \
+                or not isinstance(canonical, StoreCanonical) \
+                or not isinstance(store, LmdbStore):
+            return
+        block_hash = dict.get(canonical, number)
+        if block_hash is None or block_hash == self.head_hash:
+            return
+        old = blocks.cached(block_hash)
+        child_hash = dict.get(canonical, number + 1)
+        child = blocks.cached(child_hash) if child_hash is not None else None
+        if old is not None and child is not None and child._parent is old:
+            child._parent = None
+            child._store = store
+            child._lookup = blocks.get
+        blocks.drop(block_hash)
+        canonical.drop(number)
 
     def _in_memory(self, block_hash: bytes | None) -> StoredBlock | None:
         """A block held in memory (one only in a store is not read: nothing to thin)."""

@@ -247,3 +247,54 @@ def test_a_bad_datadir_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
         assert main(["--port", "0", "--datadir", str(datadir)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("chainvm node: "), err
+
+
+def test_a_datadir_chain_holds_a_bounded_number_of_blocks_in_memory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Past its memory window a chain in a store drops its blocks (read back when asked
+    for, at most READ_CACHE of them kept): every block, receipt, transaction and state
+    still answers as it did, before and after a reopen."""
+    monkeypatch.setattr(chain_module, "STATE_WINDOW", 4)
+    monkeypatch.setattr(chain_module, "STATE_CHECKPOINT", 16)
+    monkeypatch.setattr(chain_module, "MEMORY_WINDOW", 10)
+    monkeypatch.setattr(chain_module, "READ_CACHE", 12)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, b, c = dev.accounts
+    seen = []
+    hashes = []
+    for i in range(70):
+        hashes.append(dev.send_transaction(CallArgs(sender=a if i % 2 else c, to=b,
+                                                    value=i + 1)))
+        if i % 9 == 0:
+            dev.set_balance(c, 10**20 + i)  # the head's state, edited in place
+        state = dev.state()
+        seen.append((state.balance(a), state.balance(b), state.balance(c), state.state_root()))
+        assert len(dev.chain.blocks) <= 10 + 2
+    rpc = Rpc(dev)
+
+    def check(chain_dev: DevChain) -> None:
+        for number in range(1, 71):
+            stored = chain_dev.chain.get_block_by_number(number)
+            assert stored is not None
+            state = stored.state
+            assert (state.balance(a), state.balance(b), state.balance(c),
+                    state.state_root()) == seen[number - 1], number
+            found = chain_dev.chain.get_transaction(hashes[number - 1])
+            assert found is not None and found[2].number == number and found[1].succeeded
+            assert len(chain_dev.chain.blocks) <= 10 + 12 + 2
+        assert rpc.call("eth_getBalance", "0x" + b.hex(), "0x5") == hex(seen[4][1])
+
+    check(dev)
+    dev.send_transaction(CallArgs(sender=a, to=b, value=1))  # after reading the old ones
+    assert dev.state().state_root() == dev.head.header.state_root
+    seen.append((dev.state().balance(a), dev.state().balance(b), dev.state().balance(c),
+                 dev.state().state_root()))
+    dev.close()
+    again = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        rpc = Rpc(again)
+        check(again)
+        assert again.head.number == 71
+        assert again.state().state_root() == again.head.header.state_root
+    finally:
+        again.close()
