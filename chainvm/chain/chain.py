@@ -81,17 +81,17 @@ class StoredBlock:
         self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
-        # Read back from a store: where the receipts and state record are, and how the
-        # parent is found.
+        # Read back from a store (or dropped from memory by the chain): where the receipts
+        # and state records are, and the blocks held in memory (the parent may be there).
         self._store: LmdbStore | None = None
-        self._lookup: Callable[[bytes], StoredBlock | None] | None = None
+        self._blocks: StoreBlocks | None = None
 
     @classmethod
     def from_store(cls, store: LmdbStore, block: Block, total_difficulty: int, fork: Fork,
-                   lookup: Callable[[bytes], StoredBlock | None]) -> StoredBlock:
+                   blocks: StoreBlocks) -> StoredBlock:
         stored = cls(block, total_difficulty, None, None, fork)
         stored._store = store
-        stored._lookup = lookup
+        stored._blocks = blocks
         return stored
 
     @property
@@ -115,9 +115,9 @@ class StoredBlock:
         else:
             self._record = record
 
-    def _find_parent(self) -> StoredBlock | None:
-        if self._parent is None and self._lookup is not None:
-            self._parent = self._lookup(self.header.parent_hash)
+    def _parent_in_memory(self) -> StoredBlock | None:
+        if self._parent is None and self._blocks is not None:
+            return self._blocks.cached(self.header.parent_hash)
         return self._parent
 
     @property
@@ -137,6 +137,7 @@ class StoredBlock:
         if self._state is not None:
             return self._state
         diffs = []
+        base: State | None = None
         node: StoredBlock | None = self
         while node is not None and node._state is None:
             if node._store is not None and node._record is None and node._changes is None \
@@ -149,16 +150,24 @@ class StoredBlock:
                 break
             assert node.changes is not None
             diffs.append(node.changes)
-            node = node._find_parent()
-        assert node is not None and node._state is not None, "no whole ancestor state"
-        if not diffs:
-            return node._state
-        state = node._state.with_changes(reversed(diffs))
+            parent = node._parent_in_memory()
+            if parent is None and node._store is not None:
+                # The ancestors are in the store only: their records alone make the parent's
+                # state (no block is read into memory).
+                base = _read_whole_state(node._store, node.header.parent_hash, object())
+                break
+            node = parent
+        if base is None:
+            assert node is not None and node._state is not None, "no whole ancestor state"
+            if not diffs:
+                return node._state
+            base = node._state
+        state = base.with_changes(reversed(diffs))
         # The same contents as the state it stands for: a copy of the parent's with this
         # block's changes.
         state.token = self.state_token
         state.changed = set(diffs[0])
-        parent = self._find_parent()
+        parent = self._parent_in_memory()
         state.origin = parent.state_token if parent is not None else None
         return state
 
@@ -409,8 +418,10 @@ class Chain:
         if found is None:
             return None
         block_rlp, td, fork_name = found
+        blocks = self.blocks
+        assert isinstance(blocks, StoreBlocks)
         return StoredBlock.from_store(store, Block.decode(block_rlp), td, get_fork(fork_name),
-                                      self.blocks.get)
+                                      blocks)
 
     def close(self) -> None:
         self.store.close()
@@ -577,7 +588,7 @@ class Chain:
         if old is not None and child is not None and child._parent is old:
             child._parent = None
             child._store = store
-            child._lookup = blocks.get
+            child._blocks = blocks
         blocks.drop(block_hash)
         canonical.drop(number)
 
