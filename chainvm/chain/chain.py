@@ -55,6 +55,7 @@ STATE_CHECKPOINT = 1024
 # than STATE_WINDOW); and at most this many blocks read back from the store are kept.
 MEMORY_WINDOW = BLOCKHASH_WINDOW + 1
 READ_CACHE = 2048
+STORE_STATES = 4  # states made from the store's records, kept for the next requests
 
 
 class StoredBlock:
@@ -136,8 +137,11 @@ class StoredBlock:
     def state(self) -> State:
         if self._state is not None:
             return self._state
+        blocks = self._blocks
+        if blocks is not None and self.hash in blocks.states:
+            return _same_state(blocks.states[self.hash])
         diffs = []
-        base: State | None = None
+        base: State | None = None  # made from the store's records
         node: StoredBlock | None = self
         while node is not None and node._state is None:
             if node._store is not None and node._record is None and node._changes is None \
@@ -157,6 +161,7 @@ class StoredBlock:
                 base = _read_whole_state(node._store, node.header.parent_hash, object())
                 break
             node = parent
+        from_store = base is not None
         if base is None:
             assert node is not None and node._state is not None, "no whole ancestor state"
             if not diffs:
@@ -169,10 +174,17 @@ class StoredBlock:
         state.changed = set(diffs[0])
         parent = self._parent_in_memory()
         state.origin = parent.state_token if parent is not None else None
+        if blocks is not None and from_store:
+            # Made from the store's records: kept for the next requests (a few), each
+            # given its own copy.
+            blocks.keep_state(self.hash, state)
+            return _same_state(state)
         return state
 
     @state.setter
     def state(self, state: State) -> None:
+        if self._blocks is not None:
+            self._blocks.states.pop(self.hash, None)
         self._state = state
         self.state_token = state.token
         self.changes = None
@@ -212,6 +224,14 @@ class StoredBlock:
     @property
     def number(self) -> int:
         return self.block.header.number
+
+
+def _same_state(state: State) -> State:
+    """A copy of `state` that stands for the same block state (its token, origin and
+    changes): writing to it changes no other."""
+    same = state.copy()
+    same.token, same.origin, same.changed = state.token, state.origin, set(state.changed)
+    return same
 
 
 def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> State:
@@ -255,6 +275,7 @@ class StoreBlocks(dict[bytes, StoredBlock]):
         self._load = load
         self._keep = keep
         self._read: dict[bytes, None] = {}  # blocks read back, oldest first
+        self.states: dict[bytes, State] = {}  # states made from the store, oldest first
 
     def __missing__(self, block_hash: bytes) -> StoredBlock:
         stored = self._load(block_hash)
@@ -286,6 +307,12 @@ class StoreBlocks(dict[bytes, StoredBlock]):
     def cached(self, block_hash: bytes) -> StoredBlock | None:
         """The block if it is in memory (no store read)."""
         return dict.get(self, block_hash)
+
+    def keep_state(self, block_hash: bytes, state: State) -> None:
+        states = self.states
+        states[block_hash] = state
+        while len(states) > STORE_STATES:
+            del states[next(iter(states))]
 
     def drop(self, block_hash: bytes) -> None:
         """Forget a block (it is in the store)."""
@@ -558,6 +585,8 @@ class Chain:
         if isinstance(self.store, MemoryStore):
             return
         head = self.head
+        if isinstance(self.blocks, StoreBlocks):
+            self.blocks.states.pop(head.hash, None)
         parent = self.blocks.get(head.header.parent_hash)
         self.store.put_state(head.hash, head.state, head.changes_for_store(parent))
 
@@ -609,6 +638,8 @@ class Chain:
         self.store.commit_head(changes, block_hash)
         if stored._state is None:  # read back or thinned: the head's state is kept whole
             stored._state = stored.state
+        if isinstance(self.blocks, StoreBlocks):  # it may be edited in place: not kept
+            self.blocks.states.pop(block_hash, None)
         for number, h in changes.items():
             if h is None:
                 self.canonical.pop(number, None)

@@ -285,6 +285,15 @@ def test_a_datadir_chain_holds_a_bounded_number_of_blocks_in_memory(
         assert rpc.call("eth_getBalance", "0x" + b.hex(), "0x5") == hex(seen[4][1])
 
     check(dev)
+    # A state made from the store is kept for the next request, which gets its own copy.
+    old = dev.chain.get_block_by_number(3)
+    assert old is not None
+    first = old.state
+    reads = dev.chain.store.reads  # type: ignore[attr-defined]
+    second = old.state
+    assert dev.chain.store.reads == reads and second is not first  # type: ignore[attr-defined]
+    second.set_balance(a, 1)
+    assert old.state.balance(a) == first.balance(a) == seen[2][0]
     dev.send_transaction(CallArgs(sender=a, to=b, value=1))  # after reading the old ones
     assert dev.state().state_root() == dev.head.header.state_root
     seen.append((dev.state().balance(a), dev.state().balance(b), dev.state().balance(c),
