@@ -307,3 +307,23 @@ def test_a_datadir_chain_holds_a_bounded_number_of_blocks_in_memory(
         assert again.state().state_root() == again.head.header.state_root
     finally:
         again.close()
+
+
+def test_a_datadir_in_use_is_refused(capsys: pytest.CaptureFixture[str],
+                                     tmp_path: Path) -> None:
+    """Two chains on one data dir would overwrite each other's head: the second open is
+    refused while the first is open (in this process or another), and works after."""
+    from chainvm.chain.store import StoreError
+
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    with pytest.raises(StoreError, match="in use"):
+        Chain.open(tmp_path)
+    assert main(["--port", "0", "--datadir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in use by another chain" in err
+    dev.mine()
+    dev.close()
+    dev.close()  # a second close does nothing
+    again = DevChain(accounts=2, datadir=tmp_path)
+    assert again.reopened and again.head.number == 1
+    again.close()
