@@ -5,7 +5,10 @@ difficulty, so side chains can be extended and become canonical later. Block sta
 share their accounts (copy-on-write, see `State.copy`); past the newest
 `STATE_WINDOW` canonical blocks a state is kept only as its changes against its
 parent's (every `STATE_CHECKPOINT`th block keeps its state whole), and is made again
-from the nearest whole ancestor when asked for. Before
+from the nearest whole ancestor when asked for. A chain kept in a store (`Chain.open`)
+holds in memory only its newest `MEMORY_WINDOW` canonical blocks and the
+`READ_CACHE` blocks it read back last: the others are read from the store when asked
+for. Before
 the Merge the head is the block with the highest total difficulty (ties keep
 the current head); a proof-of-stake block becomes the head when imported, as
 the consensus layer would ask.
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
@@ -29,12 +33,15 @@ from chainvm.chain.processing import (
 )
 from chainvm.chain.store import (
     CHANGES_RECORD,
+    SYNC_INTERVAL,
     Commit,
     LmdbStore,
     MemoryStore,
     Store,
+    StoreError,
     decode_state,
     decode_state_record,
+    parent_hash_of,
 )
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
@@ -43,6 +50,12 @@ from chainvm.state.state import Account, Log, State
 BLOCKHASH_WINDOW = 256
 STATE_WINDOW = 128
 STATE_CHECKPOINT = 1024
+# A chain in a store: canonical blocks older than this many are dropped from memory (more
+# than BLOCKHASH_WINDOW, so the BLOCKHASH ancestry of the next block is in memory, and
+# than STATE_WINDOW); and at most this many blocks read back from the store are kept.
+MEMORY_WINDOW = BLOCKHASH_WINDOW + 1
+READ_CACHE = 2048
+STORE_STATES = 4  # states made from the store's records, kept for the next requests
 
 
 class StoredBlock:
@@ -50,14 +63,16 @@ class StoredBlock:
 
     The state is held whole, or (past the chain's window, or read back from a store) as
     its changes against the parent block's, or as a whole-state record of the store
-    not decoded yet; `state` makes it whole on demand.
+    not decoded yet; `state` makes it whole on demand. A block read back from a store
+    reads its receipts and its state record only when they are asked for, and finds its
+    parent through the chain.
     """
 
     def __init__(self, block: Block, total_difficulty: int, state: State | None,
-                 receipts: list[Receipt], fork: Fork) -> None:
+                 receipts: list[Receipt] | None, fork: Fork) -> None:
         self.block = block
         self.total_difficulty = total_difficulty
-        self.receipts = receipts
+        self._receipts = receipts
         self.fork = fork
         self._state: State | None = state
         self.state_token: object = state.token if state is not None else object()
@@ -67,6 +82,44 @@ class StoredBlock:
         self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
+        # Read back from a store (or dropped from memory by the chain): where the receipts
+        # and state records are, and the blocks held in memory (the parent may be there).
+        self._store: LmdbStore | None = None
+        self._blocks: StoreBlocks | None = None
+
+    @classmethod
+    def from_store(cls, store: LmdbStore, block: Block, total_difficulty: int, fork: Fork,
+                   blocks: StoreBlocks) -> StoredBlock:
+        stored = cls(block, total_difficulty, None, None, fork)
+        stored._store = store
+        stored._blocks = blocks
+        return stored
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        receipts = self._receipts
+        if receipts is None:
+            assert self._store is not None, "receipts neither kept nor stored"
+            receipts = self._receipts = self._store.receipts_of(self.hash)
+        return receipts
+
+    @receipts.setter
+    def receipts(self, receipts: list[Receipt]) -> None:
+        self._receipts = receipts
+
+    def _read_state_record(self) -> None:
+        """Read the state record of a block read back from a store (once)."""
+        assert self._store is not None
+        record = self._store.state_record(self.hash)
+        if record.startswith(CHANGES_RECORD):
+            self._changes_record = record  # decoded when the state is asked for
+        else:
+            self._record = record
+
+    def _parent_in_memory(self) -> StoredBlock | None:
+        if self._parent is None and self._blocks is not None:
+            return self._blocks.cached(self.header.parent_hash)
+        return self._parent
 
     @property
     def changes(self) -> dict[bytes, Account | None] | None:
@@ -84,9 +137,16 @@ class StoredBlock:
     def state(self) -> State:
         if self._state is not None:
             return self._state
+        blocks = self._blocks
+        if blocks is not None and self.hash in blocks.states:
+            return _same_state(blocks.states[self.hash])
         diffs = []
+        base: State | None = None  # made from the store's records
         node: StoredBlock | None = self
         while node is not None and node._state is None:
+            if node._store is not None and node._record is None and node._changes is None \
+                    and node._changes_record is None:
+                node._read_state_record()
             if node._record is not None:  # a checkpoint read back: decoded once, kept
                 node._state = decode_state(node._record)
                 node._state.token = node.state_token
@@ -94,20 +154,37 @@ class StoredBlock:
                 break
             assert node.changes is not None
             diffs.append(node.changes)
-            node = node._parent
-        assert node is not None and node._state is not None, "no whole ancestor state"
-        if not diffs:
-            return node._state
-        state = node._state.with_changes(reversed(diffs))
+            parent = node._parent_in_memory()
+            if parent is None and node._store is not None:
+                # The ancestors are in the store only: their records alone make the parent's
+                # state (no block is read into memory).
+                base = _read_whole_state(node._store, node.header.parent_hash, object())
+                break
+            node = parent
+        from_store = base is not None
+        if base is None:
+            assert node is not None and node._state is not None, "no whole ancestor state"
+            if not diffs:
+                return node._state
+            base = node._state
+        state = base.with_changes(reversed(diffs))
         # The same contents as the state it stands for: a copy of the parent's with this
         # block's changes.
         state.token = self.state_token
         state.changed = set(diffs[0])
-        state.origin = self._parent.state_token if self._parent is not None else None
+        parent = self._parent_in_memory()
+        state.origin = parent.state_token if parent is not None else None
+        if blocks is not None and from_store:
+            # Made from the store's records: kept for the next requests (a few), each
+            # given its own copy.
+            blocks.keep_state(self.hash, state)
+            return _same_state(state)
         return state
 
     @state.setter
     def state(self, state: State) -> None:
+        if self._blocks is not None:
+            self._blocks.states.pop(self.hash, None)
         self._state = state
         self.state_token = state.token
         self.changes = None
@@ -149,10 +226,141 @@ class StoredBlock:
         return self.block.header.number
 
 
+def _same_state(state: State) -> State:
+    """A copy of `state` that stands for the same block state (its token, origin and
+    changes): writing to it changes no other."""
+    same = state.copy()
+    same.token, same.origin, same.changed = state.token, state.origin, set(state.changed)
+    return same
+
+
+def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> State:
+    """A block's state from the store alone: its record and its ancestors' back to the
+    nearest whole one, each parent hash read from the block's RLP without decoding it (no
+    block is read into the chain). The state is whole (no origin): written whole if it is
+    edited in place, and kept whole."""
+    diffs: list[dict[bytes, Account | None]] = []
+    while True:
+        record = store.state_record(block_hash)
+        if not record.startswith(CHANGES_RECORD):
+            base = decode_state(record)
+            break
+        diffs.append(decode_state_record(record))  # type: ignore[arg-type]
+        found = store.block(block_hash)
+        if found is None:
+            raise StoreError(f"corrupt store: block 0x{block_hash.hex()} missing")
+        block_hash = parent_hash_of(found[0])
+    state = base.with_changes(reversed(diffs)) if diffs else base
+    state.token = token
+    state.origin = None
+    state.changed = set()
+    return state
+
+
 @dataclass
 class TxLocation:
     block_hash: bytes
     index: int
+
+
+class StoreBlocks(dict[bytes, StoredBlock]):
+    """The blocks of a chain kept in a store, in memory: those this process imported (the
+    chain drops them past `MEMORY_WINDOW`) and the last `READ_CACHE` read back; any other
+    is read from the store when asked for (`len` and iteration see only those in memory).
+    `keep(hash)` protects a block read back from being dropped (the head)."""
+
+    def __init__(self, load: Callable[[bytes], StoredBlock | None],
+                 keep: Callable[[bytes], bool]) -> None:
+        super().__init__()
+        self._load = load
+        self._keep = keep
+        self._read: dict[bytes, None] = {}  # blocks read back, oldest first
+        self.states: dict[bytes, State] = {}  # states made from the store, oldest first
+
+    def __missing__(self, block_hash: bytes) -> StoredBlock:
+        stored = self._load(block_hash)
+        if stored is None:
+            raise KeyError(block_hash)
+        dict.__setitem__(self, block_hash, stored)
+        read = self._read
+        read[block_hash] = None
+        while len(read) > READ_CACHE:
+            oldest = next(iter(read))
+            del read[oldest]
+            if self._keep(oldest):
+                read[oldest] = None  # the head: kept, now the newest
+                if len(read) == 1:
+                    break
+            else:
+                dict.pop(self, oldest, None)
+        return stored
+
+    def get(self, block_hash: bytes, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[block_hash]
+        except KeyError:
+            return default
+
+    def __contains__(self, block_hash: object) -> bool:
+        return isinstance(block_hash, bytes) and self.get(block_hash) is not None
+
+    def cached(self, block_hash: bytes) -> StoredBlock | None:
+        """The block if it is in memory (no store read)."""
+        return dict.get(self, block_hash)
+
+    def keep_state(self, block_hash: bytes, state: State) -> None:
+        states = self.states
+        states[block_hash] = state
+        while len(states) > STORE_STATES:
+            del states[next(iter(states))]
+
+    def drop(self, block_hash: bytes) -> None:
+        """Forget a block (it is in the store)."""
+        dict.pop(self, block_hash, None)
+        self._read.pop(block_hash, None)
+
+
+class StoreCanonical(dict[int, bytes]):
+    """The canonical number -> hash map of a chain kept in a store: the numbers of the
+    blocks this process imported are in memory (the chain drops them with their blocks),
+    others are read from the store each time (`len` and iteration see only the former).
+    A number the store lacks is remembered until it is set (the chain writes the store
+    before this map)."""
+
+    def __init__(self, load: Callable[[int], bytes | None]) -> None:
+        super().__init__()
+        self._load = load
+        self._absent: set[int] = set()
+
+    def __missing__(self, number: int) -> bytes:
+        block_hash = None if number in self._absent else self._load(number)
+        if block_hash is None:
+            if len(self._absent) >= 4096:  # numbers clients asked for: kept bounded
+                self._absent.clear()
+            self._absent.add(number)
+            raise KeyError(number)
+        return block_hash
+
+    def __setitem__(self, number: int, block_hash: bytes) -> None:
+        self._absent.discard(number)
+        dict.__setitem__(self, number, block_hash)
+
+    def get(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[number]
+        except KeyError:
+            return default
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and self.get(number) is not None
+
+    def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
+        self._absent.add(number)
+        return dict.pop(self, number, default)
+
+    def drop(self, number: int) -> None:
+        """Forget a number held in memory (it is in the store)."""
+        dict.pop(self, number, None)
 
 
 @dataclass
@@ -182,9 +390,15 @@ class Chain:
 
     @classmethod
     def open(cls, datadir: str | Path, config: ChainConfig | None = None,
-             genesis: Block | None = None, state: State | None = None) -> Chain:
-        """Open (or create, from `config`, `genesis` and `state`) a chain stored in LMDB."""
-        store = LmdbStore(datadir)
+             genesis: Block | None = None, state: State | None = None,
+             sync_interval: float = SYNC_INTERVAL) -> Chain:
+        """Open (or create, from `config`, `genesis` and `state`) a chain stored in LMDB.
+
+        Opening reads the configuration, the head block and what makes its state whole
+        (the state records back to the nearest whole one, at most `STATE_CHECKPOINT`),
+        whatever the chain's length; other blocks, receipts and states are read when asked
+        for. `sync_interval`: see `LmdbStore`."""
+        store = LmdbStore(datadir, sync_interval=sync_interval)
         if store.is_empty():
             if config is None or genesis is None or state is None:
                 store.close()
@@ -195,31 +409,46 @@ class Chain:
                                             g.fork.name, [], state, {0: genesis.hash},
                                             genesis.hash))
             chain.store = store
+            chain._read_from(store)
             return chain
-        loaded = store.load()
-        chain = cls(loaded.config, store=store)
-        for block_hash, (block, td, fork_name, receipts, record) in loaded.blocks.items():
-            stored = StoredBlock(block, td, None, receipts, get_fork(fork_name))
-            if record.startswith(CHANGES_RECORD):
-                stored._changes_record = record  # decoded when the state is asked for
-            else:
-                stored._record = record
-            chain.blocks[block_hash] = stored
-            for i, tx in enumerate(block.transactions):
-                chain._tx_index.setdefault(tx.hash, []).append(TxLocation(block_hash, i))
-        for stored in chain.blocks.values():
-            stored._parent = chain.blocks.get(stored.header.parent_hash)
-        chain.canonical = loaded.canonical
-        chain.head_hash = loaded.head
-        head = chain.blocks.get(chain.head_hash)
-        if head is None:
+        try:
+            chain = cls(store.config(), store=store)
+            chain._read_from(store)
+            chain.head_hash = store.head()
+            head = chain.blocks.get(chain.head_hash)
+            if head is None:
+                raise ValueError(f"{datadir}: the head block is missing")
+            if genesis is not None and chain.canonical.get(0) != genesis.hash:
+                raise ValueError(f"{datadir}: holds a chain with another genesis")
+            # The head's state is kept whole (and edited in place).
+            head._state = _read_whole_state(store, head.hash, head.state_token)
+        except BaseException:
             store.close()
-            raise ValueError(f"{datadir}: the head block is missing")
-        head._state = head.state  # the head's state is kept whole (and edited in place)
-        if genesis is not None and chain.canonical.get(0) != genesis.hash:
-            store.close()
-            raise ValueError(f"{datadir}: holds a chain with another genesis")
+            raise
         return chain
+
+    def _read_from(self, store: LmdbStore) -> None:
+        """Hold in memory only what `StoreBlocks` and `StoreCanonical` say; read the rest
+        from `store`."""
+        blocks = StoreBlocks(self._read_block, lambda h: h == self.head_hash)
+        canonical = StoreCanonical(store.canonical_hash)
+        for block_hash, stored in self.blocks.items():
+            dict.__setitem__(blocks, block_hash, stored)
+        for number, block_hash in self.canonical.items():
+            canonical[number] = block_hash
+        self.blocks, self.canonical = blocks, canonical
+
+    def _read_block(self, block_hash: bytes) -> StoredBlock | None:
+        store = self.store
+        assert isinstance(store, LmdbStore)
+        found = store.block(block_hash)
+        if found is None:
+            return None
+        block_rlp, td, fork_name = found
+        blocks = self.blocks
+        assert isinstance(blocks, StoreBlocks)
+        return StoredBlock.from_store(store, Block.decode(block_rlp), td, get_fork(fork_name),
+                                      blocks)
 
     def close(self) -> None:
         self.store.close()
@@ -243,9 +472,14 @@ class Chain:
     def get_transaction(self, tx_hash: bytes
                         ) -> tuple[SignedTransaction, Receipt, StoredBlock, int] | None:
         """A canonical transaction with its receipt, block and index."""
-        for loc in self._tx_index.get(tx_hash, ()):
-            stored = self.blocks[loc.block_hash]
-            if self.canonical.get(stored.number) == stored.hash:
+        store = self.store
+        if isinstance(store, LmdbStore):
+            locations = [TxLocation(h, i) for h, i in store.tx_locations(tx_hash)]
+        else:
+            locations = self._tx_index.get(tx_hash, [])
+        for loc in locations:
+            stored = self.blocks.get(loc.block_hash)
+            if stored is not None and self.canonical.get(stored.number) == stored.hash:
                 return (stored.block.transactions[loc.index], stored.receipts[loc.index],
                         stored, loc.index)
         return None
@@ -324,14 +558,17 @@ class Chain:
             stored.total_difficulty > self.head.total_difficulty
         changes = self._canonical_changes(stored) if new_head else {}
         head = stored.hash if new_head else self.head_hash
-        # Persist first (one atomic write), then update memory.
+        # Persist first (one atomic write), then update memory. A store keeps the
+        # transaction index; in memory, the chain does.
         if not isinstance(self.store, MemoryStore):
             self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty,
                                      fork.name, outcome.receipts, outcome.state, changes, head,
-                                     stored.changes_for_store(parent)))
+                                     stored.changes_for_store(parent),
+                                     [tx.hash for tx in block.transactions]))
+        else:
+            for i, tx in enumerate(block.transactions):
+                self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
         self.blocks[block.hash] = stored
-        for i, tx in enumerate(block.transactions):
-            self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
         for number, block_hash in changes.items():
             if block_hash is None:
                 self.canonical.pop(number, None)
@@ -339,6 +576,7 @@ class Chain:
                 self.canonical[number] = block_hash
         self.head_hash = head
         self._thin_state(stored.number - STATE_WINDOW)
+        self._forget(stored.number - MEMORY_WINDOW)
         return stored
 
     def save_head_state(self) -> None:
@@ -347,6 +585,8 @@ class Chain:
         if isinstance(self.store, MemoryStore):
             return
         head = self.head
+        if isinstance(self.blocks, StoreBlocks):
+            self.blocks.states.pop(head.hash, None)
         parent = self.blocks.get(head.header.parent_hash)
         self.store.put_state(head.hash, head.state, head.changes_for_store(parent))
 
@@ -354,11 +594,40 @@ class Chain:
         """Keep the state of canonical block `number` as changes only (see the module)."""
         if number <= 0 or number % STATE_CHECKPOINT == 0:
             return
-        stored = self.get_block_by_number(number)
-        parent = self.get_block_by_number(number - 1)
+        stored = self._in_memory(self.canonical.get(number))
+        parent = self._in_memory(self.canonical.get(number - 1))
         if stored is not None and parent is not None and \
                 stored.header.parent_hash == parent.hash:
             stored.keep_as_changes(parent)
+
+    def _forget(self, number: int) -> None:
+        """A chain in a store: drop canonical block `number` from memory. Its child, when
+        it keeps only its state's changes, finds it again through the store."""
+        blocks, canonical, store = self.blocks, self.canonical, self.store
+        if number < 0 or not isinstance(blocks, StoreBlocks) \
+                or not isinstance(canonical, StoreCanonical) \
+                or not isinstance(store, LmdbStore):
+            return
+        block_hash = dict.get(canonical, number)
+        if block_hash is None or block_hash == self.head_hash:
+            return
+        old = blocks.cached(block_hash)
+        child_hash = dict.get(canonical, number + 1)
+        child = blocks.cached(child_hash) if child_hash is not None else None
+        if old is not None and child is not None and child._parent is old:
+            child._parent = None
+            child._store = store
+            child._blocks = blocks
+        blocks.drop(block_hash)
+        canonical.drop(number)
+
+    def _in_memory(self, block_hash: bytes | None) -> StoredBlock | None:
+        """A block held in memory (one only in a store is not read: nothing to thin)."""
+        if block_hash is None:
+            return None
+        blocks = self.blocks
+        return blocks.cached(block_hash) if isinstance(blocks, StoreBlocks) \
+            else blocks.get(block_hash)
 
     def set_head(self, block_hash: bytes) -> None:
         """Make a known block the head (a consensus-layer fork choice after the Merge)."""
@@ -367,6 +636,10 @@ class Chain:
             raise KeyError(f"unknown block 0x{block_hash.hex()}")
         changes = self._canonical_changes(stored)
         self.store.commit_head(changes, block_hash)
+        if stored._state is None:  # read back or thinned: the head's state is kept whole
+            stored._state = stored.state
+        if isinstance(self.blocks, StoreBlocks):  # it may be edited in place: not kept
+            self.blocks.states.pop(block_hash, None)
         for number, h in changes.items():
             if h is None:
                 self.canonical.pop(number, None)
