@@ -15,7 +15,7 @@ from chainvm.chain.transactions import SignedTransaction, TxDecodeError, decode_
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import RLPError, RLPItem, decode, decode_int, encode
 from chainvm.state.state import Log
-from chainvm.state.trie import trie_root
+from chainvm.state.trie import Leaf, node_hash, trie_root
 
 EMPTY_OMMERS_HASH = keccak256(encode([]))
 EMPTY_ROOT = keccak256(b"\x80")
@@ -258,6 +258,12 @@ class Receipt:
 
 def ordered_trie_root(values: list[bytes]) -> bytes:
     """Root of a trie keyed by RLP(index), as for transactions, receipts and withdrawals."""
+    if not values:
+        return EMPTY_ROOT
+    if len(values) == 1 and values[0]:
+        # One item (a dev chain's block of one transaction): the root is one leaf at
+        # RLP(0) = 0x80, nibbles "80".
+        return node_hash(Leaf("80", values[0]))
     return trie_root({encode(i): v for i, v in enumerate(values)})
 
 

@@ -32,6 +32,7 @@ from chainvm.chain.processing import (
 )
 from chainvm.chain.store import SYNC_INTERVAL
 from chainvm.chain.transactions import SignedTransaction
+from chainvm.crypto import keccak256
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
@@ -123,6 +124,17 @@ class DevTransaction(SignedTransaction):
         data = super().encode()
         self.__dict__["_encoding"] = (signature, data)
         return data
+
+    @property
+    def hash(self) -> bytes:
+        """The hash of the kept encoding, kept with it."""
+        data = self.encode()
+        cached = self.__dict__.get("_hash")
+        if cached is not None and cached[0] is data:
+            return cached[1]  # type: ignore[no-any-return]
+        tx_hash = keccak256(data)
+        self.__dict__["_hash"] = (data, tx_hash)
+        return tx_hash
 
 
 @dataclass
