@@ -49,12 +49,12 @@ def check_depth(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         raise JsonShapeError(f"JSON nested deeper than {max_depth} levels")
 
 
-def load_json(body: bytes | str, max_depth: int = DEFAULT_MAX_DEPTH,
-              max_digits: int = DEFAULT_MAX_DIGITS) -> Any:
-    """json.loads with the nesting and the length of each number bounded (each integer's
-    digits are counted before they are converted); NaN and Infinity refused."""
-    raw = body.encode() if isinstance(body, str) else body
-    check_depth(raw, max_depth)
+def _decoder(max_digits: int) -> json.JSONDecoder:
+    """The decoder `load_json` uses for `max_digits` (made once: a JSONDecoder builds its
+    scanner when made, which json.loads with hooks did for every body)."""
+    decoder = _DECODERS.get(max_digits)
+    if decoder is not None:
+        return decoder
 
     def bounded_int(digits: str) -> int:
         if len(digits) > max_digits:
@@ -69,8 +69,22 @@ def load_json(body: bytes | str, max_depth: int = DEFAULT_MAX_DEPTH,
     def no_constant(name: str) -> Any:
         raise JsonShapeError(f"{name} is not JSON")
 
-    return json.loads(raw, parse_int=bounded_int, parse_float=bounded_float,
-                      parse_constant=no_constant)
+    decoder = _DECODERS[max_digits] = json.JSONDecoder(
+        parse_int=bounded_int, parse_float=bounded_float, parse_constant=no_constant)
+    return decoder
+
+
+_DECODERS: dict[int, json.JSONDecoder] = {}
+
+
+def load_json(body: bytes | str, max_depth: int = DEFAULT_MAX_DEPTH,
+              max_digits: int = DEFAULT_MAX_DIGITS) -> Any:
+    """json.loads with the nesting and the length of each number bounded (each integer's
+    digits are counted before they are converted); NaN and Infinity refused."""
+    raw = body.encode() if isinstance(body, str) else body
+    check_depth(raw, max_depth)
+    # As json.loads decodes bytes (UTF-8, -16 or -32, a UTF-8 BOM allowed).
+    return _decoder(max_digits).decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
 
 
 class ExecutionTimeout(BaseException):
