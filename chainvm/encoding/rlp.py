@@ -6,7 +6,7 @@ lengths, single bytes wrapped as strings and trailing data raise RLPError.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 RLPItem: TypeAlias = bytes | list["RLPItem"]
 
@@ -22,50 +22,65 @@ def _length_prefix(length: int, short_base: int) -> bytes:
     return bytes([short_base + 55 + len(size)]) + size
 
 
-# One-byte prefixes of short strings and lists, indexed by length.
-_SHORT_STRING = [bytes([0x80 + n]) for n in range(56)]
-_SHORT_LIST = [bytes([0xC0 + n]) for n in range(56)]
-_SMALL_INT = [b"\x80"] + [bytes([n]) for n in range(1, 128)]  # 0 is the empty string
+# Prefixes of short strings and lists, and the one-byte encodings of 0..127: encoding
+# spends its time on these (headers, receipts, transactions are lists of short items).
+_STRING_PREFIX = [bytes((0x80 + n,)) for n in range(56)]
+_LIST_PREFIX = [bytes((0xC0 + n,)) for n in range(56)]
+_SMALL_INT = [b"\x80"] + [bytes((i,)) for i in range(1, 0x80)]
+
+
+def _encode_int(value: int) -> bytes:
+    if value < 0x80:
+        if value < 0:
+            raise RLPError("cannot encode a negative integer")
+        return _SMALL_INT[value]
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    n = len(raw)
+    if n < 56:
+        return _STRING_PREFIX[n] + raw
+    return _length_prefix(n, 0x80) + raw
+
+
+def _encode_list(items: list[Any] | tuple[Any, ...]) -> bytes:
+    parts: list[bytes] = []
+    append = parts.append
+    for x in items:
+        t = type(x)
+        if t is bytes:
+            n = len(x)
+            if n == 1 and x[0] < 0x80:
+                append(x)
+            elif n < 56:
+                append(_STRING_PREFIX[n] + x)
+            else:
+                append(_length_prefix(n, 0x80) + x)
+        elif t is int:
+            append(_SMALL_INT[x] if 0 <= x < 0x80 else _encode_int(x))
+        elif t is list or t is tuple:
+            append(_encode_list(x))
+        else:
+            append(encode(x))
+    body = b"".join(parts)
+    n = len(body)
+    if n < 56:
+        return _LIST_PREFIX[n] + body
+    return _length_prefix(n, 0xC0) + body
 
 
 def encode(item: object) -> bytes:
-    kind = type(item)
-    if kind is list or kind is tuple:
-        # Transactions, headers and trie nodes are lists of byte strings and integers: those
-        # are encoded here, without a call each (the hot path of block building).
-        parts = []
-        for x in item:  # type: ignore[attr-defined]
-            t = type(x)
-            if t is bytes:
-                n = len(x)
-                if n == 1 and x[0] < 0x80:
-                    parts.append(x)
-                elif n < 56:
-                    parts.append(_SHORT_STRING[n] + x)
-                else:
-                    parts.append(_length_prefix(n, 0x80) + x)
-            elif t is int and x >= 0:
-                if x < 0x80:
-                    parts.append(_SMALL_INT[x])
-                else:
-                    raw = x.to_bytes((x.bit_length() + 7) // 8, "big")
-                    n = len(raw)
-                    parts.append((_SHORT_STRING[n] if n < 56 else _length_prefix(n, 0x80)) + raw)
-            else:
-                parts.append(encode(x))
-        body = b"".join(parts)
-        n = len(body)
-        return (_SHORT_LIST[n] if n < 56 else _length_prefix(n, 0xC0)) + body
+    t = type(item)
+    if t is list or t is tuple:
+        return _encode_list(item)  # type: ignore[arg-type]
+    if t is int:
+        return _encode_int(item)  # type: ignore[arg-type]
     if isinstance(item, (bytes, bytearray)):
         if len(item) == 1 and item[0] < 0x80:
             return bytes(item)
         return _length_prefix(len(item), 0x80) + bytes(item)
     if isinstance(item, (list, tuple)):
-        return encode(list(item))
+        return _encode_list(item)
     if isinstance(item, int) and not isinstance(item, bool):
-        if item < 0:
-            raise RLPError("cannot encode a negative integer")
-        return encode(item.to_bytes((item.bit_length() + 7) // 8, "big"))
+        return _encode_int(int(item))
     raise RLPError(f"cannot encode {type(item).__name__}")
 
 
