@@ -1,7 +1,16 @@
-"""One-pass code analysis, cached per code: jump destinations and PUSH immediates."""
+"""Code analysis, cached per code: jump destinations and PUSH immediates.
+
+Much code runs once (init code, a contract called by one transaction), so the
+analysis is as cheap as it can be made: jump destinations are found by a regular
+expression that steps over PUSH data in C, and PUSH immediates are decoded when an
+executor first asks for them (`PushValues`), not for every PUSH of the code.
+"""
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
+from operator import add
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +21,54 @@ if TYPE_CHECKING:
 # and give a PUSH that is cut short by the end of code its zero-padded immediate.
 CODE_PADDING = bytes(33)
 
+# The code before a JUMPDEST: whole instructions (a PUSHn with its n data bytes, or one
+# byte that is neither a PUSH nor a JUMPDEST), then the JUMPDEST. Matched from an
+# instruction boundary, a match ends at the next real JUMPDEST, so the lengths of the
+# captured runs give every JUMPDEST's position.
+_PUSH_TOKENS = b"|".join(rb"\x%02x[\x00-\xff]{%d}" % (0x5F + width, width)
+                         for width in range(1, 33))
+_BEFORE_JUMPDEST = re.compile(rb"((?:[^\x5b\x60-\x7f]++|" + _PUSH_TOKENS + rb")*+)\x5b")
+# Code with more JUMPDESTs than this share of its bytes is scanned byte by byte (the
+# regular expression costs more per JUMPDEST than the plain loop does per byte).
+_DENSE_JUMPDESTS = 8
+
+
+def find_jumpdests(padded: bytes, size: int) -> frozenset[int]:
+    """Positions of the JUMPDEST instructions (not PUSH data) in padded[:size]; `padded`
+    is the code followed by CODE_PADDING."""
+    if padded.count(0x5B) * _DENSE_JUMPDESTS > size:
+        found = []
+        i = 0
+        while i < size:
+            op = padded[i]
+            if op == 0x5B:
+                found.append(i)
+            elif 0x60 <= op <= 0x7F:
+                i += op - 0x5F
+            i += 1
+        return frozenset(found)
+    # The JUMPDEST appended after the padding ends the last run (a PUSH cut short by the
+    # end of code takes its data from the padding, as it executes); it is not a result.
+    runs = _BEFORE_JUMPDEST.findall(padded + b"\x5b")
+    runs.pop()
+    return frozenset(map(add, accumulate(map(len, runs)), range(len(runs))))
+
+
+class PushValues(dict[int, int]):
+    """PUSH immediates by the PUSH's pc, decoded on first use (executors only ask at real
+    instruction boundaries)."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, padded: bytes) -> None:
+        super().__init__()
+        self.code = padded
+
+    def __missing__(self, pc: int) -> int:
+        code = self.code
+        value = self[pc] = int.from_bytes(code[pc + 1:pc + code[pc] - 0x5E], "big")
+        return value
+
 
 class CodeAnalysis:
     __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
@@ -21,21 +78,8 @@ class CodeAnalysis:
         self.size = n
         padded = code + CODE_PADDING
         self.padded = padded
-        push_values: list[int] = [0] * n
-        jumpdests = set()
-        i = 0
-        while i < n:
-            op = padded[i]
-            if 0x60 <= op <= 0x7F:
-                width = op - 0x5F
-                push_values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
-                i += width + 1
-            else:
-                if op == 0x5B:
-                    jumpdests.add(i)
-                i += 1
-        self.jumpdests = frozenset(jumpdests)
-        self.push_values = push_values
+        self.jumpdests = find_jumpdests(padded, n)
+        self.push_values = PushValues(padded)
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
