@@ -500,8 +500,14 @@ FORKS = _build()
 
 
 def get_fork(name: str) -> Fork:
-    """Look a fork up by its fixture name or a common alias; KeyError if unknown."""
-    return FORKS[ALIASES.get(name, name)]
+    """Look a fork up by its fixture name or a common alias; KeyError if unknown.
+
+    The fork's executor tables and precompile set are built here if they were not yet, so
+    that a caller choosing a fork pays for them then, not in its first transaction."""
+    fork = FORKS[ALIASES.get(name, name)]
+    fork.opcodes  # noqa: B018  (built on first use: see Fork.opcodes)
+    fork.precompiles  # noqa: B018
+    return fork
 
 
 def patched(fork: Fork, *patches: Patch) -> Fork:
