@@ -70,8 +70,29 @@ class PushValues(dict[int, int]):
         return value
 
 
+def push_value_list(padded: bytes, size: int) -> list[int]:
+    """Every PUSH immediate of the code, by the PUSH's pc (0 elsewhere)."""
+    values = [0] * size
+    i = 0
+    while i < size:
+        op = padded[i]
+        if 0x60 <= op <= 0x7F:
+            width = op - 0x5F
+            values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
+            i += width
+        i += 1
+    return values
+
+
 class CodeAnalysis:
-    __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
+    """What the executors need to know about a code, computed once per code (see analyse).
+
+    `push_values` starts as a PushValues (decoded on demand: code run once pays only for
+    the PUSHes it executes); when the code is analysed again, it becomes a list (`settle`),
+    which the interpreter indexes faster."""
+
+    __slots__ = ("compiled", "entries", "heat", "jumpdests", "lazy", "padded", "push_values",
+                 "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
@@ -79,15 +100,21 @@ class CodeAnalysis:
         padded = code + CODE_PADDING
         self.padded = padded
         self.jumpdests = find_jumpdests(padded, n)
-        self.push_values = PushValues(padded)
+        self.push_values: PushValues | list[int] = PushValues(padded)
+        self.lazy = True
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
         self.compiled: dict[OpcodeTables, CompiledCode] = {}
 
+    def settle(self) -> None:
+        """Decode every PUSH immediate into a list (the code runs more than once)."""
+        self.push_values = push_value_list(self.padded, self.size)
+        self.lazy = False
+
 
 _cache: dict[bytes, CodeAnalysis] = {}
-# An analysis takes about ten bytes per byte of code (the PUSH-value list), plus the
+# An analysis takes up to ten bytes per byte of code (the PUSH-value list), plus the
 # compiled tier's data, so the cache is bounded by the code it holds; a code bigger
 # than MAX_CACHED_CODE (only init code before EIP-3860 can be) is analysed each time.
 _CACHE_LIMIT = 4096
@@ -97,7 +124,8 @@ _cached_bytes = 0
 
 
 def analyse(code: bytes) -> CodeAnalysis:
-    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached)."""
+    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached).
+    A code found in the cache has its PUSH immediates decoded in full (`settle`)."""
     global _cached_bytes
     result = _cache.get(code)
     if result is None:
@@ -109,4 +137,6 @@ def analyse(code: bytes) -> CodeAnalysis:
                 _cached_bytes = 0
             _cache[code] = result
             _cached_bytes += size
+    elif result.lazy:  # the code runs again
+        result.settle()
     return result

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from chainvm.evm.analysis import CODE_PADDING, CodeAnalysis, find_jumpdests
+from chainvm.evm.analysis import CODE_PADDING, CodeAnalysis, analyse, find_jumpdests
 
 
 def reference(code: bytes) -> tuple[frozenset[int], dict[int, int]]:
@@ -54,6 +54,18 @@ def test_analysis_matches_the_reference(share: float) -> None:
         assert analysis.jumpdests == jumpdests, code.hex()
         for pc, value in pushes.items():
             assert analysis.push_values[pc] == value, (code.hex(), pc)
+        analysis.settle()  # the list a code run again gets
+        assert isinstance(analysis.push_values, list) and len(analysis.push_values) == size
+        for pc, value in pushes.items():
+            assert analysis.push_values[pc] == value, (code.hex(), pc)
+
+
+def test_a_code_analysed_again_gets_its_push_values_in_a_list() -> None:
+    code = bytes([0x60, 7, 0x61, 1, 2, 0x5B, 0x00]) + random.Random(5).randbytes(40)
+    first = analyse(code)
+    assert first.lazy and first.push_values[2] == 0x102
+    assert analyse(code) is first and not first.lazy
+    assert first.push_values[0] == 7 and first.push_values[2] == 0x102
 
 
 def test_jumpdests_in_push_data_and_cut_pushes() -> None:
