@@ -47,7 +47,7 @@ def random_code(rng: random.Random, size: int, jumpdest_share: float) -> bytes:
 @pytest.mark.parametrize("share", [0.0, 0.02, 0.2, 0.9])
 def test_analysis_matches_the_reference(share: float) -> None:
     rng = random.Random(int(share * 100))
-    for size in list(range(0, 40)) + [rng.randrange(40, 3000) for _ in range(60)]:
+    for size in list(range(40)) + [rng.randrange(40, 3000) for _ in range(60)]:
         code = random_code(rng, size, share)
         jumpdests, pushes = reference(code)
         analysis = CodeAnalysis(code)
