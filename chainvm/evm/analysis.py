@@ -88,11 +88,11 @@ class CodeAnalysis:
     """What the executors need to know about a code, computed once per code (see analyse).
 
     `push_values` starts as a PushValues (decoded on demand: code run once pays only for
-    the PUSHes it executes); when the code is analysed again, it becomes a list (`settle`),
-    which the interpreter indexes faster."""
+    the PUSHes it executes); once the code has been analysed SETTLE_AFTER more times, it
+    becomes a list (`settle`), which the interpreter indexes faster."""
 
-    __slots__ = ("compiled", "entries", "heat", "jumpdests", "lazy", "padded", "push_values",
-                 "size")
+    __slots__ = ("compiled", "entries", "heat", "hits", "jumpdests", "lazy", "padded",
+                 "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
@@ -102,6 +102,7 @@ class CodeAnalysis:
         self.jumpdests = find_jumpdests(padded, n)
         self.push_values: PushValues | list[int] = PushValues(padded)
         self.lazy = True
+        self.hits = 0  # times found in the cache while lazy
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
@@ -113,6 +114,12 @@ class CodeAnalysis:
         self.lazy = False
 
 
+# A code's PUSH immediates become a list when it is found in the cache this many times.
+# The list costs a walk over the whole code (as much as a few runs of straight-line code,
+# callgrind: 24M instructions for the 24 KB of micro/signextend against 61M for a run);
+# the dict costs the interpreter about 50 instructions more per PUSH (6.5% of a run of
+# micro/jump_around, 1% of main/sha1_divs), so the list pays only for code run often.
+SETTLE_AFTER = 8
 _cache: dict[bytes, CodeAnalysis] = {}
 # An analysis takes up to ten bytes per byte of code (the PUSH-value list), plus the
 # compiled tier's data, so the cache is bounded by the code it holds; a code bigger
@@ -125,7 +132,7 @@ _cached_bytes = 0
 
 def analyse(code: bytes) -> CodeAnalysis:
     """Analysis of `code`, cached by content (bytes hash once, then the hash is cached).
-    A code found in the cache has its PUSH immediates decoded in full (`settle`)."""
+    A code found in the cache often has its PUSH immediates decoded in full (`settle`)."""
     global _cached_bytes
     result = _cache.get(code)
     if result is None:
@@ -137,6 +144,8 @@ def analyse(code: bytes) -> CodeAnalysis:
                 _cached_bytes = 0
             _cache[code] = result
             _cached_bytes += size
-    elif result.lazy:  # the code runs again
-        result.settle()
+    elif result.lazy:
+        result.hits += 1
+        if result.hits >= SETTLE_AFTER:  # the code runs often: index a list
+            result.settle()
     return result

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from chainvm.evm.analysis import CODE_PADDING, CodeAnalysis, analyse, find_jumpdests
+from chainvm.evm.analysis import (
+    CODE_PADDING,
+    SETTLE_AFTER,
+    CodeAnalysis,
+    analyse,
+    find_jumpdests,
+)
 
 
 def reference(code: bytes) -> tuple[frozenset[int], dict[int, int]]:
@@ -64,7 +70,10 @@ def test_a_code_analysed_again_gets_its_push_values_in_a_list() -> None:
     code = bytes([0x60, 7, 0x61, 1, 2, 0x5B, 0x00]) + random.Random(5).randbytes(40)
     first = analyse(code)
     assert first.lazy and first.push_values[2] == 0x102
+    for _ in range(SETTLE_AFTER - 1):
+        assert analyse(code) is first and first.lazy
     assert analyse(code) is first and not first.lazy
+    assert isinstance(first.push_values, list)
     assert first.push_values[0] == 7 and first.push_values[2] == 0x102
 
 
