@@ -62,6 +62,43 @@ def sample_files(root: Path, fork: str, count: int) -> list[str]:
     return [having[int(i * step)] for i in range(count)]
 
 
+BLOCKTEST_WORKER = """
+import json, sys, time
+from pathlib import Path
+from chainvm.chain.blocktest import run_file
+root, files = Path(sys.argv[1]), json.loads(sys.argv[2])
+cpu = time.process_time()
+results = [r for rel in files for r in run_file(root / rel)]
+cpu = time.process_time() - cpu
+print(json.dumps({"cpu": cpu, "cases": len(results),
+                  "passed": sum(1 for r in results if r.passed),
+                  "failed": {r.name: r.error for r in results if not r.passed}}))
+"""
+
+
+def blocktest_row(archive: str, count: int, timeout: float) -> dict[str, Any]:
+    """chainvm's blockchain-test runner over `count` files spread over `archive`, in a fresh
+    process (CPU seconds after imports). The specs have no blockchain-test runner in their
+    package, so chainvm runs alone."""
+    import subprocess
+
+    from chainvm.testing.fixtures import ethereum_tests
+
+    root = ethereum_tests(archive)
+    if root is None:
+        raise SystemExit(f"statetest_throughput: no archive {archive!r}")
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.json")
+                   if p.stat().st_size <= MAX_FILE_BYTES)
+    if len(files) > count:
+        files = [files[int(i * len(files) / count)] for i in range(count)]
+    out = subprocess.run([sys.executable, "-c", BLOCKTEST_WORKER, str(root), json.dumps(files)],
+                         capture_output=True, text=True, timeout=timeout, check=False)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode or not lines:
+        return {"archive": archive, "error": out.stderr.strip()[-300:], "files": files}
+    return {"archive": archive, "files": files, **json.loads(lines[-1])}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/statetest_throughput.py",
                                      description=__doc__.split("\n\n")[0])
@@ -76,6 +113,11 @@ def main(argv: list[str]) -> int:
                              "first pass, chainvm's code caches cold)")
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                         help="seconds one worker may take (default 3600)")
+    parser.add_argument("--blocktests", default="blockchain-2024,blockchain-legacy-cancun",
+                        metavar="ARCHIVES", help="blockchain-test archives for chainvm's "
+                        "blockchain-test throughput (empty: none; default: %(default)s)")
+    parser.add_argument("--blocktest-files", type=int, default=40, metavar="N",
+                        help="files sampled per blockchain-test archive (default 40)")
     parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
     args = parser.parse_args(argv)
     run = load_run_module()
@@ -149,17 +191,32 @@ def main(argv: list[str]) -> int:
         for i in impls:
             for case, why in list(row[i]["failed"].items())[:5]:
                 lines.append(f"FAIL {i} {row['archive']}:{row['fork']} {case}: {why}")
+    blocks = [blocktest_row(a.strip(), args.blocktest_files, args.timeout)
+              for a in args.blocktests.split(",") if a.strip()]
+    for row in blocks:
+        if "error" in row:
+            lines.append(f"blockchain tests {row['archive']}: chainvm failed: {row['error']}")
+            continue
+        lines.append(f"blockchain tests {row['archive']} ({len(row['files'])} files): chainvm "
+                     f"{row['passed']}/{row['cases']} passed, {row['cpu']:.2f} CPU s, "
+                     f"{row['cases'] / row['cpu'] if row['cpu'] else 0:.1f} cases/s "
+                     "(the specs' package has no runner for blockchain-test files; its t8n applies "
+                     "one block per call)")
+        for case, why in list(row["failed"].items())[:5]:
+            lines.append(f"FAIL chainvm {row['archive']} {case}: {why}")
     table = "\n".join(lines) + "\n"
     if args.json:
         json.dump({"command": " ".join(["benchmarks/statetest_throughput.py", *argv]),
-                   "chainvm_revision": run.chainvm_revision(), "rows": rows}, sys.stdout,
+                   "chainvm_revision": run.chainvm_revision(), "rows": rows,
+                   "blocktests": blocks}, sys.stdout,
                   indent=2)
         sys.stdout.write("\n")
         sys.stderr.write(table)
     else:
         sys.stdout.write(table)
     failed = any(row[i]["passed"] != row[i]["cases"] or row[i]["status"] != "ok"
-                 for row in rows for i in impls if i == "chainvm")
+                 for row in rows for i in impls if i == "chainvm") \
+        or any("error" in row or row["passed"] != row["cases"] for row in blocks)
     return 1 if failed else 0
 
 
