@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
@@ -29,12 +30,15 @@ from chainvm.chain.processing import (
 )
 from chainvm.chain.store import (
     CHANGES_RECORD,
+    SYNC_INTERVAL,
     Commit,
     LmdbStore,
     MemoryStore,
     Store,
+    StoreError,
     decode_state,
     decode_state_record,
+    parent_hash_of,
 )
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
@@ -50,14 +54,16 @@ class StoredBlock:
 
     The state is held whole, or (past the chain's window, or read back from a store) as
     its changes against the parent block's, or as a whole-state record of the store
-    not decoded yet; `state` makes it whole on demand.
+    not decoded yet; `state` makes it whole on demand. A block read back from a store
+    reads its receipts and its state record only when they are asked for, and finds its
+    parent through the chain.
     """
 
     def __init__(self, block: Block, total_difficulty: int, state: State | None,
-                 receipts: list[Receipt], fork: Fork) -> None:
+                 receipts: list[Receipt] | None, fork: Fork) -> None:
         self.block = block
         self.total_difficulty = total_difficulty
-        self.receipts = receipts
+        self._receipts = receipts
         self.fork = fork
         self._state: State | None = state
         self.state_token: object = state.token if state is not None else object()
@@ -67,6 +73,44 @@ class StoredBlock:
         self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
+        # Read back from a store: where the receipts and state record are, and how the
+        # parent is found.
+        self._store: LmdbStore | None = None
+        self._lookup: Callable[[bytes], StoredBlock | None] | None = None
+
+    @classmethod
+    def from_store(cls, store: LmdbStore, block: Block, total_difficulty: int, fork: Fork,
+                   lookup: Callable[[bytes], StoredBlock | None]) -> StoredBlock:
+        stored = cls(block, total_difficulty, None, None, fork)
+        stored._store = store
+        stored._lookup = lookup
+        return stored
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        receipts = self._receipts
+        if receipts is None:
+            assert self._store is not None, "receipts neither kept nor stored"
+            receipts = self._receipts = self._store.receipts_of(self.hash)
+        return receipts
+
+    @receipts.setter
+    def receipts(self, receipts: list[Receipt]) -> None:
+        self._receipts = receipts
+
+    def _read_state_record(self) -> None:
+        """Read the state record of a block read back from a store (once)."""
+        assert self._store is not None
+        record = self._store.state_record(self.hash)
+        if record.startswith(CHANGES_RECORD):
+            self._changes_record = record  # decoded when the state is asked for
+        else:
+            self._record = record
+
+    def _find_parent(self) -> StoredBlock | None:
+        if self._parent is None and self._lookup is not None:
+            self._parent = self._lookup(self.header.parent_hash)
+        return self._parent
 
     @property
     def changes(self) -> dict[bytes, Account | None] | None:
@@ -87,6 +131,9 @@ class StoredBlock:
         diffs = []
         node: StoredBlock | None = self
         while node is not None and node._state is None:
+            if node._store is not None and node._record is None and node._changes is None \
+                    and node._changes_record is None:
+                node._read_state_record()
             if node._record is not None:  # a checkpoint read back: decoded once, kept
                 node._state = decode_state(node._record)
                 node._state.token = node.state_token
@@ -94,7 +141,7 @@ class StoredBlock:
                 break
             assert node.changes is not None
             diffs.append(node.changes)
-            node = node._parent
+            node = node._find_parent()
         assert node is not None and node._state is not None, "no whole ancestor state"
         if not diffs:
             return node._state
@@ -103,7 +150,8 @@ class StoredBlock:
         # block's changes.
         state.token = self.state_token
         state.changed = set(diffs[0])
-        state.origin = self._parent.state_token if self._parent is not None else None
+        parent = self._find_parent()
+        state.origin = parent.state_token if parent is not None else None
         return state
 
     @state.setter
@@ -149,10 +197,102 @@ class StoredBlock:
         return self.block.header.number
 
 
+def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> State:
+    """A block's state from the store alone: its record and its ancestors' back to the
+    nearest whole one, each parent hash read from the block's RLP without decoding it (no
+    block is read into the chain). The state is whole (no origin): written whole if it is
+    edited in place, and kept whole."""
+    diffs: list[dict[bytes, Account | None]] = []
+    while True:
+        record = store.state_record(block_hash)
+        if not record.startswith(CHANGES_RECORD):
+            base = decode_state(record)
+            break
+        diffs.append(decode_state_record(record))  # type: ignore[arg-type]
+        found = store.block(block_hash)
+        if found is None:
+            raise StoreError(f"corrupt store: block 0x{block_hash.hex()} missing")
+        block_hash = parent_hash_of(found[0])
+    state = base.with_changes(reversed(diffs)) if diffs else base
+    state.token = token
+    state.origin = None
+    state.changed = set()
+    return state
+
+
 @dataclass
 class TxLocation:
     block_hash: bytes
     index: int
+
+
+class StoreBlocks(dict[bytes, StoredBlock]):
+    """The blocks of a chain kept in a store: those this process imported or has read,
+    and any other read from the store when asked for (`len` and iteration see only the
+    former)."""
+
+    def __init__(self, load: Callable[[bytes], StoredBlock | None]) -> None:
+        super().__init__()
+        self._load = load
+
+    def __missing__(self, block_hash: bytes) -> StoredBlock:
+        stored = self._load(block_hash)
+        if stored is None:
+            raise KeyError(block_hash)
+        self[block_hash] = stored
+        return stored
+
+    def get(self, block_hash: bytes, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[block_hash]
+        except KeyError:
+            return default
+
+    def __contains__(self, block_hash: object) -> bool:
+        return isinstance(block_hash, bytes) and self.get(block_hash) is not None
+
+    def cached(self, block_hash: bytes) -> StoredBlock | None:
+        """The block if it is in memory (no store read)."""
+        return dict.get(self, block_hash)
+
+
+class StoreCanonical(dict[int, bytes]):
+    """The canonical number -> hash map of a chain kept in a store: the numbers seen in
+    memory, others read from the store when asked for (`len` and iteration see only the
+    former). A number the store lacks is remembered until it is set (the chain writes
+    the store before this map)."""
+
+    def __init__(self, load: Callable[[int], bytes | None]) -> None:
+        super().__init__()
+        self._load = load
+        self._absent: set[int] = set()
+
+    def __missing__(self, number: int) -> bytes:
+        block_hash = None if number in self._absent else self._load(number)
+        if block_hash is None:
+            if len(self._absent) >= 4096:  # numbers clients asked for: kept bounded
+                self._absent.clear()
+            self._absent.add(number)
+            raise KeyError(number)
+        dict.__setitem__(self, number, block_hash)
+        return block_hash
+
+    def __setitem__(self, number: int, block_hash: bytes) -> None:
+        self._absent.discard(number)
+        dict.__setitem__(self, number, block_hash)
+
+    def get(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[number]
+        except KeyError:
+            return default
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, int) and self.get(number) is not None
+
+    def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
+        self._absent.add(number)
+        return dict.pop(self, number, default)
 
 
 @dataclass
@@ -182,9 +322,15 @@ class Chain:
 
     @classmethod
     def open(cls, datadir: str | Path, config: ChainConfig | None = None,
-             genesis: Block | None = None, state: State | None = None) -> Chain:
-        """Open (or create, from `config`, `genesis` and `state`) a chain stored in LMDB."""
-        store = LmdbStore(datadir)
+             genesis: Block | None = None, state: State | None = None,
+             sync_interval: float = SYNC_INTERVAL) -> Chain:
+        """Open (or create, from `config`, `genesis` and `state`) a chain stored in LMDB.
+
+        Opening reads the configuration, the head block and what makes its state whole
+        (the state records back to the nearest whole one, at most `STATE_CHECKPOINT`),
+        whatever the chain's length; other blocks, receipts and states are read when asked
+        for. `sync_interval`: see `LmdbStore`."""
+        store = LmdbStore(datadir, sync_interval=sync_interval)
         if store.is_empty():
             if config is None or genesis is None or state is None:
                 store.close()
@@ -196,30 +342,32 @@ class Chain:
                                             genesis.hash))
             chain.store = store
             return chain
-        loaded = store.load()
-        chain = cls(loaded.config, store=store)
-        for block_hash, (block, td, fork_name, receipts, record) in loaded.blocks.items():
-            stored = StoredBlock(block, td, None, receipts, get_fork(fork_name))
-            if record.startswith(CHANGES_RECORD):
-                stored._changes_record = record  # decoded when the state is asked for
-            else:
-                stored._record = record
-            chain.blocks[block_hash] = stored
-            for i, tx in enumerate(block.transactions):
-                chain._tx_index.setdefault(tx.hash, []).append(TxLocation(block_hash, i))
-        for stored in chain.blocks.values():
-            stored._parent = chain.blocks.get(stored.header.parent_hash)
-        chain.canonical = loaded.canonical
-        chain.head_hash = loaded.head
-        head = chain.blocks.get(chain.head_hash)
-        if head is None:
+        try:
+            chain = cls(store.config(), store=store)
+            chain.blocks = StoreBlocks(chain._read_block)
+            chain.canonical = StoreCanonical(store.canonical_hash)
+            chain.head_hash = store.head()
+            head = chain.blocks.get(chain.head_hash)
+            if head is None:
+                raise ValueError(f"{datadir}: the head block is missing")
+            if genesis is not None and chain.canonical.get(0) != genesis.hash:
+                raise ValueError(f"{datadir}: holds a chain with another genesis")
+            # The head's state is kept whole (and edited in place).
+            head._state = _read_whole_state(store, head.hash, head.state_token)
+        except BaseException:
             store.close()
-            raise ValueError(f"{datadir}: the head block is missing")
-        head._state = head.state  # the head's state is kept whole (and edited in place)
-        if genesis is not None and chain.canonical.get(0) != genesis.hash:
-            store.close()
-            raise ValueError(f"{datadir}: holds a chain with another genesis")
+            raise
         return chain
+
+    def _read_block(self, block_hash: bytes) -> StoredBlock | None:
+        store = self.store
+        assert isinstance(store, LmdbStore)
+        found = store.block(block_hash)
+        if found is None:
+            return None
+        block_rlp, td, fork_name = found
+        return StoredBlock.from_store(store, Block.decode(block_rlp), td, get_fork(fork_name),
+                                      self.blocks.get)
 
     def close(self) -> None:
         self.store.close()
@@ -243,9 +391,14 @@ class Chain:
     def get_transaction(self, tx_hash: bytes
                         ) -> tuple[SignedTransaction, Receipt, StoredBlock, int] | None:
         """A canonical transaction with its receipt, block and index."""
-        for loc in self._tx_index.get(tx_hash, ()):
-            stored = self.blocks[loc.block_hash]
-            if self.canonical.get(stored.number) == stored.hash:
+        store = self.store
+        if isinstance(store, LmdbStore):
+            locations = [TxLocation(h, i) for h, i in store.tx_locations(tx_hash)]
+        else:
+            locations = self._tx_index.get(tx_hash, [])
+        for loc in locations:
+            stored = self.blocks.get(loc.block_hash)
+            if stored is not None and self.canonical.get(stored.number) == stored.hash:
                 return (stored.block.transactions[loc.index], stored.receipts[loc.index],
                         stored, loc.index)
         return None
@@ -324,14 +477,17 @@ class Chain:
             stored.total_difficulty > self.head.total_difficulty
         changes = self._canonical_changes(stored) if new_head else {}
         head = stored.hash if new_head else self.head_hash
-        # Persist first (one atomic write), then update memory.
+        # Persist first (one atomic write), then update memory. A store keeps the
+        # transaction index; in memory, the chain does.
         if not isinstance(self.store, MemoryStore):
             self.store.commit(Commit(block.encode(), block.hash, stored.total_difficulty,
                                      fork.name, outcome.receipts, outcome.state, changes, head,
-                                     stored.changes_for_store(parent)))
+                                     stored.changes_for_store(parent),
+                                     [tx.hash for tx in block.transactions]))
+        else:
+            for i, tx in enumerate(block.transactions):
+                self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
         self.blocks[block.hash] = stored
-        for i, tx in enumerate(block.transactions):
-            self._tx_index.setdefault(tx.hash, []).append(TxLocation(block.hash, i))
         for number, block_hash in changes.items():
             if block_hash is None:
                 self.canonical.pop(number, None)
@@ -354,11 +510,19 @@ class Chain:
         """Keep the state of canonical block `number` as changes only (see the module)."""
         if number <= 0 or number % STATE_CHECKPOINT == 0:
             return
-        stored = self.get_block_by_number(number)
-        parent = self.get_block_by_number(number - 1)
+        stored = self._in_memory(self.canonical.get(number))
+        parent = self._in_memory(self.canonical.get(number - 1))
         if stored is not None and parent is not None and \
                 stored.header.parent_hash == parent.hash:
             stored.keep_as_changes(parent)
+
+    def _in_memory(self, block_hash: bytes | None) -> StoredBlock | None:
+        """A block held in memory (one only in a store is not read: nothing to thin)."""
+        if block_hash is None:
+            return None
+        blocks = self.blocks
+        return blocks.cached(block_hash) if isinstance(blocks, StoreBlocks) \
+            else blocks.get(block_hash)
 
     def set_head(self, block_hash: bytes) -> None:
         """Make a known block the head (a consensus-layer fork choice after the Merge)."""
@@ -367,6 +531,8 @@ class Chain:
             raise KeyError(f"unknown block 0x{block_hash.hex()}")
         changes = self._canonical_changes(stored)
         self.store.commit_head(changes, block_hash)
+        if stored._state is None:  # read back or thinned: the head's state is kept whole
+            stored._state = stored.state
         for number, h in changes.items():
             if h is None:
                 self.canonical.pop(number, None)

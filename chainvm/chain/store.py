@@ -4,10 +4,12 @@ The chain hands the store one `Commit` per imported block: the block with its
 total difficulty, fork, receipts and post state, the canonical-number changes
 and the new head. `LmdbStore` writes all of it in a single LMDB write
 transaction, so a process killed at any moment reopens on the last block whose
-commit finished, with nothing half-written.
+commit finished, with nothing half-written. Commits are not synced to disk one by
+one: a background thread syncs every `SYNC_INTERVAL` seconds (see `LmdbStore`).
 
 Layout (one LMDB named database each):
-  meta       b"config" -> JSON chain configuration; b"head" -> head hash
+  meta       b"config" -> JSON chain configuration; b"head" -> head hash;
+             b"format" -> FORMAT
   blocks     hash -> RLP [block RLP, total difficulty, fork name]
   receipts   hash -> RLP [encoded receipt, ...]
   states     hash -> RLP [[address, nonce, balance, code, [[key, value], ...]], ...]
@@ -15,15 +17,19 @@ Layout (one LMDB named database each):
              [[key, value], ...]]], ...] (the accounts changed against the parent's post
              state; [] for a deleted account)
   canonical  number (8 bytes, big endian) -> hash
+  txindex    transaction hash + block hash -> index in the block (4 bytes, big endian)
 
 A block's post state is written whole when the chain has no parent state it copied
 (genesis, a replaced state) and at checkpoints, else as its changes; reading one
-back applies changes from the nearest whole state. The map grows when full.
+back applies changes from the nearest whole state. Records are read one at a time
+when the chain asks for them (`Chain.open` reads the head and its state only). The
+map grows when full.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,17 +57,7 @@ class Commit:
     head: bytes
     # The state as its changes against the parent block's (None: written whole).
     changes: dict[bytes, Account | None] | None = None
-
-
-@dataclass
-class Loaded:
-    config: ChainConfig
-    # hash -> (block, total difficulty, fork name, receipts, state record: see
-    # `decode_state_record`)
-    blocks: dict[bytes, tuple[Block, int, str, list[Receipt], bytes]] = field(
-        default_factory=dict)
-    canonical: dict[int, bytes] = field(default_factory=dict)
-    head: bytes = b""
+    tx_hashes: list[bytes] = field(default_factory=list)  # for the transaction index
 
 
 class Store(Protocol):
@@ -187,21 +183,77 @@ def config_from_json(data: bytes) -> ChainConfig:
 
 # -- LMDB -----------------------------------------------------------------------------------------
 
+SYNC_INTERVAL = 0.2  # seconds between syncs to disk (the default; 0: a sync per commit)
+FORMAT = b"2"  # 2: with the transaction index (a store without it gets one when opened)
+
+
+def parent_hash_of(block_rlp: bytes) -> bytes:
+    """The parent hash of an encoded block, read from the header's first field without
+    decoding the block."""
+    pos = _list_payload_start(block_rlp, 0)  # the block's list
+    pos = _list_payload_start(block_rlp, pos)  # the header's list
+    if block_rlp[pos:pos + 1] != b"\xa0":
+        raise StoreError("corrupt block record: no parent hash")
+    return block_rlp[pos + 1:pos + 33]
+
+
+def _list_payload_start(data: bytes, pos: int) -> int:
+    if pos >= len(data):
+        raise StoreError("corrupt block record: truncated")
+    prefix = data[pos]
+    if 0xc0 <= prefix <= 0xf7:
+        return pos + 1
+    if prefix > 0xf7:
+        return pos + 1 + (prefix - 0xf7)
+    raise StoreError("corrupt block record: expected a list")
+
+
+class _Syncer(threading.Thread):
+    """Syncs the environment to disk every `interval` seconds while commits came in, so a
+    power loss loses at most that much (a killed process loses nothing: the commits are in
+    the OS's page cache)."""
+
+    def __init__(self, env: Any, interval: float) -> None:
+        super().__init__(name="chainvm-lmdb-sync", daemon=True)
+        self.env = env
+        self.interval = interval
+        self.dirty = False
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            if self.dirty:
+                self.dirty = False  # before the sync: a commit during it marks it again
+                self.env.sync(True)
+
 
 class LmdbStore:
-    """A persistent store in an LMDB environment (one write transaction per block)."""
+    """A persistent store in an LMDB environment: one write transaction per block, synced to
+    disk every `sync_interval` seconds by a background thread (0: every commit synced, as
+    LMDB does by default). Records are read one at a time, when asked for; `reads` counts
+    them."""
 
-    def __init__(self, path: str | Path, map_size: int = 1 << 32) -> None:
+    def __init__(self, path: str | Path, map_size: int = 1 << 32,
+                 sync_interval: float = SYNC_INTERVAL) -> None:
         import lmdb  # optional dependency: only needed for a data dir
 
         Path(path).mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=True,
-                             metasync=True)
+        every_commit = sync_interval <= 0
+        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
+                             metasync=every_commit)
         self.meta = self.env.open_db(b"meta")
         self.blocks = self.env.open_db(b"blocks")
         self.receipts = self.env.open_db(b"receipts")
         self.states = self.env.open_db(b"states")
         self.canonical = self.env.open_db(b"canonical")
+        self.txindex = self.env.open_db(b"txindex")
+        self.reads = 0
+        self._syncer = None if every_commit else _Syncer(self.env, sync_interval)
+        if not self.is_empty():
+            with self.env.begin() as txn:
+                current = txn.get(b"format", db=self.meta) == FORMAT
+            if not current:
+                self._update(self._index_transactions)
 
     def is_empty(self) -> bool:
         with self.env.begin() as txn:
@@ -210,6 +262,7 @@ class LmdbStore:
     def initialise(self, config: ChainConfig, genesis: Commit) -> None:
         def write(txn: Any) -> None:
             txn.put(b"config", config_to_json(config), db=self.meta)
+            txn.put(b"format", FORMAT, db=self.meta)
             self._write(txn, genesis)
 
         self._update(write)
@@ -229,9 +282,14 @@ class LmdbStore:
             try:
                 with self.env.begin(write=True) as txn:
                     write(txn)
-                return
+                break
             except lmdb.MapFullError:
                 self.env.set_mapsize(self.env.info()["map_size"] * 2)
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.dirty = True
+            if not syncer.is_alive() and not syncer.stopping.is_set():
+                syncer.start()
 
     def _write(self, txn: Any, c: Commit) -> None:
         txn.put(c.block_hash, encode([c.block_rlp, c.total_difficulty, c.fork_name.encode()]),
@@ -239,7 +297,18 @@ class LmdbStore:
         txn.put(c.block_hash, encode([r.encode() for r in c.receipts]), db=self.receipts)
         record = encode_state(c.state) if c.changes is None else encode_changes(c.changes)
         txn.put(c.block_hash, record, db=self.states)
+        for index, tx_hash in enumerate(c.tx_hashes):
+            txn.put(tx_hash + c.block_hash, index.to_bytes(4, "big"), db=self.txindex)
         self._write_head(txn, c.canonical, c.head)
+
+    def _index_transactions(self, txn: Any) -> None:
+        """Write the transaction index of a store made before it had one."""
+        for key, value in txn.cursor(db=self.blocks):
+            block_rlp = _as_list(decode(bytes(value)))[0]
+            assert isinstance(block_rlp, bytes)
+            for index, tx in enumerate(Block.decode(block_rlp).transactions):
+                txn.put(tx.hash + bytes(key), index.to_bytes(4, "big"), db=self.txindex)
+        txn.put(b"format", FORMAT, db=self.meta)
 
     def put_state(self, block_hash: bytes, state: State,
                   changes: dict[bytes, Account | None] | None) -> None:
@@ -256,25 +325,63 @@ class LmdbStore:
                 txn.put(key, block_hash, db=self.canonical)
         txn.put(b"head", head, db=self.meta)
 
-    def load(self) -> Loaded:
-        with self.env.begin() as txn:
-            config_raw = txn.get(b"config", db=self.meta)
-            if config_raw is None:
-                raise StoreError("empty store: no chain configuration")
-            loaded = Loaded(config_from_json(bytes(config_raw)))
-            loaded.head = _required(txn.get(b"head", db=self.meta), "head")
-            for key, value in txn.cursor(db=self.blocks):
-                block_rlp, td, fork_name = _as_list(decode(bytes(value)))
-                assert isinstance(block_rlp, bytes) and isinstance(fork_name, bytes)
-                receipts_raw = _as_list(decode(_required(txn.get(key, db=self.receipts),
-                                                         "receipts")))
-                receipts = [decode_receipt(r) for r in receipts_raw]  # type: ignore[arg-type]
-                state = bytes(_required(txn.get(key, db=self.states), "state"))
-                loaded.blocks[bytes(key)] = (Block.decode(block_rlp), decode_int(td),
-                                             fork_name.decode(), receipts, state)
-            for key, value in txn.cursor(db=self.canonical):
-                loaded.canonical[int.from_bytes(key, "big")] = bytes(value)
-        return loaded
+    # -- reads (one record each) --
+
+    def _get(self, key: bytes, db: Any) -> bytes | None:
+        self.reads += 1
+        with self.env.begin(db=db) as txn:
+            value = txn.get(key)
+        return None if value is None else bytes(value)
+
+    def config(self) -> ChainConfig:
+        raw = self._get(b"config", self.meta)
+        if raw is None:
+            raise StoreError("empty store: no chain configuration")
+        return config_from_json(raw)
+
+    def head(self) -> bytes:
+        return _required(self._get(b"head", self.meta), "head")
+
+    def canonical_hash(self, number: int) -> bytes | None:
+        if number < 0 or number >> 64:
+            return None
+        return self._get(number.to_bytes(8, "big"), self.canonical)
+
+    def block(self, block_hash: bytes) -> tuple[bytes, int, str] | None:
+        """A block's RLP, total difficulty and fork name."""
+        raw = self._get(block_hash, self.blocks)
+        if raw is None:
+            return None
+        block_rlp, td, fork_name = _as_list(decode(raw))
+        assert isinstance(block_rlp, bytes) and isinstance(fork_name, bytes)
+        return block_rlp, decode_int(td), fork_name.decode()
+
+    def receipts_of(self, block_hash: bytes) -> list[Receipt]:
+        raw = _as_list(decode(_required(self._get(block_hash, self.receipts), "receipts")))
+        return [decode_receipt(r) for r in raw]  # type: ignore[arg-type]
+
+    def state_record(self, block_hash: bytes) -> bytes:
+        """A block's state record (see `decode_state_record`)."""
+        return _required(self._get(block_hash, self.states), "state")
+
+    def tx_locations(self, tx_hash: bytes) -> list[tuple[bytes, int]]:
+        """(block hash, index) of every stored block that holds the transaction."""
+        self.reads += 1
+        out: list[tuple[bytes, int]] = []
+        with self.env.begin(db=self.txindex) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(tx_hash):
+                for key, value in cursor:
+                    if key[:32] != tx_hash:
+                        break
+                    out.append((bytes(key[32:]), int.from_bytes(value, "big")))
+        return out
 
     def close(self) -> None:
+        syncer = self._syncer
+        if syncer is not None:
+            syncer.stopping.set()
+            if syncer.is_alive():
+                syncer.join()
+        self.env.sync(True)
         self.env.close()

@@ -138,37 +138,89 @@ def _actor_diff(store: MemoryBlockstore, expected: CID, got: CID) -> str:
     return f"post-state root: expected {expected}, got {got}"
 
 
-def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
-    cls = vector.get("class")
+def vector_variants(vector: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants a vector runs in (a vector without any runs once, as "default")."""
     pre = vector.get("preconditions", {})
-    variants = pre.get("variants") or [{"id": "default", "epoch": pre.get("epoch", 0), "nv": 0}]
-    if cls not in ("message", "tipset"):
-        return [
-            VariantResult(name, v["id"], False, f"unsupported vector class {cls!r}")
-            for v in variants
-        ]
+    variants: list[dict[str, Any]] = pre.get("variants") or [
+        {"id": "default", "epoch": pre.get("epoch", 0), "nv": 0}
+    ]
+    return variants
+
+
+@dataclass
+class PreparedVector:
+    """A vector with its CAR decoded, ready to run any of its variants."""
+
+    vector: dict[str, Any]
+    blocks: dict[CID, bytes]
+    pre_root: CID
+    exp_root: CID
+    exp_receipts: list[dict[str, Any]]
+    base_fee: int
+    circ: int
+
+    def fresh_store(self) -> MemoryBlockstore:
+        """A store holding the CAR's blocks and nothing a variant wrote."""
+        store = MemoryBlockstore()
+        store.blocks.update(self.blocks)
+        return store
+
+
+def prepare_vector(vector: dict[str, Any]) -> PreparedVector:
+    """Decode the CAR and the roots of a message or tipset vector (MalformedVector if
+    the CAR cannot be read)."""
+    pre = vector.get("preconditions", {})
     store = MemoryBlockstore()
     try:
         read_car(_b64(vector["car"]), store)
     except (DecodeError, ValueError, KeyError, IndexError) as exc:
         raise MalformedVector(f"'car' is not a readable CAR: {exc}") from None
-    pre_root = CID.parse(pre["state_tree"]["root_cid"]["/"])
     post = vector.get("postconditions", {})
-    exp_root = CID.parse(post["state_tree"]["root_cid"]["/"])
-    exp_receipts = post.get("receipts") or []
-    base_fee = int(pre.get("basefee", 100))
-    circ = int(pre.get("circ_supply", TOTAL_FILECOIN))
-    run = _run_variant if cls == "message" else _run_tipset_variant
-    results = [
-        run(store, vector, name, v, pre_root, exp_root, exp_receipts, base_fee, circ)
-        for v in variants
-    ]
-    if "incorrect" in (vector.get("hints") or []):
+    return PreparedVector(
+        vector,
+        store.blocks,
+        CID.parse(pre["state_tree"]["root_cid"]["/"]),
+        CID.parse(post["state_tree"]["root_cid"]["/"]),
+        post.get("receipts") or [],
+        int(pre.get("basefee", 100)),
+        int(pre.get("circ_supply", TOTAL_FILECOIN)),
+    )
+
+
+def supported_class(vector: dict[str, Any]) -> bool:
+    return vector.get("class") in ("message", "tipset")
+
+
+def unsupported_result(vector: dict[str, Any], name: str, variant: dict[str, Any]) -> VariantResult:
+    return VariantResult(name, variant["id"], False,
+                         f"unsupported vector class {vector.get('class')!r}")
+
+
+def run_prepared_variant(
+    prepared: PreparedVector, name: str, variant: dict[str, Any],
+    store: MemoryBlockstore | None = None,
+) -> VariantResult:
+    """One variant of a prepared (message or tipset) vector, in `store` (default: a
+    fresh store holding only the CAR's blocks, so the result does not depend on which
+    variants ran before it)."""
+    vector = prepared.vector
+    run = _run_variant if vector.get("class") == "message" else _run_tipset_variant
+    result = run(store if store is not None else prepared.fresh_store(), vector, name, variant,
+                 prepared.pre_root, prepared.exp_root, prepared.exp_receipts,
+                 prepared.base_fee, prepared.circ)
+    if not result.passed and "incorrect" in (vector.get("hints") or []):
         # lotus's own conformance runner skips these; say so in the error
-        for r in results:
-            if not r.passed:
-                r.error = f"{r.error} (vector is hinted 'incorrect')"
-    return results
+        result.error = f"{result.error} (vector is hinted 'incorrect')"
+    return result
+
+
+def run_vector_data(vector: dict[str, Any], name: str) -> list[VariantResult]:
+    variants = vector_variants(vector)
+    if not supported_class(vector):
+        return [unsupported_result(vector, name, v) for v in variants]
+    prepared = prepare_vector(vector)
+    store = prepared.fresh_store()  # shared by the variants, as it always was
+    return [run_prepared_variant(prepared, name, v, store) for v in variants]
 
 
 def _compare_receipt(i: int, exp: dict[str, Any], got: Any, why: str) -> str:
@@ -352,6 +404,11 @@ def load_vector(path: str | Path) -> dict[str, Any]:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise MalformedVector(f"cannot read: {exc.strerror or exc}") from None
+    return parse_vector(raw)
+
+
+def parse_vector(raw: bytes) -> dict[str, Any]:
+    """Shape-check the content of a vector file; MalformedVector says why not."""
     if json_depth(raw) > MAX_JSON_DEPTH:  # before the parser recurses (it may crash deep)
         raise MalformedVector("JSON nested too deeply")
     try:

@@ -30,6 +30,7 @@ from chainvm.chain.processing import (
     calc_base_fee,
     header_env,
 )
+from chainvm.chain.store import SYNC_INTERVAL
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
@@ -186,12 +187,13 @@ class DevChain:
                  mnemonic: str = DEFAULT_MNEMONIC, gas_limit: int = DEFAULT_GAS_LIMIT,
                  timestamp: int | None = None, fork_url: str | None = None,
                  fork_block: int | None = None,
-                 fork_cache: str | Path | None = None) -> None:
+                 fork_cache: str | Path | None = None,
+                 sync_interval: float = SYNC_INTERVAL) -> None:
         # What anvil_reset needs to start again (forked or local).
         self._init_args: dict[str, Any] = {
             "fork": fork, "chain_id": chain_id, "accounts": accounts, "balance": balance,
             "datadir": datadir, "mnemonic": mnemonic, "gas_limit": gas_limit,
-            "timestamp": timestamp, "fork_cache": fork_cache}
+            "timestamp": timestamp, "fork_cache": fork_cache, "sync_interval": sync_interval}
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
         self._key_objects: dict[bytes, PrivateKey] = {}
         self.accounts: list[bytes] = list(self.keys)
@@ -216,12 +218,15 @@ class DevChain:
             self.chain.older_hash = self.remote.block_hash
         elif datadir is not None:
             config = config_for_network(fork, chain_id)
+            # With a data dir, blocks are synced to disk every `sync_interval` seconds (0:
+            # each block): see docs/node.md, "Durability".
             try:
-                self.chain = Chain.open(datadir)
+                self.chain = Chain.open(datadir, sync_interval=sync_interval)
                 self.reopened = True
             except ValueError:
                 state, genesis = self._genesis(config, balance, gas_limit, timestamp)
-                self.chain = Chain.open(datadir, config, genesis, state)
+                self.chain = Chain.open(datadir, config, genesis, state,
+                                        sync_interval=sync_interval)
         else:
             config = config_for_network(fork, chain_id)
             state, genesis = self._genesis(config, balance, gas_limit, timestamp)

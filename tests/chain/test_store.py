@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def check_consistent(chain: Chain) -> None:
     head = chain.head
     assert head.state.state_root() == head.header.state_root
-    assert max(chain.canonical) == head.number
+    assert chain.get_block_by_number(head.number + 1) is None
     for number in range(head.number + 1):
         stored = chain.get_block_by_number(number)
         assert stored is not None and stored.number == number
@@ -51,7 +51,8 @@ def test_reopen_after_close(tmp_path: Path) -> None:
     again.set_head(genesis.hash)  # a fork choice is persisted too
     again.close()
     third = Chain.open(tmp_path)
-    assert third.head_hash == genesis.hash and third.canonical == {0: genesis.hash}
+    assert third.head_hash == genesis.hash and third.get_block_by_number(0).hash == genesis.hash
+    assert third.get_block_by_number(1) is None and third.get_transaction(tx.hash) is None
     assert third.get_block(head) is not None
     third.close()
     other = make_genesis(config, State())
@@ -104,7 +105,62 @@ def test_a_full_map_grows_instead_of_failing(tmp_path: Path) -> None:
     assert store.env.info()["map_size"] > start
     store.close()
     reopened = LmdbStore(tmp_path)
-    loaded = reopened.load()
-    assert loaded.head == genesis.hash
-    assert len(decode_state(loaded.blocks[genesis.hash][4]).accounts) == 200
+    assert reopened.head() == genesis.hash
+    assert len(decode_state(reopened.state_record(genesis.hash)).accounts) == 200
     reopened.close()
+
+
+def test_reorgs_across_reopens(tmp_path: Path) -> None:
+    """Canonical numbers, transaction lookups and states read back lazily follow fork
+    choices made before and after a reopen."""
+    config, genesis, state = genesis_args()
+    chain = Chain.open(tmp_path, config, genesis, state)
+    a_txs = [transfer(0, 0), transfer(0, 1)]
+    a1 = chain.import_block(build_block(chain, [a_txs[0]]).block)
+    a2 = chain.import_block(build_block(chain, [a_txs[1]]).block)
+    chain.close()
+    chain = Chain.open(tmp_path)
+    b_tx = transfer(1, 0, value=5)
+    b1 = chain.import_block(build_block(chain, [b_tx], parent_hash=genesis.hash).block)
+    assert chain.head_hash == b1.hash  # proof of stake: the imported block is the head
+    assert chain.get_block_by_number(2) is None and chain.get_transaction(a_txs[1].hash) is None
+    chain.close()
+    chain = Chain.open(tmp_path)
+    assert chain.get_block_by_number(1).hash == b1.hash and chain.get_block_by_number(2) is None
+    assert chain.get_transaction(a_txs[0].hash) is None
+    assert chain.get_transaction(b_tx.hash)[2].hash == b1.hash
+    assert chain.head.state.balance(b"\x77" * 20) == 5
+    chain.set_head(a2.hash)  # back to the first branch, from blocks never read before
+    assert chain.get_transaction(a_txs[1].hash)[2].hash == a2.hash
+    assert chain.get_block(a1.hash).state.state_root() == a1.header.state_root
+    chain.close()
+    chain = Chain.open(tmp_path)
+    check_consistent(chain)
+    assert chain.head_hash == a2.hash and chain.get_transaction(b_tx.hash) is None
+    chain.close()
+    # The head's state is kept whole: an edit in place stays (as a dev chain makes them).
+    chain = Chain.open(tmp_path)
+    chain.set_head(b1.hash)
+    chain.head.state.set_balance(b"\x66" * 20, 7)
+    assert chain.state().balance(b"\x66" * 20) == 7
+    chain.close()
+
+
+def test_blocktest_check_of_a_reopened_store_reads_every_block(tmp_path: Path) -> None:
+    from chainvm.chain.blocktest import _check_reopened
+    from chainvm.chain.store import encode_changes
+
+    config, genesis, state = genesis_args()
+    chain = Chain.open(tmp_path, config, genesis, state)
+    for nonce in range(3):
+        chain.import_block(build_block(chain, [transfer(0, nonce)]).block)
+    second = chain.get_block_by_number(2).hash
+    chain.close()
+    chain = Chain.open(tmp_path)
+    assert _check_reopened(chain) is None
+    with chain.store.env.begin(write=True) as txn:  # type: ignore[attr-defined]
+        txn.put(second, encode_changes({}), db=chain.store.states)  # type: ignore[attr-defined]
+    chain.close()
+    chain = Chain.open(tmp_path)
+    assert _check_reopened(chain) == "reopened store: state of block 2 does not match its root"
+    chain.close()

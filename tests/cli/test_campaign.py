@@ -213,3 +213,93 @@ def test_ray_difftest_seed_ranges(ray_cluster: Any, tmp_path: Path) -> None:
                       for r in read_results(str(jsonl)).values())
 
     assert verdicts(["--ray", "auto", "--ray-chunk", "2"]) == verdicts([])
+
+
+# -- fvm vector -----------------------------------------------------------------------------------
+
+
+def _fvm_corpus() -> Path | None:
+    from chainvm.fvm.vector import corpus_dir
+
+    corpus = corpus_dir()
+    return corpus if (corpus / "transfer").is_dir() else None
+
+
+FVM = _fvm_corpus()
+needs_fvm = pytest.mark.skipif(FVM is None, reason="Filecoin test vectors not found")
+# The vector its authors hint `incorrect`: all its variants fail (so do ours).
+FVM_FAILING = "reward/reward--ok-miners-awarded-no-premiums--genesis.json"
+
+
+@pytest.fixture
+def vector_folder(tmp_path: Path) -> Path:
+    """The transfer vectors (32 files, 110 variants) and one failing vector."""
+    assert FVM is not None
+    root = tmp_path / "vectors"
+    shutil.copytree(FVM / "transfer", root / "transfer")
+    shutil.copy(FVM / FVM_FAILING, root / "failing.json")
+    return root
+
+
+@needs_fvm
+def test_fvm_killed_run_resumes_to_the_same_results(vector_folder: Path, tmp_path: Path) -> None:
+    whole = chainvm("fvm", "vector", "--workers", "2", str(vector_folder))
+    assert whole.returncode == 1, whole.stderr  # the failing vector
+    expected = json.loads(whole.stdout)
+    assert len(expected) > 100 and sum(not r["pass"] for r in expected) == 1
+
+    jsonl = tmp_path / "vectors.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "chainvm.cli.main", "fvm", "vector",
+                             "--jsonl", str(jsonl), str(vector_folder)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and (not jsonl.exists() or jsonl.read_bytes().count(b"\n") < 10):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=GUARD_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    recorded = _keys(jsonl)
+    assert 10 <= len(recorded) < len(expected)
+    assert all(k.startswith(str(vector_folder)) and "::" in k for k in recorded)
+
+    resumed = chainvm("fvm", "vector", "--workers", "2", "--jsonl", str(jsonl), "--resume",
+                      str(jsonl), str(vector_folder))
+    assert resumed.returncode == whole.returncode, resumed.stderr
+    assert json.loads(resumed.stdout) == expected
+    assert resumed.stderr.splitlines()[-1] == whole.stderr.splitlines()[-1]  # "N/M ... passed"
+    keys = _keys(jsonl)
+    assert len(keys) == len(set(keys)) == len(expected)  # no variant ran twice
+    assert keys[:len(recorded)] == recorded
+    assert set(keys) == {f"{r['file']}::{r['variant']}" for r in expected}
+
+    summary = chainvm("fvm", "vector", "--summary", str(jsonl))
+    assert summary.returncode == 1
+    counts = json.loads(summary.stdout)
+    assert counts == {"cases": len(expected), "passed": len(expected) - 1, "failed": 1,
+                      "timeouts": 0}
+    rows = {line.split()[0]: line.split()[1:] for line in summary.stderr.splitlines()[1:]}
+    assert rows["transfer"] == ["32/32", str(len(expected) - 1), "0", str(len(expected) - 1)]
+    assert rows["all"] == ["32/33", str(len(expected) - 1), "1", str(len(expected))]
+
+
+@needs_fvm
+def test_fvm_ray_gives_the_local_results(ray_cluster: Any, tmp_path: Path) -> None:
+    from chainvm.fvm.cli import main
+
+    assert FVM is not None
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    for vector in sorted((FVM / "transfer").glob("basic--*--genesis.json"))[:4]:
+        shutil.copy(vector, folder / vector.name)  # 4 variants each
+    shutil.copy(FVM / FVM_FAILING, folder / "failing.json")
+    local = _in_process(main, ["vector", str(folder)])
+    assert local[0] == 1 and len(local[1]) > 10
+    jsonl = tmp_path / "ray.jsonl"
+    # Chunks of 3 variants: a file of 4 is split over two tasks.
+    on_ray = _in_process(main, ["vector", "--ray", "auto", "--ray-chunk", "3", "--jsonl",
+                                str(jsonl), str(folder)])
+    assert on_ray == local
+    assert len(read_results(str(jsonl))) == len(local[1])

@@ -203,3 +203,120 @@ def test_installed_package_finds_corpus_through_chainvm_fixtures(tmp_path: Path)
         cwd=work, env=env, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+# -- campaign flags (--jsonl, --resume, --case-timeout, --summary, --ray) --------------------------
+
+
+def _jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_jsonl_has_a_line_per_variant_and_resume_skips_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = _need_corpus()
+    vector = str(corpus / VECTOR)
+    jsonl = tmp_path / "r.jsonl"
+    assert main(["vector", "--jsonl", str(jsonl), vector]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    lines = _jsonl(jsonl)
+    assert [line.pop("key") for line in lines] == [f"{vector}::{r['variant']}" for r in expected]
+    assert lines == expected
+
+    # Keep two variants: a resumed run runs the other two only, and prints all four.
+    jsonl.write_text("".join(ln + "\n" for ln in jsonl.read_text().splitlines()[:2]))
+    import chainvm.fvm.vector as vector_module
+
+    ran: list[str] = []
+    real = vector_module.run_prepared_variant
+
+    def counting(prepared: object, name: str, variant: dict[str, object],
+                 store: object = None) -> object:
+        ran.append(str(variant["id"]))
+        return real(prepared, name, variant, store)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vector_module, "run_prepared_variant", counting)
+    assert main(["vector", "--jsonl", str(jsonl), "--resume", str(jsonl), vector]) == 0
+    assert json.loads(capsys.readouterr().out) == expected
+    assert ran == [r["variant"] for r in expected[2:]]
+    assert len(_jsonl(jsonl)) == 4
+
+
+def test_case_timeout_records_a_timeout_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variant that never ends (here: the VM stuck in a loop on `breeze`) is recorded
+    as a timeout; the other variants of the file still run."""
+    corpus = _need_corpus()
+    import chainvm.fvm.vector as vector_module
+
+    real = vector_module.run_prepared_variant
+
+    def stuck_on_breeze(prepared: object, name: str, variant: dict[str, object],
+                        store: object = None) -> object:
+        while variant["id"] == "breeze":
+            pass
+        return real(prepared, name, variant, store)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vector_module, "run_prepared_variant", stuck_on_breeze)
+    jsonl = tmp_path / "r.jsonl"
+    rc = main(["vector", "--case-timeout", "0.5", "--jsonl", str(jsonl), str(corpus / VECTOR)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    results = {r["variant"]: r for r in json.loads(out)}
+    assert results["breeze"] == {"file": str(corpus / VECTOR), "variant": "breeze",
+                                 "pass": False, "timeout": True,
+                                 "error": "timeout: no result within 0.5 s"}
+    assert all(r["pass"] for v, r in results.items() if v != "breeze") and len(results) == 4
+    assert "1 variant(s) timed out" in err
+    recorded = {r["variant"]: r for r in _jsonl(jsonl)}
+    assert recorded["breeze"]["timeout"] is True
+
+
+def test_summary_of_a_results_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text(
+        '{"key":"a/x.json::v1","file":"a/x.json","variant":"v1","pass":true,"error":""}\n'
+        '{"key":"a/x.json::v2","file":"a/x.json","variant":"v2","pass":false,"error":"e"}\n'
+        '{"key":"b/y.json::v1","file":"b/y.json","variant":"v1","pass":false,"error":"t",'
+        '"timeout":true}\n'
+        '{"key":"b/z.json::v1","file":"b/z.json","variant":"v1","pass":tr')  # cut by a kill
+    assert main(["vector", "--summary", str(jsonl)]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"cases": 3, "passed": 1, "failed": 2, "timeouts": 1}
+    rows = {line.split()[0]: line.split()[1:] for line in err.splitlines()[1:]}
+    assert rows["a"] == ["0/1", "1", "1", "2"]
+    assert rows["b"] == ["0/1", "0", "1", "1"]
+    assert rows["all"] == ["0/2", "1", "2", "3"]
+    assert "1 variant(s) timed out" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "why"),
+    [
+        (["--jsonl", "/no/such/dir/r.jsonl"], "--jsonl"),
+        (["--jsonl", "DIR"], "--jsonl"),
+        (["--resume", "DIR"], "--resume"),
+        (["--resume", "BAD"], "--resume"),
+        (["--case-timeout", "soon"], "--case-timeout"),
+        (["--case-timeout", "-1"], "--case-timeout"),
+        (["--summary", "/no/such/results.jsonl"], "--summary"),
+        (["--summary", "BAD"], "line 1"),
+        (["--ray-chunk", "0"], "--ray-chunk"),
+        (["--ray", "not-an-address"], "--ray"),
+        (["--jsonl"], "--jsonl"),
+    ],
+)
+def test_bad_campaign_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], why: str
+) -> None:
+    corpus = _need_corpus()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('not json\n{"key": "x", "pass": true}\n')
+    names = {"DIR": str(tmp_path), "BAD": str(bad)}
+    argv = ["vector", *[names.get(f, f) for f in flags]]
+    if flags != ["--jsonl"]:
+        argv.append(str(corpus / VECTOR))
+    line = _one_line_exit_2(argv, capsys)
+    assert why in line
