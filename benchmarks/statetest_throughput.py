@@ -153,6 +153,7 @@ def main(argv: list[str]) -> int:
                          "cases": len(cases),
                          "passed": sum(1 for c in cases.values() if c["pass"]),
                          "cpu": run.median_of(res, "cpu_times"),
+                         "max_rss_mib": res.get("max_rss_mib"),
                          "failed": {k: c["error"] for k, c in cases.items() if not c["pass"]}}
         rows.append(row)
     lines = [f"{'archive:fork':42} {'cases':>6} " + " ".join(
@@ -185,6 +186,10 @@ def main(argv: list[str]) -> int:
     lines.append(f"{'total':42} {totals[impls[0]][0]:>6} " + " ".join(cells) + ratio)
     lines.append("cpu s: worker CPU seconds for the sample (process start-up and imports "
                  "excluded); chainvm/eels: EELS CPU / chainvm CPU on the same cases")
+    for i in impls:
+        peaks = [row[i]["max_rss_mib"] for row in rows if row[i].get("max_rss_mib")]
+        if peaks:
+            lines.append(f"{i}: peak RSS of a worker {max(peaks):.0f} MiB")
     lines.append(f"left out of the samples: folders {', '.join(SLOW_FOLDERS)}; files over "
                  f"{MAX_FILE_BYTES >> 20} MB")
     for row in rows:
