@@ -5,7 +5,10 @@ difficulty, so side chains can be extended and become canonical later. Block sta
 share their accounts (copy-on-write, see `State.copy`); past the newest
 `STATE_WINDOW` canonical blocks a state is kept only as its changes against its
 parent's (every `STATE_CHECKPOINT`th block keeps its state whole), and is made again
-from the nearest whole ancestor when asked for. Before
+from the nearest whole ancestor when asked for. A chain kept in a store (`Chain.open`)
+holds in memory only its newest `MEMORY_WINDOW` canonical blocks and the
+`READ_CACHE` blocks it read back last: the others are read from the store when asked
+for. Before
 the Merge the head is the block with the highest total difficulty (ties keep
 the current head); a proof-of-stake block becomes the head when imported, as
 the consensus layer would ask.
@@ -47,6 +50,12 @@ from chainvm.state.state import Account, Log, State
 BLOCKHASH_WINDOW = 256
 STATE_WINDOW = 128
 STATE_CHECKPOINT = 1024
+# A chain in a store: canonical blocks older than this many are dropped from memory (more
+# than BLOCKHASH_WINDOW, so the BLOCKHASH ancestry of the next block is in memory, and
+# than STATE_WINDOW); and at most this many blocks read back from the store are kept.
+MEMORY_WINDOW = BLOCKHASH_WINDOW + 1
+READ_CACHE = 2048
+STORE_STATES = 4  # states made from the store's records, kept for the next requests
 
 
 class StoredBlock:
@@ -73,17 +82,17 @@ class StoredBlock:
         self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
-        # Read back from a store: where the receipts and state record are, and how the
-        # parent is found.
+        # Read back from a store (or dropped from memory by the chain): where the receipts
+        # and state records are, and the blocks held in memory (the parent may be there).
         self._store: LmdbStore | None = None
-        self._lookup: Callable[[bytes], StoredBlock | None] | None = None
+        self._blocks: StoreBlocks | None = None
 
     @classmethod
     def from_store(cls, store: LmdbStore, block: Block, total_difficulty: int, fork: Fork,
-                   lookup: Callable[[bytes], StoredBlock | None]) -> StoredBlock:
+                   blocks: StoreBlocks) -> StoredBlock:
         stored = cls(block, total_difficulty, None, None, fork)
         stored._store = store
-        stored._lookup = lookup
+        stored._blocks = blocks
         return stored
 
     @property
@@ -107,9 +116,9 @@ class StoredBlock:
         else:
             self._record = record
 
-    def _find_parent(self) -> StoredBlock | None:
-        if self._parent is None and self._lookup is not None:
-            self._parent = self._lookup(self.header.parent_hash)
+    def _parent_in_memory(self) -> StoredBlock | None:
+        if self._parent is None and self._blocks is not None:
+            return self._blocks.cached(self.header.parent_hash)
         return self._parent
 
     @property
@@ -128,7 +137,11 @@ class StoredBlock:
     def state(self) -> State:
         if self._state is not None:
             return self._state
+        blocks = self._blocks
+        if blocks is not None and self.hash in blocks.states:
+            return _same_state(blocks.states[self.hash])
         diffs = []
+        base: State | None = None  # made from the store's records
         node: StoredBlock | None = self
         while node is not None and node._state is None:
             if node._store is not None and node._record is None and node._changes is None \
@@ -141,21 +154,37 @@ class StoredBlock:
                 break
             assert node.changes is not None
             diffs.append(node.changes)
-            node = node._find_parent()
-        assert node is not None and node._state is not None, "no whole ancestor state"
-        if not diffs:
-            return node._state
-        state = node._state.with_changes(reversed(diffs))
+            parent = node._parent_in_memory()
+            if parent is None and node._store is not None:
+                # The ancestors are in the store only: their records alone make the parent's
+                # state (no block is read into memory).
+                base = _read_whole_state(node._store, node.header.parent_hash, object())
+                break
+            node = parent
+        from_store = base is not None
+        if base is None:
+            assert node is not None and node._state is not None, "no whole ancestor state"
+            if not diffs:
+                return node._state
+            base = node._state
+        state = base.with_changes(reversed(diffs))
         # The same contents as the state it stands for: a copy of the parent's with this
         # block's changes.
         state.token = self.state_token
         state.changed = set(diffs[0])
-        parent = self._find_parent()
+        parent = self._parent_in_memory()
         state.origin = parent.state_token if parent is not None else None
+        if blocks is not None and from_store:
+            # Made from the store's records: kept for the next requests (a few), each
+            # given its own copy.
+            blocks.keep_state(self.hash, state)
+            return _same_state(state)
         return state
 
     @state.setter
     def state(self, state: State) -> None:
+        if self._blocks is not None:
+            self._blocks.states.pop(self.hash, None)
         self._state = state
         self.state_token = state.token
         self.changes = None
@@ -197,6 +226,14 @@ class StoredBlock:
         return self.block.header.number
 
 
+def _same_state(state: State) -> State:
+    """A copy of `state` that stands for the same block state (its token, origin and
+    changes): writing to it changes no other."""
+    same = state.copy()
+    same.token, same.origin, same.changed = state.token, state.origin, set(state.changed)
+    return same
+
+
 def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> State:
     """A block's state from the store alone: its record and its ancestors' back to the
     nearest whole one, each parent hash read from the block's RLP without decoding it (no
@@ -227,19 +264,35 @@ class TxLocation:
 
 
 class StoreBlocks(dict[bytes, StoredBlock]):
-    """The blocks of a chain kept in a store: those this process imported or has read,
-    and any other read from the store when asked for (`len` and iteration see only the
-    former)."""
+    """The blocks of a chain kept in a store, in memory: those this process imported (the
+    chain drops them past `MEMORY_WINDOW`) and the last `READ_CACHE` read back; any other
+    is read from the store when asked for (`len` and iteration see only those in memory).
+    `keep(hash)` protects a block read back from being dropped (the head)."""
 
-    def __init__(self, load: Callable[[bytes], StoredBlock | None]) -> None:
+    def __init__(self, load: Callable[[bytes], StoredBlock | None],
+                 keep: Callable[[bytes], bool]) -> None:
         super().__init__()
         self._load = load
+        self._keep = keep
+        self._read: dict[bytes, None] = {}  # blocks read back, oldest first
+        self.states: dict[bytes, State] = {}  # states made from the store, oldest first
 
     def __missing__(self, block_hash: bytes) -> StoredBlock:
         stored = self._load(block_hash)
         if stored is None:
             raise KeyError(block_hash)
-        self[block_hash] = stored
+        dict.__setitem__(self, block_hash, stored)
+        read = self._read
+        read[block_hash] = None
+        while len(read) > READ_CACHE:
+            oldest = next(iter(read))
+            del read[oldest]
+            if self._keep(oldest):
+                read[oldest] = None  # the head: kept, now the newest
+                if len(read) == 1:
+                    break
+            else:
+                dict.pop(self, oldest, None)
         return stored
 
     def get(self, block_hash: bytes, default: Any = None) -> Any:  # type: ignore[override]
@@ -255,12 +308,24 @@ class StoreBlocks(dict[bytes, StoredBlock]):
         """The block if it is in memory (no store read)."""
         return dict.get(self, block_hash)
 
+    def keep_state(self, block_hash: bytes, state: State) -> None:
+        states = self.states
+        states[block_hash] = state
+        while len(states) > STORE_STATES:
+            del states[next(iter(states))]
+
+    def drop(self, block_hash: bytes) -> None:
+        """Forget a block (it is in the store)."""
+        dict.pop(self, block_hash, None)
+        self._read.pop(block_hash, None)
+
 
 class StoreCanonical(dict[int, bytes]):
-    """The canonical number -> hash map of a chain kept in a store: the numbers seen in
-    memory, others read from the store when asked for (`len` and iteration see only the
-    former). A number the store lacks is remembered until it is set (the chain writes
-    the store before this map)."""
+    """The canonical number -> hash map of a chain kept in a store: the numbers of the
+    blocks this process imported are in memory (the chain drops them with their blocks),
+    others are read from the store each time (`len` and iteration see only the former).
+    A number the store lacks is remembered until it is set (the chain writes the store
+    before this map)."""
 
     def __init__(self, load: Callable[[int], bytes | None]) -> None:
         super().__init__()
@@ -274,7 +339,6 @@ class StoreCanonical(dict[int, bytes]):
                 self._absent.clear()
             self._absent.add(number)
             raise KeyError(number)
-        dict.__setitem__(self, number, block_hash)
         return block_hash
 
     def __setitem__(self, number: int, block_hash: bytes) -> None:
@@ -293,6 +357,10 @@ class StoreCanonical(dict[int, bytes]):
     def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
         self._absent.add(number)
         return dict.pop(self, number, default)
+
+    def drop(self, number: int) -> None:
+        """Forget a number held in memory (it is in the store)."""
+        dict.pop(self, number, None)
 
 
 @dataclass
@@ -341,11 +409,11 @@ class Chain:
                                             g.fork.name, [], state, {0: genesis.hash},
                                             genesis.hash))
             chain.store = store
+            chain._read_from(store)
             return chain
         try:
             chain = cls(store.config(), store=store)
-            chain.blocks = StoreBlocks(chain._read_block)
-            chain.canonical = StoreCanonical(store.canonical_hash)
+            chain._read_from(store)
             chain.head_hash = store.head()
             head = chain.blocks.get(chain.head_hash)
             if head is None:
@@ -359,6 +427,17 @@ class Chain:
             raise
         return chain
 
+    def _read_from(self, store: LmdbStore) -> None:
+        """Hold in memory only what `StoreBlocks` and `StoreCanonical` say; read the rest
+        from `store`."""
+        blocks = StoreBlocks(self._read_block, lambda h: h == self.head_hash)
+        canonical = StoreCanonical(store.canonical_hash)
+        for block_hash, stored in self.blocks.items():
+            dict.__setitem__(blocks, block_hash, stored)
+        for number, block_hash in self.canonical.items():
+            canonical[number] = block_hash
+        self.blocks, self.canonical = blocks, canonical
+
     def _read_block(self, block_hash: bytes) -> StoredBlock | None:
         store = self.store
         assert isinstance(store, LmdbStore)
@@ -366,8 +445,10 @@ class Chain:
         if found is None:
             return None
         block_rlp, td, fork_name = found
+        blocks = self.blocks
+        assert isinstance(blocks, StoreBlocks)
         return StoredBlock.from_store(store, Block.decode(block_rlp), td, get_fork(fork_name),
-                                      self.blocks.get)
+                                      blocks)
 
     def close(self) -> None:
         self.store.close()
@@ -495,6 +576,7 @@ class Chain:
                 self.canonical[number] = block_hash
         self.head_hash = head
         self._thin_state(stored.number - STATE_WINDOW)
+        self._forget(stored.number - MEMORY_WINDOW)
         return stored
 
     def save_head_state(self) -> None:
@@ -503,6 +585,8 @@ class Chain:
         if isinstance(self.store, MemoryStore):
             return
         head = self.head
+        if isinstance(self.blocks, StoreBlocks):
+            self.blocks.states.pop(head.hash, None)
         parent = self.blocks.get(head.header.parent_hash)
         self.store.put_state(head.hash, head.state, head.changes_for_store(parent))
 
@@ -515,6 +599,27 @@ class Chain:
         if stored is not None and parent is not None and \
                 stored.header.parent_hash == parent.hash:
             stored.keep_as_changes(parent)
+
+    def _forget(self, number: int) -> None:
+        """A chain in a store: drop canonical block `number` from memory. Its child, when
+        it keeps only its state's changes, finds it again through the store."""
+        blocks, canonical, store = self.blocks, self.canonical, self.store
+        if number < 0 or not isinstance(blocks, StoreBlocks) \
+                or not isinstance(canonical, StoreCanonical) \
+                or not isinstance(store, LmdbStore):
+            return
+        block_hash = dict.get(canonical, number)
+        if block_hash is None or block_hash == self.head_hash:
+            return
+        old = blocks.cached(block_hash)
+        child_hash = dict.get(canonical, number + 1)
+        child = blocks.cached(child_hash) if child_hash is not None else None
+        if old is not None and child is not None and child._parent is old:
+            child._parent = None
+            child._store = store
+            child._blocks = blocks
+        blocks.drop(block_hash)
+        canonical.drop(number)
 
     def _in_memory(self, block_hash: bytes | None) -> StoredBlock | None:
         """A block held in memory (one only in a store is not read: nothing to thin)."""
@@ -533,6 +638,8 @@ class Chain:
         self.store.commit_head(changes, block_hash)
         if stored._state is None:  # read back or thinned: the head's state is kept whole
             stored._state = stored.state
+        if isinstance(self.blocks, StoreBlocks):  # it may be edited in place: not kept
+            self.blocks.states.pop(block_hash, None)
         for number, h in changes.items():
             if h is None:
                 self.canonical.pop(number, None)

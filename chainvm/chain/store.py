@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from chainvm.chain.block import Block, Receipt
 from chainvm.chain.config import ChainConfig
@@ -208,6 +208,27 @@ def _list_payload_start(data: bytes, pos: int) -> int:
     raise StoreError("corrupt block record: expected a list")
 
 
+LOCK_FILE = "chainvm.lock"
+
+
+def _lock(path: Path) -> IO[bytes] | None:
+    """Hold an exclusive lock on `path` for as long as the returned file is open (the OS
+    releases it when the process dies, however it dies). BlockingIOError when another
+    open store holds it: two chains writing one environment would each overwrite the
+    other's head. None where the OS has no flock."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = open(path, "ab")  # noqa: SIM115 (kept open: it is the lock)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise
+    return handle
+
+
 class _Syncer(threading.Thread):
     """Syncs the environment to disk every `interval` seconds while commits came in, so a
     power loss loses at most that much (a killed process loses nothing: the commits are in
@@ -237,10 +258,21 @@ class LmdbStore:
                  sync_interval: float = SYNC_INTERVAL) -> None:
         import lmdb  # optional dependency: only needed for a data dir
 
-        Path(path).mkdir(parents=True, exist_ok=True)
         every_commit = sync_interval <= 0
-        self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
-                             metasync=every_commit)
+        self._lock: IO[bytes] | None = None
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self._lock = _lock(Path(path) / LOCK_FILE)
+            self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
+                                 metasync=every_commit)
+        except (OSError, lmdb.Error) as exc:
+            if self._lock is not None:
+                self._lock.close()
+            if isinstance(exc, BlockingIOError):
+                raise StoreError(f"{path}: in use by another chain (another node or process "
+                                 "has it open)") from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreError(f"{path}: cannot open the store: {reason}") from None
         self.meta = self.env.open_db(b"meta")
         self.blocks = self.env.open_db(b"blocks")
         self.receipts = self.env.open_db(b"receipts")
@@ -248,6 +280,7 @@ class LmdbStore:
         self.canonical = self.env.open_db(b"canonical")
         self.txindex = self.env.open_db(b"txindex")
         self.reads = 0
+        self._closed = False
         self._syncer = None if every_commit else _Syncer(self.env, sync_interval)
         if not self.is_empty():
             with self.env.begin() as txn:
@@ -378,6 +411,9 @@ class LmdbStore:
         return out
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         syncer = self._syncer
         if syncer is not None:
             syncer.stopping.set()
@@ -385,3 +421,6 @@ class LmdbStore:
                 syncer.join()
         self.env.sync(True)
         self.env.close()
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+            self._lock = None

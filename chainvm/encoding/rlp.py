@@ -6,7 +6,7 @@ lengths, single bytes wrapped as strings and trailing data raise RLPError.
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 RLPItem: TypeAlias = bytes | list["RLPItem"]
 
@@ -22,18 +22,65 @@ def _length_prefix(length: int, short_base: int) -> bytes:
     return bytes([short_base + 55 + len(size)]) + size
 
 
+# Prefixes of short strings and lists, and the one-byte encodings of 0..127: encoding
+# spends its time on these (headers, receipts, transactions are lists of short items).
+_STRING_PREFIX = [bytes((0x80 + n,)) for n in range(56)]
+_LIST_PREFIX = [bytes((0xC0 + n,)) for n in range(56)]
+_SMALL_INT = [b"\x80"] + [bytes((i,)) for i in range(1, 0x80)]
+
+
+def _encode_int(value: int) -> bytes:
+    if value < 0x80:
+        if value < 0:
+            raise RLPError("cannot encode a negative integer")
+        return _SMALL_INT[value]
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    n = len(raw)
+    if n < 56:
+        return _STRING_PREFIX[n] + raw
+    return _length_prefix(n, 0x80) + raw
+
+
+def _encode_list(items: list[Any] | tuple[Any, ...]) -> bytes:
+    parts: list[bytes] = []
+    append = parts.append
+    for x in items:
+        t = type(x)
+        if t is bytes:
+            n = len(x)
+            if n == 1 and x[0] < 0x80:
+                append(x)
+            elif n < 56:
+                append(_STRING_PREFIX[n] + x)
+            else:
+                append(_length_prefix(n, 0x80) + x)
+        elif t is int:
+            append(_SMALL_INT[x] if 0 <= x < 0x80 else _encode_int(x))
+        elif t is list or t is tuple:
+            append(_encode_list(x))
+        else:
+            append(encode(x))
+    body = b"".join(parts)
+    n = len(body)
+    if n < 56:
+        return _LIST_PREFIX[n] + body
+    return _length_prefix(n, 0xC0) + body
+
+
 def encode(item: object) -> bytes:
+    t = type(item)
+    if t is list or t is tuple:
+        return _encode_list(item)  # type: ignore[arg-type]
+    if t is int:
+        return _encode_int(item)  # type: ignore[arg-type]
     if isinstance(item, (bytes, bytearray)):
         if len(item) == 1 and item[0] < 0x80:
             return bytes(item)
         return _length_prefix(len(item), 0x80) + bytes(item)
     if isinstance(item, (list, tuple)):
-        body = b"".join([encode(x) for x in item])
-        return _length_prefix(len(body), 0xC0) + body
+        return _encode_list(item)
     if isinstance(item, int) and not isinstance(item, bool):
-        if item < 0:
-            raise RLPError("cannot encode a negative integer")
-        return encode(item.to_bytes((item.bit_length() + 7) // 8, "big"))
+        return _encode_int(int(item))
     raise RLPError(f"cannot encode {type(item).__name__}")
 
 

@@ -72,8 +72,9 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
+    from chainvm.chain.store import StoreError
     from chainvm.node.devchain import ETHER, DevChain, NodeError
-    from chainvm.node.server import NodeServer
+    from chainvm.node.server import NodeServer, tune_gc
 
     if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
                                                  and args.block_time <= 0):
@@ -100,7 +101,7 @@ def main(argv: list[str]) -> int:
                        fork_block=args.fork_block_number, fork_cache=args.fork_cache,
                        **({} if args.sync_interval is None
                           else {"sync_interval": args.sync_interval}))
-    except (KeyError, ValueError, ImportError) as exc:
+    except (KeyError, ValueError, ImportError, StoreError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
     except NodeError as exc:  # the remote of --fork-url failed
@@ -117,6 +118,7 @@ def main(argv: list[str]) -> int:
                         max_body=args.max_body, max_batch=args.max_batch, options=options,
                         allow_hosts=args.allow_host, cors=args.cors)
     _print_banner(dev, args)
+    tune_gc()
 
     async def serve() -> None:
         await server.start()

@@ -35,6 +35,33 @@ _BALANCE, _NONCE, _STORAGE, _CODE, _CREATE, _TOUCH, _WARM_ADDR, _WARM_SLOT = ran
 _TSTORE, _REFUND, _LOG, _DESTRUCT, _CREATED = range(8, 13)
 
 
+# Hashed trie keys of recently written addresses and storage slots (the same few are
+# written block after block); cleared when they grow past _KEY_CACHE_SIZE.
+_KEY_CACHE_SIZE = 1 << 16
+_address_keys: dict[bytes, bytes] = {}
+_slot_keys: dict[int, bytes] = {}
+
+
+def address_key(address: bytes) -> bytes:
+    """keccak256(address): the account's key in the state trie."""
+    key = _address_keys.get(address)
+    if key is None:
+        if len(_address_keys) >= _KEY_CACHE_SIZE:
+            _address_keys.clear()
+        key = _address_keys[address] = keccak256(address)
+    return key
+
+
+def slot_key(slot: int) -> bytes:
+    """keccak256 of the 32-byte slot number: the slot's key in a storage trie."""
+    key = _slot_keys.get(slot)
+    if key is None:
+        if len(_slot_keys) >= _KEY_CACHE_SIZE:
+            _slot_keys.clear()
+        key = _slot_keys[slot] = keccak256(slot.to_bytes(32, "big"))
+    return key
+
+
 class Account:
     __slots__ = ("balance", "code", "code_hash", "dirty_slots", "nonce", "storage",
                  "storage_trie")
@@ -79,7 +106,7 @@ class Account:
             get = storage.get
             for key in self.dirty_slots:
                 value = get(key, 0)
-                trie.set(keccak256(key.to_bytes(32, "big")), _rlp_uint(value) if value else b"")
+                trie.set(slot_key(key), _rlp_uint(value) if value else b"")
         self.dirty_slots.clear()
         return trie.root_hash()
 
@@ -412,7 +439,7 @@ class State:
         elif self.dirty:
             for addr in self.dirty:
                 acct = accounts.get(addr)
-                trie.set(keccak256(addr), account_rlp(acct) if acct is not None else b"")
+                trie.set(address_key(addr), account_rlp(acct) if acct is not None else b"")
         self.dirty.clear()
         return trie.root_hash()
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sha3 import keccak_256 as _keccak
+
 from chainvm.crypto import keccak256
 
 EMPTY_TRIE_ROOT = keccak256(b"\x80")
@@ -94,6 +96,9 @@ class Branch:
 Node = Leaf | Extension | Branch
 
 
+_STRING_PREFIX = [bytes((0x80 + n,)) for n in range(56)]
+
+
 def _ref(node: Node) -> bytes:
     """The node as its parent embeds it: the RLP of its hash, or (under 32 bytes) its
     encoding. Computed once per node."""
@@ -101,16 +106,37 @@ def _ref(node: Node) -> bytes:
     if ref is not None:
         return ref
     if type(node) is Leaf:
-        enc = _rlp_list(_rlp_string(_hex_prefix(node.path, True)) + _rlp_string(node.value))
+        path = node.path
+        key = bytes.fromhex(("3" + path) if len(path) % 2 else ("20" + path))
+        value = node.value
+        n = len(value)
+        # A key is at most 33 bytes; a one-byte key (flag nibble 2 or 3) is its own RLP.
+        payload = (key if len(key) == 1 else _STRING_PREFIX[len(key)] + key) + (
+            value if n == 1 and value[0] < 0x80 else
+            _STRING_PREFIX[n] + value if n < 56 else _rlp_string(value))
     elif type(node) is Extension:
-        enc = _rlp_list(_rlp_string(_hex_prefix(node.path, False)) + _ref(node.child))
+        path = node.path
+        key = bytes.fromhex(("1" + path) if len(path) % 2 else ("00" + path))
+        child = node.child
+        payload = _rlp_string(key) + (child.ref or _ref(child))
     else:
         assert type(node) is Branch
-        parts = [_EMPTY_REF if c is None else _ref(c) for c in node.children]
-        parts.append(_rlp_string(node.value))
-        enc = _rlp_list(b"".join(parts))
-    ref = enc if len(enc) < 32 else b"\xa0" + keccak256(enc)
-    node.ref = ref
+        # A child's reference is usually known already (only the changed path is new).
+        parts = [_EMPTY_REF if c is None else (c.ref or _ref(c)) for c in node.children]
+        value = node.value
+        parts.append(_rlp_string(value) if value else _EMPTY_REF)
+        payload = b"".join(parts)
+    n = len(payload)
+    if n < 56:
+        enc = bytes((0xC0 + n,)) + payload
+        if n < 31:
+            node.ref = enc
+            return enc
+    elif n < 256:
+        enc = bytes((0xF8, n)) + payload
+    else:
+        enc = _rlp_list(payload)
+    ref = node.ref = b"\xa0" + _keccak(enc).digest()
     return ref
 
 

@@ -164,3 +164,34 @@ def test_blocktest_check_of_a_reopened_store_reads_every_block(tmp_path: Path) -
     chain = Chain.open(tmp_path)
     assert _check_reopened(chain) == "reopened store: state of block 2 does not match its root"
     chain.close()
+
+
+def test_an_old_block_made_head_and_edited_is_read_back_edited(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A state made from the store is kept for a few requests; once its block becomes the
+    head and its state is edited in place, what is read back later is the edited one."""
+    from chainvm.chain import chain as chain_module
+
+    monkeypatch.setattr(chain_module, "STATE_WINDOW", 2)
+    monkeypatch.setattr(chain_module, "STATE_CHECKPOINT", 8)
+    monkeypatch.setattr(chain_module, "MEMORY_WINDOW", 4)
+    monkeypatch.setattr(chain_module, "READ_CACHE", 3)
+    config, genesis, state = genesis_args()
+    chain = Chain.open(tmp_path, config, genesis, state)
+    hashes = [chain.import_block(build_block(chain, [transfer(0, nonce)]).block).hash
+              for nonce in range(20)]
+    fifth = chain.get_block_by_number(5)
+    assert fifth is not None and fifth._state is None  # out of memory, read back
+    who = b"\x55" * 20
+    assert fifth.state.balance(who) == 0 and fifth.state.balance(who) == 0  # kept
+    chain.set_head(fifth.hash)
+    chain.head.state.set_balance(who, 7)
+    chain.head.state.begin_transaction()
+    chain.save_head_state()
+    chain.import_block(build_block(chain, [transfer(1, 0)]).block)  # on the edited state
+    for block_hash in hashes[8:14]:  # other blocks read back push the fifth out of memory
+        assert chain.get_block(block_hash) is not None
+    assert chain.blocks.cached(fifth.hash) is None  # type: ignore[attr-defined]
+    assert chain.get_block(fifth.hash).state.balance(who) == 7
+    assert chain.head.state.balance(who) == 7
+    chain.close()

@@ -205,3 +205,125 @@ def test_dev_keys_derived_from_a_shared_parent_match_the_full_path() -> None:
                                         for i in range(12)]
     assert keys[0][0].hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"
     assert keys[9][0].hex() == "a0ee7a142d267c1f36714e4a8f75612f20a79720"
+
+
+def test_reset_and_revert_on_a_reopened_datadir(tmp_path: Path) -> None:
+    """anvil_reset and a snapshot's revert on a chain read back lazily: what they drop
+    stays dropped after the next restart, and the chain goes on."""
+    hashes, _ = _grow(tmp_path, 6)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, b, _ = dev.accounts
+    sid = dev.snapshot()
+    kept = dev.send_transaction(CallArgs(sender=b, to=a, value=7))
+    dev.revert(sid)
+    assert dev.chain.get_transaction(kept) is None and dev.head.number == 6
+    dev.close()
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    assert dev.head.number == 6 and dev.chain.get_transaction(kept) is None
+    dev.reset()
+    assert dev.head.number == 0 and dev.chain.get_transaction(hashes[0]) is None
+    after = dev.send_transaction(CallArgs(sender=a, to=b, value=1))
+    dev.close()
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        assert dev.head.number == 1 and dev.chain.get_block_by_number(2) is None
+        assert dev.chain.get_transaction(hashes[1]) is None
+        found = dev.chain.get_transaction(after)
+        assert found is not None and found[2].number == 1
+        assert dev.state().balance(b) == 10_000 * 10**18 + 1
+        assert dev.state().state_root() == dev.head.header.state_root
+    finally:
+        dev.close()
+
+
+def test_a_bad_datadir_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    not_lmdb = tmp_path / "garbage"
+    not_lmdb.mkdir()
+    (not_lmdb / "data.mdb").write_bytes(bytes(range(256)) * 64)
+    for datadir in (a_file, not_lmdb, tmp_path / "missing" / "\0"):
+        assert main(["--port", "0", "--datadir", str(datadir)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("chainvm node: "), err
+
+
+def test_a_datadir_chain_holds_a_bounded_number_of_blocks_in_memory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Past its memory window a chain in a store drops its blocks (read back when asked
+    for, at most READ_CACHE of them kept): every block, receipt, transaction and state
+    still answers as it did, before and after a reopen."""
+    monkeypatch.setattr(chain_module, "STATE_WINDOW", 4)
+    monkeypatch.setattr(chain_module, "STATE_CHECKPOINT", 16)
+    monkeypatch.setattr(chain_module, "MEMORY_WINDOW", 10)
+    monkeypatch.setattr(chain_module, "READ_CACHE", 12)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, b, c = dev.accounts
+    seen = []
+    hashes = []
+    for i in range(70):
+        hashes.append(dev.send_transaction(CallArgs(sender=a if i % 2 else c, to=b,
+                                                    value=i + 1)))
+        if i % 9 == 0:
+            dev.set_balance(c, 10**20 + i)  # the head's state, edited in place
+        state = dev.state()
+        seen.append((state.balance(a), state.balance(b), state.balance(c), state.state_root()))
+        assert len(dev.chain.blocks) <= 10 + 2
+    rpc = Rpc(dev)
+
+    def check(chain_dev: DevChain) -> None:
+        for number in range(1, 71):
+            stored = chain_dev.chain.get_block_by_number(number)
+            assert stored is not None
+            state = stored.state
+            assert (state.balance(a), state.balance(b), state.balance(c),
+                    state.state_root()) == seen[number - 1], number
+            found = chain_dev.chain.get_transaction(hashes[number - 1])
+            assert found is not None and found[2].number == number and found[1].succeeded
+            assert len(chain_dev.chain.blocks) <= 10 + 12 + 2
+        assert rpc.call("eth_getBalance", "0x" + b.hex(), "0x5") == hex(seen[4][1])
+
+    check(dev)
+    # A state made from the store is kept for the next request, which gets its own copy.
+    old = dev.chain.get_block_by_number(3)
+    assert old is not None
+    first = old.state
+    reads = dev.chain.store.reads  # type: ignore[attr-defined]
+    second = old.state
+    assert dev.chain.store.reads == reads and second is not first  # type: ignore[attr-defined]
+    second.set_balance(a, 1)
+    assert old.state.balance(a) == first.balance(a) == seen[2][0]
+    dev.send_transaction(CallArgs(sender=a, to=b, value=1))  # after reading the old ones
+    assert dev.state().state_root() == dev.head.header.state_root
+    seen.append((dev.state().balance(a), dev.state().balance(b), dev.state().balance(c),
+                 dev.state().state_root()))
+    dev.close()
+    again = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        rpc = Rpc(again)
+        check(again)
+        assert again.head.number == 71
+        assert again.state().state_root() == again.head.header.state_root
+    finally:
+        again.close()
+
+
+def test_a_datadir_in_use_is_refused(capsys: pytest.CaptureFixture[str],
+                                     tmp_path: Path) -> None:
+    """Two chains on one data dir would overwrite each other's head: the second open is
+    refused while the first is open (in this process or another), and works after."""
+    from chainvm.chain.store import StoreError
+
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    with pytest.raises(StoreError, match="in use"):
+        Chain.open(tmp_path)
+    assert main(["--port", "0", "--datadir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in use by another chain" in err
+    dev.mine()
+    dev.close()
+    dev.close()  # a second close does nothing
+    again = DevChain(accounts=2, datadir=tmp_path)
+    assert again.reopened and again.head.number == 1
+    again.close()
