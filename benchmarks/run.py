@@ -453,7 +453,8 @@ def worker_main(impl: str) -> int:
     except Exception as exc:  # noqa: BLE001  (any import failure means 'absent')
         send(ev="absent", error=f"{type(exc).__name__}: {exc}")
         return 0
-    send(ev="ready", version=version_of(impl))
+    # CPU seconds the process took to start and import the implementation (the cold view).
+    send(ev="ready", version=version_of(impl), cpu=time.process_time())
     fixtures: dict[str, Any] = {}
     for line in sys.stdin:
         request = json.loads(line)
@@ -1233,9 +1234,12 @@ class Progress:
 
 
 def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
-             progress: Progress) -> tuple[dict[str, Result], dict[str, Any]]:
+             progress: Progress, cold: bool = False) -> tuple[dict[str, Result], dict[str, Any]]:
+    """Run the cases on one implementation's worker. `cold`: a fresh worker process for
+    each case, so the one timed run is the first execution of its code in that process."""
     results: dict[str, Result] = {}
-    info: dict[str, Any] = {"available": False, "version": None, "error": None}
+    info: dict[str, Any] = {"available": False, "version": None, "error": None,
+                            "startup_cpu": []}
     worker: Worker | None = None
     for case in cases:
         if worker is None:
@@ -1254,13 +1258,14 @@ def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
                     results[c.name] = Result("absent", error=hello["error"])
                 return results, info
             info["available"], info["version"] = True, hello["version"]
+            info["startup_cpu"].append(hello.get("cpu"))
         started = time.perf_counter()
         res = run_case(worker, case, repeat, timeout)
         results[case.name] = res
         shown = f"{res.median:.4f}s" if res.median is not None else "-"
         progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
                  f"({time.perf_counter() - started:.1f}s wall){' ' + res.error if res.error else ''}")
-        if res.status in ("timeout", "crash"):
+        if cold or res.status in ("timeout", "crash"):
             worker.stop()
             worker = None
     if worker is not None:
@@ -1386,6 +1391,17 @@ def render_table(cases: list[Case], results: dict[str, dict[str, Result]], impls
             if res.status not in ("ok", "absent", "timeout"):
                 out.append(f"note: {impl} {case.group}/{case.name}: {res.status}: {res.error}")
     return "\n".join(out) + "\n"
+
+
+def render_startup(infos: dict[str, Any]) -> str:
+    """Median CPU seconds a worker took to start (interpreter, imports) before its first case."""
+    lines = []
+    for impl, info in infos.items():
+        cpus = [c for c in info.get("startup_cpu", []) if c is not None]
+        if cpus:
+            lines.append(f"{impl}: start-up CPU (interpreter and imports) median "
+                         f"{statistics.median(cpus) * 1000:.0f} ms over {len(cpus)} processes")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 # --------------------------------------------------------------------------------------
@@ -1728,6 +1744,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the weth9/statetests tables of saved --json files; with "
                              "several, an implementation's row comes from the last file "
                              "that has it and the ratios are recomputed")
+    parser.add_argument("--cold", action="store_true",
+                        help="ipsilon: a fresh worker process per benchmark and one timed run "
+                             "(the first execution of the code in that process; --repeat is "
+                             "ignored); start-up CPU seconds are listed under the table")
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     return parser
@@ -1788,12 +1808,18 @@ def main(argv: list[str]) -> int:
         results: dict[str, dict[str, Result]] = {c.name: {} for c in cases}
         infos: dict[str, Any] = {}
         for impl in impls:  # one implementation at a time, never in parallel
-            per_case, infos[impl] = run_impl(impl, cases, args.repeat, args.timeout, progress)
+            per_case, infos[impl] = run_impl(impl, cases, 1 if args.cold else args.repeat,
+                                             args.timeout, progress, args.cold)
             for name, res in per_case.items():
                 results[name][impl] = res
         verify_without_root(results, cases)
         summary = summarize(cases, results, impls)
-        tables.append(render_table(cases, results, impls, summary, args.timeout))
+        table_text = render_table(cases, results, impls, summary, args.timeout)
+        if args.cold:
+            table_text += "cold: a fresh process per benchmark, one timed run (its first)\n"
+            table_text += render_startup(infos)
+        tables.append(table_text)
+        doc["cold"] = args.cold
         doc["implementations"] = infos
         doc["benchmarks"] = [{
             "name": c.name, "group": c.group, "file": c.path.name, "test": c.test,

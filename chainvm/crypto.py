@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import sha3  # safe-pysha3: native keccak-256 (hashlib's sha3_256 is NIST SHA-3, a different hash)
@@ -39,7 +40,14 @@ def ecrecover_address(msg_hash: bytes, v: int, r: int, s: int) -> bytes | None:
     return keccak256(pub.format(compressed=False)[1:])[12:]
 
 
+@functools.lru_cache(maxsize=256)
+def _signing_key(secret: bytes) -> PrivateKey:
+    # Making a key derives its public key, as long as the signature itself: dev chains and
+    # test tools sign with the same few keys over and over.
+    return PrivateKey(secret)
+
+
 def sign_hash(msg_hash: bytes, secret: bytes) -> tuple[int, int, int]:
     """Sign a 32-byte hash; returns (recovery id, r, s) with low s."""
-    sig = PrivateKey(secret).sign_recoverable(msg_hash, hasher=None)
+    sig = _signing_key(bytes(secret)).sign_recoverable(msg_hash, hasher=None)
     return sig[64], int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")

@@ -42,6 +42,7 @@ from chainvm.chain.processing import (
 )
 from chainvm.chain.transactions import SignedTransaction, TxDecodeError, decode_transaction
 from chainvm.crypto import keccak256, private_key_to_address
+from chainvm.encoding.rlp import encode as rlp_encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
 from chainvm.evm.transaction import Authorization
@@ -115,6 +116,12 @@ def default_genesis_state(keys: Iterable[bytes], overrides: dict[str, Any] | Non
     account = {"balance": DEFAULT_BALANCE, "storage": {}, "code": b"", "nonce": 0}
     account.update(overrides or {})
     return {private_key_to_address(k): dict(account) for k in keys}
+
+
+def _rlp_length(payload: int) -> int:
+    """The length of an RLP list, or of a string other than one byte below 0x80, whose
+    payload is `payload` bytes long."""
+    return payload + 1 if payload < 56 else payload + 1 + (payload.bit_length() + 7) // 8
 
 
 def _pad32(value: bytes) -> bytes:
@@ -262,6 +269,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self.account_keys = list(keys)
         self._pending: list[SignedTransaction] = []
         self._senders: dict[bytes, bytes] = {}
+        # id(tx) -> (tx, hash, encoding): each transaction is encoded and hashed once, not
+        # at every lookup (a transfer through web3.py asks for its hash about ten times).
+        self._tx_memo: dict[int, tuple[SignedTransaction, bytes, bytes]] = {}
         self._built: tuple[tuple[Any, ...], BuiltBlock] | None = None
         self._time_offset = 0
         self._pending_timestamp: int | None = None
@@ -285,10 +295,22 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self.dev.next_timestamp = self._pending_timestamp
         return self._pending_timestamp
 
+    def _memo(self, tx: SignedTransaction) -> tuple[SignedTransaction, bytes, bytes]:
+        """(tx, hash, encoding) of a transaction that is no longer changed (signed and
+        handed to the backend, or in a block)."""
+        memo = self._tx_memo.get(id(tx))
+        if memo is None or memo[0] is not tx:
+            raw = tx.encode()
+            memo = self._tx_memo[id(tx)] = (tx, keccak256(raw), raw)
+        return memo
+
+    def _hash(self, tx: SignedTransaction) -> bytes:
+        return self._memo(tx)[1]
+
     def _build(self, coinbase: bytes = bytes(20),
                withdrawals: list[Withdrawal] | None = None) -> BuiltBlock:
         head = self.chain.head
-        key = (head.hash, tuple(tx.hash for tx in self._pending), coinbase,
+        key = (head.hash, tuple(self._hash(tx) for tx in self._pending), coinbase,
                self._timestamp(), tuple(w.index for w in withdrawals or ()))
         if self._built is not None and self._built[0] == key:
             return self._built[1]
@@ -314,18 +336,20 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     def _add(self, tx: SignedTransaction, sender: bytes) -> bytes:
         tx._sender, tx._sender_known = sender, True
+        tx_hash = self._hash(tx)
         # A transaction with the nonce of a pending one replaces it.
         self._pending = [p for p in self._pending
-                         if not (self._senders.get(p.hash) == sender and p.nonce == tx.nonce)]
+                         if not (self._senders.get(self._hash(p)) == sender
+                                 and p.nonce == tx.nonce)]
         self._pending.append(tx)
-        self._senders[tx.hash] = sender
+        self._senders[tx_hash] = sender
         built = self._build()
         for skipped, reason in built.skipped:
-            if skipped.hash == tx.hash:
+            if self._hash(skipped) == tx_hash:
                 self._pending.remove(tx)
                 self._built = None
                 raise ValidationError(f"transaction refused: {reason}")
-        return tx.hash
+        return tx_hash
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -447,7 +471,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             "total_difficulty": stored.total_difficulty, "mix_hash": h.mix_hash,
             "size": self._size(stored), "extra_data": _pad32(h.extra_data),
             "gas_limit": h.gas_limit, "gas_used": h.gas_used, "timestamp": h.timestamp,
-            "transactions": [self._serialize_tx(stored, i, pending) if full else tx.hash
+            "transactions": [self._serialize_tx(stored, i, pending) if full else self._hash(tx)
                              for i, tx in enumerate(txs)],
             "uncles": [u.hash for u in stored.block.uncles],
         }
@@ -471,7 +495,19 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         block it mines)."""
         size = self._sizes.get(stored.hash)
         if size is None:
-            size = self._sizes[stored.hash] = len(stored.block.encode())
+            # len(block.encode()) without encoding the transactions again: a block is the
+            # RLP list [header, [transactions], [uncles], [withdrawals]?].
+            block = stored.block
+            txs = 0
+            for tx in block.transactions:
+                raw = self._memo(tx)[2]
+                txs += len(raw) if tx.tx_type == 0 else _rlp_length(len(raw))
+            payload = (len(rlp_encode(block.header.fields())) + _rlp_length(txs)
+                       + len(rlp_encode([u.fields() for u in block.uncles])))
+            if block.withdrawals is not None:
+                payload += len(rlp_encode([w.fields() for w in block.withdrawals]))
+            size = _rlp_length(payload)
+            self._sizes[stored.hash] = size
         return size
 
     def get_fee_history(self, block_count: int = 1, newest_block: Any = "latest",
@@ -497,10 +533,10 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     # -- transactions and receipts ------------------------------------------------------------
 
     def _find(self, tx_hash: bytes) -> tuple[StoredBlock, int, bool]:
-        if any(tx.hash == tx_hash for tx in self._pending):
+        if any(self._hash(tx) == tx_hash for tx in self._pending):
             stored = self._pending_stored()
             for i, tx in enumerate(stored.block.transactions):
-                if tx.hash == tx_hash:
+                if self._hash(tx) == tx_hash:
                     return stored, i, True
         found = self.chain.get_transaction(tx_hash)
         if found is None:
@@ -510,7 +546,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return stored, index, False
 
     def _sender(self, tx: SignedTransaction) -> bytes:
-        sender = self._senders.get(tx.hash) or tx.sender()
+        if tx._sender_known and tx._sender is not None:  # sent through this backend
+            return tx._sender
+        sender = self._senders.get(self._hash(tx)) or tx.sender()
         return sender if sender is not None else bytes(20)
 
     def get_transaction_by_hash(self, transaction_hash: bytes) -> dict[str, Any]:
@@ -520,7 +558,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     def _serialize_tx(self, stored: StoredBlock, index: int, pending: bool) -> dict[str, Any]:
         tx = stored.block.transactions[index]
         out: dict[str, Any] = {
-            "type": tx.tx_type, "hash": tx.hash, "nonce": tx.nonce,
+            "type": tx.tx_type, "hash": self._hash(tx), "nonce": tx.nonce,
             "block_hash": None if pending else stored.hash,
             "block_number": None if pending else stored.number,
             "transaction_index": None if pending else index,
@@ -561,6 +599,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     def get_transaction_receipt(self, transaction_hash: bytes) -> dict[str, Any]:
         stored, index, pending = self._find(transaction_hash)
         tx = stored.block.transactions[index]
+        tx_hash = self._hash(tx)
         receipts: list[Receipt] = stored.receipts
         receipt = receipts[index]
         before = receipts[index - 1].cumulative_gas_used if index else 0
@@ -577,7 +616,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             "gas_used": receipt.cumulative_gas_used - before,
             "logs": [{
                 "type": "pending" if pending else "mined", "log_index": first_log + i,
-                "transaction_index": None if pending else index, "transaction_hash": tx.hash,
+                "transaction_index": None if pending else index, "transaction_hash": tx_hash,
                 "block_hash": None if pending else stored.hash,
                 "block_number": None if pending else stored.number,
                 "address": log.address, "data": log.data,
@@ -586,7 +625,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             "state_root": b"\x01" if status else b"",
             "status": status,
             "to": tx.to if tx.to is not None else b"",
-            "transaction_hash": tx.hash,
+            "transaction_hash": tx_hash,
             "transaction_index": None if pending else index,
             "type": tx.tx_type,
         }

@@ -1,7 +1,16 @@
-"""One-pass code analysis, cached per code: jump destinations and PUSH immediates."""
+"""Code analysis, cached per code: jump destinations and PUSH immediates.
+
+Much code runs once (init code, a contract called by one transaction), so the
+analysis is as cheap as it can be made: jump destinations are found by a regular
+expression that steps over PUSH data in C, and PUSH immediates are decoded when an
+executor first asks for them (`PushValues`), not for every PUSH of the code.
+"""
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
+from operator import add
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,38 +21,107 @@ if TYPE_CHECKING:
 # and give a PUSH that is cut short by the end of code its zero-padded immediate.
 CODE_PADDING = bytes(33)
 
+# The code before a JUMPDEST: whole instructions (a PUSHn with its n data bytes, or one
+# byte that is neither a PUSH nor a JUMPDEST), then the JUMPDEST. Matched from an
+# instruction boundary, a match ends at the next real JUMPDEST, so the lengths of the
+# captured runs give every JUMPDEST's position.
+_PUSH_TOKENS = b"|".join(rb"\x%02x[\x00-\xff]{%d}" % (0x5F + width, width)
+                         for width in range(1, 33))
+_BEFORE_JUMPDEST = re.compile(rb"((?:[^\x5b\x60-\x7f]++|" + _PUSH_TOKENS + rb")*+)\x5b")
+# Code with more JUMPDESTs than this share of its bytes is scanned byte by byte (the
+# regular expression costs more per JUMPDEST than the plain loop does per byte).
+_DENSE_JUMPDESTS = 8
+
+
+def find_jumpdests(padded: bytes, size: int) -> frozenset[int]:
+    """Positions of the JUMPDEST instructions (not PUSH data) in padded[:size]; `padded`
+    is the code followed by CODE_PADDING."""
+    if padded.count(0x5B) * _DENSE_JUMPDESTS > size:
+        found = []
+        i = 0
+        while i < size:
+            op = padded[i]
+            if op == 0x5B:
+                found.append(i)
+            elif 0x60 <= op <= 0x7F:
+                i += op - 0x5F
+            i += 1
+        return frozenset(found)
+    # The JUMPDEST appended after the padding ends the last run (a PUSH cut short by the
+    # end of code takes its data from the padding, as it executes); it is not a result.
+    runs = _BEFORE_JUMPDEST.findall(padded + b"\x5b")
+    runs.pop()
+    return frozenset(map(add, accumulate(map(len, runs)), range(len(runs))))
+
+
+class PushValues(dict[int, int]):
+    """PUSH immediates by the PUSH's pc, decoded on first use (executors only ask at real
+    instruction boundaries)."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, padded: bytes) -> None:
+        super().__init__()
+        self.code = padded
+
+    def __missing__(self, pc: int) -> int:
+        code = self.code
+        value = self[pc] = int.from_bytes(code[pc + 1:pc + code[pc] - 0x5E], "big")
+        return value
+
+
+def push_value_list(padded: bytes, size: int) -> list[int]:
+    """Every PUSH immediate of the code, by the PUSH's pc (0 elsewhere)."""
+    values = [0] * size
+    i = 0
+    while i < size:
+        op = padded[i]
+        if 0x60 <= op <= 0x7F:
+            width = op - 0x5F
+            values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
+            i += width
+        i += 1
+    return values
+
 
 class CodeAnalysis:
-    __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
+    """What the executors need to know about a code, computed once per code (see analyse).
+
+    `push_values` starts as a PushValues (decoded on demand: code run once pays only for
+    the PUSHes it executes); once the code has been analysed SETTLE_AFTER more times, it
+    becomes a list (`settle`), which the interpreter indexes faster."""
+
+    __slots__ = ("compiled", "entries", "heat", "hits", "jumpdests", "lazy", "padded",
+                 "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
         self.size = n
         padded = code + CODE_PADDING
         self.padded = padded
-        push_values: list[int] = [0] * n
-        jumpdests = set()
-        i = 0
-        while i < n:
-            op = padded[i]
-            if 0x60 <= op <= 0x7F:
-                width = op - 0x5F
-                push_values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
-                i += width + 1
-            else:
-                if op == 0x5B:
-                    jumpdests.add(i)
-                i += 1
-        self.jumpdests = frozenset(jumpdests)
-        self.push_values = push_values
+        self.jumpdests = find_jumpdests(padded, n)
+        self.push_values: PushValues | list[int] = PushValues(padded)
+        self.lazy = True
+        self.hits = 0  # times found in the cache while lazy
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
         self.compiled: dict[OpcodeTables, CompiledCode] = {}
 
+    def settle(self) -> None:
+        """Decode every PUSH immediate into a list (the code runs more than once)."""
+        self.push_values = push_value_list(self.padded, self.size)
+        self.lazy = False
 
+
+# A code's PUSH immediates become a list when it is found in the cache this many times.
+# The list costs a walk over the whole code (as much as a few runs of straight-line code,
+# callgrind: 24M instructions for the 24 KB of micro/signextend against 61M for a run);
+# the dict costs the interpreter about 50 instructions more per PUSH (6.5% of a run of
+# micro/jump_around, 1% of main/sha1_divs), so the list pays only for code run often.
+SETTLE_AFTER = 8
 _cache: dict[bytes, CodeAnalysis] = {}
-# An analysis takes about ten bytes per byte of code (the PUSH-value list), plus the
+# An analysis takes up to ten bytes per byte of code (the PUSH-value list), plus the
 # compiled tier's data, so the cache is bounded by the code it holds; a code bigger
 # than MAX_CACHED_CODE (only init code before EIP-3860 can be) is analysed each time.
 _CACHE_LIMIT = 4096
@@ -53,7 +131,8 @@ _cached_bytes = 0
 
 
 def analyse(code: bytes) -> CodeAnalysis:
-    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached)."""
+    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached).
+    A code found in the cache often has its PUSH immediates decoded in full (`settle`)."""
     global _cached_bytes
     result = _cache.get(code)
     if result is None:
@@ -65,4 +144,8 @@ def analyse(code: bytes) -> CodeAnalysis:
                 _cached_bytes = 0
             _cache[code] = result
             _cached_bytes += size
+    elif result.lazy:
+        result.hits += 1
+        if result.hits >= SETTLE_AFTER:  # the code runs often: index a list
+            result.settle()
     return result

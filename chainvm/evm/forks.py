@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -210,22 +211,14 @@ class Fork:
     # (target, max, base fee update fraction) instead of the schedule the fork inherits
     # (t8n's --input.blobParams).
     blob_schedule: tuple[int, int, int] | None = None
-    # Derived in __post_init__:
-    opcodes: OpcodeTables = field(init=False)  # the table as tuples indexed by opcode byte
-    precompiles: Mapping[bytes, Any] = field(init=False)
+    # Derived in __post_init__ (the opcode tables and precompiles below on first use):
     blob_target: int = field(init=False, default=0)
     blob_max: int = field(init=False, default=0)
     blob_base_fee_update_fraction: int = field(init=False, default=1)
     max_blobs_per_tx: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
-        from chainvm.evm.precompiles import precompiles_for
-
-        derived: dict[str, Any] = {
-            "table": MappingProxyType(dict(self.table)),
-            "precompiles": MappingProxyType(precompiles_for(self.rules)),
-        }
-        derived["opcodes"] = OpcodeTables(self.name, derived["table"])
+        derived: dict[str, Any] = {"table": MappingProxyType(dict(self.table))}
         schedule = self.blob_schedule
         fork: Fork | None = self
         while fork is not None and schedule is None:  # inherit the latest schedule
@@ -239,6 +232,20 @@ class Fork:
                            if self.rules.eip7594 else maximum)
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+    # A process that runs one fork builds one fork's tables: each of the forks is built
+    # at import, their executor tables and precompile sets only when first used.
+    # (cached_property stores into the instance's __dict__, past the frozen __setattr__.)
+    @cached_property
+    def opcodes(self) -> OpcodeTables:
+        """The table as tuples indexed by opcode byte (what the executors index)."""
+        return OpcodeTables(self.name, self.table)
+
+    @cached_property
+    def precompiles(self) -> Mapping[bytes, Any]:
+        from chainvm.evm.precompiles import precompiles_for
+
+        return MappingProxyType(precompiles_for(self.rules))
 
     def with_blob_schedule(self, target: int, maximum: int, fraction: int) -> Fork:
         """This fork with another blob schedule (opcodes and rules unchanged)."""
@@ -493,8 +500,14 @@ FORKS = _build()
 
 
 def get_fork(name: str) -> Fork:
-    """Look a fork up by its fixture name or a common alias; KeyError if unknown."""
-    return FORKS[ALIASES.get(name, name)]
+    """Look a fork up by its fixture name or a common alias; KeyError if unknown.
+
+    The fork's executor tables and precompile set are built here if they were not yet, so
+    that a caller choosing a fork pays for them then, not in its first transaction."""
+    fork = FORKS[ALIASES.get(name, name)]
+    fork.opcodes  # noqa: B018  (built on first use: see Fork.opcodes)
+    fork.precompiles  # noqa: B018
+    return fork
 
 
 def patched(fork: Fork, *patches: Patch) -> Fork:

@@ -33,6 +33,8 @@ class Frame:
         "is_static",
         "jumpdests",
         "kind",
+        "loop_from",
+        "loop_gas",
         "memory",
         "output",
         "pc",
@@ -78,6 +80,9 @@ class Frame:
         self.code_address = code_address
         # Compiled tier (see compiler.py): compiled blocks once the code is hot.
         self.blocks: CompiledCode | None = None
+        # The last backward jump's pc and the gas left then (loop heat, tiering.py).
+        self.loop_from = -1
+        self.loop_gas = gas
         if COMPILED_TIER_ENABLED and evm.tracer is None:
             analysis.entries += 1
             if analysis.entries > ENTRY_THRESHOLD:

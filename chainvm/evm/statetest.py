@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +112,18 @@ def secret_key(value: Any) -> bytes:
     return key
 
 
+@lru_cache(maxsize=64)
+def _address_of(key: bytes) -> bytes:
+    """The sender of a secret key (fixtures reuse a handful of keys across all their cases,
+    and deriving the public key costs as much as running a small case)."""
+    return private_key_to_address(key)
+
+
 def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transaction:
     data_index = indexes["data"]
     sender: bytes
     if "secretKey" in tx:
-        sender = private_key_to_address(secret_key(tx["secretKey"]))
+        sender = _address_of(secret_key(tx["secretKey"]))
     elif "sender" in tx:
         sender = parse_address(tx["sender"])
     else:

@@ -33,3 +33,10 @@ ENTRY_THRESHOLD, LOOP_THRESHOLD, BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD = {
     "always": (0, 0, 0, 0),
     "mixed": (1, 1, 2, 6),
 }[COMPILE_MODE]
+
+# A backward jump heats its loop head by one, and, when it repeats the frame's previous
+# backward jump, by one more per LOOP_WORK_GAS of gas spent since then, at most
+# LOOP_WORK_CAP more (see _count_loop_head): the threshold is then closer to work done in
+# the loop than to iterations.
+LOOP_WORK_GAS = 96
+LOOP_WORK_CAP = 16

@@ -13,6 +13,41 @@ def test_round_trips() -> None:
     assert encode(0) == b"\x80" and encode(1024) == b"\x82\x04\x00"
 
 
+def _reference(item: object) -> bytes:
+    """The yellow paper's definition, written plainly (no fast paths)."""
+    def prefix(length: int, base: int) -> bytes:
+        if length < 56:
+            return bytes([base + length])
+        size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+        return bytes([base + 55 + len(size)]) + size
+
+    if isinstance(item, int):
+        return _reference(item.to_bytes((item.bit_length() + 7) // 8, "big"))
+    if isinstance(item, (bytes, bytearray)):
+        if len(item) == 1 and item[0] < 0x80:
+            return bytes(item)
+        return prefix(len(item), 0x80) + bytes(item)
+    body = b"".join(_reference(x) for x in item)  # type: ignore[attr-defined]
+    return prefix(len(body), 0xC0) + body
+
+
+def test_lists_of_strings_and_integers_match_the_definition() -> None:
+    ints = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64, 2**256 - 1, 2**500]
+    strings = [b"", b"\x00", b"\x7f", b"\x80", b"\xff", b"a" * 55, b"a" * 56, b"b" * 1000,
+               bytearray(b"\x01"), bytearray(b"xyz")]
+    items: list[object] = [[i] for i in ints] + [[s] for s in strings]
+    items += [ints, strings, ints + strings, [ints, [strings, [[]]], ()], tuple(ints),
+              [b"c" * 30, b"d" * 30], [[b"e" * 60]] * 3]
+    for item in items:
+        assert encode(item) == _reference(item), item
+
+
+@pytest.mark.parametrize("bad", [[-1], [True], [None], [[b"x", -5]], ["text"]])
+def test_rejects_what_is_not_an_item(bad: list[object]) -> None:
+    with pytest.raises(RLPError):
+        encode(bad)
+
+
 @pytest.mark.parametrize("raw", ["81", "8100", "b800", "b837" + "00" * 55, "c1", "c0c0",
                                  "b90000", "f800"])
 def test_rejects_malformed(raw: str) -> None:

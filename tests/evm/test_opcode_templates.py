@@ -315,3 +315,40 @@ def test_tiers_agree_with_each_other_and_the_reference(fork: Fork, spec: OpSpec)
         calldata = rng.randbytes(rng.choice([0, 1, 31, 32, 33, 100]))
         mode = ("constants", "stack", "dup")[i % 3]
         _check(fork, spec, operands, mode, memory, calldata)
+
+
+def test_template_cache_round_trip(tmp_path: Any, monkeypatch: Any) -> None:
+    """A template read back from the cache file is the one generated from its text: same
+    lines for the compiled tier and a body computing the same results; a damaged file is
+    ignored (generated afresh)."""
+    from chainvm.evm import opspec
+    from chainvm.evm.instructions import arithmetic
+
+    path = tmp_path / "templates.marshal"
+    monkeypatch.setattr(opspec, "_TEMPLATE_CACHE_PATH", None)  # the process's file untouched
+    monkeypatch.setattr(opspec, "_TEMPLATE_CACHE", {})
+    fresh = opspec.Inline("op_sdiv", 2, arithmetic.SDIV.source)
+    opspec.save_template_cache(path, opspec._TEMPLATE_CACHE)
+    loaded = opspec.load_template_cache(path)
+    assert len(loaded) == 1
+    monkeypatch.setattr(opspec, "_TEMPLATE_CACHE", loaded)
+    cached = opspec.Inline("op_sdiv", 2, arithmetic.SDIV.source)
+    assert cached.body is not fresh.body
+    for attr in ("source", "_statements", "_result", "_temporaries", "uses_memory"):
+        assert getattr(cached, attr) == getattr(fresh, attr)
+    rng = random.Random(16)
+    for _ in range(200):
+        a, b = rng.choice([0, 1, WORD - 1, 1 << 255]), rng.randrange(WORD)
+        s1, s2 = [b, a], [b, a]
+        fresh.body(None, s1, 0)  # type: ignore[arg-type]
+        cached.body(None, s2, 0)  # type: ignore[arg-type]
+        assert s1 == s2
+    path.write_bytes(b"\x00garbage")
+    assert opspec.load_template_cache(path) == {}
+    (key, entry), = loaded.items()
+    monkeypatch.setattr(opspec, "_TEMPLATE_CACHE", {key: entry[:3]})  # a damaged entry
+    again = opspec.Inline("op_sdiv", 2, arithmetic.SDIV.source)
+    assert again._statements == fresh._statements
+    assert opspec.load_template_cache(None) == {} and opspec.template_cache_path() is not None
+    monkeypatch.setenv("CHAINVM_CACHE_DIR", "")
+    assert opspec.template_cache_path() is None

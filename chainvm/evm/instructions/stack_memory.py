@@ -21,7 +21,7 @@ from chainvm.evm.gas import (
 )
 from chainvm.evm.instructions.common import charge, expand_memory
 from chainvm.evm.opspec import Inline
-from chainvm.evm.tiering import LOOP_THRESHOLD
+from chainvm.evm.tiering import LOOP_THRESHOLD, LOOP_WORK_CAP, LOOP_WORK_GAS
 from chainvm.state.state import Log
 
 Op = Callable[[Frame, list[int], int], int]
@@ -164,11 +164,21 @@ def op_gas(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def _count_loop_head(f: Frame, dest: int) -> None:
-    """Count a backward jump to `dest`; a head reached often moves the frame to the
-    compiled tier (TierUp, at dest). Counts are per code, across frames."""
+def _count_loop_head(f: Frame, dest: int, pc: int) -> None:
+    """Count a backward jump from `pc` to `dest`; a head hot enough moves the frame to the
+    compiled tier (TierUp, at dest). Heat is per code, across frames: each jump adds one;
+    when the frame's previous backward jump was this same one (an iteration of one loop),
+    also one per LOOP_WORK_GAS of gas spent since then (at most LOOP_WORK_CAP), so a long
+    loop body (unrolled rounds run a few dozen times) moves after a few iterations instead
+    of fifty, while code jumping about (micro/jump_around) counts one per jump."""
+    gas = f.gas
     heat = f.analysis.heat
     n = heat.get(dest, 0) + 1
+    if f.loop_from == pc:
+        n += min((f.loop_gas - gas) // LOOP_WORK_GAS, LOOP_WORK_CAP)
+    else:
+        f.loop_from = pc
+    f.loop_gas = gas
     heat[dest] = n
     if n > LOOP_THRESHOLD:
         f.pc = dest
@@ -181,7 +191,7 @@ def op_jump_counting(f: Frame, s: list[int], pc: int) -> int:
     if dest not in f.jumpdests:
         raise InvalidJump
     if dest < pc:
-        _count_loop_head(f, dest)
+        _count_loop_head(f, dest, pc)
     return dest
 
 
@@ -191,7 +201,7 @@ def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
         if dest not in f.jumpdests:
             raise InvalidJump
         if dest < pc:
-            _count_loop_head(f, dest)
+            _count_loop_head(f, dest, pc)
         return dest
     return pc + 1
 

@@ -1,0 +1,43 @@
+"""Run one case of a state-test file N times through chainvm.evm.statetest.run_case.
+
+For callgrind instruction counts of start-up, a first run and warm runs
+(docs/performance.md, "Issue 16"): N=0 is the import alone, N=1 adds the first run,
+N=3 two warm runs more.
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python \\
+        benchmarks/run_case_n.py FILE.json FORK INDEX N
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from chainvm.evm.statetest import run_case
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4 or not argv[2].isdigit() or not argv[3].isdigit():
+        sys.stderr.write("usage: run_case_n.py FILE.json FORK INDEX N\n")
+        return 2
+    path, fork, index, runs = argv[0], argv[1], int(argv[2]), int(argv[3])
+    if runs == 0:
+        return 0
+    try:
+        with open(path, "rb") as fh:
+            data = json.loads(fh.read())
+        name = next(iter(data))
+        test = data[name]
+    except (OSError, ValueError, StopIteration) as exc:
+        sys.stderr.write(f"run_case_n.py: {path}: {exc}\n")
+        return 2
+    for _ in range(runs):
+        result = run_case(name, test, fork, index)
+        if not result.passed:
+            sys.stderr.write(f"run_case_n.py: {name} failed: {result.error}\n")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,85 @@
+"""Code analysis (chainvm/evm/analysis.py) against a byte-by-byte reference."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from chainvm.evm.analysis import (
+    CODE_PADDING,
+    SETTLE_AFTER,
+    CodeAnalysis,
+    analyse,
+    find_jumpdests,
+)
+
+
+def reference(code: bytes) -> tuple[frozenset[int], dict[int, int]]:
+    """JUMPDEST positions and PUSH immediates (zero-padded past the end), one byte at a time."""
+    padded = code + CODE_PADDING
+    jumpdests: set[int] = set()
+    pushes: dict[int, int] = {}
+    i = 0
+    while i < len(code):
+        op = code[i]
+        if 0x60 <= op <= 0x7F:
+            width = op - 0x5F
+            pushes[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
+            i += width
+        elif op == 0x5B:
+            jumpdests.add(i)
+        i += 1
+    return frozenset(jumpdests), pushes
+
+
+def random_code(rng: random.Random, size: int, jumpdest_share: float) -> bytes:
+    out = bytearray()
+    while len(out) < size:
+        r = rng.random()
+        if r < jumpdest_share:
+            out.append(0x5B)
+        elif r < jumpdest_share + 0.3:
+            width = rng.choice([1, 1, 2, 4, 20, 32])
+            # PUSH data full of the bytes that matter: JUMPDESTs and PUSH opcodes
+            out.append(0x5F + width)
+            out += bytes(rng.choice([0x5B, 0x60, 0x7F, 0x61, 0x00, 0xFF])
+                         for _ in range(width))
+        else:
+            out.append(rng.randrange(256))
+    return bytes(out[:size])  # the last PUSH may be cut short
+
+
+@pytest.mark.parametrize("share", [0.0, 0.02, 0.2, 0.9])
+def test_analysis_matches_the_reference(share: float) -> None:
+    rng = random.Random(int(share * 100))
+    for size in list(range(40)) + [rng.randrange(40, 3000) for _ in range(60)]:
+        code = random_code(rng, size, share)
+        jumpdests, pushes = reference(code)
+        analysis = CodeAnalysis(code)
+        assert analysis.jumpdests == jumpdests, code.hex()
+        for pc, value in pushes.items():
+            assert analysis.push_values[pc] == value, (code.hex(), pc)
+        analysis.settle()  # the list a code run again gets
+        assert isinstance(analysis.push_values, list) and len(analysis.push_values) == size
+        for pc, value in pushes.items():
+            assert analysis.push_values[pc] == value, (code.hex(), pc)
+
+
+def test_a_code_analysed_again_gets_its_push_values_in_a_list() -> None:
+    code = bytes([0x60, 7, 0x61, 1, 2, 0x5B, 0x00]) + random.Random(5).randbytes(40)
+    first = analyse(code)
+    assert first.lazy and first.push_values[2] == 0x102
+    for _ in range(SETTLE_AFTER - 1):
+        assert analyse(code) is first and first.lazy
+    assert analyse(code) is first and not first.lazy
+    assert isinstance(first.push_values, list)
+    assert first.push_values[0] == 7 and first.push_values[2] == 0x102
+
+
+def test_jumpdests_in_push_data_and_cut_pushes() -> None:
+    code = bytes([0x61, 0x5B, 0x5B, 0x5B, 0x7F]) + b"\x5b" * 10  # PUSH32 cut short
+    assert find_jumpdests(code + CODE_PADDING, len(code)) == {3}
+    assert CodeAnalysis(code).push_values[4] == int.from_bytes(b"\x5b" * 10 + bytes(22), "big")
+    assert find_jumpdests(b"\x5b" * 5 + CODE_PADDING, 5) == set(range(5))  # the dense path
+    assert find_jumpdests(CODE_PADDING, 0) == frozenset()
