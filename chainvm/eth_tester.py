@@ -48,7 +48,14 @@ from chainvm.evm.forks import Fork
 from chainvm.evm.transaction import Authorization
 from chainvm.evm.vm import create_address
 from chainvm.node.accounts import dev_keys
-from chainvm.node.devchain import CallArgs, DevChain, NodeError, RevertError, revert_reason
+from chainvm.node.devchain import (
+    CallArgs,
+    DevChain,
+    DevTransaction,
+    NodeError,
+    RevertError,
+    revert_reason,
+)
 from chainvm.state.state import Account, State
 
 __all__ = ["ChainvmBackend", "MalformedTransaction", "UnknownTransactionType"]
@@ -301,7 +308,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         memo = self._tx_memo.get(id(tx))
         if memo is None or memo[0] is not tx:
             raw = tx.encode()
-            memo = self._tx_memo[id(tx)] = (tx, keccak256(raw), raw)
+            # A DevTransaction's hash is kept with its encoding (the chain's index asks too).
+            tx_hash = tx.hash if isinstance(tx, DevTransaction) else keccak256(raw)
+            memo = self._tx_memo[id(tx)] = (tx, tx_hash, raw)
         return memo
 
     def _hash(self, tx: SignedTransaction) -> bytes:
@@ -502,10 +511,13 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             for tx in block.transactions:
                 raw = self._memo(tx)[2]
                 txs += len(raw) if tx.tx_type == 0 else _rlp_length(len(raw))
-            payload = (len(rlp_encode(block.header.fields())) + _rlp_length(txs)
-                       + len(rlp_encode([u.fields() for u in block.uncles])))
+            payload = len(rlp_encode(block.header.fields())) + _rlp_length(txs)
+            # An empty list (no uncles after the Merge, no withdrawals here) is one byte.
+            payload += len(rlp_encode([u.fields() for u in block.uncles])) \
+                if block.uncles else 1
             if block.withdrawals is not None:
-                payload += len(rlp_encode([w.fields() for w in block.withdrawals]))
+                payload += len(rlp_encode([w.fields() for w in block.withdrawals])) \
+                    if block.withdrawals else 1
             size = _rlp_length(payload)
             self._sizes[stored.hash] = size
         return size
@@ -681,7 +693,9 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         if nonce is None:
             nonce = self._pending_state().nonce(sender)
         to = transaction.get("to") or None
-        tx = SignedTransaction(
+        # A DevTransaction keeps its encoding once signed: the block's transactions root,
+        # the chain's index and this backend's lookups would each encode it again.
+        tx = DevTransaction(
             tx_type, nonce=nonce, gas_limit=transaction["gas"], to=to,
             value=transaction.get("value", 0), data=transaction.get("data", b""), v=0, r=0,
             s=0, chain_id=transaction.get("chain_id", self.chain_id) if tx_type else None,

@@ -272,7 +272,11 @@ def requests_hash(requests: list[bytes]) -> bytes:
     for request in requests:
         if len(request) > 1:
             acc += sha256(request)
-    return sha256(bytes(acc))
+    # A block without requests (nearly every one) has the same hash: kept, not rehashed.
+    return sha256(bytes(acc)) if acc else _NO_REQUESTS_HASH
+
+
+_NO_REQUESTS_HASH = sha256(b"")
 
 
 @dataclass

@@ -150,9 +150,10 @@ class Rules:
             return 3 * 10**18
         return 5 * 10**18
 
-    @property
+    @cached_property
     def tx_types(self) -> frozenset[int]:
-        """The EIP-2718 transaction types a block of this fork may hold."""
+        """The EIP-2718 transaction types a block of this fork may hold (made once per
+        rules: every transaction's checks ask)."""
         types = {0}
         for flag, tx_type in ((self.eip2930, 1), (self.eip1559, 2), (self.eip4844, 3),
                               (self.eip7702, 4)):
