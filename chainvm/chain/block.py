@@ -76,6 +76,8 @@ class Header:
     parent_beacon_block_root: bytes | None = None
     requests_hash: bytes | None = None
     _hash: bytes | None = field(default=None, repr=False, compare=False)
+    # (the _hash it goes with, the encoding's length): kept when the hash is made.
+    _size: tuple[bytes, int] | None = field(default=None, repr=False, compare=False)
 
     def fields(self) -> list[object]:
         out: list[object] = [
@@ -96,8 +98,20 @@ class Header:
     @property
     def hash(self) -> bytes:
         if self._hash is None:
-            self._hash = keccak256(self.encode())
+            data = self.encode()
+            self._hash = keccak256(data)
+            self._size = (self._hash, len(data))
         return self._hash
+
+    def encoded_size(self) -> int:
+        """len(self.encode()), known without encoding again once the hash is made."""
+        block_hash = self.hash
+        size = self._size
+        if size is not None and size[0] is block_hash:
+            return size[1]
+        length = len(self.encode())
+        self._size = (block_hash, length)
+        return length
 
     def present_optional(self) -> tuple[str, ...]:
         return tuple(name for name in OPTIONAL_FIELDS if getattr(self, name) is not None)
