@@ -294,4 +294,6 @@ def withdrawals_root(withdrawals: list[Withdrawal]) -> bytes:
 
 
 def ommers_hash(uncles: list[Header]) -> bytes:
+    if not uncles:  # every block after the Merge
+        return EMPTY_OMMERS_HASH
     return keccak256(encode([u.fields() for u in uncles]))
