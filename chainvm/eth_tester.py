@@ -286,7 +286,6 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         # hash -> a mined block's answer without full transactions: web3's flow asks for
         # each new block twice (eth-tester's filters by hash, then web3 as "latest").
         self._block_answers: dict[bytes, dict[str, Any]] = {}
-        self._pending_fork: tuple[tuple[bytes, int], Fork] | None = None
 
     @property
     def chain(self) -> Any:
@@ -429,14 +428,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     def _fork_of_pending(self) -> Fork:
         head = self.chain.head
-        timestamp = self._timestamp()
-        key = (head.hash, timestamp)
-        known = self._pending_fork
-        if known is not None and known[0] == key:
-            return known[1]
-        fork = self.config.fork_at(head.number + 1, timestamp, head.total_difficulty)
-        self._pending_fork = (key, fork)
-        return fork
+        return self.config.fork_at(head.number + 1, self._timestamp(), head.total_difficulty)
 
     # -- accounts ------------------------------------------------------------------------------
 
