@@ -48,6 +48,23 @@ def _keys(path: Path) -> list[str]:
             and line.endswith("}")]
 
 
+def _kill_after_records(args: list[str], jsonl: Path, records: int) -> None:
+    """Start `chainvm ARGS` and kill it hard (SIGKILL) once JSONL holds RECORDS lines:
+    well before the end of the run, as a crash or an evicted job would."""
+    proc = subprocess.Popen([sys.executable, "-m", "chainvm.cli.main", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and (not jsonl.exists()
+                                       or jsonl.read_bytes().count(b"\n") < records):
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=GUARD_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+
+
 @needs_state
 def test_killed_run_resumes_to_the_same_results(suite_folder: Path, tmp_path: Path) -> None:
     whole = chainvm("statetest", "--workers", "2", str(suite_folder))
@@ -56,19 +73,7 @@ def test_killed_run_resumes_to_the_same_results(suite_folder: Path, tmp_path: Pa
     assert len(expected) > 100
 
     jsonl = tmp_path / "results.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "chainvm.cli.main", "statetest",
-                             "--jsonl", str(jsonl), str(suite_folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        # Kill the run hard once a few cases are recorded: well before its end.
-        while proc.poll() is None and (not jsonl.exists() or jsonl.read_bytes().count(b"\n") < 10):
-            time.sleep(0.001)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=GUARD_SECONDS)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    _kill_after_records(["statetest", "--jsonl", str(jsonl), str(suite_folder)], jsonl, 10)
     recorded = _keys(jsonl)
     assert 10 <= len(recorded) < len(expected)
 
@@ -249,18 +254,7 @@ def test_fvm_killed_run_resumes_to_the_same_results(vector_folder: Path, tmp_pat
     assert len(expected) > 100 and sum(not r["pass"] for r in expected) == 1
 
     jsonl = tmp_path / "vectors.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "chainvm.cli.main", "fvm", "vector",
-                             "--jsonl", str(jsonl), str(vector_folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while proc.poll() is None and (not jsonl.exists() or jsonl.read_bytes().count(b"\n") < 10):
-            time.sleep(0.001)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=GUARD_SECONDS)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    _kill_after_records(["fvm", "vector", "--jsonl", str(jsonl), str(vector_folder)], jsonl, 10)
     recorded = _keys(jsonl)
     assert 10 <= len(recorded) < len(expected)
     assert all(k.startswith(str(vector_folder)) and "::" in k for k in recorded)
