@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
@@ -56,6 +56,9 @@ STATE_CHECKPOINT = 1024
 MEMORY_WINDOW = BLOCKHASH_WINDOW + 1
 READ_CACHE = 2048
 STORE_STATES = 4  # states made from the store's records, kept for the next requests
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class StoredBlock:
@@ -263,11 +266,29 @@ class TxLocation:
     index: int
 
 
-class StoreBlocks(dict[bytes, StoredBlock]):
+class _ReadThrough(dict[_K, _V]):
+    """A dict whose `__missing__` reads from a store: `get` and `in` go through it too
+    (dict's own skip `__missing__`), for keys of `key_type` only."""
+
+    key_type: type = object
+
+    def get(self, key: _K, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, self.key_type) and self.get(key) is not None  # type: ignore[arg-type]
+
+
+class StoreBlocks(_ReadThrough[bytes, StoredBlock]):
     """The blocks of a chain kept in a store, in memory: those this process imported (the
     chain drops them past `MEMORY_WINDOW`) and the last `READ_CACHE` read back; any other
     is read from the store when asked for (`len` and iteration see only those in memory).
     `keep(hash)` protects a block read back from being dropped (the head)."""
+
+    key_type = bytes
 
     def __init__(self, load: Callable[[bytes], StoredBlock | None],
                  keep: Callable[[bytes], bool]) -> None:
@@ -295,15 +316,6 @@ class StoreBlocks(dict[bytes, StoredBlock]):
                 dict.pop(self, oldest, None)
         return stored
 
-    def get(self, block_hash: bytes, default: Any = None) -> Any:  # type: ignore[override]
-        try:
-            return self[block_hash]
-        except KeyError:
-            return default
-
-    def __contains__(self, block_hash: object) -> bool:
-        return isinstance(block_hash, bytes) and self.get(block_hash) is not None
-
     def cached(self, block_hash: bytes) -> StoredBlock | None:
         """The block if it is in memory (no store read)."""
         return dict.get(self, block_hash)
@@ -320,12 +332,14 @@ class StoreBlocks(dict[bytes, StoredBlock]):
         self._read.pop(block_hash, None)
 
 
-class StoreCanonical(dict[int, bytes]):
+class StoreCanonical(_ReadThrough[int, bytes]):
     """The canonical number -> hash map of a chain kept in a store: the numbers of the
     blocks this process imported are in memory (the chain drops them with their blocks),
     others are read from the store each time (`len` and iteration see only the former).
     A number the store lacks is remembered until it is set (the chain writes the store
     before this map)."""
+
+    key_type = int
 
     def __init__(self, load: Callable[[int], bytes | None]) -> None:
         super().__init__()
@@ -344,15 +358,6 @@ class StoreCanonical(dict[int, bytes]):
     def __setitem__(self, number: int, block_hash: bytes) -> None:
         self._absent.discard(number)
         dict.__setitem__(self, number, block_hash)
-
-    def get(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
-        try:
-            return self[number]
-        except KeyError:
-            return default
-
-    def __contains__(self, number: object) -> bool:
-        return isinstance(number, int) and self.get(number) is not None
 
     def pop(self, number: int, default: Any = None) -> Any:  # type: ignore[override]
         self._absent.add(number)
