@@ -37,7 +37,11 @@ reported failed. Engines behind web3.py (HTTP or the eth-tester provider) are sl
 so they time N/4 transfers (at least 20).
 
 Reported: the median over the repetitions of the per-call time (and the lowest), and
-the ratio of each engine's median to chainvm-api's. With --json, JSON on stdout and the
+the ratio of each engine's median to chainvm-api's. For the two engines behind
+web3.py's EthereumTesterProvider, the time inside the backend's methods is timed too, so
+each transfer splits into the backend's share and the stack's (web3.py + eth-tester);
+reported with ChainvmBackend's ratio to PyEVMBackend (issue 17's figure) and the most
+any backend could reach over the same stack (py-evm's transfer / chainvm's stack share). With --json, JSON on stdout and the
 table on stderr; without it, the table on stdout. Progress goes to stderr with -v.
 Exit status 0 when every engine that ran passed its check, 1 otherwise, 2 for bad usage.
 """
@@ -181,9 +185,39 @@ class EthTester(Driver):
         return int(self.decode(["uint256"], raw)[0])
 
 
+class TimedBackend:
+    """Times the calls eth-tester makes into its backend (outermost calls only), so that a
+    transfer through web3.py splits into the backend's share and the stack's (web3.py and
+    eth-tester). The wrappers cost about a microsecond per call, a few per transfer."""
+
+    def __init__(self, backend: Any) -> None:
+        self.seconds = 0.0
+        self._inside = False
+        for name in dir(type(backend)):
+            method = getattr(backend, name, None)
+            if not name.startswith("_") and callable(method):
+                setattr(backend, name, self._timed(method))
+
+    def _timed(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        clock = time.perf_counter
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._inside:
+                return method(*args, **kwargs)
+            self._inside = True
+            start = clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds += clock() - start
+                self._inside = False
+        return timed
+
+
 class Web3Driver(Driver):
-    def __init__(self, w3: Any) -> None:
+    def __init__(self, w3: Any, timed_backend: TimedBackend | None = None) -> None:
         self.w3 = w3
+        self.timed_backend = timed_backend
 
     def deploy(self, abi: list[dict[str, Any]], bytecode: bytes) -> None:
         w3 = self.w3
@@ -211,17 +245,20 @@ def make_driver(name: str, stack: list[Any]) -> Driver:
         return Titanoboa()
     if name == "eth-tester":
         return EthTester()
-    if name == "eth-tester-web3":
-        from web3 import EthereumTesterProvider, Web3
-
-        return Web3Driver(Web3(EthereumTesterProvider()))
-    if name == "chainvm-eth-tester-web3":
+    if name in ("eth-tester-web3", "chainvm-eth-tester-web3"):
         from eth_tester import EthereumTester
         from web3 import EthereumTesterProvider, Web3
 
-        from chainvm.eth_tester import ChainvmBackend
+        if name == "eth-tester-web3":
+            from eth_tester import PyEVMBackend
 
-        return Web3Driver(Web3(EthereumTesterProvider(EthereumTester(ChainvmBackend()))))
+            backend: Any = PyEVMBackend()
+        else:
+            from chainvm.eth_tester import ChainvmBackend
+
+            backend = ChainvmBackend()
+        timed = TimedBackend(backend)
+        return Web3Driver(Web3(EthereumTesterProvider(EthereumTester(backend))), timed)
     if name == "chainvm-node":
         from web3 import Web3
 
@@ -268,10 +305,14 @@ def worker_main(name: str, artifact: Path, transfers: int, calls: int) -> int:
             if line.strip() != "run":
                 break
             gc.collect()
+            timed = getattr(driver, "timed_backend", None)
+            if timed is not None:
+                timed.seconds = 0.0
             transfer_ms = per_call_ms(driver.transfer, transfers)
+            backend_ms = timed.seconds / transfers * 1000 if timed is not None else None
             done += transfers
             call_ms = per_call_ms(driver.balance, calls)
-            send(transfer_ms=transfer_ms, call_ms=call_ms)
+            send(transfer_ms=transfer_ms, call_ms=call_ms, transfer_backend_ms=backend_ms)
         got = driver.balance()
         send(done=True, error=None if got == done else
              f"balanceOf(alice) is {got} after {done} transfers of 1")
@@ -380,6 +421,9 @@ class Worker:
         if message is not None:
             self.result["transfer_ms"].append(message["transfer_ms"])
             self.result["call_ms"].append(message["call_ms"])
+            if message.get("transfer_backend_ms") is not None:
+                self.result.setdefault("transfer_backend_ms", []).append(
+                    message["transfer_backend_ms"])
 
     def finish(self) -> dict[str, Any]:
         if self.proc is not None:
@@ -407,12 +451,41 @@ def summarise(results: dict[str, dict[str, Any]]) -> None:
             r["transfer_ms_median"] = statistics.median(r["transfer_ms"])
             r["transfer_ms_min"] = min(r["transfer_ms"])
             r["call_ms_median"] = statistics.median(r["call_ms"])
+        if r.get("transfer_backend_ms"):
+            # Each repetition split into the backend's share and the stack's; medians.
+            r["transfer_backend_ms_median"] = statistics.median(r["transfer_backend_ms"])
+            r["transfer_stack_ms_median"] = statistics.median(
+                t - b for t, b in zip(r["transfer_ms"], r["transfer_backend_ms"]))
+    pyevm, ours = results.get("eth-tester-web3", {}), results.get("chainvm-eth-tester-web3", {})
+    if pyevm.get("transfer_backend_ms_median") and ours.get("transfer_stack_ms_median"):
+        ours["speedup_vs_pyevm_backend"] = \
+            pyevm["transfer_ms_median"] / ours["transfer_ms_median"]
+        ours["backend_free_ceiling"] = \
+            pyevm["transfer_ms_median"] / ours["transfer_stack_ms_median"]
     base = results.get(BASELINE, {}).get("transfer_ms_median")
     base_call = results.get(BASELINE, {}).get("call_ms_median")
     for r in results.values():
         if base and r.get("transfer_ms_median") is not None and not r.get("error"):
             r["transfer_vs_chainvm_api"] = r["transfer_ms_median"] / base
             r["call_vs_chainvm_api"] = r["call_ms_median"] / base_call if base_call else None
+
+
+def web3_split(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Issue 17's ratio (ChainvmBackend against PyEVMBackend per transfer through web3.py),
+    each side split into its backend's time and the stack's (web3.py + eth-tester), and
+    the most any backend could reach over this stack: py-evm's transfer / the stack's."""
+    pyevm, ours = results.get("eth-tester-web3", {}), results.get("chainvm-eth-tester-web3", {})
+    if "backend_free_ceiling" not in ours:
+        return []
+    lines = ["", "per transfer through web3.py + EthereumTesterProvider (medians):"]
+    for label, r in (("PyEVMBackend", pyevm), ("ChainvmBackend", ours)):
+        lines.append(f"  {label:15s} {r['transfer_ms_median']:7.3f} ms = backend "
+                     f"{r['transfer_backend_ms_median']:.3f} + web3.py/eth-tester "
+                     f"{r['transfer_stack_ms_median']:.3f}")
+    lines.append(f"  ChainvmBackend {ours['speedup_vs_pyevm_backend']:.1f}x faster than "
+                 f"PyEVMBackend; a backend taking no time under the same stack would be "
+                 f"{ours['backend_free_ceiling']:.1f}x")
+    return lines
 
 
 def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -446,6 +519,7 @@ def render(results: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     for row in rows:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(row, widths))))
+    lines.extend(web3_split(results))
     if notes:
         lines.append("")
         lines.extend(notes)
