@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chainvm.crypto import keccak256, private_key_to_address
+from chainvm.crypto import keccak256_parts, private_key_to_address
 from chainvm.encoding import json_input
 from chainvm.encoding.json_input import (
     InputError,
@@ -18,13 +18,13 @@ from chainvm.encoding.json_input import (
     parse_quantity,
     read_json_file,
 )
-from chainvm.encoding.rlp import encode
+from chainvm.encoding.rlp import encode, list_header, string_header
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import ALIASES, FORKS, get_fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
-from chainvm.state.state import Account, State
+from chainvm.state.state import Account, Log, State
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -173,12 +173,59 @@ def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transactio
     )
 
 
-def logs_hash(logs: list) -> bytes:
-    return keccak256(encode([log.to_rlp() for log in logs]))
+def logs_hash(logs: list[Log]) -> bytes:
+    """keccak256 of the RLP list of the logs [address, topics, data], hashed piece by piece:
+    a log's data can be megabytes, which joining the encoding would copy three times."""
+    pieces: list[bytes] = []
+    total = 0
+    for log in logs:
+        data = log.data
+        n = len(data)
+        head = encode(log.address) + encode([t.to_bytes(32, "big") for t in log.topics])
+        if n != 1 or data[0] >= 0x80:
+            head += string_header(n)
+        size = len(head) + n
+        head = list_header(size) + head
+        total += len(head) + n
+        pieces += (head, data)
+    return keccak256_parts([list_header(total), *pieces])
 
 
 def known_fork(name: str) -> bool:
     return ALIASES.get(name, name) in FORKS
+
+
+class PreparedTest:
+    """What every case of one test shares, parsed once: the pre-state, with its account
+    and storage tries built (each case runs on a copy-on-write copy, so its state root
+    re-hashes only the accounts the case changed), and the block environment."""
+
+    __slots__ = ("env", "pre", "test")
+
+    def __init__(self, test: dict[str, Any]) -> None:
+        self.test = test
+        self.pre = load_pre_state(test["pre"])
+        self.pre.state_root()
+        self.env = block_env(test["env"])
+
+    def pre_state(self) -> State:
+        return self.pre.copy()
+
+
+# The last test prepared: the cases of a test run one after another (run_file, and the
+# campaign runner's jobs, one file at a time). It holds the test itself, so that the
+# identity check cannot match a new object at a reused address.
+_prepared: PreparedTest | None = None
+
+
+def prepare(test: dict[str, Any]) -> PreparedTest:
+    """The shared part of `test`'s cases (see PreparedTest), reused while the same test
+    object comes back."""
+    global _prepared
+    prepared = _prepared
+    if prepared is None or prepared.test is not test:
+        prepared = _prepared = PreparedTest(test)
+    return prepared
 
 
 def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
@@ -188,8 +235,9 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
         fork = get_fork(fork_name)
     except KeyError:
         return CaseResult(name, fork_name, index, False, "0x", f"unsupported fork {fork_name}")
-    state = load_pre_state(test["pre"])
-    env = block_env(test["env"])
+    prepared = prepare(test)
+    state = prepared.pre_state()
+    env = prepared.env
     expect_exception = post.get("expectException")
     error = None
     if tracer is not None:
