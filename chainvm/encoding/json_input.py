@@ -114,6 +114,22 @@ def parse_quantity(value: Any, what: str = "", bits: int | None = None,
     `bits` bounds the value (64 for gas and nonces, 256 for words); ethereum/tests
     marks over-wide values with "0x:bigint ", accepted when `allow_bigint_marker`.
     """
+    if type(value) is str and value[:2] == "0x":
+        # The common form, checked at C speed: only ASCII letters and digits after "0x"
+        # and no second "0x" (int() would take a sign, spaces, underscores and a prefix),
+        # so int() either takes them all as hex digits or refuses, and the slow path
+        # below says why.
+        digits = value[2:]
+        if digits.isalnum() and digits.isascii() and len(digits) <= MAX_QUANTITY_CHARS - 2 \
+                and digits[1:2] not in ("x", "X"):
+            try:
+                number = int(digits, 16)
+            except ValueError:
+                pass
+            else:
+                if bits is not None and number.bit_length() > bits:
+                    raise InputError(_context(what, f"{short(value)} does not fit in {bits} bits"))
+                return number
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(_context(what, f"expected a number, got {short(value)}"))
     if isinstance(value, str):

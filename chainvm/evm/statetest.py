@@ -119,58 +119,93 @@ def _address_of(key: bytes) -> bytes:
     return private_key_to_address(key)
 
 
+class TransactionTemplate:
+    """A test's transaction: the fields all its cases share, parsed once, and the indexed
+    ones (data, gas limit, value, access list) parsed on first use of each index."""
+
+    def __init__(self, tx: dict[str, Any]) -> None:
+        self.tx = tx
+        if "secretKey" in tx:
+            self.sender = _address_of(secret_key(tx["secretKey"]))
+        elif "sender" in tx:
+            self.sender = parse_address(tx["sender"])
+        else:
+            raise FixtureError("transaction has neither secretKey nor sender")
+        to_field = tx.get("to", "")
+        self.to = parse_address(to_field) if to_field else None
+        self.nonce = parse_int(tx.get("nonce", "0x0"))
+        self.gas_price = parse_int(tx["gasPrice"]) if "gasPrice" in tx else None
+        self.max_fee_per_gas = parse_int(tx["maxFeePerGas"]) if "maxFeePerGas" in tx else None
+        self.max_priority_fee_per_gas = (parse_int(tx["maxPriorityFeePerGas"])
+                                         if "maxPriorityFeePerGas" in tx else None)
+        self.blob_versioned_hashes = [parse_bytes(h) for h in tx.get("blobVersionedHashes", [])]
+        self.max_fee_per_blob_gas = (parse_int(tx["maxFeePerBlobGas"])
+                                     if "maxFeePerBlobGas" in tx else None)
+        self.authorization_list = [
+            Authorization(parse_int(a["chainId"]), parse_address(a["address"]),
+                          parse_int(a["nonce"]), parse_int(a.get("yParity", a.get("v", "0x0"))),
+                          parse_int(a["r"]), parse_int(a["s"]))
+            for a in tx.get("authorizationList") or []
+        ]
+        if "authorizationList" in tx:
+            self.tx_type: int | None = 4
+        elif "blobVersionedHashes" in tx:
+            self.tx_type = 3
+        elif "maxFeePerGas" in tx:
+            self.tx_type = 2
+        else:
+            self.tx_type = None  # 1 with an access list for the case's data, else 0
+        self._data: dict[int, bytes] = {}
+        self._gas: dict[int, int] = {}
+        self._value: dict[int, int] = {}
+        self._access: dict[int, list[tuple[bytes, list[int]]] | None] = {}
+
+    def _access_list(self, index: int) -> list[tuple[bytes, list[int]]] | None:
+        """The access list of data entry `index` (None: the test gives none for it)."""
+        if index in self._access:
+            return self._access[index]
+        access_lists = self.tx.get("accessLists")
+        raw = access_lists[index] if access_lists is not None and index < len(access_lists) \
+            else None
+        access_list = None if raw is None else [
+            (parse_address(entry["address"]), [parse_int(k) for k in entry.get("storageKeys", [])])
+            for entry in raw
+        ]
+        self._access[index] = access_list
+        return access_list
+
+    def build(self, indexes: dict[str, int]) -> Transaction:
+        tx = self.tx
+        data_index = indexes["data"]
+        data = self._data.get(data_index)
+        if data is None:
+            data = self._data[data_index] = parse_bytes(tx["data"][data_index])
+        gas_index = indexes["gas"]
+        gas_limit = self._gas.get(gas_index)
+        if gas_limit is None:
+            gas_limit = self._gas[gas_index] = parse_int(tx["gasLimit"][gas_index])
+        value_index = indexes["value"]
+        value = self._value.get(value_index)
+        if value is None:
+            value = self._value[value_index] = parse_int(tx["value"][value_index])
+        access_list = self._access_list(data_index)
+        tx_type = self.tx_type
+        if tx_type is None:
+            tx_type = 0 if access_list is None else 1
+        return Transaction(
+            sender=self.sender, to=self.to, nonce=self.nonce, gas_limit=gas_limit, value=value,
+            data=data, tx_type=tx_type, gas_price=self.gas_price,
+            max_fee_per_gas=self.max_fee_per_gas,
+            max_priority_fee_per_gas=self.max_priority_fee_per_gas,
+            access_list=access_list if access_list is not None else [],
+            blob_versioned_hashes=self.blob_versioned_hashes,
+            max_fee_per_blob_gas=self.max_fee_per_blob_gas,
+            authorization_list=self.authorization_list,
+        )
+
+
 def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transaction:
-    data_index = indexes["data"]
-    sender: bytes
-    if "secretKey" in tx:
-        sender = _address_of(secret_key(tx["secretKey"]))
-    elif "sender" in tx:
-        sender = parse_address(tx["sender"])
-    else:
-        raise FixtureError("transaction has neither secretKey nor sender")
-    to_field = tx.get("to", "")
-    access_lists = tx.get("accessLists")
-    access_list_raw = None
-    if access_lists is not None and data_index < len(access_lists):
-        access_list_raw = access_lists[data_index]
-    access_list = [
-        (parse_address(entry["address"]), [parse_int(k) for k in entry.get("storageKeys", [])])
-        for entry in (access_list_raw or [])
-    ]
-    authorizations = [
-        Authorization(parse_int(a["chainId"]), parse_address(a["address"]), parse_int(a["nonce"]),
-                      parse_int(a.get("yParity", a.get("v", "0x0"))), parse_int(a["r"]),
-                      parse_int(a["s"]))
-        for a in tx.get("authorizationList") or []
-    ]
-    if "authorizationList" in tx:
-        tx_type = 4
-    elif "blobVersionedHashes" in tx:
-        tx_type = 3
-    elif "maxFeePerGas" in tx:
-        tx_type = 2
-    elif access_list_raw is not None:
-        tx_type = 1
-    else:
-        tx_type = 0
-    return Transaction(
-        sender=sender,
-        to=parse_address(to_field) if to_field else None,
-        nonce=parse_int(tx.get("nonce", "0x0")),
-        gas_limit=parse_int(tx["gasLimit"][indexes["gas"]]),
-        value=parse_int(tx["value"][indexes["value"]]),
-        data=parse_bytes(tx["data"][data_index]),
-        tx_type=tx_type,
-        gas_price=parse_int(tx["gasPrice"]) if "gasPrice" in tx else None,
-        max_fee_per_gas=parse_int(tx["maxFeePerGas"]) if "maxFeePerGas" in tx else None,
-        max_priority_fee_per_gas=(parse_int(tx["maxPriorityFeePerGas"])
-                                  if "maxPriorityFeePerGas" in tx else None),
-        access_list=access_list,
-        blob_versioned_hashes=[parse_bytes(h) for h in tx.get("blobVersionedHashes", [])],
-        max_fee_per_blob_gas=(parse_int(tx["maxFeePerBlobGas"])
-                              if "maxFeePerBlobGas" in tx else None),
-        authorization_list=authorizations,
-    )
+    return TransactionTemplate(tx).build(indexes)
 
 
 def logs_hash(logs: list[Log]) -> bytes:
@@ -198,18 +233,26 @@ def known_fork(name: str) -> bool:
 class PreparedTest:
     """What every case of one test shares, parsed once: the pre-state, with its account
     and storage tries built (each case runs on a copy-on-write copy, so its state root
-    re-hashes only the accounts the case changed), and the block environment."""
+    re-hashes only the accounts the case changed), the block environment and the
+    transaction's fields."""
 
-    __slots__ = ("env", "pre", "test")
+    __slots__ = ("_tx", "env", "pre", "test")
 
     def __init__(self, test: dict[str, Any]) -> None:
         self.test = test
         self.pre = load_pre_state(test["pre"])
         self.pre.state_root()
         self.env = block_env(test["env"])
+        self._tx: TransactionTemplate | None = None
 
     def pre_state(self) -> State:
         return self.pre.copy()
+
+    def transaction(self, indexes: dict[str, int]) -> Transaction:
+        template = self._tx
+        if template is None:  # parsed on the first case's turn, as its own error
+            template = self._tx = TransactionTemplate(self.test["transaction"])
+        return template.build(indexes)
 
 
 # The last test prepared: the cases of a test run one after another (run_file, and the
@@ -243,7 +286,7 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     if tracer is not None:
         tracer.begin_case()
     try:
-        tx = build_transaction(test["transaction"], post["indexes"])
+        tx = prepared.transaction(post["indexes"])
         result = apply_transaction(state, fork, env, tx, tracer)
         logs = result.logs
         rejected = None
