@@ -665,19 +665,22 @@ class DevChain:
             raise RevertError(result.output, revert_reason(result.output))
         raise NodeError(f"execution failed: {result.error}", -32000)
 
-    def call(self, req: CallArgs, state: State | None = None) -> bytes:
-        """eth_call: the output, or RevertError."""
+    def call(self, req: CallArgs, state: State | None = None, env: BlockEnv | None = None,
+             fork: Any = None) -> bytes:
+        """eth_call (on the head state with the pending block's context, or on `state` with
+        `env` and `fork`): the output, or RevertError."""
         if self.remote is not None and not self.remote.speculating:
             remote = self.remote  # forked: read what the call touches in a few batches
-            return remote.speculate(lambda: self.call(req, state))
+            return remote.speculate(lambda: self.call(req, state, env, fork))
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
             code = self.state().code(req.sender or bytes(20))
             if not code or is_delegation(code):
-                env, fork = self.pending_env()
+                if env is None or fork is None:
+                    env, fork = self.pending_env()
                 return self.call_in_place(req.sender or bytes(20), req.to, req.data, env,
                                           fork, req.gas)
-        result = self.execute(req, state)
+        result = self.execute(req, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))

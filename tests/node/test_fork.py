@@ -213,6 +213,15 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
                    hex(remote.fork_block - 1)), 16) == 7
     assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 1)), 16) == 500 * ETHER
     assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 2)), 16) == 0
+    # A call at a block before N runs on the remote's state and header at that block
+    # (BLOCKHASH included): the remote's own answer.
+    before = hex(remote.fork_block - 1)
+    for data in (calldata("value()"), calldata("sum(uint256)", 3),
+                 calldata("hashOf(uint256)", remote.fork_block - 2)):
+        call = {"to": remote.probe, "data": data}
+        assert rpc("eth_call", call, before) == remote.rpc("eth_call", call, before), data
+    assert int(rpc("eth_call", {"to": remote.probe, "data": calldata("value()")},
+                   before), 16) == 7
 
     # A local transaction: mined locally, with a receipt, a log and a trace.
     tx_hash = rpc("eth_sendTransaction", {"from": DEV0, "to": remote.probe,

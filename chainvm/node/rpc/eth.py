@@ -293,14 +293,14 @@ class EthApi(Namespace):
     @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
         self.capped(self.check_chain_id(tx))
-        state = self.call_state(block)
+        state, env, fork = self.call_context(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
         if not self.options.evm_timeout:
-            return d(self.dev.call(tx, state))
+            return d(self.dev.call(tx, state, env, fork))
         # Under a time limit the call may be stopped anywhere: it runs on a copy of the
         # state (not on the head state, undone afterwards, as DevChain.call may).
-        result = self.dev.execute(tx, state)
+        result = self.dev.execute(tx, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))
@@ -309,7 +309,8 @@ class EthApi(Namespace):
 
     @bounded
     def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
-        return q(self.dev.estimate_gas(self.capped(self.check_chain_id(tx))))
+        args = self.capped(self.check_chain_id(tx))
+        return q(self.dev.estimate_gas(args, *self.call_context(block)))
 
     @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
@@ -317,12 +318,13 @@ class EthApi(Namespace):
 
         self.capped(self.check_chain_id(tx))
         tracer = AccessListTracer()
-        result = self.dev.execute(tx, tracer=tracer)
+        state, env, fork = self.call_context(block)
+        result = self.dev.execute(tx, state, env, fork, tracer=tracer)
         sender = tx.sender or bytes(20)
-        _env, fork = self.dev.pending_env()
         # The sender, the target and the precompiles are warm anyway: listing them only
         # costs gas.
-        exclude = {sender, tx.to or create_address(sender, self.dev.state().nonce(sender))}
+        nonce = (state or self.dev.state()).nonce(sender)
+        exclude = {sender, tx.to or create_address(sender, nonce)}
         exclude.update(fork.precompiles)
         entries = [{"address": d(a), "storageKeys": [f"0x{k:064x}" for k in sorted(keys)]}
                    for a, keys in tracer.accessed.items() if a not in exclude]
