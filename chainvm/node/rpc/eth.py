@@ -15,6 +15,7 @@ from chainvm.node.rpc.base import Namespace, bounded, immediate, quick
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
+    PENDING,
     Address,
     BlockRef,
     Bool,
@@ -308,7 +309,8 @@ class EthApi(Namespace):
         return d(result.output)
 
     @bounded
-    def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
+    def eth_estimateGas(self, tx: CallObject, block: BlockRef = PENDING) -> str:
+        # Without a block: the pending block, as anvil estimates (what a send will meet).
         args = self.capped(self.check_chain_id(tx))
         return q(self.dev.estimate_gas(args, *self.call_context(block)))
 
