@@ -273,6 +273,8 @@ class DevChain:
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
+        # The pending block last built (see pending_block) and what it was built from.
+        self._pending: tuple[Any, StoredBlock] | None = None
         self.listeners: list[Any] = []  # callables(StoredBlock) run after each new block
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
@@ -418,6 +420,29 @@ class DevChain:
                 self.rejected[tx.hash] = reason
         for listener in list(self.listeners):
             listener(stored)
+        return stored
+
+    def pending_block(self) -> StoredBlock:
+        """What the `pending` tag names (as anvil): the block the pool would make now on
+        the head, with its post state and receipts; built, not imported. Kept until the
+        head, the pool or the next block's timestamp changes."""
+        head = self.chain.head
+        ts = max(self._next_timestamp(consume=False), head.header.timestamp + 1)
+        key = (head.hash, ts, frozenset(self.pool.by_hash))
+        if self._pending is not None and self._pending[0] == key:
+            return self._pending[1]
+        opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
+
+        def build() -> BuiltBlock:
+            return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        built = self.remote.speculate(build) if self.remote is not None else build()
+        assert built.result is not None
+        header = built.block.header
+        stored = StoredBlock(built.block, head.total_difficulty + header.difficulty,
+                             built.result.state, built.result.receipts,
+                             self.config.fork_at(header.number, ts, head.total_difficulty))
+        self._pending = (key, stored)
         return stored
 
     def tx_result(self, stored: StoredBlock, index: int) -> TxResult | None:

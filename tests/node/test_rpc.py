@@ -215,8 +215,22 @@ def test_snapshot_revert_and_mining(rpc: Client) -> None:
         assert rpc("eth_getTransactionByHash", h)["blockHash"] is None
         assert rpc("eth_getTransactionCount", a[0], "pending") == hex(
             int(rpc("eth_getTransactionCount", a[0], "latest"), 16) + 1)
+        # `pending` is the block the pool would make now (as anvil): the waiting transfer
+        # in it, its state after it; `latest` is still the head.
+        head = int(rpc("eth_blockNumber"), 16)
+        pending = rpc("eth_getBlockByNumber", "pending", False)
+        assert int(pending["number"], 16) == head + 1 and pending["transactions"] == [h]
+        assert rpc("eth_getBlockTransactionCountByNumber", "pending") == "0x1"
+        assert int(rpc("eth_getBalance", a[3], "pending"), 16) == \
+            int(rpc("eth_getBalance", a[3], "latest"), 16) + 5
+        assert rpc("eth_getBlockReceipts", "pending")[0]["status"] == "0x1"
+        assert rpc("eth_feeHistory", "0x2", "pending") == rpc("eth_feeHistory", "0x2", "latest")
         rpc("evm_mine")
         assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+        mined = rpc("eth_getBlockByNumber", "latest", False)
+        assert mined["transactions"] == [h] and mined["gasUsed"] == pending["gasUsed"]
+        empty = rpc("eth_getBlockByNumber", "pending", False)
+        assert int(empty["number"], 16) == head + 2 and empty["transactions"] == []
     finally:
         rpc("evm_setAutomine", True)
 

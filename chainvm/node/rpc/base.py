@@ -95,6 +95,8 @@ class Namespace:
         chain = self.dev.chain
         if ref.hash is not None:
             return chain.get_block(ref.hash)
+        if ref.tag == "pending":
+            return self.dev.pending_block()
         if ref.is_head:
             return chain.head
         if ref.tag == "earliest":
@@ -125,7 +127,9 @@ class Namespace:
         state. The state is None for the head (the dev chain's own fast path)."""
         dev = self.dev
         if ref.tag == "pending":
-            return (None, *dev.pending_env())
+            # On the pending block's state (none: the head's) with the next block's context.
+            state = dev.pending_block().state if len(dev.pool) else None
+            return (state, *dev.pending_env())
         remote = dev.remote
         if remote is not None and ref.number is not None and ref.number < remote.number:
             # Forked: a block before the fork block is the remote's, header and all.

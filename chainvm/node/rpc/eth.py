@@ -120,7 +120,7 @@ class EthApi(Namespace):
     def eth_feeHistory(self, count: Number, newest: BlockRef = LATEST,
                        percentiles: Percentiles | None = None) -> dict[str, Any]:
         n = max(1, min(count, MAX_FEE_HISTORY_BLOCKS))
-        last = self.block(newest).number
+        last = self.block(LATEST if newest.tag == "pending" else newest).number
         first = max(0, last - n + 1)
         base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
         for num in range(first, last + 1):
