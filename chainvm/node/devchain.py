@@ -286,7 +286,11 @@ class DevChain:
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
                 state.accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
         ts = int(time.time()) if timestamp is None else timestamp
-        return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
+        # A chain that starts at the merge or later has no proof of work, its genesis
+        # included (difficulty 0, as anvil's and geth --dev's).
+        difficulty = 0 if config.fork_at(0, ts, -1).rules.eip3675 else 0x20000
+        return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts,
+                                   difficulty=difficulty)
 
     def _forked_state(self, config: ChainConfig, balance: int) -> State:
         """The remote's state at the fork block, with the dev accounts funded."""
