@@ -83,10 +83,18 @@ def load_pre_state(pre: dict[str, Any]) -> State:
     for addr_hex, acct in _object(pre, "pre").items():
         acct = _object(acct, f"pre: {addr_hex}")
         storage_in = _object(acct.get("storage", {}), f"pre: {addr_hex}: storage")
-        storage = {parse_int(k): parse_int(v) for k, v in storage_in.items()}
+        storage = {}
+        if storage_in:
+            for k, v in storage_in.items():
+                key = parse_int(k)
+                value = parse_int(v)
+                if value:
+                    storage[key] = value
+                else:
+                    storage.pop(key, None)  # a later spelling of the same slot wins
         accounts[parse_address(addr_hex)] = Account(
             parse_int(acct.get("nonce", "0x0")), parse_int(acct.get("balance", "0x0")),
-            parse_bytes(acct.get("code", "0x")), {k: v for k, v in storage.items() if v})
+            parse_bytes(acct.get("code", "0x")), storage)
     return State(accounts)
 
 

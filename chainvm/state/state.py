@@ -99,6 +99,10 @@ class Account:
         trie = self.storage_trie
         storage = self.storage
         if trie is None:
+            if not storage:  # most accounts: nothing to build
+                self.storage_trie = Trie()
+                self.dirty_slots.clear()
+                return EMPTY_TRIE_ROOT
             trie = self.storage_trie = Trie.from_items(
                 [(keccak256(k.to_bytes(32, "big")), _rlp_uint(v)) for k, v in storage.items()
                  if v])
