@@ -294,6 +294,11 @@ class State:
         return acct.balance if acct is not None else 0
 
     def add_balance(self, addr: bytes, amount: int) -> None:
+        if not amount and addr in self.accounts:
+            # A touch (zero-value calls, the coinbase's zero fee): nothing to write, so no
+            # copy of a shared account either.
+            self.touch(addr)
+            return
         acct = self._get_or_create(addr)
         self.touch(addr)
         if amount:
