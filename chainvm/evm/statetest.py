@@ -271,7 +271,7 @@ _prepared: PreparedTest | None = None
 
 def prepare(test: dict[str, Any]) -> PreparedTest:
     """The shared part of `test`'s cases (see PreparedTest), reused while the same test
-    object comes back."""
+    object comes back (so a test must not be changed in place between its cases)."""
     global _prepared
     prepared = _prepared
     if prepared is None or prepared.test is not test:

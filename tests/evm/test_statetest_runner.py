@@ -153,3 +153,12 @@ def test_quantity_width() -> None:
     assert parse_quantity("0x" + "f" * 16, bits=64) == (1 << 64) - 1
     with pytest.raises(InputError, match="does not fit in 64 bits"):
         parse_quantity("0x1" + "0" * 16, bits=64)
+
+
+def test_load_json_depth_limit_with_few_and_many_brackets() -> None:
+    limit = json_input.MAX_JSON_DEPTH
+    assert json_input.load_json(b"[" * limit + b"]" * limit, "x") is not None
+    with pytest.raises(InputError, match="nested deeper"):
+        json_input.load_json(b"[" * (limit + 1) + b"]" * (limit + 1), "x")
+    wide = b"[" + b",".join([b"[{}]"] * 400) + b"]"  # many brackets, depth 3
+    assert len(json_input.load_json(wide, "x")) == 400
