@@ -14,6 +14,12 @@ ratio chainvm / EELS of those rates.
 Files in folders known to take minutes per file under the specs (quadratic-complexity
 and time-consuming tests) and files over 1 MB are left out of the sample, so that one
 file cannot dominate the figure; the list is printed with the result.
+
+Blockchain tests (--blocktests, every file under 1 MB of each archive by default) are run
+the same way: chainvm's runner (`chainvm.chain.blocktest`) and the specs' fork code
+driven by benchmarks/blocktest_eels.py (the specs' package ships no blockchain-test
+runner), each in its own process, on the same cases; the cases that driver cannot run
+(transition networks, side chains) are listed as skipped for both.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -62,26 +69,38 @@ def sample_files(root: Path, fork: str, count: int) -> list[str]:
     return [having[int(i * step)] for i in range(count)]
 
 
-BLOCKTEST_WORKER = """
-import json, sys, time
-from pathlib import Path
-from chainvm.chain.blocktest import run_file
-root, files = Path(sys.argv[1]), json.loads(sys.argv[2])
-cpu = time.process_time()
-results = [r for rel in files for r in run_file(root / rel)]
-cpu = time.process_time() - cpu
-print(json.dumps({"cpu": cpu, "cases": len(results),
-                  "passed": sum(1 for r in results if r.passed),
-                  "failed": {r.name: r.error for r in results if not r.passed}}))
-"""
+def load_blocktest_module() -> Any:
+    spec = importlib.util.spec_from_file_location("benchmarks_blocktest_eels",
+                                                  HERE / "blocktest_eels.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["benchmarks_blocktest_eels"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def blocktest_row(archive: str, count: int, timeout: float) -> dict[str, Any]:
-    """chainvm's blockchain-test runner over `count` files spread over `archive`, in a fresh
-    process (CPU seconds after imports). The specs have no blockchain-test runner in their
-    package, so chainvm runs alone."""
+def blocktest_worker(impl: str, plan: Path, timeout: float) -> dict[str, Any]:
+    """One implementation's blockchain-test worker (benchmarks/blocktest_eels.py) in its
+    own process: {"cpu", "cases"} or {"error"}."""
     import subprocess
 
+    cmd = [sys.executable, str(HERE / "blocktest_eels.py"), "--worker", impl, "--plan", str(plan)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"the run took over {timeout:g}s"}
+    lines = out.stdout.strip().splitlines()
+    if out.returncode or not lines:
+        return {"error": out.stderr.strip()[-300:] or f"exit status {out.returncode}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def blocktest_row(archive: str, count: int, impls: list[str], timeout: float) -> dict[str, Any]:
+    """Blockchain tests of `count` files spread over `archive`: the cases the specs' driver
+    can run (benchmarks/blocktest_eels.py) through chainvm's runner and through the specs'
+    fork code, each in a fresh process (CPU seconds after imports); the other cases are
+    listed as skipped for both."""
     from chainvm.testing.fixtures import ethereum_tests
 
     root = ethereum_tests(archive)
@@ -89,73 +108,74 @@ def blocktest_row(archive: str, count: int, timeout: float) -> dict[str, Any]:
         raise SystemExit(f"statetest_throughput: no archive {archive!r}")
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*.json")
                    if p.stat().st_size <= MAX_FILE_BYTES)
-    if len(files) > count:
+    if 0 < count < len(files):
         files = [files[int(i * len(files) / count)] for i in range(count)]
-    out = subprocess.run([sys.executable, "-c", BLOCKTEST_WORKER, str(root), json.dumps(files)],
-                         capture_output=True, text=True, timeout=timeout, check=False)
-    lines = out.stdout.strip().splitlines()
-    if out.returncode or not lines:
-        return {"archive": archive, "error": out.stderr.strip()[-300:], "files": files}
-    return {"archive": archive, "files": files, **json.loads(lines[-1])}
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/statetest_throughput.py",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sets", default=DEFAULT_SETS,
-                        help="comma-separated ARCHIVE:FORK pairs (default: %(default)s)")
-    parser.add_argument("--files", type=int, default=6, metavar="N",
-                        help="files sampled per pair (default 6)")
-    parser.add_argument("--impl", default="chainvm,eels",
-                        help="implementations (default chainvm,eels)")
-    parser.add_argument("--repeat", type=int, default=1, metavar="R",
-                        help="passes per worker; the median CPU time is used (default 1: the "
-                             "first pass, chainvm's code caches cold)")
-    parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
-                        help="seconds one worker may take (default 3600)")
-    parser.add_argument("--blocktests", default="blockchain-2024,blockchain-legacy-cancun",
-                        metavar="ARCHIVES", help="blockchain-test archives for chainvm's "
-                        "blockchain-test throughput (empty: none; default: %(default)s)")
-    parser.add_argument("--blocktest-files", type=int, default=40, metavar="N",
-                        help="files sampled per blockchain-test archive (default 40)")
-    parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
-    args = parser.parse_args(argv)
-    run = load_run_module()
-    from chainvm.testing.fixtures import ethereum_tests
-
-    impls = [i.strip() for i in args.impl.split(",") if i.strip()]
-    if not impls or any(i not in run.STATETEST_DRIVERS for i in impls) or args.files < 1 \
-            or args.repeat < 1:
-        sys.stderr.write("statetest_throughput: bad --impl, --files or --repeat\n")
-        return 2
-    progress = run.Progress(True)
-    rows: list[dict[str, Any]] = []
-    for pair in args.sets.split(","):
-        archive, _, fork = pair.partition(":")
-        root = ethereum_tests(archive)
-        if root is None or not fork:
-            sys.stderr.write(f"statetest_throughput: no archive {archive!r} or no fork in "
-                             f"{pair!r}\n")
-            return 2
-        files = sample_files(root, fork, args.files)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-            json.dump({"root": str(root), "fork": fork, "files": files}, fh)
-            plan = Path(fh.name)
-        try:
-            results = {impl: run.run_suite_worker(impl, "statetests", plan, args.repeat,
-                                                  args.timeout, progress) for impl in impls}
-        finally:
-            plan.unlink()
-        row: dict[str, Any] = {"archive": archive, "fork": fork, "files": files}
-        for impl, res in results.items():
-            cases = res.get("cases") or {}
-            row[impl] = {"status": res["status"], "error": res.get("error"),
-                         "cases": len(cases),
-                         "passed": sum(1 for c in cases.values() if c["pass"]),
-                         "cpu": run.median_of(res, "cpu_times"),
-                         "max_rss_mib": res.get("max_rss_mib"),
+    plan, skipped = load_blocktest_module().make_plan(root, files)
+    row: dict[str, Any] = {"archive": archive, "files": files,
+                           "cases": sum(len(names) for _, names in plan["cases"]),
+                           "skipped": skipped}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(plan, fh)
+        plan_path = Path(fh.name)
+    try:
+        for impl in impls:
+            res = blocktest_worker(impl, plan_path, timeout)
+            if "error" in res:
+                row[impl] = {"error": res["error"]}
+                continue
+            cases = res["cases"]
+            row[impl] = {"cases": len(cases), "passed": sum(1 for c in cases.values() if c["pass"]),
+                         "cpu": res["cpu"],
                          "failed": {k: c["error"] for k, c in cases.items() if not c["pass"]}}
-        rows.append(row)
+    finally:
+        plan_path.unlink()
+    return row
+
+
+def blocktest_lines(blocks: list[dict[str, Any]], impls: list[str]) -> list[str]:
+    """The blockchain-test table: per archive, each side's passes, CPU and rate on the same
+    cases, and the ratio; then the skipped cases and the failures."""
+    both = {"chainvm", "eels"} <= set(impls)
+    lines = [f"{'blockchain tests':42} {'cases':>6} {'skip':>5} " + " ".join(
+        f"{i + ' pass':>12} {i + ' cpu s':>12} {i + ' cases/s':>14}" for i in impls)
+        + ("  chainvm/eels" if both else "")]
+    for row in blocks:
+        cells = []
+        for i in impls:
+            r = row[i]
+            if "error" in r:
+                cells.append(f"{'error':>12} {'-':>12} {'-':>14}")
+                continue
+            rate = r["cases"] / r["cpu"] if r["cpu"] else 0.0
+            cells.append(f"{r['passed']:>7}/{r['cases']:<4} {r['cpu']:>12.2f} {rate:>14.1f}")
+        ratio = ""
+        if both and row["chainvm"].get("cpu") and row["eels"].get("cpu"):
+            ratio = f"  {row['eels']['cpu'] / row['chainvm']['cpu']:>12.1f}x"
+        label = f"{row['archive']} ({len(row['files'])} files)"
+        lines.append(f"{label:42} {row['cases']:>6} {len(row['skipped']):>5} "
+                     + " ".join(cells) + ratio)
+    lines.append("blockchain tests: the same cases on both sides (chainvm.chain.blocktest; the "
+                 "specs' fork code driven by benchmarks/blocktest_eels.py), CPU seconds of each "
+                 "worker loading the files and running them; skip: cases neither side runs; files "
+                 f"over {MAX_FILE_BYTES >> 20} MB left out")
+    for row in blocks:
+        for i in impls:
+            if "error" in row[i]:
+                lines.append(f"blockchain tests {row['archive']}: {i} failed: {row[i]['error']}")
+        by_reason: dict[str, list[str]] = {}
+        for case, why in row["skipped"].items():
+            by_reason.setdefault(re.sub(r"block \d+", "a block", why), []).append(
+                case.rpartition("::")[2])
+        for why, names in by_reason.items():
+            lines.append(f"SKIP {row['archive']} {len(names)} cases, {why}: {', '.join(names)}")
+        for i in impls:
+            for case, why in list(row[i].get("failed", {}).items())[:5]:
+                lines.append(f"FAIL {i} {row['archive']} {case}: {why}")
+    return lines
+
+
+def state_lines(rows: list[dict[str, Any]], impls: list[str]) -> list[str]:
+    """The state-test table: per archive and fork, each side's passes, CPU and rate."""
     lines = [f"{'archive:fork':42} {'cases':>6} " + " ".join(
         f"{i + ' pass':>12} {i + ' cpu s':>12} {i + ' cases/s':>14}" for i in impls)
         + ("  chainvm/eels" if {"chainvm", "eels"} <= set(impls) else "")]
@@ -196,19 +216,73 @@ def main(argv: list[str]) -> int:
         for i in impls:
             for case, why in list(row[i]["failed"].items())[:5]:
                 lines.append(f"FAIL {i} {row['archive']}:{row['fork']} {case}: {why}")
-    blocks = [blocktest_row(a.strip(), args.blocktest_files, args.timeout)
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/statetest_throughput.py",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", default=DEFAULT_SETS,
+                        help="comma-separated ARCHIVE:FORK pairs (default: %(default)s)")
+    parser.add_argument("--files", type=int, default=6, metavar="N",
+                        help="files sampled per pair (default 6)")
+    parser.add_argument("--impl", default="chainvm,eels",
+                        help="implementations (default chainvm,eels)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="R",
+                        help="passes per worker; the median CPU time is used (default 1: the "
+                             "first pass, chainvm's code caches cold)")
+    parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                        help="seconds one worker may take (default 3600)")
+    parser.add_argument("--blocktests", default="blockchain-2024,blockchain-legacy-cancun",
+                        metavar="ARCHIVES", help="blockchain-test archives, run by chainvm and (with eels "
+                        "in --impl) the specs' fork code (empty: none; default: %(default)s)")
+    parser.add_argument("--blocktest-files", type=int, default=0, metavar="N",
+                        help="files sampled per blockchain-test archive (default 0: every "
+                             "file under 1 MB)")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout, table on stderr")
+    args = parser.parse_args(argv)
+    run = load_run_module()
+    from chainvm.testing.fixtures import ethereum_tests
+
+    impls = [i.strip() for i in args.impl.split(",") if i.strip()]
+    if not impls or any(i not in run.STATETEST_DRIVERS for i in impls) or args.files < 1 \
+            or args.repeat < 1:
+        sys.stderr.write("statetest_throughput: bad --impl, --files or --repeat\n")
+        return 2
+    progress = run.Progress(True)
+    rows: list[dict[str, Any]] = []
+    for pair in [p for p in args.sets.split(",") if p.strip()]:
+        archive, _, fork = pair.partition(":")
+        root = ethereum_tests(archive)
+        if root is None or not fork:
+            sys.stderr.write(f"statetest_throughput: no archive {archive!r} or no fork in "
+                             f"{pair!r}\n")
+            return 2
+        files = sample_files(root, fork, args.files)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            json.dump({"root": str(root), "fork": fork, "files": files}, fh)
+            plan = Path(fh.name)
+        try:
+            results = {impl: run.run_suite_worker(impl, "statetests", plan, args.repeat,
+                                                  args.timeout, progress) for impl in impls}
+        finally:
+            plan.unlink()
+        row: dict[str, Any] = {"archive": archive, "fork": fork, "files": files}
+        for impl, res in results.items():
+            cases = res.get("cases") or {}
+            row[impl] = {"status": res["status"], "error": res.get("error"),
+                         "cases": len(cases),
+                         "passed": sum(1 for c in cases.values() if c["pass"]),
+                         "cpu": run.median_of(res, "cpu_times"),
+                         "max_rss_mib": res.get("max_rss_mib"),
+                         "failed": {k: c["error"] for k, c in cases.items() if not c["pass"]}}
+        rows.append(row)
+    lines = state_lines(rows, impls) if rows else []
+    block_impls = ["chainvm"] + (["eels"] if "eels" in impls else [])
+    blocks = [blocktest_row(a.strip(), args.blocktest_files, block_impls, args.timeout)
               for a in args.blocktests.split(",") if a.strip()]
-    for row in blocks:
-        if "error" in row:
-            lines.append(f"blockchain tests {row['archive']}: chainvm failed: {row['error']}")
-            continue
-        lines.append(f"blockchain tests {row['archive']} ({len(row['files'])} files): chainvm "
-                     f"{row['passed']}/{row['cases']} passed, {row['cpu']:.2f} CPU s, "
-                     f"{row['cases'] / row['cpu'] if row['cpu'] else 0:.1f} cases/s "
-                     "(the specs' package has no runner for blockchain-test files; its t8n applies "
-                     "one block per call)")
-        for case, why in list(row["failed"].items())[:5]:
-            lines.append(f"FAIL chainvm {row['archive']} {case}: {why}")
+    if blocks:
+        lines.extend(blocktest_lines(blocks, block_impls))
     table = "\n".join(lines) + "\n"
     if args.json:
         json.dump({"command": " ".join(["benchmarks/statetest_throughput.py", *argv]),
@@ -221,7 +295,8 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(table)
     failed = any(row[i]["passed"] != row[i]["cases"] or row[i]["status"] != "ok"
                  for row in rows for i in impls if i == "chainvm") \
-        or any("error" in row or row["passed"] != row["cases"] for row in blocks)
+        or any("error" in row["chainvm"] or row["chainvm"]["passed"] != row["cases"]
+               for row in blocks)
     return 1 if failed else 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable
 
 import sha3  # safe-pysha3: native keccak-256 (hashlib's sha3_256 is NIST SHA-3, a different hash)
 from coincurve import PrivateKey, PublicKey
@@ -13,6 +14,14 @@ _keccak = sha3.keccak_256
 
 def keccak256(data: bytes | bytearray | memoryview) -> bytes:
     return _keccak(data).digest()
+
+
+def keccak256_parts(parts: Iterable[bytes | bytearray | memoryview]) -> bytes:
+    """keccak256 of the concatenation of `parts`, without building it (for long data)."""
+    h = _keccak()
+    for part in parts:
+        h.update(part)
+    return h.digest()
 
 
 EMPTY_KECCAK = keccak256(b"")

@@ -36,6 +36,7 @@ class InputError(ValueError):
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
 _OPEN_AS_ONE = bytes.maketrans(b"[{]}", b"\x01\x01\x00\x00")
 _HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
 
@@ -46,7 +47,14 @@ def json_depth(raw: bytes) -> int:
     After k brackets, of which `opened` open one, the depth is 2 * opened - k.
     Unbalanced brackets are left to the parser to report.
     """
-    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if b"\\" in raw:
+        skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    else:
+        # No escapes: every quote opens or closes a string, so what lies outside strings
+        # is every other piece between quotes (after an unclosed quote, the parser too
+        # reads the rest as a string). Four times faster than the pattern on fixtures.
+        pieces = raw.translate(None, _NOT_BRACKETS_OR_QUOTES).split(b'"')
+        skeleton = b"".join(pieces[::2])
     if not skeleton:
         return 0
     opened = accumulate(skeleton.translate(_OPEN_AS_ONE))
@@ -106,6 +114,22 @@ def parse_quantity(value: Any, what: str = "", bits: int | None = None,
     `bits` bounds the value (64 for gas and nonces, 256 for words); ethereum/tests
     marks over-wide values with "0x:bigint ", accepted when `allow_bigint_marker`.
     """
+    if type(value) is str and value[:2] == "0x":
+        # The common form, checked at C speed: only ASCII letters and digits after "0x"
+        # and no second "0x" (int() would take a sign, spaces, underscores and a prefix),
+        # so int() either takes them all as hex digits or refuses, and the slow path
+        # below says why.
+        digits = value[2:]
+        if digits.isalnum() and digits.isascii() and len(digits) <= MAX_QUANTITY_CHARS - 2 \
+                and digits[1:2] not in ("x", "X"):
+            try:
+                number = int(digits, 16)
+            except ValueError:
+                pass
+            else:
+                if bits is not None and number.bit_length() > bits:
+                    raise InputError(_context(what, f"{short(value)} does not fit in {bits} bits"))
+                return number
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise InputError(_context(what, f"expected a number, got {short(value)}"))
     if isinstance(value, str):

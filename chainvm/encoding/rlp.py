@@ -41,6 +41,17 @@ def _encode_int(value: int) -> bytes:
     return _length_prefix(n, 0x80) + raw
 
 
+def string_header(length: int) -> bytes:
+    """The prefix of a string of `length` bytes (not for one byte below 0x80, which is
+    its own encoding)."""
+    return _length_prefix(length, 0x80)
+
+
+def list_header(length: int) -> bytes:
+    """The prefix of a list whose items' encodings take `length` bytes."""
+    return _length_prefix(length, 0xC0)
+
+
 def _encode_list(items: list[Any] | tuple[Any, ...]) -> bytes:
     parts: list[bytes] = []
     append = parts.append

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chainvm.crypto import keccak256, private_key_to_address
+from chainvm.crypto import keccak256_parts, private_key_to_address
 from chainvm.encoding import json_input
 from chainvm.encoding.json_input import (
     InputError,
@@ -18,13 +18,13 @@ from chainvm.encoding.json_input import (
     parse_quantity,
     read_json_file,
 )
-from chainvm.encoding.rlp import encode
+from chainvm.encoding.rlp import encode, list_header, string_header
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import ALIASES, FORKS, get_fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
-from chainvm.state.state import Account, State
+from chainvm.state.state import Account, Log, State
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -83,10 +83,18 @@ def load_pre_state(pre: dict[str, Any]) -> State:
     for addr_hex, acct in _object(pre, "pre").items():
         acct = _object(acct, f"pre: {addr_hex}")
         storage_in = _object(acct.get("storage", {}), f"pre: {addr_hex}: storage")
-        storage = {parse_int(k): parse_int(v) for k, v in storage_in.items()}
+        storage = {}
+        if storage_in:
+            for k, v in storage_in.items():
+                key = parse_int(k)
+                value = parse_int(v)
+                if value:
+                    storage[key] = value
+                else:
+                    storage.pop(key, None)  # a later spelling of the same slot wins
         accounts[parse_address(addr_hex)] = Account(
             parse_int(acct.get("nonce", "0x0")), parse_int(acct.get("balance", "0x0")),
-            parse_bytes(acct.get("code", "0x")), {k: v for k, v in storage.items() if v})
+            parse_bytes(acct.get("code", "0x")), storage)
     return State(accounts)
 
 
@@ -119,66 +127,156 @@ def _address_of(key: bytes) -> bytes:
     return private_key_to_address(key)
 
 
+class TransactionTemplate:
+    """A test's transaction: the fields all its cases share, parsed once, and the indexed
+    ones (data, gas limit, value, access list) parsed on first use of each index."""
+
+    def __init__(self, tx: dict[str, Any]) -> None:
+        self.tx = tx
+        if "secretKey" in tx:
+            self.sender = _address_of(secret_key(tx["secretKey"]))
+        elif "sender" in tx:
+            self.sender = parse_address(tx["sender"])
+        else:
+            raise FixtureError("transaction has neither secretKey nor sender")
+        to_field = tx.get("to", "")
+        self.to = parse_address(to_field) if to_field else None
+        self.nonce = parse_int(tx.get("nonce", "0x0"))
+        self.gas_price = parse_int(tx["gasPrice"]) if "gasPrice" in tx else None
+        self.max_fee_per_gas = parse_int(tx["maxFeePerGas"]) if "maxFeePerGas" in tx else None
+        self.max_priority_fee_per_gas = (parse_int(tx["maxPriorityFeePerGas"])
+                                         if "maxPriorityFeePerGas" in tx else None)
+        self.blob_versioned_hashes = [parse_bytes(h) for h in tx.get("blobVersionedHashes", [])]
+        self.max_fee_per_blob_gas = (parse_int(tx["maxFeePerBlobGas"])
+                                     if "maxFeePerBlobGas" in tx else None)
+        self.authorization_list = [
+            Authorization(parse_int(a["chainId"]), parse_address(a["address"]),
+                          parse_int(a["nonce"]), parse_int(a.get("yParity", a.get("v", "0x0"))),
+                          parse_int(a["r"]), parse_int(a["s"]))
+            for a in tx.get("authorizationList") or []
+        ]
+        if "authorizationList" in tx:
+            self.tx_type: int | None = 4
+        elif "blobVersionedHashes" in tx:
+            self.tx_type = 3
+        elif "maxFeePerGas" in tx:
+            self.tx_type = 2
+        else:
+            self.tx_type = None  # 1 with an access list for the case's data, else 0
+        self._data: dict[int, bytes] = {}
+        self._gas: dict[int, int] = {}
+        self._value: dict[int, int] = {}
+        self._access: dict[int, list[tuple[bytes, list[int]]] | None] = {}
+
+    def _access_list(self, index: int) -> list[tuple[bytes, list[int]]] | None:
+        """The access list of data entry `index` (None: the test gives none for it)."""
+        if index in self._access:
+            return self._access[index]
+        access_lists = self.tx.get("accessLists")
+        raw = access_lists[index] if access_lists is not None and index < len(access_lists) \
+            else None
+        access_list = None if raw is None else [
+            (parse_address(entry["address"]), [parse_int(k) for k in entry.get("storageKeys", [])])
+            for entry in raw
+        ]
+        self._access[index] = access_list
+        return access_list
+
+    def build(self, indexes: dict[str, int]) -> Transaction:
+        tx = self.tx
+        data_index = indexes["data"]
+        data = self._data.get(data_index)
+        if data is None:
+            data = self._data[data_index] = parse_bytes(tx["data"][data_index])
+        gas_index = indexes["gas"]
+        gas_limit = self._gas.get(gas_index)
+        if gas_limit is None:
+            gas_limit = self._gas[gas_index] = parse_int(tx["gasLimit"][gas_index])
+        value_index = indexes["value"]
+        value = self._value.get(value_index)
+        if value is None:
+            value = self._value[value_index] = parse_int(tx["value"][value_index])
+        access_list = self._access_list(data_index)
+        tx_type = self.tx_type
+        if tx_type is None:
+            tx_type = 0 if access_list is None else 1
+        return Transaction(
+            sender=self.sender, to=self.to, nonce=self.nonce, gas_limit=gas_limit, value=value,
+            data=data, tx_type=tx_type, gas_price=self.gas_price,
+            max_fee_per_gas=self.max_fee_per_gas,
+            max_priority_fee_per_gas=self.max_priority_fee_per_gas,
+            access_list=access_list if access_list is not None else [],
+            blob_versioned_hashes=self.blob_versioned_hashes,
+            max_fee_per_blob_gas=self.max_fee_per_blob_gas,
+            authorization_list=self.authorization_list,
+        )
+
+
 def build_transaction(tx: dict[str, Any], indexes: dict[str, int]) -> Transaction:
-    data_index = indexes["data"]
-    sender: bytes
-    if "secretKey" in tx:
-        sender = _address_of(secret_key(tx["secretKey"]))
-    elif "sender" in tx:
-        sender = parse_address(tx["sender"])
-    else:
-        raise FixtureError("transaction has neither secretKey nor sender")
-    to_field = tx.get("to", "")
-    access_lists = tx.get("accessLists")
-    access_list_raw = None
-    if access_lists is not None and data_index < len(access_lists):
-        access_list_raw = access_lists[data_index]
-    access_list = [
-        (parse_address(entry["address"]), [parse_int(k) for k in entry.get("storageKeys", [])])
-        for entry in (access_list_raw or [])
-    ]
-    authorizations = [
-        Authorization(parse_int(a["chainId"]), parse_address(a["address"]), parse_int(a["nonce"]),
-                      parse_int(a.get("yParity", a.get("v", "0x0"))), parse_int(a["r"]),
-                      parse_int(a["s"]))
-        for a in tx.get("authorizationList") or []
-    ]
-    if "authorizationList" in tx:
-        tx_type = 4
-    elif "blobVersionedHashes" in tx:
-        tx_type = 3
-    elif "maxFeePerGas" in tx:
-        tx_type = 2
-    elif access_list_raw is not None:
-        tx_type = 1
-    else:
-        tx_type = 0
-    return Transaction(
-        sender=sender,
-        to=parse_address(to_field) if to_field else None,
-        nonce=parse_int(tx.get("nonce", "0x0")),
-        gas_limit=parse_int(tx["gasLimit"][indexes["gas"]]),
-        value=parse_int(tx["value"][indexes["value"]]),
-        data=parse_bytes(tx["data"][data_index]),
-        tx_type=tx_type,
-        gas_price=parse_int(tx["gasPrice"]) if "gasPrice" in tx else None,
-        max_fee_per_gas=parse_int(tx["maxFeePerGas"]) if "maxFeePerGas" in tx else None,
-        max_priority_fee_per_gas=(parse_int(tx["maxPriorityFeePerGas"])
-                                  if "maxPriorityFeePerGas" in tx else None),
-        access_list=access_list,
-        blob_versioned_hashes=[parse_bytes(h) for h in tx.get("blobVersionedHashes", [])],
-        max_fee_per_blob_gas=(parse_int(tx["maxFeePerBlobGas"])
-                              if "maxFeePerBlobGas" in tx else None),
-        authorization_list=authorizations,
-    )
+    return TransactionTemplate(tx).build(indexes)
 
 
-def logs_hash(logs: list) -> bytes:
-    return keccak256(encode([log.to_rlp() for log in logs]))
+def logs_hash(logs: list[Log]) -> bytes:
+    """keccak256 of the RLP list of the logs [address, topics, data], hashed piece by piece:
+    a log's data can be megabytes, which joining the encoding would copy three times."""
+    pieces: list[bytes] = []
+    total = 0
+    for log in logs:
+        data = log.data
+        n = len(data)
+        head = encode(log.address) + encode([t.to_bytes(32, "big") for t in log.topics])
+        if n != 1 or data[0] >= 0x80:
+            head += string_header(n)
+        size = len(head) + n
+        head = list_header(size) + head
+        total += len(head) + n
+        pieces += (head, data)
+    return keccak256_parts([list_header(total), *pieces])
 
 
 def known_fork(name: str) -> bool:
     return ALIASES.get(name, name) in FORKS
+
+
+class PreparedTest:
+    """What every case of one test shares, parsed once: the pre-state, with its account
+    and storage tries built (each case runs on a copy-on-write copy, so its state root
+    re-hashes only the accounts the case changed), the block environment and the
+    transaction's fields."""
+
+    __slots__ = ("_tx", "env", "pre", "test")
+
+    def __init__(self, test: dict[str, Any]) -> None:
+        self.test = test
+        self.pre = load_pre_state(test["pre"])
+        self.pre.state_root()
+        self.env = block_env(test["env"])
+        self._tx: TransactionTemplate | None = None
+
+    def pre_state(self) -> State:
+        return self.pre.copy()
+
+    def transaction(self, indexes: dict[str, int]) -> Transaction:
+        template = self._tx
+        if template is None:  # parsed on the first case's turn, as its own error
+            template = self._tx = TransactionTemplate(self.test["transaction"])
+        return template.build(indexes)
+
+
+# The last test prepared: the cases of a test run one after another (run_file, and the
+# campaign runner's jobs, one file at a time). It holds the test itself, so that the
+# identity check cannot match a new object at a reused address.
+_prepared: PreparedTest | None = None
+
+
+def prepare(test: dict[str, Any]) -> PreparedTest:
+    """The shared part of `test`'s cases (see PreparedTest), reused while the same test
+    object comes back."""
+    global _prepared
+    prepared = _prepared
+    if prepared is None or prepared.test is not test:
+        prepared = _prepared = PreparedTest(test)
+    return prepared
 
 
 def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
@@ -188,14 +286,15 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
         fork = get_fork(fork_name)
     except KeyError:
         return CaseResult(name, fork_name, index, False, "0x", f"unsupported fork {fork_name}")
-    state = load_pre_state(test["pre"])
-    env = block_env(test["env"])
+    prepared = prepare(test)
+    state = prepared.pre_state()
+    env = prepared.env
     expect_exception = post.get("expectException")
     error = None
     if tracer is not None:
         tracer.begin_case()
     try:
-        tx = build_transaction(test["transaction"], post["indexes"])
+        tx = prepared.transaction(post["indexes"])
         result = apply_transaction(state, fork, env, tx, tracer)
         logs = result.logs
         rejected = None

@@ -273,6 +273,8 @@ class DevChain:
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
+        # The pending block last built (see pending_block) and what it was built from.
+        self._pending: tuple[Any, StoredBlock] | None = None
         self.listeners: list[Any] = []  # callables(StoredBlock) run after each new block
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
@@ -284,7 +286,11 @@ class DevChain:
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
                 state.accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
         ts = int(time.time()) if timestamp is None else timestamp
-        return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts)
+        # A chain that starts at the merge or later has no proof of work, its genesis
+        # included (difficulty 0, as anvil's and geth --dev's).
+        difficulty = 0 if config.fork_at(0, ts, -1).rules.eip3675 else 0x20000
+        return state, make_genesis(config, state, gas_limit=gas_limit, timestamp=ts,
+                                   difficulty=difficulty)
 
     def _forked_state(self, config: ChainConfig, balance: int) -> State:
         """The remote's state at the fork block, with the dev accounts funded."""
@@ -418,6 +424,29 @@ class DevChain:
                 self.rejected[tx.hash] = reason
         for listener in list(self.listeners):
             listener(stored)
+        return stored
+
+    def pending_block(self) -> StoredBlock:
+        """What the `pending` tag names (as anvil): the block the pool would make now on
+        the head, with its post state and receipts; built, not imported. Kept until the
+        head, the pool or the next block's timestamp changes."""
+        head = self.chain.head
+        ts = max(self._next_timestamp(consume=False), head.header.timestamp + 1)
+        key = (head.hash, ts, frozenset(self.pool.by_hash))
+        if self._pending is not None and self._pending[0] == key:
+            return self._pending[1]
+        opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
+
+        def build() -> BuiltBlock:
+            return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
+
+        built = self.remote.speculate(build) if self.remote is not None else build()
+        assert built.result is not None
+        header = built.block.header
+        stored = StoredBlock(built.block, head.total_difficulty + header.difficulty,
+                             built.result.state, built.result.receipts,
+                             self.config.fork_at(header.number, ts, head.total_difficulty))
+        self._pending = (key, stored)
         return stored
 
     def tx_result(self, stored: StoredBlock, index: int) -> TxResult | None:
@@ -665,19 +694,22 @@ class DevChain:
             raise RevertError(result.output, revert_reason(result.output))
         raise NodeError(f"execution failed: {result.error}", -32000)
 
-    def call(self, req: CallArgs, state: State | None = None) -> bytes:
-        """eth_call: the output, or RevertError."""
+    def call(self, req: CallArgs, state: State | None = None, env: BlockEnv | None = None,
+             fork: Any = None) -> bytes:
+        """eth_call (on the head state with the pending block's context, or on `state` with
+        `env` and `fork`): the output, or RevertError."""
         if self.remote is not None and not self.remote.speculating:
             remote = self.remote  # forked: read what the call touches in a few batches
-            return remote.speculate(lambda: self.call(req, state))
+            return remote.speculate(lambda: self.call(req, state, env, fork))
         if state is None and req.to is not None and req.value == 0 and not req.access_list \
                 and req.gas_price is None and req.max_fee_per_gas is None:
             code = self.state().code(req.sender or bytes(20))
             if not code or is_delegation(code):
-                env, fork = self.pending_env()
+                if env is None or fork is None:
+                    env, fork = self.pending_env()
                 return self.call_in_place(req.sender or bytes(20), req.to, req.data, env,
                                           fork, req.gas)
-        result = self.execute(req, state)
+        result = self.execute(req, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))

@@ -99,6 +99,10 @@ class Account:
         trie = self.storage_trie
         storage = self.storage
         if trie is None:
+            if not storage:  # most accounts: nothing to build
+                self.storage_trie = Trie()
+                self.dirty_slots.clear()
+                return EMPTY_TRIE_ROOT
             trie = self.storage_trie = Trie.from_items(
                 [(keccak256(k.to_bytes(32, "big")), _rlp_uint(v)) for k, v in storage.items()
                  if v])
@@ -290,6 +294,11 @@ class State:
         return acct.balance if acct is not None else 0
 
     def add_balance(self, addr: bytes, amount: int) -> None:
+        if not amount and addr in self.accounts:
+            # A touch (zero-value calls, the coinbase's zero fee): nothing to write, so no
+            # copy of a shared account either.
+            self.touch(addr)
+            return
         acct = self._get_or_create(addr)
         self.touch(addr)
         if amount:

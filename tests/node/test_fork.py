@@ -213,6 +213,19 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
                    hex(remote.fork_block - 1)), 16) == 7
     assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 1)), 16) == 500 * ETHER
     assert int(rpc("eth_getBalance", WHALE, hex(remote.fork_block - 2)), 16) == 0
+    # A call at a block before N runs on the remote's state and header at that block
+    # (BLOCKHASH included): the remote's own answer.
+    before = hex(remote.fork_block - 1)
+    for data in (calldata("value()"), calldata("sum(uint256)", 3),
+                 calldata("hashOf(uint256)", remote.fork_block - 2)):
+        call = {"to": remote.probe, "data": data}
+        assert rpc("eth_call", call, before) == remote.rpc("eth_call", call, before), data
+    assert int(rpc("eth_call", {"to": remote.probe, "data": calldata("value()")},
+                   before), 16) == 7
+
+    # A log filter from block 0: its first changes and its logs hold the remote's logs
+    # up to N, then the fork's own.
+    log_filter = rpc("eth_newFilter", {"fromBlock": "0x0", "address": remote.probe})
 
     # A local transaction: mined locally, with a receipt, a log and a trace.
     tx_hash = rpc("eth_sendTransaction", {"from": DEV0, "to": remote.probe,
@@ -229,6 +242,9 @@ def test_node_serves_the_fork_and_keeps_local_work_local(
                                              "address": remote.probe})
     assert len(remote_logs) == 1
     assert logs == remote_logs + [receipt["logs"][0]]
+    assert rpc("eth_getFilterChanges", log_filter) == logs
+    assert rpc("eth_getFilterChanges", log_filter) == []
+    assert rpc("eth_getFilterLogs", log_filter) == logs
     topic = "0x" + keccak256(b"Set(address,uint256)").hex()
     assert rpc("eth_getLogs", {"fromBlock": hex(remote.fork_block + 1),
                                "topics": [topic]}) == [receipt["logs"][0]]

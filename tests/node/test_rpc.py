@@ -162,6 +162,39 @@ def test_filters(rpc: Client) -> None:
     assert rpc.error("eth_getFilterChanges", log_filter)["code"] == -32000
 
 
+# Runtime code returning NUMBER, TIMESTAMP and COINBASE as three words.
+BLOCK_CONTEXT_RUNTIME = bytes.fromhex("436000524260205241604052" "60606000f3")
+BLOCK_CONTEXT_INIT = bytes([0x60, len(BLOCK_CONTEXT_RUNTIME), 0x60, 12, 0x60, 0, 0x39,
+                            0x60, len(BLOCK_CONTEXT_RUNTIME), 0x60, 0, 0xF3]) \
+    + BLOCK_CONTEXT_RUNTIME
+
+
+def test_calls_at_a_block_see_that_blocks_context(rpc: Client) -> None:
+    """As anvil and geth: a call at block B runs on B's state with B's header as the block
+    context; `latest` is the head block, `pending` the next one."""
+    first = send(rpc, data="0x" + BLOCK_CONTEXT_INIT.hex())
+    probe = first["contractAddress"]
+    deployed_in = int(first["blockNumber"], 16)
+    rpc("evm_mine")
+    rpc("evm_mine")
+    head = int(rpc("eth_blockNumber"), 16)
+    for tag, number in ((hex(deployed_in), deployed_in), (hex(head - 1), head - 1),
+                        ("latest", head), ("pending", head + 1)):
+        out = bytes.fromhex(rpc("eth_call", {"to": probe}, tag)[2:])
+        assert int.from_bytes(out[:32], "big") == number, tag
+        if tag != "pending":
+            block = rpc("eth_getBlockByNumber", tag, False)
+            assert int.from_bytes(out[32:64], "big") == int(block["timestamp"], 16), tag
+            assert "0x" + out[76:96].hex() == block["miner"], tag
+        traced = rpc("debug_traceCall", {"to": probe}, tag, {"tracer": "callTracer"})
+        assert traced["output"] == "0x" + out.hex(), tag
+    # Before the deployment the probe has no code: a plain transfer's 21000.
+    before = hex(deployed_in - 1)
+    assert rpc("eth_call", {"to": probe}, before) == "0x"
+    assert int(rpc("eth_estimateGas", {"to": probe}, before), 16) == 21000
+    assert int(rpc("eth_estimateGas", {"to": probe}, "latest"), 16) > 21000
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)
@@ -182,8 +215,22 @@ def test_snapshot_revert_and_mining(rpc: Client) -> None:
         assert rpc("eth_getTransactionByHash", h)["blockHash"] is None
         assert rpc("eth_getTransactionCount", a[0], "pending") == hex(
             int(rpc("eth_getTransactionCount", a[0], "latest"), 16) + 1)
+        # `pending` is the block the pool would make now (as anvil): the waiting transfer
+        # in it, its state after it; `latest` is still the head.
+        head = int(rpc("eth_blockNumber"), 16)
+        pending = rpc("eth_getBlockByNumber", "pending", False)
+        assert int(pending["number"], 16) == head + 1 and pending["transactions"] == [h]
+        assert rpc("eth_getBlockTransactionCountByNumber", "pending") == "0x1"
+        assert int(rpc("eth_getBalance", a[3], "pending"), 16) == \
+            int(rpc("eth_getBalance", a[3], "latest"), 16) + 5
+        assert rpc("eth_getBlockReceipts", "pending")[0]["status"] == "0x1"
+        assert rpc("eth_feeHistory", "0x2", "pending") == rpc("eth_feeHistory", "0x2", "latest")
         rpc("evm_mine")
         assert rpc("eth_getTransactionReceipt", h)["status"] == "0x1"
+        mined = rpc("eth_getBlockByNumber", "latest", False)
+        assert mined["transactions"] == [h] and mined["gasUsed"] == pending["gasUsed"]
+        empty = rpc("eth_getBlockByNumber", "pending", False)
+        assert int(empty["number"], 16) == head + 2 and empty["transactions"] == []
     finally:
         rpc("evm_setAutomine", True)
 

@@ -8,6 +8,8 @@ from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.chain import StoredBlock
 from chainvm.chain.store import MemoryStore
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.forks import Fork
 from chainvm.node.devchain import CallArgs, DevChain, NodeError
 from chainvm.node.rpc.params import BlockId, InvalidParams
 from chainvm.state.state import State
@@ -93,6 +95,8 @@ class Namespace:
         chain = self.dev.chain
         if ref.hash is not None:
             return chain.get_block(ref.hash)
+        if ref.tag == "pending":
+            return self.dev.pending_block()
         if ref.is_head:
             return chain.head
         if ref.tag == "earliest":
@@ -116,9 +120,28 @@ class Namespace:
             return remote.state_at(ref.number)  # forked: a block before the fork block
         return self.block(ref).state
 
-    def call_state(self, ref: BlockId) -> State | None:
-        """The state a call runs on: None for the head (the dev chain's own fast path)."""
-        return None if ref.tag in ("latest", "pending") else self.state_at(ref)
+    def call_context(self, ref: BlockId) -> tuple[State | None, BlockEnv, Fork]:
+        """What a call at `ref` runs on, as anvil and geth run it: that block's state and
+        its own header as the block context (NUMBER, TIMESTAMP, BASEFEE... of that
+        block), under that block's fork; `pending`: the next block's context on the head
+        state. The state is None for the head (the dev chain's own fast path)."""
+        dev = self.dev
+        if ref.tag == "pending":
+            # On the pending block's state (none: the head's) with the next block's context.
+            state = dev.pending_block().state if len(dev.pool) else None
+            return (state, *dev.pending_env())
+        remote = dev.remote
+        if remote is not None and ref.number is not None and ref.number < remote.number:
+            # Forked: a block before the fork block is the remote's, header and all.
+            header = remote.get_block(ref.number, False)
+            if not isinstance(header, dict):
+                raise NodeError("header not found", -32000)
+            env = remote_block_env(header, dev.chain_id, dev.chain.older_hash)
+            fork = dev.config.fork_at(env.number, env.timestamp, 0)
+            return remote.state_at(ref.number), env, fork
+        stored = self.block(ref)
+        state = None if stored is dev.chain.head else stored.state
+        return state, dev.block_env(stored), stored.fork
 
     def capped(self, args: CallArgs) -> CallArgs:
         """`args` with its gas limited to the block's gas limit and the RPC gas cap (geth's
@@ -140,6 +163,33 @@ class Namespace:
             raise NodeError(f"chain id {args.chain_id} does not match {self.dev.chain_id}",
                             -32000)
         return args
+
+
+def remote_block_env(header: dict[str, Any], chain_id: int,
+                     older_hash: Callable[[int], bytes] | None) -> BlockEnv:
+    """The block context of a remote block (a forked chain's block before the fork block),
+    from its eth_getBlockByNumber answer."""
+    def qty(key: str, default: int = 0) -> int:
+        value = header.get(key)
+        return int(value, 16) if isinstance(value, str) else default
+
+    def data(key: str, size: int) -> bytes:
+        value = header.get(key)
+        return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(size)
+
+    number = qty("number")
+    beacon = header.get("parentBeaconBlockRoot")
+
+    def ancestor(n: int) -> bytes:
+        return older_hash(n) if older_hash is not None and n < number else bytes(32)
+
+    return BlockEnv(
+        coinbase=data("miner", 20), number=number, timestamp=qty("timestamp"),
+        gas_limit=qty("gasLimit"), difficulty=qty("difficulty"),
+        prev_randao=data("mixHash", 32), base_fee=qty("baseFeePerGas"), chain_id=chain_id,
+        excess_blob_gas=qty("excessBlobGas"),
+        parent_beacon_block_root=data("parentBeaconBlockRoot", 32) if beacon else None,
+        block_hash=ancestor)
 
 
 def require(condition: bool, message: str) -> None:

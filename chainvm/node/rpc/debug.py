@@ -74,15 +74,15 @@ class DebugApi(Namespace):
     def debug_traceCall(self, tx: CallObject, block: BlockRef = LATEST,
                         options: Raw = None) -> Any:
         self.capped(self.check_chain_id(tx))
-        state = self.call_state(block)
+        state, env, fork = self.call_context(block)
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(tx.sender or bytes(20)),
                "to": addr_out(tx.to), "value": q(tx.value), "input": d(tx.data)}
         def run(tracer: Any, states: list[State] | None = None) -> TxResult:
             if states is None:
-                return self.dev.execute(tx, state, tracer=tracer)
+                return self.dev.execute(tx, state, env, fork, tracer=tracer)
             work = (state or self.dev.state()).copy()
             states.append(work.copy())
-            result = self.dev.execute(tx, work, tracer=tracer, commit=True)
+            result = self.dev.execute(tx, work, env, fork, tracer=tracer, commit=True)
             states.append(work)
             return result
 

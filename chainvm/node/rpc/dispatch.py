@@ -151,6 +151,9 @@ class Rpc:
             fn = self.methods.get(method) if isinstance(method, str) else None
             if fn is None or not getattr(fn, trait):
                 return False
+            params = call.get("params")
+            if trait == "quick" and isinstance(params, list) and "pending" in params:
+                return False  # the pending block is built by running the pool's transactions
         return True
 
     # -- dispatch --------------------------------------------------------------------------

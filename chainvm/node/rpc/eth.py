@@ -15,6 +15,7 @@ from chainvm.node.rpc.base import Namespace, bounded, immediate, quick
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
+    PENDING,
     Address,
     BlockRef,
     Bool,
@@ -119,7 +120,7 @@ class EthApi(Namespace):
     def eth_feeHistory(self, count: Number, newest: BlockRef = LATEST,
                        percentiles: Percentiles | None = None) -> dict[str, Any]:
         n = max(1, min(count, MAX_FEE_HISTORY_BLOCKS))
-        last = self.block(newest).number
+        last = self.block(LATEST if newest.tag == "pending" else newest).number
         first = max(0, last - n + 1)
         base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
         for num in range(first, last + 1):
@@ -293,14 +294,14 @@ class EthApi(Namespace):
     @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
         self.capped(self.check_chain_id(tx))
-        state = self.call_state(block)
+        state, env, fork = self.call_context(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
         if not self.options.evm_timeout:
-            return d(self.dev.call(tx, state))
+            return d(self.dev.call(tx, state, env, fork))
         # Under a time limit the call may be stopped anywhere: it runs on a copy of the
         # state (not on the head state, undone afterwards, as DevChain.call may).
-        result = self.dev.execute(tx, state)
+        result = self.dev.execute(tx, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
                 raise RevertError(result.output, revert_reason(result.output))
@@ -308,8 +309,10 @@ class EthApi(Namespace):
         return d(result.output)
 
     @bounded
-    def eth_estimateGas(self, tx: CallObject, block: BlockRef = LATEST) -> str:
-        return q(self.dev.estimate_gas(self.capped(self.check_chain_id(tx))))
+    def eth_estimateGas(self, tx: CallObject, block: BlockRef = PENDING) -> str:
+        # Without a block: the pending block, as anvil estimates (what a send will meet).
+        args = self.capped(self.check_chain_id(tx))
+        return q(self.dev.estimate_gas(args, *self.call_context(block)))
 
     @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
@@ -317,12 +320,13 @@ class EthApi(Namespace):
 
         self.capped(self.check_chain_id(tx))
         tracer = AccessListTracer()
-        result = self.dev.execute(tx, tracer=tracer)
+        state, env, fork = self.call_context(block)
+        result = self.dev.execute(tx, state, env, fork, tracer=tracer)
         sender = tx.sender or bytes(20)
-        _env, fork = self.dev.pending_env()
         # The sender, the target and the precompiles are warm anyway: listing them only
         # costs gas.
-        exclude = {sender, tx.to or create_address(sender, self.dev.state().nonce(sender))}
+        nonce = (state or self.dev.state()).nonce(sender)
+        exclude = {sender, tx.to or create_address(sender, nonce)}
         exclude.update(fork.precompiles)
         entries = [{"address": d(a), "storageKeys": [f"0x{k:064x}" for k in sorted(keys)]}
                    for a, keys in tracer.accessed.items() if a not in exclude]

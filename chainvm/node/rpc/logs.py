@@ -148,7 +148,7 @@ class LogsApi(Namespace):
         if f.next_block > head or f.criteria.block_hash is not None:
             return []
         last = min(head, self.number(f.criteria.last))
-        logs = self._range_logs(f.criteria, f.next_block, last)
+        logs = self._span_logs(f.criteria, f.next_block, last)
         f.next_block = head + 1
         return logs
 
@@ -171,8 +171,12 @@ class LogsApi(Namespace):
             if stored is None:
                 raise NodeError("unknown block", -32000)
             return block_logs(stored, crit)
-        lo = self.number(crit.first)
-        hi = min(self.number(crit.last), self.dev.head.number)
+        return self._span_logs(crit, self.number(crit.first),
+                               min(self.number(crit.last), self.dev.head.number))
+
+    def _span_logs(self, crit: LogCriteria, lo: int, hi: int) -> list[dict[str, Any]]:
+        """The logs of blocks lo..hi that `crit` matches."""
+        remote = self.dev.remote
         if remote is not None and lo <= remote.number:
             # Forked: the logs of blocks up to N are the remote's; the fork's own blocks
             # start at N + 1.

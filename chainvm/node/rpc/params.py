@@ -131,6 +131,7 @@ class BlockId:
 
 
 LATEST = BlockId(tag="latest")
+PENDING = BlockId(tag="pending")
 
 
 def parse_block_id(v: Any, what: str = "block") -> BlockId:

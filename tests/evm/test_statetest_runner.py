@@ -1,0 +1,155 @@
+"""The state-test runner's shared per-test work (issue 16): a test's pre-state, env and
+transaction are parsed once and every case runs on a copy-on-write copy, so no case may
+see another's changes; the logs hash, the JSON depth check and the quantity parser
+took faster paths that must answer as the plain ones did."""
+
+from __future__ import annotations
+
+import operator
+from itertools import accumulate, count, repeat
+from typing import Any
+
+import pytest
+
+from chainvm.crypto import keccak256
+from chainvm.encoding import json_input
+from chainvm.encoding.json_input import InputError, json_depth, parse_quantity
+from chainvm.encoding.rlp import encode
+from chainvm.evm import statetest
+from chainvm.evm.forks import get_fork
+from chainvm.evm.statetest import PreparedTest, logs_hash, run_case
+from chainvm.evm.transaction import apply_transaction
+from chainvm.state.state import Log
+
+SENDER_KEY = "0x45a915e4d060149eb4365960e6a7a45f334393093061116b197e3240065ff2d8"
+CONTRACT = "0x" + "cc" * 20
+# SSTORE(0, CALLDATALOAD(0)); LOG1 of the first calldata byte, topic 7
+CODE = "0x600035600055" + "6001600060076000" + "a1"
+
+
+def _test() -> dict[str, Any]:
+    word = [(i).to_bytes(32, "big").hex() for i in (1, 0, 2)]
+    posts = [{"indexes": {"data": d, "gas": 0, "value": v}, "hash": "0x" + "00" * 32,
+              "logs": "0x" + "00" * 32} for d in range(3) for v in range(2)]
+    return {
+        "env": {"currentCoinbase": "0x" + "ba" * 20, "currentNumber": "0x01",
+                "currentTimestamp": "0x03e8", "currentGasLimit": "0x05f5e100",
+                "currentDifficulty": "0x020000"},
+        "pre": {
+            CONTRACT: {"balance": "0x00", "nonce": "0x00", "code": CODE,
+                       "storage": {"0x00": "0x05", "0x01": "0x07", "0x02": "0x00"}},
+            "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b": {
+                "balance": "0x0de0b6b3a7640000", "nonce": "0x00", "code": "0x",
+                "storage": {}},
+        },
+        "transaction": {"secretKey": SENDER_KEY, "to": CONTRACT, "nonce": "0x00",
+                        "gasPrice": "0x0a", "gasLimit": ["0x0186a0"],
+                        "value": ["0x00", "0x01"], "data": ["0x" + w for w in word]},
+        "post": {"Berlin": posts},
+    }
+
+
+def _fresh(test: dict[str, Any], index: int) -> str:
+    statetest._prepared = None
+    return run_case("t", test, "Berlin", index).state_root
+
+
+def test_cases_of_one_test_see_only_the_pre_state() -> None:
+    test = _test()
+    fresh = [_fresh(test, i) for i in range(6)]
+    assert len(set(fresh)) == 6  # every case leaves a different state
+    statetest._prepared = None
+    # One prepared test, its cases in an order where each follows a different one.
+    for i in (0, 5, 1, 4, 2, 3, 0, 0, 5):
+        assert run_case("t", test, "Berlin", i).state_root == fresh[i]
+    assert statetest._prepared is not None and statetest._prepared.test is test
+
+
+def test_a_case_root_is_the_full_root_of_its_state() -> None:
+    test = _test()
+    prepared = PreparedTest(test)
+    fork = get_fork("Berlin")
+    for post in test["post"]["Berlin"] * 2:
+        state = prepared.pre_state()
+        apply_transaction(state, fork, prepared.env, prepared.transaction(post["indexes"]))
+        assert state.state_root() == state.full_state_root()
+    assert prepared.pre.state_root() == prepared.pre.full_state_root()
+    assert prepared.pre.accounts[bytes.fromhex("cc" * 20)].storage == {0: 5, 1: 7}
+
+
+def test_another_test_object_is_prepared_again() -> None:
+    first, second = _test(), _test()
+    second["pre"][CONTRACT]["storage"]["0x01"] = "0x08"  # a slot no case writes
+    statetest._prepared = None
+    a = run_case("t", first, "Berlin", 3).state_root
+    b = run_case("t", second, "Berlin", 3).state_root
+    assert a != b and b == _fresh(second, 3)
+
+
+def test_transaction_fields_by_index() -> None:
+    tx: dict[str, Any] = {
+        "secretKey": SENDER_KEY, "to": CONTRACT, "nonce": "0x01", "gasPrice": "0x0a",
+        "gasLimit": ["0x5208", "0x0186a0"], "value": ["0x00", "0x02"],
+        "data": ["0x", "0x01"],
+        "accessLists": [None, [{"address": CONTRACT, "storageKeys": ["0x01"]}]],
+    }
+    template = statetest.TransactionTemplate(tx)
+    plain = template.build({"data": 0, "gas": 1, "value": 1})
+    assert (plain.tx_type, plain.access_list, plain.gas_limit, plain.value, plain.data) == \
+        (0, [], 100000, 2, b"")
+    listed = template.build({"data": 1, "gas": 0, "value": 0})
+    assert (listed.tx_type, listed.access_list, listed.gas_limit, listed.data) == \
+        (1, [(bytes.fromhex("cc" * 20), [1])], 21000, b"\x01")
+    assert statetest.build_transaction(tx, {"data": 1, "gas": 0, "value": 0}) == listed
+
+
+@pytest.mark.parametrize("data", [b"", b"\x05", b"\x80", b"\x00" * 55, b"\x01" * 56,
+                                  bytes(range(256)) * 300])
+def test_logs_hash_is_the_hash_of_the_logs_rlp(data: bytes) -> None:
+    logs = [Log(b"\x11" * 20, (), data), Log(b"\x22" * 20, (0, 1 << 255, 7), data + b"x")]
+    for some in ([], logs[:1], logs):
+        assert logs_hash(some) == keccak256(encode([log.to_rlp() for log in some]))
+
+
+def _depth_by_pattern(raw: bytes) -> int:
+    skeleton = json_input._STRING.sub(b"", raw).translate(None, json_input._NOT_BRACKETS)
+    if not skeleton:
+        return 0
+    opened = accumulate(skeleton.translate(json_input._OPEN_AS_ONE))
+    return max(map(operator.sub, map(operator.mul, opened, repeat(2)), count(1)))
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": [1, {"b": "[[[{{"}], "c": "]]}"}', b'[[["x"]]]', b'"[[["', b"",
+    b'{"a": "\\"[[[", "b": [[]]}', b'[{"k": "v\\\\"}, [[["]"]]]]',
+    b'{"x": ' + b"[" * 300 + b"]" * 300 + b"}",
+])
+def test_json_depth_ignores_strings(raw: bytes) -> None:
+    assert json_depth(raw) == _depth_by_pattern(raw)
+
+
+def test_json_depth_after_an_unclosed_string() -> None:
+    # What follows an unclosed quote is a string to the parser too, which stops there.
+    raw = b'[["unterminated ' + b"[" * 1000
+    assert json_depth(raw) == 2
+    with pytest.raises(InputError, match="invalid JSON"):
+        json_input.load_json(raw, "x")
+
+
+@pytest.mark.parametrize("text, value", [("0x", 0), ("0x00", 0), ("0xff", 255), ("0XfF", 255),
+                                         ("0x:bigint 0x10", 16), (" 0x10 ", 16)])
+def test_quantities(text: str, value: int) -> None:
+    assert parse_quantity(text, allow_bigint_marker=True) == value
+
+
+@pytest.mark.parametrize("text", ["0x0x4", "0x0X4", "0x_1", "0x1_0", "0x+1", "0x-1", "0x 1",
+                                  "0xg", "0x\u0660", "0x" + "f" * 1023])
+def test_bad_quantities(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_quantity(text)
+
+
+def test_quantity_width() -> None:
+    assert parse_quantity("0x" + "f" * 16, bits=64) == (1 << 64) - 1
+    with pytest.raises(InputError, match="does not fit in 64 bits"):
+        parse_quantity("0x1" + "0" * 16, bits=64)
