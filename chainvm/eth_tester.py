@@ -67,6 +67,10 @@ DEFAULT_BALANCE = 1_000_000 * 10**18
 DEFAULT_ACCOUNTS = 10
 DEFAULT_HD_PATH = "m/44'/60'/0'"
 GWEI = 10**9
+# Transactions whose encoding and hash the backend keeps (the newest): more than a pending
+# block at eth-tester's gas limit holds (30M / 21,000 gas = 1,430 transfers), since each
+# new pending transaction asks for the hashes of all the others.
+TX_MEMO_SIZE = 4096
 
 
 # eth-tester's suite (and its users) catch the exception types py-evm and pyrlp raise for
@@ -277,7 +281,8 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         self._pending: list[SignedTransaction] = []
         self._senders: dict[bytes, bytes] = {}
         # id(tx) -> (tx, hash, encoding): each transaction is encoded and hashed once, not
-        # at every lookup (a transfer through web3.py asks for its hash about ten times).
+        # at every lookup (a transfer through web3.py asks for its hash about ten times);
+        # for the newest TX_MEMO_SIZE transactions only, oldest dropped first.
         self._tx_memo: dict[int, tuple[SignedTransaction, bytes, bytes]] = {}
         self._built: tuple[tuple[Any, ...], BuiltBlock] | None = None
         self._time_offset = 0
@@ -313,7 +318,10 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
             raw = tx.encode()
             # A DevTransaction's hash is kept with its encoding (the chain's index asks too).
             tx_hash = tx.hash if isinstance(tx, DevTransaction) else keccak256(raw)
-            memo = self._tx_memo[id(tx)] = (tx, tx_hash, raw)
+            memos = self._tx_memo
+            if len(memos) >= TX_MEMO_SIZE:
+                del memos[next(iter(memos))]
+            memo = memos[id(tx)] = (tx, tx_hash, raw)
         return memo
 
     def _hash(self, tx: SignedTransaction) -> bytes:

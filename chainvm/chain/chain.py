@@ -110,14 +110,25 @@ class StoredBlock:
     def receipts(self, receipts: list[Receipt]) -> None:
         self._receipts = receipts
 
-    def _read_state_record(self) -> None:
-        """Read the state record of a block read back from a store (once)."""
-        assert self._store is not None
-        record = self._store.state_record(self.hash)
-        if record.startswith(CHANGES_RECORD):
-            self._changes_record = record  # decoded when the state is asked for
-        else:
-            self._record = record
+    def _whole_state(self) -> State | None:
+        """This block's state if it is kept whole: held in memory, or a stored whole-state
+        record (decoded now, once, and kept). None if it is kept as changes. A block read
+        back from a store reads its state record here (once)."""
+        if self._state is not None:
+            return self._state
+        if self._store is not None and self._record is None and self._changes is None \
+                and self._changes_record is None:
+            record = self._store.state_record(self.hash)
+            if record.startswith(CHANGES_RECORD):
+                self._changes_record = record  # decoded when the changes are asked for
+            else:
+                self._record = record
+        if self._record is None:
+            return None
+        state = self._state = decode_state(self._record)  # a checkpoint read back
+        state.token = self.state_token
+        self._record = None
+        return state
 
     def _parent_in_memory(self) -> StoredBlock | None:
         if self._parent is None and self._blocks is not None:
@@ -138,49 +149,28 @@ class StoredBlock:
 
     @property
     def state(self) -> State:
+        """The block's post state, made whole if it is not held whole.
+
+        A state comes from three sources, since memory is only spent on recent blocks:
+        a whole state held in memory (the chain's newest `STATE_WINDOW` blocks, every
+        `STATE_CHECKPOINT`th block, and any checkpoint decoded from the store); per-block
+        changes held in memory (older blocks this process imported); and the records of the
+        store (blocks not in memory: whole at checkpoints, changes otherwise). It is made
+        from the nearest ancestor kept whole in memory, or, when the walk back leaves the
+        blocks in memory, from the store's records alone; with the changes of the blocks
+        between applied. States made from the store are kept for the next requests (a few).
+        """
         if self._state is not None:
             return self._state
         blocks = self._blocks
         if blocks is not None and self.hash in blocks.states:
             return _same_state(blocks.states[self.hash])
-        diffs = []
-        base: State | None = None  # made from the store's records
-        node: StoredBlock | None = self
-        while node is not None and node._state is None:
-            if node._store is not None and node._record is None and node._changes is None \
-                    and node._changes_record is None:
-                node._read_state_record()
-            if node._record is not None:  # a checkpoint read back: decoded once, kept
-                node._state = decode_state(node._record)
-                node._state.token = node.state_token
-                node._record = None
-                break
-            assert node.changes is not None
-            diffs.append(node.changes)
-            parent = node._parent_in_memory()
-            if parent is None and node._store is not None:
-                # The ancestors are in the store only: their records alone make the parent's
-                # state (no block is read into memory).
-                base = _read_whole_state(node._store, node.header.parent_hash, object())
-                break
-            node = parent
-        from_store = base is not None
-        if base is None:
-            assert node is not None and node._state is not None, "no whole ancestor state"
-            if not diffs:
-                return node._state
-            base = node._state
-        state = base.with_changes(reversed(diffs))
-        # The same contents as the state it stands for: a copy of the parent's with this
-        # block's changes.
-        state.token = self.state_token
-        state.changed = set(diffs[0])
-        parent = self._parent_in_memory()
-        state.origin = parent.state_token if parent is not None else None
+        base, diffs, from_store = self._base_and_changes()
+        if not diffs:
+            return base  # this block's own checkpoint, decoded
+        state = self._with_changes(base, diffs)
         if blocks is not None and from_store:
-            # Made from the store's records: kept for the next requests (a few), each
-            # given its own copy.
-            blocks.keep_state(self.hash, state)
+            blocks.keep_state(self.hash, state)  # each request is given its own copy
             return _same_state(state)
         return state
 
@@ -193,6 +183,36 @@ class StoredBlock:
         self.changes = None
         self._parent = None
         self._record = None
+
+    def _base_and_changes(self) -> tuple[State, list[dict[bytes, Account | None]], bool]:
+        """The nearest whole state at or before this block, the changes of the blocks from
+        there to this one (newest first), and whether that base was made from the store's
+        records. The walk goes back through the blocks in memory; at the first whose parent
+        is in the store only, the parent's state is read from the records alone (no block
+        is read into memory)."""
+        diffs: list[dict[bytes, Account | None]] = []
+        node = self
+        while (base := node._whole_state()) is None:
+            changes = node.changes
+            assert changes is not None
+            diffs.append(changes)
+            parent = node._parent_in_memory()
+            if parent is None:
+                assert node._store is not None, "no whole ancestor state"
+                return _read_whole_state(node._store, node.header.parent_hash, object()), \
+                    diffs, True
+            node = parent
+        return base, diffs, False
+
+    def _with_changes(self, base: State, diffs: list[dict[bytes, Account | None]]) -> State:
+        """`base` with `diffs` (newest first) applied: the same contents as this block's
+        state, standing for it (its token, its own changes, its parent's state as origin)."""
+        state = base.with_changes(reversed(diffs))
+        state.token = self.state_token
+        state.changed = set(diffs[0])
+        parent = self._parent_in_memory()
+        state.origin = parent.state_token if parent is not None else None
+        return state
 
     def keep_as_changes(self, parent: StoredBlock) -> bool:
         """Drop the whole state, keeping its changes against `parent`'s; False (nothing

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("eth_tester")
 
 from chainvm.crypto import keccak256
-from chainvm.eth_tester import ChainvmBackend
+from chainvm.eth_tester import GENESIS_GAS_LIMIT, TX_MEMO_SIZE, ChainvmBackend
 
 
 def _send_mixed(backend: ChainvmBackend, count: int) -> list[bytes]:
@@ -71,3 +71,32 @@ def test_pending_transactions_keep_their_hashes() -> None:
          "gas_price": 3 * 10**9, "nonce": first["nonce"]})
     pending = backend.get_block_by_number("pending", False)
     assert sent[0] not in pending["transactions"] and replacement in pending["transactions"]
+
+
+def test_transaction_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More transactions than the memo holds: it keeps the newest only, and the answers
+    for the dropped ones (hashes, block sizes, receipts) are computed again, the same."""
+    monkeypatch.setattr("chainvm.eth_tester.TX_MEMO_SIZE", 8)
+    backend = ChainvmBackend()
+    sent = _send_mixed(backend, 4)  # 12 in one pending block: more than the memo holds
+    assert len(backend._tx_memo) == 8
+    (block_hash,) = backend.mine_blocks()
+    a, b = backend.get_accounts()[:2]
+    for i in range(20):
+        sent.append(backend.send_transaction({"from": a, "to": b, "gas": 21_000, "value": i}))
+        backend.mine_blocks()
+        assert len(backend._tx_memo) <= 8
+    stored = backend.chain.get_block(block_hash)
+    assert stored is not None
+    assert backend.get_block_by_hash(block_hash, False)["transactions"] == sent[:12]
+    assert backend.get_block_by_hash(block_hash, False)["size"] == len(stored.block.encode())
+    for tx_hash in sent:
+        assert backend.get_transaction_by_hash(tx_hash)["hash"] == tx_hash
+        assert backend.get_transaction_receipt(tx_hash)["transaction_hash"] == tx_hash
+    assert len(backend._tx_memo) == 8
+
+
+def test_transaction_memo_holds_a_full_pending_block() -> None:
+    """Each new pending transaction asks for the hashes of all the pending ones: the memo
+    holds more transfers than fit in a block at eth-tester's gas limit."""
+    assert TX_MEMO_SIZE > GENESIS_GAS_LIMIT // 21_000
