@@ -470,3 +470,10 @@ VECTORS = [
 @pytest.mark.parametrize("name,hexdata,expected", VECTORS, ids=[v[0] for v in VECTORS])
 def test_pairing_vectors(name: str, hexdata: str, expected: int) -> None:
     assert ec_pairing(bytes.fromhex(hexdata)) == w(expected)
+
+
+def test_written_out_frobenius_constants_are_the_derived_ones() -> None:
+    from chainvm.evm.precompiles import bn254
+
+    assert (bn254._FROB1, bn254._FROB2, bn254._FROB3) == bn254.frobenius_constants()
+    assert bn254._PSI_X == bn254._FROB1[2] and bn254._PSI_Y == bn254._FROB1[3]
