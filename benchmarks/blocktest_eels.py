@@ -37,6 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Which blocks a fixture expects rejected: read as chainvm's runner reads it, so that both
+# sides judge a case by the same expectations.
+from chainvm.chain.blocktest import expected_exception
+
 # Fixture network name -> the specs' fork package (`ethereum.forks.<name>`).
 NETWORK_FORKS = {
     "Frontier": "frontier", "Homestead": "homestead", "EIP150": "tangerine_whistle",
@@ -55,17 +59,6 @@ def case_id(rel: str, name: str) -> str:
 def hexbytes(text: str) -> bytes:
     text = text[2:] if text[:2] in ("0x", "0X") else text
     return bytes.fromhex(text if len(text) % 2 == 0 else "0" + text)
-
-
-def expected_exception(block: dict[str, Any], network: str) -> str | None:
-    """The exception a fixture expects for a block, or None if it must import (the same
-    reading as chainvm.chain.blocktest.expected_exception)."""
-    for key in ("expectException", f"expectException{network}", "expectExceptionALL"):
-        if key in block:
-            return str(block[key])
-    if "blockHeader" not in block:  # older fillers mark an invalid block by omitting its header
-        return "invalid block (no blockHeader)"
-    return None
 
 
 # --------------------------------------------------------------------------------------
