@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.chain import StoredBlock
+from chainvm.chain.processing import header_env
 from chainvm.chain.store import MemoryStore
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
@@ -133,11 +134,19 @@ class Namespace:
         remote = dev.remote
         if remote is not None and ref.number is not None and ref.number < remote.number:
             # Forked: a block before the fork block is the remote's, header and all.
-            header = remote.get_block(ref.number, False)
-            if not isinstance(header, dict):
+            from chainvm.node.forking import header_from_json
+
+            block = remote.get_block(ref.number, False)
+            if not isinstance(block, dict):
                 raise NodeError("header not found", -32000)
-            env = remote_block_env(header, dev.chain_id, dev.chain.older_hash)
-            fork = dev.config.fork_at(env.number, env.timestamp, 0)
+            header = header_from_json(block)
+            older = dev.chain.older_hash
+
+            def ancestor(n: int) -> bytes:
+                return older(n) if older is not None and n < header.number else bytes(32)
+
+            env = header_env(dev.config, header, ancestor)
+            fork = dev.config.fork_at(header.number, header.timestamp, 0)
             return remote.state_at(ref.number), env, fork
         stored = self.block(ref)
         state = None if stored is dev.chain.head else stored.state
@@ -163,33 +172,6 @@ class Namespace:
             raise NodeError(f"chain id {args.chain_id} does not match {self.dev.chain_id}",
                             -32000)
         return args
-
-
-def remote_block_env(header: dict[str, Any], chain_id: int,
-                     older_hash: Callable[[int], bytes] | None) -> BlockEnv:
-    """The block context of a remote block (a forked chain's block before the fork block),
-    from its eth_getBlockByNumber answer."""
-    def qty(key: str, default: int = 0) -> int:
-        value = header.get(key)
-        return int(value, 16) if isinstance(value, str) else default
-
-    def data(key: str, size: int) -> bytes:
-        value = header.get(key)
-        return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(size)
-
-    number = qty("number")
-    beacon = header.get("parentBeaconBlockRoot")
-
-    def ancestor(n: int) -> bytes:
-        return older_hash(n) if older_hash is not None and n < number else bytes(32)
-
-    return BlockEnv(
-        coinbase=data("miner", 20), number=number, timestamp=qty("timestamp"),
-        gas_limit=qty("gasLimit"), difficulty=qty("difficulty"),
-        prev_randao=data("mixHash", 32), base_fee=qty("baseFeePerGas"), chain_id=chain_id,
-        excess_blob_gas=qty("excessBlobGas"),
-        parent_beacon_block_root=data("parentBeaconBlockRoot", 32) if beacon else None,
-        block_hash=ancestor)
 
 
 def require(condition: bool, message: str) -> None:
