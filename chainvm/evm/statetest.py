@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chainvm.crypto import keccak256_parts, private_key_to_address
 from chainvm.encoding import json_input
@@ -25,6 +25,8 @@ from chainvm.evm.forks import ALIASES, FORKS, get_fork
 from chainvm.evm.interpreter import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, Log, State
+
+_T = TypeVar("_T")
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -182,20 +184,19 @@ class TransactionTemplate:
         self._access[index] = access_list
         return access_list
 
-    def build(self, indexes: dict[str, int]) -> Transaction:
-        tx = self.tx
-        data_index = indexes["data"]
-        data = self._data.get(data_index)
-        if data is None:
-            data = self._data[data_index] = parse_bytes(tx["data"][data_index])
-        gas_index = indexes["gas"]
-        gas_limit = self._gas.get(gas_index)
-        if gas_limit is None:
-            gas_limit = self._gas[gas_index] = parse_int(tx["gasLimit"][gas_index])
-        value_index = indexes["value"]
-        value = self._value.get(value_index)
+    def _indexed(self, cache: dict[int, _T], key: str, index: int,
+                 parse: Callable[[Any], _T]) -> _T:
+        """Entry `index` of the indexed field `key`, parsed on its first use."""
+        value = cache.get(index)
         if value is None:
-            value = self._value[value_index] = parse_int(tx["value"][value_index])
+            value = cache[index] = parse(self.tx[key][index])
+        return value
+
+    def build(self, indexes: dict[str, int]) -> Transaction:
+        data_index = indexes["data"]
+        data = self._indexed(self._data, "data", data_index, parse_bytes)
+        gas_limit = self._indexed(self._gas, "gasLimit", indexes["gas"], parse_int)
+        value = self._indexed(self._value, "value", indexes["value"], parse_int)
         access_list = self._access_list(data_index)
         tx_type = self.tx_type
         if tx_type is None:
