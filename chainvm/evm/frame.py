@@ -86,9 +86,15 @@ class Frame:
         if COMPILED_TIER_ENABLED and evm.tracer is None:
             analysis.entries += 1
             if analysis.entries > ENTRY_THRESHOLD:
-                from chainvm.evm.compiler import compiled_for
+                # Looked up here first: a function-level import costs about 2,000
+                # instructions a frame (two AttributeErrors formatted inside the import).
+                opcodes = evm.fork.opcodes
+                blocks = analysis.compiled.get(opcodes)
+                if blocks is None:
+                    from chainvm.evm.compiler import compiled_for
 
-                self.blocks = compiled_for(analysis, evm.fork.opcodes)
+                    blocks = compiled_for(analysis, opcodes)
+                self.blocks = blocks
 
 
 class TierUp(Exception):
