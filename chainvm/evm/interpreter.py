@@ -21,6 +21,7 @@ from chainvm.evm.errors import (
     Stop,
 )
 from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
+from chainvm.evm.vm import finish_frame, resume_parent
 
 if TYPE_CHECKING:
     from chainvm.evm.vm import EVM
@@ -239,8 +240,6 @@ def execute_traced(f: Frame) -> Frame | None:
 
 def run(evm: EVM, root: Frame) -> Frame:
     """Drive `root` and every frame it spawns to completion; returns the finished root."""
-    from chainvm.evm.vm import finish_frame, resume_parent
-
     tracing = evm.tracer is not None
     frames = [root]
     f = root

@@ -126,79 +126,105 @@ def begin_message(evm: EVM, msg: Message) -> Frame | Immediate:
     A message that fails these checks returns its gas unspent. A tracer hears of every
     message here (`enter`), and of its end here too when no frame runs (`exit`); the frame
     driver reports the end of the others.
+
+    The opcodes skip the Message: they call `begin_call` and `begin_create` directly.
     """
-    state = evm.state
-    tracer = evm.tracer
-    address = msg.target
     if msg.kind >= CREATE:
-        nonce = state.nonce(msg.caller)
-        if msg.kind == CREATE2:
-            address = create2_address(msg.caller, msg.salt, msg.data)
-        else:
-            address = create_address(msg.caller, nonce)
+        return begin_create(evm, msg.kind, msg.caller, msg.value, msg.data, msg.gas,
+                            msg.depth, msg.salt)
+    value = msg.value
+    return begin_call(evm, msg.kind, msg.caller, msg.target,
+                      msg.target if msg.code_address is None else msg.code_address, value,
+                      value if msg.apparent_value is None else msg.apparent_value,
+                      msg.data, msg.gas, msg.depth, msg.is_static)
+
+
+def _frameless(evm: EVM, gas: int, result: Immediate, created: bytes | None = None
+               ) -> Immediate:
+    """Report the end of a message that ran no frame to the tracer, if there is one."""
+    tracer = evm.tracer
     if tracer is not None:
-        tracer.enter(KIND_NAMES[msg.kind], msg.caller, address,
-                     msg.value if msg.apparent_value is None else msg.apparent_value,
-                     msg.data, msg.gas, msg.depth)
-    if msg.depth > CALL_DEPTH_LIMIT:
-        result: Frame | Immediate = Immediate(False, msg.gas, b"", "max call depth exceeded")
-    elif msg.value and state.balance(msg.caller) < msg.value:
-        result = Immediate(False, msg.gas, b"", "insufficient balance for transfer")
-    elif msg.kind >= CREATE:
-        if nonce >= MAX_NONCE:  # EIP-2681
-            result = Immediate(False, msg.gas, b"", "nonce uint64 overflow")
-        else:
-            state.set_nonce(msg.caller, nonce + 1)
-            result = _begin_creation(evm, msg.caller, address, msg.value, msg.data, msg.gas,
-                                     msg.depth)
-    else:
-        result = _begin_call(evm, msg)
-    if tracer is not None and isinstance(result, Immediate):
-        tracer.exit(result.output, msg.gas - result.gas_left,
+        tracer.exit(result.output, gas - result.gas_left,
                     None if result.success else (result.error or "execution failed"),
-                    address if msg.kind >= CREATE and result.success else None)
+                    created if result.success else None)
     return result
 
 
-def _begin_call(evm: EVM, msg: Message) -> Frame | Immediate:
+def begin_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_address: bytes,
+               value: int, apparent_value: int, data: bytes, gas: int, depth: int,
+               is_static: bool) -> Frame | Immediate:
+    """Start a CALL-family message (see begin_message): `address` is the account whose
+    storage and balance the code runs with, `code_address` where the code comes from,
+    `value` what moves (CALL) or must be there (CALLCODE), `apparent_value` the CALLVALUE
+    the code sees (a DELEGATECALL passes its own on)."""
     state = evm.state
-    kind = msg.kind
-    address = msg.target
-    value = msg.value
-    gas = msg.gas
+    if evm.tracer is not None:
+        evm.tracer.enter(KIND_NAMES[kind], caller, address, apparent_value, data, gas, depth)
+    if depth > CALL_DEPTH_LIMIT:
+        return _frameless(evm, gas, Immediate(False, gas, b"", "max call depth exceeded"))
+    if value and state.balance(caller) < value:
+        return _frameless(evm, gas, Immediate(False, gas, b"",
+                                              "insufficient balance for transfer"))
     snapshot = state.snapshot()
     if kind == CALL:
         if not state.exists(address):
             if address not in evm.precompiles and evm.rules.eip161 and value == 0:
                 # EIP-161: a zero-value call to a non-existent account creates nothing.
-                return Immediate(True, gas, b"")
+                return _frameless(evm, gas, Immediate(True, gas, b""))
             state.add_balance(address, 0)
         if value:
-            state.sub_balance(msg.caller, value)
-        state.add_balance(address, value)
+            state.sub_balance(caller, value)
+            state.add_balance(address, value)
+        else:
+            state.touch(address)  # what add_balance of zero does to an existing account
     elif kind == STATICCALL:
         state.add_balance(address, 0)  # a touch, as geth does, for the RIPEMD-160 quirk
 
-    code_address = address if msg.code_address is None else msg.code_address
     precompile = evm.precompiles.get(code_address)
     if precompile is not None:
         gas_fn, run_fn = precompile
         try:
-            cost = gas_fn(msg.data)
+            cost = gas_fn(data)
             if cost > gas:
                 raise PrecompileFailure("out of gas")
-            output = run_fn(msg.data)
+            output = run_fn(data)
         except ExceptionalHalt as halt:
             state.revert(snapshot)
-            return Immediate(False, 0, b"", str(halt))
-        return Immediate(True, gas - cost, output)
+            return _frameless(evm, gas, Immediate(False, 0, b"", str(halt)))
+        return _frameless(evm, gas, Immediate(True, gas - cost, output))
 
-    code, _delegate = evm.resolve_code(code_address)
+    code = state.code(code_address)
+    if len(code) == 23 and evm.rules.eip7702 and code[:3] == DELEGATION_PREFIX:
+        code = state.code(code[3:])  # EIP-7702: the delegate's code runs
     if not code:
-        return Immediate(True, gas, b"")
-    return Frame(evm, code, gas, address, msg.caller,
-                 value if msg.apparent_value is None else msg.apparent_value, msg.data,
-                 msg.is_static, msg.depth, KIND_CALL, snapshot, code_address)
+        return _frameless(evm, gas, Immediate(True, gas, b""))
+    return Frame(evm, code, gas, address, caller, apparent_value, data, is_static, depth,
+                 KIND_CALL, snapshot, code_address)
+
+
+def begin_create(evm: EVM, kind: int, caller: bytes, value: int, init_code: bytes, gas: int,
+                 depth: int, salt: int = 0) -> Frame | Immediate:
+    """Start a CREATE or CREATE2 message (see begin_message)."""
+    state = evm.state
+    nonce = state.nonce(caller)
+    if kind == CREATE2:
+        address = create2_address(caller, salt, init_code)
+    else:
+        address = create_address(caller, nonce)
+    if evm.tracer is not None:
+        evm.tracer.enter(KIND_NAMES[kind], caller, address, value, init_code, gas, depth)
+    if depth > CALL_DEPTH_LIMIT:
+        return _frameless(evm, gas, Immediate(False, gas, b"", "max call depth exceeded"))
+    if value and state.balance(caller) < value:
+        return _frameless(evm, gas, Immediate(False, gas, b"",
+                                              "insufficient balance for transfer"))
+    if nonce >= MAX_NONCE:  # EIP-2681
+        return _frameless(evm, gas, Immediate(False, gas, b"", "nonce uint64 overflow"))
+    state.set_nonce(caller, nonce + 1)
+    result = _begin_creation(evm, caller, address, value, init_code, gas, depth)
+    if isinstance(result, Immediate):
+        return _frameless(evm, gas, result, address)
+    return result
 
 
 def _begin_creation(evm: EVM, caller: bytes, address: bytes, value: int, init_code: bytes,

@@ -8,6 +8,8 @@ bodies; each rule names its EIP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chainvm.evm.errors import OutOfGas, Stop, WriteProtection
 from chainvm.evm.frame import CallRequest, Frame
 from chainvm.evm.gas import (
@@ -21,17 +23,18 @@ from chainvm.evm.gas import (
     MAX_INITCODE_SIZE,
     R_SELFDESTRUCT,
 )
-from chainvm.evm.instructions.common import charge, expand_memory, to_address
+from chainvm.evm.instructions.common import ADDRESS_MASK, charge, expand_memory, to_address
 from chainvm.evm.vm import (
     CALL,
     CALLCODE,
     CREATE,
     CREATE2,
     DELEGATECALL,
+    KIND_NAMES,
     STATICCALL,
     Immediate,
-    Message,
-    begin_message,
+    begin_call,
+    begin_create,
 )
 
 
@@ -54,14 +57,12 @@ def _create(f: Frame, s: list[int], pc: int, is_create2: bool) -> int:
         if is_create2:
             charge(f, G_KECCAK256_WORD * words)
     init_code = bytes(f.memory[offset:offset + size]) if size else b""
-    if rules.eip150:
-        give = f.gas - f.gas // 64  # all but one 64th
-    else:
-        give = f.gas
-    f.gas -= give
+    gas = f.gas
+    give = gas - gas // 64 if rules.eip150 else gas  # EIP-150: all but one 64th
+    f.gas = gas - give
     f.return_data = b""
-    result = begin_message(evm, Message(CREATE2 if is_create2 else CREATE, f.address, f.address,
-                                        value, init_code, give, f.depth + 1, salt=salt))
+    result = begin_create(evm, CREATE2 if is_create2 else CREATE, f.address, value, init_code,
+                          give, f.depth + 1, salt)
     if isinstance(result, Immediate):  # refused (gas returned) or a collision (gas lost)
         f.gas += result.gas_left
         s.append(0)
@@ -78,100 +79,101 @@ def op_create2(f: Frame, s: list[int], pc: int) -> int:  # EIP-1014
     return _create(f, s, pc, True)
 
 
-def _call(f: Frame, s: list[int], pc: int, kind: int) -> int:
-    gas_requested = s.pop()
-    target = to_address(s.pop())
-    value = s.pop() if kind == CALL or kind == CALLCODE else 0
-    in_offset = s.pop()
-    in_size = s.pop()
-    out_offset = s.pop()
-    out_size = s.pop()
-    evm = f.evm
-    state = f.state
-    rules = evm.rules
-    # Memory for both regions first: its cost is part of this opcode's charge.
-    if in_size:
-        expand_memory(f, in_offset, in_size)
-    if out_size:
-        expand_memory(f, out_offset, out_size)
-    cost = 0
-    if rules.eip2929 and state.access_address(target):
-        cost += G_COLD_ACCOUNT_ACCESS - G_WARM_ACCESS
-    code_address = target
-    if rules.eip7702:
-        code = state.code(target)
-        if len(code) == 23 and code[:3] == b"\xef\x01\x00":  # EIP-7702 delegation
-            delegate = code[3:]
-            cost += (G_COLD_ACCOUNT_ACCESS if state.access_address(delegate) else G_WARM_ACCESS)
-    if value:
-        if kind == CALL and f.is_static:
-            raise WriteProtection
-        cost += G_CALLVALUE
-    if kind == CALL:
-        if rules.eip161:
-            if value and state.is_empty(target):
+def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
+    """The body of one CALL-family opcode (one function per kind, so that a call costs
+    one Python frame here, not a dispatcher and a shared body)."""
+    takes_value = kind == CALL or kind == CALLCODE
+
+    def body(f: Frame, s: list[int], pc: int) -> int:
+        gas_requested = s.pop()
+        target = (s.pop() & ADDRESS_MASK).to_bytes(20, "big")
+        value = s.pop() if takes_value else 0
+        in_offset = s.pop()
+        in_size = s.pop()
+        out_offset = s.pop()
+        out_size = s.pop()
+        evm = f.evm
+        state = f.state
+        rules = evm.rules
+        # Memory for both regions first: its cost is part of this opcode's charge.
+        # (expand_memory does nothing when the region is already there.)
+        memory = f.memory
+        if in_size and in_offset + in_size > len(memory):
+            expand_memory(f, in_offset, in_size)
+        if out_size and out_offset + out_size > len(memory):
+            expand_memory(f, out_offset, out_size)
+        cost = 0
+        if rules.eip2929 and state.access_address(target):
+            cost = G_COLD_ACCOUNT_ACCESS - G_WARM_ACCESS
+        if rules.eip7702:
+            code = state.code(target)
+            if len(code) == 23 and code[:3] == b"\xef\x01\x00":  # EIP-7702 delegation
+                cost += (G_COLD_ACCOUNT_ACCESS if state.access_address(code[3:])
+                         else G_WARM_ACCESS)
+        if value:
+            if kind == CALL and f.is_static:
+                raise WriteProtection
+            cost += G_CALLVALUE
+        if kind == CALL:
+            if rules.eip161:
+                if value and state.is_empty(target):
+                    cost += G_NEWACCOUNT
+            elif not state.exists(target):
                 cost += G_NEWACCOUNT
-        elif not state.exists(target):
-            cost += G_NEWACCOUNT
-    charge(f, cost)
-    if rules.eip150:
-        available = f.gas - f.gas // 64
-        give = min(available, gas_requested)
-    else:
-        give = gas_requested
-        if give > f.gas:
+        gas = f.gas - cost
+        if gas < 0:
             raise OutOfGas
-    f.gas -= give
-    if value:
-        give += G_CALLSTIPEND
-    f.return_data = b""
-    calldata = bytes(f.memory[in_offset:in_offset + in_size]) if in_size else b""
-    depth = f.depth + 1
-    if kind == CALL:
-        msg = Message(CALL, f.address, target, value, calldata, give, depth, f.is_static)
-    elif kind == CALLCODE:
-        msg = Message(CALLCODE, f.address, f.address, value, calldata, give, depth, f.is_static,
-                      code_address)
-    elif kind == DELEGATECALL:
-        msg = Message(DELEGATECALL, f.caller, f.address, 0, calldata, give, depth, f.is_static,
-                      code_address, f.value)
-    else:
-        msg = Message(STATICCALL, f.address, target, 0, calldata, give, depth, True)
-    result = begin_message(evm, msg)
-    if isinstance(result, Immediate):
-        f.gas += result.gas_left
-        if evm.tracer is not None:  # the tracer reports the gas forwarded (EIP-3155)
-            evm.call_gas_returned = result.gas_left
-        if result.success:
-            s.append(1)
-            output = result.output
-            f.return_data = output
-            size = min(out_size, len(output))
-            if size:
-                f.memory[out_offset:out_offset + size] = output[:size]
+        if rules.eip150:
+            give = gas - gas // 64  # all but one 64th, at most what was asked for
+            give = min(give, gas_requested)
         else:
-            s.append(0)
-        return pc + 1
-    result.ret_offset = out_offset
-    result.ret_size = out_size
-    f.pc = pc + 1
-    raise CallRequest(result)
+            give = gas_requested
+            if give > gas:
+                raise OutOfGas
+        f.gas = gas - give
+        if value:
+            give += G_CALLSTIPEND
+        f.return_data = b""
+        calldata = bytes(memory[in_offset:in_offset + in_size]) if in_size else b""
+        if kind == CALL:
+            result = begin_call(evm, CALL, f.address, target, target, value, value, calldata,
+                                give, f.depth + 1, f.is_static)
+        elif kind == STATICCALL:
+            result = begin_call(evm, STATICCALL, f.address, target, target, 0, 0, calldata,
+                                give, f.depth + 1, True)
+        elif kind == DELEGATECALL:
+            result = begin_call(evm, DELEGATECALL, f.caller, f.address, target, 0, f.value,
+                                calldata, give, f.depth + 1, f.is_static)
+        else:
+            result = begin_call(evm, CALLCODE, f.address, f.address, target, value, value,
+                                calldata, give, f.depth + 1, f.is_static)
+        if isinstance(result, Immediate):
+            f.gas += result.gas_left
+            if evm.tracer is not None:  # the tracer reports the gas forwarded (EIP-3155)
+                evm.call_gas_returned = result.gas_left
+            if result.success:
+                s.append(1)
+                output = result.output
+                f.return_data = output
+                size = min(out_size, len(output))
+                if size:
+                    f.memory[out_offset:out_offset + size] = output[:size]
+            else:
+                s.append(0)
+            return pc + 1
+        result.ret_offset = out_offset
+        result.ret_size = out_size
+        f.pc = pc + 1
+        raise CallRequest(result)
+
+    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower()
+    return body
 
 
-def op_call(f: Frame, s: list[int], pc: int) -> int:
-    return _call(f, s, pc, CALL)
-
-
-def op_callcode(f: Frame, s: list[int], pc: int) -> int:
-    return _call(f, s, pc, CALLCODE)
-
-
-def op_delegatecall(f: Frame, s: list[int], pc: int) -> int:  # EIP-7
-    return _call(f, s, pc, DELEGATECALL)
-
-
-def op_staticcall(f: Frame, s: list[int], pc: int) -> int:  # EIP-214
-    return _call(f, s, pc, STATICCALL)
+op_call = _call_body(CALL)
+op_callcode = _call_body(CALLCODE)
+op_delegatecall = _call_body(DELEGATECALL)  # EIP-7
+op_staticcall = _call_body(STATICCALL)  # EIP-214
 
 
 def op_selfdestruct(f: Frame, s: list[int], pc: int) -> int:
