@@ -254,7 +254,8 @@ def run(evm: EVM, root: Frame) -> Frame:
             frames.append(child)
             f = child
             continue
-        finish_frame(evm, f)
+        if f.error is not None or f.kind == KIND_CREATE:
+            finish_frame(evm, f)  # a code deposit, or the revert of a failed frame
         if tracing:
             _report_exit(evm, f)
         frames.pop()
