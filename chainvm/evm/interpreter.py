@@ -262,7 +262,20 @@ def run(evm: EVM, root: Frame) -> Frame:
         if not frames:
             return f
         parent = frames[-1]
-        resume_parent(parent, f)
+        if f.error is None and f.kind != KIND_CREATE:
+            # A call that returned (resume_parent's common case, inline).
+            parent.gas += f.gas
+            parent.stack.append(1)
+            output = f.output
+            parent.return_data = output
+            size = f.ret_size
+            if size and output:
+                if size > len(output):
+                    size = len(output)
+                offset = f.ret_offset
+                parent.memory[offset:offset + size] = output[:size]
+        else:
+            resume_parent(parent, f)
         f = parent
 
 
