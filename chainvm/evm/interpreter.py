@@ -256,6 +256,11 @@ def run(evm: EVM, root: Frame) -> Frame:
             continue
         if f.error is not None or f.kind == KIND_CREATE:
             finish_frame(evm, f)  # a code deposit, or the revert of a failed frame
+            if f.error is not None:
+                # A halt is an outcome, not a Python error: its traceback would only tie the
+                # frame into a reference cycle (frame, error, traceback, the executor's
+                # Python frame holding the frame) that is left for the cyclic GC to free.
+                f.error.__traceback__ = None
         if tracing:
             _report_exit(evm, f)
         frames.pop()
@@ -270,8 +275,7 @@ def run(evm: EVM, root: Frame) -> Frame:
             parent.return_data = output
             size = f.ret_size
             if size and output:
-                if size > len(output):
-                    size = len(output)
+                size = min(size, len(output))
                 offset = f.ret_offset
                 parent.memory[offset:offset + size] = output[:size]
         else:
