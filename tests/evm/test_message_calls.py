@@ -1,0 +1,59 @@
+"""Message calls started by the opcodes (begin_call, begin_create) and ended by the driver."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from chainvm.state.state import Account
+from tests.helpers import SENDER, TARGET, run_code
+
+CALLEE = bytes.fromhex("00000000000000000000000000000000000ca11e")
+# Returns three words: CALLER, CALLVALUE, ADDRESS.
+CONTEXT_CODE = bytes.fromhex("335f52" "34602052" "30604052" "60605ff3")
+
+
+def _caller_code(op: str, value: int | None) -> str:
+    """<op>(GAS, CALLEE, [value,] 0, 0, 0, 96); POP; RETURN(0, 96)."""
+    value_arg = "" if value is None else f"60{value:02x}"
+    return "6060" "5f" "5f" "5f" + value_arg + "73" + CALLEE.hex() + "5a" + op + "50" \
+        + "60605ff3"
+
+
+@pytest.mark.parametrize("op,value,expected", [
+    ("f1", 7, (TARGET, 7, CALLEE)),    # CALL: the callee's own context, value moved
+    ("f2", 7, (TARGET, 7, TARGET)),    # CALLCODE: the caller's account, the callee's code
+    ("f4", None, (SENDER, 5, TARGET)),  # DELEGATECALL: the caller's caller and value
+    ("fa", None, (TARGET, 0, CALLEE)),  # STATICCALL
+])
+def test_each_call_kind_gives_the_callee_its_context(op: str, value: int | None,
+                                                     expected: tuple[bytes, int, bytes]) -> None:
+    code = bytes.fromhex(_caller_code(op, value))
+    # (run_code's transaction brings 5 wei; TARGET starts with 100 so that CALL can move 7.)
+    out = run_code(code, value=5, accounts={TARGET: Account(balance=100, code=code),
+                                            CALLEE: Account(code=CONTEXT_CODE)})
+    assert out.success, out.error
+    words = [out.output[i:i + 32] for i in range(0, 96, 32)]
+    caller, value_seen, address = words[0][12:], int.from_bytes(words[1], "big"), words[2][12:]
+    assert (caller, value_seen, address) == expected
+    moved = 7 if op == "f1" else 0
+    assert out.state.balance(CALLEE) == moved
+    assert out.state.balance(TARGET) == 105 - moved
+
+
+@pytest.mark.parametrize("callee_code", ["fe", "5f5ffd"])  # INVALID; REVERT(0, 0)
+def test_a_failed_frame_leaves_no_reference_cycle(callee_code: str) -> None:
+    # A halt stored on its frame kept its traceback, which holds the executor's Python
+    # frame, which holds the EVM frame: a cycle per failed frame, for the cyclic GC.
+    call = "5f5f5f5f5f73" + CALLEE.hex() + "611000f150"  # CALL(0x1000, CALLEE, 0...); POP
+    gc.collect()
+    gc.disable()
+    try:
+        out = run_code(call * 3 + "5f5ffd",
+                       accounts={CALLEE: Account(code=bytes.fromhex(callee_code))})
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert out.error == "Revert"
+    assert unreachable == 0
