@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chainvm.crypto import keccak256
-from chainvm.encoding.rlp import encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import (
     CodeSizeExceeded,
@@ -88,7 +87,16 @@ class EVM:
 
 
 def create_address(sender: bytes, nonce: int) -> bytes:
-    return keccak256(encode([sender, nonce]))[12:]
+    """keccak256(rlp([sender, nonce]))[12:], the RLP written out: a 20-byte address and a
+    nonce of up to 33 bytes always make a list shorter than 56 bytes (about 3,000
+    instructions less per CREATE than the general encoder)."""
+    if nonce < 0x80:
+        tail = bytes((nonce,)) if nonce else b"\x80"
+    else:
+        raw = nonce.to_bytes((nonce.bit_length() + 7) >> 3, "big")
+        tail = bytes((0x80 + len(raw),)) + raw
+    # list prefix 0xc0 + (1 + 20 + len(tail)), then the address's string prefix 0x94
+    return keccak256(bytes((0xD5 + len(tail), 0x94)) + sender + tail)[12:]
 
 
 def create2_address(sender: bytes, salt: int, init_code: bytes) -> bytes:

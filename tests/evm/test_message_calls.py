@@ -6,6 +6,9 @@ import gc
 
 import pytest
 
+from chainvm.crypto import keccak256
+from chainvm.encoding import rlp
+from chainvm.evm.vm import create_address
 from chainvm.state.state import Account
 from tests.helpers import SENDER, TARGET, run_code
 
@@ -57,3 +60,15 @@ def test_a_failed_frame_leaves_no_reference_cycle(callee_code: str) -> None:
         gc.enable()
     assert out.error == "Revert"
     assert unreachable == 0
+
+
+@pytest.mark.parametrize("nonce", [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**64, 2**263])
+def test_create_address_is_the_hash_of_the_rlp_list(nonce: int) -> None:
+    sender = bytes.fromhex("a94f5374fce5edbc8e2a8697c15331677e6ebf0b")
+    assert create_address(sender, nonce) == keccak256(rlp.encode([sender, nonce]))[12:]
+
+
+def test_create_address_known_value() -> None:
+    # The first contract of 0x6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0 (nonce 0).
+    sender = bytes.fromhex("6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0")
+    assert create_address(sender, 0).hex() == "cd234a471b72ba2f1ccf0a70fcaba648a5eecd8d"

@@ -38,45 +38,47 @@ from chainvm.evm.vm import (
 )
 
 
-def _create(f: Frame, s: list[int], pc: int, is_create2: bool) -> int:
-    if f.is_static:
-        raise WriteProtection
-    value = s.pop()
-    offset = s.pop()
-    size = s.pop()
-    salt = s.pop() if is_create2 else 0
-    evm = f.evm
-    rules = evm.rules
-    if size:
-        expand_memory(f, offset, size)
-        words = (size + 31) >> 5
-        if rules.eip3860:
-            if size > MAX_INITCODE_SIZE:
-                raise OutOfGas("max initcode size exceeded")
-            charge(f, G_INITCODE_WORD * words)
-        if is_create2:
-            charge(f, G_KECCAK256_WORD * words)
-    init_code = bytes(f.memory[offset:offset + size]) if size else b""
-    gas = f.gas
-    give = gas - gas // 64 if rules.eip150 else gas  # EIP-150: all but one 64th
-    f.gas = gas - give
-    f.return_data = b""
-    result = begin_create(evm, CREATE2 if is_create2 else CREATE, f.address, value, init_code,
-                          give, f.depth + 1, salt)
-    if isinstance(result, Immediate):  # refused (gas returned) or a collision (gas lost)
-        f.gas += result.gas_left
-        s.append(0)
-        return pc + 1
-    f.pc = pc + 1
-    raise CallRequest(result)
+def _create_body(kind: int) -> Callable[[Frame, list[int], int], int]:
+    """The body of CREATE or CREATE2 (one function each, as for the CALL family)."""
+    is_create2 = kind == CREATE2
+
+    def body(f: Frame, s: list[int], pc: int) -> int:
+        if f.is_static:
+            raise WriteProtection
+        value = s.pop()
+        offset = s.pop()
+        size = s.pop()
+        salt = s.pop() if is_create2 else 0
+        evm = f.evm
+        rules = evm.rules
+        if size:
+            expand_memory(f, offset, size)
+            words = (size + 31) >> 5
+            if rules.eip3860:
+                if size > MAX_INITCODE_SIZE:
+                    raise OutOfGas("max initcode size exceeded")
+                charge(f, G_INITCODE_WORD * words)
+            if is_create2:
+                charge(f, G_KECCAK256_WORD * words)
+        init_code = bytes(f.memory[offset:offset + size]) if size else b""
+        gas = f.gas
+        give = gas - gas // 64 if rules.eip150 else gas  # EIP-150: all but one 64th
+        f.gas = gas - give
+        f.return_data = b""
+        result = begin_create(evm, kind, f.address, value, init_code, give, f.depth + 1, salt)
+        if isinstance(result, Immediate):  # refused (gas returned) or a collision (gas lost)
+            f.gas += result.gas_left
+            s.append(0)
+            return pc + 1
+        f.pc = pc + 1
+        raise CallRequest(result)
+
+    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower()
+    return body
 
 
-def op_create(f: Frame, s: list[int], pc: int) -> int:
-    return _create(f, s, pc, False)
-
-
-def op_create2(f: Frame, s: list[int], pc: int) -> int:  # EIP-1014
-    return _create(f, s, pc, True)
+op_create = _create_body(CREATE)
+op_create2 = _create_body(CREATE2)  # EIP-1014
 
 
 def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
