@@ -47,6 +47,14 @@ is marked (crash, or '>S'), and a fresh worker goes on with the next benchmark.
 Geometric means of the speed-ups (peer time / chainvm time) cover only benchmarks
 both sides completed and checked; the others are listed under the table.
 
+Workers import their implementation with a bytecode cache, as an installed package has:
+pip compiles the peers' modules at install time, while chainvm runs from this checkout
+(an editable install, no .pyc) and a machine may set PYTHONDONTWRITEBYTECODE.  The
+workers run with PYTHONPYCACHEPREFIX=$CHAINVM_CACHE_DIR/pycache (default
+~/.cache/chainvm/pycache) and chainvm's modules are compiled into it before the first
+worker starts, so a module imported on first use (a precompile, say) is not compiled from
+source inside a timed run.
+
 Output follows the chainvm CLI convention: with --json, JSON on stdout and the table
 on stderr; without it, the table on stdout.  Progress lines go to stderr when it is
 a terminal, or always with -v.  Exit status 0 when chainvm passed every benchmark,
@@ -1124,6 +1132,26 @@ def load_cases(root: Path, only: re.Pattern[str] | None) -> list[Case]:
     return cases
 
 
+def worker_env() -> dict[str, str]:
+    """The environment of a worker: this one with a bytecode cache (see the docstring).
+
+    The first call compiles chainvm's modules (wherever the workers will import them
+    from: PYTHONPATH is inherited) into the cache, outside any timed region."""
+    global _WORKER_ENV
+    if _WORKER_ENV is None:
+        cache = Path(os.environ.get("CHAINVM_CACHE_DIR") or Path.home() / ".cache" / "chainvm")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(cache / "pycache")
+        subprocess.run([sys.executable, "-c", ("import compileall, os, chainvm; "
+                        "compileall.compile_dir(os.path.dirname(chainvm.__file__), quiet=1)")],
+                       env=env, check=False, stdout=subprocess.DEVNULL)
+        _WORKER_ENV = env
+    return _WORKER_ENV
+
+
+_WORKER_ENV: dict[str, str] | None = None
+
+
 class Worker:
     """A worker process for one implementation; its protocol lines arrive on a queue."""
 
@@ -1133,7 +1161,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--worker", impl],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
-            bufsize=1)
+            bufsize=1, env=worker_env())
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -1418,7 +1446,7 @@ def run_suite_worker(impl: str, suite: str, plan_path: Path, repeat: int, limit:
            "--plan", str(plan_path), "--repeat", str(repeat)]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=worker_env())
         try:
             out, _ = proc.communicate(timeout=limit)
         except subprocess.TimeoutExpired:

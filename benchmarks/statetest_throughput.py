@@ -43,6 +43,8 @@ MAX_FILE_BYTES = 1 << 20
 
 
 def load_run_module() -> Any:
+    if "benchmarks_run" in sys.modules:
+        return sys.modules["benchmarks_run"]
     spec = importlib.util.spec_from_file_location("benchmarks_run", HERE / "run.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -86,7 +88,8 @@ def blocktest_worker(impl: str, plan: Path, timeout: float) -> dict[str, Any]:
 
     cmd = [sys.executable, str(HERE / "blocktest_eels.py"), "--worker", impl, "--plan", str(plan)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                             env=load_run_module().worker_env())
     except subprocess.TimeoutExpired:
         return {"error": f"the run took over {timeout:g}s"}
     lines = out.stdout.strip().splitlines()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -327,9 +327,12 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     return CaseResult(name, fork_name, index, error is None, root_hex, error)
 
 
-def check_shape(name: str, test: Any) -> None:
+def check_shape(name: str, test: Any, forks: Iterable[str] | None = None) -> None:
     """Refuse a test whose containers are not of the state-test shape (a FixtureError),
-    so that running a case never meets a list where it needs an object."""
+    so that running a case never meets a list where it needs an object.
+
+    `forks`: the post entries to check (default: all); a run that reads one fork's entries
+    does not pay for checking the others (a file may hold dozens of forks)."""
     if not isinstance(test, dict) or "post" not in test or "pre" not in test \
             or "transaction" not in test or "env" not in test:
         raise FixtureError(f"{name}: not a state test (needs env, pre, transaction, post)")
@@ -341,7 +344,9 @@ def check_shape(name: str, test: Any) -> None:
     for key in ("data", "gasLimit", "value"):
         if not isinstance(tx.get(key), list) or not tx[key]:
             raise FixtureError(f"{name}: transaction: {key}: expected a non-empty JSON array")
-    for fork_name, posts in _object(test["post"], f"{name}: post").items():
+    post_of = _object(test["post"], f"{name}: post")
+    for fork_name in post_of if forks is None else forks:
+        posts = post_of[fork_name]
         if not isinstance(posts, list):
             raise FixtureError(f"{name}: post: {fork_name}: expected a JSON array")
         for i, post in enumerate(posts):
@@ -360,15 +365,22 @@ def iter_cases(data: Any, fork_filter: str | None = None, name_filter: re.Patter
                ) -> Iterator[tuple[str, dict[str, Any], str, int]]:
     if not isinstance(data, dict):
         raise FixtureError("a state test file must hold a JSON object of tests")
+    wanted = None if fork_filter is None else ALIASES.get(fork_filter, fork_filter)
     for name, test in data.items():
-        check_shape(name, test)
         if name_filter is not None and not name_filter.search(name):
             continue
-        for fork_name, posts in test["post"].items():
-            if fork_filter is not None and ALIASES.get(fork_filter, fork_filter) != \
-                    ALIASES.get(fork_name, fork_name):
+        if wanted is None:
+            check_shape(name, test)
+            forks = list(test["post"])
+        else:
+            if not isinstance(test, dict) or not isinstance(test.get("post"), dict):
+                check_shape(name, test)  # raises: not a state test
+            forks = [fork for fork in test["post"] if ALIASES.get(fork, fork) == wanted]
+            if not forks:
                 continue
-            for index in range(len(posts)):
+            check_shape(name, test, forks)
+        for fork_name in forks:
+            for index in range(len(test["post"][fork_name])):
                 yield name, test, fork_name, index
 
 

@@ -159,3 +159,22 @@ def test_create_depth_limit_is_1024_without_python_recursion() -> None:
                             check=True)
     # The call frame is depth 0; creations succeed at depths 1..1024.
     assert int(result.stdout) == 1024
+
+
+def _mark_memory() -> str:
+    """Bytecode: MSTORE8 0xaa at 6000 and 0xbb at 100 (sizes around the large-copy path)."""
+    return "60aa611770" + "53" + "60bb6064" + "53"
+
+
+@pytest.mark.parametrize("size", [32, 4096, 4097, 9000])
+def test_log_and_return_copy_memory_ranges_of_any_size(size: int) -> None:
+    # LOG0 over [100, 100+size), then RETURN (or REVERT) the same range.
+    memory = bytearray(max(6001, 100 + size))
+    memory[6000], memory[100] = 0xAA, 0xBB
+    expected = bytes(memory[100:100 + size])
+    span = f"61{size:04x}6064"  # PUSH2 size PUSH1 100
+    out = run_code(_mark_memory() + span + "a0" + span + "f3", gas=10_000_000)
+    assert out.success and out.output == expected
+    assert [log.data for log in out.state.logs] == [expected]
+    out = run_code(_mark_memory() + span + "fd", gas=10_000_000)
+    assert out.error == "Revert" and out.output == expected

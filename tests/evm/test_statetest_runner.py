@@ -162,3 +162,16 @@ def test_load_json_depth_limit_with_few_and_many_brackets() -> None:
         json_input.load_json(b"[" * (limit + 1) + b"]" * (limit + 1), "x")
     wide = b"[" + b",".join([b"[{}]"] * 400) + b"]"  # many brackets, depth 3
     assert len(json_input.load_json(wide, "x")) == 400
+
+
+def test_a_fork_filter_checks_only_the_entries_it_runs() -> None:
+    test = _test()
+    test["post"]["London"] = [{"indexes": {"data": 9, "gas": 0, "value": 0}, "hash": "0x00"}]
+    cases = list(statetest.iter_cases({"t": test}, "Berlin"))
+    assert [(fork, index) for _, _, fork, index in cases] == [("Berlin", i) for i in range(6)]
+    with pytest.raises(statetest.FixtureError, match="London.*indexes: data"):
+        list(statetest.iter_cases({"t": test}, "London"))
+    with pytest.raises(statetest.FixtureError, match="London.*indexes: data"):
+        list(statetest.iter_cases({"t": test}))
+    with pytest.raises(statetest.FixtureError, match="not a state test"):
+        list(statetest.iter_cases({"t": {"post": []}}, "Berlin"))

@@ -48,6 +48,18 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     mem.extend(bytes((new_words << 5) - old))
 
 
+def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:
+    """mem[offset:offset+size] as bytes (the range is inside memory).
+
+    A large range is copied once, through a memoryview, instead of into a bytearray slice
+    and again into bytes: fresh pages cost more than the copy (about 3.5 us per 4 KiB page
+    touched on the benchmark machine). Small ranges take the plain slice, which is faster.
+    """
+    if size > 4096:
+        return bytes(memoryview(mem)[offset:offset + size])
+    return bytes(mem[offset:offset + size])
+
+
 def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
     """Memory expansion plus G_COPY per word for the *COPY opcodes."""
     if size:

@@ -19,7 +19,7 @@ from chainvm.evm.gas import (
     R_SCLEAR,
     R_SCLEAR_EIP3529,
 )
-from chainvm.evm.instructions.common import charge, expand_memory
+from chainvm.evm.instructions.common import charge, expand_memory, memory_bytes
 from chainvm.evm.opspec import Inline
 from chainvm.evm.tiering import LOOP_THRESHOLD, LOOP_WORK_CAP, LOOP_WORK_GAS
 from chainvm.state.state import Log
@@ -282,7 +282,7 @@ def _make_log(topics: int) -> Op:
         if size:
             expand_memory(f, offset, size)
             charge(f, G_LOGDATA * size)
-        f.state.add_log(Log(f.address, topic_values, bytes(f.memory[offset:offset + size])))
+        f.state.add_log(Log(f.address, topic_values, memory_bytes(f.memory, offset, size)))
         return pc + 1
 
     op_log.__name__ = f"op_log{topics}"
@@ -297,7 +297,7 @@ def op_return(f: Frame, s: list[int], pc: int) -> int:
     size = s.pop()
     if size:
         expand_memory(f, offset, size)
-        f.output = bytes(f.memory[offset:offset + size])
+        f.output = memory_bytes(f.memory, offset, size)
     raise Stop
 
 
@@ -306,5 +306,5 @@ def op_revert(f: Frame, s: list[int], pc: int) -> int:  # EIP-140
     size = s.pop()
     if size:
         expand_memory(f, offset, size)
-        f.output = bytes(f.memory[offset:offset + size])
+        f.output = memory_bytes(f.memory, offset, size)
     raise Revert
