@@ -16,10 +16,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "chainvm"
 ORDINAL_COMPARISON = re.compile(r"ordinal\s*[<>]=?|[<>]=?\s*(?:F|forks)\.[A-Z][A-Z_]{3,}\b")
-STARTS_EXECUTION = re.compile(r"(?<![\w.])(EVM|begin_message|message_call|contract_creation)\(")
+STARTS_EXECUTION = re.compile(
+    r"(?<![\w.])(EVM|begin_message|begin_call|begin_create|message_call|contract_creation)\(")
 # What only chainvm/evm may take from the interpreter and the call machinery.
 FRAME_LEVEL = {("chainvm.evm.interpreter", "run"), ("chainvm.evm.interpreter", "execute"),
                ("chainvm.evm.vm", "EVM"), ("chainvm.evm.vm", "begin_message"),
+               ("chainvm.evm.vm", "begin_call"), ("chainvm.evm.vm", "begin_create"),
                ("chainvm.evm.frame", "Frame")}
 MAX_ORDINAL_COMPARISONS = 12
 

@@ -74,17 +74,6 @@ class EVM:
     def code_hash_for_ext(self, addr: bytes) -> bytes:
         return self.state.code_hash(addr)
 
-    def resolve_code(self, addr: bytes) -> tuple[bytes, bytes | None]:
-        """Code to execute for `addr`, following an EIP-7702 delegation (Prague on).
-
-        Returns (code, delegate address or None).
-        """
-        code = self.state.code(addr)
-        if self.rules.eip7702 and len(code) == 23 and code[:3] == DELEGATION_PREFIX:
-            target = code[3:]
-            return self.state.code(target), target
-        return code, None
-
 
 def create_address(sender: bytes, nonce: int) -> bytes:
     """keccak256(rlp([sender, nonce]))[12:], the RLP written out: a 20-byte address and a
