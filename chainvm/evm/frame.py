@@ -50,7 +50,7 @@ class Frame:
     )
 
     def __init__(self, evm: EVM, code: bytes, gas: int, address: bytes, caller: bytes,
-                 value: int, calldata: bytes, is_static: bool, depth: int, kind: int,
+                 value: int, calldata: bytes | memoryview, is_static: bool, depth: int, kind: int,
                  snapshot: int, code_address: bytes) -> None:
         self.evm = evm
         self.state = evm.state

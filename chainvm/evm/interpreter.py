@@ -264,6 +264,8 @@ def run(evm: EVM, root: Frame) -> Frame:
         if tracing:
             _report_exit(evm, f)
         frames.pop()
+        if f.calldata.__class__ is memoryview:
+            f.calldata = b""  # a view of the caller's memory, which may grow again now
         if not frames:
             return f
         parent = frames[-1]

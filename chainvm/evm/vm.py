@@ -148,15 +148,17 @@ def _frameless(evm: EVM, gas: int, result: Immediate, created: bytes | None = No
 
 
 def begin_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_address: bytes,
-               value: int, apparent_value: int, data: bytes, gas: int, depth: int,
-               is_static: bool) -> Frame | Immediate:
+               value: int, apparent_value: int, data: bytes | memoryview, gas: int,
+               depth: int, is_static: bool) -> Frame | Immediate:
     """Start a CALL-family message (see begin_message): `address` is the account whose
     storage and balance the code runs with, `code_address` where the code comes from,
     `value` what moves (CALL) or must be there (CALLCODE), `apparent_value` the CALLVALUE
-    the code sees (a DELEGATECALL passes its own on)."""
+    the code sees (a DELEGATECALL passes its own on). `data` is a view of the caller's
+    memory only for a large input to code that is not a precompile, without a tracer."""
     state = evm.state
     if evm.tracer is not None:
-        evm.tracer.enter(KIND_NAMES[kind], caller, address, apparent_value, data, gas, depth)
+        evm.tracer.enter(KIND_NAMES[kind], caller, address, apparent_value, bytes(data), gas,
+                         depth)
     if depth > CALL_DEPTH_LIMIT:
         return _frameless(evm, gas, Immediate(False, gas, b"", "max call depth exceeded"))
     if value and state.balance(caller) < value:
@@ -180,6 +182,7 @@ def begin_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_address:
     precompile = evm.precompiles.get(code_address)
     if precompile is not None:
         gas_fn, run_fn = precompile
+        data = bytes(data)  # already bytes (see the CALL body): the same object
         try:
             cost = gas_fn(data)
             if cost > gas:

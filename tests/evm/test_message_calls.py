@@ -72,3 +72,53 @@ def test_create_address_known_value() -> None:
     # The first contract of 0x6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0 (nonce 0).
     sender = bytes.fromhex("6ac7ea33f8831ea9dcc53393aaa88b25a785dbf0")
     assert create_address(sender, 0).hex() == "cd234a471b72ba2f1ccf0a70fcaba648a5eecd8d"
+
+
+def _push(value: int) -> str:
+    width = max(1, (value.bit_length() + 7) // 8)
+    return f"{0x5F + width:02x}" + value.to_bytes(width, "big").hex()
+
+
+# Returns [CALLDATASIZE, CALLDATALOAD(0), CALLDATALOAD(size - 16) (half past the end),
+# keccak256 of CALLDATACOPY(size + 16 bytes: the copy past the end gives zeros)].
+INPUT_READER = bytes.fromhex(
+    "36" "5f52"                                  # mstore(0, calldatasize)
+    "5f35" "602052"                              # mstore(32, calldataload(0))
+    "6010" "36" "03" "35" "604052"               # mstore(64, calldataload(size - 16))
+    "6010" "36" "01" "5f" "6080" "37"            # calldatacopy(128, 0, size + 16)
+    "6010" "36" "01" "6080" "20" "606052"        # mstore(96, keccak256(128, size + 16))
+    "60805ff3")                                  # return(0, 128)
+
+
+@pytest.mark.parametrize("size", [100, 70_000, 300_000])  # a copy; views of the memory
+@pytest.mark.parametrize("op", ["f1", "fa", "f4"])
+def test_a_large_input_reads_the_same_and_the_caller_grows_memory_after(op: str,
+                                                                        size: int) -> None:
+    data = bytearray(size)
+    data[0], data[5], data[size - 1] = 0xAA, 0xBB, 0xCC
+    marks = "".join(_push(byte) + _push(at) + "53" for at, byte in
+                    ((0, 0xAA), (5, 0xBB), (size - 1, 0xCC)))
+    value = "5f" if op == "f1" else ""
+    call = ("6080" + _push(size + 32) + _push(size) + "5f" + value
+            + "73" + CALLEE.hex() + "5a" + op + "50")  # op(GAS, CALLEE, [0,] 0, size,
+    #                                                      size + 32, 128); POP
+    grow = "6001" + _push(3 * size) + "52"  # mstore(3 * size, 1): the memory grows again
+    back = "6080" + _push(size + 32) + "f3"  # return what the callee returned
+    out = run_code(marks + call + grow + back, gas=30_000_000,
+                   accounts={CALLEE: Account(code=INPUT_READER)})
+    assert out.success, out.error
+    words = [int.from_bytes(out.output[i:i + 32], "big") for i in range(0, 128, 32)]
+    padded = bytes(data) + bytes(16)
+    assert words == [size, int.from_bytes(padded[:32], "big"),
+                     int.from_bytes(padded[size - 16:size + 16], "big"),
+                     int.from_bytes(keccak256(padded), "big")]
+
+
+def test_a_failed_callee_with_a_large_input_lets_the_caller_grow_memory() -> None:
+    size = 100_000
+    call = "5f5f" + _push(size) + "5f5f73" + CALLEE.hex() + "5af1"  # CALL(GAS, CALLEE, 0, 0, size, 0, 0)
+    grow = "6001" + _push(3 * size) + "52" + "5f52" + "60205ff3"  # grow, return the status
+    for callee in ("fe", "5f5ffd"):  # INVALID, REVERT
+        out = run_code(call + grow, gas=30_000_000,
+                       accounts={CALLEE: Account(code=bytes.fromhex(callee))})
+        assert out.success and int.from_bytes(out.output, "big") == 0, out.error

@@ -67,11 +67,14 @@ def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
         charge(f, G_COPY * ((size + 31) >> 5))
 
 
-def padded_slice(data: bytes, start: int, size: int) -> bytes:
-    """data[start:start+size], zero-padded on the right (reads past the end give zeros)."""
+def padded_slice(data: bytes | memoryview, start: int, size: int) -> bytes | memoryview:
+    """data[start:start+size], zero-padded on the right (reads past the end give zeros).
+
+    `data` may be a view (a large CALL input is a view of the caller's memory); so may
+    the result, which callers only read at once or copy."""
     if start >= len(data):
         return bytes(size)
     chunk = data[start:start + size]
     if len(chunk) < size:
-        chunk += bytes(size - len(chunk))
+        return bytes(chunk) + bytes(size - len(chunk))
     return chunk

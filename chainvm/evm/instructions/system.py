@@ -37,6 +37,10 @@ from chainvm.evm.vm import (
     begin_create,
 )
 
+# Input of at least this many bytes is passed to the callee as a view of the caller's
+# memory rather than a copy (see the CALL body).
+SHARED_CALLDATA = 1 << 16
+
 
 def _create_body(kind: int) -> Callable[[Frame, list[int], int], int]:
     """The body of CREATE or CREATE2 (one function each, as for the CALL family)."""
@@ -137,7 +141,14 @@ def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
         if value:
             give += G_CALLSTIPEND
         f.return_data = b""
-        calldata = bytes(memory[in_offset:in_offset + in_size]) if in_size else b""
+        if in_size < SHARED_CALLDATA or evm.tracer is not None or target in evm.precompiles:
+            calldata: bytes | memoryview = (
+                bytes(memory[in_offset:in_offset + in_size]) if in_size else b"")
+        else:
+            # The callee reads the caller's memory in place, as geth's does: the caller
+            # cannot run until the callee ends, and `run` drops the view then (a view
+            # locks the memory's size). 1024 nested calls of 1 MB would copy 1 GB.
+            calldata = memoryview(memory)[in_offset:in_offset + in_size]
         if kind == CALL:
             result = begin_call(evm, CALL, f.address, target, target, value, value, calldata,
                                 give, f.depth + 1, f.is_static)
