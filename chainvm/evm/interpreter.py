@@ -269,10 +269,11 @@ def run(evm: EVM, root: Frame) -> Frame:
         if not frames:
             return f
         parent = frames[-1]
-        if f.error is None and f.kind != KIND_CREATE:
-            # A call that returned (resume_parent's common case, inline).
+        error = f.error
+        if f.kind != KIND_CREATE and (error is None or isinstance(error, Revert)):
+            # A call that returned or reverted hands back its output (inline: the common case).
             parent.gas += f.gas
-            parent.stack.append(1)
+            parent.stack.append(1 if error is None else 0)
             output = f.output
             parent.return_data = output
             size = f.ret_size

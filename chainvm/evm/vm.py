@@ -280,30 +280,14 @@ def finish_frame(evm: EVM, f: Frame) -> None:
 
 
 def resume_parent(parent: Frame, child: Frame) -> None:
-    """Hand a finished child's result back to the frame that called it."""
+    """Hand a finished creation's result, or a call's halt, back to the frame that started
+    it (`interpreter.run` hands back a call that returned or reverted itself)."""
     parent.gas += child.gas
-    stack = parent.stack
     error = child.error
-    if child.kind == KIND_CREATE:
-        if error is None:
-            stack.append(int.from_bytes(child.address, "big"))
-            parent.return_data = b""
-        else:
-            stack.append(0)
-            parent.return_data = child.output if isinstance(error, Revert) else b""
+    if child.kind == KIND_CREATE and error is None:
+        parent.stack.append(int.from_bytes(child.address, "big"))
+        parent.return_data = b""
         return
-    if error is None:
-        stack.append(1)
-    else:
-        stack.append(0)
-        if not isinstance(error, Revert):
-            parent.return_data = b""
-            return
-    output = child.output
-    parent.return_data = output
-    size = child.ret_size
-    if size > len(output):  # noqa: PLR1730 (cheaper than min() on CPython 3.11)
-        size = len(output)
-    if size:
-        offset = child.ret_offset
-        parent.memory[offset:offset + size] = output[:size]
+    parent.stack.append(0)
+    # A reverted creation's output is return data; a halt leaves none.
+    parent.return_data = child.output if isinstance(error, Revert) else b""

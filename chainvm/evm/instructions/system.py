@@ -30,6 +30,7 @@ from chainvm.evm.vm import (
     CREATE,
     CREATE2,
     DELEGATECALL,
+    DELEGATION_PREFIX,
     KIND_NAMES,
     STATICCALL,
     Immediate,
@@ -113,7 +114,7 @@ def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
             cost = G_COLD_ACCOUNT_ACCESS - G_WARM_ACCESS
         if rules.eip7702:
             code = state.code(target)
-            if len(code) == 23 and code[:3] == b"\xef\x01\x00":  # EIP-7702 delegation
+            if len(code) == 23 and code[:3] == DELEGATION_PREFIX:  # EIP-7702 delegation
                 cost += (G_COLD_ACCOUNT_ACCESS if state.access_address(code[3:])
                          else G_WARM_ACCESS)
         if value:
