@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -327,15 +327,24 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
     return CaseResult(name, fork_name, index, error is None, root_hex, error)
 
 
-def check_shape(name: str, test: Any, forks: Iterable[str] | None = None) -> None:
-    """Refuse a test whose containers are not of the state-test shape (a FixtureError),
-    so that running a case never meets a list where it needs an object.
+def check_shape(name: str, test: Any, fork: str | None = None) -> list[str]:
+    """The post entries of `test` to run (every fork's, or those of `fork` and its aliases),
+    after refusing a test whose containers are not of the state-test shape (a
+    FixtureError), so that running a case never meets a list where it needs an object.
 
-    `forks`: the post entries to check (default: all); a run that reads one fork's entries
-    does not pay for checking the others (a file may hold dozens of forks)."""
+    Only what runs is checked: a test with no entry for `fork` is not, nor the other forks'
+    entries (a legacy file holds a dozen forks)."""
     if not isinstance(test, dict) or "post" not in test or "pre" not in test \
             or "transaction" not in test or "env" not in test:
         raise FixtureError(f"{name}: not a state test (needs env, pre, transaction, post)")
+    post_of = _object(test["post"], f"{name}: post")
+    if fork is None:
+        forks = list(post_of)
+    else:
+        wanted = ALIASES.get(fork, fork)
+        forks = [key for key in post_of if ALIASES.get(key, key) == wanted]
+        if not forks:
+            return forks
     _object(test["env"], f"{name}: env")
     for address, account in _object(test["pre"], f"{name}: pre").items():
         _object(_object(account, f"{name}: pre: {address}").get("storage", {}),
@@ -344,8 +353,7 @@ def check_shape(name: str, test: Any, forks: Iterable[str] | None = None) -> Non
     for key in ("data", "gasLimit", "value"):
         if not isinstance(tx.get(key), list) or not tx[key]:
             raise FixtureError(f"{name}: transaction: {key}: expected a non-empty JSON array")
-    post_of = _object(test["post"], f"{name}: post")
-    for fork_name in post_of if forks is None else forks:
+    for fork_name in forks:
         posts = post_of[fork_name]
         if not isinstance(posts, list):
             raise FixtureError(f"{name}: post: {fork_name}: expected a JSON array")
@@ -359,27 +367,17 @@ def check_shape(name: str, test: Any, forks: Iterable[str] | None = None) -> Non
                     raise FixtureError(f"{where}: indexes: {key}: no such transaction entry")
             if not isinstance(post.get("hash"), str):
                 raise FixtureError(f"{where}: hash: expected a hex string")
+    return forks
 
 
 def iter_cases(data: Any, fork_filter: str | None = None, name_filter: re.Pattern[str] | None = None
                ) -> Iterator[tuple[str, dict[str, Any], str, int]]:
     if not isinstance(data, dict):
         raise FixtureError("a state test file must hold a JSON object of tests")
-    wanted = None if fork_filter is None else ALIASES.get(fork_filter, fork_filter)
     for name, test in data.items():
         if name_filter is not None and not name_filter.search(name):
             continue
-        if wanted is None:
-            check_shape(name, test)
-            forks = list(test["post"])
-        else:
-            if not isinstance(test, dict) or not isinstance(test.get("post"), dict):
-                check_shape(name, test)  # raises: not a state test
-            forks = [fork for fork in test["post"] if ALIASES.get(fork, fork) == wanted]
-            if not forks:
-                continue
-            check_shape(name, test, forks)
-        for fork_name in forks:
+        for fork_name in check_shape(name, test, fork_filter):
             for index in range(len(test["post"][fork_name])):
                 yield name, test, fork_name, index
 
