@@ -47,7 +47,6 @@ def execute(f: Frame) -> Frame | None:
     code = f.code
     push_values = f.push_values
     stack = f.stack
-    append = stack.append
     pc = f.pc
     gas = f.gas
     try:
@@ -60,12 +59,12 @@ def execute(f: Frame) -> Frame | None:
                 if op < 0x80:  # PUSH1..PUSH32
                     if len(stack) > 1023:
                         raise StackOverflow
-                    append(push_values[pc])
+                    stack.append(push_values[pc])
                     pc += op - 0x5E
                 elif op < 0x90:  # DUP1..DUP16
                     if len(stack) > 1023:
                         raise StackOverflow
-                    append(stack[0x7F - op])
+                    stack.append(stack[0x7F - op])
                     pc += 1
                 else:  # SWAP1..SWAP16
                     i = 0x8E - op
