@@ -43,7 +43,7 @@ from chainvm.evm.errors import (
     StackUnderflow,
     Stop,
 )
-from chainvm.evm.frame import CallRequest, Frame
+from chainvm.evm.frame import CALLED, HALTED, CallRequest, Frame
 from chainvm.evm.opspec import TEMPLATE_GLOBALS
 from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
@@ -188,8 +188,10 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         exited = False
         for pc, op in zip(pcs, ops, strict=True):
             spec = opcodes.specs[op]
-            if spec is None:
-                lines.append(f"raise InvalidOpcode('invalid opcode 0x{op:02x}')")
+            if spec is None:  # the frame's end, returned (see OpSpec.exit_body)
+                lines.append(f"f.error = InvalidOpcode('invalid opcode 0x{op:02x}')")
+                lines.append("f.gas = 0")
+                lines.append(f"return {HALTED}")
                 exited = True
                 break
             if spec.immediate:  # PUSH1..PUSH32
@@ -252,6 +254,14 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     w.flush()
                     lines.append(f"return {pc + 1}")
                     exited = True
+            elif spec.exit_body is not None:
+                # A halt or a child frame: the body returns it (HALTED, CALLED) to the
+                # dispatcher, where the interpreter's body would raise it.
+                w.flush()
+                fn_name = f"op_{op:02x}"
+                env[fn_name] = spec.exit_body
+                lines.append(f"return {fn_name}(f, stack, {pc})")
+                exited = True
             elif spec.inline is not None:
                 # The template, over locals: the same source the interpreter's body has.
                 template = spec.inline
@@ -287,7 +297,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         # places whichever entry reaches it).
         nxt = pcs[-1] + 1 + _immediate(opcodes, ops[-1]) if pcs else size
         w.flush()
-        lines.append(f"return {nxt}" if pcs else "raise Stop")
+        lines.append(f"return {nxt}" if pcs else f"return {HALTED}")  # the end: STOP
     head = [f"def block_{start}(f, stack):"]
     if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
         head.append("    mem = f.memory")
@@ -376,9 +386,10 @@ class CompiledCode:
         code = self.analysis.padded
         push_values = self.analysis.push_values
         static_gas = self.opcodes.static_gas
-        # Bodies that check the stack limit themselves; JUMP and JUMPI do not count loop
-        # heads here (that is the interpreter's loop_fns).
-        fns = self.opcodes.fast_fns
+        # Bodies that check the stack limit themselves and return halts and child frames
+        # (exit_fns); JUMP and JUMPI do not count loop heads here (that is the
+        # interpreter's loop_fns).
+        fns = self.opcodes.exit_fns
         block_at = self.block_at
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
@@ -454,7 +465,11 @@ def compiled_for(analysis: CodeAnalysis, opcodes: OpcodeTables) -> CompiledCode:
 
 
 def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
-    """Run `f` through compiled blocks; same contract as interpreter.execute."""
+    """Run `f` through compiled blocks; same contract as interpreter.execute.
+
+    Halts and child frames mostly come back as a negative pc (HALTED, CALLED: see
+    OpSpec.exit_body), which has no block, so only the cold path tests for them; bodies
+    without an exit variant, and errors, still raise."""
     stack = f.stack
     pc = f.pc
     get = code.table.get
@@ -462,20 +477,30 @@ def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
     try:
         while True:
             block = get(pc)
-            if block is None:
+            if block is not None:
+                pc = block(f, stack)
+            elif pc >= 0:
                 pc = cold_step(f, stack, pc)
             else:
-                pc = block(f, stack)
+                break
     except CallRequest as request:
         return request.child
     except Stop:
         f.error = None
+        return None
     except Revert as e:
         f.error = e
+        return None
     except ExceptionalHalt as e:
         f.error = e
         f.gas = 0
+        return None
     except IndexError:  # a body found too few items (in code not yet in blocks)
         f.error = StackUnderflow()
         f.gas = 0
+        return None
+    if pc == CALLED:
+        child = f.child
+        f.child = None  # the parent must not keep its finished child alive
+        return child
     return None

@@ -270,7 +270,7 @@ def _frontier_table() -> Table:
            **traits: object) -> None:
         t[code] = spec(name, semantics, gas, pops, pushes, **traits)
 
-    op(0x00, "STOP", S.STOP, G_ZERO, 0, 0, **_ENDS)
+    op(0x00, "STOP", S.STOP, G_ZERO, 0, 0, exit_body=S.op_stop_exit, **_ENDS)
     op(0x01, "ADD", A.ADD, G_VERYLOW, 2, 1)
     op(0x02, "MUL", A.MUL, G_LOW, 2, 1)
     op(0x03, "SUB", A.SUB, G_VERYLOW, 2, 1)
@@ -332,10 +332,12 @@ def _frontier_table() -> Table:
         op(0x90 + i, f"SWAP{i + 1}", S.SWAP_OPS[i], G_VERYLOW, i + 2, i + 2)
     for i in range(5):
         op(0xA0 + i, f"LOG{i}", S.LOG_OPS[i], G_LOG + G_LOGTOPIC * i, i + 2, 0)
-    op(0xF0, "CREATE", Y.op_create, G_CREATE, 3, 1, **_CHILD_FRAME)
-    op(0xF1, "CALL", Y.op_call, G_CALL_FRONTIER, 7, 1, **_CHILD_FRAME)
-    op(0xF2, "CALLCODE", Y.op_callcode, G_CALL_FRONTIER, 7, 1, **_CHILD_FRAME)
-    op(0xF3, "RETURN", S.op_return, G_ZERO, 2, 0, **_ENDS)
+    op(0xF0, "CREATE", Y.op_create, G_CREATE, 3, 1, exit_body=Y.op_create_exit, **_CHILD_FRAME)
+    op(0xF1, "CALL", Y.op_call, G_CALL_FRONTIER, 7, 1, exit_body=Y.op_call_exit,
+       **_CHILD_FRAME)
+    op(0xF2, "CALLCODE", Y.op_callcode, G_CALL_FRONTIER, 7, 1, exit_body=Y.op_callcode_exit,
+       **_CHILD_FRAME)
+    op(0xF3, "RETURN", S.op_return, G_ZERO, 2, 0, exit_body=S.op_return_exit, **_ENDS)
     op(0xFF, "SELFDESTRUCT", Y.op_selfdestruct, G_ZERO, 1, 0, **_ENDS)
     return t
 
@@ -366,9 +368,9 @@ def _regas(codes: dict[int, int],
             if new is None:
                 t[code] = replace(old, gas=gas)
             elif isinstance(new, Inline):
-                t[code] = replace(old, gas=gas, body=new.body, inline=new)
+                t[code] = replace(old, gas=gas, body=new.body, inline=new, exit_body=None)
             else:
-                t[code] = replace(old, gas=gas, body=new, inline=None)
+                t[code] = replace(old, gas=gas, body=new, inline=None, exit_body=None)
 
     return apply
 
@@ -407,6 +409,7 @@ _BERLIN_BODIES: dict[int, Body] = {
 
 PATCHES: dict[str, list[Patch]] = {
     "Homestead": [_patch("EIP-7 DELEGATECALL", _set(0xF4, "DELEGATECALL", Y.op_delegatecall, G_CALL_FRONTIER, 6, 1,
+                                                   exit_body=Y.op_delegatecall_exit,
                                                    **_CHILD_FRAME))],
     "EIP150": [_patch("EIP-150 gas repricing", _gas({
         0x31: G_BALANCE_EIP150, 0x3B: G_EXTCODE_EIP150, 0x3C: G_EXTCODE_EIP150,
@@ -414,17 +417,20 @@ PATCHES: dict[str, list[Patch]] = {
         0xFF: G_SELFDESTRUCT_EIP150}))],
     "EIP158": [_patch("EIP-160 EXP byte cost", _gas({0x0A: G_EXP}, {0x0A: A.EXP_EIP160}))],
     "Byzantium": [
-        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, G_ZERO, 2, 0, **_ENDS)),
+        _patch("EIP-140 REVERT", _set(0xFD, "REVERT", S.op_revert, G_ZERO, 2, 0,
+                                      exit_body=S.op_revert_exit, **_ENDS)),
         _patch("EIP-211 RETURNDATA", _set(0x3D, "RETURNDATASIZE", E.RETURNDATASIZE, G_BASE, 0, 1),
                _set(0x3E, "RETURNDATACOPY", E.op_returndatacopy, G_VERYLOW, 3, 0)),
         _patch("EIP-214 STATICCALL", _set(0xFA, "STATICCALL", Y.op_staticcall, G_CALL_EIP150, 6, 1,
+                                                      exit_body=Y.op_staticcall_exit,
                                                       **_CHILD_FRAME)),
     ],
     "Constantinople": [
         _patch("EIP-145 shifts", _set(0x1B, "SHL", A.SHL, G_VERYLOW, 2, 1),
                _set(0x1C, "SHR", A.SHR, G_VERYLOW, 2, 1), _set(0x1D, "SAR", A.SAR, G_VERYLOW, 2, 1)),
         _patch("EIP-1052 EXTCODEHASH", _set(0x3F, "EXTCODEHASH", E.op_extcodehash, G_EXTCODEHASH, 1, 1)),
-        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, G_CREATE, 4, 1, **_CHILD_FRAME)),
+        _patch("EIP-1014 CREATE2", _set(0xF5, "CREATE2", Y.op_create2, G_CREATE, 4, 1,
+                                           exit_body=Y.op_create2_exit, **_CHILD_FRAME)),
         _patch("EIP-1283 SSTORE net metering", _gas({0x55: G_ZERO}, {0x55: S.op_sstore_eip1283})),
     ],
     "ConstantinopleFix": [

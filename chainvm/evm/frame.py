@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 KIND_CALL = 0
 KIND_CREATE = 1
 
+# What the compiled tier's bodies (OpSpec.exit_body) return instead of the next pc when
+# the frame cannot go on: it halted (f.error says how, None for STOP and RETURN), or it
+# started a child frame (f.child; f.pc is where it resumes). Returning costs about 3,000
+# instructions less than raising Stop or CallRequest through the body and the block.
+HALTED = -1
+CALLED = -2
+
 
 class Frame:
     __slots__ = (
@@ -24,6 +31,7 @@ class Frame:
         "blocks",
         "calldata",
         "caller",
+        "child",
         "code",
         "code_address",
         "depth",
@@ -48,6 +56,8 @@ class Frame:
         "state",
         "value",
     )
+    # Set only by a compiled-tier body that returns CALLED (never read before that).
+    child: Frame | None
 
     def __init__(self, evm: EVM, code: bytes, gas: int, address: bytes, caller: bytes,
                  value: int, calldata: bytes | memoryview, is_static: bool, depth: int, kind: int,

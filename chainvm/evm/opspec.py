@@ -30,6 +30,7 @@ from types import CodeType
 from typing import TYPE_CHECKING
 
 from chainvm.evm.errors import InvalidOpcode, StackOverflow, Stop
+from chainvm.evm.frame import HALTED
 from chainvm.evm.instructions.common import (
     SIGN_BIT,
     TWO_256,
@@ -366,6 +367,11 @@ class OpSpec:
     # The body the interpreter's fast loop runs instead while the compiled tier is on
     # (JUMP and JUMPI: count loop heads so that hot loops move to the compiled tier).
     counting_body: Body | None = None
+    # The body the compiled tier runs instead (halts, the CALL and CREATE families): the
+    # same effect, but it returns frame.HALTED or frame.CALLED where `body` raises Stop,
+    # Revert or CallRequest (the interpreter's loop cannot test every result cheaply; the
+    # compiled tier's dispatcher tests only a pc that has no block).
+    exit_body: Body | None = None
 
 
 def spec(name: str, semantics: Body | Inline, gas: int, pops: int, pushes: int,
@@ -383,6 +389,13 @@ def spec(name: str, semantics: Body | Inline, gas: int, pops: int, pushes: int,
 def op_undefined(f: Frame, s: list[int], pc: int) -> int:
     """The body of every opcode a fork does not define (and of 0xFE, INVALID)."""
     raise InvalidOpcode(f"invalid opcode 0x{f.code[pc]:02x}")
+
+
+def op_undefined_exit(f: Frame, s: list[int], pc: int) -> int:
+    """op_undefined for the compiled tier (see OpSpec.exit_body)."""
+    f.error = InvalidOpcode(f"invalid opcode 0x{f.code[pc]:02x}")
+    f.gas = 0
+    return HALTED
 
 
 def _overflow_checked(body: Body, max_height: int) -> Body:
@@ -405,14 +418,16 @@ class OpcodeTables:
                   the 1024 limit themselves (the cold stepper of the compiled tier)
     loop_fns      the interpreter's fast loop: fast_fns, with each op's counting_body
                   while the compiled tier is on
+    exit_fns      the compiled tier's: fast_fns, with each op's exit_body (halts and child
+                  frames are returned, not raised)
     static_gas, stack_ranges (legal heights before the op), names, specs (None if undefined)
     block_enders  opcodes after which a compiled block ends (undefined ones included)
 
     Identity matters: the compiled tier caches translations per OpcodeTables.
     """
 
-    __slots__ = ("block_enders", "fast_fns", "fns", "loop_fns", "name", "names", "specs",
-                 "stack_ranges", "static_gas")
+    __slots__ = ("block_enders", "exit_fns", "fast_fns", "fns", "loop_fns", "name", "names",
+                 "specs", "stack_ranges", "static_gas")
 
     def __init__(self, name: str, table: Mapping[int, OpSpec]) -> None:
         self.name = name
@@ -421,12 +436,14 @@ class OpcodeTables:
         fns: list[Body] = []
         fast_fns: list[Body] = []
         loop_fns: list[Body] = []
+        exit_fns: list[Body] = []
         stack_ranges: list[range] = []
         for op, s in enumerate(specs):
             if s is None:
                 fns.append(op_undefined)
                 fast_fns.append(op_undefined)
                 loop_fns.append(op_undefined)
+                exit_fns.append(op_undefined_exit)
                 stack_ranges.append(range(1 << 20))  # any height: the body fails anyway
                 continue
             fns.append(s.body)
@@ -437,10 +454,17 @@ class OpcodeTables:
                 loop_fns.append(s.counting_body)
             else:
                 loop_fns.append(fast)
+            if s.exit_body is None:
+                exit_fns.append(fast)
+            elif s.pushes > s.pops:
+                exit_fns.append(_overflow_checked(s.exit_body, highest))
+            else:
+                exit_fns.append(s.exit_body)
             stack_ranges.append(range(s.pops, highest + 1))
         self.fns = tuple(fns)
         self.fast_fns = tuple(fast_fns)
         self.loop_fns = tuple(loop_fns)
+        self.exit_fns = tuple(exit_fns)
         self.stack_ranges = tuple(stack_ranges)
         self.static_gas = tuple(0 if s is None else s.gas for s in specs)
         self.names = tuple(f"opcode 0x{op:02x} not defined" if s is None else s.name

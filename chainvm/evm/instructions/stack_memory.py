@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
-from chainvm.evm.frame import Frame, TierUp
+from chainvm.evm.frame import HALTED, Frame, TierUp
 from chainvm.evm.gas import (
     G_COLD_SLOAD,
     G_COPY,
@@ -308,3 +308,28 @@ def op_revert(f: Frame, s: list[int], pc: int) -> int:  # EIP-140
         expand_memory(f, offset, size)
         f.output = memory_bytes(f.memory, offset, size)
     raise Revert
+
+
+# The compiled tier's STOP, RETURN and REVERT (OpSpec.exit_body): the frame's end is
+# returned, not raised.
+def op_stop_exit(f: Frame, s: list[int], pc: int) -> int:
+    return HALTED
+
+
+def op_return_exit(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        expand_memory(f, offset, size)
+        f.output = memory_bytes(f.memory, offset, size)
+    return HALTED
+
+
+def op_revert_exit(f: Frame, s: list[int], pc: int) -> int:
+    offset = s.pop()
+    size = s.pop()
+    if size:
+        expand_memory(f, offset, size)
+        f.output = memory_bytes(f.memory, offset, size)
+    f.error = Revert()
+    return HALTED

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chainvm.evm.errors import OutOfGas, Stop, WriteProtection
-from chainvm.evm.frame import CallRequest, Frame
+from chainvm.evm.frame import CALLED, CallRequest, Frame
 from chainvm.evm.gas import (
     G_CALLSTIPEND,
     G_CALLVALUE,
@@ -43,8 +43,9 @@ from chainvm.evm.vm import (
 SHARED_CALLDATA = 1 << 16
 
 
-def _create_body(kind: int) -> Callable[[Frame, list[int], int], int]:
-    """The body of CREATE or CREATE2 (one function each, as for the CALL family)."""
+def _create_body(kind: int, exits: bool = False) -> Callable[[Frame, list[int], int], int]:
+    """The body of CREATE or CREATE2 (one function each, as for the CALL family); with
+    `exits`, the compiled tier's (OpSpec.exit_body), which returns CALLED for a child."""
     is_create2 = kind == CREATE2
 
     def body(f: Frame, s: list[int], pc: int) -> int:
@@ -76,19 +77,26 @@ def _create_body(kind: int) -> Callable[[Frame, list[int], int], int]:
             s.append(0)
             return pc + 1
         f.pc = pc + 1
+        if exits:
+            f.child = result
+            return CALLED
         raise CallRequest(result)
 
-    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower()
+    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower() + (
+        "_exit" if exits else "")
     return body
 
 
 op_create = _create_body(CREATE)
 op_create2 = _create_body(CREATE2)  # EIP-1014
+op_create_exit = _create_body(CREATE, True)
+op_create2_exit = _create_body(CREATE2, True)
 
 
-def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
+def _call_body(kind: int, exits: bool = False) -> Callable[[Frame, list[int], int], int]:
     """The body of one CALL-family opcode (one function per kind, so that a call costs
-    one Python frame here, not a dispatcher and a shared body)."""
+    one Python frame here, not a dispatcher and a shared body); with `exits`, the compiled
+    tier's (OpSpec.exit_body), which returns CALLED for a child frame instead of raising."""
     takes_value = kind == CALL or kind == CALLCODE
 
     def body(f: Frame, s: list[int], pc: int) -> int:
@@ -181,9 +189,13 @@ def _call_body(kind: int) -> Callable[[Frame, list[int], int], int]:
         result.ret_offset = out_offset
         result.ret_size = out_size
         f.pc = pc + 1
+        if exits:
+            f.child = result
+            return CALLED
         raise CallRequest(result)
 
-    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower()
+    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower() + (
+        "_exit" if exits else "")
     return body
 
 
@@ -191,6 +203,10 @@ op_call = _call_body(CALL)
 op_callcode = _call_body(CALLCODE)
 op_delegatecall = _call_body(DELEGATECALL)  # EIP-7
 op_staticcall = _call_body(STATICCALL)  # EIP-214
+op_call_exit = _call_body(CALL, True)
+op_callcode_exit = _call_body(CALLCODE, True)
+op_delegatecall_exit = _call_body(DELEGATECALL, True)
+op_staticcall_exit = _call_body(STATICCALL, True)
 
 
 def op_selfdestruct(f: Frame, s: list[int], pc: int) -> int:
