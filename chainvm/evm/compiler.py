@@ -56,6 +56,9 @@ Block = Callable[[Frame, list[int]], int]
 # Straight-line code is cut into blocks of at most this many instructions: CPython's
 # compiler slows down sharply on very long functions.
 MAX_BLOCK_LENGTH = 128
+# The stack height up to which a cold step (at most MAX_BLOCK_LENGTH PUSHes and DUPs)
+# cannot reach the 1024-item limit.
+ROOMY_HEIGHT = 1024 - MAX_BLOCK_LENGTH
 # One translated function follows constant jumps and JUMPI fall-throughs through several
 # blocks (see _compile_block), up to about this many instructions.
 MAX_TRACE_LENGTH = 256
@@ -405,6 +408,9 @@ class CompiledCode:
                     return block_at(pc)(f, stack)
             reaches[pc] = n
             gas = f.gas
+            # At most MAX_BLOCK_LENGTH steps, each adding at most one item: below this
+            # height no PUSH or DUP here can overflow the stack.
+            near_limit = len(stack) > ROOMY_HEIGHT
             # Long straight-line code (thousands of JUMPDESTs, say) is cut where
             # _scan_block cuts it, so that its entries are the same every time.
             steps = MAX_BLOCK_LENGTH
@@ -417,22 +423,24 @@ class CompiledCode:
                 gas -= static_gas[op]
                 if gas < 0:
                     raise OutOfGas
-                if 0x60 <= op <= 0x9F:
+                if op >= 0x60:  # one comparison per range, as in interpreter.execute
                     if op < 0x80:
-                        if len(stack) > 1023:
+                        if near_limit and len(stack) > 1023:
                             raise StackOverflow
                         stack.append(push_values[pc])
                         pc += op - 0x5E
-                    elif op < 0x90:
-                        if len(stack) > 1023:
+                        continue
+                    if op < 0x90:
+                        if near_limit and len(stack) > 1023:
                             raise StackOverflow
                         stack.append(stack[0x7F - op])
                         pc += 1
-                    else:
+                        continue
+                    if op < 0xA0:
                         i = 0x8E - op
                         stack[-1], stack[i] = stack[i], stack[-1]
                         pc += 1
-                    continue
+                        continue
                 f.gas = gas
                 if op in ends_block:
                     return fns[op](f, stack, pc)
