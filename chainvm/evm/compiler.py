@@ -116,7 +116,9 @@ class _BlockWriter:
             return [f"del stack[-{self.consumed}:]"]
         if self.sym:
             if len(self.sym) == 1:
-                return [f"append({items})"]
+                # (the method call: CPython 3.11 specialises list.append there, not
+                # on a bound method)
+                return [f"stack.append({items})"]
             return [f"stack.extend(({items},))"]
         return []
 
@@ -304,8 +306,6 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     head = [f"def block_{start}(f, stack):"]
     if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
         head.append("    mem = f.memory")
-    if any("append(" in line for line in lines):
-        head.append("    append = stack.append")
     if loops:  # the trace jumps back to its own entry: a Python loop, no dispatcher round
         head.append("    while True:")
         lines = ["    " + line for line in lines]
