@@ -365,7 +365,7 @@ class CompiledCode:
     through `cold_step` (see `reaches_needed`); then it holds the translated function.
     """
 
-    __slots__ = ("analysis", "cold_step", "opcodes", "reaches", "table")
+    __slots__ = ("analysis", "block_for", "cold_step", "opcodes", "reaches", "table")
 
     def __init__(self, analysis: CodeAnalysis, opcodes: OpcodeTables) -> None:
         self.analysis = analysis
@@ -374,6 +374,8 @@ class CompiledCode:
         # Entry pc -> its block, for the entries reached often enough (a dict: memory in
         # proportion to the hot code, not to the code's size).
         self.table: dict[int, Block] = {}
+        # table.get, bound once (the dispatcher binds it at every entry of a frame otherwise)
+        self.block_for = self.table.get
         self.reaches = bytearray(size + 34)  # entry -> times cold_step started there
 
         self.cold_step = self._cold_stepper()
@@ -480,7 +482,7 @@ def execute_compiled(f: Frame, code: CompiledCode) -> Frame | None:
     without an exit variant, and errors, still raise."""
     stack = f.stack
     pc = f.pc
-    get = code.table.get
+    get = code.block_for
     cold_step = code.cold_step
     try:
         while True:

@@ -98,7 +98,7 @@ class Frame:
             if analysis.entries > ENTRY_THRESHOLD:
                 # Looked up here first: the function-level import cost about 8,000
                 # instructions a frame (CPython 3.11 formats two AttributeErrors in it).
-                opcodes = evm.fork.opcodes
+                opcodes = evm.opcodes
                 blocks = analysis.compiled.get(opcodes)
                 if blocks is None:
                     from chainvm.evm.compiler import compiled_for

@@ -41,7 +41,7 @@ def execute(f: Frame) -> Frame | None:
     stack (PUSH, DUP here, and zero-input ops wrapped by the fork table) check
     the 1024 limit first. This keeps the happy path free of per-step checks.
     """
-    opcodes = f.evm.fork.opcodes
+    opcodes = f.evm.opcodes
     fns = opcodes.loop_fns
     static_gas = opcodes.static_gas
     code = f.code
@@ -81,7 +81,7 @@ def execute(f: Frame) -> Frame | None:
     except CallRequest as request:
         return request.child
     except TierUp:  # f.pc is the loop head; f.gas and f.stack are exact
-        f.blocks = compiled_for(f.analysis, f.evm.fork.opcodes)
+        f.blocks = compiled_for(f.analysis, f.evm.opcodes)
     except Stop:
         f.error = None
         return None
@@ -181,7 +181,7 @@ _CALL_OPS = frozenset((0xF1, 0xF2, 0xF4, 0xFA))
 
 def execute_traced(f: Frame) -> Frame | None:
     """Like `execute`, reporting each step to the EVM's tracer before its effects are lost."""
-    opcodes = f.evm.fork.opcodes
+    opcodes = f.evm.opcodes
     tracer = f.evm.tracer
     assert tracer is not None
     fns = opcodes.fns

@@ -58,6 +58,9 @@ class EVM:
         self.state = state
         self.fork = fork
         self.rules = fork.rules
+        # The executors' tables, read per frame: a plain attribute (Fork.opcodes is a
+        # cached_property, which CPython 3.11 does not specialise attribute loads for).
+        self.opcodes = fork.opcodes
         self.block = block
         self.origin = origin
         self.gas_price = gas_price
