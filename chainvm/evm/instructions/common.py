@@ -37,10 +37,12 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     if end > MAX_MEMORY:
         raise OutOfGas
     new_words = (end + 31) >> 5
-    old_words = old >> 5
-    # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, inlined.
-    cost = (G_MEMORY * new_words + new_words * new_words // G_QUADCOEFFDIV) \
-        - (G_MEMORY * old_words + old_words * old_words // G_QUADCOEFFDIV)
+    # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, inlined
+    # (a frame's first expansion, the most common, has nothing to subtract).
+    cost = G_MEMORY * new_words + new_words * new_words // G_QUADCOEFFDIV
+    if old:
+        old_words = old >> 5
+        cost -= G_MEMORY * old_words + old_words * old_words // G_QUADCOEFFDIV
     gas = f.gas - cost
     if gas < 0:
         raise OutOfGas
