@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chainvm.evm.analysis import analyse
+from chainvm.evm.analysis import analyse, cached_analysis
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 from chainvm.evm.tiering import ENTRY_THRESHOLD
 
@@ -64,7 +64,10 @@ class Frame:
                  snapshot: int, code_address: bytes) -> None:
         self.evm = evm
         self.state = evm.state
-        analysis = analyse(code)
+        # The cache's common case inline (a code run often is analysed and settled).
+        analysis = cached_analysis(code)
+        if analysis is None or analysis.lazy:
+            analysis = analyse(code)
         self.analysis = analysis
         self.code = analysis.padded
         self.jumpdests = analysis.jumpdests
@@ -88,14 +91,15 @@ class Frame:
         self.ret_offset = 0
         self.ret_size = 0
         self.code_address = code_address
-        # Compiled tier (see compiler.py): compiled blocks once the code is hot.
-        self.blocks: CompiledCode | None = None
         # The last backward jump's pc and the gas left then (loop heat, tiering.py).
         self.loop_from = -1
         self.loop_gas = gas
+        # Compiled tier (see compiler.py): compiled blocks once the code is hot.
+        blocks: CompiledCode | None = None
         if COMPILED_TIER_ENABLED and evm.tracer is None:
-            analysis.entries += 1
-            if analysis.entries > ENTRY_THRESHOLD:
+            entries = analysis.entries + 1
+            analysis.entries = entries
+            if entries > ENTRY_THRESHOLD:
                 # Looked up here first: the function-level import cost about 8,000
                 # instructions a frame (CPython 3.11 formats two AttributeErrors in it).
                 opcodes = evm.opcodes
@@ -104,7 +108,7 @@ class Frame:
                     from chainvm.evm.compiler import compiled_for
 
                     blocks = compiled_for(analysis, opcodes)
-                self.blocks = blocks
+        self.blocks = blocks
 
 
 class TierUp(Exception):
