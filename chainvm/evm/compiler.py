@@ -399,55 +399,62 @@ class CompiledCode:
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
         ends_block = self.opcodes.block_enders
+        table = self.table
 
         def cold_step(f: Frame, stack: list[int], pc: int) -> int:
-            n = reaches[pc] + 1
-            if n > BLOCK_THRESHOLD:
-                need = needed.get(pc)
-                if need is None:
-                    need = needed[pc] = reaches_needed(pc)
-                if n > need:
-                    return block_at(pc)(f, stack)
-            reaches[pc] = n
-            gas = f.gas
-            # At most MAX_BLOCK_LENGTH steps, each adding at most one item: below this
-            # height no PUSH or DUP here can overflow the stack.
-            near_limit = len(stack) > ROOMY_HEIGHT
-            # Long straight-line code (thousands of JUMPDESTs, say) is cut where
-            # _scan_block cuts it, so that its entries are the same every time.
-            steps = MAX_BLOCK_LENGTH
-            while True:
-                steps -= 1
-                if steps < 0:
-                    f.gas = gas
-                    return pc
-                op = code[pc]
-                gas -= static_gas[op]
-                if gas < 0:
-                    raise OutOfGas
-                if op >= 0x60:  # one comparison per range, as in interpreter.execute
-                    if op < 0x80:
-                        if near_limit and len(stack) > 1023:
-                            raise StackOverflow
-                        stack.append(push_values[pc])
-                        pc += op - 0x5E
-                        continue
-                    if op < 0x90:
-                        if near_limit and len(stack) > 1023:
-                            raise StackOverflow
-                        stack.append(stack[0x7F - op])
-                        pc += 1
-                        continue
-                    if op < 0xA0:
-                        i = 0x8E - op
-                        stack[-1], stack[i] = stack[i], stack[-1]
-                        pc += 1
-                        continue
-                f.gas = gas
-                if op in ends_block:
-                    return fns[op](f, stack, pc)
-                pc = fns[op](f, stack, pc)
+            while True:  # entry after entry, while they have no block
+                n = reaches[pc] + 1
+                if n > BLOCK_THRESHOLD:
+                    need = needed.get(pc)
+                    if need is None:
+                        need = needed[pc] = reaches_needed(pc)
+                    if n > need:
+                        return block_at(pc)(f, stack)
+                reaches[pc] = n
                 gas = f.gas
+                # At most MAX_BLOCK_LENGTH steps, each adding at most one item: below this
+                # height no PUSH or DUP here can overflow the stack.
+                near_limit = len(stack) > ROOMY_HEIGHT
+                # Long straight-line code (thousands of JUMPDESTs, say) is cut where
+                # _scan_block cuts it, so that its entries are the same every time.
+                steps = MAX_BLOCK_LENGTH
+                while True:
+                    steps -= 1
+                    if steps < 0:
+                        f.gas = gas
+                        return pc
+                    op = code[pc]
+                    gas -= static_gas[op]
+                    if gas < 0:
+                        raise OutOfGas
+                    if op >= 0x60:  # one comparison per range, as in interpreter.execute
+                        if op < 0x80:
+                            if near_limit and len(stack) > 1023:
+                                raise StackOverflow
+                            stack.append(push_values[pc])
+                            pc += op - 0x5E
+                            continue
+                        if op < 0x90:
+                            if near_limit and len(stack) > 1023:
+                                raise StackOverflow
+                            stack.append(stack[0x7F - op])
+                            pc += 1
+                            continue
+                        if op < 0xA0:
+                            i = 0x8E - op
+                            stack[-1], stack[i] = stack[i], stack[-1]
+                            pc += 1
+                            continue
+                    f.gas = gas
+                    if op in ends_block:
+                        pc = fns[op](f, stack, pc)
+                        break
+                    pc = fns[op](f, stack, pc)
+                    gas = f.gas
+                # The dispatcher's work for the next entry, done here while it is cold
+                # too: a halt or a child frame (a negative pc) or a block goes back.
+                if pc < 0 or pc in table:
+                    return pc
 
         return cold_step
 
