@@ -52,7 +52,9 @@ def _constant_lines(names: set[str]) -> tuple[list[str], list[str]]:
             constants.append(f"{name}: Final = {_int_text(value)}")
         elif isinstance(value, tuple) and all(isinstance(v, int) for v in value):
             items = "".join(f"    {_int_text(v)},\n" for v in value)
-            constants.append(f"{name}: Final = (\n{items})")
+            # tuple[int, ...]: a fixed-length tuple type would make mypyc keep it unboxed
+            # and box all of it again for every subscript
+            constants.append(f"{name}: Final[tuple[int, ...]] = (\n{items})")
         elif getattr(value, "__name__", None) == name and hasattr(value, "__module__"):
             imports.setdefault(value.__module__, []).append(name)
         else:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 M: Final = 0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
 SIGN: Final = 0x8000000000000000000000000000000000000000000000000000000000000000
-SIGNEXTEND_HIGH: Final = (
+SIGNEXTEND_HIGH: Final[tuple[int, ...]] = (
     0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff80,
     0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8000,
     0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffff800000,
@@ -51,7 +51,7 @@ SIGNEXTEND_HIGH: Final = (
     0xffff800000000000000000000000000000000000000000000000000000000000,
     0xff80000000000000000000000000000000000000000000000000000000000000,
 )
-SIGNEXTEND_LOW: Final = (
+SIGNEXTEND_LOW: Final[tuple[int, ...]] = (
     127,
     32767,
     0x7fffff,
@@ -84,7 +84,7 @@ SIGNEXTEND_LOW: Final = (
     0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffff,
     0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff,
 )
-SIGNEXTEND_SIGN: Final = (
+SIGNEXTEND_SIGN: Final[tuple[int, ...]] = (
     128,
     32768,
     0x800000,
