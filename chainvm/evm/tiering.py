@@ -1,7 +1,7 @@
 """When code moves from the interpreter to the compiled tier (compiler.py).
 
-CHAINVM_COMPILE picks the mode, read once at import: "auto" (hot code; the default of
-the pure-Python package), "off" (the interpreter only; the default of the native build), and two test modes that check the translation against
+CHAINVM_COMPILE picks the mode, read once at import: "auto" (default: hot code),
+"off" (the interpreter only), and two test modes that check the translation against
 the interpreter: "always" (every block translated on first use) and "mixed" (tiny
 thresholds, so frames move between the interpreter, cold steps and translated blocks
 all the time).
@@ -9,28 +9,16 @@ all the time).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
 MODES = ("auto", "off", "always", "mixed")
 
-
-
-def native_interpreter() -> bool:
-    """Whether the interpreter loop is the native build's (setup.py, CHAINVM_MYPYC=1)."""
-    found = importlib.util.find_spec("chainvm.evm.interpreter")
-    return found is not None and found.origin is not None and not found.origin.endswith(".py")
-
-
-# The default: the compiled tier pays where the interpreter is Python; the native build's
-# interpreter runs hot loops faster than translated Python does (docs/performance.md).
-DEFAULT_MODE = "off" if native_interpreter() else "auto"
-COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", DEFAULT_MODE)
+COMPILE_MODE = os.environ.get("CHAINVM_COMPILE", "auto")
 if COMPILE_MODE not in MODES:
     sys.stderr.write(f"chainvm: CHAINVM_COMPILE={COMPILE_MODE!r} is not auto, off, always or "
-                     f"mixed; using {DEFAULT_MODE}\n")
-    COMPILE_MODE = DEFAULT_MODE
+                     "mixed; using auto\n")
+    COMPILE_MODE = "auto"
 
 # Whether frames may run compiled at all (the interpreter's JUMP and JUMPI then count
 # loop heads, see OpSpec.counting_body).
