@@ -36,7 +36,7 @@ from chainvm.evm.errors import InvalidBlock, InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import Fork
 from chainvm.evm.gas import GAS_PER_BLOB
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import (
     Transaction,
     TxResult,

@@ -53,8 +53,8 @@ from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import RLPError, decode, encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
-from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import FixtureError, parse_address, parse_bytes, parse_int
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import Authorization
 from chainvm.state.state import Account, Log, State
 

@@ -17,7 +17,7 @@ from chainvm.cli.common import (
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
 from chainvm.evm.forks import FORK_ORDER, get_fork
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.state.state import Account, State
 
 SENDER = bytes.fromhex("a94f5374fce5edbc8e2a8697c15331677e6ebf0b")

@@ -20,7 +20,6 @@ from chainvm.cli.campaign import (
 from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files
 from chainvm.encoding.json_input import InputError, load_json
 from chainvm.evm.forks import FORK_ORDER
-from chainvm.evm.interpreter import Tracer
 from chainvm.evm.statetest import (
     FixtureError,
     iter_cases,
@@ -28,6 +27,7 @@ from chainvm.evm.statetest import (
     load_file,
     run_case_checked,
 )
+from chainvm.evm.tracer import Tracer
 from chainvm.testing.fixtures import FIXTURES_HELP, sample_state_tests
 
 

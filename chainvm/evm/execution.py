@@ -29,7 +29,7 @@ from chainvm.evm.vm import (
 if TYPE_CHECKING:
     from chainvm.evm.env import BlockEnv
     from chainvm.evm.forks import Fork
-    from chainvm.evm.interpreter import Tracer
+    from chainvm.evm.tracer import Tracer
     from chainvm.state.state import State
 
 __all__ = ["CALL", "CALLCODE", "CREATE", "CREATE2", "DELEGATECALL", "EVM", "STATICCALL",

@@ -22,7 +22,7 @@ from chainvm.encoding.rlp import encode, list_header, string_header
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import ALIASES, FORKS, get_fork
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
 from chainvm.state.state import Account, Log, State
 

@@ -29,7 +29,7 @@ from chainvm.evm.gas import (
     MIN_BLOB_BASE_FEE,
     fake_exponential,
 )
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.vm import DELEGATION_PREFIX, MAX_NONCE
 from chainvm.state.state import Log, State
 

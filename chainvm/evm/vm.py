@@ -26,7 +26,7 @@ from chainvm.state.state import State
 
 if TYPE_CHECKING:
     from chainvm.evm.forks import Fork
-    from chainvm.evm.interpreter import Tracer
+    from chainvm.evm.tracer import Tracer
 
 # Message kinds
 CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE, CREATE2 = range(6)

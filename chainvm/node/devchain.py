@@ -36,7 +36,7 @@ from chainvm.crypto import keccak256
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import (
     TX_MAX_GAS_LIMIT,
     Authorization,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 
 
 def _hex_addr(n: int | bytes) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import get_fork
-from chainvm.evm.interpreter import Tracer
+from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import Transaction, apply_transaction
 from chainvm.state.state import Account, State
 

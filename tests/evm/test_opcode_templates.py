@@ -352,3 +352,31 @@ def test_template_cache_round_trip(tmp_path: Any, monkeypatch: Any) -> None:
     assert opspec.load_template_cache(None) == {} and opspec.template_cache_path() is not None
     monkeypatch.setenv("CHAINVM_CACHE_DIR", "")
     assert opspec.template_cache_path() is None
+
+
+def test_generated_bodies_are_current() -> None:
+    """instructions/generated.py is what `python -m chainvm.evm.generate_bodies` writes from
+    the templates now, and the forks' tables run its bodies."""
+    from chainvm.evm import generate_bodies
+    from chainvm.evm.forks import get_fork
+    from chainvm.evm.instructions import generated
+
+    assert generate_bodies.module_source() == generate_bodies.TARGET.read_text(), (
+        "run python -m chainvm.evm.generate_bodies")
+    specs = get_fork("Osaka").opcodes.specs
+    templated = [s for s in specs if s is not None and s.inline is not None]
+    assert len(templated) > 40
+    for s in templated:
+        assert generated.BODIES[s.inline.key] is s.body, s.name
+
+
+def test_template_not_in_generated_bodies_is_generated() -> None:
+    """A template the generated file lacks gets a body generated at import."""
+    from chainvm.evm import opspec
+    from chainvm.evm.instructions import generated
+
+    template = opspec.Inline("op_twice", 1, "(a + a) & M")
+    assert template.key not in generated.BODIES
+    stack = [5, WORD - 1]
+    assert template.body(None, stack, 7) == 8  # type: ignore[arg-type]
+    assert stack == [5, WORD - 2]
