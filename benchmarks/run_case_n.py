@@ -31,6 +31,10 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError, StopIteration) as exc:
         sys.stderr.write(f"run_case_n.py: {path}: {exc}\n")
         return 2
+    entries = test.get("post", {}).get(fork) if isinstance(test, dict) else None
+    if not isinstance(entries, list) or not index < len(entries):
+        sys.stderr.write(f"run_case_n.py: {name} has no case {fork}[{index}]\n")
+        return 2
     for _ in range(runs):
         result = run_case(name, test, fork, index)
         if not result.passed:
