@@ -293,20 +293,12 @@ LOG_OPS = [_make_log(n) for n in range(5)]
 
 
 def op_return(f: Frame, s: list[int], pc: int) -> int:
-    offset = s.pop()
-    size = s.pop()
-    if size:
-        expand_memory(f, offset, size)
-        f.output = memory_bytes(f.memory, offset, size)
+    op_return_exit(f, s, pc)
     raise Stop
 
 
 def op_revert(f: Frame, s: list[int], pc: int) -> int:  # EIP-140
-    offset = s.pop()
-    size = s.pop()
-    if size:
-        expand_memory(f, offset, size)
-        f.output = memory_bytes(f.memory, offset, size)
+    op_return_exit(f, s, pc)  # the output is taken as RETURN takes it
     raise Revert
 
 
@@ -325,11 +317,7 @@ def op_return_exit(f: Frame, s: list[int], pc: int) -> int:
     return HALTED
 
 
-def op_revert_exit(f: Frame, s: list[int], pc: int) -> int:
-    offset = s.pop()
-    size = s.pop()
-    if size:
-        expand_memory(f, offset, size)
-        f.output = memory_bytes(f.memory, offset, size)
+def op_revert_exit(f: Frame, s: list[int], pc: int) -> int:  # EIP-140
+    op_return_exit(f, s, pc)
     f.error = Revert()
     return HALTED
