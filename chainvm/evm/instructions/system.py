@@ -43,6 +43,20 @@ from chainvm.evm.vm import (
 SHARED_CALLDATA = 1 << 16
 
 
+def _hand_over(f: Frame, child: Frame, pc: int, exits: bool) -> int:
+    """Give the child frame to the driver: the compiled tier's exit bodies return CALLED
+    (the child in f.child), the interpreter's raise CallRequest."""
+    f.pc = pc + 1
+    if exits:
+        f.child = child
+        return CALLED
+    raise CallRequest(child)
+
+
+def _body_name(kind: int, exits: bool) -> str:
+    return "op_" + KIND_NAMES[kind].lower() + ("_exit" if exits else "")
+
+
 def _create_body(kind: int, exits: bool = False) -> Callable[[Frame, list[int], int], int]:
     """The body of CREATE or CREATE2 (one function each, as for the CALL family); with
     `exits`, the compiled tier's (OpSpec.exit_body), which returns CALLED for a child."""
@@ -76,14 +90,9 @@ def _create_body(kind: int, exits: bool = False) -> Callable[[Frame, list[int], 
             f.gas += result.gas_left
             s.append(0)
             return pc + 1
-        f.pc = pc + 1
-        if exits:
-            f.child = result
-            return CALLED
-        raise CallRequest(result)
+        return _hand_over(f, result, pc, exits)
 
-    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower() + (
-        "_exit" if exits else "")
+    body.__name__ = body.__qualname__ = _body_name(kind, exits)
     return body
 
 
@@ -188,14 +197,9 @@ def _call_body(kind: int, exits: bool = False) -> Callable[[Frame, list[int], in
             return pc + 1
         result.ret_offset = out_offset
         result.ret_size = out_size
-        f.pc = pc + 1
-        if exits:
-            f.child = result
-            return CALLED
-        raise CallRequest(result)
+        return _hand_over(f, result, pc, exits)
 
-    body.__name__ = body.__qualname__ = "op_" + KIND_NAMES[kind].lower() + (
-        "_exit" if exits else "")
+    body.__name__ = body.__qualname__ = _body_name(kind, exits)
     return body
 
 
