@@ -473,6 +473,14 @@ def worker_main(impl: str) -> int:
                     fixtures[path] = json.loads(fh.read())
             test = fixtures[path][request["test"]]
             post = test["post"][request["fork"]][request["index"]]
+            # Untimed runs first (--warmup): a tiered implementation reaches its steady
+            # state (translated loops and entries) before the timed runs.
+            for _ in range(request.get("warmup", 0)):
+                runner.prepare(test, request["fork"], post)
+                send(ev="start")
+                runner.execute()
+                send(ev="warm")
+                runner.finish()
             outcomes: list[Outcome] = []
             for _ in range(request["repeat"]):
                 runner.prepare(test, request["fork"], post)
@@ -1193,10 +1201,11 @@ class Worker:
         self.log.close()
 
 
-def run_case(worker: Worker, case: Case, repeat: int, timeout: float) -> Result:
+def run_case(worker: Worker, case: Case, repeat: int, timeout: float,
+             warmup: int = 0) -> Result:
     try:
         worker.send({"path": str(case.path), "test": case.test, "fork": case.fork,
-                     "index": case.index, "repeat": repeat})
+                     "index": case.index, "repeat": repeat, "warmup": warmup})
     except (BrokenPipeError, OSError):
         return Result("crash", error=f"worker died: {worker.tail()}")
     result = Result("ok")
@@ -1217,6 +1226,8 @@ def run_case(worker: Worker, case: Case, repeat: int, timeout: float) -> Result:
             limit = timeout
         elif event == "rep":
             result.times.append(message["t"])
+            limit = max(SETUP_SECONDS, timeout)
+        elif event == "warm":
             limit = max(SETUP_SECONDS, timeout)
         elif event == "error":
             return Result("error", times=result.times, error=message["error"])
@@ -1262,7 +1273,8 @@ class Progress:
 
 
 def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
-             progress: Progress, cold: bool = False) -> tuple[dict[str, Result], dict[str, Any]]:
+             progress: Progress, cold: bool = False,
+             warmup: int = 0) -> tuple[dict[str, Result], dict[str, Any]]:
     """Run the cases on one implementation's worker. `cold`: a fresh worker process for
     each case, so the one timed run is the first execution of its code in that process."""
     results: dict[str, Result] = {}
@@ -1288,7 +1300,7 @@ def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
             info["available"], info["version"] = True, hello["version"]
             info["startup_cpu"].append(hello.get("cpu"))
         started = time.perf_counter()
-        res = run_case(worker, case, repeat, timeout)
+        res = run_case(worker, case, repeat, timeout, warmup)
         results[case.name] = res
         shown = f"{res.median:.4f}s" if res.median is not None else "-"
         progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
@@ -1741,6 +1753,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark chainvm against py-evm, EELS and pyrevm on evm-benchmarks.")
     parser.add_argument("--repeat", type=int, default=3, metavar="R",
                         help="timed runs per benchmark and implementation (median shown)")
+    parser.add_argument("--warmup", type=int, default=0, metavar="W",
+                        help="ipsilon: untimed runs of each benchmark before its timed runs "
+                             "(steady state of a tiered implementation; default 0, ignored "
+                             "with --cold)")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="S",
                         help="seconds one timed run may take before the worker is killed")
     parser.add_argument("--only", metavar="REGEX",
@@ -1807,6 +1823,8 @@ def main(argv: list[str]) -> int:
     impls = [i for i in IMPLS if i in impls]  # chainvm first, fixed order
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
     try:
@@ -1828,6 +1846,7 @@ def main(argv: list[str]) -> int:
         "python": platform.python_version(),
         "chainvm_revision": chainvm_revision(),
         "repeat": args.repeat,
+        "warmup": 0 if args.cold else args.warmup,
         "timeout": args.timeout,
     }
     tables: list[str] = []
@@ -1837,12 +1856,16 @@ def main(argv: list[str]) -> int:
         infos: dict[str, Any] = {}
         for impl in impls:  # one implementation at a time, never in parallel
             per_case, infos[impl] = run_impl(impl, cases, 1 if args.cold else args.repeat,
-                                             args.timeout, progress, args.cold)
+                                             args.timeout, progress, args.cold,
+                                             0 if args.cold else args.warmup)
             for name, res in per_case.items():
                 results[name][impl] = res
         verify_without_root(results, cases)
         summary = summarize(cases, results, impls)
         table_text = render_table(cases, results, impls, summary, args.timeout)
+        if args.warmup and not args.cold:
+            table_text += (f"warm-up: {args.warmup} untimed runs of each benchmark before its "
+                           "timed runs\n")
         if args.cold:
             table_text += "cold: a fresh process per benchmark, one timed run (its first)\n"
             table_text += render_startup(infos)

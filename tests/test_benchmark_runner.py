@@ -1,0 +1,42 @@
+"""benchmarks/run.py: the side-by-side runner's warm-up runs and its bad-usage exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "benchmarks" / "run.py"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "evm-benchmarks"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, str(RUNNER), *args], capture_output=True,
+                          text=True, timeout=300, env=env, check=False)
+
+
+def test_negative_warmup_is_bad_usage() -> None:
+    result = run("--warmup", "-1", "--impl", "chainvm")
+    assert result.returncode == 2
+    assert "--warmup must not be negative" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
+def test_warmup_runs_are_untimed() -> None:
+    result = run("--impl", "chainvm", "--only", "^main/swap_math/0$", "--repeat", "2",
+                 "--warmup", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["warmup"] == 3
+    (bench,) = doc["benchmarks"]
+    chainvm = bench["results"]["chainvm"]
+    assert chainvm["status"] == "ok"
+    assert len(chainvm["times"]) == 2  # only the timed runs are reported
+    assert "warm-up: 3 untimed runs" in result.stderr
