@@ -30,7 +30,7 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-ADDRESS = Inline("op_address", 0, "int.from_bytes(f.address, 'big')")
+ADDRESS = Inline("op_address", 0, "int.from_bytes(f.address)")
 
 
 def op_balance(f: Frame, s: list[int], pc: int) -> int:
@@ -46,17 +46,17 @@ def op_balance_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-ORIGIN = Inline("op_origin", 0, "int.from_bytes(f.evm.origin, 'big')")
+ORIGIN = Inline("op_origin", 0, "int.from_bytes(f.evm.origin)")
 
 
-CALLER = Inline("op_caller", 0, "int.from_bytes(f.caller, 'big')")
+CALLER = Inline("op_caller", 0, "int.from_bytes(f.caller)")
 
 
 CALLVALUE = Inline("op_callvalue", 0, "f.value")
 
 
 CALLDATALOAD = Inline("op_calldataload", 1,
-                      "int.from_bytes(padded_slice(f.calldata, a, 32), 'big') if a < len(f.calldata) else 0")
+                      "int.from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0")
 
 
 CALLDATASIZE = Inline("op_calldatasize", 0, "len(f.calldata)")
@@ -168,7 +168,7 @@ def op_blockhash(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-COINBASE = Inline("op_coinbase", 0, "int.from_bytes(f.evm.block.coinbase, 'big')")
+COINBASE = Inline("op_coinbase", 0, "int.from_bytes(f.evm.block.coinbase)")
 
 
 TIMESTAMP = Inline("op_timestamp", 0, "f.evm.block.timestamp")
@@ -181,7 +181,7 @@ DIFFICULTY = Inline("op_difficulty", 0, "f.evm.block.difficulty")
 
 
 PREVRANDAO = Inline("op_prevrandao", 0,
-                    "int.from_bytes(f.evm.block.prev_randao, 'big')")  # EIP-4399
+                    "int.from_bytes(f.evm.block.prev_randao)")  # EIP-4399
 
 
 GASLIMIT = Inline("op_gaslimit", 0, "f.evm.block.gas_limit")

@@ -31,11 +31,11 @@ STOP = Inline("op_stop", 0, "raise Stop", pushes=False)
 POP = Inline("op_pop", 1, "", pushes=False)
 MLOAD = Inline("op_mload", 1, """
     if a + 32 > len(mem): expand_memory(f, a, 32)
-    int.from_bytes(mem[a:a + 32], 'big')
+    int.from_bytes(mem[a:a + 32])
 """)
 MSTORE = Inline("op_mstore", 2, """
     if a + 32 > len(mem): expand_memory(f, a, 32)
-    mem[a:a + 32] = b.to_bytes(32, 'big')
+    mem[a:a + 32] = b.to_bytes(32)
 """, pushes=False)
 MSTORE8 = Inline("op_mstore8", 2, """
     if a >= len(mem): expand_memory(f, a, 1)
