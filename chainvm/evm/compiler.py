@@ -125,24 +125,73 @@ class _BlockWriter:
     def flush(self) -> None:
         """Write the symbolic items back (on the straight path) and start afresh."""
         self.lines.extend(self.flush_lines())
-        self.sym = []
+        self.sym.clear()  # (in place: the translator keeps a reference to it)
         self.consumed = 0
         self.loaded = {}
 
 
-def _stack_bounds(ops: list[int], opcodes: OpcodeTables) -> tuple[int, int]:
-    """(items needed at entry, most items added above the entry height)."""
-    height = 0
-    lowest = 0
-    highest = 0
-    for op in ops:
-        spec = opcodes.specs[op]
-        if spec is None:
-            break
-        lowest = min(lowest, height - spec.pops)
-        height += spec.pushes - spec.pops
-        highest = max(highest, height)
-    return -lowest, highest
+# What the translator does with each opcode (see _compile_block), decided once per opcode
+# table: the tests in its loop, in the order they were made per instruction.
+_UNDEFINED, _NOOP, _PUSH, _DUP, _SWAP, _JUMP, _JUMPI, _EXIT, _INLINE, _CALL = range(10)
+
+
+class _Kinds:
+    """Per-opcode facts the translator reads for every instruction, as bytes indexed by
+    the opcode (built once per OpcodeTables, see _kinds_for)."""
+
+    __slots__ = ("kind", "pops", "pushes", "step")
+
+    def __init__(self, opcodes: OpcodeTables) -> None:
+        kind = bytearray(256)
+        pops = bytearray(256)
+        pushes = bytearray(256)
+        step = bytearray(256)
+        for op, spec in enumerate(opcodes.specs):
+            step[op] = 1
+            if spec is None:
+                kind[op] = _UNDEFINED
+                continue
+            pops[op] = spec.pops
+            pushes[op] = spec.pushes
+            step[op] = 1 + spec.immediate
+            if spec.immediate:  # PUSH1..PUSH32
+                kind[op] = _PUSH
+            elif DUP1 <= op <= DUP16:
+                kind[op] = _DUP
+            elif SWAP1 <= op <= SWAP16:
+                kind[op] = _SWAP
+            elif op == JUMP:
+                kind[op] = _JUMP
+            elif op == JUMPI:
+                kind[op] = _JUMPI
+            elif spec.exit_body is not None:
+                kind[op] = _EXIT
+            elif spec.inline is not None:
+                # A template that writes nothing (JUMPDEST) need not be expanded.
+                template = spec.inline
+                empty = (not template.arity and not spec.ends_block
+                         and template.expand((), _temporary, 0) == ([], None))
+                kind[op] = _NOOP if empty else _INLINE
+            else:
+                kind[op] = _CALL
+        self.kind = bytes(kind)
+        self.pops = bytes(pops)
+        self.pushes = bytes(pushes)
+        self.step = bytes(step)
+
+
+def _temporary() -> str:
+    return "t"
+
+
+_KINDS: dict[OpcodeTables, _Kinds] = {}
+
+
+def _kinds_for(opcodes: OpcodeTables) -> _Kinds:
+    kinds = _KINDS.get(opcodes)
+    if kinds is None:
+        kinds = _KINDS[opcodes] = _Kinds(opcodes)
+    return kinds
 
 
 def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
@@ -164,74 +213,85 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     """
     code = analysis.padded
     size = analysis.size
+    jumpdests = analysis.jumpdests
+    push_values = analysis.push_values
+    specs = opcodes.specs
+    static_gas = opcodes.static_gas
+    enders = opcodes.block_enders
+    kinds = _kinds_for(opcodes)
+    kind_of = kinds.kind
+    pops = kinds.pops
+    pushes = kinds.pushes
+    step = kinds.step
     w = _BlockWriter()
     lines = w.lines
+    sym = w.sym
     in_trace: set[int] = set()
-    total = 0
+    total = 0  # instructions in the trace's earlier blocks
     uses_memory = False
     loops = False
     segment: int | None = start
     while segment is not None:
-        pcs = _scan_block(analysis, opcodes, segment)
+        # One pass over the block: its lines are written while its stack bounds and static
+        # gas are summed, and the checks of those go in front of them at the end.
         in_trace.add(segment)
-        total += len(pcs)
-        ops = [code[pc] for pc in pcs]
-        need, grow = _stack_bounds(ops, opcodes)
-        static = sum(opcodes.static_gas[op] for op in ops)
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
-        shift = w.consumed - len(w.sym)
-        if need + shift > 0:
-            lines.append(f"if len(stack) < {need + shift}: raise StackUnderflow")
-        if grow and 1024 - grow + shift < 1024:
-            lines.append(f"if len(stack) > {1024 - grow + shift}: raise StackOverflow")
-        if static:
-            lines.append(f"gas = f.gas - {static}")
-            lines.append("if gas < 0: raise OutOfGas")
-            lines.append("f.gas = gas")
-        can_extend = total < MAX_TRACE_LENGTH
+        shift = w.consumed - len(sym)
+        mark = len(lines)
+        height = lowest = highest = 0
+        static = 0
+        count = 0
+        pc = segment
         segment = None
         exited = False
-        for pc, op in zip(pcs, ops, strict=True):
-            spec = opcodes.specs[op]
-            if spec is None:  # the frame's end, returned (see OpSpec.exit_body)
+        op = 0
+        while pc < size:
+            op = code[pc]
+            count += 1
+            static += static_gas[op]
+            kind = kind_of[op]
+            if kind == _NOOP:  # JUMPDEST
+                pass
+            elif kind == _PUSH:
+                sym.append(str(push_values[pc]))
+            elif kind == _DUP:
+                depth = op - 0x7F
+                if depth <= len(sym):
+                    sym.append(sym[-depth])
+                else:  # read the item in place, without taking the ones above it off the stack
+                    sym.append(w.read(w.consumed + depth - len(sym)))
+            elif kind == _SWAP:
+                depth = op - 0x8E
+                w.peek(depth)  # load the items down to `depth` into locals; swap the names
+                sym[-1], sym[-depth] = sym[-depth], sym[-1]
+            elif kind == _UNDEFINED:  # the frame's end, returned (see OpSpec.exit_body)
                 lines.append(f"f.error = InvalidOpcode('invalid opcode 0x{op:02x}')")
                 lines.append("f.gas = 0")
                 lines.append(f"return {HALTED}")
                 exited = True
                 break
-            if spec.immediate:  # PUSH1..PUSH32
-                w.sym.append(str(analysis.push_values[pc]))
-            elif DUP1 <= op <= DUP16:
-                depth = op - 0x7F
-                if depth <= len(w.sym):
-                    w.sym.append(w.sym[-depth])
-                else:  # read the item in place, without taking the ones above it off the stack
-                    w.sym.append(w.read(w.consumed + depth - len(w.sym)))
-            elif SWAP1 <= op <= SWAP16:
-                depth = op - 0x8E
-                w.peek(depth)  # load the items down to `depth` into locals; swap the names
-                w.sym[-1], w.sym[-depth] = w.sym[-depth], w.sym[-1]
-            elif op == JUMP:
+            elif kind == _JUMP:
                 dest = w.pop()
                 if dest == str(start):  # a loop closing on the function's entry
                     w.flush()
                     lines.append("continue")
                     loops = True
                     exited = True
-                elif (can_extend and dest.isdigit() and int(dest) in analysis.jumpdests
-                        and int(dest) not in in_trace):
+                elif (total + count < MAX_TRACE_LENGTH and dest.isdigit()
+                        and int(dest) in jumpdests and int(dest) not in in_trace):
                     segment = int(dest)
                 else:
                     w.flush()
                     lines.extend(_exit_lines(dest, analysis))
                     exited = True
-            elif op == JUMPI and w.sym[-2:-1] == ["0"]:  # never taken: only pops
+            elif kind == _JUMPI and sym[-2:-1] == ["0"]:  # never taken: only pops
                 w.pop()
                 w.pop()
-            elif op == JUMPI:
+            elif kind == _JUMPI:
+                can_extend = total + count < MAX_TRACE_LENGTH
                 dest = w.pop()
                 cond = w.pop()
-                taken = int(dest) if dest.isdigit() and int(dest) in analysis.jumpdests else None
+                taken = int(dest) if dest.isdigit() and int(dest) in jumpdests else None
                 if (can_extend and taken is not None and taken not in in_trace
                         and _is_failure_path(analysis, opcodes, pc + 1)):
                     # An assertion: the fall-through fails, so the trace follows the jump.
@@ -240,36 +300,39 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                         lines.extend("    " + line
                                      for line in w.flush_lines() + [f"return {pc + 1}"])
                     segment = taken
-                    continue
-                lines.append(f"if {cond}:")
-                if taken == start:
-                    lines.extend("    " + line for line in w.flush_lines() + ["continue"])
-                    loops = True
                 else:
-                    lines.extend("    " + line
-                                 for line in w.flush_lines() + _exit_lines(dest, analysis))
-                if pc + 1 == start:
-                    w.flush()
-                    lines.append("continue")
-                    loops = True
-                    exited = True
-                elif can_extend and pc + 1 < size and pc + 1 not in in_trace:
-                    segment = pc + 1
-                else:
-                    w.flush()
-                    lines.append(f"return {pc + 1}")
-                    exited = True
-            elif spec.exit_body is not None:
+                    lines.append(f"if {cond}:")
+                    if taken == start:
+                        lines.extend("    " + line for line in w.flush_lines() + ["continue"])
+                        loops = True
+                    else:
+                        lines.extend("    " + line
+                                     for line in w.flush_lines() + _exit_lines(dest, analysis))
+                    if pc + 1 == start:
+                        w.flush()
+                        lines.append("continue")
+                        loops = True
+                        exited = True
+                    elif can_extend and pc + 1 < size and pc + 1 not in in_trace:
+                        segment = pc + 1
+                    else:
+                        w.flush()
+                        lines.append(f"return {pc + 1}")
+                        exited = True
+            elif kind == _EXIT:
                 # A halt or a child frame: the body returns it (HALTED, CALLED) to the
                 # dispatcher, where the interpreter's body would raise it.
                 w.flush()
                 fn_name = f"op_{op:02x}"
-                env[fn_name] = spec.exit_body
+                env[fn_name] = specs[op].exit_body  # type: ignore[union-attr]
                 lines.append(f"return {fn_name}(f, stack, {pc})")
                 exited = True
-            elif spec.inline is not None:
+            elif kind == _INLINE:
                 # The template, over locals: the same source the interpreter's body has.
+                spec = specs[op]
+                assert spec is not None
                 template = spec.inline
+                assert template is not None
                 operands = [w.pop() for _ in range(template.arity)]
                 statements, result = template.expand(operands, w.fresh, pc)
                 lines.extend(statements)
@@ -279,7 +342,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                         name = w.fresh()
                         lines.append(f"{name} = {result}")
                         result = name
-                    w.sym.append(result)
+                    sym.append(result)
                 if spec.ends_block:  # STOP
                     if not (statements and statements[-1].startswith("raise ")):
                         w.flush()
@@ -290,19 +353,39 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 w.flush()
                 fn_name = f"op_{op:02x}"
                 env[fn_name] = opcodes.fns[op]
-                if op in opcodes.block_enders:
+                if op in enders:
                     lines.append(f"return {fn_name}(f, stack, {pc})")
                     exited = True
                 else:
                     lines.append(f"{fn_name}(f, stack, {pc})")
+            height -= pops[op]
+            if height < lowest:  # noqa: PLR1730 (cheaper than min() per instruction)
+                lowest = height
+            height += pushes[op]
+            if height > highest:  # noqa: PLR1730
+                highest = height
+            pc += step[op]
+            if op in enders or count >= MAX_BLOCK_LENGTH:
+                break
+        total += count
+        need = -lowest
+        header: list[str] = []
+        if need + shift > 0:
+            header.append(f"if len(stack) < {need + shift}: raise StackUnderflow")
+        if highest and 1024 - highest + shift < 1024:
+            header.append(f"if len(stack) > {1024 - highest + shift}: raise StackOverflow")
+        if static:
+            header.append(f"gas = f.gas - {static}")
+            header.append("if gas < 0: raise OutOfGas")
+            header.append("f.gas = gas")
+        lines[mark:mark] = header
         if exited or segment is not None:
             continue
         # The block was cut short by its length or by the end of the code: the next
         # entry is there (not followed, so that straight-line code is cut in the same
         # places whichever entry reaches it).
-        nxt = pcs[-1] + 1 + _immediate(opcodes, ops[-1]) if pcs else size
         w.flush()
-        lines.append(f"return {nxt}" if pcs else f"return {HALTED}")  # the end: STOP
+        lines.append(f"return {pc}" if count else f"return {HALTED}")  # the end: STOP
     head = [f"def block_{start}(f, stack):"]
     if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
         head.append("    mem = f.memory")
@@ -318,11 +401,6 @@ def _is_failure_path(analysis: CodeAnalysis, opcodes: OpcodeTables, pc: int) -> 
         return False
     pcs = _scan_block(analysis, opcodes, pc)
     return bool(pcs) and analysis.padded[pcs[-1]] in (REVERT, INVALID) and len(pcs) <= 16
-
-
-def _immediate(opcodes: OpcodeTables, op: int) -> int:
-    spec = opcodes.specs[op]
-    return 0 if spec is None else spec.immediate
 
 
 def _build_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables) -> Block:
@@ -347,12 +425,13 @@ def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> li
     code = analysis.padded
     size = analysis.size
     enders = opcodes.block_enders
+    step = _kinds_for(opcodes).step
     pcs: list[int] = []
     pc = start
     while pc < size:
         op = code[pc]
         pcs.append(pc)
-        pc += 1 + _immediate(opcodes, op)
+        pc += step[op]
         if op in enders or len(pcs) >= MAX_BLOCK_LENGTH:
             break
     return pcs
