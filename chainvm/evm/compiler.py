@@ -30,7 +30,9 @@ frame switches to compiled blocks when its code is entered often or loops.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
+from types import CodeType
 from typing import TYPE_CHECKING
 
 from chainvm.evm.errors import (
@@ -44,7 +46,7 @@ from chainvm.evm.errors import (
     Stop,
 )
 from chainvm.evm.frame import CALLED, HALTED, CallRequest, Frame
-from chainvm.evm.opspec import TEMPLATE_GLOBALS
+from chainvm.evm.opspec import OPERANDS, TEMPLATE_GLOBALS
 from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
 if TYPE_CHECKING:
@@ -132,20 +134,22 @@ class _BlockWriter:
 
 # What the translator does with each opcode (see _compile_block), decided once per opcode
 # table: the tests in its loop, in the order they were made per instruction.
-_UNDEFINED, _NOOP, _PUSH, _DUP, _SWAP, _JUMP, _JUMPI, _EXIT, _INLINE, _CALL = range(10)
+_UNDEFINED, _DISCARD, _PUSH, _DUP, _SWAP, _JUMP, _JUMPI, _EXIT, _INLINE, _CALL = range(10)
 
 
 class _Kinds:
     """Per-opcode facts the translator reads for every instruction, as bytes indexed by
     the opcode (built once per OpcodeTables, see _kinds_for)."""
 
-    __slots__ = ("kind", "pops", "pushes", "step")
+    __slots__ = ("folds", "kind", "pops", "pushes", "step")
 
     def __init__(self, opcodes: OpcodeTables) -> None:
         kind = bytearray(256)
         pops = bytearray(256)
         pushes = bytearray(256)
         step = bytearray(256)
+        # The pure arithmetic templates, compiled to evaluate over constant operands.
+        self.folds: dict[int, CodeType] = {}
         for op, spec in enumerate(opcodes.specs):
             step[op] = 1
             if spec is None:
@@ -167,11 +171,14 @@ class _Kinds:
             elif spec.exit_body is not None:
                 kind[op] = _EXIT
             elif spec.inline is not None:
-                # A template that writes nothing (JUMPDEST) need not be expanded.
+                # A template that writes nothing (JUMPDEST, POP) need not be expanded.
                 template = spec.inline
-                empty = (not template.arity and not spec.ends_block
-                         and template.expand((), _temporary, 0) == ([], None))
-                kind[op] = _NOOP if empty else _INLINE
+                empty = (not spec.ends_block and template.expand(
+                    OPERANDS[:template.arity], _temporary, 0) == ([], None))
+                kind[op] = _DISCARD if empty else _INLINE
+                fold = _fold_code(template.source, template.arity)
+                if fold is not None and template.pushes and not spec.ends_block:
+                    self.folds[op] = fold
             else:
                 kind[op] = _CALL
         self.kind = bytes(kind)
@@ -184,6 +191,34 @@ def _temporary() -> str:
     return "t"
 
 
+# What a foldable template may contain: arithmetic on its operands and integer constants.
+_PURE_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.BoolOp,
+               ast.Constant, ast.Name, ast.Load, ast.operator, ast.unaryop, ast.cmpop,
+               ast.boolop)
+_FOLD_GLOBALS: dict[str, object] = {"__builtins__": {}}
+
+
+def _fold_code(source: str, arity: int) -> CodeType | None:
+    """The template compiled for eval, if it is one expression of its operands and of the
+    integer TEMPLATE_GLOBALS alone (no call, attribute, subscript, `f`, `mem` or `pc`),
+    so that with constant operands its value is the same at translation as at run time."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:  # statements
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, _PURE_NODES):
+            return None
+        if isinstance(node, ast.Constant) and type(node.value) is not int:
+            return None
+        if isinstance(node, ast.Name) and node.id not in OPERANDS[:arity]:
+            value = TEMPLATE_GLOBALS.get(node.id)
+            if type(value) is not int:
+                return None
+            _FOLD_GLOBALS[node.id] = value
+    return compile(tree, "<chainvm fold>", "eval")
+
+
 _KINDS: dict[OpcodeTables, _Kinds] = {}
 
 
@@ -192,6 +227,18 @@ def _kinds_for(opcodes: OpcodeTables) -> _Kinds:
     if kinds is None:
         kinds = _KINDS[opcodes] = _Kinds(opcodes)
     return kinds
+
+
+def _folded(fold: CodeType | None, operands: list[str]) -> str | None:
+    """The value of a pure template (see _fold_code) over constant operands, or None."""
+    if fold is None or not all(x.isdigit() for x in operands):
+        return None
+    try:
+        value = eval(fold, _FOLD_GLOBALS,
+                     dict(zip(OPERANDS, map(int, operands), strict=False)))
+    except (ArithmeticError, MemoryError, ValueError):  # left to fail at run time
+        return None
+    return str(value) if type(value) is int and value >= 0 else None
 
 
 def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
@@ -223,6 +270,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     pops = kinds.pops
     pushes = kinds.pushes
     step = kinds.step
+    folds = kinds.folds
     w = _BlockWriter()
     lines = w.lines
     sym = w.sym
@@ -250,8 +298,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
             count += 1
             static += static_gas[op]
             kind = kind_of[op]
-            if kind == _NOOP:  # JUMPDEST
-                pass
+            if kind == _DISCARD:  # JUMPDEST, POP
+                if pops[op]:
+                    w.pop()
             elif kind == _PUSH:
                 sym.append(str(push_values[pc]))
             elif kind == _DUP:
@@ -334,20 +383,24 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 template = spec.inline
                 assert template is not None
                 operands = [w.pop() for _ in range(template.arity)]
-                statements, result = template.expand(operands, w.fresh, pc)
-                lines.extend(statements)
-                uses_memory = uses_memory or template.uses_memory
-                if result is not None:
-                    if not (result.isdigit() or result.isidentifier()):
-                        name = w.fresh()
-                        lines.append(f"{name} = {result}")
-                        result = name
-                    sym.append(result)
-                if spec.ends_block:  # STOP
-                    if not (statements and statements[-1].startswith("raise ")):
-                        w.flush()
-                        lines.append(f"return {pc + 1}")
-                    exited = True
+                value = _folded(folds.get(op), operands)
+                if value is not None:  # constant operands: the value, pushed as a constant
+                    sym.append(value)
+                else:
+                    statements, result = template.expand(operands, w.fresh, pc)
+                    lines.extend(statements)
+                    uses_memory = uses_memory or template.uses_memory
+                    if result is not None:
+                        if not (result.isdigit() or result.isidentifier()):
+                            name = w.fresh()
+                            lines.append(f"{name} = {result}")
+                            result = name
+                        sym.append(result)
+                    if spec.ends_block:  # STOP
+                        if not (statements and statements[-1].startswith("raise ")):
+                            w.flush()
+                            lines.append(f"return {pc + 1}")
+                        exited = True
             else:
                 # Everything else runs the interpreter's body on the real stack.
                 w.flush()
