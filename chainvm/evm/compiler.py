@@ -141,7 +141,7 @@ class _Kinds:
     """Per-opcode facts the translator reads for every instruction, as bytes indexed by
     the opcode (built once per OpcodeTables, see _kinds_for)."""
 
-    __slots__ = ("folds", "kind", "pops", "pushes", "step")
+    __slots__ = ("folds", "kind", "pops", "pushes", "specialized", "step", "trees")
 
     def __init__(self, opcodes: OpcodeTables) -> None:
         kind = bytearray(256)
@@ -150,6 +150,9 @@ class _Kinds:
         step = bytearray(256)
         # The pure arithmetic templates, compiled to evaluate over constant operands.
         self.folds: dict[int, CodeType] = {}
+        self.trees: dict[int, ast.Expression] = {}  # and parsed, for some constant operands
+        # (op, the constant operands or "") -> the template specialised for them, or None
+        self.specialized: dict[tuple[int, tuple[str, ...]], str | None] = {}
         for op, spec in enumerate(opcodes.specs):
             step[op] = 1
             if spec is None:
@@ -176,9 +179,10 @@ class _Kinds:
                 empty = (not spec.ends_block and template.expand(
                     OPERANDS[:template.arity], _temporary, 0) == ([], None))
                 kind[op] = _DISCARD if empty else _INLINE
-                fold = _fold_code(template.source, template.arity)
-                if fold is not None and template.pushes and not spec.ends_block:
-                    self.folds[op] = fold
+                tree = _pure_tree(template.source, template.arity)
+                if tree is not None and template.pushes and not spec.ends_block:
+                    self.folds[op] = compile(tree, "<chainvm fold>", "eval")
+                    self.trees[op] = tree
             else:
                 kind[op] = _CALL
         self.kind = bytes(kind)
@@ -198,10 +202,10 @@ _PURE_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, a
 _FOLD_GLOBALS: dict[str, object] = {"__builtins__": {}}
 
 
-def _fold_code(source: str, arity: int) -> CodeType | None:
-    """The template compiled for eval, if it is one expression of its operands and of the
-    integer TEMPLATE_GLOBALS alone (no call, attribute, subscript, `f`, `mem` or `pc`),
-    so that with constant operands its value is the same at translation as at run time."""
+def _pure_tree(source: str, arity: int) -> ast.Expression | None:
+    """The template parsed, if it is one expression of its operands and of the integer
+    TEMPLATE_GLOBALS alone (no call, attribute, subscript, `f`, `mem` or `pc`), so that
+    with constant operands its value is the same at translation as at run time."""
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError:  # statements
@@ -216,7 +220,93 @@ def _fold_code(source: str, arity: int) -> CodeType | None:
             if type(value) is not int:
                 return None
             _FOLD_GLOBALS[node.id] = value
-    return compile(tree, "<chainvm fold>", "eval")
+    return tree
+
+
+# Specialisations kept per opcode table: they are keyed by constants, so a long-running
+# process would otherwise collect them without end.
+MAX_SPECIALIZED = 4096
+
+
+def _specialized(kinds: _Kinds, op: int, operands: list[str]) -> str | None:
+    """The pure template of `op` over `operands` (some constant) with its constant parts
+    evaluated (a test decided, a shift amount checked), when that simplifies it; else None."""
+    key = (op, tuple(x if x.isdigit() else "" for x in operands))
+    cache = kinds.specialized
+    if key in cache:
+        form = cache[key]
+    else:
+        constants = {name: int(x) for name, x in zip(OPERANDS, operands, strict=False)
+                     if x.isdigit()}
+        folded = [False]
+        node = _fold_node(kinds.trees[op].body, constants, folded)[0]
+        if not folded[0]:
+            form = None
+        elif isinstance(node, ast.Constant):
+            form = str(node.value)
+        else:
+            form = ast.unparse(ast.fix_missing_locations(node))
+        if len(cache) >= MAX_SPECIALIZED:
+            cache.clear()
+        cache[key] = form
+    if form is None:
+        return None
+    return form.format_map(dict(zip(OPERANDS, operands, strict=False)))
+
+
+def _fold_node(node: ast.expr, constants: dict[str, int],
+               folded: list[bool]) -> tuple[ast.expr, object]:
+    """(node with its constant parts evaluated and the other operands as {a}, {b}, {c}
+    fields; its value if constant, else None). A part whose evaluation raises stays as it
+    is (to raise at run time, if it is reached); of an IfExp with a constant test only the
+    branch taken is kept (and evaluated), as at run time."""
+    if isinstance(node, ast.Name):
+        if node.id in constants:
+            value = constants[node.id]
+            return ast.Constant(value), value
+        if node.id in OPERANDS:
+            return ast.Name("{" + node.id + "}", ast.Load()), None
+        return node, _FOLD_GLOBALS[node.id]  # an integer constant, kept by name
+    if isinstance(node, ast.Constant):
+        return node, node.value
+    if isinstance(node, ast.IfExp):
+        test, decided = _fold_node(node.test, constants, folded)
+        if decided is not None:
+            folded[0] = True
+            return _fold_node(node.body if decided else node.orelse, constants, folded)
+        body = _fold_node(node.body, constants, folded)[0]
+        orelse = _fold_node(node.orelse, constants, folded)[0]
+        return ast.IfExp(test, body, orelse), None
+    if isinstance(node, ast.BinOp):
+        left, lv = _fold_node(node.left, constants, folded)
+        right, rv = _fold_node(node.right, constants, folded)
+        new: ast.expr = ast.BinOp(left, node.op, right)
+        parts = [lv, rv]
+    elif isinstance(node, ast.UnaryOp):
+        operand, ov = _fold_node(node.operand, constants, folded)
+        new = ast.UnaryOp(node.op, operand)
+        parts = [ov]
+    elif isinstance(node, ast.Compare):
+        pairs = [_fold_node(part, constants, folded) for part in [node.left, *node.comparators]]
+        new = ast.Compare(pairs[0][0], node.ops, [p[0] for p in pairs[1:]])
+        parts = [p[1] for p in pairs]
+    elif isinstance(node, ast.BoolOp):
+        pairs = [_fold_node(part, constants, folded) for part in node.values]
+        new = ast.BoolOp(node.op, [p[0] for p in pairs])
+        parts = [p[1] for p in pairs]
+    else:  # (_pure_tree admits no other expression)
+        raise TypeError(f"not a pure template node: {ast.dump(node)}")
+    if any(part is None for part in parts):
+        return new, None
+    try:
+        value = eval(compile(ast.fix_missing_locations(ast.Expression(new)),
+                             "<chainvm fold>", "eval"), _FOLD_GLOBALS)
+    except (ArithmeticError, MemoryError, ValueError):
+        return new, None
+    folded[0] = True
+    if type(value) is bool or (type(value) is int and value >= 0):
+        return ast.Constant(value), value
+    return new, value  # (a negative constant stays an expression: `-5 ** 2` is not (-5) ** 2)
 
 
 _KINDS: dict[OpcodeTables, _Kinds] = {}
@@ -384,6 +474,12 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 assert template is not None
                 operands = [w.pop() for _ in range(template.arity)]
                 value = _folded(folds.get(op), operands)
+                if value is None and op in folds and any(x.isdigit() for x in operands):
+                    value = _specialized(kinds, op, operands)
+                    if value is not None and not (value.isdigit() or value.isidentifier()):
+                        name = w.fresh()
+                        lines.append(f"{name} = {value}")
+                        value = name
                 if value is not None:  # constant operands: the value, pushed as a constant
                     sym.append(value)
                 else:
