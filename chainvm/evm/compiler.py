@@ -366,6 +366,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     sym = w.sym
     in_trace: set[int] = set()
     total = 0  # instructions in the trace's earlier blocks
+    # What the checks written so far tell of the real stack's length, where the next
+    # block's are written: known_min <= len(stack) <= known_max.
+    known_min, known_max = 0, 1024
     uses_memory = False
     loops = False
     segment: int | None = start
@@ -376,6 +379,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
         shift = w.consumed - len(sym)
         mark = len(lines)
+        stack_changed = False
         height = lowest = highest = 0
         static = 0
         count = 0
@@ -507,6 +511,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     exited = True
                 else:
                     lines.append(f"{fn_name}(f, stack, {pc})")
+                    stack_changed = True
             height -= pops[op]
             if height < lowest:  # noqa: PLR1730 (cheaper than min() per instruction)
                 lowest = height
@@ -519,10 +524,17 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         total += count
         need = -lowest
         header: list[str] = []
-        if need + shift > 0:
+        # A check that an earlier one in the trace already implies is left out: between
+        # them the real stack kept its length (only a body called on the main path, which
+        # ends the knowledge, changes it; the flushes before exits are off that path).
+        if need + shift > known_min:
             header.append(f"if len(stack) < {need + shift}: raise StackUnderflow")
-        if highest and 1024 - highest + shift < 1024:
+            known_min = need + shift
+        if highest and 1024 - highest + shift < known_max:
             header.append(f"if len(stack) > {1024 - highest + shift}: raise StackOverflow")
+            known_max = 1024 - highest + shift
+        if stack_changed:
+            known_min, known_max = 0, 1024
         if static:
             header.append(f"gas = f.gas - {static}")
             header.append("if gas < 0: raise OutOfGas")
