@@ -31,6 +31,7 @@ frame switches to compiled blocks when its code is entered often or loops.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from types import CodeType
 from typing import TYPE_CHECKING
@@ -331,6 +332,44 @@ def _folded(fold: CodeType | None, operands: list[str]) -> str | None:
     return str(value) if type(value) is int and value >= 0 else None
 
 
+# The memory templates' (MLOAD, MSTORE, MSTORE8) growth checks, as the translator sees them
+# (a local's name or a constant for the offset). Memory only grows, so once such a line
+# has run, len(mem) >= offset + size for the rest of the function's run.
+_MEMORY_CHECK = re.compile(r"if (\w+) \+ (\d+) > len\(mem\): expand_memory\(f, \1, \2\)\Z")
+_MEMORY_CHECK_1 = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
+
+
+def _memory_check(line: str) -> tuple[str, int] | None:
+    """(offset, size) of a memory growth check, or None for any other line."""
+    m = _MEMORY_CHECK.match(line)
+    if m is not None:
+        return m[1], int(m[2])
+    m = _MEMORY_CHECK_1.match(line)
+    return (m[1], 1) if m is not None else None
+
+
+def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
+    """Whether `line` is a memory growth check that one already on the main path implies
+    (it is then left out); else records it if it is one. A template's statements are
+    written on the main path (its own nested lines are indented: not checks here)."""
+    check = _memory_check(line)
+    if check is None:
+        return False
+    offset, size = check
+    if size <= 0:  # (touches nothing: implies nothing)
+        return False
+    if offset.isdigit():
+        end = int(offset) + size
+        if end <= covered[0]:
+            return True
+        covered[0] = end
+        return False
+    if size <= by_name.get(offset, 0):
+        return True
+    by_name[offset] = size
+    return False
+
+
 def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
     """Leave the function for jump destination `dest` (a constant or a local's name)."""
     if dest.isdigit():
@@ -369,6 +408,10 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     # What the checks written so far tell of the real stack's length, where the next
     # block's are written: known_min <= len(stack) <= known_max.
     known_min, known_max = 0, 1024
+    # Memory the main path has already grown: up to this constant end, and for offsets in
+    # locals, name -> size (see _covered).
+    covered = [0]
+    covered_by_name: dict[str, int] = {}
     uses_memory = False
     loops = False
     segment: int | None = start
@@ -488,6 +531,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     sym.append(value)
                 else:
                     statements, result = template.expand(operands, w.fresh, pc)
+                    if template.uses_memory:
+                        statements = [line for line in statements
+                                      if not _covered(line, covered, covered_by_name)]
                     lines.extend(statements)
                     uses_memory = uses_memory or template.uses_memory
                     if result is not None:
