@@ -26,6 +26,7 @@ NATIVE_MODULES = [
     "chainvm/evm/interpreter.py",
     "chainvm/evm/vm.py",
     "chainvm/evm/instructions/common.py",
+    "chainvm/evm/instructions/direct.py",
     "chainvm/evm/instructions/environment.py",
     "chainvm/evm/instructions/generated.py",
     "chainvm/evm/instructions/stack_memory.py",

@@ -47,6 +47,7 @@ from chainvm.evm.errors import (
     Stop,
 )
 from chainvm.evm.frame import CALLED, HALTED, CallRequest, Frame
+from chainvm.evm.instructions.direct import NATIVE, call_body
 from chainvm.evm.opspec import OPERANDS, TEMPLATE_GLOBALS
 from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
@@ -681,6 +682,8 @@ class CompiledCode:
         # (exit_fns); JUMP and JUMPI do not count loop heads here (that is the
         # interpreter's loop_fns).
         fns = self.opcodes.exit_fns
+        native = NATIVE  # bodies called by number in the native build (see interpreter.execute)
+        direct = self.opcodes.direct_exit
         block_at = self.block_at
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
@@ -732,6 +735,14 @@ class CompiledCode:
                             pc += 1
                             continue
                     f.gas = gas
+                    if native:
+                        k = direct[op]
+                        if k:
+                            pc = call_body(k, f, stack, pc)
+                            if op in ends_block:
+                                break
+                            gas = f.gas
+                            continue
                     if op in ends_block:
                         pc = fns[op](f, stack, pc)
                         break

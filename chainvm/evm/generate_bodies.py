@@ -1,5 +1,5 @@
 """Write chainvm/evm/instructions/generated.py: the opcode templates' interpreter bodies as a
-plain module.
+plain module; and instructions/direct.py, the native build's direct calls of the bodies.
 
 The templates (`opspec.Inline`) stay the one source of what a templated opcode does; this
 writes out, ahead of time, the bodies that `Inline` otherwise generates at import. As a
@@ -9,8 +9,16 @@ them. `Inline` takes a body from the module only when its key (name, arity, push
 template's text) is there, so a stale file never changes behaviour; a test keeps the file
 equal to what this writes.
 
-    python -m chainvm.evm.generate_bodies          # rewrite the file
-    python -m chainvm.evm.generate_bodies --check  # exit 1 when it is out of date
+direct.py gives every body of every fork's fast tables that is a module-level function of
+an instruction module a number, and `call_body(number, f, stack, pc)` calls it by name. Compiled
+by mypyc, such a call is a plain C call with the pc as a machine integer; through the table
+it goes through Python's call protocol (the pc boxed, the arguments parsed and checked, the
+result boxed), about 30% of the native interpreter's instructions on straight-line code
+(docs/performance.md). Interpreted, the table's call is the cheaper one, and the tables
+use it (OpcodeTables.direct_loop is all 0).
+
+    python -m chainvm.evm.generate_bodies          # rewrite the files
+    python -m chainvm.evm.generate_bodies --check  # exit 1 when one is out of date
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import sys
 from pathlib import Path
 
 TARGET = Path(__file__).with_name("instructions") / "generated.py"
+DIRECT_TARGET = Path(__file__).with_name("instructions") / "direct.py"
 
 HEADER = '''"""The opcode templates' interpreter bodies, generated ahead of time. Do not edit.
 
@@ -105,21 +114,112 @@ def module_source() -> str:
     return "".join(parts)
 
 
+DIRECT_HEADER = '''"""Direct calls of the opcode bodies, for the native build. Generated; do not edit.
+
+Written by `python -m chainvm.evm.generate_bodies` from the forks' opcode tables (see that
+module for why): `call_body(k, f, s, pc)` runs entry k of ENTRIES, a body and the stack height
+above which it overflows (0: it cannot), as the fork table's function for it would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import FunctionType
+from typing import TYPE_CHECKING, Final
+
+from chainvm.evm.errors import StackOverflow
+'''
+
+
+def direct_entries() -> list[tuple[str, str, int]]:
+    """(module, function, stack ceiling) of every body that call_body can reach by name."""
+    import importlib
+
+    from chainvm.evm import forks
+
+    found: set[tuple[str, str, int]] = set()
+    for fork in forks.FORK_ORDER:
+        tables = forks.get_fork(fork).opcodes
+        for body, ceiling in tables.loop_keys + tables.exit_keys:
+            module, name = body.__module__, body.__name__
+            if not module.startswith("chainvm.evm.instructions."):
+                continue
+            if getattr(importlib.import_module(module), name, None) is not body:
+                continue  # made by a factory (LOGn, SWAPn): not importable by name
+            found.add((module, name, ceiling))
+    return sorted(found)
+
+
+def _dispatch_lines(entries: list[tuple[str, int]], first: int, indent: str) -> list[str]:
+    """A binary search over k in [first, first + len(entries)) ending in each call."""
+    if len(entries) == 1:
+        alias, ceiling = entries[0]
+        lines = []
+        if ceiling:
+            lines += [f"{indent}if len(s) > {ceiling}:", f"{indent}    raise StackOverflow"]
+        return [*lines, f"{indent}return {alias}(f, s, pc)"]
+    half = len(entries) // 2
+    return ([f"{indent}if k < {first + half}:"]
+            + _dispatch_lines(entries[:half], first, indent + "    ")
+            + _dispatch_lines(entries[half:], first + half, indent))
+
+
+def direct_source() -> str:
+    """The text of instructions/direct.py."""
+    entries = direct_entries()
+    names = [name for _, name, _ in entries]
+    aliases: list[str] = []
+    imports: dict[str, set[str]] = {}
+    for module, name, _ in entries:
+        short = module.rsplit(".", 1)[1]
+        alias = name if names.count(name) == 1 or module.endswith(".generated") else \
+            f"{short}_{name}"
+        imports.setdefault(module, set()).add(name if alias == name else f"{name} as {alias}")
+        aliases.append(alias)
+    parts = [DIRECT_HEADER]
+    for module in sorted(imports):
+        parts.append(f"from {module} import (\n")
+        parts.extend(f"    {item},\n" for item in sorted(imports[module]))
+        parts.append(")\n")
+    parts.append("\nif TYPE_CHECKING:\n    from chainvm.evm.frame import Frame\n\n\n")
+    parts.append("def call_body(k: int, f: Frame, s: list[int], pc: int) -> int:\n")
+    calls = list(dict.fromkeys(zip(aliases, (c for _, _, c in entries), strict=True)))
+    parts.extend(line + "\n" for line in _dispatch_lines(calls, 1, "    "))
+    parts.append("\n\nENTRIES: Final[tuple[tuple[Callable[[Frame, list[int], int], int], int], "
+                 "...]] = (\n")
+    parts.extend(f"    ({alias}, {ceiling}),\n" for alias, ceiling in calls)
+    parts.append(")\n")
+    parts.append('''
+# Compiled by mypyc, call_body is not a Python function: only then do the tables number
+# their bodies for it (interpreted, a call through the table is cheaper).
+NATIVE: Final = not isinstance(call_body, FunctionType)
+
+
+def numbering() -> dict[tuple[Callable[[Frame, list[int], int], int], int], int]:
+    """(body, stack ceiling) -> its k for call_body."""
+    return {entry: k for k, entry in enumerate(ENTRIES, 1)}
+''')
+    return "".join(parts)
+
+
 def main(argv: list[str]) -> int:
     if argv not in ([], ["--check"]):
         sys.stderr.write("usage: python -m chainvm.evm.generate_bodies [--check]\n")
         return 2
-    text = module_source()
-    current = TARGET.read_text() if TARGET.exists() else ""
-    if argv == ["--check"]:
-        if text != current:
-            sys.stderr.write(f"{TARGET} is out of date: run python -m chainvm.evm.generate_bodies\n")
-            return 1
-        return 0
-    if text != current:
-        TARGET.write_text(text)
-        sys.stderr.write(f"wrote {TARGET}\n")
-    return 0
+    status = 0
+    # generated.py first: direct.py is written from the tables that import it
+    for target, source in ((TARGET, module_source), (DIRECT_TARGET, direct_source)):
+        text = source()
+        current = target.read_text() if target.exists() else ""
+        if argv == ["--check"]:
+            if text != current:
+                sys.stderr.write(f"{target} is out of date: run python -m "
+                                 "chainvm.evm.generate_bodies\n")
+                status = 1
+        elif text != current:
+            target.write_text(text)
+            sys.stderr.write(f"wrote {target}\n")
+    return status
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from chainvm.evm.errors import (
     Stop,
 )
 from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
+from chainvm.evm.instructions.direct import NATIVE, call_body
 from chainvm.evm.vm import finish_frame, resume_parent
 
 if TYPE_CHECKING:
@@ -42,6 +43,10 @@ def execute(f: Frame) -> Frame | None:
     opcodes = f.evm.opcodes
     fns = opcodes.loop_fns
     static_gas = opcodes.static_gas
+    # The native build calls most bodies by number, without Python's call protocol
+    # (instructions/direct.py); interpreted, the table's call is the cheaper one.
+    native = NATIVE
+    direct = opcodes.direct_loop
     code = f.code
     push_values = f.push_values
     stack = f.stack
@@ -74,6 +79,12 @@ def execute(f: Frame) -> Frame | None:
                     pc += 1
                     continue
             f.gas = gas
+            if native:
+                k = direct[op]
+                if k:
+                    pc = call_body(k, f, stack, pc)
+                    gas = f.gas
+                    continue
             pc = fns[op](f, stack, pc)
             gas = f.gas
     except CallRequest as request:

@@ -445,12 +445,20 @@ class OpcodeTables:
                   frames are returned, not raised)
     static_gas, stack_ranges (legal heights before the op), names, specs (None if undefined)
     block_enders  opcodes after which a compiled block ends (undefined ones included)
+    loop_keys, exit_keys   (body, stack ceiling) behind each loop_fns / exit_fns entry: the
+                  body before the overflow wrapper, and the height above which it overflows
+                  (0: not wrapped); what instructions/direct.py is generated from
+    direct_loop, direct_exit   for the native build: the number under which
+                  instructions/direct.call_body runs each loop_fns / exit_fns entry without
+                  the Python call protocol (0: call the table's function); all 0 in the
+                  pure-Python package, where the table's call is the cheaper one
 
     Identity matters: the compiled tier caches translations per OpcodeTables.
     """
 
-    __slots__ = ("block_enders", "exit_fns", "fast_fns", "fns", "loop_fns", "name", "names",
-                 "specs", "stack_ranges", "static_gas")
+    __slots__ = ("block_enders", "direct_exit", "direct_loop", "exit_fns", "exit_keys",
+                 "fast_fns", "fns", "loop_fns", "loop_keys", "name", "names", "specs",
+                 "stack_ranges", "static_gas")
 
     def __init__(self, name: str, table: Mapping[int, OpSpec]) -> None:
         self.name = name
@@ -460,6 +468,8 @@ class OpcodeTables:
         fast_fns: list[Body] = []
         loop_fns: list[Body] = []
         exit_fns: list[Body] = []
+        loop_keys: list[tuple[Body, int]] = []
+        exit_keys: list[tuple[Body, int]] = []
         stack_ranges: list[range] = []
         for op, s in enumerate(specs):
             if s is None:
@@ -467,27 +477,41 @@ class OpcodeTables:
                 fast_fns.append(op_undefined)
                 loop_fns.append(op_undefined)
                 exit_fns.append(op_undefined_exit)
+                loop_keys.append((op_undefined, 0))
+                exit_keys.append((op_undefined_exit, 0))
                 stack_ranges.append(range(1 << 20))  # any height: the body fails anyway
                 continue
             fns.append(s.body)
             highest = STACK_LIMIT + s.pops - s.pushes  # legal heights: pops <= h <= highest
-            fast = _overflow_checked(s.body, highest) if s.pushes > s.pops else s.body
+            ceiling = highest if s.pushes > s.pops else 0
+            fast = _overflow_checked(s.body, highest) if ceiling else s.body
             fast_fns.append(fast)
             if COMPILED_TIER_ENABLED and s.counting_body is not None:
                 loop_fns.append(s.counting_body)
+                loop_keys.append((s.counting_body, 0))
             else:
                 loop_fns.append(fast)
+                loop_keys.append((s.body, ceiling))
             if s.exit_body is None:
                 exit_fns.append(fast)
-            elif s.pushes > s.pops:
-                exit_fns.append(_overflow_checked(s.exit_body, highest))
+                exit_keys.append((s.body, ceiling))
             else:
-                exit_fns.append(s.exit_body)
+                exit_fns.append(_overflow_checked(s.exit_body, highest) if ceiling
+                                else s.exit_body)
+                exit_keys.append((s.exit_body, ceiling))
             stack_ranges.append(range(s.pops, highest + 1))
         self.fns = tuple(fns)
         self.fast_fns = tuple(fast_fns)
         self.loop_fns = tuple(loop_fns)
         self.exit_fns = tuple(exit_fns)
+        self.loop_keys = tuple(loop_keys)
+        self.exit_keys = tuple(exit_keys)
+        # Imported here: direct.py imports the instruction modules, which import this one.
+        from chainvm.evm.instructions.direct import NATIVE, numbering
+
+        number = numbering() if NATIVE else {}
+        self.direct_loop = tuple(number.get(key, 0) for key in loop_keys)
+        self.direct_exit = tuple(number.get(key, 0) for key in exit_keys)
         self.stack_ranges = tuple(stack_ranges)
         self.static_gas = tuple(0 if s is None else s.gas for s in specs)
         self.names = tuple(f"opcode 0x{op:02x} not defined" if s is None else s.name

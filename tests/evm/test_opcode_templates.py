@@ -19,6 +19,7 @@ import pytest
 
 from chainvm.evm.compiler import CompiledCode, execute_compiled
 from chainvm.evm.env import BlockEnv
+from chainvm.evm.errors import StackOverflow
 from chainvm.evm.forks import FORK_ORDER, FORKS, Fork
 from chainvm.evm.frame import KIND_CALL, Frame
 from chainvm.evm.interpreter import execute
@@ -380,3 +381,38 @@ def test_template_not_in_generated_bodies_is_generated() -> None:
     stack = [5, WORD - 1]
     assert template.body(None, stack, 7) == 8  # type: ignore[arg-type]
     assert stack == [5, WORD - 2]
+
+
+def test_direct_calls_are_current_and_match_the_tables() -> None:
+    """instructions/direct.py is what the generator writes now; each of its entries, called
+    by number, runs the body the fork tables hold under that key (a pure-Python process
+    checks the numbering here; the native build uses it, tests/test_native_build.py)."""
+    from chainvm.evm import generate_bodies
+    from chainvm.evm.forks import get_fork
+    from chainvm.evm.instructions import direct
+
+    assert generate_bodies.direct_source() == generate_bodies.DIRECT_TARGET.read_text(), (
+        "run python -m chainvm.evm.generate_bodies")
+    number = direct.numbering()
+    assert len(number) == len(direct.ENTRIES)
+    tables = get_fork("Osaka").opcodes
+    found = 0
+    for op in range(256):
+        for (body, ceiling), fn in ((tables.loop_keys[op], tables.loop_fns[op]),
+                                    (tables.exit_keys[op], tables.exit_fns[op])):
+            k = number.get((body, ceiling))
+            if k is None:
+                continue
+            found += 1
+            # the table's function is the body itself, or the body behind the overflow check
+            assert fn is body if not ceiling else fn.__name__ == f"{body.__name__}_checked"
+    assert found > 100
+    # An overflowing push through call_body fails as the table's checked function does.
+    osaka = FORKS["Osaka"]
+    k = number[(tables.loop_keys[0x30][0], 1023)]  # ADDRESS
+    full = [0] * 1024
+    with pytest.raises(StackOverflow):
+        direct.call_body(k, _frame(osaka, b"\x30", full, b"", b"", 100), full, 0)
+    below = [0] * 1023
+    assert direct.call_body(k, _frame(osaka, b"\x30", below, b"", b"", 100), below, 0) == 1
+    assert below[-1] == int.from_bytes(ADDRESS)
