@@ -321,10 +321,8 @@ def _kinds_for(opcodes: OpcodeTables) -> _Kinds:
     return kinds
 
 
-def _folded(fold: CodeType | None, operands: list[str]) -> str | None:
-    """The value of a pure template (see _fold_code) over constant operands, or None."""
-    if fold is None or not all(x.isdigit() for x in operands):
-        return None
+def _folded(fold: CodeType, operands: list[str]) -> str | None:
+    """The value of a pure template (see _pure_tree) over constant operands, or None."""
     try:
         value = eval(fold, _FOLD_GLOBALS,
                      dict(zip(OPERANDS, map(int, operands), strict=False)))
@@ -353,6 +351,8 @@ def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
     """Whether `line` is a memory growth check that one already on the main path implies
     (it is then left out); else records it if it is one. A template's statements are
     written on the main path (its own nested lines are indented: not checks here)."""
+    if not line.startswith("if "):
+        return False
     check = _memory_check(line)
     if check is None:
         return False
@@ -521,13 +521,21 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 template = spec.inline
                 assert template is not None
                 operands = [w.pop() for _ in range(template.arity)]
-                value = _folded(folds.get(op), operands)
-                if value is None and op in folds and any(x.isdigit() for x in operands):
-                    value = _specialized(kinds, op, operands)
-                    if value is not None and not (value.isdigit() or value.isidentifier()):
-                        name = w.fresh()
-                        lines.append(f"{name} = {value}")
-                        value = name
+                value = None
+                fold = folds.get(op)
+                if fold is not None:
+                    constants = 0
+                    for x in operands:
+                        if x.isdigit():
+                            constants += 1
+                    if constants == len(operands):
+                        value = _folded(fold, operands)
+                    elif constants:
+                        value = _specialized(kinds, op, operands)
+                        if value is not None and not (value.isdigit() or value.isidentifier()):
+                            name = w.fresh()
+                            lines.append(f"{name} = {value}")
+                            value = name
                 if value is not None:  # constant operands: the value, pushed as a constant
                     sym.append(value)
                 else:
@@ -607,7 +615,7 @@ def _is_failure_path(analysis: CodeAnalysis, opcodes: OpcodeTables, pc: int) -> 
     """Whether the block at pc ends in INVALID or REVERT (an assertion's failure path)."""
     if pc >= analysis.size:
         return False
-    pcs = _scan_block(analysis, opcodes, pc)
+    pcs = _scan_block(analysis, opcodes, pc, 17)  # (a longer block is not one)
     return bool(pcs) and analysis.padded[pcs[-1]] in (REVERT, INVALID) and len(pcs) <= 16
 
 
@@ -622,7 +630,8 @@ def _build_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables) -> B
     return env[f"block_{start}"]  # type: ignore[return-value]
 
 
-def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> list[int]:
+def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int,
+                limit: int = MAX_BLOCK_LENGTH) -> list[int]:
     """Instruction pcs of the block entered at `start`.
 
     A block runs to a block-ending instruction or an undefined opcode, or stops
@@ -640,7 +649,7 @@ def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> li
         op = code[pc]
         pcs.append(pc)
         pc += step[op]
-        if op in enders or len(pcs) >= MAX_BLOCK_LENGTH:
+        if op in enders or len(pcs) >= limit:
             break
     return pcs
 
