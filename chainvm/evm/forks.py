@@ -317,7 +317,7 @@ def _frontier_table() -> Table:
     op(0x51, "MLOAD", S.MLOAD, G_VERYLOW, 1, 1)
     op(0x52, "MSTORE", S.MSTORE, G_VERYLOW, 2, 0)
     op(0x53, "MSTORE8", S.MSTORE8, G_VERYLOW, 2, 0)
-    op(0x54, "SLOAD", S.op_sload, G_SLOAD_FRONTIER, 1, 1)
+    op(0x54, "SLOAD", S.SLOAD, G_SLOAD_FRONTIER, 1, 1)
     op(0x55, "SSTORE", S.op_sstore_frontier, G_ZERO, 2, 0)
     op(0x56, "JUMP", S.op_jump, G_MID, 1, 0, counting_body=S.op_jump_counting, **_ENDS)
     op(0x57, "JUMPI", S.op_jumpi, G_HIGH, 2, 0, counting_body=S.op_jumpi_counting, **_ENDS)
@@ -398,12 +398,12 @@ def _gas(codes: dict[int, int], bodies: Mapping[int, Body | Inline] | None = Non
     return (_regas(codes, bodies), set(codes) | set(bodies or {}))
 
 
-_BERLIN_BODIES: dict[int, Body] = {
+_BERLIN_BODIES: dict[int, Body | Inline] = {
     0x31: E.op_balance_eip2929,
     0x3B: E.op_extcodesize_eip2929,
     0x3C: E.op_extcodecopy_eip2929,
     0x3F: E.op_extcodehash_eip2929,
-    0x54: S.op_sload_eip2929,
+    0x54: S.SLOAD_EIP2929,
     0x55: S.op_sstore_eip2929,
 }
 

@@ -123,7 +123,7 @@ CONTEXT = set(_context(b"", b""))
 # Opcodes whose effect is on memory or the machine rather than a pure result; their
 # reference is in `reference` below.
 EFFECTS = {"STOP", "POP", "JUMPDEST", "PC", "PUSH0", "MSIZE", "MLOAD", "MSTORE", "MSTORE8",
-           "CALLDATALOAD", *CONTEXT}
+           "CALLDATALOAD", "SLOAD", *CONTEXT}
 MEMORY_LIMIT = 1 << 24  # more than the test's gas can pay for
 
 
@@ -154,6 +154,9 @@ def reference(fork: Fork, spec: OpSpec, operands: list[int], memory: bytearray, 
         return [pc], 0
     if name == "PUSH0":
         return [0], 0
+    if name == "SLOAD":  # the frame's account has no storage; EIP-2929: a first read is cold
+        berlin = FORK_ORDER.index(fork.name) >= FORK_ORDER.index("Berlin")
+        return [0], 2000 if berlin else 0
     if name == "MSIZE":
         return [len(memory)], 0
     offset = operands[0]

@@ -78,6 +78,8 @@ from chainvm.evm.instructions.generated import (
     op_shl,
     op_shr,
     op_signextend,
+    op_sload,
+    op_sload_eip2929,
     op_slt,
     op_smod,
     op_stop,
@@ -96,8 +98,6 @@ from chainvm.evm.instructions.stack_memory import (
     op_return_exit,
     op_revert,
     op_revert_exit,
-    op_sload,
-    op_sload_eip2929,
     op_sstore_eip1283,
     op_sstore_eip2200,
     op_sstore_eip2929,
@@ -298,44 +298,44 @@ def call_body(k: int, f: Frame, s: list[int], pc: int) -> int:
         if k < 70:
             if k < 67:
                 if k < 65:
-                    return op_slt(f, s, pc)
+                    return op_sload(f, s, pc)
                 if k < 66:
-                    return op_smod(f, s, pc)
-                return op_stop(f, s, pc)
+                    return op_sload_eip2929(f, s, pc)
+                return op_slt(f, s, pc)
             if k < 68:
-                return op_sub(f, s, pc)
+                return op_smod(f, s, pc)
             if k < 69:
-                if len(s) > 1023:
-                    raise StackOverflow
-                return op_timestamp(f, s, pc)
-            return op_xor(f, s, pc)
+                return op_stop(f, s, pc)
+            return op_sub(f, s, pc)
         if k < 73:
             if k < 71:
                 if len(s) > 1023:
                     raise StackOverflow
-                return op_gas(f, s, pc)
+                return op_timestamp(f, s, pc)
             if k < 72:
-                return op_jump(f, s, pc)
-            return op_jump_counting(f, s, pc)
+                return op_xor(f, s, pc)
+            if len(s) > 1023:
+                raise StackOverflow
+            return op_gas(f, s, pc)
         if k < 75:
             if k < 74:
-                return op_jumpi(f, s, pc)
-            return op_jumpi_counting(f, s, pc)
+                return op_jump(f, s, pc)
+            return op_jump_counting(f, s, pc)
         if k < 76:
-            return op_mcopy(f, s, pc)
-        return op_return(f, s, pc)
+            return op_jumpi(f, s, pc)
+        return op_jumpi_counting(f, s, pc)
     if k < 90:
         if k < 83:
             if k < 80:
                 if k < 78:
-                    return op_return_exit(f, s, pc)
+                    return op_mcopy(f, s, pc)
                 if k < 79:
-                    return op_revert(f, s, pc)
-                return op_revert_exit(f, s, pc)
+                    return op_return(f, s, pc)
+                return op_return_exit(f, s, pc)
             if k < 81:
-                return op_sload(f, s, pc)
+                return op_revert(f, s, pc)
             if k < 82:
-                return op_sload_eip2929(f, s, pc)
+                return op_revert_exit(f, s, pc)
             return op_sstore_eip1283(f, s, pc)
         if k < 86:
             if k < 84:
@@ -441,6 +441,8 @@ ENTRIES: Final[tuple[tuple[Callable[[Frame, list[int], int], int], int], ...]] =
     (op_shl, 0),
     (op_shr, 0),
     (op_signextend, 0),
+    (op_sload, 0),
+    (op_sload_eip2929, 0),
     (op_slt, 0),
     (op_smod, 0),
     (op_stop, 0),
@@ -457,8 +459,6 @@ ENTRIES: Final[tuple[tuple[Callable[[Frame, list[int], int], int], int], ...]] =
     (op_return_exit, 0),
     (op_revert, 0),
     (op_revert_exit, 0),
-    (op_sload, 0),
-    (op_sload_eip2929, 0),
     (op_sstore_eip1283, 0),
     (op_sstore_eip2200, 0),
     (op_sstore_eip2929, 0),

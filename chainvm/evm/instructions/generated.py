@@ -398,6 +398,18 @@ def op_signextend(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
+def op_sload(f: Frame, s: list[int], pc: int) -> int:
+    s[-1] = f.state.get_storage(f.address, s[-1])
+    return pc + 1
+
+
+def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
+    a = s[-1]
+    if f.state.access_slot(f.address, a): charge(f, 2000)
+    s[-1] = f.state.get_storage(f.address, a)
+    return pc + 1
+
+
 def op_slt(f: Frame, s: list[int], pc: int) -> int:
     s[-1] = 1 if (s.pop() ^ SIGN) < (s[-1] ^ SIGN) else 0
     return pc + 1
@@ -480,6 +492,8 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_shl\x002\x00True\x00(b << a) & M if a < 256 else 0': op_shl,
     'op_shr\x002\x00True\x00b >> a if a < 256 else 0': op_shr,
     'op_signextend\x002\x00True\x00\n    b if a > 30 else b | SIGNEXTEND_HIGH[a] if b & SIGNEXTEND_SIGN[a] else b & SIGNEXTEND_LOW[a]\n': op_signextend,
+    'op_sload\x001\x00True\x00f.state.get_storage(f.address, a)': op_sload,
+    'op_sload_eip2929\x001\x00True\x00\n    if f.state.access_slot(f.address, a): charge(f, 2000)\n    f.state.get_storage(f.address, a)\n': op_sload_eip2929,
     'op_slt\x002\x00True\x001 if (a ^ SIGN) < (b ^ SIGN) else 0': op_slt,
     'op_smod\x002\x00True\x00\n    r = (a if a < SIGN else TWO_256 - a) % (b if b < SIGN else TWO_256 - b) if b else 0\n    -r & M if a & SIGN else r\n': op_smod,
     'op_stop\x000\x00False\x00raise Stop': op_stop,

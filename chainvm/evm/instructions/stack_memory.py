@@ -43,17 +43,15 @@ MSTORE8 = Inline("op_mstore8", 2, """
 """, pushes=False)
 
 
-def op_sload(f: Frame, s: list[int], pc: int) -> int:
-    s[-1] = f.state.get_storage(f.address, s[-1])
-    return pc + 1
-
-
-def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
-    key = s[-1]
-    if f.state.access_slot(f.address, key):
-        charge(f, G_COLD_SLOAD - G_WARM_ACCESS)  # EIP-2929
-    s[-1] = f.state.get_storage(f.address, key)
-    return pc + 1
+# SLOAD as templates: a compiled block reads the slot over its locals instead of writing
+# its stack items back for a body call (solc's code reads storage in its hot loops).
+SLOAD = Inline("op_sload", 1, "f.state.get_storage(f.address, a)")
+# EIP-2929: a slot's first read in a transaction is cold, charged as the excess over the
+# warm read that the static gas covers.
+SLOAD_EIP2929 = Inline("op_sload_eip2929", 1, f"""
+    if f.state.access_slot(f.address, a): charge(f, {G_COLD_SLOAD - G_WARM_ACCESS})
+    f.state.get_storage(f.address, a)
+""")
 
 
 def op_sstore_frontier(f: Frame, s: list[int], pc: int) -> int:
