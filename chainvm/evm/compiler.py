@@ -31,10 +31,11 @@ frame switches to compiled blocks when its code is entered often or loops.
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from collections.abc import Callable
 from types import CodeType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chainvm.evm.errors import (
     ExceptionalHalt,
@@ -143,16 +144,20 @@ class _Kinds:
     """Per-opcode facts the translator reads for every instruction, as bytes indexed by
     the opcode (built once per OpcodeTables, see _kinds_for)."""
 
-    __slots__ = ("folds", "kind", "pops", "pushes", "specialized", "step", "trees")
+    __slots__ = ("folds", "kind", "opcodes", "pops", "pushes", "specialized", "step", "trees")
 
     def __init__(self, opcodes: OpcodeTables) -> None:
         kind = bytearray(256)
         pops = bytearray(256)
         pushes = bytearray(256)
         step = bytearray(256)
-        # The pure arithmetic templates, compiled to evaluate over constant operands.
-        self.folds: dict[int, CodeType] = {}
+        # The pure arithmetic templates, compiled to evaluate over constant operands, or
+        # None for a template that is not one; filled when the translator first meets the
+        # op with a constant operand (`fold_of`): a process translates few kinds of them,
+        # and parsing every template of every table cost more than the folding saved.
+        self.folds: dict[int, CodeType | None] = {}
         self.trees: dict[int, ast.Expression] = {}  # and parsed, for some constant operands
+        self.opcodes = opcodes
         # (op, the constant operands or "") -> the template specialised for them, or None
         self.specialized: dict[tuple[int, tuple[str, ...]], str | None] = {}
         for op, spec in enumerate(opcodes.specs):
@@ -181,16 +186,27 @@ class _Kinds:
                 empty = (not spec.ends_block and template.expand(
                     OPERANDS[:template.arity], _temporary, 0) == ([], None))
                 kind[op] = _DISCARD if empty else _INLINE
-                tree = _pure_tree(template.source, template.arity)
-                if tree is not None and template.pushes and not spec.ends_block:
-                    self.folds[op] = compile(tree, "<chainvm fold>", "eval")
-                    self.trees[op] = tree
             else:
                 kind[op] = _CALL
         self.kind = bytes(kind)
         self.pops = bytes(pops)
         self.pushes = bytes(pushes)
         self.step = bytes(step)
+
+    def fold_of(self, op: int) -> CodeType | None:
+        """The compiled pure template of `op` (see _pure_tree), or None; looked up once."""
+        if op in self.folds:
+            return self.folds[op]
+        spec = self.opcodes.specs[op]
+        fold = None
+        if (spec is not None and spec.inline is not None and spec.inline.pushes
+                and not spec.ends_block):
+            tree = _pure_tree(spec.inline.source, spec.inline.arity)
+            if tree is not None:
+                fold = compile(tree, "<chainvm fold>", "eval")
+                self.trees[op] = tree
+        self.folds[op] = fold
+        return fold
 
 
 def _temporary() -> str:
@@ -301,14 +317,56 @@ def _fold_node(node: ast.expr, constants: dict[str, int],
     if any(part is None for part in parts):
         return new, None
     try:
-        value = eval(compile(ast.fix_missing_locations(ast.Expression(new)),
-                             "<chainvm fold>", "eval"), _FOLD_GLOBALS)
+        result = _evaluate(new, parts)
     except (ArithmeticError, MemoryError, ValueError):
         return new, None
     folded[0] = True
-    if type(value) is bool or (type(value) is int and value >= 0):
-        return ast.Constant(value), value
-    return new, value  # (a negative constant stays an expression: `-5 ** 2` is not (-5) ** 2)
+    if type(result) is bool or (type(result) is int and result >= 0):
+        return ast.Constant(result), result
+    return new, result  # (a negative constant stays an expression: `-5 ** 2` is not (-5) ** 2)
+
+
+# Constant parts are evaluated by the operators themselves: a compile() of each part cost
+# more than the rest of a translation's folding.
+_BINARY: dict[type, Callable[[Any, Any], object]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor, ast.BitAnd: operator.and_,
+}
+_UNARY: dict[type, Callable[[Any], object]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+    ast.Not: operator.not_,
+}
+_COMPARE: dict[type, Callable[[Any, Any], object]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+
+
+def _evaluate(node: ast.expr, parts: list[Any]) -> object:
+    """The value of `node` (a BinOp, UnaryOp, Compare or BoolOp) over its parts' values,
+    as Python evaluates it."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](parts[0], parts[1])
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](parts[0])
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        result: object = True
+        for op, left, right in zip(node.ops, parts, parts[1:], strict=False):
+            result = _COMPARE[type(op)](left, right)
+            if not result:
+                break
+        return result
+    if isinstance(node, ast.BoolOp):
+        value = parts[0]
+        for part in parts[1:]:
+            if (not value) if isinstance(node.op, ast.And) else value:
+                break
+            value = part
+        return value
+    return eval(compile(ast.fix_missing_locations(ast.Expression(node)),
+                        "<chainvm fold>", "eval"), _FOLD_GLOBALS)
 
 
 _KINDS: dict[OpcodeTables, _Kinds] = {}
@@ -522,12 +580,12 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 assert template is not None
                 operands = [w.pop() for _ in range(template.arity)]
                 value = None
-                fold = folds.get(op)
+                constants = 0
+                for x in operands:
+                    if x.isdigit():
+                        constants += 1
+                fold = (folds[op] if op in folds else kinds.fold_of(op)) if constants else None
                 if fold is not None:
-                    constants = 0
-                    for x in operands:
-                        if x.isdigit():
-                            constants += 1
                     if constants == len(operands):
                         value = _folded(fold, operands)
                     elif constants:
