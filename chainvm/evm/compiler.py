@@ -712,6 +712,28 @@ def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int,
     return pcs
 
 
+def _sure_trace_length(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> int:
+    """Instructions run on every entry at `start` by the function _compile_block writes
+    there: its first block, and on through each JUMP to a pushed constant JUMPDEST (which
+    the trace follows), up to MAX_TRACE_LENGTH; a JUMPI ends the count (either way)."""
+    code = analysis.padded
+    jumpdests = analysis.jumpdests
+    push_values = analysis.push_values
+    seen: set[int] = set()
+    length = 0
+    pc = start
+    while length < MAX_TRACE_LENGTH and pc not in seen:
+        seen.add(pc)
+        pcs = _scan_block(analysis, opcodes, pc)
+        length += len(pcs)
+        if len(pcs) < 2 or code[pcs[-1]] != JUMP or not 0x60 <= code[pcs[-2]] < 0x80:
+            break
+        pc = push_values[pcs[-2]]
+        if pc not in jumpdests:
+            break
+    return min(length, MAX_TRACE_LENGTH)
+
+
 class CompiledCode:
     """The compiled tier's view of one code under one fork's opcodes: blocks built on demand.
 
@@ -830,8 +852,12 @@ class CompiledCode:
 
     def reaches_needed(self, start: int) -> int:
         """Reaches of an entry before it is translated: translation costs about as much as
-        interpreting a few hundred instructions, so short blocks must run more often."""
-        length = len(_scan_block(self.analysis, self.opcodes, start))
+        interpreting a few hundred instructions, so short blocks must run more often.
+
+        The work counted is the trace's sure part (_sure_trace_length): a short block
+        that jumps on to a constant destination is translated with the blocks it
+        reaches, so it is worth translating as soon as that whole run is."""
+        length = _sure_trace_length(self.analysis, self.opcodes, start)
         return min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
 
 

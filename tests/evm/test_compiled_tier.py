@@ -141,3 +141,31 @@ def test_constant_operands_fold_to_the_templates_values() -> None:
                     assert _outcome(text, variables) == expected, (
                         tables.specs[op].name, values, operands, text)
     assert specialized > 1000
+
+
+def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> None:
+    """An entry's translation threshold counts the instructions its trace always runs:
+    through JUMPs to pushed JUMPDESTs (followed by the translator), not through a JUMPI."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
+
+    tables = FORKS["London"].opcodes
+    hops = 100  # JUMPDEST PUSH2 next JUMP, 5 bytes a hop; then JUMPDEST STOP
+    chain = b"".join(b"\x5b\x61" + (5 * (i + 1)).to_bytes(2, "big") + b"\x56"
+                     for i in range(hops)) + b"\x5b\x00"
+    compiled = compiler.CompiledCode(analyse(chain), tables)
+    assert compiler._sure_trace_length(compiled.analysis, tables, 0) == compiler.MAX_TRACE_LENGTH
+    assert compiled.reaches_needed(0) == max(
+        BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
+    # The last hops: three blocks of 3 instructions, then JUMPDEST STOP.
+    assert compiler._sure_trace_length(compiled.analysis, tables, 5 * (hops - 3)) == 3 * 3 + 2
+    # A JUMPI (taken or not) ends what is sure; so does a jump to a non-JUMPDEST.
+    branch = b"\x5b\x60\x01\x60\x08\x57\x00\x00\x5b\x00"
+    assert compiler._sure_trace_length(analyse(branch), tables, 0) == 4
+    bad = b"\x5b\x60\x05\x56\x00\x00"
+    assert compiler._sure_trace_length(analyse(bad), tables, 0) == 3
+    # A loop counts each block once.
+    loop = b"\x5b\x60\x00\x56"
+    assert compiler._sure_trace_length(analyse(loop), tables, 0) == 3
