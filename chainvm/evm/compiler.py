@@ -478,6 +478,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         # One pass over the block: its lines are written while its stack bounds and static
         # gas are summed, and the checks of those go in front of them at the end.
         in_trace.add(segment)
+        # This block's pushed values, name -> the line computing it (lines of earlier
+        # blocks move when their checks are put in front of them).
+        results: dict[str, int] = {}
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
         shift = w.consumed - len(sym)
         mark = len(lines)
@@ -496,7 +499,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
             kind = kind_of[op]
             if kind == _DISCARD:  # JUMPDEST, POP
                 if pops[op]:
-                    w.pop()
+                    _drop_if_dead(w.pop(), w, results)
             elif kind == _PUSH:
                 sym.append(str(push_values[pc]))
             elif kind == _DUP:
@@ -592,6 +595,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                         value = _specialized(kinds, op, operands)
                         if value is not None and not (value.isdigit() or value.isidentifier()):
                             name = w.fresh()
+                            results[name] = len(lines)
                             lines.append(f"{name} = {value}")
                             value = name
                 if value is not None:  # constant operands: the value, pushed as a constant
@@ -606,6 +610,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     if result is not None:
                         if not (result.isdigit() or result.isidentifier()):
                             name = w.fresh()
+                            results[name] = len(lines)
                             lines.append(f"{name} = {result}")
                             result = name
                         sym.append(result)
@@ -667,6 +672,27 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         head.append("    while True:")
         lines = ["    " + line for line in lines]
     return "\n".join(head + ["    " + line for line in lines]) + "\n"
+
+
+# How far back a dead value's line is looked for (a POP mostly follows its value closely).
+_DEAD_LOOKBACK = 4
+
+
+def _drop_if_dead(name: str, w: _BlockWriter, results: dict[str, int]) -> None:
+    """Remove the line computing `name`, a template's pushed value that a POP just took,
+    if nothing read it: an inline template's pushed expression only reads (its effects,
+    memory growth or gas, are in its statements, which stay), so its line can go."""
+    at = results.pop(name, None)
+    lines = w.lines
+    if at is None or at < len(lines) - _DEAD_LOOKBACK or name in w.sym:
+        return
+    used = re.compile(rf"\b{name}\b")
+    if any(used.search(line) for line in lines[at + 1:]):
+        return
+    del lines[at]
+    for other, index in results.items():  # (the block's later values move up a line)
+        if index > at:
+            results[other] = index - 1
 
 
 def _is_failure_path(analysis: CodeAnalysis, opcodes: OpcodeTables, pc: int) -> bool:

@@ -169,3 +169,27 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
     # A loop counts each block once.
     loop = b"\x5b\x60\x00\x56"
     assert compiler._sure_trace_length(analyse(loop), tables, 0) == 3
+
+
+def test_a_popped_value_nothing_read_is_not_computed() -> None:
+    """MLOAD then POP: the translated block still grows memory (and charges for it) but
+    does not read the word; a value a DUP copied, or one read before the POP, stays;
+    a value only a dead one read goes with it."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+
+    tables = FORKS["London"].opcodes
+
+    def source(code: bytes) -> str:
+        return compiler._compile_block(0, analyse(code), tables, {})
+
+    dead = source(bytes.fromhex("600035515000"))  # PUSH1 0 CALLDATALOAD MLOAD POP STOP
+    assert "expand_memory" in dead and "mem[" not in dead
+    copied = source(bytes.fromhex("60003551805060005500"))  # ... MLOAD DUP1 POP PUSH1 0 SSTORE
+    assert "mem[" in copied
+    # ... MLOAD DUP1 PUSH1 1 ADD PUSH1 0 SSTORE POP STOP
+    read = source(bytes.fromhex("600035518060010160005550" "00"))
+    assert "mem[" in read
+    chained = source(bytes.fromhex("6000355180600101505000"))  # ... MLOAD DUP1 PUSH1 1 ADD POP POP
+    assert "mem[" not in chained and "+ 1" not in chained
