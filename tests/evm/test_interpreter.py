@@ -178,3 +178,39 @@ def test_log_and_return_copy_memory_ranges_of_any_size(size: int) -> None:
     assert [log.data for log in out.state.logs] == [expected]
     out = run_code(_mark_memory() + span + "fd", gas=10_000_000)
     assert out.error == "Revert" and out.output == expected
+
+
+def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table() -> None:
+    """expand_memory looks small sizes up in a table grown on demand and computes larger
+    ones: both must charge C(new) - C(old), C(w) = 3w + w*w // 512, in any order of growth,
+    and run out of gas (memory unchanged) when that is more than the frame has."""
+    import random
+
+    from chainvm.evm.errors import OutOfGas
+    from chainvm.evm.instructions import common
+
+    def cost(words: int) -> int:
+        return 3 * words + words * words // 512
+
+    class Frame:
+        def __init__(self, gas: int) -> None:
+            self.gas = gas
+            self.memory = bytearray()
+
+    limit = common.COST_TABLE_WORDS
+    rng = random.Random("memory-cost")
+    for _ in range(200):
+        f = Frame(10**12)
+        words = 0
+        for _ in range(rng.randrange(1, 6)):
+            end = rng.choice([rng.randrange(1, 64), rng.randrange(1, 40 * limit)])
+            before = f.gas
+            common.expand_memory(f, end - 1, 1)
+            new = max(words, (end + 31) // 32)
+            assert before - f.gas == cost(new) - cost(words)
+            assert len(f.memory) == 32 * new
+            words = new
+    poor = Frame(cost(limit + 1) - 1)
+    with pytest.raises(OutOfGas):
+        common.expand_memory(poor, 0, 32 * (limit + 1))
+    assert poor.memory == bytearray() and poor.gas == cost(limit + 1) - 1

@@ -25,6 +25,23 @@ def charge(f: Frame, amount: int) -> None:
     f.gas = gas
 
 
+# The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, of each
+# size in words below len(MEMORY_COSTS): looking two up is several times cheaper in
+# CPython than the five big-int operations, and code that grows memory in small steps
+# does it once per step. Grown on demand, doubling, up to COST_TABLE_WORDS (128 KiB of
+# memory: filling the table costs about as much as a few hundred expansions, and larger
+# sizes are computed).
+MEMORY_COSTS: list[int] = [0]
+COST_TABLE_WORDS = 1 << 12
+
+
+def _grow_memory_costs(words: int) -> None:
+    """Extend MEMORY_COSTS past `words` (at least doubling it, so growth is rare)."""
+    costs = MEMORY_COSTS
+    end = min(COST_TABLE_WORDS, max(words + 1, 2 * len(costs)))
+    costs += [G_MEMORY * w + w * w // G_QUADCOEFFDIV for w in range(len(costs), end)]
+
+
 def expand_memory(f: Frame, offset: int, size: int) -> None:
     """Grow memory to cover [offset, offset+size) and charge for it; size 0 touches nothing."""
     if size == 0:
@@ -37,17 +54,21 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     if end > MAX_MEMORY:
         raise OutOfGas
     new_words = (end + 31) >> 5
-    # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, inlined
-    # (a frame's first expansion, the most common, has nothing to subtract).
-    cost = G_MEMORY * new_words + new_words * new_words // G_QUADCOEFFDIV
-    if old:
-        old_words = old >> 5
-        cost -= G_MEMORY * old_words + old_words * old_words // G_QUADCOEFFDIV
+    old_words = old >> 5
+    costs = MEMORY_COSTS
+    if new_words < len(costs):
+        cost = costs[new_words] - costs[old_words]
+    elif new_words < COST_TABLE_WORDS:
+        _grow_memory_costs(new_words)
+        cost = costs[new_words] - costs[old_words]
+    else:
+        cost = (G_MEMORY * (new_words - old_words) + new_words * new_words // G_QUADCOEFFDIV
+                - old_words * old_words // G_QUADCOEFFDIV)
     gas = f.gas - cost
     if gas < 0:
         raise OutOfGas
     f.gas = gas
-    mem.extend(bytes((new_words << 5) - old))
+    mem += bytes((new_words << 5) - old)
 
 
 def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:
