@@ -603,7 +603,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 else:
                     statements, result = template.expand(operands, w.fresh, pc)
                     if template.uses_memory:
-                        statements = [line for line in statements
+                        statements = [_constant_words(line, env) for line in statements
                                       if not _covered(line, covered, covered_by_name)]
                     lines.extend(statements)
                     uses_memory = uses_memory or template.uses_memory
@@ -672,6 +672,27 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         head.append("    while True:")
         lines = ["    " + line for line in lines]
     return "\n".join(head + ["    " + line for line in lines]) + "\n"
+
+
+_CONSTANT_WORD = re.compile(r"\((\d+)\)\.to_bytes\(32\)")
+
+
+def _constant_words(line: str, env: dict[str, object]) -> str:
+    """`line` with each constant's 32-byte form (MSTORE of a pushed value: solc stores
+    zeros and constants often) made once, at translation, and named in the block's
+    globals, instead of converted at every run."""
+    if ").to_bytes(32)" not in line:
+        return line
+
+    def name(match: re.Match[str]) -> str:
+        value = int(match.group(1))
+        if value >> 256:  # (not a word: left to fail where it runs, as it would)
+            return match.group(0)
+        key = f"word_{value:x}"
+        env[key] = value.to_bytes(32)
+        return key
+
+    return _CONSTANT_WORD.sub(name, line)
 
 
 # How far back a dead value's line is looked for (a POP mostly follows its value closely).

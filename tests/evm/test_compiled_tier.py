@@ -193,3 +193,18 @@ def test_a_popped_value_nothing_read_is_not_computed() -> None:
     assert "mem[" in read
     chained = source(bytes.fromhex("6000355180600101505000"))  # ... MLOAD DUP1 PUSH1 1 ADD POP POP
     assert "mem[" not in chained and "+ 1" not in chained
+
+
+def test_a_constant_stored_to_memory_is_converted_at_translation() -> None:
+    """MSTORE of a constant writes bytes made once (named in the block's globals); a
+    variable is still converted where it runs."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+
+    env: dict[str, object] = {}
+    # PUSH1 0x80 PUSH1 0x40 MSTORE, PUSH1 0 CALLDATALOAD PUSH1 0 MSTORE, STOP
+    code = bytes.fromhex("608060405260003560005200")
+    source = compiler._compile_block(0, analyse(code), FORKS["London"].opcodes, env)
+    assert env["word_80"] == (0x80).to_bytes(32)
+    assert "= word_80" in source and source.count(".to_bytes(32)") == 1
