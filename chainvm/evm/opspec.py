@@ -464,46 +464,46 @@ class OpcodeTables:
         self.name = name
         specs = tuple(table.get(op) for op in range(256))
         self.specs = specs
-        fns: list[Body] = []
-        fast_fns: list[Body] = []
-        loop_fns: list[Body] = []
-        exit_fns: list[Body] = []
+        # Each entry of the three runnable tables is (body, stack ceiling): the body,
+        # wrapped with the overflow check above the ceiling unless it is 0 (see below).
+        fast_keys: list[tuple[Body, int]] = []
         loop_keys: list[tuple[Body, int]] = []
         exit_keys: list[tuple[Body, int]] = []
         stack_ranges: list[range] = []
-        for op, s in enumerate(specs):
+        fast: tuple[Body, int]
+        loop: tuple[Body, int]
+        leave: tuple[Body, int]
+        for s in specs:
             if s is None:
-                fns.append(op_undefined)
-                fast_fns.append(op_undefined)
-                loop_fns.append(op_undefined)
-                exit_fns.append(op_undefined_exit)
-                loop_keys.append((op_undefined, 0))
-                exit_keys.append((op_undefined_exit, 0))
+                fast = loop = (op_undefined, 0)
+                leave = (op_undefined_exit, 0)
                 stack_ranges.append(range(1 << 20))  # any height: the body fails anyway
-                continue
-            fns.append(s.body)
-            highest = STACK_LIMIT + s.pops - s.pushes  # legal heights: pops <= h <= highest
-            ceiling = highest if s.pushes > s.pops else 0
-            fast = _overflow_checked(s.body, highest) if ceiling else s.body
-            fast_fns.append(fast)
-            if COMPILED_TIER_ENABLED and s.counting_body is not None:
-                loop_fns.append(s.counting_body)
-                loop_keys.append((s.counting_body, 0))
             else:
-                loop_fns.append(fast)
-                loop_keys.append((s.body, ceiling))
-            if s.exit_body is None:
-                exit_fns.append(fast)
-                exit_keys.append((s.body, ceiling))
-            else:
-                exit_fns.append(_overflow_checked(s.exit_body, highest) if ceiling
-                                else s.exit_body)
-                exit_keys.append((s.exit_body, ceiling))
-            stack_ranges.append(range(s.pops, highest + 1))
-        self.fns = tuple(fns)
-        self.fast_fns = tuple(fast_fns)
-        self.loop_fns = tuple(loop_fns)
-        self.exit_fns = tuple(exit_fns)
+                highest = STACK_LIMIT + s.pops - s.pushes  # legal heights: pops <= h <= highest
+                ceiling = highest if s.pushes > s.pops else 0
+                fast = (s.body, ceiling)
+                loop = ((s.counting_body, 0)
+                        if COMPILED_TIER_ENABLED and s.counting_body is not None else fast)
+                leave = fast if s.exit_body is None else (s.exit_body, ceiling)
+                stack_ranges.append(range(s.pops, highest + 1))
+            fast_keys.append(fast)
+            loop_keys.append(loop)
+            exit_keys.append(leave)
+        wrapped: dict[tuple[Body, int], Body] = {}  # one wrapper per body, shared by tables
+
+        def runnable(key: tuple[Body, int]) -> Body:
+            body, ceiling = key
+            if not ceiling:
+                return body
+            fn = wrapped.get(key)
+            if fn is None:
+                fn = wrapped[key] = _overflow_checked(body, ceiling)
+            return fn
+
+        self.fns = tuple(body for body, _ in fast_keys)
+        self.fast_fns = tuple(map(runnable, fast_keys))
+        self.loop_fns = tuple(map(runnable, loop_keys))
+        self.exit_fns = tuple(map(runnable, exit_keys))
         self.loop_keys = tuple(loop_keys)
         self.exit_keys = tuple(exit_keys)
         # Imported here: direct.py imports the instruction modules, which import this one.
