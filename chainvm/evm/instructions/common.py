@@ -26,11 +26,11 @@ def charge(f: Frame, amount: int) -> None:
 
 
 # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, of each
-# size in words below len(MEMORY_COSTS): looking two up is several times cheaper in
-# CPython than the five big-int operations, and code that grows memory in small steps
-# does it once per step. Grown on demand, doubling, up to COST_TABLE_WORDS (128 KiB of
-# memory: filling the table costs about as much as a few hundred expansions, and larger
-# sizes are computed).
+# size in words below len(MEMORY_COSTS): looking two up takes a quarter off an expansion
+# under CPython (the five big-int operations cost about twice the lookups), and code that
+# grows memory in small steps expands at every step. Grown on demand, doubling, up to COST_TABLE_WORDS (128 KiB of
+# memory: filling the table costs about as much as 800 expansions, and larger sizes are
+# computed).
 MEMORY_COSTS: list[int] = [0]
 COST_TABLE_WORDS = 1 << 12
 
