@@ -85,6 +85,9 @@ class _BlockWriter:
         self.consumed = 0  # real-stack items read into locals and logically popped
         self.counter = 0
         self.loaded: dict[int, str] = {}  # k -> the local holding stack[-k] (until a flush)
+        # The current block's pushed values: name -> the line computing it (see
+        # _drop_if_dead; cleared per block, whose lines move when its checks go in front).
+        self.values: dict[str, int] = {}
 
     def fresh(self) -> str:
         self.counter += 1
@@ -97,6 +100,14 @@ class _BlockWriter:
             name = self.fresh()
             self.lines.append(f"{name} = stack[-{k}]")
             self.loaded[k] = name
+        return name
+
+    def bind(self, expression: str) -> str:
+        """A fresh local assigned `expression` (a template's pushed value), remembered as
+        a value of the block."""
+        name = self.fresh()
+        self.values[name] = len(self.lines)
+        self.lines.append(f"{name} = {expression}")
         return name
 
     def pop(self) -> str:
@@ -478,9 +489,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         # One pass over the block: its lines are written while its stack bounds and static
         # gas are summed, and the checks of those go in front of them at the end.
         in_trace.add(segment)
-        # This block's pushed values, name -> the line computing it (lines of earlier
-        # blocks move when their checks are put in front of them).
-        results: dict[str, int] = {}
+        w.values.clear()
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
         shift = w.consumed - len(sym)
         mark = len(lines)
@@ -499,7 +508,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
             kind = kind_of[op]
             if kind == _DISCARD:  # JUMPDEST, POP
                 if pops[op]:
-                    _drop_if_dead(w.pop(), w, results)
+                    _drop_if_dead(w.pop(), w)
             elif kind == _PUSH:
                 sym.append(str(push_values[pc]))
             elif kind == _DUP:
@@ -594,10 +603,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     elif constants:
                         value = _specialized(kinds, op, operands)
                         if value is not None and not (value.isdigit() or value.isidentifier()):
-                            name = w.fresh()
-                            results[name] = len(lines)
-                            lines.append(f"{name} = {value}")
-                            value = name
+                            value = w.bind(value)
                 if value is not None:  # constant operands: the value, pushed as a constant
                     sym.append(value)
                 else:
@@ -609,10 +615,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     uses_memory = uses_memory or template.uses_memory
                     if result is not None:
                         if not (result.isdigit() or result.isidentifier()):
-                            name = w.fresh()
-                            results[name] = len(lines)
-                            lines.append(f"{name} = {result}")
-                            result = name
+                            result = w.bind(result)
                         sym.append(result)
                     if spec.ends_block:  # STOP
                         if not (statements and statements[-1].startswith("raise ")):
@@ -699,10 +702,11 @@ def _constant_words(line: str, env: dict[str, object]) -> str:
 _DEAD_LOOKBACK = 4
 
 
-def _drop_if_dead(name: str, w: _BlockWriter, results: dict[str, int]) -> None:
+def _drop_if_dead(name: str, w: _BlockWriter) -> None:
     """Remove the line computing `name`, a template's pushed value that a POP just took,
     if nothing read it: an inline template's pushed expression only reads (its effects,
     memory growth or gas, are in its statements, which stay), so its line can go."""
+    results = w.values
     at = results.pop(name, None)
     lines = w.lines
     if at is None or at < len(lines) - _DEAD_LOOKBACK or name in w.sym:
