@@ -405,6 +405,8 @@ def _folded(fold: CodeType, operands: list[str]) -> str | None:
 # has run, len(mem) >= offset + size for the rest of the function's run.
 _MEMORY_CHECK = re.compile(r"if (\w+) \+ (\d+) > len\(mem\): expand_memory\(f, \1, \2\)\Z")
 _MEMORY_CHECK_1 = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
+# MSTORE's: the growing store is the check's own statement, the plain store its `else`.
+_MEMORY_CHECK_STORE = re.compile(r"if (\w+) \+ 32 > len\(mem\): store_word_growing\(f, \1, .+\)\Z")
 
 
 def _memory_check(line: str) -> tuple[str, int] | None:
@@ -413,7 +415,10 @@ def _memory_check(line: str) -> tuple[str, int] | None:
     if m is not None:
         return m[1], int(m[2])
     m = _MEMORY_CHECK_1.match(line)
-    return (m[1], 1) if m is not None else None
+    if m is not None:
+        return m[1], 1
+    m = _MEMORY_CHECK_STORE.match(line)
+    return (m[1], 32) if m is not None else None
 
 
 def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
@@ -438,6 +443,23 @@ def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
         return True
     by_name[offset] = size
     return False
+
+
+def _uncovered(statements: list[str], covered: list[int], by_name: dict[str, int]) -> list[str]:
+    """A memory template's statements without the growth checks that are covered
+    (_covered); a covered check's `else` line (MSTORE's plain store) then runs alone."""
+    kept: list[str] = []
+    dropped = False
+    for line in statements:
+        if dropped and line.startswith("else: "):
+            kept.append(line[6:])
+        elif _covered(line, covered, by_name):
+            dropped = True
+            continue
+        else:
+            kept.append(line)
+        dropped = False
+    return kept
 
 
 def _exit_lines(dest: str, analysis: CodeAnalysis) -> list[str]:
@@ -609,8 +631,8 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 else:
                     statements, result = template.expand(operands, w.fresh, pc)
                     if template.uses_memory:
-                        statements = [_constant_words(line, env) for line in statements
-                                      if not _covered(line, covered, covered_by_name)]
+                        statements = [_constant_words(line, env) for line in
+                                      _uncovered(statements, covered, covered_by_name)]
                     lines.extend(statements)
                     uses_memory = uses_memory or template.uses_memory
                     if result is not None:

@@ -38,6 +38,7 @@ from chainvm.evm.instructions.common import (
     charge,
     expand_memory,
     padded_slice,
+    store_word_growing,
 )
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 
@@ -59,6 +60,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "TWO_256": TWO_256,
     "charge": charge,
     "expand_memory": expand_memory,
+    "store_word_growing": store_word_growing,
     "padded_slice": padded_slice,
     "Stop": Stop,
 }

@@ -208,3 +208,22 @@ def test_a_constant_stored_to_memory_is_converted_at_translation() -> None:
     source = compiler._compile_block(0, analyse(code), FORKS["London"].opcodes, env)
     assert env["word_80"] == (0x80).to_bytes(32)
     assert "= word_80" in source and source.count(".to_bytes(32)") == 1
+
+
+def test_a_store_to_covered_memory_is_the_plain_store_alone() -> None:
+    """MSTORE's template grows memory in the `if` line and stores in its `else`; where an
+    earlier access in the function covers the word, the check goes and the store is left
+    unconditional (and the function still compiles)."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+
+    tables = FORKS["London"].opcodes
+    # PUSH1 0 CALLDATALOAD PUSH1 0x40 MSTORE, PUSH1 1 CALLDATALOAD PUSH1 0x20 MSTORE, STOP
+    code = bytes.fromhex("600035604052600135602052" "00")
+    source = compiler._compile_block(0, analyse(code), tables, {})
+    lines = [line.strip() for line in source.splitlines()]
+    assert sum("store_word_growing" in line for line in lines) == 1  # the first store's
+    assert sum(line.startswith("else: mem[") for line in lines) == 1
+    assert any(line.startswith("mem[32:32 + 32] = ") for line in lines)
+    compile(source, "<test>", "exec")

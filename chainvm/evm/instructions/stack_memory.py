@@ -33,9 +33,12 @@ MLOAD = Inline("op_mload", 1, """
     if a + 32 > len(mem): expand_memory(f, a, 32)
     int.from_bytes(mem[a:a + 32])
 """)
+# The growing store is one call (store_word_growing appends a word at the end of memory);
+# the compiled tier drops the check, keeping the `else` line, where an earlier access in
+# the same function already covers the word (compiler._covered).
 MSTORE = Inline("op_mstore", 2, """
-    if a + 32 > len(mem): expand_memory(f, a, 32)
-    mem[a:a + 32] = b.to_bytes(32)
+    if a + 32 > len(mem): store_word_growing(f, a, b.to_bytes(32))
+    else: mem[a:a + 32] = b.to_bytes(32)
 """, pushes=False)
 MSTORE8 = Inline("op_mstore8", 2, """
     if a >= len(mem): expand_memory(f, a, 1)
