@@ -405,8 +405,8 @@ def _folded(fold: CodeType, operands: list[str]) -> str | None:
 # has run, len(mem) >= offset + size for the rest of the function's run.
 _MEMORY_CHECK = re.compile(r"if (\w+) \+ (\d+) > len\(mem\): expand_memory\(f, \1, \2\)\Z")
 _MEMORY_CHECK_1 = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
-# MSTORE's: the growing store is the check's own statement, the plain store its `else`.
-_MEMORY_CHECK_STORE = re.compile(r"if (\w+) \+ 32 > len\(mem\): store_word_growing\(f, \1, .+\)\Z")
+# MLOAD's and MSTORE's (grow_for_word; MSTORE's plain store is the check's `else` line).
+_MEMORY_CHECK_WORD = re.compile(r"if (\w+) \+ 32 > len\(mem\): grow_for_word\(f, \1(?:, .+)?\)\Z")
 
 
 def _memory_check(line: str) -> tuple[str, int] | None:
@@ -417,7 +417,7 @@ def _memory_check(line: str) -> tuple[str, int] | None:
     m = _MEMORY_CHECK_1.match(line)
     if m is not None:
         return m[1], 1
-    m = _MEMORY_CHECK_STORE.match(line)
+    m = _MEMORY_CHECK_WORD.match(line)
     return (m[1], 32) if m is not None else None
 
 

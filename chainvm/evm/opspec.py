@@ -37,8 +37,8 @@ from chainvm.evm.instructions.common import (
     UINT256_MASK,
     charge,
     expand_memory,
+    grow_for_word,
     padded_slice,
-    store_word_growing,
 )
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 
@@ -60,7 +60,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "TWO_256": TWO_256,
     "charge": charge,
     "expand_memory": expand_memory,
-    "store_word_growing": store_word_growing,
+    "grow_for_word": grow_for_word,
     "padded_slice": padded_slice,
     "Stop": Stop,
 }

@@ -185,7 +185,7 @@ def test_a_popped_value_nothing_read_is_not_computed() -> None:
         return compiler._compile_block(0, analyse(code), tables, {})
 
     dead = source(bytes.fromhex("600035515000"))  # PUSH1 0 CALLDATALOAD MLOAD POP STOP
-    assert "expand_memory" in dead and "mem[" not in dead
+    assert "grow_for_word(f, " in dead and "mem[" not in dead
     copied = source(bytes.fromhex("60003551805060005500"))  # ... MLOAD DUP1 POP PUSH1 0 SSTORE
     assert "mem[" in copied
     # ... MLOAD DUP1 PUSH1 1 ADD PUSH1 0 SSTORE POP STOP
@@ -223,7 +223,7 @@ def test_a_store_to_covered_memory_is_the_plain_store_alone() -> None:
     code = bytes.fromhex("600035604052600135602052" "00")
     source = compiler._compile_block(0, analyse(code), tables, {})
     lines = [line.strip() for line in source.splitlines()]
-    assert sum("store_word_growing" in line for line in lines) == 1  # the first store's
+    assert sum("grow_for_word" in line for line in lines) == 1  # the first store's
     assert sum(line.startswith("else: mem[") for line in lines) == 1
     assert any(line.startswith("mem[32:32 + 32] = ") for line in lines)
     compile(source, "<test>", "exec")

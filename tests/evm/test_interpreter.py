@@ -216,11 +216,11 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
     assert poor.memory == bytearray() and poor.gas == cost(limit + 1) - 1
 
 
-def test_a_growing_store_writes_and_charges_as_expansion_then_store() -> None:
-    """store_word_growing (MSTORE past the end of memory) appends a word at the end, or
-    overwrites a tail it overlaps, instead of zero-filling first: memory, gas and running
-    out of gas must be those of expand_memory followed by the slice, for stores at, just
-    before and past the end, below and above the cost table."""
+def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
+    """grow_for_word (MLOAD and MSTORE past the end of memory) grows by a word without
+    expand_memory, appending a stored word or overwriting a tail it overlaps: memory, gas
+    and running out of gas must be those of expand_memory followed by the store (if any),
+    for words at, just before and past the end, below and above the cost table."""
     import random
 
     from chainvm.evm.errors import OutOfGas
@@ -231,13 +231,15 @@ def test_a_growing_store_writes_and_charges_as_expansion_then_store() -> None:
             self.gas = gas
             self.memory = bytearray(memory)
 
-    def expected(gas: int, memory: bytes, offset: int, word: bytes) -> tuple[int, bytes] | None:
+    def expected(gas: int, memory: bytes, offset: int,
+                 word: bytes | None) -> tuple[int, bytes] | None:
         f = Frame(gas, memory)
         try:
             common.expand_memory(f, offset, 32)
         except OutOfGas:
             return None
-        f.memory[offset:offset + 32] = word
+        if word is not None:
+            f.memory[offset:offset + 32] = word
         return f.gas, bytes(f.memory)
 
     rng = random.Random("growing-store")
@@ -247,14 +249,14 @@ def test_a_growing_store_writes_and_charges_as_expansion_then_store() -> None:
         memory = rng.randbytes(32 * words)
         old = len(memory)
         offset = max(0, old + rng.choice([-31, -17, -1, 0, 0, 1, 31, 32, 100]))
-        word = rng.randbytes(32)
+        word = rng.choice([rng.randbytes(32), None])
         gas = rng.choice([10**9, rng.randrange(0, 200)])
         want = expected(gas, memory, offset, word)
         f = Frame(gas, memory)
         if want is None:
             with pytest.raises(OutOfGas):
-                common.store_word_growing(f, offset, word)
+                common.grow_for_word(f, offset, word)
             assert (f.gas, bytes(f.memory)) == (gas, memory)  # nothing changed
         else:
-            common.store_word_growing(f, offset, word)
+            common.grow_for_word(f, offset, word)
             assert (f.gas, bytes(f.memory)) == want

@@ -72,13 +72,14 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     mem += bytes((new_words << 5) - old)
 
 
-def store_word_growing(f: Frame, offset: int, word: bytes) -> None:
-    """MSTORE of `word` at `offset` where offset + 32 > len(memory): grow and store.
+def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
+    """Grow memory to cover the word at `offset` (offset + 32 > len(memory)), charging
+    for it, and store `word` there if given (MLOAD's and MSTORE's growth).
 
-    A word that reaches at most one word past the end (code filling memory in order)
-    grows memory by exactly one word: it is appended (or the tail overwritten) instead
-    of zero-filled by expand_memory and then overwritten, a third less work per such
-    store (docs/performance.md). Any other store takes expand_memory and the slice."""
+    A word that starts within the last word or at the end grows memory by exactly one
+    word: charged from the cost table (or the formula above it), appended, or the tail
+    overwritten, instead of zero-filled by expand_memory and then overwritten (a third
+    less work per store, docs/performance.md). Any other word takes expand_memory."""
     mem = f.memory
     old = len(mem)
     if old - 32 < offset <= old:
@@ -97,14 +98,17 @@ def store_word_growing(f: Frame, offset: int, word: bytes) -> None:
         if gas < 0:
             raise OutOfGas
         f.gas = gas
-        if offset == old:
+        if word is None:
+            mem += ZERO_WORD
+        elif offset == old:
             mem += word
         else:
             mem += ZERO_WORD
             mem[offset:offset + 32] = word
         return
     expand_memory(f, offset, 32)
-    mem[offset:offset + 32] = word
+    if word is not None:
+        mem[offset:offset + 32] = word
 
 
 def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:
