@@ -400,25 +400,21 @@ def _folded(fold: CodeType, operands: list[str]) -> str | None:
     return str(value) if type(value) is int and value >= 0 else None
 
 
-# The memory templates' (MLOAD, MSTORE, MSTORE8) growth checks, as the translator sees them
-# (a local's name or a constant for the offset). Memory only grows, so once such a line
+# The memory templates' growth checks, as the translator sees them (a local's name or a
+# constant for the offset): MLOAD's and MSTORE's word (grow_for_word; MSTORE's plain store
+# is the check's `else` line) and MSTORE8's byte. Memory only grows, so once such a line
 # has run, len(mem) >= offset + size for the rest of the function's run.
-_MEMORY_CHECK = re.compile(r"if (\w+) \+ (\d+) > len\(mem\): expand_memory\(f, \1, \2\)\Z")
-_MEMORY_CHECK_1 = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
-# MLOAD's and MSTORE's (grow_for_word; MSTORE's plain store is the check's `else` line).
 _MEMORY_CHECK_WORD = re.compile(r"if (\w+) \+ 32 > len\(mem\): grow_for_word\(f, \1(?:, .+)?\)\Z")
+_MEMORY_CHECK_BYTE = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
 
 
 def _memory_check(line: str) -> tuple[str, int] | None:
     """(offset, size) of a memory growth check, or None for any other line."""
-    m = _MEMORY_CHECK.match(line)
-    if m is not None:
-        return m[1], int(m[2])
-    m = _MEMORY_CHECK_1.match(line)
-    if m is not None:
-        return m[1], 1
     m = _MEMORY_CHECK_WORD.match(line)
-    return (m[1], 32) if m is not None else None
+    if m is not None:
+        return m[1], 32
+    m = _MEMORY_CHECK_BYTE.match(line)
+    return (m[1], 1) if m is not None else None
 
 
 def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
@@ -431,8 +427,6 @@ def _covered(line: str, covered: list[int], by_name: dict[str, int]) -> bool:
     if check is None:
         return False
     offset, size = check
-    if size <= 0:  # (touches nothing: implies nothing)
-        return False
     if offset.isdigit():
         end = int(offset) + size
         if end <= covered[0]:
