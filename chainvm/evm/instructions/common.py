@@ -29,9 +29,10 @@ def charge(f: Frame, amount: int) -> None:
 # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, of each
 # size in words below len(MEMORY_COSTS): looking two up takes a quarter off an expansion
 # under CPython (the five big-int operations cost about twice the lookups), and code that
-# grows memory in small steps expands at every step. Grown on demand, doubling, up to COST_TABLE_WORDS (128 KiB of
-# memory: filling the table costs about as much as 800 expansions, and larger sizes are
-# computed).
+# grows memory in small steps expands at every step. Grown on demand, doubling, up to
+# COST_TABLE_WORDS (128 KiB of memory: filling the table costs about as much as 800
+# expansions, and larger sizes are computed). expand_memory and grow_for_word each read it
+# inline rather than through a shared helper: a call is about an eighth of an expansion.
 MEMORY_COSTS: list[int] = [0]
 COST_TABLE_WORDS = 1 << 12
 
