@@ -33,7 +33,6 @@ class Frame:
         "caller",
         "child",
         "code",
-        "code_address",
         "depth",
         "error",
         "evm",
@@ -61,7 +60,7 @@ class Frame:
 
     def __init__(self, evm: EVM, code: bytes, gas: int, address: bytes, caller: bytes,
                  value: int, calldata: bytes | memoryview, is_static: bool, depth: int, kind: int,
-                 snapshot: int, code_address: bytes) -> None:
+                 snapshot: int) -> None:
         self.evm = evm
         self.state = evm.state
         # The cache's common case inline (a code run often is analysed and settled).
@@ -90,7 +89,6 @@ class Frame:
         self.snapshot = snapshot
         self.ret_offset = 0
         self.ret_size = 0
-        self.code_address = code_address
         # The last backward jump's pc and the gas left then (loop heat, tiering.py).
         self.loop_from = -1
         self.loop_gas = gas

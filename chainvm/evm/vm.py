@@ -202,7 +202,7 @@ def begin_call(evm: EVM, kind: int, caller: bytes, address: bytes, code_address:
     if not code:
         return _frameless(evm, gas, Immediate(True, gas, b""))
     return Frame(evm, code, gas, address, caller, apparent_value, data, is_static, depth,
-                 KIND_CALL, snapshot, code_address)
+                 KIND_CALL, snapshot)
 
 
 def begin_create(evm: EVM, kind: int, caller: bytes, value: int, init_code: bytes, gas: int,
@@ -250,7 +250,7 @@ def _begin_creation(evm: EVM, caller: bytes, address: bytes, value: int, init_co
         state.sub_balance(caller, value)
         state.add_balance(address, value)
     return Frame(evm, init_code, gas, address, caller, value, b"", False, depth, KIND_CREATE,
-                 snapshot, address)
+                 snapshot)
 
 
 def finish_frame(evm: EVM, f: Frame) -> None:

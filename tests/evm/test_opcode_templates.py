@@ -233,8 +233,7 @@ FORK_OPCODE = {spec.name: byte for name in FORK_ORDER
 def _frame(fork: Fork, code: bytes, stack: list[int], memory: bytes, calldata: bytes,
            gas: int) -> Frame:
     evm = EVM(State(), fork, BLOCK, ORIGIN, GAS_PRICE, blob_base_fee=BLOB_BASE_FEE)
-    f = Frame(evm, code, gas, ADDRESS, CALLER, VALUE, calldata, False, 0, KIND_CALL, 0,
-              ADDRESS)
+    f = Frame(evm, code, gas, ADDRESS, CALLER, VALUE, calldata, False, 0, KIND_CALL, 0)
     f.return_data = RETURN_DATA
     f.stack.extend(stack)
     f.memory.extend(memory)
