@@ -75,6 +75,20 @@ def test_blake2f_eip152_vector() -> None:
         basic.blake2f(data[:-1])
 
 
+def test_choosing_a_fork_leaves_the_blake2_library_unimported() -> None:
+    """Building a fork's precompile set must not import blake2b-py (it cost every process
+    about 0.6 ms); the first BLAKE2F call does. A fresh interpreter, so that other tests'
+    imports do not count."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from chainvm.evm.forks import get_fork; "
+              "get_fork('Osaka').precompiles; print('blake2b' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False"
+
+
 def test_kzg_point_evaluation() -> None:
     import ckzg
 
