@@ -227,3 +227,50 @@ def test_a_store_to_covered_memory_is_the_plain_store_alone() -> None:
     assert sum(line.startswith("else: mem[") for line in lines) == 1
     assert any(line.startswith("mem[32:32 + 32] = ") for line in lines)
     compile(source, "<test>", "exec")
+
+
+def test_specialisations_print_the_same_values_as_ast_unparse() -> None:
+    """The translator prints a template folded over some constant operands with its own
+    bracketing printer (compiler._source_of); evaluated over any operands, its text must
+    give what ast.unparse's text of the same tree gives (or fail the same way)."""
+    import ast
+    import itertools
+
+    from chainvm.evm import compiler
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.opspec import OPERANDS, TEMPLATE_GLOBALS
+
+    tables = FORKS["Osaka"].opcodes
+    kinds = compiler._kinds_for(tables)
+    rng = random.Random(7)
+    values = [0, 1, 2, 7, 31, 32, 255, 256, 2**128, 2**255, 2**256 - 1]
+    printed = 0
+    for op, spec in enumerate(tables.specs):
+        if spec is None or spec.inline is None or kinds.fold_of(op) is None:
+            continue
+        arity = spec.inline.arity
+        for mask in itertools.product((False, True), repeat=arity):
+            if not any(mask) or all(mask):
+                continue
+            for _ in range(4):
+                constants = {OPERANDS[i]: rng.choice(values) for i in range(arity) if mask[i]}
+                folded = [False]
+                node = compiler._fold_node(kinds.trees[op].body, constants, folded)[0]
+                if not folded[0] or isinstance(node, ast.Constant):
+                    continue
+                names = {name: f"x_{name}" for name in OPERANDS}
+                ours = compiler._source_of(node).format_map(names)
+                reference = ast.unparse(ast.fix_missing_locations(node)).format_map(names)
+                printed += 1
+                for _ in range(10):
+                    scope = dict(TEMPLATE_GLOBALS)
+                    scope.update({f"x_{name}": rng.choice([*values, rng.getrandbits(256)])
+                                  for name in OPERANDS[:arity]})
+                    outcomes = []
+                    for text in (ours, reference):
+                        try:
+                            outcomes.append(("value", eval(text, scope)))
+                        except Exception as exc:  # noqa: BLE001
+                            outcomes.append(("error", type(exc).__name__))
+                    assert outcomes[0] == outcomes[1], (spec.name, ours, reference)
+    assert printed > 50
