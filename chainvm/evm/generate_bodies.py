@@ -51,6 +51,7 @@ def _int_text(value: int) -> str:
 
 def _constant_lines(names: set[str]) -> tuple[list[str], list[str]]:
     """(import lines, constant lines) for the template globals the bodies name."""
+    from chainvm.evm.instructions import common
     from chainvm.evm.opspec import TEMPLATE_GLOBALS
 
     imports: dict[str, list[str]] = {}
@@ -66,10 +67,16 @@ def _constant_lines(names: set[str]) -> tuple[list[str], list[str]]:
             constants.append(f"{name}: Final[tuple[int, ...]] = (\n{items})")
         elif getattr(value, "__name__", None) == name and hasattr(value, "__module__"):
             imports.setdefault(value.__module__, []).append(name)
+        elif getattr(common, name, None) is value:  # a helper bound there (store_word)
+            imports.setdefault(common.__name__, []).append(name)
         else:
             raise ValueError(f"template constant {name}: cannot write {type(value).__name__}")
-    lines = [f"from {module} import {', '.join(sorted(found))}"
-             for module, found in sorted(imports.items())]
+    lines = []
+    for module, found in sorted(imports.items()):
+        line = f"from {module} import {', '.join(sorted(found))}"
+        if len(line) > 99:  # the project's line length: one name per line, as ruff sorts
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in sorted(found)) + ")"
+        lines.append(line)
     return lines, constants
 
 

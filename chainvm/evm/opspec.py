@@ -39,6 +39,7 @@ from chainvm.evm.instructions.common import (
     expand_memory,
     grow_for_word,
     padded_slice,
+    store_word,
 )
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 
@@ -62,6 +63,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "expand_memory": expand_memory,
     "grow_for_word": grow_for_word,
     "padded_slice": padded_slice,
+    "store_word": store_word,
     "Stop": Stop,
 }
 # Locals a template may read: the frame, its memory and the instruction's own pc.

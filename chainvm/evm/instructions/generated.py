@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from chainvm.evm.errors import Stop
-from chainvm.evm.instructions.common import charge, expand_memory, grow_for_word, padded_slice
+from chainvm.evm.instructions.common import (
+    charge,
+    expand_memory,
+    grow_for_word,
+    padded_slice,
+    store_word,
+)
 
 if TYPE_CHECKING:
     from chainvm.evm.frame import Frame
@@ -288,7 +294,7 @@ def op_mstore(f: Frame, s: list[int], pc: int) -> int:
     b = s.pop()
     mem = f.memory
     if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))
-    else: mem[a:a + 32] = b.to_bytes(32)
+    else: store_word(mem, a, b.to_bytes(32))
     return pc + 1
 
 
@@ -473,7 +479,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    int.from_bytes(mem[a:a + 32])\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
     'op_msize\x000\x00True\x00len(mem)': op_msize,
-    'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))\n    else: mem[a:a + 32] = b.to_bytes(32)\n': op_mstore,
+    'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))\n    else: store_word(mem, a, b.to_bytes(32))\n': op_mstore,
     'op_mstore8\x002\x00False\x00\n    if a >= len(mem): expand_memory(f, a, 1)\n    mem[a] = b & 0xFF\n': op_mstore8,
     'op_mul\x002\x00True\x00(a * b) & M': op_mul,
     'op_mulmod\x003\x00True\x00(a * b) % c if c else 0': op_mulmod,

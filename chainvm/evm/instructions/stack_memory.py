@@ -40,7 +40,7 @@ MLOAD = Inline("op_mload", 1, """
 """)
 MSTORE = Inline("op_mstore", 2, """
     if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))
-    else: mem[a:a + 32] = b.to_bytes(32)
+    else: store_word(mem, a, b.to_bytes(32))
 """, pushes=False)
 MSTORE8 = Inline("op_mstore8", 2, """
     if a >= len(mem): expand_memory(f, a, 1)
