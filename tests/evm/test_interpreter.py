@@ -260,3 +260,23 @@ def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
         else:
             common.grow_for_word(f, offset, word)
             assert (f.gas, bytes(f.memory)) == want
+
+
+def test_store_word_writes_as_a_slice_assignment_does() -> None:
+    """store_word (MSTORE's write, Struct.pack_into) leaves memory as `mem[o:o + 32] =
+    word` would, at aligned and unaligned offsets up to the last word, and keeps its
+    length."""
+    import random
+
+    from chainvm.evm.instructions import common
+
+    rng = random.Random("store-word")
+    for _ in range(300):
+        memory = rng.randbytes(32 * rng.randrange(1, 6))
+        offset = rng.randrange(0, len(memory) - 31)
+        word = rng.randbytes(32)
+        want = bytearray(memory)
+        want[offset:offset + 32] = word
+        got = bytearray(memory)
+        common.store_word(got, offset, word)
+        assert got == want
