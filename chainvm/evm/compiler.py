@@ -283,13 +283,29 @@ def _specialized(kinds: _Kinds, op: int, operands: list[str]) -> str | None:
     return form.format_map(dict(zip(OPERANDS, operands, strict=False)))
 
 
-_OPERATOR_TEXT: dict[type, str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^",
-    ast.BitAnd: "&", ast.USub: "-", ast.UAdd: "+", ast.Invert: "~", ast.Not: "not ",
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-    ast.And: " and ", ast.Or: " or ",
+# Each operator a pure template may use, once: its text (_source_of) and the function that
+# evaluates it (_evaluate). Constant parts are evaluated by the operators themselves: a
+# compile() of each part cost more than the rest of a translation's folding.
+_BINARY_OPERATORS: dict[type, tuple[str, Callable[[Any, Any], object]]] = {
+    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul), ast.FloorDiv: ("//", operator.floordiv),
+    ast.Mod: ("%", operator.mod), ast.Pow: ("**", operator.pow),
+    ast.LShift: ("<<", operator.lshift), ast.RShift: (">>", operator.rshift),
+    ast.BitOr: ("|", operator.or_), ast.BitXor: ("^", operator.xor),
+    ast.BitAnd: ("&", operator.and_),
 }
+_UNARY_OPERATORS: dict[type, tuple[str, Callable[[Any], object]]] = {
+    ast.USub: ("-", operator.neg), ast.UAdd: ("+", operator.pos),
+    ast.Invert: ("~", operator.invert), ast.Not: ("not ", operator.not_),
+}
+_COMPARE_OPERATORS: dict[type, tuple[str, Callable[[Any, Any], object]]] = {
+    ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le), ast.Gt: (">", operator.gt),
+    ast.GtE: (">=", operator.ge), ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne),
+}
+_OPERATOR_TEXT: dict[type, str] = {
+    op: text for table in (_BINARY_OPERATORS, _UNARY_OPERATORS, _COMPARE_OPERATORS)
+    for op, (text, _) in table.items()
+} | {ast.And: " and ", ast.Or: " or "}
 
 
 def _source_of(node: ast.expr) -> str:
@@ -373,35 +389,19 @@ def _fold_node(node: ast.expr, constants: dict[str, int],
     return new, result  # (a negative constant stays an expression: `-5 ** 2` is not (-5) ** 2)
 
 
-# Constant parts are evaluated by the operators themselves: a compile() of each part cost
-# more than the rest of a translation's folding.
-_BINARY: dict[type, Callable[[Any, Any], object]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
-    ast.BitXor: operator.xor, ast.BitAnd: operator.and_,
-}
-_UNARY: dict[type, Callable[[Any], object]] = {
-    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
-    ast.Not: operator.not_,
-}
-_COMPARE: dict[type, Callable[[Any, Any], object]] = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
-}
 
 
 def _evaluate(node: ast.expr, parts: list[Any]) -> object:
     """The value of `node` (a BinOp, UnaryOp, Compare or BoolOp) over its parts' values,
     as Python evaluates it."""
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](parts[0], parts[1])
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](parts[0])
-    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY_OPERATORS:
+        return _BINARY_OPERATORS[type(node.op)][1](parts[0], parts[1])
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY_OPERATORS:
+        return _UNARY_OPERATORS[type(node.op)][1](parts[0])
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE_OPERATORS for op in node.ops):
         result: object = True
         for op, left, right in zip(node.ops, parts, parts[1:], strict=False):
-            result = _COMPARE[type(op)](left, right)
+            result = _COMPARE_OPERATORS[type(op)][1](left, right)
             if not result:
                 break
         return result
