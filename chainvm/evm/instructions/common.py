@@ -40,10 +40,14 @@ def charge(f: Frame, amount: int) -> None:
 # under CPython (the five big-int operations cost about twice the lookups), and code that
 # grows memory in small steps expands at every step. Grown on demand, doubling, up to
 # COST_TABLE_WORDS (128 KiB of memory: filling the table costs about as much as 800
-# expansions, and larger sizes are computed). expand_memory and grow_for_word each read it
-# inline rather than through a shared helper: a call is about an eighth of an expansion.
+# expansions, and larger sizes are computed). expand_memory reads it inline rather than
+# through a shared helper: a call is about an eighth of an expansion.
 MEMORY_COSTS: list[int] = [0]
 COST_TABLE_WORDS = 1 << 12
+# WORD_STEP_COSTS[w] = MEMORY_COSTS[w + 1] - MEMORY_COSTS[w], the cost of growing memory
+# of w words by one (grow_for_word's case): one lookup instead of two and a subtraction
+# takes about 40% off that growth (callgrind). Grown with MEMORY_COSTS, one entry shorter.
+WORD_STEP_COSTS: list[int] = []
 
 
 def _grow_memory_costs(words: int) -> None:
@@ -51,6 +55,7 @@ def _grow_memory_costs(words: int) -> None:
     costs = MEMORY_COSTS
     end = min(COST_TABLE_WORDS, max(words + 1, 2 * len(costs)))
     costs += [G_MEMORY * w + w * w // G_QUADCOEFFDIV for w in range(len(costs), end)]
+    WORD_STEP_COSTS.extend(costs[w + 1] - costs[w] for w in range(len(WORD_STEP_COSTS), end - 1))
 
 
 def expand_memory(f: Frame, offset: int, size: int) -> None:
@@ -87,22 +92,23 @@ def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
     for it, and store `word` there if given (MLOAD's and MSTORE's growth).
 
     A word that starts within the last word or at the end grows memory by exactly one
-    word: charged from the cost table (or the formula above it), appended, or the tail
+    word: charged from WORD_STEP_COSTS (or the formula past it), appended, or the tail
     overwritten, instead of zero-filled by expand_memory and then overwritten (a third
     less work per store, docs/performance.md). Any other word takes expand_memory."""
     mem = f.memory
     old = len(mem)
     if old - 32 < offset <= old:
-        words = old >> 5  # memory is whole words: it grows to `new` words
-        new = words + 1
-        costs = MEMORY_COSTS
-        if len(costs) <= new < COST_TABLE_WORDS:
-            _grow_memory_costs(new)
-        if new < len(costs):
-            cost = costs[new] - costs[words]
+        words = old >> 5  # memory is whole words: it grows to words + 1
+        steps = WORD_STEP_COSTS
+        if words < len(steps):
+            cost = steps[words]
+        elif words + 1 < COST_TABLE_WORDS:
+            _grow_memory_costs(words + 1)
+            cost = steps[words]
         elif old + 32 > MAX_MEMORY:
             raise OutOfGas
         else:
+            new = words + 1
             cost = G_MEMORY + new * new // G_QUADCOEFFDIV - words * words // G_QUADCOEFFDIV
         gas = f.gas - cost
         if gas < 0:
