@@ -38,6 +38,7 @@ from chainvm.evm.instructions.common import (
     charge,
     expand_memory,
     grow_for_word,
+    load_word,
     padded_slice,
     store_word,
 )
@@ -63,6 +64,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "expand_memory": expand_memory,
     "grow_for_word": grow_for_word,
     "padded_slice": padded_slice,
+    "load_word": load_word,
     "store_word": store_word,
     "Stop": Stop,
 }

@@ -185,14 +185,14 @@ def test_a_popped_value_nothing_read_is_not_computed() -> None:
         return compiler._compile_block(0, analyse(code), tables, {})
 
     dead = source(bytes.fromhex("600035515000"))  # PUSH1 0 CALLDATALOAD MLOAD POP STOP
-    assert "grow_for_word(f, " in dead and "mem[" not in dead
+    assert "grow_for_word(f, " in dead and "load_word(mem, " not in dead
     copied = source(bytes.fromhex("60003551805060005500"))  # ... MLOAD DUP1 POP PUSH1 0 SSTORE
-    assert "mem[" in copied
+    assert "load_word(mem, " in copied
     # ... MLOAD DUP1 PUSH1 1 ADD PUSH1 0 SSTORE POP STOP
     read = source(bytes.fromhex("600035518060010160005550" "00"))
-    assert "mem[" in read
+    assert "load_word(mem, " in read
     chained = source(bytes.fromhex("6000355180600101505000"))  # ... MLOAD DUP1 PUSH1 1 ADD POP POP
-    assert "mem[" not in chained and "+ 1" not in chained
+    assert "load_word(mem, " not in chained and "+ 1" not in chained
 
 
 def test_a_constant_stored_to_memory_is_converted_at_translation() -> None:

@@ -280,3 +280,20 @@ def test_store_word_writes_as_a_slice_assignment_does() -> None:
         got = bytearray(memory)
         common.store_word(got, offset, word)
         assert got == want
+
+
+def test_load_word_reads_as_a_slice_does() -> None:
+    """load_word (MLOAD's read, Struct.unpack_from) gives the 32 bytes `mem[o:o + 32]`
+    holds, at aligned and unaligned offsets up to the last word, and leaves memory alone."""
+    import random
+
+    from chainvm.evm.instructions import common
+
+    rng = random.Random("load-word")
+    for _ in range(300):
+        memory = bytearray(rng.randbytes(32 * rng.randrange(1, 6)))
+        offset = rng.randrange(0, len(memory) - 31)
+        before = bytes(memory)
+        (word,) = common.load_word(memory, offset)
+        assert word == bytes(memory[offset:offset + 32])
+        assert bytes(memory) == before

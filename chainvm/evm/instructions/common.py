@@ -22,6 +22,11 @@ ZERO_WORD = bytes(32)
 # to_bytes, timeit on the benchmark machine. The offset is never negative and the word
 # always fits (callers grow memory first), so pack_into's own checks never fire.
 store_word = Struct("32s").pack_into
+# load_word(mem, offset)[0] is the 32-byte word at offset, as bytes: MLOAD's read. The
+# slice `mem[o:o + 32]` makes a new bytearray (an object and a separate buffer); unpacking
+# makes one bytes object and a 1-tuple: 120 against 151 ns per MLOAD with its from_bytes,
+# timeit on the benchmark machine. As for store_word, the word is always inside memory.
+load_word = Struct("32s").unpack_from
 
 
 def to_address(x: int) -> bytes:

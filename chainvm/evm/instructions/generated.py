@@ -15,6 +15,7 @@ from chainvm.evm.instructions.common import (
     charge,
     expand_memory,
     grow_for_word,
+    load_word,
     padded_slice,
     store_word,
 )
@@ -272,7 +273,7 @@ def op_mload(f: Frame, s: list[int], pc: int) -> int:
     a = s[-1]
     mem = f.memory
     if a + 32 > len(mem): grow_for_word(f, a)
-    s[-1] = int.from_bytes(mem[a:a + 32])
+    s[-1] = int.from_bytes(load_word(mem, a)[0])
     return pc + 1
 
 
@@ -476,7 +477,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_iszero\x001\x00True\x000 if a else 1': op_iszero,
     'op_jumpdest\x000\x00False\x00': op_jumpdest,
     'op_lt\x002\x00True\x001 if a < b else 0': op_lt,
-    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    int.from_bytes(mem[a:a + 32])\n': op_mload,
+    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    int.from_bytes(load_word(mem, a)[0])\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
     'op_msize\x000\x00True\x00len(mem)': op_msize,
     'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))\n    else: store_word(mem, a, b.to_bytes(32))\n': op_mstore,
