@@ -418,3 +418,44 @@ def test_direct_calls_are_current_and_match_the_tables() -> None:
     below = [0] * 1023
     assert direct.call_body(k, _frame(osaka, b"\x30", below, b"", b"", 100), below, 0) == 1
     assert below[-1] == int.from_bytes(ADDRESS)
+
+
+def test_codecopy_reads_zeros_past_the_end_of_code() -> None:
+    """CODECOPY reads the code as if zeros followed it without end: within the code,
+    across its end, in the zero bytes the analysis pads it with and past them, in both
+    tiers."""
+    fork = FORKS["Osaka"]
+    rng = random.Random("codecopy")
+    for _ in range(60):
+        # PUSH2 size PUSH2 offset PUSH1 0 CODECOPY STOP, then filler bytes
+        size = rng.choice([1, 31, 32, 33, 40, 70])
+        filler = rng.randbytes(rng.randrange(0, 80))
+        program_length = 9 + len(filler)
+        offset = max(0, program_length + rng.randrange(-45, 60))
+        code = (bytes([0x61]) + size.to_bytes(2) + bytes([0x61]) + offset.to_bytes(2)
+                + bytes([0x60, 0, 0x39, 0x00]) + filler)
+        padded = code + bytes(offset + size)
+        want = padded[offset:offset + size] + bytes(-size % 32)
+        for compiled in (False, True):
+            result = _run(fork, code, [], b"", b"", 10**6, compiled)
+            assert result["error"] is None
+            assert result["memory"] == want, (offset, size, len(code), compiled)
+
+
+def test_codecopy_past_the_end_overwrites_memory_in_use_with_zeros() -> None:
+    """CODECOPY from past the end of code into memory already in use (not fresh, where
+    it may skip writing zeros) writes the zeros; into memory partly in use too."""
+    fork = FORKS["Osaka"]
+    old = bytes(range(1, 97))  # three words of non-zero memory
+    for mem_offset, size in [(0, 32), (10, 40), (64, 64), (95, 1), (96, 32), (200, 8)]:
+        # PUSH1 size PUSH1 0xF0 PUSH1 mem_offset CODECOPY STOP: 0xF0 is past the code
+        code = bytes([0x60, size, 0x60, 0xF0, 0x60, mem_offset, 0x39, 0x00])
+        want = bytearray(old)
+        end = mem_offset + size
+        if end > len(want):
+            want += bytes(-(-end // 32) * 32 - len(want))
+        want[mem_offset:end] = bytes(size)
+        for compiled in (False, True):
+            result = _run(fork, code, [], old, b"", 10**6, compiled)
+            assert result["error"] is None
+            assert result["memory"] == bytes(want), (mem_offset, size, compiled)

@@ -80,8 +80,18 @@ def op_codecopy(f: Frame, s: list[int], pc: int) -> int:
     offset = s.pop()
     size = s.pop()
     if size:
+        mem = f.memory
+        fresh = mem_offset >= len(mem)  # the range is all new memory: zeros once grown
         copy_cost_and_expand(f, mem_offset, size)
-        f.memory[mem_offset:mem_offset + size] = padded_slice(f.code[:-33], offset, size)
+        # Past the end of code only zeros are read (solc zeroes new memory arrays by
+        # copying from codesize() on, mostly into fresh memory). Within it, f.code is
+        # sliced as it is: the zero bytes the analysis pads it with (CODE_PADDING) read
+        # as the zeros past the end would, so the whole code is not copied first.
+        if offset >= f.analysis.size:
+            if not fresh:
+                mem[mem_offset:mem_offset + size] = bytes(size)
+        else:
+            mem[mem_offset:mem_offset + size] = padded_slice(f.code, offset, size)
     return pc + 1
 
 
