@@ -442,20 +442,22 @@ def test_codecopy_reads_zeros_past_the_end_of_code() -> None:
             assert result["memory"] == want, (offset, size, len(code), compiled)
 
 
-def test_codecopy_past_the_end_overwrites_memory_in_use_with_zeros() -> None:
-    """CODECOPY from past the end of code into memory already in use (not fresh, where
-    it may skip writing zeros) writes the zeros; into memory partly in use too."""
+def test_copies_past_the_end_overwrite_memory_in_use_with_zeros() -> None:
+    """CODECOPY and CALLDATACOPY from past the end of their data into memory already in
+    use (not fresh, where they may skip writing zeros) write the zeros; into memory
+    partly in use too."""
     fork = FORKS["Osaka"]
     old = bytes(range(1, 97))  # three words of non-zero memory
-    for mem_offset, size in [(0, 32), (10, 40), (64, 64), (95, 1), (96, 32), (200, 8)]:
-        # PUSH1 size PUSH1 0xF0 PUSH1 mem_offset CODECOPY STOP: 0xF0 is past the code
-        code = bytes([0x60, size, 0x60, 0xF0, 0x60, mem_offset, 0x39, 0x00])
-        want = bytearray(old)
-        end = mem_offset + size
-        if end > len(want):
-            want += bytes(-(-end // 32) * 32 - len(want))
-        want[mem_offset:end] = bytes(size)
-        for compiled in (False, True):
-            result = _run(fork, code, [], old, b"", 10**6, compiled)
-            assert result["error"] is None
-            assert result["memory"] == bytes(want), (mem_offset, size, compiled)
+    for op in (0x37, 0x39):  # CALLDATACOPY, CODECOPY
+        for mem_offset, size in [(0, 32), (10, 40), (64, 64), (95, 1), (96, 32), (200, 8)]:
+            # PUSH1 size PUSH1 0xF0 PUSH1 mem_offset <op> STOP: 0xF0 is past the data
+            code = bytes([0x60, size, 0x60, 0xF0, 0x60, mem_offset, op, 0x00])
+            want = bytearray(old)
+            end = mem_offset + size
+            if end > len(want):
+                want += bytes(-(-end // 32) * 32 - len(want))
+            want[mem_offset:end] = bytes(size)
+            for compiled in (False, True):
+                result = _run(fork, code, [], old, b"\x01\x02\x03\x04", 10**6, compiled)
+                assert result["error"] is None
+                assert result["memory"] == bytes(want), (op, mem_offset, size, compiled)

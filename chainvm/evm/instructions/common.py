@@ -151,6 +151,25 @@ def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
         charge(f, G_COPY * ((size + 31) >> 5))
 
 
+def copy_padded(f: Frame, mem_offset: int, data: bytes | memoryview, data_size: int,
+                offset: int, size: int) -> None:
+    """CALLDATACOPY, CODECOPY, EXTCODECOPY: charge for and grow memory, then write
+    data[offset:offset+size] there, zeros read past `data_size` (`data` may go on past it
+    with zero bytes only, as analysed code does: it is sliced as it is, not cut first).
+
+    Reading wholly past the end into memory that was all new writes nothing: grown memory
+    is zeros already (solc zeroes new arrays by copying from calldatasize() or codesize()
+    on, mostly into fresh memory)."""
+    if size:
+        mem = f.memory
+        fresh = mem_offset >= len(mem)
+        copy_cost_and_expand(f, mem_offset, size)
+        if offset < data_size:
+            mem[mem_offset:mem_offset + size] = padded_slice(data, offset, size)
+        elif not fresh:
+            mem[mem_offset:mem_offset + size] = bytes(size)
+
+
 def padded_slice(data: bytes | memoryview, start: int, size: int) -> bytes | memoryview:
     """data[start:start+size], zero-padded on the right (reads past the end give zeros).
 

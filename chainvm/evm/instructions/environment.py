@@ -9,8 +9,8 @@ from chainvm.evm.gas import G_KECCAK256_WORD
 from chainvm.evm.instructions.common import (
     charge,
     copy_cost_and_expand,
+    copy_padded,
     expand_memory,
-    padded_slice,
     to_address,
 )
 from chainvm.evm.opspec import Inline
@@ -66,9 +66,8 @@ def op_calldatacopy(f: Frame, s: list[int], pc: int) -> int:
     mem_offset = s.pop()
     offset = s.pop()
     size = s.pop()
-    if size:
-        copy_cost_and_expand(f, mem_offset, size)
-        f.memory[mem_offset:mem_offset + size] = padded_slice(f.calldata, offset, size)
+    calldata = f.calldata
+    copy_padded(f, mem_offset, calldata, len(calldata), offset, size)
     return pc + 1
 
 
@@ -79,19 +78,8 @@ def op_codecopy(f: Frame, s: list[int], pc: int) -> int:
     mem_offset = s.pop()
     offset = s.pop()
     size = s.pop()
-    if size:
-        mem = f.memory
-        fresh = mem_offset >= len(mem)  # the range is all new memory: zeros once grown
-        copy_cost_and_expand(f, mem_offset, size)
-        # Past the end of code only zeros are read (solc zeroes new memory arrays by
-        # copying from codesize() on, mostly into fresh memory). Within it, f.code is
-        # sliced as it is: the zero bytes the analysis pads it with (CODE_PADDING) read
-        # as the zeros past the end would, so the whole code is not copied first.
-        if offset >= f.analysis.size:
-            if not fresh:
-                mem[mem_offset:mem_offset + size] = bytes(size)
-        else:
-            mem[mem_offset:mem_offset + size] = padded_slice(f.code, offset, size)
+    # f.code goes on with the zero bytes the analysis pads it with (CODE_PADDING).
+    copy_padded(f, mem_offset, f.code, f.analysis.size, offset, size)
     return pc + 1
 
 
@@ -119,8 +107,8 @@ def _extcodecopy(f: Frame, s: list[int], cold_check: bool) -> None:
     if cold_check and f.state.access_address(addr):
         charge(f, G_COLD_EXTRA)
     if size:
-        copy_cost_and_expand(f, mem_offset, size)
-        f.memory[mem_offset:mem_offset + size] = padded_slice(f.evm.code_for_ext(addr), offset, size)
+        code = f.evm.code_for_ext(addr)
+        copy_padded(f, mem_offset, code, len(code), offset, size)
 
 
 def op_extcodecopy(f: Frame, s: list[int], pc: int) -> int:
