@@ -31,10 +31,11 @@ STOP = Inline("op_stop", 0, "raise Stop", pushes=False)
 POP = Inline("op_pop", 1, "", pushes=False)
 # MLOAD and MSTORE past the end of memory grow it in one call (grow_for_word: a word at
 # the end is appended, a stored one without zero-filling it first). Both move the word
-# with a Struct (common.load_word, common.store_word), cheaper than slicing. MLOAD's read stays its
-# pushed expression, so a load popped unread is still dropped (compiler._drop_if_dead);
-# MSTORE's plain store is its `else` line, which the compiled tier keeps alone where an
-# earlier access in the same function already covers the word (compiler._uncovered).
+# with a Struct (common.load_word, common.store_word), cheaper than slicing. MLOAD's read
+# stays its pushed expression, so a load popped unread is still dropped
+# (compiler._drop_if_dead); MSTORE's plain store is its `else` line, which the compiled
+# tier keeps alone where an earlier access in the same function already covers the word
+# (compiler._uncovered).
 MLOAD = Inline("op_mload", 1, """
     if a + 32 > len(mem): grow_for_word(f, a)
     int.from_bytes(load_word(mem, a)[0])
