@@ -50,7 +50,7 @@ from chainvm.evm.errors import (
 from chainvm.evm.frame import CALLED, HALTED, CallRequest, Frame
 from chainvm.evm.instructions.direct import NATIVE, call_body
 from chainvm.evm.opspec import OPERANDS, TEMPLATE_GLOBALS
-from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
+from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD, NATIVE_WRITING_REACHES
 
 if TYPE_CHECKING:
     from chainvm.evm.analysis import CodeAnalysis
@@ -833,22 +833,34 @@ def _sure_trace_length(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int
     """Instructions run on every entry at `start` by the function _compile_block writes
     there: its first block, and on through each JUMP to a pushed constant JUMPDEST (which
     the trace follows), up to MAX_TRACE_LENGTH; a JUMPI ends the count (either way)."""
+    return min(sum(map(len, _sure_trace_blocks(analysis, opcodes, start))), MAX_TRACE_LENGTH)
+
+
+def _sure_trace_blocks(analysis: CodeAnalysis, opcodes: OpcodeTables,
+                       start: int) -> list[list[int]]:
+    """The instruction pcs of each block of the sure trace at `start` (_sure_trace_length)."""
     code = analysis.padded
     jumpdests = analysis.jumpdests
     push_values = analysis.push_values
     seen: set[int] = set()
+    blocks: list[list[int]] = []
     length = 0
     pc = start
     while length < MAX_TRACE_LENGTH and pc not in seen:
         seen.add(pc)
         pcs = _scan_block(analysis, opcodes, pc)
+        blocks.append(pcs)
         length += len(pcs)
         if len(pcs) < 2 or code[pcs[-1]] != JUMP or not 0x60 <= code[pcs[-2]] < 0x80:
             break
         pc = push_values[pcs[-2]]
         if pc not in jumpdests:
             break
-    return min(length, MAX_TRACE_LENGTH)
+    return blocks
+
+
+# What writes no line in a translation (see _compile_block).
+_SILENT_KINDS = frozenset((_DISCARD, _PUSH, _DUP, _SWAP))
 
 
 class CompiledCode:
@@ -973,9 +985,27 @@ class CompiledCode:
 
         The work counted is the trace's sure part (_sure_trace_length): a short block
         that jumps on to a constant destination is translated with the blocks it
-        reaches, so it is worth translating as soon as that whole run is."""
-        length = _sure_trace_length(self.analysis, self.opcodes, start)
-        return min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
+        reaches, so it is worth translating as soon as that whole run is.
+
+        In the native build, whose interpreter is faster, an entry also needs
+        NATIVE_WRITING_REACHES times the share of the trace's instructions that write a
+        line: what compile() costs grows with them, what translation saves there less
+        (code run a few dozen times, sha1's rounds say, ran faster interpreted)."""
+        blocks = _sure_trace_blocks(self.analysis, self.opcodes, start)
+        length = min(sum(map(len, blocks)), MAX_TRACE_LENGTH)
+        need = max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1))
+        if NATIVE and NATIVE_WRITING_REACHES:
+            kind = _kinds_for(self.opcodes).kind
+            code = self.analysis.padded
+            silent = _SILENT_KINDS
+            scanned = writing = 0
+            for pcs in blocks:
+                scanned += len(pcs)
+                for pc in pcs:
+                    if kind[code[pc]] not in silent:
+                        writing += 1
+            need = max(need, NATIVE_WRITING_REACHES * writing // max(scanned, 1))
+        return min(255, need)
 
 
 def compiled_for(analysis: CodeAnalysis, opcodes: OpcodeTables) -> CompiledCode:

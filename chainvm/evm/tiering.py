@@ -34,6 +34,13 @@ ENTRY_THRESHOLD, LOOP_THRESHOLD, BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD = {
     "mixed": (1, 1, 2, 6),
 }[COMPILE_MODE]
 
+# In the native build (setup.py), which interprets an instruction in about a third of
+# the pure build's time while compile() costs the same, an entry also needs this many
+# reaches scaled by the share of its trace's instructions that write a line (PUSH, DUP,
+# SWAP, POP and JUMPDEST write none: they cost compile() nothing and are what
+# translation removes outright); see CompiledCode.reaches_needed and docs/performance.md.
+NATIVE_WRITING_REACHES = 160 if COMPILE_MODE == "auto" else 0
+
 # A backward jump heats its loop head by one, and, when it repeats the frame's previous
 # backward jump, by one more per LOOP_WORK_GAS of gas spent since then, at most
 # LOOP_WORK_CAP more (see _count_loop_head): the threshold is then closer to work done in

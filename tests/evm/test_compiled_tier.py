@@ -171,6 +171,37 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
     assert compiler._sure_trace_length(analyse(loop), tables, 0) == 3
 
 
+def test_the_native_build_waits_longer_for_traces_that_write_lines(monkeypatch) -> None:
+    """Native build: an entry needs NATIVE_WRITING_REACHES times the share of its trace's
+    instructions that write a line (not PUSH, DUP, SWAP, POP or JUMPDEST); the pure build
+    keeps its threshold, and so does code that writes no line in either."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.tiering import NATIVE_WRITING_REACHES
+
+    tables = FORKS["London"].opcodes
+    # 40 times PUSH1 1 ADD (half the instructions write a line), then STOP
+    arithmetic = b"\x60\x01" + b"\x60\x01\x01" * 40 + b"\x00"
+    # 100 JUMPDESTs then STOP: nothing but the STOP writes a line
+    jumpdests = b"\x5b" * 100 + b"\x00"
+    pure = {}
+    for name, code in (("arithmetic", arithmetic), ("jumpdests", jumpdests)):
+        monkeypatch.setattr(compiler, "NATIVE", False)
+        pure[name] = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
+        monkeypatch.setattr(compiler, "NATIVE", True)
+        native = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
+        blocks = compiler._sure_trace_blocks(analyse(code), tables, 0)
+        instructions = sum(map(len, blocks))
+        writing = 41 if name == "arithmetic" else 1  # the ADDs (or none) and the STOP
+        assert native == min(255, max(pure[name],
+                                      NATIVE_WRITING_REACHES * writing // instructions))
+    assert NATIVE_WRITING_REACHES > 0
+    monkeypatch.setattr(compiler, "NATIVE", True)
+    assert compiler.CompiledCode(analyse(arithmetic), tables).reaches_needed(0) > pure["arithmetic"]
+    assert compiler.CompiledCode(analyse(jumpdests), tables).reaches_needed(0) == pure["jumpdests"]
+
+
 def test_a_popped_value_nothing_read_is_not_computed() -> None:
     """MLOAD then POP: the translated block still grows memory (and charges for it) but
     does not read the word; a value a DUP copied, or one read before the POP, stays;
