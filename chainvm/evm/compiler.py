@@ -50,7 +50,12 @@ from chainvm.evm.errors import (
 from chainvm.evm.frame import CALLED, HALTED, CallRequest, Frame
 from chainvm.evm.instructions.direct import NATIVE, call_body
 from chainvm.evm.opspec import OPERANDS, TEMPLATE_GLOBALS
-from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD, NATIVE_WRITING_REACHES
+from chainvm.evm.tiering import (
+    BLOCK_THRESHOLD,
+    BLOCK_WORK_THRESHOLD,
+    ENTRY_THRESHOLD,
+    NATIVE_WRITING_REACHES,
+)
 
 if TYPE_CHECKING:
     from chainvm.evm.analysis import CodeAnalysis
@@ -912,10 +917,12 @@ class CompiledCode:
             while True:  # entry after entry, while they have no block
                 n = reaches[pc] + 1
                 if n > BLOCK_THRESHOLD:
-                    need = needed.get(pc)
-                    if need is None:
-                        need = needed[pc] = reaches_needed(pc)
-                    if n > need:
+                    needs = needed.get(pc)
+                    if needs is None:
+                        needs = needed[pc] = reaches_needed(pc)
+                    # (the first frames' need in the high byte: see reaches_needed)
+                    if n > (needs >> 8 if f.analysis.entries <= ENTRY_THRESHOLD
+                            else needs & 0xFF):
                         return block_at(pc)(f, stack)
                 reaches[pc] = n
                 gas = f.gas
@@ -980,20 +987,27 @@ class CompiledCode:
         return block
 
     def reaches_needed(self, start: int) -> int:
-        """Reaches of an entry before it is translated: translation costs about as much as
+        """Reaches of an entry before it is translated, while the code's first frames run
+        (analysis.entries <= ENTRY_THRESHOLD: it came to this tier by a hot loop) times
+        256, plus the reaches needed once more frames have run on it.
+
+        Translation costs about as much as
         interpreting a few hundred instructions, so short blocks must run more often.
 
         The work counted is the trace's sure part (_sure_trace_length): a short block
         that jumps on to a constant destination is translated with the blocks it
         reaches, so it is worth translating as soon as that whole run is.
 
-        In the native build, whose interpreter is faster, an entry also needs
-        NATIVE_WRITING_REACHES times the share of the trace's instructions that write a
-        line: what compile() costs grows with them, what translation saves there less
-        (code run a few dozen times, sha1's rounds say, ran faster interpreted)."""
+        In the native build, whose interpreter is faster, an entry of a code in its first
+        frames also needs NATIVE_WRITING_REACHES times the share of the trace's
+        instructions that write a line: what compile() costs grows with them, what
+        translation saves there less (a loop run a few dozen times, sha1's rounds say, ran
+        faster interpreted). Code that more frames run keeps the plain threshold: its
+        straight-line parts are reached once a frame, and translated pay within a few."""
         blocks = _sure_trace_blocks(self.analysis, self.opcodes, start)
         length = min(sum(map(len, blocks)), MAX_TRACE_LENGTH)
-        need = max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1))
+        need = min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
+        first = need
         if NATIVE and NATIVE_WRITING_REACHES:
             kind = _kinds_for(self.opcodes).kind
             code = self.analysis.padded
@@ -1004,8 +1018,8 @@ class CompiledCode:
                 for pc in pcs:
                     if kind[code[pc]] not in silent:
                         writing += 1
-            need = max(need, NATIVE_WRITING_REACHES * writing // max(scanned, 1))
-        return min(255, need)
+            first = min(255, max(need, NATIVE_WRITING_REACHES * writing // max(scanned, 1)))
+        return first << 8 | need
 
 
 def compiled_for(analysis: CodeAnalysis, opcodes: OpcodeTables) -> CompiledCode:
