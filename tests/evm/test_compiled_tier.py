@@ -149,6 +149,7 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
     from chainvm.evm import compiler
     from chainvm.evm.analysis import analyse
     from chainvm.evm.forks import FORKS
+    from chainvm.evm.instructions.direct import NATIVE
     from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
     tables = FORKS["London"].opcodes
@@ -157,9 +158,10 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
                      for i in range(hops)) + b"\x5b\x00"
     compiled = compiler.CompiledCode(analyse(chain), tables)
     assert compiler._sure_trace_length(compiled.analysis, tables, 0) == compiler.MAX_TRACE_LENGTH
-    needs = compiled.reaches_needed(0)  # (the first frames' need, in the high byte, is the
-    assert needs & 0xFF == needs >> 8 == max(  # same in the pure build)
-        BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
+    needs = compiled.reaches_needed(0)  # (the first frames' need is in the high byte)
+    assert needs & 0xFF == max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
+    if not NATIVE:  # the same in the pure build (the native one: see the test below)
+        assert needs >> 8 == needs & 0xFF
     # The last hops: three blocks of 3 instructions, then JUMPDEST STOP.
     assert compiler._sure_trace_length(compiled.analysis, tables, 5 * (hops - 3)) == 3 * 3 + 2
     # A JUMPI (taken or not) ends what is sure; so does a jump to a non-JUMPDEST.
@@ -176,11 +178,14 @@ def test_the_native_build_waits_longer_for_traces_that_write_lines(monkeypatch) 
     """Native build, a code's first frames (it reached the compiled tier by a hot loop): an
     entry needs NATIVE_WRITING_REACHES times the share of its trace's instructions that
     write a line (not PUSH, DUP, SWAP, POP or JUMPDEST). Once more frames run the code,
-    and in the pure build, the plain threshold holds; so it does for code writing no line."""
+    and in the pure build, the plain threshold holds; so it does for code writing no line.
+    Run pure, both builds' rules are checked (NATIVE patched); run in the native build
+    (tests/test_native_build.py), its own."""
     from chainvm.evm import compiler
     from chainvm.evm.analysis import analyse
     from chainvm.evm.forks import FORKS
-    from chainvm.evm.tiering import NATIVE_WRITING_REACHES
+    from chainvm.evm.instructions.direct import NATIVE
+    from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD, NATIVE_WRITING_REACHES
 
     tables = FORKS["London"].opcodes
     # 40 times PUSH1 1 ADD (half the instructions write a line), then STOP
@@ -189,20 +194,16 @@ def test_the_native_build_waits_longer_for_traces_that_write_lines(monkeypatch) 
     jumpdests = b"\x5b" * 100 + b"\x00"
     assert NATIVE_WRITING_REACHES > 0
     for name, code in (("arithmetic", arithmetic), ("jumpdests", jumpdests)):
-        monkeypatch.setattr(compiler, "NATIVE", False)
-        pure = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
-        assert pure >> 8 == pure & 0xFF
-        monkeypatch.setattr(compiler, "NATIVE", True)
-        native = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
-        assert native & 0xFF == pure & 0xFF  # later frames: the plain threshold
         instructions = sum(map(len, compiler._sure_trace_blocks(analyse(code), tables, 0)))
+        plain = min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // instructions))
         writing = 41 if name == "arithmetic" else 1  # the ADDs (or none) and the STOP
-        first = min(255, max(pure & 0xFF, NATIVE_WRITING_REACHES * writing // instructions))
-        assert native >> 8 == first
-        if name == "arithmetic":
-            assert first > pure & 0xFF
-        else:
-            assert first == pure & 0xFF
+        first = min(255, max(plain, NATIVE_WRITING_REACHES * writing // instructions))
+        assert (first > plain) == (name == "arithmetic")
+        for native in ((True,) if NATIVE else (False, True)):
+            if not NATIVE:
+                monkeypatch.setattr(compiler, "NATIVE", native)
+            needs = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
+            assert needs == (first if native else plain) << 8 | plain, (name, native)
 
 
 def test_a_popped_value_nothing_read_is_not_computed() -> None:
