@@ -987,12 +987,12 @@ class CompiledCode:
         return block
 
     def reaches_needed(self, start: int) -> int:
-        """Reaches of an entry before it is translated, while the code's first frames run
-        (analysis.entries <= ENTRY_THRESHOLD: it came to this tier by a hot loop) times
-        256, plus the reaches needed once more frames have run on it.
+        """Reaches of an entry before it is translated: those needed while the code's first
+        frames run (analysis.entries <= ENTRY_THRESHOLD: it came to this tier by a hot
+        loop) times 256, plus those needed once more frames have run it.
 
-        Translation costs about as much as
-        interpreting a few hundred instructions, so short blocks must run more often.
+        Translation costs about as much as interpreting a few hundred instructions, so
+        short blocks must run more often.
 
         The work counted is the trace's sure part (_sure_trace_length): a short block
         that jumps on to a constant destination is translated with the blocks it
