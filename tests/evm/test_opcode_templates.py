@@ -461,3 +461,22 @@ def test_copies_past_the_end_overwrite_memory_in_use_with_zeros() -> None:
                 result = _run(fork, code, [], old, b"\x01\x02\x03\x04", 10**6, compiled)
                 assert result["error"] is None
                 assert result["memory"] == bytes(want), (op, mem_offset, size, compiled)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("size", [32, 4096, 4097, 10_000])
+def test_keccak256_of_a_range_then_memory_grows(size: int, compiled: bool) -> None:
+    """KECCAK256 over memory (a large range is hashed through a view of it) gives the hash
+    of those bytes, and memory still grows after it (the view is released)."""
+    from chainvm.crypto import keccak256
+
+    fork = FORKS["Cancun"]
+    data = bytes(random.Random(size).randrange(256) for _ in range(size + 64))
+    # PUSH2 size PUSH1 3 KECCAK256, then MSTORE8 1 at size + 200 (grows memory), STOP
+    code = (b"\x61" + size.to_bytes(2, "big") + b"\x60\x03\x20"
+            + b"\x60\x01\x61" + (size + 200).to_bytes(2, "big") + b"\x53\x00")
+    result = _run(fork, code, [], data, b"", 10_000_000, compiled)
+    assert result["error"] is None
+    assert result["stack"] == [int.from_bytes(keccak256(data[3:3 + size]))]
+    assert result["memory"][:len(data)] == data and len(result["memory"]) >= size + 201
+    assert result["memory"][size + 200] == 1
