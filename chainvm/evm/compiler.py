@@ -834,16 +834,17 @@ def _scan_block(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int,
     return pcs
 
 
-def _sure_trace_length(analysis: CodeAnalysis, opcodes: OpcodeTables, start: int) -> int:
-    """Instructions run on every entry at `start` by the function _compile_block writes
-    there: its first block, and on through each JUMP to a pushed constant JUMPDEST (which
-    the trace follows), up to MAX_TRACE_LENGTH; a JUMPI ends the count (either way)."""
-    return min(sum(map(len, _sure_trace_blocks(analysis, opcodes, start))), MAX_TRACE_LENGTH)
+def _trace_length(blocks: list[list[int]]) -> int:
+    """Instructions in a sure trace's blocks (_sure_trace_blocks), up to MAX_TRACE_LENGTH."""
+    return min(sum(map(len, blocks)), MAX_TRACE_LENGTH)
 
 
 def _sure_trace_blocks(analysis: CodeAnalysis, opcodes: OpcodeTables,
                        start: int) -> list[list[int]]:
-    """The instruction pcs of each block of the sure trace at `start` (_sure_trace_length)."""
+    """The instruction pcs of each block run on every entry at `start` by the function
+    _compile_block writes there: its first block, and on through each JUMP to a pushed
+    constant JUMPDEST (which the trace follows), up to MAX_TRACE_LENGTH instructions; a
+    JUMPI ends it (either way)."""
     code = analysis.padded
     jumpdests = analysis.jumpdests
     push_values = analysis.push_values
@@ -994,7 +995,7 @@ class CompiledCode:
         Translation costs about as much as interpreting a few hundred instructions, so
         short blocks must run more often.
 
-        The work counted is the trace's sure part (_sure_trace_length): a short block
+        The work counted is the trace's sure part (_sure_trace_blocks): a short block
         that jumps on to a constant destination is translated with the blocks it
         reaches, so it is worth translating as soon as that whole run is.
 
@@ -1005,7 +1006,7 @@ class CompiledCode:
         faster interpreted). Code that more frames run keeps the plain threshold: its
         straight-line parts are reached once a frame, and translated pay within a few."""
         blocks = _sure_trace_blocks(self.analysis, self.opcodes, start)
-        length = min(sum(map(len, blocks)), MAX_TRACE_LENGTH)
+        length = _trace_length(blocks)
         need = min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // max(length, 1)))
         first = need
         if NATIVE and NATIVE_WRITING_REACHES:

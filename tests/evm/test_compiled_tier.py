@@ -153,25 +153,29 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
     from chainvm.evm.tiering import BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD
 
     tables = FORKS["London"].opcodes
+
+    def sure_length(analysis, start: int) -> int:
+        return compiler._trace_length(compiler._sure_trace_blocks(analysis, tables, start))
+
     hops = 100  # JUMPDEST PUSH2 next JUMP, 5 bytes a hop; then JUMPDEST STOP
     chain = b"".join(b"\x5b\x61" + (5 * (i + 1)).to_bytes(2, "big") + b"\x56"
                      for i in range(hops)) + b"\x5b\x00"
     compiled = compiler.CompiledCode(analyse(chain), tables)
-    assert compiler._sure_trace_length(compiled.analysis, tables, 0) == compiler.MAX_TRACE_LENGTH
+    assert sure_length(compiled.analysis, 0) == compiler.MAX_TRACE_LENGTH
     needs = compiled.reaches_needed(0)  # (the first frames' need is in the high byte)
     assert needs & 0xFF == max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
     if not NATIVE:  # the same in the pure build (the native one: see the test below)
         assert needs >> 8 == needs & 0xFF
     # The last hops: three blocks of 3 instructions, then JUMPDEST STOP.
-    assert compiler._sure_trace_length(compiled.analysis, tables, 5 * (hops - 3)) == 3 * 3 + 2
+    assert sure_length(compiled.analysis, 5 * (hops - 3)) == 3 * 3 + 2
     # A JUMPI (taken or not) ends what is sure; so does a jump to a non-JUMPDEST.
     branch = b"\x5b\x60\x01\x60\x08\x57\x00\x00\x5b\x00"
-    assert compiler._sure_trace_length(analyse(branch), tables, 0) == 4
+    assert sure_length(analyse(branch), 0) == 4
     bad = b"\x5b\x60\x05\x56\x00\x00"
-    assert compiler._sure_trace_length(analyse(bad), tables, 0) == 3
+    assert sure_length(analyse(bad), 0) == 3
     # A loop counts each block once.
     loop = b"\x5b\x60\x00\x56"
-    assert compiler._sure_trace_length(analyse(loop), tables, 0) == 3
+    assert sure_length(analyse(loop), 0) == 3
 
 
 def test_the_native_build_waits_longer_for_traces_that_write_lines(monkeypatch) -> None:
