@@ -7,6 +7,7 @@ from chainvm.evm.errors import ReturnDataOutOfBounds
 from chainvm.evm.frame import Frame
 from chainvm.evm.gas import G_KECCAK256_WORD
 from chainvm.evm.instructions.common import (
+    LARGE_MEMORY_RANGE,
     charge,
     copy_cost_and_expand,
     copy_padded,
@@ -28,7 +29,10 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
         # A large range is hashed where it lies, through a view (released when the call
         # returns, so memory can grow again), not copied first: a SHA3 over gigabytes of
         # fresh memory (randomStatetest94's blockchain test) doubled the peak otherwise.
-        data = memoryview(mem)[offset:offset + size] if size > 4096 else mem[offset:offset + size]
+        if size > LARGE_MEMORY_RANGE:
+            data: bytearray | memoryview = memoryview(mem)[offset:offset + size]
+        else:
+            data = mem[offset:offset + size]
         s[-1] = int.from_bytes(keccak256(data), "big")
     else:
         s[-1] = 0xC5D2460186F7233C927E7DB2DCC703C0E500B653CA82273B7BFAD8045D85A470
