@@ -1272,42 +1272,63 @@ class Progress:
             sys.stderr.flush()
 
 
+def merge_rounds(first: Result, later: Result) -> Result:
+    """One result from two processes' runs of a case (--cold-rounds): their times together,
+    a mismatch when they disagree on the outcome."""
+    if later.status != "ok":
+        return Result(later.status, first.times + later.times, later.gas, later.success,
+                      later.root, later.error)
+    merged = Result(first.status, first.times + later.times, first.gas, first.success,
+                    first.root, first.error)
+    if (later.gas, later.success, later.root) != (first.gas, first.success, first.root):
+        merged.status = "mismatch"
+        merged.error = "results differ between processes"
+    return merged
+
+
 def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
              progress: Progress, cold: bool = False,
-             warmup: int = 0) -> tuple[dict[str, Result], dict[str, Any]]:
+             warmup: int = 0, rounds: int = 1) -> tuple[dict[str, Result], dict[str, Any]]:
     """Run the cases on one implementation's worker. `cold`: a fresh worker process for
-    each case, so the one timed run is the first execution of its code in that process."""
+    each case, so the one timed run is the first execution of its code in that process;
+    `rounds` such processes per case, the median of their runs reported."""
     results: dict[str, Result] = {}
     info: dict[str, Any] = {"available": False, "version": None, "error": None,
                             "startup_cpu": []}
     worker: Worker | None = None
     for case in cases:
-        if worker is None:
-            worker = Worker(impl)
-            try:
-                hello = worker.receive(SETUP_SECONDS)
-            except queue.Empty:
-                hello = {"ev": "absent", "error": "worker did not start in time"}
-            if hello is None:
-                hello = {"ev": "absent", "error": f"worker died: {worker.tail()}"}
-            if hello["ev"] != "ready":
+        for _ in range(rounds if cold else 1):
+            if worker is None:
+                worker = Worker(impl)
+                try:
+                    hello = worker.receive(SETUP_SECONDS)
+                except queue.Empty:
+                    hello = {"ev": "absent", "error": "worker did not start in time"}
+                if hello is None:
+                    hello = {"ev": "absent", "error": f"worker died: {worker.tail()}"}
+                if hello["ev"] != "ready":
+                    worker.stop()
+                    info["error"] = hello["error"]
+                    progress(f"{impl}: absent ({hello['error']})")
+                    for c in cases:
+                        results[c.name] = Result("absent", error=hello["error"])
+                    return results, info
+                info["available"], info["version"] = True, hello["version"]
+                info["startup_cpu"].append(hello.get("cpu"))
+            started = time.perf_counter()
+            res = run_case(worker, case, repeat, timeout, warmup)
+            if case.name in results:
+                res = merge_rounds(results[case.name], res)
+            results[case.name] = res
+            shown = f"{res.median:.4f}s" if res.median is not None else "-"
+            progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
+                     f"({time.perf_counter() - started:.1f}s wall)"
+                     f"{' ' + res.error if res.error else ''}")
+            if cold or res.status in ("timeout", "crash"):
                 worker.stop()
-                info["error"] = hello["error"]
-                progress(f"{impl}: absent ({hello['error']})")
-                for c in cases:
-                    results[c.name] = Result("absent", error=hello["error"])
-                return results, info
-            info["available"], info["version"] = True, hello["version"]
-            info["startup_cpu"].append(hello.get("cpu"))
-        started = time.perf_counter()
-        res = run_case(worker, case, repeat, timeout, warmup)
-        results[case.name] = res
-        shown = f"{res.median:.4f}s" if res.median is not None else "-"
-        progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
-                 f"({time.perf_counter() - started:.1f}s wall){' ' + res.error if res.error else ''}")
-        if cold or res.status in ("timeout", "crash"):
-            worker.stop()
-            worker = None
+                worker = None
+            if res.status != "ok":
+                break
     if worker is not None:
         worker.stop()
     return results, info
@@ -1792,6 +1813,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ipsilon: a fresh worker process per benchmark and one timed run "
                              "(the first execution of the code in that process; --repeat is "
                              "ignored); start-up CPU seconds are listed under the table")
+    parser.add_argument("--cold-rounds", type=int, default=1, metavar="N",
+                        help="with --cold: N fresh processes per benchmark, each timing its "
+                             "first run, the median reported (default 1)")
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     return parser
@@ -1823,6 +1847,8 @@ def main(argv: list[str]) -> int:
     impls = [i for i in IMPLS if i in impls]  # chainvm first, fixed order
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.cold_rounds < 1:
+        parser.error("--cold-rounds must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     if args.timeout <= 0:
@@ -1857,7 +1883,8 @@ def main(argv: list[str]) -> int:
         for impl in impls:  # one implementation at a time, never in parallel
             per_case, infos[impl] = run_impl(impl, cases, 1 if args.cold else args.repeat,
                                              args.timeout, progress, args.cold,
-                                             0 if args.cold else args.warmup)
+                                             0 if args.cold else args.warmup,
+                                             args.cold_rounds)
             for name, res in per_case.items():
                 results[name][impl] = res
         verify_without_root(results, cases)
@@ -1867,10 +1894,13 @@ def main(argv: list[str]) -> int:
             table_text += (f"warm-up: {args.warmup} untimed runs of each benchmark before its "
                            "timed runs\n")
         if args.cold:
-            table_text += "cold: a fresh process per benchmark, one timed run (its first)\n"
+            table_text += (f"cold: {args.cold_rounds} fresh process(es) per benchmark, one "
+                           "timed run (its first) in each, the median shown\n")
             table_text += render_startup(infos)
         tables.append(table_text)
         doc["cold"] = args.cold
+        if args.cold:
+            doc["cold_rounds"] = args.cold_rounds
         doc["implementations"] = infos
         doc["benchmarks"] = [{
             "name": c.name, "group": c.group, "file": c.path.name, "test": c.test,

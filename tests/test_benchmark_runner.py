@@ -40,3 +40,24 @@ def test_warmup_runs_are_untimed() -> None:
     assert chainvm["status"] == "ok"
     assert len(chainvm["times"]) == 2  # only the timed runs are reported
     assert "warm-up: 3 untimed runs" in result.stderr
+
+
+def test_zero_cold_rounds_is_bad_usage() -> None:
+    result = run("--cold", "--cold-rounds", "0", "--impl", "chainvm")
+    assert result.returncode == 2
+    assert "--cold-rounds must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
+def test_cold_rounds_time_one_first_run_per_process() -> None:
+    result = run("--impl", "chainvm", "--only", "^main/swap_math/0$", "--cold",
+                 "--cold-rounds", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["cold"] is True and doc["cold_rounds"] == 3
+    (bench,) = doc["benchmarks"]
+    chainvm = bench["results"]["chainvm"]
+    assert chainvm["status"] == "ok"
+    assert len(chainvm["times"]) == 3  # one timed run in each of three processes
+    assert len(doc["implementations"]["chainvm"]["startup_cpu"]) == 3
