@@ -66,7 +66,15 @@ class PushValues(dict[int, int]):
 
     def __missing__(self, pc: int) -> int:
         code = self.code
-        value = self[pc] = int.from_bytes(code[pc + 1:pc + code[pc] - 0x5E], "big")
+        op = code[pc]
+        # PUSH1 and PUSH2, most PUSHes in compiled code, without a slice and from_bytes
+        if op == 0x60:
+            value = code[pc + 1]
+        elif op == 0x61:
+            value = code[pc + 1] << 8 | code[pc + 2]
+        else:
+            value = int.from_bytes(code[pc + 1:pc + op - 0x5E], "big")
+        self[pc] = value
         return value
 
 
@@ -77,6 +85,10 @@ def push_value_list(padded: bytes, size: int) -> list[int]:
     while i < size:
         op = padded[i]
         if 0x60 <= op <= 0x7F:
+            if op == 0x60:  # (as in PushValues)
+                values[i] = padded[i + 1]
+                i += 2
+                continue
             width = op - 0x5F
             values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
             i += width
