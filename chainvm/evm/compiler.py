@@ -511,8 +511,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     After a JUMP to a constant destination, or at the fall-through of a JUMPI, the
     trace goes on with the next block in the same function (until MAX_TRACE_LENGTH
     instructions or a block already in the trace): stack items stay in locals across
-    the blocks, and each block still checks its stack bounds and charges its static
-    gas at its own entry, exactly as if it had been entered from the dispatcher.
+    the blocks, and each block still checks its stack bounds at its own entry, as if it
+    had been entered from the dispatcher. It charges its static gas there too, unless a
+    constant jump led to it: then the block that jumped charged it (see gas_groups).
     """
     code = analysis.padded
     size = analysis.size
@@ -541,11 +542,20 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     covered_by_name: dict[str, int] = {}
     uses_memory = False
     loops = False
+    # A block reached by a constant JUMP always runs after the one that jumped, so its
+    # static gas is charged with that one's, as a block's own instructions' is (no
+    # instruction that reads the gas left is between them: those end blocks). Each
+    # group's charge is written with a placeholder for its sum, filled in at the end.
+    gas_groups: list[int] = []
+    group_open = False  # the group of the block before may take in the next one's gas
+    jumped = False  # the segment being written is reached by a constant JUMP
     segment: int | None = start
     while segment is not None:
         # One pass over the block: its lines are written while its stack bounds and static
         # gas are summed, and the checks of those go in front of them at the end.
         in_trace.add(segment)
+        joins_group = jumped and group_open
+        jumped = False
         w.values.clear()
         # The real stack is shorter than the trace's view by consumed - len(sym) items.
         shift = w.consumed - len(sym)
@@ -594,6 +604,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 elif (total + count < MAX_TRACE_LENGTH and dest.isdigit()
                         and int(dest) in jumpdests and int(dest) not in in_trace):
                     segment = int(dest)
+                    jumped = True
                 else:
                     w.flush()
                     lines.extend(_exit_lines(dest, analysis))
@@ -609,7 +620,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                 if (can_extend and taken is not None and taken not in in_trace
                         and _is_failure_path(analysis, opcodes, pc + 1)):
                     # An assertion: the fall-through fails, so the trace follows the jump.
-                    if not (cond.isdigit() and cond != "0"):  # a constant is always taken
+                    if cond.isdigit() and cond != "0":  # a constant: always taken, a JUMP
+                        jumped = True
+                    else:
                         lines.append(f"if not {cond}:")
                         lines.extend("    " + line
                                      for line in w.flush_lines() + [f"return {pc + 1}"])
@@ -713,10 +726,16 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
             known_max = 1024 - highest + shift
         if stack_changed:
             known_min, known_max = 0, 1024
-        if static:
-            header.append(f"gas = f.gas - {static}")
+        if joins_group:
+            gas_groups[-1] += static
+        elif static:
+            header.append(f"gas = f.gas - @gas{len(gas_groups)}@")
             header.append("if gas < 0: raise OutOfGas")
             header.append("f.gas = gas")
+            gas_groups.append(static)
+            group_open = True
+        else:
+            group_open = False
         lines[mark:mark] = header
         if exited or segment is not None:
             continue
@@ -731,7 +750,10 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     if loops:  # the trace jumps back to its own entry: a Python loop, no dispatcher round
         head.append("    while True:")
         lines = ["    " + line for line in lines]
-    return "\n".join(head + ["    " + line for line in lines]) + "\n"
+    source = "\n".join(head + ["    " + line for line in lines]) + "\n"
+    for group, static in enumerate(gas_groups):
+        source = source.replace(f"@gas{group}@", str(static), 1)
+    return source
 
 
 _CONSTANT_WORD = re.compile(r"\((\d+)\)\.to_bytes\(32\)")

@@ -313,3 +313,35 @@ def test_specialisations_print_the_same_values_as_ast_unparse() -> None:
                             outcomes.append(("error", type(exc).__name__))
                     assert outcomes[0] == outcomes[1], (spec.name, ours, reference)
     assert printed > 50
+
+
+def test_blocks_joined_by_a_constant_jump_are_charged_once() -> None:
+    """A block reached by a constant JUMP, or by a JUMPI whose condition is a nonzero
+    constant, always runs after the one before it: the trace charges their static gas in
+    one line. A block after a JUMPI that may fall through keeps its own charge. With any
+    gas from too little for the first block to enough for all, both tiers end alike."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from tests.evm.test_opcode_templates import _run
+
+    fork = FORKS["London"]
+    tables = fork.opcodes
+    # 0: JUMPDEST PUSH1 4 JUMP                     (1 + 3 + 8 = 12)
+    # 4: JUMPDEST PUSH1 1 PUSH1 11 JUMPI INVALID    (1 + 3 + 3 + 10 = 17; always taken)
+    # 11: JUMPDEST CALLDATASIZE PUSH1 19 JUMPI      (1 + 2 + 3 + 10 = 16; may fall through)
+    # 16: PUSH1 5 STOP                              (3)
+    # 19: JUMPDEST PUSH1 2 PUSH1 3 ADD STOP         (1 + 3 + 3 + 3 = 10)
+    code = bytes.fromhex("5b600456" "5b6001600b57fe" "5b36601357" "600500" "5b600260030100")
+    assert code[16] == 0x60 and code[19] == 0x5B
+    source = compiler._compile_block(0, analyse(code), tables, {})
+    charges = [line.strip() for line in source.splitlines() if "gas = f.gas - " in line]
+    assert charges == ["gas = f.gas - 45", "gas = f.gas - 3"], source
+    for calldata in (b"", b"\x01"):
+        used = 45 + (10 if calldata else 3)
+        assert _run(fork, code, [], b"", calldata, 10**6, compiled=False)["gas"] == 10**6 - used
+        for gas in range(10, used + 2):
+            interpreted = _run(fork, code, [], b"", calldata, gas, compiled=False)
+            compiled = _run(fork, code, [], b"", calldata, gas, compiled=True)
+            assert interpreted == compiled, (calldata, gas)
+            assert (interpreted["error"] is None) == (gas >= used), (calldata, gas)
