@@ -1849,6 +1849,8 @@ def main(argv: list[str]) -> int:
         parser.error("--repeat must be at least 1")
     if args.cold_rounds < 1:
         parser.error("--cold-rounds must be at least 1")
+    if args.cold_rounds != 1 and not args.cold:
+        parser.error("--cold-rounds applies to --cold runs only")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     if args.timeout <= 0:

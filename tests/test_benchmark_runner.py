@@ -47,6 +47,9 @@ def test_zero_cold_rounds_is_bad_usage() -> None:
     assert result.returncode == 2
     assert "--cold-rounds must be at least 1" in result.stderr
     assert "Traceback" not in result.stderr
+    result = run("--cold-rounds", "3", "--impl", "chainvm")  # without --cold
+    assert result.returncode == 2
+    assert "--cold-rounds applies to --cold runs only" in result.stderr
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
