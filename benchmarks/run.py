@@ -1288,50 +1288,73 @@ def merge_rounds(first: Result, later: Result) -> Result:
 
 def run_impl(impl: str, cases: list[Case], repeat: int, timeout: float,
              progress: Progress, cold: bool = False,
-             warmup: int = 0, rounds: int = 1) -> tuple[dict[str, Result], dict[str, Any]]:
+             warmup: int = 0) -> tuple[dict[str, Result], dict[str, Any]]:
     """Run the cases on one implementation's worker. `cold`: a fresh worker process for
-    each case, so the one timed run is the first execution of its code in that process;
-    `rounds` such processes per case, the median of their runs reported."""
+    each case, so the one timed run is the first execution of its code in that process."""
     results: dict[str, Result] = {}
     info: dict[str, Any] = {"available": False, "version": None, "error": None,
                             "startup_cpu": []}
     worker: Worker | None = None
     for case in cases:
-        for _ in range(rounds if cold else 1):
-            if worker is None:
-                worker = Worker(impl)
-                try:
-                    hello = worker.receive(SETUP_SECONDS)
-                except queue.Empty:
-                    hello = {"ev": "absent", "error": "worker did not start in time"}
-                if hello is None:
-                    hello = {"ev": "absent", "error": f"worker died: {worker.tail()}"}
-                if hello["ev"] != "ready":
-                    worker.stop()
-                    info["error"] = hello["error"]
-                    progress(f"{impl}: absent ({hello['error']})")
-                    for c in cases:
-                        results[c.name] = Result("absent", error=hello["error"])
-                    return results, info
-                info["available"], info["version"] = True, hello["version"]
-                info["startup_cpu"].append(hello.get("cpu"))
-            started = time.perf_counter()
-            res = run_case(worker, case, repeat, timeout, warmup)
-            if case.name in results:
-                res = merge_rounds(results[case.name], res)
-            results[case.name] = res
-            shown = f"{res.median:.4f}s" if res.median is not None else "-"
-            progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
-                     f"({time.perf_counter() - started:.1f}s wall)"
-                     f"{' ' + res.error if res.error else ''}")
-            if cold or res.status in ("timeout", "crash"):
+        if worker is None:
+            worker = Worker(impl)
+            try:
+                hello = worker.receive(SETUP_SECONDS)
+            except queue.Empty:
+                hello = {"ev": "absent", "error": "worker did not start in time"}
+            if hello is None:
+                hello = {"ev": "absent", "error": f"worker died: {worker.tail()}"}
+            if hello["ev"] != "ready":
                 worker.stop()
-                worker = None
-            if res.status != "ok":
-                break
+                info["error"] = hello["error"]
+                progress(f"{impl}: absent ({hello['error']})")
+                for c in cases:
+                    results[c.name] = Result("absent", error=hello["error"])
+                return results, info
+            info["available"], info["version"] = True, hello["version"]
+            info["startup_cpu"].append(hello.get("cpu"))
+        started = time.perf_counter()
+        res = run_case(worker, case, repeat, timeout, warmup)
+        results[case.name] = res
+        shown = f"{res.median:.4f}s" if res.median is not None else "-"
+        progress(f"{impl:8} {case.name:32} {res.status:9} median {shown} "
+                 f"({time.perf_counter() - started:.1f}s wall){' ' + res.error if res.error else ''}")
+        if cold or res.status in ("timeout", "crash"):
+            worker.stop()
+            worker = None
     if worker is not None:
         worker.stop()
     return results, info
+
+
+def run_cold(impls: list[str], cases: list[Case], rounds: int, timeout: float,
+             progress: Progress) -> tuple[dict[str, dict[str, Result]], dict[str, Any]]:
+    """--cold: each case's first run, in a fresh process per implementation and round (one
+    process at a time), the implementations taking turns case by case and round by round,
+    so that the machine's drift over minutes falls on all of them alike; each result is
+    the median of its `rounds` processes."""
+    results: dict[str, dict[str, Result]] = {c.name: {} for c in cases}
+    infos: dict[str, Any] = {impl: {"available": False, "version": None, "error": None,
+                                    "startup_cpu": []} for impl in impls}
+    absent: set[str] = set()
+    for case in cases:
+        row = results[case.name]
+        for _ in range(rounds):
+            for impl in impls:
+                if impl in absent or (impl in row and row[impl].status != "ok"):
+                    continue
+                one, info = run_impl(impl, [case], 1, timeout, progress, cold=True)
+                if not info["available"]:
+                    absent.add(impl)
+                    infos[impl]["error"] = info["error"]
+                    for c in cases:
+                        results[c.name][impl] = Result("absent", error=info["error"])
+                    continue
+                infos[impl]["available"], infos[impl]["version"] = True, info["version"]
+                infos[impl]["startup_cpu"] += info["startup_cpu"]
+                res = one[case.name]
+                row[impl] = merge_rounds(row[impl], res) if impl in row else res
+    return results, infos
 
 
 def speedup(mine: Result, theirs: Result) -> float | None:
@@ -1814,8 +1837,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(the first execution of the code in that process; --repeat is "
                              "ignored); start-up CPU seconds are listed under the table")
     parser.add_argument("--cold-rounds", type=int, default=1, metavar="N",
-                        help="with --cold: N fresh processes per benchmark, each timing its "
-                             "first run, the median reported (default 1)")
+                        help="with --cold: N fresh processes per benchmark and implementation, "
+                             "each timing its first run, the median reported (default 1)")
     parser.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     return parser
@@ -1882,13 +1905,14 @@ def main(argv: list[str]) -> int:
     if "ipsilon" in suites:
         results: dict[str, dict[str, Result]] = {c.name: {} for c in cases}
         infos: dict[str, Any] = {}
-        for impl in impls:  # one implementation at a time, never in parallel
-            per_case, infos[impl] = run_impl(impl, cases, 1 if args.cold else args.repeat,
-                                             args.timeout, progress, args.cold,
-                                             0 if args.cold else args.warmup,
-                                             args.cold_rounds)
-            for name, res in per_case.items():
-                results[name][impl] = res
+        if args.cold:
+            results, infos = run_cold(impls, cases, args.cold_rounds, args.timeout, progress)
+        else:
+            for impl in impls:  # one implementation at a time, never in parallel
+                per_case, infos[impl] = run_impl(impl, cases, args.repeat, args.timeout,
+                                                 progress, warmup=args.warmup)
+                for name, res in per_case.items():
+                    results[name][impl] = res
         verify_without_root(results, cases)
         summary = summarize(cases, results, impls)
         table_text = render_table(cases, results, impls, summary, args.timeout)
@@ -1896,8 +1920,9 @@ def main(argv: list[str]) -> int:
             table_text += (f"warm-up: {args.warmup} untimed runs of each benchmark before its "
                            "timed runs\n")
         if args.cold:
-            table_text += (f"cold: {args.cold_rounds} fresh process(es) per benchmark, one "
-                           "timed run (its first) in each, the median shown\n")
+            table_text += (f"cold: {args.cold_rounds} fresh process(es) per benchmark and "
+                           "implementation, one timed run (its first) in each, the median "
+                           "shown; the implementations take turns case by case\n")
             table_text += render_startup(infos)
         tables.append(table_text)
         doc["cold"] = args.cold

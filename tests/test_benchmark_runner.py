@@ -53,14 +53,21 @@ def test_zero_cold_rounds_is_bad_usage() -> None:
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
-def test_cold_rounds_time_one_first_run_per_process() -> None:
-    result = run("--impl", "chainvm", "--only", "^main/swap_math/0$", "--cold",
-                 "--cold-rounds", "3", "--json")
+def test_cold_rounds_time_one_first_run_per_process_taking_turns() -> None:
+    """--cold --cold-rounds 2 with two implementations: four processes per case, one timed
+    first run in each, the implementations alternating (so drift falls on both alike)."""
+    result = run("--impl", "chainvm,pyevm", "--only", "^main/swap_math/[01]$", "--cold",
+                 "--cold-rounds", "2", "--json", "-v")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc["cold"] is True and doc["cold_rounds"] == 3
-    (bench,) = doc["benchmarks"]
-    chainvm = bench["results"]["chainvm"]
-    assert chainvm["status"] == "ok"
-    assert len(chainvm["times"]) == 3  # one timed run in each of three processes
-    assert len(doc["implementations"]["chainvm"]["startup_cpu"]) == 3
+    assert doc["cold"] is True and doc["cold_rounds"] == 2
+    assert [b["name"] for b in doc["benchmarks"]] == ["swap_math/0", "swap_math/1"]
+    for bench in doc["benchmarks"]:
+        for impl in ("chainvm", "pyevm"):
+            assert bench["results"][impl]["status"] == "ok", bench
+            assert len(bench["results"][impl]["times"]) == 2  # one per process
+    for impl in ("chainvm", "pyevm"):
+        assert len(doc["implementations"][impl]["startup_cpu"]) == 4
+    order = [line.split()[0] for line in result.stderr.splitlines()
+             if line.startswith(("chainvm ", "pyevm "))]
+    assert order == ["chainvm", "pyevm"] * 4, result.stderr
