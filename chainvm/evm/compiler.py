@@ -751,9 +751,13 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         head.append("    while True:")
         lines = ["    " + line for line in lines]
     source = "\n".join(head + ["    " + line for line in lines]) + "\n"
-    for group, static in enumerate(gas_groups):
-        source = source.replace(f"@gas{group}@", str(static), 1)
-    return source
+    if not gas_groups:
+        return source
+    return _GAS_PLACEHOLDER.sub(lambda match: str(gas_groups[int(match[1])]), source)
+
+
+# A gas group's charge before its sum is known (see gas_groups in _compile_block).
+_GAS_PLACEHOLDER = re.compile(r"@gas(\d+)@")
 
 
 _CONSTANT_WORD = re.compile(r"\((\d+)\)\.to_bytes\(32\)")
