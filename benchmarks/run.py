@@ -169,7 +169,7 @@ class ChainvmRunner(Runner):
         # As chainvm's own state-test runner does: credit the coinbase with zero.
         state.begin_transaction()
         state.add_balance(self.env.coinbase, 0)
-        state.finalize_transaction(delete_empty=self.fork.ordinal >= self.forks.SPURIOUS_DRAGON)
+        state.finalize_transaction(delete_empty=self.fork.rules.eip161)
         return Outcome(self.result.gas_used, self.result.success, state.state_root())
 
 
