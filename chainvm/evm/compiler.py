@@ -35,7 +35,7 @@ import operator
 import re
 from collections.abc import Callable
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from chainvm.evm.errors import (
     ExceptionalHalt,
@@ -65,13 +65,13 @@ Block = Callable[[Frame, list[int]], int]
 
 # Straight-line code is cut into blocks of at most this many instructions: CPython's
 # compiler slows down sharply on very long functions.
-MAX_BLOCK_LENGTH = 128
+MAX_BLOCK_LENGTH: Final = 128
 # The stack height up to which a cold step (at most MAX_BLOCK_LENGTH PUSHes and DUPs)
 # cannot reach the 1024-item limit.
-ROOMY_HEIGHT = 1024 - MAX_BLOCK_LENGTH
+ROOMY_HEIGHT: Final = 1024 - MAX_BLOCK_LENGTH
 # One translated function follows constant jumps and JUMPI fall-throughs through several
 # blocks (see _compile_block), up to about this many instructions.
-MAX_TRACE_LENGTH = 256
+MAX_TRACE_LENGTH: Final = 256
 
 JUMP = 0x56
 JUMPI = 0x57
@@ -198,9 +198,7 @@ class _Kinds:
                 kind[op] = _EXIT
             elif spec.inline is not None:
                 # A template that writes nothing (JUMPDEST, POP) need not be expanded.
-                template = spec.inline
-                empty = (not spec.ends_block and template.expand(
-                    OPERANDS[:template.arity], _temporary, 0) == ([], None))
+                empty = not spec.ends_block and spec.inline.writes_nothing
                 kind[op] = _DISCARD if empty else _INLINE
             else:
                 kind[op] = _CALL
@@ -223,10 +221,6 @@ class _Kinds:
                 self.trees[op] = tree
         self.folds[op] = fold
         return fold
-
-
-def _temporary() -> str:
-    return "t"
 
 
 # What a foldable template may contain: arithmetic on its operands and integer constants.
@@ -937,18 +931,21 @@ class CompiledCode:
         block_at = self.block_at
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
-        ends_block = self.opcodes.block_enders
+        ends_block = self.opcodes.block_end_flags
         table = self.table
+        # (locals: the native build reads a module's imported names from its dict)
+        block_threshold = BLOCK_THRESHOLD
+        entry_threshold = ENTRY_THRESHOLD
 
         def cold_step(f: Frame, stack: list[int], pc: int) -> int:
             while True:  # entry after entry, while they have no block
                 n = reaches[pc] + 1
-                if n > BLOCK_THRESHOLD:
+                if n > block_threshold:
                     needs = needed.get(pc)
                     if needs is None:
                         needs = needed[pc] = reaches_needed(pc)
                     # (the first frames' need in the high byte: see reaches_needed)
-                    if n > (needs >> 8 if f.analysis.entries <= ENTRY_THRESHOLD
+                    if n > (needs >> 8 if f.analysis.entries <= entry_threshold
                             else needs & 0xFF):
                         return block_at(pc)(f, stack)
                 reaches[pc] = n
@@ -991,14 +988,13 @@ class CompiledCode:
                         k = direct[op]
                         if k:
                             pc = call_body(k, f, stack, pc)
-                            if op in ends_block:
+                            if ends_block[op]:
                                 break
                             gas = f.gas
                             continue
-                    if op in ends_block:
-                        pc = fns[op](f, stack, pc)
-                        break
                     pc = fns[op](f, stack, pc)
+                    if ends_block[op]:
+                        break
                     gas = f.gas
                 # The dispatcher's work for the next entry, done here while it is cold
                 # too: a halt or a child frame (a negative pc) or a block goes back.

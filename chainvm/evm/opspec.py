@@ -191,6 +191,13 @@ class Inline:
         result = self._result.format_map(mapping) if self._result is not None else None
         return statements, result
 
+    @property
+    def writes_nothing(self) -> bool:
+        """Whether `expand` gives no statement and no pushed value (JUMPDEST, POP): read
+        from the split template instead of expanding it (the translator asks this of
+        every template of a table, in the first frame it translates or weighs)."""
+        return not self._statements and self._result is None
+
     def __repr__(self) -> str:
         return f"Inline({self.name}, {self.source!r})"
 
@@ -451,6 +458,9 @@ class OpcodeTables:
                   frames are returned, not raised)
     static_gas, stack_ranges (legal heights before the op), names, specs (None if undefined)
     block_enders  opcodes after which a compiled block ends (undefined ones included)
+    block_end_flags  the same as a tuple of bools indexed by the opcode, for the cold
+                  stepper's per-instruction test (an index, not a set lookup, in the native
+                  build; CPython specialises indexing a tuple too)
     loop_keys, exit_keys   (body, stack ceiling) behind each loop_fns / exit_fns entry: the
                   body before the overflow wrapper, and the height above which it overflows
                   (0: not wrapped); what instructions/direct.py is generated from
@@ -462,9 +472,9 @@ class OpcodeTables:
     Identity matters: the compiled tier caches translations per OpcodeTables.
     """
 
-    __slots__ = ("block_enders", "direct_exit", "direct_loop", "exit_fns", "exit_keys",
-                 "fast_fns", "fns", "loop_fns", "loop_keys", "name", "names", "specs",
-                 "stack_ranges", "static_gas")
+    __slots__ = ("block_end_flags", "block_enders", "direct_exit", "direct_loop", "exit_fns",
+                 "exit_keys", "fast_fns", "fns", "loop_fns", "loop_keys", "name", "names",
+                 "specs", "stack_ranges", "static_gas")
 
     def __init__(self, name: str, table: Mapping[int, OpSpec]) -> None:
         self.name = name
@@ -524,6 +534,7 @@ class OpcodeTables:
                            for op, s in enumerate(specs))
         self.block_enders = frozenset(op for op, s in enumerate(specs)
                                       if s is None or s.ends_block or s.reads_gas)
+        self.block_end_flags = tuple(map(self.block_enders.__contains__, range(256)))
 
     def __repr__(self) -> str:
         return f"OpcodeTables({self.name})"
