@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from array import array
 from collections.abc import Callable
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Final
@@ -72,6 +73,8 @@ ROOMY_HEIGHT: Final = 1024 - MAX_BLOCK_LENGTH
 # One translated function follows constant jumps and JUMPI fall-throughs through several
 # blocks (see _compile_block), up to about this many instructions.
 MAX_TRACE_LENGTH: Final = 256
+# The most reaches an entry may need before it is translated (its count is 16 bits).
+MAX_REACHES_NEEDED: Final = 0xFFF0
 
 JUMP = 0x56
 JUMPI = 0x57
@@ -907,7 +910,8 @@ class CompiledCode:
         self.table: dict[int, Block] = {}
         # table.get, bound once (the dispatcher binds it at every entry of a frame otherwise)
         self.block_for = self.table.get
-        self.reaches = bytearray(size + 34)  # entry -> times cold_step started there
+        # entry -> times cold_step started there (16 bits: see reaches_needed)
+        self.reaches = array("H", bytes(2 * (size + 34)))
 
         self.cold_step = self._cold_stepper()
 
@@ -944,9 +948,9 @@ class CompiledCode:
                     needs = needed.get(pc)
                     if needs is None:
                         needs = needed[pc] = reaches_needed(pc)
-                    # (the first frames' need in the high byte: see reaches_needed)
-                    if n > (needs >> 8 if f.analysis.entries <= entry_threshold
-                            else needs & 0xFF):
+                    # (the first frames' need in the high half: see reaches_needed)
+                    if n > (needs >> 16 if f.analysis.entries <= entry_threshold
+                            else needs & 0xFFFF):
                         return block_at(pc)(f, stack)
                 reaches[pc] = n
                 gas = f.gas
@@ -1012,7 +1016,8 @@ class CompiledCode:
     def reaches_needed(self, start: int) -> int:
         """Reaches of an entry before it is translated: those needed while the code's first
         frames run (analysis.entries <= ENTRY_THRESHOLD: it came to this tier by a hot
-        loop) times 256, plus those needed once more frames have run it.
+        loop) times 65536, plus those needed once more frames have run it (each at most
+        MAX_REACHES_NEEDED, so that a count stays within its 16 bits).
 
         Translation costs about as much as interpreting a few hundred instructions, so
         short blocks must run more often.
@@ -1041,8 +1046,9 @@ class CompiledCode:
                 for pc in pcs:
                     if kind[code[pc]] not in silent:
                         writing += 1
-            first = min(255, max(need, NATIVE_WRITING_REACHES * writing // max(scanned, 1)))
-        return first << 8 | need
+            first = min(MAX_REACHES_NEEDED,
+                        max(need, NATIVE_WRITING_REACHES * writing // max(scanned, 1)))
+        return first << 16 | need
 
 
 def compiled_for(analysis: CodeAnalysis, opcodes: OpcodeTables) -> CompiledCode:

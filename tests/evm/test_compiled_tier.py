@@ -162,10 +162,10 @@ def test_short_blocks_that_jump_on_are_translated_as_soon_as_their_trace() -> No
                      for i in range(hops)) + b"\x5b\x00"
     compiled = compiler.CompiledCode(analyse(chain), tables)
     assert sure_length(compiled.analysis, 0) == compiler.MAX_TRACE_LENGTH
-    needs = compiled.reaches_needed(0)  # (the first frames' need is in the high byte)
-    assert needs & 0xFF == max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
+    needs = compiled.reaches_needed(0)  # (the first frames' need is in the high half)
+    assert needs & 0xFFFF == max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // compiler.MAX_TRACE_LENGTH)
     if not NATIVE:  # the same in the pure build (the native one: see the test below)
-        assert needs >> 8 == needs & 0xFF
+        assert needs >> 16 == needs & 0xFFFF
     # The last hops: three blocks of 3 instructions, then JUMPDEST STOP.
     assert sure_length(compiled.analysis, 5 * (hops - 3)) == 3 * 3 + 2
     # A JUMPI (taken or not) ends what is sure; so does a jump to a non-JUMPDEST.
@@ -201,13 +201,14 @@ def test_the_native_build_waits_longer_for_traces_that_write_lines(monkeypatch) 
         instructions = sum(map(len, compiler._sure_trace_blocks(analyse(code), tables, 0)))
         plain = min(255, max(BLOCK_THRESHOLD, BLOCK_WORK_THRESHOLD // instructions))
         writing = 41 if name == "arithmetic" else 1  # the ADDs (or none) and the STOP
-        first = min(255, max(plain, NATIVE_WRITING_REACHES * writing // instructions))
+        first = min(compiler.MAX_REACHES_NEEDED,
+                    max(plain, NATIVE_WRITING_REACHES * writing // instructions))
         assert (first > plain) == (name == "arithmetic")
         for native in ((True,) if NATIVE else (False, True)):
             if not NATIVE:
                 monkeypatch.setattr(compiler, "NATIVE", native)
             needs = compiler.CompiledCode(analyse(code), tables).reaches_needed(0)
-            assert needs == (first if native else plain) << 8 | plain, (name, native)
+            assert needs == (first if native else plain) << 16 | plain, (name, native)
 
 
 def test_a_popped_value_nothing_read_is_not_computed() -> None:
@@ -345,3 +346,33 @@ def test_blocks_joined_by_a_constant_jump_are_charged_once() -> None:
             compiled = _run(fork, code, [], b"", calldata, gas, compiled=True)
             assert interpreted == compiled, (calldata, gas)
             assert (interpreted["error"] is None) == (gas >= used), (calldata, gas)
+
+
+def test_an_entry_may_need_more_reaches_than_a_byte_counts(monkeypatch) -> None:
+    """Reach counts are 16 bits: an entry whose first-frames need is over 255 (the native
+    build's rule, NATIVE patched in the pure one) runs through cold steps until it has
+    been reached that often, then is translated; the frame ends as interpreted."""
+    from chainvm.evm import compiler
+    from chainvm.evm.compiler import CompiledCode, execute_compiled
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.interpreter import execute
+    from tests.evm.test_opcode_templates import _frame
+
+    fork = FORKS["London"]
+    monkeypatch.setattr(compiler, "NATIVE_WRITING_REACHES", 4000)
+    monkeypatch.setattr(compiler, "NATIVE", True)
+    # 0: PUSH2 n; 3: JUMPDEST PUSH1 1 SWAP1 SUB DUP1 PUSH1 3 JUMPI; 12: STOP
+    for loops in (600, 1500):
+        code = b"\x61" + loops.to_bytes(2, "big") + bytes.fromhex("5b600190038060035700")
+        interpreted = _frame(fork, code, [], b"", b"", 10**7)
+        assert execute(interpreted) is None and interpreted.error is None
+        f = _frame(fork, code, [], b"", b"", 10**7)
+        blocks = CompiledCode(f.analysis, fork.opcodes)
+        need = blocks.reaches_needed(3) >> 16
+        assert 255 < need < 1500, need
+        assert execute_compiled(f, blocks) is None and f.error is None
+        assert (f.gas, list(f.stack)) == (interpreted.gas, list(interpreted.stack)) == (
+            interpreted.gas, [0])
+        assert (3 in blocks.table) == (loops > need)
+        # (the first pass through 3 is the straight line from 0, not an entry)
+        assert blocks.reaches[3] == min(loops - 1, need)
