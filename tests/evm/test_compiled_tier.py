@@ -376,3 +376,22 @@ def test_an_entry_may_need_more_reaches_than_a_byte_counts(monkeypatch) -> None:
         assert (3 in blocks.table) == (loops > need)
         # (the first pass through 3 is the straight line from 0, not an entry)
         assert blocks.reaches[3] == min(loops - 1, need)
+
+
+def test_a_template_writes_nothing_when_its_expansion_is_empty() -> None:
+    """`Inline.writes_nothing` (what the translator's per-opcode table reads) says what
+    expanding the template would: no statement and no pushed value (JUMPDEST, POP)."""
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.opspec import OPERANDS
+
+    empty = set()
+    for fork in FORKS.values():
+        for op, spec in enumerate(fork.opcodes.specs):
+            if spec is None or spec.inline is None:
+                continue
+            template = spec.inline
+            expanded = template.expand(OPERANDS[:template.arity], lambda: "t", 0)
+            assert template.writes_nothing == (expanded == ([], None)), (fork.name, op)
+            if template.writes_nothing:
+                empty.add(op)
+    assert empty == {0x50, 0x5B}  # POP, JUMPDEST
