@@ -973,7 +973,11 @@ class CompiledCode:
                         if op < 0x80:
                             if near_limit and len(stack) > 1023:
                                 raise StackOverflow
-                            stack.append(push_values[pc])
+                            if op < 0x62:  # (PUSH1 and PUSH2: as in interpreter.execute)
+                                stack.append(code[pc + 1] if op == 0x60
+                                             else code[pc + 1] << 8 | code[pc + 2])
+                            else:
+                                stack.append(push_values[pc])
                             pc += op - 0x5E
                             continue
                         if op < 0x90:

@@ -395,3 +395,31 @@ def test_a_template_writes_nothing_when_its_expansion_is_empty() -> None:
             if template.writes_nothing:
                 empty.add(op)
     assert empty == {0x50, 0x5B}  # POP, JUMPDEST
+
+
+@pytest.mark.parametrize("code_hex,expected", [
+    ("60ab61abcd62abcdef", [0xAB, 0xABCD, 0xABCDEF]),
+    ("61ef", [0xEF00]),  # a PUSH2 cut by the code's end reads zeros past it
+    ("60", [0]),
+    ("62abcd", [0xABCD00]),
+])
+def test_push_immediates_agree_in_the_interpreter_and_cold_steps(code_hex: str,
+                                                                 expected: list[int]) -> None:
+    """PUSH1 and PUSH2 read their bytes from the padded code inline (no PushValues miss),
+    other PUSHes through PushValues: the interpreter and the compiled tier's cold steps
+    push the same values, zeros read past the code's end."""
+    from chainvm.evm.compiler import CompiledCode, execute_compiled
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.interpreter import execute
+    from tests.evm.test_opcode_templates import _frame
+
+    fork = FORKS["London"]
+    code = bytes.fromhex(code_hex)
+    interpreted = _frame(fork, code, [], b"", b"", 10**6)
+    assert execute(interpreted) is None and interpreted.error is None
+    stepped = _frame(fork, code, [], b"", b"", 10**6)
+    blocks = CompiledCode(stepped.analysis, fork.opcodes)
+    assert execute_compiled(stepped, blocks) is None and stepped.error is None
+    assert not blocks.table  # run by cold steps, nothing translated
+    assert list(interpreted.stack) == list(stepped.stack) == expected
+    assert interpreted.gas == stepped.gas == 10**6 - 3 * len(expected)
