@@ -59,8 +59,13 @@ def _grow_memory_costs(words: int) -> None:
     """Extend MEMORY_COSTS past `words` (at least doubling it, so growth is rare)."""
     costs = MEMORY_COSTS
     end = min(COST_TABLE_WORDS, max(words + 1, 2 * len(costs)))
-    costs += [G_MEMORY * w + w * w // G_QUADCOEFFDIV for w in range(len(costs), end)]
-    WORD_STEP_COSTS.extend(costs[w + 1] - costs[w] for w in range(len(WORD_STEP_COSTS), end - 1))
+    # (locals and lists: the native build reads imported names from the module's dict at
+    # every use, and runs a generator as an object; this is a first run's cost)
+    linear = G_MEMORY
+    divisor = G_QUADCOEFFDIV
+    costs += [linear * w + w * w // divisor for w in range(len(costs), end)]
+    WORD_STEP_COSTS.extend([costs[w + 1] - costs[w]
+                            for w in range(len(WORD_STEP_COSTS), end - 1)])
 
 
 def expand_memory(f: Frame, offset: int, size: int) -> None:
