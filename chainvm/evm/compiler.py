@@ -76,12 +76,15 @@ MAX_TRACE_LENGTH: Final = 256
 # The most reaches an entry may need before it is translated (its count is 16 bits).
 MAX_REACHES_NEEDED: Final = 0xFFF0
 
-JUMP = 0x56
-JUMPI = 0x57
-DUP1, DUP16 = 0x80, 0x8F
-SWAP1, SWAP16 = 0x90, 0x9F
-REVERT = 0xFD
-INVALID = 0xFE
+# (Final: the native build puts these in the code rather than reading the module's dict)
+JUMP: Final = 0x56
+JUMPI: Final = 0x57
+DUP1: Final = 0x80
+DUP16: Final = 0x8F
+SWAP1: Final = 0x90
+SWAP16: Final = 0x9F
+REVERT: Final = 0xFD
+INVALID: Final = 0xFE
 
 
 class _BlockWriter:
@@ -156,7 +159,16 @@ class _BlockWriter:
 
 # What the translator does with each opcode (see _compile_block), decided once per opcode
 # table: the tests in its loop, in the order they were made per instruction.
-_UNDEFINED, _DISCARD, _PUSH, _DUP, _SWAP, _JUMP, _JUMPI, _EXIT, _INLINE, _CALL = range(10)
+_UNDEFINED: Final = 0
+_DISCARD: Final = 1
+_PUSH: Final = 2
+_DUP: Final = 3
+_SWAP: Final = 4
+_JUMP: Final = 5
+_JUMPI: Final = 6
+_EXIT: Final = 7
+_INLINE: Final = 8
+_CALL: Final = 9
 
 
 class _Kinds:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
+from chainvm.evm import tiering
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
 from chainvm.evm.frame import HALTED, Frame, TierUp
 from chainvm.evm.gas import (
@@ -21,7 +23,6 @@ from chainvm.evm.gas import (
 )
 from chainvm.evm.instructions.common import charge, expand_memory, memory_bytes
 from chainvm.evm.opspec import Inline
-from chainvm.evm.tiering import LOOP_THRESHOLD, LOOP_WORK_CAP, LOOP_WORK_GAS
 from chainvm.state.state import Log
 
 Op = Callable[[Frame, list[int], int], int]
@@ -167,6 +168,14 @@ JUMPDEST = Inline("op_jumpdest", 0, "", pushes=False)
 def op_gas(f: Frame, s: list[int], pc: int) -> int:
     s.append(f.gas)
     return pc + 1
+
+
+# The tiering thresholds as Final names of this module: the native build keeps them in C
+# statics, where a name imported from the interpreted tiering module is a dict lookup at
+# every use (three a backward jump).
+LOOP_THRESHOLD: Final = tiering.LOOP_THRESHOLD
+LOOP_WORK_CAP: Final = tiering.LOOP_WORK_CAP
+LOOP_WORK_GAS: Final = tiering.LOOP_WORK_GAS
 
 
 def _count_loop_head(f: Frame, dest: int, pc: int) -> None:
