@@ -87,33 +87,13 @@ class PushValues(dict[int, int]):
 _COMPILED = not isinstance(find_jumpdests, FunctionType)
 
 
-def push_value_list(padded: bytes, size: int) -> list[int]:
-    """Every PUSH immediate of the code, by the PUSH's pc (0 elsewhere)."""
-    values = [0] * size
-    i = 0
-    while i < size:
-        op = padded[i]
-        if 0x60 <= op <= 0x7F:
-            if op == 0x60:  # (as in PushValues)
-                values[i] = padded[i + 1]
-                i += 2
-                continue
-            width = op - 0x5F
-            values[i] = int.from_bytes(padded[i + 1:i + 1 + width], "big")
-            i += width
-        i += 1
-    return values
-
-
 class CodeAnalysis:
     """What the executors need to know about a code, computed once per code (see analyse).
 
-    `push_values` starts as a PushValues (decoded on demand: code run once pays only for
-    the PUSHes it executes); once the code has been analysed SETTLE_AFTER more times, it
-    becomes a list (`settle`), which the interpreter indexes faster."""
+    `push_values` is a PushValues (decoded on demand: code run once pays only for the
+    PUSHes it executes; the executors read PUSH1 and PUSH2 from the code itself)."""
 
-    __slots__ = ("compiled", "entries", "heat", "hits", "jumpdests", "lazy", "padded",
-                 "push_values", "size")
+    __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
@@ -121,42 +101,28 @@ class CodeAnalysis:
         padded = code + CODE_PADDING
         self.padded = padded
         self.jumpdests = find_jumpdests(padded, n)
-        self.push_values: PushValues | list[int] = PushValues(padded)
-        self.lazy = True
-        self.hits = 0  # times found in the cache while lazy
+        self.push_values = PushValues(padded)
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
         self.compiled: dict[OpcodeTables, CompiledCode] = {}
 
-    def settle(self) -> None:
-        """Decode every PUSH immediate into a list (the code runs more than once)."""
-        self.push_values = push_value_list(self.padded, self.size)
-        self.lazy = False
 
-
-# A code's PUSH immediates become a list when it is found in the cache this many times.
-# The list costs a walk over the whole code (as much as a few runs of straight-line code,
-# callgrind: 24M instructions for the 24 KB of micro/signextend against 61M for a run);
-# the dict costs the interpreter about 50 instructions more per PUSH (6.5% of a run of
-# micro/jump_around, 1% of main/sha1_divs), so the list pays only for code run often.
-SETTLE_AFTER = 8
 _cache: dict[bytes, CodeAnalysis] = {}
-# An analysis takes up to ten bytes per byte of code (the PUSH-value list), plus the
-# compiled tier's data, so the cache is bounded by the code it holds; a code bigger
+# An analysis holds the code's jump destinations and the PUSH immediates run so far, plus
+# the compiled tier's data, so the cache is bounded by the code it holds; a code bigger
 # than MAX_CACHED_CODE (only init code before EIP-3860 can be) is analysed each time.
 _CACHE_LIMIT = 4096
 _CACHE_BYTES = 16 << 20
 MAX_CACHED_CODE = 1 << 20
 _cached_bytes = 0
 # The cache's lookup (the dict is cleared, never replaced): Frame's inline fast path for a
-# code found there and settled, without the call of `analyse`.
+# code found there, without the call of `analyse`.
 cached_analysis = _cache.get
 
 
 def analyse(code: bytes) -> CodeAnalysis:
-    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached).
-    A code found in the cache often has its PUSH immediates decoded in full (`settle`)."""
+    """Analysis of `code`, cached by content (bytes hash once, then the hash is cached)."""
     global _cached_bytes
     result = _cache.get(code)
     if result is None:
@@ -168,8 +134,4 @@ def analyse(code: bytes) -> CodeAnalysis:
                 _cached_bytes = 0
             _cache[code] = result
             _cached_bytes += size
-    elif result.lazy:
-        result.hits += 1
-        if result.hits >= SETTLE_AFTER:  # the code runs often: index a list
-            result.settle()
     return result

@@ -63,9 +63,9 @@ class Frame:
                  snapshot: int) -> None:
         self.evm = evm
         self.state = evm.state
-        # The cache's common case inline (a code run often is analysed and settled).
+        # The cache's common case inline.
         analysis = cached_analysis(code)
-        if analysis is None or analysis.lazy:
+        if analysis is None:
             analysis = analyse(code)
         self.analysis = analysis
         self.code = analysis.padded

@@ -8,7 +8,6 @@ import pytest
 
 from chainvm.evm.analysis import (
     CODE_PADDING,
-    SETTLE_AFTER,
     CodeAnalysis,
     analyse,
     find_jumpdests,
@@ -60,21 +59,17 @@ def test_analysis_matches_the_reference(share: float) -> None:
         assert analysis.jumpdests == jumpdests, code.hex()
         for pc, value in pushes.items():
             assert analysis.push_values[pc] == value, (code.hex(), pc)
-        analysis.settle()  # the list a code run again gets
-        assert isinstance(analysis.push_values, list) and len(analysis.push_values) == size
-        for pc, value in pushes.items():
-            assert analysis.push_values[pc] == value, (code.hex(), pc)
 
 
-def test_a_code_analysed_again_gets_its_push_values_in_a_list() -> None:
-    code = bytes([0x60, 7, 0x61, 1, 2, 0x5B, 0x00]) + random.Random(5).randbytes(40)
+def test_a_code_analysed_again_is_found_in_the_cache_with_its_push_values() -> None:
+    """The analysis (and the PUSH immediates decoded so far) is shared by every frame on
+    the same code: decoded once, on first use."""
+    code = bytes([0x60, 7, 0x62, 1, 2, 3, 0x5B, 0x00]) + random.Random(5).randbytes(40)
     first = analyse(code)
-    assert first.lazy and first.push_values[2] == 0x102
-    for _ in range(SETTLE_AFTER - 1):
-        assert analyse(code) is first and first.lazy
-    assert analyse(code) is first and not first.lazy
-    assert isinstance(first.push_values, list)
-    assert first.push_values[0] == 7 and first.push_values[2] == 0x102
+    assert first.push_values[2] == 0x10203 and dict(first.push_values) == {2: 0x10203}
+    for _ in range(10):
+        assert analyse(code) is first
+    assert analyse(bytes(bytearray(code))) is first  # by content, not identity
 
 
 def test_jumpdests_in_push_data_and_cut_pushes() -> None:
