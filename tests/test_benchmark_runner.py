@@ -71,3 +71,36 @@ def test_cold_rounds_time_one_first_run_per_process_taking_turns() -> None:
     order = [line.split()[0] for line in result.stderr.splitlines()
              if line.startswith(("chainvm ", "pyevm "))]
     assert order == ["chainvm", "pyevm"] * 4, result.stderr
+
+
+FIRST_EXECUTE = ROOT / "benchmarks" / "first_execute.py"
+
+
+def first_execute(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(FIRST_EXECUTE), *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                       **env}, check=False)
+
+
+def test_first_execute_bad_usage_exits_2(tmp_path: Path) -> None:
+    """benchmarks/first_execute.py (callgrind counts of a first run): a missing argument,
+    an unreadable file or a case that is not there is one line on stderr and exit 2."""
+    fixture = tmp_path / "one.json"
+    fixture.write_text('{"t": {"post": {"London": []}}}')
+    for args in ((), (str(tmp_path / "missing.json"), "London", "0"),
+                 (str(fixture), "London", "0"), (str(fixture), "Nope", "0"),
+                 (str(fixture), "London", "x")):
+        result = first_execute(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
+def test_first_execute_runs_the_case_only_when_asked() -> None:
+    path = str(FIXTURES / "main" / "swap_math.json")
+    prepared = first_execute(path, "London", "0", GC_OFF="1")
+    assert prepared.returncode == 0 and not prepared.stderr and not prepared.stdout
+    ran = first_execute(path, "London", "0", EXECUTE="1", GC_OFF="1")
+    assert ran.returncode == 0 and not ran.stderr, ran.stderr
+    outcome = json.loads(ran.stdout)
+    assert outcome["success"] is True and outcome["gas_used"] > 21_000
