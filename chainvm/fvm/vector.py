@@ -23,7 +23,7 @@ from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car
 from chainvm.fvm.types import Actor, Message
 from chainvm.fvm.vm import TOTAL_FILECOIN, VM, ActorError, FatalError
-from chainvm.testing.fixtures import cache_dir, shared_fixtures
+from chainvm.testing.fixtures import cache_dir, extract_all, shared_fixtures
 
 ENV_VAR = "CHAINVM_FVM_FIXTURES"
 
@@ -65,7 +65,7 @@ def fixtures_dir(extract: bool = True) -> Path:
                 tmp = Path(tempfile.mkdtemp(prefix=".extracting-", dir=folder))
                 try:
                     with tarfile.open(archive, "r:xz") as tar:
-                        tar.extractall(tmp, filter="data")
+                        extract_all(tar, tmp)
                     (tmp / "corpus").rename(folder / "corpus")
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)

@@ -63,11 +63,37 @@ def ethereum_tests(name: str) -> Path | None:
     return target
 
 
+def extract_all(tar: tarfile.TarFile, dest: str | Path) -> None:
+    """`tar.extractall(dest)` with the "data" filter's guarantees: nothing lands outside
+    `dest`, and only files, folders and links within it. CPython before 3.11.4 (which
+    `requires-python` admits) has no extraction filters, so there the members are checked
+    here first."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = Path(dest).resolve()
+
+    def inside(path: Path) -> bool:
+        return path == root or root in path.parents
+
+    for member in tar.getmembers():
+        where = (root / member.name).resolve()
+        if not inside(where):
+            raise tarfile.TarError(f"{member.name}: outside the extraction folder")
+        if member.issym() or member.islnk():
+            base = where.parent if member.issym() else root
+            if not inside((base / member.linkname).resolve()):
+                raise tarfile.TarError(f"{member.name}: links outside the extraction folder")
+        elif not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"{member.name}: not a file, folder or link")
+    tar.extractall(dest)
+
+
 def _extract(archive: Path, name: str, target: Path) -> None:
     # Extract into a temporary folder, then rename: an interrupted run leaves no half tree.
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            extract_all(tar, tmp)
         extracted = Path(tmp) / name
         if not extracted.is_dir():
             raise RuntimeError(f"{archive} does not unpack to a folder named {name}")
