@@ -208,8 +208,17 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
             common.expand_memory(f, end - 1, 1)
             new = max(words, (end + 31) // 32)
             assert before - f.gas == cost(new) - cost(words)
-            assert len(f.memory) == 32 * new
+            assert len(f.memory) == 32 * new and f.memory.count(0) == len(f.memory)
             words = new
+    # Past the zeros that expansions copy from (ZERO_FILL), a zeroed temporary is added.
+    f = Frame(10**12)
+    f.memory += b"\x01" * 64
+    for end in (common.ZERO_FILL_BYTES - 32, common.ZERO_FILL_BYTES + 96):
+        before, words = f.gas, len(f.memory) // 32
+        common.expand_memory(f, end - 1, 1)
+        assert before - f.gas == cost((end + 31) // 32) - cost(words)
+        assert len(f.memory) == (end + 31) // 32 * 32
+        assert f.memory[:64] == b"\x01" * 64 and f.memory.count(0) == len(f.memory) - 64
     poor = Frame(cost(limit + 1) - 1)
     with pytest.raises(OutOfGas):
         common.expand_memory(poor, 0, 32 * (limit + 1))
@@ -260,6 +269,63 @@ def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
         else:
             common.grow_for_word(f, offset, word)
             assert (f.gas, bytes(f.memory)) == want
+
+
+def test_mload_and_mstore_grow_memory_as_expansion_then_access() -> None:
+    """MLOAD's and MSTORE's bodies (their templates' interpreter bodies, which grow memory
+    through grow_for_word's table lookups) must leave gas, memory and the stack as
+    expand_memory followed by the access would, and run out of gas with nothing changed,
+    on both sides of the cost table's end and of the exact gas needed."""
+    import random
+
+    from chainvm.evm.errors import OutOfGas
+    from chainvm.evm.instructions import common
+    from chainvm.evm.instructions.stack_memory import MLOAD, MSTORE
+
+    class Frame:
+        def __init__(self, gas: int, memory: bytes) -> None:
+            self.gas = gas
+            self.memory = bytearray(memory)
+
+    def expected(gas: int, memory: bytes, offset: int) -> tuple[int, bytes] | None:
+        f = Frame(gas, memory)
+        try:
+            common.expand_memory(f, offset, 32)
+        except OutOfGas:
+            return None
+        return f.gas, bytes(f.memory)
+
+    rng = random.Random("growing-access")
+    limit = common.COST_TABLE_WORDS
+    grown = 0
+    for _ in range(300):
+        words = rng.choice([rng.randrange(0, 8), rng.randrange(limit - 3, limit + 3)])
+        memory = rng.randbytes(32 * words)
+        offset = max(0, len(memory) + rng.choice([-31, -17, -1, 0, 0, 1, 31, 32, 100]))
+        word = rng.getrandbits(256)
+        grows = expected(10**9, memory, offset)
+        assert grows is not None
+        needed = 10**9 - grows[0]
+        gas = rng.choice([10**9, needed, needed - 1, rng.randrange(0, 50)])
+        want = expected(gas, memory, offset)
+        grown += len(grows[1]) > len(memory)
+        for template in (MLOAD, MSTORE):
+            f = Frame(gas, memory)
+            stack = [word, offset] if template is MSTORE else [offset]
+            if want is None:
+                with pytest.raises(OutOfGas):
+                    template.body(f, stack, 0)  # type: ignore[arg-type]
+                assert (f.gas, bytes(f.memory)) == (gas, memory)
+                continue
+            assert template.body(f, stack, 0) == 1  # type: ignore[arg-type]
+            after = bytearray(want[1])
+            if template is MSTORE:
+                after[offset:offset + 32] = word.to_bytes(32)
+                assert stack == []
+            else:
+                assert stack == [int.from_bytes(after[offset:offset + 32])]
+            assert (f.gas, bytes(f.memory)) == (want[0], bytes(after))
+    assert grown > 100
 
 
 def test_store_word_writes_as_a_slice_assignment_does() -> None:

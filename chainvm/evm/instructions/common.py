@@ -43,12 +43,16 @@ def charge(f: Frame, amount: int) -> None:
 # The Yellow Paper's memory cost, G_MEMORY * words + words^2 / G_QUADCOEFFDIV, of each
 # size in words below len(MEMORY_COSTS): looking two up takes a quarter off an expansion
 # under CPython (the five big-int operations cost about twice the lookups), and code that
-# grows memory in small steps expands at every step. Grown on demand, doubling, up to
-# COST_TABLE_WORDS (128 KiB of memory: filling the table costs about as much as 800
-# expansions, and larger sizes are computed). expand_memory reads it inline rather than
-# through a shared helper: a call is about an eighth of an expansion.
+# grows memory in small steps expands at every step. Grown on demand, doubling up to
+# COST_STEP_WORDS and by that many words after, up to COST_TABLE_WORDS (1 MiB of memory,
+# two lists of 32,768 ints; larger sizes are computed): the table is built only as far as
+# memory has grown, and a memory just past a step pays for at most COST_STEP_WORDS
+# entries it does not use (docs/performance.md, "memory cost table").
+# expand_memory reads it inline rather than through a shared helper: a call is about an
+# eighth of an expansion.
 MEMORY_COSTS: list[int] = [0]
-COST_TABLE_WORDS = 1 << 12
+COST_TABLE_WORDS = 1 << 15
+COST_STEP_WORDS = 1 << 8
 # WORD_STEP_COSTS[w] = MEMORY_COSTS[w + 1] - MEMORY_COSTS[w], the cost of growing memory
 # of w words by one (grow_for_word's case): one lookup instead of two and a subtraction
 # takes about 40% off that growth (callgrind). Grown with MEMORY_COSTS, one entry shorter.
@@ -56,9 +60,11 @@ WORD_STEP_COSTS: list[int] = []
 
 
 def _grow_memory_costs(words: int) -> None:
-    """Extend MEMORY_COSTS past `words` (at least doubling it, so growth is rare)."""
+    """Extend MEMORY_COSTS past `words`: doubling it up to COST_STEP_WORDS entries, then by
+    that many at a time (growth stays rare, and a memory just past the table's end does
+    not build as much table again as it has used)."""
     costs = MEMORY_COSTS
-    end = min(COST_TABLE_WORDS, max(words + 1, 2 * len(costs)))
+    end = min(COST_TABLE_WORDS, max(words + 1, len(costs) + min(len(costs), COST_STEP_WORDS)))
     # (locals and lists: the native build reads imported names from the module's dict at
     # every use, and runs a generator as an object; this is a first run's cost)
     linear = G_MEMORY
@@ -66,6 +72,13 @@ def _grow_memory_costs(words: int) -> None:
     costs += [linear * w + w * w // divisor for w in range(len(costs), end)]
     WORD_STEP_COSTS.extend([costs[w + 1] - costs[w]
                             for w in range(len(WORD_STEP_COSTS), end - 1)])
+
+
+# Zeros that expansions copy from, instead of allocating (and zero-filling, or mapping
+# fresh pages for) a temporary the size of each expansion. bytes(n) is calloc'd: pages
+# never written stay the kernel's shared zero page, so this costs no resident memory.
+ZERO_FILL_BYTES = 1 << 22
+ZERO_FILL = memoryview(bytes(ZERO_FILL_BYTES))
 
 
 def expand_memory(f: Frame, offset: int, size: int) -> None:
@@ -94,7 +107,11 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     if gas < 0:
         raise OutOfGas
     f.gas = gas
-    mem += bytes((new_words << 5) - old)
+    grown = (new_words << 5) - old
+    if grown <= ZERO_FILL_BYTES:
+        mem += ZERO_FILL[:grown]
+    else:
+        mem += bytes(grown)
 
 
 def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
