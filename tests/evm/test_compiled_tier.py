@@ -423,3 +423,60 @@ def test_push_immediates_agree_in_the_interpreter_and_cold_steps(code_hex: str,
     assert not blocks.table  # run by cold steps, nothing translated
     assert list(interpreted.stack) == list(stepped.stack) == expected
     assert interpreted.gas == stepped.gas == 10**6 - 3 * len(expected)
+
+
+def test_warming_a_new_block_fails_at_once() -> None:
+    """_build_block calls each new block with None for the frame and the stack (to count
+    towards CPython 3.11's specialisation): whatever the code, a block must fail at its
+    first use of either, or be a halt that uses neither (STOP's exit body), rather than
+    run on or return a pc to go on at."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.frame import HALTED
+
+    rng = random.Random("warming")
+    tables = FORKS["Cancun"].opcodes
+    failed = halted = 0
+    # random bytes, and runs of PUSH1/JUMPDEST/STOP-heavy code (blocks with little gas)
+    alphabet = bytes([0x00, 0x5B, 0x60, 0x01, 0x56, 0x57, 0x50, 0x80, 0x90, 0xFE, 0xF3])
+    for _ in range(300):
+        if rng.random() < 0.5:
+            code = rng.randbytes(rng.randrange(1, 48))
+        else:
+            code = bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 24)))
+        analysis = analyse(code)
+        for start in [0, *sorted(analysis.jumpdests)]:
+            block = compiler._build_block(start, analysis, tables)
+            try:
+                pc = block(None, None)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 (the first use of the frame or stack)
+                failed += 1
+                continue
+            assert pc == HALTED, (code.hex(), start, pc)
+            halted += 1
+    assert failed > 300 and halted > 0
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11),
+                    reason="CPython 3.11's per-function warm-up; 3.12 quickens on creation")
+def test_a_new_block_is_specialised_from_its_first_real_call() -> None:
+    """On CPython 3.11 a function is quickened (its instructions made adaptive) at its
+    eighth call: the calls _build_block makes when warming a block make its first real
+    call that one."""
+    import dis
+    from types import SimpleNamespace
+
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.frame import HALTED
+
+    # PUSH1 1 PUSH1 2 ADD POP STOP
+    block = compiler._build_block(0, analyse(bytes.fromhex("600160020150" "00")),
+                                  FORKS["London"].opcodes)
+    frame = SimpleNamespace(gas=100, memory=bytearray())
+    assert block(frame, []) == HALTED  # type: ignore[arg-type]
+    assert frame.gas == 100 - 3 - 3 - 3 - 2
+    names = {i.opname for i in dis.get_instructions(block, adaptive=True)}  # type: ignore[call-arg]
+    assert "RESUME_QUICK" in names
