@@ -455,7 +455,8 @@ def test_warming_a_new_block_fails_at_once() -> None:
                 continue
             assert pc == HALTED, (code.hex(), start, pc)
             halted += 1
-    assert failed > 300 and halted > 0
+    # (in the native build STOP's exit body checks its arguments' types: it fails too)
+    assert failed > 300 and failed + halted > 400
 
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11),
