@@ -47,7 +47,8 @@ def charge(f: Frame, amount: int) -> None:
 # COST_STEP_WORDS and by that many words after, up to COST_TABLE_WORDS (1 MiB of memory,
 # two lists of 32,768 ints; larger sizes are computed): the table is built only as far as
 # memory has grown, and a memory just past a step pays for at most COST_STEP_WORDS
-# entries it does not use (docs/performance.md, "memory cost table").
+# entries it does not use (docs/performance.md, "Memory grown a word at a time past
+# 128 KiB").
 # expand_memory reads it inline rather than through a shared helper: a call is about an
 # eighth of an expansion.
 MEMORY_COSTS: list[int] = [0]
