@@ -225,6 +225,31 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
     assert poor.memory == bytearray() and poor.gas == cost(limit + 1) - 1
 
 
+class _MemoryFrame:
+    """What memory growth reads of a frame: its gas and its memory."""
+
+    def __init__(self, gas: int, memory: bytes = b"") -> None:
+        self.gas = gas
+        self.memory = bytearray(memory)
+
+
+def _expanded_for_word(gas: int, memory: bytes, offset: int,
+                       word: bytes | None = None) -> tuple[int, bytes] | None:
+    """(gas, memory) after expand_memory for the word at `offset` and storing `word` there
+    (if given); None if that runs out of gas: the reference for growth by a word."""
+    from chainvm.evm.errors import OutOfGas
+    from chainvm.evm.instructions import common
+
+    f = _MemoryFrame(gas, memory)
+    try:
+        common.expand_memory(f, offset, 32)
+    except OutOfGas:
+        return None
+    if word is not None:
+        f.memory[offset:offset + 32] = word
+    return f.gas, bytes(f.memory)
+
+
 def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
     """grow_for_word (MLOAD and MSTORE past the end of memory) grows by a word without
     expand_memory, appending a stored word or overwriting a tail it overlaps: memory, gas
@@ -235,22 +260,6 @@ def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
     from chainvm.evm.errors import OutOfGas
     from chainvm.evm.instructions import common
 
-    class Frame:
-        def __init__(self, gas: int, memory: bytes) -> None:
-            self.gas = gas
-            self.memory = bytearray(memory)
-
-    def expected(gas: int, memory: bytes, offset: int,
-                 word: bytes | None) -> tuple[int, bytes] | None:
-        f = Frame(gas, memory)
-        try:
-            common.expand_memory(f, offset, 32)
-        except OutOfGas:
-            return None
-        if word is not None:
-            f.memory[offset:offset + 32] = word
-        return f.gas, bytes(f.memory)
-
     rng = random.Random("growing-store")
     limit = common.COST_TABLE_WORDS
     for _ in range(400):
@@ -260,8 +269,8 @@ def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
         offset = max(0, old + rng.choice([-31, -17, -1, 0, 0, 1, 31, 32, 100]))
         word = rng.choice([rng.randbytes(32), None])
         gas = rng.choice([10**9, rng.randrange(0, 200)])
-        want = expected(gas, memory, offset, word)
-        f = Frame(gas, memory)
+        want = _expanded_for_word(gas, memory, offset, word)
+        f = _MemoryFrame(gas, memory)
         if want is None:
             with pytest.raises(OutOfGas):
                 common.grow_for_word(f, offset, word)
@@ -282,19 +291,6 @@ def test_mload_and_mstore_grow_memory_as_expansion_then_access() -> None:
     from chainvm.evm.instructions import common
     from chainvm.evm.instructions.stack_memory import MLOAD, MSTORE
 
-    class Frame:
-        def __init__(self, gas: int, memory: bytes) -> None:
-            self.gas = gas
-            self.memory = bytearray(memory)
-
-    def expected(gas: int, memory: bytes, offset: int) -> tuple[int, bytes] | None:
-        f = Frame(gas, memory)
-        try:
-            common.expand_memory(f, offset, 32)
-        except OutOfGas:
-            return None
-        return f.gas, bytes(f.memory)
-
     rng = random.Random("growing-access")
     limit = common.COST_TABLE_WORDS
     grown = 0
@@ -303,14 +299,14 @@ def test_mload_and_mstore_grow_memory_as_expansion_then_access() -> None:
         memory = rng.randbytes(32 * words)
         offset = max(0, len(memory) + rng.choice([-31, -17, -1, 0, 0, 1, 31, 32, 100]))
         word = rng.getrandbits(256)
-        grows = expected(10**9, memory, offset)
+        grows = _expanded_for_word(10**9, memory, offset)
         assert grows is not None
         needed = 10**9 - grows[0]
         gas = rng.choice([10**9, needed, needed - 1, rng.randrange(0, 50)])
-        want = expected(gas, memory, offset)
+        want = _expanded_for_word(gas, memory, offset)
         grown += len(grows[1]) > len(memory)
         for template in (MLOAD, MSTORE):
-            f = Frame(gas, memory)
+            f = _MemoryFrame(gas, memory)
             stack = [word, offset] if template is MSTORE else [offset]
             if want is None:
                 with pytest.raises(OutOfGas):
