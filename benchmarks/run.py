@@ -1791,6 +1791,12 @@ def chainvm_revision() -> dict[str, Any]:
             "modified": [line[3:] for line in dirty if line.strip()]}
 
 
+def chainvm_settings() -> dict[str, str]:
+    """The CHAINVM_* environment variables the workers inherit (CHAINVM_COMPILE=off, say,
+    measures the interpreter alone), so that a saved result says how it was run."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("CHAINVM_")}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
@@ -1896,6 +1902,7 @@ def main(argv: list[str]) -> int:
         "command": " ".join([Path(sys.executable).name, "benchmarks/run.py", *argv]),
         "python": platform.python_version(),
         "chainvm_revision": chainvm_revision(),
+        "chainvm_settings": chainvm_settings(),
         "repeat": args.repeat,
         "warmup": 0 if args.cold else args.warmup,
         "timeout": args.timeout,

@@ -289,7 +289,8 @@ def main(argv: list[str]) -> int:
     table = "\n".join(lines) + "\n"
     if args.json:
         json.dump({"command": " ".join(["benchmarks/statetest_throughput.py", *argv]),
-                   "chainvm_revision": run.chainvm_revision(), "rows": rows,
+                   "chainvm_revision": run.chainvm_revision(),
+                   "chainvm_settings": run.chainvm_settings(), "rows": rows,
                    "blocktests": blocks}, sys.stdout,
                   indent=2)
         sys.stdout.write("\n")

@@ -15,8 +15,8 @@ RUNNER = ROOT / "benchmarks" / "run.py"
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "evm-benchmarks"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
     return subprocess.run([sys.executable, str(RUNNER), *args], capture_output=True,
                           text=True, timeout=300, env=env, check=False)
 
@@ -40,6 +40,15 @@ def test_warmup_runs_are_untimed() -> None:
     assert chainvm["status"] == "ok"
     assert len(chainvm["times"]) == 2  # only the timed runs are reported
     assert "warm-up: 3 untimed runs" in result.stderr
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
+def test_results_record_the_chainvm_settings_they_ran_with() -> None:
+    """A run with the interpreter alone (CHAINVM_COMPILE=off) says so in its JSON."""
+    result = run("--impl", "chainvm", "--only", "^main/swap_math/0$", "--repeat", "1",
+                 "--json", CHAINVM_COMPILE="off")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["chainvm_settings"]["CHAINVM_COMPILE"] == "off"
 
 
 def test_zero_cold_rounds_is_bad_usage() -> None:
