@@ -38,6 +38,11 @@ stamp=${stamp:-$(date -u +%Y-%m-%d-%H%M)}
 
 py=.venv/bin/python
 [ -x "$py" ] || { echo "full_set.sh: no .venv (install the test extras first, see README)" >&2; exit 2; }
+# pyrevm (revm) is a benchmark peer, not a dependency (docs/benchmarks.md)
+"$py" -c "import pyrevm" 2> /dev/null || "$py" -m pip install -q pyrevm==0.3.7
+# The native tree lives outside the checkout: its fixture locations are the checkout's.
+export CHAINVM_FIXTURES=${CHAINVM_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
+export CHAINVM_FIXTURE_CACHE=${CHAINVM_FIXTURE_CACHE:-$PWD/.fixtures}
 out=benchmarks/results
 unset PYTHONDONTWRITEBYTECODE  # the workers' bytecode cache (benchmarks/run.py worker_env)
 say() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
