@@ -47,6 +47,10 @@ export CHAINVM_FIXTURE_CACHE=${CHAINVM_FIXTURE_CACHE:-$PWD/.fixtures}
 out=benchmarks/results
 unset PYTHONDONTWRITEBYTECODE  # the workers' bytecode cache (benchmarks/run.py worker_env)
 say() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+if [ -n "$(git status --porcelain -- chainvm setup.py)" ]; then
+    say "warning: chainvm has uncommitted changes: the pure runs measure them, the native" \
+        "build measures HEAD ($(git rev-parse --short HEAD))"
+fi
 
 say "pure: warm"
 $py benchmarks/run.py --impl chainvm,pyevm,pyrevm --repeat 3 --timeout 300 --json \
