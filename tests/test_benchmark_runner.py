@@ -113,3 +113,31 @@ def test_first_execute_runs_the_case_only_when_asked() -> None:
     assert ran.returncode == 0 and not ran.stderr, ran.stderr
     outcome = json.loads(ran.stdout)
     assert outcome["success"] is True and outcome["gas_used"] > 21_000
+
+
+FULL_SET = ROOT / "benchmarks" / "full_set.sh"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "unknown option --bogus"),
+    (["--steady-runs", "0"], "--steady-runs wants a positive count"),
+    (["--steady-runs"], "--steady-runs wants a positive count"),
+    (["a", "b"], "one STAMP only"),
+    (["../x"], "STAMP must be a plain name"),
+])
+def test_full_set_bad_usage_exits_2_before_running_anything(args: list[str], message: str
+                                                             ) -> None:
+    result = subprocess.run(["bash", str(FULL_SET), *args], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"full_set.sh: {message}" + (
+        " (see --help)" if args == ["--bogus"] else "")
+    assert result.stdout == ""
+
+
+def test_full_set_help_describes_the_set() -> None:
+    result = subprocess.run(["bash", str(FULL_SET), "--help"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith("One set of the issue-16 figures")
+    assert "--steady-runs N" in result.stdout and "set -e" not in result.stdout
