@@ -52,23 +52,32 @@ if [ -n "$(git status --porcelain -- chainvm setup.py)" ]; then
         "build measures HEAD ($(git rev-parse --short HEAD))"
 fi
 
+# The runs both builds take: steady_and_samples pure|native PYTHON... (the command that runs
+# a script with that build's chainvm).
+steady_and_samples() {
+    local label=$1; shift
+    local build i suffix
+    build=$([ "$label" = native ] && echo "-native" || echo "")
+    for i in $(seq 1 "$steady_runs"); do
+        suffix=$([ "$i" = 1 ] && echo "" || echo "-$i")
+        say "$label: steady state $i/$steady_runs"
+        "$@" benchmarks/run.py --impl chainvm,pyrevm --repeat 3 --warmup 15 --json \
+            > "$out/evm-benchmarks-$stamp-steady$build$suffix.json"
+    done
+    for i in 1 2; do
+        say "$label: state sample $i/2"
+        "$@" benchmarks/statetest_throughput.py --files 30 --blocktests "" --json \
+            > "$out/statetest-throughput-$stamp-states$build-$i.json"
+    done
+}
+
 say "pure: warm"
 $py benchmarks/run.py --impl chainvm,pyevm,pyrevm --repeat 3 --timeout 300 --json \
     > "$out/evm-benchmarks-$stamp-warm.json"
-for i in $(seq 1 "$steady_runs"); do
-    suffix=$([ "$i" = 1 ] && echo "" || echo "-$i")
-    say "pure: steady state $i/$steady_runs"
-    $py benchmarks/run.py --impl chainvm,pyrevm --repeat 3 --warmup 15 --json \
-        > "$out/evm-benchmarks-$stamp-steady$suffix.json"
-done
 say "pure: cold"
 $py benchmarks/run.py --cold --cold-rounds 3 --impl chainvm,pyevm,pyrevm --json \
     > "$out/evm-benchmarks-$stamp-cold.json"
-for i in 1 2; do
-    say "pure: state sample $i/2"
-    $py benchmarks/statetest_throughput.py --files 30 --blocktests "" --json \
-        > "$out/statetest-throughput-$stamp-states-$i.json"
-done
+steady_and_samples pure "$py"
 say "pure: blockchain tests"
 $py benchmarks/statetest_throughput.py --sets "" --json > "$out/statetest-throughput-$stamp-blocks.json"
 say "pure: ERC-20"
@@ -82,24 +91,14 @@ if [ "$native" = 1 ]; then
     git rev-parse --short HEAD > "$tree/COMMIT"
     (cd "$tree" && CHAINVM_MYPYC=1 "$OLDPWD/$py" setup.py build_ext --inplace > build.log 2>&1) \
         || { echo "full_set.sh: the native build failed (see $tree/build.log)" >&2; trap - EXIT; exit 1; }
-    nat() { PYTHONPATH="$tree" "$py" "$@"; }
+    native_py=(env PYTHONPATH="$tree" "$py")
     say "native: warm"
-    nat benchmarks/run.py --impl chainvm,pyrevm --repeat 3 --timeout 300 --json \
+    "${native_py[@]}" benchmarks/run.py --impl chainvm,pyrevm --repeat 3 --timeout 300 --json \
         > "$out/evm-benchmarks-$stamp-warm-native.json"
-    for i in $(seq 1 "$steady_runs"); do
-        suffix=$([ "$i" = 1 ] && echo "" || echo "-$i")
-        say "native: steady state $i/$steady_runs"
-        nat benchmarks/run.py --impl chainvm,pyrevm --repeat 3 --warmup 15 --json \
-            > "$out/evm-benchmarks-$stamp-steady-native$suffix.json"
-    done
     say "native: cold, taking turns with py-evm and pyrevm"
-    nat benchmarks/run.py --cold --cold-rounds 3 --impl chainvm,pyevm,pyrevm --json \
-        > "$out/evm-benchmarks-$stamp-cold-native-turns.json"
-    for i in 1 2; do
-        say "native: state sample $i/2"
-        nat benchmarks/statetest_throughput.py --files 30 --blocktests "" --json \
-            > "$out/statetest-throughput-$stamp-states-native-$i.json"
-    done
+    "${native_py[@]}" benchmarks/run.py --cold --cold-rounds 3 --impl chainvm,pyevm,pyrevm \
+        --json > "$out/evm-benchmarks-$stamp-cold-native-turns.json"
+    steady_and_samples native "${native_py[@]}"
 fi
 
 say "summary"
