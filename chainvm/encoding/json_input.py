@@ -79,8 +79,8 @@ def load_json(source: bytes | str, what: str) -> Any:
         raise InputError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw, parse_int=_bounded_int)
-    except InputError as exc:
-        raise InputError(f"{what}: invalid JSON ({exc})") from None
+    except InputError as too_large:  # each handler its own name: mypyc types one per function
+        raise InputError(f"{what}: invalid JSON ({too_large})") from None
     except RecursionError:  # unreachable after the depth check; kept as a last guard
         raise InputError(f"{what}: JSON nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError

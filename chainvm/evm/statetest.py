@@ -395,11 +395,11 @@ def run_case_checked(name: str, test: dict[str, Any], fork_name: str, index: int
     """`run_case`, with malformed values reported as a FixtureError naming the case."""
     try:
         return run_case(name, test, fork_name, index, tracer)
-    except InputError as exc:
-        raise FixtureError(f"{name} ({fork_name} #{index}): {exc}") from None
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+    except InputError as bad_value:
+        raise FixtureError(f"{name} ({fork_name} #{index}): {bad_value}") from None
+    except (KeyError, IndexError, TypeError, AttributeError) as missing:
         raise FixtureError(f"{name} ({fork_name} #{index}): missing or malformed "
-                           f"{type(exc).__name__}: {exc}") from None
+                           f"{type(missing).__name__}: {missing}") from None
 
 
 def run_file(path: str | Path, fork_filter: str | None = None,

@@ -175,3 +175,22 @@ def test_a_fork_filter_checks_only_the_entries_it_runs() -> None:
         list(statetest.iter_cases({"t": test}))
     with pytest.raises(statetest.FixtureError, match="not a state test"):
         list(statetest.iter_cases({"t": {"post": []}}, "Berlin"))
+
+
+def test_a_malformed_case_is_a_fixture_error_naming_it() -> None:
+    # Both ways a case's values can be bad (a bad hex value, a missing field), each its
+    # own error type: the native build gives a caught exception's name one type.
+    bad_hex = _test()
+    bad_hex["env"]["currentNumber"] = "0xzz"
+    with pytest.raises(statetest.FixtureError, match=r"t \(Berlin #0\): .*0xzz"):
+        statetest.run_case_checked("t", bad_hex, "Berlin", 0)
+    missing = _test()
+    del missing["env"]["currentGasLimit"]
+    with pytest.raises(statetest.FixtureError, match="missing or malformed KeyError"):
+        statetest.run_case_checked("t", missing, "Berlin", 0)
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe garbage", b'{"a": 1' + b"0" * 5000 + b"}"])
+def test_load_json_refuses_undecodable_text_and_huge_integers(raw: bytes) -> None:
+    with pytest.raises(InputError, match="^x: invalid JSON"):
+        json_input.load_json(raw, "x")

@@ -130,7 +130,7 @@ def op_extcodecopy_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-RETURNDATASIZE = Inline("op_returndatasize", 0, "len(f.return_data)")  # EIP-211
+RETURNDATASIZE: Inline = Inline("op_returndatasize", 0, "len(f.return_data)")  # EIP-211
 
 
 def op_returndatacopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
@@ -187,14 +187,14 @@ NUMBER = Inline("op_number", 0, "f.evm.block.number")
 DIFFICULTY = Inline("op_difficulty", 0, "f.evm.block.difficulty")
 
 
-PREVRANDAO = Inline("op_prevrandao", 0,
-                    "int.from_bytes(f.evm.block.prev_randao)")  # EIP-4399
+PREVRANDAO: Inline = Inline("op_prevrandao", 0,
+                            "int.from_bytes(f.evm.block.prev_randao)")  # EIP-4399
 
 
 GASLIMIT = Inline("op_gaslimit", 0, "f.evm.block.gas_limit")
 
 
-CHAINID = Inline("op_chainid", 0, "f.evm.block.chain_id")  # EIP-1344
+CHAINID: Inline = Inline("op_chainid", 0, "f.evm.block.chain_id")  # EIP-1344
 
 
 def op_selfbalance(f: Frame, s: list[int], pc: int) -> int:  # EIP-1884
@@ -202,7 +202,7 @@ def op_selfbalance(f: Frame, s: list[int], pc: int) -> int:  # EIP-1884
     return pc + 1
 
 
-BASEFEE = Inline("op_basefee", 0, "f.evm.block.base_fee")  # EIP-3198
+BASEFEE: Inline = Inline("op_basefee", 0, "f.evm.block.base_fee")  # EIP-3198
 
 
 def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
@@ -212,4 +212,4 @@ def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
     return pc + 1
 
 
-BLOBBASEFEE = Inline("op_blobbasefee", 0, "f.evm.blob_base_fee")  # EIP-7516
+BLOBBASEFEE: Inline = Inline("op_blobbasefee", 0, "f.evm.blob_base_fee")  # EIP-7516

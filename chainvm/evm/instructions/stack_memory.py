@@ -56,7 +56,7 @@ MSTORE8 = Inline("op_mstore8", 2, """
 SLOAD = Inline("op_sload", 1, "f.state.get_storage(f.address, a)")
 # EIP-2929: a slot's first read in a transaction is cold, charged as the excess over the
 # warm read that the static gas covers.
-SLOAD_EIP2929 = Inline("op_sload_eip2929", 1, f"""
+SLOAD_EIP2929: Inline = Inline("op_sload_eip2929", 1, f"""
     if f.state.access_slot(f.address, a): charge(f, {G_COLD_SLOAD - G_WARM_ACCESS})
     f.state.get_storage(f.address, a)
 """)
@@ -132,16 +132,16 @@ def _make_net_sstore(name: str, noop_gas: int, sentry: bool, cold_gas: int, clea
     return op_sstore
 
 
-op_sstore_eip1283 = _make_net_sstore("op_sstore_eip1283", G_SSTORE_NOOP_1283, False, 0,
-                                     R_SCLEAR, G_SRESET)
+op_sstore_eip1283: Op = _make_net_sstore("op_sstore_eip1283", G_SSTORE_NOOP_1283, False, 0,
+                                         R_SCLEAR, G_SRESET)
 # EIP-2200: a no-op write costs what SLOAD costs (EIP-1884's price).
-op_sstore_eip2200 = _make_net_sstore("op_sstore_eip2200", G_SLOAD_EIP1884, True, 0, R_SCLEAR,
-                                     G_SRESET)
+op_sstore_eip2200: Op = _make_net_sstore("op_sstore_eip2200", G_SLOAD_EIP1884, True, 0,
+                                         R_SCLEAR, G_SRESET)
 # EIP-2929: a warm read's price for no-ops, the cold surcharge separately.
-op_sstore_eip2929 = _make_net_sstore("op_sstore_eip2929", G_WARM_ACCESS, True, G_COLD_SLOAD,
-                                     R_SCLEAR, G_SRESET - G_COLD_SLOAD)
-op_sstore_eip3529 = _make_net_sstore("op_sstore_eip3529", G_WARM_ACCESS, True, G_COLD_SLOAD,
-                                     R_SCLEAR_EIP3529, G_SRESET - G_COLD_SLOAD)
+op_sstore_eip2929: Op = _make_net_sstore("op_sstore_eip2929", G_WARM_ACCESS, True,
+                                         G_COLD_SLOAD, R_SCLEAR, G_SRESET - G_COLD_SLOAD)
+op_sstore_eip3529: Op = _make_net_sstore("op_sstore_eip3529", G_WARM_ACCESS, True,
+                                         G_COLD_SLOAD, R_SCLEAR_EIP3529, G_SRESET - G_COLD_SLOAD)
 
 
 def op_jump(f: Frame, s: list[int], pc: int) -> int:
@@ -245,7 +245,7 @@ def op_mcopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-5656
     return pc + 1
 
 
-PUSH0 = Inline("op_push0", 0, "0")  # EIP-3855
+PUSH0: Inline = Inline("op_push0", 0, "0")  # EIP-3855
 
 
 def _make_push(width: int) -> Op:
