@@ -6,8 +6,10 @@ taken) is run by chainvm's runner (`chainvm.evm.statetest.run_file`) and by the 
 own runner (`ethereum_spec_tools.evm_tools.statetest`), each in its own process, on the
 same cases, through the statetests suite worker of benchmarks/run.py. Every case is
 verified by its post-state root (and logs hash). The figure is cases per CPU second of
-the worker (`time.process_time()`, imports and process start-up excluded) and the
-ratio chainvm / EELS of those rates.
+the worker (`time.process_time()`, process start-up and imports excluded: the modules
+an implementation loads on its first case, found by running that case in a forked
+child, are imported before the clock starts) and the ratio chainvm / EELS of those
+rates.
 
     .venv/bin/python benchmarks/statetest_throughput.py --json > result.json
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,27 @@ def test_full_set_help_describes_the_set() -> None:
     assert result.returncode == 0
     assert result.stdout.startswith("One set of the issue-16 figures")
     assert "--steady-runs N" in result.stdout and "set -e" not in result.stdout
+
+
+def _runner_module() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmarks_run_under_test", RUNNER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_state_test_workers_import_what_the_first_case_loads_before_timing() -> None:
+    runner: Any = _runner_module()
+    name = "chainvm_probe_module_that_does_not_exist"
+    wanted = next(m for m in ("colorsys", "netrc", "sched") if m not in sys.modules)
+    loaded = runner.modules_loaded_by(lambda: __import__(wanted))
+    assert wanted in loaded and wanted not in sys.modules  # found in the child only
+    assert runner.import_modules([name, wanted]) == 1  # a name that is no module is skipped
+    assert wanted in sys.modules
+    # A first case that fails still reports what it imported before failing.
+    other = next(m for m in ("netrc", "sched", "colorsys") if m not in sys.modules)
+    assert other in runner.modules_loaded_by(lambda: [__import__(other), 1 / 0])
