@@ -3,8 +3,14 @@
 The native build compiles the same sources with mypyc (as black and mypy ship): the
 interpreter loop, frames, code analysis, the opcode bodies (hand-written and generated
 from the templates, instructions/generated.py), message calls and the compiled tier's
-driver. Every other module stays Python, and without CHAINVM_MYPYC the package is the
-pure-Python one. mypyc needs mypy at build time:
+driver; and the per-transaction and per-case work around them: the state transition,
+the trie and RLP, JSON input and the state-test runner. The journaled state
+(state/state.py) stays Python: fork mode hands it dict subclasses that read a remote on a
+miss, whose overrides compiled dict access would bypass. Every other module stays
+Python, and without CHAINVM_MYPYC the package is the pure-Python one. The opcode specs
+that forks.py reads across the instructions' import cycle are annotated where defined
+(`PUSH0: Inline = ...`): mypyc's type check of this set cannot infer them otherwise. mypyc
+needs mypy at build time:
 
     pip install 'mypy>=1.10' && CHAINVM_MYPYC=1 pip install --no-build-isolation .
 
@@ -20,10 +26,15 @@ from setuptools import setup
 
 # The modules compiled in the native build (paths from the project root).
 NATIVE_MODULES = [
+    "chainvm/encoding/json_input.py",
+    "chainvm/encoding/rlp.py",
     "chainvm/evm/analysis.py",
     "chainvm/evm/compiler.py",
+    "chainvm/evm/execution.py",
     "chainvm/evm/frame.py",
     "chainvm/evm/interpreter.py",
+    "chainvm/evm/statetest.py",
+    "chainvm/evm/transaction.py",
     "chainvm/evm/vm.py",
     "chainvm/evm/instructions/common.py",
     "chainvm/evm/instructions/direct.py",
@@ -31,6 +42,7 @@ NATIVE_MODULES = [
     "chainvm/evm/instructions/generated.py",
     "chainvm/evm/instructions/stack_memory.py",
     "chainvm/evm/instructions/system.py",
+    "chainvm/state/trie.py",
 ]
 
 

@@ -1,8 +1,9 @@
 """The optional native build (setup.py, CHAINVM_MYPYC=1) compiles and runs the same suites.
 
 The package is copied to a temporary directory and built in place there with mypyc; the
-bundled state tests and the tests that run every templated opcode and generated programs
-through both tiers then run against that copy. Skipped where the build cannot run (no C
+bundled state tests, the tests that run every templated opcode and generated programs
+through both tiers, the state-test runner's, the trie's and fork mode's tests then run
+against that copy. Skipped where the build cannot run (no C
 compiler, no mypyc, no Python headers): the pure-Python package is the default.
 """
 
@@ -96,7 +97,8 @@ def check_bundled_state_tests(native_tree: Path) -> None:
 
 def check_tier_and_template_tests(native_tree: Path) -> None:
     tests = ["tests/evm/test_opcode_templates.py", "tests/evm/test_compiled_tier.py",
-             "tests/evm/test_eip3155.py", "tests/evm/test_call_hooks.py"]
+             "tests/evm/test_eip3155.py", "tests/evm/test_call_hooks.py",
+             "tests/evm/test_statetest_runner.py", "tests/state", "tests/node/test_fork.py"]
     out = subprocess.run(check=False, args=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "-p", "no:xdist", *tests], cwd=native_tree, env=_env(native_tree),
                          capture_output=True, text=True, timeout=1800)
