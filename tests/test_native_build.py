@@ -98,7 +98,8 @@ def check_bundled_state_tests(native_tree: Path) -> None:
 def check_tier_and_template_tests(native_tree: Path) -> None:
     tests = ["tests/evm/test_opcode_templates.py", "tests/evm/test_compiled_tier.py",
              "tests/evm/test_eip3155.py", "tests/evm/test_call_hooks.py",
-             "tests/evm/test_statetest_runner.py", "tests/state", "tests/node/test_fork.py"]
+             "tests/evm/test_statetest_runner.py", "tests/evm/test_interpreter.py",
+             "tests/state", "tests/node/test_fork.py"]
     out = subprocess.run(check=False, args=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "-p", "no:xdist", *tests], cwd=native_tree, env=_env(native_tree),
                          capture_output=True, text=True, timeout=1800)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -192,15 +193,10 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
     def cost(words: int) -> int:
         return 3 * words + words * words // 512
 
-    class Frame:
-        def __init__(self, gas: int) -> None:
-            self.gas = gas
-            self.memory = bytearray()
-
     limit = common.COST_TABLE_WORDS
     rng = random.Random("memory-cost")
     for _ in range(200):
-        f = Frame(10**12)
+        f = _memory_frame(10**12)
         words = 0
         for _ in range(rng.randrange(1, 6)):
             end = rng.choice([rng.randrange(1, 64), rng.randrange(1, 40 * limit)])
@@ -211,7 +207,7 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
             assert len(f.memory) == 32 * new and f.memory.count(0) == len(f.memory)
             words = new
     # Past the zeros that expansions copy from (ZERO_FILL), a zeroed temporary is added.
-    f = Frame(10**12)
+    f = _memory_frame(10**12)
     f.memory += b"\x01" * 64
     for end in (common.ZERO_FILL_BYTES - 32, common.ZERO_FILL_BYTES + 96):
         before, words = f.gas, len(f.memory) // 32
@@ -219,18 +215,25 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
         assert before - f.gas == cost((end + 31) // 32) - cost(words)
         assert len(f.memory) == (end + 31) // 32 * 32
         assert f.memory[:64] == b"\x01" * 64 and f.memory.count(0) == len(f.memory) - 64
-    poor = Frame(cost(limit + 1) - 1)
+    poor = _memory_frame(cost(limit + 1) - 1)
     with pytest.raises(OutOfGas):
         common.expand_memory(poor, 0, 32 * (limit + 1))
     assert poor.memory == bytearray() and poor.gas == cost(limit + 1) - 1
 
 
-class _MemoryFrame:
-    """What memory growth reads of a frame: its gas and its memory."""
+def _memory_frame(gas: int, memory: bytes = b"") -> Any:
+    """A frame with `gas` and `memory` (a real one: the native build's memory functions
+    take nothing else)."""
+    from chainvm.evm.env import BlockEnv
+    from chainvm.evm.forks import FORKS
+    from chainvm.evm.frame import KIND_CALL, Frame
+    from chainvm.evm.vm import EVM
+    from chainvm.state.state import State
 
-    def __init__(self, gas: int, memory: bytes = b"") -> None:
-        self.gas = gas
-        self.memory = bytearray(memory)
+    evm = EVM(State(), FORKS["Cancun"], BlockEnv(), bytes(20), 1)
+    f = Frame(evm, b"", gas, bytes(20), bytes(20), 0, b"", False, 0, KIND_CALL, 0)
+    f.memory.extend(memory)
+    return f
 
 
 def _expanded_for_word(gas: int, memory: bytes, offset: int,
@@ -240,7 +243,7 @@ def _expanded_for_word(gas: int, memory: bytes, offset: int,
     from chainvm.evm.errors import OutOfGas
     from chainvm.evm.instructions import common
 
-    f = _MemoryFrame(gas, memory)
+    f = _memory_frame(gas, memory)
     try:
         common.expand_memory(f, offset, 32)
     except OutOfGas:
@@ -270,7 +273,7 @@ def test_growth_for_a_word_writes_and_charges_as_expansion_then_store() -> None:
         word = rng.choice([rng.randbytes(32), None])
         gas = rng.choice([10**9, rng.randrange(0, 200)])
         want = _expanded_for_word(gas, memory, offset, word)
-        f = _MemoryFrame(gas, memory)
+        f = _memory_frame(gas, memory)
         if want is None:
             with pytest.raises(OutOfGas):
                 common.grow_for_word(f, offset, word)
@@ -306,7 +309,7 @@ def test_mload_and_mstore_grow_memory_as_expansion_then_access() -> None:
         want = _expanded_for_word(gas, memory, offset)
         grown += len(grows[1]) > len(memory)
         for template in (MLOAD, MSTORE):
-            f = _MemoryFrame(gas, memory)
+            f = _memory_frame(gas, memory)
             stack = [word, offset] if template is MSTORE else [offset]
             if want is None:
                 with pytest.raises(OutOfGas):

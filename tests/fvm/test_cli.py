@@ -181,6 +181,9 @@ def test_installed_package_finds_corpus_through_chainvm_fixtures(tmp_path: Path)
         site / "chainvm",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    # A native build's compiled modules share one library installed beside the package.
+    for shared in Path(chainvm.__file__).parents[1].glob("*__mypyc*"):
+        shutil.copy(shared, site / shared.name)
     work = tmp_path / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVM_")}
