@@ -2,8 +2,8 @@
 
 The package is copied to a temporary directory and built in place there with mypyc; the
 bundled state tests, the tests that run every templated opcode and generated programs
-through both tiers, the state-test runner's, the trie's and fork mode's tests then run
-against that copy. Skipped where the build cannot run (no C
+through both tiers, the interpreter's, the state-test runner's, the trie's and fork
+mode's tests then run against that copy. Skipped where the build cannot run (no C
 compiler, no mypyc, no Python headers): the pure-Python package is the default.
 """
 
