@@ -64,6 +64,7 @@ a terminal, or always with -v.  Exit status 0 when chainvm passed every benchmar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import importlib
@@ -1030,19 +1031,16 @@ def modules_loaded_by(run: Callable[[], object]) -> list[str]:
     pid = os.fork()
     if pid == 0:  # the child: run, report the new module names, leave without clean-up
         os.close(read_end)
-        code = 0
+        code = 1
         try:
             before = set(sys.modules)
-            try:
+            with contextlib.suppress(Exception):  # the timed run reports it; imports count
                 run()
-            except Exception:  # noqa: BLE001, S110  (the timed run reports it; imports count)
-                pass
-            names = [name for name in sys.modules if name not in before]
             with os.fdopen(write_end, "w") as out:
-                json.dump(names, out)
-        except BaseException:  # noqa: BLE001
-            code = 1
-        os._exit(code)
+                json.dump([name for name in sys.modules if name not in before], out)
+            code = 0
+        finally:
+            os._exit(code)
     os.close(write_end)
     with os.fdopen(read_end) as inp:
         text = inp.read()
