@@ -4,10 +4,11 @@ The native build compiles the same sources with mypyc (as black and mypy ship): 
 interpreter loop, frames, code analysis, the opcode bodies (hand-written and generated
 from the templates, instructions/generated.py), message calls and the compiled tier's
 driver; and the per-transaction and per-case work around them: the state transition,
-the trie and RLP, JSON input and the state-test runner. The journaled state
-(state/state.py) stays Python: fork mode hands it dict subclasses that read a remote on a
-miss, whose overrides compiled dict access would bypass. Every other module stays
-Python, and without CHAINVM_MYPYC the package is the pure-Python one. The opcode specs
+the journaled state, the trie and RLP, JSON input and the state-test runner. The state
+types its account table and storages as mappings, not dicts: fork mode hands it dict
+subclasses that read a remote on a miss, whose overrides compiled dict access would
+bypass. Every other module stays Python, and without CHAINVM_MYPYC the package is the
+pure-Python one. The opcode specs
 that forks.py reads across the instructions' import cycle are annotated where defined
 (`PUSH0: Inline = ...`): mypyc's type check of this set cannot infer them otherwise. mypyc
 needs mypy at build time:
@@ -42,6 +43,7 @@ NATIVE_MODULES = [
     "chainvm/evm/instructions/generated.py",
     "chainvm/evm/instructions/stack_memory.py",
     "chainvm/evm/instructions/system.py",
+    "chainvm/state/state.py",
     "chainvm/state/trie.py",
 ]
 

@@ -2,8 +2,9 @@
 
 The package is copied to a temporary directory and built in place there with mypyc; the
 bundled state tests, the tests that run every templated opcode and generated programs
-through both tiers, the interpreter's, the state-test runner's, the trie's and fork
-mode's tests then run against that copy. Skipped where the build cannot run (no C
+through both tiers, the interpreter's, the state-test runner's, the state's and trie's,
+fork mode's and the tests of the chain and node code that uses the state most then run
+against that copy. Skipped where the build cannot run (no C
 compiler, no mypyc, no Python headers): the pure-Python package is the default.
 """
 
@@ -99,7 +100,12 @@ def check_tier_and_template_tests(native_tree: Path) -> None:
     tests = ["tests/evm/test_opcode_templates.py", "tests/evm/test_compiled_tier.py",
              "tests/evm/test_eip3155.py", "tests/evm/test_call_hooks.py",
              "tests/evm/test_statetest_runner.py", "tests/evm/test_interpreter.py",
-             "tests/state", "tests/node/test_fork.py"]
+             "tests/state", "tests/node/test_fork.py",
+             # the journaled state as the chain and the node use it: copies, changes
+             # applied to a copy, stores, proofs
+             "tests/chain/test_chain.py", "tests/chain/test_store.py",
+             "tests/node/test_devchain.py", "tests/node/test_proof.py",
+             "tests/node/test_state_window.py"]
     out = subprocess.run(check=False, args=[sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "-p", "no:xdist", *tests], cwd=native_tree, env=_env(native_tree),
                          capture_output=True, text=True, timeout=1800)

@@ -22,13 +22,20 @@ that was never copied (e.g. while building a genesis).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
 from chainvm.state.trie import EMPTY_TRIE_ROOT, Trie, secure_trie_root
 
 RIPEMD160_ADDRESS = (3).to_bytes(20, "big")
+
+# Fork mode (chainvm.node.forking) hands a State an account table and storages that read
+# the remote on a miss: dict subclasses. They are typed as mappings here, not dicts, so
+# that a compiled build of this module calls their methods (mypyc reads a `dict` through
+# the C dict API, past a subclass's `get`, `in` and `del`).
+AccountTable = MutableMapping[bytes, "Account"]
+SlotTable = MutableMapping[int, int]
 
 # Journal entry tags (first element of each entry tuple).
 _BALANCE, _NONCE, _STORAGE, _CODE, _CREATE, _TOUCH, _WARM_ADDR, _WARM_SLOT = range(8)
@@ -67,12 +74,12 @@ class Account:
                  "storage_trie")
 
     def __init__(self, nonce: int = 0, balance: int = 0, code: bytes = b"",
-                 storage: dict[int, int] | None = None) -> None:
+                 storage: SlotTable | None = None) -> None:
         self.nonce = nonce
         self.balance = balance
         self.code = code
         self.code_hash = keccak256(code) if code else EMPTY_KECCAK
-        self.storage: dict[int, int] = storage if storage is not None else {}
+        self.storage: SlotTable = storage if storage is not None else {}
         # The storage trie as of the last storage root (None: not built yet) and the
         # slots written since.
         self.storage_trie: Trie | None = None
@@ -88,7 +95,8 @@ class Account:
         acct.balance = self.balance
         acct.code = self.code
         acct.code_hash = self.code_hash
-        acct.storage = self.storage.copy()  # keeps a forked account's storage type
+        # dict and fork mode's ForkedStorage both copy themselves, keeping their type.
+        acct.storage = self.storage.copy()  # type: ignore[attr-defined]
         trie = self.storage_trie
         acct.storage_trie = Trie(trie.root) if trie is not None else None
         acct.dirty_slots = set(self.dirty_slots)
@@ -130,8 +138,8 @@ class Log:
 class State:
     """World state plus the per-transaction substate (warm sets, refund, logs...)."""
 
-    def __init__(self, accounts: dict[bytes, Account] | None = None) -> None:
-        self.accounts: dict[bytes, Account] = accounts if accounts is not None else {}
+    def __init__(self, accounts: AccountTable | None = None) -> None:
+        self.accounts: AccountTable = accounts if accounts is not None else {}
         self.journal: list[tuple] = []
         # The account trie as of the last root (None: not built yet), and the addresses
         # changed since.
@@ -498,7 +506,7 @@ class State:
         return iter(self.accounts)
 
 
-def storage_root(storage: dict[int, int]) -> bytes:
+def storage_root(storage: SlotTable) -> bytes:
     if not storage:
         return EMPTY_TRIE_ROOT
     return secure_trie_root({k.to_bytes(32, "big"): encode(v) for k, v in storage.items() if v})
