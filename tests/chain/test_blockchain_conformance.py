@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -22,62 +21,18 @@ from chainvm.chain.chain import Chain
 from chainvm.chain.processing import InvalidBlock
 from chainvm.evm.statetest import parse_bytes
 from chainvm.testing.fixtures import ethereum_tests
+from tests.conformance import check_against_known, file_params, load_known_failures, sample_files
 
 ARCHIVES = ["blockchain-legacy-constantinople", "blockchain-legacy-cancun", "blockchain-2024"]
 SAMPLE_EVERY = int(os.environ.get("CHAINVM_BLOCK_SAMPLE", "4"))
-KNOWN_FAILURES_FILE = Path(__file__).with_name("known_failures.txt")
+KNOWN = load_known_failures(Path(__file__).with_name("known_failures.txt"))
 
 
-def load_known_failures() -> dict[str, str]:
-    known: dict[str, str] = {}
-    for line in KNOWN_FAILURES_FILE.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        case_id, _, reason = line.partition(" # ")
-        known[case_id.strip()] = reason.strip()
-    return known
-
-
-def sample_files(root: Path) -> list[Path]:
-    by_folder: dict[Path, list[Path]] = defaultdict(list)
-    for path in root.rglob("*.json"):
-        by_folder[path.parent].append(path)
-    chosen: list[Path] = []
-    for folder in sorted(by_folder):
-        chosen.extend(sorted(by_folder[folder])[::SAMPLE_EVERY])
-    return chosen
-
-
-def _params() -> list[object]:
-    params: list[object] = []
-    for archive in ARCHIVES:
-        root = ethereum_tests(archive)
-        if root is None:
-            params.append(pytest.param(None, archive, marks=pytest.mark.skip(
-                reason=f"fixture archive {archive} not found under ../shared/fixtures")))
-            continue
-        for path in sample_files(root):
-            rel = path.relative_to(root.parent).as_posix()
-            params.append(pytest.param(path, rel, id=rel))
-    return params
-
-
-KNOWN = load_known_failures()
-
-
-@pytest.mark.parametrize("path,rel", _params())
+@pytest.mark.parametrize("path,rel", file_params(ARCHIVES, SAMPLE_EVERY))
 def test_blockchain_fixture_file(path: Path, rel: str) -> None:
-    unexpected: list[str] = []
-    fixed: list[str] = []
-    for result in run_file(path):
-        case_id = f"{rel}::{result.name}"
-        if result.passed and case_id in KNOWN:
-            fixed.append(case_id)
-        elif not result.passed and case_id not in KNOWN:
-            unexpected.append(f"{case_id} [{result.network}]: {result.error}")
-    assert not unexpected, "unexpected failures:\n" + "\n".join(unexpected)
-    assert not fixed, "now passing; remove from known_failures.txt:\n" + "\n".join(fixed)
+    check_against_known(
+        ((f"{rel}::{r.name}", r.passed, f" [{r.network}]: {r.error}") for r in run_file(path)),
+        KNOWN)
 
 
 def test_known_failures_have_reasons() -> None:
@@ -95,7 +50,7 @@ def _tx_level_params() -> list[object]:
         root = ethereum_tests(archive)
         if root is None:
             continue
-        for path in sample_files(root):
+        for path in sample_files(root, SAMPLE_EVERY):
             if "InvalidBlocks" in path.parts or "TransitionTests" in path.parts:
                 text = path.read_text()
                 if "TR_" in text or "TransactionException" in text:
