@@ -13,22 +13,12 @@ from pathlib import Path
 import pytest
 
 from chainvm.fvm.vector import TARGET_LIST, corpus_dir, run_vector_file, target_list
+from tests.conformance import load_known_failures
 
 HERE = Path(__file__).parent
 
 
-def _known_failures() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in (HERE / "known_failures.txt").read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, _, reason = line.partition("#")
-        out[name.strip()] = reason.strip()
-    return out
-
-
-KNOWN = _known_failures()
+KNOWN = load_known_failures(HERE / "known_failures.txt")
 TARGETS = target_list()
 
 
