@@ -8,10 +8,9 @@ the journaled state, the trie and RLP, JSON input and the state-test runner. The
 types its account table and storages as mappings, not dicts: fork mode hands it dict
 subclasses that read a remote on a miss, whose overrides compiled dict access would
 bypass. Every other module stays Python, and without CHAINVM_MYPYC the package is the
-pure-Python one. The opcode specs
-that forks.py reads across the instructions' import cycle are annotated where defined
-(`PUSH0: Inline = ...`): mypyc's type check of this set cannot infer them otherwise. mypyc
-needs mypy at build time:
+pure-Python one. The opcode specs that forks.py reads across the instructions' import
+cycle are annotated where defined (`PUSH0: Inline = ...`): mypyc's type check of this set
+cannot infer them otherwise. mypyc needs mypy at build time:
 
     pip install 'mypy>=1.10' && CHAINVM_MYPYC=1 pip install --no-build-isolation .
 
