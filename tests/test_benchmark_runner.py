@@ -155,14 +155,21 @@ def _runner_module() -> object:
     return module
 
 
-def test_state_test_workers_import_what_the_first_case_loads_before_timing() -> None:
+def test_state_test_workers_import_what_the_first_case_loads_before_timing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner: Any = _runner_module()
-    name = "chainvm_probe_module_that_does_not_exist"
-    wanted = next(m for m in ("colorsys", "netrc", "sched") if m not in sys.modules)
+    # Modules of this test's own (any stdlib module may have been imported by an earlier
+    # test in the same worker).
+    wanted, other = (f"chainvm_probe_{tmp_path.name}_{n}".replace("-", "_") for n in (1, 2))
+    for module in (wanted, other):
+        (tmp_path / f"{module}.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
     loaded = runner.modules_loaded_by(lambda: __import__(wanted))
     assert wanted in loaded and wanted not in sys.modules  # found in the child only
-    assert runner.import_modules([name, wanted]) == 1  # a name that is no module is skipped
+    missing = "chainvm_probe_module_that_does_not_exist"
+    assert runner.import_modules([missing, wanted]) == 1  # a name that is no module is skipped
     assert wanted in sys.modules
     # A first case that fails still reports what it imported before failing.
-    other = next(m for m in ("netrc", "sched", "colorsys") if m not in sys.modules)
     assert other in runner.modules_loaded_by(lambda: [__import__(other), 1 / 0])
+    for module in (wanted, other):
+        sys.modules.pop(module, None)
