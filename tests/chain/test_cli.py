@@ -79,9 +79,11 @@ def test_runner_fails_on_tampered_expectations() -> None:
     name, test = _one(WRONG_ROOT)
     assert run_test(name, test).passed
     bad = copy.deepcopy(test)
-    some = next(iter(bad["postState"].values()))
-    some["balance"] = hex(int(some["balance"], 16) + 1)
-    assert "post state root" in (run_test(name, bad).error or "")
+    address, some = next(iter(bad["postState"].items()))
+    balance = int(some["balance"], 16)
+    some["balance"] = hex(balance + 1)
+    assert run_test(name, bad).error == (f"post state: account {address.lower()}: balance "
+                                         f"{balance}, want {balance + 1}")
     bad = copy.deepcopy(test)
     for block in bad["blocks"]:  # now claim every block is valid
         block.pop("expectException", None)
@@ -99,3 +101,35 @@ def test_datadir_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert any(datadir.iterdir())
     with pytest.raises(UsageError, match="empty"):  # never mixes with an existing store
         main(["--datadir", str(datadir), str(folder)])
+
+
+def test_post_state_difference_names_what_differs() -> None:
+    from chainvm.chain.blocktest import post_state_difference
+    from chainvm.state.state import Account, State
+
+    a, b = bytes([0xAA] * 20), bytes([0xBB] * 20)
+
+    def world(nonce: int = 1, balance: int = 10, code: bytes = b"\x00",
+              storage: dict[int, int] | None = None) -> State:
+        slots = {1: 5} if storage is None else storage
+        return State({a: Account(nonce, balance, code, slots), b: Account(balance=3)})
+
+    want = world()
+    assert post_state_difference(world(), want) is None
+    assert post_state_difference(world(storage={1: 5, 2: 0}), want) is None  # zero = absent
+    where = "post state: account 0x" + a.hex()
+    assert post_state_difference(world(nonce=2), want) == f"{where}: nonce 2, want 1"
+    assert post_state_difference(world(balance=9), want) == f"{where}: balance 9, want 10"
+    assert post_state_difference(world(code=b"\x01\x02"), want) == (
+        f"{where}: code of 2 bytes differs from the expected 1")
+    assert post_state_difference(world(storage={1: 5, 3: 7}), want) == (
+        f"{where}: storage slot 0x3 is 0x7, want 0x0")
+    assert post_state_difference(world(storage={}), want) == (
+        f"{where}: storage slot 0x1 is 0x0, want 0x5")
+    fewer = world()
+    del fewer.accounts[b]
+    assert post_state_difference(fewer, want) == f"post state: account 0x{b.hex()} missing"
+    more = world()
+    more.accounts[bytes(20)] = Account()
+    assert post_state_difference(more, want) == (
+        f"post state: account 0x{bytes(20).hex()} is not expected (1 in all)")
