@@ -7,10 +7,8 @@ that are not blockchain tests).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,9 +17,12 @@ from chainvm.cli.campaign import (
     Job,
     add_campaign_flags,
     case_timeout_of,
+    check_run_flags,
     plan_files,
     print_summary,
+    report_results,
     run_suite,
+    summary_by,
 )
 from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files
 from chainvm.encoding.json_input import InputError, load_json
@@ -70,7 +71,7 @@ class BlockTestSuite:
         return bool(record.get("pass"))
 
     def summary(self, records: list[dict[str, Any]], out: IO[str], table: bool) -> None:
-        _summary(records, out, table)
+        summary_by(records, "network", 34, out, table)
 
 
 def build_parser() -> ArgumentParser:
@@ -92,13 +93,7 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.run:
-        try:
-            re.compile(args.run)
-        except re.error as exc:
-            raise UsageError(f"--run: bad regular expression: {exc}") from None
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+    check_run_flags(args)
     suite = BlockTestSuite(args.run)
     if args.summary:
         return print_summary(suite, args.summary)
@@ -121,32 +116,7 @@ def main(argv: list[str]) -> int:
             raise UsageError("--datadir is a folder of this machine: it cannot run on --ray")
     jobs = plan_files(suite, files, case_timeout,
                       {"datadir": str(datadir) if datadir else None})
-    results = run_suite(suite, jobs, args, args.workers)
-    json.dump(results, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    _summary(results, sys.stderr, sys.stderr.isatty())
-    return 0 if all(r["pass"] for r in results) else 1
-
-
-def _summary(results: list[dict[str, Any]], out: IO[str], table: bool) -> None:
-    passed: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for r in results:
-        total[r["network"]] += 1
-        passed[r["network"]] += r["pass"]
-    n = sum(passed.values())
-    timeouts = sum(1 for r in results if r.get("timeout"))
-    if not table:
-        out.write(f"{n} passed, {len(results) - n} failed"
-                  + (f" ({timeouts} timed out)" if timeouts else "") + "\n")
-        return
-    out.write(f"{'network':<34}{'passed':>8}{'failed':>8}{'total':>8}\n")
-    for network in sorted(total):
-        out.write(f"{network:<34}{passed[network]:>8}"
-                  f"{total[network] - passed[network]:>8}{total[network]:>8}\n")
-    out.write(f"{'all':<34}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
-    if timeouts:
-        out.write(f"{timeouts} case(s) timed out\n")
+    return report_results(suite, run_suite(suite, jobs, args, args.workers))
 
 
 def run(argv: list[str]) -> int:

@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import socket
 import sys
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -397,3 +399,47 @@ def _records(outcomes: Iterable[tuple[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def case_timeout_of(args: Any) -> float:
     return positive_seconds(args.case_timeout, "--case-timeout")
+
+
+def check_run_flags(args: Any) -> None:
+    """--run (a regular expression) and --workers, as the fixture commands take them."""
+    if args.run:
+        try:
+            re.compile(args.run)
+        except re.error as exc:
+            raise UsageError(f"--run: bad regular expression: {exc}") from None
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+
+
+def report_results(suite: Suite, results: list[dict[str, Any]]) -> int:
+    """The fixture commands' ending: the results as a JSON array on stdout, the suite's
+    summary on stderr (a table on a terminal), exit status 0 when every case passed."""
+    json.dump(results, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    suite.summary(results, sys.stderr, sys.stderr.isatty())
+    return 0 if all(r["pass"] for r in results) else 1
+
+
+def summary_by(results: list[dict[str, Any]], column: str, width: int, out: IO[str],
+               table: bool, order: Callable[[str], Any] | None = None) -> None:
+    """Passed and failed counts: one line, or (`table`) a row per value of the results'
+    field `column` (sorted by `order`, else by name) and a row for all."""
+    passed: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for r in results:
+        total[r[column]] += 1
+        passed[r[column]] += r["pass"]
+    n = sum(passed.values())
+    timeouts = sum(1 for r in results if r.get("timeout"))
+    if not table:
+        out.write(f"{n} passed, {len(results) - n} failed"
+                  + (f" ({timeouts} timed out)" if timeouts else "") + "\n")
+        return
+    out.write(f"{column:<{width}}{'passed':>8}{'failed':>8}{'total':>8}\n")
+    for value in sorted(total, key=order):
+        out.write(f"{value:<{width}}{passed[value]:>8}"
+                  f"{total[value] - passed[value]:>8}{total[value]:>8}\n")
+    out.write(f"{'all':<{width}}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
+    if timeouts:
+        out.write(f"{timeouts} case(s) timed out\n")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
@@ -13,9 +11,12 @@ from chainvm.cli.campaign import (
     Job,
     add_campaign_flags,
     case_timeout_of,
+    check_run_flags,
     plan_files,
     print_summary,
+    report_results,
     run_suite,
+    summary_by,
 )
 from chainvm.cli.common import ArgumentParser, UsageError, collect_json_files
 from chainvm.encoding.json_input import InputError, load_json
@@ -76,7 +77,8 @@ class StateTestSuite:
         return bool(record.get("pass"))
 
     def summary(self, records: list[dict[str, Any]], out: IO[str], table: bool) -> None:
-        _summary(records, out, table)
+        order = {name: i for i, name in enumerate(FORK_ORDER)}
+        summary_by(records, "fork", 20, out, table, lambda fork: order.get(fork, 99))
 
 
 def build_parser() -> ArgumentParser:
@@ -98,13 +100,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.fork and not known_fork(args.fork):
         raise UsageError(f"unknown fork {args.fork!r} (known: {', '.join(FORK_ORDER)})")
-    if args.run:
-        try:
-            re.compile(args.run)
-        except re.error as exc:
-            raise UsageError(f"--run: bad regular expression: {exc}") from None
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+    check_run_flags(args)
     suite = StateTestSuite(args.fork, args.run)
     if args.summary:
         return print_summary(suite, args.summary)
@@ -123,34 +119,7 @@ def main(argv: list[str]) -> int:
         raise UsageError("no .json fixtures found under the given paths")
     jobs = plan_files(suite, files, case_timeout, {"trace": args.trace})
     # Traces go to one stderr in order, so a traced run stays in this process.
-    results = run_suite(suite, jobs, args, 1 if args.trace else args.workers)
-    json.dump(results, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    _summary(results, sys.stderr, sys.stderr.isatty())
-    return 0 if all(r["pass"] for r in results) else 1
-
-
-def _summary(results: list[dict[str, Any]], out: IO[str], table: bool) -> None:
-    passed: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for r in results:
-        total[r["fork"]] += 1
-        passed[r["fork"]] += r["pass"]
-    timeouts = sum(1 for r in results if r.get("timeout"))
-    if not table:
-        n = sum(passed.values())
-        out.write(f"{n} passed, {len(results) - n} failed"
-                  + (f" ({timeouts} timed out)" if timeouts else "") + "\n")
-        return
-    order = {name: i for i, name in enumerate(FORK_ORDER)}
-    out.write(f"{'fork':<20}{'passed':>8}{'failed':>8}{'total':>8}\n")
-    for fork in sorted(total, key=lambda f: order.get(f, 99)):
-        out.write(f"{fork:<20}{passed[fork]:>8}{total[fork] - passed[fork]:>8}"
-                  f"{total[fork]:>8}\n")
-    n = sum(passed.values())
-    out.write(f"{'all':<20}{n:>8}{len(results) - n:>8}{len(results):>8}\n")
-    if timeouts:
-        out.write(f"{timeouts} case(s) timed out\n")
+    return report_results(suite, run_suite(suite, jobs, args, 1 if args.trace else args.workers))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -297,3 +297,24 @@ def test_fvm_ray_gives_the_local_results(ray_cluster: Any, tmp_path: Path) -> No
                                 str(jsonl), str(folder)])
     assert on_ray == local
     assert len(read_results(str(jsonl))) == len(local[1])
+
+
+def test_summary_by_counts_one_line_or_a_table_in_the_given_order() -> None:
+    """The statetest and blocktest summaries: one line off a terminal, else a row per
+    fork or network (in the order given, else by name), a row for all, and the timeouts."""
+    from chainvm.cli.campaign import summary_by
+
+    results = [{"fork": "Cancun", "pass": True}, {"fork": "Berlin", "pass": False},
+               {"fork": "Cancun", "pass": False, "timeout": True}]
+    line = io.StringIO()
+    summary_by(results, "fork", 10, line, table=False)
+    assert line.getvalue() == "1 passed, 2 failed (1 timed out)\n"
+    rank = {"Berlin": 0, "Cancun": 1}
+    for order, first in ((None, "Berlin"), (lambda fork: -rank[fork], "Cancun")):
+        table = io.StringIO()
+        summary_by(results, "fork", 10, table, table=True, order=order)
+        rows = [row.split() for row in table.getvalue().splitlines()]
+        assert rows[0] == ["fork", "passed", "failed", "total"]
+        assert rows[1][0] == first and rows[3] == ["all", "1", "2", "3"]
+        assert rows[4] == ["1", "case(s)", "timed", "out"]
+        assert ["Cancun", "1", "1", "2"] in rows and ["Berlin", "0", "1", "1"] in rows
