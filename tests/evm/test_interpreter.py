@@ -224,16 +224,10 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
 def _memory_frame(gas: int, memory: bytes = b"") -> Any:
     """A frame with `gas` and `memory` (a real one: the native build's memory functions
     take nothing else)."""
-    from chainvm.evm.env import BlockEnv
     from chainvm.evm.forks import FORKS
-    from chainvm.evm.frame import KIND_CALL, Frame
-    from chainvm.evm.vm import EVM
-    from chainvm.state.state import State
+    from tests.evm.test_opcode_templates import _frame
 
-    evm = EVM(State(), FORKS["Cancun"], BlockEnv(), bytes(20), 1)
-    f = Frame(evm, b"", gas, bytes(20), bytes(20), 0, b"", False, 0, KIND_CALL, 0)
-    f.memory.extend(memory)
-    return f
+    return _frame(FORKS["Cancun"], b"", [], memory, b"", gas)
 
 
 def _expanded_for_word(gas: int, memory: bytes, offset: int,
