@@ -80,6 +80,8 @@ MAX_REACHES_NEEDED: Final = 0xFFF0
 # (Final: the native build puts these in the code rather than reading the module's dict)
 JUMP: Final = 0x56
 JUMPI: Final = 0x57
+PUSH1: Final = 0x60
+PUSH2: Final = 0x61
 DUP1: Final = 0x80
 DUP16: Final = 0x8F
 SWAP1: Final = 0x90
@@ -100,6 +102,12 @@ class _BlockWriter:
         # The current block's pushed values: name -> the line computing it (see
         # _drop_if_dead; cleared per block, whose lines move when its checks go in front).
         self.values: dict[str, int] = {}
+        # For a trace that loops (see _carried_loop): every real-stack position read, with
+        # its local, and each flush written as a placeholder with the state it writes.
+        self.read_at: dict[int, str] = {}
+        self.defer = False
+        self.flushes: list[tuple[list[str], int, bool]] = []  # (items, consumed, continues)
+        self.body_called = False  # a body ran on the real stack and the trace went on
 
     def fresh(self) -> str:
         self.counter += 1
@@ -112,6 +120,7 @@ class _BlockWriter:
             name = self.fresh()
             self.lines.append(f"{name} = stack[-{k}]")
             self.loaded[k] = name
+            self.read_at[k] = name
         return name
 
     def bind(self, expression: str) -> str:
@@ -135,27 +144,51 @@ class _BlockWriter:
             self.sym.insert(0, self.read(self.consumed))
         return self.sym[-depth]
 
-    def flush_lines(self) -> list[str]:
-        """Source that writes the symbolic items back so that the real stack is exact."""
-        items = ", ".join(self.sym)
-        if self.consumed:
-            if self.sym:
-                return [f"stack[-{self.consumed}:] = [{items}]"]
-            return [f"del stack[-{self.consumed}:]"]
-        if self.sym:
-            if len(self.sym) == 1:
-                # (the method call: CPython 3.11 specialises list.append there, not
-                # on a bound method)
-                return [f"stack.append({items})"]
-            return [f"stack.extend(({items},))"]
-        return []
+    def flush_lines(self, continues: bool = False) -> list[str]:
+        """A line that writes the symbolic items back so that the real stack is exact
+        where the trace leaves the function (or, `continues`, loops to its entry). In a
+        trace that may loop (`defer`) a placeholder, written out at the end of the
+        translation (_flush_text, or _carried_loop's forms when the trace loops); it
+        names the items, for _reads."""
+        if not self.defer:
+            text = _flush_text(self.sym, self.consumed)
+            return [text] if text else []
+        self.flushes.append((list(self.sym), self.consumed, continues))
+        return [f"@flush{len(self.flushes) - 1}@ {' '.join(self.sym)}"]
 
-    def flush(self) -> None:
-        """Write the symbolic items back (on the straight path) and start afresh."""
-        self.lines.extend(self.flush_lines())
+    def flush(self, continues: bool = False) -> None:
+        """Write the symbolic items back where the trace ends, and start afresh."""
+        self.lines.extend(self.flush_lines(continues))
         self.sym.clear()  # (in place: the translator keeps a reference to it)
         self.consumed = 0
         self.loaded = {}
+
+    def flush_for_body(self) -> None:
+        """Write the symbolic items back before a body that runs on the real stack, on
+        the trace's straight path (the trace goes on after it)."""
+        text = _flush_text(self.sym, self.consumed)
+        if text:
+            self.lines.append(text)
+        self.sym.clear()
+        self.consumed = 0
+        self.loaded = {}
+        self.body_called = True
+
+
+def _flush_text(items: list[str], consumed: int) -> str:
+    """Source that makes the real stack's top `consumed` items `items` (bottom first)."""
+    names = ", ".join(items)
+    if consumed:
+        if items:
+            return f"stack[-{consumed}:] = [{names}]"
+        return f"del stack[-{consumed}:]"
+    if items:
+        if len(items) == 1:
+            # (the method call: CPython 3.11 specialises list.append there, not on a
+            # bound method)
+            return f"stack.append({names})"
+        return f"stack.extend(({names},))"
+    return ""
 
 
 # What the translator does with each opcode (see _compile_block), decided once per opcode
@@ -524,6 +557,8 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     the blocks, and each block still checks its stack bounds at its own entry, as if it
     had been entered from the dispatcher. It charges its static gas there too, unless a
     constant jump led to it: then the block that jumped charged it (see gas_groups).
+    A trace that comes back to its entry is a Python loop, whose stack items stay in
+    locals from one pass to the next where they can (_carried_loop).
     """
     code = analysis.padded
     size = analysis.size
@@ -539,6 +574,12 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     step = kinds.step
     folds = kinds.folds
     w = _BlockWriter()
+    # Only a trace that may come back to its entry defers its flushes (see flush_lines):
+    # one entered at a JUMPI's fall-through (a loop's body, after its condition) or whose
+    # code pushes the entry's address as a PUSH1 or PUSH2 somewhere.
+    w.defer = (start > 0 and code[start - 1] == JUMPI) or (
+        start < 256 and code.find(bytes((PUSH1, start))) >= 0) or (
+        code.find(bytes((PUSH2, start >> 8, start & 0xFF))) >= 0)
     lines = w.lines
     sym = w.sym
     in_trace: set[int] = set()
@@ -557,6 +598,8 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     # instruction that reads the gas left is between them: those end blocks). Each
     # group's charge is written with a placeholder for its sum, filled in at the end.
     gas_groups: list[int] = []
+    head_need = 0
+    segment_at_entry = True
     group_open = False  # the group of the block before may take in the next one's gas
     jumped = False  # the segment being written is reached by a constant JUMP
     segment: int | None = start
@@ -607,7 +650,7 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
             elif kind == _JUMP:
                 dest = w.pop()
                 if dest == str(start):  # a loop closing on the function's entry
-                    w.flush()
+                    w.flush(continues=True)
                     lines.append("continue")
                     loops = True
                     exited = True
@@ -633,20 +676,23 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                     if cond.isdigit() and cond != "0":  # a constant: always taken, a JUMP
                         jumped = True
                     else:
-                        lines.append(f"if not {cond}:")
+                        test, negated = _jump_test(cond, w)
+                        lines.append(f"if {test}:" if negated else f"if not {test}:")
                         lines.extend("    " + line
                                      for line in w.flush_lines() + [f"return {pc + 1}"])
                     segment = taken
                 else:
-                    lines.append(f"if {cond}:")
+                    test, negated = _jump_test(cond, w)
+                    lines.append(f"if not {test}:" if negated else f"if {test}:")
                     if taken == start:
-                        lines.extend("    " + line for line in w.flush_lines() + ["continue"])
+                        lines.extend("    " + line
+                                     for line in w.flush_lines(continues=True) + ["continue"])
                         loops = True
                     else:
                         lines.extend("    " + line
                                      for line in w.flush_lines() + _exit_lines(dest, analysis))
                     if pc + 1 == start:
-                        w.flush()
+                        w.flush(continues=True)
                         lines.append("continue")
                         loops = True
                         exited = True
@@ -704,13 +750,14 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
                         exited = True
             else:
                 # Everything else runs the interpreter's body on the real stack.
-                w.flush()
                 fn_name = f"op_{op:02x}"
                 env[fn_name] = opcodes.fns[op]
                 if op in enders:
+                    w.flush()
                     lines.append(f"return {fn_name}(f, stack, {pc})")
                     exited = True
                 else:
+                    w.flush_for_body()
                     lines.append(f"{fn_name}(f, stack, {pc})")
                     stack_changed = True
             height -= pops[op]
@@ -734,6 +781,9 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
         if highest and 1024 - highest + shift < known_max:
             header.append(f"if len(stack) > {1024 - highest + shift}: raise StackOverflow")
             known_max = 1024 - highest + shift
+        if segment_at_entry:
+            head_need = known_min  # what the entry's own check guarantees at each pass
+            segment_at_entry = False
         if stack_changed:
             known_min, known_max = 0, 1024
         if joins_group:
@@ -757,17 +807,67 @@ def _compile_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables,
     head = [f"def block_{start}(f, stack):"]
     if uses_memory:  # memory only ever grows in place, so the bytearray can be kept
         head.append("    mem = f.memory")
+    flushes = [_flush_text(items, consumed) for items, consumed, _ in w.flushes]
     if loops:  # the trace jumps back to its own entry: a Python loop, no dispatcher round
+        carried = _carried_loop(w, lines, head_need, flushes) if w.defer else None
+        if carried is not None:
+            lines, before = carried
+            head.extend("    " + line for line in before)
         head.append("    while True:")
         lines = ["    " + line for line in lines]
     source = "\n".join(head + ["    " + line for line in lines]) + "\n"
+    if flushes:
+        source = _FLUSH_PLACEHOLDER.sub(lambda match: flushes[int(match[1])], source)
     if not gas_groups:
         return source
     return _GAS_PLACEHOLDER.sub(lambda match: str(gas_groups[int(match[1])]), source)
 
 
-# A gas group's charge before its sum is known (see gas_groups in _compile_block).
+# What the end of a translation fills in (see _compile_block): a gas group's charge, whose
+# sum is known only then, and a deferred flush of the symbolic stack (with its names).
 _GAS_PLACEHOLDER = re.compile(r"@gas(\d+)@")
+_FLUSH_PLACEHOLDER = re.compile(r"@flush(\d+)@[^\n]*")
+
+
+def _carried_loop(w: _BlockWriter, lines: list[str], head_need: int,
+                  flushes: list[str]) -> tuple[list[str], list[str]] | None:
+    """A looping trace's stack items carried round the loop in locals, when it can be.
+
+    Each pass of a loop read its items off the real stack and wrote them back before
+    `continue`. When no body runs on the real stack in the trace, every `continue` leaves
+    the stack as long as it found it, and the positions a `continue` writes are ones the
+    entry's own check guarantees, the reads of those positions go before the loop (with
+    the entry's stack checks, which then hold for every pass: the length never changes),
+    `continue` assigns their locals instead of writing them, and each exit writes them as
+    well as its own, since the real stack keeps what it had before the loop. Returns the
+    loop's lines and the lines before it (filling `flushes` in), or None to leave the loop
+    as it is."""
+    if w.body_called:
+        return None
+    turns = [(items, consumed) for items, consumed, continues in w.flushes if continues]
+    if any(len(items) != consumed for items, consumed in turns):
+        return None
+    changed = max(consumed for _, consumed in turns)  # positions a pass may change
+    if not changed or changed > head_need:
+        return None
+    local = w.read_at
+    for index, (items, consumed, continues) in enumerate(w.flushes):
+        if continues:  # position k (1 = top) takes items[-k], all at once
+            pairs = [(local[k], items[-k]) for k in range(1, consumed + 1)
+                     if local[k] != items[-k]]
+            flushes[index] = (", ".join(t for t, _ in pairs) + " = "
+                              + ", ".join(v for _, v in pairs)) if pairs else ""
+        elif consumed < changed:
+            kept = [local[k] for k in range(changed, consumed, -1)]
+            flushes[index] = _flush_text(kept + items, changed)
+    checks = 0
+    while checks < len(lines) and lines[checks].startswith("if len(stack) "):
+        checks += 1
+    # Positions below the changed ones never change: those the entry's check guarantees
+    # are read once too, the others where they are used.
+    hoisted = [f"{local[k]} = stack[-{k}]" for k in sorted(local) if k <= head_need]
+    reads = set(hoisted)
+    return [line for line in lines[checks:] if line not in reads], lines[:checks] + hoisted
 
 
 _CONSTANT_WORD = re.compile(r"\((\d+)\)\.to_bytes\(32\)")
@@ -825,6 +925,41 @@ def _drop_if_dead(name: str, w: _BlockWriter) -> None:
     for other, index in results.items():  # (the block's later values move up a line)
         if index > at:
             results[other] = index - 1
+
+
+# A comparison's or ISZERO's pushed value, as the translator writes its line.
+_ONE_IF = re.compile(r"(v\d+) = 1 if (.+) else 0\Z")
+_ZERO_IF = re.compile(r"(v\d+) = 0 if (.+) else 1\Z")
+
+
+def _jump_test(cond: str, w: _BlockWriter) -> tuple[str, bool]:
+    """A JUMPI's condition as the test to write, and whether it is negated: where `cond`
+    is a comparison's or ISZERO's 1 or 0 (`1 if X else 0`, `0 if X else 1`) that this
+    block computed and nothing else reads, its line goes and the test is X (negated for
+    ISZERO), followed through ISZEROs of such values (solc's `iszero(lt(i, n))`)."""
+    negated = False
+    test = cond
+    lines = w.lines
+    while True:
+        at = w.values.get(test)
+        if at is None or at < len(lines) - _DEAD_LOOKBACK or test in w.sym:
+            return test, negated
+        line = lines[at]
+        match = _ONE_IF.match(line) or _ZERO_IF.match(line)
+        if match is None or match[1] != test or " if " in match[2] or " else " in match[2]:
+            return test, negated
+        if any(_reads(later, test) for later in lines[at + 1:]):
+            return test, negated
+        del lines[at]
+        del w.values[test]
+        for other, index in w.values.items():
+            if index > at:
+                w.values[other] = index - 1
+        if line.endswith(" else 1"):
+            negated = not negated
+        test = match[2]
+        if not (test.isidentifier() or test.isdigit()):
+            return f"({test})", negated
 
 
 def _is_failure_path(analysis: CodeAnalysis, opcodes: OpcodeTables, pc: int) -> bool:

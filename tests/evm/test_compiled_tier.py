@@ -348,6 +348,72 @@ def test_blocks_joined_by_a_constant_jump_are_charged_once() -> None:
             assert (interpreted["error"] is None) == (gas >= used), (calldata, gas)
 
 
+def test_a_loops_stack_items_stay_in_locals_between_passes() -> None:
+    """A trace that loops to its entry reads the items it changes once, before the loop,
+    and `continue` assigns their locals instead of writing the stack; an exit that took
+    fewer of them still writes them all, and an item below them that the entry does not
+    check is read where it is used. At every gas amount up to enough, the compiled tier
+    ends as the interpreter does with plenty, or out of gas. (The expected outcome is
+    worked out, not run: after a few frames on a code the interpreter's frames start in
+    the compiled tier too.)"""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from tests.evm.test_opcode_templates import _run
+
+    fork = FORKS["London"]
+    # 0: JUMPDEST DUP1 ISZERO PUSH1 13 JUMPI       (leave when the counter is zero: the
+    #    exit took no item, but the counter changed in the passes before)
+    # 6: PUSH1 1 SWAP1 SUB PUSH1 0 JUMP             (count down, loop)
+    # 13: JUMPDEST PUSH1 7 ADD STOP
+    countdown = bytes.fromhex("5b801560" "0d" "57" "6001900360" "00" "56" "5b60070100")
+    # The same, taking DUP2's step from below the counter: 0: ... PUSH1 12 JUMPI,
+    # 6: DUP2 SWAP1 SUB PUSH1 0 JUMP, 12: JUMPDEST PUSH1 7 ADD STOP
+    stepped = bytes.fromhex("5b801560" "0c" "57" "8190036000" "56" "5b60070100")
+    for code, stack, end in ((countdown, [5], [7]), (stepped, [3, 12], [3, 7])):
+        source = compiler._compile_block(0, analyse(code), fork.opcodes, {})
+        before, _, loop = source.partition("    while True:\n")
+        assert loop and "v1 = stack[-1]" in before and "stack[-1]" not in loop, source
+        assert "stack[-1:] = [v1]" in loop, source  # the exit writes the counter
+        if code is stepped:
+            assert "stack[-2]" in loop and "stack[-2]" not in before, source
+        plenty = 10**6
+        interpreted = _run(fork, code, stack, b"", b"", plenty, compiled=False)
+        assert interpreted["stack"] == end
+        used = plenty - interpreted["gas"]
+        for gas in (*range(1, 60), *range(used - 40, used + 2)):
+            expected = ({"error": None, "gas": gas - used, "stack": end, "memory": b""}
+                        if gas >= used else {"error": "OutOfGas", "gas": 0})
+            assert _run(fork, code, stack, b"", b"", gas, compiled=True) == expected, gas
+
+
+def test_a_jumpi_tests_the_comparison_itself() -> None:
+    """A JUMPI whose condition is ISZERO of a comparison this block made, read nowhere
+    else, tests the comparison itself (`if not (5 < v1):`) without writing the 1-or-0
+    lines; a condition also left on the stack keeps its line. Both tiers end alike."""
+    from chainvm.evm import compiler
+    from chainvm.evm.analysis import analyse
+    from chainvm.evm.forks import FORKS
+    from tests.evm.test_opcode_templates import _run
+
+    fork = FORKS["London"]
+    # PUSH1 0 CALLDATALOAD PUSH1 5 LT ISZERO PUSH1 13 JUMPI PUSH1 1 STOP
+    # 13: JUMPDEST PUSH1 2 STOP
+    direct = bytes.fromhex("60003560051015600d57600100" "5b600200")
+    # the same with DUP1 after ISZERO (and the destination at 14)
+    kept = bytes.fromhex("6000356005101580600e57600100" "5b600200")
+    text = compiler._compile_block(0, analyse(direct), fork.opcodes, {})
+    assert " = 1 if " not in text and " = 0 if " not in text and "if not (" in text, text
+    text = compiler._compile_block(0, analyse(kept), fork.opcodes, {})
+    assert " = 0 if " in text, text
+    for code in (direct, kept):
+        for x in (3, 5, 9):
+            calldata = x.to_bytes(32)
+            interpreted = _run(fork, code, [], b"", calldata, 10**6, compiled=False)
+            assert _run(fork, code, [], b"", calldata, 10**6, compiled=True) == interpreted
+            assert interpreted["stack"][-1] == (2 if x <= 5 else 1), (code.hex(), x)
+
+
 def test_an_entry_may_need_more_reaches_than_a_byte_counts(monkeypatch) -> None:
     """Reach counts are 16 bits: an entry whose first-frames need is over 255 (the native
     build's rule, NATIVE patched in the pure one) runs through cold steps until it has
