@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from chainvm.evm.analysis import CodeAnalysis
 from chainvm.evm.compiler import CompiledCode, execute_compiled
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import StackOverflow
@@ -248,6 +249,11 @@ def _run(fork: Fork, code: bytes, stack: list[int], memory: bytes, calldata: byt
         blocks.block_at(0)  # translate now: the code's only block
         assert execute_compiled(f, blocks) is None
     else:
+        # Interpreted from start to end: a code's analysis is shared by content, and
+        # after a few frames on it a new frame starts in the compiled tier (blocks), or
+        # its loops, already warm, tier up at once; a private analysis starts cold.
+        f.analysis = CodeAnalysis(code)
+        f.blocks = None
         assert execute(f) is None
     error = None if f.error is None else type(f.error).__name__
     if error is not None:  # an exceptional halt discards the stack and memory
