@@ -845,7 +845,7 @@ def _carried_loop(w: _BlockWriter, lines: list[str], head_need: int,
     if w.body_called:
         return None
     turns = [(items, consumed) for items, consumed, continues in w.flushes if continues]
-    if any(len(items) != consumed for items, consumed in turns):
+    if not turns or any(len(items) != consumed for items, consumed in turns):
         return None
     changed = max(consumed for _, consumed in turns)  # positions a pass may change
     if not changed or changed > head_need:
