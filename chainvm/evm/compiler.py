@@ -159,9 +159,7 @@ class _BlockWriter:
     def flush(self, continues: bool = False) -> None:
         """Write the symbolic items back where the trace ends, and start afresh."""
         self.lines.extend(self.flush_lines(continues))
-        self.sym.clear()  # (in place: the translator keeps a reference to it)
-        self.consumed = 0
-        self.loaded = {}
+        self._written_back()
 
     def flush_for_body(self) -> None:
         """Write the symbolic items back before a body that runs on the real stack, on
@@ -169,10 +167,14 @@ class _BlockWriter:
         text = _flush_text(self.sym, self.consumed)
         if text:
             self.lines.append(text)
-        self.sym.clear()
+        self._written_back()
+        self.body_called = True
+
+    def _written_back(self) -> None:
+        """The real stack is exact again: no symbolic items, nothing read into locals."""
+        self.sym.clear()  # (in place: the translator keeps a reference to it)
         self.consumed = 0
         self.loaded = {}
-        self.body_called = True
 
 
 def _flush_text(items: list[str], consumed: int) -> str:
@@ -914,17 +916,34 @@ def _drop_if_dead(name: str, w: _BlockWriter) -> None:
     """Remove the line computing `name`, a template's pushed value that a POP just took,
     if nothing read it: an inline template's pushed expression only reads (its effects,
     memory growth or gas, are in its statements, which stay), so its line can go."""
-    results = w.values
-    at = results.pop(name, None)
+    at = _unread_value_line(name, w)
+    w.values.pop(name, None)  # (taken by the POP: never dropped later)
+    if at is not None:
+        _remove_line(w, at)
+
+
+def _unread_value_line(name: str, w: _BlockWriter) -> int | None:
+    """Where the line computing `name`, a value of the current block, is, if nothing reads
+    it: not on the symbolic stack, nor in a later line (a value's line is looked for at
+    most _DEAD_LOOKBACK lines back); else None."""
+    at = w.values.get(name)
     lines = w.lines
     if at is None or at < len(lines) - _DEAD_LOOKBACK or name in w.sym:
-        return
+        return None
     if any(_reads(line, name) for line in lines[at + 1:]):
-        return
-    del lines[at]
-    for other, index in results.items():  # (the block's later values move up a line)
-        if index > at:
-            results[other] = index - 1
+        return None
+    return at
+
+
+def _remove_line(w: _BlockWriter, at: int) -> None:
+    """Delete line `at`, a value's (it is no longer one); the block's later values move up."""
+    del w.lines[at]
+    values = w.values
+    for other, index in list(values.items()):
+        if index == at:
+            del values[other]
+        elif index > at:
+            values[other] = index - 1
 
 
 # A comparison's or ISZERO's pushed value, as the translator writes its line.
@@ -939,22 +958,15 @@ def _jump_test(cond: str, w: _BlockWriter) -> tuple[str, bool]:
     ISZERO), followed through ISZEROs of such values (solc's `iszero(lt(i, n))`)."""
     negated = False
     test = cond
-    lines = w.lines
     while True:
-        at = w.values.get(test)
-        if at is None or at < len(lines) - _DEAD_LOOKBACK or test in w.sym:
+        at = _unread_value_line(test, w)
+        if at is None:
             return test, negated
-        line = lines[at]
+        line = w.lines[at]
         match = _ONE_IF.match(line) or _ZERO_IF.match(line)
         if match is None or match[1] != test or " if " in match[2] or " else " in match[2]:
             return test, negated
-        if any(_reads(later, test) for later in lines[at + 1:]):
-            return test, negated
-        del lines[at]
-        del w.values[test]
-        for other, index in w.values.items():
-            if index > at:
-                w.values[other] = index - 1
+        _remove_line(w, at)
         if line.endswith(" else 1"):
             negated = not negated
         test = match[2]
