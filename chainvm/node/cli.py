@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import sys
 import urllib.parse
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
+UINT64_MAX = (1 << 64) - 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,10 +78,9 @@ def main(argv: list[str]) -> int:
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer, tune_gc
 
-    if args.accounts < 0 or args.balance < 0 or (args.block_time is not None
-                                                 and args.block_time <= 0):
-        print("chainvm node: --accounts, --balance and --block-time must be positive",
-              file=sys.stderr)
+    problem = _value_problem(args, ETHER)
+    if problem:
+        print(f"chainvm node: {problem}", file=sys.stderr)
         return USAGE_EXIT
     if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
             or not 0 <= args.evm_timeout < 1e9:
@@ -169,6 +170,26 @@ def _dump_state(dev: DevChain, path: str) -> None:
         print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
 
 
+def _value_problem(args: argparse.Namespace, ether: int) -> str | None:
+    """What argparse's types let through and the node cannot use (a port that cannot be
+    bound, a chain id or block number outside 64 bits, a balance that is not a uint256
+    amount of wei, a NaN), as one line; None when all is well."""
+    if not 0 <= args.port <= 65535:
+        return "--port must be between 0 and 65535 (0 picks a free port)"
+    if not 0 < args.chain_id <= UINT64_MAX:
+        return "--chain-id must be between 1 and 2^64-1"
+    if args.accounts < 0:
+        return "--accounts must not be negative"
+    if not (0 <= args.balance * ether < 2.0 ** 256):  # (False for NaN; infinity is above)
+        return "--balance must be a non-negative number of ether below 2^256 wei"
+    if args.block_time is not None and not (math.isfinite(args.block_time)
+                                            and args.block_time > 0):
+        return "--block-time must be a positive number of seconds"
+    if args.fork_block_number is not None and not 0 <= args.fork_block_number <= UINT64_MAX:
+        return "--fork-block-number must be between 0 and 2^64-1"
+    return None
+
+
 def _fork_usage_problem(args: argparse.Namespace) -> str | None:
     if args.fork_url is None:
         if args.fork_block_number is not None or args.fork_cache is not None:
@@ -182,8 +203,6 @@ def _fork_usage_problem(args: argparse.Namespace) -> str | None:
         valid = False
     if not valid:
         return f"--fork-url {args.fork_url!r}: expected http:// or https://host[:port][/path]"
-    if args.fork_block_number is not None and args.fork_block_number < 0:
-        return "--fork-block-number must not be negative"
     if args.datadir is not None:
         return "--fork-url keeps the chain in memory: it cannot be combined with --datadir"
     return None

@@ -94,6 +94,34 @@ def test_bad_usage() -> None:
     assert main(["--block-time", "-1"]) == 2
 
 
+@pytest.mark.parametrize("args, named", [
+    (["--port", "-5"], "--port"), (["--port", "65536"], "--port"),
+    (["--chain-id", "-1"], "--chain-id"), (["--chain-id", "0"], "--chain-id"),
+    (["--chain-id", str(1 << 64)], "--chain-id"),
+    (["--balance", "inf"], "--balance"), (["--balance", "nan"], "--balance"),
+    (["--balance", "1e300"], "--balance"), (["--balance", "1.2e59"], "--balance"),
+    (["--block-time", "nan"], "--block-time"), (["--block-time", "inf"], "--block-time"),
+    (["--accounts", "-1"], "--accounts"),
+    (["--fork-url", "http://127.0.0.1:1", "--fork-block-number", str(1 << 64)],
+     "--fork-block-number"),
+])
+def test_values_the_node_cannot_use_are_usage_errors(
+        args: list[str], named: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values argparse accepts but no node can serve with (an unbindable port, a chain id
+    or block number past 64 bits, a balance past 2^256 wei or not a number) stop before
+    anything starts, with one line naming the flag."""
+    from chainvm.node import devchain
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the node started")  # (rather than serving until killed)
+
+    monkeypatch.setattr(devchain, "DevChain", started)
+    assert main(["--port", "0", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err and "Traceback" not in err
+
+
 def test_devchain_reopen_in_process(tmp_path: Path) -> None:
     pytest.importorskip("lmdb")
     dev = DevChain(datadir=tmp_path / "d", accounts=2)
