@@ -25,6 +25,7 @@ from chainvm.evm.statetest import (
     parse_bytes,
     parse_int,
 )
+from chainvm.evm.transaction import ExcessBlobGasTooLarge
 from chainvm.state.state import State
 
 
@@ -100,6 +101,8 @@ def run_test(name: str, test: dict[str, Any], datadir: Path | None = None) -> Bl
     except UnknownNetwork as exc:
         error = f"unsupported network: {exc}"
     except InputError as exc:
+        raise FixtureError(f"{name}: {exc}") from None
+    except ExcessBlobGasTooLarge as exc:  # a genesis given an excess blob gas no chain reaches
         raise FixtureError(f"{name}: {exc}") from None
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise FixtureError(f"{name}: missing or malformed {type(exc).__name__}: {exc}") \

@@ -23,7 +23,12 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import ALIASES, FORKS, get_fork
 from chainvm.evm.tracer import Tracer
-from chainvm.evm.transaction import Authorization, Transaction, apply_transaction
+from chainvm.evm.transaction import (
+    Authorization,
+    ExcessBlobGasTooLarge,
+    Transaction,
+    apply_transaction,
+)
 from chainvm.state.state import Account, Log, State
 
 _T = TypeVar("_T")
@@ -52,9 +57,9 @@ class CaseResult:
         return out
 
 
-def parse_int(value: Any) -> int:
+def parse_int(value: Any, bits: int | None = None, what: str = "") -> int:
     try:
-        return parse_quantity(value, allow_bigint_marker=True)
+        return parse_quantity(value, what, bits, allow_bigint_marker=True)
     except InputError as exc:
         raise FixtureError(str(exc)) from None
 
@@ -104,13 +109,17 @@ def block_env(env: dict[str, Any]) -> BlockEnv:
     random = env.get("currentRandom")
     return BlockEnv(
         coinbase=parse_address(env["currentCoinbase"]),
-        number=parse_int(env["currentNumber"]),
-        timestamp=parse_int(env["currentTimestamp"]),
-        gas_limit=parse_int(env["currentGasLimit"]),
-        difficulty=parse_int(env.get("currentDifficulty", "0x0")),
-        prev_randao=parse_int(random).to_bytes(32, "big") if random is not None else bytes(32),
-        base_fee=parse_int(env.get("currentBaseFee", "0x0")),
-        excess_blob_gas=parse_int(env.get("currentExcessBlobGas", "0x0")),
+        # (the header's 64-bit fields are 64 bits here too, as in geth's runner; the
+        # others are words the block's opcodes push)
+        number=parse_int(env["currentNumber"], 64, "env: currentNumber"),
+        timestamp=parse_int(env["currentTimestamp"], 64, "env: currentTimestamp"),
+        gas_limit=parse_int(env["currentGasLimit"], 64, "env: currentGasLimit"),
+        difficulty=parse_int(env.get("currentDifficulty", "0x0"), 256, "env: currentDifficulty"),
+        prev_randao=(parse_int(random, 256, "env: currentRandom").to_bytes(32, "big")
+                     if random is not None else bytes(32)),
+        base_fee=parse_int(env.get("currentBaseFee", "0x0"), 256, "env: currentBaseFee"),
+        excess_blob_gas=parse_int(env.get("currentExcessBlobGas", "0x0"), 64,
+                                  "env: currentExcessBlobGas"),
     )
 
 
@@ -397,6 +406,9 @@ def run_case_checked(name: str, test: dict[str, Any], fork_name: str, index: int
         return run_case(name, test, fork_name, index, tracer)
     except InputError as bad_value:
         raise FixtureError(f"{name} ({fork_name} #{index}): {bad_value}") from None
+    except ExcessBlobGasTooLarge as too_large:
+        raise FixtureError(f"{name} ({fork_name} #{index}): env: currentExcessBlobGas: "
+                           f"{too_large}") from None
     except (KeyError, IndexError, TypeError, AttributeError) as missing:
         raise FixtureError(f"{name} ({fork_name} #{index}): missing or malformed "
                            f"{type(missing).__name__}: {missing}") from None

@@ -81,9 +81,27 @@ class TxResult:
     blob_gas_used: int = 0
 
 
+# fake_exponential's series takes about e * excess / fraction steps on integers that grow
+# to 1.44 bits per unit of that ratio: at this ratio the fee is about 2 ** 23600 (no
+# uint256 fee cap pays it) and the series a third of a second; excess blob gas near 2 ** 64
+# would take it days. A chain raises its excess by at most a few blobs' gas a block, so
+# only a hand-written value (a state test's env, t8n's input or blob parameters, a
+# genesis) gets past it; it is refused rather than computed.
+MAX_EXCESS_BLOB_GAS_RATIO = 16384
+
+
+class ExcessBlobGasTooLarge(ValueError):
+    """Excess blob gas over MAX_EXCESS_BLOB_GAS_RATIO times the fork's update fraction."""
+
+
 def blob_base_fee(excess_blob_gas: int, fork: Fork | None = None) -> int:
     fraction = fork.blob_base_fee_update_fraction if fork is not None \
         else BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN
+    if excess_blob_gas > MAX_EXCESS_BLOB_GAS_RATIO * fraction:
+        raise ExcessBlobGasTooLarge(
+            f"excess blob gas {excess_blob_gas} is over {MAX_EXCESS_BLOB_GAS_RATIO} times "
+            f"the update fraction {fraction}: a blob base fee above e^"
+            f"{MAX_EXCESS_BLOB_GAS_RATIO}, which no chain reaches")
     return fake_exponential(MIN_BLOB_BASE_FEE, excess_blob_gas, fraction)
 
 

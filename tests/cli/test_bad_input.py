@@ -140,6 +140,13 @@ STATE_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "negative-balance": (_set("t", "pre", SENDER, "balance", value=-1), "negative"),
     "bad-hex-code": (_set("t", "pre", RECEIVER, "code", value="0xzz"), "hex"),
     "boolean-gas": (_set("t", "transaction", "gasLimit", 0, value=True), "number"),
+    "number-over-64-bits": (_set("t", "env", "currentNumber", value=hex(2**64)),
+                            "currentNumber"),
+    "random-over-256-bits": (_set("t", "env", "currentRandom", value=hex(2**256)),
+                             "currentRandom"),
+    # a blob base fee whose series would take about 1.5e13 steps (a hang before)
+    "excess-blob-gas-no-chain-reaches": (
+        _set("t", "env", "currentExcessBlobGas", value=hex(2**64 - 1)), "currentExcessBlobGas"),
 }
 
 
