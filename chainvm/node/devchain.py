@@ -384,6 +384,10 @@ class DevChain:
     def mine(self, count: int = 1, timestamp: int | None = None,
              interval: int | None = None) -> list[StoredBlock]:
         """Mine `count` blocks from the pool (the first takes the pending transactions)."""
+        if timestamp is not None and interval is not None and count > 1 \
+                and (timestamp + (count - 1) * interval) >> 64:
+            # (refused before the first block: a call mines all its blocks or none)
+            raise NodeError(f"the last of {count} blocks would be stamped past 2^64-1")
         out = []
         for i in range(count):
             ts = timestamp

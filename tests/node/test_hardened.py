@@ -120,6 +120,29 @@ def test_parameters_are_checked_over_http(node: ThreadedNode) -> None:
 # -- bounded work ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method, params", [
+    ("hardhat_mine", [hex(2**64)]),
+    ("anvil_mine", [hex(100_001)]),
+    ("evm_mine", [{"blocks": hex(2**64 - 1)}]),
+])
+def test_mining_more_blocks_than_a_call_may_is_refused(method: str, params: list[Any]) -> None:
+    """A block count like 2^64 held the node (building blocks until memory ran out, no
+    other request answered); it is refused at once and nothing is mined."""
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        err = rpc.error(method, *params)
+        assert err["code"] == -32602 and "blocks a call" in err["message"], err
+        assert rpc("eth_blockNumber") == "0x0"
+        assert rpc("anvil_mine", "0x3") is True and rpc("eth_blockNumber") == "0x3"
+
+
+def test_mining_whose_last_stamp_overflows_mines_nothing() -> None:
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        assert "2^64-1" in rpc.error("anvil_mine", "0x3", hex(2**63))["message"]
+        assert rpc("eth_blockNumber") == "0x0"
+
+
 def test_calls_are_gas_capped(node: ThreadedNode) -> None:
     """gas 2^64-1 is cut to the 50M cap: the loop runs out of gas; a memory write at
     2^31 runs out of gas before anything is allocated."""
