@@ -448,11 +448,74 @@ def parse_vector(raw: bytes) -> dict[str, Any]:
         isinstance(receipts, list) and all(isinstance(r, dict) for r in receipts),
         "postconditions.receipts must be a list of objects",
     )
-    try:
-        base64.b64decode(vector["car"], validate=True)
-    except ValueError:
-        raise MalformedVector("'car' is not valid base64") from None
+    _require(_is_base64(vector["car"]), "'car' is not valid base64")
+    _check_entries(vector)
     return vector
+
+
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_amount(value: Any) -> bool:
+    """A token amount or gas price: an integer, or its decimal digits (lotus's BigInt)."""
+    return _is_int(value) or (isinstance(value, str) and value.isascii()
+                              and value.isdigit() and len(value) <= 80)
+
+
+def _check_entries(vector: dict[str, Any]) -> None:
+    """The fields the runner reads inside each message, tipset, receipt and randomness
+    record: a malformed one is the file's fault (exit 2), not a variant's failure."""
+    pre = vector["preconditions"]
+    for key in ("basefee", "circ_supply"):
+        _require(pre.get(key) is None or _is_amount(pre[key]),
+                 f"preconditions.{key} must be an integer")
+    for i, m in enumerate(vector.get("apply_messages") or []):
+        _require(_is_base64(m.get("bytes")), f"apply_messages[{i}].bytes must be base64")
+        _require(_is_int(m.get("epoch_offset", 0)),
+                 f"apply_messages[{i}].epoch_offset must be an integer")
+    for t, ts in enumerate(vector.get("apply_tipsets") or []):
+        where = f"apply_tipsets[{t}]"
+        _require(_is_int(ts.get("epoch_offset", 0)), f"{where}.epoch_offset must be an integer")
+        _require(ts.get("basefee") is None or _is_amount(ts["basefee"]),
+                 f"{where}.basefee must be an integer")
+        blocks = ts.get("blocks") or []
+        _require(isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks),
+                 f"{where}.blocks must be a list of objects")
+        for b, block in enumerate(blocks):
+            _require(isinstance(block.get("miner_addr"), str),
+                     f"{where}.blocks[{b}].miner_addr must be an address")
+            _require(_is_int(block.get("win_count", 1)),
+                     f"{where}.blocks[{b}].win_count must be an integer")
+            msgs = block.get("messages") or []
+            _require(isinstance(msgs, list) and all(_is_base64(x) for x in msgs),
+                     f"{where}.blocks[{b}].messages must be a list of base64 strings")
+    roots = vector["postconditions"].get("receipts_roots") or []
+    _require(isinstance(roots, list) and all(
+        isinstance(r, dict) and isinstance(r.get("/"), str) for r in roots),
+        "postconditions.receipts_roots must be a list of {\"/\": CID} links")
+    for i, r in enumerate(vector["postconditions"].get("receipts") or []):
+        _require(_is_int(r.get("exit_code")) and _is_int(r.get("gas_used")),
+                 f"postconditions.receipts[{i}] needs integer exit_code and gas_used")
+        _require(r.get("return") in (None, "") or _is_base64(r["return"]),
+                 f"postconditions.receipts[{i}].return must be base64")
+    for i, rec in enumerate(vector.get("randomness") or []):
+        on = rec.get("on")
+        _require(isinstance(on, list) and len(on) >= 2 and isinstance(on[0], str)
+                 and all(_is_int(x) for x in on[1:3])
+                 and (len(on) < 4 or on[3] in (None, "") or _is_base64(on[3]))
+                 and _is_base64(rec.get("ret")),
+                 f"randomness[{i}] must be {{on: [kind, tag, epoch, entropy], ret: base64}}")
 
 
 def run_vector_file(path: str | Path, display: str | None = None) -> list[VariantResult]:

@@ -117,6 +117,50 @@ def test_malformed_vector_file_with_workers(
     )
 
 
+TIPSET_VECTOR = "msg_application/duplicates--messages-deduplicated--liftoff.json"
+
+
+def _set_in(*path: object, value: object) -> object:
+    def mutate(doc: dict) -> None:  # type: ignore[type-arg]
+        target = doc
+        for key in path[:-1]:
+            target = target[key]  # type: ignore[index]
+        target[path[-1]] = value  # type: ignore[index]
+    return mutate
+
+
+# Fields the runner reads inside each entry: each defect used to end as a variant's
+# "internal error: TypeError" or a bare KeyError (exit 1) instead of a malformed file.
+ENTRY_DEFECTS = [
+    (VECTOR, _set_in("apply_messages", 0, "epoch_offset", value="1"), "epoch_offset"),
+    (VECTOR, _set_in("apply_messages", 0, "bytes", value=None), "apply_messages[0].bytes"),
+    (VECTOR, _set_in("apply_messages", 0, "bytes", value="abc"), "apply_messages[0].bytes"),
+    (VECTOR, _set_in("preconditions", "basefee", value="A" * 50), "preconditions.basefee"),
+    (VECTOR, _set_in("postconditions", "receipts", 0, "exit_code", value=None), "receipts[0]"),
+    (VECTOR, _set_in("postconditions", "receipts", 0, "return", value=[1]), "receipts[0].return"),
+    (VECTOR, _set_in("randomness", value=[{"on": "x", "ret": ""}]), "randomness[0]"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "basefee", value=[]), "apply_tipsets[0].basefee"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "blocks", 0, "miner_addr", value=None),
+     "miner_addr"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "blocks", 0, "messages", value=[3]), "messages"),
+    (TIPSET_VECTOR, _set_in("postconditions", "receipts_roots", value={"/": "x"}),
+     "receipts_roots"),
+]
+
+
+@pytest.mark.parametrize(("vector", "mutate", "why"), ENTRY_DEFECTS)
+def test_malformed_entries_are_the_files_fault(
+    vector: str, mutate: object, why: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = _need_corpus()
+    vec = json.loads((corpus / vector).read_text())
+    mutate(vec)  # type: ignore[operator]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(vec))
+    assert why in _one_line_exit_2(["vector", str(bad)], capsys)
+
+
 def test_unreadable_car_is_malformed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     corpus = _need_corpus()
     vec = json.loads((corpus / VECTOR).read_text())
