@@ -217,6 +217,13 @@ def _split(jobs: list[Job], size: int) -> list[Job]:
     return out
 
 
+def max_local_workers() -> int:
+    """Local worker processes a run may ask for: four per CPU (at least 8). Each holds its
+    own interpreter and the files it runs (a worker of the whole state suite peaks near
+    700 MB), so --workers 10000 would exhaust the machine's memory, not finish sooner."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
 def run_local(jobs: list[Job], workers: int) -> Iterator[tuple[str, Any]]:
     """One case per task, so results stream as each case finishes."""
     single = _split(jobs, 1)
@@ -371,6 +378,9 @@ def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[di
             raise UsageError("--ray-chunk must be at least 1")
         outcomes = run_ray(todo, args.ray, args.ray_chunk)
     else:
+        if workers > max_local_workers():
+            raise UsageError(f"--workers {workers}: at most {max_local_workers()} local "
+                             f"processes on this machine (--ray spreads a run wider)")
         outcomes = run_local(todo, workers)
     sink = JsonlSink(args.jsonl)
     fresh: dict[str, dict[str, Any]] = {}

@@ -151,6 +151,7 @@ def test_case_timeout_records_a_timeout(tmp_path: Path) -> None:
     ["statetest", "--ray", "not-an-address", "FIXTURE"],
     ["blocktest", "--case-timeout", "-5", "FIXTURE"],
     ["blocktest"],
+    ["statetest", "--workers", "100000", "FIXTURE"],  # a process each would exhaust memory
 ])
 def test_bad_campaign_flags(args: list[str], tmp_path: Path) -> None:
     fixture = tmp_path / "t.json"
