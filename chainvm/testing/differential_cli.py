@@ -235,9 +235,11 @@ def main(argv: list[str]) -> int:
     if not args.fork:
         raise UsageError("difftest: --fork is required (or --replay FILE..., --summary FILE)")
     forks = resolve_forks(args.fork)
-    if args.count < 0 or args.start < 0 or args.workers < 1 or args.shrink_seconds < 0:
+    if args.count < 0 or args.start < 0 or args.workers < 1 \
+            or not 0 <= args.shrink_seconds < float("inf"):  # (NaN fails too)
         raise UsageError("difftest: --count, --start and --shrink-seconds must not be "
-                         "negative, --workers at least 1")
+                         "negative (nor --shrink-seconds NaN or infinite), --workers at "
+                         "least 1")
     case_timeout = case_timeout_of(args)
     save_dir = args.save_dir or None
     suite = DiffTestSuite(args.seed, save_dir, args.shrink_seconds, remote=bool(args.ray))

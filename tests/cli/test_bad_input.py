@@ -312,6 +312,7 @@ def test_run_endless_loop_stops_at_the_time_limit() -> None:
     ["--fork", "Nope"],
     ["--fork", "Cancun", "--count", "-1"],
     ["--fork", "Cancun", "--workers", "0"],
+    ["--fork", "Cancun", "--shrink-seconds", "nan"],  # a budget no clock passes
     ["--count", "1"],
     ["--fork", "Cancun", "--bogus"],
 ])
