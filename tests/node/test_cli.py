@@ -101,7 +101,7 @@ def test_bad_usage() -> None:
     (["--balance", "inf"], "--balance"), (["--balance", "nan"], "--balance"),
     (["--balance", "1e300"], "--balance"), (["--balance", "1.2e59"], "--balance"),
     (["--block-time", "nan"], "--block-time"), (["--block-time", "inf"], "--block-time"),
-    (["--accounts", "-1"], "--accounts"),
+    (["--accounts", "-1"], "--accounts"), (["--accounts", str(10**9)], "--accounts"),
     (["--fork-url", "http://127.0.0.1:1", "--fork-block-number", str(1 << 64)],
      "--fork-block-number"),
 ])
