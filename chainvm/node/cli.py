@@ -180,7 +180,7 @@ def _value_problem(args: argparse.Namespace, ether: int) -> str | None:
         return "--port must be between 0 and 65535 (0 picks a free port)"
     if not 0 < args.chain_id <= UINT64_MAX:
         return "--chain-id must be between 1 and 2^64-1"
-    if not 0 <= args.accounts <= MAX_ACCOUNTS:  # each is a key derived before the start
+    if not 0 <= args.accounts <= MAX_ACCOUNTS:
         return f"--accounts must be between 0 and {MAX_ACCOUNTS}"
     if not (0 <= args.balance * ether < 2.0 ** 256):  # (False for NaN; infinity is above)
         return "--balance must be a non-negative number of ether below 2^256 wei"

@@ -45,6 +45,7 @@ def _block_count(count: int, what: str) -> int:
         raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_CALL} blocks a call, got {count}")
     return count
 
+
 # anvil_ methods hardhat serves under the same short name.
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
