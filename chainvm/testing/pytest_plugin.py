@@ -25,6 +25,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"fork of the `chain` fixture's TestChain (default {DEFAULT_FORK})")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """An unknown --chainvm-fork stops the session with one line, as any bad option does,
+    instead of an error with a traceback in every test that asks for `chain`. (Only a
+    fork given on the command line is looked up: the default costs no import.)"""
+    fork = config.getoption("--chainvm-fork", DEFAULT_FORK)
+    if fork != DEFAULT_FORK:
+        from chainvm.chain.config import UnknownNetwork, config_for_network
+
+        try:
+            config_for_network(fork)
+        except UnknownNetwork as exc:
+            raise pytest.UsageError(f"--chainvm-fork: {exc}") from None
+
+
 @pytest.fixture(scope="session")
 def chainvm_session_chain(request: pytest.FixtureRequest) -> TestChain:
     """The session's one TestChain, which `chain` reverts after every test."""
