@@ -247,6 +247,17 @@ def test_simulate_v1(node: Node) -> None:
     assert node("eth_blockNumber") == "0x1"
 
 
+@pytest.mark.parametrize("overrides", [{"time": hex(2**64 - 1)}, {"number": hex(2**64 - 1)}])
+def test_simulate_v1_block_after_the_last_64_bit_value_is_refused(
+        node: Node, overrides: dict[str, str]) -> None:
+    """A block after one at 2^64-1 would default to 2^64 (12 s or one number later):
+    invalid params naming the block, as a given value past 64 bits is."""
+    out = node.request("eth_simulateV1", {"blockStateCalls": [
+        {"blockOverrides": overrides, "calls": []}, {"calls": []}]}, "latest")
+    assert out["error"]["code"] == -32602
+    assert "blockStateCalls[1]: block number or time past 2^64-1" in out["error"]["message"]
+
+
 def test_prestate_tracer_and_diff_mode(node: Node) -> None:
     store = node.send(data="0x" + STORE_INIT.hex())["contractAddress"]
     node.send(to=store, data="0x" + selector("set(uint256)").hex() + f"{3:064x}")

@@ -86,6 +86,8 @@ def simulate(api: Namespace, options: dict[str, Any], block: BlockId) -> list[di
             if bo.get("time") is not None else timestamp + BLOCK_INTERVAL
         if next_number <= number or next_time <= timestamp:
             raise InvalidParams(f"{what}: block numbers and times must increase")
+        if (next_number | next_time) >> 64:  # the defaults add to a 64-bit given value
+            raise InvalidParams(f"{what}: block number or time past 2^64-1")
         number, timestamp = next_number, next_time
         fork = dev.config.fork_at(number, timestamp, base.total_difficulty)
         base_fee = dev.next_base_fee() if validation else 0
