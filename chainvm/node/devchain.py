@@ -483,7 +483,11 @@ class DevChain:
         except (PoolError, InvalidTransaction) as exc:
             raise NodeError(str(exc), -32000) from None
         if self.automine:
-            self._mine_one()
+            try:
+                self._mine_one()
+            except NodeError:  # no block can be mined (a chain at 2^64-1 seconds, say):
+                self.pool.remove(tx_hash)  # the send failed, so nothing of it is kept
+                raise
             reason = self.rejected.pop(tx_hash, None)
             if reason is not None:
                 raise NodeError(f"transaction rejected: {reason}")

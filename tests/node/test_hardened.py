@@ -136,6 +136,20 @@ def test_mining_more_blocks_than_a_call_may_is_refused(method: str, params: list
         assert rpc("anvil_mine", "0x3") is True and rpc("eth_blockNumber") == "0x3"
 
 
+def test_a_send_that_cannot_be_mined_leaves_nothing_in_the_pool() -> None:
+    """With automine, a send whose block cannot be mined (the head at 2^64-1 seconds)
+    fails, and the transaction is not left pending behind the error."""
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        me = rpc("eth_accounts")[0]
+        rpc("evm_setNextBlockTimestamp", hex(2**64 - 1))
+        rpc("eth_sendTransaction", {"from": me, "to": me, "value": "0x1"})
+        err = rpc.error("eth_sendTransaction", {"from": me, "to": me, "value": "0x1"})
+        assert "2^64-1" in err["message"]
+        assert rpc("txpool_status") == {"pending": "0x0", "queued": "0x0"}
+        assert rpc("eth_getTransactionCount", me, "pending") == "0x1"
+
+
 def test_mining_whose_last_stamp_overflows_mines_nothing() -> None:
     with ThreadedNode(DevChain(accounts=1)) as n:
         rpc = Client(n.url)
