@@ -65,6 +65,7 @@ DEFAULT_ARCHIVES = ["state-legacy-constantinople", "state-legacy-cancun", "state
 
 def _fixtures_main(argv: list[str]) -> int:
     import json
+    import re
 
     from chainvm.cli.common import ArgumentParser
     from chainvm.testing.fixtures import FIXTURES_HELP, ethereum_tests, missing_archive_message
@@ -78,6 +79,11 @@ def _fixtures_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     paths: dict[str, str] = {}
     for name in args.names or DEFAULT_ARCHIVES:
+        # A plain file name: the archive is NAME.tar.xz and its copy cache/NAME, which an
+        # extraction replaces, so "../x" must not reach outside either folder.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise UsageError(f"fixture archive name {name!r}: expected a plain name such as "
+                             f"{DEFAULT_ARCHIVES[0]}")
         path = ethereum_tests(name)
         if path is None:
             raise UsageError(missing_archive_message(name))

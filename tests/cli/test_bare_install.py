@@ -39,6 +39,18 @@ def test_missing_archive_says_where_it_looked(tmp_path: Path) -> None:
     assert "https://github.com/ethereum/tests" in line
 
 
+def test_archive_names_that_are_paths_are_refused(tmp_path: Path) -> None:
+    """An archive name is NAME.tar.xz beside the others and cache/NAME, which extraction
+    replaces: a name with a path in it must not reach outside either folder."""
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "kept").write_text("")  # was taken for an extracted copy
+    for name in ("../outside", "state-2024/..", ".hidden", ""):
+        out = _chainvm(tmp_path, "fixtures", name)
+        assert out.returncode == 2 and out.stdout == "", (name, out.stdout)
+        assert "plain name" in out.stderr and len(out.stderr.splitlines()) == 1
+
+
 def test_fixtures_help_names_the_variable(tmp_path: Path) -> None:
     for command in ("fixtures", "statetest", "blocktest"):
         out = _chainvm(tmp_path, command, "--help")
