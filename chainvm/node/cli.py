@@ -11,13 +11,13 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainvm.encoding.json_input import UINT64_MAX
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
 
 if TYPE_CHECKING:
     from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
-UINT64_MAX = (1 << 64) - 1
 # Dev accounts a node derives, funds and prints at start (100,000 take about 8 s here).
 MAX_ACCOUNTS = 100_000
 
@@ -80,23 +80,15 @@ def main(argv: list[str]) -> int:
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer, tune_gc
 
-    problem = _value_problem(args, ETHER)
+    problem = (_value_problem(args, ETHER) or _fork_usage_problem(args)
+               or _sync_usage_problem(args))
     if problem:
         print(f"chainvm node: {problem}", file=sys.stderr)
-        return USAGE_EXIT
-    if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
-            or not 0 <= args.evm_timeout < 1e9:
-        print("chainvm node: --max-body and --max-batch must be positive, --rpc.gascap "
-              "and --rpc.evmtimeout not negative", file=sys.stderr)
         return USAGE_EXIT
     from chainvm.node.rpc.base import RpcOptions
 
     options = RpcOptions(gas_cap=args.gas_cap, evm_timeout=args.evm_timeout,
                          allow_reset=args.allow_reset)
-    problem = _fork_usage_problem(args) or _sync_usage_problem(args)
-    if problem:
-        print(f"chainvm node: {problem}", file=sys.stderr)
-        return USAGE_EXIT
     try:
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
@@ -189,6 +181,10 @@ def _value_problem(args: argparse.Namespace, ether: int) -> str | None:
         return "--block-time must be a positive number of seconds"
     if args.fork_block_number is not None and not 0 <= args.fork_block_number <= UINT64_MAX:
         return "--fork-block-number must be between 0 and 2^64-1"
+    if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \
+            or not 0 <= args.evm_timeout < 1e9:
+        return ("--max-body and --max-batch must be positive, --rpc.gascap and "
+                "--rpc.evmtimeout not negative")
     return None
 
 
