@@ -65,9 +65,11 @@ def _constant_lines(names: set[str]) -> tuple[list[str], list[str]]:
             # tuple[int, ...]: a fixed-length tuple type would make mypyc keep it unboxed
             # and box all of it again for every subscript
             constants.append(f"{name}: Final[tuple[int, ...]] = (\n{items})")
-        elif getattr(value, "__name__", None) == name and hasattr(value, "__module__"):
+        elif getattr(value, "__name__", None) == name \
+                and isinstance(getattr(value, "__module__", None), str):
             imports.setdefault(value.__module__, []).append(name)
-        elif getattr(common, name, None) is value:  # a helper bound there (store_word)
+        # a helper bound there (store_word; from_bytes, a builtin method of no module)
+        elif getattr(common, name, None) is value:
             imports.setdefault(common.__name__, []).append(name)
         else:
             raise ValueError(f"template constant {name}: cannot write {type(value).__name__}")

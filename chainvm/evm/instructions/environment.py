@@ -12,6 +12,7 @@ from chainvm.evm.instructions.common import (
     copy_cost_and_expand,
     copy_padded,
     expand_memory,
+    from_bytes,
     to_address,
 )
 from chainvm.evm.opspec import Inline
@@ -33,13 +34,13 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
             data: bytearray | memoryview = memoryview(mem)[offset:offset + size]
         else:
             data = mem[offset:offset + size]
-        s[-1] = int.from_bytes(keccak256(data), "big")
+        s[-1] = from_bytes(keccak256(data), "big")
     else:
         s[-1] = 0xC5D2460186F7233C927E7DB2DCC703C0E500B653CA82273B7BFAD8045D85A470
     return pc + 1
 
 
-ADDRESS = Inline("op_address", 0, "int.from_bytes(f.address)")
+ADDRESS = Inline("op_address", 0, "from_bytes(f.address)")
 
 
 def op_balance(f: Frame, s: list[int], pc: int) -> int:
@@ -55,17 +56,17 @@ def op_balance_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-ORIGIN = Inline("op_origin", 0, "int.from_bytes(f.evm.origin)")
+ORIGIN = Inline("op_origin", 0, "from_bytes(f.evm.origin)")
 
 
-CALLER = Inline("op_caller", 0, "int.from_bytes(f.caller)")
+CALLER = Inline("op_caller", 0, "from_bytes(f.caller)")
 
 
 CALLVALUE = Inline("op_callvalue", 0, "f.value")
 
 
 CALLDATALOAD = Inline("op_calldataload", 1,
-                      "int.from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0")
+                      "from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0")
 
 
 CALLDATASIZE = Inline("op_calldatasize", 0, "len(f.calldata)")
@@ -149,7 +150,7 @@ def op_returndatacopy(f: Frame, s: list[int], pc: int) -> int:  # EIP-211
 def _extcodehash(f: Frame, addr: bytes) -> int:
     if f.state.is_empty(addr):  # EIP-1052: 0 for non-existent (and, after EIP-161, empty) accounts
         return 0
-    return int.from_bytes(f.evm.code_hash_for_ext(addr), "big")
+    return from_bytes(f.evm.code_hash_for_ext(addr), "big")
 
 
 def op_extcodehash(f: Frame, s: list[int], pc: int) -> int:  # EIP-1052
@@ -169,13 +170,13 @@ def op_blockhash(f: Frame, s: list[int], pc: int) -> int:
     number = s[-1]
     current = f.evm.block.number
     if current - 256 <= number < current:
-        s[-1] = int.from_bytes(f.evm.block.block_hash(number), "big")
+        s[-1] = from_bytes(f.evm.block.block_hash(number), "big")
     else:
         s[-1] = 0
     return pc + 1
 
 
-COINBASE = Inline("op_coinbase", 0, "int.from_bytes(f.evm.block.coinbase)")
+COINBASE = Inline("op_coinbase", 0, "from_bytes(f.evm.block.coinbase)")
 
 
 TIMESTAMP = Inline("op_timestamp", 0, "f.evm.block.timestamp")
@@ -188,7 +189,7 @@ DIFFICULTY = Inline("op_difficulty", 0, "f.evm.block.difficulty")
 
 
 PREVRANDAO: Inline = Inline("op_prevrandao", 0,
-                            "int.from_bytes(f.evm.block.prev_randao)")  # EIP-4399
+                            "from_bytes(f.evm.block.prev_randao)")  # EIP-4399
 
 
 GASLIMIT = Inline("op_gaslimit", 0, "f.evm.block.gas_limit")
@@ -208,7 +209,7 @@ BASEFEE: Inline = Inline("op_basefee", 0, "f.evm.block.base_fee")  # EIP-3198
 def op_blobhash(f: Frame, s: list[int], pc: int) -> int:  # EIP-4844
     index = s[-1]
     hashes = f.evm.blob_hashes
-    s[-1] = int.from_bytes(hashes[index], "big") if index < len(hashes) else 0
+    s[-1] = from_bytes(hashes[index], "big") if index < len(hashes) else 0
     return pc + 1
 
 

@@ -14,6 +14,7 @@ from chainvm.evm.errors import Stop
 from chainvm.evm.instructions.common import (
     charge,
     expand_memory,
+    from_bytes,
     grow_for_word,
     load_word,
     padded_slice,
@@ -141,7 +142,7 @@ def op_addmod(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_address(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.address))
+    s.append(from_bytes(f.address))
     return pc + 1
 
 
@@ -168,7 +169,7 @@ def op_byte(f: Frame, s: list[int], pc: int) -> int:
 
 def op_calldataload(f: Frame, s: list[int], pc: int) -> int:
     a = s[-1]
-    s[-1] = int.from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0
+    s[-1] = from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0
     return pc + 1
 
 
@@ -178,7 +179,7 @@ def op_calldatasize(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_caller(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.caller))
+    s.append(from_bytes(f.caller))
     return pc + 1
 
 
@@ -203,7 +204,7 @@ def op_codesize(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_coinbase(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.evm.block.coinbase))
+    s.append(from_bytes(f.evm.block.coinbase))
     return pc + 1
 
 
@@ -273,7 +274,7 @@ def op_mload(f: Frame, s: list[int], pc: int) -> int:
     a = s[-1]
     mem = f.memory
     if a + 32 > len(mem): grow_for_word(f, a)
-    s[-1] = int.from_bytes(load_word(mem, a)[0])
+    s[-1] = from_bytes(load_word(mem, a)[0])
     return pc + 1
 
 
@@ -337,7 +338,7 @@ def op_or(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_origin(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.evm.origin))
+    s.append(from_bytes(f.evm.origin))
     return pc + 1
 
 
@@ -352,7 +353,7 @@ def op_pop(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_prevrandao(f: Frame, s: list[int], pc: int) -> int:
-    s.append(int.from_bytes(f.evm.block.prev_randao))
+    s.append(from_bytes(f.evm.block.prev_randao))
     return pc + 1
 
 
@@ -453,19 +454,19 @@ def op_xor(f: Frame, s: list[int], pc: int) -> int:
 BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_add\x002\x00True\x00(a + b) & M': op_add,
     'op_addmod\x003\x00True\x00(a + b) % c if c else 0': op_addmod,
-    'op_address\x000\x00True\x00int.from_bytes(f.address)': op_address,
+    'op_address\x000\x00True\x00from_bytes(f.address)': op_address,
     'op_and\x002\x00True\x00a & b': op_and,
     'op_basefee\x000\x00True\x00f.evm.block.base_fee': op_basefee,
     'op_blobbasefee\x000\x00True\x00f.evm.blob_base_fee': op_blobbasefee,
     'op_byte\x002\x00True\x00(b >> (248 - (a << 3))) & 0xFF if a < 32 else 0': op_byte,
-    'op_calldataload\x001\x00True\x00int.from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0': op_calldataload,
+    'op_calldataload\x001\x00True\x00from_bytes(padded_slice(f.calldata, a, 32)) if a < len(f.calldata) else 0': op_calldataload,
     'op_calldatasize\x000\x00True\x00len(f.calldata)': op_calldatasize,
-    'op_caller\x000\x00True\x00int.from_bytes(f.caller)': op_caller,
+    'op_caller\x000\x00True\x00from_bytes(f.caller)': op_caller,
     'op_callvalue\x000\x00True\x00f.value': op_callvalue,
     'op_chainid\x000\x00True\x00f.evm.block.chain_id': op_chainid,
     'op_clz\x001\x00True\x00256 - a.bit_length()': op_clz,
     'op_codesize\x000\x00True\x00f.analysis.size': op_codesize,
-    'op_coinbase\x000\x00True\x00int.from_bytes(f.evm.block.coinbase)': op_coinbase,
+    'op_coinbase\x000\x00True\x00from_bytes(f.evm.block.coinbase)': op_coinbase,
     'op_difficulty\x000\x00True\x00f.evm.block.difficulty': op_difficulty,
     'op_div\x002\x00True\x00a // b if b else 0': op_div,
     'op_eq\x002\x00True\x001 if a == b else 0': op_eq,
@@ -477,7 +478,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_iszero\x001\x00True\x000 if a else 1': op_iszero,
     'op_jumpdest\x000\x00False\x00': op_jumpdest,
     'op_lt\x002\x00True\x001 if a < b else 0': op_lt,
-    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    int.from_bytes(load_word(mem, a)[0])\n': op_mload,
+    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    from_bytes(load_word(mem, a)[0])\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
     'op_msize\x000\x00True\x00len(mem)': op_msize,
     'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))\n    else: store_word(mem, a, b.to_bytes(32))\n': op_mstore,
@@ -487,10 +488,10 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_not\x001\x00True\x00M ^ a': op_not,
     'op_number\x000\x00True\x00f.evm.block.number': op_number,
     'op_or\x002\x00True\x00a | b': op_or,
-    'op_origin\x000\x00True\x00int.from_bytes(f.evm.origin)': op_origin,
+    'op_origin\x000\x00True\x00from_bytes(f.evm.origin)': op_origin,
     'op_pc\x000\x00True\x00pc': op_pc,
     'op_pop\x001\x00False\x00': op_pop,
-    'op_prevrandao\x000\x00True\x00int.from_bytes(f.evm.block.prev_randao)': op_prevrandao,
+    'op_prevrandao\x000\x00True\x00from_bytes(f.evm.block.prev_randao)': op_prevrandao,
     'op_push0\x000\x00True\x000': op_push0,
     'op_returndatasize\x000\x00True\x00len(f.return_data)': op_returndatasize,
     'op_sar\x002\x00True\x00(b >> a if a < 256 else 0) if b < SIGN else ((b - TWO_256) >> a) & M if a < 256 else M': op_sar,

@@ -39,7 +39,7 @@ POP = Inline("op_pop", 1, "", pushes=False)
 # (compiler._uncovered).
 MLOAD = Inline("op_mload", 1, """
     if a + 32 > len(mem): grow_for_word(f, a)
-    int.from_bytes(load_word(mem, a)[0])
+    from_bytes(load_word(mem, a)[0])
 """)
 MSTORE = Inline("op_mstore", 2, """
     if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32))
