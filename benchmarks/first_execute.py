@@ -23,12 +23,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import ChainvmRunner
 
+from chainvm.cli.common import ArgumentParser, UsageError
+
+
+def parse_args(argv: list[str]) -> tuple[str, str, int]:
+    parser = ArgumentParser(prog="first_execute.py", description=(
+        "Prepare one state-test case as benchmarks/run.py's chainvm runner does; run its "
+        "transaction once when EXECUTE=1 (GC_OFF=1: no collection after the set-up)."))
+    parser.add_argument("file", metavar="FILE.json")
+    parser.add_argument("fork", metavar="FORK")
+    parser.add_argument("index", metavar="INDEX", type=int)
+    args = parser.parse_args(argv)
+    if args.index < 0:
+        parser.error("INDEX must not be negative")
+    return args.file, args.fork, args.index
+
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or not argv[2].isdigit():
-        sys.stderr.write("usage: first_execute.py FILE.json FORK INDEX\n")
+    try:
+        path, fork, index = parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
         return 2
-    path, fork, index = argv[0], argv[1], int(argv[2])
     try:
         with open(path, "rb") as fh:
             test = next(iter(json.loads(fh.read()).values()))

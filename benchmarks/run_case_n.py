@@ -13,14 +13,30 @@ from __future__ import annotations
 import json
 import sys
 
+from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.evm.statetest import run_case
 
 
+def parse_args(argv: list[str]) -> tuple[str, str, int, int]:
+    parser = ArgumentParser(prog="run_case_n.py", description=(
+        "Run one state-test case N times through chainvm.evm.statetest.run_case "
+        "(callgrind counts: N=0 is the import alone)."))
+    parser.add_argument("file", metavar="FILE.json")
+    parser.add_argument("fork", metavar="FORK")
+    parser.add_argument("index", metavar="INDEX", type=int)
+    parser.add_argument("runs", metavar="N", type=int)
+    args = parser.parse_args(argv)
+    if args.index < 0 or args.runs < 0:
+        parser.error("INDEX and N must not be negative")
+    return args.file, args.fork, args.index, args.runs
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or not argv[2].isdigit() or not argv[3].isdigit():
-        sys.stderr.write("usage: run_case_n.py FILE.json FORK INDEX N\n")
+    try:
+        path, fork, index, runs = parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
         return 2
-    path, fork, index, runs = argv[0], argv[1], int(argv[2]), int(argv[3])
     if runs == 0:
         return 0
     try:

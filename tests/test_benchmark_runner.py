@@ -105,6 +105,28 @@ def test_first_execute_bad_usage_exits_2(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
 
 
+RUN_CASE_N = ROOT / "benchmarks" / "run_case_n.py"
+
+
+@pytest.mark.parametrize("script, args", [
+    (FIRST_EXECUTE, ("x.json", "London", "-1")), (FIRST_EXECUTE, ("x.json", "London", "0", "1")),
+    (RUN_CASE_N, ()), (RUN_CASE_N, ("x.json", "London", "0", "-3")),
+    (RUN_CASE_N, ("x.json", "London", "0", "z")), (RUN_CASE_N, ("--bogus",)),
+])
+def test_callgrind_helpers_refuse_bad_arguments(script: Path, args: tuple[str, ...]) -> None:
+    """The two callgrind helpers parse their arguments as the chainvm commands do: a wrong
+    one is a line naming the script and exit 2; --help prints the usage."""
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                            text=True, timeout=300, check=False,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2, (args, result.stderr)
+    assert result.stderr.startswith(script.name + ": ") and result.stderr.count("\n") == 1
+    helped = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                            text=True, timeout=300, check=False,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: " + script.name)
+
+
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="needs ../shared/fixtures/evm-benchmarks")
 def test_first_execute_runs_the_case_only_when_asked() -> None:
     path = str(FIXTURES / "main" / "swap_math.json")
