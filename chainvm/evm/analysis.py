@@ -12,7 +12,7 @@ import re
 from itertools import accumulate
 from operator import add
 from types import FunctionType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from chainvm.evm.compiler import CompiledCode
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Trailing zero bytes (STOP) let the loop run off the end without a bounds check,
 # and give a PUSH that is cut short by the end of code its zero-padded immediate.
-CODE_PADDING = bytes(33)
+CODE_PADDING: Final = bytes(33)
 
 # The code before a JUMPDEST: whole instructions (a PUSHn with its n data bytes, or one
 # byte that is neither a PUSH nor a JUMPDEST), then the JUMPDEST. Matched from an
@@ -31,7 +31,7 @@ _PUSH_TOKENS = b"|".join(rb"\x%02x[\x00-\xff]{%d}" % (0x5F + width, width)
 _BEFORE_JUMPDEST = re.compile(rb"((?:[^\x5b\x60-\x7f]++|" + _PUSH_TOKENS + rb")*+)\x5b")
 # Code with more JUMPDESTs than this share of its bytes is scanned byte by byte (the
 # regular expression costs more per JUMPDEST than the plain loop does per byte).
-_DENSE_JUMPDESTS = 8
+_DENSE_JUMPDESTS: Final = 8
 
 
 def find_jumpdests(padded: bytes, size: int) -> frozenset[int]:
@@ -84,7 +84,7 @@ class PushValues(dict[int, int]):
 # (callgrind, the 1.9 KB of main/swap_math: 0.66M -> 0.09M instructions, of a first run
 # of about 1.6M); interpreted, the loop costs more than the expression except on dense
 # JUMPDESTs.
-_COMPILED = not isinstance(find_jumpdests, FunctionType)
+_COMPILED: Final = not isinstance(find_jumpdests, FunctionType)
 
 
 class CodeAnalysis:
@@ -112,9 +112,9 @@ _cache: dict[bytes, CodeAnalysis] = {}
 # An analysis holds the code's jump destinations and the PUSH immediates run so far, plus
 # the compiled tier's data, so the cache is bounded by the code it holds; a code bigger
 # than MAX_CACHED_CODE (only init code before EIP-3860 can be) is analysed each time.
-_CACHE_LIMIT = 4096
-_CACHE_BYTES = 16 << 20
-MAX_CACHED_CODE = 1 << 20
+_CACHE_LIMIT: Final = 4096
+_CACHE_BYTES: Final = 16 << 20
+MAX_CACHED_CODE: Final = 1 << 20
 _cached_bytes = 0
 # The cache's lookup (the dict is cleared, never replaced): Frame's inline fast path for a
 # code found there, without the call of `analyse`.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from chainvm.evm.analysis import analyse, cached_analysis
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
@@ -13,14 +13,14 @@ if TYPE_CHECKING:
     from chainvm.evm.vm import EVM
 
 # What kind of result the parent expects from the frame.
-KIND_CALL = 0
-KIND_CREATE = 1
+KIND_CALL: Final = 0
+KIND_CREATE: Final = 1
 
 # What the compiled tier's bodies (OpSpec.exit_body) return instead of the next pc when
 # the frame cannot go on: it halted (f.error says how, None for STOP and RETURN), or it
 # started a child frame (f.child; f.pc is where it resumes). Returning costs about 3,000
 # instructions less than raising Stop or CallRequest through the body and the block.
-HALTED = -1
+HALTED: Final = -1
 CALLED = -2
 
 

@@ -8,7 +8,7 @@ error a revert that burns the gas unless the error is REVERT.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from chainvm.crypto import keccak256
 from chainvm.evm.env import BlockEnv
@@ -28,12 +28,18 @@ if TYPE_CHECKING:
     from chainvm.evm.forks import Fork
     from chainvm.evm.tracer import Tracer
 
-# Message kinds
-CALL, CALLCODE, DELEGATECALL, STATICCALL, CREATE, CREATE2 = range(6)
-KIND_NAMES = ("CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2")
-MAX_NONCE = (1 << 64) - 1  # EIP-2681
+# Message kinds (Final, one per line: the native build then compiles them in as numbers
+# instead of reading the module's dict at every message)
+CALL: Final = 0
+CALLCODE: Final = 1
+DELEGATECALL: Final = 2
+STATICCALL: Final = 3
+CREATE: Final = 4
+CREATE2: Final = 5
+KIND_NAMES: Final = ("CALL", "CALLCODE", "DELEGATECALL", "STATICCALL", "CREATE", "CREATE2")
+MAX_NONCE: Final = (1 << 64) - 1  # EIP-2681
 
-DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designator
+DELEGATION_PREFIX: Final = b"\xef\x01\x00"  # EIP-7702 delegation designator
 
 
 class Immediate:

@@ -9,13 +9,14 @@ from chainvm.evm.errors import OutOfGas
 from chainvm.evm.frame import Frame
 from chainvm.evm.gas import G_COPY, G_MEMORY, G_QUADCOEFFDIV
 
-UINT256_MASK = (1 << 256) - 1
-SIGN_BIT = 1 << 255
-TWO_256 = 1 << 256
-ADDRESS_MASK = (1 << 160) - 1
+# Constants are Final so that the native build compiles them in (gas.py says why).
+UINT256_MASK: Final = (1 << 256) - 1
+SIGN_BIT: Final = 1 << 255
+TWO_256: Final = 1 << 256
+ADDRESS_MASK: Final = (1 << 160) - 1
 # No real gas budget can pay for memory beyond this, so larger sizes are out of gas.
-MAX_MEMORY = 1 << 32
-ZERO_WORD = bytes(32)
+MAX_MEMORY: Final = 1 << 32
+ZERO_WORD: Final = bytes(32)
 
 # store_word(mem, offset, word) writes a 32-byte word inside memory. CPython's bytearray
 # slice assignment (`mem[o:o + 32] = word`) first copies a bytes value into a new
@@ -57,13 +58,13 @@ def charge(f: Frame, amount: int) -> None:
 # 128 KiB").
 # expand_memory reads it inline rather than through a shared helper: a call is about an
 # eighth of an expansion.
-MEMORY_COSTS: list[int] = [0]
-COST_TABLE_WORDS = 1 << 15
-COST_STEP_WORDS = 1 << 8
+MEMORY_COSTS: Final[list[int]] = [0]
+COST_TABLE_WORDS: Final = 1 << 15
+COST_STEP_WORDS: Final = 1 << 8
 # WORD_STEP_COSTS[w] = MEMORY_COSTS[w + 1] - MEMORY_COSTS[w], the cost of growing memory
 # of w words by one (grow_for_word's case): one lookup instead of two and a subtraction
 # takes about 40% off that growth (callgrind). Grown with MEMORY_COSTS, one entry shorter.
-WORD_STEP_COSTS: list[int] = []
+WORD_STEP_COSTS: Final[list[int]] = []
 
 
 def _grow_memory_costs(words: int) -> None:
@@ -84,8 +85,8 @@ def _grow_memory_costs(words: int) -> None:
 # Zeros that expansions copy from, instead of allocating (and zero-filling, or mapping
 # fresh pages for) a temporary the size of each expansion. bytes(n) is calloc'd: pages
 # never written stay the kernel's shared zero page, so this costs no resident memory.
-ZERO_FILL_BYTES = 1 << 22
-ZERO_FILL = memoryview(bytes(ZERO_FILL_BYTES))
+ZERO_FILL_BYTES: Final = 1 << 22
+ZERO_FILL: Final = memoryview(bytes(ZERO_FILL_BYTES))
 
 
 def expand_memory(f: Frame, offset: int, size: int) -> None:
@@ -164,7 +165,7 @@ def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
 # Above this many bytes a memory range is read through a memoryview rather than a
 # bytearray slice: fresh pages cost more than the copy (about 3.5 us per 4 KiB page
 # touched on the benchmark machine); below it the plain slice is faster.
-LARGE_MEMORY_RANGE = 4096
+LARGE_MEMORY_RANGE: Final = 4096
 
 
 def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:

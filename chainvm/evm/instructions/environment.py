@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from chainvm.crypto import keccak256
 from chainvm.evm.errors import ReturnDataOutOfBounds
 from chainvm.evm.frame import Frame
@@ -17,7 +19,7 @@ from chainvm.evm.instructions.common import (
 )
 from chainvm.evm.opspec import Inline
 
-G_COLD_EXTRA = 2600 - 100  # EIP-2929: cold account access minus the warm cost in the table
+G_COLD_EXTRA: Final = 2600 - 100  # EIP-2929: cold account access minus the warm cost in the table
 
 
 def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
