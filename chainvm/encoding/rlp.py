@@ -6,7 +6,7 @@ lengths, single bytes wrapped as strings and trailing data raise RLPError.
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 RLPItem: TypeAlias = bytes | list["RLPItem"]
 
@@ -24,9 +24,9 @@ def _length_prefix(length: int, short_base: int) -> bytes:
 
 # Prefixes of short strings and lists, and the one-byte encodings of 0..127: encoding
 # spends its time on these (headers, receipts, transactions are lists of short items).
-_STRING_PREFIX = [bytes((0x80 + n,)) for n in range(56)]
-_LIST_PREFIX = [bytes((0xC0 + n,)) for n in range(56)]
-_SMALL_INT = [b"\x80"] + [bytes((i,)) for i in range(1, 0x80)]
+_STRING_PREFIX: Final = [bytes((0x80 + n,)) for n in range(56)]
+_LIST_PREFIX: Final = [bytes((0xC0 + n,)) for n in range(56)]
+_SMALL_INT: Final = [b"\x80"] + [bytes((i,)) for i in range(1, 0x80)]
 
 
 def _encode_int(value: int) -> bytes:

@@ -7,6 +7,7 @@ InvalidTransaction before any state is touched.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from chainvm.crypto import SECP256K1_N, ecrecover_address, keccak256
 from chainvm.encoding.rlp import encode
@@ -33,11 +34,11 @@ from chainvm.evm.tracer import Tracer
 from chainvm.evm.vm import DELEGATION_PREFIX, MAX_NONCE
 from chainvm.state.state import Log, State
 
-TX_MAX_GAS_LIMIT = 1 << 24  # EIP-7825 (Osaka)
-FLOOR_CALLDATA_COST = 10  # EIP-7623
-PER_EMPTY_ACCOUNT_COST = 25000  # EIP-7702
-PER_AUTH_BASE_COST = 12500
-UINT256_MAX = (1 << 256) - 1
+TX_MAX_GAS_LIMIT: Final = 1 << 24  # EIP-7825 (Osaka)
+FLOOR_CALLDATA_COST: Final = 10  # EIP-7623
+PER_EMPTY_ACCOUNT_COST: Final = 25000  # EIP-7702
+PER_AUTH_BASE_COST: Final = 12500
+UINT256_MAX: Final = (1 << 256) - 1
 
 
 @dataclass
@@ -87,7 +88,7 @@ class TxResult:
 # would take it days. A chain raises its excess by at most a few blobs' gas a block, so
 # only a hand-written value (a state test's env, t8n's input or blob parameters, a
 # genesis) gets past it; it is refused rather than computed.
-MAX_EXCESS_BLOB_GAS_RATIO = 16384
+MAX_EXCESS_BLOB_GAS_RATIO: Final = 16384
 
 
 class ExcessBlobGasTooLarge(ValueError):

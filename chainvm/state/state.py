@@ -23,12 +23,13 @@ that was never copied (e.g. while building a genesis).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Final
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
 from chainvm.state.trie import EMPTY_TRIE_ROOT, Trie, secure_trie_root
 
-RIPEMD160_ADDRESS = (3).to_bytes(20, "big")
+RIPEMD160_ADDRESS: Final = (3).to_bytes(20, "big")
 
 # Fork mode (chainvm.node.forking) hands a State an account table and storages that read
 # the remote on a miss: dict subclasses. They are typed as mappings here, not dicts, so
@@ -37,16 +38,28 @@ RIPEMD160_ADDRESS = (3).to_bytes(20, "big")
 AccountTable = MutableMapping[bytes, "Account"]
 SlotTable = MutableMapping[int, int]
 
-# Journal entry tags (first element of each entry tuple).
-_BALANCE, _NONCE, _STORAGE, _CODE, _CREATE, _TOUCH, _WARM_ADDR, _WARM_SLOT = range(8)
-_TSTORE, _REFUND, _LOG, _DESTRUCT, _CREATED = range(8, 13)
+# Journal entry tags (first element of each entry tuple); Final, one per line, so that
+# the native build compiles them in (chainvm/evm/gas.py says why).
+_BALANCE: Final = 0
+_NONCE: Final = 1
+_STORAGE: Final = 2
+_CODE: Final = 3
+_CREATE: Final = 4
+_TOUCH: Final = 5
+_WARM_ADDR: Final = 6
+_WARM_SLOT: Final = 7
+_TSTORE: Final = 8
+_REFUND: Final = 9
+_LOG: Final = 10
+_DESTRUCT: Final = 11
+_CREATED: Final = 12
 
 
 # Hashed trie keys of recently written addresses and storage slots (the same few are
 # written block after block); cleared when they grow past _KEY_CACHE_SIZE.
-_KEY_CACHE_SIZE = 1 << 16
-_address_keys: dict[bytes, bytes] = {}
-_slot_keys: dict[int, bytes] = {}
+_KEY_CACHE_SIZE: Final = 1 << 16
+_address_keys: Final[dict[bytes, bytes]] = {}
+_slot_keys: Final[dict[int, bytes]] = {}
 
 
 def address_key(address: bytes) -> bytes:

@@ -17,14 +17,15 @@ what every root spends its time on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from sha3 import keccak_256 as _keccak
 
 from chainvm.crypto import keccak256
 
-EMPTY_TRIE_ROOT = keccak256(b"\x80")
+EMPTY_TRIE_ROOT: Final = keccak256(b"\x80")
 
-_EMPTY_REF = b"\x80"  # an empty branch slot (RLP of b"")
+_EMPTY_REF: Final = b"\x80"  # an empty branch slot (RLP of b"")
 
 
 # -- RLP pieces -----------------------------------------------------------------------------
@@ -50,8 +51,8 @@ def _rlp_list(payload: bytes) -> bytes:
 
 # Nibble paths are strings of lower-case hex digits, one per nibble: `key.hex()`, and
 # the compact (hex-prefix) encoding is `bytes.fromhex` of the flag digit(s) plus the path.
-_HEX_INDEX = {c: i for i, c in enumerate("0123456789abcdef")}
-_HEX_DIGIT = "0123456789abcdef"
+_HEX_INDEX: Final = {c: i for i, c in enumerate("0123456789abcdef")}
+_HEX_DIGIT: Final = "0123456789abcdef"
 
 
 def _hex_prefix(path: str, leaf: bool) -> bytes:
@@ -96,7 +97,7 @@ class Branch:
 Node = Leaf | Extension | Branch
 
 
-_STRING_PREFIX = [bytes((0x80 + n,)) for n in range(56)]
+_STRING_PREFIX: Final = [bytes((0x80 + n,)) for n in range(56)]
 
 
 def _ref(node: Node) -> bytes:

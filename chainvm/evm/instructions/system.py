@@ -9,6 +9,7 @@ bodies; each rule names its EIP.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from chainvm.evm.errors import OutOfGas, Stop, WriteProtection
 from chainvm.evm.frame import CALLED, CallRequest, Frame
@@ -40,7 +41,7 @@ from chainvm.evm.vm import (
 
 # Input of at least this many bytes is passed to the callee as a view of the caller's
 # memory rather than a copy (see the CALL body).
-SHARED_CALLDATA = 1 << 16
+SHARED_CALLDATA: Final = 1 << 16
 
 
 def _hand_over(f: Frame, child: Frame, pc: int, exits: bool) -> int:
