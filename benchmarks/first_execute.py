@@ -21,21 +21,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from case_args import parse_case_args
 from run import ChainvmRunner
 
-from chainvm.cli.common import ArgumentParser, UsageError
+from chainvm.cli.common import UsageError
 
 
 def parse_args(argv: list[str]) -> tuple[str, str, int]:
-    parser = ArgumentParser(prog="first_execute.py", description=(
+    args = parse_case_args("first_execute.py", (
         "Prepare one state-test case as benchmarks/run.py's chainvm runner does; run its "
-        "transaction once when EXECUTE=1 (GC_OFF=1: no collection after the set-up)."))
-    parser.add_argument("file", metavar="FILE.json")
-    parser.add_argument("fork", metavar="FORK")
-    parser.add_argument("index", metavar="INDEX", type=int)
-    args = parser.parse_args(argv)
-    if args.index < 0:
-        parser.error("INDEX must not be negative")
+        "transaction once when EXECUTE=1 (GC_OFF=1: no collection after the set-up)."), argv)
     return args.file, args.fork, args.index
 
 

@@ -13,21 +13,16 @@ from __future__ import annotations
 import json
 import sys
 
-from chainvm.cli.common import ArgumentParser, UsageError
+from case_args import parse_case_args
+
+from chainvm.cli.common import UsageError
 from chainvm.evm.statetest import run_case
 
 
 def parse_args(argv: list[str]) -> tuple[str, str, int, int]:
-    parser = ArgumentParser(prog="run_case_n.py", description=(
+    args = parse_case_args("run_case_n.py", (
         "Run one state-test case N times through chainvm.evm.statetest.run_case "
-        "(callgrind counts: N=0 is the import alone)."))
-    parser.add_argument("file", metavar="FILE.json")
-    parser.add_argument("fork", metavar="FORK")
-    parser.add_argument("index", metavar="INDEX", type=int)
-    parser.add_argument("runs", metavar="N", type=int)
-    args = parser.parse_args(argv)
-    if args.index < 0 or args.runs < 0:
-        parser.error("INDEX and N must not be negative")
+        "(callgrind counts: N=0 is the import alone)."), argv, runs=True)
     return args.file, args.fork, args.index, args.runs
 
 
