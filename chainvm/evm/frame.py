@@ -21,7 +21,7 @@ KIND_CREATE: Final = 1
 # started a child frame (f.child; f.pc is where it resumes). Returning costs about 3,000
 # instructions less than raising Stop or CallRequest through the body and the block.
 HALTED: Final = -1
-CALLED = -2
+CALLED: Final = -2
 
 
 class Frame:

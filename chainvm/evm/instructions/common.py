@@ -31,8 +31,8 @@ store_word: Final = Struct("32s").pack_into
 load_word: Final = Struct("32s").unpack_from
 # int.from_bytes looked up on the class makes a new bound method at every call (it is a
 # classmethod); bound once here, a call is 35-50 ns cheaper in the pure package and the
-# native build alike (a third of MLOAD's read; docs/performance.md, "from_bytes bound
-# once"). Final: the native build reads it as a C static, not from the module's dict.
+# native build alike (a third of MLOAD's read; docs/performance.md, "`int.from_bytes`
+# bound once"). Final: the native build reads it as a C static, not from the module's dict.
 from_bytes: Final = int.from_bytes
 
 
