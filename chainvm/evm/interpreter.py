@@ -7,7 +7,7 @@ no deep interpreter stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chainvm.evm.compiler import compiled_for, execute_compiled
 from chainvm.evm.errors import (
@@ -48,8 +48,14 @@ def execute(f: Frame) -> Frame | None:
     native = NATIVE
     direct = opcodes.direct_loop
     code = f.code
-    push_values = f.push_values
     stack = f.stack
+    # PUSH, DUP and SWAP move items through untyped views of the stack and the PUSH
+    # values: the native build turns an int read from a list[int] into a C integer when
+    # it fits in 62 bits and boxes it again when it goes back, a new int object per DUP
+    # and two per SWAP; through list[object] it moves the reference (the pure package
+    # runs the same byte code, the casts aside).
+    items = cast("list[object]", stack)
+    push_values = cast("dict[int, object]", f.push_values)
     pc = f.pc
     gas = f.gas
     try:
@@ -72,18 +78,18 @@ def execute(f: Frame) -> Frame | None:
                         stack.append(code[pc + 1] if op == 0x60
                                      else code[pc + 1] << 8 | code[pc + 2])
                     else:
-                        stack.append(push_values[pc])
+                        items.append(push_values[pc])
                     pc += op - 0x5E
                     continue
                 if op < 0x90:  # DUP1..DUP16
                     if len(stack) > 1023:
                         raise StackOverflow
-                    stack.append(stack[0x7F - op])
+                    items.append(items[0x7F - op])
                     pc += 1
                     continue
                 if op < 0xA0:  # SWAP1..SWAP16
                     i = 0x8E - op
-                    stack[-1], stack[i] = stack[i], stack[-1]
+                    items[-1], items[i] = items[i], items[-1]
                     pc += 1
                     continue
             f.gas = gas
