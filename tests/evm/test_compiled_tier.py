@@ -263,7 +263,7 @@ def test_a_constant_stored_to_memory_is_converted_at_translation() -> None:
     code = bytes.fromhex("608060405260003560005200")
     source = compiler._compile_block(0, analyse(code), FORKS["London"].opcodes, env)
     assert env["word_80"] == (0x80).to_bytes(32)
-    assert ", word_80" in source and source.count(".to_bytes(32)") == 1
+    assert ", word_80" in source and source.count("to_bytes(") == 1
 
 
 def test_a_store_to_covered_memory_is_the_plain_store_alone() -> None:
