@@ -34,13 +34,14 @@ HEADER = '''"""The opcode templates' interpreter bodies, generated ahead of time
 
 Written by `python -m chainvm.evm.generate_bodies` from the `Inline` templates in
 chainvm/evm/instructions (see that module); `opspec.Inline` uses a body from here when its
-key matches the template, and generates the body itself otherwise.
+key matches the template, and generates the body itself otherwise. A template marked
+`words` types its stack list[Any] (see `Inline`: an annotation for the native build).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 '''
 
@@ -107,7 +108,8 @@ def module_source() -> str:
         head, _, rest = template.interpreter_source.partition("\n")
         if head != f"def {template.name}(f, s, pc):":
             raise ValueError(f"{template.name}: unexpected body head {head!r}")
-        functions.append(f"def {function}(f: Frame, s: list[int], pc: int) -> int:\n{rest}")
+        stack = "list[Any]" if template.words else "list[int]"
+        functions.append(f"def {function}(f: Frame, s: {stack}, pc: int) -> int:\n{rest}")
         entries.append(f"    {key!r}: {function},")
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", template.interpreter_source))
         names_used.update(words & set(TEMPLATE_GLOBALS))

@@ -100,7 +100,15 @@ class Inline:
     is the expression pushed. Operands are `a` (top of the stack), `b`, `c`; the lines
     may also use the frame `f`, its memory `mem`, the instruction's `pc`, the names in
     TEMPLATE_GLOBALS, `constants` of its own (added to TEMPLATE_GLOBALS: tables, say)
-    and temporaries. Example: ADD is ``Inline("op_add", 2, "(a + b) & M")``.
+    and temporaries. Example: ADD is ``Inline("op_add", 2, "(a + b) & M", words=True)``.
+
+    `words` marks a template whose operands are usually whole 256-bit words, worked on
+    by int arithmetic alone (ADD, AND, LT...). It changes no behaviour: its generated
+    body types the stack `list[Any]`, so the native build hands the items to Python's
+    int operations as they are rather than converting each to its tagged C integer and
+    back, which for a word costs more than it saves (docs/performance.md, "Word
+    operands as Python ints in the native build"). Operands used as offsets, counts or
+    indexes (memory, SIGNEXTEND's byte number) stay `int`.
     """
 
     __slots__ = (
@@ -115,16 +123,18 @@ class Inline:
         "pushes",
         "source",
         "uses_memory",
+        "words",
     )
 
     def __init__(self, name: str, arity: int, source: str, pushes: bool = True,
-                 constants: Mapping[str, object] | None = None) -> None:
+                 constants: Mapping[str, object] | None = None, words: bool = False) -> None:
         for key, value in (constants or {}).items():
             if TEMPLATE_GLOBALS.setdefault(key, value) is not value:
                 raise ValueError(f"{name}: {key} is already a different template constant")
         self.name = name
         self.arity = arity
         self.pushes = pushes
+        self.words = words
         # What the ahead-of-time bodies (instructions/generated.py) are looked up by.
         self.key = "\0".join((name, str(arity), str(pushes), source))
         ahead_of_time = _GENERATED_BODIES.get(self.key)

@@ -379,6 +379,24 @@ def test_generated_bodies_are_current() -> None:
         assert generated.BODIES[s.inline.key] is s.body, s.name
 
 
+def test_word_templates_type_their_generated_stack_as_any() -> None:
+    """A template marked `words` (operands that are whole words, int arithmetic only) gets
+    a list[Any] stack in generated.py, for the native build; the others list[int]."""
+    import inspect
+
+    from chainvm.evm.instructions import arithmetic, generated, stack_memory
+    from chainvm.evm.opspec import Inline
+
+    def stack_type(template: Inline) -> object:
+        body = generated.BODIES[template.key]
+        return inspect.signature(body).parameters["s"].annotation
+
+    for template in (arithmetic.ADD, arithmetic.LT, arithmetic.SAR, stack_memory.POP):
+        assert template.words and stack_type(template) == "list[Any]", template.name
+    for template in (arithmetic.SIGNEXTEND, stack_memory.MLOAD, stack_memory.MSTORE):
+        assert not template.words and stack_type(template) == "list[int]", template.name
+
+
 def test_template_not_in_generated_bodies_is_generated() -> None:
     """A template the generated file lacks gets a body generated at import."""
     from chainvm.evm import opspec

@@ -2,13 +2,14 @@
 
 Written by `python -m chainvm.evm.generate_bodies` from the `Inline` templates in
 chainvm/evm/instructions (see that module); `opspec.Inline` uses a body from here when its
-key matches the template, and generates the body itself otherwise.
+key matches the template, and generates the body itself otherwise. A template marked
+`words` types its stack list[Any] (see `Inline`: an annotation for the native build).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chainvm.evm.errors import Stop
 from chainvm.evm.instructions.common import (
@@ -129,12 +130,12 @@ SIGNEXTEND_SIGN: Final[tuple[int, ...]] = (
 TWO_256: Final = 0x10000000000000000000000000000000000000000000000000000000000000000
 
 
-def op_add(f: Frame, s: list[int], pc: int) -> int:
+def op_add(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = (s.pop() + s[-1]) & M
     return pc + 1
 
 
-def op_addmod(f: Frame, s: list[int], pc: int) -> int:
+def op_addmod(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s.pop()
     c = s[-1]
@@ -147,7 +148,7 @@ def op_address(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_and(f: Frame, s: list[int], pc: int) -> int:
+def op_and(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = s.pop() & s[-1]
     return pc + 1
 
@@ -162,7 +163,7 @@ def op_blobbasefee(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_byte(f: Frame, s: list[int], pc: int) -> int:
+def op_byte(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     s[-1] = (s[-1] >> (248 - (a << 3))) & 0xFF if a < 32 else 0
     return pc + 1
@@ -194,7 +195,7 @@ def op_chainid(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_clz(f: Frame, s: list[int], pc: int) -> int:
+def op_clz(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 256 - s[-1].bit_length()
     return pc + 1
 
@@ -214,19 +215,19 @@ def op_difficulty(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_div(f: Frame, s: list[int], pc: int) -> int:
+def op_div(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     s[-1] = a // b if b else 0
     return pc + 1
 
 
-def op_eq(f: Frame, s: list[int], pc: int) -> int:
+def op_eq(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 1 if s.pop() == s[-1] else 0
     return pc + 1
 
 
-def op_exp(f: Frame, s: list[int], pc: int) -> int:
+def op_exp(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     if b: charge(f, 10 * ((b.bit_length() + 7) >> 3))
@@ -234,7 +235,7 @@ def op_exp(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_exp_2(f: Frame, s: list[int], pc: int) -> int:
+def op_exp_2(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     if b: charge(f, 50 * ((b.bit_length() + 7) >> 3))
@@ -252,12 +253,12 @@ def op_gasprice(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_gt(f: Frame, s: list[int], pc: int) -> int:
+def op_gt(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 1 if s.pop() > s[-1] else 0
     return pc + 1
 
 
-def op_iszero(f: Frame, s: list[int], pc: int) -> int:
+def op_iszero(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 0 if s[-1] else 1
     return pc + 1
 
@@ -266,7 +267,7 @@ def op_jumpdest(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_lt(f: Frame, s: list[int], pc: int) -> int:
+def op_lt(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 1 if s.pop() < s[-1] else 0
     return pc + 1
 
@@ -279,7 +280,7 @@ def op_mload(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_mod(f: Frame, s: list[int], pc: int) -> int:
+def op_mod(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     s[-1] = a % b if b else 0
@@ -310,12 +311,12 @@ def op_mstore8(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_mul(f: Frame, s: list[int], pc: int) -> int:
+def op_mul(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = (s.pop() * s[-1]) & M
     return pc + 1
 
 
-def op_mulmod(f: Frame, s: list[int], pc: int) -> int:
+def op_mulmod(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s.pop()
     c = s[-1]
@@ -323,7 +324,7 @@ def op_mulmod(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_not(f: Frame, s: list[int], pc: int) -> int:
+def op_not(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = M ^ s[-1]
     return pc + 1
 
@@ -333,7 +334,7 @@ def op_number(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_or(f: Frame, s: list[int], pc: int) -> int:
+def op_or(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = s.pop() | s[-1]
     return pc + 1
 
@@ -348,7 +349,7 @@ def op_pc(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_pop(f: Frame, s: list[int], pc: int) -> int:
+def op_pop(f: Frame, s: list[Any], pc: int) -> int:
     s.pop()
     return pc + 1
 
@@ -368,14 +369,14 @@ def op_returndatasize(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_sar(f: Frame, s: list[int], pc: int) -> int:
+def op_sar(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     s[-1] = (b >> a if a < 256 else 0) if b < SIGN else ((b - TWO_256) >> a) & M if a < 256 else M
     return pc + 1
 
 
-def op_sdiv(f: Frame, s: list[int], pc: int) -> int:
+def op_sdiv(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     q = (a if a < SIGN else TWO_256 - a) // (b if b < SIGN else TWO_256 - b) if b else 0
@@ -383,18 +384,18 @@ def op_sdiv(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_sgt(f: Frame, s: list[int], pc: int) -> int:
+def op_sgt(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 1 if (s.pop() ^ SIGN) > (s[-1] ^ SIGN) else 0
     return pc + 1
 
 
-def op_shl(f: Frame, s: list[int], pc: int) -> int:
+def op_shl(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     s[-1] = (s[-1] << a) & M if a < 256 else 0
     return pc + 1
 
 
-def op_shr(f: Frame, s: list[int], pc: int) -> int:
+def op_shr(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     s[-1] = s[-1] >> a if a < 256 else 0
     return pc + 1
@@ -419,12 +420,12 @@ def op_sload_eip2929(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_slt(f: Frame, s: list[int], pc: int) -> int:
+def op_slt(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = 1 if (s.pop() ^ SIGN) < (s[-1] ^ SIGN) else 0
     return pc + 1
 
 
-def op_smod(f: Frame, s: list[int], pc: int) -> int:
+def op_smod(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     r = (a if a < SIGN else TWO_256 - a) % (b if b < SIGN else TWO_256 - b) if b else 0
@@ -437,7 +438,7 @@ def op_stop(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_sub(f: Frame, s: list[int], pc: int) -> int:
+def op_sub(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = (s.pop() - s[-1]) & M
     return pc + 1
 
@@ -447,7 +448,7 @@ def op_timestamp(f: Frame, s: list[int], pc: int) -> int:
     return pc + 1
 
 
-def op_xor(f: Frame, s: list[int], pc: int) -> int:
+def op_xor(f: Frame, s: list[Any], pc: int) -> int:
     s[-1] = s.pop() ^ s[-1]
     return pc + 1
 

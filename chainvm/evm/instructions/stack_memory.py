@@ -29,7 +29,7 @@ Op = Callable[[Frame, list[int], int], int]
 
 
 STOP = Inline("op_stop", 0, "raise Stop", pushes=False)
-POP = Inline("op_pop", 1, "", pushes=False)
+POP = Inline("op_pop", 1, "", pushes=False, words=True)  # (its item is never converted)
 # MLOAD and MSTORE past the end of memory grow it in one call (grow_for_word: a word at
 # the end is appended, a stored one without zero-filling it first). Both move the word
 # with a Struct (common.load_word, common.store_word), cheaper than slicing. MLOAD's read
