@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from chainvm.evm import tiering
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
@@ -144,14 +144,18 @@ op_sstore_eip3529: Op = _make_net_sstore("op_sstore_eip3529", G_WARM_ACCESS, Tru
                                          G_COLD_SLOAD, R_SCLEAR_EIP3529, G_SRESET - G_COLD_SLOAD)
 
 
-def op_jump(f: Frame, s: list[int], pc: int) -> int:
+# The jumps type the stack list[Any]: the native build then looks the destination up in
+# the jump destinations as the int object it is, where a list[int] item would be
+# converted to a C integer and boxed again for the lookup (a new object for any
+# destination above 256); the return converts it once (see Inline's `words`).
+def op_jump(f: Frame, s: list[Any], pc: int) -> int:
     dest = s.pop()
     if dest not in f.jumpdests:
         raise InvalidJump
     return dest
 
 
-def op_jumpi(f: Frame, s: list[int], pc: int) -> int:
+def op_jumpi(f: Frame, s: list[Any], pc: int) -> int:
     dest = s.pop()
     if s.pop():
         if dest not in f.jumpdests:
@@ -199,21 +203,23 @@ def _count_loop_head(f: Frame, dest: int, pc: int) -> None:
         raise TierUp
 
 
-def op_jump_counting(f: Frame, s: list[int], pc: int) -> int:
+def op_jump_counting(f: Frame, s: list[Any], pc: int) -> int:
     """JUMP for the fast loop: backward jumps count their loop heads for the compiled tier."""
-    dest = s.pop()
-    if dest not in f.jumpdests:
+    item = s.pop()
+    if item not in f.jumpdests:
         raise InvalidJump
+    dest: int = item  # (compared as a C integer from here)
     if dest < pc:
         _count_loop_head(f, dest, pc)
     return dest
 
 
-def op_jumpi_counting(f: Frame, s: list[int], pc: int) -> int:
-    dest = s.pop()
+def op_jumpi_counting(f: Frame, s: list[Any], pc: int) -> int:
+    item = s.pop()
     if s.pop():
-        if dest not in f.jumpdests:
+        if item not in f.jumpdests:
             raise InvalidJump
+        dest: int = item
         if dest < pc:
             _count_loop_head(f, dest, pc)
         return dest
