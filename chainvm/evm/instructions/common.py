@@ -34,9 +34,6 @@ load_word: Final = Struct("32s").unpack_from
 # native build alike (a third of MLOAD's read; docs/performance.md, "`int.from_bytes`
 # bound once"). Final: the native build reads it as a C static, not from the module's dict.
 from_bytes: Final = int.from_bytes
-# int.to_bytes, likewise: called as a method on the word (`b.to_bytes(32)`) it is looked up
-# on int's type at every MSTORE (docs/performance.md, "`int.to_bytes` bound once").
-to_bytes: Final = int.to_bytes
 
 
 def to_address(x: int) -> bytes:
