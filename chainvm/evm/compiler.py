@@ -872,14 +872,16 @@ def _carried_loop(w: _BlockWriter, lines: list[str], head_need: int,
     return [line for line in lines[checks:] if line not in reads], lines[:checks] + hoisted
 
 
-_CONSTANT_WORD = re.compile(r"\((\d+)\)\.to_bytes\(32, \"big\"\)")
+# (A literal first, which the regular expression engine scans for: a leading \b made it try
+# every position of every line.)
+_CONSTANT_WORD = re.compile(r"to_bytes\((\d+), 32\)")
 
 
 def _constant_words(line: str, env: dict[str, object]) -> str:
     """`line` with each constant's 32-byte form (MSTORE of a pushed value: solc stores
     zeros and constants often) made once, at translation, and named in the block's
     globals, instead of converted at every run."""
-    if ").to_bytes(32" not in line:
+    if "to_bytes(" not in line:
         return line
 
     def name(match: re.Match[str]) -> str:

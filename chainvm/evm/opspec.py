@@ -42,6 +42,7 @@ from chainvm.evm.instructions.common import (
     load_word,
     padded_slice,
     store_word,
+    to_bytes,
 )
 from chainvm.evm.tiering import ENABLED as COMPILED_TIER_ENABLED
 
@@ -68,6 +69,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "padded_slice": padded_slice,
     "load_word": load_word,
     "store_word": store_word,
+    "to_bytes": to_bytes,
     "Stop": Stop,
 }
 # Locals a template may read: the frame, its memory and the instruction's own pc.

@@ -34,6 +34,10 @@ load_word: Final = Struct("32s").unpack_from
 # native build alike (a third of MLOAD's read; docs/performance.md, "`int.from_bytes`
 # bound once"). Final: the native build reads it as a C static, not from the module's dict.
 from_bytes: Final = int.from_bytes
+# int.to_bytes, likewise, for MSTORE's word: `to_bytes(b, 32)` skips the method lookup on
+# int's type that `b.to_bytes(32)` makes at every store in the native build, and costs
+# the pure package no more (docs/performance.md, "MSTORE's word without a method lookup").
+to_bytes: Final = int.to_bytes
 
 
 def to_address(x: int) -> bytes:

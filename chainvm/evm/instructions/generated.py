@@ -20,6 +20,7 @@ from chainvm.evm.instructions.common import (
     load_word,
     padded_slice,
     store_word,
+    to_bytes,
 )
 
 if TYPE_CHECKING:
@@ -296,8 +297,8 @@ def op_mstore(f: Frame, s: list[int], pc: int) -> int:
     a = s.pop()
     b = s.pop()
     mem = f.memory
-    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32, "big"))
-    else: store_word(mem, a, b.to_bytes(32, "big"))
+    if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))
+    else: store_word(mem, a, to_bytes(b, 32))
     return pc + 1
 
 
@@ -482,7 +483,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    from_bytes(load_word(mem, a)[0])\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
     'op_msize\x000\x00True\x00len(mem)': op_msize,
-    'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32, "big"))\n    else: store_word(mem, a, b.to_bytes(32, "big"))\n': op_mstore,
+    'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))\n    else: store_word(mem, a, to_bytes(b, 32))\n': op_mstore,
     'op_mstore8\x002\x00False\x00\n    if a >= len(mem): expand_memory(f, a, 1)\n    mem[a] = b & 0xFF\n': op_mstore8,
     'op_mul\x002\x00True\x00(a * b) & M': op_mul,
     'op_mulmod\x003\x00True\x00(a * b) % c if c else 0': op_mulmod,

@@ -42,8 +42,8 @@ MLOAD = Inline("op_mload", 1, """
     from_bytes(load_word(mem, a)[0])
 """)
 MSTORE = Inline("op_mstore", 2, """
-    if a + 32 > len(mem): grow_for_word(f, a, b.to_bytes(32, "big"))
-    else: store_word(mem, a, b.to_bytes(32, "big"))
+    if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))
+    else: store_word(mem, a, to_bytes(b, 32))
 """, pushes=False)
 MSTORE8 = Inline("op_mstore8", 2, """
     if a >= len(mem): expand_memory(f, a, 1)
