@@ -7,7 +7,7 @@ no deep interpreter stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any
 
 from chainvm.evm.compiler import compiled_for, execute_compiled
 from chainvm.evm.errors import (
@@ -49,13 +49,13 @@ def execute(f: Frame) -> Frame | None:
     direct = opcodes.direct_loop
     code = f.code
     stack = f.stack
-    # PUSH, DUP and SWAP move items through untyped views of the stack and the PUSH
+    # PUSH, DUP and SWAP move items through untyped names for the stack and the PUSH
     # values: the native build turns an int read from a list[int] into a C integer when
     # it fits in 62 bits and boxes it again when it goes back, a new int object per DUP
-    # and two per SWAP; through list[object] it moves the reference (the pure package
-    # runs the same byte code, the casts aside).
-    items = cast("list[object]", stack)
-    push_values = cast("dict[int, object]", f.push_values)
+    # and two per SWAP; typed list[Any] it moves the reference (annotations only: the
+    # pure package runs the same byte code).
+    items: list[Any] = stack
+    push_values: dict[int, Any] = f.push_values
     pc = f.pc
     gas = f.gas
     try:
