@@ -4,6 +4,8 @@ from typing import Any
 
 import pytest
 
+from chainvm.evm import tiering
+from chainvm.evm.analysis import cached_analysis
 from tests.helpers import ret_top, run_code
 
 M = 2**256 - 1
@@ -356,3 +358,36 @@ def test_load_word_reads_as_a_slice_does() -> None:
         (word,) = common.load_word(memory, offset)
         assert word == bytes(memory[offset:offset + 32])
         assert bytes(memory) == before
+
+
+# A destination pushed right before its JUMP or JUMPI (the usual shape of compiled code):
+# each instruction's gas, the first error's kind, and all gas gone on any error.
+@pytest.mark.parametrize(("code", "gas", "error", "gas_used"), [
+    ("600456fe5b00", 1_000_000, None, 3 + 8 + 1),                    # PUSH1 4 JUMP
+    ("61000556fe5b00", 1_000_000, None, 3 + 8 + 1),                  # PUSH2 5 JUMP
+    ("6001600657fe5b00", 1_000_000, None, 3 + 3 + 10 + 1),           # JUMPI taken
+    ("600060065700fe5b00", 1_000_000, None, 3 + 3 + 10),             # not taken (6: no JUMPDEST)
+    ("61010456" + "fe" * 256 + "5b00", 50_000, None, 3 + 8 + 1),     # PUSH2 260 JUMP
+    ("61000456005b00", 50_000, "InvalidJump", 50_000),               # 4 is STOP
+    ("6003575b00", 50_000, "StackUnderflow", 50_000),                # JUMPI without a condition
+    ("6003565b00", 10, "OutOfGas", 10),                              # 7 gas left for the JUMP
+    ("5f" * 1024 + "6003565b00", 1_000_000, "StackOverflow", 1_000_000),
+])
+def test_a_pushed_destination_jumps_as_push_then_jump(code: str, gas: int, error: str | None,
+                                                      gas_used: int) -> None:
+    out = run_code(code, gas=gas)
+    assert (out.error, out.gas_used) == (error, gas_used)
+
+
+def test_a_loop_closed_by_a_pushed_jumpi_tiers_up_with_exact_gas() -> None:
+    # PUSH1 200; loop: JUMPDEST PUSH1 1 SWAP1 SUB DUP1 PUSH1 2 JUMPI; return the counter:
+    # the backward JUMPI heats its loop head until the frame goes on compiled.
+    code = bytes.fromhex("60c85b6001900380600257" + ret_top())
+    out = run_code(code)
+    assert out.success
+    assert int.from_bytes(out.output, "big") == 0
+    assert out.gas_used == 3 + 200 * (1 + 3 + 3 + 3 + 3 + 3 + 10) + (2 + 6 + 3 + 2)
+    analysis = cached_analysis(code)
+    assert analysis is not None
+    if tiering.COMPILE_MODE == "auto":  # a first frame goes compiled only through a hot loop
+        assert analysis.heat and analysis.compiled
