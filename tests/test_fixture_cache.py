@@ -82,3 +82,61 @@ def test_extraction_keeps_members_inside_the_folder(tmp_path: Path, monkeypatch,
         with tarfile.open(bad) as tar, pytest.raises(tarfile.TarError):
             extract_all(tar, tmp_path / "refused")
     assert not (tmp_path / "escape.json").exists()
+
+
+def _fixtures_cli(fixtures: Path, cache: Path, name: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, CHAINVM_FIXTURES=str(fixtures), CHAINVM_FIXTURE_CACHE=str(cache))
+    return subprocess.run([sys.executable, "-m", "chainvm.cli.main", "fixtures", name],
+                          env=env, capture_output=True, text=True, check=False, timeout=300)
+
+
+def _damaged_archives(folder: Path) -> list[str]:
+    """Names of damaged archives in `folder`/ethereum-tests, some failing part-way through
+    the extraction (a member already written)."""
+    import io
+    import lzma
+    import random
+    import tarfile
+
+    def archive(name: str) -> bytes:
+        raw = io.BytesIO()
+        payload = random.Random(name).randbytes(50_000)  # incompressible: cuts fall in data
+        with tarfile.open(fileobj=raw, mode="w:xz") as tar:
+            for i in range(4):
+                info = tarfile.TarInfo(f"{name}/{i}.json")
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+        return raw.getvalue()
+
+    truncated, corrupt = archive("truncated"), archive("corrupt")
+    middle = len(corrupt) // 2
+    damaged = {"garbage": b"not an archive", "empty": b"", "not-a-tar": lzma.compress(b"x" * 99),
+               "truncated": truncated[:len(truncated) * 3 // 4],  # EOFError
+               "corrupt": corrupt[:middle] + bytes(b ^ 0x55 for b in corrupt[middle:middle + 16])
+               + corrupt[middle + 16:]}  # LZMAError
+    (folder / "ethereum-tests").mkdir(parents=True)
+    for name, raw in damaged.items():
+        (folder / "ethereum-tests" / f"{name}.tar.xz").write_bytes(raw)
+    return list(damaged)
+
+
+def test_damaged_archives_are_one_line_errors_and_leave_no_partial_copy(tmp_path: Path) -> None:
+    from tests.cli.test_bad_input import assert_one_line_exit_2
+
+    cache = tmp_path / "cache"
+    for name in _damaged_archives(tmp_path / "fixtures"):
+        out = _fixtures_cli(tmp_path / "fixtures", cache, name)
+        assert_one_line_exit_2(out, f"{name}.tar.xz", "cannot extract")
+        # only the locks stay: no folder, no marker, no temporary folder
+        assert all(p.name.endswith(".lock") for p in cache.iterdir()), list(cache.iterdir())
+
+
+def test_a_cache_that_is_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    from tests.cli.test_bad_input import assert_one_line_exit_2
+
+    _damaged_archives(tmp_path / "fixtures")
+    cache = tmp_path / "cache-file"
+    cache.write_text("")
+    for where in (cache, cache / "below"):
+        assert_one_line_exit_2(_fixtures_cli(tmp_path / "fixtures", where, "empty"),
+                               "CHAINVM_FIXTURE_CACHE", "not a folder")

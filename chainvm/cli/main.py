@@ -68,6 +68,7 @@ def _fixtures_main(argv: list[str]) -> int:
     import re
 
     from chainvm.cli.common import ArgumentParser
+    from chainvm.encoding.json_input import InputError
     from chainvm.testing.fixtures import FIXTURES_HELP, ethereum_tests, missing_archive_message
 
     parser = ArgumentParser(
@@ -84,7 +85,10 @@ def _fixtures_main(argv: list[str]) -> int:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise UsageError(f"fixture archive name {name!r}: expected a plain name such as "
                              f"{DEFAULT_ARCHIVES[0]}")
-        path = ethereum_tests(name)
+        try:
+            path = ethereum_tests(name)
+        except InputError as exc:  # an unreadable archive, an unwritable cache
+            raise UsageError(str(exc)) from None
         if path is None:
             raise UsageError(missing_archive_message(name))
         paths[name] = str(path)

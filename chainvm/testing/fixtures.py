@@ -12,11 +12,15 @@ A small sample of ethereum/tests state tests ships inside the package
 from __future__ import annotations
 
 import fcntl
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
+
+from chainvm.encoding.json_input import InputError
 
 
 def _project_root() -> Path:
@@ -43,7 +47,10 @@ def cache_dir() -> Path:
 
 
 def ethereum_tests(name: str) -> Path | None:
-    """Folder of the extracted `ethereum-tests/<name>.tar.xz` archive, or None if absent."""
+    """Folder of the extracted `ethereum-tests/<name>.tar.xz` archive, or None if absent.
+
+    An archive that cannot be read or a cache that cannot be written raises InputError
+    (one line), and leaves no partial copy in the cache."""
     target = cache_dir() / name
     marker = cache_dir() / f".{name}.complete"
     if marker.exists() and target.is_dir():
@@ -51,15 +58,21 @@ def ethereum_tests(name: str) -> Path | None:
     archive = shared_fixtures() / "ethereum-tests" / f"{name}.tar.xz"
     if not archive.exists():
         return target if target.is_dir() and any(target.iterdir()) else None
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    # Several processes (pytest-xdist workers) may ask at once: one extracts, the others
-    # wait on the lock and then find the marker.
-    with open(cache_dir() / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists() and target.is_dir():
-            return target
-        _extract(archive, name, target)
-        marker.touch()
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        # Several processes (pytest-xdist workers) may ask at once: one extracts, the
+        # others wait on the lock and then find the marker.
+        with open(cache_dir() / f".{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if marker.exists() and target.is_dir():
+                return target
+            _extract(archive, name, target)
+            marker.touch()
+    except OSError as exc:  # from the cache: the archive's own errors are named in _extract
+        reason = "a file, or in one, not a folder" \
+            if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror or str(exc)
+        raise InputError(f"fixture cache {cache_dir()} ($CHAINVM_FIXTURE_CACHE): cannot "
+                         f"write there ({reason})") from None
     return target
 
 
@@ -92,13 +105,26 @@ def extract_all(tar: tarfile.TarFile, dest: str | Path) -> None:
 def _extract(archive: Path, name: str, target: Path) -> None:
     # Extract into a temporary folder, then rename: an interrupted run leaves no half tree.
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        with tarfile.open(archive) as tar:
-            extract_all(tar, tmp)
+        try:
+            with tarfile.open(archive) as tar:
+                extract_all(tar, tmp)
+        # A corrupt, empty or truncated archive fails in tarfile, or, read on past its
+        # headers, in the decompressor (EOFError, LZMAError, zlib.error, OSError for bz2).
+        except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, OSError) as exc:
+            # tarfile's ReadError lists each decompressor it tried: one line says enough.
+            reason = "not a tar archive, or a damaged one" \
+                if isinstance(exc, tarfile.ReadError) \
+                else getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise InputError(f"fixture archive {archive}: cannot extract "
+                             f"({reason.splitlines()[0]})") from None
         extracted = Path(tmp) / name
         if not extracted.is_dir():
-            raise RuntimeError(f"{archive} does not unpack to a folder named {name}")
-        if target.exists():
+            raise InputError(f"fixture archive {archive} does not unpack to a folder "
+                             f"named {name}")
+        if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
         extracted.rename(target)
 
 
