@@ -36,6 +36,12 @@ from types import ModuleType
 from typing import Any
 
 from chainvm.crypto import keccak256, private_key_to_address, sign_hash
+from chainvm.encoding.json_input import (
+    InputError,
+    expect_list,
+    expect_object,
+    parse_quantity,
+)
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import get_fork
@@ -471,6 +477,62 @@ def save_regression(case: dict[str, Any], verdict: Verdict, directory: Path,
     return path
 
 
+# The widths statetest reads them with: the block header's 64-bit fields, words elsewhere.
+# Wider or negative numbers overflow the specs' U64/U256 while a case is set up.
+_ENV_BITS = {"number": 64, "timestamp": 64, "gas_limit": 64, "difficulty": 256,
+             "base_fee": 256, "excess_blob_gas": 64}
+_TX_NUMBERS = ("type", "nonce", "gas_limit", "value")
+_TX_OPTIONAL_NUMBERS = ("gas_price", "max_fee_per_gas", "max_priority_fee_per_gas",
+                        "max_fee_per_blob_gas")
+_AUTH_NUMBERS = ("chain_id", "nonce", "y_parity", "r", "s")
+
+
+def checked_case(case: Any, what: str = "case") -> dict[str, Any]:
+    """A copy of a saved case whose numbers are all ints in range (JSON numbers, or hex or
+    ASCII decimal strings, converted); an InputError names the first that is not.
+
+    Only numbers are checked: a missing field or a bad hex string is left to `compare`'s
+    caller, which sees it as a KeyError or ValueError."""
+    case = copy.deepcopy(expect_object(case, what))
+
+    def number(container: dict[str, Any], key: str, where: str, bits: int = 256,
+               optional: bool = False) -> None:
+        if key in container and not (optional and container[key] is None):
+            container[key] = parse_quantity(container[key], f"{where}.{key}", bits)
+
+    for addr, acct in expect_object(case.get("pre", {}), f"{what}.pre").items():
+        where = f"{what}.pre.{addr}"
+        expect_object(acct, where)
+        number(acct, "nonce", where)
+        number(acct, "balance", where)
+        storage = expect_object(acct.get("storage", {}), f"{where}.storage")
+        # keys as decimal strings, as run_chainvm and run_oracle read them
+        acct["storage"] = {str(parse_quantity(k, f"{where}.storage key", 256)):
+                           parse_quantity(v, f"{where}.storage.{k}", 256)
+                           for k, v in storage.items()}
+    env = expect_object(case.get("env", {}), f"{what}.env")
+    for key, bits in _ENV_BITS.items():
+        number(env, key, f"{what}.env", bits)
+    tx = expect_object(case.get("tx", {}), f"{what}.tx")
+    for key in _TX_NUMBERS:
+        number(tx, key, f"{what}.tx")
+    for key in _TX_OPTIONAL_NUMBERS:
+        number(tx, key, f"{what}.tx", optional=True)
+    for i, entry in enumerate(expect_list(tx.get("access_list", []), f"{what}.tx.access_list")):
+        where = f"{what}.tx.access_list[{i}]"
+        if len(expect_list(entry, where)) != 2:
+            raise InputError(f"{where}: expected [address, [storage keys]]")
+        entry[1] = [parse_quantity(k, f"{where} key", 256)
+                    for k in expect_list(entry[1], f"{where} keys")]
+    for i, auth in enumerate(expect_list(tx.get("authorization_list", []),
+                                         f"{what}.tx.authorization_list")):
+        where = f"{what}.tx.authorization_list[{i}]"
+        expect_object(auth, where)
+        for key in _AUTH_NUMBERS:
+            number(auth, key, where)
+    return case
+
+
 def replay(path: Path) -> Verdict:
     record = json.loads(Path(path).read_text())
-    return compare(record["case"])
+    return compare(checked_case(record["case"]))

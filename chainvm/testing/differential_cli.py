@@ -24,6 +24,7 @@ from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import InputError, expect_object, read_json_file, short
 from chainvm.testing.differential import (
     SUPPORTED_FORKS,
+    checked_case,
     compare,
     save_regression,
     shrink,
@@ -108,7 +109,7 @@ def _replay_checked(path: str) -> Any:
     """Replay one reproducer; a file that is not one is bad input (UsageError)."""
     try:
         record = read_json_file(path)
-        case = expect_object(expect_object(record, path).get("case"), f"{path}: case")
+        case = checked_case(expect_object(record, path).get("case"), f"{path}: case")
     except InputError as exc:
         raise UsageError(str(exc)) from None
     if case.get("fork") not in SUPPORTED_FORKS:

@@ -332,3 +332,57 @@ def test_difftest_replay_of_a_non_reproducer(record: dict[str, Any], word: str,
     path = tmp_path / "r.json"
     path.write_text(json.dumps(copy.deepcopy(record)))
     assert_one_line_exit_2(chainvm("difftest", "--replay", str(path)), word)
+
+
+def reproducer() -> dict[str, Any]:
+    import random
+
+    from chainvm.testing.program_gen import generate_case
+
+    return {"case": generate_case("Prague", random.Random("bad input"))}
+
+
+def _set_case(part: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(record: dict[str, Any]) -> None:
+        case = record["case"]
+        if part == "pre":
+            case["pre"][next(iter(case["pre"]))][key] = value
+        elif part == "storage":  # key: the slot
+            case["pre"][next(iter(case["pre"]))]["storage"] = {key: value}
+        else:
+            case[part][key] = value
+    return mutate
+
+
+# Each would overflow the specs' U64/U256 (a traceback) or be read as another number.
+REPLAY_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    **{f"negative-env-{key}": (_set_case("env", key, -1), "negative")
+       for key in ("number", "timestamp", "gas_limit", "base_fee", "excess_blob_gas")},
+    "env-number-over-64-bits": (_set_case("env", "number", 2**64), "64 bits"),
+    "balance-over-256-bits": (_set_case("pre", "balance", 2**300), "balance"),
+    "storage-value-over-256-bits": (_set_case("storage", "0", 2**300), "256 bits"),
+    "storage-key-over-256-bits": (_set_case("storage", str(2**300), 1), "storage key"),
+    "full-width-digit-gas-limit": (_set_case("env", "gas_limit", "\uff11"), "gas_limit"),
+    "boolean-tx-value": (_set_case("tx", "value", True), "value"),
+    "negative-tx-nonce": (_set_case("tx", "nonce", -1), "nonce"),
+}
+
+
+def test_replay_base_is_accepted(tmp_path: Path) -> None:
+    pytest.importorskip("ethereum", reason="difftest needs the execution specs")
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(reproducer()))
+    out = chainvm("difftest", "--replay", str(path))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[str(path)]["status"] == "ok"
+
+
+@pytest.mark.parametrize("defect", sorted(REPLAY_DEFECTS))
+def test_difftest_replay_numbers_out_of_range(defect: str, tmp_path: Path) -> None:
+    pytest.importorskip("ethereum", reason="difftest needs the execution specs")
+    mutate, word = REPLAY_DEFECTS[defect]
+    record = reproducer()
+    mutate(record)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(record))
+    assert_one_line_exit_2(chainvm("difftest", "--replay", str(path)), word)
