@@ -10,6 +10,7 @@ JSON object combining them on that stream.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -95,6 +96,37 @@ def _read_inputs(args: Any) -> tuple[Any, Any, Any, Any]:
     return values[0], values[1], values[2], values[3]
 
 
+def _check_output_paths(paths: dict[str, Path]) -> None:
+    """Refuse, before anything runs, an output file that could not be written."""
+    for flag, path in paths.items():
+        if path.is_dir():
+            raise UsageError(f"{flag}: {path} is a folder")
+        if not path.parent.is_dir():
+            raise UsageError(f"{flag}: {path.parent} is not a folder")
+
+
+def _write_outputs(values: dict[Path, Any]) -> None:
+    """Write every output file or none: each goes to a temporary file beside it, renamed
+    into place only once all are written."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, value in values.items():
+            # open(), not mkstemp: the file gets the umask's mode, as a direct write would
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "x") as fh:
+                written.append((tmp, path))
+                json.dump(value, fh, indent=2)
+                fh.write("\n")
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException as exc:  # also an interrupt: no temporary file stays behind
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {exc.filename or path} ({exc.strerror})") from None
+        raise
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     reward = None if args.state_reward is None else _int_flag(args.state_reward,
@@ -107,14 +139,17 @@ def main(argv: list[str]) -> int:
     if not known_fork(args.state_fork):
         raise UsageError(f"unknown fork {args.state_fork!r}")
     basedir = Path(args.output_basedir)
-    outputs = (args.output_result, args.output_alloc, args.output_body)
-    files = [name for name in outputs if name is not None and name not in _STREAMS]
+    outputs = {"--output.result": args.output_result, "--output.alloc": args.output_alloc,
+               "--output.body": args.output_body}
+    files = {flag: basedir / name for flag, name in outputs.items()
+             if name is not None and name not in _STREAMS}
     if files or args.trace:
         try:
             basedir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--output.basedir: cannot create {basedir} "
                              f"({exc.strerror})") from None
+    _check_output_paths(files)
     alloc, env, txs, blob_params = _read_inputs(args)
     if args.trace:
         for old in basedir.glob("trace-*.jsonl"):
@@ -134,6 +169,7 @@ def main(argv: list[str]) -> int:
         raise UsageError(f"cannot write trace: {exc}") from None
 
     streams: dict[str, dict[str, Any]] = {"stdout": {}, "stderr": {}}
+    values: dict[Path, Any] = {}
     for name, key, value in ((args.output_result, "result", done.result),
                              (args.output_alloc, "alloc", done.alloc),
                              (args.output_body, "body", done.body)):
@@ -141,14 +177,9 @@ def main(argv: list[str]) -> int:
             continue
         if name in _STREAMS:
             streams[name][key] = value
-            continue
-        path = basedir / name
-        try:
-            with open(path, "w") as fh:
-                json.dump(value, fh, indent=2)
-                fh.write("\n")
-        except OSError as exc:
-            raise UsageError(f"cannot write {path} ({exc.strerror})") from None
+        else:
+            values[basedir / name] = value
+    _write_outputs(values)
     for stream_name, combined in streams.items():
         if combined:
             stream = sys.stdout if stream_name == "stdout" else sys.stderr

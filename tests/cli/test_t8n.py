@@ -761,3 +761,37 @@ def test_blob_params_from_stdin() -> None:
                   "--output.body=stdout", "--state.fork=Osaka", stdin=stdin)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == run_chainvm(case)
+
+
+@pytest.mark.parametrize("flag", ["--output.result", "--output.alloc", "--output.body"])
+@pytest.mark.parametrize("blocker", ["folder", "missing-parent"])
+def test_an_output_that_cannot_be_written_leaves_no_output(flag: str, blocker: str,
+                                                           tmp_path: Path) -> None:
+    # Checked before anything is written: result.json used to be left behind.
+    case = _case("Cancun-0")
+    out_dir = tmp_path / "out"
+    (out_dir / "sub.json").mkdir(parents=True)
+    name = "sub.json" if blocker == "folder" else "no-such-folder/x.json"
+    others = [f"--output.{k}={k}.json" for k in ("result", "alloc", "body")
+              if f"--output.{k}" != flag]
+    out = chainvm("--input.alloc=stdin", "--input.env=stdin", "--input.txs=stdin",
+                  "--state.fork=Cancun", f"--output.basedir={out_dir}", f"{flag}={name}",
+                  *others, stdin=json.dumps({"alloc": case.alloc, "env": case.env,
+                                             "txs": case.txs}))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and flag in out.stderr, out.stderr
+    assert [p.name for p in out_dir.iterdir()] == ["sub.json"]
+    assert not any((out_dir / "sub.json").iterdir())
+
+
+def test_outputs_are_written_all_or_none(tmp_path: Path) -> None:
+    from chainvm.cli.common import UsageError
+    from chainvm.cli.t8n import _write_outputs
+
+    # the second cannot be written (its folder went away after the checks)
+    with pytest.raises(UsageError, match="cannot write"):
+        _write_outputs({tmp_path / "a.json": {"a": 1}, tmp_path / "gone" / "b.json": [2]})
+    assert list(tmp_path.iterdir()) == []
+    _write_outputs({tmp_path / "a.json": {"a": 1}, tmp_path / "b.json": [2]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+    assert json.loads((tmp_path / "b.json").read_text()) == [2]
