@@ -16,7 +16,13 @@ from chainvm.chain.block import Block, BlockDecodeError, Header, receipts_root
 from chainvm.chain.chain import Chain
 from chainvm.chain.config import ChainConfig, UnknownNetwork, config_for_network
 from chainvm.chain.processing import InvalidBlock
-from chainvm.encoding.json_input import InputError, expect_list, expect_object, read_json_file
+from chainvm.encoding.json_input import (
+    InputError,
+    expect_list,
+    expect_object,
+    read_json_file,
+    short,
+)
 from chainvm.encoding.rlp import RLPError
 from chainvm.evm.statetest import (
     FixtureError,
@@ -227,6 +233,9 @@ def check_shape(name: str, test: Any) -> None:
             or "genesisBlockHeader" not in test:
         raise FixtureError(f"{name}: not a blockchain test "
                            "(needs genesisBlockHeader, pre, blocks)")
+    # A fork name chainvm does not know is a failing test; one that is no name is bad input.
+    if not isinstance(test.get("network", ""), str):
+        raise FixtureError(f"{name}: network: expected a fork name, got {short(test['network'])}")
     try:
         expect_object(test["genesisBlockHeader"], f"{name}: genesisBlockHeader")
         for address, account in expect_object(test["pre"], f"{name}: pre").items():

@@ -198,6 +198,9 @@ BLOCK_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "huge-decimal-balance": (lambda d: d["t"]["pre"][_first_account(d)].update(
         balance=HUGE_INT), "too long"),
     "post-state-as-list": (lambda d: d["t"].update(postState=[]), "postState"),
+    # no fork name at all (an unknown name is a failing test, exit 1)
+    "network-as-list": (lambda d: d["t"].update(network=[]), "network"),
+    "network-as-number": (lambda d: d["t"].update(network=5), "network"),
 }
 
 
