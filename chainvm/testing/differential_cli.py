@@ -95,6 +95,9 @@ def resolve_forks(spec: str) -> list[str]:
     if spec == "all":
         return list(SUPPORTED_FORKS)
     forks = [f.strip() for f in spec.split(",") if f.strip()]
+    if not forks:  # ",,," would run nothing and report success
+        raise UsageError(f"difftest: --fork {short(spec)} names no fork; "
+                         f"supported: all, {', '.join(SUPPORTED_FORKS)}")
     aliases = {"TangerineWhistle": "EIP150", "SpuriousDragon": "EIP158",
                "Petersburg": "ConstantinopleFix", "Merge": "Paris"}
     forks = [aliases.get(f, f) for f in forks]

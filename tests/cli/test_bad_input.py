@@ -318,6 +318,8 @@ def test_run_endless_loop_stops_at_the_time_limit() -> None:
     ["--fork", "Cancun", "--shrink-seconds", "nan"],  # a budget no clock passes
     ["--count", "1"],
     ["--fork", "Cancun", "--bogus"],
+    ["--fork", ",,,"],  # no fork at all: ran 0 programs and exited 0
+    ["--fork", " "],
 ])
 def test_difftest_flags(args: list[str]) -> None:
     pytest.importorskip("ethereum", reason="difftest needs the execution specs")
