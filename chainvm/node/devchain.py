@@ -33,6 +33,14 @@ from chainvm.chain.processing import (
 from chainvm.chain.store import SYNC_INTERVAL
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.crypto import keccak256
+from chainvm.encoding.json_input import (
+    InputError,
+    expect_object,
+    parse_address,
+    parse_data,
+    parse_quantity,
+    short,
+)
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
@@ -894,20 +902,24 @@ class DevChain:
         storage). NodeError for a malformed dump."""
         if not isinstance(dump, dict) or not isinstance(dump.get("accounts"), dict):
             raise NodeError("state dump: expected an object with accounts", -32602)
+        # Every field is range-checked before anything is written: a negative balance or
+        # a 2^64 nonce taken in would break every later block (and the pool) of the chain.
         parsed: list[tuple[bytes, int, int, bytes, dict[int, int]]] = []
         try:
             for key, entry in dump["accounts"].items():
-                address = bytes.fromhex(key.removeprefix("0x"))
-                if len(address) != 20 or not isinstance(entry, dict):
-                    raise ValueError(f"bad account {key}")
-                storage = {int(k, 16): int(v, 16)
-                           for k, v in (entry.get("storage") or {}).items()}
-                balance = entry.get("balance", 0)
-                parsed.append((address, int(entry.get("nonce", 0)),
-                               int(balance, 16) if isinstance(balance, str) else int(balance),
-                               bytes.fromhex(str(entry.get("code") or "0x").removeprefix("0x")),
+                what = f"account {short(key, 46)}"
+                address = parse_address(key, what)
+                fields = expect_object(entry, what)
+                storage = {parse_quantity(k, f"{what}: storage key", 256):
+                           parse_quantity(v, f"{what}: storage value", 256)
+                           for k, v in expect_object(fields.get("storage") or {},
+                                                     f"{what}: storage").items()}
+                parsed.append((address,
+                               parse_quantity(fields.get("nonce", 0), f"{what}: nonce", 64),
+                               parse_quantity(fields.get("balance", 0), f"{what}: balance", 256),
+                               parse_data(fields.get("code") or "0x", f"{what}: code"),
                                storage))
-        except (ValueError, TypeError, AttributeError) as exc:
+        except InputError as exc:
             raise NodeError(f"state dump: {exc}", -32602) from None
         state = self.state()
         for address, nonce, balance, code, storage in parsed:  # checked first: all or none

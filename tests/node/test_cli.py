@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -169,3 +170,26 @@ def test_load_state_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFi
         assert main(["--load-state", path, "--port", "0"]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and err.startswith("chainvm node: --load-state")
+
+
+def _never_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainvm.node import server
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the node started")  # (rather than serving until killed)
+
+    monkeypatch.setattr(server, "NodeServer", started)
+
+
+def test_load_state_refuses_out_of_range_values(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _never_serve(monkeypatch)
+    stranger = "0x" + "5e" * 20
+    for account in ({"balance": "-0x5"}, {"balance": hex(2**256)}, {"nonce": 2**64},
+                    {"nonce": -1}, {"storage": {"0x1": hex(2**256)}}, {"code": "0xzz"}):
+        dump = tmp_path / "dump.json"
+        dump.write_text(json.dumps({"accounts": {stranger: account}}))
+        assert main(["--load-state", str(dump), "--port", "0"]) == 2, account
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("chainvm node: --load-state"), err

@@ -135,6 +135,34 @@ def test_dump_and_load_state(node: Node) -> None:
     assert node.request("anvil_loadState", "0x1234")["error"]["code"] == -32602
 
 
+@pytest.mark.parametrize("account", [
+    {"balance": "-0x5"}, {"balance": hex(2**256)}, {"balance": -5},
+    {"nonce": -1}, {"nonce": 2**64}, {"nonce": "0x" + "f" * 17},
+    {"storage": {"-0x1": "0x1"}}, {"storage": {hex(2**256): "0x1"}},
+    {"storage": {"0x1": "-0x1"}}, {"storage": {"0x1": hex(2**256)}}, {"storage": ["0x1"]},
+    {"code": "0xzz"}, {"code": "0x123"}, "not an object",
+])
+def test_load_state_refuses_out_of_range_dumps_whole(node: Node, account: Any) -> None:
+    """One bad field refuses the whole dump and leaves the state as it was: such values
+    taken in used to break every later transaction and block of the chain."""
+    fine = "0x" + "5f" * 20
+    dump = json.dumps({"accounts": {fine: {"balance": "0x7"}, STRANGER: account}})
+    error = node.request("anvil_loadState", "0x" + dump.encode().hex())["error"]
+    assert error["code"] == -32602 and "\n" not in error["message"], error
+    assert node("eth_getBalance", fine, "latest") == "0x0"
+    assert node("eth_getBalance", STRANGER, "latest") == "0x0"
+    node.send(to=STRANGER, value="0x1")
+    node("evm_mine")
+    assert node("eth_getBalance", STRANGER, "latest") == "0x1"
+
+
+def test_load_state_refuses_a_bad_address(node: Node) -> None:
+    for key in ("0x12", "0x" + "zz" * 20, "0x" + "12" * 21):
+        dump = json.dumps({"accounts": {key: {"balance": "0x1"}}})
+        error = node.request("anvil_loadState", "0x" + dump.encode().hex())["error"]
+        assert error["code"] == -32602 and "\n" not in error["message"], error
+
+
 def test_node_info(node: Node) -> None:
     info = node("anvil_nodeInfo")
     assert info["currentBlockNumber"] == 0 and info["hardFork"] == "osaka"
