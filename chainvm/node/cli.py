@@ -141,13 +141,9 @@ def main(argv: list[str]) -> int:
 
 
 def _load_state(dev: DevChain, path: str) -> None:
-    import gzip
-    import json
+    from chainvm.node.dumps import read_dump_file
 
-    raw = Path(path).read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    dev.load_state(json.loads(raw))
+    dev.load_state(read_dump_file(path))
 
 
 def _dump_state(dev: DevChain, path: str) -> None:

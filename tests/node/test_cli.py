@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -193,3 +194,23 @@ def test_load_state_refuses_out_of_range_values(tmp_path: Path,
         assert main(["--load-state", str(dump), "--port", "0"]) == 2, account
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and err.startswith("chainvm node: --load-state"), err
+
+
+def test_load_state_of_hostile_files_is_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deep JSON file, a truncated and a corrupted gzip used to end in a traceback
+    (RecursionError, EOFError, zlib.error)."""
+    _never_serve(monkeypatch)
+    good = gzip.compress(json.dumps({"accounts": {"0x" + "5e" * 20: {"balance": "0x1"}}})
+                         .encode(), mtime=0)
+    corrupted = bytearray(good)
+    corrupted[12:14] = bytes([corrupted[12] ^ 0xFF, corrupted[13] ^ 0x55])
+    files = {"deep.json": b"[" * 100_000 + b"]" * 100_000, "truncated.gz": good[:-6],
+             "corrupted.gz": bytes(corrupted), "bad-crc.gz": good[:-8] + b"\0" * 8,
+             "not-utf8.gz": gzip.compress(b"\xff\xfe\xfd")}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        assert main(["--load-state", str(tmp_path / name), "--port", "0"]) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("chainvm node: --load-state"), (name, err)

@@ -5,6 +5,7 @@ parity traces, eth_simulateV1, the prestate tracer and uncle getters."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -161,6 +162,16 @@ def test_load_state_refuses_a_bad_address(node: Node) -> None:
         dump = json.dumps({"accounts": {key: {"balance": "0x1"}}})
         error = node.request("anvil_loadState", "0x" + dump.encode().hex())["error"]
         assert error["code"] == -32602 and "\n" not in error["message"], error
+
+
+def test_load_state_of_hostile_data_is_invalid_params(node: Node) -> None:
+    """A deeply nested dump used to answer -32603 (RecursionError)."""
+    good = gzip.compress(b'{"accounts": {}}', mtime=0)
+    for dump in (b"[" * 100_000 + b"]" * 100_000, good[:-6], good[:-8] + b"\0" * 8,
+                 gzip.compress(b"[" * 100_000)):
+        error = node.request("anvil_loadState", "0x" + dump.hex())["error"]
+        assert error["code"] == -32602 and "\n" not in error["message"], error
+    assert node("anvil_loadState", "0x" + good.hex()) is True
 
 
 def test_node_info(node: Node) -> None:

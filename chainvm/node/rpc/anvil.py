@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
+from chainvm.encoding.json_input import InputError
+from chainvm.node.dumps import read_dump
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import q
 from chainvm.node.rpc.params import (
@@ -168,16 +170,11 @@ class AnvilApi(Namespace):
 
     def anvil_loadState(self, dump: Data) -> bool:
         """Merge a dump (`anvil_dumpState`'s hex, gzipped or plain JSON) into the state."""
-        import gzip
-        import json
-        import zlib
-
         self.require_reset_allowed("anvil_loadState")
         try:
-            raw = gzip.decompress(dump) if dump[:2] == b"\x1f\x8b" else dump
-            payload = json.loads(raw)
-        except (OSError, EOFError, zlib.error, ValueError) as exc:
-            raise InvalidParams(f"invalid argument 0: not a state dump ({exc})") from None
+            payload = read_dump(dump)
+        except InputError as exc:
+            raise InvalidParams(f"invalid argument 0: {exc}") from None
         self.dev.load_state(payload)
         return True
 
