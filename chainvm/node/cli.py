@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow anvil_reset / anvil_loadState on a --datadir chain")
     p.add_argument("--load-state", metavar="FILE",
                    help="start from a state dump (a --dump-state file or anvil_dumpState's "
-                        "JSON) written over the genesis state")
+                        "JSON, at most 128 MiB unpacked) written over the genesis state")
     p.add_argument("--dump-state", metavar="FILE",
                    help="on exit, write the head state here as JSON (for --load-state)")
     p.add_argument("--fork-url", help="fork a remote node's chain: its state is read on "

@@ -214,3 +214,16 @@ def test_load_state_of_hostile_files_is_one_line(tmp_path: Path,
         assert main(["--load-state", str(tmp_path / name), "--port", "0"]) == 2, name
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and err.startswith("chainvm node: --load-state"), (name, err)
+
+
+def test_load_state_of_a_gzip_bomb_is_refused(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.node.test_rpc_clients import gzip_bomb
+
+    _never_serve(monkeypatch)
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip_bomb(256 << 20))  # twice MAX_DUMP_BYTES
+    assert main(["--load-state", str(bomb), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "unpacks to more than" in err, err

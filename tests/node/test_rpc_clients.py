@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
+import zlib
 from typing import Any
 
 import pytest
@@ -172,6 +174,27 @@ def test_load_state_of_hostile_data_is_invalid_params(node: Node) -> None:
         error = node.request("anvil_loadState", "0x" + dump.hex())["error"]
         assert error["code"] == -32602 and "\n" not in error["message"], error
     assert node("anvil_loadState", "0x" + good.hex()) is True
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A gzip of `size` bytes of spaces (a thousandth of that), packed a MiB at a time."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b" " * (1 << 20)
+    return b"".join([*(packer.compress(block) for _ in range(size >> 20)), packer.flush()])
+
+
+def test_load_state_of_a_gzip_bomb_is_refused_early(node: Node) -> None:
+    """Half a MB that unpacks to 512 MiB used to be unpacked whole (and decoded again)
+    before the parser refused it; now the unpacking stops at MAX_DUMP_BYTES (128 MiB)."""
+    bomb = gzip_bomb(512 << 20)
+    tracemalloc.start()
+    try:
+        error = node.request("anvil_loadState", "0x" + bomb.hex())["error"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error["code"] == -32602 and "unpacks to more than" in error["message"], error
+    assert peak < 256 << 20, peak
 
 
 def test_node_info(node: Node) -> None:

@@ -169,7 +169,8 @@ class AnvilApi(Namespace):
         return "0x" + gzip.compress(text, mtime=0).hex()
 
     def anvil_loadState(self, dump: Data) -> bool:
-        """Merge a dump (`anvil_dumpState`'s hex, gzipped or plain JSON) into the state."""
+        """Merge a dump (`anvil_dumpState`'s hex, gzipped or plain JSON, at most
+        `MAX_DUMP_BYTES` of JSON once unpacked) into the state."""
         self.require_reset_allowed("anvil_loadState")
         try:
             payload = read_dump(dump)
