@@ -38,6 +38,7 @@ from chainvm.node.rpc import (
     PARSE_ERROR,
     Rpc,
     error_response,
+    valid_id,
 )
 from chainvm.node.rpc.base import RpcOptions
 from chainvm.node.rpc.format import format_head
@@ -51,15 +52,22 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 FORBIDDEN = 403
 
 
-def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
-          ) -> web.Response:
+def encode(payload: Any) -> str:
+    """A response as JSON text. allow_nan=False: NaN and Infinity are not JSON, and a
+    client would fail on the whole response; an answer that cannot be encoded becomes
+    an internal error instead."""
     try:
-        text = json.dumps(payload, separators=(",", ":"))
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError, MemoryError) as exc:
         rid = payload.get("id") if isinstance(payload, dict) else None
-        text = json.dumps(error_response(rid, INTERNAL_ERROR,
-                                         f"internal error: answer not encodable: {exc!r}"))
-    return web.Response(text=text, status=status, content_type="application/json",
+        return json.dumps(error_response(rid if valid_id(rid) else None, INTERNAL_ERROR,
+                                         f"internal error: answer not encodable: {exc!r}"),
+                          allow_nan=False)
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None
+          ) -> web.Response:
+    return web.Response(text=encode(payload), status=status, content_type="application/json",
                         headers=headers)
 
 
@@ -367,6 +375,8 @@ class Subscriptions:
 
     def call(self, req: dict[str, Any]) -> dict[str, Any] | None:
         rid = req.get("id")
+        if not valid_id(rid):  # checked as the dispatcher does: these bypass it
+            return error_response(None, INVALID_REQUEST, "invalid id")
         if req.get("jsonrpc") != "2.0":
             return error_response(rid, INVALID_REQUEST, "invalid request")
         params = req.get("params", [])
@@ -417,7 +427,7 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     def send_soon(payload: Any) -> None:  # on the loop
         if ws.closed:
             return
-        task = loop.create_task(ws.send_str(json.dumps(payload, separators=(",", ":"))))
+        task = loop.create_task(ws.send_str(encode(payload)))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
@@ -433,7 +443,7 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
             data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             reply = await _ws_answer(node, subs, data)
             if reply is not None:
-                await ws.send_str(json.dumps(reply, separators=(",", ":")))
+                await ws.send_str(encode(reply))
     finally:
         with contextlib.suppress(ValueError):
             node.dev.listeners.remove(subs.on_block)

@@ -106,6 +106,48 @@ def test_json_shape_is_bounded_before_parsing(node: ThreadedNode, body: bytes,
     assert words in reply["error"]["message"]
 
 
+def _strict_json(text: str | bytes) -> Any:
+    """JSON as a strict client reads it: NaN and Infinity are errors."""
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} in the node's answer: {text[:200]!r}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# Ids the node cannot echo: 1e400 parses to infinity, which JSON cannot carry.
+BAD_IDS = [b"1e400", b"-1e999", b"[1]", b"{}", b"true"]
+
+
+def _with_id(rid: bytes, method: str = "eth_chainId", params: bytes = b"[]") -> bytes:
+    return (b'{"jsonrpc":"2.0","id":' + rid + b',"method":"' + method.encode()
+            + b'","params":' + params + b"}")
+
+
+def test_ids_that_json_cannot_echo_are_invalid_requests(node: ThreadedNode) -> None:
+    for rid in BAD_IDS:
+        req = urllib.request.Request(node.url, _with_id(rid),
+                                     {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            reply = _strict_json(resp.read())
+        assert reply["id"] is None and reply["error"]["code"] == -32600, (rid, reply)
+    batch = b"[" + _with_id(b"1e400") + b"," + _with_id(b"2") + b"]"
+    req = urllib.request.Request(node.url, batch, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        first, second = _strict_json(resp.read())
+    assert first["id"] is None and first["error"]["code"] == -32600
+    assert second == {"jsonrpc": "2.0", "id": 2, "result": "0x7a69"}
+    assert post(node.url, _with_id(b"1.5"))[1]["id"] == 1.5  # a finite number is echoed
+
+
+def test_an_answer_with_nan_becomes_an_internal_error() -> None:
+    from chainvm.node.server import encode
+
+    for rid in (7, float("inf")):
+        reply = _strict_json(encode({"jsonrpc": "2.0", "id": rid, "result": float("nan")}))
+        assert reply["error"]["code"] == -32603
+        assert reply["id"] == (7 if rid == 7 else None)
+
+
 def test_parameters_are_checked_over_http(node: ThreadedNode) -> None:
     rpc = Client(node.url)
     for method, params in (("eth_getBlockByNumber", ["0x-1", False]),
@@ -305,6 +347,25 @@ def test_websocket_bad_messages_get_errors_and_keep_the_connection(node: Threade
             await ws.send_str(message("eth_chainId", []))
             reply = json.loads((await ws.receive(timeout=30)).data)
             assert reply["result"] == "0x7a69"
+
+    asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
+
+
+def test_websocket_ids_that_json_cannot_echo_are_invalid_requests(node: ThreadedNode
+                                                                   ) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def flow(url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            for rid in BAD_IDS:
+                for method, params in (("eth_chainId", b"[]"),
+                                       ("eth_subscribe", b'["newHeads"]')):
+                    await ws.send_bytes(_with_id(rid, method, params))
+                    reply = _strict_json((await ws.receive(timeout=30)).data)
+                    assert reply["id"] is None and reply["error"]["code"] == -32600, \
+                        (rid, method, reply)
+            await ws.send_bytes(_with_id(b"3"))  # the connection stays
+            assert _strict_json((await ws.receive(timeout=30)).data)["result"] == "0x7a69"
 
     asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from chainvm.node.rpc.anvil import AnvilApi
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.debug import DebugApi
-from chainvm.node.rpc.dispatch import Rpc, error_response
+from chainvm.node.rpc.dispatch import Rpc, error_response, valid_id
 from chainvm.node.rpc.eth import EthApi
 from chainvm.node.rpc.logs import LogsApi
 from chainvm.node.rpc.params import (
@@ -45,4 +45,5 @@ __all__ = [
     "Namespace",
     "Rpc",
     "error_response",
+    "valid_id",
 ]

@@ -10,6 +10,7 @@ with -32602 naming the argument.
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 import time
 import typing
@@ -36,6 +37,14 @@ def error_response(rid: Any, code: int, message: str, data: Any = None) -> dict[
     if data is not None:
         err["data"] = data
     return {"jsonrpc": "2.0", "id": rid, "error": err}
+
+
+def valid_id(rid: Any) -> bool:
+    """Whether a request id may be echoed: a string, an integer, a finite number or
+    null. A number like 1e400 parses to infinity, which JSON cannot carry back."""
+    if isinstance(rid, float):
+        return math.isfinite(rid)
+    return rid is None or isinstance(rid, str | int) and not isinstance(rid, bool)
 
 
 @dataclass(frozen=True)
@@ -190,7 +199,7 @@ class Rpc:
         if not isinstance(req, dict):
             return error_response(None, INVALID_REQUEST, "request must be an object")
         rid = req.get("id")
-        if rid is not None and not isinstance(rid, (str, int, float)) or isinstance(rid, bool):
+        if not valid_id(rid):
             return error_response(None, INVALID_REQUEST, "invalid id")
         notification = "id" not in req
         response = self._respond(rid, req)
