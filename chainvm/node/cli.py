@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import signal
 import sys
+import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,7 +83,7 @@ def main(argv: list[str]) -> int:
     from chainvm.node.server import NodeServer, tune_gc
 
     problem = (_value_problem(args, ETHER) or _fork_usage_problem(args)
-               or _sync_usage_problem(args))
+               or _sync_usage_problem(args) or _dump_path_problem(args.dump_state))
     if problem:
         print(f"chainvm node: {problem}", file=sys.stderr)
         return USAGE_EXIT
@@ -117,7 +119,6 @@ def main(argv: list[str]) -> int:
 
     async def serve() -> None:
         await server.start()
-        print(f"Listening on http://{args.host}:{server.port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,19 +126,22 @@ def main(argv: list[str]) -> int:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
+        # Only now: a SIGTERM sent as soon as this line shows must still end in the dump.
+        print(f"Listening on http://{args.host}:{server.port}", flush=True)
         await stop.wait()
         await server.stop()
 
+    status = 0
     try:
         asyncio.run(serve())
     except OSError as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
-        return 1
+        status = 1
     finally:
-        if args.dump_state:
-            _dump_state(dev, args.dump_state)
+        if args.dump_state and not _dump_state(dev, args.dump_state):
+            status = 1  # the session's state is lost: a script must not take it as written
         dev.close()
-    return 0
+    return status
 
 
 def _load_state(dev: DevChain, path: str) -> None:
@@ -146,8 +150,9 @@ def _load_state(dev: DevChain, path: str) -> None:
     dev.load_state(read_dump_file(path))
 
 
-def _dump_state(dev: DevChain, path: str) -> None:
-    """Write the dump next to its place, then rename: never a half-written file."""
+def _dump_state(dev: DevChain, path: str) -> bool:
+    """Write the dump next to its place, then rename: never a half-written file, and no
+    temporary one left behind when it fails. Whether the dump was written."""
     import json
 
     target = Path(path)
@@ -155,9 +160,33 @@ def _dump_state(dev: DevChain, path: str) -> None:
     try:
         tmp.write_text(json.dumps(dev.dump_state(), indent=1) + "\n")
         tmp.replace(target)
-        print(f"State written to {target}", file=sys.stderr)
     except OSError as exc:
-        print(f"chainvm node: --dump-state {path}: {exc}", file=sys.stderr)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        print(f"chainvm node: --dump-state {path}: cannot write ({exc.strerror or exc})",
+              file=sys.stderr)
+        return False
+    print(f"State written to {target}", file=sys.stderr)
+    return True
+
+
+def _dump_path_problem(path: str | None) -> str | None:
+    """Why --dump-state could not take its file (None: it can), checked at start: the
+    file is written only at exit, when a bad path would lose the session's state."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return f"--dump-state {path}: is a directory"
+    folder = target.parent
+    if not folder.is_dir():
+        return f"--dump-state {path}: no directory {str(folder)!r} to write it in"
+    try:  # a file made and removed again: permissions and read-only mounts answer alike
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"--dump-state {path}: cannot write in {str(folder)!r} ({exc.strerror or exc})"
+    return None
 
 
 def _value_problem(args: argparse.Namespace, ether: int) -> str | None:

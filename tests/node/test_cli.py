@@ -227,3 +227,36 @@ def test_load_state_of_a_gzip_bomb_is_refused(tmp_path: Path,
     assert main(["--load-state", str(bomb), "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "unpacks to more than" in err, err
+
+
+def test_dump_state_path_is_checked_at_start(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory or a path in a missing directory used to fail only at exit, after
+    the session, leaving PATH.tmp behind and exiting 0."""
+    from chainvm.node import devchain
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the node started")
+
+    monkeypatch.setattr(devchain, "DevChain", started)
+    for path in (tmp_path, tmp_path / "missing" / "state.json"):
+        assert main(["--dump-state", str(path), "--port", "0"]) == 2, path
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and err.startswith("chainvm node: --dump-state"), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dump_state_that_fails_at_exit_leaves_no_temporary_file(tmp_path: Path) -> None:
+    dump = tmp_path / "state.json"
+    proc, _url, _lines = start_node("--dump-state", str(dump))
+    try:
+        dump.mkdir()  # after start-up: the rename at exit fails
+    finally:
+        stop(proc)
+    assert proc.stdout is not None
+    rest = proc.stdout.read()
+    assert proc.returncode == 1, rest
+    assert [line for line in rest.splitlines() if "--dump-state" in line] == [
+        f"chainvm node: --dump-state {dump}: cannot write (Is a directory)"], rest
+    assert "Traceback" not in rest and sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
