@@ -30,8 +30,6 @@ def read_dump(raw: bytes, what: str = "state dump") -> Any:
     return load_json(raw, what)
 
 
-
-
 def _gunzip(raw: bytes, what: str) -> bytes:
     """Unpack a chunk at a time, stopping as soon as the output passes the bound."""
     parts: list[bytes] = []
