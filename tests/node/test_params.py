@@ -47,6 +47,10 @@ ZERO = "0x" + "00" * 20
     ("evm_setNextBlockTimestamp", ["0x" + "1" + "0" * 16], "argument 0: timestamp"),
     ("evm_increaseTime", [-1], "argument 0: seconds"),
     ("evm_increaseTime", [2**64 - 1000], "argument 0: seconds"),
+    ("anvil_reset", [{"forking": {"jsonRpcUrl": "http://127.0.0.1:1",
+                                  "blockNumber": 2**70}}], "forking.blockNumber"),
+    ("anvil_reset", [{"forking": {"jsonRpcUrl": "http://127.0.0.1:1",
+                                  "blockNumber": -1}}], "forking.blockNumber"),
     ("eth_chainId", [1], "too many arguments"),
     ("eth_getBalance", [], "missing value for required argument 0 (address)"),
 ])

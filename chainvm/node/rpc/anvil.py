@@ -23,7 +23,6 @@ from chainvm.node.rpc.params import (
     Uint64,
     parse_number,
     parse_object,
-    parse_quantity,
 )
 
 
@@ -207,7 +206,7 @@ class AnvilApi(Namespace):
         if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
             raise InvalidParams("forking: expected {jsonRpcUrl, blockNumber}")
         raw = forking.get("blockNumber")
-        number = raw if isinstance(raw, int) and not isinstance(raw, bool) else (
-            parse_quantity(raw, "forking.blockNumber", 64) if raw is not None else None)
+        # A plain JSON integer is range-checked too: block numbers are 64-bit.
+        number = parse_number(raw, "forking.blockNumber") if raw is not None else None
         self.dev.reset(forking["jsonRpcUrl"], number)
         return True
