@@ -341,6 +341,20 @@ def test_prestate_tracer_and_diff_mode(node: Node) -> None:
     assert call["post"][store]["storage"] == {"0x" + "00" * 32: "0x" + f"{1:064x}"}
 
 
+@pytest.mark.parametrize("config", ["diffMode", 1, [True], False])
+@pytest.mark.parametrize("tracer", ["prestateTracer", "callTracer"])
+def test_trace_config_that_is_not_an_object_is_invalid_params(
+        node: Node, tracer: str, config: Any) -> None:
+    """Was -32602 with an AttributeError's repr (or taken as {} when falsy)."""
+    h = node.send(to=STRANGER, value="0x1")["transactionHash"]
+    options = {"tracer": tracer, "tracerConfig": config}
+    for out in (node.request("debug_traceTransaction", h, options),
+                node.request("debug_traceCall", {"to": STRANGER}, "latest", options)):
+        assert out["error"]["code"] == -32602
+        assert out["error"]["message"].startswith(
+            "invalid argument: trace options: tracerConfig: expected an object"), out
+
+
 def test_uncle_getters(node: Node) -> None:
     node("evm_mine")
     assert node("eth_getUncleByBlockNumberAndIndex", "latest", "0x0") is None

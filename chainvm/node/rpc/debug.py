@@ -9,7 +9,15 @@ from chainvm.evm.transaction import TxResult
 from chainvm.node.devchain import NodeError, StepCollector
 from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import addr_out, d, q
-from chainvm.node.rpc.params import LATEST, BlockRef, CallObject, Hash, InvalidParams, Raw
+from chainvm.node.rpc.params import (
+    LATEST,
+    BlockRef,
+    CallObject,
+    Hash,
+    InvalidParams,
+    Raw,
+    parse_object,
+)
 from chainvm.node.tracing import CallTracer, PrestateTracer
 from chainvm.state.state import State
 
@@ -95,7 +103,10 @@ class DebugApi(Namespace):
             raise InvalidParams("invalid argument: trace options: expected an object")
         opts = options or {}
         tracer_name = opts.get("tracer")
-        cfg = opts.get("tracerConfig") or {}
+        # Checked here: the tracers below read it with .get, which a string or list lacks.
+        raw_cfg = opts.get("tracerConfig")
+        cfg = {} if raw_cfg is None else parse_object(
+            raw_cfg, "invalid argument: trace options: tracerConfig")
         if tracer_name == "prestateTracer":
             prestate = PrestateTracer()
             for address in extra or []:
