@@ -8,11 +8,11 @@ as the keccak of their items' encodings, nested structs as their hashStruct.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from chainvm.crypto import keccak256
+from chainvm.node.limits import load_json
 
 # The domain fields EIP-712 defines, in the order its type lists them.
 DOMAIN_FIELDS = (("name", "string"), ("version", "string"), ("chainId", "uint256"),
@@ -34,6 +34,14 @@ def _fields(types: dict[str, Any], name: str) -> list[dict[str, str]]:
                 or not isinstance(f.get("type"), str):
             raise TypedDataError(f"type {name!r}: each field needs a name and a type")
     return fields
+
+
+def _utf8(text: str, what: str) -> bytes:
+    # JSON's \ud800 escapes decode to lone surrogates, which UTF-8 cannot hold.
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise TypedDataError(f"{what}: not valid Unicode (a lone surrogate)") from None
 
 
 def _base(type_name: str) -> str:
@@ -102,7 +110,7 @@ def encode_value(types: dict[str, Any], type_name: str, value: Any, what: str) -
     if type_name == "string":
         if not isinstance(value, str):
             raise TypedDataError(f"{what}: expected a string")
-        return keccak256(value.encode())
+        return keccak256(_utf8(value, what))
     if type_name == "bytes":
         return keccak256(_bytes_value(value, what))
     if type_name == "bool":
@@ -135,7 +143,7 @@ def encode_value(types: dict[str, Any], type_name: str, value: Any, what: str) -
 
 def hash_struct(types: dict[str, Any], name: str, data: dict[str, Any], what: str = "message"
                 ) -> bytes:
-    words = [keccak256(encode_type(types, name).encode())]
+    words = [keccak256(_utf8(encode_type(types, name), f"type {name!r}"))]
     for f in _fields(types, name):
         if f["name"] not in data:
             raise TypedDataError(f"{what}: missing field {f['name']!r} of {name}")
@@ -147,9 +155,11 @@ def hash_struct(types: dict[str, Any], name: str, data: dict[str, Any], what: st
 def typed_data_digest(payload: Any) -> bytes:
     """The digest to sign for an EIP-712 payload (an object or its JSON text)."""
     if isinstance(payload, str):
+        # The node's bounded parser: the text escaped the body's depth check, and a
+        # deeply nested one overflowed json.loads's recursion.
         try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
+            payload = load_json(payload.encode("utf-8", "surrogatepass"))
+        except ValueError as exc:  # JSONDecodeError, JsonShapeError
             raise TypedDataError(f"typed data is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise TypedDataError("typed data must be an object")

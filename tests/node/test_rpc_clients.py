@@ -89,6 +89,24 @@ def test_sign_typed_data_v4_recovers_to_the_signer(node: Node) -> None:
     assert node.request("eth_signTypedData_v4", STRANGER, MAIL)["error"]["code"] == -32000
 
 
+def test_sign_typed_data_of_bad_text_is_invalid_params(node: Node) -> None:
+    """Lone surrogates (JSON's "\\ud800") answered with a UnicodeEncodeError's repr, and
+    typed data sent as deeply nested JSON text with -32603 RecursionError."""
+    me = node.accounts[1]
+    lone = "\ud800"
+    mail = {**MAIL, "message": {**MAIL["message"], "contents": lone}}
+    renamed = {**MAIL, "types": {**MAIL["types"], "Mail" + lone: MAIL["types"]["Mail"]},
+               "primaryType": "Mail" + lone}
+    for payload, named in ((mail, "message.contents: not valid Unicode"),
+                           (json.dumps(mail), "message.contents: not valid Unicode"),
+                           (renamed, "not valid Unicode"),
+                           ("[" * 100_000 + "]" * 100_000, "nested deeper")):
+        out = node.request("eth_signTypedData_v4", me, payload)
+        assert out["error"]["code"] == -32602, out
+        assert out["error"]["message"].startswith("invalid argument 1: "), out
+        assert named in out["error"]["message"], out
+
+
 def test_eth_sign_and_personal_sign(node: Node) -> None:
     me = node.accounts[2]
     for sig in (node("eth_sign", me, "0x68656c6c6f"), node("personal_sign", "0x68656c6c6f", me)):
