@@ -13,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
 
@@ -24,8 +25,9 @@ USAGE_EXIT = 2
 MAX_ACCOUNTS = 100_000
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chainvm node",
+def build_parser() -> ArgumentParser:
+    # The shared parser: a bad flag is one line, not argparse's usage block.
+    p = ArgumentParser(prog="chainvm node",
                                 description="A development Ethereum node (JSON-RPC over HTTP).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
@@ -76,7 +78,10 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:
+    except UsageError as exc:  # its message starts with the prog, "chainvm node"
+        print(exc, file=sys.stderr)
+        return USAGE_EXIT
+    except SystemExit as exc:  # --help
         return int(exc.code or 0) if exc.code in (0, None) else USAGE_EXIT
     from chainvm.chain.store import StoreError
     from chainvm.node.devchain import ETHER, DevChain, NodeError

@@ -97,6 +97,20 @@ def test_bad_usage() -> None:
 
 
 @pytest.mark.parametrize("args, named", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--port", "abc"], "argument --port: invalid int value: 'abc'"),
+    (["--port"], "argument --port: expected one argument"),
+])
+def test_flags_argparse_refuses_are_one_line(
+        args: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse printed its whole usage block (about 12 lines); the other commands say
+    what is wrong on one line."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"chainvm node: {named}\n"
+
+
+@pytest.mark.parametrize("args, named", [
     (["--port", "-5"], "--port"), (["--port", "65536"], "--port"),
     (["--chain-id", "-1"], "--chain-id"), (["--chain-id", "0"], "--chain-id"),
     (["--chain-id", str(1 << 64)], "--chain-id"),
