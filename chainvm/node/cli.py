@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
 from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+from chainvm.node.limits import MIN_BLOCK_TIME
 
 if TYPE_CHECKING:
     from chainvm.node.devchain import DevChain
@@ -207,8 +208,8 @@ def _value_problem(args: argparse.Namespace, ether: int) -> str | None:
     if not (0 <= args.balance * ether < 2.0 ** 256):  # (False for NaN; infinity is above)
         return "--balance must be a non-negative number of ether below 2^256 wei"
     if args.block_time is not None and not (math.isfinite(args.block_time)
-                                            and args.block_time > 0):
-        return "--block-time must be a positive number of seconds"
+                                            and args.block_time >= MIN_BLOCK_TIME):
+        return f"--block-time must be a number of seconds, at least {MIN_BLOCK_TIME}"
     if args.fork_block_number is not None and not 0 <= args.fork_block_number <= UINT64_MAX:
         return "--fork-block-number must be between 0 and 2^64-1"
     if args.max_body <= 0 or args.max_batch <= 0 or args.gas_cap < 0 \

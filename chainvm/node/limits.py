@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 DEFAULT_MAX_DEPTH = 64
+# The shortest interval between mined blocks (--block-time, evm_setIntervalMining): anvil
+# takes whole seconds; far below a millisecond the miner would hold the node making blocks.
+MIN_BLOCK_TIME = 0.001
 DEFAULT_MAX_DIGITS = 80  # 2^256 has 78 decimal digits
 
 # A JSON string, unrolled so that long strings run in one character-class repeat.

@@ -117,6 +117,7 @@ def test_flags_argparse_refuses_are_one_line(
     (["--balance", "inf"], "--balance"), (["--balance", "nan"], "--balance"),
     (["--balance", "1e300"], "--balance"), (["--balance", "1.2e59"], "--balance"),
     (["--block-time", "nan"], "--block-time"), (["--block-time", "inf"], "--block-time"),
+    (["--block-time", "1e-300"], "--block-time"), (["--block-time", "0.0009"], "--block-time"),
     (["--accounts", "-1"], "--accounts"), (["--accounts", str(10**9)], "--accounts"),
     (["--fork-url", "http://127.0.0.1:1", "--fork-block-number", str(1 << 64)],
      "--fork-block-number"),

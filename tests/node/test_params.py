@@ -51,6 +51,8 @@ ZERO = "0x" + "00" * 20
                                   "blockNumber": 2**70}}], "forking.blockNumber"),
     ("anvil_reset", [{"forking": {"jsonRpcUrl": "http://127.0.0.1:1",
                                   "blockNumber": -1}}], "forking.blockNumber"),
+    ("evm_setIntervalMining", [1e-9], "argument 0: seconds: 1e-09 is below 0.001"),
+    ("evm_setIntervalMining", [0.0009], "argument 0: seconds"),
     ("eth_chainId", [1], "too many arguments"),
     ("eth_getBalance", [], "missing value for required argument 0 (address)"),
 ])
@@ -108,3 +110,11 @@ def test_no_block_is_stamped_past_64_bits() -> None:
     with pytest.raises(NodeError, match="above 2"):
         rpc.call("evm_mine")
     assert rpc.call("eth_blockNumber") == "0x1"
+
+
+def test_interval_mining_takes_a_millisecond_and_zero() -> None:
+    rpc = Rpc(DevChain(accounts=1))
+    assert rpc.call("evm_setIntervalMining", 0.001) is True
+    assert rpc.dev.block_time == 0.001
+    assert rpc.call("evm_setIntervalMining", 0) is True
+    assert rpc.dev.block_time is None

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from chainvm.encoding.json_input import InputError
 from chainvm.node.dumps import read_dump
+from chainvm.node.limits import MIN_BLOCK_TIME
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import q
 from chainvm.node.rpc.params import (
@@ -107,6 +108,9 @@ class AnvilApi(Namespace):
 
     def evm_setIntervalMining(self, seconds: Seconds) -> bool:
         """Mine every `seconds` (0: stop); only effective with the HTTP server's miner."""
+        if 0 < seconds < MIN_BLOCK_TIME:
+            raise InvalidParams(f"invalid argument 0: seconds: {seconds} is below "
+                                f"{MIN_BLOCK_TIME} (0 stops interval mining)")
         self.dev.block_time = float(seconds) or None
         if seconds:
             self.dev.automine = False
