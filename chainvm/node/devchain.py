@@ -486,6 +486,11 @@ class DevChain:
 
     def add_transaction(self, tx: SignedTransaction) -> bytes:
         """Put a signed transaction in the pool (mined at once with automine)."""
+        if self._next_timestamp(consume=False) >> 64:
+            # The head is at 2^64-1 seconds (or the clock was moved there): no block can
+            # hold it, and a hash for a transaction that is never mined would mislead.
+            raise NodeError("no block can be mined: the next block's timestamp would be "
+                            "past 2^64-1", -32000)
         try:
             tx_hash = self.pool.add(tx)
         except (PoolError, InvalidTransaction) as exc:

@@ -118,3 +118,26 @@ def test_interval_mining_takes_a_millisecond_and_zero() -> None:
     assert rpc.dev.block_time == 0.001
     assert rpc.call("evm_setIntervalMining", 0) is True
     assert rpc.dev.block_time is None
+
+
+def test_sends_fail_once_no_block_can_be_mined() -> None:
+    """Without automine, a send after a block at 2^64-1 seconds returned a hash and sat
+    in the pool for good: no later block can be stamped."""
+    rpc = Rpc(DevChain(accounts=1))
+    me = "0x" + rpc.dev.accounts[0].hex()
+    rpc.call("evm_setAutomine", False)
+    rpc.call("evm_setNextBlockTimestamp", 2**64 - 1)
+    rpc.call("eth_sendTransaction", {"from": me, "to": ZERO})  # the last block holds it
+    rpc.call("evm_mine")
+    with pytest.raises(NodeError, match="next block's timestamp would be past 2"):
+        rpc.call("eth_sendTransaction", {"from": me, "to": ZERO})
+    assert rpc.call("txpool_status") == {"pending": "0x0", "queued": "0x0"}
+
+
+def test_time_increases_add_up_to_64_bits() -> None:
+    """Each increase was checked against the head's time alone, so two of 2^63 moved the
+    clock past 2^64-1."""
+    rpc = Rpc(DevChain(accounts=1))
+    rpc.call("evm_increaseTime", 2**63)
+    assert "argument 0: seconds" in _refused(rpc, "evm_increaseTime", 2**63)
+    rpc.call("evm_mine")

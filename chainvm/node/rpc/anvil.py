@@ -3,6 +3,7 @@ impersonation). Most anvil_ methods are served under hardhat_ too."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, ClassVar
 
 from chainvm.encoding.json_input import InputError
@@ -119,7 +120,10 @@ class AnvilApi(Namespace):
     # -- time ------------------------------------------------------------------------------
 
     def evm_increaseTime(self, seconds: Number) -> str:
-        if (self.dev.head.header.timestamp + seconds) >> 64:
+        # Increases add up: measured from the clock as already moved, not the head's time.
+        dev = self.dev
+        start = max(int(time.time()) + dev.time_offset, dev.head.header.timestamp)
+        if (start + seconds) >> 64:
             raise InvalidParams("invalid argument 0: seconds: blocks would be stamped past "
                                 "2^64-1")
         return q(self.dev.increase_time(seconds))
