@@ -29,7 +29,7 @@ MAX_ACCOUNTS = 100_000
 def build_parser() -> ArgumentParser:
     # The shared parser: a bad flag is one line, not argparse's usage block.
     p = ArgumentParser(prog="chainvm node",
-                                description="A development Ethereum node (JSON-RPC over HTTP).")
+                       description="A development Ethereum node (JSON-RPC over HTTP).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
