@@ -825,9 +825,12 @@ class DevChain:
     def increase_time(self, seconds: int) -> int:
         """Move the clock on: the next block is at least `seconds` after the head (blocks
         mined faster than one a second run ahead of the wall clock)."""
-        ahead = self.chain.head.header.timestamp - int(time.time())
-        self.time_offset = max(self.time_offset, ahead) + seconds
-        return self.time_offset
+        now = int(time.time())
+        offset = max(self.time_offset, self.chain.head.header.timestamp - now) + seconds
+        if (now + offset) >> 64:  # increases add up: checked on the clock as moved
+            raise NodeError("seconds: blocks would be stamped past 2^64-1", -32602)
+        self.time_offset = offset
+        return offset
 
     def set_next_timestamp(self, timestamp: int) -> None:
         if timestamp <= self.chain.head.header.timestamp:

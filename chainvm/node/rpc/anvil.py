@@ -3,10 +3,10 @@ impersonation). Most anvil_ methods are served under hardhat_ too."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, ClassVar
 
 from chainvm.encoding.json_input import InputError
+from chainvm.node.devchain import NodeError
 from chainvm.node.dumps import read_dump
 from chainvm.node.limits import MIN_BLOCK_TIME
 from chainvm.node.rpc.base import Namespace
@@ -120,13 +120,10 @@ class AnvilApi(Namespace):
     # -- time ------------------------------------------------------------------------------
 
     def evm_increaseTime(self, seconds: Number) -> str:
-        # Increases add up: measured from the clock as already moved, not the head's time.
-        dev = self.dev
-        start = max(int(time.time()) + dev.time_offset, dev.head.header.timestamp)
-        if (start + seconds) >> 64:
-            raise InvalidParams("invalid argument 0: seconds: blocks would be stamped past "
-                                "2^64-1")
-        return q(self.dev.increase_time(seconds))
+        try:
+            return q(self.dev.increase_time(seconds))
+        except NodeError as exc:  # the clock's bound, named as this method's argument
+            raise InvalidParams(f"invalid argument 0: {exc}") from None
 
     def evm_setNextBlockTimestamp(self, timestamp: Number) -> None:
         self.dev.set_next_timestamp(timestamp)
