@@ -208,10 +208,12 @@ def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table()
             assert before - f.gas == cost(new) - cost(words)
             assert len(f.memory) == 32 * new and f.memory.count(0) == len(f.memory)
             words = new
-    # Past the zeros that expansions copy from (ZERO_FILL), a zeroed temporary is added.
+    # Past the zeros that expansions copy from (ZERO_FILL), they are copied chunk by chunk:
+    # growths of less than, exactly and a few times a chunk, with and without a remainder.
     f = _memory_frame(10**12)
     f.memory += b"\x01" * 64
-    for end in (common.ZERO_FILL_BYTES - 32, common.ZERO_FILL_BYTES + 96):
+    chunk = common.ZERO_FILL_BYTES
+    for end in (chunk - 32, chunk + 96, 2 * chunk + 96, 5 * chunk + 96 + 32, 9 * chunk):
         before, words = f.gas, len(f.memory) // 32
         common.expand_memory(f, end - 1, 1)
         assert before - f.gas == cost((end + 31) // 32) - cost(words)

@@ -87,9 +87,10 @@ def _grow_memory_costs(words: int) -> None:
 
 
 # Zeros that expansions copy from, instead of allocating (and zero-filling, or mapping
-# fresh pages for) a temporary the size of each expansion. bytes(n) is calloc'd: pages
-# never written stay the kernel's shared zero page, so this costs no resident memory.
-ZERO_FILL_BYTES: Final = 1 << 22
+# fresh pages for) a temporary the size of each expansion. Larger expansions copy it
+# chunk by chunk: a small source stays in cache and its pages are mapped once, where a
+# source the size of the expansion costs a page fault for every 4 KiB it is read.
+ZERO_FILL_BYTES: Final = 1 << 16
 ZERO_FILL: Final = memoryview(bytes(ZERO_FILL_BYTES))
 
 
@@ -120,10 +121,10 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
         raise OutOfGas
     f.gas = gas
     grown = (new_words << 5) - old
-    if grown <= ZERO_FILL_BYTES:
-        mem += ZERO_FILL[:grown]
-    else:
-        mem += bytes(grown)
+    while grown > ZERO_FILL_BYTES:
+        mem += ZERO_FILL
+        grown -= ZERO_FILL_BYTES
+    mem += ZERO_FILL[:grown]
 
 
 def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
