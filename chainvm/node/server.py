@@ -76,6 +76,23 @@ def _error(status: int, code: int, message: str,
     return _json(error_response(None, code, message), status, headers)
 
 
+def _http_error(request: web.BaseRequest, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusal (a path that is not served, a method the path does not take)
+    as a JSON-RPC error with id null, keeping its status and its Allow header: JSON-RPC
+    clients read the body of every answer as JSON."""
+    path = request.path if len(request.path) <= 200 else request.path[:200] + "..."
+    if isinstance(exc, web.HTTPNotFound):
+        message = (f"no such path {path!r}: JSON-RPC is served by POST (or a WebSocket) "
+                   "at /")
+    elif isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        message = f"HTTP method {request.method} not allowed at {path!r} (allowed: {allowed})"
+    else:
+        message = f"HTTP {exc.status}: {exc.reason}"
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    return _error(exc.status, INVALID_REQUEST, message, headers)
+
+
 def host_name(host_header: str) -> str:
     """The name of a Host header, without port, lowercase ("[::1]:8545" -> "::1")."""
     host = host_header.strip().lower()
@@ -288,6 +305,8 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
             return refusal
         try:
             response = await handler(request)
+        except web.HTTPError as exc:  # 4xx/5xx of aiohttp's (404, 405): JSON too
+            response = _http_error(request, exc)
         except web.HTTPException:
             raise
         except Exception as exc:  # noqa: BLE001 - every answer is JSON, never a bare 500

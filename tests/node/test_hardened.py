@@ -251,6 +251,30 @@ def test_trace_size_is_limited_with_a_json_error(node: ThreadedNode) -> None:
     assert len(trace["structLogs"]) == 10 and trace["failed"] is True
 
 
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "foo", 404), ("POST", "nope", 404), ("DELETE", "a/b?c=d", 404),
+    ("PUT", "", 405), ("DELETE", "", 405), ("POST", "health", 405),
+])
+def test_unknown_paths_and_methods_get_json_errors(node: ThreadedNode, method: str,
+                                                   path: str, status: int) -> None:
+    """aiohttp's own 404 and 405 were text/plain ("404: Not Found"), which JSON-RPC
+    clients fail to parse: now a JSON-RPC error with id null, status and Allow kept."""
+    got, headers, reply = _request(node.url + path, _call("eth_chainId"), method=method)
+    assert got == status
+    assert headers["Content-Type"].startswith("application/json")
+    assert reply["jsonrpc"] == "2.0" and reply["id"] is None
+    assert reply["error"]["code"] == -32600
+    if status == 404:
+        assert "no such path" in reply["error"]["message"]
+    else:
+        assert f"HTTP method {method} not allowed" in reply["error"]["message"]
+        assert "POST" in headers["Allow"] or "GET" in headers["Allow"]
+    status, _h, reply = _request(node.url, _call("eth_chainId"))  # the routes still work
+    assert status == 200 and reply["result"] == "0x7a69"
+    status, _h, reply = _request(node.url + "health", b"", method="GET")
+    assert status == 200 and reply["ok"] is True
+
+
 # -- access --------------------------------------------------------------------------------
 
 
