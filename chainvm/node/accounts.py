@@ -7,9 +7,11 @@ never use them for anything of value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import unicodedata
+from pathlib import Path
 
 from coincurve import PrivateKey
 
@@ -18,6 +20,38 @@ from chainvm.crypto import SECP256K1_N, private_key_to_address
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
 DEFAULT_PATH = "m/44'/60'/0'/0"
 HARDENED = 0x80000000
+# BIP-39's English word list (bitcoin/bips, bip-0039/english.txt; SHA-256 2f5eed53...dbda).
+WORDLIST_PATH = Path(__file__).with_name("bip39_english.txt")
+MNEMONIC_LENGTHS = (12, 15, 18, 21, 24)
+
+
+@functools.cache
+def _word_indexes() -> dict[str, int]:
+    return {word: i for i, word in enumerate(WORDLIST_PATH.read_text("ascii").split())}
+
+
+def mnemonic_problem(mnemonic: str) -> str | None:
+    """Why `mnemonic` is not a BIP-39 mnemonic of the English list (None: it is): its
+    words (split at whitespace, as the seed takes them) must number 12, 15, 18, 21 or
+    24, each be in the list, and their last bits be the checksum of the others (the
+    first bits of the SHA-256 of the entropy)."""
+    words = mnemonic.split()
+    if len(words) not in MNEMONIC_LENGTHS:
+        return f"{len(words)} words; a BIP-39 mnemonic has 12, 15, 18, 21 or 24"
+    indexes = _word_indexes()
+    for word in words:
+        if word not in indexes:
+            shown = word if len(word) <= 20 else word[:20] + "..."
+            return f"{shown!r} is not in the BIP-39 English word list"
+    bits = 0
+    for word in words:
+        bits = bits << 11 | indexes[word]
+    checksum_bits = len(words) // 3  # 11 bits a word: entropy + entropy/32 of checksum
+    entropy = (bits >> checksum_bits).to_bytes((len(words) * 11 - checksum_bits) // 8, "big")
+    if hashlib.sha256(entropy).digest()[0] >> (8 - checksum_bits) \
+            != bits & ((1 << checksum_bits) - 1):
+        return "its checksum does not match (a word is wrong or out of place)"
+    return None
 
 
 def mnemonic_to_seed(mnemonic: str, passphrase: str = "") -> bytes:

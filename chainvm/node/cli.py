@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
-from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum
+from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum, mnemonic_problem
 from chainvm.node.limits import MIN_BLOCK_TIME
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ def main(argv: list[str]) -> int:
     from chainvm.node.server import NodeServer, tune_gc
 
     problem = (_value_problem(args, ETHER) or _fork_usage_problem(args)
-               or _sync_usage_problem(args) or _dump_path_problem(args.dump_state))
+               or _sync_usage_problem(args) or _mnemonic_usage_problem(args.mnemonic)
+               or _dump_path_problem(args.dump_state))
     if problem:
         print(f"chainvm node: {problem}", file=sys.stderr)
         return USAGE_EXIT
@@ -245,6 +246,14 @@ def _sync_usage_problem(args: argparse.Namespace) -> str | None:
     if not 0 <= args.sync_interval <= 3600:  # NaN fails too
         return "--sync-interval must be between 0 and 3600 seconds"
     return None
+
+
+def _mnemonic_usage_problem(mnemonic: str) -> str | None:
+    """A phrase that is not a BIP-39 mnemonic ("foo bar", a typo) was taken as one: its
+    seed is only a hash of the words, so the node served accounts that no wallet given
+    the same words derives (they refuse it)."""
+    problem = mnemonic_problem(mnemonic)
+    return None if problem is None else f"--mnemonic is not a valid BIP-39 mnemonic: {problem}"
 
 
 def _print_banner(dev: object, args: argparse.Namespace) -> None:

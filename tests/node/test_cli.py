@@ -139,6 +139,48 @@ def test_values_the_node_cannot_use_are_usage_errors(
     assert len(err.splitlines()) == 1 and named in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("mnemonic, why", [
+    ("foo bar", "2 words"),
+    ("", "0 words"),
+    (" ".join(["test"] * 11 + ["junks"]), "'junks' is not in the BIP-39 English word list"),
+    (" ".join(["test"] * 12), "checksum"),
+])
+def test_a_phrase_that_is_no_bip39_mnemonic_is_a_usage_error(
+        mnemonic: str, why: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any phrase was taken ("foo bar"): its seed is a hash of any text, so the node
+    served accounts that no wallet derives from the same words (they refuse them)."""
+    from chainvm.node import devchain
+
+    def started(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the node started")
+
+    monkeypatch.setattr(devchain, "DevChain", started)
+    assert main(["--port", "0", "--mnemonic", mnemonic]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainvm node: --mnemonic is not a valid BIP-39 mnemonic: ")
+    assert err.count("\n") == 1 and why in err
+
+
+@pytest.mark.parametrize("mnemonic", [
+    None, "test test test test test test test test test test test junk",
+    "legal winner thank year wave sausage worth useful legal winner thank yellow",
+])
+def test_bip39_mnemonics_reach_the_chain(mnemonic: str | None,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainvm.node import devchain
+
+    given: list[object] = []
+
+    def started(*_args: object, **kwargs: object) -> None:
+        given.append(kwargs["mnemonic"])
+        raise ValueError("stop here")  # a usage error (exit 2) after the checks
+
+    monkeypatch.setattr(devchain, "DevChain", started)
+    assert main(["--port", "0", *(["--mnemonic", mnemonic] if mnemonic else [])]) == 2
+    assert given == [mnemonic or devchain.DEFAULT_MNEMONIC]
+
+
 def test_devchain_reopen_in_process(tmp_path: Path) -> None:
     pytest.importorskip("lmdb")
     dev = DevChain(datadir=tmp_path / "d", accounts=2)
