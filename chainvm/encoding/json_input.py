@@ -162,14 +162,20 @@ def parse_quantity(value: Any, what: str = "", bits: int | None = None,
 
 
 def parse_data(value: Any, what: str = "") -> bytes:
-    """Bytes given as hex, with or without "0x"."""
+    """Bytes given as hex, with or without "0x": an even number of hex digits and nothing
+    else. bytes.fromhex alone skips ASCII whitespace between bytes and around them ("60
+    01", " 6001\n"): what it returns must have one byte for every two characters."""
     if not isinstance(value, str):
         raise InputError(_context(what, f"expected hex data, got {short(value)}"))
     text = value[2:] if value[:2] in ("0x", "0X") else value
     try:
-        return bytes.fromhex(text)
+        raw = bytes.fromhex(text)
     except ValueError:
-        raise InputError(_context(what, f"bad hex data {short(value)}")) from None
+        raw = None
+    if raw is None or 2 * len(raw) != len(text):
+        raise InputError(_context(what, f"bad hex data {short(value)} (an even number of "
+                                        "hex digits, 0x optional)"))
+    return raw
 
 
 def parse_fixed(value: Any, size: int, what: str = "") -> bytes:

@@ -300,6 +300,14 @@ def test_run_flags(args: list[str], word: str) -> None:
     assert_one_line_exit_2(chainvm("run", "--code", ENDLESS_LOOP, *args), word)
 
 
+@pytest.mark.parametrize("flag", ["--code", "--input"])
+@pytest.mark.parametrize("text", ["60 01", "0x60 01", "0x6001 ", " 6001", "6001\n",
+                                  "60\t01", "60_01", "0x 6001"])
+def test_run_hex_with_blanks_is_refused(flag: str, text: str) -> None:
+    """bytes.fromhex skips whitespace between and around bytes: "60 01" ran as 0x6001."""
+    assert_one_line_exit_2(chainvm("run", "--code", "00", flag, text), flag, "bad hex data")
+
+
 def test_run_largest_values_are_accepted() -> None:
     out = chainvm("run", "--code", "00", "--gas", str(2**64 - 1), "--value", str(2**256 - 1))
     assert out.returncode == 0, out.stderr
