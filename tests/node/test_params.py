@@ -34,6 +34,11 @@ ZERO = "0x" + "00" * 20
     ("eth_getBlockByNumber", ["latest", "yes"], "argument 1: full"),
     ("eth_getBlockByNumber", ["latest", 1], "argument 1: full"),
     ("eth_getBalance", ["0x1234"], "argument 0: address"),
+    # bytes.fromhex skips whitespace: these were 20 bytes and 2 bytes of data
+    ("eth_getBalance", ["0x" + "00" * 19 + "  00"], "argument 0: address: invalid hex"),
+    ("eth_getBalance", [" 0x" + "00" * 20], "argument 0: address"),
+    ("eth_call", [{"to": ZERO, "data": "0x60  01"}], "argument 0: tx: input: invalid hex"),
+    ("eth_sendRawTransaction", ["0x  02f8"], "argument 0: raw: invalid hex"),
     ("eth_getBalance", [ZERO, "0x1" + "0" * 64], "argument 1: block"),
     ("eth_getStorageAt", [ZERO, "slot"], "argument 1: slot"),
     ("eth_feeHistory", ["0x2", "latest", [50, 10]], "argument 2: percentiles"),

@@ -70,7 +70,9 @@ def parse_data(v: Any, what: str = "data", size: int | None = None) -> bytes:
     try:
         b = bytes.fromhex(digits)
     except ValueError:
-        raise InvalidParams(f"{what}: invalid hex data") from None
+        b = None
+    if b is None or 2 * len(b) != len(digits):  # fromhex skips whitespace: "0x60  01"
+        raise InvalidParams(f"{what}: invalid hex data")
     if size is not None and len(b) != size:
         raise InvalidParams(f"{what}: expected {size} bytes, got {len(b)}")
     return b
