@@ -49,11 +49,13 @@ from chainvm.evm.transaction import Authorization
 from chainvm.evm.vm import create_address
 from chainvm.node.accounts import dev_keys
 from chainvm.node.devchain import (
+    CALL_ARG_BITS,
     CallArgs,
     DevChain,
     DevTransaction,
     NodeError,
     RevertError,
+    check_uint,
     revert_reason,
 )
 from chainvm.state.state import Account, State
@@ -137,6 +139,22 @@ def _rlp_length(payload: int) -> int:
 
 def _pad32(value: bytes) -> bytes:
     return value.rjust(32, b"\x00")
+
+
+def _check_transaction(transaction: Any) -> dict[str, Any]:
+    """`transaction` (an eth-tester transaction dict) if its fields have the types and
+    ranges a transaction allows; eth-tester's ValidationError naming the field otherwise
+    (py-evm refuses such values too, at its own validation)."""
+    if not isinstance(transaction, dict):
+        raise ValidationError(f"transaction: expected a dict, got {type(transaction).__name__}")
+    try:
+        for key, bits in CALL_ARG_BITS.items():
+            value = transaction.get(key)
+            if value is not None and key != "tx_type":
+                check_uint(value, key, bits)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"transaction: {exc}") from None
+    return transaction
 
 
 def _fork_of_vm_configuration(vm_configuration: Any) -> str:
@@ -705,6 +723,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     def _make_transaction(self, transaction: dict[str, Any]) -> SignedTransaction:
         """An unsigned chainvm transaction from an eth-tester transaction dict, its
         missing fields filled as eth-tester does."""
+        _check_transaction(transaction)
         fee_keys = ("max_fee_per_gas", "max_priority_fee_per_gas")
         dynamic = any(k in transaction for k in fee_keys) or not any(
             k in transaction for k in fee_keys + ("gas_price",))
@@ -784,6 +803,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     # -- calls -----------------------------------------------------------------------------------
 
     def _request(self, transaction: dict[str, Any]) -> CallArgs:
+        _check_transaction(transaction)
         return CallArgs(
             sender=transaction.get("from") or None, to=transaction.get("to") or None,
             gas=transaction.get("gas"), gas_price=transaction.get("gas_price"),

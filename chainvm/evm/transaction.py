@@ -159,8 +159,8 @@ def validate(state: State, fork: Fork, block: BlockEnv, tx: Transaction,
     if tx.gas_limit > block.gas_limit:
         raise InvalidTransaction("gas limit reached: transaction gas exceeds block gas limit")
     for value in (tx.gas_price, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.value):
-        if value is not None and value > UINT256_MAX:
-            raise InvalidTransaction("fee or value exceeds 256 bits")
+        if value is not None and not 0 <= value <= UINT256_MAX:
+            raise InvalidTransaction("fee or value negative or above 256 bits")
     if tx.tx_type >= 2:
         max_fee = tx.max_fee_per_gas or 0
         priority = tx.max_priority_fee_per_gas or 0

@@ -119,6 +119,51 @@ class CallArgs:
     authorization_list: list[Authorization] = field(default_factory=list)
 
 
+# How wide each numeric field of a CallArgs may be, in bits: the JSON-RPC parameters
+# (rpc/params.py) and the Python APIs (TestChain, the eth-tester backend) check the same.
+CALL_ARG_BITS: dict[str, int] = {
+    "gas": 64, "gas_price": 256, "max_fee_per_gas": 256, "max_priority_fee_per_gas": 256,
+    "value": 256, "nonce": 64, "tx_type": 8, "chain_id": 256}
+
+
+def check_uint(value: Any, what: str, bits: int = 256) -> int:
+    """`value` if it is an unsigned integer of at most `bits` bits; TypeError when it is
+    not an int (a bool is not one), ValueError when it is negative or wider."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what}: expected an int, got {type(value).__name__} "
+                        f"{short(value)}")
+    if value < 0 or value >> bits:
+        raise ValueError(f"{what}: {value} outside 0..2^{bits}-1")
+    return value
+
+
+def check_address(value: Any, what: str) -> bytes:
+    """`value` if it is a 20-byte address (bytes); TypeError or ValueError otherwise."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"{what}: expected a 20-byte address, got {type(value).__name__} "
+                        f"{short(value)}")
+    if len(value) != 20:
+        raise ValueError(f"{what}: expected a 20-byte address, got {len(value)} bytes")
+    return value
+
+
+def check_call_args(req: CallArgs) -> CallArgs:
+    """`req` if its fields have the types and ranges a transaction allows (see
+    CALL_ARG_BITS); TypeError or ValueError naming the field otherwise. For requests
+    built from Python values: JSON-RPC's parse_call_args builds only valid ones."""
+    if req.sender is not None:
+        check_address(req.sender, "from")
+    if req.to is not None:
+        check_address(req.to, "to")
+    if not isinstance(req.data, bytes):
+        raise TypeError(f"data: expected bytes, got {type(req.data).__name__}")
+    for name, bits in CALL_ARG_BITS.items():
+        value = getattr(req, name)
+        if value is not None:
+            check_uint(value, name, bits)
+    return req
+
+
 class DevTransaction(SignedTransaction):
     """A transaction the node fills and signs itself. Its encoding, which the pool, the
     block's transactions root and the chain's index all need, is kept once signed (and

@@ -45,11 +45,13 @@ from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
+    CALL_ARG_BITS,
     ETHER,
     CallArgs,
     DevChain,
     NodeError,
     RevertError,
+    check_uint,
     revert_reason,
 )
 from chainvm.node.tracing import CallTracer
@@ -664,6 +666,7 @@ class TestChain:
 
     def call(self, to: str | bytes | None, data: bytes = b"", sender: str | bytes | None = None,
              value: int = 0) -> bytes:
+        check_uint(value, "value")
         if to is not None and value == 0:
             return self._fast_call(to_address(to), data, self._sender(sender))
         req = CallArgs(sender=self._sender(sender),
@@ -676,6 +679,9 @@ class TestChain:
     def transact(self, to: str | bytes | None, data: bytes = b"",
                  sender: str | bytes | None = None, value: int = 0,
                  gas: int | None = None) -> TxReceipt:
+        check_uint(value, "value")
+        if gas is not None:
+            check_uint(gas, "gas", CALL_ARG_BITS["gas"])
         if not self.blocks:
             return self._direct_transact(to, data, self._sender(sender), value, gas)
         pending = self.dev.pending_env()
@@ -846,6 +852,7 @@ class TestChain:
                    value: int = 0) -> dict[str, Any]:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
+        check_uint(value, "value")
         who = self._sender(sender)
         req = CallArgs(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
@@ -874,6 +881,7 @@ class TestChain:
                 row[1] += cost
 
         prof = Profile()
+        check_uint(value, "value")
         req = CallArgs(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from chainvm.evm.transaction import Authorization
-from chainvm.node.devchain import CallArgs, NodeError
+from chainvm.node.devchain import CALL_ARG_BITS, CallArgs, NodeError, check_uint
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -55,9 +55,10 @@ def parse_quantity(v: Any, what: str = "quantity", bits: int = 256) -> int:
 def parse_number(v: Any, what: str = "number", bits: int = 64) -> int:
     """A hex quantity, or a plain JSON integer (hardhat-style clients send those)."""
     if isinstance(v, int) and not isinstance(v, bool):
-        if v < 0 or v >> bits:
-            raise InvalidParams(f"{what}: {v} outside 0..2^{bits}-1")
-        return v
+        try:
+            return check_uint(v, what, bits)
+        except ValueError as exc:
+            raise InvalidParams(str(exc)) from None
     return parse_quantity(v, what, bits)
 
 
@@ -184,11 +185,11 @@ Raw = Annotated[Any, Decoder(_raw)]
 
 # -- transaction objects (eth_call, eth_estimateGas, eth_sendTransaction, debug_traceCall) -----
 
-_CALL_QUANTITIES = (("gas", "gas", 64), ("gasPrice", "gas_price", 256),
-                    ("maxFeePerGas", "max_fee_per_gas", 256),
-                    ("maxPriorityFeePerGas", "max_priority_fee_per_gas", 256),
-                    ("value", "value", 256), ("nonce", "nonce", 64), ("type", "tx_type", 8),
-                    ("chainId", "chain_id", 256))
+_CALL_QUANTITIES = tuple(
+    (key, attr, CALL_ARG_BITS[attr]) for key, attr in (
+        ("gas", "gas"), ("gasPrice", "gas_price"), ("maxFeePerGas", "max_fee_per_gas"),
+        ("maxPriorityFeePerGas", "max_priority_fee_per_gas"), ("value", "value"),
+        ("nonce", "nonce"), ("type", "tx_type"), ("chainId", "chain_id")))
 
 
 def parse_call_args(v: Any, what: str = "transaction") -> CallArgs:
