@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from chainvm.crypto import keccak256
+from chainvm.encoding.json_input import short
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
@@ -157,6 +158,22 @@ def to_address(value: str | bytes) -> bytes:
             raise ValueError("address must be 20 bytes")
         return value
     return _from_hex_address(value)
+
+
+def to_bytes(value: str | bytes | bytearray | memoryview, what: str) -> bytes:
+    """Bytes given as bytes (or bytearray, memoryview) or as hex, with or without "0x"
+    (as `deploy` takes bytecode); TypeError or ValueError naming `what` otherwise."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
+        except ValueError:
+            raise ValueError(f"{what}: not hex: {short(value)}") from None
+    raise TypeError(f"{what}: expected bytes or a hex string, got {type(value).__name__} "
+                    f"{short(value)}")
 
 
 def _type_str(item: dict[str, Any]) -> str:
@@ -513,19 +530,28 @@ class TestChain:
         return self.dev.state().code(to_address(address))
 
     def storage(self, address: str | bytes, slot: int) -> int:
-        return self.dev.state().get_storage(to_address(address), slot)
+        return self.dev.state().get_storage(to_address(address), check_uint(slot, "slot"))
+
+    # The edits check every argument before changing anything: TypeError for a value of
+    # the wrong type, ValueError for one out of range (balances, slots and storage values
+    # are uint256, nonces uint64).
 
     def set_balance(self, address: str | bytes, value: int) -> None:
-        self.dev.set_balance(to_address(address), value)
+        raw = to_address(address)
+        self.dev.set_balance(raw, check_uint(value, "balance"))
 
-    def set_code(self, address: str | bytes, code: bytes) -> None:
-        self.dev.set_code(to_address(address), code)
+    def set_code(self, address: str | bytes, code: bytes | str) -> None:
+        """`code`: bytes, or hex (as `deploy` takes bytecode)."""
+        raw = to_address(address)
+        self.dev.set_code(raw, to_bytes(code, "code"))
 
     def set_storage(self, address: str | bytes, slot: int, value: int) -> None:
-        self.dev.set_storage(to_address(address), slot, value)
+        raw = to_address(address)
+        self.dev.set_storage(raw, check_uint(slot, "slot"), check_uint(value, "value"))
 
     def set_nonce(self, address: str | bytes, nonce: int) -> None:
-        self.dev.set_nonce(to_address(address), nonce)
+        raw = to_address(address)
+        self.dev.set_nonce(raw, check_uint(nonce, "nonce", 64))
 
     @contextlib.contextmanager
     def impersonate(self, address: str | bytes) -> Iterator[str]:

@@ -70,3 +70,53 @@ def test_the_state_transition_refuses_a_negative_value() -> None:
         with pytest.raises(InvalidTransaction, match="negative"):
             apply_transaction(state, get_fork("Cancun"), BlockEnv(number=1, timestamp=1), tx)
     assert state.balance(SENDER) == 10**18 and state.balance(TO) == 0
+
+
+@pytest.mark.parametrize(("edit", "error"), [
+    (lambda c, a: c.set_balance(a, -1), ValueError),
+    (lambda c, a: c.set_balance(a, 2**256), ValueError),
+    (lambda c, a: c.set_balance(a, "100"), TypeError),
+    (lambda c, a: c.set_balance(a, None), TypeError),
+    (lambda c, a: c.set_balance(a, 1.5), TypeError),
+    (lambda c, a: c.set_nonce(a, -1), ValueError),
+    (lambda c, a: c.set_nonce(a, 2**64), ValueError),
+    (lambda c, a: c.set_nonce(a, "1"), TypeError),
+    (lambda c, a: c.set_storage(a, -1, 1), ValueError),
+    (lambda c, a: c.set_storage(a, 2**256, 1), ValueError),
+    (lambda c, a: c.set_storage(a, "0", 1), TypeError),
+    (lambda c, a: c.set_storage(a, 0, -1), ValueError),
+    (lambda c, a: c.set_storage(a, 0, 2**256), ValueError),
+    (lambda c, a: c.set_code(a, 123), TypeError),
+    (lambda c, a: c.set_code(a, None), TypeError),
+    (lambda c, a: c.set_code(a, "0xzz"), ValueError),
+    (lambda c, a: c.storage(a, -1), ValueError),
+    (lambda c, a: c.storage(a, "x"), TypeError),
+])
+def test_state_edits_check_before_they_change_anything(chain: TestChain, edit: Any,
+                                                       error: type[Exception]) -> None:
+    account = chain.accounts[1]
+    before = (chain.balance(account), chain.nonce(account), chain.code(account),
+              chain.storage(account, 0))
+    with pytest.raises(error):
+        edit(chain, account)
+    assert (chain.balance(account), chain.nonce(account), chain.code(account),
+            chain.storage(account, 0)) == before
+    chain.mine(1)  # the state still commits
+    chain.transact(account, value=1)
+
+
+def test_state_edits_at_the_limits(chain: TestChain) -> None:
+    account = chain.accounts[1]
+    chain.set_balance(account, 2**256 - 1)
+    chain.set_nonce(account, 2**64 - 1)
+    chain.set_storage(account, 2**256 - 1, 2**256 - 1)
+    chain.mine(1)
+    assert chain.balance(account) == 2**256 - 1 and chain.nonce(account) == 2**64 - 1
+    assert chain.storage(account, 2**256 - 1) == 2**256 - 1
+
+
+@pytest.mark.parametrize("code", ["6000", "0x6000", b"\x60\x00", bytearray(b"\x60\x00")])
+def test_set_code_takes_bytes_or_hex_as_deploy_does(chain: TestChain, code: Any) -> None:
+    chain.set_code(chain.accounts[2], code)
+    assert chain.code(chain.accounts[2]) == b"\x60\x00"
+    chain.mine(1)
