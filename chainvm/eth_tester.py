@@ -41,7 +41,8 @@ from chainvm.chain.processing import (
     WITHDRAWAL_REQUEST_ADDRESS,
 )
 from chainvm.chain.transactions import SignedTransaction, TxDecodeError, decode_transaction
-from chainvm.crypto import keccak256, private_key_to_address
+from chainvm.crypto import SECP256K1_N, keccak256, private_key_to_address
+from chainvm.encoding.json_input import short
 from chainvm.encoding.rlp import encode as rlp_encode
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
@@ -55,6 +56,7 @@ from chainvm.node.devchain import (
     DevTransaction,
     NodeError,
     RevertError,
+    check_address,
     check_uint,
     revert_reason,
 )
@@ -141,13 +143,48 @@ def _pad32(value: bytes) -> bytes:
     return value.rjust(32, b"\x00")
 
 
-def _check_transaction(transaction: Any) -> dict[str, Any]:
-    """`transaction` (an eth-tester transaction dict) if its fields have the types and
-    ranges a transaction allows; eth-tester's ValidationError naming the field otherwise
-    (py-evm refuses such values too, at its own validation)."""
+def _address(value: Any, what: str = "address") -> bytes:
+    """A canonical (20-byte) address, as eth-tester hands them to its backends;
+    ValidationError otherwise (as PyEVMBackend's)."""
+    try:
+        return check_address(value, what)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _hash_bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise ValidationError(f"{what}: expected bytes, got {type(value).__name__} "
+                              f"{short(value)}")
+    return value
+
+
+def _uint(value: Any, what: str, bits: int = 256) -> int:
+    try:
+        return check_uint(value, what, bits)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _check_transaction(transaction: Any, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`transaction` (an eth-tester transaction dict) if it has the `required` keys and
+    its fields have the types and ranges a transaction allows; eth-tester's
+    ValidationError naming the field otherwise (as its own validators and py-evm's)."""
     if not isinstance(transaction, dict):
         raise ValidationError(f"transaction: expected a dict, got {type(transaction).__name__}")
+    missing = [key for key in required if key not in transaction]
+    if missing:
+        raise ValidationError("Transaction is missing the required keys: "
+                              f"'{'/'.join(missing)}'")
     try:
+        sender, to = transaction.get("from"), transaction.get("to")
+        if sender is not None:
+            check_address(sender, "from")
+        if to is not None and to != b"":  # b"": a contract creation, in eth-tester's terms
+            check_address(to, "to")
+        if not isinstance(transaction.get("data", b""), bytes):
+            raise TypeError("data: expected bytes, got "
+                            f"{type(transaction['data']).__name__}")
         for key, bits in CALL_ARG_BITS.items():
             value = transaction.get(key)
             if value is not None and key != "tx_type":
@@ -396,6 +433,10 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
                 self._time_offset)
 
     def revert_to_snapshot(self, snapshot: tuple[Any, ...]) -> None:
+        if not (isinstance(snapshot, tuple) and len(snapshot) == 4
+                and isinstance(snapshot[0], bytes) and isinstance(snapshot[1], list)
+                and self.chain.get_block(snapshot[0]) is not None):
+            raise ValidationError(f"not a snapshot of this backend: {short(snapshot)}")
         head_hash, pending, pending_ts, offset = snapshot
         self.chain.set_head(head_hash)
         self.dev._after_head_change()
@@ -408,6 +449,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     def time_travel(self, to_timestamp: int) -> int:
         """Seal the pending block just before `to_timestamp`; the next one is at it."""
+        _uint(to_timestamp, "timestamp", 64)
         head_ts = self.chain.head.header.timestamp
         if to_timestamp < head_ts + 2:
             raise ValidationError(f"cannot travel to {to_timestamp}: the head is at {head_ts}")
@@ -419,6 +461,8 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return to_timestamp
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = bytes(20)) -> tuple[bytes, ...]:
+        _uint(num_blocks, "num_blocks", 64)
+        _address(coinbase, "coinbase")
         hashes = []
         for _ in range(num_blocks):
             built = self._build(coinbase)
@@ -439,12 +483,27 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         if not self._fork_of_pending().rules.eip4895:
             raise ValidationError("Withdrawals are only supported after the Shanghai fork")
         withdrawals = []
-        for w in withdrawals_list:
+        keys = ("address", "amount", "index", "validator_index")
+        for i, w in enumerate(withdrawals_list):
+            if not isinstance(w, dict):
+                raise ValidationError(f"withdrawal {i}: expected a dict, got "
+                                      f"{type(w).__name__}")
+            missing = [k for k in keys if k not in w]
+            if missing:  # eth-tester's validator's words
+                raise ValidationError(f"dict must contain all of the keys '{'/'.join(keys)}'. "
+                                      f" Missing the keys: '{'/'.join(missing)}'")
             address = w["address"]
-            raw = address if isinstance(address, bytes) else bytes.fromhex(
-                str(address).removeprefix("0x"))
-            withdrawals.append(Withdrawal(int(w["index"]), int(w["validator_index"]), raw,
-                                          int(w["amount"])))
+            if isinstance(address, str):
+                try:
+                    address = bytes.fromhex(address.removeprefix("0x"))
+                except ValueError:
+                    raise ValidationError(f"withdrawal {i}: address: not hex: "
+                                          f"{short(address)}") from None
+            withdrawals.append(Withdrawal(
+                _uint(w["index"], f"withdrawal {i}: index", 64),
+                _uint(w["validator_index"], f"withdrawal {i}: validator_index", 64),
+                _address(address, f"withdrawal {i}: address"),
+                _uint(w["amount"], f"withdrawal {i}: amount", 64)))
         built = self._build(withdrawals=withdrawals)
         assert built.result is not None
         stored = self.chain.import_built(built.block, built.result)
@@ -462,6 +521,10 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return tuple(self.keys)
 
     def add_account(self, private_key: bytes) -> None:
+        if not isinstance(private_key, bytes) or len(private_key) != 32 \
+                or not 0 < int.from_bytes(private_key, "big") < SECP256K1_N:
+            raise ValidationError("private key: expected 32 bytes, a number between 1 and "
+                                  "the secp256k1 order")
         self.keys[private_key_to_address(private_key)] = private_key
         self.account_keys.append(private_key)
 
@@ -491,6 +554,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
 
     def get_block_by_hash(self, block_hash: bytes, full_transaction: bool = True
                           ) -> dict[str, Any]:
+        _hash_bytes(block_hash, "block hash")
         stored = self.chain.get_block(block_hash)
         if stored is None or self.chain.canonical.get(stored.number) != block_hash:
             raise BlockNotFound(f"No block found for block hash: 0x{block_hash.hex()}")
@@ -593,6 +657,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     # -- transactions and receipts ------------------------------------------------------------
 
     def _find(self, tx_hash: bytes) -> tuple[StoredBlock, int, bool]:
+        _hash_bytes(tx_hash, "transaction hash")
         if any(self._hash(tx) == tx_hash for tx in self._pending):
             stored = self._pending_stored()
             for i, tx in enumerate(stored.block.transactions):
@@ -704,16 +769,17 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return self._block(block_number)[0].state
 
     def get_nonce(self, account: bytes, block_number: Any = "latest") -> int:
-        return self._state(block_number).nonce(account)
+        return self._state(block_number).nonce(_address(account))
 
     def get_balance(self, account: bytes, block_number: Any = "latest") -> int:
-        return self._state(block_number).balance(account)
+        return self._state(block_number).balance(_address(account))
 
     def get_code(self, account: bytes, block_number: Any = "latest") -> bytes:
-        return bytes(self._state(block_number).code(account))
+        return bytes(self._state(block_number).code(_address(account)))
 
     def get_storage(self, account: bytes, slot: int, block_number: Any = "latest") -> int:
-        return self._state(block_number).get_storage(account, slot)
+        return self._state(block_number).get_storage(_address(account),
+                                                     _uint(slot, "storage slot"))
 
     def get_base_fee(self, block_number: Any = "latest") -> int:
         return self._block(block_number)[0].header.base_fee or 0
@@ -768,7 +834,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return tx
 
     def send_transaction(self, transaction: dict[str, Any]) -> bytes:
-        sender = transaction["from"]
+        sender = _check_transaction(transaction, ("from", "gas"))["from"]
         key = self.keys.get(sender)
         if key is None:
             raise ValidationError('No valid "from" key was provided in the transaction '
@@ -778,6 +844,13 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return self._add(tx, sender)
 
     def send_signed_transaction(self, signed_transaction: dict[str, Any]) -> bytes:
+        _check_transaction(signed_transaction, ("gas", "v", "r", "s"))
+        try:
+            check_uint(signed_transaction["v"], "v")
+            check_uint(signed_transaction["r"], "r")
+            check_uint(signed_transaction["s"], "s")
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"transaction: {exc}") from None
         tx = self._make_transaction(signed_transaction)
         tx.v, tx.r, tx.s = (signed_transaction["v"], signed_transaction["r"],
                             signed_transaction["s"])
@@ -789,8 +862,11 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return self._add(tx, sender)
 
     def send_raw_transaction(self, raw_transaction: bytes) -> bytes:
+        if not isinstance(raw_transaction, (bytes, bytearray, memoryview)):
+            raise ValidationError("raw transaction: expected bytes, got "
+                                  f"{type(raw_transaction).__name__}")
         try:
-            tx = decode_transaction(raw_transaction)
+            tx = decode_transaction(bytes(raw_transaction))
         except TxDecodeError as exc:
             if str(exc).startswith("unknown transaction type"):
                 raise UnknownTransactionType(str(exc)) from None

@@ -149,7 +149,13 @@ def _long_length(data: bytes, pos: int, ll: int) -> tuple[int, int]:
 
 
 def decode(data: bytes) -> RLPItem:
-    item, end = _decode_at(bytes(data), 0)
+    try:
+        item, end = _decode_at(bytes(data), 0)
+    except RecursionError:
+        # Lists nested deeper than the interpreter's recursion limit (about 1,000; no
+        # valid transaction, block or trie node nests more than a few levels): caught here
+        # rather than counted per item, so decoding costs nothing more.
+        raise RLPError("lists nested too deeply") from None
     if end != len(data):
         raise RLPError("trailing bytes after RLP item")
     return item

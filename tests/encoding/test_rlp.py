@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pytest
 
@@ -95,3 +96,18 @@ def test_rlp_fixtures(name: str, case: dict) -> None:
         decode(expected)
     else:
         assert encode(_to_item(case["in"])) == expected
+
+
+def test_lists_nested_past_the_recursion_limit_are_an_rlp_error() -> None:
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # the default (py_ecc, once imported, raises it to 10^6)
+    try:
+        for depth in (2000, 100_000):  # each 0xc1 opens a list holding the next
+            with pytest.raises(RLPError, match="nested too deeply"):
+                decode(b"\xc1" * depth + b"\x80")
+        nested: object = b""
+        for _ in range(200):  # deep but within the limit: still decoded
+            nested = [nested]
+        assert decode(encode(nested)) == nested
+    finally:
+        sys.setrecursionlimit(old)
