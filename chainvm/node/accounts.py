@@ -105,6 +105,11 @@ def _child(key: bytes, chain_code: bytes, index: int,
     return child.to_bytes(32, "big"), digest[32:]
 
 
+# Dev accounts a node or TestChain derives and funds at start (100,000 take about 8 s
+# here); `chainvm node --accounts` and TestChain(accounts=...) refuse more.
+MAX_ACCOUNTS = 100_000
+
+
 def dev_keys(count: int, mnemonic: str = DEFAULT_MNEMONIC,
              path: str = DEFAULT_PATH) -> list[tuple[bytes, bytes]]:
     """(address, private key) of the first `count` accounts below `path` (the parent key

@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING
 
 from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
-from chainvm.node.accounts import DEFAULT_MNEMONIC, checksum, mnemonic_problem
+from chainvm.node.accounts import DEFAULT_MNEMONIC, MAX_ACCOUNTS, checksum, mnemonic_problem
 from chainvm.node.limits import MIN_BLOCK_TIME
 
 if TYPE_CHECKING:
     from chainvm.node.devchain import DevChain
 
 USAGE_EXIT = 2
-# Dev accounts a node derives, funds and prints at start (100,000 take about 8 s here).
-MAX_ACCOUNTS = 100_000
 
 
 def build_parser() -> ArgumentParser:

@@ -133,7 +133,7 @@ def check_uint(value: Any, what: str, bits: int = 256) -> int:
         raise TypeError(f"{what}: expected an int, got {type(value).__name__} "
                         f"{short(value)}")
     if value < 0 or value >> bits:
-        raise ValueError(f"{what}: {value} outside 0..2^{bits}-1")
+        raise ValueError(f"{what}: {short(value, 30)} outside 0..2^{bits}-1")
     return value
 
 

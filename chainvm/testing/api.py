@@ -44,6 +44,7 @@ from chainvm.encoding.json_input import short
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
+from chainvm.node.accounts import MAX_ACCOUNTS
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     CALL_ARG_BITS,
@@ -57,7 +58,10 @@ from chainvm.node.devchain import (
 )
 from chainvm.node.tracing import CallTracer
 
-__all__ = ["Contract", "Event", "TestChain", "TransactionFailed", "TxReceipt"]
+__all__ = ["Contract", "Event", "TestChain", "TransactionFailed", "TransactionNotFound",
+           "TxReceipt"]
+
+UINT64_MAX = 2**64 - 1
 
 
 class TransactionFailed(Exception):
@@ -69,6 +73,14 @@ class TransactionFailed(Exception):
         super().__init__(message)
         self.data = data
         self.error = error
+
+
+class TransactionNotFound(KeyError):
+    """`receipt` of a transaction hash the chain has not mined (a KeyError, as before,
+    with the message as its text)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def _revert_names(exc: TransactionFailed) -> set[str]:
@@ -152,12 +164,45 @@ def _from_hex_address(value: str) -> bytes:
     return raw
 
 
-def to_address(value: str | bytes) -> bytes:
+def to_address(value: str | bytes | bytearray | Contract) -> bytes:
+    """An address given as 20 bytes, as hex (checksummed or not) or as a Contract;
+    TypeError for anything else, ValueError for the wrong length or bad hex."""
     if isinstance(value, bytes):
         if len(value) != 20:
-            raise ValueError("address must be 20 bytes")
+            raise ValueError(f"address must be 20 bytes, got {len(value)}")
         return value
-    return _from_hex_address(value)
+    if isinstance(value, str):
+        try:
+            return _from_hex_address(value)
+        except ValueError:
+            raise ValueError(f"not an address: {short(value)}") from None
+    if isinstance(value, (bytearray, memoryview)):
+        return to_address(bytes(value))
+    if isinstance(value, Contract):
+        return value.raw_address
+    raise TypeError(f"expected an address (20 bytes or hex), got {type(value).__name__} "
+                    f"{short(value)}")
+
+
+def check_abi(abi: Any) -> list[dict[str, Any]]:
+    """`abi` if it is a JSON ABI (a list of dicts, functions, events and errors named,
+    their inputs and outputs typed); TypeError or ValueError saying what is wrong."""
+    if not isinstance(abi, (list, tuple)):
+        raise TypeError(f"abi: expected a list of dicts, got {type(abi).__name__} "
+                        f"{short(abi)}")
+    for i, item in enumerate(abi):
+        if not isinstance(item, dict):
+            raise TypeError(f"abi[{i}]: expected a dict, got {type(item).__name__}")
+        kind = item.get("type", "function")
+        if kind in ("function", "event", "error") and not isinstance(item.get("name"), str):
+            raise ValueError(f"abi[{i}]: a {kind} without a name")
+        for key in ("inputs", "outputs"):
+            params = item.get(key, [])
+            if not isinstance(params, list) or not all(
+                    isinstance(p, dict) and isinstance(p.get("type"), str) for p in params):
+                raise ValueError(f"abi[{i}] ({item.get('name', kind)}): {key} must be a "
+                                 "list of dicts with a type")
+    return abi if isinstance(abi, list) else list(abi)
 
 
 def to_bytes(value: str | bytes | bytearray | memoryview, what: str) -> bytes:
@@ -354,7 +399,7 @@ class Contract:
         self.chain = chain
         self.raw_address = to_address(address)
         self.address = checksum(self.raw_address)
-        self.abi = abi
+        self.abi = abi = check_abi(abi)
         self.name = name or "Contract"
         self.functions: dict[str, list[dict[str, Any]]] = {}
         self.events: dict[bytes, dict[str, Any]] = {}
@@ -490,7 +535,18 @@ class TestChain:
         (no signing, pool, block building or import; block number and time move only
         with `mine` and `time_travel`), as titanoboa does. `fork_url=URL,
         fork_block=N` (and `fork_cache=DIR`) fork a remote node's chain at block N, as
-        `chainvm node --fork-url` does (docs/node.md, Fork mode)."""
+        `chainvm node --fork-url` does (docs/node.md, Fork mode).
+
+        Invalid arguments raise TypeError or ValueError: `chain_id` must be 1..2^64-1,
+        `accounts` 0..MAX_ACCOUNTS (100,000, as `chainvm node --accounts`), `balance`
+        a uint256."""
+        check_uint(accounts, "accounts")
+        if accounts > MAX_ACCOUNTS:
+            raise ValueError(f"accounts: {accounts} is more than {MAX_ACCOUNTS} "
+                             "(each is derived and funded at start)")
+        if check_uint(chain_id, "chain_id", 64) == 0:
+            raise ValueError("chain_id: must be between 1 and 2^64-1")
+        check_uint(balance, "balance")
         self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
                             balance=balance, **kwargs)
         self.blocks = blocks
@@ -597,7 +653,7 @@ class TestChain:
                              + ", nothing reverted")
 
     def mine(self, blocks: int = 1) -> None:
-        self.dev.mine(blocks)
+        self.dev.mine(check_uint(blocks, "blocks", 64))
 
     def time_travel(self, seconds: int | None = None, blocks: int | None = None,
                     block_delta: int = 12) -> None:
@@ -606,6 +662,10 @@ class TestChain:
         `seconds` later (default `blocks * block_delta`). The blocks in between are mined
         empty, so the chain stays a valid one."""
         blocks = blocks or 0
+        for name, number in (("seconds", seconds), ("blocks", blocks),
+                             ("block_delta", block_delta)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+                raise TypeError(f"{name}: expected an int, got {type(number).__name__}")
         if seconds is None:
             seconds = blocks * block_delta
         if seconds < 0 or blocks < 0:
@@ -614,6 +674,8 @@ class TestChain:
             raise ValueError(f"{blocks} blocks need at least {blocks} seconds")
         env, _fork = self.pending_env()
         target = env.timestamp + seconds
+        if target > UINT64_MAX:  # refused before any block is mined
+            raise ValueError(f"time_travel: the timestamp {target} would pass 2^64-1")
         if blocks:
             step = seconds // blocks
             self.dev.mine(blocks, timestamp=env.timestamp, interval=step)
@@ -693,6 +755,7 @@ class TestChain:
     def call(self, to: str | bytes | None, data: bytes = b"", sender: str | bytes | None = None,
              value: int = 0) -> bytes:
         check_uint(value, "value")
+        data = to_bytes(data, "data")
         if to is not None and value == 0:
             return self._fast_call(to_address(to), data, self._sender(sender))
         req = CallArgs(sender=self._sender(sender),
@@ -706,6 +769,7 @@ class TestChain:
                  sender: str | bytes | None = None, value: int = 0,
                  gas: int | None = None) -> TxReceipt:
         check_uint(value, "value")
+        data = to_bytes(data, "data")
         if gas is not None:
             check_uint(gas, "gas", CALL_ARG_BITS["gas"])
         if not self.blocks:
@@ -758,7 +822,7 @@ class TestChain:
             raise self._error(exc) from None
         found = dev.chain.get_transaction(tx_hash)
         if found is None:  # automine off: in the pool
-            raise KeyError(f"transaction 0x{tx_hash.hex()} not mined")
+            raise TransactionNotFound(f"transaction 0x{tx_hash.hex()} not mined")
         _tx, _receipt, stored, index = found
         result = dev.tx_result(stored, index)
         if result is not None and not result.success:
@@ -835,10 +899,15 @@ class TestChain:
                 out.append(event)
         return out
 
-    def receipt(self, tx_hash: bytes) -> TxReceipt:
+    def receipt(self, tx_hash: bytes | str) -> TxReceipt:
+        """The receipt of a mined transaction (`tx_hash`: 32 bytes or hex);
+        TransactionNotFound (a KeyError) when the chain has not mined it."""
+        tx_hash = to_bytes(tx_hash, "tx_hash")
+        if len(tx_hash) != 32:
+            raise ValueError(f"tx_hash: expected 32 bytes, got {len(tx_hash)}")
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
-            raise KeyError(f"transaction 0x{tx_hash.hex()} not mined")
+            raise TransactionNotFound(f"transaction 0x{tx_hash.hex()} not mined")
         return self._receipt(tx_hash, found)
 
     def _receipt(self, tx_hash: bytes, found: tuple[Any, Any, Any, int]) -> TxReceipt:
@@ -858,8 +927,8 @@ class TestChain:
                name: str | None = None) -> Contract:
         from eth_abi import encode
 
-        code = bytes.fromhex(bytecode.removeprefix("0x")) if isinstance(bytecode, str) \
-            else bytecode
+        abi = check_abi(abi)
+        code = to_bytes(bytecode, "bytecode")
         ctor = next((i for i in abi if i.get("type") == "constructor"), None)
         if ctor is not None:
             types = [_type_str(i) for i in ctor.get("inputs", [])]
@@ -879,6 +948,7 @@ class TestChain:
         """geth's call-tracer tree for a call at the head."""
         tracer = CallTracer()
         check_uint(value, "value")
+        data = to_bytes(data, "data")
         who = self._sender(sender)
         req = CallArgs(sender=who, to=to_address(to), value=value, data=data)
         result = self.dev.execute(req, tracer=tracer)
@@ -908,6 +978,7 @@ class TestChain:
 
         prof = Profile()
         check_uint(value, "value")
+        data = to_bytes(data, "data")
         req = CallArgs(sender=self._sender(sender), to=to_address(to), value=value,
                           data=data)
         self.dev.execute(req, tracer=prof)

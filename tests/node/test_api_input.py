@@ -120,3 +120,103 @@ def test_set_code_takes_bytes_or_hex_as_deploy_does(chain: TestChain, code: Any)
     chain.set_code(chain.accounts[2], code)
     assert chain.code(chain.accounts[2]) == b"\x60\x00"
     chain.mine(1)
+
+
+@pytest.mark.parametrize(("address", "error"), [
+    (5, TypeError), ([1], TypeError), ("0xzz", ValueError),
+    ("0x12", ValueError), ("0x" + "00" * 21, ValueError), (b"\x00" * 19, ValueError),
+])
+def test_addresses_are_checked_at_every_entry(chain: TestChain, address: Any,
+                                              error: type[Exception]) -> None:
+    for use in (chain.balance, chain.nonce, chain.code, lambda a: chain.storage(a, 0),
+                chain.call, chain.transact, lambda a: chain.call(chain.accounts[1], sender=a),
+                lambda a: chain.impersonate(a).__enter__(),
+                lambda a: chain.prank(a).__enter__(), lambda a: chain.at(a, [])):
+        with pytest.raises(error, match="address"):
+            use(address)
+
+
+def test_bytes_like_addresses_and_contracts_are_addresses(chain: TestChain) -> None:
+    with pytest.raises(TypeError, match="address"):
+        chain.balance(None)  # type: ignore[arg-type]
+    raw = bytes.fromhex(chain.accounts[1][2:])
+    assert chain.balance(bytearray(raw)) == chain.balance(raw) == chain.balance(
+        chain.accounts[1].lower())
+    contract = chain.at(raw, [])
+    assert chain.balance(contract) == chain.balance(raw)
+
+
+@pytest.mark.parametrize(("data", "error"), [(123, TypeError), ("zz", ValueError),
+                                             (None, TypeError)])
+def test_call_data_is_bytes_or_hex(chain: TestChain, data: Any,
+                                   error: type[Exception]) -> None:
+    target = chain.accounts[1]
+    for use in (chain.call, chain.transact, chain.trace_call, chain.gas_profile):
+        with pytest.raises(error, match="data"):
+            use(target, data)  # type: ignore[operator]
+    assert chain.call(target, "0x") == chain.call(target, b"") == b""
+
+
+def test_receipt_of_a_bad_or_unknown_hash(chain: TestChain) -> None:
+    from chainvm.testing.api import TransactionNotFound
+
+    with pytest.raises(ValueError, match="32 bytes"):
+        chain.receipt("0x00")
+    with pytest.raises(TypeError, match="tx_hash"):
+        chain.receipt(5)  # type: ignore[arg-type]
+    with pytest.raises(TransactionNotFound, match="not mined") as caught:
+        chain.receipt(b"\x00" * 32)
+    assert isinstance(caught.value, KeyError)
+    assert str(caught.value) == "transaction 0x" + "00" * 32 + " not mined"
+
+
+def test_receipt_takes_the_hash_as_bytes_or_hex() -> None:
+    chain = TestChain()
+    tx_hash = chain.transact(chain.accounts[1], value=1).tx_hash
+    assert chain.receipt("0x" + tx_hash.hex()).tx_hash == chain.receipt(tx_hash).tx_hash
+
+
+@pytest.mark.parametrize(("abi", "error", "match"), [
+    ("notabi", TypeError, "list of dicts"), (None, TypeError, "list of dicts"),
+    ([1, 2], TypeError, r"abi\[0\]"), ([{"type": "function"}], ValueError, "without a name"),
+    ([{"type": "event", "inputs": []}], ValueError, "without a name"),
+    ([{"type": "function", "name": "f", "inputs": [{"name": "x"}]}], ValueError, "inputs"),
+    ([{"type": "function", "name": "f", "outputs": "uint256"}], ValueError, "outputs"),
+])
+def test_malformed_abis_are_refused_before_deploying(chain: TestChain, abi: Any,
+                                                     error: type[Exception],
+                                                     match: str) -> None:
+    with pytest.raises(error, match=match):
+        chain.at(chain.accounts[1], abi)
+    with pytest.raises(error, match=match):
+        chain.deploy(abi, b"\x00")
+    assert chain.nonce(chain.accounts[0]) == 0  # nothing deployed
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"accounts": 10**6}, ValueError, "100000"), ({"accounts": -1}, ValueError, "accounts"),
+    ({"accounts": "3"}, TypeError, "accounts"), ({"chain_id": "x"}, TypeError, "chain_id"),
+    ({"chain_id": -1}, ValueError, "chain_id"), ({"chain_id": 0}, ValueError, "chain_id"),
+    ({"chain_id": 2**64}, ValueError, "chain_id"), ({"balance": -1}, ValueError, "balance"),
+    ({"balance": 2**256}, ValueError, "balance"),
+])
+def test_constructor_arguments_are_checked(kwargs: dict[str, Any], error: type[Exception],
+                                           match: str) -> None:
+    with pytest.raises(error, match=match):
+        TestChain(**kwargs)
+
+
+@pytest.mark.parametrize(("move", "error"), [
+    (lambda c: c.mine(-1), ValueError), (lambda c: c.mine("2"), TypeError),
+    (lambda c: c.mine(1.5), TypeError), (lambda c: c.time_travel("5"), TypeError),
+    (lambda c: c.time_travel(2**70), ValueError),
+    (lambda c: c.time_travel(blocks=2, block_delta=2**64), ValueError),
+])
+def test_mine_and_time_travel_check_first(chain: TestChain, move: Any,
+                                          error: type[Exception]) -> None:
+    number, timestamp = chain.block_number, chain.timestamp
+    with pytest.raises(error):
+        move(chain)
+    assert (chain.block_number, chain.timestamp) == (number, timestamp)
+    chain.mine(1)
+    assert chain.block_number == number + 1
