@@ -76,7 +76,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
 _TEMPLATE_LOCALS = frozenset({"f", "mem", "pc"})
 _BUILTINS = frozenset({"int", "len", "pow", "max", "min"})
 # Names the generated bodies and blocks use for their own purposes.
-_RESERVED = frozenset({"s", "stack", "append", "gas", "jumpdests"}) | _TEMPLATE_LOCALS
+_RESERVED = frozenset({"s", "stack", "append", "gas", "jumpdests", "unwrapped"}) | _TEMPLATE_LOCALS
 
 def _load_generated_bodies() -> Mapping[str, Body]:
     """The bodies generated ahead of time from the templates (instructions/generated.py,
@@ -311,10 +311,44 @@ def _interpreter_source(inline: Inline, counts: Counter[str], has_statements: bo
     if inline._statements:
         lines.extend("    " + line for line in inline._statements.format_map(mapping).split("\n"))
     if inline._result is not None:
-        value = inline._result.format_map(mapping)
-        lines.append(f"    s[-1] = {value}" if in_place else f"    s.append({value})")
+        wrap = _wrap_test(result, set(names))
+        if wrap is not None and in_place and inline._result.startswith("(") \
+                and inline._result.endswith(") & M"):
+            # `(a + b) & M` as its sum and a comparison: a sum inside 256 bits, the common
+            # case, is then kept as it is instead of going through the mask's digit loop
+            # (in the native build a 262-instruction PyNumber_And against a comparison).
+            # The compiled tier keeps the template's shorter source, which its compile()
+            # pays for by the token.
+            inner = inline._result[1:-len(") & M")].format_map(mapping)
+            test, wrapped = wrap
+            lines.append(f"    {_WRAPPED} = {inner}")
+            lines.append(f"    s[-1] = {_WRAPPED} if {test} else {wrapped}")
+        else:
+            value = inline._result.format_map(mapping)
+            lines.append(f"    s[-1] = {value}" if in_place else f"    s.append({value})")
     lines.append("    return pc + 1")
     return "\n".join(lines) + "\n"
+
+
+# The interpreter bodies' name for a result before it is wrapped to 256 bits.
+_WRAPPED = "unwrapped"
+
+
+def _wrap_test(result: ast.expr | None, operands: set[str]) -> tuple[str, str] | None:
+    """For a result `(x + y) & M`, `(x * y) & M` or `(x - y) & M` over operands (words,
+    never negative): (the test that the unwrapped value is already a word, the value
+    wrapped when it is not). None for any other result."""
+    if not (isinstance(result, ast.BinOp) and isinstance(result.op, ast.BitAnd)
+            and isinstance(result.right, ast.Name) and result.right.id == "M"
+            and isinstance(result.left, ast.BinOp)
+            and isinstance(result.left.left, ast.Name) and result.left.left.id in operands
+            and isinstance(result.left.right, ast.Name) and result.left.right.id in operands):
+        return None
+    if isinstance(result.left.op, ast.Sub):  # -2**256 < x - y < 2**256
+        return f"{_WRAPPED} >= 0", f"{_WRAPPED} + TWO_256"
+    if isinstance(result.left.op, ast.Add | ast.Mult):  # 0 <= x + y, x * y
+        return f"{_WRAPPED} <= M", f"{_WRAPPED} & M"
+    return None
 
 
 def _body_from_code(inline: Inline, code: CodeType) -> Body:

@@ -131,7 +131,8 @@ TWO_256: Final = 0x1000000000000000000000000000000000000000000000000000000000000
 
 
 def op_add(f: Frame, s: list[Any], pc: int) -> int:
-    s[-1] = (s.pop() + s[-1]) & M
+    unwrapped = s.pop() + s[-1]
+    s[-1] = unwrapped if unwrapped <= M else unwrapped & M
     return pc + 1
 
 
@@ -312,7 +313,8 @@ def op_mstore8(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_mul(f: Frame, s: list[Any], pc: int) -> int:
-    s[-1] = (s.pop() * s[-1]) & M
+    unwrapped = s.pop() * s[-1]
+    s[-1] = unwrapped if unwrapped <= M else unwrapped & M
     return pc + 1
 
 
@@ -439,7 +441,8 @@ def op_stop(f: Frame, s: list[int], pc: int) -> int:
 
 
 def op_sub(f: Frame, s: list[Any], pc: int) -> int:
-    s[-1] = (s.pop() - s[-1]) & M
+    unwrapped = s.pop() - s[-1]
+    s[-1] = unwrapped if unwrapped >= 0 else unwrapped + TWO_256
     return pc + 1
 
 
