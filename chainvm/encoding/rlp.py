@@ -95,7 +95,13 @@ def encode(item: object) -> bytes:
     raise RLPError(f"cannot encode {type(item).__name__}")
 
 
-def _decode_at(data: bytes, pos: int) -> tuple[RLPItem, int]:
+# Lists nest at most this deep. No transaction, block, receipt or trie node nests more
+# than a few levels; the bound keeps hostile input from recursing until the stack ends
+# (the native build's recursion is C recursion, which no RecursionError stops).
+MAX_RLP_DEPTH = 256
+
+
+def _decode_at(data: bytes, pos: int, depth: int = 0) -> tuple[RLPItem, int]:
     if pos >= len(data):
         raise RLPError("unexpected end of input")
     b0 = data[pos]
@@ -126,10 +132,12 @@ def _decode_at(data: bytes, pos: int) -> tuple[RLPItem, int]:
     end = start + length
     if end > len(data):
         raise RLPError("list longer than input")
+    if depth >= MAX_RLP_DEPTH:
+        raise RLPError(f"lists nested too deeply (more than {MAX_RLP_DEPTH} levels)")
     items: list[RLPItem] = []
     p = start
     while p < end:
-        item, p = _decode_at(data, p)
+        item, p = _decode_at(data, p, depth + 1)
         items.append(item)
     if p != end:
         raise RLPError("list payload length mismatch")
@@ -149,13 +157,7 @@ def _long_length(data: bytes, pos: int, ll: int) -> tuple[int, int]:
 
 
 def decode(data: bytes) -> RLPItem:
-    try:
-        item, end = _decode_at(bytes(data), 0)
-    except RecursionError:
-        # Lists nested deeper than the interpreter's recursion limit (about 1,000; no
-        # valid transaction, block or trie node nests more than a few levels): caught here
-        # rather than counted per item, so decoding costs nothing more.
-        raise RLPError("lists nested too deeply") from None
+    item, end = _decode_at(bytes(data), 0)
     if end != len(data):
         raise RLPError("trailing bytes after RLP item")
     return item

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from chainvm.encoding.rlp import RLPError, decode, decode_int, encode
+from chainvm.encoding.rlp import MAX_RLP_DEPTH, RLPError, decode, decode_int, encode
 from chainvm.testing.fixtures import ethereum_tests
 
 
@@ -98,16 +98,22 @@ def test_rlp_fixtures(name: str, case: dict) -> None:
         assert encode(_to_item(case["in"])) == expected
 
 
-def test_lists_nested_past_the_recursion_limit_are_an_rlp_error() -> None:
+@pytest.mark.parametrize("limit", [1000, 10**6])
+def test_lists_nested_past_the_depth_bound_are_an_rlp_error(limit: int) -> None:
+    """Deep lists are refused by the decoder's own bound, whatever the recursion limit
+    (py_ecc, once imported, raises it to 10^6; the native build recurses in C, where a
+    RecursionError never comes and the process would crash instead)."""
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)  # the default (py_ecc, once imported, raises it to 10^6)
+    sys.setrecursionlimit(limit)
     try:
-        for depth in (2000, 100_000):  # each 0xc1 opens a list holding the next
+        for depth in (MAX_RLP_DEPTH + 1, 2000, 100_000):  # each 0xc1 opens a list
             with pytest.raises(RLPError, match="nested too deeply"):
                 decode(b"\xc1" * depth + b"\x80")
         nested: object = b""
-        for _ in range(200):  # deep but within the limit: still decoded
+        for _ in range(MAX_RLP_DEPTH):  # as deep as allowed: still decoded
             nested = [nested]
         assert decode(encode(nested)) == nested
+        with pytest.raises(RLPError, match="nested too deeply"):
+            decode(encode([nested]))
     finally:
         sys.setrecursionlimit(old)
