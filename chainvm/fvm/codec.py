@@ -33,6 +33,10 @@ def encode_uvarint(n: int) -> bytes:
             return bytes(out)
 
 
+class DecodeError(ValueError):
+    """Bytes that are not the dag-cbor, CID or big integer they should be."""
+
+
 def decode_uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
     """Return (value, new position)."""
     shift = 0
@@ -78,35 +82,55 @@ class CID:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CID:
+        """The CID in `data`, which holds nothing else; DecodeError if it is not one."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a CID is read from bytes, not {type(data).__name__}")
         cid, pos = cls.read(data, 0)
         if pos != len(data):
-            raise ValueError("trailing bytes after CID")
+            raise DecodeError("trailing bytes after CID")
         return cid
 
     @classmethod
     def read(cls, data: bytes, pos: int) -> tuple[CID, int]:
-        if data[pos] == 0x12 and pos + 1 < len(data) and data[pos + 1] == 0x20:
+        """The CID starting at `pos` and the position after it; DecodeError when the
+        bytes there are not a whole CID."""
+        n = len(data)
+        if pos >= n:
+            raise DecodeError("truncated CID")
+        if data[pos] == 0x12 and pos + 1 < n and data[pos + 1] == 0x20:
             # CIDv0 (bare sha2-256 multihash); only seen in foreign CAR files
-            digest = data[pos + 2 : pos + 34]
-            return cls(0x70, 0x12, digest), pos + 34
-        version, pos = decode_uvarint(data, pos)
-        if version != 1:
-            raise ValueError(f"unsupported CID version {version}")
-        codec, pos = decode_uvarint(data, pos)
-        mh_code, pos = decode_uvarint(data, pos)
-        length, pos = decode_uvarint(data, pos)
-        digest = bytes(data[pos : pos + length])
-        if len(digest) != length:
-            raise ValueError("truncated CID")
-        return cls(codec, mh_code, digest), pos + length
+            if pos + 34 > n:
+                raise DecodeError("truncated CID")
+            return cls(0x70, 0x12, bytes(data[pos + 2 : pos + 34])), pos + 34
+        try:
+            version, pos = decode_uvarint(data, pos)
+            if version != 1:
+                raise DecodeError(f"unsupported CID version {version}")
+            codec, pos = decode_uvarint(data, pos)
+            mh_code, pos = decode_uvarint(data, pos)
+            length, pos = decode_uvarint(data, pos)
+        except DecodeError:
+            raise
+        except ValueError as exc:  # a truncated or overlong varint
+            raise DecodeError(f"malformed CID: {exc}") from None
+        if pos + length > n:
+            raise DecodeError("truncated CID")
+        return cls(codec, mh_code, bytes(data[pos : pos + length])), pos + length
 
     @classmethod
     def parse(cls, text: str) -> CID:
+        """A CID from its base32 text form (``bafy...``); DecodeError if it is not one."""
+        if not isinstance(text, str):
+            raise TypeError(f"a CID is parsed from a string, not {type(text).__name__}")
         if not text.startswith("b"):
-            raise ValueError(f"unsupported multibase in CID {text!r}")
+            raise DecodeError(f"unsupported multibase in CID {text!r}")
         body = text[1:].upper()
         body += "=" * (-len(body) % 8)
-        return cls.from_bytes(base64.b32decode(body))
+        try:
+            raw = base64.b32decode(body)
+        except ValueError as exc:
+            raise DecodeError(f"invalid base32 in CID {text[:80]!r}: {exc}") from None
+        return cls.from_bytes(raw)
 
     @property
     def bytes(self) -> bytes:
@@ -231,10 +255,6 @@ def _tag_hook(*args: Any) -> Any:
             raise ValueError("malformed CID link")
         return CID.from_bytes(value[1:])
     raise ValueError(f"unsupported CBOR tag {tag.tag}")
-
-
-class DecodeError(ValueError):
-    pass
 
 
 def loads(data: bytes) -> Any:

@@ -145,6 +145,11 @@ ENTRY_DEFECTS = [
     (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "blocks", 0, "messages", value=[3]), "messages"),
     (TIPSET_VECTOR, _set_in("postconditions", "receipts_roots", value={"/": "x"}),
      "receipts_roots"),
+    # an empty CID body used to end in a traceback (IndexError) and exit status 1
+    (VECTOR, _set_in("preconditions", "state_tree", "root_cid", "/", value="b"),
+     "preconditions.state_tree.root_cid"),
+    (VECTOR, _set_in("postconditions", "state_tree", "root_cid", "/", value="bae"),
+     "postconditions.state_tree.root_cid"),
 ]
 
 

@@ -105,3 +105,38 @@ def test_non_utf8_text_roundtrips() -> None:
     # mainnet deal labels are text strings that are not always valid UTF-8
     raw = bytes.fromhex("62a1ff")
     assert dumps(loads(raw)) == raw
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # nothing at all
+        b"\x01",  # a version and no codec
+        b"\x01\x71\xa0\xe4\x02\x20" + b"\x00" * 31,  # a digest one byte short
+        b"\x12\x20" + b"\x00" * 5,  # a CIDv0 multihash cut short
+        b"\x01\x71\xff",  # a varint that ends mid-way
+    ],
+)
+def test_truncated_cid_bytes_are_a_decode_error(data: bytes) -> None:
+    # these used to escape as IndexError, or (CIDv0) to be accepted with a short digest
+    with pytest.raises(DecodeError):
+        CID.from_bytes(data)
+
+
+@pytest.mark.parametrize("text", ["b", "x", "b!!!", "bafy"])
+def test_cid_text_that_is_not_a_cid(text: str) -> None:
+    with pytest.raises(DecodeError):
+        CID.parse(text)
+
+
+def test_cid_constructors_refuse_other_types() -> None:
+    with pytest.raises(TypeError, match="string"):
+        CID.parse(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bytes"):
+        CID.from_bytes("bafy")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("link", [b"\xd8\x2a\x41\x00", b"\xd8\x2a\x40", b"\xd8\x2a\x42\x00\x01"])
+def test_link_with_a_cut_cid_is_a_decode_error(link: bytes) -> None:
+    with pytest.raises(DecodeError):
+        loads(link)
