@@ -374,6 +374,13 @@ def _run_variant(
     return VariantResult(name, vid, True)
 
 
+# The most epochs one tipset of a vector may skip after the previous one (or after the
+# variant's epoch, for the first). Cron runs once for every skipped (null) epoch, about
+# a millisecond each, so a gap of 10**7 would run for hours; the corpus skips at most 11.
+# A day of 30-second epochs leaves a wide margin.
+MAX_EPOCH_GAP = 2880
+
+
 class MalformedVector(ValueError):
     """A file that is not a test vector at all (as opposed to one that fails)."""
 
@@ -484,9 +491,18 @@ def _check_entries(vector: dict[str, Any]) -> None:
         _require(_is_base64(m.get("bytes")), f"apply_messages[{i}].bytes must be base64")
         _require(_is_int(m.get("epoch_offset", 0)),
                  f"apply_messages[{i}].epoch_offset must be an integer")
+    prev_offset = 0
     for t, ts in enumerate(vector.get("apply_tipsets") or []):
         where = f"apply_tipsets[{t}]"
-        _require(_is_int(ts.get("epoch_offset", 0)), f"{where}.epoch_offset must be an integer")
+        offset = ts.get("epoch_offset", 0)
+        _require(_is_int(offset), f"{where}.epoch_offset must be an integer")
+        # the first tipset may run at the variant's epoch, each later one after the last
+        least = prev_offset + (1 if t else 0)
+        _require(offset >= least, f"{where}.epoch_offset must be at least {least}, got {offset}")
+        _require(offset - prev_offset <= MAX_EPOCH_GAP,
+                 f"{where}.epoch_offset is {offset - prev_offset} epochs after the previous "
+                 f"tipset's (at most {MAX_EPOCH_GAP}: cron runs for each one skipped)")
+        prev_offset = offset
         _require(ts.get("basefee") is None or _is_amount(ts["basefee"]),
                  f"{where}.basefee must be an integer")
         blocks = ts.get("blocks") or []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chainvm.fvm.cli import main
-from chainvm.fvm.vector import corpus_dir
+from chainvm.fvm.vector import MAX_EPOCH_GAP, corpus_dir
 
 VECTOR = "transfer/basic--ok--genesis.json"
 
@@ -129,6 +129,10 @@ def _set_in(*path: object, value: object) -> object:
     return mutate
 
 
+def _two_tipsets_at_one_epoch(doc: dict) -> None:  # type: ignore[type-arg]
+    doc["apply_tipsets"].append(dict(doc["apply_tipsets"][0]))
+
+
 # Fields the runner reads inside each entry: each defect used to end as a variant's
 # "internal error: TypeError" or a bare KeyError (exit 1) instead of a malformed file.
 ENTRY_DEFECTS = [
@@ -150,6 +154,13 @@ ENTRY_DEFECTS = [
      "preconditions.state_tree.root_cid"),
     (VECTOR, _set_in("postconditions", "state_tree", "root_cid", "/", value="bae"),
      "postconditions.state_tree.root_cid"),
+    # cron runs once per skipped epoch: a gap of 10**7 ran for hours; the corpus skips 11
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "epoch_offset", value=MAX_EPOCH_GAP + 1),
+     "at most 2880"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "epoch_offset", value=2**62), "at most 2880"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "epoch_offset", value=-1),
+     "apply_tipsets[0].epoch_offset must be at least 0"),
+    (TIPSET_VECTOR, _two_tipsets_at_one_epoch, "apply_tipsets[1].epoch_offset must be at least"),
 ]
 
 
