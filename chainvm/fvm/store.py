@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-import gzip
 import io
+import zlib
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-from chainvm.fvm.codec import CID, decode_uvarint, dumps, encode_uvarint, loads
+from chainvm.fvm.codec import (
+    CID,
+    DecodeError,
+    decode_uvarint,
+    dumps,
+    encode_uvarint,
+    loads,
+)
+
+GZIP_MAGIC = b"\x1f\x8b"
+# The most bytes a gzipped CAR may unpack to. The largest CAR of the test-vector corpus
+# is about 1 MiB unpacked (a mainnet SubmitWindowedPoSt); gzip packs about a thousand
+# bytes of padding into one, so without a bound a vector of a megabyte or two unpacks to
+# gigabytes. Same bound as the node's gzipped state dumps.
+MAX_CAR_BYTES = 128 * 1024 * 1024
 
 
 class BlockNotFound(KeyError):
@@ -58,10 +72,30 @@ class MemoryBlockstore:
 # CAR v1: varint(len(header)) header, then varint(len(cid+data)) cid data
 
 
+def gunzip_bounded(data: bytes, limit: int = MAX_CAR_BYTES, what: str = "CAR") -> bytes:
+    """Unpack one gzip member, refusing (DecodeError) bad or truncated gzip data,
+    bytes after the member, and output over `limit` bytes: zlib stops at limit + 1,
+    so a gzip bomb costs no more memory than that."""
+    unpacker = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+    try:
+        out = unpacker.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise DecodeError(f"bad gzip data: {exc}") from None
+    if len(out) > limit:
+        raise DecodeError(f"gzipped {what} unpacks to more than {limit // (1024 * 1024)} MiB")
+    if not unpacker.eof:
+        raise DecodeError("gzip data ends before its end-of-stream marker")
+    if unpacker.unused_data:
+        raise DecodeError("bytes after the end of the gzip data")
+    return out
+
+
 def read_car(stream: BinaryIO | bytes, store: MemoryBlockstore) -> list[CID]:
+    """Put the blocks of a CARv1 (gzipped or not) into `store` and return its roots.
+    DecodeError for bad gzip data or more than MAX_CAR_BYTES of it."""
     data = stream if isinstance(stream, bytes) else stream.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+    if data[:2] == GZIP_MAGIC:
+        data = gunzip_bounded(data)
     hlen, pos = decode_uvarint(data, 0)
     header = loads(data[pos : pos + hlen])
     pos += hlen

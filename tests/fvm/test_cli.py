@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
+import zlib
 from pathlib import Path
 
 import pytest
 
 from chainvm.fvm.cli import main
+from chainvm.fvm.store import MAX_CAR_BYTES
 from chainvm.fvm.vector import MAX_EPOCH_GAP, corpus_dir
 
 VECTOR = "transfer/basic--ok--genesis.json"
@@ -184,6 +188,40 @@ def test_unreadable_car_is_malformed(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(vec))
     assert "CAR" in _one_line_exit_2(["vector", str(bad)], capsys)
+
+
+def _car_of(vec: dict) -> bytes:  # type: ignore[type-arg]
+    return gzip.decompress(base64.b64decode(vec["car"]))
+
+
+def _gzip_bomb(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(1 << 20)
+    body = b"".join(packer.compress(chunk) for _ in range(size >> 20))
+    return body + packer.flush()
+
+
+# Each gzipped CAR used to end as "internal error: BadGzipFile/EOFError" (exit 1), or
+# to unpack to gigabytes.
+CAR_DEFECTS = [
+    (lambda car: gzip.compress(car)[:-9], "gzip data ends"),
+    (lambda car: b"\x1f\x8b" + b"\x00" * 30, "bad gzip data"),
+    (lambda car: gzip.compress(car) + b"junk", "bytes after the end of the gzip data"),
+    (lambda car: _gzip_bomb(MAX_CAR_BYTES + (1 << 20)), "unpacks to more than 128 MiB"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "why"), CAR_DEFECTS)
+def test_defective_car_is_malformed(
+    mutate: object, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = _need_corpus()
+    vec = json.loads((corpus / VECTOR).read_text())
+    vec["car"] = base64.b64encode(mutate(_car_of(vec))).decode()  # type: ignore[operator]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(vec))
+    line = _one_line_exit_2(["vector", str(bad)], capsys)
+    assert "not a readable CAR" in line and why in line
 
 
 def test_binary_list_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
