@@ -38,12 +38,13 @@ class DecodeError(ValueError):
 
 
 def decode_uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
-    """Return (value, new position)."""
+    """Return (value, new position); DecodeError if the bytes end mid-varint or it
+    runs over 64 bits."""
     shift = 0
     value = 0
     while True:
         if pos >= len(data):
-            raise ValueError("truncated varint")
+            raise DecodeError("truncated varint")
         b = data[pos]
         pos += 1
         value |= (b & 0x7F) << shift
@@ -51,7 +52,7 @@ def decode_uvarint(data: bytes, pos: int = 0) -> tuple[int, int]:
             return value, pos
         shift += 7
         if shift > 63:
-            raise ValueError("varint too long")
+            raise DecodeError("varint too long")
 
 
 class CID:
@@ -102,17 +103,12 @@ class CID:
             if pos + 34 > n:
                 raise DecodeError("truncated CID")
             return cls(0x70, 0x12, bytes(data[pos + 2 : pos + 34])), pos + 34
-        try:
-            version, pos = decode_uvarint(data, pos)
-            if version != 1:
-                raise DecodeError(f"unsupported CID version {version}")
-            codec, pos = decode_uvarint(data, pos)
-            mh_code, pos = decode_uvarint(data, pos)
-            length, pos = decode_uvarint(data, pos)
-        except DecodeError:
-            raise
-        except ValueError as exc:  # a truncated or overlong varint
-            raise DecodeError(f"malformed CID: {exc}") from None
+        version, pos = decode_uvarint(data, pos)
+        if version != 1:
+            raise DecodeError(f"unsupported CID version {version}")
+        codec, pos = decode_uvarint(data, pos)
+        mh_code, pos = decode_uvarint(data, pos)
+        length, pos = decode_uvarint(data, pos)
         if pos + length > n:
             raise DecodeError("truncated CID")
         return cls(codec, mh_code, bytes(data[pos : pos + length])), pos + length

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zlib
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from chainvm.fvm.codec import (
+    BLAKE2B_256,
     CID,
+    IDENTITY,
     DecodeError,
     decode_uvarint,
     dumps,
@@ -22,6 +25,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # bytes of padding into one, so without a bound a vector of a megabyte or two unpacks to
 # gigabytes. Same bound as the node's gzipped state dumps.
 MAX_CAR_BYTES = 128 * 1024 * 1024
+SHA2_256 = 0x12
 
 
 class BlockNotFound(KeyError):
@@ -90,26 +94,54 @@ def gunzip_bounded(data: bytes, limit: int = MAX_CAR_BYTES, what: str = "CAR") -
     return out
 
 
-def read_car(stream: BinaryIO | bytes, store: MemoryBlockstore) -> list[CID]:
+def read_car(stream: BinaryIO | bytes, store: MemoryBlockstore, verify: bool = True) -> list[CID]:
     """Put the blocks of a CARv1 (gzipped or not) into `store` and return its roots.
-    DecodeError for bad gzip data or more than MAX_CAR_BYTES of it."""
+    DecodeError if the bytes are not a whole CAR: a bad header, a block running past
+    the end, bad gzip data or more than MAX_CAR_BYTES of it, and (with `verify`) a
+    block whose bytes do not hash to its CID."""
     data = stream if isinstance(stream, bytes) else stream.read()
     if data[:2] == GZIP_MAGIC:
         data = gunzip_bounded(data)
     hlen, pos = decode_uvarint(data, 0)
+    if pos + hlen > len(data):
+        raise DecodeError("CAR header runs past the end of the data")
     header = loads(data[pos : pos + hlen])
     pos += hlen
     if not isinstance(header, dict) or header.get("version") != 1:
-        raise ValueError("not a CARv1 file")
-    roots = list(header.get("roots") or [])
+        raise DecodeError("not a CARv1 file")
+    roots = header.get("roots") or []
+    if not isinstance(roots, list) or not all(isinstance(r, CID) for r in roots):
+        raise DecodeError("CAR header roots must be a list of CIDs")
     n = len(data)
+    blocks = store.blocks
     while pos < n:
         length, pos = decode_uvarint(data, pos)
         end = pos + length
+        if end > n:
+            raise DecodeError(f"CAR block at byte {pos} runs past the end of the data")
         cid, cpos = CID.read(data, pos)
-        store.put_block(cid, bytes(data[cpos:end]))
+        if cpos > end:
+            raise DecodeError(f"CAR block at byte {pos} is shorter than its CID")
+        block = bytes(data[cpos:end])
+        if verify:
+            _verify_block(cid, block)
+        blocks[cid] = block
         pos = end
-    return roots
+    return list(roots)
+
+
+def _verify_block(cid: CID, block: bytes) -> None:
+    code = cid.mh_code
+    if code == BLAKE2B_256:
+        digest = hashlib.blake2b(block, digest_size=32).digest()
+    elif code == IDENTITY:
+        digest = block
+    elif code == SHA2_256:
+        digest = hashlib.sha256(block).digest()
+    else:
+        raise DecodeError(f"CAR block {cid}: unsupported multihash 0x{code:x}")
+    if digest != cid.digest:
+        raise DecodeError(f"CAR block {cid}: its bytes do not hash to its CID")
 
 
 def write_car(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> bytes:

@@ -201,12 +201,18 @@ def _gzip_bomb(size: int) -> bytes:
     return body + packer.flush()
 
 
-# Each gzipped CAR used to end as "internal error: BadGzipFile/EOFError" (exit 1), or
-# to unpack to gigabytes.
+def _flip_last_block_byte(car: bytes) -> bytes:
+    return car[:-1] + bytes([car[-1] ^ 1])
+
+
+# Each CAR used to be read without complaint (a cut or altered block), to end as
+# "internal error: BadGzipFile/EOFError" (exit 1), or to unpack to gigabytes.
 CAR_DEFECTS = [
     (lambda car: gzip.compress(car)[:-9], "gzip data ends"),
     (lambda car: b"\x1f\x8b" + b"\x00" * 30, "bad gzip data"),
     (lambda car: gzip.compress(car) + b"junk", "bytes after the end of the gzip data"),
+    (lambda car: gzip.compress(car[:-5]), "runs past the end"),
+    (lambda car: gzip.compress(_flip_last_block_byte(car)), "do not hash to its CID"),
     (lambda car: _gzip_bomb(MAX_CAR_BYTES + (1 << 20)), "unpacks to more than 128 MiB"),
 ]
 
