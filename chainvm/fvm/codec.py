@@ -280,11 +280,17 @@ def encode_bigint(n: int) -> bytes:
     return sign + mag.to_bytes((mag.bit_length() + 7) // 8, "big")
 
 
+# go-state-types refuses a serialised big integer longer than this
+MAX_BIGINT_BYTES = 128
+
+
 def decode_bigint(data: bytes) -> int:
     if not isinstance(data, (bytes, bytearray)):
         raise DecodeError("big integer must be a byte string")
     if not data:
         return 0
+    if len(data) > MAX_BIGINT_BYTES:
+        raise DecodeError(f"big integer longer than {MAX_BIGINT_BYTES} bytes")
     if data[0] not in (0, 1):
         raise DecodeError("invalid big integer sign byte")
     # like go-state-types: leading zeros and a bare sign byte are tolerated

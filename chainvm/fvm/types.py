@@ -86,20 +86,23 @@ class Message:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Message:
+        """Decode a message; DecodeError (AddressError for a bad address, both
+        ValueErrors) unless every field has the CBOR type and range lotus gives it."""
         obj = loads(data)
         if not isinstance(obj, list) or len(obj) != 10:
-            raise DecodeError("malformed message")
+            raise DecodeError("malformed message: not a list of 10 fields")
+        version, to, from_, nonce, value, gas_limit, fee_cap, premium, method, params = obj
         return cls(
-            version=obj[0],
-            to=Address.from_bytes(obj[1]),
-            from_=Address.from_bytes(obj[2]),
-            nonce=obj[3],
-            value=decode_bigint(obj[4]),
-            gas_limit=obj[5],
-            gas_fee_cap=decode_bigint(obj[6]),
-            gas_premium=decode_bigint(obj[7]),
-            method=obj[8],
-            params=bytes(obj[9]),
+            version=_uint64(version, "version"),
+            to=Address.from_bytes(_byte_string(to, "to")),
+            from_=Address.from_bytes(_byte_string(from_, "from")),
+            nonce=_uint64(nonce, "nonce"),
+            value=_bigint(value, "value"),
+            gas_limit=_int64(gas_limit, "gas_limit"),
+            gas_fee_cap=_bigint(fee_cap, "gas_fee_cap"),
+            gas_premium=_bigint(premium, "gas_premium"),
+            method=_uint64(method, "method"),
+            params=_byte_string(params, "params"),
         )
 
     def chain_length(self) -> int:
@@ -109,6 +112,36 @@ class Message:
         if self.from_.protocol == 1:
             n += 69
         return n
+
+
+UINT64_MAX = (1 << 64) - 1
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+def _uint64(value: Any, name: str) -> int:
+    if type(value) is not int or not 0 <= value <= UINT64_MAX:
+        raise DecodeError(f"malformed message: {name} must be an unsigned 64-bit integer")
+    return value
+
+
+def _int64(value: Any, name: str) -> int:
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        raise DecodeError(f"malformed message: {name} must be a signed 64-bit integer")
+    return value
+
+
+def _byte_string(value: Any, name: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise DecodeError(f"malformed message: {name} must be a byte string")
+    return value
+
+
+def _bigint(value: Any, name: str) -> int:
+    try:
+        return decode_bigint(value)
+    except DecodeError as exc:
+        raise DecodeError(f"malformed message: {name}: {exc}") from None
 
 
 @dataclass

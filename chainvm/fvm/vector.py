@@ -437,8 +437,8 @@ def parse_vector(raw: bytes) -> dict[str, Any]:
             and all(
                 isinstance(v, dict)
                 and isinstance(v.get("id"), str)
-                and isinstance(v.get("epoch"), int)
-                and isinstance(v.get("nv"), int)
+                and _is_int64(v.get("epoch"))
+                and _is_int(v.get("nv"))
                 for v in variants
             )
         ),
@@ -474,6 +474,20 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_int64(value: Any) -> bool:
+    """An epoch, win count or the like: lotus holds these in an int64."""
+    return _is_int(value) and -(1 << 63) <= value < (1 << 63)
+
+
+def _check_message(raw: str, where: str) -> None:
+    """A message the runner will apply must decode (lotus's driver fails the vector
+    otherwise): a wrong-typed or out-of-range field is the file's fault."""
+    try:
+        Message.from_bytes(_b64(raw))
+    except ValueError as exc:  # DecodeError and AddressError
+        raise MalformedVector(f"{where} is not a message: {exc}") from None
+
+
 def _is_amount(value: Any) -> bool:
     """A token amount or gas price: an integer, or its decimal digits (lotus's BigInt)."""
     return _is_int(value) or (isinstance(value, str) and value.isascii()
@@ -484,6 +498,8 @@ def _check_entries(vector: dict[str, Any]) -> None:
     """The fields the runner reads inside each message, tipset, receipt and randomness
     record: a malformed one is the file's fault (exit 2), not a variant's failure."""
     pre = vector["preconditions"]
+    _require(pre.get("epoch") is None or _is_int64(pre["epoch"]),
+             "preconditions.epoch must be a 64-bit integer")
     for key in ("basefee", "circ_supply"):
         _require(pre.get(key) is None or _is_amount(pre[key]),
                  f"preconditions.{key} must be an integer")
@@ -491,6 +507,7 @@ def _check_entries(vector: dict[str, Any]) -> None:
         _require(_is_base64(m.get("bytes")), f"apply_messages[{i}].bytes must be base64")
         _require(_is_int(m.get("epoch_offset", 0)),
                  f"apply_messages[{i}].epoch_offset must be an integer")
+        _check_message(m["bytes"], f"apply_messages[{i}].bytes")
     prev_offset = 0
     for t, ts in enumerate(vector.get("apply_tipsets") or []):
         where = f"apply_tipsets[{t}]"
@@ -511,11 +528,13 @@ def _check_entries(vector: dict[str, Any]) -> None:
         for b, block in enumerate(blocks):
             _require(isinstance(block.get("miner_addr"), str),
                      f"{where}.blocks[{b}].miner_addr must be an address")
-            _require(_is_int(block.get("win_count", 1)),
-                     f"{where}.blocks[{b}].win_count must be an integer")
+            _require(_is_int64(block.get("win_count", 1)),
+                     f"{where}.blocks[{b}].win_count must be a 64-bit integer")
             msgs = block.get("messages") or []
             _require(isinstance(msgs, list) and all(_is_base64(x) for x in msgs),
                      f"{where}.blocks[{b}].messages must be a list of base64 strings")
+            for k, x in enumerate(msgs):
+                _check_message(x, f"{where}.blocks[{b}].messages[{k}]")
     roots = vector["postconditions"].get("receipts_roots") or []
     _require(isinstance(roots, list) and all(
         isinstance(r, dict) and isinstance(r.get("/"), str) for r in roots),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from chainvm.fvm.cli import main
+from chainvm.fvm.codec import dumps, loads
 from chainvm.fvm.store import MAX_CAR_BYTES
 from chainvm.fvm.vector import MAX_EPOCH_GAP, corpus_dir
 
@@ -137,6 +138,33 @@ def _two_tipsets_at_one_epoch(doc: dict) -> None:  # type: ignore[type-arg]
     doc["apply_tipsets"].append(dict(doc["apply_tipsets"][0]))
 
 
+def _recode(raw: str, index: int, value: object) -> str:
+    fields = loads(base64.b64decode(raw))
+    fields[index] = value
+    return base64.b64encode(dumps(fields)).decode()
+
+
+def _message_field(msg: int, index: int, value: object) -> object:
+    def mutate(doc: dict) -> None:  # type: ignore[type-arg]
+        entry = doc["apply_messages"][msg]
+        entry["bytes"] = _recode(entry["bytes"], index, value)
+    return mutate
+
+
+def _block_message_field(index: int, value: object) -> object:
+    def mutate(doc: dict) -> None:  # type: ignore[type-arg]
+        msgs = doc["apply_tipsets"][0]["blocks"][0]["messages"]
+        msgs[0] = _recode(msgs[0], index, value)
+    return mutate
+
+
+def _no_variants_epoch(epoch: object) -> object:
+    def mutate(doc: dict) -> None:  # type: ignore[type-arg]
+        del doc["preconditions"]["variants"]
+        doc["preconditions"]["epoch"] = epoch
+    return mutate
+
+
 # Fields the runner reads inside each entry: each defect used to end as a variant's
 # "internal error: TypeError" or a bare KeyError (exit 1) instead of a malformed file.
 ENTRY_DEFECTS = [
@@ -165,6 +193,17 @@ ENTRY_DEFECTS = [
     (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "epoch_offset", value=-1),
      "apply_tipsets[0].epoch_offset must be at least 0"),
     (TIPSET_VECTOR, _two_tipsets_at_one_epoch, "apply_tipsets[1].epoch_offset must be at least"),
+    # wrong-typed message fields used to end as "internal error: TypeError/OverflowError"
+    # (exit 1), or to be accepted; epoch and win_count likewise
+    (VECTOR, _message_field(0, 3, b"\x01"), "[0].bytes is not a message: malformed message: nonce"),
+    (VECTOR, _message_field(0, 2, 5), "apply_messages[0].bytes is not a message"),
+    (VECTOR, _message_field(0, 0, None), "version"),
+    (VECTOR, _message_field(0, 9, []), "params"),
+    (TIPSET_VECTOR, _block_message_field(5, 1 << 63), "blocks[0].messages[0] is not a message"),
+    (VECTOR, _no_variants_epoch("100"), "preconditions.epoch"),
+    (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "blocks", 0, "win_count", value=10**30),
+     "win_count"),
+    (VECTOR, _set_in("preconditions", "variants", 0, "epoch", value=True), "variants"),
 ]
 
 

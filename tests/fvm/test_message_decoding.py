@@ -1,0 +1,69 @@
+"""Message.from_bytes checks the CBOR type and range of every field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chainvm.fvm.address import Address
+from chainvm.fvm.codec import DecodeError, RawCbor, dumps
+from chainvm.fvm.types import Message
+
+GOOD = Message(
+    to=Address.new_id(101), from_=Address.new_id(100), nonce=3, value=10**18,
+    gas_limit=1_000_000, gas_fee_cap=200, gas_premium=100, method=2, params=b"\x80",
+)
+
+
+def _with(index: int, value: Any) -> bytes:
+    fields = GOOD.to_cbor()
+    fields[index] = value
+    return dumps(fields)
+
+
+def test_a_good_message_round_trips() -> None:
+    assert Message.from_bytes(GOOD.serialize()) == GOOD
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "field"),
+    [
+        (0, None, "version"),
+        (0, [], "version"),
+        (0, -1, "version"),
+        (0, True, "version"),
+        (1, 5, "to"),
+        (1, "t0101", "to"),
+        (2, 5, "from"),
+        (2, [], "from"),
+        (3, b"\x01", "nonce"),
+        (3, -1, "nonce"),
+        (3, "3", "nonce"),
+        (4, 5, "value"),
+        (4, b"\x00" + b"\xff" * 200, "value"),
+        (5, b"\x01", "gas_limit"),
+        (5, 1 << 63, "gas_limit"),
+        (5, RawCbor(b"\x3b" + (1 << 63).to_bytes(8, "big")), "gas_limit"),
+        (6, 7, "gas_fee_cap"),
+        (7, b"\x02\x01", "gas_premium"),
+        (8, -1, "method"),
+        (8, [2], "method"),
+        (9, [], "params"),
+        (9, "x", "params"),
+    ],
+)
+def test_a_wrong_field_is_a_decode_error(index: int, value: Any, field: str) -> None:
+    # these used to give TypeError/OverflowError deep in the VM, or to be accepted
+    with pytest.raises(DecodeError, match=field):
+        Message.from_bytes(_with(index, value))
+
+
+def test_a_bad_address_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="address"):
+        Message.from_bytes(_with(1, b"\x09\x00"))
+
+
+def test_a_message_that_is_not_ten_fields() -> None:
+    with pytest.raises(DecodeError):
+        Message.from_bytes(dumps([0] * 9))
