@@ -130,7 +130,9 @@ def run_job(job: Job, raw: bytes | None = None) -> tuple[str, Any]:
 
 def read_results(path: str) -> dict[str, dict[str, Any]]:
     """The records of a JSONL results file by key (a later line wins). A last line cut
-    short by a killed run is ignored; any other malformed line is an InputError."""
+    short by a killed run (not JSON: a record is an object, so no proper prefix of one
+    parses) is ignored; any other malformed line, or whole JSON that is not a record
+    with a string "key", is an InputError."""
     try:
         with open(path, "rb") as fh:
             lines = fh.read().split(b"\n")
@@ -145,12 +147,12 @@ def read_results(path: str) -> dict[str, dict[str, Any]]:
             continue
         try:
             record = load_json(line, f"{path}: line {number + 1}")
-            if not isinstance(record, dict) or not isinstance(record.get("key"), str):
-                raise InputError(f"{path}: line {number + 1}: not a result record")
         except InputError:
             if number == last:
-                continue  # the line a killed run was writing
+                continue  # the line a killed run was writing: never whole JSON
             raise
+        if not isinstance(record, dict) or not isinstance(record.get("key"), str):
+            raise InputError(f"{path}: line {number + 1}: not a result record")
         records[record["key"]] = record
     return records
 

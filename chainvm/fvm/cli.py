@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from chainvm.cli import common
-from chainvm.cli.campaign import DEFAULT_RAY_CHUNK, Job, plan_files, print_summary, run_suite
+from chainvm.cli.campaign import (
+    DEFAULT_RAY_CHUNK,
+    Job,
+    plan_files,
+    print_summary,
+    read_results,
+    run_suite,
+)
 from chainvm.encoding.json_input import InputError
 
 USAGE = ("usage: chainvm fvm vector [--run REGEX] [--workers N] [--jsonl FILE] "
@@ -291,6 +298,24 @@ def _table(records: list[dict[str, Any]], out: IO[str]) -> None:
 
 SUITE = VectorSuite()
 
+# what each line of a results file holds, and the JSON type of each
+_RECORD_FIELDS = (("file", str), ("variant", str), ("pass", bool), ("error", str))
+
+
+def _check_results_file(path: str) -> None:
+    """`--summary FILE` counts results only if every line is one: a JSONL file of other
+    objects used to count as 0 cases, all passed (UsageError)."""
+    try:
+        records = read_results(path)
+    except InputError as exc:
+        raise common.UsageError(f"--summary: {exc}") from None
+    for key, record in records.items():
+        for name, kind in _RECORD_FIELDS:
+            if not isinstance(record.get(name), kind):
+                raise common.UsageError(
+                    f"--summary: {path}: record {key[:100]!r} is not a vector result "
+                    f"(its {name!r} is not a {kind.__name__})")
+
 
 def cmd_vector(argv: list[str]) -> int:
     try:
@@ -301,6 +326,7 @@ def cmd_vector(argv: list[str]) -> int:
         return 2
     try:
         if args.summary is not None:
+            _check_results_file(args.summary)
             return print_summary(SUITE, args.summary)
         case_timeout = common.positive_seconds(args.case_timeout, "--case-timeout")
         jobs = plan_files(SUITE, files, case_timeout, {})

@@ -439,6 +439,25 @@ def test_summary_of_a_results_file(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.parametrize(
+    ("lines", "why"),
+    [
+        # valid JSON of the wrong shape used to count as 0 cases, all passed (exit 0)
+        ('{"file":5,"variant":null,"pass":"x"}\n', "not a result record"),
+        ('{"key":"a::v","file":5,"variant":"v","pass":true,"error":""}\n', "'file'"),
+        ('{"key":"a::v","file":"a","variant":"v","pass":"yes","error":""}\n', "'pass'"),
+        ('[1, 2]\n', "not a result record"),
+    ],
+)
+def test_summary_of_records_that_are_not_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: str, why: str
+) -> None:
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text(lines)
+    line = _one_line_exit_2(["vector", "--summary", str(jsonl)], capsys)
+    assert "--summary" in line and why in line
+
+
+@pytest.mark.parametrize(
     ("flags", "why"),
     [
         (["--jsonl", "/no/such/dir/r.jsonl"], "--jsonl"),
