@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from typing import Any
 
 import cbor2
@@ -253,18 +254,25 @@ def _tag_hook(*args: Any) -> Any:
     raise ValueError(f"unsupported CBOR tag {tag.tag}")
 
 
-def loads(data: bytes) -> Any:
-    """Decode one complete dag-cbor item; trailing bytes are an error."""
+def loads(data: bytes, allow_trailing: bool = False) -> Any:
+    """Decode one complete dag-cbor item; trailing bytes are an error (DecodeError)
+    unless `allow_trailing`: actor method parameters, which the reference VM reads
+    with cbor-gen's unmarshallers, which stop after the item and never look further."""
     if not data:
         raise DecodeError("empty input")
+    fp = io.BytesIO(data)
     try:
         # Go's decoder accepts any bytes in text strings (deal labels on
         # mainnet are not always UTF-8): keep them losslessly
-        obj = cbor2.loads(data, tag_hook=_tag_hook, str_errors="surrogateescape")  # type: ignore[arg-type]  # stub lags cbor2
+        obj = cbor2.CBORDecoder(
+            fp, tag_hook=_tag_hook, str_errors="surrogateescape"  # type: ignore[arg-type]  # stub lags cbor2
+        ).decode()
     except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError) as exc:
         raise DecodeError(str(exc)) from exc
-    # cbor2.loads ignores trailing data, the chain does not: re-encode to check
-    # only when cheap. Canonical inputs round-trip to the same length.
+    # the decoder reads no further than the item (cbor2's default read size), so the
+    # position says whether bytes follow it, which the chain refuses
+    if fp.tell() != len(data) and not allow_trailing:
+        raise DecodeError(f"{len(data) - fp.tell()} trailing bytes after the CBOR item")
     return obj
 
 

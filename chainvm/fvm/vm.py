@@ -417,8 +417,8 @@ class Runtime:
 
         self.charge(self.prices.on_verify_consensus_fault())
         try:
-            block_a, block_b = loads(a), loads(b)
-            block_c = loads(extra) if extra else None
+            block_a, block_b = loads(a, allow_trailing=True), loads(b, allow_trailing=True)
+            block_c = loads(extra, allow_trailing=True) if extra else None
         except (DecodeError, ValueError):
             return None
         for block in (block_a, block_b, block_c):

@@ -165,6 +165,11 @@ def _no_variants_epoch(epoch: object) -> object:
     return mutate
 
 
+def _trailing_byte_after_message(doc: dict) -> None:  # type: ignore[type-arg]
+    entry = doc["apply_messages"][0]
+    entry["bytes"] = base64.b64encode(base64.b64decode(entry["bytes"]) + b"\x00").decode()
+
+
 # Fields the runner reads inside each entry: each defect used to end as a variant's
 # "internal error: TypeError" or a bare KeyError (exit 1) instead of a malformed file.
 ENTRY_DEFECTS = [
@@ -204,6 +209,8 @@ ENTRY_DEFECTS = [
     (TIPSET_VECTOR, _set_in("apply_tipsets", 0, "blocks", 0, "win_count", value=10**30),
      "win_count"),
     (VECTOR, _set_in("preconditions", "variants", 0, "epoch", value=True), "variants"),
+    # a message with a byte after it used to be applied as if the byte were not there
+    (VECTOR, _trailing_byte_after_message, "trailing bytes"),
 ]
 
 

@@ -140,3 +140,13 @@ def test_cid_constructors_refuse_other_types() -> None:
 def test_link_with_a_cut_cid_is_a_decode_error(link: bytes) -> None:
     with pytest.raises(DecodeError):
         loads(link)
+
+
+def test_trailing_bytes_are_a_decode_error() -> None:
+    # cbor2 stops after the first item: these used to decode as 0 and [1, 2]
+    with pytest.raises(DecodeError, match="trailing"):
+        loads(b"\x00\x00")
+    with pytest.raises(DecodeError, match="trailing"):
+        loads(b"\x82\x01\x02\xff")
+    # method parameters, read as the reference VM's unmarshallers read them
+    assert loads(b"\x82\x01\x02\xff", allow_trailing=True) == [1, 2]

@@ -37,7 +37,7 @@ def decode_empty(data: bytes) -> None:
 
 
 def decode_tuple(data: bytes, n: int) -> list[Any]:
-    obj = loads(data)
+    obj = loads(data, allow_trailing=True)
     if not isinstance(obj, list):
         raise DecodeError("cbor input should be of type array")
     if len(obj) != n:
@@ -59,7 +59,7 @@ def as_address(v: Any) -> Address:
 
 
 def decode_address(data: bytes) -> Address:
-    return as_address(loads(data))
+    return as_address(loads(data, allow_trailing=True))
 
 
 def as_int(v: Any) -> int:

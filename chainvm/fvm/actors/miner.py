@@ -201,7 +201,7 @@ def _notify_pledge(rt: Runtime, delta: int) -> None:
 
 
 def _decode_amount(data: bytes) -> int:
-    return decode_bigint(loads(data))
+    return decode_bigint(loads(data, allow_trailing=True))
 
 
 def add_locked_fund(rt: Runtime, amount: int) -> None:
@@ -288,7 +288,7 @@ def _reward_method(rt: Runtime, params: Any) -> None:
 
 def _decode_reward_params(data: bytes) -> Any:
     # v0 takes a bare amount, v2 a [reward, penalty] pair
-    obj = loads(data)
+    obj = loads(data, allow_trailing=True)
     if isinstance(obj, list):
         return _decode_apply_rewards(data)
     return decode_bigint(obj)

@@ -76,7 +76,7 @@ def _decode_ctor(data: bytes) -> tuple[list[Address], int, int, int]:
 def _load_array(data: bytes) -> list[Any]:
     from chainvm.fvm.codec import loads
 
-    obj = loads(data)
+    obj = loads(data, allow_trailing=True)
     if not isinstance(obj, list):
         raise DecodeError("cbor input should be of type array")
     return obj

@@ -69,7 +69,7 @@ V_MIN_SETTLE, V_MERGES, V_SIG = 8, 9, 10
 
 
 def _decode_update(data: bytes) -> tuple[list[Any], bytes]:
-    obj = loads(data)
+    obj = loads(data, allow_trailing=True)
     if not isinstance(obj, list) or len(obj) not in (2, 3):
         raise DecodeError("cbor input had wrong number of fields")
     sv = obj[0]

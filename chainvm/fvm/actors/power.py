@@ -180,7 +180,7 @@ def on_epoch_tick_end(rt: Runtime, _: None) -> None:
 
 
 def _decode_amount(data: bytes) -> int:
-    return decode_bigint(loads(data))
+    return decode_bigint(loads(data, allow_trailing=True))
 
 
 def update_pledge_total(rt: Runtime, delta: int) -> None:
@@ -335,7 +335,7 @@ GAS_ON_SUBMIT_VERIFY_SEAL = 34721049
 
 
 def _decode_seal_verify_info(data: bytes) -> Any:
-    info = loads(data)
+    info = loads(data, allow_trailing=True)
     if not isinstance(info, list) or len(info) != 8:
         raise DecodeError("seal verify info must be an 8-tuple")
     return info

@@ -233,7 +233,7 @@ def new_state(realized_power: int, v2: bool, network_version: int = 4) -> list[A
 
 
 def _decode_power(data: bytes) -> int:
-    obj = loads(data)
+    obj = loads(data, allow_trailing=True)
     if obj is None:
         return -1
     return decode_bigint(obj)
