@@ -77,12 +77,16 @@ class Address:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Address:
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"an address is read from bytes, not {type(data).__name__}")
         if not data:
             raise AddressError("empty address")
         return cls(data[0], data[1:])
 
     @classmethod
     def parse(cls, text: str) -> Address:
+        if not isinstance(text, str):
+            raise TypeError(f"an address is parsed from a string, not {type(text).__name__}")
         if len(text) < 3 or text[0] not in "ft":
             raise AddressError(f"invalid address {text!r}")
         try:

@@ -54,7 +54,19 @@ Target = Wallet | Address
 
 
 def _addr(x: Target) -> Address:
-    return x.address if isinstance(x, Wallet) else x
+    """The address of a wallet or address argument; TypeError for anything else (a
+    string such as "f0101" is parsed with Address.parse first)."""
+    if isinstance(x, Wallet):
+        return x.address
+    if isinstance(x, Address):
+        return x
+    raise TypeError(f"expected a Wallet or an Address, got {type(x).__name__}")
+
+
+def _wallet(x: Wallet) -> Wallet:
+    if not isinstance(x, Wallet):
+        raise TypeError(f"the sender must be a Wallet (it signs), got {type(x).__name__}")
+    return x
 
 
 class Network:
@@ -65,6 +77,8 @@ class Network:
         base_fee: int = 100,
         seed: bytes = b"chainvm",
     ) -> None:
+        if type(network_version) is not int:
+            raise TypeError(f"network_version must be an int, got {type(network_version).__name__}")
         self.nv = network_version
         self.profile = profile_for(network_version)
         self.epoch = epoch
@@ -143,6 +157,7 @@ class Network:
         fee_cap: int | None = None,
         premium: int = 1,
     ) -> Message:
+        sender = _wallet(sender)
         return Message(
             to=_addr(to),
             from_=sender.address,
@@ -189,6 +204,9 @@ class Network:
 
     def apply_block(self, miner: Target | None = None, win_count: int = 1) -> chain.TipsetResult:
         """Select from the pool, apply at the next epoch with reward and cron."""
+        if type(win_count) is not int or not 0 <= win_count < 1 << 63:
+            raise ValueError(f"win_count must be an int from 0 to 2**63 - 1, got {win_count!r}")
+        block_miner = _addr(miner or self.faucet)
         msgs = self.mpool.select(self.base_fee)
         parent = self.epoch
         self.epoch += 1
@@ -198,7 +216,7 @@ class Network:
             parent,
             self.epoch,
             self.nv,
-            [chain.Block(_addr(miner or self.faucet), msgs, win_count)],
+            [chain.Block(block_miner, msgs, win_count)],
             self.base_fee,
         )
         self.root = res.state_root

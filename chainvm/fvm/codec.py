@@ -170,9 +170,11 @@ def _header(major: int, n: int, out: bytearray) -> None:
     elif n < 0x100000000:
         out.append(m | 26)
         out += n.to_bytes(4, "big")
-    else:
+    elif n < 0x10000000000000000:
         out.append(m | 27)
         out += n.to_bytes(8, "big")
+    else:
+        raise ValueError(f"{n} does not fit a CBOR head (64 bits); encode it as a big integer")
 
 
 def _encode(obj: Any, out: bytearray) -> None:
