@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from chainvm.crypto import keccak256
-from chainvm.encoding.json_input import short
+from chainvm.encoding.json_input import parse_data, short
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
@@ -213,10 +213,7 @@ def to_bytes(value: str | bytes | bytearray | memoryview, what: str) -> bytes:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
-        try:
-            return bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
-        except ValueError:
-            raise ValueError(f"{what}: not hex: {short(value)}") from None
+        return parse_data(value, what)  # hex digits only: no blanks (an InputError)
     raise TypeError(f"{what}: expected bytes or a hex string, got {type(value).__name__} "
                     f"{short(value)}")
 

@@ -89,6 +89,7 @@ def test_the_state_transition_refuses_a_negative_value() -> None:
     (lambda c, a: c.set_code(a, 123), TypeError),
     (lambda c, a: c.set_code(a, None), TypeError),
     (lambda c, a: c.set_code(a, "0xzz"), ValueError),
+    (lambda c, a: c.set_code(a, "0x60 00"), ValueError),  # blanks are not hex digits
     (lambda c, a: c.storage(a, -1), ValueError),
     (lambda c, a: c.storage(a, "x"), TypeError),
 ])
@@ -147,7 +148,7 @@ def test_bytes_like_addresses_and_contracts_are_addresses(chain: TestChain) -> N
 
 
 @pytest.mark.parametrize(("data", "error"), [(123, TypeError), ("zz", ValueError),
-                                             (None, TypeError)])
+                                             ("0x60 00", ValueError), (None, TypeError)])
 def test_call_data_is_bytes_or_hex(chain: TestChain, data: Any,
                                    error: type[Exception]) -> None:
     target = chain.accounts[1]
