@@ -33,6 +33,11 @@ RATE_LIMIT_CODES = (429, -32005, -32029)
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 4
 CACHE_MAP_SIZE = 1 << 34  # sparse file: address space, not disk
+# The largest reply body read from the remote: far above any honest answer the fork asks
+# for (a 10,000-log eth_getLogs is about 10 MB, code at most a few hundred KB), yet a
+# remote cannot make the node hold gigabytes. Larger replies fail the request.
+MAX_REPLY_BYTES = 128 * 1024 * 1024
+_READ_CHUNK = 1 << 16
 
 
 class RemoteError(NodeError):
@@ -119,10 +124,16 @@ class JsonRpcClient:
             reused_failed = False
             try:
                 conn = self._connection()
+                if conn.sock is not None:
+                    conn.sock.settimeout(self.timeout)  # the last body read may have lowered it
                 self.requests += 1
                 conn.request("POST", self.path, body, headers)
                 resp = conn.getresponse()
-                raw = resp.read()
+                raw = self._read_body(resp, give_up)
+            except _TooLarge:
+                self.close()  # the rest of the body is not read: the connection is spent
+                raise RemoteError(f"fork: remote {self.display} sent a reply over "
+                                  f"{MAX_REPLY_BYTES} bytes") from None
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
                 problem = _describe(exc)
@@ -144,6 +155,30 @@ class JsonRpcClient:
                                   "JSON") from None
         raise RemoteError(f"fork: remote {self.display} unreachable ({problem}; "
                           f"{tried} attempts)")
+
+    def _read_body(self, resp: http.client.HTTPResponse, give_up: float) -> bytes:
+        """The reply's body: at most MAX_REPLY_BYTES (else `_TooLarge`), and complete by
+        `give_up` (else TimeoutError): each read waits for one arrival only, so a remote
+        that sends its body a byte at a time cannot stretch the request without end."""
+        length = resp.getheader("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_REPLY_BYTES:
+            raise _TooLarge
+        chunks: list[bytes] = []
+        size = 0
+        sock = self._conn.sock if self._conn is not None else None
+        while True:
+            left = give_up - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the reply did not arrive in time")
+            if sock is not None:
+                sock.settimeout(min(self.timeout, left))
+            chunk = resp.read1(_READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise _TooLarge
+            chunks.append(chunk)
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Run several calls (one HTTP request when the server takes batches); their results
@@ -197,6 +232,10 @@ class JsonRpcClient:
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+
+class _TooLarge(Exception):
+    """A reply body over MAX_REPLY_BYTES."""
 
 
 def _describe(exc: BaseException) -> str:

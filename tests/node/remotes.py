@@ -8,6 +8,7 @@ import fcntl
 import functools
 import http.client
 import http.server
+import json
 import re
 import shutil
 import socket
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from tests.node.compilers import js_dir
 from tests.node.helpers import Client
@@ -197,5 +199,130 @@ class CountingProxy:
 
     def stop(self) -> None:
         self.gone = True  # kept-alive connections are dropped too
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeRemote:
+    """A scripted JSON-RPC remote on a loopback port, for the fork's handling of a remote
+    that misbehaves: a small well-formed chain (chain id 31337, blocks 0..5, every account
+    empty) whose answers a test overrides per method.
+
+    `results[method]`: the result to answer (or a callable of the params giving it);
+    `replies[method]`: the whole reply object of such a call (a callable of the request);
+    `batch_hook`: a callable on the list of replies of a batch, giving what is sent;
+    `raw`: a callable of the request body giving (status, body) to send instead, the body
+    bytes or an iterable of chunks (sent without a Content-Length, then the connection is
+    closed)."""
+
+    LATEST = 5
+
+    def __init__(self) -> None:
+        self.results: dict[str, Any] = {}
+        self.replies: dict[str, Any] = {}
+        self.batch_hook: Any = None
+        self.raw: Any = None
+        self.requests = 0
+        self.methods: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                fake.requests += 1
+                status, data = fake.answer(body)
+                if not isinstance(data, bytes):  # a stream: no Content-Length, then close
+                    self.close_connection = True
+                    try:
+                        self.send_response(status)
+                        self.send_header("Connection", "close")
+                        self.end_headers()
+                        for chunk in data:
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    except OSError:
+                        pass
+                    return
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def block(number: int) -> dict[str, Any]:
+        """Block `number` as eth_getBlockByNumber answers it (Prague fields)."""
+        return {"number": hex(number), "hash": "0x" + f"{number + 1:064x}",
+                "parentHash": "0x" + f"{number:064x}", "sha3Uncles": "0x" + "1d" * 32,
+                "miner": "0x" + "00" * 20, "stateRoot": "0x" + "56" * 32,
+                "transactionsRoot": "0x" + "56" * 32, "receiptsRoot": "0x" + "56" * 32,
+                "logsBloom": "0x" + "00" * 256, "difficulty": "0x0",
+                "gasLimit": hex(30_000_000), "gasUsed": "0x0",
+                "timestamp": hex(1_700_000_000 + 12 * number), "extraData": "0x",
+                "mixHash": "0x" + "00" * 32, "nonce": "0x" + "00" * 8,
+                "baseFeePerGas": hex(10**9), "withdrawalsRoot": "0x" + "56" * 32,
+                "blobGasUsed": "0x0", "excessBlobGas": "0x0",
+                "parentBeaconBlockRoot": "0x" + "00" * 32, "requestsHash": "0x" + "e3" * 32,
+                "transactions": [], "uncles": [], "withdrawals": []}
+
+    def result(self, method: str, params: list[Any]) -> Any:
+        if method in self.results:
+            scripted = self.results[method]
+            return scripted(params) if callable(scripted) else scripted
+        if method == "eth_chainId":
+            return hex(31337)
+        if method == "eth_blockNumber":
+            return hex(self.LATEST)
+        if method == "eth_getBlockByNumber":
+            tag = params[0]
+            number = self.LATEST if tag == "latest" else int(tag, 16)
+            return self.block(number) if number <= self.LATEST else None
+        if method in ("eth_getBalance", "eth_getTransactionCount"):
+            return "0x0"
+        if method == "eth_getCode":
+            return "0x"
+        if method == "eth_getStorageAt":
+            return "0x" + "00" * 32
+        if method == "eth_getLogs":
+            return []
+        return None
+
+    def reply(self, request: Any) -> Any:
+        method = request.get("method")
+        self.methods.append(method)
+        if method in self.replies:
+            return self.replies[method](request)
+        return {"jsonrpc": "2.0", "id": request.get("id"),
+                "result": self.result(method, request.get("params", []))}
+
+    def answer(self, body: bytes) -> tuple[int, Any]:
+        if self.raw is not None:
+            answered = self.raw(body)
+            if answered is not None:
+                return answered
+        payload = json.loads(body)
+        if isinstance(payload, list):
+            replies = [self.reply(item) for item in payload]
+            if self.batch_hook is not None:
+                replies = self.batch_hook(replies)
+            return 200, json.dumps(replies).encode()
+        return 200, json.dumps(self.reply(payload)).encode()
+
+    def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
