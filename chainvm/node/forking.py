@@ -26,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
 from chainvm.node.devchain import NodeError
+from chainvm.node.limits import JsonShapeError, load_json
 from chainvm.state.state import Account, State
 
 T = TypeVar("T")
@@ -149,10 +150,13 @@ class JsonRpcClient:
             if resp.status != 200:
                 raise RemoteError(f"fork: remote {self.display} answered HTTP {resp.status}")
             try:
-                return json.loads(raw)
-            except ValueError:
+                # The node's own reader of untrusted JSON: nesting and number lengths
+                # bounded (the parser recurses per level), NaN and Infinity refused.
+                return load_json(raw)
+            except ValueError as exc:  # JSONDecodeError, JsonShapeError, UnicodeDecodeError
+                reason = f" ({exc})" if isinstance(exc, JsonShapeError) else ""
                 raise RemoteError(f"fork: remote {self.display} sent a reply that is not "
-                                  "JSON") from None
+                                  f"JSON{reason}") from None
         raise RemoteError(f"fork: remote {self.display} unreachable ({problem}; "
                           f"{tried} attempts)")
 

@@ -88,3 +88,16 @@ def test_reply_sent_a_byte_at_a_time_fails_in_bounded_time(fake: FakeRemote) -> 
     one_line_error(lambda: client.call("eth_chainId", []), "timed out")
     assert time.monotonic() - started < 5
     client.close()
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"jsonrpc": "2.0", "id": 1, "result": NaN}',
+                                  b'{"jsonrpc": "2.0", "id": 1, "result": ' + b"9" * 5000 + b"}",
+                                  b"\xff\xfe\x00garbage", b"<html>busy</html>"])
+def test_reply_that_is_not_sound_json(fake: FakeRemote, body: bytes) -> None:
+    """Deep nesting (a RecursionError in the parser, an internal error to the client),
+    NaN, a 5,000-digit number, bytes that are no text: 'not JSON', one line."""
+    fake.raw = lambda request: (200, body)
+    client = JsonRpcClient(fake.url, timeout=2)
+    one_line_error(lambda: client.call("eth_chainId", []), "sent a reply that is not JSON")
+    client.close()
