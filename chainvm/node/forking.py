@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
+from chainvm.encoding.json_input import short
 from chainvm.node.devchain import NodeError
 from chainvm.node.limits import JsonShapeError, load_json
 from chainvm.state.state import Account, State
@@ -209,19 +210,34 @@ class JsonRpcClient:
                 else:
                     replies = reply
             limited = False
+            asked = set(pending)
             for reply in replies:
-                if not isinstance(reply, dict) or reply.get("id") not in pending:
-                    continue
-                error = reply.get("error")
+                if not isinstance(reply, dict):
+                    raise self._malformed(f"a reply that is not an object: {short(reply)}")
+                rid, error = reply.get("id"), reply.get("error")
+                if rid is None and error is not None:
+                    # An error tied to no call: the remote could not take the request.
+                    if _rate_limited(error):
+                        limited = True
+                        continue
+                    raise RemoteError(f"fork: remote {self.display}: {_error_text(error)}")
+                if type(rid) is not int or rid not in asked:
+                    raise self._malformed(f"a reply to an id it was not asked: {short(rid)}")
+                if rid not in pending:
+                    raise self._malformed(f"two replies with id {rid}")
+                method = pending[rid][0]
                 if error is None:
-                    results[reply["id"]] = reply.get("result")
-                    del pending[reply["id"]]
+                    if "result" not in reply:
+                        raise self._malformed(f"a reply to {method} with neither result nor "
+                                              "error")
+                    results[rid] = reply["result"]
+                    del pending[rid]
                 elif _rate_limited(error):
                     limited = True
+                    asked.discard(rid)  # asked again in the next round
                 else:
-                    method = pending[reply["id"]][0]
-                    message = error.get("message") if isinstance(error, dict) else error
-                    raise RemoteError(f"fork: remote {self.display}: {method}: {message}")
+                    raise RemoteError(f"fork: remote {self.display}: {method}: "
+                                      f"{_error_text(error)}")
             if not pending:
                 return [results[i] for i in order]
             if not limited:
@@ -232,6 +248,9 @@ class JsonRpcClient:
 
     def call(self, method: str, params: list[Any]) -> Any:
         return self.batch([(method, params)])[0]
+
+    def _malformed(self, what: str) -> RemoteError:
+        return RemoteError(f"fork: remote {self.display} sent {what}")
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -247,6 +266,16 @@ def _describe(exc: BaseException) -> str:
         return "timed out"
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _error_text(error: Any) -> str:
+    """A JSON-RPC error object's message, as one short line."""
+    message = error.get("message") if isinstance(error, dict) else None
+    if not isinstance(message, str):
+        return f"malformed error {short(error)}"
+    lines = message.strip().splitlines()
+    text = lines[0] if lines else "(no message)"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _rate_limited(error: Any) -> bool:

@@ -101,3 +101,49 @@ def test_reply_that_is_not_sound_json(fake: FakeRemote, body: bytes) -> None:
     client = JsonRpcClient(fake.url, timeout=2)
     one_line_error(lambda: client.call("eth_chainId", []), "sent a reply that is not JSON")
     client.close()
+
+
+# -- the replies of a batch ---------------------------------------------------------------------
+
+CALLS = [("eth_getBalance", [ACCOUNT, "0x5"]), ("eth_getTransactionCount", [ACCOUNT, "0x5"]),
+         ("eth_getCode", [ACCOUNT, "0x5"])]
+
+
+def with_id(reply: dict[str, Any], rid: Any, **fields: Any) -> dict[str, Any]:
+    return {**reply, "id": rid, **fields}
+
+
+@pytest.mark.parametrize(("hook", "expected"), [
+    # A second answer to a call, before the true one: it used to be taken.
+    (lambda rs: [with_id(rs[0], rs[0]["id"], result="0x99"), *rs], "two replies with id"),
+    (lambda rs: [*rs, with_id(rs[0], rs[0]["id"])], "two replies with id"),
+    (lambda rs: [*rs, with_id(rs[0], 999)], "an id it was not asked: 999"),
+    (lambda rs: [with_id(rs[0], True), *rs[1:]], "an id it was not asked: True"),
+    (lambda rs: [with_id(rs[0], str(rs[0]["id"])), *rs[1:]], "an id it was not asked"),
+    (lambda rs: [*rs, "x"], "a reply that is not an object: 'x'"),
+    (lambda rs: [{"jsonrpc": "2.0", "id": rs[0]["id"]}, *rs[1:]],
+     "a reply to eth_getBalance with neither result nor error"),
+    (lambda rs: rs[:-1], "left 1 call(s) unanswered"),
+    (lambda rs: [with_id(r, None) for r in rs], "an id it was not asked: None"),
+])
+def test_batch_reply_that_does_not_match_the_calls(fake: FakeRemote, hook: Any,
+                                                   expected: str) -> None:
+    fake.batch_hook = hook
+    client = JsonRpcClient(fake.url, timeout=2)
+    one_line_error(lambda: client.batch(CALLS), expected)
+    client.close()
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    ({"code": -32000, "message": "first line\nsecond line"}, "eth_getBalance: first line"),
+    ({"code": -32000, "message": "x" * 5000}, "eth_getBalance: " + "x" * 200 + "..."),
+    ("just a string", "eth_getBalance: malformed error 'just a string'"),
+    ({"code": -32000, "message": ["a", "list"]}, "malformed error"),
+])
+def test_remote_error_is_one_short_line(fake: FakeRemote, error: Any, expected: str) -> None:
+    fake.replies["eth_getBalance"] = lambda request: {"jsonrpc": "2.0", "id": request["id"],
+                                                      "error": error}
+    client = JsonRpcClient(fake.url, timeout=2)
+    message = one_line_error(lambda: client.batch(CALLS), expected)
+    assert "second line" not in message and "x" * 201 not in message
+    client.close()
