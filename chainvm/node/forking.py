@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from chainvm.chain.block import Block, Header, Withdrawal
-from chainvm.encoding.json_input import short
+from chainvm.encoding.json_input import InputError, parse_data, parse_quantity, short
 from chainvm.node.devchain import NodeError
 from chainvm.node.limits import JsonShapeError, load_json
 from chainvm.state.state import Account, State
@@ -347,24 +347,35 @@ class ForkCache:
 # -- the remote state ---------------------------------------------------------------------------
 
 
-def _qty(value: Any, what: str) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RemoteError(f"fork: remote sent a malformed {what}: {value!r}")
+def _qty(value: Any, what: str, bits: int = 256) -> int:
+    """A JSON-RPC quantity from the remote: "0x" and hex digits only (no sign, spaces or
+    underscores, which int() would take), at most `bits` wide."""
+    if not isinstance(value, str) or value[:2] != "0x" or not value[2:].isalnum() \
+            or not value.isascii():
+        raise RemoteError(f"fork: remote sent a malformed {what}: {short(value)}")
     try:
-        return int(value, 16)
-    except ValueError:
-        raise RemoteError(f"fork: remote sent a malformed {what}: {value!r}") from None
+        return parse_quantity(value, "", bits)
+    except InputError as exc:
+        raise RemoteError(f"fork: remote sent a malformed {what}: {exc}") from None
 
 
-def _data(value: Any, what: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RemoteError(f"fork: remote sent a malformed {what}: {value!r}")
+def _data(value: Any, what: str, size: int | None = None, max_size: int | None = None
+          ) -> bytes:
+    """JSON-RPC data from the remote: "0x" and pairs of hex digits, nothing else (the
+    strict reader: bytes.fromhex alone skips whitespace); `size` bytes exactly, or at
+    most `max_size`."""
+    if not isinstance(value, str) or value[:2] != "0x":
+        raise RemoteError(f"fork: remote sent a malformed {what}: {short(value)}")
     try:
-        raw = bytes.fromhex(value[2:])
-    except ValueError:
-        raise RemoteError(f"fork: remote sent a malformed {what}: {value!r}") from None
+        raw = parse_data(value)
+    except InputError:
+        raise RemoteError(f"fork: remote sent a malformed {what}: {short(value)} (pairs "
+                          "of hex digits after 0x expected)") from None
     if size is not None and len(raw) != size:
-        raise RemoteError(f"fork: remote sent a {what} of {len(raw)} bytes")
+        raise RemoteError(f"fork: remote sent a {what} of {len(raw)} bytes (expected {size})")
+    if max_size is not None and len(raw) > max_size:
+        raise RemoteError(f"fork: remote sent a {what} of {len(raw)} bytes (at most "
+                          f"{max_size})")
     return raw
 
 
@@ -385,9 +396,16 @@ _OPTIONAL_HEADER_FIELDS: list[tuple[str, str, Any]] = [
 ]
 
 
-def header_from_json(block: dict[str, Any]) -> Header:
+# Header quantities of 64 bits (the others, difficulty and base fee, are words).
+_U64_HEADER_FIELDS = frozenset(("number", "gas_limit", "gas_used", "timestamp",
+                                "blob_gas_used", "excess_blob_gas"))
+
+
+def header_from_json(block: Any) -> Header:
     """A header from an eth_getBlockByNumber answer; its hash is the one the remote sent
     (a header field this code does not know would otherwise change it)."""
+    if not isinstance(block, dict):
+        raise RemoteError(f"fork: remote sent a block that is not an object: {short(block)}")
     values: dict[str, Any] = {}
     for name, key, kind in _HEADER_FIELDS + _OPTIONAL_HEADER_FIELDS:
         raw = block.get(key)
@@ -400,7 +418,8 @@ def header_from_json(block: dict[str, Any]) -> Header:
                 raw = "0x" + "00" * 8
             else:
                 continue
-        values[name] = _qty(raw, key) if kind is int else _data(raw, key, kind)
+        values[name] = _qty(raw, key, 64 if name in _U64_HEADER_FIELDS else 256) \
+            if kind is int else _data(raw, key, kind)
     header = Header(**values)
     header._hash = _data(block.get("hash"), "block hash", 32)
     return header
@@ -550,33 +569,41 @@ class RemoteState:
         calls += [("eth_getStorageAt", ["0x" + address.hex(), hex(slot), self.tag])
                   for address, slot in wanted_slots]
         results = self._fetch(calls)
-        writes = self._take_accounts(wanted, results)
-        writes += self._take_slots(wanted_slots, results[3 * len(wanted):])
-        if self.cache is not None:
-            self.cache.put_many(writes)
-
-    def _take_accounts(self, wanted: list[bytes], results: list[Any]
-                       ) -> list[tuple[bytes, bytes]]:
+        # Every value parsed before any is kept: a malformed one leaves nothing half-read.
+        accounts = self._take_accounts(wanted, results)
+        slot_values = self._take_slots(wanted_slots, results[3 * len(wanted):])
         writes = []
-        for i, address in enumerate(wanted):
-            balance = _qty(results[3 * i], "balance")
-            nonce = _qty(results[3 * i + 1], "nonce")
-            code = _data(results[3 * i + 2], "code")
-            fields = (nonce, balance, code) if (nonce or balance or code) else None
+        for address, fields in accounts:
             self.accounts[address] = fields
             writes.append((self.prefix + b"a" + address, b"" if fields is None else
-                           nonce.to_bytes(32, "big") + balance.to_bytes(32, "big") + code))
-        return writes
-
-    def _take_slots(self, wanted: list[tuple[bytes, int]], results: list[Any]
-                    ) -> list[tuple[bytes, bytes]]:
-        writes = []
-        for (address, slot), result in zip(wanted, results, strict=True):
-            value = int.from_bytes(_data(result, "storage value"), "big")
+                           fields[0].to_bytes(32, "big") + fields[1].to_bytes(32, "big")
+                           + fields[2]))
+        for (address, slot), value in slot_values:
             self.slots[(address, slot)] = value
             writes.append((self.prefix + b"s" + address + slot.to_bytes(32, "big"),
                            value.to_bytes(32, "big")))
-        return writes
+        if self.cache is not None:
+            self.cache.put_many(writes)
+
+    @staticmethod
+    def _take_accounts(wanted: list[bytes], results: list[Any]
+                       ) -> list[tuple[bytes, tuple[int, int, bytes] | None]]:
+        """(address, (nonce, balance, code) or None when absent) of the remote's answers."""
+        out = []
+        for i, address in enumerate(wanted):
+            balance = _qty(results[3 * i], "balance")
+            nonce = _qty(results[3 * i + 1], "nonce", 64)
+            code = _data(results[3 * i + 2], "code")
+            out.append((address, (nonce, balance, code) if (nonce or balance or code)
+                        else None))
+        return out
+
+    @staticmethod
+    def _take_slots(wanted: list[tuple[bytes, int]], results: list[Any]
+                    ) -> list[tuple[tuple[bytes, int], int]]:
+        """((address, slot), value) of the remote's answers (a word: at most 32 bytes)."""
+        return [(key, int.from_bytes(_data(result, "storage value", max_size=32), "big"))
+                for key, result in zip(wanted, results, strict=True)]
 
     # -- storage ----------------------------------------------------------------------------
 

@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from chainvm.node import forking
+from chainvm.node.devchain import DevChain
 from chainvm.node.forking import JsonRpcClient, RemoteError
+from chainvm.node.rpc import Rpc
 from tests.node.remotes import FakeRemote
 
 ACCOUNT = "0x" + "42" * 20
+SLOAD_0 = "0x5f545f5260205ff3"  # returns SLOAD(0)
 
 
 @pytest.fixture
@@ -147,3 +150,101 @@ def test_remote_error_is_one_short_line(fake: FakeRemote, error: Any, expected: 
     message = one_line_error(lambda: client.batch(CALLS), expected)
     assert "second line" not in message and "x" * 201 not in message
     client.close()
+
+
+# -- the values in the replies --------------------------------------------------------------
+
+
+class Node:
+    """A chain forked from `fake` at its block 5 and its JSON-RPC handler."""
+
+    def __init__(self, fake: FakeRemote, **kwargs: Any) -> None:
+        self.dev = DevChain(fork="Prague", fork_url=fake.url, fork_block=5, **kwargs)
+        self.rpc = Rpc(self.dev)
+
+    def reply(self, method: str, *params: Any) -> dict[str, Any]:
+        reply = bounded(lambda: self.rpc.handle_one(
+            {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}))
+        assert reply is not None
+        return reply  # type: ignore[no-any-return]
+
+    def error(self, method: str, *params: Any) -> str:
+        reply = self.reply(method, *params)
+        assert "error" in reply, reply
+        assert reply["error"]["code"] == -32000, reply
+        message: str = reply["error"]["message"]
+        assert message.startswith("fork: remote") and "\n" not in message, message
+        return message
+
+    def result(self, method: str, *params: Any) -> Any:
+        reply = self.reply(method, *params)
+        assert "result" in reply, reply
+        return reply["result"]
+
+    def close(self) -> None:
+        self.dev.close()
+
+
+BAD_VALUES = [
+    # (method the remote answers, what it sends, the fork's method and params)
+    ("eth_getBalance", "0x 12", "eth_getBalance", [ACCOUNT, "latest"]),
+    ("eth_getBalance", "0x1_2", "eth_getBalance", [ACCOUNT, "latest"]),  # int() takes "_"
+    ("eth_getBalance", "0x12 ", "eth_getBalance", [ACCOUNT, "latest"]),  # and spaces
+    ("eth_getBalance", "0x-1", "eth_getBalance", [ACCOUNT, "latest"]),
+    ("eth_getBalance", 18, "eth_getBalance", [ACCOUNT, "latest"]),
+    ("eth_getBalance", hex(2**256), "eth_getBalance", [ACCOUNT, "latest"]),  # OverflowError
+    ("eth_getBalance", "0x" + "f" * 5000, "eth_getBalance", [ACCOUNT, "latest"]),
+    ("eth_getTransactionCount", hex(2**64), "eth_getTransactionCount", [ACCOUNT, "latest"]),
+    ("eth_getCode", "0x 60 01", "eth_getCode", [ACCOUNT, "latest"]),  # was read as 0x6001
+    ("eth_getCode", "0x600", "eth_getCode", [ACCOUNT, "latest"]),
+    ("eth_getCode", "6001", "eth_getCode", [ACCOUNT, "latest"]),
+    ("eth_getStorageAt", "0x 01", "eth_getStorageAt", [ACCOUNT, "0x0", "latest"]),
+    ("eth_getStorageAt", "0x" + "01" * 33, "eth_getStorageAt", [ACCOUNT, "0x0", "latest"]),
+    ("eth_getStorageAt", None, "eth_getStorageAt", [ACCOUNT, "0x0", "latest"]),
+    ("eth_getStorageAt", "0x 01", "eth_call", [{"to": ACCOUNT}, "latest"]),
+    ("eth_getStorageAt", "0x" + "01" * 40, "eth_call", [{"to": ACCOUNT}, "latest"]),
+    ("eth_getBalance", "0x 1", "eth_getBalance", [ACCOUNT, "0x2"]),  # an older block
+]
+
+
+@pytest.mark.parametrize(("remote_method", "sent", "method", "params"), BAD_VALUES)
+def test_malformed_value_is_a_clear_error_and_not_kept(
+        fake: FakeRemote, tmp_path: Any, remote_method: str, sent: Any, method: str,
+        params: list[Any]) -> None:
+    """Each malformed value: a -32000 error naming the remote; nothing of that read is
+    kept, in memory or in the cache: once the remote answers well, so does the fork."""
+    fake.results.update({"eth_getBalance": "0x1", "eth_getCode": SLOAD_0,
+                         "eth_getStorageAt": "0x" + "00" * 31 + "07"})
+    node = Node(fake, fork_cache=tmp_path)
+    try:
+        good = node.result(method, *params)
+        node.close()
+        fresh = tmp_path / "fresh"
+        node = Node(fake, fork_cache=fresh)
+        fake.results[remote_method] = sent
+        assert "malformed" in node.error(method, *params) or "bytes" in node.error(method,
+                                                                                   *params)
+        fake.results[remote_method] = {"eth_getBalance": "0x1", "eth_getCode": SLOAD_0,
+                                       "eth_getStorageAt": "0x" + "00" * 31 + "07",
+                                       "eth_getTransactionCount": "0x0"}[remote_method]
+        assert node.result(method, *params) == good  # nothing kept in memory
+        node.close()
+        node = Node(fake, fork_cache=fresh)
+        fake.results[remote_method] = sent
+        assert node.result(method, *params) == good  # from the cache: the good value
+    finally:
+        node.close()
+
+
+def test_a_malformed_slot_keeps_nothing_of_its_batch(fake: FakeRemote) -> None:
+    """An account and a slot read in one batch: the slot's bad value leaves the account
+    unread too (the state holds all of a batch or none of it)."""
+    fake.results.update({"eth_getBalance": "0x1", "eth_getStorageAt": "0x 07"})
+    remote = forking.RemoteState.open(fake.url, 5, timeout=2)
+    try:
+        address = bytes.fromhex(ACCOUNT[2:])
+        with pytest.raises(RemoteError, match="malformed storage value"):
+            remote.prefetch([address], {address: {0}})
+        assert address not in remote.accounts and not remote.slots
+    finally:
+        remote.close()
