@@ -491,17 +491,26 @@ class RemoteState:
             chain_hex, block = client.batch([("eth_chainId", []),
                                              ("eth_getBlockByNumber",
                                               [hex(block_number), False])])
-        if not isinstance(block, dict):
+        chain_id = _qty(chain_hex, "chain id", 64)
+        if chain_id == 0:
+            raise RemoteError(f"fork: remote {client.display} sent chain id 0")
+        if block is None:
             latest = client.call("eth_blockNumber", [])
             raise RemoteError(f"fork: remote {client.display} has no block {block_number} "
-                              f"(its latest is {_qty(latest, 'block number')})")
-        chain_id = _qty(chain_hex, "chain id")
+                              f"(its latest is {_qty(latest, 'block number', 64)})")
+        if not isinstance(block, dict):
+            raise RemoteError(f"fork: remote {client.display} sent a block that is not an "
+                              f"object: {short(block)}")
         block = {k: v for k, v in block.items() if k != "transactions"}
+        state = cls(client, chain_id, block, cache)  # the header parsed before it is kept
+        if block_number is not None and state.number != block_number:
+            raise RemoteError(f"fork: remote {client.display} sent block {state.number} "
+                              f"when asked for block {block_number}")
         if cache is not None:
-            number = _qty(block.get("number"), "block number")
             point = json.dumps({"chainId": chain_id, "block": block}).encode()
-            cache.put_many([(b"P" + url.encode() + b"@" + number.to_bytes(8, "big"), point)])
-        return cls(client, chain_id, block, cache)
+            cache.put_many([(b"P" + url.encode() + b"@" + state.number.to_bytes(8, "big"),
+                             point)])
+        return state
 
     def close(self) -> None:
         self.client.close()
@@ -692,6 +701,11 @@ class RemoteState:
             block = json.loads(raw)
         else:
             block = self._fetch([("eth_getBlockByNumber", [hex(number), full])])[0]
+            if block is not None:  # null: the remote does not have it
+                number_sent = header_from_json(block).number  # a sound header, or RemoteError
+                if number_sent != number:
+                    raise RemoteError(f"fork: remote {self.client.display} sent block "
+                                      f"{number_sent} when asked for block {number}")
             if self.cache is not None and block is not None:
                 self.cache.put_many([(cache_key, json.dumps(block).encode())])
         self.blocks[key] = block
@@ -705,11 +719,14 @@ class RemoteState:
         if raw is not None:
             return json.loads(raw)
         answer = self._fetch([(method, params)])[0]
-        if not isinstance(answer, dict):
+        if answer is None:
             return None  # unknown to the remote: may appear later, not cached
+        if not isinstance(answer, dict):
+            raise RemoteError(f"fork: remote {self.client.display}: {method} answered "
+                              f"something other than an object: {short(answer)}")
         number = answer.get("blockNumber", answer.get("number"))
-        if not isinstance(number, str) or _qty(number, "block number") > self.number:
-            answer = None  # after the fork block (or pending): not part of this chain
+        if number is None or _qty(number, "block number", 64) > self.number:
+            answer = None  # pending, or after the fork block: not part of this chain
         if self.cache is not None:
             self.cache.put_many([(key, json.dumps(answer).encode())])
         return answer
@@ -721,9 +738,9 @@ class RemoteState:
         if raw is not None:
             return json.loads(raw)  # type: ignore[no-any-return]
         answer = self._fetch([("eth_getLogs", [criteria])])[0]
-        if not isinstance(answer, list):
+        if not isinstance(answer, list) or not all(isinstance(x, dict) for x in answer):
             raise RemoteError(f"fork: remote {self.client.display}: eth_getLogs answered "
-                              "something other than a list")
+                              "something other than a list of objects")
         if self.cache is not None:
             self.cache.put_many([(key, json.dumps(answer).encode())])
         return answer

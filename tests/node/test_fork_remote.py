@@ -5,6 +5,8 @@ client with one clear error line, never crash, hang or keep (or cache) a bad val
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +18,7 @@ from chainvm.node import forking
 from chainvm.node.devchain import DevChain
 from chainvm.node.forking import JsonRpcClient, RemoteError
 from chainvm.node.rpc import Rpc
-from tests.node.remotes import FakeRemote
+from tests.node.remotes import ROOT, FakeRemote
 
 ACCOUNT = "0x" + "42" * 20
 SLOAD_0 = "0x5f545f5260205ff3"  # returns SLOAD(0)
@@ -248,3 +250,132 @@ def test_a_malformed_slot_keeps_nothing_of_its_batch(fake: FakeRemote) -> None:
         assert address not in remote.accounts and not remote.slots
     finally:
         remote.close()
+
+
+# -- blocks ---------------------------------------------------------------------------------------
+
+
+def block_with(**fields: Any) -> Callable[[list[Any]], Any]:
+    """eth_getBlockByNumber answers with `fields` changed in every block but the fork's."""
+    def answer(params: list[Any]) -> Any:
+        number = FakeRemote.LATEST if params[0] == "latest" else int(params[0], 16)
+        block = FakeRemote.block(number)
+        if number == FakeRemote.LATEST:
+            return block
+        block.update(fields)
+        return {k: v for k, v in block.items() if v is not None}
+    return answer
+
+
+BAD_BLOCKS = [
+    ({"hash": "0x " + "11" * 31}, "malformed block hash"),
+    ({"number": 2}, "malformed number"),
+    ({"number": "0x3"}, "sent block 3 when asked for block 2"),
+    ({"stateRoot": None}, "block has no stateRoot"),
+    ({"timestamp": hex(2**64)}, "does not fit in 64 bits"),
+    ({"extraData": "0x 00"}, "malformed extraData"),
+]
+
+
+@pytest.mark.parametrize(("fields", "expected"), BAD_BLOCKS)
+@pytest.mark.parametrize(("method", "params"), [
+    ("eth_getBlockByNumber", ["0x2", False]),  # served as the remote sent it, and cached
+    ("eth_call", [{"to": ACCOUNT}, "0x2"]),
+    ("eth_getBalance", [ACCOUNT, "0x2"]),
+])
+def test_malformed_older_block_is_a_clear_error_and_not_cached(
+        fake: FakeRemote, tmp_path: Any, fields: dict[str, Any], expected: str, method: str,
+        params: list[Any]) -> None:
+    node = Node(fake, fork_cache=tmp_path)
+    try:
+        fake.results["eth_getBlockByNumber"] = block_with(**fields)
+        assert expected in node.error(method, *params)
+        del fake.results["eth_getBlockByNumber"]
+        assert "result" in node.reply(method, *params)  # nothing kept
+        if method == "eth_getBlockByNumber":
+            assert node.result(method, *params) == FakeRemote.block(2)
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("answer", [[1, 2], "a block", 7])
+def test_older_block_that_is_not_an_object(fake: FakeRemote, answer: Any) -> None:
+    """Was served to the client as the remote sent it (and cached)."""
+    node = Node(fake)
+    try:
+        fake.results["eth_getBlockByNumber"] = answer
+        assert "not an object" in node.error("eth_getBlockByNumber", "0x2", False)
+    finally:
+        node.close()
+
+
+def test_malformed_logs_and_lookups(fake: FakeRemote) -> None:
+    node = Node(fake)
+    try:
+        fake.results["eth_getLogs"] = [1, "x", None]  # was served (and cached) as sent
+        assert "list of objects" in node.error("eth_getLogs",
+                                               {"fromBlock": "0x0", "toBlock": "0x5"})
+        tx = "0x" + "ab" * 32
+        fake.results["eth_getTransactionByHash"] = {"hash": tx, "blockNumber": 1}
+        assert "malformed block number" in node.error("eth_getTransactionByHash", tx)
+        fake.results["eth_getTransactionByHash"] = {"hash": tx, "blockNumber": "0x 1"}
+        assert "malformed block number" in node.error("eth_getTransactionByHash", tx)
+        fake.results["eth_getTransactionByHash"] = ["not", "a", "transaction"]
+        assert "other than an object" in node.error("eth_getTransactionByHash", tx)
+        fake.results["eth_getTransactionByHash"] = {"hash": tx, "blockNumber": "0x1"}
+        assert node.result("eth_getTransactionByHash", tx)["blockNumber"] == "0x1"
+    finally:
+        node.close()
+
+
+# -- the fork point, at start -------------------------------------------------------------------
+
+
+START_FAULTS: list[tuple[str, Any, str]] = [
+    ("eth_chainId", hex(2**300), "malformed chain id"),  # was a traceback (OverflowError)
+    ("eth_chainId", "0x0", "sent chain id 0"),  # was served
+    ("eth_getBlockByNumber", dict(FakeRemote.block(5), number=hex(2**70)),
+     "does not fit in 64 bits"),  # was a traceback
+    ("eth_getBlockByNumber", dict(FakeRemote.block(5), gasLimit=hex(2**300)),
+     "malformed gasLimit"),
+    ("eth_getBlockByNumber", dict(FakeRemote.block(5), hash="0x " + "11" * 32),
+     "malformed block hash"),  # was served, with the hash 0x1111...
+    ("eth_getBlockByNumber", FakeRemote.block(3), "sent block 3 when asked for block 5"),
+    ("eth_getBlockByNumber", [1], "not an object"),  # was 'has no block None'
+]
+
+
+@pytest.mark.parametrize(("method", "answer", "expected"), START_FAULTS)
+def test_bad_fork_point_fails_start_and_is_not_cached(
+        fake: FakeRemote, tmp_path: Any, method: str, answer: Any, expected: str) -> None:
+    fake.results[method] = answer
+    message = one_line_error(lambda: DevChain(fork="Prague", fork_url=fake.url, fork_block=5,
+                                              fork_cache=tmp_path), expected)
+    assert message.startswith("fork: remote")
+    del fake.results[method]
+    requests = fake.requests
+    node = Node(fake, fork_cache=tmp_path)  # the bad point was not kept: asked again
+    try:
+        assert fake.requests > requests
+        assert node.dev.head.number == 5 and node.dev.chain_id == 31337
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("fault", ["chain id", "deep", "error lines"])
+def test_bad_remote_at_cli_start_is_one_line_exit_1(fake: FakeRemote, fault: str) -> None:
+    """As for an unreachable remote: one line on stderr, exit code 1, no traceback."""
+    if fault == "chain id":
+        fake.results["eth_chainId"] = hex(2**300)
+    elif fault == "deep":
+        fake.raw = lambda body: (200, b"[" * 100_000 + b"]" * 100_000)
+    else:
+        fake.replies["eth_chainId"] = lambda request: {
+            "jsonrpc": "2.0", "id": request["id"],
+            "error": {"code": -32000, "message": "line one\nline two"}}
+    done = subprocess.run([sys.executable, "-m", "chainvm.node.cli", "--port", "0",
+                           "--fork-url", fake.url], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainvm node: fork: remote"), done.stderr
