@@ -203,6 +203,11 @@ class CountingProxy:
         self.server.server_close()
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that closed its kept-alive connection: nothing to report
+
+
 class FakeRemote:
     """A scripted JSON-RPC remote on a loopback port, for the fork's handling of a remote
     that misbehaves: a small well-formed chain (chain id 31337, blocks 0..5, every account
@@ -258,7 +263,7 @@ class FakeRemote:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
