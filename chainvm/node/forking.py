@@ -172,6 +172,9 @@ class JsonRpcClient:
         size = 0
         sock = self._conn.sock if self._conn is not None else None
         while True:
+            if resp.length == 0:  # all of a Content-Length body: done, and the response
+                resp.close()  # closed (read1 leaves it open) so the connection is reused
+                return b"".join(chunks)
             left = give_up - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the reply did not arrive in time")
@@ -179,6 +182,8 @@ class JsonRpcClient:
                 sock.settimeout(min(self.timeout, left))
             chunk = resp.read1(_READ_CHUNK)
             if not chunk:
+                if resp.length:  # the remote closed before the length it announced
+                    raise http.client.IncompleteRead(b"".join(chunks), resp.length)
                 return b"".join(chunks)
             size += len(chunk)
             if size > MAX_REPLY_BYTES:

@@ -379,3 +379,14 @@ def test_bad_remote_at_cli_start_is_one_line_exit_1(fake: FakeRemote, fault: str
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("chainvm node: fork: remote"), done.stderr
+
+
+def test_kept_alive_connection_is_reused(fake: FakeRemote) -> None:
+    """One HTTP request per call: the bounded body reader leaves the connection ready for
+    the next request (it once left the response open, and every call after the first
+    went out twice)."""
+    client = JsonRpcClient(fake.url, timeout=2)
+    for _ in range(3):
+        assert client.call("eth_chainId", []) == hex(31337)
+    assert fake.requests == 3 and client.requests == 3
+    client.close()
