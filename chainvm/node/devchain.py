@@ -425,8 +425,14 @@ class DevChain:
 
     def block_env(self, stored: StoredBlock) -> BlockEnv:
         parent = self.chain.get_block(stored.header.parent_hash)
-        return header_env(self.chain.config, stored.header,
-                          self.chain.ancestor_hashes(parent) if parent else (lambda n: bytes(32)))
+        if parent is not None:
+            return header_env(self.chain.config, stored.header,
+                              self.chain.ancestor_hashes(parent))
+        older, number = self.chain.older_hash, stored.number
+        if older is not None:  # a forked chain's first block (N): its ancestors are remote
+            return header_env(self.chain.config, stored.header,
+                              lambda n: older(n) if n < number else bytes(32))
+        return header_env(self.chain.config, stored.header, lambda n: bytes(32))
 
     def blob_base_fee(self) -> int:
         env, fork = self.pending_env()

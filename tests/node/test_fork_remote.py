@@ -390,3 +390,25 @@ def test_kept_alive_connection_is_reused(fake: FakeRemote) -> None:
         assert client.call("eth_chainId", []) == hex(31337)
     assert fake.requests == 3 and client.requests == 3
     client.close()
+
+
+# -- BLOCKHASH at the fork block ------------------------------------------------------------------
+
+
+def test_blockhash_in_a_call_at_the_fork_block(fake: FakeRemote) -> None:
+    """A call at `latest` right after forking runs in block N's context: BLOCKHASH of the
+    blocks before N is the remote's (it was zero: block N's parent is not held locally);
+    a malformed hash there is a clear error, not a zero."""
+    fake.results.update({"eth_getBalance": "0x1",
+                         "eth_getCode": "0x60024060005260206000f3"})  # returns BLOCKHASH(2)
+    node = Node(fake)
+    try:
+        assert node.result("eth_call", {"to": ACCOUNT}, "latest") == FakeRemote.block(2)["hash"]
+    finally:
+        node.close()
+    fake.results["eth_getBlockByNumber"] = block_with(hash="0x " + "11" * 31)
+    node = Node(fake)
+    try:
+        assert "malformed block hash" in node.error("eth_call", {"to": ACCOUNT}, "latest")
+    finally:
+        node.close()
