@@ -412,3 +412,21 @@ def test_blockhash_in_a_call_at_the_fork_block(fake: FakeRemote) -> None:
         assert "malformed block hash" in node.error("eth_call", {"to": ACCOUNT}, "latest")
     finally:
         node.close()
+
+
+def test_transaction_that_meets_a_bad_remote_leaves_the_chain_as_it_was(
+        fake: FakeRemote) -> None:
+    node = Node(fake)
+    try:
+        sender = "0x" + node.dev.accounts[0].hex()
+        tx = {"from": sender, "to": ACCOUNT, "value": "0x1"}
+        fake.results["eth_getCode"] = "0x 60 01"  # the recipient's code
+        assert "malformed code" in node.error("eth_sendTransaction", tx)
+        assert node.result("eth_blockNumber") == "0x5" and not len(node.dev.pool)
+        assert node.result("eth_getTransactionCount", sender, "latest") == "0x0"
+        del fake.results["eth_getCode"]
+        node.result("eth_sendTransaction", tx)
+        assert node.result("eth_blockNumber") == "0x6"
+        assert node.result("eth_getBalance", ACCOUNT, "latest") == "0x1"
+    finally:
+        node.close()
