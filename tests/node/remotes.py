@@ -121,6 +121,19 @@ def start_chainvm(*extra: str) -> Process:
                    f"http://127.0.0.1:{port}/")
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, status: int, data: bytes) -> None:
+    """Answer with a JSON body of known length (the connection kept alive); a client that
+    left closes it instead."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except OSError:
+        handler.close_connection = True
+
+
 class CountingProxy:
     """Forwards JSON-RPC POSTs to `upstream` and counts them (requests and the method names
     they carry): what a fork asked its remote, measured from outside the fork."""
@@ -156,14 +169,7 @@ class CountingProxy:
                 self._send(status, data)
 
             def _send(self, status: int, data: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client left
-                    self.close_connection = True
+                send_json(self, status, data)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -251,14 +257,7 @@ class FakeRemote:
                     except OSError:
                         pass
                     return
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True
+                send_json(self, status, data)
 
             def log_message(self, *args: object) -> None:
                 pass
