@@ -304,6 +304,10 @@ class ForkCache:
     # LMDB refuses to open one environment twice in a process: forks of one process that
     # share a directory (a re-fork by anvil_reset, several chains in a test) share it.
     _open: ClassVar[dict[str, ForkCache]] = {}
+    # Every key starts with the format of what is stored under it. Entries of another
+    # format are never read: those written before the remote's answers were checked
+    # strictly (format 1, unprefixed keys) may hold values a malformed answer gave.
+    FORMAT: ClassVar[bytes] = b"2:"
 
     def __init__(self, path: str | Path) -> None:
         import lmdb
@@ -333,7 +337,7 @@ class ForkCache:
 
     def get(self, key: bytes) -> bytes | None:
         with self.env.begin() as txn:
-            value = txn.get(key)
+            value = txn.get(self.FORMAT + key)
         return bytes(value) if value is not None else None
 
     def put_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
@@ -344,7 +348,7 @@ class ForkCache:
         try:
             with self.env.begin(write=True) as txn:
                 for key, value in items:
-                    txn.put(key, value)
+                    txn.put(self.FORMAT + key, value)
         except lmdb.MapFullError:
             self.disabled = True
 

@@ -20,7 +20,7 @@ from eth_abi import decode, encode
 from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import decode as rlp_decode
 from chainvm.node.devchain import CallArgs, DevChain, NodeError
-from chainvm.node.forking import RemoteError
+from chainvm.node.forking import ForkCache, RemoteError
 from chainvm.testing.api import TestChain
 from tests.node.compilers import node_modules, solidity
 from tests.node.helpers import Client
@@ -592,7 +592,9 @@ def test_json_dump_of_cache_point_is_plain(anvil: Remote, tmp_path: Path) -> Non
 
     env = lmdb.open(str(tmp_path), readonly=True, lock=False)
     with env.begin() as txn:
-        points = [json.loads(bytes(v)) for k, v in txn.cursor() if bytes(k).startswith(b"P")]
+        point_key = ForkCache.FORMAT + b"P"
+        points = [json.loads(bytes(v)) for k, v in txn.cursor()
+                  if bytes(k).startswith(point_key)]
     env.close()
     assert points and points[0]["chainId"] == 31337
     assert points[0]["block"]["hash"] == anvil.fork_hash

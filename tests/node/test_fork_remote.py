@@ -430,3 +430,36 @@ def test_transaction_that_meets_a_bad_remote_leaves_the_chain_as_it_was(
         assert node.result("eth_getBalance", ACCOUNT, "latest") == "0x1"
     finally:
         node.close()
+
+
+def test_cache_entries_of_an_earlier_format_are_not_read(fake: FakeRemote,
+                                                         tmp_path: Any) -> None:
+    """A fork cache holds the remote's answers under keys prefixed by their format. An
+    entry written without it (format 1, before answers were checked strictly) may hold
+    what a malformed answer gave: it is never read, so the fork asks the remote again."""
+    import lmdb
+
+    fake.results["eth_getBalance"] = "0x7"
+    node = Node(fake, fork_cache=tmp_path)
+    try:
+        assert node.result("eth_getBalance", ACCOUNT, "latest") == "0x7"
+    finally:
+        node.close()
+    # Rewrite the cache as format 1 would hold it: the same keys, unprefixed.
+    prefix = forking.ForkCache.FORMAT
+    env = lmdb.open(str(tmp_path))
+    with env.begin(write=True) as txn:
+        entries = [(bytes(k), bytes(v)) for k, v in txn.cursor()]
+        assert entries and all(k.startswith(prefix) for k, _ in entries)
+        for key, value in entries:
+            txn.delete(key)
+            txn.put(key[len(prefix):], value)
+    env.close()
+    fake.results["eth_getBalance"] = "0x9"
+    asked = len(fake.methods)
+    node = Node(fake, fork_cache=tmp_path)
+    try:
+        assert node.result("eth_getBalance", ACCOUNT, "latest") == "0x9"
+        assert "eth_getBalance" in fake.methods[asked:]
+    finally:
+        node.close()
