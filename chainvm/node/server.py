@@ -48,6 +48,10 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # Bodies up to this size are parsed on the event loop (so immediate methods need no
 # hop to the worker); larger ones are parsed on the worker.
 _PARSE_ON_LOOP = 64 * 1024
+# Subscriptions one WebSocket connection may hold at once (eth_subscribe beyond it is
+# -32005): every one costs the chain's thread work after each block.
+MAX_SUBSCRIPTIONS = 1000
+LIMIT_EXCEEDED = -32005  # EIP-1474
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 FORBIDDEN = 403
 
@@ -382,9 +386,12 @@ class Subscriptions:
 
     def on_block(self, stored: StoredBlock) -> None:
         """Runs on the chain's thread after each new block."""
+        head = None  # formatted once for all newHeads subscriptions
         for sid, (kind, crit) in list(self.subs.items()):
             if kind == "newHeads":
-                items = [format_head(self.node.dev, stored)]
+                if head is None:
+                    head = format_head(self.node.dev, stored)
+                items = [head]
             else:
                 assert crit is not None
                 items = block_logs(stored, crit)
@@ -424,6 +431,9 @@ class Subscriptions:
         else:
             raise NodeError(f"invalid argument 0: unsupported subscription {kind!r} "
                             "(newHeads, logs)", INVALID_PARAMS)
+        if len(self.subs) >= MAX_SUBSCRIPTIONS:
+            raise NodeError(f"too many subscriptions on this connection (at most "
+                            f"{MAX_SUBSCRIPTIONS}); eth_unsubscribe one first", LIMIT_EXCEEDED)
         sid = "0x" + secrets.token_hex(16)
         self.subs[sid] = (kind, crit)
         return sid

@@ -394,6 +394,34 @@ def test_websocket_ids_that_json_cannot_echo_are_invalid_requests(node: Threaded
     asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
 
 
+def test_websocket_subscriptions_per_connection_are_bounded(
+        node: ThreadedNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    aiohttp = pytest.importorskip("aiohttp")
+    from chainvm.node import server
+
+    monkeypatch.setattr(server, "MAX_SUBSCRIPTIONS", 3)
+
+    async def flow(url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            async def call(method: str, *params: Any) -> Any:
+                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                                              "params": list(params)}))
+                return json.loads((await ws.receive(timeout=30)).data)
+
+            sids = [(await call("eth_subscribe", "newHeads"))["result"] for _ in range(3)]
+            err = (await call("eth_subscribe", "logs", {}))["error"]
+            assert err["code"] == -32005 and "at most 3" in err["message"], err
+            assert (await call("eth_unsubscribe", sids[0]))["result"] is True
+            assert (await call("eth_subscribe", "newHeads"))["result"].startswith("0x")
+            async with session.ws_connect(url) as other:  # the bound is per connection
+                await other.send_str(json.dumps({"jsonrpc": "2.0", "id": 2,
+                                                 "method": "eth_subscribe",
+                                                 "params": ["newHeads"]}))
+                assert "result" in json.loads((await other.receive(timeout=30)).data)
+
+    asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
+
+
 def test_websocket_from_a_foreign_origin_is_refused(node: ThreadedNode) -> None:
     aiohttp = pytest.importorskip("aiohttp")
 
