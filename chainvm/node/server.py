@@ -18,6 +18,7 @@ get CORS headers.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -52,6 +53,10 @@ _PARSE_ON_LOOP = 64 * 1024
 # -32005): every one costs the chain's thread work after each block.
 MAX_SUBSCRIPTIONS = 1000
 LIMIT_EXCEEDED = -32005  # EIP-1474
+# Notification bytes one connection may have waiting to be sent (a client that does not
+# read); above it the connection is closed with code 1008 and a reason.
+MAX_WS_BACKLOG = 64 * 1024 * 1024
+WS_CLOSE_POLICY = 1008
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 FORBIDDEN = 403
 
@@ -385,8 +390,10 @@ class Subscriptions:
         self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
 
     def on_block(self, stored: StoredBlock) -> None:
-        """Runs on the chain's thread after each new block."""
+        """Runs on the chain's thread after each new block: its notifications, pushed as
+        one list."""
         head = None  # formatted once for all newHeads subscriptions
+        notes: list[Any] = []
         for sid, (kind, crit) in list(self.subs.items()):
             if kind == "newHeads":
                 if head is None:
@@ -395,9 +402,10 @@ class Subscriptions:
             else:
                 assert crit is not None
                 items = block_logs(stored, crit)
-            for item in items:
-                self.push({"jsonrpc": "2.0", "method": "eth_subscription",
-                           "params": {"subscription": sid, "result": item}})
+            notes.extend({"jsonrpc": "2.0", "method": "eth_subscription",
+                          "params": {"subscription": sid, "result": item}} for item in items)
+        if notes:
+            self.push(notes)
 
     def call(self, req: dict[str, Any]) -> dict[str, Any] | None:
         rid = req.get("id")
@@ -451,18 +459,49 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=node.max_body)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[None]] = set()
+    backlog: collections.deque[str] = collections.deque()  # notifications not yet sent
+    waiting = 0  # their bytes
+    wake = asyncio.Event()
+    overflow: list[asyncio.Task[None]] = []
 
-    def send_soon(payload: Any) -> None:  # on the loop
-        if ws.closed:
+    async def send_backlog() -> None:
+        nonlocal waiting
+        while True:
+            await wake.wait()
+            wake.clear()
+            while backlog:
+                text = backlog.popleft()
+                waiting -= len(text)
+                await ws.send_str(text)
+
+    async def close_unread() -> None:
+        sender.cancel()
+        reason = (f"more than {MAX_WS_BACKLOG} bytes of notifications unread: the "
+                  "client does not read them")
+        try:  # a client that does not read may not take the close frame either
+            await asyncio.wait_for(ws.close(code=WS_CLOSE_POLICY, message=reason.encode()), 5)
+        except Exception:  # noqa: BLE001 - then the connection is dropped
+            if request.transport is not None:
+                request.transport.abort()
+
+    def enqueue(notes: list[Any]) -> None:  # on the loop
+        nonlocal waiting
+        if ws.closed or overflow:
             return
-        task = loop.create_task(ws.send_str(encode(payload)))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
+        for note in notes:
+            text = encode(note)
+            backlog.append(text)
+            waiting += len(text)
+        if waiting > MAX_WS_BACKLOG:
+            backlog.clear()
+            overflow.append(loop.create_task(close_unread()))
+        wake.set()
 
-    def push(payload: Any) -> None:  # from the chain's thread
-        loop.call_soon_threadsafe(send_soon, payload)
+    def push(notes: list[Any]) -> None:  # from the chain's thread
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(enqueue, notes)
 
+    sender = loop.create_task(send_backlog())
     subs = Subscriptions(node, push)
     node.dev.listeners.append(subs.on_block)
     try:
@@ -471,11 +510,19 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
                 continue
             data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             reply = await _ws_answer(node, subs, data)
-            if reply is not None:
+            if reply is not None and not ws.closed:
                 await ws.send_str(encode(reply))
+    except ConnectionError:  # the client went away while its answer was being sent
+        pass
     finally:
         with contextlib.suppress(ValueError):
             node.dev.listeners.remove(subs.on_block)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await sender
+        if overflow:
+            with contextlib.suppress(asyncio.CancelledError):
+                await overflow[0]
     return ws
 
 

@@ -5,6 +5,7 @@ keep the connection, and the pool's answers about nonces and fees."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import urllib.error
@@ -420,6 +421,42 @@ def test_websocket_subscriptions_per_connection_are_bounded(
                 assert "result" in json.loads((await other.receive(timeout=30)).data)
 
     asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
+
+
+def test_websocket_client_that_does_not_read_is_closed_not_buffered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notifications a client leaves unread wait in a bounded backlog: above it the node
+    closes the connection (1008, with the reason) instead of buffering without end."""
+    aiohttp = pytest.importorskip("aiohttp")
+    from chainvm.node import server
+
+    monkeypatch.setattr(server, "MAX_WS_BACKLOG", 64 * 1024)
+
+    async def flow(url: str, rpc: Client) -> None:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as slow:
+            for i in range(100):
+                await slow.send_str(json.dumps({"jsonrpc": "2.0", "id": i,
+                                                "method": "eth_subscribe",
+                                                "params": ["newHeads"]}))
+            for _ in range(5):  # ~10 MB of notifications a round, none read meanwhile
+                await asyncio.to_thread(rpc, "anvil_mine", "0x64")
+                msg = None
+                with contextlib.suppress(TimeoutError):
+                    while True:  # what the client's buffers hold, then the close
+                        msg = await slow.receive(timeout=2)
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                if msg is not None and msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+            assert msg is not None and msg.type == aiohttp.WSMsgType.CLOSE, msg
+            assert msg.data == 1008 and "notifications unread" in msg.extra, msg
+            async with session.ws_connect(url) as ws:  # the node serves on
+                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1,
+                                              "method": "eth_chainId", "params": []}))
+                assert json.loads((await ws.receive(timeout=30)).data)["result"] == "0x7a69"
+
+    with ThreadedNode(DevChain()) as n:
+        asyncio.run(asyncio.wait_for(flow(n.url.replace("http", "ws"), Client(n.url)), 120))
 
 
 def test_websocket_from_a_foreign_origin_is_refused(node: ThreadedNode) -> None:
