@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from chainvm.encoding.json_input import InputError
+from chainvm.encoding.json_input import parse_data as strict_hex
 from chainvm.evm.transaction import Authorization
 from chainvm.node.devchain import CALL_ARG_BITS, CallArgs, NodeError, check_uint
 
@@ -69,11 +71,9 @@ def parse_data(v: Any, what: str = "data", size: int | None = None) -> bytes:
     if len(digits) % 2:
         raise InvalidParams(f"{what}: hex data of odd length")
     try:
-        b = bytes.fromhex(digits)
-    except ValueError:
-        b = None
-    if b is None or 2 * len(b) != len(digits):  # fromhex skips whitespace: "0x60  01"
-        raise InvalidParams(f"{what}: invalid hex data")
+        b = strict_hex(v)  # the fixtures' reader: hex digits only, no blanks
+    except InputError:
+        raise InvalidParams(f"{what}: invalid hex data") from None
     if size is not None and len(b) != size:
         raise InvalidParams(f"{what}: expected {size} bytes, got {len(b)}")
     return b
