@@ -1104,25 +1104,33 @@ class CompiledCode:
         enough is translated (`reaches_needed`).
         """
         reaches = self.reaches
-        code = self.analysis.padded
-        push_values = self.analysis.push_values
-        static_gas = self.opcodes.static_gas
-        # Bodies that check the stack limit themselves and return halts and child frames
-        # (exit_fns); JUMP and JUMPI do not count loop heads here (that is the
-        # interpreter's loop_fns).
-        fns = self.opcodes.exit_fns
-        native = NATIVE  # bodies called by number in the native build (see interpreter.execute)
-        direct = self.opcodes.direct_exit
+        # What the step loop reads at every instruction, unpacked into cold_step's locals
+        # at each call: the native build reads a closure's variables from its environment
+        # object at every use (a load, a NULL test, an incref and a decref each), which
+        # made a cold-stepped instruction about 40 CPU instructions dearer than an
+        # interpreted one (docs/performance.md, "Cold steps as cheap as the interpreter").
+        # The PUSH values are untyped, as in interpreter.execute: typed int, the native
+        # build unboxes each and boxes it again (a new int object past the small-int
+        # cache), where untyped it moves the reference.
+        push_values: dict[int, Any] = self.analysis.push_values
+        # fns: bodies that check the stack limit themselves and return halts and child
+        # frames (exit_fns); JUMP and JUMPI do not count loop heads here (that is the
+        # interpreter's loop_fns). direct: bodies called by number in the native build
+        # (see interpreter.execute).
+        opcodes = self.opcodes
+        step_context = (self.analysis.padded, push_values, opcodes.static_gas,
+                        opcodes.exit_fns, NATIVE, opcodes.direct_exit, opcodes.block_end_flags)
         block_at = self.block_at
         reaches_needed = self.reaches_needed
         needed: dict[int, int] = {}
-        ends_block = self.opcodes.block_end_flags
         table = self.table
         # (locals: the native build reads a module's imported names from its dict)
         block_threshold = BLOCK_THRESHOLD
         entry_threshold = ENTRY_THRESHOLD
 
         def cold_step(f: Frame, stack: list[int], pc: int) -> int:
+            code, push_values, static_gas, fns, native, direct, ends_block = step_context
+            items: list[Any] = stack  # (annotations only: see push_values above)
             while True:  # entry after entry, while they have no block
                 n = reaches[pc] + 1
                 if n > block_threshold:
@@ -1158,18 +1166,18 @@ class CompiledCode:
                                 stack.append(code[pc + 1] if op == 0x60
                                              else code[pc + 1] << 8 | code[pc + 2])
                             else:
-                                stack.append(push_values[pc])
+                                items.append(push_values[pc])
                             pc += op - 0x5E
                             continue
                         if op < 0x90:
                             if near_limit and len(stack) > 1023:
                                 raise StackOverflow
-                            stack.append(stack[0x7F - op])
+                            items.append(items[0x7F - op])
                             pc += 1
                             continue
                         if op < 0xA0:
                             i = 0x8E - op
-                            stack[-1], stack[i] = stack[i], stack[-1]
+                            items[-1], items[i] = items[i], items[-1]
                             pc += 1
                             continue
                     f.gas = gas
