@@ -87,20 +87,70 @@ class PushValues(dict[int, int]):
 _COMPILED: Final = not isinstance(find_jumpdests, FunctionType)
 
 
+# Byte -> 1 for JUMPDEST's opcode, 0 for any other (bytes.translate's table).
+_JUMPDEST_FLAGS: Final = bytes(int(b == 0x5B) for b in range(256))
+
+
+class JumpTable:
+    """A code's JUMPDESTs as one byte a code position (1 for a JUMPDEST), for the jump
+    checks of the native build (`CodeAnalysis.jump_check`).
+
+    A destination read off the stack is a new int object, so finding it in a set costs
+    its hash and an int comparison with the set's own object, about 350 CPU instructions
+    through mypyc's generic calls; this is an index (docs/performance.md, "jump
+    destinations by index in the native build"). Interpreted, the set is the faster."""
+
+    __slots__ = ("flags", "jumpdests", "padded")
+
+    def __init__(self, jumpdests: frozenset[int], padded: bytes) -> None:
+        self.jumpdests = jumpdests
+        self.padded = padded
+        # Made at the first check, so that code which never jumps (long straight-line
+        # code, say) never pays for it; never empty once made (the padding is in it).
+        self.flags = b""
+
+    def __contains__(self, pc: int) -> bool:
+        flags = self.flags
+        if pc < len(flags):
+            return pc >= 0 and flags[pc] != 0
+        if len(flags) == 0:
+            self._make_flags()
+            return pc in self
+        return False
+
+    def _make_flags(self) -> None:
+        padded = self.padded
+        jumpdests = self.jumpdests
+        if padded.count(0x5B) == len(jumpdests):
+            # No 0x5B byte in PUSH data (most small codes): every one is a JUMPDEST.
+            flags = padded.translate(_JUMPDEST_FLAGS)
+        else:
+            table = bytearray(len(padded))
+            for pc in jumpdests:
+                table[pc] = 1
+            flags = bytes(table)
+        self.flags = flags
+
+
 class CodeAnalysis:
     """What the executors need to know about a code, computed once per code (see analyse).
 
     `push_values` is a PushValues (decoded on demand: code run once pays only for the
-    PUSHes it executes; the executors read PUSH1 and PUSH2 from the code itself)."""
+    PUSHes it executes; the executors read PUSH1 and PUSH2 from the code itself).
+    `jump_check` is what the executors test a jump's destination with: `jumpdests`
+    itself in the pure package, a JumpTable in the native build."""
 
-    __slots__ = ("compiled", "entries", "heat", "jumpdests", "padded", "push_values", "size")
+    __slots__ = ("compiled", "entries", "heat", "jump_check", "jumpdests", "padded",
+                 "push_values", "size")
 
     def __init__(self, code: bytes) -> None:
         n = len(code)
         self.size = n
         padded = code + CODE_PADDING
         self.padded = padded
-        self.jumpdests = find_jumpdests(padded, n)
+        jumpdests = self.jumpdests = find_jumpdests(padded, n)
+        self.jump_check: JumpTable | frozenset[int] = (
+            JumpTable(jumpdests, padded) if _COMPILED else jumpdests)
         self.push_values = PushValues(padded)
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
         self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)

@@ -988,7 +988,7 @@ def _build_block(start: int, analysis: CodeAnalysis, opcodes: OpcodeTables) -> B
     env: dict[str, object] = {
         **TEMPLATE_GLOBALS, "Stop": Stop, "InvalidJump": InvalidJump, "OutOfGas": OutOfGas,
         "StackUnderflow": StackUnderflow, "StackOverflow": StackOverflow,
-        "InvalidOpcode": InvalidOpcode, "jumpdests": analysis.jumpdests,
+        "InvalidOpcode": InvalidOpcode, "jumpdests": analysis.jump_check,
     }
     source = _compile_block(start, analysis, opcodes, env)
     exec(compile(source, f"<chainvm {opcodes.name} block {start}>", "exec"), env)  # noqa: S102

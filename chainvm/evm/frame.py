@@ -69,7 +69,7 @@ class Frame:
             analysis = analyse(code)
         self.analysis = analysis
         self.code = analysis.padded
-        self.jumpdests = analysis.jumpdests
+        self.jumpdests = analysis.jump_check
         self.push_values = analysis.push_values
         self.stack: list[int] = []
         self.memory = bytearray()

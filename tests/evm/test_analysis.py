@@ -9,6 +9,7 @@ import pytest
 from chainvm.evm.analysis import (
     CODE_PADDING,
     CodeAnalysis,
+    JumpTable,
     analyse,
     find_jumpdests,
 )
@@ -78,3 +79,27 @@ def test_jumpdests_in_push_data_and_cut_pushes() -> None:
     assert CodeAnalysis(code).push_values[4] == int.from_bytes(b"\x5b" * 10 + bytes(22), "big")
     assert find_jumpdests(b"\x5b" * 5 + CODE_PADDING, 5) == set(range(5))  # the dense path
     assert find_jumpdests(CODE_PADDING, 0) == frozenset()
+
+
+@pytest.mark.parametrize("share", [0.0, 0.02, 0.2])
+def test_jump_table_agrees_with_the_jumpdests(share: float) -> None:
+    """JumpTable (the native build's jump check) answers as the JUMPDEST set does for every
+    position, negative ones and ones past the code (huge words too), whether or not the
+    code has 0x5B bytes inside PUSH data (two ways of making the table)."""
+    rng = random.Random(f"jump table {share}")
+    exact = inexact = 0
+    for size in list(range(12)) + [rng.randrange(12, 2000) for _ in range(40)]:
+        code = random_code(rng, size, share)
+        padded = code + CODE_PADDING
+        jumpdests, _ = reference(code)
+        table = JumpTable(jumpdests, padded)
+        if padded.count(0x5B) == len(jumpdests):
+            exact += 1
+        else:
+            inexact += 1
+        probes = [-(2**256), -1, *range(len(padded) + 2), 2**63, 2**256 - 1]
+        assert [pc in table for pc in probes] == [pc in jumpdests for pc in probes], code.hex()
+        analysis = CodeAnalysis(code)
+        assert analysis.jump_check is analysis.jumpdests or isinstance(analysis.jump_check,
+                                                                       JumpTable)
+    assert exact and (inexact or share == 0.0)
