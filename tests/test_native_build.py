@@ -100,6 +100,8 @@ def check_tier_and_template_tests(native_tree: Path) -> None:
     tests = ["tests/evm/test_opcode_templates.py", "tests/evm/test_compiled_tier.py",
              "tests/evm/test_eip3155.py", "tests/evm/test_call_hooks.py",
              "tests/evm/test_statetest_runner.py", "tests/evm/test_interpreter.py",
+             # the code analysis, its compiled JumpTable among it
+             "tests/evm/test_analysis.py",
              "tests/state", "tests/node/test_fork.py",
              # the journaled state as the chain and the node use it: copies, changes
              # applied to a copy, stores, proofs
