@@ -67,14 +67,24 @@ class _Node:
         if not isinstance(obj, list) or len(obj) != 2:
             raise HamtError("malformed HAMT node")
         bits, ptrs = obj
+        if not isinstance(bits, bytes) or not isinstance(ptrs, list):
+            raise HamtError("malformed HAMT node")
         pointers = []
         for p in ptrs:
             if not isinstance(p, dict) or len(p) != 1:
                 raise HamtError("malformed HAMT pointer")
             if "0" in p:
+                if not isinstance(p["0"], CID):
+                    raise HamtError("malformed HAMT pointer: its link is not a CID")
                 pointers.append(_Pointer(link=p["0"]))
             elif "1" in p:
-                pointers.append(_Pointer(kvs=[[kv[0], kv[1]] for kv in p["1"]]))
+                bucket = p["1"]
+                if not isinstance(bucket, list) or not all(
+                    isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], bytes)
+                    for kv in bucket
+                ):
+                    raise HamtError("malformed HAMT bucket")
+                pointers.append(_Pointer(kvs=[[kv[0], kv[1]] for kv in bucket]))
             else:
                 raise HamtError("malformed HAMT pointer")
         return cls(int.from_bytes(bits, "big"), pointers)

@@ -43,7 +43,10 @@ class MemoryBlockstore:
     def get(self, cid: CID) -> bytes:
         try:
             return self.blocks[cid]
-        except KeyError:
+        except (KeyError, TypeError):
+            # a decoded object can hold anything where a link belongs (an int, a list)
+            if not isinstance(cid, CID):
+                raise DecodeError(f"a link was expected, found {type(cid).__name__}") from None
             if cid.mh_code == 0:  # identity CIDs carry their own data
                 return cid.digest
             raise BlockNotFound(str(cid)) from None

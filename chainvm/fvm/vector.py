@@ -19,8 +19,9 @@ from typing import Any
 from chainvm.encoding.json_input import MAX_JSON_DEPTH, json_depth
 from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError
+from chainvm.fvm.hamt import HamtError
 from chainvm.fvm.state import StateTree
-from chainvm.fvm.store import MemoryBlockstore, read_car
+from chainvm.fvm.store import BlockNotFound, MemoryBlockstore, read_car
 from chainvm.fvm.types import Actor, Message
 from chainvm.fvm.vm import TOTAL_FILECOIN, VM, ActorError, FatalError
 from chainvm.testing.fixtures import cache_dir, extract_all, shared_fixtures
@@ -175,16 +176,33 @@ def prepare_vector(vector: dict[str, Any]) -> PreparedVector:
         read_car(_b64(vector["car"]), store)
     except (DecodeError, ValueError, KeyError, IndexError) as exc:
         raise MalformedVector(f"'car' is not a readable CAR: {exc}") from None
+    pre_root = CID.parse(pre["state_tree"]["root_cid"]["/"])
+    _check_state_root(store, pre_root)
     post = vector.get("postconditions", {})
     return PreparedVector(
         vector,
         store.blocks,
-        CID.parse(pre["state_tree"]["root_cid"]["/"]),
+        pre_root,
         CID.parse(post["state_tree"]["root_cid"]["/"]),
         post.get("receipts") or [],
         int(pre.get("basefee", 100)),
         int(pre.get("circ_supply", TOTAL_FILECOIN)),
     )
+
+
+def _check_state_root(store: MemoryBlockstore, root: CID) -> None:
+    """The pre-state must load as a state tree (a versioned root or a bare HAMT, and
+    the HAMT's root node), as lotus's driver must load it before any message runs:
+    otherwise the file is at fault (exit 2). Blocks below the root are read, and
+    checked, only as messages reach them; a bad one fails that variant, as in lotus."""
+    where = "preconditions.state_tree.root_cid"
+    if not store.has(root):
+        raise MalformedVector(f"{where}: block {root} is not in the CAR")
+    try:
+        StateTree(store, root)
+    except (BlockNotFound, DecodeError, HamtError) as exc:
+        what = f"block {exc.args[0]} is not in the CAR" if isinstance(exc, BlockNotFound) else exc
+        raise MalformedVector(f"{where} does not load as a state tree: {what}") from None
 
 
 def supported_class(vector: dict[str, Any]) -> bool:

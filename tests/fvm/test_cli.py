@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from chainvm.fvm.cli import main
-from chainvm.fvm.codec import dumps, loads
-from chainvm.fvm.store import MAX_CAR_BYTES
+from chainvm.fvm.codec import CID, dumps, loads
+from chainvm.fvm.store import MAX_CAR_BYTES, MemoryBlockstore, read_car, write_car
 from chainvm.fvm.vector import MAX_EPOCH_GAP, corpus_dir
 
 VECTOR = "transfer/basic--ok--genesis.json"
@@ -274,6 +274,49 @@ def test_defective_car_is_malformed(
     bad.write_text(json.dumps(vec))
     line = _one_line_exit_2(["vector", str(bad)], capsys)
     assert "not a readable CAR" in line and why in line
+
+
+# A CAR whose blocks all hash to their CIDs, with a pre-state root (added as a new block)
+# that does not load as a state tree. These ended as "internal error: AttributeError"
+# (a link that was an int) or as a HamtError failing every variant, exit 1.
+BAD_STATE_ROOTS = [
+    (7, "malformed HAMT node"),
+    ({"a": 1}, "malformed HAMT node"),
+    ([1, 2, 3], "a link was expected, found int"),
+    ([b"\x01", [{"0": 5}]], "its link is not a CID"),
+    ([b"\x01", [{"1": [[b"k"]]}]], "malformed HAMT bucket"),
+    ([b"", "pointers"], "malformed HAMT node"),
+]
+
+
+@pytest.mark.parametrize(("root_obj", "why"), BAD_STATE_ROOTS)
+def test_state_root_of_the_wrong_shape_is_malformed(
+    root_obj: object, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = _need_corpus()
+    vec = json.loads((corpus / VECTOR).read_text())
+    blocks = MemoryBlockstore()
+    read_car(_car_of(vec), blocks)
+    root = blocks.put_obj(root_obj)
+    car = write_car([root], blocks.blocks.items())
+    vec["car"] = base64.b64encode(gzip.compress(car)).decode()
+    vec["preconditions"]["state_tree"]["root_cid"]["/"] = str(root)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(vec))
+    line = _one_line_exit_2(["vector", str(bad)], capsys)
+    assert "does not load as a state tree" in line and why in line
+
+
+def test_state_root_missing_from_the_car_is_malformed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = _need_corpus()
+    vec = json.loads((corpus / VECTOR).read_text())
+    absent = CID.for_cbor(dumps(["not", "in", "the", "car"]))
+    vec["preconditions"]["state_tree"]["root_cid"]["/"] = str(absent)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(vec))
+    assert "is not in the CAR" in _one_line_exit_2(["vector", str(bad)], capsys)
 
 
 def test_binary_list_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
