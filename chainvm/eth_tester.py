@@ -57,6 +57,7 @@ from chainvm.node.devchain import (
     NodeError,
     RevertError,
     check_address,
+    check_block_count,
     check_uint,
     revert_reason,
 )
@@ -461,7 +462,10 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return to_timestamp
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = bytes(20)) -> tuple[bytes, ...]:
-        _uint(num_blocks, "num_blocks", 64)
+        try:
+            check_block_count(num_blocks, "num_blocks")
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(str(exc)) from None
         _address(coinbase, "coinbase")
         hashes = []
         for _ in range(num_blocks):

@@ -53,6 +53,7 @@ from chainvm.node.devchain import (
     DevChain,
     NodeError,
     RevertError,
+    check_block_count,
     check_uint,
     revert_reason,
 )
@@ -650,7 +651,7 @@ class TestChain:
                              + ", nothing reverted")
 
     def mine(self, blocks: int = 1) -> None:
-        self.dev.mine(check_uint(blocks, "blocks", 64))
+        self.dev.mine(check_block_count(blocks, "blocks"))
 
     def time_travel(self, seconds: int | None = None, blocks: int | None = None,
                     block_delta: int = 12) -> None:
@@ -667,6 +668,7 @@ class TestChain:
             seconds = blocks * block_delta
         if seconds < 0 or blocks < 0:
             raise ValueError("time_travel goes forward only")
+        check_block_count(blocks, "time_travel: blocks")
         if seconds < blocks:
             raise ValueError(f"{blocks} blocks need at least {blocks} seconds")
         env, _fork = self.pending_env()

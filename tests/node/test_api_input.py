@@ -11,6 +11,7 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.forks import get_fork
 from chainvm.evm.transaction import Transaction, apply_transaction
+from chainvm.node.devchain import MAX_BLOCKS_IN_PROCESS
 from chainvm.state.state import Account, State
 from chainvm.testing.api import TestChain
 
@@ -212,6 +213,9 @@ def test_constructor_arguments_are_checked(kwargs: dict[str, Any], error: type[E
     (lambda c: c.mine(1.5), TypeError), (lambda c: c.time_travel("5"), TypeError),
     (lambda c: c.time_travel(2**70), ValueError),
     (lambda c: c.time_travel(blocks=2, block_delta=2**64), ValueError),
+    # ran for hours and until memory was gone: each empty block is built and kept
+    (lambda c: c.mine(10**9), ValueError),
+    (lambda c: c.time_travel(blocks=MAX_BLOCKS_IN_PROCESS + 1), ValueError),
 ])
 def test_mine_and_time_travel_check_first(chain: TestChain, move: Any,
                                           error: type[Exception]) -> None:
