@@ -453,10 +453,25 @@ class Subscriptions:
         return self.subs.pop(params[0], None) is not None
 
 
+WS_CLOSE_TOO_BIG = 1009
+
+
+class _RpcWebSocket(web.WebSocketResponse):
+    """aiohttp closes a connection whose message passes `max_msg_size` with 1009 and no
+    reason; a client should learn what the limit is and how to raise it."""
+
+    async def close(self, *, code: int = 1000, message: bytes = b"",
+                    drain: bool = True) -> bool:
+        if code == WS_CLOSE_TOO_BIG and not message:
+            message = (f"message larger than {self._max_msg_size} bytes "
+                       "(the node's --max-body)").encode()
+        return await super().close(code=code, message=message, drain=drain)
+
+
 async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs". A bad
     message gets an error object; the connection stays."""
-    ws = web.WebSocketResponse(max_msg_size=node.max_body)
+    ws = _RpcWebSocket(max_msg_size=node.max_body)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
     backlog: collections.deque[str] = collections.deque()  # notifications not yet sent

@@ -376,6 +376,29 @@ def test_websocket_bad_messages_get_errors_and_keep_the_connection(node: Threade
     asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
 
 
+def test_websocket_message_above_the_limit_is_closed_with_the_reason() -> None:
+    """A message larger than --max-body closes the connection with 1009 (aiohttp's own
+    close had no reason) and the node serves on."""
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def flow(url: str) -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as ws:
+                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                                              "params": [{"data": "0x" + "00" * 60_000}]}))
+                msg = await ws.receive(timeout=30)
+                assert msg.type == aiohttp.WSMsgType.CLOSE, msg
+                assert msg.data == 1009 and "larger than 100000 bytes" in msg.extra, msg
+                assert "--max-body" in msg.extra
+            async with session.ws_connect(url) as ws:
+                await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 2,
+                                              "method": "eth_chainId", "params": []}))
+                assert json.loads((await ws.receive(timeout=30)).data)["result"] == "0x7a69"
+
+    with ThreadedNode(DevChain(accounts=1), max_body=100_000) as n:
+        asyncio.run(asyncio.wait_for(flow(n.url.replace("http", "ws")), 120))
+
+
 def test_websocket_ids_that_json_cannot_echo_are_invalid_requests(node: ThreadedNode
                                                                    ) -> None:
     aiohttp = pytest.importorskip("aiohttp")
