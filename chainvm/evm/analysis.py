@@ -153,7 +153,10 @@ class CodeAnalysis:
             JumpTable(jumpdests, padded) if _COMPILED else jumpdests)
         self.push_values = PushValues(padded)
         self.entries = 0  # frames started on this code, for the compiled tier's threshold
-        self.heat: dict[int, int] = {}  # loop head -> backward jumps to it (compiled tier)
+        # Backward jumps to each loop head, indexed by its pc (compiled tier, see
+        # _count_loop_head): made at the code's first backward jump, so only codes that
+        # loop pay for it (8 bytes a code byte, within the cache's 16 MiB of code).
+        self.heat: list[int] = []
         # The compiled tier's blocks for this code, per fork's opcode tables (compiler.py).
         self.compiled: dict[OpcodeTables, CompiledCode] = {}
 
