@@ -195,3 +195,46 @@ def test_state_test_workers_import_what_the_first_case_loads_before_timing(
     assert other in runner.modules_loaded_by(lambda: [__import__(other), 1 / 0])
     for module in (wanted, other):
         sys.modules.pop(module, None)
+
+
+TIER_COSTS = ROOT / "benchmarks" / "tier_costs.py"
+
+
+def test_tier_costs_patterns_run_their_loop_without_error() -> None:
+    """benchmarks/tier_costs.py: every pattern is a valid program (its stack balanced, its
+    JUMPIs landing on JUMPDESTs) that runs the whole loop: N passes of K copies."""
+    import importlib.util
+
+    from chainvm.cli.run import RECEIVER, SENDER
+    from chainvm.evm.env import BlockEnv
+    from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
+    from chainvm.evm.forks import get_fork
+    from chainvm.state.state import Account, State
+
+    spec = importlib.util.spec_from_file_location("tier_costs", TIER_COSTS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gas_of = {}
+    for name, body in module.PATTERNS.items():
+        state = State({SENDER: Account(balance=10**18),
+                       RECEIVER: Account(code=module.program(body))})
+        state.begin_transaction()
+        evm = new_evm(state, get_fork("Cancun"), BlockEnv(), SENDER)
+        prewarm(evm, (SENDER, RECEIVER))
+        result = execute_message(evm, Message(CALL, SENDER, RECEIVER, 0, b"", 30_000_000))
+        assert result.error is None, (name, result.error)
+        gas_of[name] = 30_000_000 - result.gas_left
+    # each copy's gas is paid N*K times: at least 3 gas an instruction, 2 at the least
+    for name, gas in gas_of.items():
+        if name != "empty":
+            assert gas - gas_of["empty"] >= 2 * module.N * module.K, name
+
+
+@pytest.mark.parametrize("args", [("--bogus",), ("extra",)])
+def test_tier_costs_bad_usage_exits_2(args: tuple[str, ...]) -> None:
+    result = subprocess.run([sys.executable, str(TIER_COSTS), *args], capture_output=True,
+                            text=True, timeout=300, check=False,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("tier_costs.py: ") and result.stderr.count("\n") == 1
