@@ -256,6 +256,38 @@ def _tag_hook(*args: Any) -> Any:
     raise ValueError(f"unsupported CBOR tag {tag.tag}")
 
 
+# CBOR's own integers are 64-bit (with a sign): a larger one can only come from a bignum
+# tag (2, 3), which cbor2 decodes itself, before a tag hook would see it.
+_CBOR_INT_LIMIT = 1 << 64
+_SCALARS = (bytes, str, bool, CID, type(None))
+
+
+def _check_dag_cbor(obj: Any) -> None:
+    """Refuse what the chain's dag-cbor cannot hold but cbor2 decodes anyway: floats,
+    semantic tags cbor2 knows (sets, dates, decimals; bignums past 64 bits, the only
+    ones that decode to an int no CBOR integer could be), simple values such as
+    undefined, and map keys that are not strings. cbor-gen refuses each of them, so a
+    state object or parameter holding one is malformed, not a value to compute with."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            for key, value in item.items():
+                if type(key) is not str:
+                    raise DecodeError(f"map key of type {type(key).__name__} (dag-cbor keys "
+                                      "are strings)")
+                stack.append(value)
+        elif kind is int:
+            if not -_CBOR_INT_LIMIT <= item < _CBOR_INT_LIMIT:
+                raise DecodeError("integer wider than 64 bits (a CBOR bignum tag; the chain "
+                                  "writes big integers as byte strings)")
+        elif kind not in _SCALARS:
+            raise DecodeError(f"{kind.__name__} is not a dag-cbor value")
+
+
 def loads(data: bytes, allow_trailing: bool = False) -> Any:
     """Decode one complete dag-cbor item; trailing bytes are an error (DecodeError)
     unless `allow_trailing`: actor method parameters, which the reference VM reads
@@ -275,6 +307,7 @@ def loads(data: bytes, allow_trailing: bool = False) -> Any:
     # position says whether bytes follow it, which the chain refuses
     if fp.tell() != len(data) and not allow_trailing:
         raise DecodeError(f"{len(data) - fp.tell()} trailing bytes after the CBOR item")
+    _check_dag_cbor(obj)
     return obj
 
 

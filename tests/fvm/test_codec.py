@@ -150,3 +150,29 @@ def test_trailing_bytes_are_a_decode_error() -> None:
         loads(b"\x82\x01\x02\xff")
     # method parameters, read as the reference VM's unmarshallers read them
     assert loads(b"\x82\x01\x02\xff", allow_trailing=True) == [1, 2]
+
+
+@pytest.mark.parametrize(("hex_item", "why"), [
+    ("f93c00", "float"),  # half-precision 1.0
+    ("fb3ff0000000000000", "float"),  # double 1.0
+    ("c249010000000000000000", "wider than 64 bits"),  # tag 2: 2^64
+    ("c349010000000000000000", "wider than 64 bits"),  # tag 3: -2^64 - 1
+    ("f7", "undefined"),
+    ("f8ff", "CBORSimpleValue"),
+    ("d90102820102", "set"),  # tag 258
+    ("c074323031332d30332d32315432303a30343a30305a", "datetime"),  # tag 0
+    ("a10102", "map key of type int"),
+    ("8201a1f5f6", "map key of type bool"),  # nested: [1, {true: null}]
+])
+def test_cbor_the_chain_cannot_hold_is_a_decode_error(hex_item: str, why: str) -> None:
+    """cbor2 decodes these into floats, sets, dates, bignums and simple values; cbor-gen
+    refuses each, so actor state or parameters holding one must not reach actor code
+    (where 1.0 would pass for 1 and a 65-bit int for a uint64)."""
+    with pytest.raises(DecodeError, match=why):
+        loads(bytes.fromhex(hex_item))
+
+
+def test_cbor_integers_at_the_64_bit_limits_decode() -> None:
+    assert loads(bytes.fromhex("1bffffffffffffffff")) == 2**64 - 1
+    assert loads(bytes.fromhex("3bffffffffffffffff")) == -(2**64)
+    assert loads(bytes.fromhex("83f5f4f6")) == [True, False, None]
