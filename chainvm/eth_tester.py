@@ -20,8 +20,8 @@ Requires the optional extra: `pip install chainvm[eth-tester]`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from eth_tester.backends.base import BaseChainBackend
 from eth_tester.exceptions import (
@@ -160,11 +160,19 @@ def _hash_bytes(value: Any, what: str) -> bytes:
     return value
 
 
-def _uint(value: Any, what: str, bits: int = 256) -> int:
+_T = TypeVar("_T")
+
+
+def _checked(check: Callable[..., _T], *args: Any) -> _T:
+    """`check(*args)`, its TypeError or ValueError raised as eth-tester's ValidationError."""
     try:
-        return check_uint(value, what, bits)
+        return check(*args)
     except (TypeError, ValueError) as exc:
         raise ValidationError(str(exc)) from None
+
+
+def _uint(value: Any, what: str, bits: int = 256) -> int:
+    return _checked(check_uint, value, what, bits)
 
 
 def _check_transaction(transaction: Any, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -462,10 +470,7 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         return to_timestamp
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = bytes(20)) -> tuple[bytes, ...]:
-        try:
-            check_block_count(num_blocks, "num_blocks")
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(str(exc)) from None
+        _checked(check_block_count, num_blocks, "num_blocks")
         _address(coinbase, "coinbase")
         hashes = []
         for _ in range(num_blocks):

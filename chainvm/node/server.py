@@ -460,18 +460,21 @@ class _RpcWebSocket(web.WebSocketResponse):
     """aiohttp closes a connection whose message passes `max_msg_size` with 1009 and no
     reason; a client should learn what the limit is and how to raise it."""
 
+    def __init__(self, max_body: int) -> None:
+        super().__init__(max_msg_size=max_body)
+        self.too_big = f"message larger than {max_body} bytes (the node's --max-body)"
+
     async def close(self, *, code: int = 1000, message: bytes = b"",
                     drain: bool = True) -> bool:
         if code == WS_CLOSE_TOO_BIG and not message:
-            message = (f"message larger than {self._max_msg_size} bytes "
-                       "(the node's --max-body)").encode()
+            message = self.too_big.encode()
         return await super().close(code=code, message=message, drain=drain)
 
 
 async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs". A bad
     message gets an error object; the connection stays."""
-    ws = _RpcWebSocket(max_msg_size=node.max_body)
+    ws = _RpcWebSocket(node.max_body)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
     backlog: collections.deque[str] = collections.deque()  # notifications not yet sent
