@@ -1182,13 +1182,15 @@ class CompiledCode:
                             continue
                     f.gas = gas
                     if native:
+                        # (negative: the body of an opcode that ends the block)
                         k = direct[op]
-                        if k:
+                        if k > 0:
                             pc = call_body(k, f, stack, pc)
-                            if ends_block[op]:
-                                break
                             gas = f.gas
                             continue
+                        if k < 0:
+                            pc = call_body(-k, f, stack, pc)
+                            break
                     pc = fns[op](f, stack, pc)
                     if ends_block[op]:
                         break

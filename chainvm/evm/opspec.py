@@ -514,8 +514,9 @@ class OpcodeTables:
                   (0: not wrapped); what instructions/direct.py is generated from
     direct_loop, direct_exit   for the native build: the number under which
                   instructions/direct.call_body runs each loop_fns / exit_fns entry without
-                  the Python call protocol (0: call the table's function); all 0 in the
-                  pure-Python package, where the table's call is the cheaper one
+                  the Python call protocol (0: call the table's function), direct_exit's
+                  negated for a block ender; all 0 in the pure-Python package, where the
+                  table's call is the cheaper one
 
     Identity matters: the compiled tier caches translations per OpcodeTables.
     """
@@ -573,16 +574,19 @@ class OpcodeTables:
         # Imported here: direct.py imports the instruction modules, which import this one.
         from chainvm.evm.instructions.direct import NATIVE, numbering
 
+        self.block_enders = frozenset(op for op, s in enumerate(specs)
+                                      if s is None or s.ends_block or s.reads_gas)
+        self.block_end_flags = tuple(map(self.block_enders.__contains__, range(256)))
         number = numbering() if NATIVE else {}
         self.direct_loop = tuple(number.get(key, 0) for key in loop_keys)
-        self.direct_exit = tuple(number.get(key, 0) for key in exit_keys)
+        # Negative for an opcode that ends a block: the cold step loop learns both from
+        # one lookup (docs/performance.md, "cold steps").
+        self.direct_exit = tuple(-number.get(key, 0) if op in self.block_enders
+                                 else number.get(key, 0) for op, key in enumerate(exit_keys))
         self.stack_ranges = tuple(stack_ranges)
         self.static_gas = tuple(0 if s is None else s.gas for s in specs)
         self.names = tuple(f"opcode 0x{op:02x} not defined" if s is None else s.name
                            for op, s in enumerate(specs))
-        self.block_enders = frozenset(op for op, s in enumerate(specs)
-                                      if s is None or s.ends_block or s.reads_gas)
-        self.block_end_flags = tuple(map(self.block_enders.__contains__, range(256)))
 
     def __repr__(self) -> str:
         return f"OpcodeTables({self.name})"
