@@ -487,10 +487,12 @@ def _folded(fold: CodeType, operands: list[str]) -> str | None:
 
 
 # The memory templates' growth checks, as the translator sees them (a local's name or a
-# constant for the offset): MLOAD's and MSTORE's word (grow_for_word; MSTORE's plain store
-# is the check's `else` line) and MSTORE8's byte. Memory only grows, so once such a line
+# constant for the offset): MLOAD's and MSTORE's word (load_past_end and grow_for_word;
+# their plain read and store are the check's `else` line) and MSTORE8's byte. Memory only grows, so once such a line
 # has run, len(mem) >= offset + size for the rest of the function's run.
-_MEMORY_CHECK_WORD = re.compile(r"if (\w+) \+ 32 > len\(mem\): grow_for_word\(f, \1(?:, .+)?\)\Z")
+_MEMORY_CHECK_WORD = re.compile(
+    r"if (\w+) \+ 32 > len\(mem\): "
+    r"(?:grow_for_word\(f, \1(?:, .+)?\)|\w+ = load_past_end\(f, \1\))\Z")
 _MEMORY_CHECK_BYTE = re.compile(r"if (\w+) >= len\(mem\): expand_memory\(f, \1, 1\)\Z")
 
 
@@ -922,6 +924,30 @@ def _drop_if_dead(name: str, w: _BlockWriter) -> None:
     w.values.pop(name, None)  # (taken by the POP: never dropped later)
     if at is not None:
         _remove_line(w, at)
+    elif name not in w.sym:
+        _drop_dead_load(name, w)
+
+
+# MLOAD's word, read in its statements (see stack_memory.MLOAD): its growth check with the
+# load past the end, and the plain read (the check's `else` line, or alone once covered).
+_LOAD_PAST_END = re.compile(r"(if (\w+) \+ 32 > len\(mem\): )(\w+) = load_past_end\(f, \2\)\Z")
+_PLAIN_LOAD = re.compile(r"(?:else: )?(\w+) = from_bytes\(load_word\(mem, \w+\)\[0\]\)\Z")
+
+
+def _drop_dead_load(name: str, w: _BlockWriter) -> None:
+    """An MLOAD's word that a POP took unread: its read goes and its growth stays (the
+    growth check calls grow_for_word instead of load_past_end)."""
+    lines = w.lines
+    last = len(lines) - 1  # (a POP right after the MLOAD: its read is the last line)
+    match = _PLAIN_LOAD.match(lines[last]) if last >= 0 else None
+    if match is None or match[1] != name:
+        return
+    if lines[last].startswith("else: "):
+        check = _LOAD_PAST_END.match(lines[last - 1]) if last >= 1 else None
+        if check is None or check[3] != name:
+            return
+        lines[last - 1] = f"{check[1]}grow_for_word(f, {check[2]})"
+    _remove_line(w, last)
 
 
 def _unread_value_line(name: str, w: _BlockWriter) -> int | None:

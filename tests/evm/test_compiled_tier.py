@@ -247,6 +247,8 @@ def test_a_popped_value_nothing_read_is_not_computed() -> None:
     # ... MLOAD DUP1 PUSH1 1 ADD PUSH1 0 SSTORE POP STOP
     read = source(bytes.fromhex("600035518060010160005550" "00"))
     assert "load_word(mem, " in read
+    # a read value: the growth check gives the word past the end, the plain read its else
+    assert "= load_past_end(f, " in read and "else: " in read
     chained = source(bytes.fromhex("6000355180600101505000"))  # ... MLOAD DUP1 PUSH1 1 ADD POP POP
     assert "load_word(mem, " not in chained and "+ 1" not in chained
 

@@ -167,6 +167,16 @@ def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
         store_word(mem, offset, word)
 
 
+def load_past_end(f: Frame, offset: int) -> int:
+    """MLOAD's growth (offset + 32 > len(memory)): grow memory to cover the word at
+    `offset`, and return the word. One that starts at or past the old end is all zeros
+    the growth just added: 0, without reading them back (about two thirds of an MLOAD's
+    cost in the native build; memory_grow_mload, docs/performance.md)."""
+    fresh = offset >= len(f.memory)
+    grow_for_word(f, offset)
+    return 0 if fresh else from_bytes(load_word(f.memory, offset)[0])
+
+
 # Above this many bytes a memory range is read through a memoryview rather than a
 # bytearray slice: fresh pages cost more than the copy (about 3.5 us per 4 KiB page
 # touched on the benchmark machine); below it the plain slice is faster.

@@ -17,6 +17,7 @@ from chainvm.evm.instructions.common import (
     expand_memory,
     from_bytes,
     grow_for_word,
+    load_past_end,
     load_word,
     padded_slice,
     store_word,
@@ -276,8 +277,9 @@ def op_lt(f: Frame, s: list[Any], pc: int) -> int:
 def op_mload(f: Frame, s: list[int], pc: int) -> int:
     a = s[-1]
     mem = f.memory
-    if a + 32 > len(mem): grow_for_word(f, a)
-    s[-1] = from_bytes(load_word(mem, a)[0])
+    if a + 32 > len(mem): word = load_past_end(f, a)
+    else: word = from_bytes(load_word(mem, a)[0])
+    s[-1] = word
     return pc + 1
 
 
@@ -483,7 +485,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_iszero\x001\x00True\x000 if a else 1': op_iszero,
     'op_jumpdest\x000\x00False\x00': op_jumpdest,
     'op_lt\x002\x00True\x001 if a < b else 0': op_lt,
-    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): grow_for_word(f, a)\n    from_bytes(load_word(mem, a)[0])\n': op_mload,
+    'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): word = load_past_end(f, a)\n    else: word = from_bytes(load_word(mem, a)[0])\n    word\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
     'op_msize\x000\x00True\x00len(mem)': op_msize,
     'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))\n    else: store_word(mem, a, to_bytes(b, 32))\n': op_mstore,

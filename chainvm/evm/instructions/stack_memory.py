@@ -37,9 +37,12 @@ POP = Inline("op_pop", 1, "", pushes=False, words=True)  # (its item is never co
 # (compiler._drop_if_dead); MSTORE's plain store is its `else` line, which the compiled
 # tier keeps alone where an earlier access in the same function already covers the word
 # (compiler._uncovered).
+# (The read is the growth check's `else` line, as MSTORE's store is: the translator drops
+# a covered check and keeps that line, and drops both reads of a value a POP takes.)
 MLOAD = Inline("op_mload", 1, """
-    if a + 32 > len(mem): grow_for_word(f, a)
-    from_bytes(load_word(mem, a)[0])
+    if a + 32 > len(mem): word = load_past_end(f, a)
+    else: word = from_bytes(load_word(mem, a)[0])
+    word
 """)
 MSTORE = Inline("op_mstore", 2, """
     if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))
