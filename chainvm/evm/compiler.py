@@ -488,8 +488,9 @@ def _folded(fold: CodeType, operands: list[str]) -> str | None:
 
 # The memory templates' growth checks, as the translator sees them (a local's name or a
 # constant for the offset): MLOAD's and MSTORE's word (load_past_end and grow_for_word;
-# their plain read and store are the check's `else` line) and MSTORE8's byte. Memory only grows, so once such a line
-# has run, len(mem) >= offset + size for the rest of the function's run.
+# their plain read and store are the check's `else` line) and MSTORE8's byte. Memory
+# only grows, so once such a line has run, len(mem) >= offset + size for the rest of the
+# function's run.
 _MEMORY_CHECK_WORD = re.compile(
     r"if (\w+) \+ 32 > len\(mem\): "
     r"(?:grow_for_word\(f, \1(?:, .+)?\)|\w+ = load_past_end\(f, \1\))\Z")

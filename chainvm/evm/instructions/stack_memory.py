@@ -31,14 +31,13 @@ Op = Callable[[Frame, list[int], int], int]
 STOP = Inline("op_stop", 0, "raise Stop", pushes=False)
 POP = Inline("op_pop", 1, "", pushes=False, words=True)  # (its item is never converted)
 # MLOAD and MSTORE past the end of memory grow it in one call (grow_for_word: a word at
-# the end is appended, a stored one without zero-filling it first). Both move the word
-# with a Struct (common.load_word, common.store_word), cheaper than slicing. MLOAD's read
-# stays its pushed expression, so a load popped unread is still dropped
-# (compiler._drop_if_dead); MSTORE's plain store is its `else` line, which the compiled
+# the end is appended, a stored one without zero-filling it first; MLOAD's load_past_end
+# gives 0 for a word that starts at or past the old end, without reading back the zeros).
+# Both move the word with a Struct (common.load_word, common.store_word), cheaper than
+# slicing. The plain read and store are the growth check's `else` line, which the compiled
 # tier keeps alone where an earlier access in the same function already covers the word
-# (compiler._uncovered).
-# (The read is the growth check's `else` line, as MSTORE's store is: the translator drops
-# a covered check and keeps that line, and drops both reads of a value a POP takes.)
+# (compiler._uncovered); a load popped unread loses both its reads and keeps its growth
+# (compiler._drop_dead_load).
 MLOAD = Inline("op_mload", 1, """
     if a + 32 > len(mem): word = load_past_end(f, a)
     else: word = from_bytes(load_word(mem, a)[0])
