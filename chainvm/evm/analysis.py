@@ -85,6 +85,8 @@ class PushValues(dict[int, int]):
 # of about 1.6M); interpreted, the loop costs more than the expression except on dense
 # JUMPDESTs.
 _COMPILED: Final = not isinstance(find_jumpdests, FunctionType)
+# Whether frames check jumps with a JumpTable (CodeAnalysis.jump_check).
+JUMP_TABLES: Final = _COMPILED
 
 
 # Byte -> 1 for JUMPDEST's opcode, 0 for any other (bytes.translate's table).
@@ -110,12 +112,16 @@ class JumpTable:
         self.flags = b""
 
     def __contains__(self, pc: int) -> bool:
+        return self.holds(pc)
+
+    def holds(self, pc: int) -> bool:
+        """`pc in self`, callable with a C integer in the native build (no int object)."""
         flags = self.flags
         if pc < len(flags):
             return pc >= 0 and flags[pc] != 0
         if len(flags) == 0:
             self._make_flags()
-            return pc in self
+            return self.holds(pc)
         return False
 
     def _make_flags(self) -> None:

@@ -20,6 +20,7 @@ from chainvm.evm.errors import (
 )
 from chainvm.evm.frame import KIND_CREATE, CallRequest, Frame, TierUp
 from chainvm.evm.instructions.direct import NATIVE, call_body
+from chainvm.evm.instructions.stack_memory import jump_after_push
 from chainvm.evm.vm import finish_frame, resume_parent
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ def execute(f: Frame) -> Frame | None:
     """Run `f` until it halts (returns None; f.error says how) or calls (returns the child).
 
     PUSH, DUP and SWAP (about half of all executed instructions) run inline;
-    every other opcode is a call through the fork's table. Gas lives in a
+    every other opcode is a call through the fork's table (in the native build, JUMPDEST
+    inline and pushed jumps as one step too, see `native` below). Gas lives in a
     local and is synced to the frame only around those calls. When a loop head
     gets hot (TierUp, raised by the counting JUMP/JUMPI), the frame goes on in
     the compiled tier from there.
@@ -44,7 +46,13 @@ def execute(f: Frame) -> Frame | None:
     fns = opcodes.loop_fns
     static_gas = opcodes.static_gas
     # The native build calls most bodies by number, without Python's call protocol
-    # (instructions/direct.py); interpreted, the table's call is the cheaper one.
+    # (instructions/direct.py); interpreted, the table's call is the cheaper one. It also
+    # runs JUMPDEST inline and a PUSH1 or PUSH2 with the JUMP or JUMPI after it as one
+    # step (jump_after_push): there a destination's trip through the stack list (a list
+    # run empty between blocks is reallocated at each push and pop) is most of a jump's
+    # cost. Interpreted, the tests on every PUSH and every other op cost about what they
+    # save (docs/performance.md, "pushed jumps"). With NATIVE set, the pure package runs
+    # the same paths (its direct numbers are all 0), which is how tests reach them.
     native = NATIVE
     direct = opcodes.direct_loop
     code = f.code
@@ -65,33 +73,59 @@ def execute(f: Frame) -> Frame | None:
             if gas < 0:
                 raise OutOfGas
             # One comparison per range (a chained 0x60 <= op <= 0x9F costs 4 more
-            # dispatches than `op >= 0x60` for every instruction).
-            if op >= 0x60:
-                if op < 0x80:  # PUSH1..PUSH32
-                    if len(stack) > 1023:
-                        raise StackOverflow
-                    # PUSH1 and PUSH2 (most PUSHes) read the code: no PushValues miss.
-                    # (One expression, not two branches: with them, CPython 3.11's jump
-                    # over this section needs an EXTENDED_ARG, and `op >= 0x60` is then
-                    # no longer specialised: +88 instructions per step, callgrind.)
-                    if op < 0x62:
-                        stack.append(code[pc + 1] if op == 0x60
-                                     else code[pc + 1] << 8 | code[pc + 2])
-                    else:
-                        items.append(push_values[pc])
+            # dispatches than `op >= 0x60` for every instruction). The ops below PUSH1
+            # come first, so that their jump over the call is short: in the pure package,
+            # a jump over the PUSH, DUP and SWAP sections would need an EXTENDED_ARG, and
+            # CPython 3.11 then no longer specialises the comparison (+88 CPU instructions
+            # a step, callgrind).
+            if op < 0x60:
+                f.gas = gas
+                if native:
+                    if op == 0x5B:  # JUMPDEST: its gas, charged above, is all it does
+                        pc += 1
+                        continue
+                    k = direct[op]
+                    if k:
+                        pc = call_body(k, f, stack, pc)
+                        gas = f.gas
+                        continue
+                pc = fns[op](f, stack, pc)
+                gas = f.gas
+                continue
+            if op < 0x80:  # PUSH1..PUSH32
+                if len(stack) > 1023:
+                    raise StackOverflow
+                # PUSH1 and PUSH2 (most PUSHes) read the code: no PushValues miss.
+                if op < 0x62:
+                    value = code[pc + 1] if op == 0x60 else code[pc + 1] << 8 | code[pc + 2]
                     pc += op - 0x5E
+                    # (The usual case first: its `continue` then jumps back without an
+                    # EXTENDED_ARG in the pure package.)
+                    if not native or code[pc] & 0xFE != 0x56:
+                        stack.append(value)
+                        continue
+                    # A JUMP or JUMPI to it: one step.
+                    gas -= static_gas[code[pc]]
+                    if gas < 0:
+                        raise OutOfGas
+                    f.gas = gas
+                    pc = jump_after_push(f, stack, value, pc)
                     continue
-                if op < 0x90:  # DUP1..DUP16
-                    if len(stack) > 1023:
-                        raise StackOverflow
-                    items.append(items[0x7F - op])
-                    pc += 1
-                    continue
-                if op < 0xA0:  # SWAP1..SWAP16
-                    i = 0x8E - op
-                    items[-1], items[i] = items[i], items[-1]
-                    pc += 1
-                    continue
+                items.append(push_values[pc])
+                pc += op - 0x5E
+                continue
+            if op < 0x90:  # DUP1..DUP16
+                if len(stack) > 1023:
+                    raise StackOverflow
+                items.append(items[0x7F - op])
+                pc += 1
+                continue
+            if op < 0xA0:  # SWAP1..SWAP16
+                i = 0x8E - op
+                items[-1], items[i] = items[i], items[-1]
+                pc += 1
+                continue
+            # LOG, CREATE, CALL, RETURN and the rest: as the ops below PUSH1.
             f.gas = gas
             if native:
                 k = direct[op]

@@ -4,8 +4,10 @@ from typing import Any
 
 import pytest
 
-from chainvm.evm import tiering
+from chainvm.evm import interpreter, tiering
 from chainvm.evm.analysis import cached_analysis
+from chainvm.evm.forks import FORKS
+from chainvm.evm.instructions import stack_memory
 from tests.helpers import ret_top, run_code
 
 M = 2**256 - 1
@@ -73,7 +75,7 @@ def test_stack_overflow_at_1025_items() -> None:
     assert over.error == "StackOverflow"
 
 
-def test_invalid_jump_and_push_data_jumpdest() -> None:
+def test_invalid_jump_and_push_data_jumpdest(loop_paths: None) -> None:
     # Jump into PUSH data that looks like a JUMPDEST must fail.
     out = run_code("6003565b00")  # PUSH1 3 JUMP (byte 3 is 0x5b, but it is code) -> valid
     assert out.success
@@ -362,6 +364,14 @@ def test_load_word_reads_as_a_slice_does() -> None:
         assert bytes(memory) == before
 
 
+@pytest.fixture(params=["as built", "native paths"])
+def loop_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test twice: as this package runs, and with the loop's native-build paths (JUMPDEST
+    inline, a pushed jump as one step), which the pure package takes with NATIVE set."""
+    if request.param == "native paths":
+        monkeypatch.setattr(interpreter, "NATIVE", True)
+
+
 # A destination pushed right before its JUMP or JUMPI (the usual shape of compiled code):
 # each instruction's gas, the first error's kind, and all gas gone on any error.
 @pytest.mark.parametrize(("code", "gas", "error", "gas_used"), [
@@ -376,12 +386,13 @@ def test_load_word_reads_as_a_slice_does() -> None:
     ("5f" * 1024 + "6003565b00", 1_000_000, "StackOverflow", 1_000_000),
 ])
 def test_a_pushed_destination_jumps_as_push_then_jump(code: str, gas: int, error: str | None,
-                                                      gas_used: int) -> None:
+                                                      gas_used: int,
+        loop_paths: None) -> None:
     out = run_code(code, gas=gas)
     assert (out.error, out.gas_used) == (error, gas_used)
 
 
-def test_a_loop_closed_by_a_pushed_jumpi_tiers_up_with_exact_gas() -> None:
+def test_a_loop_closed_by_a_pushed_jumpi_tiers_up_with_exact_gas(loop_paths: None) -> None:
     # PUSH1 200; loop: JUMPDEST PUSH1 1 SWAP1 SUB DUP1 PUSH1 2 JUMPI; return the counter:
     # the backward JUMPI heats its loop head until the frame goes on compiled.
     code = bytes.fromhex("60c85b6001900380600257" + ret_top())
@@ -393,3 +404,30 @@ def test_a_loop_closed_by_a_pushed_jumpi_tiers_up_with_exact_gas() -> None:
     assert analysis is not None
     if tiering.COMPILE_MODE == "auto":  # a first frame goes compiled only through a hot loop
         assert analysis.heat and analysis.compiled
+
+
+
+@pytest.mark.parametrize("fork", sorted(FORKS))
+def test_every_fork_has_the_jumps_the_fast_loop_takes_inline(fork: str) -> None:
+    # The interpreter's loop runs JUMPDEST inline and a pushed destination's JUMP or JUMPI
+    # through jump_after_push, whatever the fork's table holds: a fork that changes these
+    # three must change the loop as well.
+    table = FORKS[fork].table
+    assert table[0x56].body is stack_memory.op_jump
+    assert table[0x57].body is stack_memory.op_jumpi
+    assert table[0x5B].inline is stack_memory.JUMPDEST
+    assert [(table[op].pops, table[op].pushes) for op in (0x56, 0x57, 0x5B)] == \
+        [(1, 0), (2, 0), (0, 0)]
+
+
+@pytest.mark.parametrize(("code", "gas", "error", "gas_used"), [
+    ("5b5b5b00", 50_000, None, 3),                                   # JUMPDEST: 1 gas each
+    ("5b5b5b00", 2, "OutOfGas", 2),
+    ("61ffff56" + "5b00", 50_000, "InvalidJump", 50_000),            # past the end of code
+    ("600656" + "5b00" + "5b00", 50_000, "InvalidJump", 50_000),     # 6: the padding
+])
+def test_jumpdests_and_pushed_jumps_at_the_edges(code: str, gas: int, error: str | None,
+                                                 gas_used: int,
+        loop_paths: None) -> None:
+    out = run_code(code, gas=gas)
+    assert (out.error, out.gas_used) == (error, gas_used)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from chainvm.evm import tiering
+from chainvm.evm.analysis import JUMP_TABLES, JumpTable
 from chainvm.evm.errors import InvalidJump, OutOfGas, Revert, Stop, WriteProtection
 from chainvm.evm.frame import HALTED, Frame, TierUp
 from chainvm.evm.gas import (
@@ -182,6 +183,7 @@ def op_gas(f: Frame, s: list[int], pc: int) -> int:
 LOOP_THRESHOLD: Final = tiering.LOOP_THRESHOLD
 LOOP_WORK_CAP: Final = tiering.LOOP_WORK_CAP
 LOOP_WORK_GAS: Final = tiering.LOOP_WORK_GAS
+COUNT_LOOP_HEADS: Final = tiering.ENABLED
 
 
 def _count_loop_head(f: Frame, dest: int, pc: int) -> None:
@@ -216,6 +218,25 @@ def op_jump_counting(f: Frame, s: list[Any], pc: int) -> int:
         raise InvalidJump
     dest: int = item  # (compared as a C integer from here)
     if dest < pc:
+        _count_loop_head(f, dest, pc)
+    return dest
+
+
+def jump_after_push(f: Frame, s: list[Any], dest: int, pc: int) -> int:
+    """The JUMP or JUMPI at `pc` whose destination the PUSH1 or PUSH2 just before it gave.
+
+    The interpreter's fast loop takes such a pair as one step (Solidity's branches are all
+    `PUSH2 tag JUMPI` or `PUSH2 tag JUMP`), so the destination never goes on the stack: a
+    stack that runs empty between blocks pays a list reallocation at every push and pop
+    otherwise. As op_jump / op_jumpi, counting backward jumps while the compiled tier is on
+    (as op_jump_counting). The loop has charged both instructions' static gas."""
+    if f.code[pc] == 0x57 and not s.pop():  # a JUMPI not taken
+        return pc + 1
+    # The native build's JumpTable is indexed with `dest` as the C integer it is here;
+    # `in` would make an int object of it first.
+    if not (cast(JumpTable, f.jumpdests).holds(dest) if JUMP_TABLES else dest in f.jumpdests):
+        raise InvalidJump
+    if COUNT_LOOP_HEADS and dest < pc:
         _count_loop_head(f, dest, pc)
     return dest
 
