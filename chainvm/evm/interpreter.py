@@ -125,7 +125,8 @@ def execute(f: Frame) -> Frame | None:
                 items[-1], items[i] = items[i], items[-1]
                 pc += 1
                 continue
-            # LOG, CREATE, CALL, RETURN and the rest: as the ops below PUSH1.
+            # LOG, CREATE, CALL, RETURN and the rest: as the ops below PUSH1 (the same
+            # lines: one block for both would cost a comparison on every PUSH, DUP, SWAP).
             f.gas = gas
             if native:
                 k = direct[op]
