@@ -386,8 +386,7 @@ def loop_paths(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     ("5f" * 1024 + "6003565b00", 1_000_000, "StackOverflow", 1_000_000),
 ])
 def test_a_pushed_destination_jumps_as_push_then_jump(code: str, gas: int, error: str | None,
-                                                      gas_used: int,
-        loop_paths: None) -> None:
+                                                      gas_used: int, loop_paths: None) -> None:
     out = run_code(code, gas=gas)
     assert (out.error, out.gas_used) == (error, gas_used)
 
@@ -404,7 +403,6 @@ def test_a_loop_closed_by_a_pushed_jumpi_tiers_up_with_exact_gas(loop_paths: Non
     assert analysis is not None
     if tiering.COMPILE_MODE == "auto":  # a first frame goes compiled only through a hot loop
         assert analysis.heat and analysis.compiled
-
 
 
 @pytest.mark.parametrize("fork", sorted(FORKS))
@@ -424,10 +422,9 @@ def test_every_fork_has_the_jumps_the_fast_loop_takes_inline(fork: str) -> None:
     ("5b5b5b00", 50_000, None, 3),                                   # JUMPDEST: 1 gas each
     ("5b5b5b00", 2, "OutOfGas", 2),
     ("61ffff56" + "5b00", 50_000, "InvalidJump", 50_000),            # past the end of code
-    ("600656" + "5b00" + "5b00", 50_000, "InvalidJump", 50_000),     # 6: the padding
+    ("600756" + "5b00" + "5b00", 50_000, "InvalidJump", 50_000),     # 7: the padding
 ])
 def test_jumpdests_and_pushed_jumps_at_the_edges(code: str, gas: int, error: str | None,
-                                                 gas_used: int,
-        loop_paths: None) -> None:
+                                                 gas_used: int, loop_paths: None) -> None:
     out = run_code(code, gas=gas)
     assert (out.error, out.gas_used) == (error, gas_used)

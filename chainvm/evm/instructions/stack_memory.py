@@ -225,10 +225,10 @@ def op_jump_counting(f: Frame, s: list[Any], pc: int) -> int:
 def jump_after_push(f: Frame, s: list[Any], dest: int, pc: int) -> int:
     """The JUMP or JUMPI at `pc` whose destination the PUSH1 or PUSH2 just before it gave.
 
-    The interpreter's fast loop takes such a pair as one step (Solidity's branches are all
-    `PUSH2 tag JUMPI` or `PUSH2 tag JUMP`), so the destination never goes on the stack: a
-    stack that runs empty between blocks pays a list reallocation at every push and pop
-    otherwise. As op_jump / op_jumpi, counting backward jumps while the compiled tier is on
+    The native build's interpreter loop takes such a pair as one step (most of Solidity's
+    branches are `PUSH2 tag JUMPI` or `PUSH2 tag JUMP`), so the destination never goes on
+    the stack: a stack that runs empty between blocks pays a list reallocation at every
+    push and pop otherwise. As op_jump / op_jumpi, counting backward jumps while the compiled tier is on
     (as op_jump_counting). The loop has charged both instructions' static gas."""
     if f.code[pc] == 0x57 and not s.pop():  # a JUMPI not taken
         return pc + 1
