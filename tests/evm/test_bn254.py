@@ -12,7 +12,7 @@ from py_ecc import optimized_bn128 as ob
 from chainvm.evm.precompiles import bn254 as m
 from chainvm.evm.precompiles.bn254 import BN254Error, ec_add, ec_mul, ec_pairing
 
-P = m.P
+P = int(m.P)  # the module's is a gmpy2 mpz where gmpy2 is installed; py_ecc takes ints
 R = m.R
 rng = random.Random(0xB254)
 
@@ -71,8 +71,8 @@ def random_twist_point() -> tuple[tuple[int, int], tuple[int, int]]:
     """A point on the twist y^2 = x^3 + 3/(9+i); almost surely outside G2."""
     while True:
         x = (rng.randrange(P), rng.randrange(P))
-        rhs = m._f2_add(m._f2_mul(m._f2_sqr(x), x), m._B2)
-        y = fp2_sqrt(rhs)
+        r0, r1 = m._f2_add(m._f2_mul(m._f2_sqr(x), x), m._B2)
+        y = fp2_sqrt((int(r0), int(r1)))
         if y is not None:
             return x, y
 

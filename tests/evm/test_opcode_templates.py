@@ -208,7 +208,8 @@ def _operands(spec: OpSpec, rng: random.Random) -> list[int]:
     if spec.name in ("MLOAD", "MSTORE", "MSTORE8", "CALLDATALOAD") and rng.random() < 0.85:
         values[0] = rng.randrange(200)  # mostly offsets within or near the data
     if spec.name == "EXP" and rng.random() < 0.5:
-        values[1] = rng.randrange(1 << rng.choice([1, 8, 16]))
+        # small exponents, and either side of 0x100, where the body hands over to GMP
+        values[1] = rng.choice([rng.randrange(1 << rng.choice([1, 8, 16])), 0xFF, 0x100])
     return values
 
 

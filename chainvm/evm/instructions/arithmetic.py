@@ -34,10 +34,11 @@ MULMOD = Inline("op_mulmod", 3, "(a * b) % c if c else 0", words=True)
 
 
 def exp_template(byte_gas: int) -> Inline:
-    """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent."""
+    """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent. Exponents of 256
+    and more go to GMP (`exp_word`): CPython's pow is the quicker below that."""
     return Inline("op_exp", 2, f"""
         if b: charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
-        pow(a, b, TWO_256)
+        pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)
     """, words=True)
 
 

@@ -1,7 +1,8 @@
 """alt_bn128 (BN254) arithmetic for the precompiles ECADD (0x06), ECMUL (0x07), ECPAIRING (0x08).
 
 EIP-196 defines the two G1 operations, EIP-197 the pairing check.  Everything here
-is plain Python integers; the aim is speed without native code:
+is written over Python integers, and runs on GMP when gmpy2 is installed (the modulus P
+is then an mpz, so every reduction yields one; evm/bigint.py):
 
 * G1 (y^2 = x^3 + 3 over Fp): Jacobian coordinates, scalar multiplication through
   the GLV endomorphism (x, y) -> (beta*x, y) and an interleaved width-5 NAF, one
@@ -35,7 +36,11 @@ from __future__ import annotations
 
 import functools
 
-P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+from chainvm.evm.bigint import modular
+
+# The field modulus as the arithmetic's integer type: with gmpy2 installed every `% P`
+# gives an mpz and the field arithmetic runs on GMP (evm/bigint.py).
+P = modular(21888242871839275222246405745257275088696311157297823662689037894645226208583)
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 U = 4965661367192848881  # BN parameter: P = 36u^4 + 36u^3 + 24u^2 + 6u + 1
 ATE = 6 * U + 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chainvm.evm.bigint import powmod
 from chainvm.evm.errors import PrecompileFailure
 
 
@@ -81,4 +82,4 @@ def run(data: bytes) -> bytes:
     modulus = _field(data, 96 + base_len + exp_len, mod_len)
     if modulus == 0:
         return bytes(mod_len)
-    return pow(base, exponent, modulus).to_bytes(mod_len, "big")
+    return powmod(base, exponent, modulus).to_bytes(mod_len, "big")  # GMP where installed
