@@ -5,10 +5,11 @@ The alt_bn128 field arithmetic, MODEXP and EXP's large exponents are products,
 remainders and modular powers of integers of 254 bits and more. GMP does them about
 three times faster than CPython's own integers at 254 bits (a product and a remainder:
 36 and 65 ns against 103 and 184 ns on the development machine) and 7-12 times faster
-for modular powers of 256 to 8,192 bits. gmpy2's integers (`mpz`) take the same operators as `int`, compare and hash equal
-to it, so the arithmetic is written once over ints: a modulus made `modular` makes every
-`% P` return an mpz, and what follows runs on GMP. Without gmpy2 (a platform with no
-wheel for it) the same code runs on `int`, with the same results.
+for modular powers of 256 to 8,192 bits. gmpy2's integers (`mpz`) take the same
+operators as `int` and compare and hash equal to it, so the arithmetic is written once
+over ints: a modulus made `modular` makes every `% P` return an mpz, and what follows
+runs on GMP. Without gmpy2 (a platform with no wheel for it) the same code runs on
+`int`, with the same results.
 """
 
 from __future__ import annotations
