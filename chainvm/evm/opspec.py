@@ -29,6 +29,7 @@ from pathlib import Path
 from types import CodeType
 from typing import TYPE_CHECKING
 
+from chainvm.evm.bigint import powmod
 from chainvm.evm.errors import InvalidOpcode, StackOverflow, Stop
 from chainvm.evm.frame import HALTED
 from chainvm.evm.instructions.common import (
@@ -36,7 +37,6 @@ from chainvm.evm.instructions.common import (
     TWO_256,
     UINT256_MASK,
     charge,
-    exp_word,
     expand_memory,
     from_bytes,
     grow_for_word,
@@ -65,7 +65,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "SIGN": SIGN_BIT,
     "TWO_256": TWO_256,
     "charge": charge,
-    "exp_word": exp_word,
+    "powmod": powmod,
     "expand_memory": expand_memory,
     "from_bytes": from_bytes,
     "grow_for_word": grow_for_word,

@@ -35,10 +35,12 @@ MULMOD = Inline("op_mulmod", 3, "(a * b) % c if c else 0", words=True)
 
 def exp_template(byte_gas: int) -> Inline:
     """EXP: base a, exponent b, plus `byte_gas` per byte of the exponent. Exponents of 256
-    and more go to GMP (`exp_word`): CPython's pow is the quicker below that."""
+    and more go to GMP (evm/bigint.py's powmod): CPython's modular pow divides at each bit
+    of the exponent, 84 us for a 256-bit one against GMP's 5 us, for 1,610 gas; below 0x100
+    CPython's is the quicker."""
     return Inline("op_exp", 2, f"""
         if b: charge(f, {byte_gas} * ((b.bit_length() + 7) >> 3))
-        pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)
+        pow(a, b, TWO_256) if b < 0x100 else powmod(a, b, TWO_256)
     """, words=True)
 
 

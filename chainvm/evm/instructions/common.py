@@ -5,7 +5,6 @@ from __future__ import annotations
 from struct import Struct
 from typing import Final
 
-from chainvm.evm.bigint import powmod
 from chainvm.evm.errors import OutOfGas
 from chainvm.evm.frame import Frame
 from chainvm.evm.gas import G_COPY, G_MEMORY, G_QUADCOEFFDIV
@@ -43,14 +42,6 @@ to_bytes: Final = int.to_bytes
 
 def to_address(x: int) -> bytes:
     return (x & ADDRESS_MASK).to_bytes(20, "big")
-
-
-def exp_word(base: int, exponent: int) -> int:
-    """EXP's base ** exponent mod 2**256 for an exponent of 256 or more (below that the
-    template calls pow itself, which is quicker there). CPython's modular pow divides at
-    each bit of the exponent: a 256-bit exponent took 84 us, against 5 us through GMP
-    (evm/bigint.py), for 1,610 gas."""
-    return powmod(base, exponent, TWO_256)
 
 
 def charge(f: Frame, amount: int) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from chainvm.evm.bigint import powmod
 from chainvm.evm.errors import Stop
 from chainvm.evm.instructions.common import (
     charge,
-    exp_word,
     expand_memory,
     from_bytes,
     grow_for_word,
@@ -234,7 +234,7 @@ def op_exp(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     if b: charge(f, 10 * ((b.bit_length() + 7) >> 3))
-    s[-1] = pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)
+    s[-1] = pow(a, b, TWO_256) if b < 0x100 else powmod(a, b, TWO_256)
     return pc + 1
 
 
@@ -242,7 +242,7 @@ def op_exp_2(f: Frame, s: list[Any], pc: int) -> int:
     a = s.pop()
     b = s[-1]
     if b: charge(f, 50 * ((b.bit_length() + 7) >> 3))
-    s[-1] = pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)
+    s[-1] = pow(a, b, TWO_256) if b < 0x100 else powmod(a, b, TWO_256)
     return pc + 1
 
 
@@ -478,8 +478,8 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_difficulty\x000\x00True\x00f.evm.block.difficulty': op_difficulty,
     'op_div\x002\x00True\x00a // b if b else 0': op_div,
     'op_eq\x002\x00True\x001 if a == b else 0': op_eq,
-    'op_exp\x002\x00True\x00\n        if b: charge(f, 10 * ((b.bit_length() + 7) >> 3))\n        pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)\n    ': op_exp,
-    'op_exp\x002\x00True\x00\n        if b: charge(f, 50 * ((b.bit_length() + 7) >> 3))\n        pow(a, b, TWO_256) if b < 0x100 else exp_word(a, b)\n    ': op_exp_2,
+    'op_exp\x002\x00True\x00\n        if b: charge(f, 10 * ((b.bit_length() + 7) >> 3))\n        pow(a, b, TWO_256) if b < 0x100 else powmod(a, b, TWO_256)\n    ': op_exp,
+    'op_exp\x002\x00True\x00\n        if b: charge(f, 50 * ((b.bit_length() + 7) >> 3))\n        pow(a, b, TWO_256) if b < 0x100 else powmod(a, b, TWO_256)\n    ': op_exp_2,
     'op_gaslimit\x000\x00True\x00f.evm.block.gas_limit': op_gaslimit,
     'op_gasprice\x000\x00True\x00f.evm.gas_price': op_gasprice,
     'op_gt\x002\x00True\x001 if a > b else 0': op_gt,
