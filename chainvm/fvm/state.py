@@ -12,6 +12,7 @@ from __future__ import annotations
 from chainvm.fvm.address import ID, Address
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.layouts import check_state
 from chainvm.fvm.network import code_version
 from chainvm.fvm.store import MemoryBlockstore
 from chainvm.fvm.types import Actor
@@ -79,6 +80,7 @@ class StateTree:
         if init is None:
             raise StateError("init actor missing")
         st = self.store.get_obj(init.head)
+        check_state(init.code, init.head, st, INIT_ADDR)
         amap = Hamt.load(self.store, st[0], version=_hamt_version(init.code))
         value = amap.get(addr.bytes)
         if value is None:
@@ -92,7 +94,9 @@ class StateTree:
         init = self.get_actor(INIT_ADDR)
         if init is None:
             raise StateError("init actor missing")
-        st = list(self.store.get_obj(init.head))
+        st = self.store.get_obj(init.head)
+        check_state(init.code, init.head, st, INIT_ADDR)
+        st = list(st)
         amap = Hamt.load(self.store, st[0], version=_hamt_version(init.code))
         new_id = st[1]
         amap.set(addr.bytes, new_id)

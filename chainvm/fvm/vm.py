@@ -16,7 +16,9 @@ from typing import Any, NoReturn
 
 from chainvm.fvm.address import BLS, ID, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError, dumps, loads
+from chainvm.fvm.errors import FatalError
 from chainvm.fvm.gas import compute_gas_outputs
+from chainvm.fvm.layouts import check_state
 from chainvm.fvm.network import (
     BUILTIN_CODES,
     SINGLETONS,
@@ -60,11 +62,6 @@ class ActorError(Exception):
         super().__init__(message)
         self.code = code
         self.fatal = fatal
-
-
-class FatalError(Exception):
-    """A condition in which the reference VM returns an error instead of a
-    receipt (a consensus failure), or a feature this VM does not implement."""
 
 
 class ActorPanic(Exception):
@@ -273,7 +270,9 @@ class Runtime:
         if act is None:
             self.abort(ExitCode.SYS_ERR_ILLEGAL_ARGUMENT, "failed to get actor for readonly state")
         assert act is not None
-        return self.store_get(act.head)
+        st = self.store_get(act.head)
+        check_state(act.code, act.head, st, self.receiver)
+        return st
 
     def state_transaction(self, fn: Callable[[Any], Any]) -> Any:
         """Load the state, let ``fn`` mutate it in place, then write it back.
@@ -284,6 +283,7 @@ class Runtime:
         assert act is not None
         base = act.head
         st = self.store_get(base)
+        check_state(act.code, base, st, self.receiver)
         self.allow_internal = False
         result = fn(st)
         self.allow_internal = True
@@ -463,7 +463,9 @@ class Runtime:
         act = self.vm.state.get_actor(self.receiver)
         if act is None:
             return None
-        info = self.store.get_obj(self.store.get_obj(act.head)[0])
+        st = self.store.get_obj(act.head)
+        check_state(act.code, act.head, st, self.receiver)
+        info = self.store.get_obj(st[0])
         try:
             return self.vm.resolve_to_key_addr(Address.from_bytes(info[1]), self.store)
         except ActorError:
@@ -536,6 +538,7 @@ class VM:
         if code_name(act.code) != "account":
             raise ActorError(0, f"address {addr} was not for an account actor", fatal=True)
         st = (store or self.store).get_obj(act.head)
+        check_state(act.code, act.head, st, addr)
         return Address.from_bytes(st[0])
 
     def transfer(self, from_: Address, to: Address, amount: int) -> None:

@@ -23,7 +23,7 @@ from chainvm.fvm.actors.common import (
     dumps,
     loads,
 )
-from chainvm.fvm.actors.reward import filter_next
+from chainvm.fvm.actors.reward import filter_next, read_estimate
 from chainvm.fvm.actors.stubs import stub
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
@@ -164,7 +164,7 @@ def on_epoch_tick_end(rt: Runtime, _: None) -> None:
         st[7] = st[4]
         st[6] = encode_bigint(qa)
         st[5] = encode_bigint(raw)
-        pos, vel = (decode_bigint(x) for x in st[8])
+        pos, vel = read_estimate(st[8], "smoothed QA power")
         # v2 runs every epoch by construction; v0 measured the gap
         delta = 1 if v2 else rt.curr_epoch - st[13]
         pos, vel = filter_next(pos, vel, qa, delta)

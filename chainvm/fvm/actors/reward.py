@@ -28,7 +28,14 @@ from chainvm.fvm.actors.common import (
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.network import BASELINE_EXPONENT_DOUBLING, profile_for
 from chainvm.fvm.types import ExitCode
-from chainvm.fvm.vm import BURNT_FUNDS_ADDR, POWER_ADDR, SYSTEM_ADDR, ActorImpl, Runtime
+from chainvm.fvm.vm import (
+    BURNT_FUNDS_ADDR,
+    POWER_ADDR,
+    SYSTEM_ADDR,
+    ActorImpl,
+    ActorPanic,
+    Runtime,
+)
 
 PRECISION = 128
 EXPECTED_LEADERS_PER_EPOCH = 5
@@ -134,6 +141,14 @@ def compute_reward(
     return (simple + baseline) >> PRECISION
 
 
+def read_estimate(raw: Any, what: str) -> tuple[int, int]:
+    """A smoothed estimate's position and velocity. Actors v0 hold it behind a pointer,
+    which a state may leave nil, and update it without a check: a panic in lotus."""
+    if raw is None:
+        raise ActorPanic(f"nil {what} estimate")
+    return decode_bigint(raw[0]), decode_bigint(raw[1])
+
+
 def filter_next(position: int, velocity: int, obs: int, delta: int) -> tuple[int, int]:
     """One step of the alpha-beta filter (all Q.128 except obs and delta)."""
     delta_t = delta << PRECISION
@@ -203,7 +218,7 @@ class _State:
         )
 
     def update_smoothed(self, delta: int) -> None:
-        pos, vel = (decode_bigint(x) for x in self.raw[5])
+        pos, vel = read_estimate(self.raw[5], "smoothed reward")
         pos, vel = filter_next(pos, vel, self.big(4), delta)
         self.raw[5] = [encode_bigint(pos), encode_bigint(vel)]
 

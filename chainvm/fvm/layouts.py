@@ -1,0 +1,208 @@
+"""The builtin actors' state layouts (actors v0 and v2), checked where a state is read.
+
+lotus decodes an actor's head block into the actor's state struct (cbor-gen), and a
+block of any other shape fails that decoding fatally: the message gets no receipt.
+chainvm's actors read their state as the plain CBOR list, by field position. So the
+head is checked against its actor's layout where the VM hands a state out (the
+runtime's state reads, the init actor's address map, an account's key address), and a
+head of the wrong shape stops the message with one error naming the actor and the
+field, rather than an IndexError or TypeError somewhere inside actor code.
+
+Only the head is checked: the blocks it links to (a miner's info and deadlines, HAMT and
+AMT nodes) are read where they are used, and the HAMT and AMT check their own nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chainvm.fvm.address import Address
+from chainvm.fvm.codec import CID, DecodeError, decode_bigint
+from chainvm.fvm.errors import FatalError
+from chainvm.fvm.network import BUILTIN_CODES, CHAOS_CODE
+
+
+class StateShapeError(FatalError):
+    """An actor's head block does not have its actor's state layout."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_uint(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _is_bigint(value: Any) -> bool:
+    try:
+        decode_bigint(value)
+    except DecodeError:
+        return False
+    return True
+
+
+def _is_address(value: Any) -> bool:
+    try:
+        Address.from_bytes(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _is_filter(value: Any) -> bool:
+    """smoothing.FilterEstimate: [position, velocity], both big integers."""
+    return isinstance(value, list) and len(value) == 2 and all(map(_is_bigint, value))
+
+
+def _is_cron_entry(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and _is_address(value[0])
+            and _is_uint(value[1]))
+
+
+def _or_null(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, list) and all(map(check, value))
+
+
+# A field: its name and what its value must be (the phrase the error uses, the check).
+Kind = tuple[str, Callable[[Any], bool]]
+Field = tuple[str, Kind]
+
+CID_KIND: Kind = ("a CID", lambda value: isinstance(value, CID))
+CID_OR_NULL: Kind = ("a CID or null", _or_null(lambda value: isinstance(value, CID)))
+INT: Kind = ("an integer", _is_int)
+UINT: Kind = ("a non-negative integer", _is_uint)
+BIGINT: Kind = ("a big integer (a byte string with a sign byte)", _is_bigint)
+ADDRESS: Kind = ("an address", _is_address)
+STRING: Kind = ("a text string", lambda value: isinstance(value, str))
+BITFIELD: Kind = ("a byte string", lambda value: isinstance(value, bytes))
+FILTER: Kind = ("a filter estimate [position, velocity]", _is_filter)
+FILTER_OR_NULL: Kind = ("a filter estimate or null", _or_null(_is_filter))
+ADDRESSES: Kind = ("a list of addresses", _list_of(_is_address))
+CRON_ENTRIES: Kind = ("a list of [address, method] entries", _list_of(_is_cron_entry))
+
+_REWARD_V0: list[Field] = [
+    ("cumulative baseline", BIGINT), ("cumulative realized", BIGINT),
+    ("effective network time", INT), ("effective baseline power", BIGINT),
+    ("this epoch's reward", BIGINT), ("this epoch's smoothed reward", FILTER_OR_NULL),
+    ("this epoch's baseline power", BIGINT), ("epoch", INT), ("total mined", BIGINT),
+]
+_REWARD_V2: list[Field] = [
+    *_REWARD_V0[:5], ("this epoch's smoothed reward", FILTER), *_REWARD_V0[6:8],
+    ("total storage power reward", BIGINT), ("simple total", BIGINT),
+    ("baseline total", BIGINT),
+]
+_POWER_HEAD: list[Field] = [
+    ("total raw byte power", BIGINT), ("total bytes committed", BIGINT),
+    ("total quality-adjusted power", BIGINT), ("total QA bytes committed", BIGINT),
+    ("total pledge collateral", BIGINT), ("this epoch's raw byte power", BIGINT),
+    ("this epoch's QA power", BIGINT), ("this epoch's pledge collateral", BIGINT),
+]
+_POWER_V0: list[Field] = [
+    *_POWER_HEAD, ("this epoch's smoothed QA power", FILTER_OR_NULL),
+    ("miner count", INT), ("miners above minimum power", INT),
+    ("cron event queue", CID_KIND), ("first cron epoch", INT),
+    ("last processed cron epoch", INT), ("claims", CID_KIND),
+    ("proof validation batch", CID_OR_NULL),
+]
+_POWER_V2: list[Field] = [
+    *_POWER_HEAD, ("this epoch's smoothed QA power", FILTER),
+    *_POWER_V0[9:13], *_POWER_V0[14:],
+]
+_MARKET: list[Field] = [
+    ("proposals", CID_KIND), ("states", CID_KIND), ("pending proposals", CID_KIND),
+    ("escrow table", CID_KIND), ("locked table", CID_KIND), ("next deal ID", UINT),
+    ("deal ops by epoch", CID_KIND), ("last cron", INT),
+    ("total client locked collateral", BIGINT),
+    ("total provider locked collateral", BIGINT), ("total client storage fee", BIGINT),
+]
+_MINER_V0: list[Field] = [
+    ("info", CID_KIND), ("pre-commit deposits", BIGINT), ("locked funds", BIGINT),
+    ("vesting funds", CID_KIND), ("initial pledge requirement", BIGINT),
+    ("pre-committed sectors", CID_KIND), ("pre-committed sectors expiry", CID_KIND),
+    ("allocated sectors", CID_KIND), ("sectors", CID_KIND),
+    ("proving period start", INT), ("current deadline", UINT), ("deadlines", CID_KIND),
+    ("early terminations", BITFIELD),
+]
+_MINER_V2: list[Field] = [
+    *_MINER_V0[:4], ("fee debt", BIGINT), ("initial pledge", BIGINT), *_MINER_V0[5:],
+]
+_MULTISIG: list[Field] = [
+    ("signers", ADDRESSES), ("approvals threshold", UINT), ("next transaction ID", INT),
+    ("initial balance", BIGINT), ("start epoch", INT), ("unlock duration", INT),
+    ("pending transactions", CID_KIND),
+]
+_PAYCH: list[Field] = [
+    ("from", ADDRESS), ("to", ADDRESS), ("to send", BIGINT), ("settling at", INT),
+    ("minimum settle height", INT), ("lane states", CID_KIND),
+]
+_SHARED: dict[str, list[Field]] = {
+    "system": [],
+    "init": [("address map", CID_KIND), ("next actor ID", UINT), ("network name", STRING)],
+    "cron": [("entries", CRON_ENTRIES)],
+    "account": [("address", ADDRESS)],
+    "storagemarket": _MARKET,
+    "multisig": _MULTISIG,
+    "paymentchannel": _PAYCH,
+    "verifiedregistry": [("root key", ADDRESS), ("verifiers", CID_KIND),
+                         ("verified clients", CID_KIND)],
+}
+
+# (actors version, actor name) -> the fields of its state, in order
+LAYOUTS: dict[tuple[int, str], Sequence[Field]] = {
+    **{(v, name): fields for v in (0, 2) for name, fields in _SHARED.items()},
+    (0, "reward"): _REWARD_V0, (2, "reward"): _REWARD_V2,
+    (0, "storagepower"): _POWER_V0, (2, "storagepower"): _POWER_V2,
+    (0, "storageminer"): _MINER_V0, (2, "storageminer"): _MINER_V2,
+}
+
+# code -> what the error calls the actor, and its state's fields; the test vectors'
+# chaos actor keeps a text value and a list
+_BY_CODE: dict[CID, tuple[str, Sequence[Field]]] = {
+    code: (f"{name}, actors v{v}", LAYOUTS[v, name]) for code, (v, name) in BUILTIN_CODES.items()
+}
+_BY_CODE[CHAOS_CODE] = ("chaos", [("value", STRING),
+                                  ("unmarshallable", ("a list", _list_of(lambda _: True)))])
+
+
+# what an error says a value is (bool before int: a bool is an int)
+_DESCRIPTIONS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"), (int, "an integer"), (CID, "a CID"), (dict, "a map"),
+    (bytes, "a byte string"), (str, "a text string"),
+)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    for kind, words in _DESCRIPTIONS:
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
+
+
+def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
+    """Raise StateShapeError unless `state` (the block at `head`) has the layout of the
+    actor whose code is `code` (a builtin actor or the chaos actor; other codes pass).
+    `owner` names the actor in the error."""
+    entry = _BY_CODE.get(code)
+    if entry is None:
+        return
+    label, fields = entry
+    where = f"actor {owner} ({label}): state {head}"
+    if not isinstance(state, list):
+        raise StateShapeError(f"{where} must be a list of {len(fields)} fields, "
+                              f"found {_describe(state)}")
+    if len(state) != len(fields):
+        raise StateShapeError(f"{where} has {len(state)} fields, its layout {len(fields)}")
+    for i, (value, (field, (what, ok))) in enumerate(zip(state, fields, strict=True)):
+        if not ok(value):
+            raise StateShapeError(f"{where}: field {i} ({field}) must be {what}, "
+                                  f"found {_describe(value)}")
