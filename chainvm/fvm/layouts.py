@@ -8,8 +8,10 @@ runtime's state reads, the init actor's address map, an account's key address), 
 head of the wrong shape stops the message with one error naming the actor and the
 field, rather than an IndexError or TypeError somewhere inside actor code.
 
-Only the head is checked: the blocks it links to (a miner's info and deadlines, HAMT and
-AMT nodes) are read where they are used, and the HAMT and AMT check their own nodes.
+The blocks a head links to are read where they are used: the HAMT and AMT check their
+own nodes, and the structs actors read by position are checked here by name when loaded
+(`check_block`: so far a miner's info and vesting funds; its deadlines, partitions and
+the values inside its tables are not yet).
 """
 
 from __future__ import annotations
@@ -141,6 +143,36 @@ _PAYCH: list[Field] = [
     ("from", ADDRESS), ("to", ADDRESS), ("to send", BIGINT), ("settling at", INT),
     ("minimum settle height", INT), ("lane states", CID_KIND),
 ]
+_ADDRESSES_OR_NULL: Kind = ("a list of addresses or null", _or_null(_list_of(_is_address)))
+_WORKER_CHANGE: Kind = (
+    "null or a pending worker change [address, epoch]",
+    _or_null(lambda v: isinstance(v, list) and len(v) == 2 and _is_address(v[0])
+             and _is_int(v[1])),
+)
+_MINER_INFO_V0: list[Field] = [
+    ("owner", ADDRESS), ("worker", ADDRESS), ("control addresses", _ADDRESSES_OR_NULL),
+    ("pending worker key", _WORKER_CHANGE), ("peer ID", BITFIELD),
+    ("multiaddresses", ("a list of byte strings or null",
+                        _or_null(_list_of(lambda v: isinstance(v, bytes))))),
+    ("seal proof type", INT), ("sector size", UINT),
+    ("window PoSt partition sectors", UINT),
+]
+_MINER_INFO_V2: list[Field] = [
+    *_MINER_INFO_V0, ("consensus fault elapsed", INT),
+    ("pending owner address", ("an address or null", _or_null(_is_address))),
+]
+_VESTING_FUND: Kind = (
+    "a list of [epoch, amount] entries",
+    _list_of(lambda v: isinstance(v, list) and len(v) == 2 and _is_int(v[0])
+             and _is_bigint(v[1])),
+)
+# blocks linked from a head, by the name check_block is given
+STRUCTS: dict[str, Sequence[Field]] = {
+    "miner info, actors v0": _MINER_INFO_V0,
+    "miner info, actors v2": _MINER_INFO_V2,
+    "vesting funds": [("funds", _VESTING_FUND)],
+}
+
 _SHARED: dict[str, list[Field]] = {
     "system": [],
     "init": [("address map", CID_KIND), ("next actor ID", UINT), ("network name", STRING)],
@@ -188,21 +220,29 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _check_fields(where: str, fields: Sequence[Field], value: Any) -> None:
+    if not isinstance(value, list):
+        raise StateShapeError(f"{where} must be a list of {len(fields)} fields, "
+                              f"found {_describe(value)}")
+    if len(value) != len(fields):
+        raise StateShapeError(f"{where} has {len(value)} fields, its layout {len(fields)}")
+    for i, (item, (field, (what, ok))) in enumerate(zip(value, fields, strict=True)):
+        if not ok(item):
+            raise StateShapeError(f"{where}: field {i} ({field}) must be {what}, "
+                                  f"found {_describe(item)}")
+
+
 def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
     """Raise StateShapeError unless `state` (the block at `head`) has the layout of the
     actor whose code is `code` (a builtin actor or the chaos actor; other codes pass).
     `owner` names the actor in the error."""
     entry = _BY_CODE.get(code)
-    if entry is None:
-        return
-    label, fields = entry
-    where = f"actor {owner} ({label}): state {head}"
-    if not isinstance(state, list):
-        raise StateShapeError(f"{where} must be a list of {len(fields)} fields, "
-                              f"found {_describe(state)}")
-    if len(state) != len(fields):
-        raise StateShapeError(f"{where} has {len(state)} fields, its layout {len(fields)}")
-    for i, (value, (field, (what, ok))) in enumerate(zip(state, fields, strict=True)):
-        if not ok(value):
-            raise StateShapeError(f"{where}: field {i} ({field}) must be {what}, "
-                                  f"found {_describe(value)}")
+    if entry is not None:
+        label, fields = entry
+        _check_fields(f"actor {owner} ({label}): state {head}", fields, state)
+
+
+def check_block(kind: str, cid: CID, block: Any, owner: object) -> None:
+    """Raise StateShapeError unless `block` (at `cid`, read for actor `owner`) has the
+    layout STRUCTS names `kind`."""
+    _check_fields(f"actor {owner}: {kind} {cid}", STRUCTS[kind], block)

@@ -18,7 +18,7 @@ from chainvm.fvm.address import BLS, ID, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError, dumps, loads
 from chainvm.fvm.errors import FatalError
 from chainvm.fvm.gas import compute_gas_outputs
-from chainvm.fvm.layouts import check_state
+from chainvm.fvm.layouts import check_block, check_state
 from chainvm.fvm.network import (
     BUILTIN_CODES,
     SINGLETONS,
@@ -466,6 +466,8 @@ class Runtime:
         st = self.store.get_obj(act.head)
         check_state(act.code, act.head, st, self.receiver)
         info = self.store.get_obj(st[0])
+        check_block(f"miner info, actors v{self.profile.actors_version}", st[0], info,
+                    self.receiver)
         try:
             return self.vm.resolve_to_key_addr(Address.from_bytes(info[1]), self.store)
         except ActorError:

@@ -17,7 +17,7 @@ from chainvm.fvm.address import Address
 from chainvm.fvm.api import FIL, Network
 from chainvm.fvm.cli import main
 from chainvm.fvm.codec import CID
-from chainvm.fvm.layouts import LAYOUTS, StateShapeError, check_state
+from chainvm.fvm.layouts import LAYOUTS, STRUCTS, StateShapeError, check_block, check_state
 from chainvm.fvm.network import actor_code
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car, write_car
@@ -39,13 +39,20 @@ def _all_heads(store: MemoryBlockstore, root: CID) -> list[tuple[Address, CID, C
 @pytest.mark.parametrize("nv", NVS)
 def test_genesis_and_api_states_have_their_layouts(nv: int) -> None:
     net = Network(network_version=nv)
-    alice = net.create_account(balance=10 * FIL)
+    alice = net.create_account(balance=10_000 * FIL)
     net.create_multisig(alice, [alice.address], 1)
+    miner, _ = net.create_miner(alice)
     net.apply_block()
     heads = _all_heads(net.store, net.root)
     assert len(heads) >= 10
     for addr, code, head, state in heads:
         check_state(code, head, state, addr)
+    # the miner's linked blocks too: a v2 miner's info had 10 fields, not 11, until this
+    # check was written
+    st = net.actor_state(miner)
+    version = 0 if nv <= 3 else 2
+    check_block(f"miner info, actors v{version}", st[0], net.store.get_obj(st[0]), miner)
+    check_block("vesting funds", st[3], net.store.get_obj(st[3]), miner)
 
 
 def test_every_layout_is_listed_for_both_actors_versions() -> None:
@@ -107,6 +114,38 @@ def test_pointer_fields_admit_null_in_actors_v0_only() -> None:
     with pytest.raises(ActorPanic, match="nil smoothed QA power estimate"):
         read_estimate(None, "smoothed QA power")
     assert read_estimate([b"\x00\x05", b"\x01\x02"], "x") == (5, -2)
+
+
+def test_linked_structs() -> None:
+    assert len(STRUCTS["miner info, actors v0"]) == 9
+    assert len(STRUCTS["miner info, actors v2"]) == 11
+    info: list[Any] = [b"\x00\x65", b"\x00\x66", [], None, b"peer", [], 3, 1 << 35, 2349]
+    check_block("miner info, actors v0", HEAD, info, "f0101")
+    check_block("miner info, actors v2", HEAD, [*info, -1, None], "f0101")
+    check_block("miner info, actors v0", HEAD, [*info[:3], [b"\x00\x67", 100], *info[4:]],
+                "f0101")
+    with pytest.raises(StateShapeError, match=r"actor f0101: miner info, actors v2 \S+ has 9 "):
+        check_block("miner info, actors v2", HEAD, info, "f0101")
+    with pytest.raises(StateShapeError, match=r"field 3 \(pending worker key\) must be null"):
+        check_block("miner info, actors v0", HEAD, [*info[:3], [b"\x00\x67"], *info[4:]],
+                    "f0101")
+    check_block("vesting funds", HEAD, [[[10, b"\x00\x01"], [20, b""]]], "f0101")
+    with pytest.raises(StateShapeError, match=r"field 0 \(funds\) must be a list of \[epoch"):
+        check_block("vesting funds", HEAD, [[[10, 5]]], "f0101")
+
+
+@pytest.mark.parametrize("nv", NVS)
+def test_wrong_miner_info_stops_the_message(nv: int) -> None:
+    net = Network(network_version=nv)
+    alice = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(alice)
+    st = net.actor_state(miner)
+    for info in ([b"\x00\x65"], [7] * len(net.store.get_obj(st[0]))):
+        _replace_head(net, miner, [net.store.put_obj(info), *st[1:]])
+        before = net.root
+        with pytest.raises(StateShapeError, match=rf"actor {miner}: miner info, actors v"):
+            net.send(alice, miner, 0, 2)  # ControlAddresses reads the info
+        assert net.root == before
 
 
 def test_other_codes_are_not_checked() -> None:

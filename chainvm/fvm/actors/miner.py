@@ -70,6 +70,7 @@ from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, encode_bigint
 from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.layouts import check_block
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
     BURNT_FUNDS_ADDR,
@@ -121,6 +122,21 @@ class _Fields:
 
 def _big(st: list[Any], i: int) -> int:
     return decode_bigint(st[i])
+
+
+def _load_info(rt: Runtime, st: list[Any]) -> list[Any]:
+    """The miner's info block (state field 0), checked against its layout."""
+    info: list[Any] = rt.store_get(st[0])
+    check_block(f"miner info, actors v{rt.profile.actors_version}", st[0], info, rt.receiver)
+    return info
+
+
+def _load_vesting(rt: Runtime, st: list[Any]) -> list[list[Any]]:
+    """The miner's vesting table (state field 3, in both versions), checked."""
+    funds = rt.store_get(st[3])
+    check_block("vesting funds", st[3], funds, rt.receiver)
+    table: list[list[Any]] = funds[0]
+    return table
 
 
 def unlock_vested(funds: list[list[Any]], epoch: int) -> tuple[list[list[Any]], int]:
@@ -184,7 +200,7 @@ def unlock_unvested(funds: list[list[Any]], epoch: int, target: int) -> tuple[li
 
 def _add_locked_funds(rt: Runtime, st: list[Any], f: _Fields, amount: int, spec: VestSpec) -> int:
     """Lock ``amount`` in the vesting table; returns what vested meanwhile."""
-    funds = rt.store_get(st[f.vesting])[0]
+    funds = _load_vesting(rt, st)
     funds, unlocked = unlock_vested(funds, rt.curr_epoch)
     locked = _big(st, f.locked) - unlocked
     funds = add_vesting(funds, rt.curr_epoch, amount, st[f.proving_period_start], spec)
@@ -212,7 +228,7 @@ def add_locked_fund(rt: Runtime, amount: int) -> None:
     f = _Fields(False)
 
     def lock(st: list[Any]) -> int:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         allowed = [as_address(a) for a in (info[2] or [])]
         allowed += [as_address(info[0]), as_address(info[1]), REWARD_ADDR]
         rt.validate_caller_is(*allowed)
@@ -261,7 +277,7 @@ def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
         # repay the debt from unvested funds first, then from the balance
         from_vesting = 0
         if debt != 0 and _big(st, f.locked) != 0:
-            funds = rt.store_get(st[f.vesting])[0]
+            funds = _load_vesting(rt, st)
             funds, from_vesting = unlock_unvested(funds, rt.curr_epoch, debt)
             st[f.locked] = encode_bigint(_big(st, f.locked) - from_vesting)
             st[f.vesting] = rt.store_put([funds])
@@ -297,7 +313,7 @@ def _decode_reward_params(data: bytes) -> Any:
 def control_addresses(rt: Runtime, _: None) -> bytes:
     rt.validate_caller_any()
     st = rt.state_readonly()
-    info = rt.store_get(st[0])
+    info = _load_info(rt, st)
     return dumps([info[0], info[1], info[2] or []])
 
 
@@ -310,7 +326,7 @@ def _update_info(rt: Runtime, field: int, value: Any) -> None:
     """Set one MinerInfo field; the owner, worker or a control address may."""
 
     def update(st: list[Any]) -> None:
-        info = rt.store_get(st[0])
+        info = _load_info(rt, st)
         allowed = [as_address(a) for a in (info[2] or [])]
         rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
         info[field] = value
@@ -338,9 +354,9 @@ def withdraw_balance(rt: Runtime, requested: int) -> None:
     f = _Fields(v2)
 
     def vest(st: list[Any]) -> tuple[int, list[Any], Any]:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         rt.validate_caller_is(as_address(info[0]))
-        funds = rt.store_get(st[f.vesting])[0]
+        funds = _load_vesting(rt, st)
         funds, unlocked = unlock_vested(funds, rt.curr_epoch)
         st[f.locked] = encode_bigint(_big(st, f.locked) - unlocked)
         st[f.vesting] = rt.store_put([funds])
@@ -491,7 +507,9 @@ def constructor(rt: Runtime, params: list[Any]) -> None:
         partition_sectors,
     ]
     if v2:
-        info_fields.append(-1)  # consensus fault elapsed
+        # consensus fault elapsed, and no pending owner change: MinerInfo has 11 fields in
+        # every actors v2 release (the corpus's v2 miners have them; 10 was a wrong root)
+        info_fields += [-1, None]
     info = rt.store_put(info_fields)
     # v2 adds the fee debt after the vesting funds
     debt: list[Any] = [b""] if v2 else []
@@ -648,7 +666,7 @@ def declare_faults(rt: Runtime, raw: Declarations) -> None:
     f = _Fields(False)
 
     def declare(st: list[Any]) -> PowerPair:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
@@ -698,7 +716,7 @@ def declare_faults_recovered(rt: Runtime, raw: Declarations) -> None:
     f = _Fields(False)
 
     def declare(st: list[Any]) -> None:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
@@ -767,7 +785,7 @@ def _decode_window_post(data: bytes) -> list[Any]:
 
 
 def _unlock_unvested(rt: Runtime, st: list[Any], f: _Fields, target: int) -> int:
-    funds = rt.store_get(st[f.vesting])[0]
+    funds = _load_vesting(rt, st)
     funds, unlocked = unlock_unvested(funds, rt.curr_epoch, target)
     st[f.locked] = encode_bigint(_big(st, f.locked) - unlocked)
     st[f.vesting] = rt.store_put([funds])
@@ -806,7 +824,7 @@ def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
     f = _Fields(False)
 
     def submit(st: list[Any]) -> tuple[PoStResult, int, int]:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         limit = min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX)
         if len(posts) > limit:
@@ -1010,7 +1028,7 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
     f = _Fields(False)
 
     def commit(st: list[Any]) -> int:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         allowed = [as_address(a) for a in (info[2] or [])]
         rt.validate_caller_is(*allowed, as_address(info[0]), as_address(info[1]))
         if proof != info[6]:
@@ -1032,7 +1050,7 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         deposit_minimum = 0
         if replace:
             deposit_minimum = _validate_replace_sector(rt, st, params)
-        funds = rt.store_get(st[f.vesting])[0]
+        funds = _load_vesting(rt, st)
         funds, newly_vested = unlock_vested(funds, now)
         st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
         st[f.vesting] = rt.store_put([funds])
@@ -1102,7 +1120,7 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     circulating = rt.circ_supply
     f = _Fields(False)
     st = rt.state_readonly()
-    info = rt.store_get(st[f.info])
+    info = _load_info(rt, st)
     precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
     found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
     valid = []
@@ -1171,7 +1189,7 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
             rt, st[STATE_DEADLINES_V0], st[f.proving_period_start], now, new_sectors,
             info[8], size,
         )
-        funds = rt.store_get(st[f.vesting])[0]
+        funds = _load_vesting(rt, st)
         funds, newly_vested = unlock_vested(funds, now)
         st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
         st[f.vesting] = rt.store_put([funds])
@@ -1214,7 +1232,7 @@ def on_deferred_cron_event(rt: Runtime, event_type: int) -> None:
 
 def _commit_worker_key_change(rt: Runtime) -> None:
     def commit(st: list[Any]) -> None:
-        info = rt.store_get(st[0])
+        info = _load_info(rt, st)
         pending = info[3]
         if pending is None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "no pending key change")
@@ -1243,7 +1261,7 @@ def _handle_proving_deadline(rt: Runtime) -> None:
     def handle(st: list[Any]) -> tuple[PowerPair, int, int, bool]:
         power_delta = PowerPair()
         penalty = 0
-        funds = rt.store_get(st[f.vesting])[0]
+        funds = _load_vesting(rt, st)
         funds, newly_vested = unlock_vested(funds, now)
         st[f.locked] = encode_bigint(_big(st, f.locked) - newly_vested)
         st[f.vesting] = rt.store_put([funds])
@@ -1369,7 +1387,7 @@ def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]
     f = _Fields(False)
 
     def extend(st: list[Any]) -> tuple[PowerPair, int]:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
         order: list[int] = []
@@ -1431,7 +1449,7 @@ def terminate_sectors(rt: Runtime, raw: Declarations) -> bytes:
 
     def terminate(st: list[Any]) -> tuple[PowerPair, bool]:
         had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
@@ -1487,7 +1505,7 @@ def _process_early_terminations(rt: Runtime) -> bool:
         more = bool(remaining)
         if not result.sectors:
             return False, more, 0, 0, []
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
         penalty = total_pledge = 0
         deals: list[tuple[int, list[int]]] = []
@@ -1540,7 +1558,7 @@ def compact_sector_numbers(rt: Runtime, mask: bytes) -> None:
     at = STATE_ALLOCATED + (1 if rt.profile.actors_version >= 2 else 0)
 
     def compact(st: list[Any]) -> None:
-        info = rt.store_get(st[0])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         st[at] = rt.store_put(bitfield.union(rt.store_get(st[at]), mask))
 
@@ -1567,7 +1585,7 @@ def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
     f = _Fields(False)
 
     def compact(st: list[Any]) -> None:
-        info = rt.store_get(st[f.info])
+        info = _load_info(rt, st)
         _validate_control(rt, info)
         if not deadline_is_mutable(st[f.proving_period_start], dl, rt.curr_epoch):
             rt.abort(ExitCode.ERR_FORBIDDEN, f"cannot compact deadline {dl} now")
