@@ -17,6 +17,9 @@ from chainvm.fvm.hamt import ObjStore
 
 WIDTH = 8
 MAX_INDEX = (1 << 63) - 1
+# No AMT needs to be taller (WIDTH ** MAX_HEIGHT > MAX_INDEX); bounding it keeps a hostile
+# root from asking for WIDTH ** height with a huge height.
+MAX_HEIGHT = 21
 
 
 class AmtError(ValueError):
@@ -36,6 +39,12 @@ class _Node:
         if not isinstance(obj, list) or len(obj) != 3:
             raise AmtError("malformed AMT node")
         bmap, links, values = obj
+        if not isinstance(bmap, bytes) or len(bmap) > 1:
+            raise AmtError("malformed AMT node: its bitmap is not one byte")
+        if not isinstance(links, list) or not isinstance(values, list):
+            raise AmtError("malformed AMT node: links and values must be lists")
+        if not all(isinstance(link, CID) for link in links):
+            raise AmtError("malformed AMT node: a link is not a CID")
         bits = bmap[0] if bmap else 0
         node = cls()
         idxs = [i for i in range(WIDTH) if bits >> i & 1]
@@ -85,6 +94,10 @@ class Amt:
         if not isinstance(obj, list) or len(obj) != 3:
             raise AmtError("malformed AMT root")
         height, count, node = obj
+        if not (type(height) is int and 0 <= height <= MAX_HEIGHT
+                and type(count) is int and count >= 0):
+            raise AmtError("malformed AMT root: height and count must be small "
+                           "non-negative integers")
         return cls(store, height, count, _Node.from_obj(node, height))
 
     def _child(self, node: _Node, i: int, height: int, create: bool) -> _Node | None:

@@ -20,6 +20,8 @@ class BitfieldError(ValueError):
 
 class _BitReader:
     def __init__(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray)):  # a block or field of another type
+            raise BitfieldError(f"a bit field is a byte string, not {type(data).__name__}")
         self.value = int.from_bytes(data, "little")
         self.left = len(data) * 8
 

@@ -10,8 +10,8 @@ field, rather than an IndexError or TypeError somewhere inside actor code.
 
 The blocks a head links to are read where they are used: the HAMT and AMT check their
 own nodes, and the structs actors read by position are checked here by name when loaded
-(`check_block`: so far a miner's info and vesting funds; its deadlines, partitions and
-the values inside its tables are not yet).
+(`check_block`: so far a miner's info, vesting funds, deadlines and deadline blocks; its
+partitions and the values inside its tables are not yet).
 """
 
 from __future__ import annotations
@@ -166,11 +166,26 @@ _VESTING_FUND: Kind = (
     _list_of(lambda v: isinstance(v, list) and len(v) == 2 and _is_int(v[0])
              and _is_bigint(v[1])),
 )
-# blocks linked from a head, by the name check_block is given
+# Deadlines: the 48 deadlines of a proving period (WPoStPeriodDeadlines), by CID.
+DEADLINE_COUNT = 48
+_DEADLINE_LIST: Kind = (
+    f"a list of {DEADLINE_COUNT} CIDs",
+    lambda v: isinstance(v, list) and len(v) == DEADLINE_COUNT
+    and all(isinstance(c, CID) for c in v),
+)
+_POWER_PAIR: Kind = ("a power pair [raw, quality-adjusted]", _is_filter)  # two big integers
+# blocks linked from a head, by the name check_block is given (the same in v0 and v2
+# unless the name says otherwise)
 STRUCTS: dict[str, Sequence[Field]] = {
     "miner info, actors v0": _MINER_INFO_V0,
     "miner info, actors v2": _MINER_INFO_V2,
     "vesting funds": [("funds", _VESTING_FUND)],
+    "deadlines": [("due", _DEADLINE_LIST)],
+    "deadline": [
+        ("partitions", CID_KIND), ("expiration epochs", CID_KIND),
+        ("PoSt submissions", BITFIELD), ("early terminations", BITFIELD),
+        ("live sectors", UINT), ("total sectors", UINT), ("faulty power", _POWER_PAIR),
+    ],
 }
 
 _SHARED: dict[str, list[Field]] = {

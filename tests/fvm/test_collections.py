@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from chainvm.fvm.amt import Amt
+from chainvm.fvm import bitfield
+from chainvm.fvm.amt import Amt, AmtError
+from chainvm.fvm.bitfield import BitfieldError
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.store import MemoryBlockstore, reachable_blocks, read_car, write_car
@@ -195,3 +197,30 @@ def test_bitfield_runs_without_expanding() -> None:
         assert bitfield.union(bitfield.encode({5}), bitfield.encode(values)) == bitfield.encode(
             values | {5}
         )
+
+
+# Roots and nodes of the wrong shape are malformed collections (a ValueError the vector
+# runner reports), not TypeErrors; a root claiming a huge height used to make `get`
+# compute 8 ** height, which never finished.
+BAD_AMT_ROOTS: list[Any] = [
+    [10**9, 0, [b"", [], []]],
+    [-1, 0, [b"", [], []]],
+    [0, -5, [b"", [], []]],
+    [True, 0, [b"", [], []]],
+    [0, 0, [7, [], []]],
+    [0, 0, [b"\x01\x00", [], [1]]],
+    [0, 0, [b"\x01", 7, [1]]],
+    [1, 1, [b"\x01", [b"not a cid"], []]],
+]
+
+
+@pytest.mark.parametrize("root", BAD_AMT_ROOTS)
+def test_amt_of_the_wrong_shape(root: Any) -> None:
+    store = MemoryBlockstore()
+    with pytest.raises(AmtError, match="malformed AMT"):
+        Amt.load(store, store.put_obj(root)).get(5)
+
+
+def test_bitfield_of_another_type() -> None:
+    with pytest.raises(BitfieldError, match="a bit field is a byte string, not int"):
+        bitfield.decode(7)  # type: ignore[arg-type]

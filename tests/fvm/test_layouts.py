@@ -53,6 +53,10 @@ def test_genesis_and_api_states_have_their_layouts(nv: int) -> None:
     version = 0 if nv <= 3 else 2
     check_block(f"miner info, actors v{version}", st[0], net.store.get_obj(st[0]), miner)
     check_block("vesting funds", st[3], net.store.get_obj(st[3]), miner)
+    deadlines = st[11 if version == 0 else 12]
+    check_block("deadlines", deadlines, net.store.get_obj(deadlines), miner)
+    for cid in net.store.get_obj(deadlines)[0]:
+        check_block("deadline", cid, net.store.get_obj(cid), miner)
 
 
 def test_every_layout_is_listed_for_both_actors_versions() -> None:
@@ -129,6 +133,13 @@ def test_linked_structs() -> None:
     with pytest.raises(StateShapeError, match=r"field 3 \(pending worker key\) must be null"):
         check_block("miner info, actors v0", HEAD, [*info[:3], [b"\x00\x67"], *info[4:]],
                     "f0101")
+    check_block("deadlines", HEAD, [[HEAD] * 48], "f0101")
+    with pytest.raises(StateShapeError, match=r"field 0 \(due\) must be a list of 48 CIDs"):
+        check_block("deadlines", HEAD, [[HEAD] * 47], "f0101")
+    deadline = [HEAD, HEAD, b"", b"", 0, 0, [b"", b""]]
+    check_block("deadline", HEAD, deadline, "f0101")
+    with pytest.raises(StateShapeError, match=r"field 6 \(faulty power\) must be a power"):
+        check_block("deadline", HEAD, [*deadline[:6], [b""]], "f0101")
     check_block("vesting funds", HEAD, [[[10, b"\x00\x01"], [20, b""]]], "f0101")
     with pytest.raises(StateShapeError, match=r"field 0 \(funds\) must be a list of \[epoch"):
         check_block("vesting funds", HEAD, [[[10, 5]]], "f0101")

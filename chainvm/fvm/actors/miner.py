@@ -45,6 +45,8 @@ from chainvm.fvm.actors.miner_state import (
     deadline_remove_partitions,
     deadline_reschedule_expirations,
     deadline_terminate_sectors,
+    load_deadline,
+    load_deadlines,
     load_partition,
     load_sectors,
     partition_declare_faults,
@@ -433,7 +435,7 @@ def change_worker_address(rt: Runtime, params: tuple[Address, list[Address]]) ->
 
     def update(s: list[Any]) -> None:
         nonlocal effective
-        inf = rt.store_get(s[0])
+        inf = _load_info(rt, s)
         rt.validate_caller_is(as_address(inf[0]))
         inf[2] = [c.bytes for c in controls]
         if worker.bytes != inf[1]:
@@ -668,7 +670,7 @@ def declare_faults(rt: Runtime, raw: Declarations) -> None:
     def declare(st: list[Any]) -> PowerPair:
         info = _load_info(rt, st)
         _validate_control(rt, info)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
         size = info[7]
         total = PowerPair()
@@ -677,7 +679,7 @@ def declare_faults(rt: Runtime, raw: Declarations) -> None:
             target = target.next_not_elapsed()
             if target.fault_cutoff_passed():
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late fault declaration at {dl_index}")
-            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline = list(load_deadline(rt, deadlines[dl_index]))
             fault_expiration = target.last + FAULT_MAX_AGE
             quant = target.quant()
             partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
@@ -718,13 +720,13 @@ def declare_faults_recovered(rt: Runtime, raw: Declarations) -> None:
     def declare(st: list[Any]) -> None:
         info = _load_info(rt, st)
         _validate_control(rt, info)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
         for dl_index in sorted(decls):
             target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
             if target.next_not_elapsed().fault_cutoff_passed():
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late recovery declaration at {dl_index}")
-            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline = list(load_deadline(rt, deadlines[dl_index]))
             partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
             for part_index in sorted(decls[dl_index]):
                 partition = load_partition(rt, partitions, part_index)
@@ -830,13 +832,13 @@ def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
         if len(posts) > limit:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
         current = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         if not current.is_open():
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "proving period not yet open")
         if dl != current.index:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current.index}")
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
-        deadline = list(rt.store_get(deadlines[dl]))
+        deadline = list(load_deadline(rt, deadlines[dl]))
         size = info[7]
         result = deadline_record_proven_sectors(
             rt, deadline, sectors, size, current.quant(), current.last + FAULT_MAX_AGE, posts
@@ -954,8 +956,8 @@ def _estimate(raw: Any) -> tuple[int, int]:
 
 
 def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
-    deadlines = rt.store_get(st[deadlines_at])[0]
-    deadline = rt.store_get(deadlines[dl])
+    deadlines = load_deadlines(rt, st[deadlines_at])
+    deadline = load_deadline(rt, deadlines[dl])
     partition = Amt.load(rt.store, deadline[0]).get(part)
     if partition is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no partition {part}")
@@ -1142,11 +1144,11 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     def confirm(st: list[Any]) -> tuple[PowerPair, int, int]:
         # replaced committed-capacity sectors now expire at the end of their
         # deadline's next occurrence (they are still proven until then)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         current = Amt.load(rt.store, st[STATE_SECTORS])
         for dl_index in sorted(replaced):
             target = DeadlineInfo(st[f.proving_period_start], dl_index, now).next_not_elapsed()
-            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline = list(load_deadline(rt, deadlines[dl_index]))
             deadline_reschedule_expirations(
                 rt, deadline, current, target.last, replaced[dl_index], info[7], target.quant()
             )
@@ -1288,8 +1290,8 @@ def _handle_proving_deadline(rt: Runtime) -> None:
         info = DeadlineInfo(st[f.proving_period_start], st[f.proving_period_start + 1], now)
         if now < info.period_start:
             return power_delta, penalty, pledge_delta, had_early  # before the first period
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
-        deadline = list(rt.store_get(deadlines[info.index]))
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
+        deadline = list(load_deadline(rt, deadlines[info.index]))
         quant = info.quant()
         unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
         previously_faulty = PowerPair.decode(deadline[D_FAULTY_POWER]).qa
@@ -1389,7 +1391,7 @@ def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]
     def extend(st: list[Any]) -> tuple[PowerPair, int]:
         info = _load_info(rt, st)
         _validate_control(rt, info)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         order: list[int] = []
         by_deadline: dict[int, list[tuple[int, set[int], int]]] = {}
         for dl, part, numbers, exp in exts:
@@ -1399,7 +1401,7 @@ def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
         power_delta, pledge_delta = PowerPair(), 0
         for dl in order:
-            deadline = list(rt.store_get(deadlines[dl]))
+            deadline = list(load_deadline(rt, deadlines[dl]))
             partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
             quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
             for part, numbers, new_expiration in by_deadline[dl]:
@@ -1451,13 +1453,13 @@ def terminate_sectors(rt: Runtime, raw: Declarations) -> bytes:
         had_early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0]) != set()
         info = _load_info(rt, st)
         _validate_control(rt, info)
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
         sectors = Amt.load(rt.store, st[STATE_SECTORS])
         lost = PowerPair()
         early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
         for dl_index in sorted(decls):
             quant = DeadlineInfo(st[f.proving_period_start], dl_index, 0).quant()
-            deadline = list(rt.store_get(deadlines[dl_index]))
+            deadline = list(load_deadline(rt, deadlines[dl_index]))
             lost = lost + deadline_terminate_sectors(
                 rt, deadline, sectors, now, decls[dl_index], info[7], quant
             )
@@ -1592,8 +1594,8 @@ def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
         if count > min(ADDRESSED_SECTORS_MAX // info[8], ADDRESSED_PARTITIONS_MAX):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many partitions")
         quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
-        deadlines = rt.store_get(st[STATE_DEADLINES_V0])[0]
-        deadline = list(rt.store_get(deadlines[dl]))
+        deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
+        deadline = list(load_deadline(rt, deadlines[dl]))
         live, dead, removed_power = deadline_remove_partitions(
             rt, deadline, bitfield.decode(raw), quant
         )

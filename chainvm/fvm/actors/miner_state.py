@@ -27,8 +27,24 @@ from chainvm.fvm import bitfield
 from chainvm.fvm.actors.monies import qa_power_for_weight
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, decode_bigint, encode_bigint
+from chainvm.fvm.layouts import check_block
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import Runtime
+
+
+def load_deadlines(rt: Runtime, cid: CID) -> list[CID]:
+    """The 48 deadline CIDs of the Deadlines block at `cid`, checked against its layout."""
+    block = rt.store_get(cid)
+    check_block("deadlines", cid, block, rt.receiver)
+    due: list[CID] = block[0]
+    return due
+
+
+def load_deadline(rt: Runtime, cid: CID) -> list[Any]:
+    """A Deadline block, checked against its layout."""
+    block: list[Any] = rt.store_get(cid)
+    check_block("deadline", cid, block, rt.receiver)
+    return block
 
 EPOCHS_IN_DAY = 2880
 WPOST_PROVING_PERIOD = EPOCHS_IN_DAY
@@ -609,11 +625,11 @@ def assign_sectors_to_deadlines(
 ) -> tuple[CID, PowerPair]:
     """Spread newly proven sectors over the mutable deadlines; returns the
     new deadlines root and the power added."""
-    deadlines = list(rt.store_get(deadlines_root)[0])
+    deadlines = list(load_deadlines(rt, deadlines_root))
     sectors = sorted(sectors, key=lambda s: s[0])
     candidates: dict[int, list[Any]] = {}
     for index, cid in enumerate(deadlines):
-        dl = list(rt.store_get(cid))
+        dl = list(load_deadline(rt, cid))
         if deadline_is_mutable(period_start, index, now):
             candidates[index] = dl
     loads = {i: (dl[D_LIVE_SECTORS], dl[D_TOTAL_SECTORS]) for i, dl in candidates.items()}
@@ -1032,10 +1048,10 @@ def pop_early_terminations(
     the deadlines listed; returns them (by termination epoch), the new
     deadlines root and the deadlines still holding some."""
     result = TerminationResult({})
-    deadlines = list(rt.store_get(st_deadlines)[0])
+    deadlines = list(load_deadlines(rt, st_deadlines))
     remaining = set(deadlines_with_early)
     for dl_index in sorted(deadlines_with_early):
-        deadline = list(rt.store_get(deadlines[dl_index]))
+        deadline = list(load_deadline(rt, deadlines[dl_index]))
         partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
         dl_result = TerminationResult({})
         finished = []
