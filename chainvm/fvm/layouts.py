@@ -10,8 +10,8 @@ field, rather than an IndexError or TypeError somewhere inside actor code.
 
 The blocks a head links to are read where they are used: the HAMT and AMT check their
 own nodes, and the structs actors read by position are checked here by name when loaded
-(`check_block`: so far a miner's info, vesting funds, deadlines and deadline blocks; its
-partitions and the values inside its tables are not yet).
+(`check_block`: a miner's info, vesting funds, deadlines, deadline blocks, partitions and
+sector infos; the values in other actors' tables are not yet).
 """
 
 from __future__ import annotations
@@ -166,6 +166,13 @@ _VESTING_FUND: Kind = (
     _list_of(lambda v: isinstance(v, list) and len(v) == 2 and _is_int(v[0])
              and _is_bigint(v[1])),
 )
+_SECTOR_INFO_V0: list[Field] = [
+    ("sector number", UINT), ("seal proof", INT), ("sealed CID", CID_KIND),
+    ("deal IDs", ("a list of deal IDs", _list_of(_is_uint))), ("activation", INT),
+    ("expiration", INT), ("deal weight", BIGINT), ("verified deal weight", BIGINT),
+    ("initial pledge", BIGINT), ("expected day reward", BIGINT),
+    ("expected storage pledge", BIGINT),
+]
 # Deadlines: the 48 deadlines of a proving period (WPoStPeriodDeadlines), by CID.
 DEADLINE_COUNT = 48
 _DEADLINE_LIST: Kind = (
@@ -185,6 +192,23 @@ STRUCTS: dict[str, Sequence[Field]] = {
         ("partitions", CID_KIND), ("expiration epochs", CID_KIND),
         ("PoSt submissions", BITFIELD), ("early terminations", BITFIELD),
         ("live sectors", UINT), ("total sectors", UINT), ("faulty power", _POWER_PAIR),
+    ],
+    "partition, actors v0": [
+        ("sectors", BITFIELD), ("faults", BITFIELD), ("recoveries", BITFIELD),
+        ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
+        ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
+        ("faulty power", _POWER_PAIR), ("recovering power", _POWER_PAIR),
+    ],
+    "partition, actors v2": [
+        ("sectors", BITFIELD), ("unproven", BITFIELD), ("faults", BITFIELD),
+        ("recoveries", BITFIELD), ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
+        ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
+        ("unproven power", _POWER_PAIR), ("faulty power", _POWER_PAIR),
+        ("recovering power", _POWER_PAIR),
+    ],
+    "sector info, actors v0": _SECTOR_INFO_V0,
+    "sector info, actors v2": [
+        *_SECTOR_INFO_V0, ("replaced sector age", INT), ("replaced day reward", BIGINT),
     ],
 }
 
@@ -257,7 +281,7 @@ def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
         _check_fields(f"actor {owner} ({label}): state {head}", fields, state)
 
 
-def check_block(kind: str, cid: CID, block: Any, owner: object) -> None:
-    """Raise StateShapeError unless `block` (at `cid`, read for actor `owner`) has the
-    layout STRUCTS names `kind`."""
-    _check_fields(f"actor {owner}: {kind} {cid}", STRUCTS[kind], block)
+def check_block(kind: str, at: object, block: Any, owner: object) -> None:
+    """Raise StateShapeError unless `block`, read for actor `owner`, has the layout STRUCTS
+    names `kind`. `at` says where it was read: its CID, or its place in a table."""
+    _check_fields(f"actor {owner}: {kind} {at}", STRUCTS[kind], block)

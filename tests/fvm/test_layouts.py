@@ -140,6 +140,20 @@ def test_linked_structs() -> None:
     check_block("deadline", HEAD, deadline, "f0101")
     with pytest.raises(StateShapeError, match=r"field 6 \(faulty power\) must be a power"):
         check_block("deadline", HEAD, [*deadline[:6], [b""]], "f0101")
+    pair = [b"", b""]
+    check_block("partition, actors v0", "at index 0", [b""] * 4 + [HEAD, HEAD] + [pair] * 3,
+                "f0101")
+    check_block("partition, actors v2", "at index 0", [b""] * 5 + [HEAD, HEAD] + [pair] * 4,
+                "f0101")
+    with pytest.raises(StateShapeError, match=r"partition, actors v2 at index 0 has 9 fields"):
+        check_block("partition, actors v2", "at index 0", [b""] * 4 + [HEAD, HEAD] + [pair] * 3,
+                    "f0101")
+    sector = [7, 3, HEAD, [1, 2], 10, 20, b"", b"", b"", b"", b""]
+    check_block("sector info, actors v0", "of sector 7", sector, "f0101")
+    check_block("sector info, actors v2", "of sector 7", [*sector, 0, b""], "f0101")
+    with pytest.raises(StateShapeError, match=r"of sector 7: field 3 \(deal IDs\) must be a"):
+        check_block("sector info, actors v0", "of sector 7", [*sector[:3], [-1], *sector[4:]],
+                    "f0101")
     check_block("vesting funds", HEAD, [[[10, b"\x00\x01"], [20, b""]]], "f0101")
     with pytest.raises(StateShapeError, match=r"field 0 \(funds\) must be a list of \[epoch"):
         check_block("vesting funds", HEAD, [[[10, 5]]], "f0101")

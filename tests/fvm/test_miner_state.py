@@ -15,8 +15,10 @@ import pytest
 from chainvm.fvm import bitfield
 from chainvm.fvm.actors import miner_state as ms
 from chainvm.fvm.actors.monies import qa_power_for_weight
+from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, decode_bigint, encode_bigint
+from chainvm.fvm.network import profile_for
 from chainvm.fvm.store import MemoryBlockstore
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import ActorError
@@ -26,10 +28,13 @@ PARTITION_SECTORS = 2349
 
 
 class FakeRuntime:
-    """Just what the bookkeeping uses: a store and aborts."""
+    """Just what the bookkeeping uses: a store, aborts, and (to check the partitions and
+    sector infos it reads against their layouts) an actors v0 profile and a receiver."""
 
     def __init__(self) -> None:
         self.store = MemoryBlockstore()
+        self.profile = profile_for(0)
+        self.receiver = Address.new_id(1000)
 
     def abort(self, code: int, message: str = "") -> NoReturn:
         raise ActorError(code, message)
@@ -244,6 +249,7 @@ def test_reschedule_expirations_of_replaced_sectors() -> None:
         rt, deadline, table, 3_000, {0: {1, 2, 99}}, SIZE, quant  # type: ignore[arg-type]
     )
     moved = Amt.load(rt.store, deadline[ms.D_PARTITIONS]).get(0)
+    assert moved is not None
     queue = dict(Amt.load(rt.store, moved[ms.P_EXPIRATIONS]).items())
     at = ms.quantize_up(3_000, *quant)
     assert bitfield.decode(queue[at][ms.E_ON_TIME]) == {1}

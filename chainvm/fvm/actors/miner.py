@@ -45,6 +45,8 @@ from chainvm.fvm.actors.miner_state import (
     deadline_remove_partitions,
     deadline_reschedule_expirations,
     deadline_terminate_sectors,
+    get_partition,
+    get_sector,
     load_deadline,
     load_deadlines,
     load_partition,
@@ -891,7 +893,7 @@ def _verify_window_post(
 
 
 def _must_get_sector(rt: Runtime, sectors: Amt, number: int) -> list[Any]:
-    found = sectors.get(number)
+    found = get_sector(rt, sectors, number)
     if found is None:
         rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"failed to load sector {number}")
     return list(found)
@@ -958,7 +960,7 @@ def _estimate(raw: Any) -> tuple[int, int]:
 def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
     deadlines = load_deadlines(rt, st[deadlines_at])
     deadline = load_deadline(rt, deadlines[dl])
-    partition = Amt.load(rt.store, deadline[0]).get(part)
+    partition = get_partition(rt, Amt.load(rt.store, deadline[0]), part)
     if partition is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no partition {part}")
     return partition
@@ -969,7 +971,7 @@ def _validate_replace_sector(rt: Runtime, st: list[Any], params: list[Any]) -> i
     it has no deals, the same proof, an expiry no later and is healthy;
     returns its initial pledge, the new deposit's lower bound."""
     proof, expiration, dl, part, number = params[0], params[5], params[7], params[8], params[9]
-    old = Amt.load(rt.store, st[STATE_SECTORS]).get(number)
+    old = get_sector(rt, Amt.load(rt.store, st[STATE_SECTORS]), number)
     if old is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no such sector {number} to replace")
     if old[3]:

@@ -40,6 +40,25 @@ def load_deadlines(rt: Runtime, cid: CID) -> list[CID]:
     return due
 
 
+def _get_checked(rt: Runtime, table: Amt, key: int, what: str, at: str) -> list[Any] | None:
+    """Entry `key` of an AMT of `what` structs (None if absent), checked against that
+    struct's layout in this actors version."""
+    found: list[Any] | None = table.get(key)
+    if found is not None:
+        check_block(f"{what}, actors v{rt.profile.actors_version}", at, found, rt.receiver)
+    return found
+
+
+def get_partition(rt: Runtime, partitions: Amt, index: int) -> list[Any] | None:
+    """Partition `index` of a deadline's partitions AMT (None if absent), checked."""
+    return _get_checked(rt, partitions, index, "partition", f"at index {index}")
+
+
+def get_sector(rt: Runtime, sectors: Amt, number: int) -> list[Any] | None:
+    """Sector `number`'s info in the sectors AMT (None if absent), checked."""
+    return _get_checked(rt, sectors, number, "sector info", f"of sector {number}")
+
+
 def load_deadline(rt: Runtime, cid: CID) -> list[Any]:
     """A Deadline block, checked against its layout."""
     block: list[Any] = rt.store_get(cid)
@@ -189,7 +208,7 @@ def load_sectors(rt: Runtime, sectors: Amt, numbers: set[int]) -> list[list[Any]
     """Sector infos in ascending sector number; a missing one aborts."""
     out = []
     for n in sorted(numbers):
-        info = sectors.get(n)
+        info = get_sector(rt, sectors, n)
         if info is None:
             rt.abort(ExitCode.ERR_NOT_FOUND, f"can't find sector {n}")
         out.append(info)
@@ -335,7 +354,7 @@ def partition_declare_recoveries(
 
 
 def load_partition(rt: Runtime, partitions: Amt, index: int) -> list[Any]:
-    found = partitions.get(index)
+    found = get_partition(rt, partitions, index)
     if found is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no such partition {index}")
     return list(found)
@@ -573,7 +592,7 @@ def deadline_add_sectors(
     new_power = PowerPair()
     updates: dict[int, list[int]] = {}
     while remaining:
-        found = partitions.get(index)
+        found = get_partition(rt, partitions, index)
         if found is None:
             partition = _empty_partition(Amt.new(rt.store).flush())
         else:
@@ -726,7 +745,7 @@ def deadline_process_end(
     for index in range(partitions.count):
         if index in submitted:
             continue
-        found = partitions.get(index)
+        found = get_partition(rt, partitions, index)
         if found is None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"no partition {index}")
         partition = list(found)
@@ -778,7 +797,7 @@ def deadline_pop_expired(
     partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
     with_early: list[int] = []
     for index in sorted(expired_partitions):
-        found = partitions.get(index)
+        found = get_partition(rt, partitions, index)
         if found is None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected partition {index}")
         partition = list(found)
@@ -1056,7 +1075,7 @@ def pop_early_terminations(
         dl_result = TerminationResult({})
         finished = []
         for index in sorted(bitfield.decode(deadline[D_EARLY_TERMINATIONS])):
-            found = partitions.get(index)
+            found = get_partition(rt, partitions, index)
             if found is None:
                 finished.append(index)
                 continue
@@ -1187,7 +1206,7 @@ def deadline_reschedule_expirations(
     partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
     rescheduled: set[int] = set()
     for index in sorted(by_partition):
-        found = partitions.get(index)
+        found = get_partition(rt, partitions, index)
         if found is None:
             continue  # moved by a compaction: only what is found is rescheduled
         partition = list(found)
