@@ -248,7 +248,7 @@ _DESCRIPTIONS: tuple[tuple[type, str], ...] = (
 )
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, list):
@@ -262,13 +262,13 @@ def _describe(value: Any) -> str:
 def _check_fields(where: str, fields: Sequence[Field], value: Any) -> None:
     if not isinstance(value, list):
         raise StateShapeError(f"{where} must be a list of {len(fields)} fields, "
-                              f"found {_describe(value)}")
+                              f"found {describe(value)}")
     if len(value) != len(fields):
         raise StateShapeError(f"{where} has {len(value)} fields, its layout {len(fields)}")
     for i, (item, (field, (what, ok))) in enumerate(zip(value, fields, strict=True)):
         if not ok(item):
             raise StateShapeError(f"{where}: field {i} ({field}) must be {what}, "
-                                  f"found {_describe(item)}")
+                                  f"found {describe(item)}")
 
 
 def check_state(code: CID, head: CID, state: Any, owner: object) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from chainvm.fvm.address import ID, Address
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.layouts import check_state
+from chainvm.fvm.layouts import StateShapeError, check_state, describe
 from chainvm.fvm.network import code_version
 from chainvm.fvm.store import MemoryBlockstore
 from chainvm.fvm.types import Actor
@@ -85,6 +85,9 @@ class StateTree:
         value = amap.get(addr.bytes)
         if value is None:
             return None
+        if type(value) is not int or value < 0:
+            raise StateShapeError(f"actor {INIT_ADDR} (init): its address map entry for {addr} "
+                                  f"must be an actor ID, found {describe(value)}")
         resolved = Address.new_id(value)
         self.resolve_cache[-1][addr] = resolved
         return resolved

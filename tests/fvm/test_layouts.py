@@ -17,6 +17,7 @@ from chainvm.fvm.address import Address
 from chainvm.fvm.api import FIL, Network
 from chainvm.fvm.cli import main
 from chainvm.fvm.codec import CID
+from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.layouts import LAYOUTS, STRUCTS, StateShapeError, check_block, check_state
 from chainvm.fvm.network import actor_code
 from chainvm.fvm.state import StateTree
@@ -194,6 +195,21 @@ def test_wrong_init_state_stops_the_message_and_keeps_the_state(nv: int) -> None
     before = net.root
     with pytest.raises(StateShapeError, match=r"actor f01 \(init, actors v[02]\).*field 1"):
         net.send(alice, net.new_wallet(), FIL)  # a new address is registered with init
+    assert net.root == before
+
+
+@pytest.mark.parametrize("nv", NVS)
+def test_wrong_address_map_entry_stops_the_message(nv: int) -> None:
+    net = Network(network_version=nv)
+    alice = net.create_account(balance=10 * FIL)
+    init_state = net.actor_state(INIT_ADDR)
+    amap = Hamt.load(net.store, init_state[0], version=0 if nv <= 3 else 2)
+    amap.set(alice.address.bytes, [1, 2])
+    _replace_head(net, INIT_ADDR, [amap.flush(), *init_state[1:]])
+    before = net.root
+    with pytest.raises(StateShapeError, match=rf"address map entry for {alice.address} must be "
+                                              r"an actor ID, found a list of 2"):
+        net.send(alice, net.new_wallet(), FIL)
     assert net.root == before
 
 
