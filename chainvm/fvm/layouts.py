@@ -53,14 +53,14 @@ def _is_address(value: Any) -> bool:
     return True
 
 
-def _is_filter(value: Any) -> bool:
-    """smoothing.FilterEstimate: [position, velocity], both big integers."""
-    return isinstance(value, list) and len(value) == 2 and all(map(_is_bigint, value))
+def _pair(first: Callable[[Any], bool], second: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """A two-field struct: a list of two whose fields pass `first` and `second`."""
+    return lambda value: (isinstance(value, list) and len(value) == 2 and first(value[0])
+                          and second(value[1]))
 
 
-def _is_cron_entry(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2 and _is_address(value[0])
-            and _is_uint(value[1]))
+# smoothing.FilterEstimate [position, velocity] and PowerPair [raw, QA]: two big integers
+_is_filter = _pair(_is_bigint, _is_bigint)
 
 
 def _or_null(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -86,7 +86,8 @@ BITFIELD: Kind = ("a byte string", lambda value: isinstance(value, bytes))
 FILTER: Kind = ("a filter estimate [position, velocity]", _is_filter)
 FILTER_OR_NULL: Kind = ("a filter estimate or null", _or_null(_is_filter))
 ADDRESSES: Kind = ("a list of addresses", _list_of(_is_address))
-CRON_ENTRIES: Kind = ("a list of [address, method] entries", _list_of(_is_cron_entry))
+CRON_ENTRIES: Kind = ("a list of [address, method] entries",
+                      _list_of(_pair(_is_address, _is_uint)))
 
 _REWARD_V0: list[Field] = [
     ("cumulative baseline", BIGINT), ("cumulative realized", BIGINT),
@@ -144,11 +145,8 @@ _PAYCH: list[Field] = [
     ("minimum settle height", INT), ("lane states", CID_KIND),
 ]
 _ADDRESSES_OR_NULL: Kind = ("a list of addresses or null", _or_null(_list_of(_is_address)))
-_WORKER_CHANGE: Kind = (
-    "null or a pending worker change [address, epoch]",
-    _or_null(lambda v: isinstance(v, list) and len(v) == 2 and _is_address(v[0])
-             and _is_int(v[1])),
-)
+_WORKER_CHANGE: Kind = ("null or a pending worker change [address, epoch]",
+                        _or_null(_pair(_is_address, _is_int)))
 _MINER_INFO_V0: list[Field] = [
     ("owner", ADDRESS), ("worker", ADDRESS), ("control addresses", _ADDRESSES_OR_NULL),
     ("pending worker key", _WORKER_CHANGE), ("peer ID", BITFIELD),
@@ -161,11 +159,8 @@ _MINER_INFO_V2: list[Field] = [
     *_MINER_INFO_V0, ("consensus fault elapsed", INT),
     ("pending owner address", ("an address or null", _or_null(_is_address))),
 ]
-_VESTING_FUND: Kind = (
-    "a list of [epoch, amount] entries",
-    _list_of(lambda v: isinstance(v, list) and len(v) == 2 and _is_int(v[0])
-             and _is_bigint(v[1])),
-)
+_VESTING_FUND: Kind = ("a list of [epoch, amount] entries",
+                       _list_of(_pair(_is_int, _is_bigint)))
 _SECTOR_INFO_V0: list[Field] = [
     ("sector number", UINT), ("seal proof", INT), ("sealed CID", CID_KIND),
     ("deal IDs", ("a list of deal IDs", _list_of(_is_uint))), ("activation", INT),
@@ -180,7 +175,7 @@ _DEADLINE_LIST: Kind = (
     lambda v: isinstance(v, list) and len(v) == DEADLINE_COUNT
     and all(isinstance(c, CID) for c in v),
 )
-_POWER_PAIR: Kind = ("a power pair [raw, quality-adjusted]", _is_filter)  # two big integers
+_POWER_PAIR: Kind = ("a power pair [raw, quality-adjusted]", _is_filter)
 # blocks linked from a head, by the name check_block is given (the same in v0 and v2
 # unless the name says otherwise)
 STRUCTS: dict[str, Sequence[Field]] = {
