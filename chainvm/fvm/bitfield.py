@@ -68,10 +68,20 @@ def decode_runs(data: bytes) -> list[tuple[bool, int]]:
     return runs
 
 
+# A few bytes of RLE+ can name 2**63 bits: expanding them into a set would never finish.
+# Set bits past this many are refused (count, ranges, contains and union work on the runs
+# and have no such limit); lotus expands its bit fields with a limit too (`All(max)`).
+MAX_EXPANDED_BITS = 1 << 22
+
+
 def decode(data: bytes) -> set[int]:
+    runs = decode_runs(data)
+    if sum(length for value, length in runs if value) > MAX_EXPANDED_BITS:
+        raise BitfieldError(f"bit field sets more than {MAX_EXPANDED_BITS} bits, too many to "
+                            "expand")
     out: set[int] = set()
     pos = 0
-    for value, length in decode_runs(data):
+    for value, length in runs:
         if value:
             out.update(range(pos, pos + length))
         pos += length

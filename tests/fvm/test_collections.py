@@ -224,3 +224,16 @@ def test_amt_of_the_wrong_shape(root: Any) -> None:
 def test_bitfield_of_another_type() -> None:
     with pytest.raises(BitfieldError, match="a bit field is a byte string, not int"):
         bitfield.decode(7)  # type: ignore[arg-type]
+
+
+def test_bitfield_too_large_to_expand() -> None:
+    """Seven bytes of RLE+ that set 2**40 bits: decode used to try to build that set.
+    The run-based functions still answer."""
+    huge = bitfield.encode_ranges([(0, 1 << 40)])
+    assert len(huge) < 10
+    with pytest.raises(BitfieldError, match="too many to expand"):
+        bitfield.decode(huge)
+    assert bitfield.count(huge) == 1 << 40
+    assert bitfield.contains(huge, 12345) and bitfield.last(huge) == (1 << 40) - 1
+    small = bitfield.encode_ranges([(0, bitfield.MAX_EXPANDED_BITS)])
+    assert len(bitfield.decode(small)) == bitfield.MAX_EXPANDED_BITS
