@@ -24,7 +24,7 @@ from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car, write_car
 from chainvm.fvm.types import Actor
 from chainvm.fvm.vector import corpus_dir
-from chainvm.fvm.vm import INIT_ADDR, POWER_ADDR, ActorPanic, FatalError
+from chainvm.fvm.vm import INIT_ADDR, POWER_ADDR, REWARD_ADDR, ActorPanic, FatalError
 
 NVS = [0, 4]
 
@@ -220,6 +220,19 @@ def test_wrong_power_state_stops_cron(nv: int) -> None:
     before = net.root
     with pytest.raises(StateShapeError, match=r"actor f04 \(storagepower, actors v[02]\): "
                                               r"state \S+ has 3 fields"):
+        net.apply_block()
+    assert net.root == before
+
+
+@pytest.mark.parametrize("nv", NVS)
+def test_reward_epoch_too_far_behind_is_refused(nv: int) -> None:
+    """Catching up 10**15 epochs one by one would never end: such a state is refused."""
+    net = Network(network_version=nv)
+    st = net.actor_state(REWARD_ADDR)
+    _replace_head(net, REWARD_ADDR, [*st[:7], -10**15, *st[8:]])
+    before = net.root
+    with pytest.raises(StateShapeError, match=r"actor f02: its epoch -1000000000000000 is \d+ "
+                                              r"epochs behind the current epoch"):
         net.apply_block()
     assert net.root == before
 

@@ -17,6 +17,7 @@ from chainvm.fvm.actors.common import (
     as_cid,
     as_int,
     as_uint,
+    check_catch_up,
     decode_address,
     decode_bigint,
     decode_empty,
@@ -129,6 +130,7 @@ def cron_tick(rt: Runtime, _: None) -> None:
         slashed_total = 0
         reschedule: dict[int, list[int]] = {}
         if ops.root.pointers:
+            check_catch_up(rt, "last cron epoch", st[7])
             for epoch in range(st[7] + 1, now + 1):
                 root = ops.get(uint_key(epoch))
                 if root is not None:

@@ -17,6 +17,7 @@ from chainvm.fvm.actors.common import (
     DecodeError,
     as_address,
     as_int,
+    check_catch_up,
     decode_bigint,
     decode_empty,
     decode_tuple,
@@ -76,6 +77,7 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
             Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
         # an empty queue has nothing at any epoch: no need to walk the range
         if events.root.pointers:
+            check_catch_up(rt, "first cron epoch", st[lay.first_cron])
             for epoch in range(st[lay.first_cron], now + 1):
                 root = events.get(_epoch_key(epoch))
                 if root is None:

@@ -19,6 +19,7 @@ from typing import Any
 from chainvm.fvm.actors.common import (
     as_address,
     as_int,
+    check_catch_up,
     decode_bigint,
     decode_empty,
     decode_tuple,
@@ -335,6 +336,7 @@ def update_network_kpi(rt: Runtime, power: int) -> None:
         st = _State(raw, v2, rt.profile.baseline_exponent)
         prev = raw[7]
         if raw[7] < rt.curr_epoch:
+            check_catch_up(rt, "epoch", raw[7])
             st.update_to_next_epoch(power, rt.curr_epoch - raw[7])
         st.update_with_reward(power)
         st.update_smoothed(raw[7] - prev)
