@@ -26,7 +26,8 @@ from chainvm.fvm.network import BUILTIN_CODES, CHAOS_CODE
 
 
 class StateShapeError(FatalError):
-    """An actor's head block does not have its actor's state layout."""
+    """An actor's state (its head, or a block or table entry the actor reads) does not have
+    its layout, or holds a value no actor could work through (actors/common.py)."""
 
 
 def _is_int(value: Any) -> bool:
@@ -82,7 +83,7 @@ UINT: Kind = ("a non-negative integer", _is_uint)
 BIGINT: Kind = ("a big integer (a byte string with a sign byte)", _is_bigint)
 ADDRESS: Kind = ("an address", _is_address)
 STRING: Kind = ("a text string", lambda value: isinstance(value, str))
-BITFIELD: Kind = ("a byte string", lambda value: isinstance(value, bytes))
+BYTES: Kind = ("a byte string", lambda value: isinstance(value, bytes))  # bit fields, IDs
 FILTER: Kind = ("a filter estimate [position, velocity]", _is_filter)
 FILTER_OR_NULL: Kind = ("a filter estimate or null", _or_null(_is_filter))
 ADDRESSES: Kind = ("a list of addresses", _list_of(_is_address))
@@ -130,7 +131,7 @@ _MINER_V0: list[Field] = [
     ("pre-committed sectors", CID_KIND), ("pre-committed sectors expiry", CID_KIND),
     ("allocated sectors", CID_KIND), ("sectors", CID_KIND),
     ("proving period start", INT), ("current deadline", UINT), ("deadlines", CID_KIND),
-    ("early terminations", BITFIELD),
+    ("early terminations", BYTES),
 ]
 _MINER_V2: list[Field] = [
     *_MINER_V0[:4], ("fee debt", BIGINT), ("initial pledge", BIGINT), *_MINER_V0[5:],
@@ -149,9 +150,8 @@ _WORKER_CHANGE: Kind = ("null or a pending worker change [address, epoch]",
                         _or_null(_pair(_is_address, _is_int)))
 _MINER_INFO_V0: list[Field] = [
     ("owner", ADDRESS), ("worker", ADDRESS), ("control addresses", _ADDRESSES_OR_NULL),
-    ("pending worker key", _WORKER_CHANGE), ("peer ID", BITFIELD),
-    ("multiaddresses", ("a list of byte strings or null",
-                        _or_null(_list_of(lambda v: isinstance(v, bytes))))),
+    ("pending worker key", _WORKER_CHANGE), ("peer ID", BYTES),
+    ("multiaddresses", ("a list of byte strings or null", _or_null(_list_of(BYTES[1])))),
     ("seal proof type", INT), ("sector size", UINT),
     ("window PoSt partition sectors", UINT),
 ]
@@ -185,18 +185,18 @@ STRUCTS: dict[str, Sequence[Field]] = {
     "deadlines": [("due", _DEADLINE_LIST)],
     "deadline": [
         ("partitions", CID_KIND), ("expiration epochs", CID_KIND),
-        ("PoSt submissions", BITFIELD), ("early terminations", BITFIELD),
+        ("PoSt submissions", BYTES), ("early terminations", BYTES),
         ("live sectors", UINT), ("total sectors", UINT), ("faulty power", _POWER_PAIR),
     ],
     "partition, actors v0": [
-        ("sectors", BITFIELD), ("faults", BITFIELD), ("recoveries", BITFIELD),
-        ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
+        ("sectors", BYTES), ("faults", BYTES), ("recoveries", BYTES),
+        ("terminated", BYTES), ("expiration epochs", CID_KIND),
         ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
         ("faulty power", _POWER_PAIR), ("recovering power", _POWER_PAIR),
     ],
     "partition, actors v2": [
-        ("sectors", BITFIELD), ("unproven", BITFIELD), ("faults", BITFIELD),
-        ("recoveries", BITFIELD), ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
+        ("sectors", BYTES), ("unproven", BYTES), ("faults", BYTES),
+        ("recoveries", BYTES), ("terminated", BYTES), ("expiration epochs", CID_KIND),
         ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
         ("unproven power", _POWER_PAIR), ("faulty power", _POWER_PAIR),
         ("recovering power", _POWER_PAIR),

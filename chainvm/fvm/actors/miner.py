@@ -115,7 +115,6 @@ def _go_div(a: int, b: int) -> int:
 
 class _Fields:
     def __init__(self, v2: bool) -> None:
-        self.info = 0
         self.precommit_deposits = 1
         self.locked = 2
         self.vesting = 3
