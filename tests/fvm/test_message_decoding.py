@@ -67,3 +67,16 @@ def test_a_bad_address_is_a_value_error() -> None:
 def test_a_message_that_is_not_ten_fields() -> None:
     with pytest.raises(DecodeError):
         Message.from_bytes(dumps([0] * 9))
+
+
+# A method's parameters of the wrong shape are a parameter decoding failure (the exit code
+# lotus gives when cbor-gen refuses them), found before the method runs: SubmitWindowedPoSt's
+# proofs were passed on unchecked and failed inside the PoSt verification as a TypeError.
+@pytest.mark.parametrize("proofs", [7, [7], [[3]], [[3, "proof"]], [["three", b"proof"]]])
+def test_window_post_proofs_of_the_wrong_shape(proofs: Any) -> None:
+    from chainvm.fvm.actors.miner import _decode_window_post
+
+    good = [0, [[0, b""]], [[3, b"proof"]], 10, b"rand"]
+    assert _decode_window_post(dumps(good))[2] == [[3, b"proof"]]
+    with pytest.raises(DecodeError, match="PoSt proof"):
+        _decode_window_post(dumps([*good[:2], proofs, *good[3:]]))

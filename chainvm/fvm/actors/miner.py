@@ -784,6 +784,12 @@ def _decode_window_post(data: bytes) -> list[Any]:
             bitfield.decode(entry[1]) if bitfield.count(entry[1]) <= SECTORS_MAX else {-1}
         )
         posts.append((as_uint(entry[0]), skipped))
+    if not isinstance(proofs, list | None):
+        raise DecodeError("PoSt proofs must be a list")
+    for proof in proofs or []:  # PoStProof: [registered proof type, proof bytes]
+        if not (isinstance(proof, list) and len(proof) == 2 and type(proof[0]) is int
+                and isinstance(proof[1], bytes)):
+            raise DecodeError("PoSt proof must be [proof type, proof bytes]")
     return [as_uint(dl), posts, proofs or [], as_int(commit_epoch), commit_rand]
 
 
