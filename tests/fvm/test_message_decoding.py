@@ -80,3 +80,15 @@ def test_window_post_proofs_of_the_wrong_shape(proofs: Any) -> None:
     assert _decode_window_post(dumps(good))[2] == [[3, b"proof"]]
     with pytest.raises(DecodeError, match="PoSt proof"):
         _decode_window_post(dumps([*good[:2], proofs, *good[3:]]))
+
+
+def test_window_post_skipped_set_past_what_decode_expands() -> None:
+    """A skipped set of 5,000,000 sectors is more than bitfield.decode expands, and more
+    than any partition holds: it stands as the impossible member the containment check
+    refuses (as lotus refuses it), not as a decoding error."""
+    from chainvm.fvm import bitfield
+    from chainvm.fvm.actors.miner import _decode_window_post
+
+    huge = bitfield.encode_ranges([(0, 5_000_000)])
+    decoded = _decode_window_post(dumps([0, [[0, huge]], [[3, b"proof"]], 10, b"rand"]))
+    assert decoded[1] == [(0, {-1})]

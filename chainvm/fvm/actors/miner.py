@@ -779,10 +779,10 @@ def _decode_window_post(data: bytes) -> list[Any]:
             raise DecodeError("PoSt partition must be [index, skipped bitfield]")
         # a skipped set larger than any partition cannot be inside one: an
         # impossible member stands for it, so that the containment check
-        # refuses it as the reference does, without expanding it
-        skipped = (
-            bitfield.decode(entry[1]) if bitfield.count(entry[1]) <= SECTORS_MAX else {-1}
-        )
+        # refuses it as the reference does, without expanding it (nor asking decode
+        # for more bits than it expands)
+        small = bitfield.count(entry[1]) <= min(SECTORS_MAX, bitfield.MAX_EXPANDED_BITS)
+        skipped = bitfield.decode(entry[1]) if small else {-1}
         posts.append((as_uint(entry[0]), skipped))
     if not isinstance(proofs, list | None):
         raise DecodeError("PoSt proofs must be a list")
