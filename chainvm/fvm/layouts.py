@@ -168,11 +168,12 @@ _SECTOR_INFO_V0: list[Field] = [
     ("initial pledge", BIGINT), ("expected day reward", BIGINT),
     ("expected storage pledge", BIGINT),
 ]
-# Deadlines: the 48 deadlines of a proving period (WPoStPeriodDeadlines), by CID.
-DEADLINE_COUNT = 48
+# The deadlines of a window PoSt proving period (WPoStPeriodDeadlines); defined here, the
+# lowest module that needs it, for the miner's code as well as its Deadlines layout.
+WPOST_PERIOD_DEADLINES = 48
 _DEADLINE_LIST: Kind = (
-    f"a list of {DEADLINE_COUNT} CIDs",
-    lambda v: isinstance(v, list) and len(v) == DEADLINE_COUNT
+    f"a list of {WPOST_PERIOD_DEADLINES} CIDs",
+    lambda v: isinstance(v, list) and len(v) == WPOST_PERIOD_DEADLINES
     and all(isinstance(c, CID) for c in v),
 )
 _POWER_PAIR: Kind = ("a power pair [raw, quality-adjusted]", _is_filter)
@@ -276,7 +277,11 @@ def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
         _check_fields(f"actor {owner} ({label}): state {head}", fields, state)
 
 
-def check_block(kind: str, at: object, block: Any, owner: object) -> None:
+def check_block(kind: str, at: object, block: Any, owner: object,
+                version: int | None = None) -> None:
     """Raise StateShapeError unless `block`, read for actor `owner`, has the layout STRUCTS
-    names `kind`. `at` says where it was read: its CID, or its place in a table."""
+    names `kind` (with `version`, the one of that actors version). `at` says where it was
+    read: its CID, or its place in a table."""
+    if version is not None:
+        kind = f"{kind}, actors v{version}"
     _check_fields(f"actor {owner}: {kind} {at}", STRUCTS[kind], block)

@@ -466,8 +466,7 @@ class Runtime:
         st = self.store.get_obj(act.head)
         check_state(act.code, act.head, st, self.receiver)
         info = self.store.get_obj(st[0])
-        check_block(f"miner info, actors v{self.profile.actors_version}", st[0], info,
-                    self.receiver)
+        check_block("miner info", st[0], info, self.receiver, self.profile.actors_version)
         try:
             return self.vm.resolve_to_key_addr(Address.from_bytes(info[1]), self.store)
         except ActorError:

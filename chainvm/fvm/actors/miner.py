@@ -74,7 +74,7 @@ from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, encode_bigint
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.layouts import check_block
+from chainvm.fvm.layouts import WPOST_PERIOD_DEADLINES, check_block
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
     BURNT_FUNDS_ADDR,
@@ -130,7 +130,7 @@ def _big(st: list[Any], i: int) -> int:
 def _load_info(rt: Runtime, st: list[Any]) -> list[Any]:
     """The miner's info block (state field 0), checked against its layout."""
     info: list[Any] = rt.store_get(st[0])
-    check_block(f"miner info, actors v{rt.profile.actors_version}", st[0], info, rt.receiver)
+    check_block("miner info", st[0], info, rt.receiver, rt.profile.actors_version)
     return info
 
 
@@ -456,7 +456,6 @@ def change_worker_address(rt: Runtime, params: tuple[Address, list[Address]]) ->
 # sector size / window PoSt partition size each implies
 SEAL_PROOF_INFO = {3: (32 << 30, 2349), 4: (64 << 30, 2300)}
 WPOST_PROVING_PERIOD = EPOCHS_IN_DAY
-WPOST_PERIOD_DEADLINES = 48
 CRON_EVENT_PROVING_DEADLINE = 1
 
 

@@ -45,7 +45,7 @@ def _get_checked(rt: Runtime, table: Amt, key: int, what: str, at: str) -> list[
     struct's layout in this actors version."""
     found: list[Any] | None = table.get(key)
     if found is not None:
-        check_block(f"{what}, actors v{rt.profile.actors_version}", at, found, rt.receiver)
+        check_block(what, at, found, rt.receiver, rt.profile.actors_version)
     return found
 
 
@@ -68,7 +68,6 @@ def load_deadline(rt: Runtime, cid: CID) -> list[Any]:
 EPOCHS_IN_DAY = 2880
 WPOST_PROVING_PERIOD = EPOCHS_IN_DAY
 WPOST_CHALLENGE_WINDOW = 60
-WPOST_PERIOD_DEADLINES = 48
 WPOST_CHALLENGE_LOOKBACK = 20
 FAULT_DECLARATION_CUTOFF = WPOST_CHALLENGE_LOOKBACK + 50
 FAULT_MAX_AGE = WPOST_PROVING_PERIOD * 14
