@@ -372,6 +372,7 @@ class Network:
 
     def sector_location(self, miner: Address, number: int) -> tuple[int, int] | None:
         """(deadline, partition) a proven sector was assigned to."""
+        self._v0_miner_only("sector_location")
         st = self.actor_state(miner)
         for dl_index, dl_cid in enumerate(self.store.get_obj(st[11])[0]):
             partitions = Amt.load(self.store, self.store.get_obj(dl_cid)[0])
@@ -396,6 +397,7 @@ class Network:
     def proving_deadline(self, miner: Address) -> DeadlineInfo:
         """The miner's current proving deadline as its state records it (the
         miner's cron moves it on at each deadline's last epoch)."""
+        self._v0_miner_only("proving_deadline")
         st = self.actor_state(miner)
         return DeadlineInfo(st[9], st[10], self.epoch)
 
@@ -405,6 +407,7 @@ class Network:
         """A window PoSt for whole partitions of the open deadline, with a
         proof of the right shape (one Groth16 proof per 2349 challenged
         sectors; the SNARK itself is not checked here)."""
+        self._v0_miner_only("submit_window_post")
         st = self.actor_state(miner)
         dl = self.store.get_obj(self.store.get_obj(st[11])[0][deadline])
         table = Amt.load(self.store, dl[0])
@@ -423,9 +426,22 @@ class Network:
     def miner_power(self, miner: Address) -> tuple[int, int]:
         """(raw, quality-adjusted) power the power actor credits the miner with."""
         st = self.actor_state(POWER_ADDR)
-        claims = Hamt.load(self.store, st[14 if self.profile.actors_version == 0 else 13])
+        v2 = self.profile.actors_version >= 2
+        claims = Hamt.load(self.store, st[13 if v2 else 14], version=2 if v2 else 0)
         claim = claims.get(self._canonical(miner).bytes)
-        return (0, 0) if claim is None else (decode_bigint(claim[0]), decode_bigint(claim[1]))
+        if claim is None:
+            return 0, 0
+        # actors v2's claim starts with the miner's seal proof type
+        raw, qa = claim[1:] if v2 else claim
+        return decode_bigint(raw), decode_bigint(qa)
+
+    def _v0_miner_only(self, what: str) -> None:
+        """The helpers that read a miner's deadlines know actors v0's layout only, as the
+        miner's life here runs under v0 (docs/fvm.md)."""
+        if self.profile.actors_version != 0:
+            raise NotImplementedError(
+                f"{what}: the Python API's miner life runs under actors v0 only (network "
+                f"versions 0 to 3), not v{self.profile.actors_version}")
 
     # payment channels --------------------------------------------------------------
     def create_paych(self, sender: Wallet, to: Target, value: int) -> tuple[Address, Address]:
