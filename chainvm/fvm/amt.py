@@ -9,7 +9,7 @@ flush, and the root is always written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chainvm.fvm.codec import CID
@@ -83,6 +83,9 @@ class Amt:
         self.height = height
         self.count = count
         self.root = root
+        # called with (index, value) on every value read (get and the walks), as lotus
+        # decodes a value when it is read: see chainvm.fvm.actors.tables
+        self.check: Callable[[int, Any], None] | None = None
 
     @classmethod
     def new(cls, store: ObjStore) -> Amt:
@@ -128,7 +131,10 @@ class Amt:
             index %= span
             height -= 1
         assert node is not None
-        return node.values.get(index)
+        value = node.values.get(index)
+        if value is not None and self.check is not None:
+            self.check(index, value)
+        return value
 
     def set(self, index: int, value: Any) -> None:
         if index < 0 or index > MAX_INDEX:
@@ -218,6 +224,8 @@ class Amt:
     def _walk_stored(self, node: _Node, height: int, offset: int) -> Iterator[tuple[int, Any]]:
         if height == 0:
             for i in sorted(node.values):
+                if self.check is not None:
+                    self.check(offset + i, node.values[i])
                 yield offset + i, node.values[i]
             return
         span = _nodes_for_height(height)
@@ -231,6 +239,8 @@ class Amt:
     def _walk(self, node: _Node, height: int, offset: int) -> Iterator[tuple[int, Any]]:
         if height == 0:
             for i in sorted(node.values):
+                if self.check is not None:
+                    self.check(offset + i, node.values[i])
                 yield offset + i, node.values[i]
             return
         span = _nodes_for_height(height)

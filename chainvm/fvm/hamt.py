@@ -15,7 +15,7 @@ on flush, v0 rewrites every cached child while v2 only rewrites dirty ones.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from chainvm.fvm.codec import CID
@@ -129,6 +129,9 @@ class Hamt:
         self.root = root
         self.bit_width = bit_width
         self.version = version
+        # called with (key, value) on every value read (get and items; iter_keys reads no
+        # value), as lotus decodes a value when it is read: see chainvm.fvm.actors.tables
+        self.check: Callable[[bytes, Any], None] | None = None
 
     @classmethod
     def new(cls, store: ObjStore, bit_width: int = 5, version: int = 0) -> Hamt:
@@ -159,6 +162,8 @@ class Hamt:
             assert p.kvs is not None
             for k, v in p.kvs:
                 if k == key:
+                    if self.check is not None:
+                        self.check(k, v)
                     return v
             return None
 
@@ -263,7 +268,11 @@ class Hamt:
             yield key
 
     def items(self) -> Iterator[tuple[bytes, Any]]:
-        yield from self._walk(self.root)
+        check = self.check
+        for key, value in self._walk(self.root):
+            if check is not None:
+                check(key, value)
+            yield key, value
 
     def _walk(self, node: _Node) -> Iterator[tuple[bytes, Any]]:
         for p in node.pointers:

@@ -10,8 +10,16 @@ field, rather than an IndexError or TypeError somewhere inside actor code.
 
 The blocks a head links to are read where they are used: the HAMT and AMT check their
 own nodes, and the structs actors read by position are checked here by name when loaded
-(`check_block`: a miner's info, vesting funds, deadlines, deadline blocks, partitions and
-sector infos; the values in other actors' tables are not yet).
+(`check_block`: a miner's info, vesting funds, deadlines and deadline blocks). lotus loads
+those through the runtime's store, so a wrong shape is fatal there too.
+
+A value inside a HAMT or AMT is another matter: lotus decodes it only when an actor reads
+it, and the actor turns a decoding failure into an abort with ErrIllegalState (specs-actors'
+`RequireNoErr(rt, err, exitcode.ErrIllegalState, ...)`), so the message gets a receipt.
+`ENTRIES` names the layout of every table value an actor reads (deal proposals and states,
+balances, claims, cron events, multisig transactions, lanes, pre-commits, partitions,
+sector infos, expiration sets, bit-field queues, multimap roots), and `entry_problem` says
+what is wrong with one; `chainvm.fvm.actors.tables` attaches the check to the tables.
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ BIGINT: Kind = ("a big integer (a byte string with a sign byte)", _is_bigint)
 ADDRESS: Kind = ("an address", _is_address)
 STRING: Kind = ("a text string", lambda value: isinstance(value, str))
 BYTES: Kind = ("a byte string", lambda value: isinstance(value, bytes))  # bit fields, IDs
+BOOL: Kind = ("a boolean", lambda value: isinstance(value, bool))
 FILTER: Kind = ("a filter estimate [position, velocity]", _is_filter)
 FILTER_OR_NULL: Kind = ("a filter estimate or null", _or_null(_is_filter))
 ADDRESSES: Kind = ("a list of addresses", _list_of(_is_address))
@@ -189,6 +198,16 @@ STRUCTS: dict[str, Sequence[Field]] = {
         ("PoSt submissions", BYTES), ("early terminations", BYTES),
         ("live sectors", UINT), ("total sectors", UINT), ("faulty power", _POWER_PAIR),
     ],
+}
+
+_PRECOMMIT_INFO: list[Field] = [
+    ("seal proof", INT), ("sector number", UINT), ("sealed CID", CID_KIND),
+    ("seal randomness epoch", INT), ("deal IDs", ("a list of deal IDs", _list_of(_is_uint))),
+    ("expiration", INT), ("replace capacity", BOOL), ("replace sector deadline", UINT),
+    ("replace sector partition", UINT), ("replace sector number", UINT),
+]
+_CLAIM_V0: list[Field] = [("raw byte power", BIGINT), ("quality-adjusted power", BIGINT)]
+_ENTRY_STRUCTS: dict[str, Sequence[Field]] = {
     "partition, actors v0": [
         ("sectors", BYTES), ("faults", BYTES), ("recoveries", BYTES),
         ("terminated", BYTES), ("expiration epochs", CID_KIND),
@@ -206,6 +225,49 @@ STRUCTS: dict[str, Sequence[Field]] = {
     "sector info, actors v2": [
         *_SECTOR_INFO_V0, ("replaced sector age", INT), ("replaced day reward", BIGINT),
     ],
+    "expiration set": [
+        ("on-time sectors", BYTES), ("early sectors", BYTES), ("on-time pledge", BIGINT),
+        ("active power", _POWER_PAIR), ("faulty power", _POWER_PAIR),
+    ],
+    "pre-committed sector": [
+        ("info", (f"a pre-commit info of {len(_PRECOMMIT_INFO)} fields",
+                  lambda value: _fields_problem(_PRECOMMIT_INFO, value) is None)),
+        ("pre-commit deposit", BIGINT), ("pre-commit epoch", INT), ("deal weight", BIGINT),
+        ("verified deal weight", BIGINT),
+    ],
+    "deal proposal": [
+        ("piece CID", CID_KIND), ("piece size", UINT), ("verified deal", BOOL),
+        ("client", ADDRESS), ("provider", ADDRESS), ("label", STRING), ("start epoch", INT),
+        ("end epoch", INT), ("storage price per epoch", BIGINT),
+        ("provider collateral", BIGINT), ("client collateral", BIGINT),
+    ],
+    "deal state": [
+        ("sector start epoch", INT), ("last updated epoch", INT), ("slash epoch", INT),
+    ],
+    "claim, actors v0": _CLAIM_V0,
+    "claim, actors v2": [("seal proof type", INT), *_CLAIM_V0],
+    "cron event": [("miner", ADDRESS), ("callback payload", BYTES)],
+    "multisig transaction": [
+        ("to", ADDRESS), ("value", BIGINT), ("method", UINT), ("params", BYTES),
+        ("approved", ADDRESSES),
+    ],
+    "lane state": [("redeemed", BIGINT), ("nonce", UINT)],
+    # proof.SealVerifyInfo, queued by the power actor for the epoch's batch verification
+    "seal verify info": [
+        ("seal proof", INT), ("sector ID [miner, number]", ("a sector ID [miner, number]",
+                                                            _pair(_is_uint, _is_uint))),
+        ("deal IDs", ("a list of deal IDs", _list_of(_is_uint))), ("randomness", BYTES),
+        ("interactive randomness", BYTES), ("proof", BYTES), ("sealed CID", CID_KIND),
+        ("unsealed CID", CID_KIND),
+    ],
+}
+# table values that are not structs
+_ENTRY_VALUES: dict[str, Kind] = {
+    "balance": BIGINT,
+    "data cap": BIGINT,
+    "bit-field queue entry": BYTES,
+    "multimap entry": ("a CID (the root of its set or array)",
+                       lambda value: isinstance(value, CID)),
 }
 
 _SHARED: dict[str, list[Field]] = {
@@ -255,16 +317,23 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _check_fields(where: str, fields: Sequence[Field], value: Any) -> None:
+def _fields_problem(fields: Sequence[Field], value: Any) -> str | None:
+    """What is wrong with `value` as a struct of `fields` (the words that follow its name in
+    an error), or None."""
     if not isinstance(value, list):
-        raise StateShapeError(f"{where} must be a list of {len(fields)} fields, "
-                              f"found {describe(value)}")
+        return f" must be a list of {len(fields)} fields, found {describe(value)}"
     if len(value) != len(fields):
-        raise StateShapeError(f"{where} has {len(value)} fields, its layout {len(fields)}")
+        return f" has {len(value)} fields, its layout {len(fields)}"
     for i, (item, (field, (what, ok))) in enumerate(zip(value, fields, strict=True)):
         if not ok(item):
-            raise StateShapeError(f"{where}: field {i} ({field}) must be {what}, "
-                                  f"found {describe(item)}")
+            return f": field {i} ({field}) must be {what}, found {describe(item)}"
+    return None
+
+
+def _check_fields(where: str, fields: Sequence[Field], value: Any) -> None:
+    problem = _fields_problem(fields, value)
+    if problem is not None:
+        raise StateShapeError(where + problem)
 
 
 def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
@@ -285,3 +354,17 @@ def check_block(kind: str, at: object, block: Any, owner: object,
     if version is not None:
         kind = f"{kind}, actors v{version}"
     _check_fields(f"actor {owner}: {kind} {at}", STRUCTS[kind], block)
+
+
+ENTRIES: frozenset[str] = frozenset(_ENTRY_STRUCTS) | frozenset(_ENTRY_VALUES)
+
+
+def entry_problem(kind: str, value: Any) -> str | None:
+    """What is wrong with `value` as a table value of `kind` (a name in ENTRIES, with
+    ", actors vN" where the versions differ), as the words that follow the value's name
+    in an error; None when it has its layout."""
+    fields = _ENTRY_STRUCTS.get(kind)
+    if fields is not None:
+        return _fields_problem(fields, value)
+    what, ok = _ENTRY_VALUES[kind]
+    return None if ok(value) else f" must be {what}, found {describe(value)}"

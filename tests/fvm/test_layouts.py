@@ -18,7 +18,14 @@ from chainvm.fvm.api import FIL, Network
 from chainvm.fvm.cli import main
 from chainvm.fvm.codec import CID
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.layouts import LAYOUTS, STRUCTS, StateShapeError, check_block, check_state
+from chainvm.fvm.layouts import (
+    LAYOUTS,
+    STRUCTS,
+    StateShapeError,
+    check_block,
+    check_state,
+    entry_problem,
+)
 from chainvm.fvm.network import actor_code
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, read_car, write_car
@@ -141,23 +148,52 @@ def test_linked_structs() -> None:
     check_block("deadline", HEAD, deadline, "f0101")
     with pytest.raises(StateShapeError, match=r"field 6 \(faulty power\) must be a power"):
         check_block("deadline", HEAD, [*deadline[:6], [b""]], "f0101")
-    pair = [b"", b""]
-    check_block("partition, actors v0", "at index 0", [b""] * 4 + [HEAD, HEAD] + [pair] * 3,
-                "f0101")
-    check_block("partition, actors v2", "at index 0", [b""] * 5 + [HEAD, HEAD] + [pair] * 4,
-                "f0101")
-    with pytest.raises(StateShapeError, match=r"partition, actors v2 at index 0 has 9 fields"):
-        check_block("partition, actors v2", "at index 0", [b""] * 4 + [HEAD, HEAD] + [pair] * 3,
-                    "f0101")
-    sector = [7, 3, HEAD, [1, 2], 10, 20, b"", b"", b"", b"", b""]
-    check_block("sector info, actors v0", "of sector 7", sector, "f0101")
-    check_block("sector info, actors v2", "of sector 7", [*sector, 0, b""], "f0101")
-    with pytest.raises(StateShapeError, match=r"of sector 7: field 3 \(deal IDs\) must be a"):
-        check_block("sector info, actors v0", "of sector 7", [*sector[:3], [-1], *sector[4:]],
-                    "f0101")
     check_block("vesting funds", HEAD, [[[10, b"\x00\x01"], [20, b""]]], "f0101")
     with pytest.raises(StateShapeError, match=r"field 0 \(funds\) must be a list of \[epoch"):
         check_block("vesting funds", HEAD, [[[10, 5]]], "f0101")
+
+
+def test_table_values() -> None:
+    """Values read out of HAMTs and AMTs: partitions and sector infos per actors version,
+    and the others' layouts, as `entry_problem` words what is wrong."""
+    pair = [b"", b""]
+    assert entry_problem("partition, actors v0", [b""] * 4 + [HEAD, HEAD] + [pair] * 3) is None
+    assert entry_problem("partition, actors v2", [b""] * 5 + [HEAD, HEAD] + [pair] * 4) is None
+    assert entry_problem("partition, actors v2", [b""] * 4 + [HEAD, HEAD] + [pair] * 3) == \
+        " has 9 fields, its layout 11"
+    sector = [7, 3, HEAD, [1, 2], 10, 20, b"", b"", b"", b"", b""]
+    assert entry_problem("sector info, actors v0", sector) is None
+    assert entry_problem("sector info, actors v2", [*sector, 0, b""]) is None
+    assert entry_problem("sector info, actors v0", [*sector[:3], [-1], *sector[4:]]) == \
+        ": field 3 (deal IDs) must be a list of deal IDs, found a list of 1"
+    proposal = [HEAD, 2048, False, b"\x00\x65", b"\x00\x66", "", 10, 20, b"", b"", b""]
+    assert entry_problem("deal proposal", proposal) is None
+    assert entry_problem("deal proposal", [*proposal[:2], 0, *proposal[3:]]) == \
+        ": field 2 (verified deal) must be a boolean, found an integer"
+    assert entry_problem("deal state", [-1, -1, -1]) is None
+    assert entry_problem("balance", b"\x00\x10") is None
+    assert entry_problem("balance", 16) == \
+        " must be a big integer (a byte string with a sign byte), found an integer"
+    assert entry_problem("claim, actors v0", pair) is None
+    assert entry_problem("claim, actors v2", [3, *pair]) is None
+    assert entry_problem("claim, actors v2", pair) == " has 2 fields, its layout 3"
+    assert entry_problem("multimap entry", HEAD) is None
+    assert entry_problem("multimap entry", b"") == \
+        " must be a CID (the root of its set or array), found a byte string"
+    precommit = [3, 5, HEAD, 10, [], 100, False, 0, 0, 0]
+    assert entry_problem("pre-committed sector", [precommit, b"", 10, b"", b""]) is None
+    assert entry_problem("pre-committed sector", [precommit[:9], b"", 10, b"", b""]) == \
+        ": field 0 (info) must be a pre-commit info of 10 fields, found a list of 9"
+    assert entry_problem("multisig transaction", [b"\x00\x65", b"", 0, b"", []]) is None
+    assert entry_problem("lane state", [b"", 1]) is None
+    assert entry_problem("lane state", [b"", -1]) == \
+        ": field 1 (nonce) must be a non-negative integer, found an integer"
+    assert entry_problem("cron event", [b"\x00\x65", b""]) is None
+    assert entry_problem("expiration set", [b"", b"", b"", pair, pair]) is None
+    assert entry_problem("bit-field queue entry", b"") is None
+    info = [3, [101, 5], [], b"r", b"i", b"p", HEAD, HEAD]
+    assert entry_problem("seal verify info", info) is None
+    assert entry_problem("data cap", b"") is None
 
 
 @pytest.mark.parametrize("nv", NVS)

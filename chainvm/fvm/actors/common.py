@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainvm.fvm.address import Address
-from chainvm.fvm.codec import CID, DecodeError, decode_bigint, dumps, loads
+from chainvm.fvm.codec import CID, DecodeError, decode_bigint, dumps, encode_uvarint, loads
 from chainvm.fvm.layouts import StateShapeError
 from chainvm.fvm.vm import ActorError, Runtime
 
@@ -33,6 +33,7 @@ __all__ = [
     "dumps",
     "int_key",
     "loads",
+    "uint_key",
 ]
 
 
@@ -90,6 +91,12 @@ def as_cid(v: Any) -> CID:
     if not isinstance(v, CID):
         raise DecodeError("expected CID")
     return v
+
+
+def uint_key(n: int) -> bytes:
+    """HAMT key of an unsigned integer (sector numbers, epochs, deal IDs): Go's
+    binary.PutUvarint."""
+    return encode_uvarint(n)
 
 
 def int_key(n: int) -> bytes:

@@ -1,10 +1,10 @@
-"""The storage market actor: only its cron tick over an empty deal book.
+"""The storage market actor (actors v0; docs/fvm.md lists its methods).
 
 State: ``[proposals AMT, states AMT, pending proposals HAMT, escrow table
 HAMT, locked table HAMT, next deal id, deal ops by epoch HAMT, last cron,
 total client locked collateral, total provider locked collateral, total
-client storage fee]``. Deal publication and settlement need the miner
-actor and are not implemented.
+client storage fee]``. The tables are loaded through `actors.tables`, which
+checks each value read against its layout.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from chainvm.fvm.actors.common import (
     decode_tuple,
     dumps,
     loads,
+    uint_key,
 )
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.actors.tables import address_text, load_amt, load_hamt
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
-from chainvm.fvm.codec import CID, decode_uvarint, encode_bigint, encode_uvarint
+from chainvm.fvm.codec import CID, decode_uvarint, encode_bigint
 from chainvm.fvm.hamt import Hamt
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
@@ -120,12 +122,12 @@ def cron_tick(rt: Runtime, _: None) -> None:
     def tick(st: list[Any]) -> int:
         # the reference loads every table with write permission and commits
         # them all, in this order, whatever the cron finds
-        proposals = Amt.load(rt.store, st[0])
-        states = Amt.load(rt.store, st[1])
+        proposals = load_amt(rt, st[0], "deal proposal")
+        states = load_amt(rt, st[1], "deal state")
         pending = Hamt.load(rt.store, st[2], version=hv)
-        escrow = Hamt.load(rt.store, st[3], version=hv)
-        locked = Hamt.load(rt.store, st[4], version=hv)
-        ops = Hamt.load(rt.store, st[6], version=hv)
+        escrow = load_hamt(rt, st[3], "balance", hv, address_text)
+        locked = load_hamt(rt, st[4], "balance", hv, address_text)
+        ops = load_hamt(rt, st[6], "multimap entry", hv)
         books = _Books(rt, escrow, locked, [decode_bigint(st[i]) for i in (8, 9, 10)])
         slashed_total = 0
         reschedule: dict[int, list[int]] = {}
@@ -252,18 +254,13 @@ def add_balance(rt: Runtime, addr: Address) -> None:
     def add(st: list[Any]) -> None:
         # both balance tables are opened for writing and committed, though
         # only the escrow table changes
-        escrow = Hamt.load(rt.store, st[3], version=hv)
-        locked = Hamt.load(rt.store, st[4], version=hv)
+        escrow = load_hamt(rt, st[3], "balance", hv, address_text)
+        locked = load_hamt(rt, st[4], "balance", hv, address_text)
         _table_add(escrow, nominal, value)
         st[3] = escrow.flush()
         st[4] = locked.flush()
 
     rt.state_transaction(add)
-
-
-def uint_key(n: int) -> bytes:
-    """Keys of the deal-ops-by-epoch multimap and its sets: unsigned varints."""
-    return encode_uvarint(n)
 
 
 def deal_weight(proposal: list[Any]) -> int:
@@ -286,7 +283,7 @@ def verify_deals_for_activation(rt: Runtime, params: tuple[list[int], int, int])
     rt.validate_caller_type(rt.profile.code("storageminer"))
     miner = rt.caller
     st = rt.state_readonly()
-    proposals = Amt.load(rt.store, st[0])
+    proposals = load_amt(rt, st[0], "deal proposal")
     total = verified = 0
     for deal_id in deal_ids:
         proposal = proposals.get(deal_id)
@@ -319,7 +316,7 @@ def compute_data_commitment(rt: Runtime, params: tuple[int, list[int]]) -> bytes
     sector_type, deal_ids = params
     rt.validate_caller_type(rt.profile.code("storageminer"))
     st = rt.state_readonly()
-    proposals = Amt.load(rt.store, st[0])
+    proposals = load_amt(rt, st[0], "deal proposal")
     pieces = []
     for deal_id in deal_ids:
         proposal = proposals.get(deal_id)
@@ -484,11 +481,11 @@ def publish_storage_deals(rt: Runtime, deals: list[tuple[list[Any], bytes]]) -> 
     resolved_clients: dict[Address, Address] = {}
 
     def publish(st: list[Any]) -> list[int]:
-        proposals = Amt.load(rt.store, st[0])
-        locked = Hamt.load(rt.store, st[4], version=0)
-        escrow = Hamt.load(rt.store, st[3], version=0)
+        proposals = load_amt(rt, st[0], "deal proposal")
+        locked = load_hamt(rt, st[4], "balance", 0, address_text)
+        escrow = load_hamt(rt, st[3], "balance", 0, address_text)
         pending = Hamt.load(rt.store, st[2], version=0)
-        by_epoch = Hamt.load(rt.store, st[6], version=0)
+        by_epoch = load_hamt(rt, st[6], "multimap entry", 0)
         totals = [decode_bigint(st[i]) for i in (8, 9, 10)]
         ids: list[int] = []
         for p, sig in deals:
@@ -575,7 +572,7 @@ def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
     now = rt.curr_epoch
 
     def activate(st: list[Any]) -> None:
-        proposals = Amt.load(rt.store, st[0])
+        proposals = load_amt(rt, st[0], "deal proposal")
         for deal_id in deal_ids:
             proposal = proposals.get(deal_id)
             if proposal is None:
@@ -586,8 +583,8 @@ def activate_deals(rt: Runtime, params: tuple[list[int], int]) -> None:
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} start epoch has elapsed")
             if proposal[END] > sector_expiry:
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"deal {deal_id} ends after the sector")
-        proposals = Amt.load(rt.store, st[0])
-        states = Amt.load(rt.store, st[1])
+        proposals = load_amt(rt, st[0], "deal proposal")
+        states = load_amt(rt, st[1], "deal state")
         pending = Hamt.load(rt.store, st[2], version=0)
         for deal_id in deal_ids:
             if states.get(deal_id) is not None:
@@ -637,8 +634,8 @@ def withdraw_balance(rt: Runtime, params: tuple[Address, int]) -> None:
     rt.validate_caller_is(*approved)
 
     def withdraw(st: list[Any]) -> int:
-        locked = Hamt.load(rt.store, st[4], version=0)
-        escrow = Hamt.load(rt.store, st[3], version=0)
+        locked = load_hamt(rt, st[4], "balance", 0, address_text)
+        escrow = load_hamt(rt, st[3], "balance", 0, address_text)
         found = locked.get(nominal.bytes)
         minimum = 0 if found is None else decode_bigint(found)
         found = escrow.get(nominal.bytes)
@@ -673,8 +670,8 @@ def on_miner_sectors_terminate(rt: Runtime, params: tuple[int, list[int]]) -> No
     miner = rt.caller
 
     def terminate(st: list[Any]) -> None:
-        proposals = Amt.load(rt.store, st[0])
-        states = Amt.load(rt.store, st[1])
+        proposals = load_amt(rt, st[0], "deal proposal")
+        states = load_amt(rt, st[1], "deal state")
         for deal_id in deal_ids:
             proposal = proposals.get(deal_id)
             if proposal is None:

@@ -25,6 +25,7 @@ from chainvm.fvm.actors.common import (
     decode_tuple,
     dumps,
     loads,
+    uint_key,
 )
 from chainvm.fvm.actors.miner_state import (
     D_EXPIRATIONS,
@@ -70,6 +71,7 @@ from chainvm.fvm.actors.monies import (
     undeclared_fault_penalty,
 )
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.actors.tables import load_amt, load_hamt
 from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, encode_bigint
@@ -530,13 +532,6 @@ SEAL_PROOF_SIZE = 1920  # bytes of a 32 or 64 GiB seal proof
 PRE_COMMIT_CHALLENGE_DELAY = 150
 
 
-def uint_key(n: int) -> bytes:
-    """HAMT key of an unsigned integer (Go's binary.PutUvarint)."""
-    from chainvm.fvm.codec import encode_uvarint
-
-    return encode_uvarint(n)
-
-
 def _decode_prove_commit(data: bytes) -> tuple[int, bytes]:
     number, proof = decode_tuple(data, 2)
     if not isinstance(number, int) or number < 0 or not isinstance(proof, bytes):
@@ -558,7 +553,8 @@ def prove_commit_sector(rt: Runtime, params: tuple[int, bytes]) -> None:
     unlocked = rt.current_balance() - _big(st, f.locked) - _big(st, f.precommit_deposits)
     if unlocked < _big(st, f.initial_pledge):
         rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, "unlocked balance does not cover pledge")
-    precommits = Hamt.load(rt.store, st[f.initial_pledge + 1], version=0 if not f.fee_debt else 2)
+    precommits = load_hamt(rt, st[f.initial_pledge + 1], "pre-committed sector",
+                           version=0 if not f.fee_debt else 2)
     precommit = precommits.get(uint_key(number))
     if precommit is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no pre-committed sector {number}")
@@ -671,7 +667,7 @@ def declare_faults(rt: Runtime, raw: Declarations) -> None:
         info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         size = info[7]
         total = PowerPair()
         for dl_index in sorted(decls):
@@ -682,7 +678,7 @@ def declare_faults(rt: Runtime, raw: Declarations) -> None:
             deadline = list(load_deadline(rt, deadlines[dl_index]))
             fault_expiration = target.last + FAULT_MAX_AGE
             quant = target.quant()
-            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
             with_faults: set[int] = set()
             new_power = PowerPair()
             for part_index in sorted(decls[dl_index]):
@@ -721,13 +717,13 @@ def declare_faults_recovered(rt: Runtime, raw: Declarations) -> None:
         info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         for dl_index in sorted(decls):
             target = DeadlineInfo(st[f.proving_period_start], dl_index, rt.curr_epoch)
             if target.next_not_elapsed().fault_cutoff_passed():
                 rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"late recovery declaration at {dl_index}")
             deadline = list(load_deadline(rt, deadlines[dl_index]))
-            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
             for part_index in sorted(decls[dl_index]):
                 partition = load_partition(rt, partitions, part_index)
                 partition_declare_recoveries(
@@ -843,7 +839,7 @@ def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "proving period not yet open")
         if dl != current.index:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"invalid deadline {dl}, expected {current.index}")
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         deadline = list(load_deadline(rt, deadlines[dl]))
         size = info[7]
         result = deadline_record_proven_sectors(
@@ -853,7 +849,7 @@ def submit_windowed_post(rt: Runtime, params: list[Any]) -> None:
         if proven:
             # a fresh load of the sectors; faulty ones are replaced by the
             # first good one, which is loaded first
-            table = Amt.load(rt.store, st[STATE_SECTORS])
+            table = load_amt(rt, st[STATE_SECTORS], "sector info")
             stand_in = _must_get_sector(rt, table, min(proven))
             challenged = []
             for n in sorted(result.sectors):
@@ -964,7 +960,7 @@ def _estimate(raw: Any) -> tuple[int, int]:
 def _load_partition(rt: Runtime, st: list[Any], deadlines_at: int, dl: int, part: int) -> list[Any]:
     deadlines = load_deadlines(rt, st[deadlines_at])
     deadline = load_deadline(rt, deadlines[dl])
-    partition = get_partition(rt, Amt.load(rt.store, deadline[0]), part)
+    partition = get_partition(rt, load_amt(rt, deadline[0], "partition"), part)
     if partition is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no partition {part}")
     return partition
@@ -975,7 +971,7 @@ def _validate_replace_sector(rt: Runtime, st: list[Any], params: list[Any]) -> i
     it has no deals, the same proof, an expiry no later and is healthy;
     returns its initial pledge, the new deposit's lower bound."""
     proof, expiration, dl, part, number = params[0], params[5], params[7], params[8], params[9]
-    old = get_sector(rt, Amt.load(rt.store, st[STATE_SECTORS]), number)
+    old = get_sector(rt, load_amt(rt, st[STATE_SECTORS], "sector info"), number)
     if old is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no such sector {number} to replace")
     if old[3]:
@@ -1050,9 +1046,9 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         if bitfield.contains(allocated, number):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
         st[STATE_ALLOCATED] = rt.store_put(bitfield.union(allocated, bitfield.encode({number})))
-        if Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number)) is not None:
+        if load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector").get(uint_key(number)) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already pre-committed")
-        if Amt.load(rt.store, st[STATE_SECTORS]).get(number) is not None:
+        if load_amt(rt, st[STATE_SECTORS], "sector info").get(number) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"sector {number} already committed")
         _validate_expiration(rt, now + MAX_SEAL_DURATION, expiration)
         deposit_minimum = 0
@@ -1076,7 +1072,7 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
         if available < deposit:
             rt.abort(ExitCode.ERR_INSUFFICIENT_FUNDS, f"insufficient funds for deposit {deposit}")
         st[f.precommit_deposits] = encode_bigint(_big(st, f.precommit_deposits) + deposit)
-        precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        precommits = load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector")
         on_chain = [
             list(params), encode_bigint(deposit), now,
             encode_bigint(deal_weight), encode_bigint(verified_weight),
@@ -1129,7 +1125,7 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
     f = _Fields(False)
     st = rt.state_readonly()
     info = _load_info(rt, st)
-    precommits = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+    precommits = load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector")
     found = [pc for n in numbers if (pc := precommits.get(uint_key(n))) is not None]
     valid = []
     replaced: dict[int, dict[int, set[int]]] = {}
@@ -1151,7 +1147,7 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
         # replaced committed-capacity sectors now expire at the end of their
         # deadline's next occurrence (they are still proven until then)
         deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
-        current = Amt.load(rt.store, st[STATE_SECTORS])
+        current = load_amt(rt, st[STATE_SECTORS], "sector info")
         for dl_index in sorted(replaced):
             target = DeadlineInfo(st[f.proving_period_start], dl_index, now).next_not_elapsed()
             deadline = list(load_deadline(rt, deadlines[dl_index]))
@@ -1185,11 +1181,11 @@ def confirm_sector_proofs_valid(rt: Runtime, numbers: list[int]) -> None:
                 pinfo[1], pinfo[0], pinfo[2], pinfo[4], now, pinfo[5], pc[3], pc[4],
                 encode_bigint(pledge), encode_bigint(day_reward), encode_bigint(storage_pledge),
             ])
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         for sector in new_sectors:
             sectors.set(sector[0], sector)
         st[STATE_SECTORS] = sectors.flush()
-        table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+        table = load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector")
         for sector in new_sectors:
             table.delete(uint_key(sector[0]))
         st[STATE_PRECOMMITS] = table.flush()
@@ -1275,18 +1271,18 @@ def _handle_proving_deadline(rt: Runtime) -> None:
         st[f.vesting] = rt.store_put([funds])
         pledge_delta = -newly_vested
         # expire pre-committed sectors whose proof never came
-        expiry = Amt.load(rt.store, st[STATE_PRECOMMIT_EXPIRY])
+        expiry = load_amt(rt, st[STATE_PRECOMMIT_EXPIRY], "bit-field queue entry")
         expired, modified = pop_bitfield_queue(rt, expiry, now)
         if modified:
             st[STATE_PRECOMMIT_EXPIRY] = expiry.flush()
         burn, stale = 0, []
         for number in sorted(expired):
-            found = Hamt.load(rt.store, st[STATE_PRECOMMITS]).get(uint_key(number))
+            found = load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector").get(uint_key(number))
             if found is not None:
                 stale.append(number)
                 burn += decode_bigint(found[1])
         if stale:
-            table = Hamt.load(rt.store, st[STATE_PRECOMMITS])
+            table = load_hamt(rt, st[STATE_PRECOMMITS], "pre-committed sector")
             for number in stale:
                 table.delete(uint_key(number))
             st[STATE_PRECOMMITS] = table.flush()
@@ -1361,7 +1357,7 @@ def check_sector_proven(rt: Runtime, number: int) -> None:
     rt.validate_caller_any()
     st = rt.state_readonly()
     sectors_at = STATE_SECTORS + (1 if rt.profile.actors_version >= 2 else 0)
-    if Amt.load(rt.store, st[sectors_at]).get(number) is None:
+    if load_amt(rt, st[sectors_at], "sector info").get(number) is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"sector {number} not proven")
 
 
@@ -1404,11 +1400,11 @@ def extend_sector_expiration(rt: Runtime, raw: list[tuple[int, int, bytes, int]]
             if dl not in by_deadline:
                 order.append(dl)
             by_deadline.setdefault(dl, []).append((part, numbers, exp))
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         power_delta, pledge_delta = PowerPair(), 0
         for dl in order:
             deadline = list(load_deadline(rt, deadlines[dl]))
-            partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+            partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
             quant = DeadlineInfo(st[f.proving_period_start], dl, 0).quant()
             for part, numbers, new_expiration in by_deadline[dl]:
                 partition = load_partition(rt, partitions, part)
@@ -1460,7 +1456,7 @@ def terminate_sectors(rt: Runtime, raw: Declarations) -> bytes:
         info = _load_info(rt, st)
         _validate_control(rt, info)
         deadlines = load_deadlines(rt, st[STATE_DEADLINES_V0])
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         lost = PowerPair()
         early = bitfield.decode(st[STATE_EARLY_TERMINATIONS_V0])
         for dl_index in sorted(decls):
@@ -1514,7 +1510,7 @@ def _process_early_terminations(rt: Runtime) -> bool:
         if not result.sectors:
             return False, more, 0, 0, []
         info = _load_info(rt, st)
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         penalty = total_pledge = 0
         deals: list[tuple[int, list[int]]] = []
         for epoch in sorted(result.sectors):
@@ -1605,11 +1601,11 @@ def compact_partitions(rt: Runtime, params: tuple[int, bytes]) -> None:
         live, dead, removed_power = deadline_remove_partitions(
             rt, deadline, bitfield.decode(raw), quant
         )
-        sectors = Amt.load(rt.store, st[STATE_SECTORS])
+        sectors = load_amt(rt, st[STATE_SECTORS], "sector info")
         for number in sorted(dead):
             sectors.delete(number)
         st[STATE_SECTORS] = sectors.flush()
-        moved = load_sectors(rt, Amt.load(rt.store, st[STATE_SECTORS]), live)
+        moved = load_sectors(rt, load_amt(rt, st[STATE_SECTORS], "sector info"), live)
         new_power = deadline_add_sectors(rt, deadline, info[8], moved, info[7], quant)
         if new_power != removed_power:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "power changed when compacting partitions")
@@ -1662,7 +1658,7 @@ def report_consensus_fault(rt: Runtime, params: tuple[bytes, bytes, bytes]) -> N
     )
     st = rt.state_readonly()
     deal_ids: list[int] = []
-    for _number, sector in Amt.load(rt.store, st[STATE_SECTORS]).for_each_stored():
+    for _number, sector in load_amt(rt, st[STATE_SECTORS], "sector info").for_each_stored():
         deal_ids.extend(sector[3])
     while deal_ids:
         chunk, deal_ids = deal_ids[:DEALS_PER_TERMINATE_CALL], deal_ids[DEALS_PER_TERMINATE_CALL:]

@@ -25,6 +25,7 @@ from typing import Any
 
 from chainvm.fvm import bitfield
 from chainvm.fvm.actors.monies import qa_power_for_weight
+from chainvm.fvm.actors.tables import load_amt, typed
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, decode_bigint, encode_bigint
 from chainvm.fvm.layouts import check_block
@@ -40,23 +41,21 @@ def load_deadlines(rt: Runtime, cid: CID) -> list[CID]:
     return due
 
 
-def _get_checked(rt: Runtime, table: Amt, key: int, what: str, at: str) -> list[Any] | None:
-    """Entry `key` of an AMT of `what` structs (None if absent), checked against that
-    struct's layout in this actors version."""
-    found: list[Any] | None = table.get(key)
-    if found is not None:
-        check_block(what, at, found, rt.receiver, rt.profile.actors_version)
+def get_partition(rt: Runtime, partitions: Amt, index: int) -> list[Any] | None:
+    """Partition `index` of a deadline's partitions AMT (None if absent), checked against
+    the partition layout of this actors version (the table is typed here if it was not)."""
+    if partitions.check is None:
+        typed(rt, partitions, "partition")
+    found: list[Any] | None = partitions.get(index)
     return found
 
 
-def get_partition(rt: Runtime, partitions: Amt, index: int) -> list[Any] | None:
-    """Partition `index` of a deadline's partitions AMT (None if absent), checked."""
-    return _get_checked(rt, partitions, index, "partition", f"at index {index}")
-
-
 def get_sector(rt: Runtime, sectors: Amt, number: int) -> list[Any] | None:
-    """Sector `number`'s info in the sectors AMT (None if absent), checked."""
-    return _get_checked(rt, sectors, number, "sector info", f"of sector {number}")
+    """Sector `number`'s info in the sectors AMT (None if absent), checked likewise."""
+    if sectors.check is None:
+        typed(rt, sectors, "sector info")
+    found: list[Any] | None = sectors.get(number)
+    return found
 
 
 def load_deadline(rt: Runtime, cid: CID) -> list[Any]:
@@ -222,7 +221,7 @@ def add_to_bitfield_queue(
 ) -> CID:
     """Merge ``values`` into the entry of ``epoch`` (quantised up) of an AMT of
     bitfields; nothing is loaded when there is nothing to add."""
-    queue = Amt.load(rt.store, root)
+    queue = load_amt(rt, root, "bit-field queue entry")
     if values:
         at = quantize_up(epoch, *quant)
         prev = queue.get(at)
@@ -324,7 +323,7 @@ def partition_declare_faults(
     new_power = PowerPair()
     fault_infos = load_sectors(rt, sectors, new_faults)
     if fault_infos:
-        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         new_power = reschedule_as_faults(rt, queue, quant, fault_expiration, fault_infos, size)
         partition[P_EXPIRATIONS] = queue.flush()
         partition[P_FAULTS] = bitfield.encode(faults | new_faults)
@@ -439,7 +438,7 @@ def partition_record_skipped_faults(
     faults = bitfield.decode(partition[P_FAULTS])
     new_faults = skipped - bitfield.decode(partition[P_TERMINATED]) - faults
     infos = load_sectors(rt, sectors, new_faults)
-    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
     new_power = reschedule_as_faults(rt, queue, quant, fault_expiration, infos, size)
     partition[P_EXPIRATIONS] = queue.flush()
     partition[P_FAULTS] = bitfield.encode(faults | new_faults)
@@ -456,7 +455,7 @@ def partition_recover_faults(
     """Declared recoveries, assumed proven by the PoSt being recorded."""
     recoveries = bitfield.decode(partition[P_RECOVERIES])
     infos = load_sectors(rt, sectors, recoveries)
-    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
     power = reschedule_recovered(rt, queue, quant, infos, size)
     partition[P_EXPIRATIONS] = queue.flush()
     partition[P_FAULTS] = bitfield.encode(bitfield.decode(partition[P_FAULTS]) - recoveries)
@@ -492,7 +491,7 @@ def deadline_record_proven_sectors(
 ) -> PoStResult:
     """Record a window PoSt over some partitions of a deadline (skipping
     partitions already proven this period)."""
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     submitted = bitfield.decode(deadline[D_POST_SUBMISSIONS])
     result = PoStResult(PowerPair(), PowerPair(), PowerPair(), set(), set())
     rescheduled: set[int] = set()
@@ -585,7 +584,7 @@ def deadline_add_sectors(
         return PowerPair()
     deadline[D_LIVE_SECTORS] += len(sectors)
     deadline[D_TOTAL_SECTORS] += len(sectors)
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     index = max(partitions.count - 1, 0)
     remaining = list(sectors)
     new_power = PowerPair()
@@ -602,7 +601,7 @@ def deadline_add_sectors(
             continue
         take = min(partition_size - len(members), len(remaining))
         batch, remaining = remaining[:take], remaining[take:]
-        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         _add_active_sectors(queue, quant, batch, size)
         partition[P_EXPIRATIONS] = queue.flush()
         numbers = {s[0] for s in batch}
@@ -619,7 +618,7 @@ def deadline_add_sectors(
                 entry.append(index)
         index += 1
     deadline[D_PARTITIONS] = partitions.flush()
-    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    queue = load_amt(rt, deadline[D_EXPIRATIONS], "bit-field queue entry")
     epochs = sorted(quantize_up(e, *quant) for e in updates)
     by_epoch: dict[int, set[int]] = {}
     for raw, parts in updates.items():
@@ -736,7 +735,7 @@ def deadline_process_end(
 ) -> tuple[PowerPair, PowerPair]:
     """At a deadline's close, every live partition without a PoSt becomes
     entirely faulty; returns (new faulty power, failed recovery power)."""
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     submitted = bitfield.decode(deadline[D_POST_SUBMISSIONS])
     new_faulty, failed_recovery = PowerPair(), PowerPair()
     detected = False
@@ -754,7 +753,7 @@ def deadline_process_end(
         if recovering.is_zero() and faulty == live:
             continue
         detected = True
-        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         _reschedule_all_as_faults(queue, quant, fault_expiration)
         partition[P_EXPIRATIONS] = queue.flush()
         part_new = live - faulty
@@ -787,20 +786,20 @@ def deadline_pop_expired(
     """Sectors expiring by ``until`` (on time, or early after faults too
     long) leave their partitions: [on-time, early, on-time pledge, active
     power, faulty power]."""
-    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    queue = load_amt(rt, deadline[D_EXPIRATIONS], "bit-field queue entry")
     expired_partitions, modified = pop_bitfield_queue(rt, queue, until)
     total: list[Any] = [set(), set(), 0, PowerPair(), PowerPair()]
     if not modified:
         return total
     deadline[D_EXPIRATIONS] = queue.flush()
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     with_early: list[int] = []
     for index in sorted(expired_partitions):
         found = get_partition(rt, partitions, index)
         if found is None:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected partition {index}")
         partition = list(found)
-        pqueue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        pqueue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         popped = _pop_expiration_queue(pqueue, until)
         partition[P_EXPIRATIONS] = pqueue.flush()
         expired = popped[0] | popped[1]
@@ -816,7 +815,7 @@ def deadline_pop_expired(
         partition[P_LIVE_POWER] = add_power(partition[P_LIVE_POWER], -(popped[3] + popped[4]))
         partition[P_FAULTY_POWER] = add_power(partition[P_FAULTY_POWER], -popped[4])
         # sectors expiring early are recorded for their termination fee
-        early_queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+        early_queue = load_amt(rt, partition[P_EARLY_TERMINATED], "bit-field queue entry")
         if popped[1]:
             prev = early_queue.get(until)
             merged = popped[1] | (set() if prev is None else bitfield.decode(prev))
@@ -851,7 +850,7 @@ def partition_replace_sectors(
     """Swap sectors for new versions of themselves (an extended expiration):
     they leave their expiration entries and join the new ones; the removed
     ones must be active. Returns (power delta, pledge delta)."""
-    queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+    queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
     old_numbers: set[int] = set()
     old_power, old_pledge = PowerPair(), 0
     for epoch, numbers, power, pledge in _group_by_expiration(size, old, quant):
@@ -959,7 +958,7 @@ def remove_sectors(
 
 
 def _record_early_termination(rt: Runtime, partition: list[Any], epoch: int, numbers: set[int]) -> None:
-    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    queue = load_amt(rt, partition[P_EARLY_TERMINATED], "bit-field queue entry")
     if numbers:
         prev = queue.get(epoch)
         queue.set(epoch, bitfield.encode(numbers | (set() if prev is None else bitfield.decode(prev))))
@@ -977,7 +976,7 @@ def deadline_terminate_sectors(
 ) -> PowerPair:
     """Terminate live sectors now; their fees are charged later, when the
     early terminations are processed. Returns the active power lost."""
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     lost = PowerPair()
     early = bitfield.decode(deadline[D_EARLY_TERMINATIONS])
     for index in sorted(by_partition):
@@ -987,7 +986,7 @@ def deadline_terminate_sectors(
         if not numbers <= live:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "can only terminate live sectors")
         infos = load_sectors(rt, sectors, numbers)
-        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         faults = bitfield.decode(partition[P_FAULTS])
         recoveries = bitfield.decode(partition[P_RECOVERIES])
         removed, removed_recovering = remove_sectors(
@@ -1032,7 +1031,7 @@ class TerminationResult:
 def _partition_pop_early(
     rt: Runtime, partition: list[Any], max_sectors: int
 ) -> tuple[TerminationResult, bool]:
-    queue = Amt.load(rt.store, partition[P_EARLY_TERMINATED])
+    queue = load_amt(rt, partition[P_EARLY_TERMINATED], "bit-field queue entry")
     result = TerminationResult({}, partitions_processed=1)
     processed: list[int] = []
     remainder: tuple[int, set[int]] | None = None
@@ -1070,7 +1069,7 @@ def pop_early_terminations(
     remaining = set(deadlines_with_early)
     for dl_index in sorted(deadlines_with_early):
         deadline = list(load_deadline(rt, deadlines[dl_index]))
-        partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+        partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
         dl_result = TerminationResult({})
         finished = []
         for index in sorted(bitfield.decode(deadline[D_EARLY_TERMINATIONS])):
@@ -1125,7 +1124,7 @@ def deadline_remove_partitions(
 ) -> tuple[set[int], set[int], PowerPair]:
     """Take whole partitions (without faults) out of a deadline, renumbering
     the others; returns their (live, dead) sectors and live power."""
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     count = partitions.count
     if not to_remove:
         return set(), set(), PowerPair()
@@ -1150,7 +1149,7 @@ def deadline_remove_partitions(
     deadline[D_PARTITIONS] = kept.flush()
     deadline[D_LIVE_SECTORS] -= len(live)
     deadline[D_TOTAL_SECTORS] -= len(live) + len(dead)
-    queue = Amt.load(rt.store, deadline[D_EXPIRATIONS])
+    queue = load_amt(rt, deadline[D_EXPIRATIONS], "bit-field queue entry")
     emptied = []
     for epoch, raw in queue.for_each_stored():
         remaining = _cut(bitfield.decode(raw), to_remove)
@@ -1202,7 +1201,7 @@ def deadline_reschedule_expirations(
 ) -> None:
     """Bring the expiration of healthy sectors forward to ``expiration``
     (committed-capacity sectors replaced by new ones)."""
-    partitions = Amt.load(rt.store, deadline[D_PARTITIONS])
+    partitions = load_amt(rt, deadline[D_PARTITIONS], "partition")
     rescheduled: set[int] = set()
     for index in sorted(by_partition):
         found = get_partition(rt, partitions, index)
@@ -1215,7 +1214,7 @@ def deadline_reschedule_expirations(
             - bitfield.decode(partition[P_FAULTS])
         )
         infos = load_sectors(rt, sectors, active)
-        queue = Amt.load(rt.store, partition[P_EXPIRATIONS])
+        queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
         if infos:
             numbers, power, pledge = _remove_active_sectors(rt, queue, quant, infos, size)
             at = quantize_up(expiration, *quant)

@@ -21,6 +21,7 @@ from chainvm.fvm.actors.common import (
     dumps,
     int_key,
 )
+from chainvm.fvm.actors.tables import load_hamt, varint_text
 from chainvm.fvm.address import ID, Address
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
@@ -237,7 +238,7 @@ def _decode_txn_id(data: bytes) -> tuple[int, bytes]:
 
 
 def _get_txn(rt: Runtime, st: list[Any], txn_id: int, phash: bytes) -> list[Any]:
-    ptx = Hamt.load(rt.store, st[S_PENDING], version=_hamt_version(rt))
+    ptx = load_hamt(rt, st[S_PENDING], "multisig transaction", _hamt_version(rt), varint_text)
     raw = ptx.get(int_key(txn_id))
     if raw is None:
         rt.abort(ExitCode.ERR_NOT_FOUND, f"no such transaction {txn_id} for approval")
@@ -273,7 +274,8 @@ def cancel(rt: Runtime, params: tuple[int, bytes]) -> None:
     def remove(st: list[Any]) -> None:
         if not _is_signer(st, caller):
             rt.abort(ExitCode.ERR_FORBIDDEN, f"{caller} is not a signer")
-        ptx = Hamt.load(rt.store, st[S_PENDING], version=_hamt_version(rt))
+        ptx = load_hamt(rt, st[S_PENDING], "multisig transaction", _hamt_version(rt),
+                        varint_text)
         raw = ptx.get(int_key(txn_id))
         if raw is None:
             rt.abort(ExitCode.ERR_NOT_FOUND, "failed to get transaction for cancel")
@@ -340,7 +342,7 @@ def remove_signer(rt: Runtime, params: tuple[Address, bool]) -> None:
 
 
 def _purge_approvals(rt: Runtime, st: list[Any], signer: bytes) -> None:
-    ptx = Hamt.load(rt.store, st[S_PENDING], version=_hamt_version(rt))
+    ptx = load_hamt(rt, st[S_PENDING], "multisig transaction", _hamt_version(rt), varint_text)
     changes: list[tuple[bytes, list[Any] | None]] = []
     for key, raw in list(ptx.items()):
         txn = _txn_obj(raw)

@@ -23,6 +23,7 @@ from chainvm.fvm.actors.common import (
     loads,
 )
 from chainvm.fvm.actors.multisig import resolve_to_id
+from chainvm.fvm.actors.tables import load_amt
 from chainvm.fvm.address import Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
@@ -119,7 +120,7 @@ def update_channel_state(rt: Runtime, params: tuple[list[Any], bytes]) -> None:
             rt.abort(code, "spend voucher verification failed")
 
     def update(s: list[Any]) -> None:
-        lanes = Amt.load(rt.store, s[S_LANES])
+        lanes = load_amt(rt, s[S_LANES], "lane state")
         lane_id = sv[V_LANE]
         if lane_id > MAX_LANE:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "lane ID out of range")

@@ -5,8 +5,9 @@ bytes committed, total pledge, this epoch raw power, this epoch QA power,
 this epoch pledge, QA power smoothed [position, velocity], miner count,
 miners above min power, cron event queue, first cron epoch, last processed
 cron epoch, claims, proof validation batch]``; v2 drops the last processed
-cron epoch. Miner creation and power claims need the proof systems and are
-not implemented (those methods report so).
+cron epoch, and its claims lead with the miner's seal proof type. The
+methods the storage miner calls are those of actors v0; the v2 paths that
+differ stop with a "not implemented" error (docs/fvm.md).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chainvm.fvm.actors.common import (
 )
 from chainvm.fvm.actors.reward import filter_next, read_estimate
 from chainvm.fvm.actors.stubs import stub
+from chainvm.fvm.actors.tables import address_text, load_amt, load_hamt
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
@@ -72,7 +74,7 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
     due: list[tuple[Address, bytes]] = []
 
     def take(st: list[Any]) -> None:
-        events = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
+        events = load_hamt(rt, st[lay.cron_queue], "multimap entry", _hamt_version(rt))
         if v2:
             Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
         # an empty queue has nothing at any epoch: no need to walk the range
@@ -84,7 +86,7 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
                     continue
                 if v2:
                     raise FatalError("deferred miner cron events are not implemented for actors v2")
-                for _, (miner, payload) in Amt.load(rt.store, root).for_each_stored():
+                for _, (miner, payload) in load_amt(rt, root, "cron event").for_each_stored():
                     due.append((Address.from_bytes(miner), payload))
                 events.delete(_epoch_key(epoch))
         st[lay.first_cron] = now + 1
@@ -98,7 +100,7 @@ def _process_deferred_cron(rt: Runtime, lay: _Layout, v2: bool) -> None:
             failed.append(miner)
     if not v2:
         def claims(st: list[Any]) -> None:
-            table = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+            table = load_hamt(rt, st[lay.claims], "claim", _hamt_version(rt), address_text)
             for miner in failed:
                 claim = table.get(miner.bytes)
                 if claim is not None:
@@ -130,11 +132,15 @@ def _process_batch_verifies(rt: Runtime, lay: _Layout) -> None:
     def take(st: list[Any]) -> None:
         if st[lay.batch] is None:
             return
-        batch = Hamt.load(rt.store, st[lay.batch], version=_hamt_version(rt))
+        batch = load_hamt(rt, st[lay.batch], "multimap entry", _hamt_version(rt), address_text)
         for key, root in batch.items():
-            miner = Address.from_bytes(key)
+            try:
+                miner = Address.from_bytes(key)
+            except ValueError:
+                rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"actor {rt.receiver}: proof validation "
+                         f"batch key 0x{key.hex()} is not an address")
             miners.append(miner)
-            infos[miner] = [info for _, info in Amt.load(rt.store, root).for_each_stored()]
+            infos[miner] = [info for _, info in load_amt(rt, root, "seal verify info").for_each_stored()]
         st[lay.batch] = None
 
     rt.state_transaction(take)
@@ -221,11 +227,11 @@ def enroll_cron_event(rt: Runtime, params: tuple[int, bytes]) -> None:
 
     def append(st: list[Any]) -> None:
         # the queue is a multimap: HAMT from epoch key to an AMT of events
-        queue = Hamt.load(rt.store, st[lay.cron_queue], version=_hamt_version(rt))
+        queue = load_hamt(rt, st[lay.cron_queue], "multimap entry", _hamt_version(rt))
         st[lay.first_cron] = min(st[lay.first_cron], epoch)
         key = _epoch_key(epoch)
         root = queue.get(key)
-        events = Amt.new(rt.store) if root is None else Amt.load(rt.store, root)
+        events = Amt.new(rt.store) if root is None else load_amt(rt, root, "cron event")
         events.set(events.count, [miner.bytes, payload])
         queue.set(key, events.flush())
         st[lay.cron_queue] = queue.flush()
@@ -251,7 +257,7 @@ def create_miner(rt: Runtime, params: list[Any]) -> bytes:
     lay = _Layout(v2)
 
     def register(st: list[Any]) -> None:
-        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claims = load_hamt(rt, st[lay.claims], "claim", _hamt_version(rt), address_text)
         claims.set(id_addr, [proof, b"", b""] if v2 else [b"", b""])
         st[9] += 1
         st[lay.claims] = claims.flush()
@@ -298,11 +304,14 @@ def add_to_claim(rt: Runtime, st: list[Any], claims: Hamt, miner: Any, raw: int,
 
 def update_claimed_power(rt: Runtime, params: tuple[int, int]) -> None:
     rt.validate_caller_type(rt.profile.code("storageminer"))
+    if rt.profile.actors_version >= 2:
+        # v2 claims carry the seal proof type, and the consensus minimum depends on it
+        raise FatalError("power claim updates are not implemented for actors v2")
     miner = rt.caller
     lay = _Layout(rt.profile.actors_version >= 2)
 
     def update(st: list[Any]) -> None:
-        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claims = load_hamt(rt, st[lay.claims], "claim", _hamt_version(rt), address_text)
         add_to_claim(rt, st, claims, miner, *params)
         st[lay.claims] = claims.flush()
 
@@ -318,7 +327,7 @@ def on_consensus_fault(rt: Runtime, pledge: int) -> None:
     lay = _Layout(False)
 
     def remove(st: list[Any]) -> None:
-        claims = Hamt.load(rt.store, st[lay.claims], version=_hamt_version(rt))
+        claims = load_hamt(rt, st[lay.claims], "claim", _hamt_version(rt), address_text)
         claim = claims.get(miner.bytes)
         if claim is None:
             rt.abort(ExitCode.ERR_NOT_FOUND, f"miner {miner} not registered (already slashed?)")
@@ -355,14 +364,14 @@ def submit_porep_for_bulk_verify(rt: Runtime, info: Any) -> None:
         if st[lay.batch] is None:
             batch = Hamt.new(rt.store, version=hv)
         else:
-            batch = Hamt.load(rt.store, st[lay.batch], version=hv)
+            batch = load_hamt(rt, st[lay.batch], "multimap entry", hv, address_text)
         found = batch.get(miner.bytes)
-        proofs = Amt.load(rt.store, found) if found is not None else None
+        proofs = load_amt(rt, found, "seal verify info") if found is not None else None
         if proofs is not None and proofs.count >= MAX_MINER_PROVE_COMMITS_PER_EPOCH:
             rt.abort(ERR_TOO_MANY_PROVE_COMMITS, f"miner {miner} proves too many sectors")
         # Multimap.Add looks the array up again before appending
         found = batch.get(miner.bytes)
-        proofs = Amt.load(rt.store, found) if found is not None else Amt.new(rt.store)
+        proofs = load_amt(rt, found, "seal verify info") if found is not None else Amt.new(rt.store)
         proofs.set(proofs.count, info)
         batch.set(miner.bytes, proofs.flush())
         st[lay.batch] = batch.flush()

@@ -10,6 +10,7 @@ from typing import Any
 
 from chainvm.fvm.actors.common import as_address, decode_address, decode_bigint, decode_tuple
 from chainvm.fvm.actors.multisig import resolve_to_id
+from chainvm.fvm.actors.tables import check_entry
 from chainvm.fvm.address import Address
 from chainvm.fvm.codec import encode_bigint
 from chainvm.fvm.hamt import Hamt
@@ -90,6 +91,7 @@ def add_verified_client(rt: Runtime, params: tuple[Address, int]) -> None:
         raw = verifiers.get(verifier.bytes)
         if raw is None:
             rt.abort(ExitCode.ERR_NOT_FOUND, f"no such verifier {verifier}")
+        check_entry(rt, "data cap", f"of verifier {verifier}", raw)
         if verifiers.get(client.bytes) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "a verifier cannot be a verified client")
         cap = decode_bigint(raw)
@@ -117,6 +119,7 @@ def use_bytes(rt: Runtime, params: tuple[Address, int]) -> None:
         raw = clients.get(client.bytes)
         if raw is None:
             rt.abort(ExitCode.ERR_NOT_FOUND, f"no such verified client {client}")
+        check_entry(rt, "data cap", f"of client {client}", raw)
         cap = decode_bigint(raw)
         if size > cap:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "deal size exceeds the client's DataCap")
@@ -147,6 +150,8 @@ def restore_bytes(rt: Runtime, params: tuple[Address, int]) -> None:
         if verifiers.get(client.bytes) is not None:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "cannot restore allowance to a verifier")
         raw = clients.get(client.bytes)
+        if raw is not None:
+            check_entry(rt, "data cap", f"of client {client}", raw)
         cap = 0 if raw is None else decode_bigint(raw)
         clients.set(client.bytes, encode_bigint(cap + size))
         s[2] = clients.flush()

@@ -1,0 +1,216 @@
+"""Values read out of the actors' HAMTs and AMTs: one of the wrong shape aborts the message
+with ErrIllegalState and a line naming the actor, the value and what is wrong (lotus decodes
+a table value when it is read, and specs-actors turns a failure into that abort), where it
+used to end the run as an internal TypeError or DecodeError inside actor code."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import pytest
+
+from chainvm.fvm.actors.common import int_key
+from chainvm.fvm.actors.tables import address_text, index_text, typed, varint_text
+from chainvm.fvm.address import Address
+from chainvm.fvm.amt import Amt
+from chainvm.fvm.api import FIL, Network
+from chainvm.fvm.codec import CID, encode_uvarint
+from chainvm.fvm.hamt import Hamt
+from chainvm.fvm.network import profile_for
+from chainvm.fvm.store import MemoryBlockstore
+from chainvm.fvm.types import ExitCode
+from chainvm.fvm.vm import MARKET_ADDR, ActorError
+
+NVS = [0, 4]
+ILLEGAL_STATE = ExitCode.ERR_ILLEGAL_STATE
+
+
+def _set_head_field(net: Network, addr: Address, index: int, value: Any) -> None:
+    tree = net.tree()
+    act = tree.get_actor(addr)
+    assert act is not None
+    state = list(net.store.get_obj(act.head))
+    state[index] = value
+    act.head = net.store.put_obj(state)
+    tree.set_actor(addr, act)
+    net.root = tree.flush()
+
+
+def _head(net: Network, addr: Address) -> CID:
+    act = net.tree().get_actor(addr)
+    assert act is not None
+    return act.head
+
+
+def _hamt_version(net: Network) -> int:
+    return 0 if net.profile.actors_version == 0 else 2
+
+
+@pytest.mark.parametrize("nv", NVS)
+@pytest.mark.parametrize("lane", [7, [b"", -1], [b"\x00\x01"]])
+def test_wrong_lane_state(nv: int, lane: Any) -> None:
+    net = Network(network_version=nv)
+    alice, bob = net.create_account(balance=100 * FIL), net.create_account(balance=FIL)
+    channel, _ = net.create_paych(alice, bob, 10 * FIL)
+    voucher = net.paych_voucher(alice, channel, lane=0, nonce=1, amount=FIL)
+    assert net.paych_update(bob, channel, voucher).receipt.exit_code == 0
+    lanes = Amt.load(net.store, net.actor_state(channel)[5])
+    lanes.set(0, lane)
+    _set_head_field(net, channel, 5, lanes.flush())
+    before = _head(net, channel)
+    ret = net.paych_update(bob, channel, net.paych_voucher(alice, channel, 0, 2, 2 * FIL))
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert f"actor {channel}: lane state 0" in ret.error
+    assert _head(net, channel) == before
+
+
+@pytest.mark.parametrize("nv", NVS)
+def test_wrong_multisig_transaction(nv: int) -> None:
+    net = Network(network_version=nv)
+    alice, bob = net.create_account(balance=100 * FIL), net.create_account(balance=10 * FIL)
+    carol = net.create_account()
+    msig, _ = net.create_multisig(alice, [alice, bob], 2, value=20 * FIL)
+    assert net.multisig_propose(alice, msig, carol, 5 * FIL).receipt.exit_code == 0
+    pending = Hamt.load(net.store, net.actor_state(msig)[6], version=_hamt_version(net))
+    txn = pending.get(int_key(0))
+    pending.set(int_key(0), [txn[0], 5, *txn[2:]])  # the value an integer, not a big integer
+    _set_head_field(net, msig, 6, pending.flush())
+    before = _head(net, msig)
+    ret = net.multisig_approve(bob, msig, 0)
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert f"actor {msig}: multisig transaction 0: field 1 (value) must be a big" in ret.error
+    assert _head(net, msig) == before and net.balance(carol) == 0
+
+
+def test_wrong_escrow_balance() -> None:
+    net = Network(network_version=3)
+    client = net.create_account(balance=100 * FIL)
+    assert net.market_add_balance(client, client, FIL).receipt.exit_code == 0
+    st = net.actor_state(MARKET_ADDR)
+    escrow = Hamt.load(net.store, st[3])
+    client_id = net.id_of(client)
+    assert client_id is not None
+    escrow.set(client_id.bytes, 5)
+    _set_head_field(net, MARKET_ADDR, 3, escrow.flush())
+    before = _head(net, MARKET_ADDR)
+    ret = net.market_add_balance(client, client, FIL)
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert f"balance of {client_id} must be a big integer" in ret.error
+    assert _head(net, MARKET_ADDR) == before
+
+
+def test_wrong_deal_proposal_stops_the_market_cron_only() -> None:
+    """The cron actor carries on past a receiver's failure, so the block is applied and
+    only the market's tick is undone."""
+    from chainvm.fvm.proofs import zero_commitment
+
+    net = Network(network_version=3, epoch=100)
+    owner = net.create_account(balance=1_000 * FIL)
+    client = net.create_account(balance=100 * FIL)
+    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
+    net.market_add_balance(client, client, 10 * FIL)
+    net.market_add_balance(owner, miner, 10 * FIL)
+    start = net.epoch + 200
+    piece = CID(0xF101, 0x1012, zero_commitment(1 << 20))
+    deal = net.deal_proposal(client, miner, piece, 1 << 20, start, start + 200 * 2880,
+                             price_per_epoch=1000, provider_collateral=10**15)
+    ret, ids = net.publish_deals(miner, [deal])
+    assert ret.receipt.exit_code == 0
+    proposals = Amt.load(net.store, net.actor_state(MARKET_ADDR)[0])
+    proposal = proposals.get(ids[0])
+    proposals.set(ids[0], proposal[:10])
+    _set_head_field(net, MARKET_ADDR, 0, proposals.flush())
+    last_cron = net.actor_state(MARKET_ADDR)[7]
+    net.epoch = start + 2880
+    net.apply_block(miner=owner)
+    assert net.actor_state(MARKET_ADDR)[7] == last_cron  # the tick was undone
+
+
+def test_wrong_precommit_and_sector_info() -> None:
+    net = Network(network_version=3, epoch=100)
+    owner = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
+    assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
+    net.advance(1)
+    assert net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880) \
+        .receipt.exit_code == 0
+    st = net.actor_state(miner)
+    precommits = Hamt.load(net.store, st[5])
+    good = precommits.get(encode_uvarint(0))
+    precommits.set(encode_uvarint(0), [good[0][:9], *good[1:]])
+    good_root = st[5]
+    _set_head_field(net, miner, 5, precommits.flush())
+    net.advance(151)
+    before = _head(net, miner)
+    ret = net.prove_commit_sector(owner, miner, 0)
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert f"actor {miner}: pre-committed sector 0: field 0 (info)" in ret.error
+    assert _head(net, miner) == before
+
+    # with the pre-commit restored the sector is proven; then its info goes wrong
+    _set_head_field(net, miner, 5, good_root)
+    assert net.prove_commit_sector(owner, miner, 0).receipt.exit_code == 0
+    net.apply_block(miner=owner)
+    sectors = Amt.load(net.store, net.actor_state(miner)[8])
+    assert sectors.get(0) is not None
+    sectors.set(0, [0, 3])
+    _set_head_field(net, miner, 8, sectors.flush())
+    before = _head(net, miner)
+    ret = net.declare_faults(owner, miner, [0])
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert "sector info 0 has 2 fields, its layout 11" in ret.error
+    assert _head(net, miner) == before
+
+
+class _Runtime:
+    """What `typed` uses: the actors version, the receiver and abort."""
+
+    receiver = Address.new_id(1000)
+    profile = profile_for(0)
+
+    def abort(self, code: int, message: str = "") -> NoReturn:
+        raise ActorError(code, message)
+
+
+def test_walks_and_gets_check_values_but_key_walks_do_not() -> None:
+    store = MemoryBlockstore()
+    rt: Any = _Runtime()
+    lanes = Amt.new(store)
+    lanes.set(3, [b"", 1])
+    lanes.set(900, "wrong")
+    lanes = typed(rt, Amt.load(store, lanes.flush()), "lane state")
+    assert lanes.get(3) == [b"", 1]
+    for walk in (lanes.items, lanes.for_each_stored):
+        with pytest.raises(ActorError, match=r"actor f01000: lane state 900 must be a list of 2 "
+                                             r"fields, found a text string"):
+            list(walk())
+    claims = Hamt.new(store)
+    claims.set(Address.new_id(5).bytes, [b""])
+    claims = typed(rt, Hamt.load(store, claims.flush()), "claim", address_text)
+    assert list(claims.iter_keys()) == [Address.new_id(5).bytes]
+    with pytest.raises(ActorError, match=r"claim of f05 has 1 fields, its layout 2"):
+        claims.get(Address.new_id(5).bytes)
+    with pytest.raises(ActorError) as err:
+        list(claims.items())
+    assert err.value.code == ILLEGAL_STATE
+    with pytest.raises(KeyError, match="no table value layout"):
+        typed(rt, Amt.new(store), "lanes")
+
+
+def test_key_texts() -> None:
+    assert index_text(12) == "12"
+    assert index_text(encode_uvarint(300)) == "300"
+    assert index_text(b"\x80") == "under key 0x80"
+    assert varint_text(int_key(-3)) == "-3" and varint_text(int_key(7)) == "7"
+    assert varint_text(b"\x80") == "under key 0x80"
+    assert address_text(Address.new_id(7).bytes) == "of f07"
+    assert address_text(b"\x09") == "under key 0x09"
+
+
+def test_api_miner_helpers_under_actors_v2() -> None:
+    net = Network(network_version=4)
+    alice = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(alice)
+    assert net.miner_power(miner) == (0, 0)  # a v2 claim leads with the seal proof type
+    with pytest.raises(NotImplementedError, match="actors v0 only"):
+        net.proving_deadline(miner)
