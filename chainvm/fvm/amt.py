@@ -120,6 +120,7 @@ class Amt:
             raise AmtError("index out of range")
         if index >= _nodes_for_height(self.height + 1):
             return None
+        key = index
         node: _Node | None = self.root
         height = self.height
         while height > 0:
@@ -133,7 +134,7 @@ class Amt:
         assert node is not None
         value = node.values.get(index)
         if value is not None and self.check is not None:
-            self.check(index, value)
+            self.check(key, value)
         return value
 
     def set(self, index: int, value: Any) -> None:

@@ -91,7 +91,12 @@ UINT: Kind = ("a non-negative integer", _is_uint)
 BIGINT: Kind = ("a big integer (a byte string with a sign byte)", _is_bigint)
 ADDRESS: Kind = ("an address", _is_address)
 STRING: Kind = ("a text string", lambda value: isinstance(value, str))
-BYTES: Kind = ("a byte string", lambda value: isinstance(value, bytes))  # bit fields, IDs
+BYTES: Kind = ("a byte string", lambda value: isinstance(value, bytes))  # IDs, payloads
+# go-bitfield's decoder takes the bytes and checks the RLE+ version in the first two bits;
+# the runs themselves are read when the field is used (a malformed run there is an
+# ErrIllegalState abort: see vm.py)
+BITFIELD: Kind = ("a bit field (RLE+ bytes of version 0)",
+                  lambda value: isinstance(value, bytes) and (not value or value[0] & 3 == 0))
 BOOL: Kind = ("a boolean", lambda value: isinstance(value, bool))
 FILTER: Kind = ("a filter estimate [position, velocity]", _is_filter)
 FILTER_OR_NULL: Kind = ("a filter estimate or null", _or_null(_is_filter))
@@ -140,7 +145,7 @@ _MINER_V0: list[Field] = [
     ("pre-committed sectors", CID_KIND), ("pre-committed sectors expiry", CID_KIND),
     ("allocated sectors", CID_KIND), ("sectors", CID_KIND),
     ("proving period start", INT), ("current deadline", UINT), ("deadlines", CID_KIND),
-    ("early terminations", BYTES),
+    ("early terminations", BITFIELD),
 ]
 _MINER_V2: list[Field] = [
     *_MINER_V0[:4], ("fee debt", BIGINT), ("initial pledge", BIGINT), *_MINER_V0[5:],
@@ -195,7 +200,7 @@ STRUCTS: dict[str, Sequence[Field]] = {
     "deadlines": [("due", _DEADLINE_LIST)],
     "deadline": [
         ("partitions", CID_KIND), ("expiration epochs", CID_KIND),
-        ("PoSt submissions", BYTES), ("early terminations", BYTES),
+        ("PoSt submissions", BITFIELD), ("early terminations", BITFIELD),
         ("live sectors", UINT), ("total sectors", UINT), ("faulty power", _POWER_PAIR),
     ],
 }
@@ -209,14 +214,14 @@ _PRECOMMIT_INFO: list[Field] = [
 _CLAIM_V0: list[Field] = [("raw byte power", BIGINT), ("quality-adjusted power", BIGINT)]
 _ENTRY_STRUCTS: dict[str, Sequence[Field]] = {
     "partition, actors v0": [
-        ("sectors", BYTES), ("faults", BYTES), ("recoveries", BYTES),
-        ("terminated", BYTES), ("expiration epochs", CID_KIND),
+        ("sectors", BITFIELD), ("faults", BITFIELD), ("recoveries", BITFIELD),
+        ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
         ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
         ("faulty power", _POWER_PAIR), ("recovering power", _POWER_PAIR),
     ],
     "partition, actors v2": [
-        ("sectors", BYTES), ("unproven", BYTES), ("faults", BYTES),
-        ("recoveries", BYTES), ("terminated", BYTES), ("expiration epochs", CID_KIND),
+        ("sectors", BITFIELD), ("unproven", BITFIELD), ("faults", BITFIELD),
+        ("recoveries", BITFIELD), ("terminated", BITFIELD), ("expiration epochs", CID_KIND),
         ("early terminated", CID_KIND), ("live power", _POWER_PAIR),
         ("unproven power", _POWER_PAIR), ("faulty power", _POWER_PAIR),
         ("recovering power", _POWER_PAIR),
@@ -226,7 +231,7 @@ _ENTRY_STRUCTS: dict[str, Sequence[Field]] = {
         *_SECTOR_INFO_V0, ("replaced sector age", INT), ("replaced day reward", BIGINT),
     ],
     "expiration set": [
-        ("on-time sectors", BYTES), ("early sectors", BYTES), ("on-time pledge", BIGINT),
+        ("on-time sectors", BITFIELD), ("early sectors", BITFIELD), ("on-time pledge", BIGINT),
         ("active power", _POWER_PAIR), ("faulty power", _POWER_PAIR),
     ],
     "pre-committed sector": [
@@ -265,7 +270,7 @@ _ENTRY_STRUCTS: dict[str, Sequence[Field]] = {
 _ENTRY_VALUES: dict[str, Kind] = {
     "balance": BIGINT,
     "data cap": BIGINT,
-    "bit-field queue entry": BYTES,
+    "bit-field queue entry": BITFIELD,
     "multimap entry": ("a CID (the root of its set or array)",
                        lambda value: isinstance(value, CID)),
 }

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from chainvm.fvm.address import BLS, ID, SECP256K1, Address
+from chainvm.fvm.bitfield import BitfieldError
 from chainvm.fvm.codec import CID, DecodeError, dumps, loads
 from chainvm.fvm.errors import FatalError
 from chainvm.fvm.gas import compute_gas_outputs
@@ -605,6 +606,12 @@ class VM:
             ret = fn(rt, decoded)
         except ActorPanic as exc:
             raise ActorError(self.profile.panic_exit_code, f"spec actors failure: {exc}") from exc
+        except BitfieldError as exc:
+            # a bit field in state whose runs do not read (its version is checked with its
+            # layout): go-bitfield reports it where the runs are read, and the actors turn
+            # that error into ErrIllegalState (parameters' bit fields are read in decoding)
+            raise ActorError(ExitCode.ERR_ILLEGAL_STATE, f"malformed bit field in state: {exc}") \
+                from exc
         if not rt.caller_validated:
             raise ActorError(ExitCode.SYS_ERR_ILLEGAL_ACTOR, "Caller MUST be validated")
         return ret or b""

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from chainvm.fvm import bitfield
 from chainvm.fvm.actors.common import int_key
 from chainvm.fvm.actors.tables import address_text, index_text, typed, varint_text
 from chainvm.fvm.address import Address
@@ -162,11 +163,71 @@ def test_wrong_precommit_and_sector_info() -> None:
     assert _head(net, miner) == before
 
 
+def _proven_sector(net: Network) -> tuple[Any, Address]:
+    owner = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
+    assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
+    net.advance(1)
+    assert net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880) \
+        .receipt.exit_code == 0
+    net.advance(151)
+    assert net.prove_commit_sector(owner, miner, 0).receipt.exit_code == 0
+    net.apply_block(miner=owner)
+    return owner, miner
+
+
+def test_bit_field_queue_entry_of_another_rle_version() -> None:
+    """go-bitfield's decoder refuses an RLE+ version other than 0: a table value holding
+    one fails its read, as any other wrong value."""
+    from chainvm.fvm.actors.miner_state import add_to_bitfield_queue
+
+    rt: Any = _Runtime()
+    queue = Amt.new(rt.store)
+    queue.set(100, bitfield.encode({1}))
+    root = queue.flush()
+    assert add_to_bitfield_queue(rt, root, (1, 0), 100, {2}) != root
+    queue.set(100, b"\x05x")  # version 1
+    with pytest.raises(ActorError, match=r"actor f01000: bit-field queue entry 100 must be a "
+                                         r"bit field \(RLE\+ bytes of version 0\), found a byte") \
+            as err:
+        add_to_bitfield_queue(rt, queue.flush(), (1, 0), 100, {2})
+    assert err.value.code == ILLEGAL_STATE
+
+
+def test_malformed_runs_in_a_partition_bit_field_abort_the_message() -> None:
+    """The version is right but a run does not read: go-bitfield reports that where the
+    runs are read, and the actor aborts with ErrIllegalState."""
+    net = Network(network_version=3, epoch=100)
+    owner, miner = _proven_sector(net)
+    where = net.sector_location(miner, 0)
+    assert where is not None
+    st = net.actor_state(miner)
+    deadlines = net.store.get_obj(st[11])
+    deadline = list(net.store.get_obj(deadlines[0][where[0]]))
+    partitions = Amt.load(net.store, deadline[0])
+    partition = list(partitions.get(where[1]))
+    partition[1] = b"\x00" + b"\xff" * 12  # faults: a varint that never ends
+    partitions.set(where[1], partition)
+    deadline[0] = partitions.flush()
+    due = list(deadlines[0])
+    due[where[0]] = net.store.put_obj(deadline)
+    _set_head_field(net, miner, 11, net.store.put_obj([due]))
+    before = _head(net, miner)
+    ret = net.declare_faults(owner, miner, [0])
+    assert ret.receipt.exit_code == ILLEGAL_STATE
+    assert "malformed bit field in state: RLE+ varint too long" in ret.error
+    assert _head(net, miner) == before
+
+
 class _Runtime:
-    """What `typed` uses: the actors version, the receiver and abort."""
+    """What `typed` and the bit-field queue use: the actors version, the receiver, a store
+    and abort."""
 
     receiver = Address.new_id(1000)
     profile = profile_for(0)
+
+    def __init__(self) -> None:
+        self.store = MemoryBlockstore()
 
     def abort(self, code: int, message: str = "") -> NoReturn:
         raise ActorError(code, message)

@@ -3,7 +3,7 @@
 lotus stores a table's values undecoded (cbor-gen's `Deferred`) and decodes one only when an
 actor reads it; a value of the wrong shape then fails that read, and the actor aborts with
 ErrIllegalState (specs-actors' `RequireNoErr(rt, err, exitcode.ErrIllegalState, ...)`): the
-message gets a receipt with exit code 16 and its state changes are dropped. A table loaded
+message gets a receipt with exit code 20 and its state changes are dropped. A table loaded
 here checks each value as it is read (`get` and the walks, not a walk over keys only) against
 its layout in `chainvm.fvm.layouts.ENTRIES` and aborts the same way, naming the actor, the
 table's value and what is wrong, where an unchecked value used to end the whole run as an
