@@ -351,6 +351,15 @@ def check_state(code: CID, head: CID, state: Any, owner: object) -> None:
         _check_fields(f"actor {owner} ({label}): state {head}", fields, state)
 
 
+def check_bit_field_block(kind: str, at: object, block: Any, owner: object) -> None:
+    """Raise StateShapeError unless `block` (a miner's allocated sector numbers) is a bit
+    field as go-bitfield decodes one."""
+    what, ok = BITFIELD
+    if not ok(block):
+        raise StateShapeError(f"actor {owner}: {kind} {at} must be {what}, "
+                              f"found {describe(block)}")
+
+
 def check_block(kind: str, at: object, block: Any, owner: object,
                 version: int | None = None) -> None:
     """Raise StateShapeError unless `block`, read for actor `owner`, has the layout STRUCTS

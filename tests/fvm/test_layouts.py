@@ -309,3 +309,20 @@ def test_vector_with_a_wrong_head(actor: int, state: Any, why: str, tmp_path: Pa
         assert r["error"].startswith("StateShapeError: ") and why in r["error"], r["error"]
         assert "\n" not in r["error"]
     assert "Traceback" not in err and "internal error" not in out
+
+
+@pytest.mark.parametrize("allocated", [b"\x05x", 7])
+def test_allocated_sectors_of_the_wrong_shape_stop_the_message(allocated: Any) -> None:
+    """A block loaded through the store, as lotus loads it: fatal, like the blocks above."""
+    net = Network(network_version=3, epoch=100)
+    owner = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
+    assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
+    st = net.actor_state(miner)
+    _replace_head(net, miner, [*st[:7], net.store.put_obj(allocated), *st[8:]])
+    net.advance(1)
+    before = net.root
+    with pytest.raises(StateShapeError, match=rf"actor {miner}: allocated sectors \S+ must be "
+                                              r"a bit field \(RLE\+ bytes of version 0\)"):
+        net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880)
+    assert net.root == before

@@ -76,7 +76,7 @@ from chainvm.fvm.address import BLS, Address
 from chainvm.fvm.amt import Amt
 from chainvm.fvm.codec import CID, encode_bigint
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.layouts import WPOST_PERIOD_DEADLINES, check_block
+from chainvm.fvm.layouts import WPOST_PERIOD_DEADLINES, check_bit_field_block, check_block
 from chainvm.fvm.types import ExitCode
 from chainvm.fvm.vm import (
     BURNT_FUNDS_ADDR,
@@ -1042,7 +1042,7 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, "too many deals for sector")
         # allocate the sector number
         # run by run: a compacted (masked) range may be huge
-        allocated = rt.store_get(st[STATE_ALLOCATED])
+        allocated = _load_allocated(rt, st, STATE_ALLOCATED)
         if bitfield.contains(allocated, number):
             rt.abort(ExitCode.ERR_ILLEGAL_ARGUMENT, f"sector number {number} already allocated")
         st[STATE_ALLOCATED] = rt.store_put(bitfield.union(allocated, bitfield.encode({number})))
@@ -1098,6 +1098,15 @@ def pre_commit_sector(rt: Runtime, params: list[Any]) -> None:
 STATE_PRECOMMITS = 5
 STATE_PRECOMMIT_EXPIRY = 6
 STATE_ALLOCATED = 7
+
+
+def _load_allocated(rt: Runtime, st: list[Any], at: int) -> bytes:
+    """The allocated sector numbers: a block holding one bit field, loaded through the
+    store as lotus loads it (so a block that is not one is fatal)."""
+    block = rt.store_get(st[at])
+    check_bit_field_block("allocated sectors", st[at], block, rt.receiver)
+    allocated: bytes = block
+    return allocated
 STATE_SECTORS = 8
 STATE_DEADLINES_V0 = 11
 
@@ -1564,7 +1573,7 @@ def compact_sector_numbers(rt: Runtime, mask: bytes) -> None:
     def compact(st: list[Any]) -> None:
         info = _load_info(rt, st)
         _validate_control(rt, info)
-        st[at] = rt.store_put(bitfield.union(rt.store_get(st[at]), mask))
+        st[at] = rt.store_put(bitfield.union(_load_allocated(rt, st, at), mask))
 
     rt.state_transaction(compact)
 
