@@ -490,6 +490,14 @@ class Chain:
     def get_block(self, block_hash: bytes) -> StoredBlock | None:
         return self.blocks.get(block_hash)
 
+    def get_canonical_block(self, block_hash: bytes) -> StoredBlock | None:
+        """The block `block_hash` names if it is on the canonical chain (a block a dev node
+        reverted, or a side chain's, is not)."""
+        stored = self.blocks.get(block_hash)
+        if stored is None or self.canonical.get(stored.number) != block_hash:
+            return None
+        return stored
+
     def get_block_by_number(self, number: int) -> StoredBlock | None:
         block_hash = self.canonical.get(number)
         return self.blocks.get(block_hash) if block_hash is not None else None

@@ -740,6 +740,26 @@ class RemoteState:
             self.cache.put_many([(key, json.dumps(answer).encode())])
         return answer
 
+    def fee_history(self, count: int, newest: int, percentiles: list[float] | None
+                    ) -> dict[str, Any]:
+        """eth_feeHistory on the remote for `count` blocks up to `newest` (at most N), as
+        anvil forwards it when the range ends before its fork; cached."""
+        params: list[Any] = [hex(count), hex(newest)]
+        if percentiles is not None:
+            params.append(percentiles)
+        key = self.prefix + b"f" + json.dumps(params).encode()
+        raw = self.cache.get(key) if self.cache is not None else None
+        if raw is not None:
+            return json.loads(raw)  # type: ignore[no-any-return]
+        answer = self._fetch([("eth_feeHistory", params)])[0]
+        if not (isinstance(answer, dict) and isinstance(answer.get("baseFeePerGas"), list)
+                and isinstance(answer.get("oldestBlock"), str)):
+            raise RemoteError(f"fork: remote {self.client.display}: eth_feeHistory answered "
+                              f"something other than a fee history: {short(answer)}")
+        if self.cache is not None:
+            self.cache.put_many([(key, json.dumps(answer).encode())])
+        return answer
+
     def logs(self, criteria: dict[str, Any]) -> list[Any]:
         """eth_getLogs on the remote, for a range that ends at most at N; cached."""
         key = self.prefix + b"l" + json.dumps(criteria, sort_keys=True).encode()

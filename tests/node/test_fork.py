@@ -21,6 +21,7 @@ from chainvm.crypto import keccak256
 from chainvm.encoding.rlp import decode as rlp_decode
 from chainvm.node.devchain import CallArgs, DevChain, NodeError
 from chainvm.node.forking import ForkCache, RemoteError
+from chainvm.node.rpc.dispatch import Rpc
 from chainvm.testing.api import TestChain
 from tests.node.compilers import node_modules, solidity
 from tests.node.helpers import Client
@@ -479,6 +480,33 @@ def test_anvil_reset_refork_and_back(anvil: Remote, chainvm_remote: Remote) -> N
 
 
 # -- a remote that fails ------------------------------------------------------------------------
+
+
+def test_fee_history_across_the_fork_block(anvil: Remote) -> None:
+    """Wallets ask for the last few blocks' fees: a range ending at or before the fork block
+    is the remote's answer (as anvil forwards it); one ending after it starts at the fork
+    block. It used to end in an internal error for any range reaching below the fork."""
+    dev = fork_of(anvil)
+    try:
+        rpc = Rpc(dev)
+
+        def call(method: str, *params: Any) -> Any:
+            answer = rpc.handle_one({"jsonrpc": "2.0", "id": 1, "method": method,
+                                     "params": list(params)})
+            assert answer is not None and "error" not in answer, answer
+            return answer["result"]
+
+        n = anvil.fork_block
+        assert n >= 3
+        expected = anvil.rpc("eth_feeHistory", "0x3", hex(n), [50])
+        assert call("eth_feeHistory", "0x3", "latest", [50]) == expected
+        assert call("eth_feeHistory", "0x2", hex(n - 1))["oldestBlock"] == hex(n - 2)
+        call("evm_mine")
+        local = call("eth_feeHistory", "0x10", "latest")
+        assert local["oldestBlock"] == hex(n)  # the fork block and the one mined on it
+        assert len(local["gasUsedRatio"]) == 2 and len(local["baseFeePerGas"]) == 3
+    finally:
+        dev.close()
 
 
 def test_block_not_served_is_one_clear_line(anvil: Remote) -> None:

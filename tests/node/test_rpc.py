@@ -195,6 +195,29 @@ def test_calls_at_a_block_see_that_blocks_context(rpc: Client) -> None:
     assert int(rpc("eth_estimateGas", {"to": probe}, "latest"), 16) > 21000
 
 
+def test_reverted_blocks_are_gone_by_hash_too(rpc: Client) -> None:
+    """As anvil unwinds them: a block evm_revert dropped is not served by its hash either.
+    Served, it used to send eth_feeHistory into an internal error and trace_block into a
+    replay on a state changed since."""
+    a = rpc("eth_accounts")
+    sid = rpc("evm_snapshot")
+    receipt = send(rpc, to=a[2], value="0x1")
+    gone = receipt["blockHash"]
+    assert rpc("eth_getBlockByHash", gone, False)["hash"] == gone
+    assert rpc("evm_revert", sid) is True
+    rpc("anvil_setBalance", a[0], "0x10")  # the reverted block could not be replayed now
+    assert rpc("eth_getBlockByHash", gone, False) is None
+    assert rpc("eth_getBlockTransactionCountByHash", gone) is None
+    assert rpc("eth_getTransactionByBlockHashAndIndex", gone, "0x0") is None
+    assert rpc("eth_getTransactionReceipt", receipt["transactionHash"]) is None
+    for method, params in (("eth_feeHistory", ["0x2", {"blockHash": gone}]),
+                           ("eth_getBalance", [a[0], {"blockHash": gone}]),
+                           ("eth_getLogs", [{"blockHash": gone}])):
+        err = rpc.error(method, *params)
+        assert err["code"] == -32000, (method, err)
+    assert rpc("trace_block", {"blockHash": gone}) is None
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

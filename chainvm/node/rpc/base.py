@@ -95,7 +95,7 @@ class Namespace:
     def maybe_block(self, ref: BlockId) -> StoredBlock | None:
         chain = self.dev.chain
         if ref.hash is not None:
-            return chain.get_block(ref.hash)
+            return chain.get_canonical_block(ref.hash)
         if ref.tag == "pending":
             return self.dev.pending_block()
         if ref.is_head:

@@ -120,8 +120,18 @@ class EthApi(Namespace):
     def eth_feeHistory(self, count: Number, newest: BlockRef = LATEST,
                        percentiles: Percentiles | None = None) -> dict[str, Any]:
         n = max(1, min(count, MAX_FEE_HISTORY_BLOCKS))
-        last = self.block(LATEST if newest.tag == "pending" else newest).number
+        ref = LATEST if newest.tag == "pending" else newest
+        remote = self.dev.remote
+        if remote is not None and ref.hash is None and self.number(ref) <= remote.number:
+            # forked, and the range ends at or before the fork block: the remote's blocks,
+            # so the remote's answer (as anvil forwards it)
+            return remote.fee_history(n, self.number(ref), percentiles)
+        last = self.block(ref).number
         first = max(0, last - n + 1)
+        if remote is not None:
+            # the local chain starts at the fork block: fewer blocks, as geth gives when
+            # older ones are not at hand
+            first = max(first, remote.number)
         base_fees, ratios, rewards, blob_fees, blob_ratios = [], [], [], [], []
         for num in range(first, last + 1):
             stored = self.dev.chain.get_block_by_number(num)
@@ -190,7 +200,7 @@ class EthApi(Namespace):
     @quick
     def eth_getBlockByHash(self, block_hash: Hash, full: Bool = False
                            ) -> dict[str, Any] | None:
-        stored = self.dev.chain.get_block(block_hash)
+        stored = self.dev.chain.get_canonical_block(block_hash)
         if stored is None and self.dev.remote is not None:  # forked: a block up to N?
             return self.dev.remote.historic(  # type: ignore[no-any-return]
                 "eth_getBlockByHash", ["0x" + block_hash.hex(), full])
@@ -203,14 +213,14 @@ class EthApi(Namespace):
 
     @quick
     def eth_getBlockTransactionCountByHash(self, block_hash: Hash) -> str | None:
-        stored = self.dev.chain.get_block(block_hash)
+        stored = self.dev.chain.get_canonical_block(block_hash)
         return q(len(stored.block.transactions)) if stored else None
 
     def eth_getUncleCountByBlockNumber(self, block: BlockRef) -> str:
         return q(len(self.block(block).block.uncles))
 
     def eth_getUncleCountByBlockHash(self, block_hash: Hash) -> str | None:
-        stored = self.dev.chain.get_block(block_hash)
+        stored = self.dev.chain.get_canonical_block(block_hash)
         return q(len(stored.block.uncles)) if stored else None
 
     def eth_getUncleByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
@@ -220,7 +230,7 @@ class EthApi(Namespace):
 
     def eth_getUncleByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
                                         ) -> dict[str, Any] | None:
-        stored = self.dev.chain.get_block(block_hash)
+        stored = self.dev.chain.get_canonical_block(block_hash)
         return self._uncle(stored, index) if stored is not None else None
 
     def _uncle(self, stored: StoredBlock, index: int) -> dict[str, Any] | None:
@@ -264,7 +274,7 @@ class EthApi(Namespace):
 
     def eth_getTransactionByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
                                               ) -> dict[str, Any] | None:
-        stored = self.dev.chain.get_block(block_hash)
+        stored = self.dev.chain.get_canonical_block(block_hash)
         if stored is None or index >= len(stored.block.transactions):
             return None
         return format_tx(self.dev, stored.block.transactions[index], stored, index)

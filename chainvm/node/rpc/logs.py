@@ -163,7 +163,7 @@ class LogsApi(Namespace):
     def _logs(self, crit: LogCriteria) -> list[dict[str, Any]]:
         remote = self.dev.remote
         if crit.block_hash is not None:
-            stored = self.dev.chain.get_block(crit.block_hash)
+            stored = self.dev.chain.get_canonical_block(crit.block_hash)
             if remote is not None and (stored.number <= remote.number if stored else (
                     remote.historic("eth_getBlockByHash", [d(crit.block_hash), False])
                     is not None)):  # forked: a block up to N, the remote's
