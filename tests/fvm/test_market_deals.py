@@ -100,8 +100,9 @@ def test_provider_collateral_minimum() -> None:
     )
 
 
-def test_a_deal_never_activated_times_out() -> None:
-    net = Network(network_version=3, epoch=100)
+def published_deal(net: Network) -> tuple[Any, Any, Address, int, list[int]]:
+    """(owner, client, miner, start epoch, deal IDs) after one deal starting 200 epochs
+    on is published (both sides 10 FIL in escrow)."""
     owner = net.create_account(balance=1_000 * FIL)
     client = net.create_account(balance=100 * FIL)
     miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
@@ -113,6 +114,12 @@ def test_a_deal_never_activated_times_out() -> None:
                              price_per_epoch=1000, provider_collateral=10**15)
     ret, ids = net.publish_deals(miner, [deal])
     assert ret.receipt.exit_code == 0
+    return owner, client, miner, start, ids
+
+
+def test_a_deal_never_activated_times_out() -> None:
+    net = Network(network_version=3, epoch=100)
+    owner, client, miner, start, ids = published_deal(net)
     burnt_before = net.balance(Address.new_id(99))
     net.epoch = start + 2880  # past any epoch of its start day
     net.apply_block(miner=owner)

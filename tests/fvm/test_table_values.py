@@ -103,20 +103,10 @@ def test_wrong_escrow_balance() -> None:
 def test_wrong_deal_proposal_stops_the_market_cron_only() -> None:
     """The cron actor carries on past a receiver's failure, so the block is applied and
     only the market's tick is undone."""
-    from chainvm.fvm.proofs import zero_commitment
+    from tests.fvm.test_market_deals import published_deal
 
     net = Network(network_version=3, epoch=100)
-    owner = net.create_account(balance=1_000 * FIL)
-    client = net.create_account(balance=100 * FIL)
-    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
-    net.market_add_balance(client, client, 10 * FIL)
-    net.market_add_balance(owner, miner, 10 * FIL)
-    start = net.epoch + 200
-    piece = CID(0xF101, 0x1012, zero_commitment(1 << 20))
-    deal = net.deal_proposal(client, miner, piece, 1 << 20, start, start + 200 * 2880,
-                             price_per_epoch=1000, provider_collateral=10**15)
-    ret, ids = net.publish_deals(miner, [deal])
-    assert ret.receipt.exit_code == 0
+    owner, _client, _miner, start, ids = published_deal(net)
     proposals = Amt.load(net.store, net.actor_state(MARKET_ADDR)[0])
     proposal = proposals.get(ids[0])
     proposals.set(ids[0], proposal[:10])
@@ -127,14 +117,29 @@ def test_wrong_deal_proposal_stops_the_market_cron_only() -> None:
     assert net.actor_state(MARKET_ADDR)[7] == last_cron  # the tick was undone
 
 
-def test_wrong_precommit_and_sector_info() -> None:
-    net = Network(network_version=3, epoch=100)
+def _pre_committed_sector(net: Network) -> tuple[Any, Address]:
+    """A funded miner (actors v0) with sector 0 pre-committed."""
     owner = net.create_account(balance=10_000 * FIL)
     miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
     assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
     net.advance(1)
     assert net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880) \
         .receipt.exit_code == 0
+    return owner, miner
+
+
+def _proven_sector(net: Network) -> tuple[Any, Address]:
+    """The same with sector 0 proven and active."""
+    owner, miner = _pre_committed_sector(net)
+    net.advance(151)
+    assert net.prove_commit_sector(owner, miner, 0).receipt.exit_code == 0
+    net.apply_block(miner=owner)
+    return owner, miner
+
+
+def test_wrong_precommit_and_sector_info() -> None:
+    net = Network(network_version=3, epoch=100)
+    owner, miner = _pre_committed_sector(net)
     st = net.actor_state(miner)
     precommits = Hamt.load(net.store, st[5])
     good = precommits.get(encode_uvarint(0))
@@ -161,19 +166,6 @@ def test_wrong_precommit_and_sector_info() -> None:
     assert ret.receipt.exit_code == ILLEGAL_STATE
     assert "sector info 0 has 2 fields, its layout 11" in ret.error
     assert _head(net, miner) == before
-
-
-def _proven_sector(net: Network) -> tuple[Any, Address]:
-    owner = net.create_account(balance=10_000 * FIL)
-    miner, _ = net.create_miner(owner, worker_balance=10 * FIL)
-    assert net.send(owner, miner, 1_000 * FIL).receipt.exit_code == 0
-    net.advance(1)
-    assert net.pre_commit_sector(owner, miner, 0, expiration=net.epoch + 300 * 2880) \
-        .receipt.exit_code == 0
-    net.advance(151)
-    assert net.prove_commit_sector(owner, miner, 0).receipt.exit_code == 0
-    net.apply_block(miner=owner)
-    return owner, miner
 
 
 def test_bit_field_queue_entry_of_another_rle_version() -> None:
