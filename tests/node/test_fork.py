@@ -509,6 +509,30 @@ def test_fee_history_across_the_fork_block(anvil: Remote) -> None:
         dev.close()
 
 
+def test_create_access_list_as_anvil_makes_it(anvil: Remote) -> None:
+    """geth's eth_createAccessList, which anvil follows: the target's own storage slots are
+    listed (a list warms them), and gasUsed is that of a run with the list applied."""
+    dev = fork_of(anvil)
+    try:
+        rpc = Rpc(dev)
+
+        def normalized(answer: dict[str, Any]) -> dict[str, Any]:
+            entries = sorted((e["address"], sorted(e["storageKeys"]))
+                             for e in answer["accessList"])
+            return {"accessList": entries, "gasUsed": answer["gasUsed"]}
+
+        for data in (calldata("set(uint256)", 5), calldata("fill(uint256,uint256)", 0, 3)):
+            request = {"from": DEV0, "to": anvil.probe, "data": data}
+            want = anvil.rpc("eth_createAccessList", request, hex(anvil.fork_block))
+            answer = rpc.handle_one({"jsonrpc": "2.0", "id": 1, "method": "eth_createAccessList",
+                                     "params": [request, "latest"]})
+            assert answer is not None and "result" in answer, answer
+            assert want["accessList"]  # the probe's own slots
+            assert normalized(answer["result"]) == normalized(want)
+    finally:
+        dev.close()
+
+
 def test_block_not_served_is_one_clear_line(anvil: Remote) -> None:
     with pytest.raises(NodeError) as info:
         DevChain(fork_url=anvil.proxy.url, fork_block=anvil.latest + 1000)

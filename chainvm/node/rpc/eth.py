@@ -3,6 +3,7 @@ Logs and filters are in `logs`."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from chainvm.chain.block import Block
@@ -45,6 +46,24 @@ def _parse_slots(v: Any, what: str) -> list[int]:
     if not isinstance(v, list):
         raise InvalidParams(f"{what}: expected an array of storage slots")
     return [parse_slot(s, f"{what}[{i}]") for i, s in enumerate(v)]
+
+
+# eth_createAccessList runs the call until its list stops changing (geth has no bound;
+# two or three runs are usual: the list warms what it names, which changes no path)
+ACCESS_LIST_ROUNDS = 8
+
+
+def _access_list(start: dict[bytes, set[int]], touched: list[tuple[bytes, set[int]]],
+                 exclude: set[bytes]) -> dict[bytes, set[int]]:
+    """`start` with `touched` added as geth's access-list tracer adds it: every storage
+    slot (its address with it), and the other addresses unless excluded."""
+    out = {a: set(keys) for a, keys in start.items()}
+    for address, keys in touched:
+        if keys:
+            out.setdefault(address, set()).update(keys)
+        elif address not in exclude:
+            out.setdefault(address, set())
+    return out
 
 
 def _parse_percentiles(v: Any, what: str) -> list[float]:
@@ -326,20 +345,32 @@ class EthApi(Namespace):
 
     @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
+        """geth's method: run the call with the list found so far as its access list, and
+        again with what that run touched, until the list stops changing; gasUsed is the
+        last run's, the list applied."""
         from chainvm.node.tracing import AccessListTracer
 
         self.capped(self.check_chain_id(tx))
-        tracer = AccessListTracer()
         state, env, fork = self.call_context(block)
-        result = self.dev.execute(tx, state, env, fork, tracer=tracer)
         sender = tx.sender or bytes(20)
-        # The sender, the target and the precompiles are warm anyway: listing them only
-        # costs gas.
         nonce = (state or self.dev.state()).nonce(sender)
-        exclude = {sender, tx.to or create_address(sender, nonce)}
-        exclude.update(fork.precompiles)
+        # The sender, the target and the precompiles are warm anyway: they are listed only
+        # for their storage slots, which a list does warm.
+        exclude = {sender, tx.to or create_address(sender, nonce), *fork.precompiles}
+        found = _access_list({}, [(a, {int.from_bytes(k, "big") for k in keys})
+                                  for a, keys in tx.access_list], exclude)
+        for _ in range(ACCESS_LIST_ROUNDS):
+            listed = [(a, [k.to_bytes(32, "big") for k in sorted(keys)])
+                      for a, keys in found.items()]
+            tracer = AccessListTracer()
+            result = self.dev.execute(dataclasses.replace(tx, access_list=listed), state, env,
+                                      fork, tracer=tracer)
+            touched = _access_list(found, list(tracer.accessed.items()), exclude)
+            if touched == found:
+                break
+            found = touched
         entries = [{"address": d(a), "storageKeys": [f"0x{k:064x}" for k in sorted(keys)]}
-                   for a, keys in tracer.accessed.items() if a not in exclude]
+                   for a, keys in found.items()]
         out: dict[str, Any] = {"accessList": entries, "gasUsed": q(result.gas_used)}
         if not result.success:
             out["error"] = result.error
