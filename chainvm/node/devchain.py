@@ -9,6 +9,7 @@ server runs every request on its one event loop thread.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -322,6 +323,9 @@ class DevChain:
         self.impersonated: set[bytes] = set()
         self.snapshots: dict[int, Snapshot] = {}
         self._next_snapshot = 1
+        # anvil_metadata's instanceId: new for each node and each reset, as hardhat's, so
+        # that a client can tell the chain it cached things about is gone
+        self.instance_id = secrets.token_bytes(32)
         self._impersonated_txs: dict[bytes, bytes] = {}
         # Senders of impersonated transactions cannot be recovered from their placeholder
         # signatures; with a datadir they are kept in a side file beside the LMDB files.
@@ -954,6 +958,7 @@ class DevChain:
         self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
         self.revert(0)
         self.snapshots.clear()
+        self.instance_id = secrets.token_bytes(32)
 
     # -- state dumps (anvil_dumpState / anvil_loadState, --dump-state / --load-state) --------
 

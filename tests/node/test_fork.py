@@ -533,6 +533,25 @@ def test_create_access_list_as_anvil_makes_it(anvil: Remote) -> None:
         dev.close()
 
 
+def test_node_info_and_metadata_have_anvils_shape(anvil: Remote) -> None:
+    """anvil_nodeInfo and anvil_metadata: the same keys and value types as anvil's own."""
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items()}
+        if isinstance(value, str):
+            return "hex" if value.startswith("0x") else "text"
+        return type(value).__name__
+
+    rpc = Rpc(DevChain(fork=HARDFORK))
+    for method in ("anvil_nodeInfo", "anvil_metadata"):
+        answer = rpc.handle_one({"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
+        assert answer is not None and "result" in answer, answer
+        want = shape(anvil.rpc(method))
+        for build_info in ("clientSemver", "clientCommitSha"):  # anvil's build, not the node
+            want.pop(build_info, None)
+        assert shape(answer["result"]) == want, method
+
+
 def test_block_not_served_is_one_clear_line(anvil: Remote) -> None:
     with pytest.raises(NodeError) as info:
         DevChain(fork_url=anvil.proxy.url, fork_block=anvil.latest + 1000)

@@ -217,9 +217,22 @@ def test_load_state_of_a_gzip_bomb_is_refused_early(node: Node) -> None:
 
 def test_node_info(node: Node) -> None:
     info = node("anvil_nodeInfo")
-    assert info["currentBlockNumber"] == 0 and info["hardFork"] == "osaka"
+    assert info["currentBlockNumber"] == "0x0" and info["hardFork"] == "Osaka"
     assert info["environment"]["chainId"] == 31337
+    assert info["environment"]["gasLimit"] == hex(30_000_000)
     assert info["currentBlockHash"] == node("eth_getBlockByNumber", "latest", False)["hash"]
+
+
+def test_metadata(node: Node) -> None:
+    meta = node("anvil_metadata")
+    assert meta["chainId"] == 31337 and meta["latestBlockNumber"] == 0
+    assert meta["forkedNetwork"] is None and meta["snapshots"] == {}
+    assert node("hardhat_metadata")["instanceId"] == meta["instanceId"]
+    sid = node("evm_snapshot")
+    head = node("eth_getBlockByNumber", "latest", False)["hash"]
+    assert node("anvil_metadata")["snapshots"] == {str(int(sid, 16)): [0, head]}
+    node("anvil_reset")  # a new chain: a new instance, as hardhat tells it
+    assert node("anvil_metadata")["instanceId"] != meta["instanceId"]
 
 
 def test_impersonated_accounts_are_listed(node: Node) -> None:

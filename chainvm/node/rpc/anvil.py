@@ -52,7 +52,7 @@ def _block_count(count: int, what: str) -> int:
 # anvil_ methods hardhat serves under the same short name.
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
-                 "setCoinbase", "getAutomine", "dumpState", "loadState")
+                 "setCoinbase", "getAutomine", "dumpState", "loadState", "metadata")
 
 
 class AnvilApi(Namespace):
@@ -184,19 +184,46 @@ class AnvilApi(Namespace):
         return True
 
     def anvil_nodeInfo(self) -> dict[str, Any]:
+        """anvil's answer, its types included (anvil 1.7.1: the block number and the fees
+        as hex, the timestamp and chain id as numbers, the hardfork's name as written)."""
         dev = self.dev
         head = dev.head
         env, fork = dev.pending_env()
+        remote = dev.remote
         return {
-            "currentBlockNumber": head.number,
+            "currentBlockNumber": q(head.number),
             "currentBlockTimestamp": head.header.timestamp,
             "currentBlockHash": "0x" + head.hash.hex(),
-            "hardFork": fork.name.lower(),
+            "hardFork": fork.name,
             "transactionOrder": "fees",
-            "environment": {"baseFee": env.base_fee, "chainId": dev.chain_id,
-                            "gasLimit": env.gas_limit, "gasPrice": dev.gas_price()},
-            "forkConfig": {"forkUrl": None, "forkBlockNumber": None,
+            "environment": {"baseFee": q(env.base_fee or 0), "chainId": dev.chain_id,
+                            "gasLimit": q(env.gas_limit), "gasPrice": q(dev.gas_price())},
+            "forkConfig": {"forkUrl": remote.client.display if remote else None,
+                           "forkBlockNumber": remote.number if remote else None,
                            "forkRetryBackoff": None},
+        }
+
+    def anvil_metadata(self) -> dict[str, Any]:
+        """anvil's (and hardhat's) description of the node: client, chain, head, the fork
+        it was made from, and the snapshots as {id: [number, hash]}."""
+        from chainvm.node.rpc.web3 import CLIENT_VERSION
+
+        dev = self.dev
+        remote = dev.remote
+        snapshots = {}
+        for sid, snap in dev.snapshots.items():
+            stored = dev.chain.get_block(snap.head_hash)
+            snapshots[str(sid)] = [stored.number if stored else None, "0x" + snap.head_hash.hex()]
+        return {
+            "clientVersion": CLIENT_VERSION,
+            "chainId": dev.chain_id,
+            "instanceId": "0x" + dev.instance_id.hex(),
+            "latestBlockNumber": dev.head.number,
+            "latestBlockHash": "0x" + dev.head.hash.hex(),
+            "forkedNetwork": None if remote is None else {
+                "chainId": remote.chain_id, "forkBlockNumber": remote.number,
+                "forkBlockHash": "0x" + remote.header.hash.hex()},
+            "snapshots": snapshots,
         }
 
     def anvil_reset(self, *options: Any) -> bool:
