@@ -137,5 +137,7 @@ class DebugApi(Namespace):
                                          stack=not opts.get("disableStack"),
                                          storage=not opts.get("disableStorage"), limit=limit)
         result = run(collector)
+        # returnValue 0x-prefixed, as geth writes it since 2025 (go-ethereum#31196) and
+        # anvil does
         return {"gas": result.gas_used, "failed": not result.success,
-                "returnValue": result.output.hex(), "structLogs": collector.logs}
+                "returnValue": "0x" + result.output.hex(), "structLogs": collector.logs}
