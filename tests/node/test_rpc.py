@@ -142,6 +142,9 @@ def test_deploy_call_events_and_revert(rpc: Client) -> None:
         None, ["0x" + "00" * 12 + a[0][2:], "0x" + "11" * 32]]})
     assert len(logs) == 1
     assert rpc("eth_getLogs", {"fromBlock": "0x0", "topics": ["0x" + "22" * 32]}) == []
+    # a range given backwards is geth's error, not an empty answer
+    assert rpc.error("eth_getLogs", {"fromBlock": "0x2", "toBlock": "0x1"}) == {
+        "code": -32000, "message": "invalid block range params"}
     by_hash = rpc("eth_getLogs", {"blockHash": logs[0]["blockHash"]})
     assert by_hash == logs
 

@@ -122,6 +122,11 @@ class LogsApi(Namespace):
         dev.listeners.append(self._on_block)
 
     def eth_getLogs(self, criteria: FilterObject) -> list[dict[str, Any]]:
+        first, last = criteria.first.number, criteria.last.number
+        if first is not None and last is not None and first > last:
+            # geth's answer to a range given backwards in numbers (with a tag such as
+            # "latest" at either end, it answers for what the range holds)
+            raise NodeError("invalid block range params", -32000)
         return self._logs(criteria)
 
     def eth_newFilter(self, criteria: FilterObject) -> str:
