@@ -221,6 +221,40 @@ def test_reverted_blocks_are_gone_by_hash_too(rpc: Client) -> None:
     assert rpc("trace_block", {"blockHash": gone}) is None
 
 
+def test_block_overrides(rpc: Client) -> None:
+    """geth's fourth eth_call argument (and eth_estimateGas's, debug_traceCall's
+    blockOverrides): the block context a call sees."""
+    probe = "0x" + "77" * 20
+
+    def context(opcode: int, block_overrides: dict[str, str], **tx: str) -> int:
+        code = f"0x{opcode:02x}60005260206000f3"  # OPCODE, MSTORE at 0, RETURN 32 bytes
+        out = rpc("eth_call", {"to": probe, **tx}, "latest", {probe: {"code": code}},
+                  block_overrides)
+        return int(out, 16)
+
+    assert context(0x43, {"number": "0x99"}) == 0x99  # NUMBER
+    assert context(0x42, {"time": "0x12345678"}) == 0x12345678  # TIMESTAMP
+    assert context(0x41, {"feeRecipient": "0x" + "ab" * 20}) == int("ab" * 20, 16)  # COINBASE
+    # BASEFEE: an unpriced call sees 0, as in geth; a priced one the overridden fee
+    assert context(0x48, {"baseFeePerGas": "0x7"}, gasPrice="0x7",
+                   **{"from": rpc("eth_accounts")[0]}) == 7
+    assert context(0x45, {"gasLimit": "0x100000"}) == 0x100000  # GASLIMIT, and the gas within it
+    assert context(0x44, {"prevRandao": "0x" + "cd" * 32}) == int("cd" * 32, 16)  # PREVRANDAO
+    head = int(rpc("eth_blockNumber"), 16)
+    assert context(0x43, {}) == head  # an empty object changes nothing
+    err = rpc.error("eth_call", {"to": probe}, "latest", None, {"number": "0xzz"})
+    assert err["code"] == -32602 and "block overrides: number" in err["message"]
+    assert rpc.error("eth_call", {"to": probe}, "latest", None,
+                     {"blobBaseFee": "0x1"})["code"] == -32602
+    code = "0x4360005260206000f3"
+    assert int(rpc("eth_estimateGas", {"to": probe}, "latest", {probe: {"code": code}},
+                   {"number": "0x5"}), 16) > 21000
+    trace = rpc("debug_traceCall", {"to": probe}, "latest", {
+        "tracer": "callTracer", "stateOverrides": {probe: {"code": code}},
+        "blockOverrides": {"number": "0x42"}})
+    assert int(trace["output"], 16) == 0x42
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

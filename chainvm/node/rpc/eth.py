@@ -9,15 +9,24 @@ from typing import Annotated, Any
 from chainvm.chain.block import Block
 from chainvm.chain.chain import StoredBlock
 from chainvm.crypto import keccak256, sign_hash
+from chainvm.evm.env import BlockEnv
+from chainvm.evm.forks import Fork
 from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
-from chainvm.node.devchain import DEFAULT_TIP, NodeError, RevertError, revert_reason
+from chainvm.node.devchain import (
+    DEFAULT_TIP,
+    CallArgs,
+    NodeError,
+    RevertError,
+    revert_reason,
+)
 from chainvm.node.rpc.base import Namespace, bounded, immediate, quick
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
 from chainvm.node.rpc.params import (
     LATEST,
     PENDING,
     Address,
+    BlockId,
     BlockRef,
     Bool,
     CallObject,
@@ -320,12 +329,25 @@ class EthApi(Namespace):
 
     # -- calls -------------------------------------------------------------------------------
 
-    @bounded
-    def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None) -> str:
-        self.capped(self.check_chain_id(tx))
+    def overridden_context(self, args: CallArgs, block: BlockId, overrides: Any,
+                           block_overrides: Any) -> tuple[State | None, BlockEnv, Fork]:
+        """`call_context(block)` with geth's state overrides and block overrides applied;
+        a call's gas is held within an overridden block gas limit, as within the real one."""
         state, env, fork = self.call_context(block)
         if overrides is not None:
             state = apply_overrides(state or self.dev.state(), overrides)
+        if block_overrides is not None:
+            env, fork = apply_block_overrides(self.dev, env, fork, block_overrides,
+                                              "invalid argument 3: block overrides")
+            if args.gas is not None:
+                args.gas = min(args.gas, env.gas_limit)
+        return state, env, fork
+
+    @bounded
+    def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None,
+                 block_overrides: Raw = None) -> str:
+        self.capped(self.check_chain_id(tx))
+        state, env, fork = self.overridden_context(tx, block, overrides, block_overrides)
         if not self.options.evm_timeout:
             return d(self.dev.call(tx, state, env, fork))
         # Under a time limit the call may be stopped anywhere: it runs on a copy of the
@@ -338,10 +360,12 @@ class EthApi(Namespace):
         return d(result.output)
 
     @bounded
-    def eth_estimateGas(self, tx: CallObject, block: BlockRef = PENDING) -> str:
+    def eth_estimateGas(self, tx: CallObject, block: BlockRef = PENDING, overrides: Raw = None,
+                        block_overrides: Raw = None) -> str:
         # Without a block: the pending block, as anvil estimates (what a send will meet).
         args = self.capped(self.check_chain_id(tx))
-        return q(self.dev.estimate_gas(args, *self.call_context(block)))
+        return q(self.dev.estimate_gas(args, *self.overridden_context(args, block, overrides,
+                                                                      block_overrides)))
 
     @bounded
     def eth_createAccessList(self, tx: CallObject, block: BlockRef = LATEST) -> dict[str, Any]:
@@ -418,15 +442,50 @@ class EthApi(Namespace):
         return simulate(self, options, block)
 
 
-def apply_overrides(base: State, overrides: Any) -> State:
+# geth's BlockOverrides as eth_call applies them to the block context (blobBaseFee has no
+# exact excess blob gas behind it here, so it is refused rather than approximated)
+_BLOCK_OVERRIDES = ("number", "time", "gasLimit", "feeRecipient", "prevRandao",
+                    "baseFeePerGas", "difficulty")
+
+
+def apply_block_overrides(dev: Any, env: BlockEnv, fork: Fork, raw: Any,
+                          where: str) -> tuple[BlockEnv, Fork]:
+    """`env` with geth's block overrides for a call; a new number or time also picks the
+    fork those give, as geth's rules follow the overridden context."""
+    bo = parse_object(raw, where)
+    if bo.get("blobBaseFee") is not None:
+        raise InvalidParams(f"{where}: blobBaseFee cannot be overridden here")
+    changes: dict[str, Any] = {}
+    if bo.get("number") is not None:
+        changes["number"] = parse_quantity(bo["number"], f"{where}: number", 64)
+    if bo.get("time") is not None:
+        changes["timestamp"] = parse_quantity(bo["time"], f"{where}: time", 64)
+    if bo.get("gasLimit") is not None:
+        changes["gas_limit"] = parse_quantity(bo["gasLimit"], f"{where}: gasLimit", 64)
+    if bo.get("feeRecipient") is not None:
+        changes["coinbase"] = parse_address(bo["feeRecipient"], f"{where}: feeRecipient")
+    if bo.get("prevRandao") is not None:
+        changes["prev_randao"] = parse_hash(bo["prevRandao"], f"{where}: prevRandao")
+    if bo.get("baseFeePerGas") is not None:
+        changes["base_fee"] = parse_quantity(bo["baseFeePerGas"], f"{where}: baseFeePerGas")
+    if bo.get("difficulty") is not None:
+        changes["difficulty"] = parse_quantity(bo["difficulty"], f"{where}: difficulty")
+    new_env = dataclasses.replace(env, **changes)
+    if "number" in changes or "timestamp" in changes:
+        fork = dev.config.fork_at(new_env.number, new_env.timestamp, 0)
+    return new_env, fork
+
+
+def apply_overrides(base: State, overrides: Any,
+                    where: str = "invalid argument 2: state overrides") -> State:
     """A copy of `base` with eth_call's state overrides (balance, nonce, code, and the whole
     storage (`state`) or some slots (`stateDiff`) per address), made through the state's
     own setters so the copy's roots stay right."""
     if not isinstance(overrides, dict):
-        raise InvalidParams("invalid argument 2: state overrides: expected an object")
+        raise InvalidParams(f"{where}: expected an object")
     state = base.copy()
     for key, o in overrides.items():
-        what = f"invalid argument 2: state overrides: {key}"
+        what = f"{where}: {key}"
         a = parse_address(key, what)
         o = parse_object(o, what)
         if "state" in o and "stateDiff" in o:
