@@ -350,6 +350,9 @@ class DevChain:
         # The pending block last built (see pending_block) and what it was built from.
         self._pending: tuple[Any, StoredBlock] | None = None
         self.listeners: list[Any] = []  # callables(StoredBlock) run after each new block
+        # callables(SignedTransaction) run when a transaction enters the pool, before any
+        # block that mines it (pending-transaction filters and subscriptions)
+        self.pool_listeners: list[Any] = []
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
                  timestamp: int | None) -> tuple[State, Any]:
@@ -567,6 +570,8 @@ class DevChain:
             tx_hash = self.pool.add(tx)
         except (PoolError, InvalidTransaction) as exc:
             raise NodeError(str(exc), -32000) from None
+        for listener in list(self.pool_listeners):
+            listener(tx)
         if self.automine:
             try:
                 self._mine_one()
@@ -948,10 +953,10 @@ class DevChain:
         local chain."""
         if fork_url is not None or self.remote is not None:
             fresh = DevChain(**self._init_args, fork_url=fork_url, fork_block=fork_block)
-            listeners = self.listeners
+            listeners, pool_listeners = self.listeners, self.pool_listeners
             self.close()
             self.__dict__.update(fresh.__dict__)
-            self.listeners = listeners
+            self.listeners, self.pool_listeners = listeners, pool_listeners
             return
         genesis = self.chain.get_block_by_number(0)
         assert genesis is not None

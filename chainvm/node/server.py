@@ -1,5 +1,5 @@
 """The transport: aiohttp; JSON-RPC 2.0 by POST at "/", and over a WebSocket at "/"
-(with eth_subscribe for "newHeads" and "logs").
+(with eth_subscribe for "newHeads", "logs" and "newPendingTransactions").
 
 The chain is not thread-safe: every request that touches it runs on one worker
 thread, in arrival order, so that a long one (an eth_call under its time limit)
@@ -31,6 +31,7 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 from chainvm.chain.chain import StoredBlock
+from chainvm.chain.transactions import SignedTransaction
 from chainvm.node.devchain import DevChain, NodeError
 from chainvm.node.rpc import (
     INTERNAL_ERROR,
@@ -42,7 +43,7 @@ from chainvm.node.rpc import (
     valid_id,
 )
 from chainvm.node.rpc.base import RpcOptions
-from chainvm.node.rpc.format import format_head
+from chainvm.node.rpc.format import format_head, format_tx
 from chainvm.node.rpc.logs import LogCriteria, block_logs, parse_log_criteria
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -387,23 +388,43 @@ class Subscriptions:
     def __init__(self, node: Node, push: Callable[[Any], None]) -> None:
         self.node = node
         self.push = push
-        self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
+        # id -> (kind, the logs' criteria, whether pending transactions come whole)
+        self.subs: dict[str, tuple[str, LogCriteria | None, bool]] = {}
 
     def on_block(self, stored: StoredBlock) -> None:
         """Runs on the chain's thread after each new block: its notifications, pushed as
         one list."""
         head = None  # formatted once for all newHeads subscriptions
         notes: list[Any] = []
-        for sid, (kind, crit) in list(self.subs.items()):
+        for sid, (kind, crit, _full) in list(self.subs.items()):
             if kind == "newHeads":
                 if head is None:
                     head = format_head(self.node.dev, stored)
                 items = [head]
-            else:
+            elif kind == "logs":
                 assert crit is not None
                 items = block_logs(stored, crit)
+            else:
+                continue
             notes.extend({"jsonrpc": "2.0", "method": "eth_subscription",
                           "params": {"subscription": sid, "result": item}} for item in items)
+        if notes:
+            self.push(notes)
+
+    def on_pending(self, tx: SignedTransaction) -> None:
+        """Runs when a transaction enters the pool: its hash (or, subscribed with `true`,
+        the transaction as eth_getTransactionByHash shows it) to each
+        newPendingTransactions subscription."""
+        notes: list[Any] = []
+        whole = None
+        for sid, (kind, _crit, full) in list(self.subs.items()):
+            if kind != "newPendingTransactions":
+                continue
+            if full and whole is None:
+                whole = format_tx(self.node.dev, tx, None, None)
+            notes.append({"jsonrpc": "2.0", "method": "eth_subscription",
+                          "params": {"subscription": sid,
+                                     "result": whole if full else "0x" + tx.hash.hex()}})
         if notes:
             self.push(notes)
 
@@ -428,6 +449,7 @@ class Subscriptions:
     def _subscribe(self, params: list[Any]) -> str:
         kind = params[0] if params else None
         crit = None
+        full = False
         if kind == "logs":
             if len(params) > 2:
                 raise NodeError("too many arguments, want at most 2", INVALID_PARAMS)
@@ -436,14 +458,21 @@ class Subscriptions:
         elif kind == "newHeads":
             if len(params) > 1:
                 raise NodeError("newHeads takes no further arguments", INVALID_PARAMS)
+        elif kind == "newPendingTransactions":
+            # geth's optional second argument: true for whole transactions, not hashes
+            if len(params) > 2 or (len(params) == 2 and params[1] is not None
+                                   and not isinstance(params[1], bool)):
+                raise NodeError("newPendingTransactions takes at most one more argument, "
+                                "a boolean (whole transactions)", INVALID_PARAMS)
+            full = len(params) == 2 and params[1] is True
         else:
             raise NodeError(f"invalid argument 0: unsupported subscription {kind!r} "
-                            "(newHeads, logs)", INVALID_PARAMS)
+                            "(newHeads, logs, newPendingTransactions)", INVALID_PARAMS)
         if len(self.subs) >= MAX_SUBSCRIPTIONS:
             raise NodeError(f"too many subscriptions on this connection (at most "
                             f"{MAX_SUBSCRIPTIONS}); eth_unsubscribe one first", LIMIT_EXCEEDED)
         sid = "0x" + secrets.token_hex(16)
-        self.subs[sid] = (kind, crit)
+        self.subs[sid] = (kind, crit, full)
         return sid
 
     def _unsubscribe(self, params: list[Any]) -> bool:
@@ -472,7 +501,8 @@ class _RpcWebSocket(web.WebSocketResponse):
 
 
 async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
-    """JSON-RPC over a WebSocket, plus eth_subscribe for "newHeads" and "logs". A bad
+    """JSON-RPC over a WebSocket, plus eth_subscribe ("newHeads", "logs",
+    "newPendingTransactions"). A bad
     message gets an error object; the connection stays."""
     ws = _RpcWebSocket(node.max_body)
     await ws.prepare(request)
@@ -522,6 +552,7 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     sender = loop.create_task(send_backlog())
     subs = Subscriptions(node, push)
     node.dev.listeners.append(subs.on_block)
+    node.dev.pool_listeners.append(subs.on_pending)
     try:
         async for msg in ws:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -535,6 +566,8 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     finally:
         with contextlib.suppress(ValueError):
             node.dev.listeners.remove(subs.on_block)
+        with contextlib.suppress(ValueError):
+            node.dev.pool_listeners.remove(subs.on_pending)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await sender

@@ -255,6 +255,20 @@ def test_block_overrides(rpc: Client) -> None:
     assert int(trace["output"], 16) == 0x42
 
 
+def test_pending_transaction_filter_sees_the_pool(rpc: Client) -> None:
+    """As in geth and anvil: a transaction shows when it enters the pool, not when mined."""
+    a = rpc("eth_accounts")
+    pending = rpc("eth_newPendingTransactionFilter")
+    rpc("evm_setAutomine", False)
+    try:
+        sent = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+        assert rpc("eth_getFilterChanges", pending) == [sent]
+        rpc("evm_mine")
+        assert rpc("eth_getFilterChanges", pending) == []  # mining it adds nothing
+    finally:
+        rpc("evm_setAutomine", True)
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

@@ -67,6 +67,48 @@ def test_websocket_subscriptions() -> None:
         asyncio.run(asyncio.wait_for(_flow(node.url.replace("http", "ws")), 60))
 
 
+async def _pending_flow(url: str) -> None:
+    """newPendingTransactions, as geth and anvil send it: a transaction's hash (or, with
+    `true`, the transaction) when it enters the pool, before any block holds it."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        async def call(rid: int, method: str, *params: Any) -> Any:
+            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method,
+                                          "params": list(params)}))
+            while True:
+                msg = json.loads((await ws.receive(timeout=10)).data)
+                if msg.get("id") == rid:
+                    assert "error" not in msg, msg
+                    return msg["result"]
+                notes.append(msg)
+
+        notes: list[dict[str, Any]] = []
+        me, other = (await call(1, "eth_accounts"))[:2]
+        hashes = await call(2, "eth_subscribe", "newPendingTransactions")
+        whole = await call(3, "eth_subscribe", "newPendingTransactions", True)
+        heads = await call(4, "eth_subscribe", "newHeads")
+        await call(5, "evm_setAutomine", False)
+        sent = await call(6, "eth_sendTransaction", {"from": me, "to": other, "value": "0x7"})
+        while len(notes) < 2:
+            notes.append(json.loads((await ws.receive(timeout=10)).data))
+        by_sub = {n["params"]["subscription"]: n["params"]["result"] for n in notes}
+        assert by_sub[hashes] == sent
+        assert by_sub[whole]["hash"] == sent and by_sub[whole]["value"] == "0x7"
+        assert by_sub[whole]["blockHash"] is None and heads not in by_sub  # not mined yet
+        await call(7, "evm_mine")
+        while len(notes) < 3:
+            notes.append(json.loads((await ws.receive(timeout=10)).data))
+        assert notes[2]["params"]["subscription"] == heads
+        refused = json.dumps({"jsonrpc": "2.0", "id": 8, "method": "eth_subscribe",
+                              "params": ["newPendingTransactions", "yes"]})
+        await ws.send_str(refused)
+        assert json.loads((await ws.receive(timeout=10)).data)["error"]["code"] == -32602
+
+
+def test_pending_transaction_subscription() -> None:
+    with ThreadedNode(DevChain()) as node:
+        asyncio.run(asyncio.wait_for(_pending_flow(node.url.replace("http", "ws")), 60))
+
+
 def test_web3_websocket_provider() -> None:
     """web3.py's AsyncWeb3 + WebSocketProvider: calls and a newHeads subscription."""
     import pytest

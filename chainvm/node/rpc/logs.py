@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from chainvm.chain.chain import StoredBlock
+from chainvm.chain.transactions import SignedTransaction
 from chainvm.node.devchain import DevChain, NodeError
 from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.format import d, format_log, q
@@ -120,6 +121,7 @@ class LogsApi(Namespace):
         self.filters: dict[int, Filter] = {}
         self._next_filter = 1
         dev.listeners.append(self._on_block)
+        dev.pool_listeners.append(self._on_pending)
 
     def eth_getLogs(self, criteria: FilterObject) -> list[dict[str, Any]]:
         first, last = criteria.first.number, criteria.last.number
@@ -205,8 +207,13 @@ class LogsApi(Namespace):
         for f in self.filters.values():
             if f.kind == "blocks":
                 f.pending.append(d(stored.hash))
-            elif f.kind == "pending":
-                f.pending.extend(d(tx.hash) for tx in stored.block.transactions)
+
+    def _on_pending(self, tx: SignedTransaction) -> None:
+        """A pending-transaction filter gets each transaction as it enters the pool (as in
+        geth and anvil; with automine off it shows before any block holds it)."""
+        for f in self.filters.values():
+            if f.kind == "pending":
+                f.pending.append(d(tx.hash))
 
     def _new_filter(self, f: Filter) -> str:
         fid = self._next_filter
