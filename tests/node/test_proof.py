@@ -42,3 +42,13 @@ def test_get_proof_verifies() -> None:
     p = rpc.call("eth_getProof", "0x" + nobody.hex(), [], "latest")
     proof = [decode(bytes.fromhex(n[2:])) for n in p["accountProof"]]
     assert HexaryTrie.get_from_proof(root, keccak256(nobody), proof) == b""
+
+
+def test_storage_keys_come_back_in_the_form_asked() -> None:
+    """As geth answers: a key given as a 32-byte word comes back as one, any other as a
+    quantity (anvil's answer for a word is the same)."""
+    dev = DevChain(accounts=1)
+    rpc = Rpc(dev)
+    word = "0x" + "00" * 31 + "03"
+    p = rpc.call("eth_getProof", "0x" + dev.accounts[0].hex(), [word, "0x3", "0x03"], "latest")
+    assert [e["key"] for e in p["storageProof"]] == [word, "0x3", "0x3"]

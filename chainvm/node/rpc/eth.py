@@ -51,10 +51,12 @@ from chainvm.state.state import State
 MAX_FEE_HISTORY_BLOCKS = 1024
 
 
-def _parse_slots(v: Any, what: str) -> list[int]:
+def _parse_slots(v: Any, what: str) -> list[tuple[int, bool]]:
+    """Storage keys of eth_getProof: each slot, and whether it was given as a 32-byte word
+    (geth answers such a key in the same form, any other as a quantity)."""
     if not isinstance(v, list):
         raise InvalidParams(f"{what}: expected an array of storage slots")
-    return [parse_slot(s, f"{what}[{i}]") for i, s in enumerate(v)]
+    return [(parse_slot(s, f"{what}[{i}]"), len(s) == 66) for i, s in enumerate(v)]
 
 
 # eth_createAccessList runs the call until its list stops changing (geth has no bound;
@@ -89,7 +91,7 @@ def _parse_percentiles(v: Any, what: str) -> list[float]:
     return out
 
 
-Slots = Annotated[list[int], Decoder(_parse_slots)]
+Slots = Annotated[list[tuple[int, bool]], Decoder(_parse_slots)]
 Percentiles = Annotated[list[float], Decoder(_parse_percentiles)]
 
 
@@ -209,7 +211,11 @@ class EthApi(Namespace):
                      ) -> dict[str, Any]:
         from chainvm.node.proof import account_proof
 
-        return account_proof(self.state_at(block), address, slots)
+        proof = account_proof(self.state_at(block), address, [slot for slot, _ in slots])
+        for entry, (slot, as_word) in zip(proof["storageProof"], slots, strict=True):
+            if as_word:
+                entry["key"] = f"0x{slot:064x}"
+        return proof
 
     # -- blocks ------------------------------------------------------------------------------
 
