@@ -88,7 +88,9 @@ class TraceApi(Namespace):
             entry["action"] = {"from": frame["from"], "callType": _CALL_TYPES.get(kind, "call"),
                                "gas": q(gas), "input": frame.get("input", "0x"),
                                "to": frame.get("to"), "value": frame.get("value", "0x0")}
-            if "error" not in frame:
+            # a revert keeps its result, the revert data as output, as anvil and reth
+            # write it; other failures (out of gas, invalid opcode) have none
+            if "error" not in frame or frame["error"] == "execution reverted":
                 entry["result"] = {"gasUsed": q(used), "output": frame.get("output", "0x")}
         if "error" in frame:
             entry["error"] = _error(frame["error"])
