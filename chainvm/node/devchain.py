@@ -99,6 +99,29 @@ def revert_reason(output: bytes) -> str | None:
         return None
 
 
+# What Solidity's Panic(uint256) codes mean, in the words geth's JSON-RPC errors use for
+# them ("execution reverted: assert(false)").
+PANIC_REASONS = {
+    0x00: "generic panic", 0x01: "assert(false)", 0x11: "arithmetic underflow or overflow",
+    0x12: "division or modulo by zero", 0x21: "enum overflow",
+    0x22: "invalid encoded storage byte array accessed",
+    0x31: "out-of-bounds array access; popping on an empty array",
+    0x32: "out-of-bounds access of an array or bytesN", 0x41: "out of memory",
+    0x51: "uninitialized function",
+}
+PANIC_SELECTOR = bytes.fromhex("4e487b71")
+
+
+def revert_message(output: bytes) -> str | None:
+    """The reason a JSON-RPC error gives for a revert, as geth words it: an Error(string)'s
+    string, or what a Panic(uint256) code means; None for other revert data."""
+    reason = revert_reason(output)
+    if reason is not None or output[:4] != PANIC_SELECTOR or len(output) != 36:
+        return reason
+    code = int.from_bytes(output[4:36], "big")
+    return PANIC_REASONS.get(code, f"unknown panic code: {code:#x}")
+
+
 @dataclass
 class CallArgs:
     """A transaction as clients describe it for eth_call / eth_sendTransaction: every
@@ -789,7 +812,7 @@ class DevChain:
         if result.success:
             return result.output
         if result.reverted:
-            raise RevertError(result.output, revert_reason(result.output))
+            raise RevertError(result.output, revert_message(result.output))
         raise NodeError(f"execution failed: {result.error}", -32000)
 
     def call(self, req: CallArgs, state: State | None = None, env: BlockEnv | None = None,
@@ -810,7 +833,7 @@ class DevChain:
         result = self.execute(req, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
-                raise RevertError(result.output, revert_reason(result.output))
+                raise RevertError(result.output, revert_message(result.output))
             raise NodeError(result.error or "execution failed", -32000)
         return result.output
 
@@ -830,7 +853,7 @@ class DevChain:
         result = self.execute(probe, state, env=env, fork=fork)
         if not result.success:
             if result.error == "execution reverted":
-                raise RevertError(result.output, revert_reason(result.output))
+                raise RevertError(result.output, revert_message(result.output))
             raise NodeError(f"gas required exceeds allowance ({cap}) or always failing "
                             f"transaction: {result.error}", -32000)
         lo = result.gas_used - 1

@@ -55,6 +55,7 @@ from chainvm.node.devchain import (
     RevertError,
     check_block_count,
     check_uint,
+    revert_message,
     revert_reason,
 )
 from chainvm.node.tracing import CallTracer
@@ -830,7 +831,7 @@ class TestChain:
                 dev.undo_head(parent)
                 dev.next_timestamp = next_timestamp
             if result.error == "execution reverted":
-                raise self._error(RevertError(result.output, revert_reason(result.output)))
+                raise self._error(RevertError(result.output, revert_message(result.output)))
             raise TransactionFailed(f"transaction 0x{tx_hash.hex()} failed: {result.error}")
         out = self._receipt(tx_hash, found)
         if result is not None:
@@ -880,7 +881,7 @@ class TestChain:
             self._lend(sender, result.gas_used * price - credit)
         if not result.success:
             if result.error == "execution reverted":
-                raise self._error(RevertError(result.output, revert_reason(result.output)))
+                raise self._error(RevertError(result.output, revert_message(result.output)))
             raise TransactionFailed(result.error or "execution failed")
         contract = result.contract_address
         out = TxReceipt(b"", 1, result.gas_used, self.dev.head.number,

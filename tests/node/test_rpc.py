@@ -269,6 +269,22 @@ def test_pending_transaction_filter_sees_the_pool(rpc: Client) -> None:
         rpc("evm_setAutomine", True)
 
 
+def test_panics_are_worded_as_geth_words_them(rpc: Client) -> None:
+    probe = "0x" + "66" * 20
+
+    def panic(code: int) -> dict:
+        # PUSH4 Panic's selector, SHL 224, MSTORE at 0; the code at 4; REVERT 36 bytes
+        runtime = f"0x634e487b7160e01b60005260{code:02x}60045260246000fd"
+        return rpc.error("eth_call", {"to": probe}, "latest", {probe: {"code": runtime}})
+
+    err = panic(0x11)
+    assert err["code"] == 3 and err["message"] == \
+        "execution reverted: arithmetic underflow or overflow"
+    assert err["data"] == "0x4e487b71" + f"{0x11:064x}"
+    assert panic(0x01)["message"] == "execution reverted: assert(false)"
+    assert panic(0x99)["message"] == "execution reverted: unknown panic code: 0x99"
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

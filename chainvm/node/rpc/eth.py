@@ -18,7 +18,7 @@ from chainvm.node.devchain import (
     CallArgs,
     NodeError,
     RevertError,
-    revert_reason,
+    revert_message,
 )
 from chainvm.node.rpc.base import Namespace, bounded, immediate, quick
 from chainvm.node.rpc.format import d, format_block, format_receipt, format_tx, q
@@ -361,7 +361,7 @@ class EthApi(Namespace):
         result = self.dev.execute(tx, state, env, fork)
         if not result.success:
             if result.error == "execution reverted":
-                raise RevertError(result.output, revert_reason(result.output))
+                raise RevertError(result.output, revert_message(result.output))
             raise NodeError(result.error or "execution failed", -32000)
         return d(result.output)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chainvm.chain.block import logs_bloom
 from chainvm.crypto import keccak256
 from chainvm.evm.env import BlockEnv
-from chainvm.node.devchain import NodeError, revert_reason
+from chainvm.node.devchain import NodeError, revert_message
 from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import (
     BlockId,
@@ -48,7 +48,7 @@ def _call_result(result: Any, block_hash: bytes, number: int, tx_hash: bytes, in
     }
     if not result.success:
         if result.error == "execution reverted":
-            reason = revert_reason(result.output)
+            reason = revert_message(result.output)
             out["error"] = {"code": 3, "data": d(result.output),
                             "message": "execution reverted" + (f": {reason}" if reason
                                                                else "")}
