@@ -29,19 +29,27 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="chainvm node",
                        description="A development Ethereum node (JSON-RPC over HTTP).")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8545, help="0 picks a free port")
+    p.add_argument("-p", "--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")
     p.add_argument("--sync-interval", type=float, default=None, metavar="SECONDS",
                    help="with --datadir: sync written blocks to disk every SECONDS "
                         "(default 0.2; 0: one sync per block). A killed node loses "
                         "nothing either way; a power loss, at most this much")
-    p.add_argument("--fork", default="Osaka", help="fork from genesis (default Osaka)")
+    p.add_argument("--fork", "--hardfork", dest="fork", default="Osaka",
+                   help="fork from genesis (default Osaka; --hardfork is anvil's name for it, "
+                        "and takes its lower-case names and 'latest')")
     p.add_argument("--chain-id", type=int, default=31337)
-    p.add_argument("--accounts", type=int, default=10)
+    p.add_argument("-a", "--accounts", type=int, default=10)
     p.add_argument("--balance", type=float, default=10000.0, help="ether per dev account")
-    p.add_argument("--block-time", type=float, default=None,
+    p.add_argument("-b", "--block-time", type=float, default=None,
                    help="mine a block every S seconds instead of one per transaction")
-    p.add_argument("--mnemonic", default=DEFAULT_MNEMONIC)
+    p.add_argument("--no-mining", action="store_true",
+                   help="mine only when asked (evm_mine, anvil_mine), as anvil's flag")
+    p.add_argument("--gas-limit", type=int, default=None,
+                   help="the blocks' gas limit (default 30000000)")
+    p.add_argument("--timestamp", type=int, default=None,
+                   help="the genesis block's timestamp (default: now)")
+    p.add_argument("-m", "--mnemonic", default=DEFAULT_MNEMONIC)
     p.add_argument("--max-body", type=int, default=16 * 1024 * 1024,
                    help="largest request body in bytes (default 16 MiB)")
     p.add_argument("--max-batch", type=int, default=1000,
@@ -64,8 +72,13 @@ def build_parser() -> ArgumentParser:
                         "JSON, at most 128 MiB unpacked) written over the genesis state")
     p.add_argument("--dump-state", metavar="FILE",
                    help="on exit, write the head state here as JSON (for --load-state)")
-    p.add_argument("--fork-url", help="fork a remote node's chain: its state is read on "
-                   "demand (http:// or https:// JSON-RPC URL)")
+    p.add_argument("--state", metavar="FILE",
+                   help="--load-state FILE when it exists, and --dump-state FILE on exit "
+                        "(anvil's flag)")
+    p.add_argument("--silent", action="store_true",
+                   help="print nothing on stdout (errors still go to stderr)")
+    p.add_argument("-f", "--fork-url", help="fork a remote node's chain: its state is read "
+                   "on demand (http:// or https:// JSON-RPC URL)")
     p.add_argument("--fork-block-number", type=int, default=None,
                    help="the remote block to fork at (default: its latest)")
     p.add_argument("--fork-cache", default=None,
@@ -86,9 +99,9 @@ def main(argv: list[str]) -> int:
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer, tune_gc
 
-    problem = (_value_problem(args, ETHER) or _fork_usage_problem(args)
-               or _sync_usage_problem(args) or _mnemonic_usage_problem(args.mnemonic)
-               or _dump_path_problem(args.dump_state))
+    problem = (_anvil_flags_problem(args) or _value_problem(args, ETHER)
+               or _fork_usage_problem(args) or _sync_usage_problem(args)
+               or _mnemonic_usage_problem(args.mnemonic) or _dump_path_problem(args.dump_state))
     if problem:
         print(f"chainvm node: {problem}", file=sys.stderr)
         return USAGE_EXIT
@@ -97,12 +110,18 @@ def main(argv: list[str]) -> int:
     options = RpcOptions(gas_cap=args.gas_cap, evm_timeout=args.evm_timeout,
                          allow_reset=args.allow_reset)
     try:
+        extra: dict[str, object] = {}
+        if args.sync_interval is not None:
+            extra["sync_interval"] = args.sync_interval
+        if args.gas_limit is not None:
+            extra["gas_limit"] = args.gas_limit
+        if args.timestamp is not None:
+            extra["timestamp"] = args.timestamp
         dev = DevChain(fork=args.fork, chain_id=args.chain_id, accounts=args.accounts,
                        balance=int(args.balance * ETHER), datadir=args.datadir,
                        mnemonic=args.mnemonic, fork_url=args.fork_url,
                        fork_block=args.fork_block_number, fork_cache=args.fork_cache,
-                       **({} if args.sync_interval is None
-                          else {"sync_interval": args.sync_interval}))
+                       **extra)  # type: ignore[arg-type]
     except (KeyError, ValueError, ImportError, StoreError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT
@@ -116,10 +135,13 @@ def main(argv: list[str]) -> int:
             print(f"chainvm node: --load-state {args.load_state}: {exc}", file=sys.stderr)
             dev.close()
             return USAGE_EXIT
+    if args.no_mining:
+        dev.automine = False
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
                         max_body=args.max_body, max_batch=args.max_batch, options=options,
                         allow_hosts=args.allow_host, cors=args.cors)
-    _print_banner(dev, args)
+    if not args.silent:
+        _print_banner(dev, args)
     tune_gc()
 
     async def serve() -> None:
@@ -132,7 +154,8 @@ def main(argv: list[str]) -> int:
             except (NotImplementedError, RuntimeError):
                 pass
         # Only now: a SIGTERM sent as soon as this line shows must still end in the dump.
-        print(f"Listening on http://{args.host}:{server.port}", flush=True)
+        if not args.silent:
+            print(f"Listening on http://{args.host}:{server.port}", flush=True)
         await stop.wait()
         await server.stop()
 
@@ -191,6 +214,32 @@ def _dump_path_problem(path: str | None) -> str | None:
             pass
     except OSError as exc:
         return f"--dump-state {path}: cannot write in {str(folder)!r} ({exc.strerror or exc})"
+    return None
+
+
+def _anvil_flags_problem(args: argparse.Namespace) -> str | None:
+    """anvil's flags as this node takes them: --hardfork's names in any case ('latest' for
+    the default), --state as --load-state (if the file exists) and --dump-state, and the
+    combinations that cannot hold. Normalises `args` in place; a problem as one line."""
+    from chainvm.evm.forks import FORKS
+
+    if args.fork.lower() == "latest":
+        args.fork = "Osaka"
+    else:
+        names = {name.lower(): name for name in FORKS}
+        args.fork = names.get(args.fork.lower(), args.fork)
+    if args.state is not None:
+        if args.load_state is not None or args.dump_state is not None:
+            return "--state is --load-state and --dump-state together: give one or the others"
+        if Path(args.state).exists():
+            args.load_state = args.state
+        args.dump_state = args.state
+    if args.no_mining and args.block_time is not None:
+        return "--no-mining and --block-time cannot be combined"
+    if args.gas_limit is not None and not 21_000 <= args.gas_limit <= UINT64_MAX:
+        return "--gas-limit must be between 21000 and 2^64-1"
+    if args.timestamp is not None and not 0 <= args.timestamp <= UINT64_MAX:
+        return "--timestamp must be between 0 and 2^64-1"
     return None
 
 

@@ -98,8 +98,8 @@ def test_bad_usage() -> None:
 
 @pytest.mark.parametrize("args, named", [
     (["--bogus"], "unrecognized arguments: --bogus"),
-    (["--port", "abc"], "argument --port: invalid int value: 'abc'"),
-    (["--port"], "argument --port: expected one argument"),
+    (["--port", "abc"], "argument -p/--port: invalid int value: 'abc'"),
+    (["--port"], "argument -p/--port: expected one argument"),
 ])
 def test_flags_argparse_refuses_are_one_line(
         args: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -317,3 +317,64 @@ def test_dump_state_that_fails_at_exit_leaves_no_temporary_file(tmp_path: Path) 
     assert [line for line in rest.splitlines() if "--dump-state" in line] == [
         f"chainvm node: --dump-state {dump}: cannot write (Is a directory)"], rest
     assert "Traceback" not in rest and sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_anvil_flags() -> None:
+    """What a script that starts anvil passes: short flags, --hardfork's lower-case names,
+    the gas limit, the genesis time, --no-mining and --silent."""
+    from tests.node.remotes import free_port, wait_ready
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chainvm.node.cli", "-p", str(port), "-a", "3",
+         "--hardfork", "prague", "--gas-limit", "40000000", "--timestamp", "1700000000",
+         "--no-mining", "--silent"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_ready(url, proc)
+        rpc = Client(url)
+        accounts = rpc("eth_accounts")
+        assert len(accounts) == 3
+        genesis = rpc("eth_getBlockByNumber", "0x0", False)
+        assert genesis["gasLimit"] == hex(40_000_000) and genesis["timestamp"] == hex(1700000000)
+        assert rpc("anvil_nodeInfo")["hardFork"] == "Prague"
+        assert rpc("anvil_getAutomine") is False
+        tx = rpc("eth_sendTransaction", {"from": accounts[0], "to": accounts[1], "value": "0x1"})
+        assert rpc("eth_getTransactionReceipt", tx) is None  # waits for evm_mine
+        rpc("evm_mine")
+        assert rpc("eth_getTransactionReceipt", tx)["status"] == "0x1"
+    finally:
+        stop(proc)
+    out, _err = proc.communicate()
+    assert out == ""  # --silent
+
+
+def test_state_flag_loads_and_dumps(tmp_path: Path) -> None:
+    """anvil's --state FILE: start from FILE when it exists, write it on exit."""
+    state = tmp_path / "state.json"
+    stranger = "0x" + "5f" * 20
+    proc, url, _lines = start_node("--state", str(state))
+    try:
+        Client(url)("anvil_setBalance", stranger, "0x2b")
+    finally:
+        stop(proc)
+    assert state.exists()
+    proc, url, _lines = start_node("--state", str(state))
+    try:
+        assert Client(url)("eth_getBalance", stranger, "latest") == "0x2b"
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--no-mining", "--block-time", "1"], "--no-mining and --block-time"),
+    (["--state", "s.json", "--load-state", "t.json"], "--state is --load-state"),
+    (["--gas-limit", "5"], "--gas-limit"), (["--timestamp", "-1"], "--timestamp"),
+    (["--hardfork", "nosuchfork"], "unknown fork"),
+])
+def test_anvil_flag_mistakes_are_one_line(args: list[str], named: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--port", "0", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err, err
