@@ -448,16 +448,13 @@ class EthApi(Namespace):
         return simulate(self, options, block)
 
 
-# geth's BlockOverrides as eth_call applies them to the block context (blobBaseFee has no
-# exact excess blob gas behind it here, so it is refused rather than approximated)
-_BLOCK_OVERRIDES = ("number", "time", "gasLimit", "feeRecipient", "prevRandao",
-                    "baseFeePerGas", "difficulty")
-
-
 def apply_block_overrides(dev: Any, env: BlockEnv, fork: Fork, raw: Any,
                           where: str) -> tuple[BlockEnv, Fork]:
-    """`env` with geth's block overrides for a call; a new number or time also picks the
-    fork those give, as geth's rules follow the overridden context."""
+    """`env` with geth's block overrides for a call (number, time, gasLimit, feeRecipient,
+    prevRandao, baseFeePerGas, difficulty; other keys are ignored, as geth ignores them); a
+    new number or time also picks the fork those give, as geth's rules follow the
+    overridden context. blobBaseFee has no exact excess blob gas behind it here, so it is
+    refused rather than approximated."""
     bo = parse_object(raw, where)
     if bo.get("blobBaseFee") is not None:
         raise InvalidParams(f"{where}: blobBaseFee cannot be overridden here")
