@@ -13,23 +13,30 @@ from chainvm.node.server import ThreadedNode
 from tests.node.contracts import STORE_INIT, VALUE_SET_TOPIC, selector
 
 
+class _Ws:
+    """Calls over one WebSocket; notifications that arrive meanwhile are kept in `notes`."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.notes: list[dict[str, Any]] = []
+
+    async def call(self, method: str, *params: Any) -> Any:
+        self.next_id += 1
+        await self.ws.send_str(json.dumps({"jsonrpc": "2.0", "id": self.next_id,
+                                           "method": method, "params": list(params)}))
+        while True:
+            msg = json.loads((await self.ws.receive(timeout=10)).data)
+            if msg.get("id") == self.next_id:
+                assert "error" not in msg, msg
+                return msg["result"]
+            self.notes.append(msg)
+
+
 async def _flow(url: str) -> None:
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-        next_id = 0
-
-        async def call(method: str, *params: Any) -> Any:
-            nonlocal next_id
-            next_id += 1
-            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": next_id, "method": method,
-                                          "params": list(params)}))
-            while True:
-                msg = json.loads((await ws.receive(timeout=10)).data)
-                if msg.get("id") == next_id:
-                    assert "error" not in msg, msg
-                    return msg["result"]
-                notes.append(msg)
-
-        notes: list[dict[str, Any]] = []
+        client = _Ws(ws)
+        call, notes = client.call, client.notes
         assert await call("eth_chainId") == "0x7a69"
         me = (await call("eth_accounts"))[0]
         heads = await call("eth_subscribe", "newHeads")
@@ -71,30 +78,21 @@ async def _pending_flow(url: str) -> None:
     """newPendingTransactions, as geth and anvil send it: a transaction's hash (or, with
     `true`, the transaction) when it enters the pool, before any block holds it."""
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-        async def call(rid: int, method: str, *params: Any) -> Any:
-            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method,
-                                          "params": list(params)}))
-            while True:
-                msg = json.loads((await ws.receive(timeout=10)).data)
-                if msg.get("id") == rid:
-                    assert "error" not in msg, msg
-                    return msg["result"]
-                notes.append(msg)
-
-        notes: list[dict[str, Any]] = []
-        me, other = (await call(1, "eth_accounts"))[:2]
-        hashes = await call(2, "eth_subscribe", "newPendingTransactions")
-        whole = await call(3, "eth_subscribe", "newPendingTransactions", True)
-        heads = await call(4, "eth_subscribe", "newHeads")
-        await call(5, "evm_setAutomine", False)
-        sent = await call(6, "eth_sendTransaction", {"from": me, "to": other, "value": "0x7"})
+        client = _Ws(ws)
+        call, notes = client.call, client.notes
+        me, other = (await call("eth_accounts"))[:2]
+        hashes = await call("eth_subscribe", "newPendingTransactions")
+        whole = await call("eth_subscribe", "newPendingTransactions", True)
+        heads = await call("eth_subscribe", "newHeads")
+        await call("evm_setAutomine", False)
+        sent = await call("eth_sendTransaction", {"from": me, "to": other, "value": "0x7"})
         while len(notes) < 2:
             notes.append(json.loads((await ws.receive(timeout=10)).data))
         by_sub = {n["params"]["subscription"]: n["params"]["result"] for n in notes}
         assert by_sub[hashes] == sent
         assert by_sub[whole]["hash"] == sent and by_sub[whole]["value"] == "0x7"
         assert by_sub[whole]["blockHash"] is None and heads not in by_sub  # not mined yet
-        await call(7, "evm_mine")
+        await call("evm_mine")
         while len(notes) < 3:
             notes.append(json.loads((await ws.receive(timeout=10)).data))
         assert notes[2]["params"]["subscription"] == heads
