@@ -638,6 +638,11 @@ class DevChain:
                 tx_type = 1 if req.access_list else 0
             else:
                 tx_type = 2
+        # What this node can fill and the fork admits (a blob transaction needs its blobs,
+        # which eth_sendTransaction does not carry): geth's answer otherwise.
+        fillable = {0: True, 1: fork.rules.eip2930, 2: london, 4: fork.rules.eip7702}
+        if not fillable.get(tx_type, False):
+            raise NodeError("transaction type not supported", -32000)
         base = env.base_fee
         # Before Spurious Dragon (EIP-155) legacy transactions carry no chain id.
         replay_protected = fork.rules.eip155

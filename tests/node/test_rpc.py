@@ -285,6 +285,14 @@ def test_panics_are_worded_as_geth_words_them(rpc: Client) -> None:
     assert panic(0x99)["message"] == "execution reverted: unknown panic code: 0x99"
 
 
+def test_a_transaction_type_the_node_cannot_fill_is_geths_error(rpc: Client) -> None:
+    """It was an internal error (an InvalidTransaction out of the pool)."""
+    a = rpc("eth_accounts")
+    for tx_type in ("0x3", "0x9", "0xff"):
+        err = rpc.error("eth_sendTransaction", {"from": a[0], "to": a[1], "type": tx_type})
+        assert err == {"code": -32000, "message": "transaction type not supported"}, err
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)
