@@ -137,6 +137,9 @@ class CallArgs:
     data: bytes = b""
     nonce: int | None = None
     access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+    # An access list was given, empty or not: as in geth, a priced transaction with one is
+    # an EIP-2930 transaction (type 1), not a legacy one.
+    access_list_given: bool = False
     tx_type: int | None = None
     chain_id: int | None = None
     # EIP-7702 authorizations: a set-code transaction (type 4) when not empty.
@@ -635,7 +638,7 @@ class DevChain:
             tx_type = 4
         if tx_type is None:
             if req.gas_price is not None or not london:
-                tx_type = 1 if req.access_list else 0
+                tx_type = 1 if req.access_list or req.access_list_given else 0
             else:
                 tx_type = 2
         # What this node can fill and the fork admits (a blob transaction needs its blobs,

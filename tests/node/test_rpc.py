@@ -293,6 +293,20 @@ def test_a_transaction_type_the_node_cannot_fill_is_geths_error(rpc: Client) -> 
         assert err == {"code": -32000, "message": "transaction type not supported"}, err
 
 
+def test_transaction_types_as_geth_chooses_them(rpc: Client) -> None:
+    a = rpc("eth_accounts")
+
+    def sent_type(**fields: object) -> str:
+        h = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], **fields})
+        return rpc("eth_getTransactionByHash", h)["type"]
+
+    assert sent_type() == "0x2"
+    assert sent_type(gasPrice="0x77359400") == "0x0"
+    # an access list, even empty, makes a priced transaction an EIP-2930 one
+    assert sent_type(gasPrice="0x77359400", accessList=[]) == "0x1"
+    assert sent_type(accessList=[]) == "0x2"
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

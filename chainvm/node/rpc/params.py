@@ -209,6 +209,7 @@ def parse_call_args(v: Any, what: str = "transaction") -> CallArgs:
     if payload is not None:
         args.data = parse_data(payload, f"{what}: input")
     access_list = obj.get("accessList")
+    args.access_list_given = access_list is not None
     if access_list:
         if not isinstance(access_list, list):
             raise InvalidParams(f"{what}: accessList must be an array")
