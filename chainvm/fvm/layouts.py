@@ -10,15 +10,17 @@ field, rather than an IndexError or TypeError somewhere inside actor code.
 
 The blocks a head links to are read where they are used: the HAMT and AMT check their
 own nodes, and the structs actors read by position are checked here by name when loaded
-(`check_block`: a miner's info, vesting funds, deadlines and deadline blocks). lotus loads
-those through the runtime's store, so a wrong shape is fatal there too.
+(`check_block`: a miner's info, vesting funds, deadlines and deadline blocks;
+`check_bit_field_block`: its allocated sector numbers). lotus loads those through the
+runtime's store, so a wrong shape is fatal there too.
 
 A value inside a HAMT or AMT is another matter: lotus decodes it only when an actor reads
 it, and the actor turns a decoding failure into an abort with ErrIllegalState (specs-actors'
 `RequireNoErr(rt, err, exitcode.ErrIllegalState, ...)`), so the message gets a receipt.
 `ENTRIES` names the layout of every table value an actor reads (deal proposals and states,
-balances, claims, cron events, multisig transactions, lanes, pre-commits, partitions,
-sector infos, expiration sets, bit-field queues, multimap roots), and `entry_problem` says
+balances, claims, cron events, seal verify infos, multisig transactions, lanes, data caps,
+pre-commits, partitions, sector infos, expiration sets, bit-field queues, multimap roots),
+and `entry_problem` says
 what is wrong with one; `chainvm.fvm.actors.tables` attaches the check to the tables.
 """
 
