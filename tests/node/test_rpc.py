@@ -307,6 +307,19 @@ def test_transaction_types_as_geth_chooses_them(rpc: Client) -> None:
     assert sent_type(accessList=[]) == "0x2"
 
 
+def test_trace_block_by_number_and_hash(rpc: Client) -> None:
+    """geth's (and anvil's) debug_traceBlockBy*: each transaction traced, [{txHash, result}]."""
+    a = rpc("eth_accounts")
+    receipt = send(rpc, to=a[1], value="0x1")
+    tx_hash = receipt["transactionHash"]
+    options = {"tracer": "callTracer"}
+    want = [{"txHash": tx_hash, "result": rpc("debug_traceTransaction", tx_hash, options)}]
+    assert rpc("debug_traceBlockByNumber", receipt["blockNumber"], options) == want
+    assert rpc("debug_traceBlockByHash", receipt["blockHash"], options) == want
+    assert rpc("debug_traceBlockByNumber", "0x0", options) == []  # genesis: no transactions
+    assert rpc.error("debug_traceBlockByHash", "0x" + "00" * 32)["code"] == -32000
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

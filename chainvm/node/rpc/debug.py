@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chainvm.chain.chain import StoredBlock
 from chainvm.evm.transaction import TxResult
 from chainvm.node.devchain import NodeError, StepCollector
 from chainvm.node.rpc.base import Namespace, bounded
@@ -65,7 +66,29 @@ class DebugApi(Namespace):
         found = self.dev.chain.get_transaction(tx_hash)
         if found is None:
             raise NodeError("transaction not found", -32000)
-        tx, _r, stored, index = found
+        _tx, _r, stored, index = found
+        return self._trace_mined(stored, index, options)
+
+    @bounded
+    def debug_traceBlockByNumber(self, block: BlockRef, options: Raw = None) -> Any:
+        """geth's: each transaction of the block traced, as [{txHash, result}]."""
+        return self._trace_block(self.block(block), options)
+
+    @bounded
+    def debug_traceBlockByHash(self, block_hash: Hash, options: Raw = None) -> Any:
+        stored = self.dev.chain.get_canonical_block(block_hash)
+        if stored is None:
+            raise NodeError(f"block {d(block_hash)} not found", -32000)
+        return self._trace_block(stored, options)
+
+    def _trace_block(self, stored: StoredBlock, options: Any) -> list[dict[str, Any]]:
+        return [{"txHash": d(tx.hash), "result": self._trace_mined(stored, index, options)}
+                for index, tx in enumerate(stored.block.transactions)]
+
+    def _trace_mined(self, stored: StoredBlock, index: int, options: Any) -> Any:
+        """Transaction `index` of a mined block, replayed on its parent's state under the
+        tracer `options` ask for."""
+        tx = stored.block.transactions[index]
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(self.dev.sender_of(tx)),
                "to": addr_out(tx.to), "value": q(tx.value), "gas": q(tx.gas_limit),
                "input": d(tx.data)}
