@@ -343,6 +343,8 @@ class DevChain:
         self.config: ChainConfig = self.chain.config
         self.automine = True
         self.block_time: float | None = None  # interval mining (the server's miner loop)
+        # anvil_setBlockTimestampInterval: each new block this many seconds after its parent
+        self.timestamp_interval: int | None = None
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self.coinbase = bytes(20)
@@ -451,6 +453,8 @@ class DevChain:
             if consume:
                 self.next_timestamp = None
             return ts
+        if self.timestamp_interval is not None:  # anvil_setBlockTimestampInterval
+            return parent_ts + self.timestamp_interval
         return max(int(time.time()) + self.time_offset, parent_ts + 1)
 
     def pending_env(self) -> tuple[BlockEnv, Any]:

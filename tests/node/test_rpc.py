@@ -320,6 +320,37 @@ def test_trace_block_by_number_and_hash(rpc: Client) -> None:
     assert rpc.error("debug_traceBlockByHash", "0x" + "00" * 32)["code"] == -32000
 
 
+def test_more_anvil_and_geth_methods(rpc: Client) -> None:
+    """Raw transactions, eth_getAccount, anvil_addBalance, the block timestamp interval,
+    the interval-mining getter and the logging switch, answered as anvil 1.7.1 answers."""
+    a = rpc("eth_accounts")
+    receipt = send(rpc, to=a[1], value="0x1")
+    tx_hash = receipt["transactionHash"]
+    raw = rpc("eth_getRawTransactionByHash", tx_hash)
+    assert raw.startswith("0x02") and rpc("debug_getRawTransaction", tx_hash) == raw
+    assert rpc("eth_getRawTransactionByBlockNumberAndIndex", receipt["blockNumber"], "0x0") == raw
+    assert rpc("eth_getRawTransactionByBlockHashAndIndex", receipt["blockHash"], "0x0") == raw
+    assert rpc("eth_getRawTransactionByHash", "0x" + "00" * 32) is None
+    account = rpc("eth_getAccount", a[0], "latest")
+    assert account["nonce"] == rpc("eth_getTransactionCount", a[0], "latest")
+    assert account["balance"] == rpc("eth_getBalance", a[0], "latest")
+    assert account["codeHash"] == "0x" + keccak256(b"").hex()
+    stranger = "0x" + "3c" * 20
+    assert rpc("anvil_addBalance", stranger, "0x10") is True
+    assert rpc("anvil_addBalance", stranger, "0x5") is True
+    assert rpc("eth_getBalance", stranger, "latest") == "0x15"
+    assert rpc("anvil_setBlockTimestampInterval", 7) is True
+    before = int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    rpc("evm_mine")
+    rpc("evm_mine")
+    assert int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16) == before + 14
+    assert rpc("anvil_removeBlockTimestampInterval") is True
+    assert rpc("anvil_removeBlockTimestampInterval") is False
+    assert rpc("anvil_getIntervalMining") is None
+    assert rpc("anvil_setLoggingEnabled", False) is True
+    assert rpc("hardhat_setLoggingEnabled", True) is True
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

@@ -52,7 +52,8 @@ def _block_count(count: int, what: str) -> int:
 # anvil_ methods hardhat serves under the same short name.
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
-                 "setCoinbase", "getAutomine", "dumpState", "loadState", "metadata")
+                 "setCoinbase", "getAutomine", "dumpState", "loadState", "metadata",
+                 "setLoggingEnabled")
 
 
 class AnvilApi(Namespace):
@@ -117,7 +118,30 @@ class AnvilApi(Namespace):
             self.dev.automine = False
         return True
 
+    def anvil_setIntervalMining(self, seconds: Seconds) -> bool:
+        return self.evm_setIntervalMining(seconds)
+
+    def anvil_getIntervalMining(self) -> float | int | None:
+        """The interval of interval mining in seconds (null when off), as anvil answers."""
+        interval = self.dev.block_time
+        if interval is None:
+            return None
+        return int(interval) if interval == int(interval) else interval
+
     # -- time ------------------------------------------------------------------------------
+
+    def anvil_setBlockTimestampInterval(self, seconds: Number) -> bool:
+        """Each new block `seconds` after its parent (until removed), as anvil's."""
+        if seconds == 0:
+            raise InvalidParams("invalid argument 0: the interval must be at least 1 second, "
+                                "as block timestamps increase")
+        self.dev.timestamp_interval = seconds
+        return True
+
+    def anvil_removeBlockTimestampInterval(self) -> bool:
+        had = self.dev.timestamp_interval is not None
+        self.dev.timestamp_interval = None
+        return had
 
     def evm_increaseTime(self, seconds: Number) -> str:
         try:
@@ -144,6 +168,18 @@ class AnvilApi(Namespace):
 
     def anvil_setNonce(self, address: Address, nonce: Uint64) -> bool:
         self.dev.set_nonce(address, nonce)
+        return True
+
+    def anvil_addBalance(self, address: Address, amount: Quantity) -> bool:
+        """Add `amount` wei to an account's balance (anvil's); the sum must stay a word."""
+        balance = self.dev.state().balance(address) + amount
+        if balance >> 256:
+            raise InvalidParams("invalid argument 1: the balance would pass 2^256-1")
+        self.dev.set_balance(address, balance)
+        return True
+
+    def anvil_setLoggingEnabled(self, on: Bool) -> bool:
+        """Accepted for anvil's and hardhat's clients: this node logs no requests."""
         return True
 
     def anvil_setCoinbase(self, address: Address) -> bool:

@@ -69,6 +69,11 @@ class DebugApi(Namespace):
         _tx, _r, stored, index = found
         return self._trace_mined(stored, index, options)
 
+    def debug_getRawTransaction(self, tx_hash: Hash) -> str | None:
+        """geth's: a mined transaction's encoding (null if unknown)."""
+        found = self.dev.chain.get_transaction(tx_hash)
+        return d(found[0].encode()) if found is not None else None
+
     @bounded
     def debug_traceBlockByNumber(self, block: BlockRef, options: Raw = None) -> Any:
         """geth's: each transaction of the block traced, as [{txHash, result}]."""

@@ -299,6 +299,42 @@ class EthApi(Namespace):
                 "eth_getTransactionByHash", ["0x" + tx_hash.hex()])
         return format_tx(self.dev, entry.tx, None, None) if entry else None
 
+    @quick
+    def eth_getRawTransactionByHash(self, tx_hash: Hash) -> str | None:
+        """The transaction's encoding (a typed one with its type byte), mined or pending."""
+        found = self.dev.chain.get_transaction(tx_hash)
+        if found is not None:
+            return d(found[0].encode())
+        entry = self.dev.pool.by_hash.get(tx_hash)
+        return d(entry.tx.encode()) if entry is not None else None
+
+    def eth_getRawTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
+                                                   ) -> str | None:
+        stored = self.maybe_block(block)
+        if stored is None or index >= len(stored.block.transactions):
+            return None
+        return d(stored.block.transactions[index].encode())
+
+    def eth_getRawTransactionByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
+                                                 ) -> str | None:
+        stored = self.dev.chain.get_canonical_block(block_hash)
+        if stored is None or index >= len(stored.block.transactions):
+            return None
+        return d(stored.block.transactions[index].encode())
+
+    @quick
+    def eth_getAccount(self, address: Address, block: BlockRef = LATEST) -> dict[str, Any]:
+        """geth's account summary: nonce, balance, storage root and code hash."""
+        from chainvm.crypto import EMPTY_KECCAK
+        from chainvm.state.state import storage_root
+        from chainvm.state.trie import EMPTY_TRIE_ROOT
+
+        state = self.state_at(block)
+        acct = state.get(address)
+        return {"nonce": q(acct.nonce if acct else 0), "balance": q(acct.balance if acct else 0),
+                "storageRoot": d(storage_root(acct.storage) if acct else EMPTY_TRIE_ROOT),
+                "codeHash": d(acct.code_hash if acct else EMPTY_KECCAK)}
+
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
                                                 ) -> dict[str, Any] | None:
         stored = self.maybe_block(block)
