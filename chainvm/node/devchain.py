@@ -349,6 +349,8 @@ class DevChain:
         self.next_timestamp: int | None = None
         self.coinbase = bytes(20)
         self.impersonated: set[bytes] = set()
+        # anvil_autoImpersonateAccount: any sender without a dev key is impersonated
+        self.auto_impersonate = False
         self.snapshots: dict[int, Snapshot] = {}
         self._next_snapshot = 1
         # anvil_metadata's instanceId: new for each node and each reset, as hardhat's, so
@@ -681,7 +683,7 @@ class DevChain:
             self._sign(tx, key)
             tx._sender = sender  # the key's address: no need to recover it
             tx._sender_known = True
-        elif sender in self.impersonated:
+        elif sender in self.impersonated or (self.auto_impersonate and key is None):
             # A placeholder signature unique to the sender; the sender is set, not recovered.
             if tx.tx_type:
                 tx.v = 0
@@ -943,6 +945,16 @@ class DevChain:
             raise NodeError("seconds: blocks would be stamped past 2^64-1", -32602)
         self.time_offset = offset
         return offset
+
+    def set_time(self, timestamp: int) -> int:
+        """Set the clock: later blocks are stamped from `timestamp` on (still after their
+        parents). The clock's move in seconds, as anvil_setTime answers it."""
+        if timestamp >> 64:
+            raise NodeError("timestamp: blocks would be stamped past 2^64-1", -32602)
+        now = int(time.time())
+        moved = timestamp - (now + self.time_offset)
+        self.time_offset = timestamp - now
+        return moved
 
     def set_next_timestamp(self, timestamp: int) -> None:
         if timestamp <= self.chain.head.header.timestamp:

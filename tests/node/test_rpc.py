@@ -351,6 +351,28 @@ def test_more_anvil_and_geth_methods(rpc: Client) -> None:
     assert rpc("hardhat_setLoggingEnabled", True) is True
 
 
+def test_set_time_and_auto_impersonation(rpc: Client) -> None:
+    """anvil_setTime/evm_setTime move the clock (the answer: by how much), and
+    anvil_autoImpersonateAccount lets any sender without a key send."""
+    a = rpc("eth_accounts")
+    head = int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    target = head + 10_000
+    rpc("anvil_setTime", target)
+    assert rpc("evm_setTime", target + 100) == 100
+    rpc("evm_mine")
+    assert int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16) >= target + 100
+    stranger = "0x" + "4e" * 20
+    rpc("anvil_setBalance", stranger, "0xffffffffffffffffff")
+    assert rpc.error("eth_sendTransaction", {"from": stranger, "to": a[1]})["code"] == -32000
+    assert rpc("anvil_autoImpersonateAccount", True) is True
+    try:
+        h = rpc("eth_sendTransaction", {"from": stranger, "to": a[1], "value": "0x1"})
+        assert rpc("eth_getTransactionReceipt", h)["from"] == stranger
+    finally:
+        rpc("anvil_autoImpersonateAccount", False)
+    assert rpc.error("eth_sendTransaction", {"from": stranger, "to": a[1]})["code"] == -32000
+
+
 def test_snapshot_revert_and_mining(rpc: Client) -> None:
     a = rpc("eth_accounts")
     start = int(rpc("eth_blockNumber"), 16)

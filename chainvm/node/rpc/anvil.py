@@ -149,6 +149,16 @@ class AnvilApi(Namespace):
         except NodeError as exc:  # the clock's bound, named as this method's argument
             raise InvalidParams(f"invalid argument 0: {exc}") from None
 
+    def evm_setTime(self, timestamp: Number) -> int:
+        """Set the clock to `timestamp` (ganache's and anvil's); the move in seconds."""
+        try:
+            return self.dev.set_time(timestamp)
+        except NodeError as exc:
+            raise InvalidParams(f"invalid argument 0: {exc}") from None
+
+    def anvil_setTime(self, timestamp: Number) -> int:
+        return self.evm_setTime(timestamp)
+
     def evm_setNextBlockTimestamp(self, timestamp: Number) -> None:
         self.dev.set_next_timestamp(timestamp)
 
@@ -188,6 +198,11 @@ class AnvilApi(Namespace):
 
     def anvil_impersonateAccount(self, address: Address) -> bool:
         self.dev.impersonate(address)
+        return True
+
+    def anvil_autoImpersonateAccount(self, on: Bool) -> bool:
+        """Impersonate every sender that has no dev key (anvil's), until turned off."""
+        self.dev.auto_impersonate = on
         return True
 
     def anvil_stopImpersonatingAccount(self, address: Address) -> bool:
