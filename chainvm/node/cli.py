@@ -77,6 +77,8 @@ def build_parser() -> ArgumentParser:
                         "(anvil's flag)")
     p.add_argument("--silent", action="store_true",
                    help="print nothing on stdout (errors still go to stderr)")
+    p.add_argument("--auto-impersonate", action="store_true",
+                   help="let any sender without a dev key send (anvil's flag)")
     p.add_argument("-f", "--fork-url", help="fork a remote node's chain: its state is read "
                    "on demand (http:// or https:// JSON-RPC URL)")
     p.add_argument("--fork-block-number", type=int, default=None,
@@ -137,6 +139,7 @@ def main(argv: list[str]) -> int:
             return USAGE_EXIT
     if args.no_mining:
         dev.automine = False
+    dev.auto_impersonate = args.auto_impersonate
     server = NodeServer(dev, args.host, args.port, block_time=args.block_time,
                         max_body=args.max_body, max_batch=args.max_batch, options=options,
                         allow_hosts=args.allow_host, cors=args.cors)

@@ -328,7 +328,7 @@ def test_anvil_flags() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainvm.node.cli", "-p", str(port), "-a", "3",
          "--hardfork", "prague", "--gas-limit", "40000000", "--timestamp", "1700000000",
-         "--no-mining", "--silent"],
+         "--no-mining", "--silent", "--auto-impersonate"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -344,6 +344,9 @@ def test_anvil_flags() -> None:
         assert rpc("eth_getTransactionReceipt", tx) is None  # waits for evm_mine
         rpc("evm_mine")
         assert rpc("eth_getTransactionReceipt", tx)["status"] == "0x1"
+        stranger = "0x" + "4f" * 20  # --auto-impersonate: a keyless sender may send
+        rpc("anvil_setBalance", stranger, "0xffffffffffffffffff")
+        assert rpc("eth_sendTransaction", {"from": stranger, "to": accounts[0]}).startswith("0x")
     finally:
         stop(proc)
     out, _err = proc.communicate()
