@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from chainvm.fvm.address import Address
+from chainvm.fvm.api import FIL, Network
 from chainvm.fvm.codec import DecodeError, RawCbor, dumps
 from chainvm.fvm.types import Message
 
@@ -92,3 +93,15 @@ def test_window_post_skipped_set_past_what_decode_expands() -> None:
     huge = bitfield.encode_ranges([(0, 5_000_000)])
     decoded = _decode_window_post(dumps([0, [[0, huge]], [[3, b"proof"]], 10, b"rand"]))
     assert decoded[1] == [(0, {-1})]
+
+
+@pytest.mark.parametrize(("nv", "params"), [(4, b"\x00\x05"), (0, [b"\x00\x05", b""])])
+def test_miner_method_14_refuses_the_other_versions_params(nv: int, params: Any) -> None:
+    """Method 14 is ApplyRewards([reward, penalty]) in v2 and AddLockedFund(amount) in v0:
+    the other shape is a parameter decoding failure (it was an internal TypeError in v2)."""
+    net = Network(network_version=nv)
+    alice = net.create_account(balance=10_000 * FIL)
+    miner, _ = net.create_miner(alice)
+    ret = net.send(alice, miner, 0, 14, dumps(params))
+    assert ret.receipt.exit_code == net.profile.param_decode_exit_code
+    assert "failed to decode parameters" in ret.error

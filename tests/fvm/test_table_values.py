@@ -267,3 +267,4 @@ def test_api_miner_helpers_under_actors_v2() -> None:
     assert net.miner_power(miner) == (0, 0)  # a v2 claim leads with the seal proof type
     with pytest.raises(NotImplementedError, match="actors v0 only"):
         net.proving_deadline(miner)
+

@@ -84,6 +84,7 @@ from chainvm.fvm.vm import (
     MARKET_ADDR,
     POWER_ADDR,
     REWARD_ADDR,
+    ActorError,
     ActorImpl,
     FatalError,
     Runtime,
@@ -301,7 +302,15 @@ def apply_rewards(rt: Runtime, params: tuple[int, int]) -> None:
 
 
 def _reward_method(rt: Runtime, params: Any) -> None:
-    if rt.profile.actors_version >= 2:
+    # Method 14 takes a [reward, penalty] pair in v2 (ApplyRewards) and a bare amount in v0
+    # (AddLockedFund); the decoder cannot know the version, so the other shape is refused
+    # here, before anything runs, as the version's own decoder refuses it.
+    v2 = rt.profile.actors_version >= 2
+    if isinstance(params, tuple) != v2:
+        raise ActorError(rt.profile.param_decode_exit_code,
+                         "failed to decode parameters: expected "
+                         + ("[reward, penalty]" if v2 else "an amount"))
+    if v2:
         apply_rewards(rt, params)
     else:
         add_locked_fund(rt, params)
