@@ -26,26 +26,27 @@ from chainvm.fvm.vm import Runtime
 Table = TypeVar("Table", Amt, Hamt)
 
 
+def _uvarint(key: bytes) -> int | None:
+    """The unsigned varint `key` is wholly made of, or None."""
+    try:
+        number, end = decode_uvarint(key)
+    except (DecodeError, ValueError, IndexError):
+        return None
+    return number if end == len(key) else None
+
+
 def index_text(key: Any) -> str:
     """An AMT index, or a HAMT key that is an unsigned varint (sector and epoch keys)."""
-    if isinstance(key, bytes):
-        try:
-            number, end = decode_uvarint(key)
-        except (DecodeError, ValueError, IndexError):
-            return f"under key 0x{key.hex()}"
-        if end == len(key):
-            return str(number)
-        return f"under key 0x{key.hex()}"
-    return str(key)
+    if not isinstance(key, bytes):
+        return str(key)
+    number = _uvarint(key)
+    return str(number) if number is not None else f"under key 0x{key.hex()}"
 
 
 def varint_text(key: bytes) -> str:
     """A HAMT key that is a signed (zig-zag) varint: multisig transaction IDs."""
-    try:
-        zigzag, end = decode_uvarint(key)
-    except (DecodeError, ValueError, IndexError):
-        end = -1
-    if end != len(key):
+    zigzag = _uvarint(key)
+    if zigzag is None:
         return f"under key 0x{key.hex()}"
     return str((zigzag >> 1) ^ -(zigzag & 1))
 

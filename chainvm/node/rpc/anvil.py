@@ -61,7 +61,8 @@ class AnvilApi(Namespace):
     aliases: ClassVar[dict[str, str]] = {
         **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
         **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
-           for short in ("snapshot", "revert")}}
+           for short in ("snapshot", "revert")},
+        "anvil_setIntervalMining": "evm_setIntervalMining", "anvil_setTime": "evm_setTime"}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -118,9 +119,6 @@ class AnvilApi(Namespace):
             self.dev.automine = False
         return True
 
-    def anvil_setIntervalMining(self, seconds: Seconds) -> bool:
-        return self.evm_setIntervalMining(seconds)
-
     def anvil_getIntervalMining(self) -> float | int | None:
         """The interval of interval mining in seconds (null when off), as anvil answers."""
         interval = self.dev.block_time
@@ -155,9 +153,6 @@ class AnvilApi(Namespace):
             return self.dev.set_time(timestamp)
         except NodeError as exc:
             raise InvalidParams(f"invalid argument 0: {exc}") from None
-
-    def anvil_setTime(self, timestamp: Number) -> int:
-        return self.evm_setTime(timestamp)
 
     def evm_setNextBlockTimestamp(self, timestamp: Number) -> None:
         self.dev.set_next_timestamp(timestamp)

@@ -152,6 +152,25 @@ class Namespace:
         state = None if stored is dev.chain.head else stored.state
         return state, dev.block_env(stored), stored.fork
 
+    def overridden_context(self, args: CallArgs, block: BlockId, overrides: Any,
+                           block_overrides: Any,
+                           where: tuple[str, str] = ("invalid argument 2: state overrides",
+                                                     "invalid argument 3: block overrides"),
+                           ) -> tuple[State | None, BlockEnv, Fork]:
+        """`call_context(block)` with geth's state overrides and block overrides applied
+        (`where` begins their errors); a call's gas is held within an overridden block gas
+        limit, as within the real one."""
+        from chainvm.node.rpc.eth import apply_block_overrides, apply_overrides
+
+        state, env, fork = self.call_context(block)
+        if overrides is not None:
+            state = apply_overrides(state or self.dev.state(), overrides, where[0])
+        if block_overrides is not None:
+            env, fork = apply_block_overrides(self.dev, env, fork, block_overrides, where[1])
+            if args.gas is not None:
+                args.gas = min(args.gas, env.gas_limit)
+        return state, env, fork
+
     def capped(self, args: CallArgs) -> CallArgs:
         """`args` with its gas limited to the block's gas limit and the RPC gas cap (geth's
         --rpc.gascap): what a call may burn is bounded before it starts."""

@@ -109,19 +109,12 @@ class DebugApi(Namespace):
     @bounded
     def debug_traceCall(self, tx: CallObject, block: BlockRef = LATEST,
                         options: Raw = None) -> Any:
-        from chainvm.node.rpc.eth import apply_block_overrides, apply_overrides
-
         self.capped(self.check_chain_id(tx))
-        state, env, fork = self.call_context(block)
         # geth's TraceCallConfig: the trace options plus state and block overrides
-        if isinstance(options, dict) and options.get("stateOverrides") is not None:
-            state = apply_overrides(state or self.dev.state(), options["stateOverrides"],
-                                    "invalid argument 2: stateOverrides")
-        if isinstance(options, dict) and options.get("blockOverrides") is not None:
-            env, fork = apply_block_overrides(self.dev, env, fork, options["blockOverrides"],
-                                              "invalid argument 2: blockOverrides")
-            if tx.gas is not None:
-                tx.gas = min(tx.gas, env.gas_limit)
+        opts = options if isinstance(options, dict) else {}
+        state, env, fork = self.overridden_context(
+            tx, block, opts.get("stateOverrides"), opts.get("blockOverrides"),
+            ("invalid argument 2: stateOverrides", "invalid argument 2: blockOverrides"))
         top = {"type": "CALL" if tx.to else "CREATE", "from": d(tx.sender or bytes(20)),
                "to": addr_out(tx.to), "value": q(tx.value), "input": d(tx.data)}
         def run(tracer: Any, states: list[State] | None = None) -> TxResult:

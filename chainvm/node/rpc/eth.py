@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from chainvm.chain.block import Block
 from chainvm.chain.chain import StoredBlock
+from chainvm.chain.transactions import SignedTransaction
 from chainvm.crypto import keccak256, sign_hash
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
@@ -15,7 +16,6 @@ from chainvm.evm.transaction import blob_base_fee
 from chainvm.evm.vm import create_address
 from chainvm.node.devchain import (
     DEFAULT_TIP,
-    CallArgs,
     NodeError,
     RevertError,
     revert_message,
@@ -26,7 +26,6 @@ from chainvm.node.rpc.params import (
     LATEST,
     PENDING,
     Address,
-    BlockId,
     BlockRef,
     Bool,
     CallObject,
@@ -75,6 +74,13 @@ def _access_list(start: dict[bytes, set[int]], touched: list[tuple[bytes, set[in
         elif address not in exclude:
             out.setdefault(address, set())
     return out
+
+
+def _tx_at(stored: StoredBlock | None, index: int) -> SignedTransaction | None:
+    """Transaction `index` of a block (None without the block or past its end)."""
+    if stored is None or index >= len(stored.block.transactions):
+        return None
+    return stored.block.transactions[index]
 
 
 def _parse_percentiles(v: Any, what: str) -> list[float]:
@@ -152,10 +158,11 @@ class EthApi(Namespace):
         n = max(1, min(count, MAX_FEE_HISTORY_BLOCKS))
         ref = LATEST if newest.tag == "pending" else newest
         remote = self.dev.remote
-        if remote is not None and ref.hash is None and self.number(ref) <= remote.number:
+        if remote is not None and ref.hash is None and (newest_number := self.number(ref)) \
+                <= remote.number:
             # forked, and the range ends at or before the fork block: the remote's blocks,
             # so the remote's answer (as anvil forwards it)
-            return remote.fee_history(n, self.number(ref), percentiles)
+            return remote.fee_history(n, newest_number, percentiles)
         last = self.block(ref).number
         first = max(0, last - n + 1)
         if remote is not None:
@@ -310,17 +317,13 @@ class EthApi(Namespace):
 
     def eth_getRawTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
                                                    ) -> str | None:
-        stored = self.maybe_block(block)
-        if stored is None or index >= len(stored.block.transactions):
-            return None
-        return d(stored.block.transactions[index].encode())
+        tx = _tx_at(self.maybe_block(block), index)
+        return d(tx.encode()) if tx is not None else None
 
     def eth_getRawTransactionByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
                                                  ) -> str | None:
-        stored = self.dev.chain.get_canonical_block(block_hash)
-        if stored is None or index >= len(stored.block.transactions):
-            return None
-        return d(stored.block.transactions[index].encode())
+        tx = _tx_at(self.dev.chain.get_canonical_block(block_hash), index)
+        return d(tx.encode()) if tx is not None else None
 
     @quick
     def eth_getAccount(self, address: Address, block: BlockRef = LATEST) -> dict[str, Any]:
@@ -338,16 +341,14 @@ class EthApi(Namespace):
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
                                                 ) -> dict[str, Any] | None:
         stored = self.maybe_block(block)
-        if stored is None or index >= len(stored.block.transactions):
-            return None
-        return format_tx(self.dev, stored.block.transactions[index], stored, index)
+        tx = _tx_at(stored, index)
+        return format_tx(self.dev, tx, stored, index) if tx is not None else None
 
     def eth_getTransactionByBlockHashAndIndex(self, block_hash: Hash, index: Quantity
                                               ) -> dict[str, Any] | None:
         stored = self.dev.chain.get_canonical_block(block_hash)
-        if stored is None or index >= len(stored.block.transactions):
-            return None
-        return format_tx(self.dev, stored.block.transactions[index], stored, index)
+        tx = _tx_at(stored, index)
+        return format_tx(self.dev, tx, stored, index) if tx is not None else None
 
     @quick
     def eth_getTransactionReceipt(self, tx_hash: Hash) -> dict[str, Any] | None:
@@ -370,20 +371,6 @@ class EthApi(Namespace):
         return d(self.dev.add_raw_transaction(raw))
 
     # -- calls -------------------------------------------------------------------------------
-
-    def overridden_context(self, args: CallArgs, block: BlockId, overrides: Any,
-                           block_overrides: Any) -> tuple[State | None, BlockEnv, Fork]:
-        """`call_context(block)` with geth's state overrides and block overrides applied;
-        a call's gas is held within an overridden block gas limit, as within the real one."""
-        state, env, fork = self.call_context(block)
-        if overrides is not None:
-            state = apply_overrides(state or self.dev.state(), overrides)
-        if block_overrides is not None:
-            env, fork = apply_block_overrides(self.dev, env, fork, block_overrides,
-                                              "invalid argument 3: block overrides")
-            if args.gas is not None:
-                args.gas = min(args.gas, env.gas_limit)
-        return state, env, fork
 
     @bounded
     def eth_call(self, tx: CallObject, block: BlockRef = LATEST, overrides: Raw = None,
