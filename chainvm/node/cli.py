@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer, tune_gc
 
-    problem = (_anvil_flags_problem(args) or _value_problem(args, ETHER)
+    problem = (_normalize_anvil_flags(args) or _value_problem(args, ETHER)
                or _fork_usage_problem(args) or _sync_usage_problem(args)
                or _mnemonic_usage_problem(args.mnemonic) or _dump_path_problem(args.dump_state))
     if problem:
@@ -220,7 +220,7 @@ def _dump_path_problem(path: str | None) -> str | None:
     return None
 
 
-def _anvil_flags_problem(args: argparse.Namespace) -> str | None:
+def _normalize_anvil_flags(args: argparse.Namespace) -> str | None:
     """anvil's flags as this node takes them: --hardfork's names in any case ('latest' for
     the default), --state as --load-state (if the file exists) and --dump-state, and the
     combinations that cannot hold. Normalises `args` in place; a problem as one line."""
