@@ -46,6 +46,7 @@ class BuildOptions:
     coinbase: bytes = bytes(20)
     timestamp: int | None = None  # default: parent's + 12
     gas_limit: int | None = None  # default: the parent's (doubled at the London transition)
+    base_fee: int | None = None  # default: EIP-1559's from the parent (London and later)
     extra_data: bytes = b""
     prev_randao: bytes = bytes(32)
     parent_beacon_block_root: bytes = bytes(32)
@@ -91,7 +92,8 @@ def build_block(chain: Chain, transactions: Iterable[SignedTransaction] | TxPool
     if not merged:
         header.difficulty = calc_difficulty(config, fork, header, ph)
     if fork.rules.eip1559:
-        header.base_fee = calc_base_fee(ph, parent.fork.rules.eip1559)
+        header.base_fee = calc_base_fee(ph, parent.fork.rules.eip1559) \
+            if opts.base_fee is None else opts.base_fee
     if fork.rules.eip4895:
         header.withdrawals_root = EMPTY_ROOT
     if fork.rules.eip4844:

@@ -561,17 +561,20 @@ class Chain:
                                 self.ancestor_hashes(parent), self.exempt)
         return self._store(block, parent, fork, outcome)
 
-    def import_built(self, block: Block, outcome: BodyResult) -> StoredBlock:
+    def import_built(self, block: Block, outcome: BodyResult, set_by_owner: bool = False
+                     ) -> StoredBlock:
         """Store a block this process has just built with `build_block` on a block of this
         chain, with the execution that built it (`BuiltBlock.result`): the header is
-        checked against its parent, the body is not run again."""
+        checked against its parent, the body is not run again. `set_by_owner`: a dev
+        node's block, whose base fee and gas limit may be the user's (`validate_header`)."""
         known = self.blocks.get(block.hash)
         if known is not None:
             return known
-        parent, fork = self._check_header(block)
+        parent, fork = self._check_header(block, set_by_owner)
         return self._store(block, parent, fork, outcome)
 
-    def _check_header(self, block: Block) -> tuple[StoredBlock, Fork]:
+    def _check_header(self, block: Block, set_by_owner: bool = False
+                      ) -> tuple[StoredBlock, Fork]:
         """The block's parent and fork, after checking its header against the parent."""
         header = block.header
         parent = self.blocks.get(header.parent_hash)
@@ -579,7 +582,7 @@ class Chain:
             raise InvalidBlock("unknown parent")
         fork = self.config.fork_at(header.number, header.timestamp, parent.total_difficulty)
         validate_header(self.config, header, parent.header, parent.total_difficulty,
-                        parent.fork, fork)
+                        parent.fork, fork, set_by_owner)
         return parent, fork
 
     def _store(self, block: Block, parent: StoredBlock, fork: Fork,

@@ -149,8 +149,12 @@ def calc_excess_blob_gas(fork: Fork, parent: Header, parent_fork: Fork) -> int:
 
 
 def validate_header(config: ChainConfig, header: Header, parent: Header, parent_td: int,
-                    parent_fork: Fork, fork: Fork) -> None:
-    """Check `header` against `parent` (no body, no state). Raises InvalidBlock."""
+                    parent_fork: Fork, fork: Fork, set_by_owner: bool = False) -> None:
+    """Check `header` against `parent` (no body, no state). Raises InvalidBlock.
+
+    `set_by_owner`: a dev node's own block, whose base fee and gas limit its user may set
+    (anvil's setNextBlockBaseFeePerGas and evm_setBlockGasLimit): those two are not
+    derived from the parent's; the 2^63-1 ceiling and every other check still hold."""
     present = header.present_optional()
     expected = expected_optional_fields(fork)
     if present != expected:
@@ -172,9 +176,10 @@ def validate_header(config: ChainConfig, header: Header, parent: Header, parent_
     if fork.rules.eip1559 and not parent_fork.rules.eip1559:
         parent_limit *= ELASTICITY_MULTIPLIER
     bound = parent_limit // GAS_LIMIT_BOUND_DIVISOR
-    if abs(header.gas_limit - parent_limit) >= bound or header.gas_limit < MIN_GAS_LIMIT:
+    if not set_by_owner and (abs(header.gas_limit - parent_limit) >= bound
+                             or header.gas_limit < MIN_GAS_LIMIT):
         raise InvalidBlock(f"invalid gas limit {header.gas_limit} (parent {parent.gas_limit})")
-    if fork.rules.eip1559:
+    if fork.rules.eip1559 and not set_by_owner:
         want = calc_base_fee(parent, parent_fork.rules.eip1559)
         if header.base_fee != want:
             raise InvalidBlock(f"invalid base fee {header.base_fee}, want {want}")

@@ -25,6 +25,7 @@ from chainvm.chain.config import ChainConfig, config_for_network
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
 from chainvm.chain.processing import (
     CONSOLIDATION_REQUEST_ADDRESS,
+    MAX_GAS_LIMIT,
     RETURN_NOTHING,
     WITHDRAWAL_REQUEST_ADDRESS,
     apply_body,
@@ -347,6 +348,13 @@ class DevChain:
         self.timestamp_interval: int | None = None
         self.time_offset = 0
         self.next_timestamp: int | None = None
+        # anvil_setNextBlockBaseFeePerGas: the next block's base fee (EIP-1559 derives the
+        # later ones from it); evm_setBlockGasLimit: the gas limit of every later block
+        self.next_block_base_fee: int | None = None
+        self.block_gas_limit: int | None = None
+        # anvil_setMinGasPrice (chains before London): the gas price the node suggests and
+        # fills in, instead of the 1 gwei tip
+        self.min_gas_price: int | None = None
         self.coinbase = bytes(20)
         self.impersonated: set[bytes] = set()
         # anvil_autoImpersonateAccount: any sender without a dev key is impersonated
@@ -443,10 +451,51 @@ class DevChain:
                                    head.total_difficulty)
         if not fork.rules.eip1559:
             return 0
+        if self.next_block_base_fee is not None:
+            return self.next_block_base_fee
         return calc_base_fee(head.header, head.fork.rules.eip1559)
 
-    def gas_price(self) -> int:
-        return self.next_base_fee() + DEFAULT_TIP
+    def next_gas_limit(self) -> int:
+        """The gas limit of the next block (the head's unless evm_setBlockGasLimit set one)."""
+        limit = self.block_gas_limit
+        return self.chain.head.header.gas_limit if limit is None else limit
+
+    def set_next_block_base_fee(self, base_fee: int) -> None:
+        """The next block's base fee (anvil_setNextBlockBaseFeePerGas); calls and the pool
+        see it at once."""
+        _, fork = self.pending_env()
+        if not fork.rules.eip1559:
+            raise NodeError("the next block has no base fee before London (EIP-1559)", -32602)
+        self.next_block_base_fee = base_fee
+        self._after_head_change()
+
+    def set_block_gas_limit(self, gas_limit: int) -> None:
+        """The gas limit of every later block (evm_setBlockGasLimit), as anvil: any value
+        up to the header's 2^63-1, with no step limit from one block to the next."""
+        if gas_limit > MAX_GAS_LIMIT:
+            raise NodeError(f"gas limit {gas_limit} above the header's 2^63-1", -32602)
+        self.block_gas_limit = gas_limit
+        self.pool.config.block_gas_limit = gas_limit
+        self._pending = None
+
+    def gas_price(self, base_fee: int | None = None) -> int:
+        """The gas price eth_gasPrice suggests and an unpriced transaction gets: the next
+        block's base fee (`base_fee` if the caller has it) plus a 1 gwei tip, or before
+        London the price anvil_setMinGasPrice set."""
+        base = self.next_base_fee() if base_fee is None else base_fee
+        if self.min_gas_price is not None and not base:
+            _, fork = self.pending_env()
+            if not fork.rules.eip1559:
+                return self.min_gas_price
+        return base + DEFAULT_TIP
+
+    def set_min_gas_price(self, gas_price: int) -> None:
+        """anvil_setMinGasPrice: the suggested gas price of a chain before London."""
+        _, fork = self.pending_env()
+        if fork.rules.eip1559:
+            raise NodeError("anvil_setMinGasPrice is not supported when EIP-1559 is active",
+                            -32602)
+        self.min_gas_price = gas_price
 
     def _next_timestamp(self, consume: bool = True) -> int:
         parent_ts = self.chain.head.header.timestamp
@@ -472,7 +521,7 @@ class DevChain:
             excess = calc_excess_blob_gas(fork, head.header, head.fork)
         env = BlockEnv(
             coinbase=self.coinbase, number=number, timestamp=ts,
-            gas_limit=head.header.gas_limit, difficulty=0 if self.config.merged(
+            gas_limit=self.next_gas_limit(), difficulty=0 if self.config.merged(
                 head.total_difficulty) else head.header.difficulty,
             prev_randao=bytes(32), base_fee=self.next_base_fee(), chain_id=self.chain_id,
             excess_blob_gas=excess, parent_beacon_block_root=bytes(32),
@@ -522,7 +571,7 @@ class DevChain:
             raise NodeError(f"timestamp {ts} above 2^64-1")
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
-        opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
+        opts = self._build_options(ts)
 
         def build() -> BuiltBlock:
             return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
@@ -532,9 +581,10 @@ class DevChain:
         built = self.remote.speculate(build) if self.remote is not None else build()
         assert built.result is not None
         # The block was just executed to build it: stored as is, not run a second time.
-        stored = self.chain.import_built(built.block, built.result)
+        stored = self.chain.import_built(built.block, built.result, set_by_owner=True)
         if self.chain.head_hash != stored.hash:  # rebuilt the same block after a revert
             self.chain.set_head(stored.hash)
+        self.next_block_base_fee = None  # used: the next blocks follow EIP-1559 from it
         self.last_results = (stored.hash, built.result.results)
         self._after_head_change()
         for tx, reason in built.skipped:
@@ -551,10 +601,11 @@ class DevChain:
         head, the pool or the next block's timestamp changes."""
         head = self.chain.head
         ts = max(self._next_timestamp(consume=False), head.header.timestamp + 1)
-        key = (head.hash, ts, frozenset(self.pool.by_hash))
+        key = (head.hash, ts, frozenset(self.pool.by_hash), self.next_block_base_fee,
+               self.block_gas_limit)
         if self._pending is not None and self._pending[0] == key:
             return self._pending[1]
-        opts = BuildOptions(coinbase=self.coinbase, timestamp=ts)
+        opts = self._build_options(ts)
 
         def build() -> BuiltBlock:
             return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
@@ -567,6 +618,12 @@ class DevChain:
                              self.config.fork_at(header.number, ts, head.total_difficulty))
         self._pending = (key, stored)
         return stored
+
+    def _build_options(self, timestamp: int) -> BuildOptions:
+        """The next block's options: its time, and the user's coinbase, gas limit and base
+        fee (None: the builder derives them from the parent)."""
+        return BuildOptions(coinbase=self.coinbase, timestamp=timestamp,
+                            gas_limit=self.block_gas_limit, base_fee=self.next_block_base_fee)
 
     def tx_result(self, stored: StoredBlock, index: int) -> TxResult | None:
         """The execution result (output, error) of a transaction of the last mined block."""
@@ -661,7 +718,7 @@ class DevChain:
                                access_list=list(req.access_list),
                                authorization_list=list(req.authorization_list))
         if tx_type < 2:
-            tx.gas_price = req.gas_price if req.gas_price is not None else base + DEFAULT_TIP
+            tx.gas_price = req.gas_price if req.gas_price is not None else self.gas_price(base)
         else:
             tip = req.max_priority_fee_per_gas
             if tip is None:
@@ -1007,6 +1064,8 @@ class DevChain:
             return
         genesis = self.chain.get_block_by_number(0)
         assert genesis is not None
+        self.next_block_base_fee = self.block_gas_limit = self.min_gas_price = None
+        self.pool.config.block_gas_limit = genesis.header.gas_limit
         self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
         self.revert(0)
         self.snapshots.clear()

@@ -58,6 +58,25 @@ def test_wrong_gas_used_and_base_fee_rejected() -> None:
     assert chain.head.number == 0
 
 
+def test_a_dev_nodes_own_base_fee_and_gas_limit() -> None:
+    """A block built with a base fee and gas limit of the user's (the dev node's
+    anvil_setNextBlockBaseFeePerGas, evm_setBlockGasLimit) is stored when its builder says
+    so, and refused like any other block otherwise."""
+    chain = new_chain("London")
+    parent_limit = chain.head.header.gas_limit
+    built = build_block(chain, [transfer(0, 0)], BuildOptions(base_fee=7, gas_limit=21_000))
+    assert (built.block.header.base_fee, built.block.header.gas_limit) == (7, 21_000)
+    for import_it in (chain.import_block, lambda b: chain.import_built(b, built.result)):
+        with pytest.raises(InvalidBlock, match="invalid gas limit"):
+            import_it(built.block)
+    assert chain.head.number == 0
+    stored = chain.import_built(built.block, built.result, set_by_owner=True)
+    assert chain.head.hash == stored.hash and parent_limit != 21_000
+    too_big = build_block(chain, [], BuildOptions(gas_limit=1 << 63))
+    with pytest.raises(InvalidBlock, match="too big"):
+        chain.import_built(too_big.block, too_big.result, set_by_owner=True)
+
+
 def test_proof_of_work_reorg_by_total_difficulty() -> None:
     chain = new_chain("Byzantium")
     genesis = chain.head_hash

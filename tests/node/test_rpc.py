@@ -351,6 +351,61 @@ def test_more_anvil_and_geth_methods(rpc: Client) -> None:
     assert rpc("hardhat_setLoggingEnabled", True) is True
 
 
+def test_next_base_fee_and_block_gas_limit(rpc: Client) -> None:
+    """anvil_setNextBlockBaseFeePerGas sets the next block's base fee only (EIP-1559 derives
+    the next ones from it), evm_setBlockGasLimit every later block's gas limit; both as
+    anvil 1.7.1 does, the numbers being those it gave for the same calls."""
+    a = rpc("eth_accounts")
+    gwei = 10**9
+
+    def head() -> tuple[int, int]:
+        block = rpc("eth_getBlockByNumber", "latest", False)
+        return int(block["baseFeePerGas"], 16), int(block["gasLimit"], 16)
+
+    limit = head()[1]
+    assert rpc("anvil_setNextBlockBaseFeePerGas", "0x1") is None
+    assert rpc("eth_gasPrice") == hex(1 + gwei)  # calls and fee suggestions see it at once
+    rpc("evm_mine")
+    assert head() == (1, limit)
+    rpc("evm_mine")
+    assert head() == (1, limit)  # an empty block at base fee 1 keeps 1
+    assert rpc("hardhat_setNextBlockBaseFeePerGas", hex(5 * gwei)) is None
+    receipt = send(rpc, to=a[1], value="0x1")
+    block = rpc("eth_getBlockByNumber", receipt["blockNumber"], False)
+    assert int(block["baseFeePerGas"], 16) == 5 * gwei
+    assert int(receipt["effectiveGasPrice"], 16) == 6 * gwei
+    assert rpc("evm_setBlockGasLimit", "0x5208") is True
+    assert rpc("eth_estimateGas", {"from": a[0], "to": a[1]}) == "0x5208"
+    assert "exceeds block gas limit" in rpc.error(
+        "eth_sendTransaction", {"from": a[0], "to": a[1], "gas": "0x5209"})["message"]
+    full = send(rpc, to=a[1], value="0x1")  # fills its block: the next base fee rises
+    base = int(rpc("eth_getBlockByNumber", full["blockNumber"], False)["baseFeePerGas"], 16)
+    rpc("evm_mine")
+    assert head() == (base + base // 8, 21_000)
+    assert rpc("anvil_setBlockGasLimit", hex(limit)) is True
+    rpc("evm_mine")
+    assert head()[1] == limit
+    assert rpc.error("evm_setBlockGasLimit", hex(1 << 63))["code"] == -32602
+    assert rpc.error("anvil_setMinGasPrice", "0x1")["message"] == \
+        "anvil_setMinGasPrice is not supported when EIP-1559 is active"
+
+
+def test_min_gas_price_before_london() -> None:
+    """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
+    floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""
+    with ThreadedNode(DevChain(fork="Berlin")) as berlin:
+        rpc = Client(berlin.url)
+        a = rpc("eth_accounts")
+        assert rpc("anvil_setMinGasPrice", "0x77359400") is None
+        assert rpc("eth_gasPrice") == "0x77359400"
+        cheap = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "gasPrice": "0x3b9aca00"})
+        assert rpc("eth_getTransactionByHash", cheap)["gasPrice"] == "0x3b9aca00"
+        filled = rpc("eth_sendTransaction", {"from": a[0], "to": a[1]})
+        assert rpc("eth_getTransactionByHash", filled)["gasPrice"] == "0x77359400"
+        assert rpc.error("anvil_setNextBlockBaseFeePerGas", "0x1")["code"] == -32602
+        assert rpc("evm_setBlockGasLimit", "0x1c9c380") is True
+
+
 def test_set_time_and_auto_impersonation(rpc: Client) -> None:
     """anvil_setTime/evm_setTime move the clock (the answer: by how much), and
     anvil_autoImpersonateAccount lets any sender without a key send."""

@@ -53,7 +53,7 @@ def _block_count(count: int, what: str) -> int:
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
                  "setCoinbase", "getAutomine", "dumpState", "loadState", "metadata",
-                 "setLoggingEnabled")
+                 "setLoggingEnabled", "setNextBlockBaseFeePerGas", "setMinGasPrice")
 
 
 class AnvilApi(Namespace):
@@ -62,7 +62,8 @@ class AnvilApi(Namespace):
         **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
         **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
            for short in ("snapshot", "revert")},
-        "anvil_setIntervalMining": "evm_setIntervalMining", "anvil_setTime": "evm_setTime"}
+        "anvil_setIntervalMining": "evm_setIntervalMining", "anvil_setTime": "evm_setTime",
+        "anvil_setBlockGasLimit": "evm_setBlockGasLimit"}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -156,6 +157,34 @@ class AnvilApi(Namespace):
 
     def evm_setNextBlockTimestamp(self, timestamp: Number) -> None:
         self.dev.set_next_timestamp(timestamp)
+
+    # -- fees and the block gas limit --------------------------------------------------------
+
+    def anvil_setNextBlockBaseFeePerGas(self, base_fee: Quantity) -> None:
+        """The next block's base fee; EIP-1559 derives the later blocks' from it (anvil's).
+        eth_gasPrice, calls and the pool see it at once."""
+        try:
+            self.dev.set_next_block_base_fee(base_fee)
+        except NodeError as exc:
+            raise InvalidParams(f"anvil_setNextBlockBaseFeePerGas: {exc}") from None
+
+    def evm_setBlockGasLimit(self, gas_limit: Quantity) -> bool:
+        """The gas limit of every later block, with no step limit between blocks (anvil's
+        and hardhat's); at most the header's 2^63-1."""
+        try:
+            self.dev.set_block_gas_limit(gas_limit)
+        except NodeError as exc:
+            raise InvalidParams(f"invalid argument 0: {exc}") from None
+        return True
+
+    def anvil_setMinGasPrice(self, gas_price: Quantity) -> None:
+        """The gas price suggested and filled in on a chain before London (anvil's: it is
+        not a floor, a transaction priced lower is still accepted); refused from London on,
+        where the base fee sets prices."""
+        try:
+            self.dev.set_min_gas_price(gas_price)
+        except NodeError as exc:
+            raise InvalidParams(str(exc)) from None
 
     # -- state edits -------------------------------------------------------------------------
 

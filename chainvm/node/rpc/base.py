@@ -174,7 +174,9 @@ class Namespace:
     def capped(self, args: CallArgs) -> CallArgs:
         """`args` with its gas limited to the block's gas limit and the RPC gas cap (geth's
         --rpc.gascap): what a call may burn is bounded before it starts."""
-        limit = self.dev.head.header.gas_limit
+        # The head's limit, or the next block's if evm_setBlockGasLimit lowered it: a call
+        # runs in one of the two.
+        limit = min(self.dev.head.header.gas_limit, self.dev.next_gas_limit())
         if self.options.gas_cap:
             limit = min(limit, self.options.gas_cap)
         args.gas = limit if args.gas is None else min(args.gas, limit)

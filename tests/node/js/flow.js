@@ -212,6 +212,15 @@ async function withViem() {
     "0xef0100" + delegate.slice(2).toLowerCase(), "delegation installed");
   check(BigInt(await pub.getStorageAt({ address: eoa.address, slot: "0x0" })) === 77n,
     "delegate ran in the EOA");
+
+  // The next block's base fee and the block gas limit, through viem's test actions.
+  await test.setNextBlockBaseFeePerGas({ baseFeePerGas: viem.parseGwei("2") });
+  check(await pub.getGasPrice() === viem.parseGwei("3"), "gas price from the set base fee");
+  await test.mine({ blocks: 1 });
+  check((await pub.getBlock()).baseFeePerGas === viem.parseGwei("2"), "next block base fee");
+  await test.setBlockGasLimit({ gasLimit: 20_000_000n });
+  await test.mine({ blocks: 1 });
+  check((await pub.getBlock()).gasLimit === 20_000_000n, "block gas limit");
 }
 
 (library === "ethers" ? withEthers() : withViem()).then(
