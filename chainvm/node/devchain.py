@@ -734,13 +734,17 @@ class DevChain:
             tx.gas_limit = self.estimate_gas(est)
         return tx
 
-    def sign_and_add(self, tx: SignedTransaction, sender: bytes) -> bytes:
+    def sign_and_add(self, tx: SignedTransaction, sender: bytes, unsigned: bool = False
+                     ) -> bytes:
+        """Sign `tx` with the sender's dev key and add it to the pool; an impersonated
+        sender's (or any sender's, `unsigned`: eth_sendUnsignedTransaction) gets a
+        placeholder signature instead."""
         key = self.keys.get(sender)
-        if key is not None and sender not in self.impersonated:
+        if key is not None and sender not in self.impersonated and not unsigned:
             self._sign(tx, key)
             tx._sender = sender  # the key's address: no need to recover it
             tx._sender_known = True
-        elif sender in self.impersonated or (self.auto_impersonate and key is None):
+        elif unsigned or sender in self.impersonated or (self.auto_impersonate and key is None):
             # A placeholder signature unique to the sender; the sender is set, not recovered.
             if tx.tx_type:
                 tx.v = 0
@@ -783,10 +787,23 @@ class DevChain:
         return nonce
 
     def send_transaction(self, req: CallArgs,
-                         pending: tuple[BlockEnv, Any] | None = None) -> bytes:
+                         pending: tuple[BlockEnv, Any] | None = None,
+                         unsigned: bool = False) -> bytes:
         tx = self.fill(req, pending)
         assert req.sender is not None
-        return self.sign_and_add(tx, req.sender)
+        return self.sign_and_add(tx, req.sender, unsigned)
+
+    def sign_transaction(self, req: CallArgs) -> bytes:
+        """eth_signTransaction: the transaction eth_sendTransaction would send, filled and
+        signed with the sender's dev key, encoded; nothing is sent."""
+        assert req.sender is not None
+        key = self.keys.get(req.sender)
+        if key is None:
+            raise NodeError(f"unknown account 0x{req.sender.hex()} (no dev key to sign with)",
+                            -32000)
+        tx = self.fill(req)
+        self._sign(tx, key)
+        return tx.encode()
 
     def is_impersonated_tx(self, tx: SignedTransaction) -> bool:
         return bool(self._impersonated_txs) and tx.hash in self._impersonated_txs

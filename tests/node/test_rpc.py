@@ -390,6 +390,54 @@ def test_next_base_fee_and_block_gas_limit(rpc: Client) -> None:
         "anvil_setMinGasPrice is not supported when EIP-1559 is active"
 
 
+def test_sign_unsigned_sends_pool_removal_and_detailed_mining(rpc: Client) -> None:
+    """eth_signTransaction, eth_sendUnsignedTransaction, anvil_removePoolTransactions,
+    anvil_dropAllTransactions, evm_mine_detailed and anvil's other names for methods the
+    node has, answered as anvil 1.7.1 answered the same calls."""
+    a = rpc("eth_accounts")
+    assert rpc("eth_requestAccounts") == a
+    assert rpc("eth_networkId") == rpc("net_version") == "31337"
+    nonce = rpc("eth_getTransactionCount", a[0], "pending")
+    raw = rpc("eth_signTransaction", {
+        "from": a[0], "to": a[1], "value": "0x1", "gas": "0x5208", "nonce": "0x0",
+        "maxFeePerGas": "0x77359400", "maxPriorityFeePerGas": "0x1"})
+    # anvil's answer to the same request (same key, deterministic ECDSA)
+    assert raw == ("0x02f868827a69800184773594008252089470997970c51812dc3a010c7d01b50e0d17dc79c8"
+                   "0180c001a0a47eb869be1e4a07b681e7063df0270355cb7c5a899b179a80cb601de381a8f3"
+                   "a044967264754ab0d27600532eb0049fc2d29d8b11f8ec1ce53d2d30b481e53d69")
+    assert rpc("eth_getTransactionCount", a[0], "pending") == nonce  # nothing was sent
+    stranger = "0x" + "4f" * 20
+    assert rpc.error("eth_signTransaction", {"from": stranger, "to": a[1]})["code"] == -32000
+    rpc("anvil_setBalance", stranger, hex(10**18))
+    sent = rpc("eth_sendUnsignedTransaction", {"from": stranger, "to": a[1], "value": "0x7"})
+    receipt = rpc("eth_getTransactionReceipt", sent)
+    assert receipt["from"] == stranger and receipt["status"] == "0x1"
+    assert rpc("evm_setAccountNonce", stranger, "0x9") is True
+    assert rpc("eth_getTransactionCount", stranger, "latest") == "0x9"
+    assert rpc("hardhat_autoImpersonateAccount", False) is True
+    rpc("anvil_setAutomine", False)
+    try:
+        hashes = [rpc("eth_sendTransaction", {"from": a[i], "to": a[1], "value": "0x1"})
+                  for i in (0, 0, 2)]
+        assert rpc("txpool_status")["pending"] == "0x3"
+        assert rpc("anvil_removePoolTransactions", a[0]) is None
+        assert rpc("txpool_status")["pending"] == "0x1"
+        assert rpc("anvil_dropAllTransactions") is None
+        assert rpc("txpool_status")["pending"] == "0x0"
+        assert all(rpc("eth_getTransactionByHash", h) is None for h in hashes)
+        call = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+        head = int(rpc("eth_blockNumber"), 16)
+        mined = rpc("evm_mine_detailed", {"blocks": 2})
+        assert [int(b["number"], 16) for b in mined] == [head + 1, head + 2]
+        assert [t["hash"] for t in mined[0]["transactions"]] == [call]
+        assert mined[0]["transactions"][0]["output"] == "0x" and mined[1]["transactions"] == []
+        assert mined == [rpc("eth_getBlockByNumber", b["number"], True) | {
+            "transactions": b["transactions"]} for b in mined]
+        assert len(rpc("anvil_mine_detailed")) == 1
+    finally:
+        rpc("anvil_setAutomine", True)
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -10,7 +10,7 @@ from chainvm.node.devchain import NodeError
 from chainvm.node.dumps import read_dump
 from chainvm.node.limits import MIN_BLOCK_TIME
 from chainvm.node.rpc.base import Namespace
-from chainvm.node.rpc.format import q
+from chainvm.node.rpc.format import d, format_block, q
 from chainvm.node.rpc.params import (
     Address,
     Bool,
@@ -49,11 +49,29 @@ def _block_count(count: int, what: str) -> int:
     return count
 
 
+def _mine_request(options: Any) -> tuple[int, int | None]:
+    """evm_mine's argument as (blocks, timestamp of the first): nothing, a timestamp, or
+    {"timestamp", "blocks"}."""
+    if isinstance(options, dict):
+        opts = parse_object(options, "invalid argument 0")
+        ts = parse_number(opts["timestamp"], "invalid argument 0: timestamp") \
+            if opts.get("timestamp") else None
+        blocks = _block_count(parse_number(opts["blocks"], "invalid argument 0: blocks"),
+                              "invalid argument 0: blocks") if opts.get("blocks") else 1
+        return blocks, ts
+    if options is None:
+        return 1, None
+    if isinstance(options, str):
+        return 1, parse_number(options, "invalid argument 0: timestamp")
+    raise InvalidParams("invalid argument 0: expected a timestamp or an object")
+
+
 # anvil_ methods hardhat serves under the same short name.
 HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersonateAccount",
                  "stopImpersonatingAccount", "mine", "reset", "setAutomine", "dropTransaction",
                  "setCoinbase", "getAutomine", "dumpState", "loadState", "metadata",
-                 "setLoggingEnabled", "setNextBlockBaseFeePerGas", "setMinGasPrice")
+                 "setLoggingEnabled", "setNextBlockBaseFeePerGas", "setMinGasPrice",
+                 "autoImpersonateAccount", "dropAllTransactions")
 
 
 class AnvilApi(Namespace):
@@ -63,7 +81,10 @@ class AnvilApi(Namespace):
         **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
            for short in ("snapshot", "revert")},
         "anvil_setIntervalMining": "evm_setIntervalMining", "anvil_setTime": "evm_setTime",
-        "anvil_setBlockGasLimit": "evm_setBlockGasLimit"}
+        "anvil_setBlockGasLimit": "evm_setBlockGasLimit", "evm_setAccountNonce": "anvil_setNonce",
+        "anvil_increaseTime": "evm_increaseTime",
+        "anvil_setNextBlockTimestamp": "evm_setNextBlockTimestamp",
+        "anvil_mine_detailed": "evm_mine_detailed"}
 
     # -- snapshots and mining --------------------------------------------------------------
 
@@ -75,20 +96,22 @@ class AnvilApi(Namespace):
 
     def evm_mine(self, options: Raw = None) -> str:
         """Mine one block (a hex timestamp), or {"timestamp", "blocks"}."""
-        if isinstance(options, dict):
-            opts = parse_object(options, "invalid argument 0")
-            ts = parse_number(opts["timestamp"], "invalid argument 0: timestamp") \
-                if opts.get("timestamp") else None
-            blocks = _block_count(parse_number(opts["blocks"], "invalid argument 0: blocks"),
-                                  "invalid argument 0: blocks") if opts.get("blocks") else 1
-            self.dev.mine(blocks, ts)
-        elif options is None:
-            self.dev.mine(1, None)
-        elif isinstance(options, str):
-            self.dev.mine(1, parse_number(options, "invalid argument 0: timestamp"))
-        else:
-            raise InvalidParams("invalid argument 0: expected a timestamp or an object")
+        self.dev.mine(*_mine_request(options))
         return "0x0"
+
+    def evm_mine_detailed(self, options: Raw = None) -> list[dict[str, Any]]:
+        """evm_mine, answered with the blocks mined, as anvil's: full transactions, each
+        with its `output` (the return or revert data)."""
+        blocks, timestamp = _mine_request(options)
+        mined = []
+        for i in range(blocks):  # one at a time, to read each block's execution results
+            stored = self.dev.mine(1, timestamp if i == 0 else None)[0]
+            block = format_block(self.dev, stored, True)
+            for index, tx in enumerate(block["transactions"]):
+                result = self.dev.tx_result(stored, index)
+                tx["output"] = d(result.output if result is not None else b"")
+            mined.append(block)
+        return mined
 
     def anvil_mine(self, blocks: Quantity | None = None, interval: Quantity | None = None
                    ) -> bool:
@@ -235,6 +258,16 @@ class AnvilApi(Namespace):
 
     def anvil_dropTransaction(self, tx_hash: Hash) -> bool:
         return self.dev.pool.remove(tx_hash)
+
+    def anvil_dropAllTransactions(self) -> None:
+        """Empty the pool (anvil's)."""
+        self.dev.pool.clear()
+
+    def anvil_removePoolTransactions(self, sender: Address) -> None:
+        """Drop every pool transaction of `sender` (anvil's)."""
+        pool = self.dev.pool
+        for entry in list(pool.by_sender.get(sender, {}).values()):
+            pool.remove(entry.tx_hash or entry.tx.hash)
 
     # -- state dumps and node information ------------------------------------------------------
 

@@ -4,7 +4,7 @@ Logs and filters are in `logs`."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from chainvm.chain.block import Block
 from chainvm.chain.chain import StoredBlock
@@ -103,6 +103,7 @@ Percentiles = Annotated[list[float], Decoder(_parse_percentiles)]
 
 class EthApi(Namespace):
     prefixes = ("eth_", "personal_")
+    aliases: ClassVar[dict[str, str]] = {"eth_requestAccounts": "eth_accounts"}
 
     # -- the node and the chain ------------------------------------------------------------
 
@@ -369,6 +370,20 @@ class EthApi(Namespace):
 
     def eth_sendRawTransaction(self, raw: Data) -> str:
         return d(self.dev.add_raw_transaction(raw))
+
+    def eth_signTransaction(self, tx: CallObject) -> str:
+        """The raw transaction eth_sendTransaction would send (filled as it fills one),
+        signed with the sender's dev key; nothing is sent (geth's and anvil's)."""
+        if tx.sender is None:
+            raise InvalidParams("invalid argument 0: transaction: missing from")
+        return d(self.dev.sign_transaction(self.check_chain_id(tx)))
+
+    def eth_sendUnsignedTransaction(self, tx: CallObject) -> str:
+        """eth_sendTransaction from any sender, dev key or not, without a signature (anvil's;
+        the transaction carries a placeholder signature, as an impersonated sender's)."""
+        if tx.sender is None:
+            raise InvalidParams("invalid argument 0: transaction: missing from")
+        return d(self.dev.send_transaction(self.check_chain_id(tx), unsigned=True))
 
     # -- calls -------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from chainvm.crypto import keccak256
 from chainvm.node.rpc.base import Namespace, immediate
 from chainvm.node.rpc.format import d, q
@@ -12,6 +14,7 @@ CLIENT_VERSION = "chainvm/0.1/python"
 
 class Web3Api(Namespace):
     prefixes = ("web3_", "net_")
+    aliases: ClassVar[dict[str, str]] = {"eth_networkId": "net_version"}  # anvil's name
 
     @immediate
     def web3_clientVersion(self) -> str:
