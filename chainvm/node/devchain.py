@@ -9,6 +9,7 @@ server runs every request on its one event loop thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -78,6 +79,11 @@ class NodeError(Exception):
         super().__init__(message)
         self.code = code
         self.data = data
+
+
+def _unknown_sender(sender: bytes) -> NodeError:
+    return NodeError(f"unknown account 0x{sender.hex()} (not a dev account, not impersonated)",
+                     -32000)
 
 
 class RevertError(NodeError):
@@ -572,10 +578,11 @@ class DevChain:
         if timestamp is not None:
             self.time_offset = ts - int(time.time())
         opts = self._build_options(ts)
+        return self._mine_built(
+            lambda: build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx))
 
-        def build() -> BuiltBlock:
-            return build_block(self.chain, self.pool, opts, exempt=self.is_impersonated_tx)
-
+    def _mine_built(self, build: Callable[[], BuiltBlock]) -> StoredBlock:
+        """Build a block on the head with `build` and make it the head."""
         # Forked: what the block touches (system contracts' slots, raw transactions) is
         # read in a few batches; the pass that missed nothing is the block.
         built = self.remote.speculate(build) if self.remote is not None else build()
@@ -631,6 +638,90 @@ class DevChain:
         if stored.hash != block_hash or index >= len(results):
             return None
         return results[index]
+
+    def rollback(self, depth: int) -> None:
+        """anvil_rollback: drop the last `depth` blocks; their transactions are gone, not
+        back in the pool (as anvil). The blocks stay known off the canonical chain."""
+        self.set_head(self._ancestor(depth, "rollback"))
+
+    def reorg(self, depth: int, placed: list[tuple[CallArgs | bytes, int]]) -> None:
+        """anvil_reorg: replace the last `depth` blocks with as many new ones, each holding
+        the transactions `placed` at its offset (0 = the first new block): requests filled
+        and signed as eth_sendTransaction does, or raw signed transactions. The new blocks
+        keep the old ones' timestamps; a transaction that is not valid there is left out,
+        as a block builder leaves it out."""
+        if any(not 0 <= offset < depth for _, offset in placed):
+            bad = max(offset for _, offset in placed)
+            raise NodeError(f"block offset {bad} of a reorg transaction is past the "
+                            f"{depth} new blocks (0 to {depth - 1})", -32602)
+        ancestor = self._ancestor(depth, "reorg")
+        replaced = [self.chain.get_block_by_number(n)
+                    for n in range(ancestor.number + 1, self.head.number + 1)]
+        from chainvm.chain.transactions import TxDecodeError, decode_transaction
+
+        decoded: list[tuple[SignedTransaction | CallArgs, int]] = []
+        for given, offset in placed:
+            if isinstance(given, bytes):
+                try:
+                    decoded.append((decode_transaction(given), offset))
+                except TxDecodeError as exc:
+                    raise NodeError(f"invalid transaction: {exc}", -32602) from None
+            else:
+                sender = given.sender or bytes(20)
+                if not self.can_send_as(sender):  # refused before the chain is touched
+                    raise _unknown_sender(sender)
+                decoded.append((given, offset))
+        pool = list(self.pool.ordered())
+        original = self.head
+        self.set_head(ancestor)
+        try:
+            for offset, old in enumerate(replaced):
+                assert old is not None
+                state = self.head.state
+                nonces: dict[bytes, int] = {}
+                txs = []
+                for item, at in decoded:
+                    if at != offset:
+                        continue
+                    if isinstance(item, CallArgs):
+                        sender = item.sender or bytes(20)
+                        nonce = item.nonce
+                        if nonce is None:
+                            nonce = nonces.get(sender, state.nonce(sender))
+                        nonces[sender] = nonce + 1
+                        req = CallArgs(**{**item.__dict__, "nonce": nonce})
+                        txs.append(self._signed(self.fill(req), sender))
+                    else:
+                        txs.append(item)
+                self._mine_built(functools.partial(
+                    build_block, self.chain, txs, self._build_options(old.header.timestamp),
+                    exempt=self.is_impersonated_tx))
+        except BaseException:
+            self.set_head(original)  # all or nothing: the old blocks are still known
+            raise
+        finally:
+            for tx in pool:  # the pool outlives the reorg, less what is now mined
+                try:
+                    self.pool.add(tx)
+                except (PoolError, InvalidTransaction):
+                    pass
+
+    def _ancestor(self, depth: int, what: str) -> StoredBlock:
+        head = self.head
+        if depth > head.number:
+            raise NodeError(f"{what} depth {depth} is more than the chain's {head.number} "
+                            "blocks", -32602)
+        ancestor = self.chain.get_block_by_number(head.number - depth)
+        if ancestor is None:  # forked: the blocks before the fork block are the remote's
+            raise NodeError(f"{what} depth {depth} reaches below the fork block", -32602)
+        return ancestor
+
+    def set_head(self, stored: StoredBlock) -> None:
+        """Make a block of the chain the head, with its state (rollback, reorg)."""
+        if stored.hash != self.head.hash:
+            self.chain.set_head(stored.hash)
+            self._pending = None
+            self._after_head_change()
 
     def undo_head(self, parent_hash: bytes) -> None:
         """Make the head's parent the head again (the block stays known, off the canonical
@@ -739,12 +830,17 @@ class DevChain:
         """Sign `tx` with the sender's dev key and add it to the pool; an impersonated
         sender's (or any sender's, `unsigned`: eth_sendUnsignedTransaction) gets a
         placeholder signature instead."""
+        return self.add_transaction(self._signed(tx, sender, unsigned))
+
+    def _signed(self, tx: SignedTransaction, sender: bytes, unsigned: bool = False
+                ) -> SignedTransaction:
+        """`tx` signed as `sign_and_add` signs it."""
         key = self.keys.get(sender)
         if key is not None and sender not in self.impersonated and not unsigned:
             self._sign(tx, key)
             tx._sender = sender  # the key's address: no need to recover it
             tx._sender_known = True
-        elif unsigned or sender in self.impersonated or (self.auto_impersonate and key is None):
+        elif unsigned or self.can_send_as(sender):
             # A placeholder signature unique to the sender; the sender is set, not recovered.
             if tx.tx_type:
                 tx.v = 0
@@ -759,9 +855,13 @@ class DevChain:
                 with self._senders_file.open("a") as out:
                     out.write(f"{tx.hash.hex()} {sender.hex()}\n")
         else:
-            raise NodeError(f"unknown account 0x{sender.hex()} (not a dev account, "
-                            "not impersonated)", -32000)
-        return self.add_transaction(tx)
+            raise _unknown_sender(sender)
+        return tx
+
+    def can_send_as(self, sender: bytes) -> bool:
+        """Whether eth_sendTransaction may send from `sender`: a dev key's account, or an
+        impersonated one."""
+        return sender in self.keys or sender in self.impersonated or self.auto_impersonate
 
     def _sign(self, tx: SignedTransaction, secret: bytes) -> None:
         """`tx.sign(secret)` with the key object kept between transactions."""

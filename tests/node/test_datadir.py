@@ -236,6 +236,29 @@ def test_reset_and_revert_on_a_reopened_datadir(tmp_path: Path) -> None:
         dev.close()
 
 
+def test_rollback_and_reorg_on_a_reopened_datadir(tmp_path: Path) -> None:
+    """anvil_rollback and anvil_reorg on a chain read back lazily: the new history is what
+    the next restart finds."""
+    hashes, _ = _grow(tmp_path, 5)
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    a, _, c = dev.accounts
+    dev.rollback(2)
+    dev.reorg(1, [(CallArgs(sender=c, to=a, value=9), 0)])
+    head = dev.head
+    dev.close()
+    dev = DevChain(accounts=3, datadir=tmp_path)
+    try:
+        assert dev.head.hash == head.hash and dev.head.number == 3
+        assert dev.chain.get_block_by_number(4) is None
+        assert all(dev.chain.get_transaction(h) is None for h in hashes[2:])
+        moved = head.block.transactions[0].hash
+        found = dev.chain.get_transaction(moved)
+        assert found is not None and found[2].number == 3
+        assert dev.state().state_root() == dev.head.header.state_root
+    finally:
+        dev.close()
+
+
 def test_a_bad_datadir_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
     a_file = tmp_path / "file"

@@ -438,6 +438,48 @@ def test_sign_unsigned_sends_pool_removal_and_detailed_mining(rpc: Client) -> No
         rpc("anvil_setAutomine", True)
 
 
+def test_rollback_and_reorg(rpc: Client) -> None:
+    """anvil_rollback drops the last blocks and their transactions; anvil_reorg replaces
+    them with as many new blocks holding the transactions given at each offset (requests
+    or raw ones), as anvil 1.7.1 does; a refused reorg leaves the chain as it was."""
+    a = rpc("eth_accounts")
+    start = int(rpc("eth_blockNumber"), 16)
+    sent = [send(rpc, to=a[1], value=hex(i + 1))["transactionHash"] for i in range(4)]
+    balance = rpc("eth_getBalance", a[1], "latest")
+    assert rpc("anvil_rollback", 2) is None
+    assert int(rpc("eth_blockNumber"), 16) == start + 2
+    assert rpc("eth_getTransactionByHash", sent[3]) is None
+    assert rpc("eth_getTransactionReceipt", sent[2]) is None
+    assert int(rpc("eth_getBalance", a[1], "latest"), 16) == int(balance, 16) - 7
+    assert rpc("txpool_status")["pending"] == "0x0"  # dropped, not back in the pool
+    assert rpc("anvil_rollback", 0) is None and int(rpc("eth_blockNumber"), 16) == start + 2
+    head = int(rpc("eth_blockNumber"), 16)
+    assert "more than the chain" in rpc.error("anvil_rollback", head + 1)["message"]
+
+    old = [rpc("eth_getBlockByNumber", hex(n), False) for n in (head - 1, head)]
+    raw = rpc("eth_signTransaction", {"from": a[4], "to": a[3], "value": "0x9",
+                                      "nonce": rpc("eth_getTransactionCount", a[4], "latest")})
+    placed = [[{"from": a[2], "to": a[3], "value": "0x5"}, 0],
+              [{"from": a[2], "to": a[3], "value": "0x6"}, 1], [raw, 1],
+              [{"from": a[2], "to": a[3], "value": "0x7", "nonce": "0x63"}, 1]]  # invalid: left out
+    nonce = int(rpc("eth_getTransactionCount", a[2], "latest"), 16)
+    assert rpc("anvil_reorg", 2, placed) is None
+    new = [rpc("eth_getBlockByNumber", hex(n), True) for n in (head - 1, head)]
+    assert int(rpc("eth_blockNumber"), 16) == head
+    assert [b["timestamp"] for b in new] == [b["timestamp"] for b in old]
+    assert all(b["hash"] != o["hash"] for b, o in zip(new, old, strict=True))
+    assert [[(t["from"], t["value"], int(t["nonce"], 16)) for t in b["transactions"]]
+            for b in new] == [[(a[2], "0x5", nonce)], [(a[2], "0x6", nonce + 1), (a[4], "0x9", 0)]]
+    assert rpc("eth_getTransactionByHash", old[1]["transactions"][0]) is None
+    before = rpc("eth_getBlockByNumber", "latest", False)["hash"]
+    for params, words in (([3, [[{"from": a[2], "to": a[3]}, 3]]], "offset 3"),
+                          ([head + 1, []], "more than the chain"),
+                          ([1, [[{"from": "0x" + "4d" * 20, "to": a[3]}, 0]]], "unknown account"),
+                          ([1, [["0x02ff", 0]]], "invalid transaction")):
+        assert words in rpc.error("anvil_reorg", *params)["message"]
+        assert rpc("eth_getBlockByNumber", "latest", False)["hash"] == before
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar
 
 from chainvm.encoding.json_input import InputError
-from chainvm.node.devchain import NodeError
+from chainvm.node.devchain import CallArgs, NodeError
 from chainvm.node.dumps import read_dump
 from chainvm.node.limits import MIN_BLOCK_TIME
 from chainvm.node.rpc.base import Namespace
@@ -23,6 +23,8 @@ from chainvm.node.rpc.params import (
     Raw,
     Slot,
     Uint64,
+    parse_call_args,
+    parse_data,
     parse_number,
     parse_object,
 )
@@ -258,6 +260,34 @@ class AnvilApi(Namespace):
 
     def anvil_dropTransaction(self, tx_hash: Hash) -> bool:
         return self.dev.pool.remove(tx_hash)
+
+    # -- rewriting the chain's last blocks ---------------------------------------------------
+
+    def anvil_rollback(self, depth: Number | None = None) -> None:
+        """Drop the last `depth` blocks (default 1) and their transactions (anvil's)."""
+        self.dev.rollback(1 if depth is None else depth)
+
+    def anvil_reorg(self, depth: Number, placed: Raw) -> None:
+        """Replace the last `depth` blocks with as many new ones holding the transactions
+        given as [[transaction, block offset], ...] (anvil's): a transaction is a request
+        (filled and signed as eth_sendTransaction) or a raw signed one, its offset 0 for
+        the first new block."""
+        if not isinstance(placed, list):
+            raise InvalidParams("invalid argument 1: expected a list of [transaction, offset]")
+        pairs: list[tuple[CallArgs | bytes, int]] = []
+        for i, pair in enumerate(placed):
+            what = f"invalid argument 1: entry {i}"
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise InvalidParams(f"{what}: expected [transaction, offset]")
+            tx, offset = pair
+            given = parse_data(tx, f"{what}: raw transaction") if isinstance(tx, str) \
+                else parse_call_args(tx, f"{what}: transaction")
+            if isinstance(given, CallArgs) and given.sender is None:
+                raise InvalidParams(f"{what}: transaction: missing from")
+            pairs.append((given, parse_number(offset, f"{what}: offset")))
+        self.dev.reorg(depth, pairs)
+
+    # -- the pool --------------------------------------------------------------------------
 
     def anvil_dropAllTransactions(self) -> None:
         """Empty the pool (anvil's)."""
