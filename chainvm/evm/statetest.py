@@ -250,16 +250,18 @@ def known_fork(name: str) -> bool:
 
 class PreparedTest:
     """What every case of one test shares, parsed once: the pre-state, with its account
-    and storage tries built (each case runs on a copy-on-write copy, so its state root
-    re-hashes only the accounts the case changed), the block environment and the
-    transaction's fields."""
+    and storage tries built when more than one case will run on it (each case runs on a
+    copy-on-write copy, so its state root re-hashes only the accounts the case changed;
+    a test's only case hashes its state once, after the transaction), the block
+    environment and the transaction's fields."""
 
     __slots__ = ("_tx", "env", "pre", "test")
 
-    def __init__(self, test: dict[str, Any]) -> None:
+    def __init__(self, test: dict[str, Any], cases: int = 2) -> None:
         self.test = test
         self.pre = load_pre_state(test["pre"])
-        self.pre.state_root()
+        if cases > 1:
+            self.pre.state_root()
         self.env = block_env(test["env"])
         self._tx: TransactionTemplate | None = None
 
@@ -279,13 +281,13 @@ class PreparedTest:
 _prepared: PreparedTest | None = None
 
 
-def prepare(test: dict[str, Any]) -> PreparedTest:
-    """The shared part of `test`'s cases (see PreparedTest), reused while the same test
-    object comes back (so a test must not be changed in place between its cases)."""
+def prepare(test: dict[str, Any], cases: int = 2) -> PreparedTest:
+    """The shared part of `test`'s `cases` cases (see PreparedTest), reused while the same
+    test object comes back (so a test must not be changed in place between its cases)."""
     global _prepared
     prepared = _prepared
     if prepared is None or prepared.test is not test:
-        prepared = _prepared = PreparedTest(test)
+        prepared = _prepared = PreparedTest(test, cases)
     return prepared
 
 
@@ -296,7 +298,7 @@ def run_case(name: str, test: dict[str, Any], fork_name: str, index: int,
         fork = get_fork(fork_name)
     except KeyError:
         return CaseResult(name, fork_name, index, False, "0x", f"unsupported fork {fork_name}")
-    prepared = prepare(test)
+    prepared = prepare(test, len(test["post"][fork_name]))
     state = prepared.pre_state()
     env = prepared.env
     expect_exception = post.get("expectException")
