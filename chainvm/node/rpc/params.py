@@ -151,6 +151,8 @@ def parse_block_id(v: Any, what: str = "block") -> BlockId:
             return parse_block_id(v["blockNumber"], what)
         raise InvalidParams(f"{what}: object without blockHash or blockNumber")
     if isinstance(v, str) and v.startswith(("0x", "0X")):
+        if len(v) == 66:  # a block hash given bare, as geth's BlockNumberOrHash reads one
+            return BlockId(hash=parse_hash(v, what))
         return BlockId(number=parse_quantity(v, what, 64))
     raise InvalidParams(f"{what}: expected a block number or one of "
                         f"{', '.join(BLOCK_TAGS)}, got {_show(v)}")
