@@ -263,6 +263,8 @@ def test_pending_transaction_filter_sees_the_pool(rpc: Client) -> None:
     try:
         sent = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
         assert rpc("eth_getFilterChanges", pending) == [sent]
+        waiting = rpc("eth_getTransactionByHash", sent)
+        assert waiting["blockHash"] is None and waiting["blockTimestamp"] is None
         rpc("evm_mine")
         assert rpc("eth_getFilterChanges", pending) == []  # mining it adds nothing
     finally:
@@ -326,6 +328,12 @@ def test_more_anvil_and_geth_methods(rpc: Client) -> None:
     a = rpc("eth_accounts")
     receipt = send(rpc, to=a[1], value="0x1")
     tx_hash = receipt["transactionHash"]
+    block = rpc("eth_getBlockByHash", receipt["blockHash"], True)
+    # blockTimestamp on receipts (geth, anvil, erigon) and mined transactions (anvil)
+    assert receipt["blockTimestamp"] == block["timestamp"] \
+        == block["transactions"][0]["blockTimestamp"] \
+        == rpc("eth_getTransactionByHash", tx_hash)["blockTimestamp"] \
+        == rpc("eth_getBlockReceipts", receipt["blockHash"])[0]["blockTimestamp"]
     raw = rpc("eth_getRawTransactionByHash", tx_hash)
     assert raw.startswith("0x02") and rpc("debug_getRawTransaction", tx_hash) == raw
     assert rpc("eth_getRawTransactionByBlockNumberAndIndex", receipt["blockNumber"], "0x0") == raw

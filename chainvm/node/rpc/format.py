@@ -31,6 +31,8 @@ def format_tx(dev: DevChain, tx: SignedTransaction, stored: StoredBlock | None,
         "type": q(tx.tx_type), "hash": d(tx.hash), "nonce": q(tx.nonce),
         "blockHash": d(stored.hash) if stored else None,
         "blockNumber": q(stored.number) if stored else None,
+        # execution-apis#729, as anvil and alloy have it: null while pending
+        "blockTimestamp": q(stored.header.timestamp) if stored else None,
         "transactionIndex": q(index) if index is not None else None,
         "from": addr_out(dev.sender_of(tx)), "to": addr_out(tx.to),
         "value": q(tx.value), "gas": q(tx.gas_limit), "input": d(tx.data),
@@ -85,6 +87,7 @@ def format_receipt(dev: DevChain, stored: StoredBlock, index: int) -> dict[str, 
     out: dict[str, Any] = {
         "transactionHash": d(tx.hash), "transactionIndex": q(index),
         "blockHash": d(stored.hash), "blockNumber": q(stored.number),
+        "blockTimestamp": q(stored.header.timestamp),  # as geth, anvil and erigon answer
         "from": addr_out(info["sender"]), "to": addr_out(tx.to),
         "cumulativeGasUsed": q(receipt.cumulative_gas_used), "gasUsed": q(info["gas_used"]),
         "contractAddress": addr_out(info["contract_address"]), "logs": logs,
