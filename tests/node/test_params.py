@@ -71,6 +71,18 @@ def test_null_takes_the_default(rpc: Rpc) -> None:
     assert rpc.call("eth_getBalance", ZERO, None) == "0x0"
 
 
+def test_a_bare_block_hash_names_the_block(rpc: Rpc) -> None:
+    """geth's BlockNumberOrHash: a 66-character hex string is a hash, not a quantity."""
+    genesis = rpc.call("eth_getBlockByNumber", "0x0", False)["hash"]
+    account = rpc.call("eth_accounts")[0]
+    assert rpc.call("eth_getBalance", account, genesis) == \
+        rpc.call("eth_getBalance", account, "0x0")
+    assert rpc.call("eth_getBlockReceipts", genesis) == []
+    with pytest.raises(NodeError, match="header not found"):
+        rpc.call("eth_getBalance", account, "0x" + "00" * 31 + "01")
+    assert "invalid hex" in _refused(rpc, "eth_getBalance", account, "0x" + "zz" * 32)
+
+
 SLOAD_0 = "0x600054" + "60005260206000f3"  # return storage slot 0
 SLOAD_1 = "0x600154" + "60005260206000f3"  # return storage slot 1
 
