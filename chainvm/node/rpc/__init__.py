@@ -5,7 +5,7 @@
 - `base`: `Namespace`, what every group of methods shares (the chain, block lookups)
 - `eth`, `logs`: eth_ (state, blocks, transactions, calls, signing; logs and filters)
 - `web3`: web3_ and net_;  `debug`: debug_ tracing;  `trace`: parity's trace_;
-  `txpool`: txpool_;  `simulate`: eth_simulateV1
+  `txpool`: txpool_;  `simulate`: eth_simulateV1;  `ots`: Otterscan's ots_
 - `anvil`: evm_, anvil_ and hardhat_ test extras
 - `dispatch`: `Rpc`, requests and batches in, responses out
 """
@@ -18,6 +18,7 @@ from chainvm.node.rpc.debug import DebugApi
 from chainvm.node.rpc.dispatch import Rpc, error_response, valid_id
 from chainvm.node.rpc.eth import EthApi
 from chainvm.node.rpc.logs import LogsApi
+from chainvm.node.rpc.ots import OtsApi
 from chainvm.node.rpc.params import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -32,7 +33,7 @@ from chainvm.node.rpc.web3 import Web3Api
 
 # Every namespace the node serves; a method name belongs to exactly one of them.
 NAMESPACES: tuple[type[Namespace], ...] = (Web3Api, EthApi, LogsApi, DebugApi, TraceApi,
-                                           TxpoolApi, AnvilApi)
+                                           TxpoolApi, AnvilApi, OtsApi)
 
 __all__ = [
     "INTERNAL_ERROR",
