@@ -43,13 +43,17 @@ from chainvm.node.rpc import (
     valid_id,
 )
 from chainvm.node.rpc.base import RpcOptions
+from chainvm.node.rpc.eth import SYNC_METHODS, SYNC_TIMEOUT_CODE, sync_wait_ms
 from chainvm.node.rpc.format import format_head, format_tx
 from chainvm.node.rpc.logs import LogCriteria, block_logs, parse_log_criteria
+from chainvm.node.rpc.params import parse_number
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # Bodies up to this size are parsed on the event loop (so immediate methods need no
 # hop to the worker); larger ones are parsed on the worker.
 _PARSE_ON_LOOP = 64 * 1024
+# How often a waiting eth_sendRawTransactionSync looks for its receipt.
+SYNC_POLL_SECONDS = 0.02
 # Subscriptions one WebSocket connection may hold at once (eth_subscribe beyond it is
 # -32005): every one costs the chain's thread work after each block.
 MAX_SUBSCRIPTIONS = 1000
@@ -284,7 +288,31 @@ class Node:
                 return self.rpc.handle_request(request)
             finally:
                 self.chain_lock.release()
-        return await self.on_chain(self.rpc.handle_request, request)
+        response = await self.on_chain(self.rpc.handle_request, request)
+        if isinstance(request, dict) and request.get("method") in SYNC_METHODS:
+            return await self._await_receipt(request, response)
+        return response
+
+    async def _await_receipt(self, request: dict[str, Any], response: Any) -> Any:
+        """EIP-7966: a sync send whose transaction was not mined at once (automine off)
+        waits here, on the loop and off the chain's thread, for a block that mines it."""
+        error = response.get("error") if isinstance(response, dict) else None
+        if not isinstance(error, dict) or error.get("code") != SYNC_TIMEOUT_CODE:
+            return response
+        params = request.get("params")
+        timeout = params[1] if isinstance(params, list) and len(params) > 1 else None
+        # (the dispatcher took the timeout already: it is a valid quantity or null)
+        wait = sync_wait_ms(None if timeout is None else parse_number(timeout))
+        lookup = {"jsonrpc": "2.0", "id": request.get("id"),
+                  "method": "eth_getTransactionReceipt", "params": [error["data"]]}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait / 1000
+        while (left := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(SYNC_POLL_SECONDS, left))
+            found = await self.on_chain(self.rpc.handle_request, lookup)
+            if isinstance(found, dict) and found.get("result") is not None:
+                return found
+        return response
 
     async def answer(self, body: bytes) -> Any:
         """The JSON-RPC answer to a body (None: notifications only)."""

@@ -488,6 +488,34 @@ def test_rollback_and_reorg(rpc: Client) -> None:
         assert rpc("eth_getBlockByNumber", "latest", False)["hash"] == before
 
 
+def test_send_sync_waits_for_the_receipt(node: ThreadedNode, rpc: Client) -> None:
+    """EIP-7966 (and anvil's eth_sendTransactionSync): the receipt as the answer; with
+    automine off the request waits, off the chain's thread, for a block that mines the
+    transaction, or answers error 4 with the hash once its timeout passes."""
+    import threading
+    import time
+
+    a = rpc("eth_accounts")
+    raw = rpc("eth_signTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+    receipt = rpc("eth_sendRawTransactionSync", raw)
+    assert receipt["status"] == "0x1" and receipt == rpc(
+        "eth_getTransactionReceipt", receipt["transactionHash"])
+    assert rpc("eth_sendTransactionSync", {"from": a[0], "to": a[1]})["status"] == "0x1"
+    rpc("evm_setAutomine", False)
+    try:
+        miner = threading.Timer(0.3, lambda: Client(node.url)("evm_mine"))
+        miner.start()
+        started = time.monotonic()
+        waited = rpc("eth_sendTransactionSync", {"from": a[2], "to": a[1]}, "0x2710")
+        assert waited["status"] == "0x1" and time.monotonic() - started >= 0.25
+        miner.join()
+        error = rpc.error("eth_sendTransactionSync", {"from": a[2], "to": a[1]}, 100)
+        assert error["code"] == 4 and "100 ms" in error["message"]
+        assert rpc("eth_getTransactionByHash", error["data"])["blockHash"] is None  # pooled
+    finally:
+        rpc("evm_setAutomine", True)
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

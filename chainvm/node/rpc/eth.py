@@ -101,6 +101,30 @@ Slots = Annotated[list[tuple[int, bool]], Decoder(_parse_slots)]
 Percentiles = Annotated[list[float], Decoder(_parse_percentiles)]
 
 
+# EIP-7966's wait for a sent transaction's receipt, in milliseconds: by default, and at most
+# (a request that waits holds a connection, not the chain).
+SYNC_TIMEOUT_MS = 2_000
+MAX_SYNC_TIMEOUT_MS = 60_000
+SYNC_TIMEOUT_CODE = 4
+
+
+SYNC_METHODS = frozenset({"eth_sendRawTransactionSync", "eth_sendTransactionSync"})
+
+
+def sync_wait_ms(timeout: int | None) -> int:
+    return SYNC_TIMEOUT_MS if timeout is None else min(timeout, MAX_SYNC_TIMEOUT_MS)
+
+
+class SyncTimeout(NodeError):
+    """EIP-7966's error: sent, but no receipt within the wait (its data: the hash). The
+    HTTP server first waits `wait_ms` for a block to mine the transaction."""
+
+    def __init__(self, tx_hash: str, wait_ms: int) -> None:
+        super().__init__("the transaction was added to the pool but was not mined within "
+                         f"the {wait_ms} ms timeout", SYNC_TIMEOUT_CODE, tx_hash)
+        self.wait_ms = wait_ms
+
+
 class EthApi(Namespace):
     prefixes = ("eth_", "personal_")
     aliases: ClassVar[dict[str, str]] = {"eth_requestAccounts": "eth_accounts"}
@@ -370,6 +394,27 @@ class EthApi(Namespace):
 
     def eth_sendRawTransaction(self, raw: Data) -> str:
         return d(self.dev.add_raw_transaction(raw))
+
+    def eth_sendRawTransactionSync(self, raw: Data, timeout: Number | None = None
+                                   ) -> dict[str, Any]:
+        """EIP-7966: send, and answer with the receipt. With automine the transaction is
+        mined at once; otherwise the HTTP server waits for a block to mine it, up to
+        `timeout` milliseconds (`SYNC_TIMEOUT_MS` by default, at most `MAX_SYNC_TIMEOUT_MS`),
+        and then answers error 4 with the hash as its data."""
+        return self._receipt_now(self.dev.add_raw_transaction(raw), timeout)
+
+    def eth_sendTransactionSync(self, tx: CallObject, timeout: Number | None = None
+                                ) -> dict[str, Any]:
+        """eth_sendTransaction, answered as eth_sendRawTransactionSync answers (anvil's)."""
+        if tx.sender is None:
+            raise InvalidParams("invalid argument 0: transaction: missing from")
+        return self._receipt_now(self.dev.send_transaction(self.check_chain_id(tx)), timeout)
+
+    def _receipt_now(self, tx_hash: bytes, timeout: int | None) -> dict[str, Any]:
+        receipt = self.eth_getTransactionReceipt(tx_hash)
+        if receipt is None:
+            raise SyncTimeout(d(tx_hash), sync_wait_ms(timeout))
+        return receipt
 
     def eth_signTransaction(self, tx: CallObject) -> str:
         """The raw transaction eth_sendTransaction would send (filled as it fills one),
