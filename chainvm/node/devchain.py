@@ -639,6 +639,41 @@ class DevChain:
             return None
         return results[index]
 
+    def find_by_sender_and_nonce(self, sender: bytes, nonce: int
+                                 ) -> tuple[StoredBlock, int] | None:
+        """The canonical block and index of `sender`'s transaction with `nonce`: a binary
+        search for the first block whose state has the sender's nonce past it, then that
+        block's transactions (None if the nonce went by otherwise: an EIP-7702
+        authorization, anvil_setNonce, a block before a fork-mode chain's own)."""
+        chain = self.chain
+        head = chain.head
+        if head.state.nonce(sender) <= nonce:
+            return None
+        low = self.remote.number if self.remote is not None else 0
+        high = head.number
+        while low < high:
+            mid = (low + high) // 2
+            block = chain.get_block_by_number(mid)
+            if block is not None and block.state.nonce(sender) > nonce:
+                high = mid
+            else:
+                low = mid + 1
+        stored = chain.get_block_by_number(low)
+        if stored is None:
+            return None
+        for index, tx in enumerate(stored.block.transactions):
+            if tx.nonce == nonce and self.sender_of(tx) == sender:
+                return stored, index
+        return None
+
+    def code_by_hash(self, code_hash: bytes, state: State | None = None) -> bytes:
+        """The code with `code_hash` among the accounts of `state` (the head's by default);
+        empty if none has it."""
+        for account in (state or self.state()).accounts.values():
+            if account is not None and account.code_hash == code_hash:
+                return bytes(account.code)
+        return b""
+
     def rollback(self, depth: int) -> None:
         """anvil_rollback: drop the last `depth` blocks; their transactions are gone, not
         back in the pool (as anvil). The blocks stay known off the canonical chain."""

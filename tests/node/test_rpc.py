@@ -516,6 +516,29 @@ def test_send_sync_waits_for_the_receipt(node: ThreadedNode, rpc: Client) -> Non
         rpc("evm_setAutomine", True)
 
 
+def test_fill_transaction_lookup_by_nonce_and_code_by_hash(rpc: Client) -> None:
+    """eth_fillTransaction (geth's), eth_getTransactionBySenderAndNonce (anvil's, reth's)
+    and debug_codeByHash (geth's, anvil's), shaped as anvil 1.7.1 answers them."""
+    a = rpc("eth_accounts")
+    filled = rpc("eth_fillTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
+    assert filled["raw"].endswith("c0808080")  # an empty access list, a zero signature
+    tx = filled["tx"]
+    assert (tx["from"], tx["to"], tx["value"], tx["gas"], tx["nonce"]) == (
+        a[0], a[1], "0x1", "0x5208", rpc("eth_getTransactionCount", a[0], "pending"))
+    assert tx["blockHash"] is None and tx["r"] == "0x0"
+    assert rpc("eth_fillTransaction", {"to": a[1], "value": "0x1"})["tx"]["from"] == a[0]
+    sent = [send(rpc, to=a[1], value="0x1")["transactionHash"] for _ in range(3)]
+    for hash_ in sent:
+        mined = rpc("eth_getTransactionByHash", hash_)
+        assert rpc("eth_getTransactionBySenderAndNonce", a[0], mined["nonce"]) == mined
+        assert rpc("ots_getTransactionBySenderAndNonce", a[0], mined["nonce"]) == hash_
+    assert rpc("eth_getTransactionBySenderAndNonce", a[0], "0xffff") is None
+    store = deploy_store(rpc)
+    code = rpc("eth_getCode", store, "latest")
+    assert rpc("debug_codeByHash", "0x" + keccak256(bytes.fromhex(code[2:])).hex()) == code
+    assert rpc("debug_codeByHash", "0x" + "00" * 32) == "0x"
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -61,6 +61,11 @@ class BoundedStepCollector(StepCollector):
 class DebugApi(Namespace):
     prefixes = ("debug_",)
 
+    def debug_codeByHash(self, code_hash: Hash, block: BlockRef = LATEST) -> str:
+        """The code with that hash among the accounts at `block` ("0x" if none has it), as
+        geth and anvil answer."""
+        return d(self.dev.code_by_hash(code_hash, self.state_at(block)))
+
     @bounded
     def debug_traceTransaction(self, tx_hash: Hash, options: Raw = None) -> Any:
         found = self.dev.chain.get_transaction(tx_hash)

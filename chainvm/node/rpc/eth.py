@@ -416,6 +416,43 @@ class EthApi(Namespace):
             raise SyncTimeout(d(tx_hash), sync_wait_ms(timeout))
         return receipt
 
+    def eth_config(self) -> dict[str, Any]:
+        """EIP-7910: the fork the next block runs under and the forks scheduled after it
+        (see `forkconfig`)."""
+        from chainvm.node.rpc.forkconfig import eth_config
+
+        dev = self.dev
+        env, fork = dev.pending_env()
+        genesis = dev.chain.get_block_by_number(0)
+        if genesis is not None:
+            genesis_hash, genesis_time = genesis.hash, genesis.header.timestamp
+        else:  # forked: block 0 is the remote's
+            assert dev.chain.older_hash is not None
+            genesis_hash, genesis_time = dev.chain.older_hash(0), 0
+        return eth_config(dev.config, genesis_hash, genesis_time, fork, env.timestamp)
+
+    def eth_fillTransaction(self, tx: CallObject) -> dict[str, Any]:
+        """geth's: the transaction eth_sendTransaction would send, filled (type, nonce, fees,
+        gas), unsigned: {"raw": its encoding with a zero signature, "tx": it as an object}.
+        Without `from`, the first dev account's, as anvil fills it."""
+        req = self.check_chain_id(tx)
+        if req.sender is None:
+            req = dataclasses.replace(req, sender=self.dev.accounts[0])
+        filled = self.dev.fill(req)
+        assert req.sender is not None
+        filled._sender = req.sender
+        filled._sender_known = True
+        return {"raw": d(filled.encode()), "tx": format_tx(self.dev, filled, None, None)}
+
+    def eth_getTransactionBySenderAndNonce(self, sender: Address, nonce: Number
+                                           ) -> dict[str, Any] | None:
+        """The sender's mined transaction with that nonce (anvil's and reth's)."""
+        found = self.dev.find_by_sender_and_nonce(sender, nonce)
+        if found is None:
+            return None
+        stored, index = found
+        return format_tx(self.dev, stored.block.transactions[index], stored, index)
+
     def eth_signTransaction(self, tx: CallObject) -> str:
         """The raw transaction eth_sendTransaction would send (filled as it fills one),
         signed with the sender's dev key; nothing is sent (geth's and anvil's)."""

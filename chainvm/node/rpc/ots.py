@@ -111,11 +111,11 @@ class OtsApi(Namespace):
     def ots_getTransactionBySenderAndNonce(self, sender: Address, nonce: Number
                                            ) -> str | None:
         """The hash of the sender's mined transaction with that nonce."""
-        for stored in self._blocks(reverse=False):
-            for tx in stored.block.transactions:
-                if tx.nonce == nonce and self.dev.sender_of(tx) == sender:
-                    return d(tx.hash)
-        return None
+        found = self.dev.find_by_sender_and_nonce(sender, nonce)
+        if found is None:
+            return None
+        stored, index = found
+        return d(stored.block.transactions[index].hash)
 
     def ots_getContractCreator(self, address: Address) -> dict[str, Any] | None:
         """The transaction that created the contract at `address`, and the account whose
