@@ -12,10 +12,25 @@ from typing import Any
 
 from chainvm.chain.chain import StoredBlock
 from chainvm.evm.transaction import intrinsic_gas
-from chainvm.node.rpc.base import Namespace
+from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import d, q
-from chainvm.node.rpc.params import BlockRef, Hash
-from chainvm.node.tracing import CallTracer
+from chainvm.node.rpc.params import (
+    BlockRef,
+    Hash,
+    InvalidParams,
+    Raw,
+    parse_address,
+    parse_block_id,
+    parse_number,
+    parse_object,
+)
+from chainvm.node.tracing import CallTracer, PrestateTracer
+from chainvm.state.state import State
+
+# Blocks one trace_filter may replay: each transaction in them is run again.
+MAX_FILTER_BLOCKS = 10_000
+# The fields of a trace that place it in the chain (left out of a replay's traces).
+_PLACEMENT = ("blockHash", "blockNumber", "transactionHash", "transactionPosition")
 
 _CALL_TYPES = {"CALL": "call", "CALLCODE": "callcode", "DELEGATECALL": "delegatecall",
                "STATICCALL": "staticcall"}
@@ -43,6 +58,92 @@ class TraceApi(Namespace):
         for index in range(len(stored.block.transactions)):
             out.extend(self._traces(stored, index))
         return out
+
+    @bounded
+    def trace_filter(self, criteria: Raw) -> list[dict[str, Any]]:
+        """The traces of blocks fromBlock..toBlock (default: all) whose sender is in
+        fromAddress or whose target is in toAddress (either list absent: no condition on
+        it; both absent: every trace), then `after` skipped and `count` kept, as parity,
+        reth and anvil filter them."""
+        opts = parse_object(criteria, "invalid argument 0")
+        head = self.dev.head.number
+        first = self._filter_block(opts.get("fromBlock"), "fromBlock", 0)
+        last = min(self._filter_block(opts.get("toBlock"), "toBlock", head), head)
+        if first > last:
+            raise InvalidParams("invalid block range, ensure that to block is greater than "
+                                "from block")
+        if last - first >= MAX_FILTER_BLOCKS:
+            raise InvalidParams(f"block range too large: at most {MAX_FILTER_BLOCKS} blocks")
+        senders = self._addresses(opts.get("fromAddress"), "fromAddress")
+        targets = self._addresses(opts.get("toAddress"), "toAddress")
+        after = parse_number(opts.get("after") or 0, "invalid argument 0: after")
+        count = opts.get("count")
+        keep = None if count is None else parse_number(count, "invalid argument 0: count")
+        out: list[dict[str, Any]] = []
+        remote = self.dev.remote
+        for number in range(max(first, remote.number if remote is not None else 0), last + 1):
+            stored = self.dev.chain.get_block_by_number(number)
+            if stored is None:
+                continue
+            for index in range(len(stored.block.transactions)):
+                for trace in self._traces(stored, index):
+                    if (senders is None and targets is None) or _matches(trace, senders,
+                                                                         targets):
+                        out.append(trace)
+        return out[after:] if keep is None else out[after:after + keep]
+
+    def _filter_block(self, value: Any, what: str, default: int) -> int:
+        if value is None:
+            return default
+        return self.number(parse_block_id(value, f"invalid argument 0: {what}"))
+
+    @staticmethod
+    def _addresses(value: Any, what: str) -> set[str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise InvalidParams(f"invalid argument 0: {what}: expected a list of addresses")
+        return {d(parse_address(a, f"invalid argument 0: {what}")) for a in value}
+
+    @bounded
+    def trace_replayTransaction(self, tx_hash: Hash, kinds: Raw) -> dict[str, Any] | None:
+        """The transaction run again: its output and, as asked in `kinds`, its `trace`
+        (trace_transaction's, without the block fields) and `stateDiff` (parity's: each
+        changed account's balance, nonce, code and slots as "=", {"+": new}, {"-": old} or
+        {"*": {"from", "to"}}); `vmTrace` is not served."""
+        wanted = _replay_kinds(kinds)
+        found = self.dev.chain.get_transaction(tx_hash)
+        if found is None:
+            return None
+        _tx, _receipt, stored, index = found
+        replay = self._replay(stored, index, wanted)
+        replay.pop("transactionHash")
+        return replay
+
+    @bounded
+    def trace_replayBlockTransactions(self, block: BlockRef, kinds: Raw
+                                      ) -> list[dict[str, Any]] | None:
+        """trace_replayTransaction for each transaction of the block, with its hash."""
+        wanted = _replay_kinds(kinds)
+        stored = self.maybe_block(block)
+        if stored is None:
+            return None
+        return [self._replay(stored, index, wanted)
+                for index in range(len(stored.block.transactions))]
+
+    def _replay(self, stored: StoredBlock, index: int, wanted: set[str]) -> dict[str, Any]:
+        tx = stored.block.transactions[index]
+        states: list[State] = []
+        diff = PrestateTracer()
+        for address in (self.dev.sender_of(tx), stored.header.coinbase, tx.to):
+            if address is not None:
+                diff.touch(address)
+        result = self.dev.replay(stored, index, diff, states)
+        traces = [{k: v for k, v in t.items() if k not in _PLACEMENT}
+                  for t in self._traces(stored, index)] if "trace" in wanted else []
+        return {"output": d(result.output), "stateDiff": _state_diff(diff, *states)
+                if "stateDiff" in wanted else None, "trace": traces, "vmTrace": None,
+                "transactionHash": d(tx.hash)}
 
     def _traces(self, stored: StoredBlock, index: int) -> list[dict[str, Any]]:
         tx = stored.block.transactions[index]
@@ -100,3 +201,72 @@ class TraceApi(Namespace):
         out.append(entry)
         for i, child in enumerate(children):
             self._flatten(child, [*path, i], out, common, stored)
+
+
+def _matches(trace: dict[str, Any], senders: set[str] | None, targets: set[str] | None
+             ) -> bool:
+    action = trace["action"]
+    if trace["type"] == "suicide":
+        sender, target = action.get("address"), action.get("refundAddress")
+    elif trace["type"] == "create":
+        sender, target = action.get("from"), (trace.get("result") or {}).get("address")
+    else:
+        sender, target = action.get("from"), action.get("to")
+    return bool((senders is not None and sender in senders)
+                or (targets is not None and target in targets))
+
+
+def _replay_kinds(kinds: Any) -> set[str]:
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        raise InvalidParams("invalid argument 1: expected a list of trace types "
+                            "(trace, stateDiff)")
+    wanted = set(kinds)
+    if "vmTrace" in wanted:
+        raise InvalidParams("invalid argument 1: vmTrace is not served (trace, stateDiff); "
+                            "debug_traceTransaction has every step")
+    unknown = wanted - {"trace", "stateDiff"}
+    if unknown:
+        raise InvalidParams(f"invalid argument 1: unknown trace type {min(unknown)!r}")
+    return wanted
+
+
+def _change(before: Any, after: Any) -> Any:
+    """parity's notation for one field: unchanged, born, died or altered."""
+    if before == after:
+        return "="
+    if before is None:
+        return {"+": after}
+    if after is None:
+        return {"-": before}
+    return {"*": {"from": before, "to": after}}
+
+
+def _fields(state: State, address: bytes) -> tuple[Any, Any, Any]:
+    """(balance, nonce, code) of an account as parity writes them; Nones if it is absent."""
+    if state.get(address) is None:
+        return None, None, None
+    return q(state.balance(address)), q(state.nonce(address)), d(bytes(state.code(address)))
+
+
+def _state_diff(touched: PrestateTracer, pre: State, post: State) -> dict[str, Any]:
+    """parity's stateDiff of the accounts the transaction touched that changed."""
+    out: dict[str, Any] = {}
+    for address, slots in sorted(touched.touched.items()):
+        old, new = pre.get(address), post.get(address)
+        if old is None and new is None:
+            continue
+        before, after = _fields(pre, address), _fields(post, address)
+        storage = {}
+        for slot in sorted(slots):
+            was = pre.get_storage(address, slot) if old is not None else None
+            now = post.get_storage(address, slot) if new is not None else None
+            if was != now:
+                storage[f"0x{slot:064x}"] = _change(
+                    None if was is None else f"0x{was:064x}",
+                    None if now is None else f"0x{now:064x}")
+        if before == after and not storage:
+            continue
+        out[d(address)] = {"balance": _change(before[0], after[0]),
+                           "code": _change(before[2], after[2]),
+                           "nonce": _change(before[1], after[1]), "storage": storage}
+    return out
