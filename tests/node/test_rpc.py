@@ -539,6 +539,23 @@ def test_fill_transaction_lookup_by_nonce_and_code_by_hash(rpc: Client) -> None:
     assert rpc("debug_codeByHash", "0x" + "00" * 32) == "0x"
 
 
+def test_raw_header_block_and_receipts(rpc: Client) -> None:
+    """geth's debug_getRawHeader, debug_getRawBlock and debug_getRawReceipts: consensus
+    encodings that hash and root to what the block says."""
+    from chainvm.chain.block import Block, ordered_trie_root
+
+    a = rpc("eth_accounts")
+    receipt = send(rpc, to=a[1], value="0x1")
+    block = rpc("eth_getBlockByNumber", receipt["blockNumber"], False)
+    header = bytes.fromhex(rpc("debug_getRawHeader", receipt["blockNumber"])[2:])
+    assert "0x" + keccak256(header).hex() == block["hash"]
+    raw = bytes.fromhex(rpc("debug_getRawBlock", receipt["blockHash"])[2:])
+    assert "0x" + Block.decode(raw).hash.hex() == block["hash"]
+    receipts = [bytes.fromhex(r[2:]) for r in rpc("debug_getRawReceipts", block["hash"])]
+    assert "0x" + ordered_trie_root(receipts).hex() == block["receiptsRoot"]
+    assert rpc.error("debug_getRawHeader", "0xffffff")["message"] == "header not found"
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -74,6 +74,18 @@ class DebugApi(Namespace):
         _tx, _r, stored, index = found
         return self._trace_mined(stored, index, options)
 
+    def debug_getRawHeader(self, block: BlockRef) -> str:
+        """geth's: the block header's RLP."""
+        return d(self.block(block).header.encode())
+
+    def debug_getRawBlock(self, block: BlockRef) -> str:
+        """geth's: the block's RLP (header, transactions, uncles, withdrawals)."""
+        return d(self.block(block).block.encode())
+
+    def debug_getRawReceipts(self, block: BlockRef) -> list[str]:
+        """geth's: each receipt's consensus encoding (typed ones with their type byte)."""
+        return [d(receipt.encode()) for receipt in self.block(block).receipts]
+
     def debug_getRawTransaction(self, tx_hash: Hash) -> str | None:
         """geth's: a mined transaction's encoding (null if unknown)."""
         found = self.dev.chain.get_transaction(tx_hash)
