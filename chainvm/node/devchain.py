@@ -674,6 +674,13 @@ class DevChain:
                 return bytes(account.code)
         return b""
 
+    def set_rpc_url(self, url: str) -> None:
+        """anvil_setRpcUrl: a forked chain reads from another endpoint of the same chain."""
+        if self.remote is None:
+            raise NodeError("not a forked chain: start the node with --fork-url to read from "
+                            "a remote", -32602)
+        self.remote.switch_url(url)
+
     def rollback(self, depth: int) -> None:
         """anvil_rollback: drop the last `depth` blocks; their transactions are gone, not
         back in the pool (as anvil). The blocks stay known off the canonical chain."""

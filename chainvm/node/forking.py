@@ -459,6 +459,27 @@ class RemoteState:
         self.missed_accounts: set[bytes] = set()
         self.missed_slots: dict[bytes, set[int]] = {}
 
+    def switch_url(self, url: str) -> None:
+        """Read from another endpoint of the same chain from now on (anvil_setRpcUrl): a
+        failover, or an archive node. Its chain id is checked first; the fork block and
+        what was read stay as they are."""
+        old = self.client
+        client = JsonRpcClient(url, timeout=old.timeout, retries=old.retries)
+        try:
+            chain_id = int(client.call("eth_chainId", []), 16)
+        except (TypeError, ValueError):
+            client.close()
+            raise RemoteError(f"{client.display}: eth_chainId gave no number") from None
+        except BaseException:
+            client.close()
+            raise
+        if chain_id != self.chain_id:
+            client.close()
+            raise RemoteError(f"{client.display} serves chain {chain_id}, the fork is of "
+                              f"chain {self.chain_id}", -32602)
+        self.client = client
+        old.close()
+
     @classmethod
     def open(cls, url: str, block_number: int | None = None,
              cache_dir: str | Path | None = None, timeout: float = DEFAULT_TIMEOUT,

@@ -347,6 +347,36 @@ def test_warm_cache_makes_no_remote_request(anvil: Remote, tmp_path: Path) -> No
     assert anvil.proxy.requests == 0
 
 
+def test_set_rpc_url_moves_the_reads_to_another_endpoint(anvil: Remote) -> None:
+    """anvil_setRpcUrl: reads not yet made go to the new endpoint (here anvil itself, past
+    the counting proxy); an endpoint of another chain or none at all is refused and the
+    fork keeps reading from the old one."""
+    dev = fork_of(anvil)
+    try:
+        rpc = Rpc(dev)
+        assert probe_call(dev, anvil, "value()") == 42
+        anvil.proxy.reset()
+        rpc.call("anvil_setRpcUrl", anvil.process.url)
+        assert probe_call(dev, anvil, "sum(uint256)", 50) == 50 * 51 // 2  # new slots read
+        assert anvil.proxy.requests == 0
+        before = dev.remote.client if dev.remote is not None else None
+        with pytest.raises(NodeError, match="expected http"):
+            rpc.call("anvil_setRpcUrl", "ftp://example")
+        with pytest.raises(NodeError):
+            rpc.call("anvil_setRpcUrl", f"http://127.0.0.1:{free_port()}/")
+        other = start_chainvm("--chain-id", "7")
+        try:
+            with pytest.raises(NodeError, match="serves chain 7, the fork is of chain 31337"):
+                rpc.call("anvil_setRpcUrl", other.url)
+        finally:
+            other.stop()
+        assert dev.remote is not None and dev.remote.client is before
+    finally:
+        dev.close()
+    with pytest.raises(NodeError, match="not a forked chain"):
+        Rpc(DevChain(accounts=1)).call("anvil_setRpcUrl", anvil.process.url)
+
+
 def test_two_forks_in_one_process_share_a_cache_dir(anvil: Remote, tmp_path: Path) -> None:
     first = fork_of(anvil, fork_cache=tmp_path)
     try:

@@ -261,6 +261,13 @@ class AnvilApi(Namespace):
     def anvil_dropTransaction(self, tx_hash: Hash) -> bool:
         return self.dev.pool.remove(tx_hash)
 
+    def anvil_setRpcUrl(self, url: Raw) -> None:
+        """A forked chain reads from another endpoint of the same chain (its chain id is
+        checked) from now on; the fork block and what was read stay (anvil's)."""
+        if not isinstance(url, str):
+            raise InvalidParams("invalid argument 0: expected a URL string")
+        self.dev.set_rpc_url(url)
+
     # -- rewriting the chain's last blocks ---------------------------------------------------
 
     def anvil_rollback(self, depth: Number | None = None) -> None:
