@@ -1134,6 +1134,29 @@ class DevChain:
         self.state().set_code(address, code)
         self._after_state_edit()
 
+    def set_erc20_word(self, token: bytes, call: bytes, amount: int, what: str) -> None:
+        """Write `amount` where the token keeps what the view `call` answers (balanceOf,
+        allowance), as anvil_dealERC20 and forge-std's `deal` find it: each slot the view
+        reads is tried in a copy of the state, and the first one that makes the view answer
+        `amount` is written."""
+        from chainvm.node.tracing import StorageReadTracer
+
+        reads = StorageReadTracer()
+        view = CallArgs(to=token, data=call)
+        first = self.execute(view, tracer=reads)
+        if not first.success or len(first.output) != 32:
+            raise NodeError(f"Unable to set ERC20 {what}: the token's view call failed")
+        for address, slot in dict.fromkeys(reads.reads):
+            if address != token:
+                continue
+            trial = self.state().copy()
+            trial.set_storage(token, slot, amount)
+            result = self.execute(view, trial)
+            if result.success and int.from_bytes(result.output, "big") == amount:
+                self.set_storage(token, slot, amount)
+                return
+        raise NodeError(f"Unable to set ERC20 {what}, no slot found")
+
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         self.state().set_storage(address, slot, value)
         self._after_state_edit()

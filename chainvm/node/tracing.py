@@ -183,3 +183,28 @@ class PrestateTracer(Tracer):
                         k: v for k, v in after["storage"].items()
                         if before is None or before.get("storage", {}).get(k) != v}
         return {"pre": out_pre, "post": out_post}
+
+
+class StorageReadTracer(Tracer):
+    """The storage slots SLOAD reads, in order, with the account whose storage it is (the
+    proxy's, under a DELEGATECALL): where a token keeps a balance."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.reads: list[tuple[bytes, int]] = []
+
+    def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
+              depth: int) -> None:
+        pass
+
+    def exit(self, output: bytes, gas_used: int, error: str | None,
+             created: bytes | None) -> None:
+        pass
+
+    def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
+             mem_size: int, refund: int, name: str, error: str | None) -> None:
+        if name == "SLOAD" and stack:
+            self.reads.append((bytes(f.address), stack[-1]))
+
+    def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        pass

@@ -53,6 +53,33 @@ def deploy(w3: Any, compiled: dict[str, Any], *args: Any) -> Any:
     return w3.eth.contract(address=receipt.contractAddress, abi=compiled["abi"])
 
 
+def test_deal_erc20_and_set_allowance(w3: Any, sol: dict[str, dict[str, Any]]) -> None:
+    """anvil_dealERC20 and anvil_setERC20Allowance on OpenZeppelin's ERC20: the slots its
+    views read are found and written; a token with no such slot is refused, as anvil
+    1.7.1 refuses it ("no slot found")."""
+    me, alice, bob = w3.eth.accounts[:3]
+    token = deploy(w3, sol["Token"], 10**24)
+
+    def rpc(method: str, *params: Any) -> Any:
+        return w3.provider.make_request(method, list(params))
+
+    assert rpc("anvil_dealERC20", alice, token.address, hex(12345))["result"] is None
+    assert token.functions.balanceOf(alice).call() == 12345
+    assert token.functions.balanceOf(me).call() == 10**24  # only alice's slot was written
+    assert rpc("anvil_setERC20Allowance", alice, bob, token.address, hex(77))["result"] is None
+    assert token.functions.allowance(alice, bob).call() == 77
+    w3.eth.wait_for_transaction_receipt(
+        token.functions.transferFrom(alice, bob, 70).transact({"from": bob}))
+    assert token.functions.balanceOf(bob).call() == 70
+    # a contract whose balanceOf answers a constant (PUSH1 5, MSTORE, RETURN 32 bytes)
+    constant = "0x" + "22" * 20
+    rpc("anvil_setCode", constant, "0x600560005260206000f3")
+    error = rpc("anvil_dealERC20", alice, constant, "0x1")["error"]
+    assert error["message"] == "Unable to set ERC20 balance, no slot found"
+    assert "view call failed" in rpc("anvil_dealERC20", alice, "0x" + "23" * 20,
+                                     "0x1")["error"]["message"]
+
+
 def test_erc20_web3(w3: Any, sol: dict[str, dict[str, Any]]) -> None:
     me, alice, bob = w3.eth.accounts[:3]
     token = deploy(w3, sol["Token"], 10**24)
