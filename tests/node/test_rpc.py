@@ -355,6 +355,8 @@ def test_more_anvil_and_geth_methods(rpc: Client) -> None:
     assert rpc("anvil_removeBlockTimestampInterval") is True
     assert rpc("anvil_removeBlockTimestampInterval") is False
     assert rpc("anvil_getIntervalMining") is None
+    assert rpc("anvil_getGenesisTime") == int(
+        rpc("eth_getBlockByNumber", "0x0", False)["timestamp"], 16)
     assert rpc("anvil_setLoggingEnabled", False) is True
     assert rpc("hardhat_setLoggingEnabled", True) is True
 

@@ -345,6 +345,16 @@ class AnvilApi(Namespace):
         self.dev.load_state(payload)
         return True
 
+    def anvil_getGenesisTime(self) -> int:
+        """The genesis block's timestamp, a number as anvil answers it (in fork mode, the
+        remote chain's block 0)."""
+        genesis = self.dev.chain.get_block_by_number(0)
+        if genesis is not None:
+            return genesis.header.timestamp
+        remote = self.dev.remote
+        assert remote is not None  # only a forked chain lacks block 0
+        return int(remote.get_block(0, False)["timestamp"], 16)
+
     def anvil_nodeInfo(self) -> dict[str, Any]:
         """anvil's answer, its types included (anvil 1.7.1: the block number and the fees
         as hex, the timestamp and chain id as numbers, the hardfork's name as written)."""
