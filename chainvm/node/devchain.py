@@ -645,26 +645,31 @@ class DevChain:
         search for the first block whose state has the sender's nonce past it, then that
         block's transactions (None if the nonce went by otherwise: an EIP-7702
         authorization, anvil_setNonce, a block before a fork-mode chain's own)."""
-        chain = self.chain
-        head = chain.head
-        if head.state.nonce(sender) <= nonce:
+        if self.chain.head.state.nonce(sender) <= nonce:
             return None
-        low = self.remote.number if self.remote is not None else 0
-        high = head.number
-        while low < high:
-            mid = (low + high) // 2
-            block = chain.get_block_by_number(mid)
-            if block is not None and block.state.nonce(sender) > nonce:
-                high = mid
-            else:
-                low = mid + 1
-        stored = chain.get_block_by_number(low)
+        stored = self.first_block_where(lambda state: state.nonce(sender) > nonce)
         if stored is None:
             return None
         for index, tx in enumerate(stored.block.transactions):
             if tx.nonce == nonce and self.sender_of(tx) == sender:
                 return stored, index
         return None
+
+    def first_block_where(self, holds: Callable[[State], bool]) -> StoredBlock | None:
+        """The first of the node's canonical blocks whose post state `holds`, by a binary
+        search: `holds` must stay true once it is (a nonce past a value, code deployed),
+        and hold at the head."""
+        chain = self.chain
+        low = self.remote.number if self.remote is not None else 0
+        high = chain.head.number
+        while low < high:
+            mid = (low + high) // 2
+            block = chain.get_block_by_number(mid)
+            if block is not None and holds(block.state):
+                high = mid
+            else:
+                low = mid + 1
+        return chain.get_block_by_number(low)
 
     def code_by_hash(self, code_hash: bytes, state: State | None = None) -> bytes:
         """The code with `code_hash` among the accounts of `state` (the head's by default);

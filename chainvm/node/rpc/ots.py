@@ -120,19 +120,10 @@ class OtsApi(Namespace):
     def ots_getContractCreator(self, address: Address) -> dict[str, Any] | None:
         """The transaction that created the contract at `address`, and the account whose
         CREATE or CREATE2 made it (the sender, for a creation transaction)."""
-        chain = self.dev.chain
-        if not chain.head.state.code(address):
+        if not self.dev.chain.head.state.code(address):
             return None
         # The first block whose state has the code: its transactions hold the creation.
-        low, high = self._first_block_number(), chain.head.number
-        while low < high:
-            mid = (low + high) // 2
-            block = chain.get_block_by_number(mid)
-            if block is not None and block.state.code(address):
-                high = mid
-            else:
-                low = mid + 1
-        stored = chain.get_block_by_number(low)
+        stored = self.dev.first_block_where(lambda state: bool(state.code(address)))
         if stored is None:
             return None
         for index, tx in enumerate(stored.block.transactions):
