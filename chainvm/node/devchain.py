@@ -591,6 +591,12 @@ class DevChain:
         stored = self.chain.import_built(built.block, built.result, set_by_owner=True)
         if self.chain.head_hash != stored.hash:  # rebuilt the same block after a revert
             self.chain.set_head(stored.hash)
+            if stored.state is not built.result.state:
+                # The known block's state may carry edits made while it was the head
+                # (anvil_setStorageAt, setBalance...) that the revert undid: the block just
+                # built has the state its transactions make.
+                stored.state = built.result.state
+                self.chain.save_head_state()
         self.next_block_base_fee = None  # used: the next blocks follow EIP-1559 from it
         self.last_results = (stored.hash, built.result.results)
         self._after_head_change()

@@ -58,3 +58,25 @@ def test_impersonated_contract_sender_only_skips_the_eoa_check_for_its_transacti
                           dev.is_impersonated_tx)
     assert again.state.state_root() == head.header.state_root
     assert dev.state().code(a) == b"\x00" and dev.state().nonce(a) == 1
+
+
+def test_an_edit_undone_by_a_revert_stays_undone_when_the_same_block_is_mined_again() -> None:
+    """After a revert, the same transaction at the same timestamp rebuilds a block with the
+    hash of the reverted one; the state edits made while that block was the head (here a
+    storage slot) must not come back with it. Found by test_contracts' ERC-20 tests, whose
+    token landed at the same address in the same second after anvil_dealERC20."""
+    dev = DevChain(accounts=2)
+    a, b = dev.accounts
+    req = CallArgs(sender=a, to=b, value=1, gas=21_000, max_fee_per_gas=2 * 10**9,
+                   max_priority_fee_per_gas=1)
+    dev.set_next_timestamp(2_000_000_000)
+    sid = dev.snapshot()
+    dev.send_transaction(req)
+    first = dev.head.hash
+    dev.set_storage(b, 1, 7)
+    dev.revert(sid)
+    dev.set_next_timestamp(2_000_000_000)
+    dev.send_transaction(req)
+    assert dev.head.hash == first  # the same block, rebuilt
+    assert dev.state().get_storage(b, 1) == 0
+    assert dev.state().state_root() == dev.head.header.state_root
