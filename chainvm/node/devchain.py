@@ -383,6 +383,10 @@ class DevChain:
         # Impersonated senders may be contracts: their transactions skip the EIP-3607
         # check (sender has no code) in the pool and in blocks; no other transaction does.
         self.chain.exempt = self.is_impersonated_tx
+        # The genesis state as made, for anvil_reset: edits made while the genesis block is
+        # the head change its state in place (a copy-on-write copy keeps this one apart).
+        genesis = self.chain.get_block_by_number(0)
+        self._genesis_state = genesis.state.copy() if genesis is not None else None
         head = self.chain.head
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
@@ -1256,10 +1260,10 @@ class DevChain:
             self.listeners, self.pool_listeners = listeners, pool_listeners
             return
         genesis = self.chain.get_block_by_number(0)
-        assert genesis is not None
+        assert genesis is not None and self._genesis_state is not None
         self.next_block_base_fee = self.block_gas_limit = self.min_gas_price = None
         self.pool.config.block_gas_limit = genesis.header.gas_limit
-        self.snapshots[0] = Snapshot(genesis.hash, genesis.state.copy(), 0, None, [])
+        self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(), 0, None, [])
         self.revert(0)
         self.snapshots.clear()
         self.instance_id = secrets.token_bytes(32)

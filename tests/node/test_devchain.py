@@ -80,3 +80,19 @@ def test_an_edit_undone_by_a_revert_stays_undone_when_the_same_block_is_mined_ag
     assert dev.head.hash == first  # the same block, rebuilt
     assert dev.state().get_storage(b, 1) == 0
     assert dev.state().state_root() == dev.head.header.state_root
+
+
+def test_reset_restores_the_genesis_state_as_made() -> None:
+    """Edits made while the genesis block is the head change its state in place; anvil_reset
+    goes back to the genesis as made, as anvil's does (found by a random walk over the
+    chain's operations)."""
+    dev = DevChain(accounts=2)
+    a, b = dev.accounts
+    funded = dev.state().balance(a)
+    dev.set_balance(a, 5)
+    dev.set_storage(b, 1, 9)
+    dev.send_transaction(CallArgs(sender=b, to=a, value=1))
+    dev.reset()
+    assert dev.head.number == 0
+    assert (dev.state().balance(a), dev.state().get_storage(b, 1)) == (funded, 0)
+    assert dev.state().state_root() == dev.head.header.state_root
