@@ -4,6 +4,7 @@ built on the step hook."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from chainvm.evm.tracer import Tracer
@@ -205,6 +206,35 @@ class StorageReadTracer(Tracer):
              mem_size: int, refund: int, name: str, error: str | None) -> None:
         if name == "SLOAD" and stack:
             self.reads.append((bytes(f.address), stack[-1]))
+
+    def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
+        pass
+
+
+class FourByteTracer(Tracer):
+    """geth's `4byteTracer`: how often each function selector is called, with the length of
+    the arguments after it ("0xa9059cbb-64": 2), over the calls (not creations) to
+    accounts that are not precompiles, the top call included."""
+
+    def __init__(self, precompiles: Collection[bytes]) -> None:
+        super().__init__(None)
+        self.precompiles = precompiles
+        self.counts: dict[str, int] = {}
+
+    def enter(self, kind: str, caller: bytes, to: bytes, value: int, data: bytes, gas: int,
+              depth: int) -> None:
+        if kind in ("CREATE", "CREATE2") or len(data) < 4 or bytes(to) in self.precompiles:
+            return
+        key = f"0x{bytes(data[:4]).hex()}-{len(data) - 4}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def exit(self, output: bytes, gas_used: int, error: str | None,
+             created: bytes | None) -> None:
+        pass
+
+    def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
+             mem_size: int, refund: int, name: str, error: str | None) -> None:
+        pass
 
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
         pass

@@ -377,6 +377,36 @@ def test_prestate_tracer_and_diff_mode(node: Node) -> None:
     assert call["post"][store]["storage"] == {"0x" + "00" * 32: "0x" + f"{1:064x}"}
 
 
+def test_four_byte_noop_mux_and_flat_call_tracers(node: Node) -> None:
+    """geth's 4byteTracer (selectors and argument lengths of calls, precompiles left out),
+    noopTracer, muxTracer (several tracers, one run each) and flatCallTracer (parity's
+    flat traces), as anvil 1.7.1 serves them."""
+    # memory[0:4] = 0x12345678; CALL 0xaa.. with 8 bytes of it; CALL the identity
+    # precompile with the same; STOP
+    runtime = bytes.fromhex("631234567860e01b600052" + "60006000600860006000" + "73"
+                            + "aa" * 20 + "5af150" + "600060006008600060006004" + "5af150" + "00")
+    init = bytes.fromhex(f"60{len(runtime):02x}600c60003960{len(runtime):02x}6000f3") + runtime
+    contract = node.send(data="0x" + init.hex())["contractAddress"]
+    h = node.send(to=contract, data="0xa9059cbb" + "00" * 64, gas="0x100000")["transactionHash"]
+    assert node("debug_traceTransaction", h, {"tracer": "4byteTracer"}) == {
+        "0xa9059cbb-64": 1, "0x12345678-4": 1}
+    assert node("debug_traceTransaction", h, {"tracer": "noopTracer"}) == {}
+    mux = node("debug_traceTransaction", h, {"tracer": "muxTracer", "tracerConfig": {
+        "4byteTracer": {}, "callTracer": {"onlyTopCall": True}}})
+    assert mux["4byteTracer"] == {"0xa9059cbb-64": 1, "0x12345678-4": 1}
+    assert mux["callTracer"]["to"] == contract and "calls" not in mux["callTracer"]
+    assert node("debug_traceTransaction", h, {"tracer": "flatCallTracer"}) == \
+        node("trace_transaction", h)
+    call = {"from": node.accounts[0], "to": contract, "data": "0x01020304"}
+    assert node("debug_traceCall", call, "latest", {"tracer": "4byteTracer"}) == {
+        "0x01020304-0": 1, "0x12345678-4": 1}
+    assert "flatCallTracer for mined transactions" in node.request(
+        "debug_traceCall", call, "latest", {"tracer": "flatCallTracer"})["error"]["message"]
+    nested = node.request("debug_traceTransaction", h, {"tracer": "muxTracer",
+                                                        "tracerConfig": {"muxTracer": {}}})
+    assert nested["error"]["code"] == -32602
+
+
 @pytest.mark.parametrize("config", ["diffMode", 1, [True], False])
 @pytest.mark.parametrize("tracer", ["prestateTracer", "callTracer"])
 def test_trace_config_that_is_not_an_object_is_invalid_params(

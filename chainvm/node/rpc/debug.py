@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from chainvm.chain.chain import StoredBlock
@@ -19,7 +19,7 @@ from chainvm.node.rpc.params import (
     Raw,
     parse_object,
 )
-from chainvm.node.tracing import CallTracer, PrestateTracer
+from chainvm.node.tracing import CallTracer, FourByteTracer, PrestateTracer
 from chainvm.state.state import State
 
 Run = Callable[..., TxResult]  # (tracer, states=None): states gets pre and post copies
@@ -121,7 +121,12 @@ class DebugApi(Namespace):
         def run(tracer: Any, states: list[State] | None = None) -> TxResult:
             return self.dev.replay(stored, index, tracer, states)
 
-        return self._trace(run, options, top, extra)
+        if isinstance(options, dict) and options.get("tracer") == "flatCallTracer":
+            # geth's flatCallTracer writes parity's flat traces: trace_transaction's
+            from chainvm.node.rpc.trace import TraceApi
+
+            return TraceApi(self.dev, self.options).flat_traces(stored, index)
+        return self._trace(run, options, top, extra, stored.fork.precompiles)
 
     @bounded
     def debug_traceCall(self, tx: CallObject, block: BlockRef = LATEST,
@@ -144,10 +149,10 @@ class DebugApi(Namespace):
             return result
 
         extra = [tx.sender or bytes(20)] + ([tx.to] if tx.to is not None else [])
-        return self._trace(run, options, top, extra)
+        return self._trace(run, options, top, extra, fork.precompiles)
 
     def _trace(self, run: Run, options: Any, top: dict[str, Any],
-               extra: list[bytes] | None = None) -> Any:
+               extra: list[bytes] | None = None, precompiles: Collection[bytes] = ()) -> Any:
         if options is not None and not isinstance(options, dict):
             raise InvalidParams("invalid argument: trace options: expected an object")
         opts = options or {}
@@ -173,10 +178,25 @@ class DebugApi(Namespace):
             root = tracer.result(result, top)
             root.update({k: v for k, v in top.items() if k in ("from", "gas", "input")})
             return root
+        if tracer_name == "4byteTracer":
+            four_bytes = FourByteTracer(precompiles)
+            run(four_bytes)
+            return four_bytes.counts
+        if tracer_name == "noopTracer":
+            return {}
+        if tracer_name == "muxTracer":  # geth's: each tracer named in the config, one run each
+            out = {}
+            for name, sub_config in cfg.items():
+                if name == "muxTracer":
+                    raise InvalidParams("invalid argument: trace options: a muxTracer "
+                                        "cannot hold another")
+                out[name] = self._trace(run, {"tracer": name, "tracerConfig": sub_config},
+                                        top, extra, precompiles)
+            return out
         if tracer_name not in (None, "", "structLogger"):
             raise NodeError(f"tracer {tracer_name} not supported (structLogger, callTracer, "
-                            "prestateTracer)",
-                            -32000)
+                            "prestateTracer, 4byteTracer, noopTracer, muxTracer; "
+                            "flatCallTracer for mined transactions)", -32000)
         limit = opts.get("limit") or 0
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise InvalidParams("invalid argument: trace options: limit must be a "

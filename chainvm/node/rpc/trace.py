@@ -145,6 +145,11 @@ class TraceApi(Namespace):
                 if "stateDiff" in wanted else None, "trace": traces, "vmTrace": None,
                 "transactionHash": d(tx.hash)}
 
+    def flat_traces(self, stored: StoredBlock, index: int) -> list[dict[str, Any]]:
+        """Transaction `index` of the block as parity's flat traces (trace_transaction's;
+        geth's flatCallTracer writes the same)."""
+        return self._traces(stored, index)
+
     def _traces(self, stored: StoredBlock, index: int) -> list[dict[str, Any]]:
         tx = stored.block.transactions[index]
         tracer = CallTracer()
