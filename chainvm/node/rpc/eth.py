@@ -106,8 +106,6 @@ Percentiles = Annotated[list[float], Decoder(_parse_percentiles)]
 SYNC_TIMEOUT_MS = 2_000
 MAX_SYNC_TIMEOUT_MS = 60_000
 SYNC_TIMEOUT_CODE = 4
-
-
 SYNC_METHODS = frozenset({"eth_sendRawTransactionSync", "eth_sendTransactionSync"})
 
 
@@ -117,12 +115,12 @@ def sync_wait_ms(timeout: int | None) -> int:
 
 class SyncTimeout(NodeError):
     """EIP-7966's error: sent, but no receipt within the wait (its data: the hash). The
-    HTTP server first waits `wait_ms` for a block to mine the transaction."""
+    HTTP server first waits that long for a block to mine the transaction (a single
+    request's; in a batch, or in process, the answer comes at once)."""
 
     def __init__(self, tx_hash: str, wait_ms: int) -> None:
         super().__init__("the transaction was added to the pool but was not mined within "
                          f"the {wait_ms} ms timeout", SYNC_TIMEOUT_CODE, tx_hash)
-        self.wait_ms = wait_ms
 
 
 class EthApi(Namespace):
