@@ -444,6 +444,7 @@ def test_sign_unsigned_sends_pool_removal_and_detailed_mining(rpc: Client) -> No
         assert mined == [rpc("eth_getBlockByNumber", b["number"], True) | {
             "transactions": b["transactions"]} for b in mined]
         assert len(rpc("anvil_mine_detailed")) == 1
+        assert "at most 1000" in rpc.error("evm_mine_detailed", {"blocks": 1001})["message"]
     finally:
         rpc("anvil_setAutomine", True)
 

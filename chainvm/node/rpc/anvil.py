@@ -44,6 +44,8 @@ Seconds = Annotated[float, Decoder(_parse_seconds)]
 # else, so a count like 2^64 (a typo, or any web page's request) is refused instead of
 # holding the node until memory runs out.
 MAX_BLOCKS_PER_CALL = 100_000
+# Blocks one evm_mine_detailed may mine: every one comes back whole in the answer.
+MAX_DETAILED_BLOCKS = 1_000
 
 
 def _block_count(count: int, what: str) -> int:
@@ -110,6 +112,9 @@ class AnvilApi(Namespace):
         """evm_mine, answered with the blocks mined, as anvil's: full transactions, each
         with its `output` (the return or revert data)."""
         blocks, timestamp = _mine_request(options)
+        if blocks > MAX_DETAILED_BLOCKS:  # each answered whole: a bounded answer
+            raise InvalidParams(f"invalid argument 0: blocks: at most {MAX_DETAILED_BLOCKS} "
+                                f"blocks a call are answered in detail, got {blocks}")
         mined = []
         for i in range(blocks):  # one at a time, to read each block's execution results
             stored = self.dev.mine(1, timestamp if i == 0 else None)[0]
