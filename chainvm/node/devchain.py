@@ -358,6 +358,8 @@ class DevChain:
         # later ones from it); evm_setBlockGasLimit: the gas limit of every later block
         self.next_block_base_fee: int | None = None
         self.block_gas_limit: int | None = None
+        # hardhat_setPrevRandao: the next block's PREVRANDAO (mix hash); zeros otherwise
+        self.next_prev_randao: bytes | None = None
         # anvil_setMinGasPrice (chains before London): the gas price the node suggests and
         # fills in, instead of the 1 gwei tip
         self.min_gas_price: int | None = None
@@ -499,6 +501,14 @@ class DevChain:
                 return self.min_gas_price
         return base + DEFAULT_TIP
 
+    def set_next_prev_randao(self, value: bytes) -> None:
+        """hardhat_setPrevRandao: the next block's PREVRANDAO (its header's mix hash)."""
+        if not self.config.merged(self.chain.head.total_difficulty):
+            raise NodeError("hardhat_setPrevRandao is only available after the merge "
+                            "(PREVRANDAO replaced DIFFICULTY there)", -32602)
+        self.next_prev_randao = value
+        self._pending = None
+
     def set_min_gas_price(self, gas_price: int) -> None:
         """anvil_setMinGasPrice: the suggested gas price of a chain before London."""
         _, fork = self.pending_env()
@@ -533,7 +543,8 @@ class DevChain:
             coinbase=self.coinbase, number=number, timestamp=ts,
             gas_limit=self.next_gas_limit(), difficulty=0 if self.config.merged(
                 head.total_difficulty) else head.header.difficulty,
-            prev_randao=bytes(32), base_fee=self.next_base_fee(), chain_id=self.chain_id,
+            prev_randao=self.next_prev_randao or bytes(32), base_fee=self.next_base_fee(),
+            chain_id=self.chain_id,
             excess_blob_gas=excess, parent_beacon_block_root=bytes(32),
             block_hash=self.chain.ancestor_hashes(head))
         return env, fork
@@ -602,6 +613,7 @@ class DevChain:
                 stored.state = built.result.state
                 self.chain.save_head_state()
         self.next_block_base_fee = None  # used: the next blocks follow EIP-1559 from it
+        self.next_prev_randao = None
         self.last_results = (stored.hash, built.result.results)
         self._after_head_change()
         for tx, reason in built.skipped:
@@ -619,7 +631,7 @@ class DevChain:
         head = self.chain.head
         ts = max(self._next_timestamp(consume=False), head.header.timestamp + 1)
         key = (head.hash, ts, frozenset(self.pool.by_hash), self.next_block_base_fee,
-               self.block_gas_limit)
+               self.block_gas_limit, self.next_prev_randao)
         if self._pending is not None and self._pending[0] == key:
             return self._pending[1]
         opts = self._build_options(ts)
@@ -640,7 +652,8 @@ class DevChain:
         """The next block's options: its time, and the user's coinbase, gas limit and base
         fee (None: the builder derives them from the parent)."""
         return BuildOptions(coinbase=self.coinbase, timestamp=timestamp,
-                            gas_limit=self.block_gas_limit, base_fee=self.next_block_base_fee)
+                            gas_limit=self.block_gas_limit, base_fee=self.next_block_base_fee,
+                            prev_randao=self.next_prev_randao or bytes(32))
 
     def tx_result(self, stored: StoredBlock, index: int) -> TxResult | None:
         """The execution result (output, error) of a transaction of the last mined block."""
@@ -1262,6 +1275,7 @@ class DevChain:
         genesis = self.chain.get_block_by_number(0)
         assert genesis is not None and self._genesis_state is not None
         self.next_block_base_fee = self.block_gas_limit = self.min_gas_price = None
+        self.next_prev_randao = None
         self.pool.config.block_gas_limit = genesis.header.gas_limit
         self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(), 0, None, [])
         self.revert(0)

@@ -559,6 +559,22 @@ def test_raw_header_block_and_receipts(rpc: Client) -> None:
     assert rpc.error("debug_getRawHeader", "0xffffff")["message"] == "header not found"
 
 
+def test_set_prev_randao(rpc: Client) -> None:
+    """hardhat_setPrevRandao (hardhat's network helpers' setPrevRandao): the next block's
+    PREVRANDAO and mix hash, calls on the pending block see it; later blocks have zeros."""
+    value = "0x" + "5a" * 32
+    assert rpc("hardhat_setPrevRandao", value) is True
+    probe = "0x" + "77" * 20  # PREVRANDAO (0x44), MSTORE, RETURN 32 bytes
+    assert rpc("eth_call", {"to": probe}, "pending",
+               {probe: {"code": "0x4460005260206000f3"}}) == value
+    rpc("evm_mine")
+    assert rpc("eth_getBlockByNumber", "latest", False)["mixHash"] == value
+    rpc("evm_mine")
+    assert rpc("eth_getBlockByNumber", "latest", False)["mixHash"] == "0x" + "00" * 32
+    with ThreadedNode(DevChain(fork="Berlin")) as berlin:
+        assert Client(berlin.url).error("hardhat_setPrevRandao", value)["code"] == -32602
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -84,7 +84,7 @@ HARDHAT_TWINS = ("setBalance", "setCode", "setStorageAt", "setNonce", "impersona
 
 
 class AnvilApi(Namespace):
-    prefixes = ("evm_", "anvil_")
+    prefixes = ("evm_", "anvil_", "hardhat_")
     aliases: ClassVar[dict[str, str]] = {
         **{f"hardhat_{short}": f"anvil_{short}" for short in HARDHAT_TWINS},
         **{f"{prefix}_{short}": f"evm_{short}" for prefix in ("anvil", "hardhat")
@@ -210,6 +210,12 @@ class AnvilApi(Namespace):
             self.dev.set_block_gas_limit(gas_limit)
         except NodeError as exc:
             raise InvalidParams(f"invalid argument 0: {exc}") from None
+        return True
+
+    def hardhat_setPrevRandao(self, value: Hash) -> bool:
+        """The next block's PREVRANDAO (hardhat's, which its network helpers call); later
+        blocks have zeros again, as this node's blocks have."""
+        self.dev.set_next_prev_randao(value)
         return True
 
     def anvil_setMinGasPrice(self, gas_price: Quantity) -> None:
