@@ -52,8 +52,6 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 # Bodies up to this size are parsed on the event loop (so immediate methods need no
 # hop to the worker); larger ones are parsed on the worker.
 _PARSE_ON_LOOP = 64 * 1024
-# How often a waiting eth_sendRawTransactionSync looks for its receipt.
-SYNC_POLL_SECONDS = 0.02
 # Subscriptions one WebSocket connection may hold at once (eth_subscribe beyond it is
 # -32005): every one costs the chain's thread work after each block.
 MAX_SUBSCRIPTIONS = 1000
@@ -307,11 +305,31 @@ class Node:
                   "method": "eth_getTransactionReceipt", "params": [error["data"]]}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait / 1000
-        while (left := deadline - loop.time()) > 0:
-            await asyncio.sleep(min(SYNC_POLL_SECONDS, left))
-            found = await self.on_chain(self.rpc.handle_request, lookup)
-            if isinstance(found, dict) and found.get("result") is not None:
-                return found
+        # Looked up again after each new block only: a waiting request costs the chain's
+        # thread one lookup a block, however long it waits.
+        mined = asyncio.Event()
+
+        def on_block(_stored: StoredBlock) -> None:  # on the chain's thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(mined.set)
+
+        self.dev.listeners.append(on_block)
+        try:
+            while True:  # looked up once more first: a block may have come before the listener
+                mined.clear()
+                found = await self.on_chain(self.rpc.handle_request, lookup)
+                if isinstance(found, dict) and found.get("result") is not None:
+                    return found
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(mined.wait(), left)
+                except TimeoutError:
+                    break
+        finally:
+            with contextlib.suppress(ValueError):
+                self.dev.listeners.remove(on_block)
         return response
 
     async def answer(self, body: bytes) -> Any:
