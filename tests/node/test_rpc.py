@@ -486,7 +486,8 @@ def test_rollback_and_reorg(rpc: Client) -> None:
     for params, words in (([3, [[{"from": a[2], "to": a[3]}, 3]]], "offset 3"),
                           ([head + 1, []], "more than the chain"),
                           ([1, [[{"from": "0x" + "4d" * 20, "to": a[3]}, 0]]], "unknown account"),
-                          ([1, [["0x02ff", 0]]], "invalid transaction")):
+                          ([1, [["0x02ff", 0]]], "invalid transaction"),
+                          ([1, [["0x00", 0]] * 2001], "at most 2000")):
         assert words in rpc.error("anvil_reorg", *params)["message"]
         assert rpc("eth_getBlockByNumber", "latest", False)["hash"] == before
 

@@ -46,6 +46,8 @@ Seconds = Annotated[float, Decoder(_parse_seconds)]
 MAX_BLOCKS_PER_CALL = 100_000
 # Blocks one evm_mine_detailed may mine: every one comes back whole in the answer.
 MAX_DETAILED_BLOCKS = 1_000
+# Transactions one anvil_reorg may place (more than a 30M-gas block of transfers holds).
+MAX_REORG_TRANSACTIONS = 2_000
 
 
 def _block_count(count: int, what: str) -> int:
@@ -309,6 +311,9 @@ class AnvilApi(Namespace):
         the first new block."""
         if not isinstance(placed, list):
             raise InvalidParams("invalid argument 1: expected a list of [transaction, offset]")
+        if len(placed) > MAX_REORG_TRANSACTIONS:  # each request is filled (gas estimated)
+            raise InvalidParams(f"invalid argument 1: at most {MAX_REORG_TRANSACTIONS} "
+                                f"transactions a reorg, got {len(placed)}")
         pairs: list[tuple[CallArgs | bytes, int]] = []
         for i, pair in enumerate(placed):
             what = f"invalid argument 1: entry {i}"
