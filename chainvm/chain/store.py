@@ -68,6 +68,8 @@ class Store(Protocol):
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None: ...
 
+    def save_config(self, config: ChainConfig) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -82,6 +84,9 @@ class MemoryStore:
         return None
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
+        return None
+
+    def save_config(self, config: ChainConfig) -> None:
         return None
 
     def close(self) -> None:
@@ -305,6 +310,10 @@ class LmdbStore:
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
         self._update(lambda txn: self._write_head(txn, canonical, head))
+
+    def save_config(self, config: ChainConfig) -> None:
+        """The chain configuration again, changed (a dev node's anvil_setChainId)."""
+        self._update(lambda txn: txn.put(b"config", config_to_json(config), db=self.meta))
 
     def _update(self, write: Callable[[Any], None]) -> None:
         """One write transaction; when the map is full, it is doubled and the write made

@@ -9,6 +9,7 @@ server runs every request on its one event loop thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import secrets
 import time
@@ -37,6 +38,7 @@ from chainvm.chain.store import SYNC_INTERVAL
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.crypto import keccak256
 from chainvm.encoding.json_input import (
+    UINT64_MAX,
     InputError,
     expect_object,
     parse_address,
@@ -70,6 +72,8 @@ GWEI = 10**9
 DEFAULT_TIP = GWEI
 DEFAULT_GAS_LIMIT = 30_000_000
 SENDERS_FILE = "impersonated-senders.txt"
+# anvil_setChainId's changes, kept beside the data dir's LMDB files: [[first block, id], ...]
+CHAIN_IDS_FILE = "chain-ids.json"
 
 
 class NodeError(Exception):
@@ -382,6 +386,15 @@ class DevChain:
                 if len(tx_hash) == 64 and len(sender) == 40:
                     self._impersonated_txs[bytes.fromhex(tx_hash)] = bytes.fromhex(sender)
         self.rejected: dict[bytes, str] = {}
+        # The chain id from each block on (anvil_setChainId changes it for later blocks): a
+        # block is replayed and traced with the id it was built with.
+        self._chain_ids_file = Path(datadir) / CHAIN_IDS_FILE if datadir is not None else None
+        self.chain_ids: list[tuple[int, int]] = [(0, self.config.chain_id)]
+        if self._chain_ids_file is not None and self._chain_ids_file.exists():
+            import json
+
+            self.chain_ids = [(int(n), int(i))
+                              for n, i in json.loads(self._chain_ids_file.read_text())]
         # Impersonated senders may be contracts: their transactions skip the EIP-3607
         # check (sender has no code) in the pool and in blocks; no other transaction does.
         self.chain.exempt = self.is_impersonated_tx
@@ -453,6 +466,34 @@ class DevChain:
     @property
     def chain_id(self) -> int:
         return self.config.chain_id
+
+    def config_at(self, number: int) -> ChainConfig:
+        """The configuration block `number` was built under: the chain's, with the chain id
+        it had then (see `set_chain_id`)."""
+        chain_id = self.chain_ids[0][1]
+        for first, value in self.chain_ids:
+            if number >= first:
+                chain_id = value
+        if chain_id == self.config.chain_id:
+            return self.config
+        return dataclasses.replace(self.config, chain_id=chain_id)
+
+    def set_chain_id(self, chain_id: int) -> None:
+        """anvil_setChainId: the chain id of the next blocks, of calls and of the
+        transactions the node fills and accepts; earlier blocks keep theirs."""
+        if not 0 < chain_id <= UINT64_MAX:
+            raise NodeError(f"chain id {chain_id} outside 1..2^64-1", -32602)
+        first = self.head.number + 1
+        self.chain_ids = [(n, i) for n, i in self.chain_ids if n < first] + [(first, chain_id)]
+        self.config.chain_id = chain_id
+        self.pool.config.chain_id = chain_id
+        self.chain.store.save_config(self.config)
+        if self._chain_ids_file is not None:
+            import json
+
+            self._chain_ids_file.write_text(json.dumps(self.chain_ids))
+        self._pending = None
+        self._after_head_change()
 
     def state(self) -> State:
         return self.chain.head.state
@@ -549,16 +590,18 @@ class DevChain:
             block_hash=self.chain.ancestor_hashes(head))
         return env, fork
 
-    def block_env(self, stored: StoredBlock) -> BlockEnv:
+    def block_env(self, stored: StoredBlock, replay: bool = False) -> BlockEnv:
+        """A block's context: for a call on it, under the chain's id now; to `replay` its
+        transactions, under the id it was built with (anvil_setChainId)."""
+        config = self.config_at(stored.number) if replay else self.config
         parent = self.chain.get_block(stored.header.parent_hash)
         if parent is not None:
-            return header_env(self.chain.config, stored.header,
-                              self.chain.ancestor_hashes(parent))
+            return header_env(config, stored.header, self.chain.ancestor_hashes(parent))
         older, number = self.chain.older_hash, stored.number
         if older is not None:  # a forked chain's first block (N): its ancestors are remote
-            return header_env(self.chain.config, stored.header,
+            return header_env(config, stored.header,
                               lambda n: older(n) if n < number else bytes(32))
-        return header_env(self.chain.config, stored.header, lambda n: bytes(32))
+        return header_env(config, stored.header, lambda n: bytes(32))
 
     def blob_base_fee(self) -> int:
         env, fork = self.pending_env()
@@ -1376,7 +1419,8 @@ class DevChain:
             if states is not None and i == index:
                 states.append(work.copy())
 
-        body = apply_body(self.chain.config, stored.fork, self.block_env(stored),
+        body = apply_body(self.config_at(stored.number), stored.fork,
+                          self.block_env(stored, replay=True),
                           work, block.transactions[:index + 1],
                           stored.header.parent_hash, exempt=self.is_impersonated_tx,
                           trace=trace_one)

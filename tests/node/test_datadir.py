@@ -259,6 +259,26 @@ def test_rollback_and_reorg_on_a_reopened_datadir(tmp_path: Path) -> None:
         dev.close()
 
 
+def test_a_changed_chain_id_survives_a_restart(tmp_path: Path) -> None:
+    """anvil_setChainId on a data dir: the new id is the chain's after a restart, and a
+    transaction mined before the change still replays (traces) with its own id."""
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    a, b = dev.accounts
+    before = dev.send_transaction(CallArgs(sender=a, to=b, value=1))
+    dev.set_chain_id(5)
+    after = dev.send_transaction(CallArgs(sender=a, to=b, value=2))
+    dev.close()
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    try:
+        assert dev.chain_id == 5
+        rpc = Rpc(dev)
+        for tx in (before, after):
+            trace = rpc.call("debug_traceTransaction", "0x" + tx.hex(), {"tracer": "callTracer"})
+            assert "error" not in trace
+    finally:
+        dev.close()
+
+
 def test_a_bad_datadir_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
                                               tmp_path: Path) -> None:
     a_file = tmp_path / "file"

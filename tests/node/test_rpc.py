@@ -576,6 +576,30 @@ def test_set_prev_randao(rpc: Client) -> None:
         assert Client(berlin.url).error("hardhat_setPrevRandao", value)["code"] == -32602
 
 
+def test_set_chain_id() -> None:
+    """anvil_setChainId: eth_chainId, net_version, calls (CHAINID) and the transactions the
+    node fills and accepts use the new id at once; a transaction mined before is still
+    replayed and traced with the id it was signed for."""
+    with ThreadedNode(DevChain()) as fresh:
+        rpc = Client(fresh.url)
+        a = rpc("eth_accounts")
+        probe = "0x" + "66" * 20
+        rpc("anvil_setCode", probe, "0x4660005260206000f3")  # CHAINID, MSTORE, RETURN 32
+        before = rpc("eth_sendTransaction", {"from": a[0], "to": probe})
+        assert rpc("anvil_setChainId", 5) is None
+        assert (rpc("eth_chainId"), rpc("net_version")) == ("0x5", "5")
+        assert int(rpc("eth_call", {"to": probe}, "latest"), 16) == 5
+        after = rpc("eth_sendTransaction", {"from": a[0], "to": probe})
+        assert rpc("eth_getTransactionByHash", after)["chainId"] == "0x5"
+        assert rpc("eth_getTransactionByHash", before)["chainId"] == "0x7a69"
+        for tx in (before, after):  # each replayed with its own id
+            trace = rpc("debug_traceTransaction", tx, {"tracer": "callTracer"})
+            assert "error" not in trace
+        assert "does not match 5" in rpc.error(
+            "eth_sendTransaction", {"from": a[0], "to": a[1], "chainId": "0x7a69"})["message"]
+        assert rpc.error("anvil_setChainId", 0)["code"] == -32602
+
+
 def test_min_gas_price_before_london() -> None:
     """anvil_setMinGasPrice on a Berlin chain: the price suggested and filled in (not a
     floor: a lower explicit price is still taken), as anvil 1.7.1 on --hardfork berlin."""

@@ -291,6 +291,11 @@ class AnvilApi(Namespace):
     def anvil_dropTransaction(self, tx_hash: Hash) -> bool:
         return self.dev.pool.remove(tx_hash)
 
+    def anvil_setChainId(self, chain_id: Number) -> None:
+        """The chain id of the next blocks, of calls and of the transactions the node fills
+        and accepts (anvil's); earlier blocks are replayed and traced with their own."""
+        self.dev.set_chain_id(chain_id)
+
     def anvil_setRpcUrl(self, url: Raw) -> None:
         """A forked chain reads from another endpoint of the same chain (its chain id is
         checked) from now on; the fork block and what was read stay (anvil's)."""
