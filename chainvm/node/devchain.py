@@ -72,8 +72,6 @@ GWEI = 10**9
 DEFAULT_TIP = GWEI
 DEFAULT_GAS_LIMIT = 30_000_000
 SENDERS_FILE = "impersonated-senders.txt"
-# anvil_setChainId's changes, kept beside the data dir's LMDB files: [[first block, id], ...]
-CHAIN_IDS_FILE = "chain-ids.json"
 
 
 class NodeError(Exception):
@@ -386,15 +384,6 @@ class DevChain:
                 if len(tx_hash) == 64 and len(sender) == 40:
                     self._impersonated_txs[bytes.fromhex(tx_hash)] = bytes.fromhex(sender)
         self.rejected: dict[bytes, str] = {}
-        # The chain id from each block on (anvil_setChainId changes it for later blocks): a
-        # block is replayed and traced with the id it was built with.
-        self._chain_ids_file = Path(datadir) / CHAIN_IDS_FILE if datadir is not None else None
-        self.chain_ids: list[tuple[int, int]] = [(0, self.config.chain_id)]
-        if self._chain_ids_file is not None and self._chain_ids_file.exists():
-            import json
-
-            self.chain_ids = [(int(n), int(i))
-                              for n, i in json.loads(self._chain_ids_file.read_text())]
         # Impersonated senders may be contracts: their transactions skip the EIP-3607
         # check (sender has no code) in the pool and in blocks; no other transaction does.
         self.chain.exempt = self.is_impersonated_tx
@@ -467,31 +456,26 @@ class DevChain:
     def chain_id(self) -> int:
         return self.config.chain_id
 
-    def config_at(self, number: int) -> ChainConfig:
-        """The configuration block `number` was built under: the chain's, with the chain id
-        it had then (see `set_chain_id`)."""
-        chain_id = self.chain_ids[0][1]
-        for first, value in self.chain_ids:
-            if number >= first:
-                chain_id = value
-        if chain_id == self.config.chain_id:
-            return self.config
-        return dataclasses.replace(self.config, chain_id=chain_id)
+    def config_for(self, stored: StoredBlock) -> ChainConfig:
+        """The configuration a block was built under: the chain's, with the chain id its
+        transactions were signed for, which anvil_setChainId may have changed since (a
+        block with none that name one is taken under today's id)."""
+        for tx in stored.block.transactions:
+            if tx.chain_id is not None:
+                if tx.chain_id == self.config.chain_id:
+                    break
+                return dataclasses.replace(self.config, chain_id=tx.chain_id)
+        return self.config
 
     def set_chain_id(self, chain_id: int) -> None:
         """anvil_setChainId: the chain id of the next blocks, of calls and of the
-        transactions the node fills and accepts; earlier blocks keep theirs."""
+        transactions the node fills and accepts; earlier blocks are replayed with theirs
+        (`config_for`)."""
         if not 0 < chain_id <= UINT64_MAX:
             raise NodeError(f"chain id {chain_id} outside 1..2^64-1", -32602)
-        first = self.head.number + 1
-        self.chain_ids = [(n, i) for n, i in self.chain_ids if n < first] + [(first, chain_id)]
         self.config.chain_id = chain_id
         self.pool.config.chain_id = chain_id
         self.chain.store.save_config(self.config)
-        if self._chain_ids_file is not None:
-            import json
-
-            self._chain_ids_file.write_text(json.dumps(self.chain_ids))
         self._pending = None
         self._after_head_change()
 
@@ -593,7 +577,7 @@ class DevChain:
     def block_env(self, stored: StoredBlock, replay: bool = False) -> BlockEnv:
         """A block's context: for a call on it, under the chain's id now; to `replay` its
         transactions, under the id it was built with (anvil_setChainId)."""
-        config = self.config_at(stored.number) if replay else self.config
+        config = self.config_for(stored) if replay else self.config
         parent = self.chain.get_block(stored.header.parent_hash)
         if parent is not None:
             return header_env(config, stored.header, self.chain.ancestor_hashes(parent))
@@ -754,8 +738,11 @@ class DevChain:
 
     def rollback(self, depth: int) -> None:
         """anvil_rollback: drop the last `depth` blocks; their transactions are gone, not
-        back in the pool (as anvil). The blocks stay known off the canonical chain."""
-        self.set_head(self._ancestor(depth, "rollback"))
+        back in the pool (as anvil). The blocks stay known off the canonical chain; the
+        snapshots taken on them are gone with them."""
+        ancestor = self._ancestor(depth, "rollback")
+        self.set_head(ancestor)
+        self._drop_snapshots_above(ancestor.number)
 
     def reorg(self, depth: int, placed: list[tuple[CallArgs | bytes, int]]) -> None:
         """anvil_reorg: replace the last `depth` blocks with as many new ones, each holding
@@ -812,12 +799,24 @@ class DevChain:
         except BaseException:
             self.set_head(original)  # all or nothing: the old blocks are still known
             raise
+        else:
+            self._drop_snapshots_above(ancestor.number)
         finally:
             for tx in pool:  # the pool outlives the reorg, less what is now mined
                 try:
                     self.pool.add(tx)
                 except (PoolError, InvalidTransaction):
                     pass
+
+    def _drop_snapshots_above(self, number: int) -> None:
+        """Forget the snapshots taken on blocks above `number` (dropped by a rollback or a
+        reorg): reverting to one would bring back blocks whose states, in a data dir kept
+        as changes against their parents, no longer follow from the ancestor's state once
+        it is edited in place."""
+        for sid, snap in list(self.snapshots.items()):
+            block = self.chain.get_block(snap.head_hash)
+            if block is None or block.number > number:
+                del self.snapshots[sid]
 
     def _ancestor(self, depth: int, what: str) -> StoredBlock:
         head = self.head
@@ -1419,7 +1418,7 @@ class DevChain:
             if states is not None and i == index:
                 states.append(work.copy())
 
-        body = apply_body(self.config_at(stored.number), stored.fork,
+        body = apply_body(self.config_for(stored), stored.fork,
                           self.block_env(stored, replay=True),
                           work, block.transactions[:index + 1],
                           stored.header.parent_hash, exempt=self.is_impersonated_tx,

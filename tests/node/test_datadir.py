@@ -259,6 +259,30 @@ def test_rollback_and_reorg_on_a_reopened_datadir(tmp_path: Path) -> None:
         dev.close()
 
 
+def test_a_rollback_drops_the_snapshots_taken_on_the_dropped_blocks(tmp_path: Path) -> None:
+    """After a rollback and an edit of the new head, a revert to a snapshot taken on the
+    dropped blocks would bring back blocks whose states the data dir keeps as changes against
+    the edited one (a replay then failed: "nonce too low"). Those snapshots are gone with
+    their blocks (found by a random walk with every block replayed after each step)."""
+    dev = DevChain(accounts=2, datadir=tmp_path)
+    try:
+        a, b = dev.accounts
+        kept = dev.snapshot()
+        for _ in range(6):
+            dev.send_transaction(CallArgs(sender=a, to=b, value=1))
+        dropped = dev.snapshot()
+        dev.rollback(4)
+        dev.set_nonce(a, 40)
+        assert dev.revert(dropped) is False and dev.head.number == 2
+        for number in range(1, 3):
+            block = dev.chain.get_block_by_number(number)
+            assert block is not None
+            dev.replay(block, 0, None)
+        assert dev.revert(kept) is True and dev.head.number == 0
+    finally:
+        dev.close()
+
+
 def test_a_changed_chain_id_survives_a_restart(tmp_path: Path) -> None:
     """anvil_setChainId on a data dir: the new id is the chain's after a restart, and a
     transaction mined before the change still replays (traces) with its own id."""
