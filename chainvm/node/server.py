@@ -55,6 +55,9 @@ _PARSE_ON_LOOP = 64 * 1024
 # Subscriptions one WebSocket connection may hold at once (eth_subscribe beyond it is
 # -32005): every one costs the chain's thread work after each block.
 MAX_SUBSCRIPTIONS = 1000
+# Sync sends (EIP-7966) waiting at once for their blocks: each costs the chain's thread a
+# receipt lookup a block; past this many, one answers at once (error 4, its hash) instead.
+MAX_SYNC_WAITERS = 1000
 LIMIT_EXCEEDED = -32005  # EIP-1474
 # Notification bytes one connection may have waiting to be sent (a client that does not
 # read); above it the connection is closed with code 1008 and a reason.
@@ -271,6 +274,7 @@ class Node:
         # while the worker is idle.
         self.chain_lock = threading.Lock()
         self.worker = ChainWorker(self.chain_lock)
+        self.sync_waiters = 0  # sync sends waiting for their blocks (on the loop only)
 
     def on_chain(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """`fn(*args)` on the chain's worker thread (await the result)."""
@@ -295,7 +299,8 @@ class Node:
         """EIP-7966: a sync send whose transaction was not mined at once (automine off)
         waits here, on the loop and off the chain's thread, for a block that mines it."""
         error = response.get("error") if isinstance(response, dict) else None
-        if not isinstance(error, dict) or error.get("code") != SYNC_TIMEOUT_CODE:
+        if not isinstance(error, dict) or error.get("code") != SYNC_TIMEOUT_CODE \
+                or self.sync_waiters >= MAX_SYNC_WAITERS:
             return response
         params = request.get("params")
         timeout = params[1] if isinstance(params, list) and len(params) > 1 else None
@@ -314,6 +319,7 @@ class Node:
                 loop.call_soon_threadsafe(mined.set)
 
         self.dev.listeners.append(on_block)
+        self.sync_waiters += 1
         try:
             while True:  # looked up once more first: a block may have come before the listener
                 mined.clear()
@@ -328,6 +334,7 @@ class Node:
                 except TimeoutError:
                     break
         finally:
+            self.sync_waiters -= 1
             with contextlib.suppress(ValueError):
                 self.dev.listeners.remove(on_block)
         return response

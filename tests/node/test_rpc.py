@@ -492,12 +492,15 @@ def test_rollback_and_reorg(rpc: Client) -> None:
         assert rpc("eth_getBlockByNumber", "latest", False)["hash"] == before
 
 
-def test_send_sync_waits_for_the_receipt(node: ThreadedNode, rpc: Client) -> None:
+def test_send_sync_waits_for_the_receipt(node: ThreadedNode, rpc: Client,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """EIP-7966 (and anvil's eth_sendTransactionSync): the receipt as the answer; with
     automine off the request waits, off the chain's thread, for a block that mines the
     transaction, or answers error 4 with the hash once its timeout passes."""
     import threading
     import time
+
+    from chainvm.node import server
 
     a = rpc("eth_accounts")
     raw = rpc("eth_signTransaction", {"from": a[0], "to": a[1], "value": "0x1"})
@@ -516,6 +519,11 @@ def test_send_sync_waits_for_the_receipt(node: ThreadedNode, rpc: Client) -> Non
         error = rpc.error("eth_sendTransactionSync", {"from": a[2], "to": a[1]}, 100)
         assert error["code"] == 4 and "100 ms" in error["message"]
         assert rpc("eth_getTransactionByHash", error["data"])["blockHash"] is None  # pooled
+        monkeypatch.setattr(server, "MAX_SYNC_WAITERS", 0)  # all the waiters there may be
+        started = time.monotonic()
+        assert rpc.error("eth_sendTransactionSync", {"from": a[2], "to": a[1]},
+                         "0x2710")["code"] == 4
+        assert time.monotonic() - started < 5  # answered at once, not after 10 s
     finally:
         rpc("evm_setAutomine", True)
 
