@@ -48,6 +48,17 @@ def test_filter_by_blocks_addresses_and_page(chain: dict[str, Any]) -> None:
     assert _shape(rpc.call("trace_filter", {"fromAddress": [a[1]], "toAddress": [SINK]})) == \
         everything[1:5]
     assert _shape(rpc.call("trace_filter", {"after": 1, "count": 2})) == everything[1:3]
+    from chainvm.node.rpc import trace as trace_module
+
+    cap = trace_module.MAX_FILTER_TRACES
+    try:  # an answer without count holds at most MAX_FILTER_TRACES traces
+        trace_module.MAX_FILTER_TRACES = 5
+        with pytest.raises(NodeError, match="more than 5 traces match"):
+            rpc.call("trace_filter", {})
+        assert len(rpc.call("trace_filter", {"after": 1})) == 5
+        assert _shape(rpc.call("trace_filter", {"count": 6})) == everything
+    finally:
+        trace_module.MAX_FILTER_TRACES = cap
     creation = rpc.call("trace_filter", {"toAddress": [contract], "toBlock": "0x1"})
     assert [t["type"] for t in creation] == ["create"]  # a creation's target: the new address
     with pytest.raises(NodeError) as bad:

@@ -29,6 +29,8 @@ from chainvm.state.state import State
 
 # Blocks one trace_filter may replay: each transaction in them is run again.
 MAX_FILTER_BLOCKS = 10_000
+# Traces one trace_filter may answer without `count` (an answer is held whole).
+MAX_FILTER_TRACES = 100_000
 # The fields of a trace that place it in the chain (left out of a replay's traces).
 _PLACEMENT = ("blockHash", "blockNumber", "transactionHash", "transactionPosition")
 
@@ -80,6 +82,8 @@ class TraceApi(Namespace):
         count = opts.get("count")
         keep = None if count is None else parse_number(count, "invalid argument 0: count")
         out: list[dict[str, Any]] = []
+        # enough found: the page asked for, or past what one answer may hold
+        enough = after + keep if keep is not None else after + MAX_FILTER_TRACES + 1
         remote = self.dev.remote
         for number in range(max(first, remote.number if remote is not None else 0), last + 1):
             stored = self.dev.chain.get_block_by_number(number)
@@ -90,6 +94,11 @@ class TraceApi(Namespace):
                     if (senders is None and targets is None) or _matches(trace, senders,
                                                                          targets):
                         out.append(trace)
+            if len(out) >= enough:
+                break
+        if keep is None and len(out) - after > MAX_FILTER_TRACES:
+            raise InvalidParams(f"more than {MAX_FILTER_TRACES} traces match: narrow the block "
+                                "range or the addresses, or page with after and count")
         return out[after:] if keep is None else out[after:after + keep]
 
     def _filter_block(self, value: Any, what: str, default: int) -> int:
