@@ -1204,6 +1204,18 @@ class DevChain:
         self.state().set_code(address, code)
         self._after_state_edit()
 
+    def deal_erc20(self, holder: bytes, token: bytes, amount: int) -> None:
+        """Set `holder`'s balance of an ERC-20 token (anvil_dealERC20, forge-std's `deal`)."""
+        call = keccak256(b"balanceOf(address)")[:4] + bytes(12) + holder
+        self.set_erc20_word(token, call, amount, "balance")
+
+    def set_erc20_allowance(self, owner: bytes, spender: bytes, token: bytes,
+                            amount: int) -> None:
+        """Set what `spender` may move of `owner`'s tokens (anvil_setERC20Allowance)."""
+        call = (keccak256(b"allowance(address,address)")[:4] + bytes(12) + owner + bytes(12)
+                + spender)
+        self.set_erc20_word(token, call, amount, "allowance")
+
     def set_erc20_word(self, token: bytes, call: bytes, amount: int, what: str) -> None:
         """Write `amount` where the token keeps what the view `call` answers (balanceOf,
         allowance), as anvil_dealERC20 and forge-std's `deal` find it: each slot the view

@@ -608,6 +608,27 @@ class TestChain:
         raw = to_address(address)
         self.dev.set_nonce(raw, check_uint(nonce, "nonce", 64))
 
+    def deal_erc20(self, token: str | bytes, holder: str | bytes, amount: int) -> None:
+        """Set `holder`'s balance of an ERC-20 token, as forge-std's `deal` does: the slot
+        the token's balanceOf reads for the holder is found and written. ValueError if the
+        token keeps it where no single slot does."""
+        self._erc20(self.dev.deal_erc20, to_address(holder), to_address(token),
+                    check_uint(amount, "amount"))
+
+    def set_erc20_allowance(self, token: str | bytes, owner: str | bytes,
+                            spender: str | bytes, amount: int) -> None:
+        """Set what `spender` may move of `owner`'s tokens (found as `deal_erc20` finds a
+        balance)."""
+        self._erc20(self.dev.set_erc20_allowance, to_address(owner), to_address(spender),
+                    to_address(token), check_uint(amount, "amount"))
+
+    @staticmethod
+    def _erc20(edit: Any, *args: Any) -> None:
+        try:
+            edit(*args)
+        except NodeError as exc:
+            raise ValueError(str(exc)) from None
+
     @contextlib.contextmanager
     def impersonate(self, address: str | bytes) -> Iterator[str]:
         raw = to_address(address)

@@ -80,6 +80,26 @@ def test_deal_erc20_and_set_allowance(w3: Any, sol: dict[str, dict[str, Any]]) -
                                      "0x1")["error"]["message"]
 
 
+def test_deal_erc20_in_the_python_api(sol: dict[str, dict[str, Any]]) -> None:
+    """TestChain.deal_erc20 and set_erc20_allowance, the dev node's methods in the Python
+    API (forge-std's deal, for a chain fixture)."""
+    from chainvm.testing.api import TestChain
+
+    chain = TestChain(accounts=3)
+    me, alice, bob = chain.accounts
+    token = chain.deploy(sol["Token"]["abi"], sol["Token"]["bytecode"], 10**24)
+    chain.deal_erc20(token.address, alice, 999)
+    assert token.balanceOf(alice) == 999 and token.balanceOf(me) == 10**24
+    chain.set_erc20_allowance(token.address, alice, bob, 50)
+    assert token.allowance(alice, bob) == 50
+    constant = "0x" + "22" * 20
+    chain.set_code(constant, "0x600560005260206000f3")
+    with pytest.raises(ValueError, match="no slot found"):
+        chain.deal_erc20(constant, alice, 1)
+    with pytest.raises(ValueError):
+        chain.deal_erc20(token.address, alice, -1)
+
+
 def test_erc20_web3(w3: Any, sol: dict[str, dict[str, Any]]) -> None:
     me, alice, bob = w3.eth.accounts[:3]
     token = deploy(w3, sol["Token"], 10**24)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from chainvm.crypto import keccak256
 from chainvm.encoding.json_input import InputError
 from chainvm.node.devchain import CallArgs, NodeError
 from chainvm.node.dumps import read_dump
@@ -54,10 +53,6 @@ def _block_count(count: int, what: str) -> int:
     if count > MAX_BLOCKS_PER_CALL:
         raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_CALL} blocks a call, got {count}")
     return count
-
-
-def _selector(signature: str) -> bytes:
-    return keccak256(signature.encode())[:4]
 
 
 def _mine_request(options: Any) -> tuple[int, int | None]:
@@ -258,14 +253,12 @@ class AnvilApi(Namespace):
     def anvil_dealERC20(self, holder: Address, token: Address, amount: Quantity) -> None:
         """Set `holder`'s balance of an ERC-20 token (anvil's, as forge-std's `deal`): the
         slot balanceOf(holder) reads is found and written."""
-        call = _selector("balanceOf(address)") + bytes(12) + holder
-        self.dev.set_erc20_word(token, call, amount, "balance")
+        self.dev.deal_erc20(holder, token, amount)
 
     def anvil_setERC20Allowance(self, owner: Address, spender: Address, token: Address,
                                 amount: Quantity) -> None:
         """Set what `spender` may move of `owner`'s tokens (anvil's), found as a balance is."""
-        call = _selector("allowance(address,address)") + bytes(12) + owner + bytes(12) + spender
-        self.dev.set_erc20_word(token, call, amount, "allowance")
+        self.dev.set_erc20_allowance(owner, spender, token, amount)
 
     def anvil_setLoggingEnabled(self, on: Bool) -> bool:
         """Accepted for anvil's and hardhat's clients: this node logs no requests."""
