@@ -65,6 +65,7 @@ from chainvm.node.accounts import DEFAULT_MNEMONIC, dev_keys
 from chainvm.state.state import Account, State
 
 if TYPE_CHECKING:
+    from chainvm.evm.forks import Fork
     from chainvm.node.forking import RemoteState
 
 ETHER = 10**18
@@ -295,6 +296,28 @@ class StepCollector(Tracer):
 
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
         self.output, self.gas_used, self.error = output, gas_used, error
+
+
+def _call_transaction(req: CallArgs, sender: bytes, nonce: int, gas: int, fork: Fork
+                      ) -> Transaction:
+    """The transaction a call (eth_call, estimates, traces) runs as: typed as the fields
+    given make it and the fork allows, unpriced unless priced."""
+    tx_type = 2 if req.max_fee_per_gas is not None else (1 if req.access_list else 0)
+    if req.authorization_list and fork.rules.eip7702:
+        tx_type = 4  # its authorizations are processed (and their gas counted)
+    if not fork.rules.eip2930:
+        tx_type = 0
+    return Transaction(
+        sender=sender, to=req.to, nonce=nonce, gas_limit=gas,
+        value=req.value, data=req.data, tx_type=tx_type,
+        gas_price=req.gas_price if req.gas_price is not None else (
+            None if tx_type == 2 else 0),
+        max_fee_per_gas=req.max_fee_per_gas,
+        max_priority_fee_per_gas=(req.max_priority_fee_per_gas or 0)
+        if tx_type >= 2 else None,
+        access_list=[(a, [int.from_bytes(k, "big") for k in keys])
+                     for a, keys in req.access_list],
+        authorization_list=list(req.authorization_list) if tx_type == 4 else [])
 
 
 class DevChain:
@@ -1060,22 +1083,7 @@ class DevChain:
         gas = req.gas if req.gas is not None else env.gas_limit
         if fork.rules.eip7825:
             gas = min(gas, TX_MAX_GAS_LIMIT)
-        tx_type = 2 if req.max_fee_per_gas is not None else (1 if req.access_list else 0)
-        if req.authorization_list and fork.rules.eip7702:
-            tx_type = 4  # its authorizations are processed (and their gas counted)
-        if not fork.rules.eip2930:
-            tx_type = 0
-        tx = Transaction(
-            sender=sender, to=req.to, nonce=work.nonce(sender), gas_limit=gas,
-            value=req.value, data=req.data, tx_type=tx_type,
-            gas_price=req.gas_price if req.gas_price is not None else (
-                None if tx_type == 2 else 0),
-            max_fee_per_gas=req.max_fee_per_gas,
-            max_priority_fee_per_gas=(req.max_priority_fee_per_gas or 0)
-            if tx_type >= 2 else None,
-            access_list=[(a, [int.from_bytes(k, "big") for k in keys])
-                         for a, keys in req.access_list],
-            authorization_list=list(req.authorization_list) if tx_type == 4 else [])
+        tx = _call_transaction(req, sender, work.nonce(sender), gas, fork)
         try:
             return apply_transaction(work, fork, call_env, tx, tracer)
         except InvalidTransaction as exc:
@@ -1181,6 +1189,12 @@ class DevChain:
             else:
                 lo = mid
         return hi
+
+    def call_intrinsic_gas(self, req: CallArgs, fork: Fork) -> int:
+        """The intrinsic gas of the transaction a call runs as (trace_call's top message
+        leaves it out, as parity counts)."""
+        return intrinsic_gas(_call_transaction(req, req.sender or bytes(20), 0, req.gas or 0,
+                                               fork), fork)
 
     def _succeeds(self, req: CallArgs, gas: int, state: State | None, env: BlockEnv,
                   fork: Any) -> bool:

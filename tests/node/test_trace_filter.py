@@ -91,3 +91,24 @@ def test_replays(chain: dict[str, Any]) -> None:
         with pytest.raises(NodeError) as bad:
             rpc.call("trace_replayBlockTransactions", "0x2", kinds)
         assert bad.value.code == INVALID_PARAMS
+
+
+def test_trace_call(chain: dict[str, Any]) -> None:
+    """trace_call (reth's, erigon's): the mined call's request run again on its parent
+    block's state gives the mined transaction's traces; nothing is kept."""
+    rpc, a, contract = chain["rpc"], chain["a"], chain["contract"]
+    request = {"from": a[1], "to": contract, "value": "0x10", "gas": "0x100000"}
+    mined = rpc.call("trace_replayTransaction", chain["calls"][0], ["trace"])
+    head = rpc.call("eth_blockNumber")
+    answer = rpc.call("trace_call", request, ["trace", "stateDiff"], "0x1")
+    assert answer["trace"] == mined["trace"] and answer["vmTrace"] is None
+    assert answer["stateDiff"][SINK]["balance"] == {"+": "0x1"}
+    assert rpc.call("eth_blockNumber") == head  # nothing kept
+    assert rpc.call("eth_getBalance", SINK, "latest") == "0x2"  # the two mined calls
+    create = rpc.call("trace_call", {"from": a[0], "data": "0x" + INIT.hex()}, ["trace"])
+    assert [t["type"] for t in create["trace"]] == ["create"]
+    assert create["trace"][0]["result"]["code"] == "0x" + RUNTIME.hex()
+    assert create["stateDiff"] is None
+    with pytest.raises(NodeError) as bad:
+        rpc.call("trace_call", request, ["vmTrace"])
+    assert bad.value.code == INVALID_PARAMS

@@ -15,7 +15,9 @@ from chainvm.evm.transaction import intrinsic_gas
 from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import (
+    LATEST,
     BlockRef,
+    CallObject,
     Hash,
     InvalidParams,
     Raw,
@@ -115,6 +117,34 @@ class TraceApi(Namespace):
         return {d(parse_address(a, f"invalid argument 0: {what}")) for a in value}
 
     @bounded
+    def trace_call(self, tx: CallObject, kinds: Raw, block: BlockRef = LATEST
+                   ) -> dict[str, Any]:
+        """reth's, erigon's and OpenEthereum's: a call run on `block`'s state (nothing kept),
+        answered as trace_replayTransaction answers (output, `trace`, `stateDiff`)."""
+        wanted = _replay_kinds(kinds)
+        self.capped(self.check_chain_id(tx))
+        state, env, fork = self.call_context(block)
+        base = state if state is not None else self.dev.state()
+        diff = PrestateTracer()
+        for address in (tx.sender or bytes(20), env.coinbase, tx.to):
+            if address is not None:
+                diff.touch(address)
+        post = base.copy()
+        result = self.dev.execute(tx, post, env, fork, tracer=diff, commit=True)
+        traces: list[dict[str, Any]] = []
+        if "trace" in wanted:
+            tracer = CallTracer()
+            traced = self.dev.execute(tx, base, env, fork, tracer=tracer)
+            root = tracer.result(traced, {"type": "CALL" if tx.to else "CREATE",
+                                          "from": d(tx.sender or bytes(20))})
+            gas = tx.gas if tx.gas is not None else env.gas_limit
+            intrinsic = self.dev.call_intrinsic_gas(tx, fork)
+            self._flatten(root, [], traces, {}, post,
+                          top_gas=(gas - intrinsic, traced.gas_used - intrinsic))
+        return {"output": d(result.output), "stateDiff": _state_diff(diff, base, post)
+                if "stateDiff" in wanted else None, "trace": traces, "vmTrace": None}
+
+    @bounded
     def trace_replayTransaction(self, tx_hash: Hash, kinds: Raw) -> dict[str, Any] | None:
         """The transaction run again: its output and, as asked in `kinds`, its `trace`
         (trace_transaction's, without the block fields) and `stateDiff` (parity's: each
@@ -169,13 +199,15 @@ class TraceApi(Namespace):
         common = {"blockHash": d(stored.hash), "blockNumber": stored.number,
                   "transactionHash": d(tx.hash), "transactionPosition": index}
         out: list[dict[str, Any]] = []
-        self._flatten(root, [], out, common, stored, top_gas=(tx.gas_limit - intrinsic,
+        self._flatten(root, [], out, common, stored.state, top_gas=(tx.gas_limit - intrinsic,
                                                                result.gas_used - intrinsic))
         return out
 
     def _flatten(self, frame: dict[str, Any], path: list[int], out: list[dict[str, Any]],
-                 common: dict[str, Any], stored: StoredBlock,
+                 common: dict[str, Any], post: State,
                  top_gas: tuple[int, int] | None = None) -> None:
+        """One message of the call tree as parity's trace, then its children; `post` is the
+        state after the transaction (a created contract's code is read there)."""
         children = frame.get("calls", [])
         gas = int(frame.get("gas", "0x0"), 16)
         used = int(frame.get("gasUsed", "0x0"), 16)
@@ -192,7 +224,7 @@ class TraceApi(Namespace):
             if "error" not in frame:
                 address = bytes.fromhex(frame["to"][2:])
                 entry["result"] = {"address": frame["to"], "gasUsed": q(used),
-                                   "code": d(bytes(stored.state.code(address)))}
+                                   "code": d(bytes(post.code(address)))}
         elif kind == "SELFDESTRUCT":
             entry["type"] = "suicide"
             entry["action"] = {"address": frame["from"], "refundAddress": frame.get("to"),
@@ -214,7 +246,7 @@ class TraceApi(Namespace):
         entry.update(common)
         out.append(entry)
         for i, child in enumerate(children):
-            self._flatten(child, [*path, i], out, common, stored)
+            self._flatten(child, [*path, i], out, common, post)
 
 
 def _matches(trace: dict[str, Any], senders: set[str] | None, targets: set[str] | None
