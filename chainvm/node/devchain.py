@@ -994,8 +994,8 @@ class DevChain:
         return tx
 
     def can_send_as(self, sender: bytes) -> bool:
-        """Whether eth_sendTransaction may send from `sender`: a dev key's account, or an
-        impersonated one."""
+        """Whether eth_sendTransaction may send from `sender`: a dev key's account, an
+        impersonated one, or any while anvil_autoImpersonateAccount is on."""
         return sender in self.keys or sender in self.impersonated or self.auto_impersonate
 
     def _sign(self, tx: SignedTransaction, secret: bytes) -> None:

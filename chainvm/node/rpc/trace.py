@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainvm.chain.chain import StoredBlock
-from chainvm.evm.transaction import intrinsic_gas
+from chainvm.evm.transaction import TxResult, intrinsic_gas
 from chainvm.node.rpc.base import Namespace, bounded
 from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import (
@@ -52,7 +52,7 @@ class TraceApi(Namespace):
         if found is None:
             return None
         _tx, _receipt, stored, index = found
-        return self._traces(stored, index)
+        return self.flat_traces(stored, index)
 
     def trace_block(self, block: BlockRef) -> list[dict[str, Any]] | None:
         stored = self.maybe_block(block)
@@ -60,7 +60,7 @@ class TraceApi(Namespace):
             return None
         out: list[dict[str, Any]] = []
         for index in range(len(stored.block.transactions)):
-            out.extend(self._traces(stored, index))
+            out.extend(self.flat_traces(stored, index))
         return out
 
     @bounded
@@ -92,7 +92,7 @@ class TraceApi(Namespace):
             if stored is None:
                 continue
             for index in range(len(stored.block.transactions)):
-                for trace in self._traces(stored, index):
+                for trace in self.flat_traces(stored, index):
                     if (senders is None and targets is None) or _matches(trace, senders,
                                                                          targets):
                         out.append(trace)
@@ -125,24 +125,30 @@ class TraceApi(Namespace):
         self.capped(self.check_chain_id(tx))
         state, env, fork = self.call_context(block)
         base = state if state is not None else self.dev.state()
-        diff = PrestateTracer()
-        for address in (tx.sender or bytes(20), env.coinbase, tx.to):
-            if address is not None:
-                diff.touch(address)
-        post = base.copy()
-        result = self.dev.execute(tx, post, env, fork, tracer=diff, commit=True)
+        # One run for each kind asked for (a plain one for the output if none is), each on
+        # its own copy of the state, kept as the post state the answer reads.
         traces: list[dict[str, Any]] = []
+        state_diff = None
+        result = None
         if "trace" in wanted:
             tracer = CallTracer()
-            traced = self.dev.execute(tx, base, env, fork, tracer=tracer)
-            root = tracer.result(traced, {"type": "CALL" if tx.to else "CREATE",
+            post = base.copy()
+            result = self.dev.execute(tx, post, env, fork, tracer=tracer, commit=True)
+            root = tracer.result(result, {"type": "CALL" if tx.to else "CREATE",
                                           "from": d(tx.sender or bytes(20))})
             gas = tx.gas if tx.gas is not None else env.gas_limit
             intrinsic = self.dev.call_intrinsic_gas(tx, fork)
             self._flatten(root, [], traces, {}, post,
-                          top_gas=(gas - intrinsic, traced.gas_used - intrinsic))
-        return {"output": d(result.output), "stateDiff": _state_diff(diff, base, post)
-                if "stateDiff" in wanted else None, "trace": traces, "vmTrace": None}
+                          top_gas=(gas - intrinsic, result.gas_used - intrinsic))
+        if "stateDiff" in wanted:
+            diff = _touching(tx.sender or bytes(20), env.coinbase, tx.to)
+            post = base.copy()
+            result = self.dev.execute(tx, post, env, fork, tracer=diff, commit=True)
+            state_diff = _state_diff(diff, base, post)
+        if result is None:
+            result = self.dev.execute(tx, base, env, fork)
+        return {"output": d(result.output), "stateDiff": state_diff, "trace": traces,
+                "vmTrace": None}
 
     @bounded
     def trace_replayTransaction(self, tx_hash: Hash, kinds: Raw) -> dict[str, Any] | None:
@@ -171,25 +177,31 @@ class TraceApi(Namespace):
                 for index in range(len(stored.block.transactions))]
 
     def _replay(self, stored: StoredBlock, index: int, wanted: set[str]) -> dict[str, Any]:
+        """One replay for each kind asked for (a plain one for the output if none is)."""
         tx = stored.block.transactions[index]
-        states: list[State] = []
-        diff = PrestateTracer()
-        for address in (self.dev.sender_of(tx), stored.header.coinbase, tx.to):
-            if address is not None:
-                diff.touch(address)
-        result = self.dev.replay(stored, index, diff, states)
-        traces = [{k: v for k, v in t.items() if k not in _PLACEMENT}
-                  for t in self._traces(stored, index)] if "trace" in wanted else []
-        return {"output": d(result.output), "stateDiff": _state_diff(diff, *states)
-                if "stateDiff" in wanted else None, "trace": traces, "vmTrace": None,
-                "transactionHash": d(tx.hash)}
+        traces: list[dict[str, Any]] = []
+        state_diff = None
+        result = None
+        if "trace" in wanted:
+            placed, result = self._traced(stored, index)
+            traces = [{k: v for k, v in t.items() if k not in _PLACEMENT} for t in placed]
+        if "stateDiff" in wanted:
+            states: list[State] = []
+            diff = _touching(self.dev.sender_of(tx), stored.header.coinbase, tx.to)
+            result = self.dev.replay(stored, index, diff, states)
+            state_diff = _state_diff(diff, *states)
+        if result is None:
+            result = self.dev.replay(stored, index, None)
+        return {"output": d(result.output), "stateDiff": state_diff, "trace": traces,
+                "vmTrace": None, "transactionHash": d(tx.hash)}
 
     def flat_traces(self, stored: StoredBlock, index: int) -> list[dict[str, Any]]:
         """Transaction `index` of the block as parity's flat traces (trace_transaction's;
         geth's flatCallTracer writes the same)."""
-        return self._traces(stored, index)
+        return self._traced(stored, index)[0]
 
-    def _traces(self, stored: StoredBlock, index: int) -> list[dict[str, Any]]:
+    def _traced(self, stored: StoredBlock, index: int) -> tuple[list[dict[str, Any]], TxResult]:
+        """flat_traces, and the execution they come from."""
         tx = stored.block.transactions[index]
         tracer = CallTracer()
         result = self.dev.replay(stored, index, tracer)
@@ -201,7 +213,7 @@ class TraceApi(Namespace):
         out: list[dict[str, Any]] = []
         self._flatten(root, [], out, common, stored.state, top_gas=(tx.gas_limit - intrinsic,
                                                                result.gas_used - intrinsic))
-        return out
+        return out, result
 
     def _flatten(self, frame: dict[str, Any], path: list[int], out: list[dict[str, Any]],
                  common: dict[str, Any], post: State,
@@ -247,6 +259,16 @@ class TraceApi(Namespace):
         out.append(entry)
         for i, child in enumerate(children):
             self._flatten(child, [*path, i], out, common, post)
+
+
+def _touching(*addresses: bytes | None) -> PrestateTracer:
+    """A tracer of the accounts and slots a transaction touches, the given ones among them
+    (the sender, the coinbase and the target, which a stateDiff shows when they change)."""
+    tracer = PrestateTracer()
+    for address in addresses:
+        if address is not None:
+            tracer.touch(address)
+    return tracer
 
 
 def _matches(trace: dict[str, Any], senders: set[str] | None, targets: set[str] | None
