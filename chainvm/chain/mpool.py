@@ -46,6 +46,10 @@ class PoolConfig:
     # Refuse a transaction whose fee cap is below the current base fee, instead of keeping
     # it until the base fee falls (a dev chain's sender learns at once why it waits).
     reject_below_base_fee: bool = False
+    # Take a blob sidecar of either form whatever the fork (its proofs still verified):
+    # a development chain's clients may still send EIP-4844 proofs after Osaka, or cell
+    # proofs before it, as anvil takes both.
+    any_sidecar_version: bool = False
 
 
 @dataclass
@@ -140,7 +144,7 @@ class TxPool:
                 raise PoolError("blob transaction without its sidecar")
             return
         want = WRAPPER_VERSION_CELL_PROOFS if self.fork.rules.eip7594 else 0
-        if sidecar.version != want:
+        if sidecar.version != want and not self.config.any_sidecar_version:
             raise PoolError(f"blob sidecar version {sidecar.version}, {self.fork.name} wants {want}")
         try:
             verify_sidecar(tx, sidecar)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from coincurve import PrivateKey
 
+from chainvm.chain.blobs import BlobSidecar, decode_pooled, verify_sidecar
 from chainvm.chain.block import Receipt
 from chainvm.chain.builder import BuildOptions, BuiltBlock, build_block, make_genesis
 from chainvm.chain.chain import Chain, StoredBlock
@@ -418,7 +419,8 @@ class DevChain:
         self.pool = TxPool(head.state, head.fork, self.next_base_fee(),
                            PoolConfig(chain_id=self.config.chain_id,
                                       block_gas_limit=head.header.gas_limit,
-                                      max_per_sender=1024, reject_below_base_fee=True),
+                                      max_per_sender=1024, reject_below_base_fee=True,
+                                      any_sidecar_version=True),
                            exempt=self.is_impersonated_tx)
         # The execution results of the last mined block's transactions (output, error).
         self.last_results: tuple[bytes, list[TxResult]] = (b"", [])
@@ -428,6 +430,14 @@ class DevChain:
         # callables(SignedTransaction) run when a transaction enters the pool, before any
         # block that mines it (pending-transaction filters and subscriptions)
         self.pool_listeners: list[Any] = []
+        # Blob transactions' sidecars (EIP-4844: a block holds only the blobs' versioned
+        # hashes), by transaction hash: the pool takes a blob transaction back (a revert, a
+        # reorg) only with its sidecar, and anvil's blob lookups answer from them. Kept as
+        # long as the chain is, as its blocks are.
+        self.sidecars: dict[bytes, BlobSidecar] = {}
+        # versioned hash -> the transactions that carried that blob (a blob can be sent
+        # twice, or in a replacement), in the order they came
+        self.blob_carriers: dict[bytes, list[bytes]] = {}
 
     def _genesis(self, config: ChainConfig, balance: int, gas_limit: int,
                  timestamp: int | None) -> tuple[State, Any]:
@@ -780,20 +790,24 @@ class DevChain:
         ancestor = self._ancestor(depth, "reorg")
         replaced = [self.chain.get_block_by_number(n)
                     for n in range(ancestor.number + 1, self.head.number + 1)]
-        from chainvm.chain.transactions import TxDecodeError, decode_transaction
-
         decoded: list[tuple[SignedTransaction | CallArgs, int]] = []
+        sidecars: list[tuple[SignedTransaction, BlobSidecar]] = []
         for given, offset in placed:
             if isinstance(given, bytes):
-                try:
-                    decoded.append((decode_transaction(given), offset))
-                except TxDecodeError as exc:
-                    raise NodeError(f"invalid transaction: {exc}", -32602) from None
+                tx, sidecar = self._decode_raw(given)
+                decoded.append((tx, offset))
+                if sidecar is not None:
+                    sidecars.append((tx, sidecar))
             else:
                 sender = given.sender or bytes(20)
                 if not self.can_send_as(sender):  # refused before the chain is touched
                     raise _unknown_sender(sender)
                 decoded.append((given, offset))
+        for tx, sidecar in sidecars:  # (a block needs only the hashes: kept for lookups)
+            try:
+                verify_sidecar(tx, sidecar)
+            except InvalidTransaction as exc:
+                raise NodeError(f"invalid transaction: {exc}", -32602) from None
         pool = list(self.pool.ordered())
         original = self.head
         self.set_head(ancestor)
@@ -824,12 +838,10 @@ class DevChain:
             raise
         else:
             self._drop_snapshots_above(ancestor.number)
+            for tx, sidecar in sidecars:
+                self._keep_sidecar(tx.hash, tx, sidecar)
         finally:
-            for tx in pool:  # the pool outlives the reorg, less what is now mined
-                try:
-                    self.pool.add(tx)
-                except (PoolError, InvalidTransaction):
-                    pass
+            self._return_to_pool(pool)  # the pool outlives the reorg, less what is now mined
 
     def _drop_snapshots_above(self, number: int) -> None:
         """Forget the snapshots taken on blocks above `number` (dropped by a rollback or a
@@ -874,17 +886,21 @@ class DevChain:
 
     # -- transactions -----------------------------------------------------------------------
 
-    def add_transaction(self, tx: SignedTransaction) -> bytes:
-        """Put a signed transaction in the pool (mined at once with automine)."""
+    def add_transaction(self, tx: SignedTransaction, sidecar: BlobSidecar | None = None
+                        ) -> bytes:
+        """Put a signed transaction in the pool (mined at once with automine); a blob
+        transaction comes with its sidecar, which the pool verifies."""
         if self._next_timestamp(consume=False) >> 64:
             # The head is at 2^64-1 seconds (or the clock was moved there): no block can
             # hold it, and a hash for a transaction that is never mined would mislead.
             raise NodeError("no block can be mined: the next block's timestamp would be "
                             "past 2^64-1", -32000)
         try:
-            tx_hash = self.pool.add(tx)
+            tx_hash = self.pool.add(tx, sidecar)
         except (PoolError, InvalidTransaction) as exc:
             raise NodeError(str(exc), -32000) from None
+        if sidecar is not None:
+            self._keep_sidecar(tx_hash, tx, sidecar)
         for listener in list(self.pool_listeners):
             listener(tx)
         if self.automine:
@@ -899,18 +915,59 @@ class DevChain:
         return tx_hash
 
     def add_raw_transaction(self, raw: bytes) -> bytes:
-        from chainvm.chain.transactions import TxDecodeError, decode_transaction
-
-        try:
-            tx = decode_transaction(raw)
-        except TxDecodeError as exc:
-            raise NodeError(f"invalid transaction: {exc}", -32602) from None
+        """A signed transaction's network bytes: a blob transaction in its pooled form,
+        wrapped with its sidecar (EIP-4844's, or EIP-7594's cell proofs from Osaka)."""
+        tx, sidecar = self._decode_raw(raw)
         if tx.encode() == raw:
             # Its encoding is known: kept (the pool, the block's root and the index all
             # need it; each would encode it again).
             tx.__class__ = DevTransaction
             tx.__dict__["_encoding"] = ((tx.v, tx.r, tx.s), raw)
-        return self.add_transaction(tx)
+        return self.add_transaction(tx, sidecar)
+
+    @staticmethod
+    def _decode_raw(raw: bytes) -> tuple[SignedTransaction, BlobSidecar | None]:
+        from chainvm.chain.transactions import TxDecodeError
+
+        try:
+            return decode_pooled(raw)
+        except TxDecodeError as exc:
+            raise NodeError(f"invalid transaction: {exc}", -32602) from None
+
+    def _keep_sidecar(self, tx_hash: bytes, tx: SignedTransaction, sidecar: BlobSidecar
+                      ) -> None:
+        if tx_hash in self.sidecars:
+            return
+        self.sidecars[tx_hash] = sidecar
+        for versioned in tx.blob_versioned_hashes:
+            self.blob_carriers.setdefault(versioned, []).append(tx_hash)
+
+    def _return_to_pool(self, txs: list[SignedTransaction]) -> None:
+        """Put transactions back in the pool after the head moved (a revert, a reorg), each
+        blob transaction with its sidecar; one no longer valid there is dropped."""
+        for tx in txs:
+            try:
+                self.pool.add(tx, self.sidecars.get(tx.hash) if tx.tx_type == 3 else None)
+            except (PoolError, InvalidTransaction):
+                pass
+
+    def mined_blobs(self, tx_hash: bytes) -> list[bytes] | None:
+        """anvil_getBlobsByTransactionHash: the blobs of a blob transaction of the canonical
+        chain (None for any other transaction, or one not mined)."""
+        sidecar = self.sidecars.get(tx_hash)
+        if sidecar is None or self.chain.get_transaction(tx_hash) is None:
+            return None
+        return sidecar.blobs
+
+    def mined_blob(self, versioned_hash: bytes) -> bytes | None:
+        """anvil_getBlobByHash: the blob with that versioned hash, carried by a transaction
+        of the canonical chain (None if none did)."""
+        for tx_hash in self.blob_carriers.get(versioned_hash, ()):
+            found = self.chain.get_transaction(tx_hash)
+            if found is not None:
+                return self.sidecars[tx_hash].blobs[
+                    found[0].blob_versioned_hashes.index(versioned_hash)]
+        return None
 
     def fill(self, req: CallArgs, pending: tuple[BlockEnv, Any] | None = None
              ) -> SignedTransaction:
@@ -1321,11 +1378,7 @@ class DevChain:
         self.next_timestamp = snap.next_timestamp
         self.pool.clear()
         self._after_head_change()
-        for tx in snap.pool:
-            try:
-                self.pool.add(tx)
-            except (PoolError, InvalidTransaction):
-                pass
+        self._return_to_pool(snap.pool)
         return True
 
     def reset(self, fork_url: str | None = None, fork_block: int | None = None) -> None:
@@ -1348,6 +1401,8 @@ class DevChain:
         self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(), 0, None, [])
         self.revert(0)
         self.snapshots.clear()
+        self.sidecars.clear()
+        self.blob_carriers.clear()
         self.instance_id = secrets.token_bytes(32)
 
     # -- state dumps (anvil_dumpState / anvil_loadState, --dump-state / --load-state) --------

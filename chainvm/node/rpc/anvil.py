@@ -359,6 +359,19 @@ class AnvilApi(Namespace):
         self.dev.load_state(payload)
         return True
 
+    # -- blobs ------------------------------------------------------------------------------
+
+    def anvil_getBlobByHash(self, versioned_hash: Hash) -> str | None:
+        """The blob with that versioned hash, from a mined blob transaction's sidecar (null
+        if no transaction of the chain carried it), as anvil answers."""
+        blob = self.dev.mined_blob(versioned_hash)
+        return d(blob) if blob is not None else None
+
+    def anvil_getBlobsByTransactionHash(self, tx_hash: Hash) -> list[str] | None:
+        """A mined blob transaction's blobs, in order (null for any other transaction)."""
+        blobs = self.dev.mined_blobs(tx_hash)
+        return [d(b) for b in blobs] if blobs is not None else None
+
     def anvil_getGenesisTime(self) -> int:
         """The genesis block's timestamp, a number as anvil answers it (in fork mode, the
         remote chain's block 0)."""
