@@ -27,6 +27,7 @@ from typing import Final
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
+from chainvm.state.layered import shared_copy
 from chainvm.state.trie import EMPTY_TRIE_ROOT, Trie, secure_trie_root
 
 RIPEMD160_ADDRESS: Final = (3).to_bytes(20, "big")
@@ -102,14 +103,18 @@ class Account:
         """EIP-161: no code, zero nonce and zero balance."""
         return self.nonce == 0 and self.balance == 0 and not self.code
 
-    def copy(self) -> Account:
+    def copy(self, shared: bool = False) -> Account:
+        """A copy to write to. `shared`: this account is never written again (a state
+        copies a shared account before writing it), so a large storage is not copied but
+        layered under the copy's writes (chainvm/state/layered.py)."""
         acct = Account.__new__(Account)
         acct.nonce = self.nonce
         acct.balance = self.balance
         acct.code = self.code
         acct.code_hash = self.code_hash
         # dict and fork mode's ForkedStorage both copy themselves, keeping their type.
-        acct.storage = self.storage.copy()  # type: ignore[attr-defined]
+        acct.storage = shared_copy(self.storage) if shared \
+            else self.storage.copy()  # type: ignore[attr-defined]
         trie = self.storage_trie
         acct.storage_trie = Trie(trie.root) if trie is not None else None
         acct.dirty_slots = set(self.dirty_slots)
@@ -288,7 +293,7 @@ class State:
                 own.add(addr)
                 self.changed.add(addr)
         elif own is not None and addr not in own:
-            acct = self.accounts[addr] = acct.copy()
+            acct = self.accounts[addr] = acct.copy(shared=True)
             own.add(addr)
             self.changed.add(addr)
         return acct
