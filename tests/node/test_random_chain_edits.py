@@ -19,17 +19,23 @@ import pytest
 
 from chainvm.node.devchain import DevChain, NodeError
 from chainvm.node.rpc import Rpc
+from chainvm.state.state import Account, State
 
 STEPS = 300
 OPERATIONS = ("send", "send", "send", "mine", "snapshot", "revert", "rollback", "reorg",
               "set balance", "set storage", "set code", "set nonce", "automine", "base fee",
               "gas limit", "time", "sync", "unsigned", "impersonated", "drop", "drop all",
               "remove pool", "mine detailed", "mine many", "increase time", "deploy", "call",
-              "chain id", "trace", "trace")
+              "chain id", "trace", "trace", "store", "store")
 # Operations that edit the head's post state in place (before any block they mine).
 EDITS = ("set balance", "set storage", "set code", "set nonce", "unsigned", "impersonated")
 STRANGER = "0x" + "44" * 20
 DEPLOY = "0x600a600c600039600a6000f3600160005260206000f3"  # a contract returning 1
+# A contract that stores its calldata's second word at the slot its first word names:
+# given 400 slots at the start, its account's storage is layered when copied
+# (chainvm/state/layered.py) and written through the layers.
+STORE = "0x6008600c60003960086000f3" + "6020356000355500"
+STORE_SLOTS = 400
 
 
 class Walk:
@@ -44,10 +50,21 @@ class Walk:
         self.done: list[str] = []
         self.reverted_to: bool | None = None  # the last revert's snapshot: edited then?
         self.was_reset = False
+        self.store = self._deploy_store()
 
     def open(self) -> None:
         self.dev = DevChain(fork=self.fork, accounts=4, datadir=self.datadir)
         self.rpc = Rpc(self.dev)
+
+    def _deploy_store(self) -> str:
+        call = self.rpc.call
+        tx = call("eth_sendTransaction", {"from": self.accounts[0], "data": STORE})
+        address: str = call("eth_getTransactionReceipt", tx)["contractAddress"]
+        for slot in range(STORE_SLOTS):
+            call("anvil_setStorageAt", address, hex(slot), "0x" + f"{slot + 1:064x}")
+        self.edited.add(self.dev.head.hash)
+        call("evm_mine")
+        return address
 
     def step(self) -> None:
         op = self.rng.choice(OPERATIONS + (("reset",) if self.rng.random() < 0.2 else ()))
@@ -88,9 +105,13 @@ class Walk:
                                         for _ in range(rng.randrange(3))])
         elif op == "set balance":
             call("anvil_setBalance", rng.choice(a), hex(rng.randrange(10**20)))
-        elif op == "set storage":
-            call("anvil_setStorageAt", rng.choice(a), hex(rng.randrange(4)),
-                 "0x" + rng.randbytes(32).hex())
+        elif op == "set storage":  # an account's slot, or one of the large contract's
+            if rng.random() < 0.5:
+                call("anvil_setStorageAt", rng.choice(a), hex(rng.randrange(4)),
+                     "0x" + rng.randbytes(32).hex())
+            else:
+                call("anvil_setStorageAt", self.store, hex(rng.randrange(STORE_SLOTS + 100)),
+                     "0x" + rng.choice([rng.randbytes(32), bytes(32)]).hex())
         elif op == "automine":
             call("evm_setAutomine", rng.random() < 0.6)
         elif op == "base fee":
@@ -141,6 +162,10 @@ class Walk:
         elif op == "call":
             call("eth_call", {"to": rng.choice([*a, STRANGER])},
                  rng.choice(["latest", "pending", "earliest"]))
+        elif op == "store":  # a slot of the large contract written, or cleared
+            value = rng.randrange(1, 2**32) if rng.random() < 0.7 else 0
+            data = f"0x{rng.randrange(STORE_SLOTS + 100):064x}{value:064x}"
+            call("eth_sendTransaction", {"from": rng.choice(a), "to": self.store, "data": data})
 
     def record(self, op: str, before: bytes) -> None:
         """Which blocks' post states are now edited in place (their roots not checked)."""
@@ -174,6 +199,17 @@ class Walk:
         for account in self.accounts:
             assert int(call("eth_getTransactionCount", account, "latest"), 16) == \
                 dev.state().nonce(bytes.fromhex(account[2:]))
+        # A mined block's state stays as it was: rebuilt from scratch from its accounts,
+        # the last blocks' states still root to their headers (a state that shared an
+        # account, or a layered storage's base, and saw a later write would not).
+        for number in range(max(0, head.number - 3), head.number):
+            stored = dev.chain.get_block_by_number(number)
+            if stored is None or stored.hash in self.edited or stored.state is None:
+                continue
+            rebuilt = State({address: Account(acct.nonce, acct.balance, acct.code,
+                                              dict(acct.storage.items()))
+                             for address, acct in stored.state.accounts.items()})
+            assert rebuilt.state_root() == stored.header.state_root, number
 
 
 def _walk(seed: int, datadir: Path | None = None) -> Walk:
