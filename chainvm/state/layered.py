@@ -121,6 +121,11 @@ class LayeredStorage(dict[int, int]):
     def copy(self) -> dict[int, int]:  # type: ignore[override]
         return self.flat()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled or deep-copied as the plain dict of its slots (its layers are how this
+        # process shares them, nothing another needs).
+        return dict, (self.flat(),)
+
     def setdefault(self, key: int, default: int = 0) -> int:  # type: ignore[override]
         value = self.get(key, _MISSING)
         if value is _MISSING:

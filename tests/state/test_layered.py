@@ -70,6 +70,17 @@ def test_chains_are_flattened_and_small_storages_copied() -> None:
     assert type(shared_copy(small)) is dict and shared_copy(small) is not small
 
 
+def test_pickled_and_deep_copied_as_a_dict() -> None:
+    import copy
+    import pickle
+
+    layer = LayeredStorage({1: 1, 2: 2})
+    layer[3] = 3
+    del layer[1]
+    for twin in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer), copy.copy(layer)):
+        assert type(twin) is dict and twin == {2: 2, 3: 3}
+
+
 def test_pop_and_clear_hide_the_base() -> None:
     layer = LayeredStorage({1: 1, 2: 2})
     assert layer.pop(1) == 1 and 1 not in layer and layer.get(1) is None
