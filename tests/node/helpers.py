@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -42,3 +43,12 @@ class Client:
         reply = self.request(method, *params)
         assert "error" in reply, reply
         return reply["error"]
+
+
+def reverting_client(url: str) -> Iterator[Client]:
+    """A client for one test whose chain changes are undone after it (evm_snapshot before,
+    evm_revert after): the body of a per-test fixture over a module's node."""
+    client = Client(url)
+    sid = client("evm_snapshot")
+    yield client
+    assert client("evm_revert", sid) is True

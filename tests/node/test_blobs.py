@@ -18,7 +18,7 @@ from chainvm.chain.blobs import (
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.node.devchain import DevChain
 from chainvm.node.server import ThreadedNode
-from tests.node.helpers import Client
+from tests.node.helpers import Client, reverting_client
 
 GWEI = 10**9
 BLOB_A = b"\x00\x01" * (BYTES_PER_BLOB // 2)
@@ -33,11 +33,8 @@ def node() -> Iterator[ThreadedNode]:
 
 @pytest.fixture
 def rpc(node: ThreadedNode) -> Iterator[Client]:
-    client = Client(node.url)
-    sid = client("evm_snapshot")
-    yield client
-    assert client("evm_revert", sid) is True
-    client("evm_setAutomine", True)
+    yield from reverting_client(node.url)
+    Client(node.url)("evm_setAutomine", True)
 
 
 def blob_tx(node: ThreadedNode, rpc: Client, blobs: list[bytes], version: int = 1

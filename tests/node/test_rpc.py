@@ -19,7 +19,7 @@ from tests.node.contracts import (
     ZERO_ERROR,
     selector,
 )
-from tests.node.helpers import Client, post
+from tests.node.helpers import Client, post, reverting_client
 
 QUANTITY = re.compile(r"^0x(0|[1-9a-f][0-9a-f]*)$")
 DATA = re.compile(r"^0x([0-9a-f]{2})*$")
@@ -33,10 +33,7 @@ def node() -> Iterator[ThreadedNode]:
 
 @pytest.fixture
 def rpc(node: ThreadedNode) -> Iterator[Client]:
-    client = Client(node.url)
-    sid = client("evm_snapshot")
-    yield client
-    assert client("evm_revert", sid) is True
+    yield from reverting_client(node.url)
 
 
 def send(rpc: Client, **tx: str) -> dict:
