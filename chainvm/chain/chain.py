@@ -37,11 +37,13 @@ from chainvm.chain.store import (
     Commit,
     LmdbStore,
     MemoryStore,
+    SlotChanges,
     Store,
     StoreError,
     decode_state,
     decode_state_record,
     parent_hash_of,
+    slot_changes,
 )
 from chainvm.chain.transactions import SignedTransaction
 from chainvm.evm.forks import Fork, get_fork
@@ -81,7 +83,7 @@ class StoredBlock:
         self.state_token: object = state.token if state is not None else object()
         # When the state is not held whole: its changes against the parent's (and the
         # parent), or a stored whole-state record.
-        self._changes: dict[bytes, Account | None] | None = None
+        self._changes: dict[bytes, Account | SlotChanges | None] | None = None
         self._changes_record: bytes | None = None  # a stored change record, not decoded yet
         self._parent: StoredBlock | None = None
         self._record: bytes | None = None
@@ -136,14 +138,14 @@ class StoredBlock:
         return self._parent
 
     @property
-    def changes(self) -> dict[bytes, Account | None] | None:
+    def changes(self) -> dict[bytes, Account | SlotChanges | None] | None:
         if self._changes_record is not None:
             self._changes = decode_state_record(self._changes_record)  # type: ignore[assignment]
             self._changes_record = None
         return self._changes
 
     @changes.setter
-    def changes(self, changes: dict[bytes, Account | None] | None) -> None:
+    def changes(self, changes: dict[bytes, Account | SlotChanges | None] | None) -> None:
         self._changes = changes
         self._changes_record = None
 
@@ -184,13 +186,13 @@ class StoredBlock:
         self._parent = None
         self._record = None
 
-    def _base_and_changes(self) -> tuple[State, list[dict[bytes, Account | None]], bool]:
+    def _base_and_changes(self) -> tuple[State, list[dict[bytes, Account | SlotChanges | None]], bool]:
         """The nearest whole state at or before this block, the changes of the blocks from
         there to this one (newest first), and whether that base was made from the store's
         records. The walk goes back through the blocks in memory; at the first whose parent
         is in the store only, the parent's state is read from the records alone (no block
         is read into memory)."""
-        diffs: list[dict[bytes, Account | None]] = []
+        diffs: list[dict[bytes, Account | SlotChanges | None]] = []
         node = self
         while (base := node._whole_state()) is None:
             changes = node.changes
@@ -204,7 +206,7 @@ class StoredBlock:
             node = parent
         return base, diffs, False
 
-    def _with_changes(self, base: State, diffs: list[dict[bytes, Account | None]]) -> State:
+    def _with_changes(self, base: State, diffs: list[dict[bytes, Account | SlotChanges | None]]) -> State:
         """`base` with `diffs` (newest first) applied: the same contents as this block's
         state, standing for it (its token, its own changes, its parent's state as origin)."""
         state = base.with_changes(reversed(diffs))
@@ -222,19 +224,22 @@ class StoredBlock:
             return True
         if state.origin is not parent.state_token or state.journal:
             return False
-        self.changes = state.changes()
+        changes: dict[bytes, Account | SlotChanges | None] = dict(state.changes())
+        self.changes = changes
         self._parent = parent
         self._state = None
         return True
 
-    def changes_for_store(self, parent: StoredBlock | None) -> dict[bytes, Account | None] | None:
+    def changes_for_store(self, parent: StoredBlock | None
+                          ) -> dict[bytes, Account | SlotChanges | None] | None:
         """The changes to write for this block's state, or None to write it whole (no
-        parent state it is a copy of, or a checkpoint)."""
+        parent state it is a copy of, or a checkpoint); an account whose storage layers the
+        parent's as its slot changes, when the parent's state is held whole."""
         state = self._state
         if state is None or parent is None or self.number % STATE_CHECKPOINT == 0 \
                 or state.origin is not parent.state_token:
             return None
-        return state.changes()
+        return slot_changes(state.changes(), parent._state)
 
     @property
     def header(self) -> Header:
@@ -262,7 +267,7 @@ def _read_whole_state(store: LmdbStore, block_hash: bytes, token: object) -> Sta
     nearest whole one, each parent hash read from the block's RLP without decoding it (no
     block is read into the chain). The state is whole (no origin): written whole if it is
     edited in place, and kept whole."""
-    diffs: list[dict[bytes, Account | None]] = []
+    diffs: list[dict[bytes, Account | SlotChanges | None]] = []
     while True:
         record = store.state_record(block_hash)
         if not record.startswith(CHANGES_RECORD):

@@ -14,8 +14,9 @@ Layout (one LMDB named database each):
   receipts   hash -> RLP [encoded receipt, ...]
   states     hash -> RLP [[address, nonce, balance, code, [[key, value], ...]], ...]
              (the whole post state), or 0x01 + RLP [[address, [] | [nonce, balance, code,
-             [[key, value], ...]]], ...] (the accounts changed against the parent's post
-             state; [] for a deleted account)
+             [[key, value], ...]] | [nonce, balance, code, [[key, value], ...], [key, ...]]],
+             ...] (the accounts changed against the parent's post state: [] for a deleted
+             account, the whole account, or its slots written and cleared; format 3)
   canonical  number (8 bytes, big endian) -> hash
   txindex    transaction hash + block hash -> index in the block (4 bytes, big endian)
 
@@ -37,7 +38,9 @@ from typing import IO, Any, Protocol
 
 from chainvm.chain.block import Block, Receipt
 from chainvm.chain.config import ChainConfig
+from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import RLPItem, decode, decode_int, encode
+from chainvm.state.layered import LayeredStorage
 from chainvm.state.state import Account, Log, State
 
 
@@ -56,7 +59,7 @@ class Commit:
     canonical: dict[int, bytes | None]  # number -> hash, None to drop
     head: bytes
     # The state as its changes against the parent block's (None: written whole).
-    changes: dict[bytes, Account | None] | None = None
+    changes: dict[bytes, Account | SlotChanges | None] | None = None
     tx_hashes: list[bytes] = field(default_factory=list)  # for the transaction index
 
 
@@ -64,7 +67,7 @@ class Store(Protocol):
     def commit(self, commit: Commit) -> None: ...
 
     def put_state(self, block_hash: bytes, state: State,
-                  changes: dict[bytes, Account | None] | None) -> None: ...
+                  changes: dict[bytes, Account | SlotChanges | None] | None) -> None: ...
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None: ...
 
@@ -80,7 +83,7 @@ class MemoryStore:
         return None
 
     def put_state(self, block_hash: bytes, state: State,
-                  changes: dict[bytes, Account | None] | None) -> None:
+                  changes: dict[bytes, Account | SlotChanges | None] | None) -> None:
         return None
 
     def commit_head(self, canonical: dict[int, bytes | None], head: bytes) -> None:
@@ -108,28 +111,96 @@ def encode_state(state: State) -> bytes:
 CHANGES_RECORD = b"\x01"  # a whole-state record starts with an RLP list prefix (>= 0xc0)
 
 
-def _account_item(acct: Account) -> list[Any]:
+class SlotChanges:
+    """An account changed in a block by writing some of its slots: its nonce, balance and
+    code, and the slots written and cleared against the parent block's account at the same
+    address. Stored instead of the whole account when the account's storage is a layer
+    over the parent's (chainvm/state/layered.py), so that a block writing a slot of a large
+    contract stores that slot, not the contract's every slot."""
+
+    __slots__ = ("balance", "cleared", "code", "nonce", "written")
+
+    def __init__(self, nonce: int, balance: int, code: bytes, written: list[tuple[int, int]],
+                 cleared: list[int]) -> None:
+        self.nonce, self.balance, self.code = nonce, balance, code
+        self.written, self.cleared = written, cleared
+
+    @classmethod
+    def of_layer(cls, acct: Account, layer: LayeredStorage) -> SlotChanges:
+        return cls(acct.nonce, acct.balance, acct.code, sorted(dict.items(layer)),
+                   sorted(layer.cleared))
+
+    def applied_to(self, previous: Account | None) -> Account:
+        if previous is None:
+            raise StoreError("corrupt store: slot changes to an account that does not exist")
+        # (the previous account is shared by the state being rebuilt: never written again)
+        acct = previous.copy(shared=True)
+        acct.nonce, acct.balance = self.nonce, self.balance
+        if self.code != acct.code:
+            acct.code = self.code
+            acct.code_hash = keccak256(self.code) if self.code else EMPTY_KECCAK
+        storage, dirty = acct.storage, acct.dirty_slots
+        for key, value in self.written:
+            storage[key] = value
+            dirty.add(key)
+        for key in self.cleared:
+            storage.pop(key, None)
+            dirty.add(key)
+        return acct
+
+
+def slot_changes(changes: dict[bytes, Account | None], parent: State | None
+                 ) -> dict[bytes, Account | SlotChanges | None]:
+    """`changes` with each account whose storage layers the parent state's account of the
+    same address given as its slot changes (the rest as they are)."""
+    out: dict[bytes, Account | SlotChanges | None] = dict(changes)
+    if parent is None:
+        return out
+    before = parent.accounts
+    for address, acct in changes.items():
+        if acct is not None and type(acct.storage) is LayeredStorage:
+            previous = before.get(address)
+            if previous is not None and acct.storage.origin is previous.storage:
+                out[address] = SlotChanges.of_layer(acct, acct.storage)
+    return out
+
+
+def _account_item(acct: Account | SlotChanges) -> list[Any]:
+    if isinstance(acct, SlotChanges):
+        return [acct.nonce, acct.balance, acct.code, [[k, v] for k, v in acct.written],
+                acct.cleared]
     storage = [[k, v] for k, v in sorted(acct.storage.items()) if v]
     return [acct.nonce, acct.balance, acct.code, storage]
 
 
-def encode_changes(changes: dict[bytes, Account | None]) -> bytes:
+def encode_changes(changes: dict[bytes, Account | SlotChanges | None]) -> bytes:
+    """The changes record: per changed address, [] (deleted), the whole account
+    [nonce, balance, code, [[key, value], ...]], or its slot changes [nonce, balance, code,
+    [[key, value], ...] written, [key, ...] cleared]."""
     return CHANGES_RECORD + encode([[address, [] if acct is None else _account_item(acct)]
                                     for address, acct in sorted(changes.items())])
 
 
-def _decode_account(item: RLPItem) -> Account:
-    nonce, balance, code, storage = _as_list(item)
+def _decode_account(item: RLPItem) -> Account | SlotChanges:
+    fields = _as_list(item)
+    if len(fields) == 5:
+        nonce, balance, code, written, cleared = fields
+        assert isinstance(code, bytes)
+        return SlotChanges(decode_int(nonce), decode_int(balance), code,
+                           [(decode_int(k), decode_int(v))
+                            for k, v in (_as_list(s) for s in _as_list(written))],
+                           [decode_int(k) for k in _as_list(cleared)])
+    nonce, balance, code, storage = fields
     assert isinstance(code, bytes)
     slots = {decode_int(k): decode_int(v) for k, v in (_as_list(s) for s in _as_list(storage))}
     return Account(decode_int(nonce), decode_int(balance), code, slots)
 
 
-def decode_state_record(data: bytes) -> State | dict[bytes, Account | None]:
+def decode_state_record(data: bytes) -> State | dict[bytes, Account | SlotChanges | None]:
     """A whole state, or the changes against the parent block's state."""
     if not data.startswith(CHANGES_RECORD):
         return decode_state(data)
-    changes: dict[bytes, Account | None] = {}
+    changes: dict[bytes, Account | SlotChanges | None] = {}
     for item in _as_list(decode(data[1:])):
         address, account = _as_list(item)
         assert isinstance(address, bytes)
@@ -189,7 +260,9 @@ def config_from_json(data: bytes) -> ChainConfig:
 # -- LMDB -----------------------------------------------------------------------------------------
 
 SYNC_INTERVAL = 0.2  # seconds between syncs to disk (the default; 0: a sync per commit)
-FORMAT = b"2"  # 2: with the transaction index (a store without it gets one when opened)
+# 2: with the transaction index (a store without it gets one when opened); 3: changes
+# records may hold slot changes (format 2 records are read as they are)
+FORMAT = b"3"
 
 
 def parent_hash_of(block_rlp: bytes) -> bytes:
@@ -289,8 +362,10 @@ class LmdbStore:
         self._syncer = None if every_commit else _Syncer(self.env, sync_interval)
         if not self.is_empty():
             with self.env.begin() as txn:
-                current = txn.get(b"format", db=self.meta) == FORMAT
-            if not current:
+                found = txn.get(b"format", db=self.meta)
+            if found == b"2":  # its records read as they are; later ones may be format 3's
+                self._update(lambda txn: txn.put(b"format", FORMAT, db=self.meta))
+            elif found != FORMAT:
                 self._update(self._index_transactions)
 
     def is_empty(self) -> bool:
@@ -353,7 +428,7 @@ class LmdbStore:
         txn.put(b"format", FORMAT, db=self.meta)
 
     def put_state(self, block_hash: bytes, state: State,
-                  changes: dict[bytes, Account | None] | None) -> None:
+                  changes: dict[bytes, Account | SlotChanges | None] | None) -> None:
         """Write a block's post state again (edited in place while it is the head)."""
         record = encode_state(state) if changes is None else encode_changes(changes)
         self._update(lambda txn: txn.put(block_hash, record, db=self.states))

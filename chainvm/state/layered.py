@@ -8,7 +8,7 @@ slots then costs a copy only what the copy writes, not its size (a dev chain cop
 account a block or a gas estimate writes; docs/node.md).
 
 Reads walk the layers, so a chain of copies is flattened into one dict once it is
-`MAX_DEPTH` layers deep. Small storages are copied outright (`LAYER_FROM_SLOTS`): for
+`MAX_DEPTH` layers deep (the next layer goes over that dict). Small storages are copied outright (`LAYER_FROM_SLOTS`): for
 them a dict's copy is cheaper than the slower reads of a layer.
 
 Not compiled in the native build (a dict subclass with its own methods, as fork mode's
@@ -30,11 +30,15 @@ class LayeredStorage(dict[int, int]):
     """`base` (never written) with this layer's writes (the dict itself) over it, less the
     base's slots this layer removed (`cleared`, a subset of the base's keys)."""
 
-    __slots__ = ("base", "cleared", "depth")
+    __slots__ = ("base", "cleared", "depth", "origin")
 
-    def __init__(self, base: Mapping[int, int]) -> None:
+    def __init__(self, base: Mapping[int, int], origin: Mapping[int, int] | None = None
+                 ) -> None:
         super().__init__()
         self.base = base
+        # The storage this one was copied from: `base` itself, or the layers `base` is the
+        # flattened copy of (a stored block's slot changes are taken against it).
+        self.origin = base if origin is None else origin
         self.cleared: set[int] = set()
         self.depth: int = base.depth + 1 if isinstance(base, LayeredStorage) else 1
 
@@ -154,7 +158,7 @@ def shared_copy(storage: Any) -> Any:
     if kind is LayeredStorage:
         if storage.depth < MAX_DEPTH:
             return LayeredStorage(storage)
-        return storage.flat()
+        return LayeredStorage(storage.flat(), origin=storage)
     if kind is dict and len(storage) >= LAYER_FROM_SLOTS:
         return LayeredStorage(storage)
     return storage.copy()

@@ -22,8 +22,8 @@ that was never copied (e.g. while building a genesis).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Final
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Final, Protocol
 
 from chainvm.crypto import EMPTY_KECCAK, keccak256
 from chainvm.encoding.rlp import encode
@@ -81,6 +81,12 @@ def slot_key(slot: int) -> bytes:
             _slot_keys.clear()
         key = _slot_keys[slot] = keccak256(slot.to_bytes(32, "big"))
     return key
+
+
+class AccountChange(Protocol):
+    """A change to an account, to apply to the account before it (None if absent)."""
+
+    def applied_to(self, previous: Account | None) -> Account: ...
 
 
 class Account:
@@ -507,16 +513,21 @@ class State:
         with the state it was copied from, they make this state again."""
         return {a: self.accounts.get(a) for a in self.changed}
 
-    def with_changes(self, changes: Iterable[dict[bytes, Account | None]]) -> State:
-        """A copy of this state with `changes()` of its descendants applied in order."""
+    def with_changes(self, changes: Iterable[Mapping[bytes, Account | AccountChange | None]]
+                     ) -> State:
+        """A copy of this state with `changes()` of its descendants applied in order. An
+        entry is an account, None (deleted), or a change to apply to the account before it
+        (a stored block's slot-level record, chainvm/chain/store.py)."""
         state = self.copy()
         accounts = state.accounts
         for change in changes:
             for addr, acct in change.items():
                 if acct is None:
                     accounts.pop(addr, None)
-                else:
+                elif isinstance(acct, Account):
                     accounts[addr] = acct  # shared: copied on write like the others
+                else:
+                    accounts[addr] = acct.applied_to(accounts.get(addr))
                 state.dirty.add(addr)
         return state
 

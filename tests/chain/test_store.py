@@ -30,7 +30,7 @@ def check_consistent(chain: Chain) -> None:
     for number in range(head.number + 1):
         stored = chain.get_block_by_number(number)
         assert stored is not None and stored.number == number
-        assert stored.state.state_root() == stored.header.state_root
+        assert stored.state.state_root() == stored.header.state_root, number
         if number:
             assert stored.header.parent_hash == chain.canonical[number - 1]
             assert len(stored.receipts) == len(stored.block.transactions)
@@ -195,3 +195,65 @@ def test_an_old_block_made_head_and_edited_is_read_back_edited(
     assert chain.get_block(fifth.hash).state.balance(who) == 7
     assert chain.head.state.balance(who) == 7
     chain.close()
+
+
+def test_a_large_contract_is_stored_by_its_slots_and_read_back(tmp_path: Path) -> None:
+    """Blocks that write and clear several slots of a contract holding 600: each block's
+    record holds those slots only (the account's storage layers its parent's, see
+    chainvm/state/layered.py), and every block's state reads back from the records alone
+    after a reopen, slot for slot."""
+    from chainvm.chain.store import decode_state_record, slot_changes
+    from chainvm.chain.transactions import SignedTransaction
+    from chainvm.state.layered import LayeredStorage
+    from chainvm.state.state import Account
+
+    from .helpers import KEYS
+
+    config, _genesis, funded = genesis_args()
+    contract = b"\xc0" * 20
+    # Stores each (slot, value) pair of its calldata, a value of 0 clearing the slot.
+    code = bytes.fromhex("60005b36811015601957803581602001359055604001600256" "5b00")
+    state = State({**funded.accounts, contract: Account(
+        nonce=1, code=code, storage={k: k + 1 for k in range(600)})})
+    genesis = make_genesis(config, state)
+    chain = Chain.open(tmp_path, config, genesis, state)
+    rng = random.Random(5)
+    expected = {k: k + 1 for k in range(600)}
+    roots = []
+    for nonce in range(12):
+        pairs = []
+        for _ in range(rng.randrange(2, 6)):
+            slot = rng.randrange(700)
+            value = rng.choice([0, rng.randrange(1, 2**64)])
+            pairs.append((slot, value))
+            if value:
+                expected[slot] = value
+            else:
+                expected.pop(slot, None)
+        data = b"".join(s.to_bytes(32, "big") + v.to_bytes(32, "big") for s, v in pairs)
+        tx = SignedTransaction(2, nonce=nonce, gas_limit=500_000, to=contract, value=0,
+                               data=data, v=0, r=0, s=0, chain_id=config.chain_id,
+                               max_priority_fee_per_gas=1, max_fee_per_gas=10**10)
+        stored = chain.import_block(build_block(chain, [tx.sign(KEYS[0])]).block)
+        assert stored.receipts[0].succeeded
+        assert dict(stored.state.accounts[contract].storage.items()) == expected
+        roots.append((stored.hash, dict(expected)))
+        parent = chain.get_block(stored.header.parent_hash)
+        assert parent is not None
+        if parent.number:  # (a genesis state is written whole)
+            record = slot_changes(stored.state.changes(), parent.state)
+            assert type(stored.state.accounts[contract].storage) is LayeredStorage
+            assert type(record[contract]).__name__ == "SlotChanges"
+    chain.close()
+    again = Chain.open(tmp_path)
+    for block_hash, slots in roots:
+        block = again.get_block(block_hash)
+        assert block is not None
+        assert dict(block.state.accounts[contract].storage.items()) == slots
+        assert block.state.state_root() == block.header.state_root
+        record = decode_state_record(again.store.state_record(block_hash))  # type: ignore[union-attr]
+        assert isinstance(record, dict)
+        entry = record[contract]
+        assert not isinstance(entry, Account) or block.number == 1, block.number
+    check_consistent(again)
+    again.close()

@@ -64,8 +64,9 @@ def test_chains_are_flattened_and_small_storages_copied() -> None:
     for depth in range(1, MAX_DEPTH + 1):
         storage = shared_copy(storage)
         assert type(storage) is LayeredStorage and storage.depth == depth
-    flat = shared_copy(storage)
-    assert type(flat) is dict and flat == big
+    flat = shared_copy(storage)  # a layer again, over the chain's slots copied into a dict
+    assert type(flat) is LayeredStorage and flat.depth == 1 and flat.origin is storage
+    assert type(flat.base) is dict and flat.base == big and flat == big
     small = {1: 2}
     assert type(shared_copy(small)) is dict and shared_copy(small) is not small
 
