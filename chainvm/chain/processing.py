@@ -66,6 +66,13 @@ SYSTEM_ADDRESS = bytes.fromhex("fffffffffffffffffffffffffffffffffffffffe")
 SYSTEM_CALL_GAS = 30_000_000
 BEACON_ROOTS_ADDRESS = bytes.fromhex("000f3df6d732807ef1319fb7b8bb8522d0beac02")
 HISTORY_STORAGE_ADDRESS = bytes.fromhex("0000f90827f1c53a10cb7a02335b175320002935")
+# EIP-2935's contract as the EIP deploys it: a call from SYSTEM_ADDRESS stores the 32-byte
+# input (the parent hash) at slot (number - 1) % 8191; any other call with a 32-byte block
+# number answers that block's hash if it is one of the 8191 before the current block, and
+# reverts otherwise (another input size included).
+HISTORY_STORAGE_CODE = bytes.fromhex(
+    "3373fffffffffffffffffffffffffffffffffffffffe14604657602036036042575f35600143038111604257"
+    "611fff81430311604257611fff9006545f5260205ff35b5f5ffd5b5f35611fff60014303065500")
 DEPOSIT_CONTRACT_ADDRESS = bytes.fromhex("00000000219ab540356cbb839cbe05303d7705fa")
 DEPOSIT_EVENT_TOPIC = int("649bbc62d0e31342afea4e5cd82d4049e7e1ee912fc0889aa790803be39038c5", 16)
 WITHDRAWAL_REQUEST_ADDRESS = bytes.fromhex("00000961ef480eb55e80d19ad83579a64c007002")

@@ -123,7 +123,7 @@ def main(argv: list[str]) -> int:
                        balance=int(args.balance * ETHER), datadir=args.datadir,
                        mnemonic=args.mnemonic, fork_url=args.fork_url,
                        fork_block=args.fork_block_number, fork_cache=args.fork_cache,
-                       **extra)  # type: ignore[arg-type]
+                       history_contract=True, **extra)  # type: ignore[arg-type]
     except (KeyError, ValueError, ImportError, StoreError) as exc:
         print(f"chainvm node: {exc}", file=sys.stderr)
         return USAGE_EXIT

@@ -28,6 +28,8 @@ from chainvm.chain.config import ChainConfig, config_for_network
 from chainvm.chain.mpool import PoolConfig, PoolError, TxPool
 from chainvm.chain.processing import (
     CONSOLIDATION_REQUEST_ADDRESS,
+    HISTORY_STORAGE_ADDRESS,
+    HISTORY_STORAGE_CODE,
     MAX_GAS_LIMIT,
     RETURN_NOTHING,
     WITHDRAWAL_REQUEST_ADDRESS,
@@ -330,12 +332,18 @@ class DevChain:
                  timestamp: int | None = None, fork_url: str | None = None,
                  fork_block: int | None = None,
                  fork_cache: str | Path | None = None,
-                 sync_interval: float = SYNC_INTERVAL) -> None:
+                 sync_interval: float = SYNC_INTERVAL, history_contract: bool = False) -> None:
         # What anvil_reset needs to start again (forked or local).
         self._init_args: dict[str, Any] = {
             "fork": fork, "chain_id": chain_id, "accounts": accounts, "balance": balance,
             "datadir": datadir, "mnemonic": mnemonic, "gas_limit": gas_limit,
-            "timestamp": timestamp, "fork_cache": fork_cache, "sync_interval": sync_interval}
+            "timestamp": timestamp, "fork_cache": fork_cache, "sync_interval": sync_interval,
+            "history_contract": history_contract}
+        # A new chain's genesis holds EIP-2935's block-hash history contract from Prague on,
+        # as anvil's does (the node's CLI asks for it). Every block then runs its system
+        # call; the Python test API leaves it out, as titanoboa's and eth-tester's chains
+        # have none (docs/node.md, "Prague system contracts").
+        self.history_contract = history_contract
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
         self._key_objects: dict[bytes, PrivateKey] = {}
         self.accounts: list[bytes] = list(self.keys)
@@ -447,6 +455,10 @@ class DevChain:
             # chain installs stand-ins that return no requests (PUSH1 0 PUSH1 0 RETURN).
             for address in (WITHDRAWAL_REQUEST_ADDRESS, CONSOLIDATION_REQUEST_ADDRESS):
                 state.accounts[address] = Account(nonce=1, code=RETURN_NOTHING)
+        if self.history_contract and config.fork_at(2**63, 2**63, -1).rules.eip2935:
+            # (nonce 0, as in anvil's genesis; a chain scheduled to reach Prague later has
+            # it from the start, the contract being inert until its system calls begin)
+            state.accounts[HISTORY_STORAGE_ADDRESS] = Account(code=HISTORY_STORAGE_CODE)
         ts = int(time.time()) if timestamp is None else timestamp
         # A chain that starts at the merge or later has no proof of work, its genesis
         # included (difficulty 0, as anvil's and geth --dev's).

@@ -340,6 +340,9 @@ def test_anvil_flags() -> None:
         assert genesis["gasLimit"] == hex(40_000_000) and genesis["timestamp"] == hex(1700000000)
         assert rpc("anvil_nodeInfo")["hardFork"] == "Prague"
         assert rpc("anvil_getAutomine") is False
+        # The genesis holds EIP-2935's history contract, as anvil's Prague genesis does.
+        history = "0x0000f90827f1c53a10cb7a02335b175320002935"
+        assert rpc("eth_getCode", history, "latest").startswith("0x3373fffffff")
         tx = rpc("eth_sendTransaction", {"from": accounts[0], "to": accounts[1], "value": "0x1"})
         assert rpc("eth_getTransactionReceipt", tx) is None  # waits for evm_mine
         rpc("evm_mine")

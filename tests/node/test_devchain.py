@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chainvm.node.devchain import CallArgs, DevChain
+from chainvm.node.devchain import CallArgs, DevChain, NodeError
 from tests.node.contracts import STORE_INIT
 
 
@@ -96,3 +96,34 @@ def test_reset_restores_the_genesis_state_as_made() -> None:
     assert dev.head.number == 0
     assert (dev.state().balance(a), dev.state().get_storage(b, 1)) == (funded, 0)
     assert dev.state().state_root() == dev.head.header.state_root
+
+
+def test_the_history_contract_answers_block_hashes_past_256_blocks() -> None:
+    """EIP-2935: with the history contract in the genesis (the node's CLI asks for it, as
+    anvil's Prague genesis has it), a call with a block number answers that block's hash
+    for the 8191 blocks before the current one, where BLOCKHASH sees 256; without it (the
+    Python test API's default) the address is empty."""
+    from chainvm.chain.processing import HISTORY_STORAGE_ADDRESS
+
+    dev = DevChain(fork="Prague", accounts=1, history_contract=True)
+    dev.mine(300)
+
+    def history(number: int) -> bytes:
+        return dev.call(CallArgs(to=HISTORY_STORAGE_ADDRESS, data=number.to_bytes(32, "big")))
+
+    for number in (0, 1, 43, 299):
+        block = dev.chain.get_block_by_number(number)
+        assert block is not None and history(number) == block.hash
+    genesis = dev.chain.get_block_by_number(0)
+    assert genesis is not None
+    assert dev.state().get_storage(HISTORY_STORAGE_ADDRESS, 0) \
+        == int.from_bytes(genesis.hash, "big")
+    # A call runs in the pending block (301): its own number and later ones revert.
+    with pytest.raises(NodeError):
+        history(301)
+
+    plain = DevChain(fork="Prague", accounts=1)
+    assert plain.state().code(HISTORY_STORAGE_ADDRESS) == b""
+    # Before Prague there is nothing to install.
+    assert DevChain(fork="Cancun", accounts=1, history_contract=True).state().code(
+        HISTORY_STORAGE_ADDRESS) == b""
