@@ -43,12 +43,17 @@ class LayeredStorage(dict[int, int]):
         self.depth: int = base.depth + 1 if isinstance(base, LayeredStorage) else 1
 
     def get(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
-        value = dict.get(self, key, _MISSING)
-        if value is not _MISSING:
-            return value
-        if key in self.cleared:
-            return default
-        return self.base.get(key, default)
+        layer = self
+        while True:  # down the layers in one frame
+            value = dict.get(layer, key, _MISSING)
+            if value is not _MISSING:
+                return value
+            if key in layer.cleared:
+                return default
+            base = layer.base
+            if type(base) is not LayeredStorage:
+                return base.get(key, default)
+            layer = base
 
     def __missing__(self, key: int) -> int:
         if key in self.cleared:

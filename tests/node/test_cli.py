@@ -58,6 +58,8 @@ def test_cli_banner_and_persistence(tmp_path: Path) -> None:
         assert "Mnemonic: test test test" in banner
         rpc = Client(url)
         assert rpc("eth_chainId") == "0x539"
+        # No EIP-2935 contract unless asked for (--history-contract, see test_anvil_flags).
+        assert rpc("eth_getCode", "0x0000f90827f1c53a10cb7a02335b175320002935", "latest") == "0x"
         a = rpc("eth_accounts")
         h = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x10"})
         head = rpc("eth_getBlockByNumber", "latest", False)
@@ -328,7 +330,7 @@ def test_anvil_flags() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainvm.node.cli", "-p", str(port), "-a", "3",
          "--hardfork", "prague", "--gas-limit", "40000000", "--timestamp", "1700000000",
-         "--no-mining", "--silent", "--auto-impersonate"],
+         "--no-mining", "--silent", "--auto-impersonate", "--history-contract"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -340,7 +342,7 @@ def test_anvil_flags() -> None:
         assert genesis["gasLimit"] == hex(40_000_000) and genesis["timestamp"] == hex(1700000000)
         assert rpc("anvil_nodeInfo")["hardFork"] == "Prague"
         assert rpc("anvil_getAutomine") is False
-        # The genesis holds EIP-2935's history contract, as anvil's Prague genesis does.
+        # --history-contract: the genesis holds EIP-2935's contract, as anvil's does.
         history = "0x0000f90827f1c53a10cb7a02335b175320002935"
         assert rpc("eth_getCode", history, "latest").startswith("0x3373fffffff")
         tx = rpc("eth_sendTransaction", {"from": accounts[0], "to": accounts[1], "value": "0x1"})
