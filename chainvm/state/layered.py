@@ -8,8 +8,9 @@ slots then costs a copy only what the copy writes, not its size (a dev chain cop
 account a block or a gas estimate writes; docs/node.md).
 
 Reads walk the layers, so a chain of copies is flattened into one dict once it is
-`MAX_DEPTH` layers deep (the next layer goes over that dict). Small storages are copied outright (`LAYER_FROM_SLOTS`): for
-them a dict's copy is cheaper than the slower reads of a layer.
+`MAX_DEPTH` layers deep (the next layer goes over that dict). Small storages are copied
+outright (`LAYER_FROM_SLOTS`): for them a dict's copy is cheaper than the slower reads of
+a layer.
 
 Not compiled in the native build (a dict subclass with its own methods, as fork mode's
 ForkedStorage).
