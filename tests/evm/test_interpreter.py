@@ -185,6 +185,26 @@ def test_log_and_return_copy_memory_ranges_of_any_size(size: int) -> None:
     assert out.error == "Revert" and out.output == expected
 
 
+@pytest.mark.parametrize("size", [4096, 4097, 9000])
+@pytest.mark.parametrize("offset", [64, 128, 200])
+def test_log_and_return_past_the_end_of_memory_read_zeros_and_grow_it(offset: int,
+                                                                       size: int) -> None:
+    # Memory is 128 bytes (0xbb at 100). A range from 128 or 200 on lies wholly past its
+    # end (taken as fresh zeros when large); one from 64 covers the mark and new bytes.
+    memory = bytearray(128 + offset + size)
+    memory[100] = 0xBB
+    expected = bytes(memory[offset:offset + size])
+    mark = "60bb6064" + "53"  # MSTORE8 0xbb at 100
+    span = f"61{size:04x}61{offset:04x}"  # PUSH2 size PUSH2 offset
+    out = run_code(mark + span + "a0" + span + "f3", gas=10_000_000)
+    assert out.success and out.output == expected
+    assert [log.data for log in out.state.logs] == [expected]
+    out = run_code(mark + span + "a0" + "59" + ret_top(), gas=10_000_000)  # LOG0, MSIZE
+    assert int.from_bytes(out.output, "big") == (offset + size + 31) // 32 * 32
+    out = run_code(mark + span + "fd", gas=10_000_000)
+    assert out.error == "Revert" and out.output == expected
+
+
 def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table() -> None:
     """expand_memory looks small sizes up in a table grown on demand and computes larger
     ones: both must charge C(new) - C(old), C(w) = 3w + w*w // 512, in any order of growth,

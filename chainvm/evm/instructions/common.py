@@ -191,6 +191,22 @@ def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:
     return bytes(mem[offset:offset + size])
 
 
+def grown_bytes(f: Frame, offset: int, size: int) -> bytes:
+    """Grow memory to cover [offset, offset+size) (charged), then that range as bytes
+    (LOG's data, RETURN's and REVERT's output; size > 0).
+
+    A large range that starts at or past the old end of memory is all zeros the growth
+    has just written: it is made as fresh zeros (`bytes(size)`, whose pages the kernel
+    maps on first read) instead of copied out page by page, which costs a page fault
+    for every 4 KiB written (docs/performance.md, "Zeros logged past the end of
+    memory")."""
+    fresh = offset >= len(f.memory)
+    expand_memory(f, offset, size)
+    if fresh and size > LARGE_MEMORY_RANGE:
+        return bytes(size)
+    return memory_bytes(f.memory, offset, size)
+
+
 def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:
     """Memory expansion plus G_COPY per word for the *COPY opcodes."""
     if size:

@@ -22,7 +22,7 @@ from chainvm.evm.gas import (
     R_SCLEAR,
     R_SCLEAR_EIP3529,
 )
-from chainvm.evm.instructions.common import charge, expand_memory, memory_bytes
+from chainvm.evm.instructions.common import charge, expand_memory, grown_bytes
 from chainvm.evm.opspec import Inline
 from chainvm.state.state import Log
 
@@ -327,9 +327,13 @@ def _make_log(topics: int) -> Op:
         size = s.pop()
         topic_values = tuple(s.pop() for _ in range(topics))
         if size:
-            expand_memory(f, offset, size)
+            # charged before the growth: an out-of-gas LOG halts either way, and the
+            # data is then taken as the growth leaves it
             charge(f, G_LOGDATA * size)
-        f.state.add_log(Log(f.address, topic_values, memory_bytes(f.memory, offset, size)))
+            data = grown_bytes(f, offset, size)
+        else:
+            data = b""
+        f.state.add_log(Log(f.address, topic_values, data))
         return pc + 1
 
     op_log.__name__ = f"op_log{topics}"
@@ -359,8 +363,7 @@ def op_return_exit(f: Frame, s: list[int], pc: int) -> int:
     offset = s.pop()
     size = s.pop()
     if size:
-        expand_memory(f, offset, size)
-        f.output = memory_bytes(f.memory, offset, size)
+        f.output = grown_bytes(f, offset, size)
     return HALTED
 
 
