@@ -7,10 +7,15 @@ can therefore serve as the unchanging base of the copy's storage. A contract wit
 slots then costs a copy only what the copy writes, not its size (a dev chain copies every
 account a block or a gas estimate writes; docs/node.md).
 
-Reads walk the layers, so a chain of copies is flattened into one dict once it is
-`MAX_DEPTH` layers deep (the next layer goes over that dict). Small storages are copied
-outright (`LAYER_FROM_SLOTS`): for them a dict's copy is cheaper than the slower reads of
-a layer.
+Reads walk the layers, so a chain of copies is collapsed once it is `MAX_DEPTH` layers
+deep: its layers are merged into one layer over the bottom dict (what was written since
+that dict was made), and the next layer goes over that. The bottom dict itself is copied
+with them only once the merged layer holds a sixteenth as many slots (`REBASE_DIVISOR`).
+A state kept for every block (the dev chain's) then costs a copy of the slots written
+lately, not of every slot, each `MAX_DEPTH` blocks: EIP-2935's history contract, one
+slot of 8,191 written a block, grew a 10,000-block chain by 272 MB when every collapse
+copied them all (docs/node.md). Small storages are copied outright (`LAYER_FROM_SLOTS`):
+for them a dict's copy is cheaper than the slower reads of a layer.
 
 Not compiled in the native build (a dict subclass with its own methods, as fork mode's
 ForkedStorage).
@@ -23,6 +28,7 @@ from typing import Any
 
 LAYER_FROM_SLOTS = 256
 MAX_DEPTH = 8
+REBASE_DIVISOR = 16
 
 _MISSING: Any = object()
 
@@ -164,7 +170,40 @@ def shared_copy(storage: Any) -> Any:
     if kind is LayeredStorage:
         if storage.depth < MAX_DEPTH:
             return LayeredStorage(storage)
-        return LayeredStorage(storage.flat(), origin=storage)
+        return LayeredStorage(_collapsed(storage), origin=storage)
     if kind is dict and len(storage) >= LAYER_FROM_SLOTS:
         return LayeredStorage(storage)
     return storage.copy()
+
+
+def _collapsed(storage: LayeredStorage) -> dict[int, int]:
+    """`storage`'s slots as one layer over the dict at the bottom of its chain (the layers'
+    writes and removals merged, bottom up), or as one new dict once that layer would hold
+    a `REBASE_DIVISOR`th as many slots as the bottom dict."""
+    layers: list[LayeredStorage] = []
+    below: Mapping[int, int] = storage
+    while isinstance(below, LayeredStorage):
+        layers.append(below)
+        below = below.base
+    writes: dict[int, int] = {}
+    cleared: set[int] = set()
+    for layer in reversed(layers):  # within a layer the removals and writes are disjoint
+        for key in layer.cleared:
+            writes.pop(key, None)
+            if key in below:
+                cleared.add(key)
+        for key, value in dict.items(layer):
+            writes[key] = value
+            cleared.discard(key)
+    if not writes and not cleared:
+        return below  # type: ignore[return-value]  # never written: a base as it is
+    if len(writes) + len(cleared) > len(below) // REBASE_DIVISOR:
+        flat = dict(below)
+        for key in cleared:
+            del flat[key]
+        flat.update(writes)
+        return flat
+    merged = LayeredStorage(below)
+    dict.update(merged, writes)
+    merged.cleared = cleared
+    return merged

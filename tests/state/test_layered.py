@@ -8,7 +8,13 @@ import random
 
 import pytest
 
-from chainvm.state.layered import LAYER_FROM_SLOTS, MAX_DEPTH, LayeredStorage, shared_copy
+from chainvm.state.layered import (
+    LAYER_FROM_SLOTS,
+    MAX_DEPTH,
+    REBASE_DIVISOR,
+    LayeredStorage,
+    shared_copy,
+)
 from chainvm.state.state import Account, State
 
 
@@ -58,17 +64,68 @@ def test_layers_behave_as_copies(seed: int) -> None:
     assert base == frozen
 
 
-def test_chains_are_flattened_and_small_storages_copied() -> None:
-    big = {k: 1 for k in range(LAYER_FROM_SLOTS)}
-    storage: object = big
+def _chain(bottom: dict[int, int], writes: list[int]) -> LayeredStorage:
+    """MAX_DEPTH layers over `bottom`, the i-th writing slot writes[i] (if any)."""
+    storage: object = bottom
     for depth in range(1, MAX_DEPTH + 1):
         storage = shared_copy(storage)
         assert type(storage) is LayeredStorage and storage.depth == depth
-    flat = shared_copy(storage)  # a layer again, over the chain's slots copied into a dict
-    assert type(flat) is LayeredStorage and flat.depth == 1 and flat.origin is storage
-    assert type(flat.base) is dict and flat.base == big and flat == big
+        if depth - 1 < len(writes):
+            storage[writes[depth - 1]] = 7
+    return storage
+
+
+def test_chains_are_collapsed_over_their_bottom_dict_and_small_storages_copied() -> None:
+    big = {k: 1 for k in range(16 * REBASE_DIVISOR)}
+    # Nothing written: the next layer goes over the bottom dict itself.
+    storage = _chain(big, [])
+    top = shared_copy(storage)
+    assert type(top) is LayeredStorage and top.depth == 1 and top.origin is storage
+    assert top.base is big and top == big
+    # A few slots written: merged into one layer over the bottom dict, which is shared.
+    storage = _chain(big, [3, 5000, 3])
+    del storage[4]
+    top = shared_copy(storage)
+    merged = top.base
+    assert type(merged) is LayeredStorage and top.depth == 2 and top.origin is storage
+    assert merged.base is big and dict(dict.items(merged)) == {3: 7, 5000: 7}
+    assert merged.cleared == {4} and top == storage.flat()
+    assert big == {k: 1 for k in range(16 * REBASE_DIVISOR)}
+    # More than a REBASE_DIVISOR-th of the bottom's slots written: one new dict.
+    storage = _chain(big, list(range(1000, 1000 + MAX_DEPTH)))
+    for key in range(2000, 2010):
+        storage[key] = 9
+    top = shared_copy(storage)
+    assert top.depth == 1 and type(top.base) is dict and top.base is not big
+    assert top == storage.flat() and top.origin is storage
     small = {1: 2}
     assert type(shared_copy(small)) is dict and shared_copy(small) is not small
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_long_chains_of_copies_behave_as_copies(seed: int) -> None:
+    # Enough copies to collapse many times, into merged layers and into new dicts.
+    rng = random.Random(seed)
+    model = {k: rng.randrange(1, 5) for k in range(LAYER_FROM_SLOTS)}
+    kept: list[tuple[object, dict[int, int]]] = []
+    storage: object = dict(model)
+    for step in range(200):
+        storage = shared_copy(storage)
+        assert isinstance(storage, LayeredStorage) and storage.depth <= MAX_DEPTH + 1
+        writes = rng.choice((0, 1, 1, 2, 40))
+        for _ in range(writes):  # a few slots often the same ones, many spread wide
+            key = rng.randrange(2 * LAYER_FROM_SLOTS if writes > 2 else 12)
+            if rng.random() < 0.7:
+                storage[key] = model[key] = rng.randrange(1, 5)
+            else:
+                assert storage.pop(key, None) == model.pop(key, None)
+        if step % 20 == 0:
+            kept.append((storage, dict(model)))
+        assert dict(storage.items()) == model and len(storage) == len(model)
+    for layer, expected in kept:  # no later copy changed an earlier one
+        assert dict(layer.items()) == expected and len(layer) == len(expected)
+        for key in range(2 * LAYER_FROM_SLOTS):
+            assert layer.get(key) == expected.get(key)
 
 
 def test_pickled_and_deep_copied_as_a_dict() -> None:
