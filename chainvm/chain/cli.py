@@ -18,6 +18,7 @@ from chainvm.cli.campaign import (
     add_campaign_flags,
     case_timeout_of,
     check_run_flags,
+    named_test,
     plan_files,
     print_summary,
     report_results,
@@ -59,7 +60,7 @@ class BlockTestSuite:
         datadir = job.options.get("datadir")
         where = Path(datadir) / str(job.index) / str(position) if datadir else None
         try:
-            return run_test(name, data[name], where).to_json()
+            return run_test(name, named_test(file, data, name), where).to_json()
         except FixtureError as exc:
             raise FixtureError(f"{file}: {exc}") from None
 

@@ -104,6 +104,15 @@ def _data_of(job: Job, raw: bytes | None) -> Any:
     return data
 
 
+def named_test(file: str, data: Any, name: str) -> Any:
+    """The test `name` of a fixture file's data; one no longer there (the file was changed
+    after its cases were listed) is an InputError, not a KeyError."""
+    if not isinstance(data, dict) or name not in data:
+        raise InputError(f"{file}: test {name!r} is no longer in the file (changed during the "
+                         "run?)")
+    return data[name]
+
+
 def run_job(job: Job, raw: bytes | None = None) -> tuple[str, Any]:
     """Run a job's cases: ("ok", [records with their key]) or ("error", message)."""
     suite = job.suite
@@ -358,6 +367,8 @@ def plan_files(suite: Suite, files: Iterable[Path], case_timeout: float,
 def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[dict[str, Any]]:
     """Run the jobs with the flags of `add_campaign_flags`; the records in job order
     (resumed ones included), without their keys. Bad input raises UsageError."""
+    global _LOADED
+    _LOADED = None  # a file parsed by an earlier run in this process may have changed since
     order = [suite.key(job.file, case) for job in jobs for case in job.cases]
     done: dict[str, dict[str, Any]] = {}
     if args.resume:

@@ -12,6 +12,7 @@ from chainvm.cli.campaign import (
     add_campaign_flags,
     case_timeout_of,
     check_run_flags,
+    named_test,
     plan_files,
     print_summary,
     report_results,
@@ -64,7 +65,7 @@ class StateTestSuite:
         name, fork, index = case
         tracer = Tracer(sys.stderr) if job.options.get("trace") else None
         try:
-            return run_case_checked(name, data[name], fork, index, tracer).to_json()
+            return run_case_checked(name, named_test(file, data, name), fork, index, tracer).to_json()
         except FixtureError as exc:
             raise FixtureError(f"{file}: {exc}") from None
 

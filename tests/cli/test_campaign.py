@@ -319,3 +319,35 @@ def test_summary_by_counts_one_line_or_a_table_in_the_given_order() -> None:
         assert rows[1][0] == first and rows[3] == ["all", "1", "2", "3"]
         assert rows[4] == ["1", "case(s)", "timed", "out"]
         assert ["Cancun", "1", "1", "2"] in rows and ["Berlin", "0", "1", "1"] in rows
+
+
+@needs_state
+def test_a_second_run_in_one_process_reads_a_rewritten_file_again(tmp_path: Path) -> None:
+    """A run keeps the file it last parsed for its next case; a later run in the same
+    process (main() called again, as a script or test may) must not take it for the
+    file's new content."""
+    from chainvm.cli.main import main
+
+    assert STATE is not None
+    source = json.loads((STATE / "stExample" / "add11.json").read_text())
+    fixture = tmp_path / "case.json"
+    results = []
+    for name in ("first_name", "second_name"):
+        fixture.write_text(json.dumps({name: next(iter(source.values()))}))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(["statetest", str(fixture)])
+        records = json.loads(out.getvalue())
+        assert code == 0 and records and all(r["pass"] for r in records)
+        results.append({r["name"] for r in records})
+    assert results == [{"first_name"}, {"second_name"}]
+
+
+def test_a_test_gone_from_its_file_is_an_input_error() -> None:
+    from chainvm.cli.campaign import named_test
+    from chainvm.encoding.json_input import InputError
+
+    assert named_test("f.json", {"a": 1}, "a") == 1
+    for data in ({"a": 1}, [], None):
+        with pytest.raises(InputError, match=r"^f\.json: test 'b' is no longer in the file"):
+            named_test("f.json", data, "b")
