@@ -127,3 +127,28 @@ def test_the_history_contract_answers_block_hashes_past_256_blocks() -> None:
     # Before Prague there is nothing to install.
     assert DevChain(fork="Cancun", accounts=1, history_contract=True).state().code(
         HISTORY_STORAGE_ADDRESS) == b""
+
+
+def test_old_blocks_keep_their_states_while_the_history_contract_grows() -> None:
+    """Every block writes one slot of the history contract, so each block's state layers
+    that storage over its parent's and chains of layers are collapsed again and again
+    (chainvm/state/layered.py): the state of every kept block must still be the one its
+    header commits to, and hold the hashes it held when it was made."""
+    from chainvm.chain.processing import HISTORY_STORAGE_ADDRESS
+    from chainvm.state.layered import LayeredStorage
+
+    dev = DevChain(fork="Prague", accounts=1, history_contract=True)
+    dev.mine(700)
+    head = dev.state().accounts[HISTORY_STORAGE_ADDRESS].storage
+    assert type(head) is LayeredStorage
+    for number in (1, 255, 256, 257, 300, 511, 600, 693, 698, 699, 700):
+        block = dev.chain.get_block_by_number(number)
+        assert block is not None
+        state = block.state
+        assert state.full_state_root() == block.header.state_root, number
+        storage = state.accounts[HISTORY_STORAGE_ADDRESS].storage
+        assert len(storage) == number  # the hashes of blocks 0 .. number - 1
+        parent = dev.chain.get_block_by_number(number - 1)
+        assert parent is not None
+        assert storage.get(number - 1) == int.from_bytes(parent.hash, "big")
+        assert storage.get(number) is None
