@@ -2,12 +2,13 @@
 benchmark, not a test): issue 14's node path and issue 17's test API.
 
 Run: .venv/bin/python benchmarks/transfer_cost.py rpc|testchain [--transfers N]
-         [--signed M]
+         [--signed M] [--history-contract]
 
   rpc        a DevChain with 51 dev accounts; per transfer `Rpc.handle_body` of
              eth_sendRawTransaction (a signed 1-wei EIP-1559 transfer, signed beforehand,
              50 senders in turn) then of eth_getTransactionReceipt, both answers
-             JSON-encoded as the server does
+             JSON-encoded as the server does; with --history-contract, EIP-2935's
+             history contract in the genesis (`chainvm node --history-contract`)
   testchain  `TestChain()`: the ERC-20 token of the node tests (needs solcjs, as
              benchmarks/erc20.py), `token.transfer(alice, 1)`
 
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 CLIENTS = 50
 
 
-def rpc_loop(count: int, signed: int) -> tuple[Callable[[int], None], int]:
+def rpc_loop(count: int, signed: int, history: bool = False) -> tuple[Callable[[int], None], int]:
     from chainvm.chain.transactions import SignedTransaction
     from chainvm.node.accounts import dev_keys
     from chainvm.node.devchain import DevChain
@@ -51,7 +52,7 @@ def rpc_loop(count: int, signed: int) -> tuple[Callable[[int], None], int]:
                                    max_priority_fee_per_gas=10**9,
                                    max_fee_per_gas=100 * 10**9)
             raws.append("0x" + tx.sign(key).encode().hex())
-    rpc = Rpc(DevChain(accounts=CLIENTS + 1))
+    rpc = Rpc(DevChain(accounts=CLIENTS + 1, history_contract=history))
 
     def body(method: str, *params: str) -> bytes:
         return json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
@@ -93,6 +94,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--transfers", type=int, default=2000)
     p.add_argument("--signed", type=int, default=0,
                    help="rpc: transfers to sign beforehand (default: --transfers + 100)")
+    p.add_argument("--history-contract", action="store_true",
+                   help="rpc: EIP-2935's history contract in the genesis")
     try:
         args = p.parse_args(argv)
     except SystemExit as exc:
@@ -101,8 +104,10 @@ def main(argv: list[str]) -> int:
         print("transfer_cost: --transfers must be positive, --signed not negative",
               file=sys.stderr)
         return 2
-    run, warm = (rpc_loop if args.path == "rpc" else testchain_loop)(args.transfers,
-                                                                     args.signed)
+    if args.path == "rpc":
+        run, warm = rpc_loop(args.transfers, args.signed, args.history_contract)
+    else:
+        run, warm = testchain_loop(args.transfers, args.signed)
     run(warm)
     start = time.process_time()
     run(args.transfers)

@@ -238,3 +238,25 @@ def test_tier_costs_bad_usage_exits_2(args: tuple[str, ...]) -> None:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("tier_costs.py: ") and result.stderr.count("\n") == 1
+
+
+LARGE_CONTRACT = ROOT / "benchmarks" / "large_contract.py"
+
+
+@pytest.mark.parametrize("args", [("--slots", "x"), ("--rounds", "0"), ("--bogus",)])
+def test_large_contract_bad_usage_exits_2(args: tuple[str, ...]) -> None:
+    result = subprocess.run([sys.executable, str(LARGE_CONTRACT), *args], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 2 and "large_contract.py: error:" in result.stderr
+
+
+def test_large_contract_reports_each_count_and_both_chains() -> None:
+    result = subprocess.run(
+        [sys.executable, str(LARGE_CONTRACT), "--slots", "0,300", "--rounds", "2",
+         "--transactions", "3", "--history-blocks", "20", "--json"],
+        capture_output=True, text=True, timeout=300, check=True)
+    doc = json.loads(result.stdout)
+    assert sorted(doc["per_transaction_ms"]) == ["0", "300"]
+    assert all(len(times) == 2 and min(times) > 0 for times in doc["per_transaction_ms"].values())
+    assert sorted(doc["history"]) == ["with", "without"]
+    assert all(run["cpu_s"] > 0 for run in doc["history"].values())
