@@ -2,7 +2,7 @@
 side by side (issue 14's throughput figure; a benchmark, not a test).
 
 Run: .venv/bin/python benchmarks/node_throughput.py [--transfers N] [--clients C]
-         [--datadir] [--only chainvm|anvil] [--anvil PATH] [--json]
+         [--datadir] [--no-history-contract] [--only chainvm|anvil] [--anvil PATH] [--json]
 
 Each engine runs as its own process on a loopback port, automining (one block per
 transaction), with C+1 funded dev accounts from the shared test mnemonic (`test test
@@ -20,7 +20,8 @@ sender's nonce must be N/C and the recipient's balance N wei, or the engine is
 reported failed (exit 1).
 
 --datadir: chainvm keeps the chain in LMDB in a temporary folder (anvil stays in
-memory: it has no comparable mode). anvil is found at --anvil, on PATH, or in the npm
+memory: it has no comparable mode). Both genesis blocks hold EIP-2935's history contract
+(the default of both); --no-history-contract leaves it out of chainvm's. anvil is found at --anvil, on PATH, or in the npm
 cache the node tests fill ($CHAINVM_NODE_JS, default ~/.cache/chainvm-node-js; npm
 package @foundry-rs/anvil); without it only chainvm runs.
 """
@@ -196,6 +197,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--transfers", type=int, default=5000)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--datadir", action="store_true", help="chainvm with an LMDB datadir")
+    p.add_argument("--no-history-contract", action="store_true",
+                   help="chainvm without EIP-2935's history contract in its genesis")
     p.add_argument("--only", choices=("chainvm", "anvil"))
     p.add_argument("--anvil", help="the anvil binary")
     p.add_argument("--json", action="store_true")
@@ -216,7 +219,10 @@ def main(argv: list[str]) -> int:
                        "--accounts", str(args.clients + 1)]
             if args.datadir:
                 command += ["--datadir", str(Path(tmp) / "chain")]
-            name = "chainvm" + (" --datadir" if args.datadir else "")
+            if args.no_history_contract:
+                command.append("--no-history-contract")
+            name = "chainvm" + (" --datadir" if args.datadir else "") + (
+                " --no-history-contract" if args.no_history_contract else "")
             print(f"running {name} ...", file=sys.stderr)
             results.append(run_engine(name, command, port, batches, warm, senders))
         anvil = _find_anvil(args.anvil)

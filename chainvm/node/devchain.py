@@ -340,9 +340,10 @@ class DevChain:
             "timestamp": timestamp, "fork_cache": fork_cache, "sync_interval": sync_interval,
             "history_contract": history_contract}
         # A new chain's genesis holds EIP-2935's block-hash history contract from Prague on,
-        # as anvil's does, when asked (`chainvm node --history-contract`): every block then
-        # runs its system call and writes one of its 8,191 slots, which costs about a fifth
-        # more CPU a block and memory a block (docs/node.md, "Prague system contracts").
+        # as anvil's does, when asked (`chainvm node` asks unless --no-history-contract;
+        # the Python test API does not): every block then runs its system call and writes
+        # one of its 8,191 slots, about a third more CPU a block in process (docs/node.md,
+        # "Prague system contracts").
         self.history_contract = history_contract
         self.keys: dict[bytes, bytes] = dict(dev_keys(accounts, mnemonic))
         self._key_objects: dict[bytes, PrivateKey] = {}

@@ -51,14 +51,14 @@ def test_cli_banner_and_persistence(tmp_path: Path) -> None:
     pytest.importorskip("lmdb")
     datadir = str(tmp_path / "chain")
     proc, url, lines = start_node("--datadir", datadir, "--accounts", "3", "--chain-id", "1337",
-                                  "--balance", "100")
+                                  "--balance", "100", "--no-history-contract")
     try:
         banner = "".join(lines)
         assert "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 (100 ETH) key 0xac0974be" in banner
         assert "Mnemonic: test test test" in banner
         rpc = Client(url)
         assert rpc("eth_chainId") == "0x539"
-        # No EIP-2935 contract unless asked for (--history-contract, see test_anvil_flags).
+        # No EIP-2935 contract with --no-history-contract (the default has it: test_anvil_flags).
         assert rpc("eth_getCode", "0x0000f90827f1c53a10cb7a02335b175320002935", "latest") == "0x"
         a = rpc("eth_accounts")
         h = rpc("eth_sendTransaction", {"from": a[0], "to": a[1], "value": "0x10"})
@@ -330,7 +330,7 @@ def test_anvil_flags() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "chainvm.node.cli", "-p", str(port), "-a", "3",
          "--hardfork", "prague", "--gas-limit", "40000000", "--timestamp", "1700000000",
-         "--no-mining", "--silent", "--auto-impersonate", "--history-contract"],
+         "--no-mining", "--silent", "--auto-impersonate"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -342,7 +342,7 @@ def test_anvil_flags() -> None:
         assert genesis["gasLimit"] == hex(40_000_000) and genesis["timestamp"] == hex(1700000000)
         assert rpc("anvil_nodeInfo")["hardFork"] == "Prague"
         assert rpc("anvil_getAutomine") is False
-        # --history-contract: the genesis holds EIP-2935's contract, as anvil's does.
+        # By default the genesis holds EIP-2935's contract, as anvil's does.
         history = "0x0000f90827f1c53a10cb7a02335b175320002935"
         assert rpc("eth_getCode", history, "latest").startswith("0x3373fffffff")
         tx = rpc("eth_sendTransaction", {"from": accounts[0], "to": accounts[1], "value": "0x1"})
