@@ -90,16 +90,21 @@ class LayeredStorage(dict[int, int]):
             raise KeyError(key)
         return value
 
-    def flat(self) -> dict[int, int]:
-        """The slots as one new dict: the bottom storage copied at C speed, then each
-        layer's removals and writes applied from the bottom up (within a layer the two
-        are disjoint)."""
+    def layers_and_bottom(self) -> tuple[list[LayeredStorage], Mapping[int, int]]:
+        """This layer and the layers below it, top first, and the storage at the bottom."""
         layers: list[LayeredStorage] = []
         storage: Mapping[int, int] = self
         while isinstance(storage, LayeredStorage):
             layers.append(storage)
             storage = storage.base
-        flat = dict(storage)
+        return layers, storage
+
+    def flat(self) -> dict[int, int]:
+        """The slots as one new dict: the bottom storage copied at C speed, then each
+        layer's removals and writes applied from the bottom up (within a layer the two
+        are disjoint)."""
+        layers, bottom = self.layers_and_bottom()
+        flat = dict(bottom)
         for layer in reversed(layers):
             for key in layer.cleared:
                 del flat[key]
@@ -180,11 +185,7 @@ def _collapsed(storage: LayeredStorage) -> dict[int, int]:
     """`storage`'s slots as one layer over the dict at the bottom of its chain (the layers'
     writes and removals merged, bottom up), or as one new dict once that layer would hold
     a `REBASE_DIVISOR`th as many slots as the bottom dict."""
-    layers: list[LayeredStorage] = []
-    below: Mapping[int, int] = storage
-    while isinstance(below, LayeredStorage):
-        layers.append(below)
-        below = below.base
+    layers, below = storage.layers_and_bottom()
     writes: dict[int, int] = {}
     cleared: set[int] = set()
     for layer in reversed(layers):  # within a layer the removals and writes are disjoint
@@ -198,11 +199,7 @@ def _collapsed(storage: LayeredStorage) -> dict[int, int]:
     if not writes and not cleared:
         return below  # type: ignore[return-value]  # never written: a base as it is
     if len(writes) + len(cleared) > len(below) // REBASE_DIVISOR:
-        flat = dict(below)
-        for key in cleared:
-            del flat[key]
-        flat.update(writes)
-        return flat
+        return storage.flat()  # (rare: once a sixteenth of the bottom's slots is written)
     merged = LayeredStorage(below)
     dict.update(merged, writes)
     merged.cleared = cleared
