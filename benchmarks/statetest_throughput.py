@@ -7,9 +7,9 @@ own runner (`ethereum_spec_tools.evm_tools.statetest`), each in its own process,
 same cases, through the statetests suite worker of benchmarks/run.py. Every case is
 verified by its post-state root (and logs hash). The figure is cases per CPU second of
 the worker (`time.process_time()`, process start-up and imports excluded: the modules
-an implementation loads on its first case, found by running that case in a forked
-child, are imported before the clock starts) and the ratio chainvm / EELS of those
-rates.
+an implementation loads on any of the sample's files, found by running them once in a
+forked child, are imported before the clock starts) and the ratio chainvm / EELS of
+those rates.
 
     .venv/bin/python benchmarks/statetest_throughput.py --json > result.json
 

@@ -177,7 +177,7 @@ def _runner_module() -> object:
     return module
 
 
-def test_state_test_workers_import_what_the_first_case_loads_before_timing(
+def test_modules_loaded_by_finds_what_a_run_imports_in_a_forked_child(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner: Any = _runner_module()
     # Modules of this test's own (any stdlib module may have been imported by an earlier
@@ -196,6 +196,41 @@ def test_state_test_workers_import_what_the_first_case_loads_before_timing(
     for module in (wanted, other):
         sys.modules.pop(module, None)
 
+
+def test_state_test_workers_import_what_any_file_loads_before_timing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module that only a later file of the sample imports (chainvm loads its alt_bn128
+    arithmetic on the first ECMUL) is imported before the clock starts, even when an
+    earlier file fails."""
+    runner: Any = _runner_module()
+    lazy = f"chainvm_probe_{tmp_path.name}_lazy".replace("-", "_")
+    (tmp_path / f"{lazy}.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    seen: list[tuple[str, bool]] = []
+
+    class Driver:
+        def __init__(self, root: Path, fork: str) -> None:
+            pass
+
+        def verify_file(self, rel: str) -> dict[str, dict[str, Any]]:
+            seen.append((rel, lazy in sys.modules))
+            if rel == "broken.json":
+                raise ValueError("a file that fails")
+            if rel == "late.json":
+                __import__(lazy)
+            return {rel: {"pass": True, "gas": None, "rejected": None, "error": None}}
+
+    monkeypatch.setitem(runner.STATETEST_DRIVERS, "probe", Driver)
+    plan = {"root": str(tmp_path), "fork": "Cancun",
+            "files": ["first.json", "broken.json", "late.json"]}
+    result = runner.statetest_worker("probe", plan, 1, lambda message: None)
+    try:
+        # Only the timed run's calls are seen here (the discovery ran in a forked child),
+        # and the module was imported before the first of them.
+        assert seen == [("first.json", True), ("broken.json", True), ("late.json", True)]
+        assert result["cases"]["late.json"]["pass"]
+    finally:
+        sys.modules.pop(lazy, None)
 
 TIER_COSTS = ROOT / "benchmarks" / "tier_costs.py"
 
