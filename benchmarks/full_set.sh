@@ -6,7 +6,8 @@
 #
 # pure package (this checkout): warm (chainvm, py-evm, pyrevm), steady state (N runs,
 # chainvm and pyrevm after 15 untimed runs), cold (three fresh processes per case, the
-# three taking turns), the state sample twice and the blockchain tests against the
+# three taking turns), the state sample twice (each pair the median of three workers per
+# implementation) and the blockchain tests against the
 # execution specs, the ERC-20 per-call figures; native build (HEAD exported to a
 # temporary folder, compiled with mypyc, put first on PYTHONPATH; its COMMIT file names
 # the commit in the results): warm, steady state, cold taking turns with py-evm and
@@ -66,7 +67,7 @@ steady_and_samples() {
     done
     for i in 1 2; do
         say "$label: state sample $i/2"
-        "$@" benchmarks/statetest_throughput.py --files 30 --blocktests "" --json \
+        "$@" benchmarks/statetest_throughput.py --files 30 --rounds 3 --blocktests "" --json \
             > "$out/statetest-throughput-$stamp-states$build-$i.json"
     done
 }

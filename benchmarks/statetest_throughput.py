@@ -9,7 +9,9 @@ verified by its post-state root (and logs hash). The figure is cases per CPU sec
 the worker (`time.process_time()`, process start-up and imports excluded: the modules
 an implementation loads on any of the sample's files, found by running them once in a
 forked child, are imported before the clock starts) and the ratio chainvm / EELS of
-those rates.
+those rates. With --rounds N each pair runs in N fresh workers per implementation, the
+implementations taking turns, and its CPU is the median of theirs: a row of a few tens of
+milliseconds can take a third longer in one worker than in the next on a shared machine.
 
     .venv/bin/python benchmarks/statetest_throughput.py --json > result.json
 
@@ -30,6 +32,7 @@ import argparse
 import importlib.util
 import json
 import re
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -224,6 +227,29 @@ def state_lines(rows: list[dict[str, Any]], impls: list[str]) -> list[str]:
     return lines
 
 
+def pair_result(run: Any, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """One implementation's figures for a pair from its workers (one per round): the
+    first worker's cases, the median of the workers' CPU times. A worker that failed, or
+    whose verdicts differ from the first's, makes the pair's status its own."""
+    res = workers[0]
+    cases = res.get("cases") or {}
+    verdicts = {k: c["pass"] for k, c in cases.items()}
+    cpus = [run.median_of(w, "cpu_times") for w in workers]
+    status, error = res["status"], res.get("error")
+    for w in workers[1:]:
+        if w["status"] != "ok" and status == "ok":
+            status, error = w["status"], w.get("error")
+        elif {k: c["pass"] for k, c in (w.get("cases") or {}).items()} != verdicts \
+                and status == "ok":
+            status, error = "error", "verdicts differ between rounds"
+    known = [c for c in cpus if c is not None]
+    return {"status": status, "error": error, "cases": len(cases),
+            "passed": sum(1 for c in cases.values() if c["pass"]),
+            "cpu": statistics.median(known) if len(known) == len(cpus) else None,
+            "cpu_rounds": cpus, "max_rss_mib": res.get("max_rss_mib"),
+            "failed": {k: c["error"] for k, c in cases.items() if not c["pass"]}}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks/statetest_throughput.py",
                                      description=__doc__.split("\n\n")[0])
@@ -236,6 +262,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=1, metavar="R",
                         help="passes per worker; the median CPU time is used (default 1: the "
                              "first pass, chainvm's code caches cold)")
+    parser.add_argument("--rounds", type=int, default=1, metavar="N",
+                        help="fresh workers per pair and implementation, the implementations "
+                             "taking turns; a pair's CPU is the median of its N workers' "
+                             "(default 1)")
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                         help="seconds one worker may take (default 3600)")
     parser.add_argument("--blocktests", default="blockchain-2024,blockchain-legacy-cancun",
@@ -251,8 +281,8 @@ def main(argv: list[str]) -> int:
 
     impls = [i.strip() for i in args.impl.split(",") if i.strip()]
     if not impls or any(i not in run.STATETEST_DRIVERS for i in impls) or args.files < 1 \
-            or args.repeat < 1:
-        sys.stderr.write("statetest_throughput: bad --impl, --files or --repeat\n")
+            or args.repeat < 1 or args.rounds < 1:
+        sys.stderr.write("statetest_throughput: bad --impl, --files, --repeat or --rounds\n")
         return 2
     progress = run.Progress(True)
     rows: list[dict[str, Any]] = []
@@ -267,20 +297,18 @@ def main(argv: list[str]) -> int:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
             json.dump({"root": str(root), "fork": fork, "files": files}, fh)
             plan = Path(fh.name)
+        workers: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
         try:
-            results = {impl: run.run_suite_worker(impl, "statetests", plan, args.repeat,
-                                                  args.timeout, progress) for impl in impls}
+            for _ in range(args.rounds):
+                for impl in impls:
+                    workers[impl].append(run.run_suite_worker(impl, "statetests", plan,
+                                                              args.repeat, args.timeout,
+                                                              progress))
         finally:
             plan.unlink()
         row: dict[str, Any] = {"archive": archive, "fork": fork, "files": files}
-        for impl, res in results.items():
-            cases = res.get("cases") or {}
-            row[impl] = {"status": res["status"], "error": res.get("error"),
-                         "cases": len(cases),
-                         "passed": sum(1 for c in cases.values() if c["pass"]),
-                         "cpu": run.median_of(res, "cpu_times"),
-                         "max_rss_mib": res.get("max_rss_mib"),
-                         "failed": {k: c["error"] for k, c in cases.items() if not c["pass"]}}
+        for impl, runs in workers.items():
+            row[impl] = pair_result(run, runs)
         rows.append(row)
     lines = state_lines(rows, impls) if rows else []
     block_impls = ["chainvm"] + (["eels"] if "eels" in impls else [])

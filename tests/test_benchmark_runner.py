@@ -232,6 +232,40 @@ def test_state_test_workers_import_what_any_file_loads_before_timing(
     finally:
         sys.modules.pop(lazy, None)
 
+def _throughput_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "statetest_throughput_under_test", ROOT / "benchmarks" / "statetest_throughput.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_state_sample_rounds_take_the_median_worker_and_check_the_verdicts() -> None:
+    throughput = _throughput_module()
+    runner: Any = _runner_module()
+
+    def worker(cpu: float, verdict: bool = True, status: str = "ok") -> dict[str, Any]:
+        return {"status": status, "cpu_times": [cpu],
+                "cases": {"a": {"pass": True, "error": None},
+                          "b": {"pass": verdict, "error": None if verdict else "root"}}}
+
+    one = throughput.pair_result(runner, [worker(0.030), worker(0.041), worker(0.029)])
+    assert (one["status"], one["cpu"], one["cpu_rounds"]) == ("ok", 0.030, [0.030, 0.041, 0.029])
+    assert (one["cases"], one["passed"]) == (2, 2)
+    assert throughput.pair_result(runner, [worker(0.5)])["cpu"] == 0.5
+    differ = throughput.pair_result(runner, [worker(0.030), worker(0.031, verdict=False)])
+    assert (differ["status"], differ["error"]) == ("error", "verdicts differ between rounds")
+    crashed = throughput.pair_result(runner, [worker(0.030), {"status": "crash", "error": "x"}])
+    assert (crashed["status"], crashed["cpu"]) == ("crash", None)
+
+
+def test_state_sample_refuses_zero_rounds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _throughput_module().main(["--rounds", "0", "--blocktests", ""]) == 2
+    assert "--rounds" in capsys.readouterr().err
+
 TIER_COSTS = ROOT / "benchmarks" / "tier_costs.py"
 
 
