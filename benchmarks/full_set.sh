@@ -11,7 +11,7 @@
 # execution specs, the ERC-20 per-call figures; native build (HEAD exported to a
 # temporary folder, compiled with mypyc, put first on PYTHONPATH; its COMMIT file names
 # the commit in the results): warm, steady state, cold taking turns with py-evm and
-# pyrevm, the state sample twice. 9.5 minutes with N=3 on a 2-core machine (2026-12-04),
+# pyrevm, the state sample twice. 12.5 minutes with N=3 on a 2-core machine (2026-12-06),
 # 4.5 of them the two cold runs (py-evm's start-up in every process) and 0.5 the native
 # build. Run it on an otherwise idle machine and do not change the checkout while it
 # runs: the pure workers import it.
