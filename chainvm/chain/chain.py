@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from chainvm.chain.block import Block, Header, Receipt
 from chainvm.chain.config import ChainConfig
@@ -224,8 +224,8 @@ class StoredBlock:
             return True
         if state.origin is not parent.state_token or state.journal:
             return False
-        changes: dict[bytes, Account | SlotChanges | None] = dict(state.changes())
-        self.changes = changes
+        # (a new dict already: only its type widens, to the records a store may hold)
+        self.changes = cast("dict[bytes, Account | SlotChanges | None]", state.changes())
         self._parent = parent
         self._state = None
         return True
