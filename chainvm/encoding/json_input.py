@@ -76,6 +76,13 @@ def json_depth(raw: bytes) -> int:
     return max(map(operator.sub, map(operator.mul, opened, repeat(2)), count(1)))
 
 
+def nested_deeper_than(raw: bytes, limit: int) -> bool:
+    """Whether the brackets of a JSON text nest deeper than `limit` (strings ignored). A
+    text with no more opening brackets than the limit cannot: most have fewer, and need no
+    skeleton at all."""
+    return raw.count(b"[") + raw.count(b"{") > limit and json_depth(raw) > limit
+
+
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise InputError(f"integer literal of {len(text)} digits (at most {MAX_INT_DIGITS})")
@@ -91,9 +98,7 @@ def load_json(source: bytes | str, what: str) -> Any:
     `what` names the document (a path, "stdin") in the error message.
     """
     raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-    # No deeper than its opening brackets are many (counted at memchr speed): most
-    # fixtures have fewer than the limit, and need no skeleton at all.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth(raw) > MAX_JSON_DEPTH:
+    if nested_deeper_than(raw, MAX_JSON_DEPTH):
         raise InputError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         # json.loads(raw, parse_int=...) as it reads bytes, with one decoder for every

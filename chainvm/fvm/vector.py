@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainvm.encoding.json_input import MAX_JSON_DEPTH, json_depth
+from chainvm.encoding.json_input import MAX_JSON_DEPTH, nested_deeper_than
 from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError
 from chainvm.fvm.hamt import HamtError
@@ -434,7 +434,7 @@ def load_vector(path: str | Path) -> dict[str, Any]:
 
 def parse_vector(raw: bytes) -> dict[str, Any]:
     """Shape-check the content of a vector file; MalformedVector says why not."""
-    if json_depth(raw) > MAX_JSON_DEPTH:  # before the parser recurses (it may crash deep)
+    if nested_deeper_than(raw, MAX_JSON_DEPTH):  # before the parser recurses (it may crash deep)
         raise MalformedVector("JSON nested too deeply")
     try:
         vector = json.loads(raw)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chainvm.encoding.json_input import json_depth
+from chainvm.encoding.json_input import nested_deeper_than
 
 T = TypeVar("T")
 
@@ -36,8 +36,7 @@ def check_depth(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     recursion is bounded only by the interpreter's recursion limit, which libraries such
     as py_ecc raise far past what a thread's C stack holds). Malformed JSON passes: the
     parser reports it."""
-    # The fixture reader's check (counts first, then the skeleton outside strings).
-    if body.count(b"[") + body.count(b"{") > max_depth and json_depth(body) > max_depth:
+    if nested_deeper_than(body, max_depth):  # the fixture reader's check
         raise JsonShapeError(f"JSON nested deeper than {max_depth} levels")
 
 
