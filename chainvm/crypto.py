@@ -33,7 +33,9 @@ def sha256(data: bytes) -> bytes:
 
 
 def private_key_to_address(secret: bytes) -> bytes:
-    pub = PrivateKey(secret).public_key.format(compressed=False)
+    # PublicKey.from_secret, not PrivateKey(secret).public_key: a PrivateKey also builds
+    # the keypair Schnorr signing uses, which doubles the cost (20 against 39 us here).
+    pub = PublicKey.from_secret(secret).format(compressed=False)
     return keccak256(pub[1:])[12:]
 
 

