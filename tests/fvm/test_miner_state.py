@@ -257,3 +257,30 @@ def test_reschedule_expirations_of_replaced_sectors() -> None:
     assert bitfield.decode(queue[ms.quantize_up(600_000, *quant)][ms.E_ON_TIME]) == {2}
     exp = dict(Amt.load(rt.store, deadline[ms.D_EXPIRATIONS]).items())
     assert bitfield.decode(exp[at]) == {0}
+
+
+@pytest.mark.parametrize("field", [ms.E_PLEDGE, ms.E_ACTIVE_POWER])
+def test_removing_active_sectors_refuses_an_expiration_set_left_negative(field: int) -> None:
+    """Taking sectors out of their expiration set (terminations, replacements) aborts
+    with an illegal state when the set holds less pledge or active power than they
+    carry, as the actors' ExpirationSet.Remove and ValidateState do, instead of
+    storing a negative amount."""
+    rt = FakeRuntime()
+    quant = (ms.WPOST_PROVING_PERIOD, 59)
+    sectors = [_sector(1, 0, 600_000, pledge=5)]
+    _table, partition = _setup(rt, sectors, quant)
+    queue = Amt.load(rt.store, partition[ms.P_EXPIRATIONS])
+    ((epoch, entry),) = queue.items()
+    entry = list(entry)
+    entry[field] = (encode_bigint(4) if field == ms.E_PLEDGE
+                    else (_power(sectors) - ms.PowerPair(1, 1)).encode())
+    queue.set(epoch, entry)
+    partition[ms.P_EXPIRATIONS] = queue.flush()
+    with pytest.raises(ActorError) as refused:
+        ms._remove_active_sectors(rt, Amt.load(rt.store, partition[ms.P_EXPIRATIONS]),  # type: ignore[arg-type]
+                                  quant, sectors, SIZE)
+    assert refused.value.code == ExitCode.ERR_ILLEGAL_STATE
+    with pytest.raises(ActorError) as replaced:
+        ms.partition_replace_sectors(rt, partition, sectors,  # type: ignore[arg-type]
+                                     [_sector(2, 0, 700_000)], SIZE, quant)
+    assert replaced.value.code == ExitCode.ERR_ILLEGAL_STATE

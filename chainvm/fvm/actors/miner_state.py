@@ -851,29 +851,7 @@ def partition_replace_sectors(
     they leave their expiration entries and join the new ones; the removed
     ones must be active. Returns (power delta, pledge delta)."""
     queue = load_amt(rt, partition[P_EXPIRATIONS], "expiration set")
-    old_numbers: set[int] = set()
-    old_power, old_pledge = PowerPair(), 0
-    for epoch, numbers, power, pledge in _group_by_expiration(size, old, quant):
-        found = queue.get(epoch)
-        if found is None:
-            rt.abort(ExitCode.ERR_ILLEGAL_STATE, f"missing expected expiration set at {epoch}")
-        es = list(found)
-        on_time = bitfield.decode(es[E_ON_TIME])
-        if not set(numbers) <= on_time:
-            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
-        es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
-        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
-        active = PowerPair.decode(es[E_ACTIVE_POWER]) - power
-        if active.raw < 0 or active.qa < 0 or decode_bigint(es[E_PLEDGE]) < 0:
-            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiration set would go negative")
-        es[E_ACTIVE_POWER] = active.encode()
-        if _expiration_set_empty(es):
-            queue.delete(epoch)
-        else:
-            queue.set(epoch, es)
-        old_numbers.update(numbers)
-        old_power = old_power + power
-        old_pledge += pledge
+    old_numbers, old_power, old_pledge = _remove_active_sectors(rt, queue, quant, old, size)
     _add_active_sectors(queue, quant, new, size)
     new_power = power_for_sectors(size, new)
     new_pledge = sum(decode_bigint(s[8]) for s in new)
@@ -1166,7 +1144,9 @@ def deadline_remove_partitions(
 def _remove_active_sectors(
     rt: Runtime, queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
 ) -> tuple[set[int], PowerPair, int]:
-    """Take healthy sectors out of their on-time expiration entries."""
+    """Take healthy sectors out of their on-time expiration entries (an entry left with
+    negative pledge or active power is an illegal state, as the actors' ExpirationSet
+    Remove and ValidateState say)."""
     numbers_out: set[int] = set()
     total_power, total_pledge = PowerPair(), 0
     for epoch, numbers, power, pledge in _group_by_expiration(size, sectors, quant):
@@ -1178,8 +1158,12 @@ def _remove_active_sectors(
         if not set(numbers) <= on_time:
             rt.abort(ExitCode.ERR_ILLEGAL_STATE, "sectors not in the expiration set")
         es[E_ON_TIME] = bitfield.encode(on_time - set(numbers))
-        es[E_PLEDGE] = encode_bigint(decode_bigint(es[E_PLEDGE]) - pledge)
-        es[E_ACTIVE_POWER] = add_power(es[E_ACTIVE_POWER], -power)
+        pledge_left = decode_bigint(es[E_PLEDGE]) - pledge
+        active = PowerPair.decode(es[E_ACTIVE_POWER]) - power
+        if active.raw < 0 or active.qa < 0 or pledge_left < 0:
+            rt.abort(ExitCode.ERR_ILLEGAL_STATE, "expiration set would go negative")
+        es[E_PLEDGE] = encode_bigint(pledge_left)
+        es[E_ACTIVE_POWER] = active.encode()
         if _expiration_set_empty(es):
             queue.delete(epoch)
         else:
