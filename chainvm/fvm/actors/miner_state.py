@@ -1145,8 +1145,8 @@ def _remove_active_sectors(
     rt: Runtime, queue: Amt, quant: tuple[int, int], sectors: list[list[Any]], size: int
 ) -> tuple[set[int], PowerPair, int]:
     """Take healthy sectors out of their on-time expiration entries (an entry left with
-    negative pledge or active power is an illegal state, as the actors' ExpirationSet
-    Remove and ValidateState say)."""
+    negative pledge or active power is an illegal state, as in the actors'
+    ExpirationSet.Remove and ExpirationSet.ValidateState)."""
     numbers_out: set[int] = set()
     total_power, total_pledge = PowerPair(), 0
     for epoch, numbers, power, pledge in _group_by_expiration(size, sectors, quant):
