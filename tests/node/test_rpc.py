@@ -111,6 +111,8 @@ def test_deploy_call_events_and_revert(rpc: Client) -> None:
     assert receipt["to"] is None  # a creation receipt has "to": null
     store = receipt["contractAddress"]
     assert rpc("eth_getCode", store, "latest").startswith("0x6000")
+    assert rpc("eth_getAccountInfo", store, "latest") == {
+        "balance": "0x0", "nonce": "0x1", "code": rpc("eth_getCode", store, "latest")}
     set5 = "0x" + selector("set(uint256)").hex() + word(5)
     receipt = send(rpc, to=store, data=set5)
     (log,) = receipt["logs"]
@@ -320,7 +322,7 @@ def test_trace_block_by_number_and_hash(rpc: Client) -> None:
 
 
 def test_more_anvil_and_geth_methods(rpc: Client) -> None:
-    """Raw transactions, eth_getAccount, anvil_addBalance, the block timestamp interval,
+    """Raw transactions, eth_getAccount(Info), anvil_addBalance, the block timestamp interval,
     the interval-mining getter and the logging switch, answered as anvil 1.7.1 answers."""
     a = rpc("eth_accounts")
     receipt = send(rpc, to=a[1], value="0x1")
@@ -340,6 +342,12 @@ def test_more_anvil_and_geth_methods(rpc: Client) -> None:
     assert account["nonce"] == rpc("eth_getTransactionCount", a[0], "latest")
     assert account["balance"] == rpc("eth_getBalance", a[0], "latest")
     assert account["codeHash"] == "0x" + keccak256(b"").hex()
+    # anvil's eth_getAccountInfo: balance, nonce and code, zeros for an absent account
+    info = rpc("eth_getAccountInfo", a[0], "latest")
+    assert info == {"balance": account["balance"], "nonce": account["nonce"], "code": "0x"}
+    assert rpc("eth_getAccountInfo", "0x" + "3d" * 20, "latest") == \
+        {"balance": "0x0", "nonce": "0x0", "code": "0x"}
+    assert rpc("eth_getAccountInfo", a[0], "0x0")["nonce"] == "0x0"
     stranger = "0x" + "3c" * 20
     assert rpc("anvil_addBalance", stranger, "0x10") is True
     assert rpc("anvil_addBalance", stranger, "0x5") is True

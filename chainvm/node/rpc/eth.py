@@ -361,6 +361,15 @@ class EthApi(Namespace):
                 "storageRoot": d(storage_root(acct.storage) if acct else EMPTY_TRIE_ROOT),
                 "codeHash": d(acct.code_hash if acct else EMPTY_KECCAK)}
 
+    @quick
+    def eth_getAccountInfo(self, address: Address, block: BlockRef = LATEST) -> dict[str, Any]:
+        """anvil's account summary: balance, nonce and the code itself (an absent account
+        has zeros and no code)."""
+        state = self.state_at(block)
+        acct = state.get(address)
+        return {"balance": q(acct.balance if acct else 0), "nonce": q(acct.nonce if acct else 0),
+                "code": d(state.code(address))}
+
     def eth_getTransactionByBlockNumberAndIndex(self, block: BlockRef, index: Quantity
                                                 ) -> dict[str, Any] | None:
         stored = self.maybe_block(block)
