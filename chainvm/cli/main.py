@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from chainvm.cli.common import UsageError
 
-USAGE = """usage: chainvm COMMAND [ARGS]
+USAGE = """usage: chainvm COMMAND [ARGS]   (chainvm --version: the installed version)
 
 commands:
   statetest   run state-test fixtures (JSON results on stdout)
@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0 if args else 2
+    if args[0] in ("-V", "--version", "version"):
+        from chainvm.version import chainvm_version
+
+        sys.stdout.write(f"chainvm {chainvm_version()}\n")
+        return 0
     handler = _command(args[0])
     if handler is None:
         sys.stderr.write(f"chainvm: unknown command {args[0]!r}\n{USAGE}")

@@ -17,6 +17,7 @@ from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
 from chainvm.node.accounts import DEFAULT_MNEMONIC, MAX_ACCOUNTS, checksum, mnemonic_problem
 from chainvm.node.limits import MIN_BLOCK_TIME
+from chainvm.version import chainvm_version
 
 if TYPE_CHECKING:
     from chainvm.node.devchain import DevChain
@@ -28,6 +29,8 @@ def build_parser() -> ArgumentParser:
     # The shared parser: a bad flag is one line, not argparse's usage block.
     p = ArgumentParser(prog="chainvm node",
                        description="A development Ethereum node (JSON-RPC over HTTP).")
+    p.add_argument("-V", "--version", action="version",
+                   version=f"chainvm node {chainvm_version()}")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("-p", "--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")

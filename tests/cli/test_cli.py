@@ -28,6 +28,18 @@ def test_run_trace_is_eip3155_on_stderr() -> None:
     assert "gasUsed" in lines[-1]
 
 
+@pytest.mark.parametrize(("args", "prefix"), [(["--version"], "chainvm "), (["-V"], "chainvm "),
+                                              (["node", "--version"], "chainvm node ")])
+def test_version_is_the_installed_distributions(args: list[str], prefix: str) -> None:
+    """`chainvm --version` (and `chainvm node --version`, as `anvil --version`) print the
+    version pip installed, one line on stdout, exit 0."""
+    from importlib.metadata import version
+
+    out = chainvm(*args)
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout == f"{prefix}{version('chainvm')}\n"
+
+
 @pytest.mark.parametrize("args", [
     ["run", "--code", "zz"],
     ["run", "--code", "00", "--fork", "Nope"],

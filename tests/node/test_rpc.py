@@ -6,6 +6,7 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from importlib import metadata
 
 import pytest
 
@@ -57,7 +58,7 @@ def word(n: int) -> str:
 def test_identity_and_accounts(rpc: Client) -> None:
     assert rpc("eth_chainId") == "0x7a69"
     assert rpc("net_version") == "31337"
-    assert rpc("web3_clientVersion").startswith("chainvm/")
+    assert rpc("web3_clientVersion") == f"chainvm/v{metadata.version('chainvm')}/python"
     accounts = rpc("eth_accounts")
     assert accounts[0] == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"  # standard test mnemonic
     assert len(accounts) == 10

@@ -8,8 +8,10 @@ from chainvm.crypto import keccak256
 from chainvm.node.rpc.base import Namespace, immediate
 from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import Data
+from chainvm.version import chainvm_version
 
-CLIENT_VERSION = "chainvm/0.1/python"
+# anvil answers "anvil/v1.7.1", geth "Geth/v1.16.0-stable/linux-amd64/go1.24.4"
+CLIENT_VERSION = f"chainvm/v{chainvm_version()}/python"
 
 
 class Web3Api(Namespace):
