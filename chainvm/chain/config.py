@@ -10,6 +10,7 @@ difficulty reaches 0xC0000), "ParisToShanghaiAtTime15k" (by timestamp) or
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chainvm.evm.forks import FORK_ORDER, Fork, get_fork
@@ -39,8 +40,16 @@ class ChainConfig:
     bomb_delays: list[tuple[int, int]] = field(default_factory=list)
     terminal_total_difficulty: int | None = None
     dao_block: int | None = None
+    # A dev node's hook on every fork this configuration names (the variant of
+    # anvil_impersonateSignature, Fork.with_signature_overrides); not stored, not compared.
+    fork_variant: Callable[[Fork], Fork] | None = field(default=None, compare=False, repr=False,
+                                                        metadata={"stored": False})
 
     def fork_at(self, number: int, timestamp: int, parent_td: int) -> Fork:
+        fork = self._fork_at(number, timestamp, parent_td)
+        return fork if self.fork_variant is None else self.fork_variant(fork)
+
+    def _fork_at(self, number: int, timestamp: int, parent_td: int) -> Fork:
         name = self.number_forks[0][1]
         for start, fork_name in self.number_forks:
             if number >= start:

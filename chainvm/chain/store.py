@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -247,7 +247,10 @@ def _required(value: bytes | None, what: str) -> bytes:
 
 
 def config_to_json(config: ChainConfig) -> bytes:
-    return json.dumps(asdict(config)).encode()
+    # The fields by hand, not asdict: that deep-copies every value, a dev node's fork hook
+    # (and the node behind it) included.
+    return json.dumps({f.name: getattr(config, f.name) for f in fields(config)
+                       if f.metadata.get("stored", True)}).encode()
 
 
 def config_from_json(data: bytes) -> ChainConfig:

@@ -212,6 +212,9 @@ class Fork:
     # (target, max, base fee update fraction) instead of the schedule the fork inherits
     # (t8n's --input.blobParams).
     blob_schedule: tuple[int, int, int] | None = None
+    # A dev node's anvil_impersonateSignature: 65-byte signatures (r, s, v) and the address
+    # each recovers to, in ECRECOVER and in EIP-7702 authorizations (with_signature_overrides).
+    signature_overrides: Mapping[bytes, bytes] | None = None
     # Derived in __post_init__ (the opcode tables and precompiles below on first use):
     blob_target: int = field(init=False, default=0)
     blob_max: int = field(init=False, default=0)
@@ -246,11 +249,25 @@ class Fork:
     def precompiles(self) -> Mapping[bytes, Any]:
         from chainvm.evm.precompiles import precompiles_for
 
-        return MappingProxyType(precompiles_for(self.rules))
+        table = precompiles_for(self.rules)
+        if self.signature_overrides is not None:
+            from chainvm.evm.precompiles.basic import ecrecover_gas, ecrecover_with_overrides
+
+            table[bytes(19) + b"\x01"] = (ecrecover_gas,
+                                          ecrecover_with_overrides(self.signature_overrides))
+        return MappingProxyType(table)
 
     def with_blob_schedule(self, target: int, maximum: int, fraction: int) -> Fork:
         """This fork with another blob schedule (opcodes and rules unchanged)."""
         return replace(self, blob_schedule=(target, maximum, fraction))
+
+    def with_signature_overrides(self, overrides: Mapping[bytes, bytes]) -> Fork:
+        """This fork where the signatures in `overrides` recover to their addresses (a live
+        mapping: later entries count too), for a dev node's anvil_impersonateSignature.
+        Its opcode tables are this fork's own, so code compiled for one serves both."""
+        variant = replace(self, signature_overrides=overrides)
+        variant.__dict__["opcodes"] = self.opcodes  # the cached_property's slot
+        return variant
 
     def __repr__(self) -> str:
         return f"Fork({self.name})"

@@ -6,6 +6,7 @@ InvalidTransaction before any state is touched.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -231,13 +232,21 @@ def authority_of(auth: Authorization) -> bytes | None:
     return ecrecover_address(digest, auth.y_parity, auth.r, auth.s)
 
 
-def apply_authorizations(state: State, chain_id: int, authorizations: list[Authorization]) -> int:
-    """Install EIP-7702 delegations; invalid tuples are skipped. Returns the refund earned."""
+def apply_authorizations(state: State, chain_id: int, authorizations: list[Authorization],
+                         overrides: Mapping[bytes, bytes] | None = None) -> int:
+    """Install EIP-7702 delegations; invalid tuples are skipped. Returns the refund earned.
+    `overrides` (a dev node's anvil_impersonateSignature, Fork.signature_overrides) names
+    the authority of a tuple whose signature does not recover, by its r, s and 27 + y
+    parity, as anvil keys them."""
     refund = 0
     for auth in authorizations:
         if auth.chain_id not in (0, chain_id) or auth.nonce >= MAX_NONCE:
             continue
         authority = authority_of(auth)
+        if authority is None and overrides and 0 <= auth.y_parity <= 1 \
+                and auth.r <= UINT256_MAX and auth.s <= UINT256_MAX:
+            authority = overrides.get(auth.r.to_bytes(32, "big") + auth.s.to_bytes(32, "big")
+                                      + bytes((27 + auth.y_parity,)))
         if authority is None:
             continue
         state.access_address(authority)
@@ -284,7 +293,8 @@ def apply_transaction(state: State, fork: Fork, block: BlockEnv, tx: Transaction
         state.set_nonce(tx.sender, tx.nonce + 1)
         if tx.authorization_list:
             # Outside the call's snapshot: authorizations stand even if execution fails.
-            state.refund += apply_authorizations(state, block.chain_id, tx.authorization_list)
+            state.refund += apply_authorizations(state, block.chain_id, tx.authorization_list,
+                                                 fork.signature_overrides)
         if rules.eip7702:
             delegate = delegation_target(state.code(tx.to))
             if delegate is not None:

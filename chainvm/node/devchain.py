@@ -400,6 +400,8 @@ class DevChain:
         self.min_gas_price: int | None = None
         self.coinbase = bytes(20)
         self.impersonated: set[bytes] = set()
+        # anvil_impersonateSignature: 65-byte signatures and the addresses they recover to
+        self.signature_overrides: dict[bytes, bytes] = {}
         # anvil_autoImpersonateAccount: any sender without a dev key is impersonated
         self.auto_impersonate = False
         self.snapshots: dict[int, Snapshot] = {}
@@ -1338,6 +1340,31 @@ class DevChain:
     def impersonate(self, address: bytes) -> None:
         self.impersonated.add(address)
 
+    def fork_of(self, stored: StoredBlock) -> Fork:
+        """The fork to run code on `stored` with (a call at it, a replay of it): its own,
+        with the signatures anvil_impersonateSignature has set since."""
+        hook = self.config.fork_variant
+        return stored.fork if hook is None else hook(stored.fork)
+
+    def impersonate_signature(self, signature: bytes, address: bytes) -> None:
+        """anvil_impersonateSignature: `signature` (r, s and v, 65 bytes) recovers to
+        `address` in ECRECOVER, and names the authority of an EIP-7702 authorization
+        whose signature does not recover, in every later block, call, estimate and trace
+        (Fork.with_signature_overrides, through the configuration's fork hook)."""
+        self.signature_overrides[signature] = address
+        if self.config.fork_variant is None:
+            overrides = self.signature_overrides
+            variants: dict[Fork, Fork] = {}  # by identity: forks compare by identity
+
+            def with_overrides(fork: Fork) -> Fork:
+                variant = variants.get(fork)
+                if variant is None:
+                    variant = variants[fork] = fork.with_signature_overrides(overrides)
+                return variant
+
+            self.config.fork_variant = with_overrides
+        self._pending = None  # built without the override
+
     def stop_impersonating(self, address: bytes) -> None:
         self.impersonated.discard(address)
 
@@ -1512,7 +1539,7 @@ class DevChain:
             if states is not None and i == index:
                 states.append(work.copy())
 
-        body = apply_body(self.config_for(stored), stored.fork,
+        body = apply_body(self.config_for(stored), self.fork_of(stored),
                           self.block_env(stored, replay=True),
                           work, block.transactions[:index + 1],
                           stored.header.parent_hash, exempt=self.is_impersonated_tx,

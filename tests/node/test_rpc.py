@@ -845,3 +845,55 @@ def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
     # Still serving.
     assert rpc("eth_chainId") == "0x7a69"
     assert keccak256(b"") .hex() == rpc("web3_sha3", "0x")[2:]
+
+
+def test_impersonated_signature_recovers_to_its_address() -> None:
+    """anvil_impersonateSignature, as anvil 1.7.1 answers it (checked side by side): the
+    signature (r, s, v) recovers to the address in ECRECOVER for calls, estimates, mined
+    transactions and their traces, whatever the upper bytes of v; and it names the
+    authority of an EIP-7702 authorization whose own signature does not recover. Other
+    signatures recover as before. anvil's parameters are one [signature, address] pair."""
+    from chainvm.chain.transactions import SignedTransaction
+    from chainvm.evm.transaction import Authorization
+
+    dev = DevChain()
+    with ThreadedNode(dev) as node:
+        rpc = Client(node.url)
+        ecrecover = "0x" + "00" * 19 + "01"
+        r, s = (1).to_bytes(32, "big"), (2).to_bytes(32, "big")
+        digest = b"\x11" * 32
+        call = {"to": ecrecover, "data": "0x" + (digest + (27).to_bytes(32, "big") + r + s).hex()}
+        other = {"to": ecrecover, "data": "0x" + (digest + (28).to_bytes(32, "big") + r + s).hex()}
+        genuine, genuine_other = rpc("eth_call", call, "latest"), rpc("eth_call", other, "latest")
+        assert int(genuine, 16) != 0  # r = 1, s = 2 recovers to some address
+        who = "0x" + "7a" * 20
+        assert rpc("anvil_impersonateSignature", ["0x" + (r + s).hex() + "1b", who]) is None
+        assert rpc("eth_call", call, "latest") == "0x" + "00" * 12 + who[2:]
+        assert rpc("eth_call", other, "latest") == genuine_other  # v = 28: not overridden
+        high_v = dict(call, data=call["data"][:66] + "01" + call["data"][68:])
+        assert rpc("eth_call", high_v, "latest") == "0x" + "00" * 12 + who[2:]
+        assert rpc("eth_estimateGas", call) == rpc("eth_estimateGas", other)
+        tx_hash = rpc("eth_sendTransaction", dict(call, **{"from": rpc("eth_accounts")[0]}))
+        assert rpc("eth_getTransactionReceipt", tx_hash)["status"] == "0x1"
+        traced = rpc("debug_traceTransaction", tx_hash, {"tracer": "callTracer"})
+        assert traced["output"] == "0x" + "00" * 12 + who[2:]
+        assert rpc("eth_call", call, "0x0") == "0x" + "00" * 12 + who[2:]  # at an older block
+
+        # EIP-7702: an authorization signed (0, 0) recovers to nobody; overridden, it names
+        # its authority, whose account then delegates.
+        authority = "0x" + "5e" * 20
+        rpc("anvil_impersonateSignature", "0x" + "00" * 64 + "1b", authority)  # apart
+        sender = bytes.fromhex(rpc("eth_accounts")[0][2:])
+        nonce = int(rpc("eth_getTransactionCount", "0x" + sender.hex(), "latest"), 16)
+        tx = SignedTransaction(tx_type=4, nonce=nonce, gas_limit=100_000, to=b"\x99" * 20,
+                               value=0, data=b"", v=0, r=0, s=0, chain_id=dev.chain_id,
+                               max_priority_fee_per_gas=10**9, max_fee_per_gas=10**10,
+                               authorization_list=[Authorization(dev.chain_id, b"\x42" * 20,
+                                                                 0, 0, 0, 0)])
+        tx.sign(dev.keys[sender])
+        rpc("eth_sendRawTransaction", "0x" + tx.encode().hex())
+        assert rpc("eth_getCode", authority, "latest") == "0xef0100" + "42" * 20
+        assert rpc("eth_getTransactionCount", authority, "latest") == "0x1"
+
+        assert rpc.error("anvil_impersonateSignature", "0x1234", who)["code"] == -32602
+        assert rpc.error("anvil_impersonateSignature", ["0x" + "00" * 65])["code"] == -32602

@@ -272,6 +272,19 @@ class AnvilApi(Namespace):
         self.dev.impersonate(address)
         return True
 
+    def anvil_impersonateSignature(self, signature: Raw, address: Raw = None) -> None:
+        """From now on `signature` (r, s and v: 65 bytes) recovers to `address` in ECRECOVER,
+        and names the authority of an EIP-7702 authorization whose signature does not
+        recover (anvil's). Takes anvil's parameters, one [signature, address] pair, or the
+        two as separate parameters."""
+        if address is None and isinstance(signature, list) and len(signature) == 2:
+            signature, address = signature
+        if address is None:
+            raise InvalidParams("expected a [signature, address] pair")
+        self.dev.impersonate_signature(
+            parse_data(signature, "invalid argument 0: signature (r, s, v)", 65),
+            parse_data(address, "invalid argument 1: address", 20))
+
     def anvil_autoImpersonateAccount(self, on: Bool) -> bool:
         """Impersonate every sender that has no dev key (anvil's), until turned off."""
         self.dev.auto_impersonate = on

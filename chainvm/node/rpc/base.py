@@ -150,7 +150,7 @@ class Namespace:
             return remote.state_at(ref.number), env, fork
         stored = self.block(ref)
         state = None if stored is dev.chain.head else stored.state
-        return state, dev.block_env(stored), stored.fork
+        return state, dev.block_env(stored), dev.fork_of(stored)
 
     def overridden_context(self, args: CallArgs, block: BlockId, overrides: Any,
                            block_overrides: Any,
