@@ -257,3 +257,25 @@ def test_a_large_contract_is_stored_by_its_slots_and_read_back(tmp_path: Path) -
         assert not isinstance(entry, Account) or block.number == 1, block.number
     check_consistent(again)
     again.close()
+
+
+def test_a_config_with_a_fork_hook_is_stored_without_it() -> None:
+    """A dev node's fork hook (ChainConfig.fork_variant, anvil_impersonateSignature) is
+    not part of what the store keeps: the JSON holds the fields alone, and reads back as
+    an equal configuration without the hook."""
+    from chainvm.chain.config import config_for_network
+    from chainvm.chain.store import config_from_json, config_to_json
+
+    config = config_for_network("Cancun")
+    seen: list[object] = []
+
+    def hook(fork: object) -> object:
+        seen.append(fork)
+        return fork
+
+    config.fork_variant = hook  # type: ignore[assignment]
+    assert config.fork_at(1, 1, 0).name == "Cancun" and seen
+    stored = config_to_json(config)
+    assert b"fork_variant" not in stored
+    back = config_from_json(stored)
+    assert back == config and back.fork_variant is None
