@@ -15,20 +15,32 @@ runs on GMP. Without gmpy2 (a platform with no wheel for it) the same code runs 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-try:
-    import gmpy2
+# gmpy2 is imported on first use (_load): its import takes about 20 ms (it loads
+# importlib.metadata), a fifth of a `chainvm run` or `chainvm t8n` process, and most runs
+# never reach a large modular power or the alt_bn128 precompiles.
+_mpz: Callable[[int], int] | None = None
+_powmod: Any = None
 
-    if not hasattr(gmpy2.mpz, "to_bytes"):  # before gmpy2 2.2: results must act as ints
-        gmpy2 = None
-except ImportError:  # no wheel for this platform: plain ints, same results
-    gmpy2 = None
 
-GMP: bool = gmpy2 is not None
+def _load() -> None:
+    global _mpz, _powmod
+    try:
+        import gmpy2
 
-_mpz: Callable[[int], int] = cast(Callable[[int], int], gmpy2.mpz) if gmpy2 is not None else int
-_powmod: Any = gmpy2.powmod if gmpy2 is not None else pow
+        if not hasattr(gmpy2.mpz, "to_bytes"):  # before gmpy2 2.2: results must act as ints
+            raise ImportError("gmpy2 older than 2.2")
+        _mpz, _powmod = gmpy2.mpz, gmpy2.powmod
+    except ImportError:  # no wheel for this platform: plain ints, same results
+        _mpz, _powmod = int, pow
+
+
+def uses_gmp() -> bool:
+    """Whether the arithmetic runs on GMP (gmpy2 2.2 or later imports); loads it."""
+    if _mpz is None:
+        _load()
+    return _mpz is not int
 
 
 def modular(value: int) -> int:
@@ -36,9 +48,18 @@ def modular(value: int) -> int:
 
     Typed `int`: an mpz takes every operator an int takes, and compares and hashes equal.
     """
-    return _mpz(value)
+    mpz = _mpz
+    if mpz is None:
+        _load()
+        mpz = _mpz
+        assert mpz is not None
+    return mpz(value)
 
 
 def powmod(base: int, exponent: int, modulus: int) -> int:
     """`pow(base, exponent, modulus)` as a Python int, for exponent >= 0 and modulus >= 1."""
-    return int(_powmod(base, exponent, modulus))
+    fn = _powmod
+    if fn is None:
+        _load()
+        fn = _powmod
+    return int(fn(base, exponent, modulus))

@@ -25,7 +25,7 @@ def _modexp_input(base: int, exp: int, mod: int, size: int) -> bytes:
 def test_gmp_is_what_the_field_arithmetic_runs_on() -> None:
     """gmpy2 is a dependency: where it is installed, bn254's modulus is an mpz."""
     gmpy2 = pytest.importorskip("gmpy2")
-    assert bigint.GMP
+    assert bigint.uses_gmp()
     assert type(bn254.P) is gmpy2.mpz
     assert bn254.P == 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
@@ -49,13 +49,29 @@ def test_modexp_against_pow_at_random_sizes() -> None:
             assert out == (pow(base, exp, mod).to_bytes(size, "big") if mod else bytes(size))
 
 
+def test_gmpy2_loads_only_when_a_large_power_runs_on_it() -> None:
+    """gmpy2's import (about 20 ms, a fifth of a `chainvm run`) is left to the first
+    large modular power: a program without one never loads it; EXP of a 256-bit
+    exponent, in the same process, does. (Left out of the run without gmpy2, as the
+    other GMP-only test, by its name.)"""
+    probe = (
+        "import sys\n"
+        "from chainvm.cli.main import main\n"
+        "assert main(['run', '--code', '600260030a00']) == 0 and 'gmpy2' not in sys.modules\n"
+        "assert main(['run', '--code', '7f' + 'ff' * 32 + '60030a00']) == 0\n"
+        "assert 'gmpy2' in sys.modules\n")
+    check = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           cwd=ROOT, check=False)
+    assert check.returncode == 0, check.stderr
+
+
 def test_precompile_suites_pass_without_gmpy2(tmp_path: Path) -> None:
     """The fallback: with gmpy2 unimportable, the same tests pass on plain ints."""
     (tmp_path / "gmpy2.py").write_text('raise ImportError("gmpy2 hidden by the test")\n')
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp_path), env.get("PYTHONPATH")) if p)
     probe = ("from chainvm.evm import bigint; from chainvm.evm.precompiles import bn254; "
-             "assert not bigint.GMP and type(bn254.P) is int")
+             "assert not bigint.uses_gmp() and type(bn254.P) is int")
     check = subprocess.run(
         [sys.executable, "-c", probe],
         env=env, capture_output=True, text=True, cwd=ROOT, check=False)
