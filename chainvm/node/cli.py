@@ -11,7 +11,7 @@ import sys
 import tempfile
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chainvm.cli.common import ArgumentParser, UsageError
 from chainvm.encoding.json_input import UINT64_MAX
@@ -25,12 +25,25 @@ if TYPE_CHECKING:
 USAGE_EXIT = 2
 
 
+class _PrintVersion(argparse.Action):
+    """--version: the installed version, looked up only when asked (the lookup imports
+    importlib.metadata, which a node's start-up does not otherwise load)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0,
+                         help="print the installed version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"chainvm node {chainvm_version()}")
+        parser.exit()
+
+
 def build_parser() -> ArgumentParser:
     # The shared parser: a bad flag is one line, not argparse's usage block.
     p = ArgumentParser(prog="chainvm node",
                        description="A development Ethereum node (JSON-RPC over HTTP).")
-    p.add_argument("-V", "--version", action="version",
-                   version=f"chainvm node {chainvm_version()}")
+    p.add_argument("-V", "--version", action=_PrintVersion)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("-p", "--port", type=int, default=8545, help="0 picks a free port")
     p.add_argument("--datadir", help="persist the chain in LMDB here (default: in memory)")

@@ -418,7 +418,7 @@ class AnvilApi(Namespace):
     def anvil_metadata(self) -> dict[str, Any]:
         """anvil's (and hardhat's) description of the node: client, chain, head, the fork
         it was made from, and the snapshots as {id: [number, hash]}."""
-        from chainvm.node.rpc.web3 import CLIENT_VERSION
+        from chainvm.node.rpc.web3 import client_version
 
         dev = self.dev
         remote = dev.remote
@@ -427,7 +427,7 @@ class AnvilApi(Namespace):
             stored = dev.chain.get_block(snap.head_hash)
             snapshots[str(sid)] = [stored.number if stored else None, "0x" + snap.head_hash.hex()]
         return {
-            "clientVersion": CLIENT_VERSION,
+            "clientVersion": client_version(),
             "chainId": dev.chain_id,
             "instanceId": "0x" + dev.instance_id.hex(),
             "latestBlockNumber": dev.head.number,

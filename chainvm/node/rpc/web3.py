@@ -10,8 +10,12 @@ from chainvm.node.rpc.format import d, q
 from chainvm.node.rpc.params import Data
 from chainvm.version import chainvm_version
 
-# anvil answers "anvil/v1.7.1", geth "Geth/v1.16.0-stable/linux-amd64/go1.24.4"
-CLIENT_VERSION = f"chainvm/v{chainvm_version()}/python"
+
+def client_version() -> str:
+    """What web3_clientVersion answers, as anvil's "anvil/v1.7.1" and geth's
+    "Geth/v1.16.0-stable/linux-amd64/go1.24.4" do (read when asked: the installed
+    version's lookup imports importlib.metadata, which nothing else at start-up loads)."""
+    return f"chainvm/v{chainvm_version()}/python"
 
 
 class Web3Api(Namespace):
@@ -20,7 +24,7 @@ class Web3Api(Namespace):
 
     @immediate
     def web3_clientVersion(self) -> str:
-        return CLIENT_VERSION
+        return client_version()
 
     def web3_sha3(self, data: Data) -> str:
         return d(keccak256(data))
