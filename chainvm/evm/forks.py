@@ -249,13 +249,7 @@ class Fork:
     def precompiles(self) -> Mapping[bytes, Any]:
         from chainvm.evm.precompiles import precompiles_for
 
-        table = precompiles_for(self.rules)
-        if self.signature_overrides is not None:
-            from chainvm.evm.precompiles.basic import ecrecover_gas, ecrecover_with_overrides
-
-            table[bytes(19) + b"\x01"] = (ecrecover_gas,
-                                          ecrecover_with_overrides(self.signature_overrides))
-        return MappingProxyType(table)
+        return MappingProxyType(precompiles_for(self.rules, self.signature_overrides))
 
     def with_blob_schedule(self, target: int, maximum: int, fraction: int) -> Fork:
         """This fork with another blob schedule (opcodes and rules unchanged)."""

@@ -6,7 +6,7 @@ all gas given to the call, like any exceptional halt.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from chainvm.evm.precompiles import basic
@@ -23,12 +23,15 @@ def _addr(n: int) -> bytes:
     return n.to_bytes(20, "big")
 
 
-def precompiles_for(rules: Rules) -> dict[bytes, Precompile]:
-    """The precompile set of a fork with these rules (see chainvm.evm.forks)."""
+def precompiles_for(rules: Rules, signature_overrides: Mapping[bytes, bytes] | None = None
+                    ) -> dict[bytes, Precompile]:
+    """The precompile set of a fork with these rules (see chainvm.evm.forks); with
+    `signature_overrides` (Fork.signature_overrides), an ECRECOVER that answers them."""
     from chainvm.evm.precompiles import bn254_gas, kzg, modexp
 
     table: dict[bytes, Precompile] = {
-        _addr(1): (basic.ecrecover_gas, basic.ecrecover),
+        _addr(1): (basic.ecrecover_gas, basic.ecrecover if signature_overrides is None
+                   else basic.ecrecover_with_overrides(signature_overrides)),
         _addr(2): (basic.sha256_gas, basic.sha256),
         _addr(3): (basic.ripemd160_gas, basic.ripemd160),
         _addr(4): (basic.identity_gas, basic.identity),
