@@ -230,15 +230,29 @@ def write_report(summary: dict[str, Any], err: IO[str], wall: float | None) -> N
                   f"{where}\n")
 
 
+def require_oracle() -> None:
+    """Refuse, before any case runs, a difftest that could not run the execution specs
+    (a plain `pip install chainvm` does not bring them): each case would otherwise end
+    in the same ImportError, in every worker."""
+    try:
+        import ethereum.exceptions  # noqa: F401
+        import ethereum_types  # noqa: F401
+    except ImportError as missing:
+        raise UsageError(f"difftest: the execution specs are not installed ({missing}); "
+                         "pip install 'chainvm[difftest]'") from None
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.replay:
+        require_oracle()
         return replay_files(args.replay)
     if args.summary:
         return print_summary(DiffTestSuite(), args.summary)
     if not args.fork:
         raise UsageError("difftest: --fork is required (or --replay FILE..., --summary FILE)")
     forks = resolve_forks(args.fork)
+    require_oracle()
     if args.count < 0 or args.start < 0 or args.workers < 1 \
             or not 0 <= args.shrink_seconds < float("inf"):  # (NaN fails too)
         raise UsageError("difftest: --count, --start and --shrink-seconds must not be "

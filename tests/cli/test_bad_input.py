@@ -399,3 +399,18 @@ def test_difftest_replay_numbers_out_of_range(defect: str, tmp_path: Path) -> No
     path = tmp_path / "r.json"
     path.write_text(json.dumps(record))
     assert_one_line_exit_2(chainvm("difftest", "--replay", str(path)), word)
+
+
+@pytest.mark.parametrize("args", [["--fork", "Osaka", "--count", "1", "--seed", "1"],
+                                  ["--fork", "Osaka", "--count", "1", "--workers", "2"],
+                                  ["--replay", "missing.json"]])
+def test_difftest_without_the_execution_specs(args: list[str], tmp_path: Path) -> None:
+    """A plain install has no execution specs: difftest says how to get them, on one line
+    and before running anything, instead of every case (and worker) raising ImportError."""
+    blocked = ("import sys; sys.modules['ethereum'] = None; "
+               "from chainvm.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", blocked, "difftest", *args], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == ""
+    assert len(out.stderr.splitlines()) == 1 and "chainvm[difftest]" in out.stderr
