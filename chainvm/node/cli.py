@@ -337,7 +337,9 @@ def _print_banner(dev: object, args: argparse.Namespace) -> None:
         if args.datadir else "in memory"
     if dev.remote is not None:
         where += f", forked from {dev.remote.client.display} at block #{dev.remote.number}"
-    mining = f"interval {args.block_time}s" if args.block_time else "automine"
+    # (from the chain itself: --no-mining and --load-state may have turned automine off)
+    mining = f"interval {args.block_time}s" if args.block_time else \
+        "automine" if dev.automine else "mining off (evm_mine mines)"
     print(f"chainvm node: chain id {dev.chain_id}, fork {head.fork.name}, {where}, "
           f"{mining}, head #{head.number}")
     print(f"Mnemonic: {dev.mnemonic}")

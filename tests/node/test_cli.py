@@ -386,3 +386,14 @@ def test_anvil_flag_mistakes_are_one_line(args: list[str], named: str,
     assert main(["--port", "0", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and named in err, err
+
+
+def test_banner_names_the_mining_mode() -> None:
+    for flags, mode in ((["--no-mining"], "mining off"), ([], "automine"),
+                        (["--block-time", "5"], "interval 5.0s")):
+        proc, _, lines = start_node("--accounts", "1", *flags)
+        stop(proc)
+        first = lines[0]
+        assert first.startswith("chainvm node: ") and f", {mode}" in first, (flags, first)
+        if mode != "automine":
+            assert "automine" not in first
