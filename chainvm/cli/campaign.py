@@ -139,9 +139,10 @@ def run_job(job: Job, raw: bytes | None = None) -> tuple[str, Any]:
 
 def read_results(path: str) -> dict[str, dict[str, Any]]:
     """The records of a JSONL results file by key (a later line wins). A last line cut
-    short by a killed run (not JSON: a record is an object, so no proper prefix of one
-    parses) is ignored; any other malformed line, or whole JSON that is not a record
-    with a string "key", is an InputError."""
+    short by a killed run is ignored: a record is written whole with its newline, so
+    that line is unterminated, starts a JSON object, and does not parse (no proper
+    prefix of an object does). Any other malformed line, or whole JSON that is not a
+    record with a string "key", is an InputError."""
     try:
         with open(path, "rb") as fh:
             lines = fh.read().split(b"\n")
@@ -150,15 +151,17 @@ def read_results(path: str) -> dict[str, dict[str, Any]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     records: dict[str, dict[str, Any]] = {}
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    # (split leaves an unterminated last line as the last item, a terminated one as
+    # the item before an empty one)
+    cut_short = len(lines) - 1 if lines[-1].lstrip().startswith(b"{") else -1
     for number, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             record = load_json(line, f"{path}: line {number + 1}")
         except InputError:
-            if number == last:
-                continue  # the line a killed run was writing: never whole JSON
+            if number == cut_short:
+                continue  # the line a killed run was writing
             raise
         if not isinstance(record, dict) or not isinstance(record.get("key"), str):
             raise InputError(f"{path}: line {number + 1}: not a result record")

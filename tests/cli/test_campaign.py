@@ -104,6 +104,15 @@ def test_results_file_survives_a_cut_line(tmp_path: Path) -> None:
     path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
     with pytest.raises(ValueError, match="line 2"):
         read_results(str(path))
+    # Only an unterminated last line that starts a record is a cut one: a lone line that
+    # is not JSON, or a whole (terminated) bad last line, is not a results file.
+    for text, line in (("not json", 1), ("not json\n", 1), ('{"key": "a"}\n{"key": "b\n', 2),
+                       ('{"key": "a"}\nnot json', 2)):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=f"line {line}"):
+            read_results(str(path))
+    path.write_text('{"ke')
+    assert read_results(str(path)) == {}
 
 
 ENDLESS_STATE_TEST = {
