@@ -95,22 +95,22 @@ _DECODER = json.JSONDecoder(parse_int=_bounded_int)
 def load_json(source: bytes | str, what: str) -> Any:
     """Parse a JSON document, refusing deep nesting and huge integer literals.
 
-    `what` names the document (a path, "stdin") in the error message.
+    `what` names the document (a path, "stdin") in the error message (none when empty).
     """
     raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     if nested_deeper_than(raw, MAX_JSON_DEPTH):
-        raise InputError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        raise InputError(_context(what, f"JSON nested deeper than {MAX_JSON_DEPTH} levels"))
     try:
         # json.loads(raw, parse_int=...) as it reads bytes, with one decoder for every
         # call instead of a new one each time.
         return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except InputError as too_large:  # each handler its own name: mypyc types one per function
-        raise InputError(f"{what}: invalid JSON ({too_large})") from None
+        raise InputError(_context(what, f"invalid JSON ({too_large})")) from None
     except RecursionError:  # unreachable after the depth check; kept as a last guard
-        raise InputError(f"{what}: JSON nested too deeply") from None
+        raise InputError(_context(what, "JSON nested too deeply")) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{what}: invalid JSON ({message[:200]})") from None
+        raise InputError(_context(what, f"invalid JSON ({message[:200]})")) from None
 
 
 def read_json_file(path: str | Path, what: str | None = None) -> Any:

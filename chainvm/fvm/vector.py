@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chainvm.encoding.json_input import MAX_JSON_DEPTH, nested_deeper_than
+from chainvm.encoding.json_input import InputError, load_json
 from chainvm.fvm.address import BLS, SECP256K1, Address
 from chainvm.fvm.codec import CID, DecodeError
 from chainvm.fvm.hamt import HamtError
@@ -434,14 +434,12 @@ def load_vector(path: str | Path) -> dict[str, Any]:
 
 def parse_vector(raw: bytes) -> dict[str, Any]:
     """Shape-check the content of a vector file; MalformedVector says why not."""
-    if nested_deeper_than(raw, MAX_JSON_DEPTH):  # before the parser recurses (it may crash deep)
-        raise MalformedVector("JSON nested too deeply")
+    # (load_json, as every other command reads its JSON: nesting and integer literals
+    # bounded before the parser meets them)
     try:
-        vector = json.loads(raw)
-    except RecursionError:
-        raise MalformedVector("JSON nested too deeply") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedVector(f"not valid JSON: {str(exc).splitlines()[0]}") from None
+        vector = load_json(raw, "")
+    except InputError as exc:
+        raise MalformedVector(str(exc)) from None
     _require(isinstance(vector, dict), f"expected a JSON object, got {type(vector).__name__}")
     _require(isinstance(vector.get("class"), str), "missing or non-string 'class'")
     _require(isinstance(vector.get("car"), str), "missing or non-string 'car'")

@@ -93,11 +93,12 @@ def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b"{not json", "not valid JSON"),
+        (b"{not json", "invalid JSON"),
         (b"[1, 2, 3]", "expected a JSON object"),
         (b'"a string"', "expected a JSON object"),
-        (b"\xff\xfe\x00\x01", "not valid JSON"),
-        (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),
+        (b"\xff\xfe\x00\x01", "invalid JSON"),
+        (b'{"class": ' + b"7" * 101 + b"}", "integer literal of 101 digits"),
+        (b"[" * 200_000 + b"]" * 200_000, "nested deeper than 256"),
         (b'{"class": "message"}', "'car'"),
         (b'{"class": "message", "car": "", "preconditions": [], "postconditions": {}}',
          "preconditions"),
