@@ -367,6 +367,21 @@ def plan_files(suite: Suite, files: Iterable[Path], case_timeout: float,
     return jobs
 
 
+def check_executor_flags(args: Any, workers: int) -> None:
+    """The flags `run_suite` would refuse only once it starts running: too many local
+    workers, and a --jsonl path that cannot be a file (checked without creating it), so
+    that a command can refuse them before it says anything else."""
+    if not args.ray and workers > max_local_workers():
+        raise UsageError(f"--workers {workers}: at most {max_local_workers()} local "
+                         f"processes on this machine (--ray spreads a run wider)")
+    if args.jsonl:
+        path = Path(args.jsonl)
+        why = "Is a directory" if path.is_dir() else \
+            "No such file or directory" if not path.parent.is_dir() else None
+        if why:
+            raise UsageError(f"--jsonl: cannot write {args.jsonl} ({why})")
+
+
 def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[dict[str, Any]]:
     """Run the jobs with the flags of `add_campaign_flags`; the records in job order
     (resumed ones included), without their keys. Bad input raises UsageError."""
@@ -394,9 +409,7 @@ def run_suite(suite: Suite, jobs: list[Job], args: Any, workers: int) -> list[di
             raise UsageError("--ray-chunk must be at least 1")
         outcomes = run_ray(todo, args.ray, args.ray_chunk)
     else:
-        if workers > max_local_workers():
-            raise UsageError(f"--workers {workers}: at most {max_local_workers()} local "
-                             f"processes on this machine (--ray spreads a run wider)")
+        check_executor_flags(args, workers)
         outcomes = run_local(todo, workers)
     sink = JsonlSink(args.jsonl)
     fresh: dict[str, dict[str, Any]] = {}

@@ -37,6 +37,8 @@ def collect_json_files(paths: Iterable[str]) -> list[Path]:
             files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a pipe, a socket, a device: no fixture, and reading may block
+            raise UsageError(f"not a regular file or folder: {raw}")
         else:
             raise UsageError(f"no such file or directory: {raw}")
     return files

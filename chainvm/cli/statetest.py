@@ -11,6 +11,7 @@ from chainvm.cli.campaign import (
     Job,
     add_campaign_flags,
     case_timeout_of,
+    check_executor_flags,
     check_run_flags,
     named_test,
     plan_files,
@@ -109,7 +110,9 @@ def main(argv: list[str]) -> int:
         raise UsageError("--trace writes to this terminal: it cannot run on --ray")
     case_timeout = case_timeout_of(args)
     paths = args.paths
+    workers = 1 if args.trace else args.workers
     if not paths:
+        check_executor_flags(args, workers)  # (refused before the notice, on one line)
         sample = sample_state_tests()
         sys.stderr.write(f"chainvm statetest: no PATH given, running the sample of "
                          f"ethereum/tests state tests shipped with chainvm ({sample}); "
@@ -120,7 +123,7 @@ def main(argv: list[str]) -> int:
         raise UsageError("no .json fixtures found under the given paths")
     jobs = plan_files(suite, files, case_timeout, {"trace": args.trace})
     # Traces go to one stderr in order, so a traced run stays in this process.
-    return report_results(suite, run_suite(suite, jobs, args, 1 if args.trace else args.workers))
+    return report_results(suite, run_suite(suite, jobs, args, workers))
 
 
 if __name__ == "__main__":  # pragma: no cover

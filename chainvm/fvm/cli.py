@@ -152,6 +152,8 @@ def _collect(paths: Iterable[str], pattern: re.Pattern[str] | None) -> list[Path
                 raise UsageError(f"vector listed in {raw} not found: {missing[0]}")
         elif p.is_file():
             found = [p]
+        elif p.exists():  # a pipe, a socket, a device: no vector, and reading may block
+            raise UsageError(f"not a regular file or folder: {raw}")
         else:
             raise UsageError(f"no such file or directory: {raw}")
         if not found:

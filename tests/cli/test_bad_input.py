@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -414,3 +415,23 @@ def test_difftest_without_the_execution_specs(args: list[str], tmp_path: Path) -
     assert out.returncode == 2, out.stderr
     assert out.stdout == ""
     assert len(out.stderr.splitlines()) == 1 and "chainvm[difftest]" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["statetest", "blocktest", "fvm"])
+def test_paths_that_are_neither_file_nor_folder(command: str, tmp_path: Path) -> None:
+    """A pipe or a device is named for what it is (not "no such file"), and never read."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    prefix = ["fvm", "vector"] if command == "fvm" else [command]
+    for path in (str(fifo), "/dev/null"):
+        assert_one_line_exit_2(chainvm(*prefix, path), "not a regular file or folder", path)
+
+
+def test_flags_refused_before_the_sample_notice(tmp_path: Path) -> None:
+    """With no PATH, statetest says it runs the bundled sample; flags it cannot run with
+    are refused before that, so the error is the only line."""
+    assert_one_line_exit_2(chainvm("statetest", "--workers", "100000"), "--workers 100000")
+    assert_one_line_exit_2(chainvm("statetest", "--jsonl", str(tmp_path)), "--jsonl")
+    assert_one_line_exit_2(chainvm("statetest", "--jsonl", str(tmp_path / "no" / "r.jsonl")),
+                           "--jsonl")
+    assert not (tmp_path / "no").exists()
