@@ -41,6 +41,7 @@ from chainvm.encoding.json_input import (
     expect_list,
     expect_object,
     parse_quantity,
+    short,
 )
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
@@ -484,7 +485,13 @@ _ENV_BITS = {"number": 64, "timestamp": 64, "gas_limit": 64, "difficulty": 256,
 _TX_NUMBERS = ("type", "nonce", "gas_limit", "value")
 _TX_OPTIONAL_NUMBERS = ("gas_price", "max_fee_per_gas", "max_priority_fee_per_gas",
                         "max_fee_per_blob_gas")
-_AUTH_NUMBERS = ("chain_id", "nonce", "y_parity", "r", "s")
+# (widths as the specs' Authorization holds them: U64 nonce, U8 y_parity)
+_AUTH_NUMBERS = {"chain_id": 256, "nonce": 64, "y_parity": 8, "r": 256, "s": 256}
+# The fee fields each transaction type needs (the oracle builds the type's own class).
+_FEES_OF_TYPE = {0: ("gas_price",), 1: ("gas_price",),
+                 2: ("max_fee_per_gas", "max_priority_fee_per_gas"),
+                 3: ("max_fee_per_gas", "max_priority_fee_per_gas", "max_fee_per_blob_gas"),
+                 4: ("max_fee_per_gas", "max_priority_fee_per_gas")}
 
 
 def checked_case(case: Any, what: str = "case") -> dict[str, Any]:
@@ -518,6 +525,15 @@ def checked_case(case: Any, what: str = "case") -> dict[str, Any]:
         number(tx, key, f"{what}.tx")
     for key in _TX_OPTIONAL_NUMBERS:
         number(tx, key, f"{what}.tx", optional=True)
+    if "type" in tx:  # (the type's fields null where the oracle needs numbers)
+        kind = tx["type"]
+        if kind not in _FEES_OF_TYPE:
+            raise InputError(f"{what}.tx.type: expected 0 to 4, got {short(kind)}")
+        for key in _FEES_OF_TYPE[kind]:
+            if key in tx and tx[key] is None:
+                raise InputError(f"{what}.tx.{key}: required for a type {kind} transaction")
+        if kind == 4 and isinstance(tx.get("nonce"), int) and tx["nonce"] >= 2**64:
+            raise InputError(f"{what}.tx.nonce: a type 4 transaction's nonce has 64 bits")
     for i, entry in enumerate(expect_list(tx.get("access_list", []), f"{what}.tx.access_list")):
         where = f"{what}.tx.access_list[{i}]"
         if len(expect_list(entry, where)) != 2:
@@ -528,8 +544,8 @@ def checked_case(case: Any, what: str = "case") -> dict[str, Any]:
                                          f"{what}.tx.authorization_list")):
         where = f"{what}.tx.authorization_list[{i}]"
         expect_object(auth, where)
-        for key in _AUTH_NUMBERS:
-            number(auth, key, where)
+        for key, bits in _AUTH_NUMBERS.items():
+            number(auth, key, where, bits)
     return case
 
 

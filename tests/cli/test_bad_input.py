@@ -368,6 +368,12 @@ def _set_case(part: str, key: str, value: Any) -> Callable[[dict[str, Any]], Non
     return mutate
 
 
+def _set_tx(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(record: dict[str, Any]) -> None:
+        record["case"]["tx"].update(fields)
+    return mutate
+
+
 # Each would overflow the specs' U64/U256 (a traceback) or be read as another number.
 REPLAY_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     **{f"negative-env-{key}": (_set_case("env", key, -1), "negative")
@@ -379,6 +385,20 @@ REPLAY_DEFECTS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "full-width-digit-gas-limit": (_set_case("env", "gas_limit", "\uff11"), "gas_limit"),
     "boolean-tx-value": (_set_case("tx", "value", True), "value"),
     "negative-tx-nonce": (_set_case("tx", "nonce", -1), "nonce"),
+    # A fee field the transaction's type needs, null: the oracle met it as int(None).
+    "null-priority-fee-of-type-2": (_set_tx(type=2, max_fee_per_gas=10**12,
+                                            max_priority_fee_per_gas=None),
+                                    "max_priority_fee_per_gas: required for a type 2"),
+    "null-gas-price-of-type-0": (_set_tx(type=0, gas_price=None), "gas_price: required"),
+    "tx-type-5": (_set_tx(type=5), "tx.type"),
+    "type-4-nonce-over-64-bits": (_set_tx(type=4, nonce=2**64, max_fee_per_gas=1,
+                                          max_priority_fee_per_gas=1), "64 bits"),
+    "authorization-nonce-over-64-bits": (_set_tx(authorization_list=[{
+        "chain_id": 1, "address": "00" * 20, "nonce": 2**64, "y_parity": 0, "r": 1, "s": 1}]),
+        "nonce"),
+    "authorization-y-parity-over-8-bits": (_set_tx(authorization_list=[{
+        "chain_id": 1, "address": "00" * 20, "nonce": 0, "y_parity": 256, "r": 1, "s": 1}]),
+        "y_parity"),
 }
 
 
