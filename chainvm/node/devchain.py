@@ -1378,6 +1378,17 @@ class DevChain:
         self.time_offset = offset
         return offset
 
+    def set_timestamp_interval(self, seconds: int) -> None:
+        """anvil_setBlockTimestampInterval: each new block `seconds` after its parent. An
+        interval that would stamp the next block past 2^64-1 is refused now, as increases
+        of the clock are, rather than leaving every later block unminable."""
+        if seconds < 1:
+            raise NodeError("the interval must be at least 1 second, as block timestamps "
+                            "increase", -32602)
+        if (self.chain.head.header.timestamp + seconds) >> 64:
+            raise NodeError("seconds: blocks would be stamped past 2^64-1", -32602)
+        self.timestamp_interval = seconds
+
     def set_time(self, timestamp: int) -> int:
         """Set the clock: later blocks are stamped from `timestamp` on (still after their
         parents). The clock's move in seconds, as anvil_setTime answers it."""
@@ -1422,8 +1433,8 @@ class DevChain:
         return True
 
     def reset(self, fork_url: str | None = None, fork_block: int | None = None) -> None:
-        """Back to the genesis block and state: later blocks, the pool, the clock's offset
-        and every snapshot are dropped. With `fork_url`, a new chain forked from that remote
+        """Back to the genesis block and state: later blocks, the pool, the clock's offset,
+        the block timestamp interval and every snapshot are dropped. With `fork_url`, a new chain forked from that remote
         at `fork_block` (its latest when None); a forked chain without it becomes a new
         local chain."""
         if fork_url is not None or self.remote is not None:
@@ -1437,6 +1448,7 @@ class DevChain:
         assert genesis is not None and self._genesis_state is not None
         self.next_block_base_fee = self.block_gas_limit = self.min_gas_price = None
         self.next_prev_randao = None
+        self.timestamp_interval = self.next_timestamp = None
         self.pool.config.block_gas_limit = genesis.header.gas_limit
         self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(), 0, None, [])
         self.revert(0)

@@ -179,6 +179,31 @@ def test_mining_more_blocks_than_a_call_may_is_refused(method: str, params: list
         assert rpc("anvil_mine", "0x3") is True and rpc("eth_blockNumber") == "0x3"
 
 
+def test_the_calls_of_a_batch_share_the_blocks_a_request_may_mine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of 100,000-block calls (up to --max-batch of them) held the node for minutes
+    and took gigabytes: the calls of one request share its blocks (100,000; 100 here, to
+    keep the test short). The next request has its own."""
+    from chainvm.node.rpc import anvil, dispatch
+
+    monkeypatch.setattr(dispatch, "MAX_BLOCKS_PER_REQUEST", 100)
+    monkeypatch.setattr(anvil, "MAX_BLOCKS_PER_REQUEST", 100)
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        batch = [{"jsonrpc": "2.0", "id": i, "method": method, "params": params}
+                 for i, (method, params) in enumerate([
+                     ("anvil_mine", ["0x3c"]), ("hardhat_mine", ["0x29"]),
+                     ("evm_mine", [{"blocks": "0x28"}]), ("anvil_mine", ["0x1"])])]
+        status, answers = post(n.url, json.dumps(batch).encode())
+        assert status == 200
+        assert answers[0]["result"] is True and answers[2]["result"] == "0x0"
+        for refused in (answers[1], answers[3]):
+            assert refused["error"]["code"] == -32602
+            assert "100 blocks a request" in refused["error"]["message"], refused
+        assert rpc("eth_blockNumber") == hex(100)
+        assert rpc("anvil_mine", hex(100)) is True and rpc("eth_blockNumber") == hex(200)
+
+
 def test_a_send_that_cannot_be_mined_leaves_nothing_in_the_pool() -> None:
     """With automine, a send whose block cannot be mined (the head at 2^64-1 seconds)
     fails, and the transaction is not left pending behind the error."""
@@ -191,6 +216,24 @@ def test_a_send_that_cannot_be_mined_leaves_nothing_in_the_pool() -> None:
         assert "2^64-1" in err["message"]
         assert rpc("txpool_status") == {"pending": "0x0", "queued": "0x0"}
         assert rpc("eth_getTransactionCount", me, "pending") == "0x1"
+
+
+def test_a_timestamp_interval_past_2_64_is_refused_and_reset_clears_it() -> None:
+    """An interval that would stamp the next block past 2^64-1 left every later block
+    unminable (anvil_reset kept it); it is refused as evm_increaseTime refuses such a move,
+    and anvil_reset drops an interval set before it."""
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        err = rpc.error("anvil_setBlockTimestampInterval", hex(2**64 - 1))
+        assert err["code"] == -32602 and "2^64-1" in err["message"], err
+        assert rpc("evm_mine") == "0x0" and rpc("eth_blockNumber") == "0x1"
+        assert rpc("anvil_setBlockTimestampInterval", 1000) is True
+        assert rpc("anvil_reset") is True
+        genesis = int(rpc("eth_getBlockByNumber", "0x0", False)["timestamp"], 16)
+        rpc("evm_mine")
+        stamp = int(rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        assert stamp != genesis + 1000
+        assert rpc("anvil_removeBlockTimestampInterval") is False
 
 
 def test_mining_whose_last_stamp_overflows_mines_nothing() -> None:

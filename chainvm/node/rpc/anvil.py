@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar
 from chainvm.encoding.json_input import InputError
 from chainvm.node.devchain import CallArgs, NodeError
 from chainvm.node.dumps import read_dump
-from chainvm.node.limits import MIN_BLOCK_TIME
+from chainvm.node.limits import BLOCKS_LEFT, MAX_BLOCKS_PER_REQUEST, MIN_BLOCK_TIME
 from chainvm.node.rpc.base import Namespace
 from chainvm.node.rpc.format import d, format_block, q
 from chainvm.node.rpc.params import (
@@ -38,11 +38,8 @@ def _parse_seconds(v: Any, what: str) -> float:
 
 Seconds = Annotated[float, Decoder(_parse_seconds)]
 
-# Blocks one evm_mine or anvil_mine call may mine. Each is built and kept (about 40 us and
-# 1.7 KB of an in-memory chain on the benchmark machine) while the node answers nothing
-# else, so a count like 2^64 (a typo, or any web page's request) is refused instead of
-# holding the node until memory runs out.
-MAX_BLOCKS_PER_CALL = 100_000
+# Blocks one evm_mine or anvil_mine call may mine: the request's (see limits.py).
+MAX_BLOCKS_PER_CALL = MAX_BLOCKS_PER_REQUEST
 # Blocks one evm_mine_detailed may mine: every one comes back whole in the answer.
 MAX_DETAILED_BLOCKS = 1_000
 # Transactions one anvil_reorg may place (more than a 30M-gas block of transfers holds).
@@ -50,8 +47,15 @@ MAX_REORG_TRANSACTIONS = 2_000
 
 
 def _block_count(count: int, what: str) -> int:
+    """`count`, charged to the request's blocks (InvalidParams, nothing mined, past them)."""
     if count > MAX_BLOCKS_PER_CALL:
         raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_CALL} blocks a call, got {count}")
+    left = BLOCKS_LEFT.get()
+    if left is not None:
+        if count > left:
+            raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_REQUEST} blocks a request "
+                                f"(the calls of a batch share them; {left} left), got {count}")
+        BLOCKS_LEFT.set(left - count)
     return count
 
 
@@ -163,10 +167,10 @@ class AnvilApi(Namespace):
 
     def anvil_setBlockTimestampInterval(self, seconds: Number) -> bool:
         """Each new block `seconds` after its parent (until removed), as anvil's."""
-        if seconds == 0:
-            raise InvalidParams("invalid argument 0: the interval must be at least 1 second, "
-                                "as block timestamps increase")
-        self.dev.timestamp_interval = seconds
+        try:
+            self.dev.set_timestamp_interval(seconds)
+        except NodeError as exc:  # named as this method's argument, as evm_increaseTime's
+            raise InvalidParams(f"invalid argument 0: {exc}") from None
         return True
 
     def anvil_removeBlockTimestampInterval(self) -> bool:

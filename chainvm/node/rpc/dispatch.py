@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainvm.node.devchain import DevChain, NodeError
-from chainvm.node.limits import DEFAULT_MAX_DEPTH, WATCHDOG, ExecutionTimeout, load_json
+from chainvm.node.limits import (
+    BLOCKS_LEFT,
+    DEFAULT_MAX_DEPTH,
+    MAX_BLOCKS_PER_REQUEST,
+    WATCHDOG,
+    ExecutionTimeout,
+    load_json,
+)
 from chainvm.node.rpc.base import Namespace, RpcOptions
 from chainvm.node.rpc.params import (
     INTERNAL_ERROR,
@@ -143,6 +150,7 @@ class Rpc:
             raise NodeError(f"the method {method} does not exist/is not available",
                             METHOD_NOT_FOUND)
         self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        BLOCKS_LEFT.set(None)  # (a call, not a request: only its own count is bounded)
         return self._run(fn, list(params))
 
     def is_immediate(self, request: Any) -> bool:
@@ -183,8 +191,10 @@ class Rpc:
 
     def handle_request(self, request: Any) -> Any:
         """A parsed body: one call (a response or None) or a batch (a list or None).
-        The executions of one body share one time limit."""
+        The executions of one body share one time limit, its mining calls one count of
+        blocks."""
         self._body.deadline = time.monotonic() + (self.options.evm_timeout or 0)
+        BLOCKS_LEFT.set(MAX_BLOCKS_PER_REQUEST)
         if isinstance(request, list):
             if not request:
                 return error_response(None, INVALID_REQUEST, "empty batch")
