@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 ETHER = 10**18
 GWEI = 10**9
 DEFAULT_TIP = GWEI
+MAX_FEE = 2**256 - 1  # a fee field is a 256-bit word
 DEFAULT_GAS_LIMIT = 30_000_000
 SENDERS_FILE = "impersonated-senders.txt"
 
@@ -572,7 +573,8 @@ class DevChain:
             _, fork = self.pending_env()
             if not fork.rules.eip1559:
                 return self.min_gas_price
-        return base + DEFAULT_TIP
+        # (a base fee set near 2^256 would suggest a price no transaction can carry)
+        return min(base + DEFAULT_TIP, MAX_FEE)
 
     def set_next_prev_randao(self, value: bytes) -> None:
         """hardhat_setPrevRandao: the next block's PREVRANDAO (its header's mix hash)."""
@@ -1024,7 +1026,7 @@ class DevChain:
                     DEFAULT_TIP, req.max_fee_per_gas)
             tx.max_priority_fee_per_gas = tip
             tx.max_fee_per_gas = req.max_fee_per_gas if req.max_fee_per_gas is not None \
-                else 2 * base + tip
+                else min(2 * base + tip, MAX_FEE)
         if req.gas is not None:
             tx.gas_limit = req.gas
         else:

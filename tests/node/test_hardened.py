@@ -236,6 +236,21 @@ def test_a_timestamp_interval_past_2_64_is_refused_and_reset_clears_it() -> None
         assert rpc("anvil_removeBlockTimestampInterval") is False
 
 
+def test_suggested_fees_stay_within_256_bits() -> None:
+    """With the next base fee set to 2^256-1, eth_gasPrice answered 2^256 + 1 gwei - 1 and
+    eth_fillTransaction encoded a 33-byte max fee: both stop at 2^256-1."""
+    with ThreadedNode(DevChain(accounts=1)) as n:
+        rpc = Client(n.url)
+        me = rpc("eth_accounts")[0]
+        assert rpc("anvil_setNextBlockBaseFeePerGas", hex(2**256 - 1)) is None
+        assert rpc("eth_gasPrice") == hex(2**256 - 1)
+        tx = {"from": me, "to": me, "gas": "0x5208"}
+        filled = rpc("eth_fillTransaction", tx)
+        assert filled["tx"]["maxFeePerGas"] == hex(2**256 - 1)
+        legacy = rpc("eth_fillTransaction", {**tx, "type": "0x0"})
+        assert legacy["tx"]["gasPrice"] == hex(2**256 - 1)
+
+
 def test_mining_whose_last_stamp_overflows_mines_nothing() -> None:
     with ThreadedNode(DevChain(accounts=1)) as n:
         rpc = Client(n.url)
