@@ -48,7 +48,7 @@ from chainvm.evm.env import BlockEnv
 from chainvm.evm.forks import Fork
 from chainvm.evm.transaction import Authorization
 from chainvm.evm.vm import create_address
-from chainvm.node.accounts import dev_keys
+from chainvm.node.accounts import MAX_ACCOUNTS, dev_keys
 from chainvm.node.devchain import (
     CALL_ARG_BITS,
     CallArgs,
@@ -270,6 +270,34 @@ class _TesterDevChain(DevChain):
         return state, genesis
 
 
+def _from_hex(text: Any, what: str) -> bytes:
+    try:
+        return bytes.fromhex(str(text).removeprefix("0x"))
+    except ValueError:
+        raise ValidationError(f"{what}: not hex: {short(text)}") from None
+
+
+def _genesis_account(address: Any, spec: Any) -> Account:
+    """One `genesis_state` entry as an account; ValidationError naming what is wrong."""
+    name = "0x" + address.hex() if isinstance(address, bytes) else short(address)
+    where = f"genesis_state[{name}]"
+    raw = address if isinstance(address, bytes) else _from_hex(address, where)
+    _address(raw, where)
+    if not isinstance(spec, dict):
+        raise ValidationError(f"{where}: expected a dict, got {type(spec).__name__}")
+    code = spec.get("code", b"")
+    if isinstance(code, str):
+        code = _from_hex(code, f"{where}.code")
+    storage = spec.get("storage", {})
+    if not isinstance(storage, dict):
+        raise ValidationError(f"{where}.storage: expected a dict, got {type(storage).__name__}")
+    return Account(_uint(spec.get("nonce", 0), f"{where}.nonce", 64),
+                   _uint(spec.get("balance", 0), f"{where}.balance"),
+                   _hash_bytes(code, f"{where}.code"),
+                   {_uint(k, f"{where}.storage key"): _uint(v, f"{where}.storage value")
+                    for k, v in storage.items()})
+
+
 class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
     """An `eth_tester.backends.base.BaseChainBackend` on chainvm's dev chain."""
 
@@ -321,23 +349,25 @@ class ChainvmBackend(BaseChainBackend):  # type: ignore[misc]
         state_spec = genesis_state or self._genesis_state
         mnemonic = mnemonic or self._mnemonic
         hd_path = hd_path or self._hd_path
-        count = num_accounts or self._num_accounts
+        count = num_accounts if num_accounts is not None else self._num_accounts
+        # (each is derived at start: bounded as `chainvm node`'s)
+        if count is not None and _uint(count, "num_accounts") > MAX_ACCOUNTS:
+            raise ValidationError(f"num_accounts: {count} is more than {MAX_ACCOUNTS}")
         if state_spec:
+            if not isinstance(state_spec, dict):
+                raise ValidationError(f"genesis_state: expected a dict of accounts, got "
+                                      f"{type(state_spec).__name__}")
             count = len(state_spec)
         keys = default_account_keys(count, mnemonic, hd_path)
         if not state_spec:
             state_spec = default_genesis_state(keys)
-        alloc = {}
-        for address, spec in state_spec.items():
-            raw = address if isinstance(address, bytes) else bytes.fromhex(
-                str(address).removeprefix("0x"))
-            code = spec.get("code", b"")
-            if isinstance(code, str):
-                code = bytes.fromhex(code.removeprefix("0x"))
-            alloc[raw] = Account(int(spec.get("nonce", 0)), int(spec.get("balance", 0)), code,
-                                 {int(k): int(v) for k, v in spec.get("storage", {}).items()})
-        self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params,
-                                   self._forking)
+        alloc = {address: _genesis_account(address, spec)
+                 for address, spec in state_spec.items()}
+        try:  # (the header fields: a gas limit a block cannot have, say)
+            self.dev = _TesterDevChain(self.fork_name, self.chain_id, alloc, params,
+                                       self._forking)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"genesis_parameters: {exc}") from None
         self.chain_id = self.dev.chain_id  # a fork's is the remote's
         self.dev.automine = False
         self.keys: dict[bytes, bytes] = {private_key_to_address(k): k for k in keys}

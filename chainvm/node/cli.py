@@ -261,8 +261,10 @@ def _normalize_anvil_flags(args: argparse.Namespace) -> str | None:
         args.dump_state = args.state
     if args.no_mining and args.block_time is not None:
         return "--no-mining and --block-time cannot be combined"
-    if args.gas_limit is not None and not 21_000 <= args.gas_limit <= UINT64_MAX:
-        return "--gas-limit must be between 21000 and 2^64-1"
+    from chainvm.node.devchain import MAX_GAS_LIMIT, MIN_GAS_LIMIT  # (as the node needs it)
+
+    if args.gas_limit is not None and not MIN_GAS_LIMIT <= args.gas_limit <= MAX_GAS_LIMIT:
+        return "--gas-limit must be between 21000 and 2^63-1 (a header's limit)"
     if args.timestamp is not None and not 0 <= args.timestamp <= UINT64_MAX:
         return "--timestamp must be between 0 and 2^64-1"
     return None

@@ -76,6 +76,7 @@ GWEI = 10**9
 DEFAULT_TIP = GWEI
 MAX_FEE = 2**256 - 1  # a fee field is a 256-bit word
 DEFAULT_GAS_LIMIT = 30_000_000
+MIN_GAS_LIMIT = 21_000  # one transfer
 SENDERS_FILE = "impersonated-senders.txt"
 
 
@@ -334,6 +335,13 @@ class DevChain:
                  fork_block: int | None = None,
                  fork_cache: str | Path | None = None,
                  sync_interval: float = SYNC_INTERVAL, history_contract: bool = False) -> None:
+        # (a header's gas limit above 2^63-1 is an invalid block: such a chain could
+        # mine nothing)
+        if isinstance(gas_limit, bool) or not isinstance(gas_limit, int):
+            raise TypeError(f"gas_limit: expected an int, got {type(gas_limit).__name__}")
+        if not MIN_GAS_LIMIT <= gas_limit <= MAX_GAS_LIMIT:
+            raise ValueError(f"gas_limit: must be between {MIN_GAS_LIMIT} and 2^63-1, "
+                             f"got {gas_limit}")
         # What anvil_reset needs to start again (forked or local).
         self._init_args: dict[str, Any] = {
             "fork": fork, "chain_id": chain_id, "accounts": accounts, "balance": balance,

@@ -137,3 +137,23 @@ def test_snapshots_and_withdrawals_still_work(backend: ChainvmBackend) -> None:
     assert backend.get_balance(b"\x11" * 20) == 5 * 10**9
     backend.revert_to_snapshot(snapshot)
     assert backend.get_balance(b"\x11" * 20) == 0
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [
+    ({"genesis_parameters": {"gas_limit": 2**63}}, "gas_limit"),  # no block could be mined
+    ({"genesis_parameters": {"gas_limit": -1}}, "gas_limit"),
+    ({"num_accounts": -1}, "num_accounts"),
+    ({"num_accounts": 10**6}, "num_accounts"),  # each derived at start: minutes
+    ({"genesis_state": [1]}, "genesis_state"),
+    ({"genesis_state": {b"\x01" * 20: 5}}, "expected a dict"),
+    ({"genesis_state": {b"\x01" * 20: {"storage": {2**256: 1}}}}, "storage key"),
+    ({"genesis_state": {b"\x01" * 20: {"storage": [1]}}}, "storage"),
+    ({"genesis_state": {b"\x01" * 20: {"nonce": 2**64}}}, "nonce"),
+    ({"genesis_state": {"zz": {}}}, "not hex"),
+    ({"genesis_state": {b"\x01" * 20: {"code": "xyz"}}}, "code"),
+])
+def test_genesis_arguments_are_validated(kwargs: dict[str, Any], word: str) -> None:
+    """Each raised OverflowError, AttributeError or InvalidBlock from inside, or was
+    accepted (a negative account count, a gas limit no block can have)."""
+    with pytest.raises(ValidationError, match=word):
+        ChainvmBackend(**kwargs)

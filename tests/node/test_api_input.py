@@ -200,6 +200,7 @@ def test_malformed_abis_are_refused_before_deploying(chain: TestChain, abi: Any,
     ({"accounts": "3"}, TypeError, "accounts"), ({"chain_id": "x"}, TypeError, "chain_id"),
     ({"chain_id": -1}, ValueError, "chain_id"), ({"chain_id": 0}, ValueError, "chain_id"),
     ({"chain_id": 2**64}, ValueError, "chain_id"), ({"balance": -1}, ValueError, "balance"),
+    ({"gas_limit": 2**63}, ValueError, "gas_limit"), ({"gas_limit": "x"}, TypeError, "gas_limit"),
     ({"balance": 2**256}, ValueError, "balance"),
 ])
 def test_constructor_arguments_are_checked(kwargs: dict[str, Any], error: type[Exception],

@@ -379,6 +379,7 @@ def test_state_flag_loads_and_dumps(tmp_path: Path) -> None:
     (["--no-mining", "--block-time", "1"], "--no-mining and --block-time"),
     (["--state", "s.json", "--load-state", "t.json"], "--state is --load-state"),
     (["--gas-limit", "5"], "--gas-limit"), (["--timestamp", "-1"], "--timestamp"),
+    (["--gas-limit", str(2**63)], "2^63-1"),  # a header's limit: no block could be mined
     (["--hardfork", "nosuchfork"], "unknown fork"),
 ])
 def test_anvil_flag_mistakes_are_one_line(args: list[str], named: str,
