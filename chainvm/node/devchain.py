@@ -1500,12 +1500,12 @@ class DevChain:
                 fields = expect_object(entry, what)
                 storage = {parse_quantity(k, f"{what}: storage key", 256):
                            parse_quantity(v, f"{what}: storage value", 256)
-                           for k, v in expect_object(fields.get("storage") or {},
+                           for k, v in expect_object(fields.get("storage", {}),
                                                      f"{what}: storage").items()}
                 parsed.append((address,
                                parse_quantity(fields.get("nonce", 0), f"{what}: nonce", 64),
                                parse_quantity(fields.get("balance", 0), f"{what}: balance", 256),
-                               parse_data(fields.get("code") or "0x", f"{what}: code"),
+                               parse_data(fields.get("code", "0x"), f"{what}: code"),
                                storage))
         except InputError as exc:
             raise NodeError(f"state dump: {exc}", -32602) from None

@@ -162,6 +162,9 @@ def test_dump_and_load_state(node: Node) -> None:
     {"storage": {"-0x1": "0x1"}}, {"storage": {hex(2**256): "0x1"}},
     {"storage": {"0x1": "-0x1"}}, {"storage": {"0x1": hex(2**256)}}, {"storage": ["0x1"]},
     {"code": "0xzz"}, {"code": "0x123"}, "not an object",
+    # Falsy values of the wrong type were read as absent: storage wiped, code cleared.
+    {"storage": []}, {"storage": 0}, {"storage": ""}, {"storage": None}, {"storage": False},
+    {"code": 0}, {"code": []}, {"code": None}, {"code": False},
 ])
 def test_load_state_refuses_out_of_range_dumps_whole(node: Node, account: Any) -> None:
     """One bad field refuses the whole dump and leaves the state as it was: such values
