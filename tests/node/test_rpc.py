@@ -833,6 +833,13 @@ def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
     assert reply[2]["error"]["code"] == -32600
     status, reply = post(url, json.dumps(call).encode())  # a lone notification
     assert status == 204 and reply is None
+    # An invalid request without an id is no notification: answered, id null (JSON-RPC
+    # 2.0's example), alone and in a batch.
+    for invalid in ({}, {"jsonrpc": "2.0", "method": 5}, {"jsonrpc": "1.0", "method": "x"}):
+        status, reply = post(url, json.dumps(invalid).encode())
+        assert status == 200 and reply["error"]["code"] == -32600 and reply["id"] is None
+        status, reply = post(url, json.dumps([invalid, call]).encode())
+        assert len(reply) == 1 and reply[0]["error"]["code"] == -32600
     # Deeply nested JSON, bytes that are not UTF-8, and garbage that is not HTTP at all.
     status, reply = post(url, b"[" * 50_000)
     assert reply["error"]["code"] == -32700

@@ -211,6 +211,10 @@ class Rpc:
         rid = req.get("id")
         if not valid_id(rid):
             return error_response(None, INVALID_REQUEST, "invalid id")
+        # Only a valid request without an id is a notification: an invalid one is answered
+        # (id null), as JSON-RPC 2.0's own example of `{"jsonrpc": "2.0", "method": 1}` is.
+        if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
+            return error_response(rid, INVALID_REQUEST, "invalid request")
         notification = "id" not in req
         response = self._respond(rid, req)
         return None if notification else response
