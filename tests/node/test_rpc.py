@@ -137,6 +137,10 @@ def test_deploy_call_events_and_revert(rpc: Client) -> None:
     assert receipt["status"] == "0x0"
     # Logs: by address and topic, with OR lists and null wildcards.
     logs = rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": store})
+    # An empty address list filters nothing (geth, anvil); it matched no log at all.
+    assert rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": []}) == \
+        rpc("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})
+    assert logs
     assert len(logs) == 1
     logs = rpc("eth_getLogs", {"fromBlock": "0x0", "topics": [
         None, ["0x" + "00" * 12 + a[0][2:], "0x" + "11" * 32]]})

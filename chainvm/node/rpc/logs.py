@@ -50,8 +50,8 @@ def parse_log_criteria(v: Any, what: str = "filter") -> LogCriteria:
     addresses: set[bytes] | None
     if address is None:
         addresses = None
-    elif isinstance(address, list):
-        addresses = {parse_address(a, f"{what}: address") for a in address}
+    elif isinstance(address, list):  # (an empty list filters nothing, as in geth and anvil)
+        addresses = {parse_address(a, f"{what}: address") for a in address} or None
     else:
         addresses = {parse_address(address, f"{what}: address")}
     raw_topics = obj.get("topics") or []
