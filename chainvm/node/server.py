@@ -581,9 +581,22 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
                   "client does not read them")
         try:  # a client that does not read may not take the close frame either
             await asyncio.wait_for(ws.close(code=WS_CLOSE_POLICY, message=reason.encode()), 5)
-        except Exception:  # noqa: BLE001 - then the connection is dropped
-            if request.transport is not None:
-                request.transport.abort()
+        except (Exception, asyncio.CancelledError):  # then it is dropped
+            # (The sender's cancellation cancels the write-drain future that close()
+            # waits on too, so close() can end at once in CancelledError, the socket
+            # half-closed behind megabytes the client never reads: the handler then never
+            # returned and kept its subscriptions.)
+            drop()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        else:
+            if request.transport is not None and request.transport.get_write_buffer_size():
+                drop()  # the close frame sits behind data the client does not read
+
+    def drop() -> None:
+        if request.transport is not None:
+            request.transport.abort()
 
     def enqueue(notes: list[Any]) -> None:  # on the loop
         nonlocal waiting

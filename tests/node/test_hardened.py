@@ -5,9 +5,13 @@ keep the connection, and the pool's answers about nonces and fees."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import os
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -502,6 +506,61 @@ def test_websocket_subscriptions_per_connection_are_bounded(
                 assert "result" in json.loads((await other.receive(timeout=30)).data)
 
     asyncio.run(asyncio.wait_for(flow(node.url.replace("http", "ws")), 120))
+
+
+def _raw_websocket(url: str) -> socket.socket:
+    """A WebSocket client that never reads (its receive buffer as small as the kernel
+    allows): the handshake, then masked text frames only."""
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0], head
+    return sock
+
+
+def _text_frame(text: str) -> bytes:
+    payload, mask = text.encode(), os.urandom(4)
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(
+        b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_websocket_client_that_never_reads_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that reads nothing at all cannot take the close frame: the node drops it.
+    (Closing it used to end at once in CancelledError, the connection left half-open and
+    its subscriptions attached, notifications computed for it at every block.)"""
+    from chainvm.node import server
+
+    # (above what one block sends them, so that the socket fills and the sender waits
+    # for it to drain before the backlog overflows)
+    monkeypatch.setattr(server, "MAX_WS_BACKLOG", 2 * 1024 * 1024)
+    dev = DevChain(accounts=1)
+    with ThreadedNode(dev) as n:
+        before = len(dev.listeners)
+        sock = _raw_websocket(n.url)
+        try:
+            for i in range(300):
+                sock.sendall(_text_frame(json.dumps(
+                    {"jsonrpc": "2.0", "id": i, "method": "eth_subscribe",
+                     "params": ["newHeads"]})))
+            rpc = Client(n.url)
+            deadline = time.monotonic() + 60
+            # A block at a time (~300 KB of notifications, none read), so that the socket
+            # fills and the node's sender waits for it to drain when the backlog overflows.
+            while len(dev.listeners) > before and time.monotonic() < deadline:
+                rpc("anvil_mine", "0x1")
+                time.sleep(0.05)
+            assert len(dev.listeners) == before, "the connection was kept"
+            assert rpc("eth_blockNumber") != "0x0"
+        finally:
+            sock.close()
 
 
 def test_websocket_client_that_does_not_read_is_closed_not_buffered(
