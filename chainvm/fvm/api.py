@@ -28,8 +28,8 @@ from chainvm.fvm.codec import CID, decode_bigint, dumps, encode_bigint, loads
 from chainvm.fvm.crypto import bls_address, secp256k1_address, secp256k1_sign
 from chainvm.fvm.genesis import build_genesis
 from chainvm.fvm.hamt import Hamt
-from chainvm.fvm.mpool import MessagePool
-from chainvm.fvm.network import profile_for
+from chainvm.fvm.mpool import BLOCK_GAS_LIMIT, MessagePool
+from chainvm.fvm.network import code_name, profile_for
 from chainvm.fvm.state import StateTree
 from chainvm.fvm.store import MemoryBlockstore, reachable_blocks, write_car
 from chainvm.fvm.types import Actor, ApplyRet, Message
@@ -63,6 +63,21 @@ def _addr(x: Target) -> Address:
     raise TypeError(f"expected a Wallet or an Address, got {type(x).__name__}")
 
 
+def _int(value: Any, what: str, low: int = 0, high: int | None = None) -> int:
+    """An int argument in [low, high]: TypeError for another type (bool and float too),
+    ValueError out of range, instead of an error from deep inside the VM or the codec."""
+    if type(value) is not int:
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"from {low}" + ("" if high is None else f" to {high}")
+        raise ValueError(f"{what} must be an int {bound}, got {value}")
+    return value
+
+
+MAX_EPOCH = (1 << 63) - 1  # a chain epoch is an int64
+MAX_SECTOR_NUMBER = (1 << 63) - 1  # specs-actors' MaxSectorNumber
+
+
 def _wallet(x: Wallet) -> Wallet:
     if not isinstance(x, Wallet):
         raise TypeError(f"the sender must be a Wallet (it signs), got {type(x).__name__}")
@@ -81,8 +96,8 @@ class Network:
             raise TypeError(f"network_version must be an int, got {type(network_version).__name__}")
         self.nv = network_version
         self.profile = profile_for(network_version)
-        self.epoch = epoch
-        self.base_fee = base_fee
+        self.epoch = _int(epoch, "epoch", 0, MAX_EPOCH)
+        self.base_fee = _int(base_fee, "base_fee")
         self.store = MemoryBlockstore()
         self.root: CID = build_genesis(self.store, network_version)
         self.seed = seed
@@ -142,6 +157,14 @@ class Network:
         act = self.actor(who)
         return None if act is None else self.store.get_obj(act.head)
 
+    def _state_of(self, who: Target, kind: str) -> Any:
+        """The state of `who`, which must be a builtin actor of `kind` (ValueError)."""
+        act = self.actor(who)
+        if act is None or code_name(act.code) != kind:
+            found = "no actor" if act is None else code_name(act.code) or "another actor"
+            raise ValueError(f"{_addr(who)} is not a {kind} actor ({found})")
+        return self.store.get_obj(act.head)
+
     def export_car(self) -> bytes:
         return write_car([self.root], reachable_blocks(self.store, self.root))
 
@@ -158,15 +181,17 @@ class Network:
         premium: int = 1,
     ) -> Message:
         sender = _wallet(sender)
+        if not isinstance(params, bytes):
+            raise TypeError(f"params must be bytes, got {type(params).__name__}")
         return Message(
             to=_addr(to),
             from_=sender.address,
             nonce=self.mpool.next_nonce(sender.address),
-            value=value,
-            gas_limit=gas_limit,
-            gas_fee_cap=self.base_fee * 2 if fee_cap is None else fee_cap,
-            gas_premium=premium,
-            method=method,
+            value=_int(value, "value"),
+            gas_limit=_int(gas_limit, "gas_limit", 1, BLOCK_GAS_LIMIT),
+            gas_fee_cap=self.base_fee * 2 if fee_cap is None else _int(fee_cap, "fee_cap"),
+            gas_premium=_int(premium, "premium"),
+            method=_int(method, "method", 0, (1 << 64) - 1),
             params=params,
         )
 
@@ -204,28 +229,33 @@ class Network:
 
     def apply_block(self, miner: Target | None = None, win_count: int = 1) -> chain.TipsetResult:
         """Select from the pool, apply at the next epoch with reward and cron."""
-        if type(win_count) is not int or not 0 <= win_count < 1 << 63:
-            raise ValueError(f"win_count must be an int from 0 to 2**63 - 1, got {win_count!r}")
+        # (a block won no election with a win count of 0: the reward actor refuses it)
+        if type(win_count) is not int or not 1 <= win_count < 1 << 63:
+            raise ValueError(f"win_count must be an int from 1 to 2**63 - 1, got {win_count!r}")
         block_miner = _addr(miner or self.faucet)
+        if self.epoch >= MAX_EPOCH:
+            raise ValueError(f"no epoch after {self.epoch}")
         msgs = self.mpool.select(self.base_fee)
         parent = self.epoch
-        self.epoch += 1
         res = chain.apply_tipset(
             self.store,
             self.root,
             parent,
-            self.epoch,
+            parent + 1,
             self.nv,
             [chain.Block(block_miner, msgs, win_count)],
             self.base_fee,
         )
+        # (only once the tipset applied: a failed one leaves the epoch and root as they were)
+        self.epoch = parent + 1
         self.root = res.state_root
         self.receipts.extend(res.applied)
         self.mpool.remove_included(msgs)
         return res
 
     def advance(self, epochs: int) -> None:
-        self.epoch += epochs
+        """Move the epoch on by `epochs` (null rounds: no block, no cron)."""
+        self.epoch += _int(epochs, "epochs", 0, MAX_EPOCH - self.epoch)
 
     # multisig -------------------------------------------------------------------
     def create_multisig(
@@ -301,7 +331,10 @@ class Network:
         return miner, Address.from_bytes(robust_b)
 
     def worker_of(self, miner: Address) -> Wallet:
-        return self.miner_workers[miner]
+        worker = self.miner_workers.get(_addr(miner))
+        if worker is None:
+            raise ValueError(f"{miner} is not a miner created by this network")
+        return worker
 
     # the storage market and sector life (actors v0: network versions 0-3) ----------
     def market_add_balance(self, sender: Wallet, who: Target, amount: int) -> ApplyRet:
@@ -359,6 +392,7 @@ class Network:
         here); the seal randomness is drawn from the previous epoch.
         ``replace`` = (deadline, partition, sector) upgrades a proven
         committed-capacity sector, which then expires early."""
+        _int(number, "sector number", 0, MAX_SECTOR_NUMBER)
         sealed = CID(0xF102, 0xB401, hashlib.sha256(miner.bytes + number.to_bytes(8, "big")).digest())
         dl, part, old = replace or (0, 0, 0)
         params = [seal_proof, number, sealed, self.epoch - 1, deal_ids or [], expiration,
@@ -373,7 +407,7 @@ class Network:
     def sector_location(self, miner: Address, number: int) -> tuple[int, int] | None:
         """(deadline, partition) a proven sector was assigned to."""
         self._v0_miner_only("sector_location")
-        st = self.actor_state(miner)
+        st = self._state_of(miner, "storageminer")
         for dl_index, dl_cid in enumerate(self.store.get_obj(st[11])[0]):
             partitions = Amt.load(self.store, self.store.get_obj(dl_cid)[0])
             for part_index, partition in partitions.items():
@@ -398,7 +432,7 @@ class Network:
         """The miner's current proving deadline as its state records it (the
         miner's cron moves it on at each deadline's last epoch)."""
         self._v0_miner_only("proving_deadline")
-        st = self.actor_state(miner)
+        st = self._state_of(miner, "storageminer")
         return DeadlineInfo(st[9], st[10], self.epoch)
 
     def submit_window_post(
@@ -408,8 +442,10 @@ class Network:
         proof of the right shape (one Groth16 proof per 2349 challenged
         sectors; the SNARK itself is not checked here)."""
         self._v0_miner_only("submit_window_post")
-        st = self.actor_state(miner)
-        dl = self.store.get_obj(self.store.get_obj(st[11])[0][deadline])
+        st = self._state_of(miner, "storageminer")
+        deadlines = self.store.get_obj(st[11])[0]
+        _int(deadline, "deadline", 0, len(deadlines) - 1)
+        dl = self.store.get_obj(deadlines[deadline])
         table = Amt.load(self.store, dl[0])
         challenged = 0
         for index in partitions:
@@ -487,5 +523,5 @@ class Network:
         return self.send(sender, channel, 0, 4)
 
     def paych_to_send(self, channel: Address) -> int:
-        st = self.actor_state(channel)
+        st = self._state_of(channel, "paymentchannel")
         return decode_bigint(st[2])
