@@ -44,7 +44,7 @@ from chainvm.encoding.json_input import parse_data, short
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.transaction import TX_MAX_GAS_LIMIT, Transaction, apply_transaction
-from chainvm.node.accounts import MAX_ACCOUNTS
+from chainvm.node.accounts import MAX_ACCOUNTS, mnemonic_problem
 from chainvm.node.accounts import checksum as _checksum
 from chainvm.node.devchain import (
     CALL_ARG_BITS,
@@ -389,6 +389,11 @@ class TxReceipt:
         return self._events
 
 
+def _is_log(log: Any) -> bool:
+    """A receipt's log (the state's or a stored receipt's): address, topics and data."""
+    return all(hasattr(log, field) for field in ("address", "topics", "data"))
+
+
 class Contract:
     """A deployed contract; ABI functions are methods (view/pure: a call; others: a
     transaction returning the decoded return value via a call at the same state first)."""
@@ -436,7 +441,10 @@ class Contract:
         return method
 
     def _pick(self, name: str, args: tuple[Any, ...]) -> dict[str, Any]:
-        candidates = [f for f in self.functions[name] if len(f.get("inputs", [])) == len(args)]
+        overloads = self.functions.get(name)
+        if overloads is None:
+            raise ValueError(f"the contract has no function {name!r}")
+        candidates = [f for f in overloads if len(f.get("inputs", [])) == len(args)]
         if not candidates:
             raise TypeError(f"{name}: no overload takes {len(args)} arguments")
         return candidates[0]
@@ -453,7 +461,14 @@ class Contract:
         fast = _encode_static(types, args)
         if fast is not None:
             return sel + fast
-        return sel + encode(types, _convert_args(types, args))
+        from eth_abi.exceptions import EncodingError, EncodingTypeError
+
+        try:
+            return sel + encode(types, _convert_args(types, args))
+        except EncodingTypeError as exc:  # (the ValueError and TypeError the API promises)
+            raise TypeError(f"{name}: {exc}") from None
+        except EncodingError as exc:  # a value out of its type's range
+            raise ValueError(f"{name}: {exc}") from None
 
     def _decode_output(self, item: dict[str, Any], output: bytes) -> Any:
         from eth_abi import decode
@@ -501,6 +516,8 @@ class Contract:
     def decode_log(self, log: Any) -> Event | None:
         from eth_abi import decode
 
+        if not _is_log(log):
+            raise TypeError(f"decode_log: expected a log, got {type(log).__name__}")
         if not log.topics:
             return None
         item = self.events.get(log.topics[0].to_bytes(32, "big"))
@@ -546,6 +563,15 @@ class TestChain:
         if check_uint(chain_id, "chain_id", 64) == 0:
             raise ValueError("chain_id: must be between 1 and 2^64-1")
         check_uint(balance, "balance")
+        if not isinstance(blocks, bool):
+            raise TypeError(f"blocks: expected True or False, got {type(blocks).__name__}")
+        if "mnemonic" in kwargs:  # (as `chainvm node --mnemonic` checks it)
+            mnemonic = kwargs["mnemonic"]
+            if not isinstance(mnemonic, str):
+                raise TypeError(f"mnemonic: expected a str, got {type(mnemonic).__name__}")
+            problem = mnemonic_problem(mnemonic)
+            if problem is not None:
+                raise ValueError(f"mnemonic: not a valid BIP-39 mnemonic: {problem}")
         self.dev = DevChain(fork=fork, chain_id=chain_id, accounts=accounts,
                             balance=balance, **kwargs)
         self.blocks = blocks
@@ -681,7 +707,8 @@ class TestChain:
         next call and transaction see `block.number` `blocks` higher and `block.timestamp`
         `seconds` later (default `blocks * block_delta`). The blocks in between are mined
         empty, so the chain stays a valid one."""
-        blocks = blocks or 0
+        if blocks is None:
+            blocks = 0
         for name, number in (("seconds", seconds), ("blocks", blocks),
                              ("block_delta", block_delta)):
             if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
@@ -755,6 +782,9 @@ class TestChain:
         return self.dev.snapshot()
 
     def revert(self, sid: int) -> bool:
+        """Back to snapshot `sid` (False if there is no such snapshot, as evm_revert)."""
+        if type(sid) is not int:
+            raise TypeError(f"revert: a snapshot id is an int, got {type(sid).__name__}")
         return self.dev.revert(sid)
 
     # -- execution ----------------------------------------------------------------------------
@@ -914,6 +944,8 @@ class TestChain:
     def decode_logs(self, logs: list[Any]) -> list[Event]:
         out = []
         for log in logs:
+            if not _is_log(log):
+                raise TypeError(f"decode_logs: expected logs, got {type(log).__name__}")
             c = self._contracts.get(log.address)
             event = c.decode_log(log) if c is not None else None
             if event is not None:

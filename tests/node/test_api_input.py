@@ -202,6 +202,9 @@ def test_malformed_abis_are_refused_before_deploying(chain: TestChain, abi: Any,
     ({"chain_id": 2**64}, ValueError, "chain_id"), ({"balance": -1}, ValueError, "balance"),
     ({"gas_limit": 2**63}, ValueError, "gas_limit"), ({"gas_limit": "x"}, TypeError, "gas_limit"),
     ({"balance": 2**256}, ValueError, "balance"),
+    ({"mnemonic": None}, TypeError, "mnemonic"),  # was an AttributeError from inside
+    ({"mnemonic": "foo bar"}, ValueError, "BIP-39"),  # as `chainvm node --mnemonic`
+    ({"blocks": "no"}, TypeError, "blocks"),  # a truthy string: blocks on
 ])
 def test_constructor_arguments_are_checked(kwargs: dict[str, Any], error: type[Exception],
                                            match: str) -> None:
@@ -217,6 +220,10 @@ def test_constructor_arguments_are_checked(kwargs: dict[str, Any], error: type[E
     # ran for hours and until memory was gone: each empty block is built and kept
     (lambda c: c.mine(10**9), ValueError),
     (lambda c: c.time_travel(blocks=MAX_BLOCKS_IN_PROCESS + 1), ValueError),
+    # read as no blocks ("blocks or 0"), silently
+    (lambda c: c.time_travel(blocks=[]), TypeError), (lambda c: c.time_travel(blocks=""), TypeError),
+    (lambda c: c.revert("abc"), TypeError), (lambda c: c.revert(None), TypeError),
+    (lambda c: c.decode_logs([1]), TypeError),
 ])
 def test_mine_and_time_travel_check_first(chain: TestChain, move: Any,
                                           error: type[Exception]) -> None:
@@ -226,3 +233,29 @@ def test_mine_and_time_travel_check_first(chain: TestChain, move: Any,
     assert (chain.block_number, chain.timestamp) == (number, timestamp)
     chain.mine(1)
     assert chain.block_number == number + 1
+
+
+def test_contract_misuse_raises_value_and_type_errors(chain: TestChain) -> None:
+    """A KeyError for an unknown function name, eth_abi's own exception types for an
+    argument out of its type's range, AttributeError for what is not a log: the API's
+    errors are ValueError and TypeError."""
+    source = """
+# pragma version ^0.4.0
+@external
+@pure
+def f(x: uint8, y: DynArray[uint8, 4]) -> uint8:
+    return x
+"""
+    pytest.importorskip("vyper")
+    ct = chain.loads(source)
+    assert ct.f(7, [1]) == 7
+    with pytest.raises(ValueError, match="no function"):
+        ct.encode("nope")
+    with pytest.raises(ValueError, match="no function"):
+        ct.call("nope")
+    with pytest.raises(ValueError, match="f:"):
+        ct.f(1, [256])  # a dynamic array: eth_abi's encoder
+    with pytest.raises(TypeError, match="f:"):
+        ct.f(1, ["x"])
+    with pytest.raises(TypeError, match="log"):
+        ct.decode_log(None)
