@@ -84,8 +84,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--allow-reset", action="store_true",
                    help="allow anvil_reset / anvil_loadState on a --datadir chain")
     p.add_argument("--load-state", metavar="FILE",
-                   help="start from a state dump (a --dump-state file or anvil_dumpState's "
-                        "JSON, at most 128 MiB unpacked) written over the genesis state")
+                   help="start from a state dump (a --dump-state file, or anvil_dumpState's "
+                        "JSON or hex, at most 128 MiB unpacked) written over the genesis state")
     p.add_argument("--dump-state", metavar="FILE",
                    help="on exit, write the head state here as JSON (for --load-state)")
     p.add_argument("--state", metavar="FILE",
@@ -122,9 +122,11 @@ def main(argv: list[str]) -> int:
     from chainvm.node.devchain import ETHER, DevChain, NodeError
     from chainvm.node.server import NodeServer, tune_gc
 
+    dump_flag = "--state" if args.state is not None else "--dump-state"
     problem = (_normalize_anvil_flags(args) or _value_problem(args, ETHER)
                or _fork_usage_problem(args) or _sync_usage_problem(args)
-               or _mnemonic_usage_problem(args.mnemonic) or _dump_path_problem(args.dump_state))
+               or _mnemonic_usage_problem(args.mnemonic)
+               or _dump_path_problem(args.dump_state, dump_flag))
     if problem:
         print(f"chainvm node: {problem}", file=sys.stderr)
         return USAGE_EXIT
@@ -223,22 +225,22 @@ def _dump_state(dev: DevChain, path: str) -> bool:
     return True
 
 
-def _dump_path_problem(path: str | None) -> str | None:
+def _dump_path_problem(path: str | None, flag: str = "--dump-state") -> str | None:
     """Why --dump-state could not take its file (None: it can), checked at start: the
     file is written only at exit, when a bad path would lose the session's state."""
     if path is None:
         return None
     target = Path(path)
     if target.is_dir():
-        return f"--dump-state {path}: is a directory"
+        return f"{flag} {path}: is a directory"
     folder = target.parent
     if not folder.is_dir():
-        return f"--dump-state {path}: no directory {str(folder)!r} to write it in"
+        return f"{flag} {path}: no directory {str(folder)!r} to write it in"
     try:  # a file made and removed again: permissions and read-only mounts answer alike
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        return f"--dump-state {path}: cannot write in {str(folder)!r} ({exc.strerror or exc})"
+        return f"{flag} {path}: cannot write in {str(folder)!r} ({exc.strerror or exc})"
     return None
 
 

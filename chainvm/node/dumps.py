@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_DUMP_BYTES = 128 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _TOO_LARGE = f"{MAX_DUMP_BYTES // (1024 * 1024)} MiB of JSON"
+_HEX = re.compile(rb"[0-9a-fA-F]+")
 
 
 def read_dump(raw: bytes, what: str = "state dump") -> Any:
@@ -55,6 +57,13 @@ def read_dump_file(path: str | Path, what: str = "state dump") -> Any:
         raise InputError(f"cannot read ({exc.strerror or exc})") from None
     if len(raw) > MAX_DUMP_BYTES:
         raise InputError(f"{what}: larger than {_TOO_LARGE}")
+    # anvil_dumpState's answer saved as it is (`cast rpc anvil_dumpState > FILE`): the hex,
+    # quoted or not, of the gzipped JSON
+    text = raw.strip().strip(b'"')
+    if text[:2] == b"0x" and _HEX.fullmatch(text, 2):
+        if len(text) % 2:
+            raise InputError(f"{what}: hex of odd length")
+        raw = bytes.fromhex(text[2:].decode())
     return read_dump(raw, what)
 
 

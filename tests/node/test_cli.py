@@ -398,3 +398,28 @@ def test_banner_names_the_mining_mode() -> None:
         assert first.startswith("chainvm node: ") and f", {mode}" in first, (flags, first)
         if mode != "automine":
             assert "automine" not in first
+
+
+def test_load_state_takes_anvil_dump_state_hex_saved_to_a_file(tmp_path: Path) -> None:
+    """`cast rpc anvil_dumpState > FILE` saves the hex of gzipped JSON, quoted: such a
+    file was refused as invalid JSON."""
+    import gzip
+
+    from chainvm.node.dumps import read_dump_file
+
+    dump = {"accounts": {"0x" + "5e" * 20: {"balance": "0x7"}}}
+    hexed = "0x" + gzip.compress(json.dumps(dump).encode()).hex()
+    for text in (hexed, f'"{hexed}"\n', hexed.upper().replace("0X", "0x")):
+        path = tmp_path / "state.hex"
+        path.write_text(text)
+        assert read_dump_file(path) == dump
+    path.write_text(hexed[:-1])
+    with pytest.raises(ValueError, match="odd length"):
+        read_dump_file(path)
+
+
+def test_state_flag_errors_name_the_state_flag(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--state", str(tmp_path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"chainvm node: --state {tmp_path}: is a directory"), err
