@@ -174,6 +174,7 @@ def execute_traced(f: Frame) -> Frame | None:
     stack = f.stack
     pc = f.pc
     state = f.state
+    wants_memory = tracer.wants_memory
     while True:
         op = code[pc]
         gas_before = f.gas
@@ -181,6 +182,8 @@ def execute_traced(f: Frame) -> Frame | None:
         mem_before = len(f.memory)
         refund_before = state.refund
         tracer.return_data = f.return_data
+        if wants_memory:
+            tracer.memory_before = bytes(f.memory)
         try:
             gas = f.gas - static_gas[op]
             if gas < 0:

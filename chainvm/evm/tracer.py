@@ -35,6 +35,11 @@ class Tracer:
         self.out = out if out is not None else sys.stderr
         # The current frame's return-data buffer before the step (set by execute_traced).
         self.return_data = b""
+        # A tracer that reports memory sets `wants_memory`: execute_traced then copies the
+        # frame's memory into `memory_before` ahead of each step (the step is reported
+        # after the instruction ran, when its memory may have changed).
+        self.wants_memory = False
+        self.memory_before = b""
         self._held: tuple[bytes, int, str | None] | None = None
         self._holding = False
 

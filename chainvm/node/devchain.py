@@ -265,7 +265,7 @@ class StepCollector(Tracer):
                  limit: int = 0) -> None:
         super().__init__(None)
         self.logs: list[dict[str, Any]] = []
-        self.memory = memory
+        self.memory = self.wants_memory = memory
         self.stack = stack
         self.storage = storage
         self.limit = limit
@@ -284,8 +284,8 @@ class StepCollector(Tracer):
             record["refund"] = refund
         if self.stack:
             record["stack"] = [f"0x{x:x}" for x in stack]
-        if self.memory:
-            mem = bytes(f.memory[:mem_size]) if mem_size else bytes(f.memory)
+        if self.memory:  # (as it was before the instruction, as geth's struct logs show it)
+            mem = self.memory_before
             record["memory"] = [mem[i:i + 32].hex() for i in range(0, len(mem), 32)]
         if self.storage and name in ("SSTORE", "SLOAD") and stack:
             slots = self._storage.setdefault(f.depth, {})

@@ -793,6 +793,22 @@ def test_trace_transaction_and_call(rpc: Client) -> None:
     assert access["accessList"][0]["storageKeys"] == ["0x" + word(0)]
 
 
+def test_struct_logs_show_memory_as_it_was_before_each_step(rpc: Client) -> None:
+    """geth's (and anvil's) struct logs show the memory an instruction found: chainvm's
+    showed it after the instruction (the whole of it when memory had been empty)."""
+    where = "0x" + "6d" * 20
+    # MSTORE 0x0b at 0, MSTORE 0x0c at 0, RETURN the word
+    assert rpc("anvil_setCode", where, "0x600b600052600c60005260206000f3") is True
+    steps = rpc("debug_traceCall", {"to": where}, "latest", {"enableMemory": True})["structLogs"]
+    assert [s["op"] for s in steps[:6]] == ["PUSH1", "PUSH1", "MSTORE", "PUSH1", "PUSH1",
+                                             "MSTORE"]
+    assert steps[2]["memory"] == []
+    assert steps[3]["memory"] == ["00" * 31 + "0b"]
+    assert steps[5]["memory"] == ["00" * 31 + "0b"]  # the second MSTORE has not run yet
+    assert steps[6]["memory"] == ["00" * 31 + "0c"]
+    assert "memory" not in rpc("debug_traceCall", {"to": where}, "latest", {})["structLogs"][3]
+
+
 def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
     url = node.url
     rpc = Client(url)
