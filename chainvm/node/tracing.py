@@ -52,10 +52,20 @@ class CallTracer(Tracer):
             frame["output"] = "0x" + bytes(output).hex()
         if error:
             frame["error"] = error
+            _add_revert_reason(frame, error, output)
 
     def step(self, f: Any, pc: int, op: int, gas: int, cost: int, stack: list[int],
              mem_size: int, refund: int, name: str, error: str | None) -> None:
-        pass
+        # withLog: a LOG that ran (reported after it ran: its log is the state's last),
+        # placed among the frame's calls by `position`, as geth's callTracer does
+        if self.with_logs and error is None and name.startswith("LOG") and self.stack:
+            log = f.state.logs[-1]
+            frame = self.stack[-1]
+            frame.setdefault("logs", []).append({
+                "address": _hex_addr(log.address),
+                "topics": [f"0x{topic:064x}" for topic in log.topics],
+                "data": "0x" + bytes(log.data).hex(),
+                "position": hex(len(frame.get("calls", ())))})
 
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
         self.output, self.gas_used, self.error = output, gas_used, error
@@ -69,13 +79,35 @@ class CallTracer(Tracer):
             root["output"] = "0x" + tx_result.output.hex()
         if not tx_result.success:
             root["error"] = tx_result.error or "execution failed"
+            _add_revert_reason(root, root["error"], tx_result.output or b"")
         if tx_result.contract_address is not None:
             root["type"] = "CREATE"
             root["to"] = "0x" + tx_result.contract_address.hex()
             root.pop("output", None)
         if self.only_top:
             root.pop("calls", None)
+        if self.with_logs:
+            _drop_failed_logs(root, False)
         return root
+
+
+def _add_revert_reason(frame: dict[str, Any], error: str, output: bytes) -> None:
+    """geth's `revertReason`: an Error(string)'s string, or what a Panic code means."""
+    from chainvm.node.devchain import revert_message
+
+    reason = revert_message(bytes(output)) if error == "execution reverted" else None
+    if reason is not None:
+        frame["revertReason"] = reason
+
+
+def _drop_failed_logs(frame: dict[str, Any], parent_failed: bool) -> None:
+    """The logs of a failed frame, and of every frame under it, were undone: geth's
+    callTracer leaves them out."""
+    failed = parent_failed or "error" in frame
+    if failed:
+        frame.pop("logs", None)
+    for child in frame.get("calls", ()):
+        _drop_failed_logs(child, failed)
 
 
 class AccessListTracer(Tracer):

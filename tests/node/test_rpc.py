@@ -809,6 +809,30 @@ def test_struct_logs_show_memory_as_it_was_before_each_step(rpc: Client) -> None
     assert "memory" not in rpc("debug_traceCall", {"to": where}, "latest", {})["structLogs"][3]
 
 
+def test_call_tracer_logs_and_revert_reason(rpc: Client) -> None:
+    """callTracer's `withLog` (the frame's logs with their position among its calls) and
+    `revertReason`, as geth and anvil give them; withLog was ignored, revertReason absent."""
+    topic = "11" * 32
+    logger, reverter, undone = "0x" + "6a" * 20, "0x" + "6b" * 20, "0x" + "6c" * 20
+    reason = (bytes.fromhex("08c379a0") + (32).to_bytes(32, "big") + (4).to_bytes(32, "big")
+              + b"nope".ljust(32, b"\0"))
+    rpc("anvil_setCode", logger, "0x7f" + topic + "60006000a100")  # LOG1, STOP
+    # CODECOPY the Error("nope") data after the code, REVERT with it
+    rpc("anvil_setCode", reverter, "0x6064600c600039" "60646000fd" + reason.hex())
+    rpc("anvil_setCode", undone, "0x60006000a060006000fd")  # LOG0, then REVERT
+    config = {"tracer": "callTracer", "tracerConfig": {"withLog": True}}
+    logged = rpc("debug_traceCall", {"to": logger}, "latest", config)
+    assert logged["logs"] == [{"address": logger, "topics": ["0x" + topic], "data": "0x",
+                               "position": "0x0"}]
+    assert "logs" not in rpc("debug_traceCall", {"to": logger}, "latest",
+                             {"tracer": "callTracer"})
+    reverted = rpc("debug_traceCall", {"to": reverter}, "latest", config)
+    assert reverted["error"] == "execution reverted" and reverted["revertReason"] == "nope"
+    failed = rpc("debug_traceCall", {"to": undone}, "latest", config)
+    assert failed["error"] == "execution reverted" and "logs" not in failed
+    assert "revertReason" not in failed  # no Error(string) data
+
+
 def test_bad_requests_keep_the_server_serving(node: ThreadedNode) -> None:
     url = node.url
     rpc = Client(url)
