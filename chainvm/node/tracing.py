@@ -168,7 +168,10 @@ class PrestateTracer(Tracer):
     def summary(self, output: bytes, gas_used: int, error: str | None) -> None:
         pass
 
-    def _account(self, state: Any, address: bytes, slots: set[int]) -> dict[str, Any] | None:
+    def _account(self, state: Any, address: bytes, slots: set[int],
+                 zero_slots: bool = True) -> dict[str, Any] | None:
+        """The account's view (None: no account); `zero_slots` False leaves out slots that
+        hold zero, as geth's diff mode does on both sides."""
         if state.get(address) is None:
             return None
         out: dict[str, Any] = {"balance": hex(state.balance(address))}
@@ -178,8 +181,9 @@ class PrestateTracer(Tracer):
         code = bytes(state.code(address))
         if code:
             out["code"] = "0x" + code.hex()
-        storage = {f"0x{k:064x}": f"0x{state.get_storage(address, k):064x}"
-                   for k in sorted(slots)}
+        values = {k: state.get_storage(address, k) for k in sorted(slots)}
+        storage = {f"0x{k:064x}": f"0x{v:064x}" for k, v in values.items()
+                   if v or zero_slots}
         if storage:
             out["storage"] = storage
         return out
@@ -194,16 +198,17 @@ class PrestateTracer(Tracer):
         return out
 
     def diff(self, pre: Any, post: Any) -> dict[str, Any]:
-        """geth's diffMode: `pre` holds the changed accounts as they were (unchanged slots
-        left out), `post` only what changed (an account gone from post was deleted)."""
+        """geth's diffMode: `pre` holds the changed accounts as they were (unchanged slots,
+        and changed slots that held zero, left out), `post` only what changed (slots now
+        zero left out; an account gone from post was deleted)."""
         out_pre: dict[str, Any] = {}
         out_post: dict[str, Any] = {}
         for address, slots in sorted(self.touched.items()):
             changed = {k for k in slots
                        if pre.get_storage(address, k) != post.get_storage(address, k)}
-            before = self._account(pre, address, changed)
-            after = self._account(post, address, changed)
-            if before == after:
+            before = self._account(pre, address, changed, zero_slots=False)
+            after = self._account(post, address, changed, zero_slots=False)
+            if before == after and not changed:
                 continue
             key = "0x" + address.hex()
             if before is not None:

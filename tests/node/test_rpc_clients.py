@@ -378,6 +378,14 @@ def test_prestate_tracer_and_diff_mode(node: Node) -> None:
                                     "data": "0x" + selector("set(uint256)").hex() + f"{1:064x}"},
                 "latest", {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}})
     assert call["post"][store]["storage"] == {"0x" + "00" * 32: "0x" + f"{1:064x}"}
+    # A slot that held zero is left out of pre, one set to zero out of post (geth, anvil):
+    # the pre side listed {slot: 0x0}.
+    fresh = node.send(data="0x" + STORE_INIT.hex())["contractAddress"]
+    data = "0x" + selector("set(uint256)").hex() + f"{5:064x}"
+    first = node("debug_traceCall", {"from": node.accounts[0], "to": fresh, "data": data},
+                 "latest", {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}})
+    assert "storage" not in first["pre"][fresh]
+    assert first["post"][fresh]["storage"] == {"0x" + "00" * 32: "0x" + f"{5:064x}"}
 
 
 def test_four_byte_noop_mux_and_flat_call_tracers(node: Node) -> None:
