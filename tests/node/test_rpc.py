@@ -104,6 +104,16 @@ def test_transfer_receipt_and_lookups(rpc: Client) -> None:
     assert rpc("eth_getTransactionReceipt", "0x" + "00" * 32) is None
     history = rpc("eth_feeHistory", "0x2", "latest", [50])
     assert len(history["baseFeePerGas"]) == 3 and len(history["reward"]) == 2
+    # A range ending before the head: its last base fee is the next block's own (it was the
+    # fee of the block after the head).
+    rpc("evm_mine")
+    rpc("evm_mine")
+    newest = int(rpc("eth_blockNumber"), 16) - 2
+    past = rpc("eth_feeHistory", "0x2", hex(newest), [])
+    after = rpc("eth_getBlockByNumber", hex(newest + 1), False)
+    assert past["baseFeePerGas"][-1] == after["baseFeePerGas"]
+    assert past["baseFeePerGas"][:2] == [
+        rpc("eth_getBlockByNumber", hex(n), False)["baseFeePerGas"] for n in (newest - 1, newest)]
 
 
 def test_deploy_call_events_and_revert(rpc: Client) -> None:

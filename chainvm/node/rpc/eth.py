@@ -208,8 +208,18 @@ class EthApi(Namespace):
                               for tx in stored.block.transactions)
                 rewards.append([q(tips[min(len(tips) - 1, int(len(tips) * p / 100))]
                                   if tips else 0) for p in percentiles])
-        base_fees.append(q(self.dev.next_base_fee()))
-        blob_fees.append(q(self.dev.blob_base_fee()))
+        # ...and the fees of the block after the range: the next block's own when the
+        # range ends before the head (they were the head's next fees only at the head)
+        after = self.dev.chain.get_block_by_number(last + 1) \
+            if last < self.dev.chain.head.number else None
+        if after is None:
+            base_fees.append(q(self.dev.next_base_fee()))
+            blob_fees.append(q(self.dev.blob_base_fee()))
+        else:
+            h = after.header
+            base_fees.append(q(h.base_fee or 0))
+            blob_fees.append(q(blob_base_fee(h.excess_blob_gas or 0, after.fork)
+                               if h.excess_blob_gas is not None else 0))
         out: dict[str, Any] = {"oldestBlock": q(first), "baseFeePerGas": base_fees,
                                "gasUsedRatio": ratios, "baseFeePerBlobGas": blob_fees,
                                "blobGasUsedRatio": blob_ratios}
