@@ -52,6 +52,7 @@ from chainvm.encoding.json_input import (
 from chainvm.evm.env import BlockEnv
 from chainvm.evm.errors import InvalidTransaction
 from chainvm.evm.execution import CALL, Message, execute_message, new_evm, prewarm
+from chainvm.evm.gas import G_TRANSACTION
 from chainvm.evm.tracer import Tracer
 from chainvm.evm.transaction import (
     TX_MAX_GAS_LIMIT,
@@ -1236,7 +1237,8 @@ class DevChain:
             return remote.speculate(lambda: self.estimate_gas(req, state, env, fork))
         if env is None or fork is None:
             env, fork = self.pending_env()
-        cap = req.gas if req.gas is not None else env.gas_limit
+        # (a gas below any transaction's 21,000 is ignored, as geth's estimator ignores it)
+        cap = req.gas if req.gas is not None and req.gas >= G_TRANSACTION else env.gas_limit
         if fork.rules.eip7825:
             cap = min(cap, TX_MAX_GAS_LIMIT)
         probe = CallArgs(**{**req.__dict__, "gas": cap})

@@ -209,6 +209,8 @@ def test_calls_at_a_block_see_that_blocks_context(rpc: Client) -> None:
     before = hex(deployed_in - 1)
     assert rpc("eth_call", {"to": probe}, before) == "0x"
     assert int(rpc("eth_estimateGas", {"to": probe}, before), 16) == 21000
+    # a gas below 21,000 is ignored, as geth's estimator does (it was "intrinsic gas too low")
+    assert int(rpc("eth_estimateGas", {"to": probe, "gas": "0x5000"}, before), 16) == 21000
     assert int(rpc("eth_estimateGas", {"to": probe}, "latest"), 16) > 21000
 
 
