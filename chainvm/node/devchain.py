@@ -397,7 +397,7 @@ class DevChain:
         self.block_time: float | None = None  # interval mining (the server's miner loop)
         # anvil_setBlockTimestampInterval: each new block this many seconds after its parent
         self.timestamp_interval: int | None = None
-        self.time_offset = 0
+        self.time_offset = self._genesis_clock_offset()
         self.next_timestamp: int | None = None
         # anvil_setNextBlockBaseFeePerGas: the next block's base fee (EIP-1559 derives the
         # later ones from it); evm_setBlockGasLimit: the gas limit of every later block
@@ -1390,6 +1390,15 @@ class DevChain:
         self.time_offset = offset
         return offset
 
+    def _genesis_clock_offset(self) -> int:
+        """The clock's offset on a new (or reset) chain: with a genesis timestamp given
+        (`--timestamp`), the clock starts there and later blocks follow it, as anvil's do;
+        otherwise the wall clock. (A reopened data dir keeps its own blocks' times.)"""
+        start = self._init_args["timestamp"]
+        if start is None or self.remote is not None or self.reopened:
+            return 0
+        return start - int(time.time())
+
     def set_timestamp_interval(self, seconds: int) -> None:
         """anvil_setBlockTimestampInterval: each new block `seconds` after its parent. An
         interval that would stamp the next block past 2^64-1 is refused now, as increases
@@ -1462,7 +1471,8 @@ class DevChain:
         self.next_prev_randao = None
         self.timestamp_interval = self.next_timestamp = None
         self.pool.config.block_gas_limit = genesis.header.gas_limit
-        self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(), 0, None, [])
+        self.snapshots[0] = Snapshot(genesis.hash, self._genesis_state.copy(),
+                                     self._genesis_clock_offset(), None, [])
         self.revert(0)
         self.snapshots.clear()
         self.sidecars.clear()

@@ -152,3 +152,18 @@ def test_old_blocks_keep_their_states_while_the_history_contract_grows() -> None
         assert parent is not None
         assert storage.get(number - 1) == int.from_bytes(parent.hash, "big")
         assert storage.get(number) is None
+
+
+def test_a_genesis_timestamp_starts_the_clock() -> None:
+    """`--timestamp T` (anvil's flag): later blocks follow T, as anvil's do, after a reset
+    too; block 1 used to jump to the wall clock."""
+    start = 1_700_000_000
+    dev = DevChain(timestamp=start, accounts=1)
+    dev.mine(1)
+    assert 1 <= dev.head.header.timestamp - start <= 5
+    dev.increase_time(100)
+    dev.mine(1)
+    assert 101 <= dev.head.header.timestamp - start <= 110
+    dev.reset()
+    dev.mine(1)
+    assert 1 <= dev.head.header.timestamp - start <= 5
