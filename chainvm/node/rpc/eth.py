@@ -203,7 +203,7 @@ class EthApi(Namespace):
                                if h.excess_blob_gas is not None else 0))
             max_blob = stored.fork.blob_max * 131072 if h.blob_gas_used is not None else 0
             blob_ratios.append((h.blob_gas_used or 0) / max_blob if max_blob else 0.0)
-            if percentiles is not None:
+            if percentiles:  # (none asked, as `[]`: no reward field, as geth answers)
                 tips = sorted(tx.effective_tip(h.base_fee or 0)
                               for tx in stored.block.transactions)
                 rewards.append([q(tips[min(len(tips) - 1, int(len(tips) * p / 100))]
@@ -223,7 +223,7 @@ class EthApi(Namespace):
         out: dict[str, Any] = {"oldestBlock": q(first), "baseFeePerGas": base_fees,
                                "gasUsedRatio": ratios, "baseFeePerBlobGas": blob_fees,
                                "blobGasUsedRatio": blob_ratios}
-        if percentiles is not None:
+        if percentiles:
             out["reward"] = rewards
         return out
 
