@@ -233,7 +233,11 @@ class ChainWorker:
         return future
 
     def shutdown(self) -> None:
-        """Stop after the job at hand; jobs not started are cancelled."""
+        """Stop after the job at hand, and wait for it: jobs not started are cancelled.
+
+        Waiting matters: the node closes its store next, and a store closed under a job
+        that is still writing a block (a SIGTERM during a send or a mine) lost blocks the
+        node had acknowledged, or hung the stop."""
         self.closed = True
         while True:
             try:
@@ -243,6 +247,8 @@ class ChainWorker:
             if job is not None:
                 job[0].call_soon_threadsafe(job[1].cancel)
         self.jobs.put(None)
+        if threading.current_thread() is not self.thread:
+            self.thread.join()
 
 
 # Young objects a collection waits for in the node's process (Python's default is 700).

@@ -640,3 +640,26 @@ def test_pending_nonce_stops_at_a_gap_and_underpriced_is_refused() -> None:
         err = rpc.error("eth_sendRawTransaction", _signed(key, 1, 1))
         assert err["code"] == -32000 and "base fee" in err["message"], (base, err)
         assert rpc("eth_getTransactionCount", who, "pending") == "0x1"
+
+
+def test_the_chain_worker_stops_after_the_job_at_hand_has_finished() -> None:
+    """A graceful stop closes the store right after the worker's shutdown: shutdown must
+    wait for a job still writing (SIGTERM during a send or a mine lost acknowledged
+    blocks, or hung)."""
+    from chainvm.node.server import ChainWorker
+
+    finished = threading.Event()
+
+    def slow_job() -> None:
+        time.sleep(0.3)
+        finished.set()
+
+    async def flow() -> None:
+        worker = ChainWorker(threading.Lock())
+        job = worker.submit(slow_job)
+        await asyncio.sleep(0.05)  # the job has started
+        worker.shutdown()
+        assert finished.is_set() and not worker.thread.is_alive()
+        await job
+
+    asyncio.run(flow())
