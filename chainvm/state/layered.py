@@ -23,6 +23,7 @@ ForkedStorage).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,17 +38,25 @@ class LayeredStorage(dict[int, int]):
     """`base` (never written) with this layer's writes (the dict itself) over it, less the
     base's slots this layer removed (`cleared`, a subset of the base's keys)."""
 
-    __slots__ = ("base", "cleared", "depth", "origin")
+    __slots__ = ("__weakref__", "_origin", "base", "cleared", "depth")
 
-    def __init__(self, base: Mapping[int, int], origin: Mapping[int, int] | None = None
+    def __init__(self, base: Mapping[int, int], origin: LayeredStorage | None = None
                  ) -> None:
         super().__init__()
         self.base = base
-        # The storage this one was copied from: `base` itself, or the layers `base` is the
-        # flattened copy of (a stored block's slot changes are taken against it).
-        self.origin = base if origin is None else origin
+        # The layers `base` is the collapsed copy of, held weakly: a stored block's slot
+        # changes are taken against them while the parent block's state holds them, and
+        # a strong reference would keep every earlier collapse's layers alive through each
+        # other (a --datadir node grew ~2.5 KB a block with EIP-2935's history contract).
+        self._origin = None if origin is None else weakref.ref(origin)
         self.cleared: set[int] = set()
         self.depth: int = base.depth + 1 if isinstance(base, LayeredStorage) else 1
+
+    @property
+    def origin(self) -> Mapping[int, int] | None:
+        """The storage this one was copied from: `base` itself, or the layers `base` is the
+        collapsed copy of (None once nothing else holds them)."""
+        return self.base if self._origin is None else self._origin()
 
     def get(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
         layer = self

@@ -3,6 +3,8 @@ historical state still answers as it did, and no block's state shows another's w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chainvm.chain import chain as chain_module
@@ -79,3 +81,26 @@ def test_a_datadir_keeps_changes_and_reopens_without_replay(
         assert again.state().state_root() == again.head.header.state_root
     finally:
         again.close()
+
+
+def test_a_data_dir_chain_does_not_keep_every_storage_layer(tmp_path: Path) -> None:
+    """With EIP-2935's history contract (one of its 8,191 slots written a block), each
+    collapse of a storage's layers held the layers before it through `origin`: a
+    --datadir node grew ~2.5 KB a block without bound. The layers kept alive stay
+    bounded now, and the stored blocks still record slot changes, not whole accounts."""
+    import gc
+
+    from chainvm.state.layered import LayeredStorage
+
+    dev = DevChain(datadir=str(tmp_path / "chain"), history_contract=True, accounts=1)
+    try:
+        def layers() -> int:
+            gc.collect()
+            return sum(1 for o in gc.get_objects() if type(o) is LayeredStorage)
+
+        dev.mine(600)
+        before = layers()
+        dev.mine(1200)
+        assert layers() - before < 100, (before, layers())
+    finally:
+        dev.close()
