@@ -552,6 +552,9 @@ def test_websocket_client_that_never_reads_is_dropped(monkeypatch: pytest.Monkey
                      "params": ["newHeads"]})))
             rpc = Client(n.url)
             deadline = time.monotonic() + 60
+            while len(dev.listeners) == before and time.monotonic() < deadline:
+                time.sleep(0.01)  # (the handler attaches the connection's listeners)
+            assert len(dev.listeners) > before
             # A block at a time (~300 KB of notifications, none read), so that the socket
             # fills and the node's sender waits for it to drain when the backlog overflows.
             while len(dev.listeners) > before and time.monotonic() < deadline:
