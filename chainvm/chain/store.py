@@ -341,12 +341,21 @@ class LmdbStore:
 
         every_commit = sync_interval <= 0
         self._lock: IO[bytes] | None = None
+        self._data_lock: IO[bytes] | None = None
+        env = None
         try:
             Path(path).mkdir(parents=True, exist_ok=True)
             self._lock = _lock(Path(path) / LOCK_FILE)
-            self.env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
-                                 metasync=every_commit)
+            env = lmdb.open(str(path), map_size=map_size, max_dbs=8, sync=every_commit,
+                            metasync=every_commit)
+            # The data file itself locked as well: a lock file deleted by hand while a
+            # node runs let a second one open the same environment. (flock, which LMDB's
+            # own fcntl locks on lock.mdb do not touch.)
+            self._data_lock = _lock(Path(path) / "data.mdb")
+            self.env = env
         except (OSError, lmdb.Error) as exc:
+            if env is not None:
+                env.close()
             if self._lock is not None:
                 self._lock.close()
             if isinstance(exc, BlockingIOError):
@@ -508,6 +517,7 @@ class LmdbStore:
                 syncer.join()
         self.env.sync(True)
         self.env.close()
-        if self._lock is not None:
-            self._lock.close()  # releases the lock
-            self._lock = None
+        for held in (self._data_lock, self._lock):
+            if held is not None:
+                held.close()  # releases the lock
+        self._lock = self._data_lock = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -393,4 +395,15 @@ def test_a_datadir_in_use_is_refused(capsys: pytest.CaptureFixture[str],
     dev.close()  # a second close does nothing
     again = DevChain(accounts=2, datadir=tmp_path)
     assert again.reopened and again.head.number == 1
+    # The lock file deleted by hand while a chain has the folder open: the data file's
+    # own lock still refuses a node of another process (it started on the same
+    # environment, and the two overwrote each other's head).
+    (tmp_path / "chainvm.lock").unlink()
+    other = subprocess.run([sys.executable, "-m", "chainvm.node.cli", "--port", "0",
+                            "--datadir", str(tmp_path)], capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert other.returncode == 2 and "in use by another chain" in other.stderr, other.stderr
     again.close()
+    third = DevChain(accounts=2, datadir=tmp_path)
+    assert third.head.number == 1
+    third.close()
