@@ -263,9 +263,10 @@ def _normalize_anvil_flags(args: argparse.Namespace) -> str | None:
         args.dump_state = args.state
     if args.no_mining and args.block_time is not None:
         return "--no-mining and --block-time cannot be combined"
-    from chainvm.node.devchain import MAX_GAS_LIMIT, MIN_GAS_LIMIT  # (as the node needs it)
+    from chainvm.chain.processing import MAX_GAS_LIMIT  # (as the node needs it)
+    from chainvm.evm.gas import G_TRANSACTION
 
-    if args.gas_limit is not None and not MIN_GAS_LIMIT <= args.gas_limit <= MAX_GAS_LIMIT:
+    if args.gas_limit is not None and not G_TRANSACTION <= args.gas_limit <= MAX_GAS_LIMIT:
         return "--gas-limit must be between 21000 and 2^63-1 (a header's limit)"
     if args.timestamp is not None and not 0 <= args.timestamp <= UINT64_MAX:
         return "--timestamp must be between 0 and 2^64-1"

@@ -77,7 +77,6 @@ GWEI = 10**9
 DEFAULT_TIP = GWEI
 MAX_FEE = 2**256 - 1  # a fee field is a 256-bit word
 DEFAULT_GAS_LIMIT = 30_000_000
-MIN_GAS_LIMIT = 21_000  # one transfer
 SENDERS_FILE = "impersonated-senders.txt"
 
 
@@ -340,8 +339,8 @@ class DevChain:
         # mine nothing)
         if isinstance(gas_limit, bool) or not isinstance(gas_limit, int):
             raise TypeError(f"gas_limit: expected an int, got {type(gas_limit).__name__}")
-        if not MIN_GAS_LIMIT <= gas_limit <= MAX_GAS_LIMIT:
-            raise ValueError(f"gas_limit: must be between {MIN_GAS_LIMIT} and 2^63-1, "
+        if not G_TRANSACTION <= gas_limit <= MAX_GAS_LIMIT:  # (room for one transfer)
+            raise ValueError(f"gas_limit: must be between {G_TRANSACTION} and 2^63-1, "
                              f"got {gas_limit}")
         # What anvil_reset needs to start again (forked or local).
         self._init_args: dict[str, Any] = {
@@ -1455,9 +1454,9 @@ class DevChain:
 
     def reset(self, fork_url: str | None = None, fork_block: int | None = None) -> None:
         """Back to the genesis block and state: later blocks, the pool, the clock's offset,
-        the block timestamp interval and every snapshot are dropped. With `fork_url`, a new chain forked from that remote
-        at `fork_block` (its latest when None); a forked chain without it becomes a new
-        local chain."""
+        the block timestamp interval and every snapshot are dropped. With `fork_url`, a
+        new chain forked from that remote at `fork_block` (its latest when None); a forked
+        chain without it becomes a new local chain."""
         if fork_url is not None or self.remote is not None:
             fresh = DevChain(**self._init_args, fork_url=fork_url, fork_block=fork_block)
             listeners, pool_listeners = self.listeners, self.pool_listeners

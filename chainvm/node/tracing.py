@@ -208,7 +208,7 @@ class PrestateTracer(Tracer):
                        if pre.get_storage(address, k) != post.get_storage(address, k)}
             before = self._account(pre, address, changed, zero_slots=False)
             after = self._account(post, address, changed, zero_slots=False)
-            if before == after and not changed:
+            if before == after:
                 continue
             key = "0x" + address.hex()
             if before is not None:

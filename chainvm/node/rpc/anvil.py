@@ -38,8 +38,6 @@ def _parse_seconds(v: Any, what: str) -> float:
 
 Seconds = Annotated[float, Decoder(_parse_seconds)]
 
-# Blocks one evm_mine or anvil_mine call may mine: the request's (see limits.py).
-MAX_BLOCKS_PER_CALL = MAX_BLOCKS_PER_REQUEST
 # Blocks one evm_mine_detailed may mine: every one comes back whole in the answer.
 MAX_DETAILED_BLOCKS = 1_000
 # Transactions one anvil_reorg may place (more than a 30M-gas block of transfers holds).
@@ -48,8 +46,9 @@ MAX_REORG_TRANSACTIONS = 2_000
 
 def _block_count(count: int, what: str) -> int:
     """`count`, charged to the request's blocks (InvalidParams, nothing mined, past them)."""
-    if count > MAX_BLOCKS_PER_CALL:
-        raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_CALL} blocks a call, got {count}")
+    if count > MAX_BLOCKS_PER_REQUEST:  # (one call alone; in-process calls count only this)
+        raise InvalidParams(f"{what}: at most {MAX_BLOCKS_PER_REQUEST} blocks a call, "
+                            f"got {count}")
     left = BLOCKS_LEFT.get()
     if left is not None:
         if count > left:
