@@ -43,6 +43,7 @@ class Frame:
         "loop_from",
         "loop_gas",
         "memory",
+        "memory_tail",
         "output",
         "pc",
         "push_values",
@@ -73,6 +74,8 @@ class Frame:
         self.push_values = analysis.push_values
         self.stack: list[int] = []
         self.memory = bytearray()
+        # Zeros memory holds past the bytearray's end, not yet written (grown_bytes).
+        self.memory_tail = 0
         self.gas = gas
         self.start_gas = gas
         self.pc = 0

@@ -179,11 +179,11 @@ def execute_traced(f: Frame) -> Frame | None:
         op = code[pc]
         gas_before = f.gas
         stack_before = list(stack)
-        mem_before = len(f.memory)
+        mem_before = len(f.memory) + f.memory_tail
         refund_before = state.refund
         tracer.return_data = f.return_data
         if wants_memory:
-            tracer.memory_before = bytes(f.memory)
+            tracer.memory_before = bytes(f.memory) + bytes(f.memory_tail)
         try:
             gas = f.gas - static_gas[op]
             if gas < 0:

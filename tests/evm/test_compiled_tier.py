@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +90,30 @@ def test_generated_programs_agree_across_tiers() -> None:
                                                               strict=True))
                     if _effects(a) != _effects(b)]
         assert not diverged, (mode, diverged[:3])
+
+
+# The programs of tests/evm/memory_programs.py (memory read and written after ranges past
+# its end), as _GENERATED_SCRIPT runs program_gen's.
+_MEMORY_SCRIPT = """
+import json
+from chainvm.testing.differential import SUPPORTED_FORKS, run_chainvm
+from tests.evm.memory_programs import memory_case
+print(json.dumps([run_chainvm(memory_case(fork, index)).to_json()
+                  for fork in SUPPORTED_FORKS for index in range(6)]))
+"""
+
+
+def test_memory_past_the_end_agrees_across_tiers() -> None:
+    root = Path(__file__).resolve().parents[2]
+    runs = {}
+    for mode in ("off", "always", "mixed"):
+        env = dict(os.environ, CHAINVM_COMPILE=mode,
+                   PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+        out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT], capture_output=True,
+                             text=True, env=env, check=True, cwd=root)
+        runs[mode] = [_effects(o) for o in json.loads(out.stdout)]
+    assert all(o["valid"] for o in runs["off"])
+    assert runs["always"] == runs["off"] and runs["mixed"] == runs["off"]
 
 
 def _effects(outcome: dict) -> dict:

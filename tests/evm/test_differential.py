@@ -24,6 +24,7 @@ from chainvm.testing.differential import (
     shrink,
 )
 from chainvm.testing.program_gen import generate_case
+from tests.evm.memory_programs import memory_case
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 FIXED_SEED = 20261122
@@ -52,6 +53,16 @@ def test_fixed_seed_run(fork: str) -> None:
         if verdict.status == "divergence":
             diverged.append((index, verdict.fields, verdict.chainvm.error, verdict.oracle.error))
     assert not diverged
+
+
+@pytest.mark.parametrize("fork", SUPPORTED_FORKS)
+def test_ranges_past_the_end_of_memory(fork: str) -> None:
+    """LOG, RETURN and REVERT ranges reaching far past the end of memory (charged there,
+    written out only when an instruction reaches them: grown_bytes) leave the memory, gas
+    and output every later instruction sees as the specs do."""
+    verdicts = [compare(memory_case(fork, index)) for index in range(12)]
+    assert not [(i, v.fields) for i, v in enumerate(verdicts) if v.status == "divergence"]
+    assert all(v.chainvm.valid for v in verdicts)
 
 
 def test_generation_is_deterministic() -> None:

@@ -205,6 +205,25 @@ def test_log_and_return_past_the_end_of_memory_read_zeros_and_grow_it(offset: in
     assert out.error == "Revert" and out.output == expected
 
 
+def test_a_large_range_past_the_end_of_memory_is_charged_and_written_out_when_reached() -> None:
+    from chainvm.evm.instructions import common
+
+    f = _memory_frame(10**9, bytes(64))
+    gas = f.gas
+    assert common.grown_bytes(f, 100, 100_000) == bytes(100_000)
+    words = (100_100 + 31) // 32
+    assert gas - f.gas == 3 * words + words * words // 512 - (3 * 2 + 4 // 512)
+    assert len(f.memory) == 64 and f.memory_tail == 32 * words - 64  # charged, not written
+    # a range inside the logical memory is not charged again, and its zeros are made
+    gas = f.gas
+    assert common.grown_bytes(f, 32, 50_000) == bytes(50_000) and f.gas == gas
+    assert len(f.memory) == 64
+    # the first growth check that reaches past the bytearray writes the zeros out
+    common.grow_for_word(f, 70_000, b"\x01" * 32)
+    assert f.gas == gas and f.memory_tail == 0 and len(f.memory) == 32 * words
+    assert f.memory[70_000:70_032] == b"\x01" * 32 and f.memory.count(0) == 32 * words - 32
+
+
 def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table() -> None:
     """expand_memory looks small sizes up in a table grown on demand and computes larger
     ones: both must charge C(new) - C(old), C(w) = 3w + w*w // 512, in any order of growth,

@@ -103,6 +103,16 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     old = len(mem)
     if end <= old:
         return
+    if f.memory_tail:
+        old = fill_memory_tail(f)
+        if end <= old:
+            return
+    charge_memory_growth(f, old, end)
+    append_zeros(mem, ((end + 31) & ~31) - old)
+
+
+def charge_memory_growth(f: Frame, old: int, end: int) -> None:
+    """Charge for growing memory from `old` bytes (whole words) to cover `end` bytes."""
     if end > MAX_MEMORY:
         raise OutOfGas
     new_words = (end + 31) >> 5
@@ -120,11 +130,22 @@ def expand_memory(f: Frame, offset: int, size: int) -> None:
     if gas < 0:
         raise OutOfGas
     f.gas = gas
-    grown = (new_words << 5) - old
+
+
+def append_zeros(mem: bytearray, grown: int) -> None:
     while grown > ZERO_FILL_BYTES:
         mem += ZERO_FILL
         grown -= ZERO_FILL_BYTES
     mem += ZERO_FILL[:grown]
+
+
+def fill_memory_tail(f: Frame) -> int:
+    """Write out the zeros memory holds past its bytearray's end (f.memory_tail, left by
+    grown_bytes), before anything reads or writes there; the new length."""
+    mem = f.memory
+    append_zeros(mem, f.memory_tail)
+    f.memory_tail = 0
+    return len(mem)
 
 
 def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
@@ -136,6 +157,12 @@ def grow_for_word(f: Frame, offset: int, word: bytes | None = None) -> None:
     overwritten, instead of zero-filled by expand_memory and then overwritten (a third
     less work per store, docs/performance.md). Any other word takes expand_memory."""
     mem = f.memory
+    if f.memory_tail:
+        fill_memory_tail(f)
+        if offset + 32 <= len(mem):
+            if word is not None:
+                store_word(mem, offset, word)
+            return
     old = len(mem)
     if old - 32 < offset <= old:
         words = old >> 5  # memory is whole words: it grows to words + 1
@@ -195,16 +222,26 @@ def grown_bytes(f: Frame, offset: int, size: int) -> bytes:
     """Grow memory to cover [offset, offset+size) (charged), then that range as bytes
     (LOG's data, RETURN's and REVERT's output; size > 0).
 
-    A large range that starts at or past the old end of memory is all zeros the growth
-    has just written: it is made as fresh zeros (`bytes(size)`, whose pages the kernel
-    maps on first read) instead of copied out page by page, which costs a page fault
-    for every 4 KiB written (docs/performance.md, "Zeros logged past the end of
-    memory")."""
-    fresh = offset >= len(f.memory)
-    expand_memory(f, offset, size)
-    if fresh and size > LARGE_MEMORY_RANGE:
+    When the range reaches more than LARGE_MEMORY_RANGE bytes past the end of memory,
+    those bytes are zeros that nothing has read or written: memory's growth is charged
+    but not written (the bytearray stays as it is and f.memory_tail counts the zeros
+    past it, written out by the first growth check that reaches them), and the range's
+    zeros are made as `bytes(n)`, whose pages the kernel maps on first read. Writing
+    them costs a page fault for every 4 KiB, twice: once growing memory, once copying the
+    range out (docs/performance.md, "Zeros logged past the end of memory")."""
+    mem = f.memory
+    old = len(mem)
+    end = offset + size
+    if end - old <= LARGE_MEMORY_RANGE:
+        expand_memory(f, offset, size)
+        return memory_bytes(mem, offset, size)
+    logical = old + f.memory_tail
+    if end > logical:
+        charge_memory_growth(f, logical, end)
+        f.memory_tail = ((end + 31) & ~31) - old
+    if offset >= old:
         return bytes(size)
-    return memory_bytes(f.memory, offset, size)
+    return memory_bytes(mem, offset, old - offset) + bytes(end - old)
 
 
 def copy_cost_and_expand(f: Frame, mem_offset: int, size: int) -> None:

@@ -293,7 +293,7 @@ def op_mod(f: Frame, s: list[Any], pc: int) -> int:
 
 def op_msize(f: Frame, s: list[int], pc: int) -> int:
     mem = f.memory
-    s.append(len(mem))
+    s.append(len(mem) + f.memory_tail)
     return pc + 1
 
 
@@ -488,7 +488,7 @@ BODIES: Final[dict[str, Callable[[Frame, list[int], int], int]]] = {
     'op_lt\x002\x00True\x001 if a < b else 0': op_lt,
     'op_mload\x001\x00True\x00\n    if a + 32 > len(mem): word = load_past_end(f, a)\n    else: word = from_bytes(load_word(mem, a)[0])\n    word\n': op_mload,
     'op_mod\x002\x00True\x00a % b if b else 0': op_mod,
-    'op_msize\x000\x00True\x00len(mem)': op_msize,
+    'op_msize\x000\x00True\x00len(mem) + f.memory_tail': op_msize,
     'op_mstore\x002\x00False\x00\n    if a + 32 > len(mem): grow_for_word(f, a, to_bytes(b, 32))\n    else: store_word(mem, a, to_bytes(b, 32))\n': op_mstore,
     'op_mstore8\x002\x00False\x00\n    if a >= len(mem): expand_memory(f, a, 1)\n    mem[a] = b & 0xFF\n': op_mstore8,
     'op_mul\x002\x00True\x00(a * b) & M': op_mul,

@@ -168,7 +168,7 @@ def op_jumpi(f: Frame, s: list[Any], pc: int) -> int:
 
 
 PC = Inline("op_pc", 0, "pc")
-MSIZE = Inline("op_msize", 0, "len(mem)")
+MSIZE = Inline("op_msize", 0, "len(mem) + f.memory_tail")
 JUMPDEST = Inline("op_jumpdest", 0, "", pushes=False)
 
 
