@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 # The modules compiled in the native build (paths from the project root).
 NATIVE_MODULES = [
@@ -55,7 +55,11 @@ def native_extensions() -> list:
     except ImportError:
         sys.exit("CHAINVM_MYPYC=1 needs mypy installed in the build environment "
                  "(pip install mypy, then pip install --no-build-isolation .)")
-    return mypycify(NATIVE_MODULES, opt_level="3")
+    # Keccak-256 in C (chainvm/_keccak.c says why); chainvm.crypto falls back to
+    # safe-pysha3 without it.
+    keccak = Extension("chainvm._keccak", ["chainvm/_keccak.c"],
+                       extra_compile_args=[] if sys.platform == "win32" else ["-O3"])
+    return [*mypycify(NATIVE_MODULES, opt_level="3"), keccak]
 
 
 setup(ext_modules=native_extensions())

@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from sha3 import keccak_256 as _keccak
-
 from chainvm.crypto import keccak256
 
 EMPTY_TRIE_ROOT: Final = keccak256(b"\x80")
@@ -137,7 +135,7 @@ def _ref(node: Node) -> bytes:
         enc = bytes((0xF8, n)) + payload
     else:
         enc = _rlp_list(payload)
-    ref = node.ref = b"\xa0" + _keccak(enc).digest()
+    ref = node.ref = b"\xa0" + keccak256(enc)
     return ref
 
 
