@@ -100,8 +100,9 @@ _DECODER = json.JSONDecoder(parse_int=_bounded_int)
 # hold one goes to `json` directly: each byte is classed as a digit ('d'), as what may
 # stand right before a number's first digit (':', '[', ',', whitespace, '-': 'p') or as
 # anything else ('x'), and a literal of more than MAX_INT_DIGITS digits shows as 'p'
-# followed by that many 'd' (or as the text's start). Digits in strings may match too
-# (rarely: hex is mostly letters and digits mixed); they only cost the slower reader.
+# followed by that many 'd' (or as the text's start). A string's digits may match too
+# when a space, comma or dash stands before 101 of them (hex never does: its digits
+# follow a quote, "0x" or other hex digits); they only cost the slower reader.
 _FAST_DECODER = msgspec.json.Decoder()
 _CLASSES = bytearray(b"x" * 256)
 for _byte in b"0123456789":

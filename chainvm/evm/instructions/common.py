@@ -133,6 +133,7 @@ def charge_memory_growth(f: Frame, old: int, end: int) -> None:
 
 
 def append_zeros(mem: bytearray, grown: int) -> None:
+    """Append `grown` zero bytes to memory, copied from ZERO_FILL chunk by chunk."""
     while grown > ZERO_FILL_BYTES:
         mem += ZERO_FILL
         grown -= ZERO_FILL_BYTES
