@@ -1,8 +1,8 @@
-"""Generated programs whose LOG, RETURN and REVERT ranges reach far past the end of
-memory, mixed with the instructions that read, write and measure memory after them.
+"""Generated programs whose LOG, RETURN, REVERT and KECCAK256 ranges reach far past the
+end of memory, mixed with the instructions that read, write and measure memory after them.
 
 A range that reaches more than 4 KiB past the end is charged but not written
-(grown_bytes, f.memory_tail): these programs check that every later MLOAD, MSTORE,
+(grow_past_end, f.memory_tail): these programs check that every later MLOAD, MSTORE,
 MSTORE8, MSIZE, KECCAK256, copy, MCOPY and call sees the same memory and pays the same
 gas as if it had been. Each observed value is logged as a topic.
 """

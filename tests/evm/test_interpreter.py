@@ -224,6 +224,26 @@ def test_a_large_range_past_the_end_of_memory_is_charged_and_written_out_when_re
     assert f.memory[70_000:70_032] == b"\x01" * 32 and f.memory.count(0) == 32 * words - 32
 
 
+@pytest.mark.parametrize("offset, size", [(32, 200_000), (100_000, 10_000), (64, 4_097)])
+def test_keccak256_past_the_end_of_memory_hashes_zeros_it_does_not_write(offset: int,
+                                                                        size: int) -> None:
+    from chainvm.crypto import keccak256
+    from chainvm.evm.instructions import environment
+
+    def cost(words: int) -> int:
+        return 3 * words + words * words // 512
+
+    f = _memory_frame(10**9, b"\x01" * 64)
+    gas = f.gas
+    stack = [size, offset]
+    environment.op_keccak256(f, stack, 0)
+    expected = (b"\x01" * 64 + bytes(offset + size))[offset:offset + size]
+    assert stack == [int.from_bytes(keccak256(expected), "big")]
+    words = (offset + size + 31) // 32
+    assert gas - f.gas == cost(words) - cost(2) + 6 * ((size + 31) // 32)
+    assert len(f.memory) == 64 and f.memory_tail == 32 * words - 64
+
+
 def test_memory_expansion_charges_the_yellow_papers_cost_across_the_cost_table() -> None:
     """expand_memory looks small sizes up in a table grown on demand and computes larger
     ones: both must charge C(new) - C(old), C(w) = 3w + w*w // 512, in any order of growth,

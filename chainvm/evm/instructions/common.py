@@ -219,27 +219,42 @@ def memory_bytes(mem: bytearray, offset: int, size: int) -> bytes:
     return bytes(mem[offset:offset + size])
 
 
+def grow_past_end(f: Frame, old: int, end: int) -> None:
+    """Charge for memory to cover `end` bytes and count the zeros past the bytearray's
+    `old` bytes in f.memory_tail, without writing them (a range that reaches more than
+    LARGE_MEMORY_RANGE bytes past the end: grown_bytes, KECCAK256). The first growth
+    check that reaches past the bytearray writes them out (fill_memory_tail)."""
+    logical = old + f.memory_tail
+    if end > logical:
+        charge_memory_growth(f, logical, end)
+        f.memory_tail = ((end + 31) & ~31) - old
+
+
+def zero_chunks(size: int) -> list[memoryview]:
+    """`size` zero bytes as views of ZERO_FILL, for hashing zeros without making them."""
+    chunks = [ZERO_FILL] * (size // ZERO_FILL_BYTES)
+    if size % ZERO_FILL_BYTES:
+        chunks.append(ZERO_FILL[:size % ZERO_FILL_BYTES])
+    return chunks
+
+
 def grown_bytes(f: Frame, offset: int, size: int) -> bytes:
     """Grow memory to cover [offset, offset+size) (charged), then that range as bytes
     (LOG's data, RETURN's and REVERT's output; size > 0).
 
     When the range reaches more than LARGE_MEMORY_RANGE bytes past the end of memory,
     those bytes are zeros that nothing has read or written: memory's growth is charged
-    but not written (the bytearray stays as it is and f.memory_tail counts the zeros
-    past it, written out by the first growth check that reaches them), and the range's
-    zeros are made as `bytes(n)`, whose pages the kernel maps on first read. Writing
-    them costs a page fault for every 4 KiB, twice: once growing memory, once copying the
-    range out (docs/performance.md, "Zeros logged past the end of memory")."""
+    but not written (grow_past_end), and the range's zeros are made as `bytes(n)`, whose
+    pages the kernel maps on first read. Writing them costs a page fault for every 4 KiB,
+    twice: once growing memory, once copying the range out (docs/performance.md, "Zeros
+    past the end of memory are charged, not written")."""
     mem = f.memory
     old = len(mem)
     end = offset + size
     if end - old <= LARGE_MEMORY_RANGE:
         expand_memory(f, offset, size)
         return memory_bytes(mem, offset, size)
-    logical = old + f.memory_tail
-    if end > logical:
-        charge_memory_growth(f, logical, end)
-        f.memory_tail = ((end + 31) & ~31) - old
+    grow_past_end(f, old, end)
     if offset >= old:
         return bytes(size)
     return memory_bytes(mem, offset, old - offset) + bytes(end - old)
