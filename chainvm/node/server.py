@@ -65,6 +65,12 @@ MAX_WS_BACKLOG = 64 * 1024 * 1024
 WS_CLOSE_POLICY = 1008
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 FORBIDDEN = 403
+STOPPING = 503
+WS_GOING_AWAY = 1001
+# How long a stop waits on closing a WebSocket (its frame written; when its handler was
+# busy, aiohttp also waits for the client's answer, which is no longer read): then the
+# connection is dropped.
+WS_STOP_CLOSE_TIMEOUT = 2.0
 
 
 def encode(payload: Any) -> str:
@@ -180,6 +186,10 @@ async def read_body(request: web.Request, max_body: int) -> bytes | None:
         chunks.append(chunk)
 
 
+class _BodyCut(Exception):
+    """A body whose rest will never be read: the node is stopping (see `Node.stopping`)."""
+
+
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     """On the loop: hand a job's outcome to its awaiting request (unless it went away)."""
     if not future.done():
@@ -281,6 +291,29 @@ class Node:
         self.chain_lock = threading.Lock()
         self.worker = ChainWorker(self.chain_lock)
         self.sync_waiters = 0  # sync sends waiting for their blocks (on the loop only)
+        # What a stop must end (on the loop only): bodies being read, open WebSockets.
+        self.stopped_reading = False  # set when the connections are no longer read
+        self.reading: set[Any] = set()  # their requests' `content` streams
+        self.sockets: dict[web.WebSocketResponse, web.BaseRequest] = {}
+
+    async def stopping(self, _app: web.Application) -> None:
+        """The app's on_shutdown. aiohttp's graceful stop first stops reading every
+        connection (its pre_shutdown: whatever arrives afterwards is dropped), then runs
+        this, then waits up to 60 s (AppRunner's shutdown_timeout) for each handler still
+        at work before it cancels it. A handler waiting on its connection waited those
+        60 s for nothing: a body whose rest had not yet arrived (clients often send the
+        headers and the body in two writes: a SIGTERM between them, one stop in some
+        tens under load, took a minute) and an open WebSocket (whose client keeps it open:
+        every stop with one took two minutes). Both end here: the body with an error, the
+        WebSocket with a close frame (1001, going away). A handler that a request
+        already read starts only after this, its connection is no longer read either: it
+        looks at `stopped_reading`."""
+        self.stopped_reading = True
+        for content in list(self.reading):
+            if not content.is_eof():  # not whole, and nothing more will be read
+                content.set_exception(_BodyCut())
+        await asyncio.gather(*(_close_for_stop(ws, request)
+                               for ws, request in list(self.sockets.items())))
 
     def on_chain(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """`fn(*args)` on the chain's worker thread (await the result)."""
@@ -386,12 +419,26 @@ def make_app(dev: DevChain, max_body: int = DEFAULT_MAX_BODY, max_batch: int = 1
 
     app = web.Application(client_max_size=max_body + 1, middlewares=[guard])
     app[NODE] = node
+    app.on_shutdown.append(node.stopping)
 
     async def preflight(_request: web.Request) -> web.StreamResponse:
         return web.Response(status=204)  # allowed origins only (the guard), CORS added
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        body = await read_body(request, max_body)
+        node.reading.add(request.content)
+        try:
+            if node.stopped_reading and not request.content.is_eof():
+                raise _BodyCut
+            body = await read_body(request, max_body)
+        except _BodyCut:
+            # Nothing more is read: aiohttp must not linger (10 s) for the rest of it.
+            request.content.feed_eof()
+            refusal = _error(STOPPING, -32000, "the node is stopping: the request's body did "
+                                               "not arrive whole before it stopped reading")
+            refusal.force_close()
+            return refusal
+        finally:
+            node.reading.discard(request.content)
         if body is None:
             return _error(413, INVALID_REQUEST, f"request body above {max_body} bytes "
                                                 "(--max-body)")
@@ -621,8 +668,12 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(enqueue, notes)
 
+    if node.stopped_reading:  # (a handshake read before the node stopped reading)
+        await _close_for_stop(ws, request)
+        return ws
     sender = loop.create_task(send_backlog())
     subs = Subscriptions(node, push)
+    node.sockets[ws] = request
     node.dev.listeners.append(subs.on_block)
     node.dev.pool_listeners.append(subs.on_pending)
     try:
@@ -636,6 +687,7 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
     except ConnectionError:  # the client went away while its answer was being sent
         pass
     finally:
+        node.sockets.pop(ws, None)
         with contextlib.suppress(ValueError):
             node.dev.listeners.remove(subs.on_block)
         with contextlib.suppress(ValueError):
@@ -647,6 +699,21 @@ async def websocket(request: web.Request, node: Node) -> web.WebSocketResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await overflow[0]
     return ws
+
+
+async def _close_for_stop(ws: web.WebSocketResponse, request: web.BaseRequest) -> None:
+    """Close a WebSocket because the node stops. The client's answering close frame is
+    not waited for (the connection is no longer read); a client that does not take the
+    frame within WS_STOP_CLOSE_TIMEOUT is dropped."""
+    try:
+        await asyncio.wait_for(ws.close(code=WS_GOING_AWAY, message=b"the node is stopping"),
+                               WS_STOP_CLOSE_TIMEOUT)
+    except (Exception, asyncio.CancelledError):  # then it is dropped
+        if request.transport is not None:
+            request.transport.abort()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
 
 
 async def _ws_answer(node: Node, subs: Subscriptions, data: bytes) -> Any:
