@@ -71,6 +71,12 @@ WS_GOING_AWAY = 1001
 # busy, aiohttp also waits for the client's answer, which is no longer read): then the
 # connection is dropped.
 WS_STOP_CLOSE_TIMEOUT = 2.0
+# How long a stop waits for a handler still at work (aiohttp waits this long, cancels it,
+# and waits as long again; its default is 60 s). A request still being answered then
+# loses its answer (a long anvil_mine's: the worker still finishes the job before the
+# store closes); a handler stuck on a connection that is no longer read cannot hold the
+# stop for minutes (docs/node.md, "A graceful stop under a stress mix").
+STOP_HANDLER_TIMEOUT = 10.0
 
 
 def encode(payload: Any) -> str:
@@ -745,7 +751,8 @@ class NodeServer:
         self.port = port
 
     async def start(self) -> None:
-        self.runner = web.AppRunner(self.app, access_log=None)
+        self.runner = web.AppRunner(self.app, access_log=None,
+                                    shutdown_timeout=STOP_HANDLER_TIMEOUT)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.requested_port)
         await site.start()

@@ -10,9 +10,11 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 
+from chainvm.node import server as server_module
 from chainvm.node.devchain import DevChain
-from chainvm.node.server import NodeServer
+from chainvm.node.server import Node, NodeServer
 
 # Only to fail rather than hang: aiohttp's own wait was 60 s.
 TIMEOUT = 30
@@ -54,6 +56,20 @@ def test_stop_with_a_body_not_whole() -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503"), answer
     assert "stopping" in json.loads(body)["error"]["message"]
+
+
+def test_a_handler_that_never_ends_holds_the_stop_a_bounded_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever else may keep a handler waiting on its connection: without the stop hook
+    that ends such bodies, the stop still ends once the handler's wait is over (aiohttp
+    waited 60 s, then as long again after cancelling it)."""
+    async def ends_nothing(_self: Node, _app: object) -> None:
+        return None
+
+    monkeypatch.setattr(Node, "stopping", ends_nothing)
+    monkeypatch.setattr(server_module, "STOP_HANDLER_TIMEOUT", 0.5)
+    answer = asyncio.run(_headers_then_stop())  # (each step fails after TIMEOUT)
+    assert not answer.startswith(b"HTTP/1.1 2")
 
 
 async def _websocket_then_stop() -> aiohttp.WSMessage:
