@@ -74,7 +74,7 @@ class Frame:
         self.push_values = analysis.push_values
         self.stack: list[int] = []
         self.memory = bytearray()
-        # Zeros memory holds past the bytearray's end, not yet written (grown_bytes).
+        # Zeros memory holds past the bytearray's end, not yet written (grow_past_end).
         self.memory_tail = 0
         self.gas = gas
         self.start_gas = gas

@@ -142,7 +142,7 @@ def append_zeros(mem: bytearray, grown: int) -> None:
 
 def fill_memory_tail(f: Frame) -> int:
     """Write out the zeros memory holds past its bytearray's end (f.memory_tail, left by
-    grown_bytes), before anything reads or writes there; the new length."""
+    grow_past_end), before anything reads or writes there; the new length."""
     mem = f.memory
     append_zeros(mem, f.memory_tail)
     f.memory_tail = 0
