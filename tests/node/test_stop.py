@@ -7,7 +7,9 @@ the stop that long (docs/node.md, "A graceful stop under a stress mix")."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -20,15 +22,19 @@ from chainvm.node.server import Node, NodeServer
 TIMEOUT = 30
 
 
-async def _started() -> NodeServer:
+@contextlib.asynccontextmanager
+async def _running() -> AsyncIterator[NodeServer]:
     server = NodeServer(DevChain())
     await server.start()
-    return server
+    try:
+        yield server
+    finally:
+        await server.stop()
+        server.dev.close()
 
 
 async def _headers_then_stop() -> bytes:
-    server = await _started()
-    try:
+    async with _running() as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         body = b'{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}'
         # The headers and half the body: the rest would come in a second write, after the
@@ -46,9 +52,6 @@ async def _headers_then_stop() -> bytes:
         answer = await asyncio.wait_for(reader.read(), TIMEOUT)
         writer.close()
         return answer
-    finally:
-        await server.stop()
-        server.dev.close()
 
 
 def test_stop_with_a_body_not_whole() -> None:
@@ -73,20 +76,15 @@ def test_a_handler_that_never_ends_holds_the_stop_a_bounded_time(
 
 
 async def _websocket_then_stop() -> aiohttp.WSMessage:
-    server = await _started()
-    try:
-        async with aiohttp.ClientSession() as session, \
-                session.ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
-            await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
-                                          "params": ["newHeads"]}))
-            assert "result" in json.loads((await ws.receive(timeout=TIMEOUT)).data)
-            stop = asyncio.create_task(server.stop())
-            message = await ws.receive(timeout=TIMEOUT)
-            await asyncio.wait_for(stop, TIMEOUT)
-            return message
-    finally:
-        await server.stop()
-        server.dev.close()
+    async with _running() as server, aiohttp.ClientSession() as session, \
+            session.ws_connect(f"ws://127.0.0.1:{server.port}/") as ws:
+        await ws.send_str(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                                      "params": ["newHeads"]}))
+        assert "result" in json.loads((await ws.receive(timeout=TIMEOUT)).data)
+        stop = asyncio.create_task(server.stop())
+        message = await ws.receive(timeout=TIMEOUT)
+        await asyncio.wait_for(stop, TIMEOUT)
+        return message
 
 
 def test_stop_with_an_open_websocket() -> None:

@@ -31,27 +31,25 @@ def op_keccak256(f: Frame, s: list[int], pc: int) -> int:
         mem = f.memory
         old = len(mem)
         end = offset + size
-        if end - old > LARGE_MEMORY_RANGE:
-            # Zeros past the end of memory are hashed from a shared zero buffer, and
-            # memory's growth is charged, not written (grow_past_end): randomStatetest94's
-            # blockchain test hashes 1.57 GB of fresh memory this way.
+        # Zeros far past the end of memory are hashed from a shared zero buffer, and
+        # memory's growth is charged, not written (grow_past_end): randomStatetest94's
+        # blockchain test hashes 1.57 GB of fresh memory this way.
+        past_end = end - old > LARGE_MEMORY_RANGE
+        if past_end:
             grow_past_end(f, old, end)
-            charge(f, G_KECCAK256_WORD * ((size + 31) >> 5))
-            if offset < old:
-                parts = [memoryview(mem)[offset:old], *zero_chunks(end - old)]
-            else:
-                parts = zero_chunks(size)
-            s[-1] = from_bytes(keccak256_parts(parts), "big")
-            return pc + 1
-        expand_memory(f, offset, size)
-        charge(f, G_KECCAK256_WORD * ((size + 31) >> 5))
-        # A large range is hashed where it lies, through a view (released when the call
-        # returns, so memory can grow again), not copied first.
-        if size > LARGE_MEMORY_RANGE:
-            data: bytearray | memoryview = memoryview(mem)[offset:offset + size]
         else:
-            data = mem[offset:offset + size]
-        s[-1] = from_bytes(keccak256(data), "big")
+            expand_memory(f, offset, size)
+        charge(f, G_KECCAK256_WORD * ((size + 31) >> 5))
+        if past_end:
+            parts = zero_chunks(size) if offset >= old else \
+                [memoryview(mem)[offset:old], *zero_chunks(end - old)]
+            s[-1] = from_bytes(keccak256_parts(parts), "big")
+        else:
+            # A large range is hashed where it lies, through a view (released when the
+            # call returns, so memory can grow again), not copied first.
+            data: bytearray | memoryview = memoryview(mem)[offset:end] \
+                if size > LARGE_MEMORY_RANGE else mem[offset:end]
+            s[-1] = from_bytes(keccak256(data), "big")
     else:
         s[-1] = 0xC5D2460186F7233C927E7DB2DCC703C0E500B653CA82273B7BFAD8045D85A470
     return pc + 1
